@@ -1,0 +1,183 @@
+package cluster
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// KindAttendanceCreate records a person arriving (reception or NHS 111).
+const KindAttendanceCreate Kind = "attendance.create"
+
+// Attendance statuses. Later issues add triaged, routed, dispatched...
+const (
+	AttendanceArrived = "arrived"
+)
+
+// Attendance channels.
+const (
+	ChannelWalkIn    = "walk_in"
+	ChannelNHS111    = "nhs111"
+	ChannelAmbulance = "ambulance"
+	ChannelReferral  = "referral"
+)
+
+var channels = map[string]bool{ChannelWalkIn: true, ChannelNHS111: true, ChannelAmbulance: true, ChannelReferral: true}
+
+// Patient is who attended, as far as known at arrival: every field is
+// optional (someone collapsing at the door has no name yet).
+type Patient struct {
+	GivenName   string `json:"given_name,omitempty"`
+	FamilyName  string `json:"family_name,omitempty"`
+	DateOfBirth string `json:"date_of_birth,omitempty"` // YYYY-MM-DD
+	NHSNumber   string `json:"nhs_number,omitempty"`    // 10 digits, Modulus 11 valid
+	Postcode    string `json:"postcode,omitempty"`
+}
+
+// AttendanceCreate is the payload of KindAttendanceCreate (the POST body).
+type AttendanceCreate struct {
+	Patient   Patient `json:"patient"`
+	Complaint string  `json:"complaint"`
+	Channel   string  `json:"channel,omitempty"` // default walk_in
+}
+
+// StatusChange is one step of an attendance's status timeline.
+type StatusChange struct {
+	Status string    `json:"status"`
+	At     time.Time `json:"at"`
+	Index  uint64    `json:"index"`
+	Actor  Actor     `json:"actor"`
+}
+
+// Attendance is one visit to the centre. Later issues add the triage
+// session, disposition, routing decision, registration and dispatch refs as
+// further optional fields; the record is stored whole under its own key with
+// secondary index keys for status and arrival order.
+type Attendance struct {
+	ID           string         `json:"id"`
+	ArrivedAt    time.Time      `json:"arrived_at"` // FSM clock
+	Status       string         `json:"status"`
+	Channel      string         `json:"channel"`
+	Patient      Patient        `json:"patient"`
+	Complaint    string         `json:"complaint"`
+	CreatedBy    Actor          `json:"created_by"`
+	CreatedIndex uint64         `json:"created_index"`
+	UpdatedIndex uint64         `json:"updated_index"`
+	Timeline     []StatusChange `json:"timeline"`
+}
+
+// AttendanceQuery filters View.Attendances.
+type AttendanceQuery struct {
+	Status string // "" -> every status
+	Limit  int    // <= 0 -> no limit
+}
+
+var (
+	dobPattern     = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
+	postcodeFormat = regexp.MustCompile(`^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$`)
+)
+
+const maxTextLen = 500
+
+// Validate checks the payload and returns field errors (nil when valid). It
+// is pure, so the HTTP layer calls it before proposing (422, nothing
+// proposed) and Apply calls it again, deterministically. now is the clock
+// against which a date of birth must not be in the future.
+func (a *AttendanceCreate) Validate(now time.Time) map[string]string {
+	f := map[string]string{}
+	p := a.Patient
+	if len(p.GivenName) > maxTextLen {
+		f["patient.given_name"] = "too long"
+	}
+	if len(p.FamilyName) > maxTextLen {
+		f["patient.family_name"] = "too long"
+	}
+	if p.DateOfBirth != "" {
+		if !dobPattern.MatchString(p.DateOfBirth) {
+			f["patient.date_of_birth"] = "must be YYYY-MM-DD"
+		} else if d, err := time.Parse("2006-01-02", p.DateOfBirth); err != nil {
+			f["patient.date_of_birth"] = "not a calendar date"
+		} else if !now.IsZero() && d.After(now) {
+			f["patient.date_of_birth"] = "in the future"
+		}
+	}
+	if p.NHSNumber != "" {
+		if err := validateNHSNumber(p.NHSNumber); err != nil {
+			f["patient.nhs_number"] = err.Error()
+		}
+	}
+	if p.Postcode != "" && !postcodeFormat.MatchString(strings.ToUpper(strings.TrimSpace(p.Postcode))) {
+		f["patient.postcode"] = "not a UK postcode"
+	}
+	if strings.TrimSpace(a.Complaint) == "" {
+		f["complaint"] = "required"
+	} else if len(a.Complaint) > maxTextLen {
+		f["complaint"] = "too long"
+	}
+	if a.Channel != "" && !channels[a.Channel] {
+		f["channel"] = "must be one of walk_in, nhs111, ambulance, referral"
+	}
+	if len(f) == 0 {
+		return nil
+	}
+	return f
+}
+
+func init() {
+	registerHandler(KindAttendanceCreate, handlerSpec{Since: 1, IDs: 1}, applyAttendanceCreate)
+}
+
+func applyAttendanceCreate(tx *Tx, raw json.RawMessage) (any, error) {
+	var req AttendanceCreate
+	if err := decodeStrict(raw, &req); err != nil {
+		return nil, &CommandError{Code: CodeInvalid, Message: fmt.Sprintf("payload: %v", err)}
+	}
+	if fields := req.Validate(tx.Now()); fields != nil {
+		return nil, Invalid(fields)
+	}
+	id, err := tx.NewID()
+	if err != nil {
+		return nil, err
+	}
+	if req.Channel == "" {
+		req.Channel = ChannelWalkIn
+	}
+	if req.Patient.Postcode != "" {
+		req.Patient.Postcode = strings.ToUpper(strings.TrimSpace(req.Patient.Postcode))
+	}
+	a := &Attendance{
+		ID:           id,
+		ArrivedAt:    tx.Now(),
+		Status:       AttendanceArrived,
+		Channel:      req.Channel,
+		Patient:      req.Patient,
+		Complaint:    req.Complaint,
+		CreatedBy:    tx.Actor(),
+		CreatedIndex: tx.Index(),
+		Timeline:     []StatusChange{{Status: AttendanceArrived, At: tx.Now(), Index: tx.Index(), Actor: tx.Actor()}},
+	}
+	if err := putAttendance(tx, a, ""); err != nil {
+		return nil, err
+	}
+	tx.Audit("attendance.create", "attendance/"+id, map[string]string{"channel": a.Channel, "status": a.Status})
+	return a, nil
+}
+
+// putAttendance writes an attendance and keeps its secondary indexes in
+// step; oldStatus is the status it had before ("" for a new record).
+func putAttendance(tx *Tx, a *Attendance, oldStatus string) error {
+	a.UpdatedIndex = tx.Index()
+	if oldStatus != "" && oldStatus != a.Status {
+		tx.Delete(keyAttendanceByStatus(oldStatus, a.ArrivedAt, a.ID))
+	}
+	if err := tx.Put(keyAttendance(a.ID), a); err != nil {
+		return err
+	}
+	tx.PutRaw(keyAttendanceByStatus(a.Status, a.ArrivedAt, a.ID), nil)
+	if oldStatus == "" {
+		tx.PutRaw(keyAttendanceByArrival(a.ArrivedAt, a.ID), nil)
+	}
+	return nil
+}

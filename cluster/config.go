@@ -1,0 +1,85 @@
+package cluster
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config configures a Store. New only copies it; Open acts on it.
+type Config struct {
+	NodeID        string
+	Dir           string // data dir; raft/ (bolt log, snapshots) and fsm/ (badger) live under it
+	RaftBind      string // e.g. 127.0.0.1:7000
+	RaftAdvertise string // "" -> RaftBind
+	HTTPAdvertise string // this node's HTTP address, replicated so followers can forward
+	Version       string // binary version, replicated in the node registry
+	Logger        *slog.Logger
+	Registerer    prometheus.Registerer // cluster metrics are registered here; nil -> not exported
+
+	// OnFatal is called once, from its own goroutine, when the state machine
+	// meets an entry this binary cannot apply (unknown kind, newer logic
+	// version, undecodable entry). The node has then stopped advancing its
+	// applied index and refuses to snapshot; the binary must exit non-zero
+	// (cmd calls os.Exit(1)). Tests observe it instead. Also see Store.Fatal.
+	OnFatal func(error)
+
+	// Raft tunes timeouts and snapshotting; zero fields take production
+	// defaults (see RaftTuning).
+	Raft RaftTuning
+
+	// Transport replaces the TCP transport (e.g. raft.NewInmemTransport in
+	// fast unit tests). RaftBind is then only informational and RaftAdvertise
+	// must equal the transport's LocalAddr.
+	Transport raft.Transport
+}
+
+// RaftTuning holds raft timing and snapshot settings. Zero values mean the
+// defaults noted on each field.
+type RaftTuning struct {
+	HeartbeatTimeout   time.Duration // default 1s
+	ElectionTimeout    time.Duration // default 1s
+	LeaderLeaseTimeout time.Duration // default 500ms
+	CommitTimeout      time.Duration // default 50ms
+	SnapshotInterval   time.Duration // default 2m
+	SnapshotThreshold  uint64        // default 8192 entries
+	TrailingLogs       uint64        // default 10240 entries
+	// ApplyTimeout bounds how long Propose waits for raft to accept an entry
+	// when the caller's context has no earlier deadline. Default 10s.
+	ApplyTimeout time.Duration
+}
+
+// FastRaftTuning is short-timeout tuning for in-process test clusters on
+// loopback: elections settle in well under a second.
+func FastRaftTuning() RaftTuning {
+	return RaftTuning{
+		HeartbeatTimeout:   150 * time.Millisecond,
+		ElectionTimeout:    150 * time.Millisecond,
+		LeaderLeaseTimeout: 100 * time.Millisecond,
+		CommitTimeout:      5 * time.Millisecond,
+		ApplyTimeout:       5 * time.Second,
+	}
+}
+
+func (t RaftTuning) withDefaults() RaftTuning {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&t.HeartbeatTimeout, time.Second)
+	def(&t.ElectionTimeout, time.Second)
+	def(&t.LeaderLeaseTimeout, 500*time.Millisecond)
+	def(&t.CommitTimeout, 50*time.Millisecond)
+	def(&t.SnapshotInterval, 2*time.Minute)
+	def(&t.ApplyTimeout, 10*time.Second)
+	if t.SnapshotThreshold == 0 {
+		t.SnapshotThreshold = 8192
+	}
+	if t.TrailingLogs == 0 {
+		t.TrailingLogs = 10240
+	}
+	return t
+}

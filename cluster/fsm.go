@@ -1,0 +1,534 @@
+package cluster
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/hashicorp/raft"
+)
+
+// fsm is the raft.BatchingFSM over Badger. Only raft's FSM goroutine calls
+// ApplyBatch, Snapshot and Restore (serially); readers take a reference to the
+// current database handle.
+type fsm struct {
+	dir     string // <data dir>/fsm; databases live in db-<generation> under it
+	log     *slog.Logger
+	metrics *metrics
+	onFatal func(error)
+
+	mu sync.RWMutex // guards h: Restore swaps it
+	h  *dbHandle
+
+	applied    atomic.Uint64
+	clockNanos atomic.Int64 // FSM clock, unix nanos
+	applyCount atomic.Uint64
+	fatalErr   atomic.Pointer[fatalError]
+
+	notifyMu sync.Mutex
+	notifyCh chan struct{} // closed and replaced whenever applied advances or the FSM stops
+}
+
+type dbHandle struct {
+	db   *badger.DB
+	dir  string
+	gen  int
+	refs sync.WaitGroup
+}
+
+// fatalResult is the ApplyFuture response for an entry the FSM refused.
+type fatalResult struct{ err error }
+
+var _ raft.BatchingFSM = (*fsm)(nil)
+
+// badgerOptions sizes Badger for a modest on-premise node rather than
+// Badger's big-server defaults (64 MiB memtables x5, 256 MiB block cache):
+//   - 16 MiB memtables, at most 3 in memory: a few tens of MiB of writes
+//     buffered; our records are small JSON documents.
+//   - 32 MiB block cache, 16 MiB index cache: bounded read memory, enough
+//     for the working set of a day's attendances.
+//   - 64 MiB value-log files; values up to 1 KiB stay in the LSM tree.
+//   - NumVersionsToKeep 1: the FSM needs no history (audit is explicit).
+//   - DetectConflicts off: the FSM goroutine is the only writer.
+//
+// Durability: SyncWrites is on, so every committed transaction (one per
+// ApplyBatch part, carrying its applied index) is fsynced before ApplyBatch
+// returns. After kill -9 or power loss Badger therefore holds a prefix of the
+// applied entries with an applied index that exactly describes it; raft's
+// log (fsynced by raft-boltdb) holds everything later, so restart resumes
+// from Badger and raft re-sends the rest, which Apply skips or applies. The
+// fsync is paid once per batch of entries (group commit), not per command.
+func badgerOptions(dir string, log *slog.Logger) badger.Options {
+	return badger.DefaultOptions(dir).
+		WithLogger(badgerLogger{log}).
+		WithSyncWrites(true).
+		WithNumVersionsToKeep(1).
+		WithDetectConflicts(false).
+		WithMemTableSize(16 << 20).
+		WithNumMemtables(3).
+		WithNumLevelZeroTables(3).
+		WithNumLevelZeroTablesStall(8).
+		WithBlockCacheSize(32 << 20).
+		WithIndexCacheSize(16 << 20).
+		WithValueLogFileSize(64 << 20).
+		WithValueThreshold(1 << 10).
+		WithNumCompactors(2).
+		WithCompactL0OnClose(false)
+}
+
+// openFSM opens (or creates) the current database under dir.
+func openFSM(dir string, log *slog.Logger, m *metrics, onFatal func(error)) (*fsm, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("fsm dir: %w", err)
+	}
+	gen, err := readCurrentGen(dir)
+	if err != nil {
+		return nil, err
+	}
+	h, err := openHandle(dir, gen, log)
+	if err != nil {
+		return nil, err
+	}
+	// Remove databases of other generations (left by a crash mid-restore).
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "db-") && e.Name() != genDir(gen) {
+			_ = os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+	f := &fsm{dir: dir, log: log, metrics: m, onFatal: onFatal, h: h, notifyCh: make(chan struct{})}
+	if err := f.loadMeta(h); err != nil {
+		_ = h.db.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func genDir(gen int) string { return fmt.Sprintf("db-%06d", gen) }
+
+func readCurrentGen(dir string) (int, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "CURRENT"))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("fsm CURRENT: %w", err)
+	}
+	gen, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 0, fmt.Errorf("fsm CURRENT: %w", err)
+	}
+	return gen, nil
+}
+
+// writeCurrentGen atomically points CURRENT at gen (write, fsync, rename,
+// fsync dir), so a crash leaves either the old or the new database current.
+func writeCurrentGen(dir string, gen int) error {
+	tmp := filepath.Join(dir, "CURRENT.tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(strconv.Itoa(gen) + "\n"); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, "CURRENT")); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+func openHandle(dir string, gen int, log *slog.Logger) (*dbHandle, error) {
+	p := filepath.Join(dir, genDir(gen))
+	db, err := badger.Open(badgerOptions(p, log))
+	if err != nil {
+		return nil, fmt.Errorf("open badger %s: %w", p, err)
+	}
+	return &dbHandle{db: db, dir: p, gen: gen}, nil
+}
+
+func (f *fsm) loadMeta(h *dbHandle) error {
+	var applied uint64
+	var clock int64
+	err := h.db.View(func(txn *badger.Txn) error {
+		var err error
+		applied, clock, err = readMeta(txn)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("fsm meta: %w", err)
+	}
+	f.applied.Store(applied)
+	f.clockNanos.Store(clock)
+	return nil
+}
+
+func readMeta(txn *badger.Txn) (applied uint64, clock int64, err error) {
+	item, err := txn.Get([]byte(keyApplied))
+	switch {
+	case errors.Is(err, badger.ErrKeyNotFound):
+	case err != nil:
+		return 0, 0, err
+	default:
+		if err := item.Value(func(v []byte) error {
+			if len(v) != 8 {
+				return errors.New("bad applied index")
+			}
+			applied = binary.BigEndian.Uint64(v)
+			return nil
+		}); err != nil {
+			return 0, 0, err
+		}
+	}
+	item, err = txn.Get([]byte(keyClock))
+	switch {
+	case errors.Is(err, badger.ErrKeyNotFound):
+	case err != nil:
+		return 0, 0, err
+	default:
+		if err := item.Value(func(v []byte) error {
+			if len(v) != 8 {
+				return errors.New("bad clock")
+			}
+			clock = int64(binary.BigEndian.Uint64(v))
+			return nil
+		}); err != nil {
+			return 0, 0, err
+		}
+	}
+	return applied, clock, nil
+}
+
+func (f *fsm) acquire() *dbHandle {
+	f.mu.RLock()
+	h := f.h
+	h.refs.Add(1)
+	f.mu.RUnlock()
+	return h
+}
+
+func (h *dbHandle) release() { h.refs.Done() }
+
+func (f *fsm) appliedIndex() uint64 { return f.applied.Load() }
+
+func (f *fsm) clock() time.Time {
+	n := f.clockNanos.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func (f *fsm) fatal() error {
+	if e := f.fatalErr.Load(); e != nil {
+		return e
+	}
+	return nil
+}
+
+func (f *fsm) notify() {
+	f.notifyMu.Lock()
+	close(f.notifyCh)
+	f.notifyCh = make(chan struct{})
+	f.notifyMu.Unlock()
+}
+
+func (f *fsm) waitApplied(ctx context.Context, index uint64) error {
+	for {
+		f.notifyMu.Lock()
+		ch := f.notifyCh
+		f.notifyMu.Unlock()
+		if f.applied.Load() >= index {
+			return nil
+		}
+		if err := f.fatal(); err != nil {
+			return fmt.Errorf("%w: %v", ErrFatal, err)
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// stopFatal stops the FSM for good: applied index frozen, no snapshots.
+func (f *fsm) stopFatal(fe *fatalError) {
+	if !f.fatalErr.CompareAndSwap(nil, fe) {
+		return
+	}
+	f.log.Error("state machine stopped: entry cannot be applied by this binary; the node must exit",
+		"index", fe.index, "err", fe.err)
+	f.notify()
+	if f.onFatal != nil {
+		go f.onFatal(fe)
+	}
+}
+
+// Apply implements raft.FSM for completeness; raft uses ApplyBatch.
+func (f *fsm) Apply(l *raft.Log) any {
+	return f.ApplyBatch([]*raft.Log{l})[0]
+}
+
+// ApplyBatch applies committed entries in one Badger transaction, split
+// only when Badger says the transaction is too big; each part records the
+// applied index of its last entry in the same transaction.
+func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
+	start := time.Now() // metrics only; never reaches state
+	res := make([]any, len(logs))
+	if fe := f.fatalErr.Load(); fe != nil {
+		for i := range res {
+			res[i] = &fatalResult{err: fe}
+		}
+		return res
+	}
+	h := f.acquire()
+	defer h.release()
+
+	commands := 0
+	i := 0
+	for i < len(logs) {
+		n, cmds, fe := f.applyPart(h, logs[i:], res[i:])
+		commands += cmds
+		i += n
+		if fe != nil {
+			f.stopFatal(fe)
+			for j := i; j < len(logs); j++ {
+				res[j] = &fatalResult{err: fe}
+			}
+			break
+		}
+	}
+	f.notify()
+	if f.metrics != nil {
+		f.metrics.applyDuration.Observe(time.Since(start).Seconds())
+		f.metrics.batchCommands.Observe(float64(commands))
+	}
+	return res
+}
+
+// applyPart applies as many leading entries of logs as fit in one
+// transaction and commits them. It returns how many entries it consumed
+// (applied or skipped), the number of commands applied, and a fatal error
+// for the entry at logs[n] if it stopped there.
+func (f *fsm) applyPart(h *dbHandle, logs []*raft.Log, res []any) (n, cmds int, fe *fatalError) {
+	applied := f.applied.Load()
+	clock := f.clockNanos.Load()
+	txn := h.db.NewTransaction(true)
+	defer txn.Discard()
+
+	var kinds []resultKind
+	lastIdx := applied
+	fits := len(logs) // entries that fit; shrinks on ErrTxnTooBig
+	for {
+		kinds = kinds[:0]
+		cmds = 0
+		n = 0
+		fe = nil
+		tooBig := false
+		for j := 0; j < fits; j++ {
+			l := logs[j]
+			if l.Index <= applied {
+				res[j] = nil // already applied before a restart: skip
+				n = j + 1
+				continue
+			}
+			if l.Type != raft.LogCommand {
+				// Configuration entries are never decoded as commands;
+				// they only advance the applied index.
+				res[j] = nil
+				lastIdx = l.Index
+				n = j + 1
+				continue
+			}
+			results, rk, newClock, err := f.applyEntry(txn, l, clock)
+			if errors.Is(err, badger.ErrTxnTooBig) && j > 0 {
+				tooBig = true
+				fits = j
+				break
+			}
+			if err != nil {
+				fe = &fatalError{index: l.Index, err: err}
+				break
+			}
+			clock = newClock
+			res[j] = results
+			kinds = append(kinds, rk...)
+			cmds += len(results)
+			lastIdx = l.Index
+			n = j + 1
+		}
+		if tooBig {
+			// Start again with a fresh transaction holding only the entries
+			// that fitted; the rest go in the next part.
+			txn.Discard()
+			txn = h.db.NewTransaction(true)
+			applied = f.applied.Load()
+			clock = f.clockNanos.Load()
+			lastIdx = applied
+			continue
+		}
+		break
+	}
+	if lastIdx > f.applied.Load() {
+		if err := putMeta(txn, lastIdx, clock); err != nil {
+			return n, 0, &fatalError{index: lastIdx, err: err}
+		}
+		if err := txn.Commit(); err != nil {
+			return n, 0, &fatalError{index: lastIdx, err: fmt.Errorf("commit: %w", err)}
+		}
+		f.clockNanos.Store(clock)
+		f.applied.Store(lastIdx)
+	}
+	f.applyCount.Add(uint64(cmds))
+	if f.metrics != nil {
+		for _, k := range kinds {
+			f.metrics.commands.WithLabelValues(string(k.kind), k.result).Inc()
+		}
+	}
+	return n, cmds, fe
+}
+
+func putMeta(txn *badger.Txn, applied uint64, clock int64) error {
+	var a, c [8]byte
+	binary.BigEndian.PutUint64(a[:], applied)
+	binary.BigEndian.PutUint64(c[:], uint64(clock))
+	if err := txn.Set([]byte(keyApplied), a[:]); err != nil {
+		return err
+	}
+	return txn.Set([]byte(keyClock), c[:])
+}
+
+type resultKind struct {
+	kind   Kind
+	result string // ok | error | replayed
+}
+
+// applyEntry decodes and applies every command of one entry. A non-nil error
+// is fatal (unknown kind, newer logic version, malformed entry, storage
+// failure) except badger.ErrTxnTooBig, which the caller handles.
+func (f *fsm) applyEntry(txn *badger.Txn, l *raft.Log, clock int64) ([]*Result, []resultKind, int64, error) {
+	raws, err := decodeEntry(l.Data)
+	if err != nil {
+		return nil, nil, clock, err
+	}
+	results := make([]*Result, 0, len(raws))
+	kinds := make([]resultKind, 0, len(raws))
+	for i, raw := range raws {
+		var env envelope
+		if err := json.Unmarshal(raw, &env); err != nil {
+			return nil, nil, clock, fmt.Errorf("command %d: %w: %v", i, errBadEntry, err)
+		}
+		r, rk, newClock, err := applyCommand(txn, &env, l.Index, clock)
+		if err != nil {
+			return nil, nil, clock, fmt.Errorf("apply %s: %w", env.Kind, err)
+		}
+		clock = newClock
+		results = append(results, r)
+		kinds = append(kinds, resultKind{kind: env.Kind, result: rk})
+	}
+	return results, kinds, clock, nil
+}
+
+var (
+	errUnknownKind  = errors.New("unknown command kind")
+	errNewerVersion = errors.New("command logic version is newer than this binary")
+)
+
+// applyCommand is the command processor: stateless apart from the
+// transaction, so tests and replay can reuse it.
+func applyCommand(txn *badger.Txn, env *envelope, index uint64, clock int64) (*Result, string, int64, error) {
+	h, ok := handlers[env.Kind]
+	if !ok {
+		return nil, "", clock, fmt.Errorf("%w %q", errUnknownKind, env.Kind)
+	}
+	if env.LogicVersion > LogicVersion {
+		return nil, "", clock, fmt.Errorf("%w: %d > %d", errNewerVersion, env.LogicVersion, LogicVersion)
+	}
+	if t := env.Time.UnixNano(); t > clock {
+		clock = t
+	}
+	tx := &Tx{txn: txn, env: env, index: index, now: time.Unix(0, clock).UTC(), pending: map[string]*[]byte{}}
+
+	if env.Idempotency != nil {
+		var rec idemRecord
+		found, err := tx.Get(keyIdem(env.Idempotency.Key), &rec)
+		if err != nil {
+			return nil, "", clock, err
+		}
+		if found {
+			if rec.Route == env.Idempotency.Route && rec.BodyHash == env.Idempotency.BodyHash {
+				r := rec.Result
+				r.Replayed = true
+				return &r, "replayed", clock, nil
+			}
+			return &Result{Index: index, Err: &CommandError{
+				Code:    CodeIdempotencyMismatch,
+				Message: "this Idempotency-Key was used with a different request",
+			}}, "error", clock, nil
+		}
+	}
+
+	v, err := h.apply(tx, env.Payload)
+	var ce *CommandError
+	if errors.As(err, &ce) {
+		// Business failure: drop the pending writes; nothing changes.
+		return &Result{Index: index, Err: ce}, "error", clock, nil
+	}
+	if err != nil {
+		return nil, "", clock, err
+	}
+	r := &Result{Index: index}
+	if v != nil {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, "", clock, fmt.Errorf("encode result: %w", err)
+		}
+		r.Value = b
+	}
+	if tx.audits == 0 {
+		tx.Audit(string(env.Kind), "", nil)
+	}
+	if env.Idempotency != nil {
+		if err := tx.Put(keyIdem(env.Idempotency.Key), idemRecord{
+			Route: env.Idempotency.Route, BodyHash: env.Idempotency.BodyHash, Result: *r,
+		}); err != nil {
+			return nil, "", clock, err
+		}
+	}
+	if err := tx.flush(); err != nil {
+		return nil, "", clock, err
+	}
+	return r, "ok", clock, nil
+}
+
+// idemRecord is what the FSM keeps per Idempotency-Key.
+type idemRecord struct {
+	Route    string `json:"route"`
+	BodyHash string `json:"body_hash"`
+	Result   Result `json:"result"`
+}

@@ -1,0 +1,54 @@
+package cluster
+
+import (
+	"fmt"
+	"time"
+)
+
+// Badger key layout. Every record type has its own prefix; secondary indexes
+// are empty-valued keys whose order is the query order. Numbers are
+// zero-padded so byte order is numeric order.
+//
+//	m/applied                       applied raft index (8 bytes, big endian)
+//	m/clock                         FSM clock (RFC 3339 nano)
+//	c/join_token_hash               sha256 hex of the join token
+//	n/<node id>                     Node registry record
+//	i/<idempotency key>             idempotency record (route, body hash, first Result)
+//	a/<id>                          Attendance
+//	ax/arrival/<time>/<id>          every attendance by arrival
+//	ax/status/<status>/<time>/<id>  attendance by status, then arrival
+//	u/<entity>/<index>/<seq>        audit events of one entity in log order
+const (
+	keyApplied       = "m/applied"
+	keyClock         = "m/clock"
+	keyJoinTokenHash = "c/join_token_hash"
+	prefixNode       = "n/"
+	prefixIdem       = "i/"
+	prefixAttendance = "a/"
+	prefixArrival    = "ax/arrival/"
+	prefixByStatus   = "ax/status/"
+	prefixAudit      = "u/"
+)
+
+// sortableTime formats t so that byte order is time order (UTC, fixed width).
+func sortableTime(t time.Time) string {
+	return fmt.Sprintf("%020d", t.UTC().UnixNano())
+}
+
+func keyAttendance(id string) string { return prefixAttendance + id }
+
+func keyAttendanceByArrival(at time.Time, id string) string {
+	return prefixArrival + sortableTime(at) + "/" + id
+}
+
+func keyAttendanceByStatus(status string, at time.Time, id string) string {
+	return prefixByStatus + status + "/" + sortableTime(at) + "/" + id
+}
+
+func keyAudit(entity string, index uint64, seq int) string {
+	return fmt.Sprintf("%s%s/%020d/%04d", prefixAudit, entity, index, seq)
+}
+
+func keyNode(id string) string { return prefixNode + id }
+
+func keyIdem(key string) string { return prefixIdem + key }

@@ -1,0 +1,294 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+)
+
+// Open opens Badger and raft. If Badger's applied index is at or past the
+// newest snapshot's index, raft starts with NoSnapshotRestoreOnStart and
+// re-sends only later entries (which Apply skips or applies); otherwise raft
+// restores the snapshot first.
+func (s *Store) Open(ctx context.Context) (err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.opened {
+		return errors.New("cluster: store already opened")
+	}
+	raftDir := filepath.Join(s.cfg.Dir, "raft")
+	if err := os.MkdirAll(raftDir, 0o700); err != nil {
+		return fmt.Errorf("open: %w", err)
+	}
+	var closers []func() error
+	defer func() {
+		if err != nil {
+			for i := len(closers) - 1; i >= 0; i-- {
+				_ = closers[i]()
+			}
+		}
+	}()
+
+	bolt, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "raft.db")})
+	if err != nil {
+		return fmt.Errorf("open raft log: %w", err)
+	}
+	closers = append(closers, bolt.Close)
+	hlog := hclog.New(&hclog.LoggerOptions{
+		Name:   "raft",
+		Level:  hclog.Info,
+		Output: lineWriter{s.log},
+	})
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(raftDir, 2, hlog)
+	if err != nil {
+		return fmt.Errorf("open snapshots: %w", err)
+	}
+	s.hasState, err = raft.HasExistingState(bolt, bolt, snaps)
+	if err != nil {
+		return fmt.Errorf("open: existing state: %w", err)
+	}
+
+	f, err := openFSM(filepath.Join(s.cfg.Dir, "fsm"), s.log, s.metrics, s.onFatal)
+	if err != nil {
+		return fmt.Errorf("open: %w", err)
+	}
+	closers = append(closers, f.close)
+	s.fsm = f
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(s.cfg.NodeID)
+	rc.Logger = hlog
+	rc.HeartbeatTimeout = s.tuning.HeartbeatTimeout
+	rc.ElectionTimeout = s.tuning.ElectionTimeout
+	rc.LeaderLeaseTimeout = s.tuning.LeaderLeaseTimeout
+	rc.CommitTimeout = s.tuning.CommitTimeout
+	rc.SnapshotInterval = s.tuning.SnapshotInterval
+	rc.SnapshotThreshold = s.tuning.SnapshotThreshold
+	rc.TrailingLogs = s.tuning.TrailingLogs
+	rc.BatchApplyCh = true
+	if metas, err := snaps.List(); err != nil {
+		return fmt.Errorf("open: list snapshots: %w", err)
+	} else if len(metas) == 0 || f.appliedIndex() >= metas[0].Index {
+		rc.NoSnapshotRestoreOnStart = len(metas) > 0
+	}
+	s.log.Info("opening raft", "fsm_applied", f.appliedIndex(), "existing_state", s.hasState,
+		"no_snapshot_restore", rc.NoSnapshotRestoreOnStart)
+
+	trans := s.cfg.Transport
+	if trans == nil {
+		addr, err := resolveTCP(s.cfg.RaftAdvertise)
+		if err != nil {
+			return fmt.Errorf("open: raft advertise %q: %w", s.cfg.RaftAdvertise, err)
+		}
+		nt, err := raft.NewTCPTransportWithLogger(s.cfg.RaftBind, addr, 3, 10*time.Second, hlog)
+		if err != nil {
+			return fmt.Errorf("open: raft transport on %s: %w", s.cfg.RaftBind, err)
+		}
+		trans = nt
+		closers = append(closers, nt.Close)
+	}
+	s.transport = trans
+
+	r, err := raft.NewRaft(rc, f, bolt, bolt, snaps, trans)
+	if err != nil {
+		return fmt.Errorf("open: raft: %w", err)
+	}
+	s.raft = r
+	s.closers = closers
+	s.batcher = newBatcher(r, s.tuning.ApplyTimeout, s.metrics)
+	s.reads = newReadIndex(s)
+	s.leaderReady = make(chan struct{})
+	s.opened = true
+	s.wg.Add(1)
+	go s.watchLeadership()
+	return nil
+}
+
+func (f *fsm) close() error {
+	f.mu.Lock()
+	h := f.h
+	f.mu.Unlock()
+	h.refs.Wait()
+	return h.db.Close()
+}
+
+func (s *Store) onFatal(err error) {
+	s.fatalOnce.Do(func() {
+		s.fatalCh <- err
+		close(s.fatalCh)
+		if s.cfg.OnFatal != nil {
+			s.cfg.OnFatal(err)
+		}
+	})
+}
+
+// Bootstrap starts a fresh single-node cluster: this node becomes leader and
+// proposes the initial reference data (the join-token hash and its own
+// registry entry). The join token is written to join.token (mode 0600) in
+// Dir.
+func (s *Store) Bootstrap(ctx context.Context) (BootstrapInfo, error) {
+	r := s.raftNode()
+	if r == nil {
+		return BootstrapInfo{}, ErrNotOpen
+	}
+	if s.HasExistingState() {
+		return BootstrapInfo{}, errors.New("bootstrap: raft state already exists")
+	}
+	cfg := raft.Configuration{Servers: []raft.Server{{
+		Suffrage: raft.Voter, ID: raft.ServerID(s.cfg.NodeID), Address: raft.ServerAddress(s.cfg.RaftAdvertise),
+	}}}
+	if err := r.BootstrapCluster(cfg).Error(); err != nil {
+		return BootstrapInfo{}, fmt.Errorf("bootstrap: %w", err)
+	}
+	if err := s.waitLeaderReady(ctx); err != nil {
+		return BootstrapInfo{}, fmt.Errorf("bootstrap: %w", err)
+	}
+	var tok [32]byte
+	if _, err := rand.Read(tok[:]); err != nil {
+		return BootstrapInfo{}, fmt.Errorf("bootstrap: join token: %w", err)
+	}
+	token := hex.EncodeToString(tok[:])
+	path := filepath.Join(s.cfg.Dir, "join.token")
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return BootstrapInfo{}, fmt.Errorf("bootstrap: write join token: %w", err)
+	}
+	if _, err := s.proposeSystem(ctx, KindClusterInit, clusterInit{JoinTokenHash: hashToken(token), Node: s.selfNode()}); err != nil {
+		return BootstrapInfo{}, fmt.Errorf("bootstrap: %w", err)
+	}
+	return BootstrapInfo{JoinTokenPath: path}, nil
+}
+
+// watchLeadership runs while the store is open. Each time this node becomes
+// leader it proposes its own registry entry (refreshing version and
+// addresses after an upgrade); once that command has applied, every entry of
+// earlier terms is applied too, so linearizable reads may use the commit
+// index (read-index) from then on.
+func (s *Store) watchLeadership() {
+	defer s.wg.Done()
+	ch := s.raft.LeaderCh()
+	cancel := func() {}
+	defer func() { cancel() }()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case isLeader := <-ch:
+			cancel()
+			s.mu.Lock()
+			s.leaderReady = make(chan struct{})
+			ready := s.leaderReady
+			s.mu.Unlock()
+			if !isLeader {
+				continue
+			}
+			ctx, stopTerm := context.WithCancel(context.Background())
+			cancel = stopTerm
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				for ctx.Err() == nil {
+					_, err := s.proposeSystem(ctx, KindNodeRegister, s.selfNode())
+					if err == nil {
+						close(ready)
+						return
+					}
+					if errors.Is(err, ErrFatal) || errors.Is(err, ErrNotLeader) || errors.Is(err, ErrNotOpen) {
+						return
+					}
+					s.log.Warn("leader registration", "err", err)
+					select {
+					case <-ctx.Done():
+					case <-time.After(100 * time.Millisecond):
+					}
+				}
+			}()
+		}
+	}
+}
+
+// waitLeaderReady waits until this node leads and has applied its first
+// command of the term.
+func (s *Store) waitLeaderReady(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		ready := s.leaderReady
+		s.mu.Unlock()
+		select {
+		case <-ready:
+			if s.IsLeader() {
+				return nil
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Close stops the node cleanly: a leader first transfers leadership, then
+// raft shuts down, then the transport, log store and Badger close.
+func (s *Store) Close(ctx context.Context) error {
+	return s.shutdown(ctx, true)
+}
+
+// Kill stops the node abruptly, as a crash would for raft: no leadership
+// transfer, proposals in flight see an unknown outcome. Files are closed so
+// the same process can reopen the directory (tests use this to simulate a
+// lost node).
+func (s *Store) Kill() error {
+	return s.shutdown(context.Background(), false)
+}
+
+func (s *Store) shutdown(ctx context.Context, graceful bool) error {
+	s.mu.Lock()
+	if !s.opened || s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	r := s.raft
+	s.mu.Unlock()
+
+	if graceful && r.State() == raft.Leader && s.otherVoters(r) {
+		if err := r.LeadershipTransfer().Error(); err != nil {
+			s.log.Warn("leadership transfer before close", "err", err)
+		}
+	}
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	close(s.stop)
+	s.batcher.close()
+	var errs []error
+	if err := r.Shutdown().Error(); err != nil {
+		errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
+	}
+	s.wg.Wait()
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		if err := s.closers[i](); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Store) otherVoters(r *raft.Raft) bool {
+	cf := r.GetConfiguration()
+	if cf.Error() != nil {
+		return false
+	}
+	for _, srv := range cf.Configuration().Servers {
+		if srv.ID != raft.ServerID(s.cfg.NodeID) && srv.Suffrage == raft.Voter {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,275 @@
+package cluster
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Membership commands: the node registry and the join-token hash live in
+// replicated state so every node knows every member's HTTP address and
+// version, and any future leader can check a join token.
+const (
+	KindClusterInit  Kind = "cluster.init"
+	KindNodeRegister Kind = "cluster.node_register"
+	KindNodeRemove   Kind = "cluster.node_remove"
+)
+
+// Node is a node registry record.
+type Node struct {
+	ID           string `json:"id"`
+	RaftAddr     string `json:"raft_addr"`
+	HTTPAddr     string `json:"http_addr"`
+	Version      string `json:"version"`
+	LogicVersion int    `json:"logic_version"`
+	JoinedIndex  uint64 `json:"joined_index"`
+	UpdatedIndex uint64 `json:"updated_index"`
+}
+
+type clusterInit struct {
+	JoinTokenHash string `json:"join_token_hash"`
+	Node          Node   `json:"node"`
+}
+
+type nodeRemove struct {
+	ID string `json:"id"`
+}
+
+func init() {
+	registerHandler(KindClusterInit, handlerSpec{Since: 1}, applyClusterInit)
+	registerHandler(KindNodeRegister, handlerSpec{Since: 1}, applyNodeRegister)
+	registerHandler(KindNodeRemove, handlerSpec{Since: 1}, applyNodeRemove)
+}
+
+func applyClusterInit(tx *Tx, raw json.RawMessage) (any, error) {
+	var in clusterInit
+	if err := decodeStrict(raw, &in); err != nil {
+		return nil, &CommandError{Code: CodeInvalid, Message: fmt.Sprintf("payload: %v", err)}
+	}
+	if len(in.JoinTokenHash) != 64 {
+		return nil, Invalid(map[string]string{"join_token_hash": "must be hex sha256"})
+	}
+	if _, found, err := tx.GetRaw(keyJoinTokenHash); err != nil {
+		return nil, err
+	} else if found {
+		return nil, &CommandError{Code: CodeConflict, Message: "cluster already initialised"}
+	}
+	tx.PutRaw(keyJoinTokenHash, []byte(in.JoinTokenHash))
+	tx.Audit("cluster.init", "cluster", nil)
+	return registerNode(tx, in.Node)
+}
+
+func applyNodeRegister(tx *Tx, raw json.RawMessage) (any, error) {
+	var n Node
+	if err := decodeStrict(raw, &n); err != nil {
+		return nil, &CommandError{Code: CodeInvalid, Message: fmt.Sprintf("payload: %v", err)}
+	}
+	return registerNode(tx, n)
+}
+
+func registerNode(tx *Tx, n Node) (any, error) {
+	if n.ID == "" || n.RaftAddr == "" {
+		return nil, Invalid(map[string]string{"id": "id and raft_addr are required"})
+	}
+	if n.LogicVersion < 1 {
+		n.LogicVersion = 1
+	}
+	var old Node
+	found, err := tx.Get(keyNode(n.ID), &old)
+	if err != nil {
+		return nil, err
+	}
+	n.JoinedIndex = tx.Index()
+	if found {
+		n.JoinedIndex = old.JoinedIndex
+	}
+	n.UpdatedIndex = tx.Index()
+	// A new id at a known raft address replaces the old registration.
+	err = tx.Scan(prefixNode, func(key string, val []byte) error {
+		var other Node
+		if err := json.Unmarshal(val, &other); err != nil {
+			return err
+		}
+		if other.ID != n.ID && other.RaftAddr == n.RaftAddr {
+			tx.Delete(key)
+			tx.Audit("node.replace", "node/"+other.ID, map[string]string{"replaced_by": n.ID})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Put(keyNode(n.ID), n); err != nil {
+		return nil, err
+	}
+	tx.Audit("node.register", "node/"+n.ID, map[string]any{
+		"raft_addr": n.RaftAddr, "http_addr": n.HTTPAddr, "version": n.Version, "logic_version": n.LogicVersion,
+	})
+	return n, nil
+}
+
+func applyNodeRemove(tx *Tx, raw json.RawMessage) (any, error) {
+	var in nodeRemove
+	if err := decodeStrict(raw, &in); err != nil {
+		return nil, &CommandError{Code: CodeInvalid, Message: fmt.Sprintf("payload: %v", err)}
+	}
+	tx.Delete(keyNode(in.ID))
+	tx.Audit("node.remove", "node/"+in.ID, nil)
+	return nil, nil
+}
+
+func hashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+func (s *Store) selfNode() Node {
+	return Node{
+		ID:           s.cfg.NodeID,
+		RaftAddr:     s.cfg.RaftAdvertise,
+		HTTPAddr:     s.cfg.HTTPAdvertise,
+		Version:      s.cfg.Version,
+		LogicVersion: LogicVersion,
+	}
+}
+
+// systemActor is the actor of commands the cluster proposes itself.
+var systemActor = Actor{ID: "system", Name: "frontdoor", Role: "system"}
+
+func (s *Store) proposeSystem(ctx context.Context, kind Kind, payload any) (*Result, error) {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.Propose(ctx, Proposal{Kind: kind, Actor: systemActor, Payload: b})
+	if err != nil {
+		return nil, fmt.Errorf("propose %s: %w", kind, err)
+	}
+	if res.Err != nil {
+		return res, fmt.Errorf("propose %s: %w", kind, res.Err)
+	}
+	return res, nil
+}
+
+// Join adds a node as a non-voter (leader only; ErrNotLeader otherwise). The
+// token is checked against the replicated hash (ErrBadJoinToken). The same id
+// refreshes its registry entry; a new id at a raft address the cluster
+// already knows replaces the old server.
+func (s *Store) Join(ctx context.Context, r JoinRequest) error {
+	rn, err := s.leaderRaft()
+	if err != nil {
+		return err
+	}
+	if r.ID == "" || r.RaftAddr == "" {
+		return fmt.Errorf("join: id and raft_addr are required")
+	}
+	var want string
+	if err := s.Read(ctx, ConsistencyStale, func(v *View) error {
+		var err error
+		want, err = v.joinTokenHash()
+		return err
+	}); err != nil {
+		return fmt.Errorf("join: %w", err)
+	}
+	got := hashToken(r.Token)
+	if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
+		return ErrBadJoinToken
+	}
+	cf := rn.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return fmt.Errorf("join: configuration: %w", mapRaftError(err))
+	}
+	member := false
+	for _, srv := range cf.Configuration().Servers {
+		switch {
+		case srv.ID == raft.ServerID(r.ID) && srv.Address == raft.ServerAddress(r.RaftAddr):
+			member = true
+		case srv.ID == raft.ServerID(r.ID) || srv.Address == raft.ServerAddress(r.RaftAddr):
+			// Same id at a new address, or a new id at a known address:
+			// the old entry goes.
+			if err := rn.RemoveServer(srv.ID, 0, s.tuning.ApplyTimeout).Error(); err != nil {
+				return fmt.Errorf("join: remove old server %s: %w", srv.ID, mapRaftError(err))
+			}
+			if srv.ID != raft.ServerID(r.ID) {
+				if _, err := s.proposeSystem(ctx, KindNodeRemove, nodeRemove{ID: string(srv.ID)}); err != nil {
+					return fmt.Errorf("join: %w", err)
+				}
+			}
+		}
+	}
+	if !member {
+		if err := rn.AddNonvoter(raft.ServerID(r.ID), raft.ServerAddress(r.RaftAddr), 0, s.tuning.ApplyTimeout).Error(); err != nil {
+			return fmt.Errorf("join: add non-voter %s: %w", r.ID, mapRaftError(err))
+		}
+	}
+	lv := r.LogicVersion
+	if lv == 0 {
+		lv = LogicVersion
+	}
+	_, err = s.proposeSystem(ctx, KindNodeRegister, Node{
+		ID: r.ID, RaftAddr: r.RaftAddr, HTTPAddr: r.HTTPAddr, Version: r.Version, LogicVersion: lv,
+	})
+	if err != nil {
+		return fmt.Errorf("join: %w", err)
+	}
+	s.log.Info("node joined", "id", r.ID, "raft_addr", r.RaftAddr, "http_addr", r.HTTPAddr, "already_member", member)
+	return nil
+}
+
+// Promote makes a non-voter a voter (leader only). The caller decides when
+// the node has caught up (e.g. its applied index is near the leader's).
+func (s *Store) Promote(ctx context.Context, id string) error {
+	rn, err := s.leaderRaft()
+	if err != nil {
+		return err
+	}
+	cf := rn.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return fmt.Errorf("promote: configuration: %w", mapRaftError(err))
+	}
+	for _, srv := range cf.Configuration().Servers {
+		if srv.ID != raft.ServerID(id) {
+			continue
+		}
+		if srv.Suffrage == raft.Voter {
+			return nil
+		}
+		if err := rn.AddVoter(srv.ID, srv.Address, 0, timeoutFrom(ctx, s.tuning.ApplyTimeout)).Error(); err != nil {
+			return fmt.Errorf("promote %s: %w", id, mapRaftError(err))
+		}
+		s.log.Info("node promoted to voter", "id", id)
+		return nil
+	}
+	return fmt.Errorf("promote %s: %w", id, ErrNotFound)
+}
+
+// RemoveNode removes a node from the raft configuration and the registry
+// (leader only).
+func (s *Store) RemoveNode(ctx context.Context, id string) error {
+	rn, err := s.leaderRaft()
+	if err != nil {
+		return err
+	}
+	if err := rn.RemoveServer(raft.ServerID(id), 0, timeoutFrom(ctx, s.tuning.ApplyTimeout)).Error(); err != nil {
+		return fmt.Errorf("remove %s: %w", id, mapRaftError(err))
+	}
+	if _, err := s.proposeSystem(ctx, KindNodeRemove, nodeRemove{ID: id}); err != nil {
+		return fmt.Errorf("remove %s: %w", id, err)
+	}
+	return nil
+}
+
+func timeoutFrom(ctx context.Context, def time.Duration) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		if d := time.Until(dl); d > 0 && d < def {
+			return d
+		}
+	}
+	return def
+}

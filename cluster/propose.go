@@ -1,0 +1,119 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+var leaderIDs idGen
+
+// Propose stamps p with this leader's clock, fresh IDs and the cluster's
+// logic version, sends it to raft (grouped with concurrent proposals into one
+// entry) and returns the command's Result once applied here.
+//
+// Errors: ErrNotLeader (forward the HTTP request), ErrNoLeader (not
+// accepted, retry later), ErrOutcomeUnknown (may still commit: retry with the
+// same idempotency key), ErrUnsupportedKind, ErrFatal, ErrNotOpen.
+func (s *Store) Propose(ctx context.Context, p Proposal) (*Result, error) {
+	if _, err := s.leaderRaft(); err != nil {
+		return nil, err
+	}
+	h, ok := handlers[p.Kind]
+	if !ok {
+		return nil, fmt.Errorf("propose %s: %w", p.Kind, ErrUnsupportedKind)
+	}
+	lv := s.clusterLogicVersion()
+	if h.spec.Since > lv {
+		return nil, fmt.Errorf("propose %s (since logic version %d, cluster at %d): %w", p.Kind, h.spec.Since, lv, ErrUnsupportedKind)
+	}
+	now := time.Now().UTC()
+	env := envelope{
+		Kind:         p.Kind,
+		LogicVersion: lv,
+		Time:         now,
+		Actor:        p.Actor,
+		Idempotency:  p.Idempotency,
+		Payload:      p.Payload,
+	}
+	if h.spec.IDs > 0 {
+		env.IDs = make([]string, h.spec.IDs)
+		for i := range env.IDs {
+			env.IDs[i] = leaderIDs.next(now)
+		}
+	}
+	b, err := json.Marshal(&env)
+	if err != nil {
+		return nil, fmt.Errorf("propose %s: encode: %w", p.Kind, err)
+	}
+	req := &proposeReq{env: b, done: make(chan proposeResp, 1)}
+	if err := s.batcher.submit(ctx, req); err != nil {
+		return nil, err
+	}
+	select {
+	case resp := <-req.done:
+		return resp.res, resp.err
+	case <-ctx.Done():
+		if req.state.CompareAndSwap(reqQueued, reqCancelled) {
+			return nil, fmt.Errorf("%w: %v", ErrNoLeader, ctx.Err())
+		}
+		return nil, fmt.Errorf("%w: %v", ErrOutcomeUnknown, ctx.Err())
+	}
+}
+
+// leaderRaft returns raft if this node is an open, healthy leader.
+func (s *Store) leaderRaft() (*raft.Raft, error) {
+	r := s.raftNode()
+	if r == nil {
+		return nil, ErrNotOpen
+	}
+	if fe := s.fsm.fatal(); fe != nil {
+		return nil, fmt.Errorf("%w: %v", ErrFatal, fe)
+	}
+	if r.State() != raft.Leader {
+		if addr, _ := r.LeaderWithID(); addr != "" {
+			return nil, ErrNotLeader
+		}
+		return nil, ErrNoLeader
+	}
+	return r, nil
+}
+
+// clusterLogicVersion is the highest logic version every registered node
+// understands (capped by this binary's), cached briefly.
+func (s *Store) clusterLogicVersion() int {
+	s.lvMu.Lock()
+	defer s.lvMu.Unlock()
+	c := s.lv
+	if c.at.IsZero() || time.Since(c.at) > 200*time.Millisecond {
+		lv := LogicVersion
+		_ = s.Read(context.Background(), ConsistencyStale, func(v *View) error {
+			nodes, err := v.Nodes()
+			if err != nil {
+				return err
+			}
+			for _, n := range nodes {
+				if n.LogicVersion > 0 && n.LogicVersion < lv {
+					lv = n.LogicVersion
+				}
+			}
+			return nil
+		})
+		c = lvEntry{lv: lv, at: time.Now()}
+		s.lv = c
+	}
+	return c.lv
+}
+
+type lvEntry struct {
+	lv int
+	at time.Time
+}
+
+func resolveTCP(addr string) (net.Addr, error) {
+	return net.ResolveTCPAddr("tcp", addr)
+}

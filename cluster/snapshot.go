@@ -1,0 +1,183 @@
+package cluster
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/hashicorp/raft"
+)
+
+// Snapshot format: magic, then the applied index the snapshot describes
+// (8 bytes big endian), then (uvarint key length, key, uvarint value length,
+// value) for every key in key order, then a zero key length as terminator.
+const snapshotMagic = "FDSNAP01"
+
+var errSnapshotFatal = errors.New("state machine stopped: refusing to snapshot")
+
+// fsmSnapshot is one read-only Badger transaction: Persist streams exactly
+// what it sees, tagged with its applied index.
+type fsmSnapshot struct {
+	h     *dbHandle
+	txn   *badger.Txn
+	index uint64
+}
+
+// Snapshot opens one read-only transaction. raft serialises it with
+// ApplyBatch, so the transaction sees exactly the applied entries.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	if fe := f.fatal(); fe != nil {
+		return nil, fmt.Errorf("%w: %v", errSnapshotFatal, fe)
+	}
+	h := f.acquire()
+	txn := h.db.NewTransaction(false)
+	applied, _, err := readMeta(txn)
+	if err != nil {
+		txn.Discard()
+		h.release()
+		return nil, fmt.Errorf("snapshot meta: %w", err)
+	}
+	return &fsmSnapshot{h: h, txn: txn, index: applied}, nil
+}
+
+// Persist streams the transaction's view to sink; it runs concurrently with
+// ApplyBatch.
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if err := writeSnapshot(sink, s.txn, s.index); err != nil {
+		_ = sink.Cancel()
+		return fmt.Errorf("persist snapshot at %d: %w", s.index, err)
+	}
+	return sink.Close()
+}
+
+// Release ends the transaction.
+func (s *fsmSnapshot) Release() {
+	s.txn.Discard()
+	s.h.release()
+}
+
+func writeSnapshot(w io.Writer, txn *badger.Txn, index uint64) error {
+	bw := bufio.NewWriterSize(w, 256<<10)
+	if _, err := bw.WriteString(snapshotMagic); err != nil {
+		return err
+	}
+	var buf [binary.MaxVarintLen64]byte
+	binary.BigEndian.PutUint64(buf[:8], index)
+	if _, err := bw.Write(buf[:8]); err != nil {
+		return err
+	}
+	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 100})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		item := it.Item()
+		k := item.Key()
+		if len(k) == 0 {
+			continue
+		}
+		n := binary.PutUvarint(buf[:], uint64(len(k)))
+		bw.Write(buf[:n])
+		bw.Write(k)
+		if err := item.Value(func(v []byte) error {
+			n := binary.PutUvarint(buf[:], uint64(len(v)))
+			bw.Write(buf[:n])
+			_, err := bw.Write(v)
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	if err := bw.WriteByte(0); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// Restore loads a snapshot into a fresh Badger directory, then swaps it in
+// under the lock, resets the in-memory state and removes the old database
+// once no reader holds it.
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	if fe := f.fatal(); fe != nil {
+		return fmt.Errorf("restore: %w", fe)
+	}
+	f.mu.RLock()
+	gen := f.h.gen + 1
+	f.mu.RUnlock()
+	_ = os.RemoveAll(f.dir + "/" + genDir(gen))
+	nh, err := openHandle(f.dir, gen, f.log)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	index, err := loadSnapshot(rc, nh.db)
+	if err != nil {
+		_ = nh.db.Close()
+		_ = os.RemoveAll(nh.dir)
+		return fmt.Errorf("restore: %w", err)
+	}
+	if err := writeCurrentGen(f.dir, gen); err != nil {
+		_ = nh.db.Close()
+		_ = os.RemoveAll(nh.dir)
+		return fmt.Errorf("restore: point at new database: %w", err)
+	}
+	f.mu.Lock()
+	old := f.h
+	f.h = nh
+	f.mu.Unlock()
+	if err := f.loadMeta(nh); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	f.log.Info("restored snapshot", "index", index, "applied", f.applied.Load())
+	f.notify()
+	go func() {
+		old.refs.Wait()
+		_ = old.db.Close()
+		_ = os.RemoveAll(old.dir)
+	}()
+	return nil
+}
+
+func loadSnapshot(r io.Reader, db *badger.DB) (uint64, error) {
+	br := bufio.NewReaderSize(r, 256<<10)
+	head := make([]byte, len(snapshotMagic)+8)
+	if _, err := io.ReadFull(br, head); err != nil {
+		return 0, fmt.Errorf("snapshot header: %w", err)
+	}
+	if string(head[:len(snapshotMagic)]) != snapshotMagic {
+		return 0, errors.New("not a frontdoor snapshot")
+	}
+	index := binary.BigEndian.Uint64(head[len(snapshotMagic):])
+	wb := db.NewWriteBatch()
+	defer wb.Cancel()
+	for {
+		kl, err := binary.ReadUvarint(br)
+		if err != nil {
+			return 0, fmt.Errorf("snapshot key length: %w", err)
+		}
+		if kl == 0 {
+			break
+		}
+		k := make([]byte, kl)
+		if _, err := io.ReadFull(br, k); err != nil {
+			return 0, fmt.Errorf("snapshot key: %w", err)
+		}
+		vl, err := binary.ReadUvarint(br)
+		if err != nil {
+			return 0, fmt.Errorf("snapshot value length: %w", err)
+		}
+		v := make([]byte, vl)
+		if _, err := io.ReadFull(br, v); err != nil {
+			return 0, fmt.Errorf("snapshot value: %w", err)
+		}
+		if err := wb.Set(k, v); err != nil {
+			return 0, err
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return 0, err
+	}
+	return index, nil
+}

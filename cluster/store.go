@@ -1,0 +1,130 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Store owns the raft node, its log, stable and snapshot stores, and the
+// Badger-backed FSM. New only builds; Open and Close do the I/O.
+type Store struct {
+	cfg    Config
+	tuning RaftTuning
+	log    *slog.Logger
+
+	mu       sync.Mutex // guards open/closed transitions
+	opened   bool
+	closed   bool
+	hasState bool
+
+	raft      *raft.Raft
+	transport raft.Transport
+	closers   []func() error // log store, transport... closed in reverse order
+
+	fsm     *fsm
+	batcher *batcher
+	reads   *readIndex
+	metrics *metrics
+
+	leaderReady chan struct{} // closed once this leader term's first command applied; guarded by mu
+	stop        chan struct{}
+	wg          sync.WaitGroup
+
+	lvMu sync.Mutex
+	lv   lvEntry // cached clusterLogicVersion
+
+	fatalOnce sync.Once
+	fatalCh   chan error
+}
+
+// New builds a Store from cfg without any I/O.
+func New(cfg Config) (*Store, error) {
+	if cfg.NodeID == "" {
+		return nil, errors.New("cluster: NodeID is required")
+	}
+	if cfg.Dir == "" {
+		return nil, errors.New("cluster: Dir is required")
+	}
+	if cfg.RaftBind == "" && cfg.Transport == nil {
+		return nil, errors.New("cluster: RaftBind is required")
+	}
+	if cfg.RaftAdvertise == "" {
+		cfg.RaftAdvertise = cfg.RaftBind
+	}
+	if cfg.Transport != nil {
+		cfg.RaftAdvertise = string(cfg.Transport.LocalAddr())
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Store{
+		cfg:     cfg,
+		tuning:  cfg.Raft.withDefaults(),
+		log:     cfg.Logger.With("component", "cluster", "node", cfg.NodeID),
+		stop:    make(chan struct{}),
+		fatalCh: make(chan error, 1),
+	}
+	s.metrics = newMetrics(cfg.Registerer, s)
+	return s, nil
+}
+
+// Fatal delivers the error once (then closes) when the FSM stops on an entry
+// it cannot apply; tests watch it instead of exiting (see Config.OnFatal).
+func (s *Store) Fatal() <-chan error { return s.fatalCh }
+
+// HasExistingState reports whether raft state existed on disk before Open.
+func (s *Store) HasExistingState() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hasState
+}
+
+// IsLeader reports whether this node is the raft leader.
+func (s *Store) IsLeader() bool {
+	r := s.raftNode()
+	return r != nil && r.State() == raft.Leader
+}
+
+func (s *Store) raftNode() *raft.Raft {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.opened || s.closed {
+		return nil
+	}
+	return s.raft
+}
+
+// AppliedIndex is the FSM's own applied index (not raft's, which counts
+// entries handed to the FSM). Readiness uses this.
+func (s *Store) AppliedIndex() uint64 {
+	if s.fsm == nil {
+		return 0
+	}
+	return s.fsm.appliedIndex()
+}
+
+// CommitIndex is raft's commit index as this node knows it.
+func (s *Store) CommitIndex() uint64 {
+	r := s.raftNode()
+	if r == nil {
+		return 0
+	}
+	return r.CommitIndex()
+}
+
+// WaitApplied blocks until the FSM has applied index, ctx ends, or the FSM
+// stops (ErrFatal).
+func (s *Store) WaitApplied(ctx context.Context, index uint64) error {
+	if s.fsm == nil {
+		return ErrNotOpen
+	}
+	return s.fsm.waitApplied(ctx, index)
+}
+
+// Now is this node's wall clock, as reported in Status (UTC).
+func (s *Store) Now() time.Time { return time.Now().UTC() }

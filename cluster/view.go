@@ -1,0 +1,240 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// View is a read-only, consistent view of the FSM state (one Badger read
+// transaction), valid only inside the Read callback.
+type View struct {
+	txn *badger.Txn
+}
+
+// Read runs fn on a consistent view of local state after the consistency
+// check: stale on any node; leader and linearizable only on the leader
+// (ErrNotLeader / ErrNoLeader elsewhere — forward the request).
+func (s *Store) Read(ctx context.Context, c Consistency, fn func(v *View) error) error {
+	if s.fsm == nil {
+		return ErrNotOpen
+	}
+	switch c {
+	case ConsistencyStale:
+	case ConsistencyLeader, "":
+		if _, err := s.leaderRaft(); err != nil {
+			return err
+		}
+	case ConsistencyLinearizable:
+		if _, err := s.leaderRaft(); err != nil {
+			return err
+		}
+		if err := s.reads.wait(ctx); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("read: unknown consistency %q", c)
+	}
+	h := s.fsm.acquire()
+	defer h.release()
+	txn := h.db.NewTransaction(false)
+	defer txn.Discard()
+	return fn(&View{txn: txn})
+}
+
+// readIndex makes linearizable reads cheap: concurrent readers share one
+// round of (note commit index, confirm leadership with a quorum, wait until
+// the FSM has applied that index). A reader arriving while a round is running
+// waits for the next one, which starts when the current one ends, so every
+// round it joins began after the reader did.
+type readIndex struct {
+	s    *Store
+	mu   sync.Mutex
+	cur  *readRound
+	next *readRound
+}
+
+type readRound struct {
+	done chan struct{}
+	err  error
+}
+
+func newReadIndex(s *Store) *readIndex { return &readIndex{s: s} }
+
+func (ri *readIndex) wait(ctx context.Context) error {
+	ri.mu.Lock()
+	var r *readRound
+	switch {
+	case ri.cur == nil:
+		r = &readRound{done: make(chan struct{})}
+		ri.cur = r
+		go ri.run(r)
+	case ri.next == nil:
+		r = &readRound{done: make(chan struct{})}
+		ri.next = r
+	default:
+		r = ri.next
+	}
+	ri.mu.Unlock()
+	select {
+	case <-r.done:
+		return r.err
+	case <-ctx.Done():
+		return fmt.Errorf("%w: linearizable read: %v", ErrNoLeader, ctx.Err())
+	}
+}
+
+func (ri *readIndex) run(r *readRound) {
+	r.err = ri.round()
+	close(r.done)
+	ri.mu.Lock()
+	ri.cur = ri.next
+	ri.next = nil
+	if ri.cur != nil {
+		go ri.run(ri.cur)
+	}
+	ri.mu.Unlock()
+}
+
+func (ri *readIndex) round() error {
+	s := ri.s
+	ctx, cancel := context.WithTimeout(context.Background(), s.tuning.ApplyTimeout)
+	defer cancel()
+	r, err := s.leaderRaft()
+	if err != nil {
+		return err
+	}
+	// Until this term's first command has applied, the commit index may
+	// lag entries of earlier terms.
+	if err := s.waitLeaderReady(ctx); err != nil {
+		return fmt.Errorf("%w: leader not ready: %v", ErrNoLeader, err)
+	}
+	index := r.CommitIndex()
+	if err := r.VerifyLeader().Error(); err != nil {
+		return mapRaftError(err)
+	}
+	if err := s.fsm.waitApplied(ctx, index); err != nil {
+		return fmt.Errorf("%w: wait applied %d: %v", ErrNoLeader, index, err)
+	}
+	return nil
+}
+
+func (v *View) get(key string, out any) error {
+	item, err := v.txn.Get([]byte(key))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", key, err)
+	}
+	return item.Value(func(b []byte) error {
+		if err := json.Unmarshal(b, out); err != nil {
+			return fmt.Errorf("decode %s: %w", key, err)
+		}
+		return nil
+	})
+}
+
+// Attendance returns one attendance (ErrNotFound).
+func (v *View) Attendance(id string) (*Attendance, error) {
+	var a Attendance
+	if err := v.get(keyAttendance(id), &a); err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// Attendances lists attendances in order of arrival, optionally only those
+// with q.Status.
+func (v *View) Attendances(q AttendanceQuery) ([]*Attendance, error) {
+	prefix := prefixArrival
+	if q.Status != "" {
+		prefix = prefixByStatus + q.Status + "/"
+	}
+	var out []*Attendance
+	errStop := errors.New("stop")
+	err := scanKeys(v.txn, prefix, func(key string) error {
+		id := key[strings.LastIndexByte(key, '/')+1:]
+		a, err := v.Attendance(id)
+		if err != nil {
+			return fmt.Errorf("attendance index %s: %w", key, err)
+		}
+		out = append(out, a)
+		if q.Limit > 0 && len(out) >= q.Limit {
+			return errStop
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Audit returns the audit events of entity (e.g. "attendance/<id>") in log
+// order.
+func (v *View) Audit(entity string) ([]*AuditEvent, error) {
+	var out []*AuditEvent
+	err := scanTxn(v.txn, prefixAudit+entity+"/", func(key string, val []byte) error {
+		var ev AuditEvent
+		if err := json.Unmarshal(val, &ev); err != nil {
+			return fmt.Errorf("decode %s: %w", key, err)
+		}
+		out = append(out, &ev)
+		return nil
+	})
+	return out, err
+}
+
+// Nodes returns the node registry, sorted by id.
+func (v *View) Nodes() ([]Node, error) {
+	var out []Node
+	err := scanTxn(v.txn, prefixNode, func(key string, val []byte) error {
+		var n Node
+		if err := json.Unmarshal(val, &n); err != nil {
+			return fmt.Errorf("decode %s: %w", key, err)
+		}
+		out = append(out, n)
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, err
+}
+
+// AppliedIndex is the applied index this view reflects.
+func (v *View) AppliedIndex() (uint64, error) {
+	a, _, err := readMeta(v.txn)
+	return a, err
+}
+
+func (v *View) joinTokenHash() (string, error) {
+	item, err := v.txn.Get([]byte(keyJoinTokenHash))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	b, err := item.ValueCopy(nil)
+	return string(b), err
+}
+
+func scanKeys(txn *badger.Txn, prefix string, fn func(key string) error) error {
+	opts := badger.DefaultIteratorOptions
+	opts.PrefetchValues = false
+	opts.Prefix = []byte(prefix)
+	it := txn.NewIterator(opts)
+	defer it.Close()
+	for it.Seek(opts.Prefix); it.ValidForPrefix(opts.Prefix); it.Next() {
+		if err := fn(string(it.Item().Key())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
