@@ -1,19 +1,29 @@
-// Command frontdoor runs the front door of an NHS urgent care centre.
+// Command frontdoor runs the front door of an NHS urgent care centre: one
+// binary that serves the HTTP API and runs a Raft cluster node (see
+// `frontdoor serve --help`), plus the operator commands around it.
 package main
 
-// The blank imports pin the product's named dependencies in go.mod until the
-// packages that use them land; delete this file's imports as they do.
 import (
-	_ "github.com/armon/go-metrics/prometheus"
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// The blank imports pin dependencies that later work uses (protocol files,
+// browser tests), so go.mod keeps them until then.
+import (
 	_ "github.com/chromedp/chromedp"
-	_ "github.com/dgraph-io/badger/v4"
-	_ "github.com/gofiber/fiber/v2"
-	_ "github.com/hashicorp/go-metrics/compat"
-	_ "github.com/hashicorp/raft"
-	_ "github.com/hashicorp/raft-boltdb/v2"
-	_ "github.com/prometheus/client_golang/prometheus"
-	_ "github.com/spf13/cobra"
 	_ "gopkg.in/yaml.v3"
 )
 
-func main() {}
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRootCmd().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "frontdoor:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/frontdoor-ucc/frontdoor/cluster"
+)
+
+const adaBody = `{"patient":{"given_name":"Ada","family_name":"Lovelace","date_of_birth":"1990-12-10","nhs_number":"9434765919","postcode":"DY1 1AA"},"complaint":"sore throat"}`
+
+// created is what the API answers to POST /v1/attendances.
+type created struct {
+	ID        string `json:"id"`
+	Status    string `json:"status"`
+	ArrivedAt string `json:"arrived_at"`
+	Index     uint64 `json:"index"`
+	Patient   struct {
+		NHSNumber string `json:"nhs_number"`
+	} `json:"patient"`
+}
+
+// problemBody is an RFC 9457 body as clients see it.
+type problemBody struct {
+	Type   string            `json:"type"`
+	Title  string            `json:"title"`
+	Status int               `json:"status"`
+	Detail string            `json:"detail"`
+	Errors map[string]string `json:"errors"`
+}
+
+// TestWritesThroughFollowerAreLinearizableEverywhere: POSTs sent to a
+// follower are forwarded, acknowledged with 201, and readable with
+// ?consistency=linearizable from every node (a follower forwards that read).
+func TestWritesThroughFollowerAreLinearizableEverywhere(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	f := tc.follower(t)
+	var ids []string
+	for i := 0; i < 5; i++ {
+		resp, body := tc.do(t, f, http.MethodPost, "/v1/attendances", adaBody, nil)
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("POST via follower: %d %s", resp.StatusCode, body)
+		}
+		var c created
+		decodeJSON(t, body, &c)
+		if c.ID == "" || c.Status != cluster.AttendanceArrived || c.Index == 0 || c.ArrivedAt == "" {
+			t.Fatalf("created body incomplete: %s", body)
+		}
+		if loc := resp.Header.Get("Location"); loc != "/v1/attendances/"+c.ID {
+			t.Fatalf("Location = %q", loc)
+		}
+		ids = append(ids, c.ID)
+	}
+	for _, tn := range tc.nodes {
+		for _, id := range ids {
+			resp, body := tc.do(t, tn, http.MethodGet, "/v1/attendances/"+id+"?consistency=linearizable", "", nil)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("%s: GET %s: %d %s", tn.id, id, resp.StatusCode, body)
+			}
+			var c created
+			decodeJSON(t, body, &c)
+			if c.ID != id || c.Patient.NHSNumber != "9434765919" {
+				t.Fatalf("%s: read back %s", tn.id, body)
+			}
+		}
+		resp, body := tc.do(t, tn, http.MethodGet, "/v1/attendances?status=arrived&consistency=linearizable", "", nil)
+		var list struct {
+			Attendances []created `json:"attendances"`
+		}
+		decodeJSON(t, body, &list)
+		if resp.StatusCode != http.StatusOK || len(list.Attendances) != len(ids) {
+			t.Fatalf("%s: list: %d, %d attendances, want %d", tn.id, resp.StatusCode, len(list.Attendances), len(ids))
+		}
+		for i, a := range list.Attendances { // by arrival
+			if a.ID != ids[i] {
+				t.Fatalf("%s: list order: got %s at %d, want %s", tn.id, a.ID, i, ids[i])
+			}
+		}
+	}
+	// The audit trail of one attendance, read on a follower.
+	resp, body := tc.do(t, f, http.MethodGet, "/v1/audit?entity=attendance/"+ids[0], "", nil)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "attendance.create") {
+		t.Fatalf("audit: %d %s", resp.StatusCode, body)
+	}
+	// Unknown record and bad consistency.
+	resp, body = tc.do(t, f, http.MethodGet, "/v1/attendances/nope?consistency=stale", "", nil)
+	expectProblem(t, resp, body, http.StatusNotFound, problemNotFound, "")
+	resp, body = tc.do(t, f, http.MethodGet, "/v1/attendances?consistency=eventual", "", nil)
+	expectProblem(t, resp, body, http.StatusBadRequest, problemBadRequest, "consistency")
+}
+
+func expectProblem(t testing.TB, resp *http.Response, body []byte, status int, typ, field string) problemBody {
+	t.Helper()
+	if resp.StatusCode != status {
+		t.Fatalf("status %d, want %d: %s", resp.StatusCode, status, body)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
+		t.Fatalf("Content-Type %q, want application/problem+json", ct)
+	}
+	var p problemBody
+	decodeJSON(t, body, &p)
+	if p.Type != typ || p.Status != status || p.Title == "" {
+		t.Fatalf("problem %+v, want type %s status %d", p, typ, status)
+	}
+	if field != "" {
+		if _, ok := p.Errors[field]; !ok {
+			t.Fatalf("problem errors %v do not name %q", p.Errors, field)
+		}
+	}
+	return p
+}
+
+// TestBadInputIsRefusedAndChangesNothing: malformed JSON, unknown fields and
+// invalid values get problem responses, on the leader and through a
+// follower, and the raft index does not move.
+func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	lead := tc.leader(t)
+	tests := []struct {
+		name   string
+		body   string
+		status int
+		typ    string
+		field  string
+	}{
+		{"malformed JSON", `{"patient":`, http.StatusBadRequest, problemBadRequest, ""},
+		{"not an object", `[1,2]`, http.StatusUnprocessableEntity, problemInvalid, "(body)"},
+		{"unknown field", `{"complaint":"cough","favourite_colour":"red"}`, http.StatusUnprocessableEntity, problemInvalid, "favourite_colour"},
+		{"NHS number fails Modulus 11", `{"patient":{"nhs_number":"9434765918"},"complaint":"cough"}`, http.StatusUnprocessableEntity, problemInvalid, "patient.nhs_number"},
+		{"NHS number all zeros", `{"patient":{"nhs_number":"0000000000"},"complaint":"cough"}`, http.StatusUnprocessableEntity, problemInvalid, "patient.nhs_number"},
+		{"bad date of birth", `{"patient":{"date_of_birth":"1990-13-45"},"complaint":"cough"}`, http.StatusUnprocessableEntity, problemInvalid, "patient.date_of_birth"},
+		{"missing complaint", `{"patient":{"given_name":"Ada"}}`, http.StatusUnprocessableEntity, problemInvalid, "complaint"},
+	}
+	before := lead.n.store.Status().LastIndex
+	for _, tt := range tests {
+		for _, tn := range []*testNode{lead, tc.follower(t)} {
+			t.Run(tt.name+" via "+tn.id, func(t *testing.T) {
+				resp, body := tc.do(t, tn, http.MethodPost, "/v1/attendances", tt.body, nil)
+				expectProblem(t, resp, body, tt.status, tt.typ, tt.field)
+			})
+		}
+	}
+	if after := lead.n.store.Status().LastIndex; after != before {
+		t.Fatalf("raft last index moved from %d to %d on refused input", before, after)
+	}
+}
+
+// TestIdempotencyKey: a replay with the same key and body returns the first
+// status and body without a second attendance; the same key with another
+// body is 422.
+func TestIdempotencyKey(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	key := map[string]string{headerIdempotencyKey: "visit-123"}
+	resp1, body1 := tc.do(t, tc.leader(t), http.MethodPost, "/v1/attendances", adaBody, key)
+	if resp1.StatusCode != http.StatusCreated {
+		t.Fatalf("first POST: %d %s", resp1.StatusCode, body1)
+	}
+	// Replays, on the leader and through a follower.
+	for _, tn := range []*testNode{tc.leader(t), tc.follower(t)} {
+		resp2, body2 := tc.do(t, tn, http.MethodPost, "/v1/attendances", adaBody, key)
+		if resp2.StatusCode != resp1.StatusCode || string(body2) != string(body1) {
+			t.Fatalf("replay via %s: %d %s\nfirst: %d %s", tn.id, resp2.StatusCode, body2, resp1.StatusCode, body1)
+		}
+	}
+	resp, body := tc.do(t, tc.follower(t), http.MethodPost, "/v1/attendances",
+		strings.Replace(adaBody, "sore throat", "earache", 1), key)
+	expectProblem(t, resp, body, http.StatusUnprocessableEntity, problemIdempotency, "")
+
+	resp, body = tc.do(t, tc.leader(t), http.MethodGet, "/v1/attendances?consistency=linearizable", "", nil)
+	var list struct {
+		Attendances []created `json:"attendances"`
+	}
+	decodeJSON(t, body, &list)
+	if resp.StatusCode != http.StatusOK || len(list.Attendances) != 1 {
+		t.Fatalf("want exactly one attendance, got %d: %s", len(list.Attendances), body)
+	}
+}
+
+// TestConcurrentWritesThroughEveryNode: 16 writers spread over all nodes;
+// every acknowledged id is readable linearizably afterwards.
+func TestConcurrentWritesThroughEveryNode(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	var mu sync.Mutex
+	var ids []string
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tn := tc.nodes[w%len(tc.nodes)]
+			for i := range 10 {
+				body := fmt.Sprintf(`{"complaint":"writer %d write %d"}`, w, i)
+				resp, b, err := tc.try(tn, http.MethodPost, "/v1/attendances", body, nil)
+				if err != nil || resp.StatusCode != http.StatusCreated {
+					t.Errorf("writer %d: %v %v %s", w, err, resp, b)
+					return
+				}
+				var c created
+				if err := json.Unmarshal(b, &c); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				ids = append(ids, c.ID)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(ids) != 160 {
+		t.Fatalf("%d acknowledged writes, want 160", len(ids))
+	}
+	for _, tn := range tc.nodes {
+		resp, body := tc.do(t, tn, http.MethodGet, "/v1/attendances?consistency=linearizable", "", nil)
+		var list struct {
+			Attendances []created `json:"attendances"`
+		}
+		decodeJSON(t, body, &list)
+		got := map[string]bool{}
+		for _, a := range list.Attendances {
+			got[a.ID] = true
+		}
+		for _, id := range ids {
+			if !got[id] {
+				t.Fatalf("%s (%d): acknowledged %s missing", tn.id, resp.StatusCode, id)
+			}
+		}
+	}
+}

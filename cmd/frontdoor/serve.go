@@ -1,0 +1,324 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+
+	"github.com/frontdoor-ucc/frontdoor/cluster"
+)
+
+// serveConfig is everything `frontdoor serve` takes. The unexported fields
+// are test hooks used by the in-process test cluster.
+type serveConfig struct {
+	DataDir         string
+	NodeID          string
+	HTTPAddr        string
+	HTTPAdvertise   string
+	RaftAddr        string
+	RaftAdvertise   string
+	Join            []string
+	JoinToken       string
+	ShutdownTimeout time.Duration
+	LogLevel        string
+
+	httpListener    net.Listener       // already bound (tests: 127.0.0.1:0)
+	raftTuning      cluster.RaftTuning // zero -> production defaults
+	logger          *slog.Logger
+	skipRaftMetrics bool // cluster.InstallRaftMetrics is once per process
+	joinRetryMax    time.Duration
+	requestTimeout  time.Duration
+}
+
+const (
+	nodeIDFile    = "node-id"
+	joinTokenFile = "join.token" // written by Bootstrap, or by a joiner from --join-token
+)
+
+func newServeCmd() *cobra.Command {
+	cfg := serveConfig{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a frontdoor node: the HTTP API and a Raft cluster member",
+		Long: `Run a frontdoor node.
+
+A fresh data directory without --join bootstraps a single-node cluster; the
+join token for other nodes is written to <data-dir>/join.token (mode 0600).
+A fresh data directory with --join and --join-token joins an existing
+cluster through any member: the node is added as a non-voter and promoted to
+voter once it has caught up. An existing data directory restarts the node
+with its stored identity.
+
+Every flag can also be set from the environment: --data-dir from
+FRONTDOOR_DATA_DIR, --join from FRONTDOOR_JOIN (comma-separated), and so on.
+A flag given on the command line wins.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd.Context(), cfg, cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data-dir", "./frontdoor-data", "directory for this node's raft log, snapshots and state")
+	f.StringVar(&cfg.NodeID, "node-id", "", "node id (default: generated once and kept in the data dir)")
+	f.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:8080", "HTTP API listen address")
+	f.StringVar(&cfg.HTTPAdvertise, "http-advertise", "", "HTTP address other nodes use to reach this one (default: --http-addr)")
+	f.StringVar(&cfg.RaftAddr, "raft-addr", "127.0.0.1:7000", "Raft listen address")
+	f.StringVar(&cfg.RaftAdvertise, "raft-advertise", "", "Raft address peers use to reach this node, when the bind address is not reachable (default: --raft-addr)")
+	f.StringSliceVar(&cfg.Join, "join", nil, "HTTP address of any cluster member to join through (repeatable)")
+	f.StringVar(&cfg.JoinToken, "join-token", "", "the cluster's join token (from join.token in the first node's data dir)")
+	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to let in-flight requests finish on shutdown")
+	f.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return cmd
+}
+
+// runServe runs one node until ctx ends (clean shutdown, nil error) or the
+// node cannot go on (fatal FSM error, join refused, HTTP failure).
+func runServe(ctx context.Context, cfg serveConfig, out io.Writer) error {
+	n, err := startNode(ctx, cfg, out)
+	if err != nil {
+		return err
+	}
+	cause := n.wait(ctx)
+	if err := n.shutdown(); err != nil && cause == nil {
+		cause = err
+	}
+	return cause
+}
+
+// node is one running frontdoor node: store, HTTP server and the
+// background membership work.
+type node struct {
+	cfg      serveConfig
+	id       string
+	log      *slog.Logger
+	store    *cluster.Store
+	app      *fiber.App
+	ln       net.Listener
+	reg      *prometheus.Registry
+	httpAddr string // advertised
+
+	served   chan error // HTTP server stopped
+	member   chan error // membership work ended (nil: done)
+	stopWork context.CancelFunc
+}
+
+func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// startNode opens the store, starts HTTP, and starts bootstrap, join or
+// re-announce as the data dir calls for.
+func startNode(ctx context.Context, cfg serveConfig, out io.Writer) (_ *node, err error) {
+	log := cfg.logger
+	if log == nil {
+		if log, err = newLogger(cfg.LogLevel, os.Stderr); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	id, err := loadNodeID(cfg.DataDir, cfg.NodeID)
+	if err != nil {
+		return nil, err
+	}
+	log = log.With("node", id)
+	n := &node{cfg: cfg, id: id, log: log, served: make(chan error, 1), member: make(chan error, 1)}
+
+	n.ln = cfg.httpListener
+	if n.ln == nil {
+		if n.ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			return nil, fmt.Errorf("http listen: %w", err)
+		}
+	}
+	defer func() {
+		if err != nil {
+			n.ln.Close()
+		}
+	}()
+	n.httpAddr = cfg.HTTPAdvertise
+	if n.httpAddr == "" {
+		n.httpAddr = n.ln.Addr().String()
+	}
+
+	n.reg = newRegistry()
+	if !cfg.skipRaftMetrics {
+		if err := cluster.InstallRaftMetrics(n.reg); err != nil {
+			return nil, fmt.Errorf("raft metrics: %w", err)
+		}
+	}
+	st, err := cluster.New(cluster.Config{
+		NodeID:        id,
+		Dir:           cfg.DataDir,
+		RaftBind:      cfg.RaftAddr,
+		RaftAdvertise: cfg.RaftAdvertise,
+		HTTPAdvertise: n.httpAddr,
+		Version:       version,
+		Logger:        log,
+		Registerer:    n.reg,
+		Raft:          cfg.raftTuning,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	if err := st.Open(ctx); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	n.store = st
+	fresh := !st.HasExistingState()
+
+	n.app = newApp(appConfig{Store: st, Logger: log, Registry: n.reg, Gatherer: n.reg, RequestTimeout: cfg.requestTimeout})
+	go func() { n.served <- n.app.Listener(n.ln) }()
+
+	raftAddr := cfg.RaftAdvertise
+	if raftAddr == "" {
+		raftAddr = cfg.RaftAddr
+	}
+	fmt.Fprintf(out, "frontdoor %s: node %s HTTP API listening on http://%s\n", version, id, n.ln.Addr())
+	fmt.Fprintf(out, "frontdoor %s: node %s Raft listening on %s (advertised %s)\n", version, id, cfg.RaftAddr, raftAddr)
+
+	if fresh && len(cfg.Join) == 0 {
+		info, err := st.Bootstrap(ctx)
+		if err != nil {
+			n.closeAll()
+			return nil, fmt.Errorf("bootstrap: %w", err)
+		}
+		fmt.Fprintf(out, "frontdoor: bootstrapped a new cluster; join token in %s\n", info.JoinTokenPath)
+		n.member <- nil
+		return n, nil
+	}
+	token, err := n.joinToken(fresh)
+	if err != nil {
+		n.closeAll()
+		return nil, err
+	}
+	workCtx, cancel := context.WithCancel(ctx)
+	n.stopWork = cancel
+	m := &membership{
+		self: cluster.JoinRequest{ID: id, RaftAddr: raftAddr, HTTPAddr: n.httpAddr, Version: version,
+			LogicVersion: cluster.LogicVersion, Token: token},
+		seeds: cfg.Join, store: st, log: log, retryMax: cfg.joinRetryMax, out: out,
+	}
+	go func() { n.member <- m.run(workCtx, fresh) }()
+	return n, nil
+}
+
+// joinToken finds the token this node uses to (re-)announce itself: the
+// flag, else the copy in the data dir. A fresh joiner keeps the flag's
+// token in the data dir (0600) so it can re-announce after a restart.
+func (n *node) joinToken(fresh bool) (string, error) {
+	path := filepath.Join(n.cfg.DataDir, joinTokenFile)
+	if n.cfg.JoinToken != "" {
+		if fresh {
+			if err := os.WriteFile(path, []byte(n.cfg.JoinToken+"\n"), 0o600); err != nil {
+				return "", fmt.Errorf("keep join token: %w", err)
+			}
+		}
+		return n.cfg.JoinToken, nil
+	}
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if fresh {
+		return "", errors.New("--join needs --join-token (the join.token file in the first node's data dir)")
+	}
+	return "", nil // a restart without a token: no re-announce
+}
+
+// wait blocks until ctx ends (nil) or the node cannot go on (its error).
+func (n *node) wait(ctx context.Context) error {
+	member := n.member
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-n.store.Fatal():
+			return fmt.Errorf("state machine stopped: %w", err)
+		case err := <-n.served:
+			return fmt.Errorf("http server: %w", err)
+		case err := <-member:
+			if err != nil && ctx.Err() == nil {
+				return fmt.Errorf("membership: %w", err)
+			}
+			member = nil
+		}
+	}
+}
+
+// shutdown stops HTTP (no new requests; in-flight ones get ShutdownTimeout
+// to finish), then closes the store, which transfers leadership first if
+// this node leads and closes raft and Badger.
+func (n *node) shutdown() error {
+	if n.stopWork != nil {
+		n.stopWork()
+	}
+	timeout := n.cfg.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	var errs []error
+	if err := n.app.ShutdownWithTimeout(timeout); err != nil {
+		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout+10*time.Second)
+	defer cancel()
+	if err := n.store.Close(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("close store: %w", err))
+	}
+	n.log.Info("stopped")
+	return errors.Join(errs...)
+}
+
+// closeAll is shutdown for a node that failed half-way through starting.
+func (n *node) closeAll() {
+	_ = n.app.Shutdown()
+	_ = n.store.Close(context.Background())
+}
+
+// loadNodeID returns the node id kept in the data dir, creating it on first
+// start (from the flag, or random). A flag that contradicts the stored id
+// is an error: the data dir belongs to another node.
+func loadNodeID(dir, flag string) (string, error) {
+	path := filepath.Join(dir, nodeIDFile)
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		id := strings.TrimSpace(string(b))
+		if flag != "" && flag != id {
+			return "", fmt.Errorf("--node-id %q: the data dir %s belongs to node %q", flag, dir, id)
+		}
+		return id, nil
+	case !errors.Is(err, os.ErrNotExist):
+		return "", fmt.Errorf("node id: %w", err)
+	}
+	id := flag
+	if id == "" {
+		var r [6]byte
+		if _, err := rand.Read(r[:]); err != nil {
+			return "", err
+		}
+		id = "node-" + hex.EncodeToString(r[:])
+	}
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("node id: %w", err)
+	}
+	return id, nil
+}
