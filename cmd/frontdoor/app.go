@@ -37,7 +37,7 @@ type appConfig struct {
 	Gatherer prometheus.Gatherer   // served on /metrics; nil -> no /metrics route
 	Clock    *clockChecker         // nil -> a fresh one
 
-	// RequestTimeout bounds a proposal or read on this node (default 8s); a
+	// RequestTimeout bounds a proposal or read on this node (default 5s); a
 	// forwarded request gets ForwardTimeout (default RequestTimeout + 2s).
 	RequestTimeout time.Duration
 	ForwardTimeout time.Duration
@@ -63,7 +63,7 @@ func newApp(cfg appConfig) *fiber.App {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.RequestTimeout == 0 {
-		cfg.RequestTimeout = 8 * time.Second
+		cfg.RequestTimeout = 5 * time.Second
 	}
 	if cfg.ForwardTimeout == 0 {
 		cfg.ForwardTimeout = cfg.RequestTimeout + 2*time.Second

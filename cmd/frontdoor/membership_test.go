@@ -1,0 +1,135 @@
+package main
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestJoinNeedsTheToken is acceptance 8 at the HTTP level: a join without
+// the token, or with a wrong one, is refused (directly and through a
+// follower); with it the node is added as a non-voter, and a real node that
+// joins is then promoted to voter once caught up.
+func TestJoinNeedsTheToken(t *testing.T) {
+	tc := newTestCluster(t, 2)
+	lead, f := tc.leader(t), tc.follower(t)
+	ghost := `{"id":"ghost","raft_addr":"127.0.0.1:1","http_addr":"127.0.0.1:2","version":"dev"%s}`
+	for _, tt := range []struct{ name, token string }{{"no token", ""}, {"wrong token", `,"token":"guess"`}} {
+		for _, tn := range []*testNode{lead, f} {
+			resp, body := tc.do(t, tn, http.MethodPost, "/v1/cluster/join", strings.Replace(ghost, "%s", tt.token, 1), nil)
+			expectProblem(t, resp, body, http.StatusForbidden, problemForbidden, "")
+		}
+	}
+	if got := suffrageOf(t, tc, lead, "ghost"); got != "" {
+		t.Fatalf("refused node is in the cluster as %q", got)
+	}
+	// With the token, through the follower: added, as a non-voter.
+	resp, body := tc.do(t, f, http.MethodPost, "/v1/cluster/join", strings.Replace(ghost, "%s", `,"token":"`+tc.token+`"`, 1), nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("join with token: %d %s", resp.StatusCode, body)
+	}
+	if got := suffrageOf(t, tc, lead, "ghost"); got != "nonvoter" {
+		t.Fatalf("ghost joined as %q, want nonvoter", got)
+	}
+	// Promotion needs the token too.
+	resp, body = tc.do(t, f, http.MethodPost, "/v1/cluster/nodes/ghost/promote", strings.Replace(ghost, "%s", `,"token":"guess"`, 1), nil)
+	expectProblem(t, resp, body, http.StatusForbidden, problemForbidden, "")
+	if got := suffrageOf(t, tc, lead, "ghost"); got != "nonvoter" {
+		t.Fatalf("ghost is %q after a refused promotion", got)
+	}
+
+	// The harness's second node went through the real flow: it announced
+	// itself as a non-voter, then became a voter.
+	out := tc.nodes[1].out.String()
+	joined := strings.Index(out, "joined the cluster as a non-voter")
+	voter := strings.Index(out, "is a voter")
+	if joined < 0 || voter < joined {
+		t.Fatalf("node2 output does not show non-voter then voter:\n%s", out)
+	}
+	if got := suffrageOf(t, tc, lead, tc.nodes[1].id); got != "voter" {
+		t.Fatalf("node2 is %q, want voter", got)
+	}
+}
+
+// suffrageOf reads GET /v1/cluster on tn and returns id's suffrage ("" when absent).
+func suffrageOf(t *testing.T, tc *testCluster, tn *testNode, id string) string {
+	t.Helper()
+	resp, body := tc.do(t, tn, http.MethodGet, "/v1/cluster", "", nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /v1/cluster: %d %s", resp.StatusCode, body)
+	}
+	var v clusterView
+	decodeJSON(t, body, &v)
+	for _, n := range v.Nodes {
+		if n.ID == id {
+			return n.Suffrage
+		}
+	}
+	return ""
+}
+
+// TestRestartKeepsIdentityAndCatchesUp: a stopped follower restarts from its
+// data dir (no join flags needed), catches up, and is ready.
+func TestRestartKeepsIdentityAndCatchesUp(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	f := tc.follower(t)
+	tc.stop(t, f.i)
+	var ids []string
+	for range 5 {
+		resp, body := tc.do(t, tc.leader(t), http.MethodPost, "/v1/attendances", adaBody, nil)
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("POST with a follower down: %d %s", resp.StatusCode, body)
+		}
+		var c created
+		decodeJSON(t, body, &c)
+		ids = append(ids, c.ID)
+	}
+	cfg := tc.config(f.i)
+	cfg.Join, cfg.JoinToken, cfg.NodeID = nil, "", "" // everything from the data dir
+	tc.startWith(t, f.i, cfg)
+	if got := f.n.id; got != f.id {
+		t.Fatalf("restarted as %q, want stored id %q", got, f.id)
+	}
+	tc.waitReady(t)
+	for _, id := range ids {
+		resp, body := tc.do(t, f, http.MethodGet, "/v1/attendances/"+id+"?consistency=stale", "", nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("restarted node lacks %s: %d %s", id, resp.StatusCode, body)
+		}
+	}
+	if got := suffrageOf(t, tc, f, f.id); got != "voter" {
+		t.Fatalf("restarted node is %q", got)
+	}
+}
+
+// TestQuorumLossAnswers503Promptly is acceptance 5 in-process: with two of
+// three nodes stopped, a write to the survivor is 503 problem+json with
+// Retry-After (the client's 9s timeout bounds "promptly"), and /readyz is 503.
+func TestQuorumLossAnswers503Promptly(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	survivor := tc.nodes[2]
+	tc.stop(t, 0)
+	tc.stop(t, 1)
+	tc.client.Timeout = 9 * time.Second
+	resp, body := tc.do(t, survivor, http.MethodPost, "/v1/attendances", adaBody, nil)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("POST without quorum: %d Retry-After %q: %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	var p problemBody
+	decodeJSON(t, body, &p)
+	if p.Type != problemNotAccepted && p.Type != problemOutcomeUnkown {
+		t.Fatalf("problem type %q", p.Type)
+	}
+	eventually(t, "survivor not ready", func() error {
+		resp, body := tc.do(t, survivor, http.MethodGet, "/readyz", "", nil)
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			return &problem{Status: resp.StatusCode, Detail: string(body)}
+		}
+		return nil
+	})
+	resp, body = tc.do(t, survivor, http.MethodGet, "/healthz", "", nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz without quorum: %d %s", resp.StatusCode, body)
+	}
+}

@@ -1,0 +1,403 @@
+package main
+
+// Process-level tests: the real binary, three `serve` processes on loopback
+// ports with temp data dirs, production raft timings, kill -9.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// buildBinary builds cmd/frontdoor into a temp dir.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+	}
+	bin := filepath.Join(t.TempDir(), "frontdoor")
+	out, err := exec.Command(goBin, "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// proc is one `frontdoor serve` process.
+type proc struct {
+	id, dir, httpAddr, raftAddr string
+	args, env                   []string
+	log                         string
+	cmd                         *exec.Cmd
+	done                        chan error
+}
+
+type procCluster struct {
+	bin    string
+	procs  []*proc
+	client *http.Client
+}
+
+func (pc *procCluster) start(t *testing.T, p *proc) {
+	t.Helper()
+	logf, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd = exec.Command(pc.bin, p.args...)
+	p.cmd.Env = append(os.Environ(), p.env...)
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p.done = make(chan error, 1)
+	cmd, done := p.cmd, p.done
+	go func() { done <- cmd.Wait(); logf.Close() }()
+}
+
+// kill is kill -9.
+func (p *proc) kill(t *testing.T) {
+	t.Helper()
+	_ = p.cmd.Process.Kill()
+	<-p.done
+	p.cmd = nil
+}
+
+// term sends SIGTERM and requires exit code 0.
+func (p *proc) term(t *testing.T) {
+	t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		if err != nil {
+			b, _ := os.ReadFile(p.log)
+			t.Fatalf("%s: exit after SIGTERM: %v\n%s", p.id, err, b)
+		}
+	case <-time.After(60 * time.Second):
+		_ = p.cmd.Process.Kill()
+		t.Fatalf("%s did not exit within 60s of SIGTERM", p.id)
+	}
+	p.cmd = nil
+}
+
+func (pc *procCluster) get(p *proc, path string, v any) (int, error) {
+	resp, err := pc.client.Get("http://" + p.httpAddr + path)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, err
+	}
+	if v != nil && resp.StatusCode == http.StatusOK {
+		if err := json.Unmarshal(b, v); err != nil {
+			return resp.StatusCode, fmt.Errorf("%w: %s", err, b)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+func (pc *procCluster) dumpLogs(t *testing.T) {
+	if !t.Failed() {
+		return
+	}
+	for _, p := range pc.procs {
+		b, _ := os.ReadFile(p.log)
+		if len(b) > 8000 {
+			b = b[len(b)-8000:]
+		}
+		t.Logf("---- %s log (tail) ----\n%s", p.id, b)
+	}
+}
+
+// leader asks the running nodes who leads and returns that process.
+func (pc *procCluster) leader(t *testing.T) *proc {
+	t.Helper()
+	var lead *proc
+	eventually(t, "a leader", func() error {
+		for _, p := range pc.procs {
+			if p.cmd == nil {
+				continue
+			}
+			var v clusterView
+			if code, err := pc.get(p, "/v1/cluster", &v); err != nil || code != 200 {
+				continue
+			}
+			for _, q := range pc.procs {
+				if q.id == v.Leader && q.cmd != nil {
+					lead = q
+					return nil
+				}
+			}
+		}
+		return fmt.Errorf("no running leader")
+	})
+	return lead
+}
+
+func (pc *procCluster) waitReady(t *testing.T, p *proc) {
+	t.Helper()
+	eventually(t, p.id+" ready", func() error {
+		code, err := pc.get(p, "/readyz", nil)
+		if err != nil || code != http.StatusOK {
+			return fmt.Errorf("readyz %d %v", code, err)
+		}
+		return nil
+	})
+}
+
+// post sends one attendance with an idempotency key.
+func (pc *procCluster) post(p *proc, key, body string) (int, []byte, error) {
+	req, _ := http.NewRequest(http.MethodPost, "http://"+p.httpAddr+"/v1/attendances", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(headerIdempotencyKey, key)
+	resp, err := pc.client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+func newProcCluster(t *testing.T, n int) *procCluster {
+	t.Helper()
+	pc := &procCluster{bin: buildBinary(t), client: &http.Client{Timeout: 15 * time.Second}}
+	t.Cleanup(func() {
+		pc.dumpLogs(t)
+		for _, p := range pc.procs {
+			if p.cmd != nil {
+				_ = p.cmd.Process.Kill()
+				<-p.done
+			}
+		}
+	})
+	base := t.TempDir()
+	for i := range n {
+		p := &proc{id: fmt.Sprintf("p%d", i+1), dir: filepath.Join(base, fmt.Sprintf("p%d", i+1)),
+			httpAddr: freeAddr(t), raftAddr: freeAddr(t), log: filepath.Join(base, fmt.Sprintf("p%d.log", i+1))}
+		p.args = []string{"serve", "--node-id", p.id, "--data-dir", p.dir, "--http-addr", p.httpAddr,
+			"--raft-addr", p.raftAddr, "--shutdown-timeout", "5s", "--log-level", "warn"}
+		pc.procs = append(pc.procs, p)
+	}
+	pc.start(t, pc.procs[0])
+	pc.waitReady(t, pc.procs[0])
+	tok, err := os.ReadFile(filepath.Join(pc.procs[0].dir, joinTokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pc.procs[1:] {
+		// The seed and the token come from the environment, as a systemd
+		// unit would pass them (flags and env are interchangeable).
+		p.env = []string{"FRONTDOOR_JOIN=" + pc.procs[0].httpAddr, "FRONTDOOR_JOIN_TOKEN=" + strings.TrimSpace(string(tok))}
+		pc.start(t, p)
+	}
+	eventually(t, "all voters", func() error {
+		var v clusterView
+		if code, err := pc.get(pc.procs[0], "/v1/cluster", &v); err != nil || code != 200 {
+			return fmt.Errorf("cluster %d %v", code, err)
+		}
+		voters := 0
+		for _, n := range v.Nodes {
+			if n.Suffrage == "voter" {
+				voters++
+			}
+		}
+		if voters != n {
+			return fmt.Errorf("%d voters", voters)
+		}
+		return nil
+	})
+	for _, p := range pc.procs {
+		pc.waitReady(t, p)
+	}
+	return pc
+}
+
+// TestProcessClusterKillLeaderLosesNoAcknowledgedWrite is acceptance 4
+// (kill -9 the leader while writing, restart it; every acknowledged write is
+// on every node), then acceptance 7 (a POST whose leader dies before the
+// response, retried with the same key elsewhere, makes one attendance) and
+// acceptance 5 (two of three stopped: 503 with Retry-After, /readyz 503),
+// and finally that SIGTERM exits 0.
+func TestProcessClusterKillLeaderLosesNoAcknowledgedWrite(t *testing.T) {
+	pc := newProcCluster(t, 3)
+
+	// Writers: each logical write keeps its Idempotency-Key across retries
+	// (on any node), so a write whose outcome was unknown is not doubled.
+	const writers, perWriter = 4, 40
+	var (
+		mu    sync.Mutex
+		acked = map[string]string{} // key -> attendance id
+		count atomic.Int64
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWriter {
+				key := fmt.Sprintf("w%d-%d", w, i)
+				body := fmt.Sprintf(`{"complaint":"writer %d write %d"}`, w, i)
+				for attempt := 0; ctx.Err() == nil; attempt++ {
+					p := pc.procs[(w+i+attempt)%len(pc.procs)]
+					code, b, err := pc.post(p, key, body)
+					if err == nil && code == http.StatusCreated {
+						var c created
+						if err := json.Unmarshal(b, &c); err != nil {
+							t.Errorf("%s: %v", key, err)
+							return
+						}
+						mu.Lock()
+						acked[key] = c.ID
+						mu.Unlock()
+						count.Add(1)
+						break
+					}
+					if err == nil && code != http.StatusServiceUnavailable {
+						t.Errorf("%s on %s: %d %s", key, p.id, code, b)
+						return
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	// Kill the leader mid-writes, then restart it from its data dir.
+	eventually(t, "some writes acknowledged", func() error {
+		if count.Load() < writers*perWriter/4 {
+			return fmt.Errorf("%d acknowledged", count.Load())
+		}
+		return nil
+	})
+	victim := pc.leader(t)
+	victim.kill(t)
+	t.Logf("kill -9 leader %s after %d acknowledged writes", victim.id, count.Load())
+	eventually(t, "writes continue after the kill", func() error {
+		if count.Load() < writers*perWriter/2 {
+			return fmt.Errorf("%d acknowledged", count.Load())
+		}
+		return nil
+	})
+	t.Logf("restarting %s after %d acknowledged writes", victim.id, count.Load())
+	pc.start(t, victim)
+	wg.Wait()
+	if ctx.Err() != nil || t.Failed() {
+		t.Fatalf("writers did not finish: %d of %d acknowledged", count.Load(), writers*perWriter)
+	}
+	// Every acknowledged write is on every node, the restarted one included.
+	for _, p := range pc.procs {
+		pc.waitReady(t, p)
+		eventually(t, p.id+" has every acknowledged write", func() error {
+			var list struct {
+				Attendances []created `json:"attendances"`
+			}
+			if code, err := pc.get(p, "/v1/attendances?consistency=stale", &list); err != nil || code != 200 {
+				return fmt.Errorf("list %d %v", code, err)
+			}
+			have := map[string]bool{}
+			for _, a := range list.Attendances {
+				have[a.ID] = true
+			}
+			if len(list.Attendances) != len(acked) {
+				return fmt.Errorf("%d attendances, %d acknowledged (a retried key made two?)", len(list.Attendances), len(acked))
+			}
+			for key, id := range acked {
+				if !have[id] {
+					return fmt.Errorf("acknowledged %s (%s) missing", key, id)
+				}
+			}
+			return nil
+		})
+	}
+
+	// Acceptance 7: the leader dies before it can answer; the client
+	// retries with the same key on another node.
+	lead := pc.leader(t)
+	const key7, body7 = "failover-key", `{"complaint":"idempotent across failover"}`
+	sent := make(chan struct{})
+	go func() {
+		close(sent)
+		_, _, _ = pc.post(lead, key7, body7)
+	}()
+	<-sent
+	lead.kill(t)
+	var other *proc
+	for _, p := range pc.procs {
+		if p.cmd != nil {
+			other = p
+			break
+		}
+	}
+	eventually(t, "retry with the same key succeeds", func() error {
+		code, b, err := pc.post(other, key7, body7)
+		if err != nil || code != http.StatusCreated {
+			return fmt.Errorf("%d %v %s", code, err, b)
+		}
+		return nil
+	})
+	pc.start(t, lead)
+	pc.waitReady(t, lead)
+	var list struct {
+		Attendances []struct {
+			Complaint string `json:"complaint"`
+		} `json:"attendances"`
+	}
+	if code, err := pc.get(other, "/v1/attendances?consistency=linearizable", &list); err != nil || code != 200 {
+		t.Fatalf("list: %d %v", code, err)
+	}
+	n7 := 0
+	for _, a := range list.Attendances {
+		if a.Complaint == "idempotent across failover" {
+			n7++
+		}
+	}
+	t.Logf("acceptance 7: %d attendance(s) for the key retried after killing %s", n7, lead.id)
+	if n7 != 1 {
+		t.Fatalf("%d attendances for the retried request, want exactly 1", n7)
+	}
+
+	// Acceptance 5: two of three stopped (cleanly: SIGTERM exits 0).
+	survivor := pc.procs[2]
+	pc.procs[0].term(t)
+	pc.procs[1].term(t)
+	pc.client.Timeout = 9 * time.Second // "well under 10 s", or the request fails
+	code, b, err := pc.post(survivor, "after-quorum-loss", `{"complaint":"no quorum"}`)
+	if err != nil || code != http.StatusServiceUnavailable {
+		t.Fatalf("POST without quorum: %d %v %s", code, err, b)
+	}
+	var p problemBody
+	decodeJSON(t, b, &p)
+	t.Logf("without quorum: %d %s", code, b)
+	if p.Type != problemNotAccepted && p.Type != problemOutcomeUnkown {
+		t.Fatalf("problem type %q", p.Type)
+	}
+	req, _ := http.NewRequest(http.MethodPost, "http://"+survivor.httpAddr+"/v1/attendances", strings.NewReader(`{"complaint":"x"}`))
+	resp, err := pc.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("second POST without quorum: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if code, err := pc.get(survivor, "/readyz", nil); err != nil || code != http.StatusServiceUnavailable {
+		t.Fatalf("readyz without quorum: %d %v", code, err)
+	}
+	survivor.term(t)
+}
