@@ -2,6 +2,7 @@ package main
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -41,7 +42,9 @@ func (m *httpMetrics) handler() fiber.Handler {
 		if r := c.Route(); r != own {
 			route = r.Path
 		}
-		m.duration.WithLabelValues(c.Method(), route, strconv.Itoa(code)).Observe(time.Since(start).Seconds())
+		// Label values outlive the request: copy them out of fiber's
+		// reused buffers (c.Method() is one).
+		m.duration.WithLabelValues(strings.Clone(c.Method()), strings.Clone(route), strconv.Itoa(code)).Observe(time.Since(start).Seconds())
 		return err
 	}
 }

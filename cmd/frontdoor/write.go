@@ -57,7 +57,7 @@ func (s *server) propose(c *fiber.Ctx, p cluster.Proposal) (res *cluster.Result,
 // read runs fn under the request's ?consistency= on this node, or forwards
 // the request to the leader (handled true) when the level needs it.
 func (s *server) read(c *fiber.Ctx, fn func(v *cluster.View) error) (handled bool, err error) {
-	cons, err := cluster.ParseConsistency(c.Query("consistency"))
+	cons, err := cluster.ParseConsistency(strings.Clone(c.Query("consistency")))
 	if err != nil {
 		return false, &problem{Type: problemBadRequest, Title: "Bad request", Status: http.StatusBadRequest,
 			Detail: err.Error(), Errors: map[string]string{"consistency": "must be stale, leader or linearizable"}}
