@@ -33,6 +33,7 @@ import (
 
 // testCluster is a running in-process cluster.
 type testCluster struct {
+	adjust func(*serveConfig)
 	nodes  []*testNode
 	token  string
 	client *http.Client
@@ -94,7 +95,15 @@ func testLogger() *slog.Logger {
 // a voter and ready.
 func newTestCluster(t testing.TB, n int) *testCluster {
 	t.Helper()
-	tc := &testCluster{client: &http.Client{Timeout: 20 * time.Second}}
+	return newTestClusterWith(t, n, nil)
+}
+
+// newTestClusterWith is newTestCluster with a hook that adjusts each node's
+// serve configuration (e.g. production raft timings for benchmarks).
+func newTestClusterWith(t testing.TB, n int, adjust func(*serveConfig)) *testCluster {
+	t.Helper()
+	tc := &testCluster{adjust: adjust, client: &http.Client{Timeout: 20 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
 	for i := range n {
 		id := fmt.Sprintf("node%d", i+1)
 		dir := filepath.Join(t.TempDir(), id)
@@ -143,6 +152,9 @@ func (tc *testCluster) config(i int) serveConfig {
 	if i > 0 {
 		cfg.Join = []string{tc.nodes[0].httpAddr}
 		cfg.JoinToken = tc.token
+	}
+	if tc.adjust != nil {
+		tc.adjust(&cfg)
 	}
 	return cfg
 }
