@@ -105,6 +105,23 @@ func newClockChecker(st clusterStore, client *http.Client) *clockChecker {
 	return &clockChecker{store: st, client: client, now: time.Now}
 }
 
+// run refreshes the measurement every interval until ctx ends, so /readyz
+// rarely waits for a round trip.
+func (k *clockChecker) run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			mctx, cancel := context.WithTimeout(ctx, time.Second)
+			_, _ = k.refresh(mctx)
+			cancel()
+		}
+	}
+}
+
 // offset returns this node's clock minus the leader's (0 on the leader).
 func (k *clockChecker) offset(ctx context.Context) (time.Duration, error) {
 	li, ok := k.store.Leader()
@@ -121,6 +138,18 @@ func (k *clockChecker) offset(ctx context.Context) (time.Duration, error) {
 		return off, nil
 	}
 	k.mu.Unlock()
+	return k.refresh(ctx)
+}
+
+// refresh measures the offset from the current leader now and keeps it.
+func (k *clockChecker) refresh(ctx context.Context) (time.Duration, error) {
+	li, ok := k.store.Leader()
+	if !ok {
+		return 0, cluster.ErrNoLeader
+	}
+	if k.store.IsLeader() {
+		return 0, nil
+	}
 	off, err := k.measure(ctx, li.HTTPAddr)
 	if err != nil {
 		return 0, err

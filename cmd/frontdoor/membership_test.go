@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -132,4 +133,28 @@ func TestQuorumLossAnswers503Promptly(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("healthz without quorum: %d %s", resp.StatusCode, body)
 	}
+}
+
+// TestRestartReannouncesChangedHTTPAddress: a node restarted from its data
+// dir on a new HTTP address (no --join flags) re-announces itself with the
+// token it kept, so the others forward to and list the new address.
+func TestRestartReannouncesChangedHTTPAddress(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	f := tc.follower(t)
+	tc.stop(t, f.i)
+	f.httpAddr = freeAddr(t)
+	f.url = "http://" + f.httpAddr
+	cfg := tc.config(f.i)
+	cfg.HTTPAddr, cfg.Join, cfg.JoinToken = f.httpAddr, nil, ""
+	tc.startWith(t, f.i, cfg)
+	lead := tc.leader(t)
+	eventually(t, "new HTTP address replicated", func() error {
+		for _, ns := range lead.n.store.Status().Nodes {
+			if ns.ID == f.id && ns.HTTPAddr == f.httpAddr {
+				return nil
+			}
+		}
+		return fmt.Errorf("registry still has the old address")
+	})
+	tc.waitReady(t)
 }

@@ -149,7 +149,11 @@ func writeProblem(c *fiber.Ctx, p *problem) error {
 func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		p := problemFor(err)
-		if p.Status >= 500 {
+		switch {
+		case p.Status == fiber.StatusServiceUnavailable:
+			// Expected during elections and on /readyz probes.
+			log.Debug("request not served", "method", c.Method(), "path", c.Path(), "status", p.Status, "err", err)
+		case p.Status >= 500:
 			log.Warn("request failed", "method", c.Method(), "path", c.Path(), "status", p.Status, "err", err)
 		}
 		return writeProblem(c, p)

@@ -396,8 +396,13 @@ func TestProcessClusterKillLeaderLosesNoAcknowledgedWrite(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("second POST without quorum: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
-	if code, err := pc.get(survivor, "/readyz", nil); err != nil || code != http.StatusServiceUnavailable {
-		t.Fatalf("readyz without quorum: %d %v", code, err)
-	}
+	// Readiness follows once the survivor notices it has no leader (a
+	// heartbeat timeout or so after the last contact).
+	eventually(t, "survivor not ready", func() error {
+		if code, err := pc.get(survivor, "/readyz", nil); err != nil || code != http.StatusServiceUnavailable {
+			return fmt.Errorf("readyz without quorum: %d %v", code, err)
+		}
+		return nil
+	})
 	survivor.term(t)
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -184,8 +185,13 @@ func startNode(ctx context.Context, cfg serveConfig, out io.Writer) (_ *node, er
 	n.store = st
 	fresh := !st.HasExistingState()
 
-	n.app = newApp(appConfig{Store: st, Logger: log, Registry: n.reg, Gatherer: n.reg, RequestTimeout: cfg.requestTimeout})
+	clock := newClockChecker(st, &http.Client{Timeout: 750 * time.Millisecond})
+	n.app = newApp(appConfig{Store: st, Logger: log, Registry: n.reg, Gatherer: n.reg, Clock: clock,
+		RequestTimeout: cfg.requestTimeout})
 	go func() { n.served <- n.app.Listener(n.ln) }()
+	workCtx, cancel := context.WithCancel(ctx)
+	n.stopWork = cancel
+	go clock.run(workCtx, 2*time.Second)
 
 	raftAddr := cfg.RaftAdvertise
 	if raftAddr == "" {
@@ -209,8 +215,6 @@ func startNode(ctx context.Context, cfg serveConfig, out io.Writer) (_ *node, er
 		n.closeAll()
 		return nil, err
 	}
-	workCtx, cancel := context.WithCancel(ctx)
-	n.stopWork = cancel
 	m := &membership{
 		self: cluster.JoinRequest{ID: id, RaftAddr: raftAddr, HTTPAddr: n.httpAddr, Version: version,
 			LogicVersion: cluster.LogicVersion, Token: token},
@@ -263,18 +267,31 @@ func (n *node) wait(ctx context.Context) error {
 	}
 }
 
-// shutdown stops HTTP (no new requests; in-flight ones get ShutdownTimeout
-// to finish), then closes the store, which transfers leadership first if
-// this node leads and closes raft and Badger.
+// stepDowner is implemented by stores that can hand leadership over
+// without closing.
+type stepDowner interface {
+	StepDown(ctx context.Context) error
+}
+
+// shutdown: a leader hands leadership over first (when the store can do
+// that on its own), so requests still arriving are forwarded to the new
+// leader; then HTTP stops accepting and in-flight requests get
+// ShutdownTimeout to finish; then the store closes (transferring
+// leadership itself if it still leads) along with raft and Badger.
 func (n *node) shutdown() error {
-	if n.stopWork != nil {
-		n.stopWork()
-	}
+	n.stopWork()
 	timeout := n.cfg.ShutdownTimeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
 	var errs []error
+	if sd, ok := any(n.store).(stepDowner); ok && n.store.IsLeader() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		if err := sd.StepDown(ctx); err != nil {
+			n.log.Warn("leadership transfer before shutdown", "err", err)
+		}
+		cancel()
+	}
 	if err := n.app.ShutdownWithTimeout(timeout); err != nil {
 		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 	}
@@ -289,6 +306,7 @@ func (n *node) shutdown() error {
 
 // closeAll is shutdown for a node that failed half-way through starting.
 func (n *node) closeAll() {
+	n.stopWork()
 	_ = n.app.Shutdown()
 	_ = n.store.Close(context.Background())
 }
