@@ -49,6 +49,7 @@ type appConfig struct {
 // resource: cluster.go, attendances.go, audit.go, health.go.
 type server struct {
 	store     clusterStore
+	selfID    string // this node's id
 	log       *slog.Logger
 	clock     *clockChecker
 	reqTO     time.Duration
@@ -72,11 +73,12 @@ func newApp(cfg appConfig) *fiber.App {
 		cfg.BodyLimit = 1 << 20
 	}
 	s := &server{
-		store: cfg.Store,
-		log:   cfg.Logger,
-		clock: cfg.Clock,
-		reqTO: cfg.RequestTimeout,
-		fwdTO: cfg.ForwardTimeout,
+		store:  cfg.Store,
+		selfID: cfg.Store.Status().NodeID,
+		log:    cfg.Logger,
+		clock:  cfg.Clock,
+		reqTO:  cfg.RequestTimeout,
+		fwdTO:  cfg.ForwardTimeout,
 		forwarder: &fasthttp.Client{
 			Name:                "frontdoor-forwarder",
 			MaxConnsPerHost:     512,

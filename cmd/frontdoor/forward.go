@@ -29,7 +29,7 @@ func (s *server) forward(c *fiber.Ctx, mutating bool) error {
 	if !ok || li.HTTPAddr == "" {
 		return notAccepted("no leader known")
 	}
-	if st := s.store.Status(); li.ID == st.NodeID {
+	if li.ID == s.selfID {
 		// The store said "not leader" but believes it is: leadership is
 		// changing under us. Do not forward to ourselves.
 		return notAccepted("leadership is changing")

@@ -1,11 +1,17 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/frontdoor-ucc/frontdoor/cluster"
 )
 
 // TestJoinNeedsTheToken is acceptance 8 at the HTTP level: a join without
@@ -157,4 +163,36 @@ func TestRestartReannouncesChangedHTTPAddress(t *testing.T) {
 		return fmt.Errorf("registry still has the old address")
 	})
 	tc.waitReady(t)
+}
+
+// TestJoinWithWrongTokenStopsTheNode: `serve --join` with a wrong token
+// ends with a join-refused error (serve exits non-zero) instead of retrying
+// forever, and the node never enters the cluster.
+func TestJoinWithWrongTokenStopsTheNode(t *testing.T) {
+	tc := newTestCluster(t, 1)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := serveConfig{DataDir: dir, NodeID: "intruder", HTTPAddr: addr, RaftAddr: freeAddr(t),
+		Join: []string{tc.nodes[0].httpAddr}, JoinToken: "not-the-token", httpListener: ln,
+		raftTuning: cluster.FastRaftTuning(), logger: testLogger(), skipRaftMetrics: true, joinRetryMax: 200 * time.Millisecond}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = runServe(ctx, cfg, io.Discard)
+	if !errors.Is(err, errJoinRefused) {
+		t.Fatalf("runServe = %v, want a join-refused error", err)
+	}
+	if got := suffrageOf(t, tc, tc.nodes[0], "intruder"); got != "" {
+		t.Fatalf("intruder is in the cluster as %q", got)
+	}
+	// Its data dir kept the token but no raft state: starting it again
+	// without --join must not bootstrap a cluster of its own.
+	cfg.Join, cfg.JoinToken, cfg.httpListener = nil, "", nil
+	cfg.HTTPAddr = freeAddr(t)
+	if err := runServe(ctx, cfg, io.Discard); err == nil || !strings.Contains(err.Error(), "start it with --join") {
+		t.Fatalf("restart without --join = %v, want a refusal to bootstrap", err)
+	}
 }

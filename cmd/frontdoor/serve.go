@@ -201,6 +201,12 @@ func startNode(ctx context.Context, cfg serveConfig, out io.Writer) (_ *node, er
 	fmt.Fprintf(out, "frontdoor %s: node %s Raft listening on %s (advertised %s)\n", version, id, cfg.RaftAddr, raftAddr)
 
 	if fresh && len(cfg.Join) == 0 {
+		if _, err := os.Stat(filepath.Join(cfg.DataDir, joinTokenFile)); err == nil {
+			// A joiner keeps its token before it has any raft state; started
+			// again without --join it must not found a cluster of its own.
+			n.closeAll()
+			return nil, fmt.Errorf("data dir %s has a join token but no raft state: this node was joining a cluster; start it with --join", cfg.DataDir)
+		}
 		info, err := st.Bootstrap(ctx)
 		if err != nil {
 			n.closeAll()
