@@ -32,8 +32,10 @@ type fsm struct {
 	h  *dbHandle
 
 	applied    atomic.Uint64
-	clockNanos atomic.Int64 // FSM clock, unix nanos
-	applyCount atomic.Uint64
+	clockNanos atomic.Int64  // FSM clock, unix nanos
+	applyCount atomic.Uint64 // commands applied since open (tests: proves no replay)
+	commits    atomic.Uint64 // Badger transactions committed by ApplyBatch
+	restores   atomic.Uint64 // snapshots restored since open
 	fatalErr   atomic.Pointer[fatalError]
 
 	notifyMu sync.Mutex
@@ -401,6 +403,7 @@ func (f *fsm) applyPart(h *dbHandle, logs []*raft.Log, res []any) (n, cmds int, 
 		if err := txn.Commit(); err != nil {
 			return n, 0, &fatalError{index: lastIdx, err: fmt.Errorf("commit: %w", err)}
 		}
+		f.commits.Add(1)
 		f.clockNanos.Store(clock)
 		f.applied.Store(lastIdx)
 	}

@@ -130,6 +130,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if err := f.loadMeta(nh); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
+	f.restores.Add(1)
 	f.log.Info("restored snapshot", "index", index, "applied", f.applied.Load())
 	f.notify()
 	go func() {
