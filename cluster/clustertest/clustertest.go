@@ -48,6 +48,7 @@ type Cluster struct {
 	mu    sync.Mutex
 	Nodes []*Node
 	Token string
+	base  string
 }
 
 // Logger returns the logger tests should use.
@@ -82,6 +83,7 @@ func New(t testing.TB, n int, opts Options) *Cluster {
 	}
 	c := &Cluster{t: t, opts: opts}
 	base := t.TempDir() // before Cleanup(c.Close): cleanups run last-in first-out
+	c.base = base
 	t.Cleanup(c.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -230,6 +232,35 @@ func (c *Cluster) Kill(nd *Node) {
 	if err := nd.Store.Kill(); err != nil {
 		c.t.Errorf("kill %s: %v", nd.ID, err)
 	}
+}
+
+// Stop closes nd cleanly (leadership transfer if it leads).
+func (c *Cluster) Stop(ctx context.Context, nd *Node) error {
+	c.mu.Lock()
+	nd.Alive = false
+	c.mu.Unlock()
+	return nd.Store.Close(ctx)
+}
+
+// AddNode opens a fresh node (own temp dir and port) that is not yet a
+// member; join it with Join and promote it with the leader's Promote.
+func (c *Cluster) AddNode(ctx context.Context, id string) (*Node, error) {
+	nd := &Node{
+		ID:       id,
+		Dir:      filepath.Join(c.base, id),
+		RaftAddr: FreeAddr(c.t),
+		HTTPAddr: fmt.Sprintf("127.0.0.1:%d", 18180+len(c.Nodes)),
+	}
+	return nd, c.AddNodeAt(ctx, nd)
+}
+
+// AddNodeAt opens nd (filled in by the caller) and adds it to the cluster's
+// node list without joining it.
+func (c *Cluster) AddNodeAt(ctx context.Context, nd *Node) error {
+	c.mu.Lock()
+	c.Nodes = append(c.Nodes, nd)
+	c.mu.Unlock()
+	return c.open(ctx, nd)
 }
 
 // Restart reopens a stopped node from its data dir.
