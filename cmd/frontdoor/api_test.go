@@ -231,3 +231,30 @@ func TestConcurrentWritesThroughEveryNode(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardLoopGuard: a request already forwarded once that reaches a
+// non-leader is answered 503 not-accepted, never forwarded again; the same
+// request without the header is forwarded and succeeds.
+func TestForwardLoopGuard(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	f := tc.follower(t)
+	resp, body := tc.do(t, f, http.MethodPost, "/v1/attendances", adaBody, map[string]string{headerForwarded: "1"})
+	p := expectProblem(t, resp, body, http.StatusServiceUnavailable, problemNotAccepted, "")
+	if resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("503 without Retry-After: %+v", p)
+	}
+	resp, body = tc.do(t, f, http.MethodGet, "/v1/attendances?consistency=leader", "", map[string]string{headerForwarded: "1"})
+	expectProblem(t, resp, body, http.StatusServiceUnavailable, problemNotAccepted, "")
+	// Stale reads are local: no forwarding, so no 503.
+	resp, body = tc.do(t, f, http.MethodGet, "/v1/attendances?consistency=stale", "", map[string]string{headerForwarded: "1"})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("stale read on a follower: %d %s", resp.StatusCode, body)
+	}
+	resp, body = tc.do(t, f, http.MethodPost, "/v1/attendances", adaBody, nil)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST via follower: %d %s", resp.StatusCode, body)
+	}
+	// Unknown routes are problems too.
+	resp, body = tc.do(t, f, http.MethodGet, "/v1/nothing-here", "", nil)
+	expectProblem(t, resp, body, http.StatusNotFound, problemNotFound, "")
+}
