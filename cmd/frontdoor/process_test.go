@@ -326,6 +326,20 @@ func TestProcessClusterKillLeaderLosesNoAcknowledgedWrite(t *testing.T) {
 		})
 	}
 
+	// The binary exports raft's own metrics (through the go-metrics sink
+	// cluster.InstallRaftMetrics installs) next to the HTTP histograms.
+	metrics, err := pc.client.Get("http://" + pc.leader(t).httpAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, _ := io.ReadAll(metrics.Body)
+	metrics.Body.Close()
+	for _, want := range []string{"raft_commitTime", `frontdoor_http_request_duration_seconds_count{code="201",method="POST",route="/v1/attendances"}`} {
+		if !strings.Contains(string(mb), want) {
+			t.Errorf("/metrics of the leader lacks %s", want)
+		}
+	}
+
 	// Acceptance 7: the leader dies before it can answer; the client
 	// retries with the same key on another node.
 	lead := pc.leader(t)

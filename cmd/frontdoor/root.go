@@ -23,6 +23,8 @@ func newRootCmd() *cobra.Command {
 		// Errors are printed once by main; usage is only for flag errors,
 		// which cobra reports before RunE (SilenceUsage is set there).
 		SilenceErrors: true,
+		// Subcommands must not set their own PersistentPreRunE: cobra runs
+		// only the nearest one, and this one applies FRONTDOOR_* variables.
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			if err := setFlagsFromEnv(cmd.Flags(), envPrefix, os.LookupEnv); err != nil {
 				return err
