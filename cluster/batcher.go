@@ -46,6 +46,7 @@ type batcher struct {
 	in      chan *proposeReq
 	sem     chan struct{}
 	stop    chan struct{}
+	down    chan struct{} // closed once raft has shut down
 	wg      sync.WaitGroup
 }
 
@@ -57,11 +58,17 @@ func newBatcher(r *raft.Raft, timeout time.Duration, m *metrics) *batcher {
 		in:      make(chan *proposeReq, 4*maxBatchCommands),
 		sem:     make(chan struct{}, maxInFlight),
 		stop:    make(chan struct{}),
+		down:    make(chan struct{}),
 	}
 	b.wg.Add(1)
 	go b.run()
 	return b
 }
+
+// raftStopped tells in-flight applies that raft has shut down. raft v1.7.3
+// never answers an Apply future whose entry was committed but still queued
+// for the FSM when it shut down, so without this they would wait forever.
+func (b *batcher) raftStopped() { close(b.down) }
 
 func (b *batcher) close() {
 	close(b.stop)
@@ -152,7 +159,18 @@ func (b *batcher) apply(batch []*proposeReq) {
 		b.metrics.proposalBatch.Observe(float64(len(batch)))
 	}
 	f := b.raft.Apply(encodeEntry(envs), b.timeout)
-	err := f.Error()
+	errCh := make(chan error, 1)
+	go func() { errCh <- f.Error() }()
+	var err error
+	select {
+	case err = <-errCh:
+	case <-b.down:
+		select {
+		case err = <-errCh:
+		default:
+			err = raft.ErrRaftShutdown // -> ErrOutcomeUnknown
+		}
+	}
 	<-b.sem
 	if err != nil {
 		err = mapRaftError(err)

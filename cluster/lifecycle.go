@@ -75,11 +75,11 @@ func (s *Store) Open(ctx context.Context) (err error) {
 	rc.SnapshotThreshold = s.tuning.SnapshotThreshold
 	rc.TrailingLogs = s.tuning.TrailingLogs
 	rc.BatchApplyCh = true
-	if metas, err := snaps.List(); err != nil {
-		return fmt.Errorf("open: list snapshots: %w", err)
-	} else if len(metas) == 0 || f.appliedIndex() >= metas[0].Index {
-		rc.NoSnapshotRestoreOnStart = len(metas) > 0
+	skip, err := canSkipSnapshotRestore(snaps, f.appliedIndex())
+	if err != nil {
+		return fmt.Errorf("open: %w", err)
 	}
+	rc.NoSnapshotRestoreOnStart = skip
 	s.log.Info("opening raft", "fsm_applied", f.appliedIndex(), "existing_state", s.hasState,
 		"no_snapshot_restore", rc.NoSnapshotRestoreOnStart)
 
@@ -117,7 +117,15 @@ func (f *fsm) close() error {
 	f.mu.Lock()
 	h := f.h
 	f.mu.Unlock()
-	h.refs.Wait()
+	// Readers and snapshots release their handle quickly; do not let one
+	// that never does (a snapshot abandoned by a raft shutdown) hang Close.
+	released := make(chan struct{})
+	go func() { h.refs.Wait(); close(released) }()
+	select {
+	case <-released:
+	case <-time.After(10 * time.Second):
+		f.log.Warn("closing badger with a reader still open")
+	}
 	return h.db.Close()
 }
 
@@ -266,11 +274,14 @@ func (s *Store) shutdown(ctx context.Context, graceful bool) error {
 	s.closed = true
 	s.mu.Unlock()
 	close(s.stop)
-	s.batcher.close()
 	var errs []error
+	// Raft first: it answers every pending future (ErrRaftShutdown ->
+	// ErrOutcomeUnknown), so the batcher's in-flight applies end at once.
 	if err := r.Shutdown().Error(); err != nil {
 		errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
 	}
+	s.batcher.raftStopped()
+	s.batcher.close()
 	s.wg.Wait()
 	for i := len(s.closers) - 1; i >= 0; i-- {
 		if err := s.closers[i](); err != nil {
@@ -291,4 +302,32 @@ func (s *Store) otherVoters(r *raft.Raft) bool {
 		}
 	}
 	return false
+}
+
+// canSkipSnapshotRestore decides NoSnapshotRestoreOnStart: true only when
+// Badger already holds everything the newest snapshot holds. The snapshot's
+// own header records the FSM applied index it captured; raft's meta index can
+// be a little higher (no-op and barrier entries never reach the FSM), and
+// comparing against it would force needless restores.
+func canSkipSnapshotRestore(snaps raft.SnapshotStore, applied uint64) (bool, error) {
+	metas, err := snaps.List()
+	if err != nil {
+		return false, fmt.Errorf("list snapshots: %w", err)
+	}
+	if len(metas) == 0 {
+		return false, nil
+	}
+	if applied >= metas[0].Index {
+		return true, nil
+	}
+	_, rc, err := snaps.Open(metas[0].ID)
+	if err != nil {
+		return false, nil // let raft try (and report) the restore
+	}
+	defer rc.Close()
+	index, err := readSnapshotHeader(rc)
+	if err != nil {
+		return false, nil
+	}
+	return applied >= index, nil
 }

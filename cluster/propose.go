@@ -28,7 +28,7 @@ func (s *Store) Propose(ctx context.Context, p Proposal) (*Result, error) {
 		return nil, fmt.Errorf("propose %s: %w", p.Kind, ErrUnsupportedKind)
 	}
 	lv := s.clusterLogicVersion()
-	if h.spec.Since > lv {
+	if !proposable(h.spec.Since, lv) {
 		return nil, fmt.Errorf("propose %s (since logic version %d, cluster at %d): %w", p.Kind, h.spec.Since, lv, ErrUnsupportedKind)
 	}
 	now := time.Now().UTC()
@@ -90,19 +90,13 @@ func (s *Store) clusterLogicVersion() int {
 	defer s.lvMu.Unlock()
 	c := s.lv
 	if c.at.IsZero() || time.Since(c.at) > 200*time.Millisecond {
-		lv := LogicVersion
+		var nodes []Node
 		_ = s.Read(context.Background(), ConsistencyStale, func(v *View) error {
-			nodes, err := v.Nodes()
-			if err != nil {
-				return err
-			}
-			for _, n := range nodes {
-				if n.LogicVersion > 0 && n.LogicVersion < lv {
-					lv = n.LogicVersion
-				}
-			}
-			return nil
+			var err error
+			nodes, err = v.Nodes()
+			return err
 		})
+		lv := commonLogicVersion(nodes, LogicVersion)
 		c = lvEntry{lv: lv, at: time.Now()}
 		s.lv = c
 	}
@@ -117,3 +111,21 @@ type lvEntry struct {
 func resolveTCP(addr string) (net.Addr, error) {
 	return net.ResolveTCPAddr("tcp", addr)
 }
+
+// commonLogicVersion is the highest logic version every registered node
+// understands, capped by own (this binary's). A leader proposes under it, so
+// during a rolling upgrade new behaviour starts only once every node runs a
+// binary that has it.
+func commonLogicVersion(nodes []Node, own int) int {
+	lv := own
+	for _, n := range nodes {
+		if n.LogicVersion > 0 && n.LogicVersion < lv {
+			lv = n.LogicVersion
+		}
+	}
+	return lv
+}
+
+// proposable reports whether a kind introduced at since may be proposed when
+// the cluster's common logic version is lv.
+func proposable(since, lv int) bool { return since <= lv }

@@ -143,14 +143,10 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 
 func loadSnapshot(r io.Reader, db *badger.DB) (uint64, error) {
 	br := bufio.NewReaderSize(r, 256<<10)
-	head := make([]byte, len(snapshotMagic)+8)
-	if _, err := io.ReadFull(br, head); err != nil {
-		return 0, fmt.Errorf("snapshot header: %w", err)
+	index, err := readSnapshotHeader(br)
+	if err != nil {
+		return 0, err
 	}
-	if string(head[:len(snapshotMagic)]) != snapshotMagic {
-		return 0, errors.New("not a frontdoor snapshot")
-	}
-	index := binary.BigEndian.Uint64(head[len(snapshotMagic):])
 	wb := db.NewWriteBatch()
 	defer wb.Cancel()
 	for {
@@ -181,4 +177,17 @@ func loadSnapshot(r io.Reader, db *badger.DB) (uint64, error) {
 		return 0, err
 	}
 	return index, nil
+}
+
+// readSnapshotHeader reads the magic and the applied index a snapshot
+// captured.
+func readSnapshotHeader(r io.Reader) (uint64, error) {
+	head := make([]byte, len(snapshotMagic)+8)
+	if _, err := io.ReadFull(r, head); err != nil {
+		return 0, fmt.Errorf("snapshot header: %w", err)
+	}
+	if string(head[:len(snapshotMagic)]) != snapshotMagic {
+		return 0, errors.New("not a frontdoor snapshot")
+	}
+	return binary.BigEndian.Uint64(head[len(snapshotMagic):]), nil
 }
