@@ -196,3 +196,17 @@ func TestJoinWithWrongTokenStopsTheNode(t *testing.T) {
 		t.Fatalf("restart without --join = %v, want a refusal to bootstrap", err)
 	}
 }
+
+// TestRemoveNodeNeedsTheToken: DELETE /v1/cluster/nodes/{id} without the
+// join token as a bearer token is refused and removes nothing.
+func TestRemoveNodeNeedsTheToken(t *testing.T) {
+	tc := newTestCluster(t, 2)
+	victim := tc.nodes[1].id
+	for _, hdr := range []map[string]string{nil, {"Authorization": "Basic eDp5"}, {"Authorization": "Bearer "}} {
+		resp, body := tc.do(t, tc.leader(t), http.MethodDelete, "/v1/cluster/nodes/"+victim, "", hdr)
+		expectProblem(t, resp, body, http.StatusForbidden, problemForbidden, "")
+	}
+	if got := suffrageOf(t, tc, tc.nodes[0], victim); got != "voter" {
+		t.Fatalf("%s is %q after refused removals", victim, got)
+	}
+}
