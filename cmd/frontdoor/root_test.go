@@ -98,3 +98,16 @@ func TestEnvName(t *testing.T) {
 		}
 	}
 }
+
+// TestServeRefusesUnreachableAdvertisedAddress: listening on all interfaces
+// without --http-advertise would replicate 0.0.0.0 as this node's address,
+// and followers could not forward to it.
+func TestServeRefusesUnreachableAdvertisedAddress(t *testing.T) {
+	root := newRootCmd()
+	root.SetOut(&bytes.Buffer{})
+	root.SetArgs([]string{"serve", "--data-dir", t.TempDir(), "--http-addr", "0.0.0.0:0", "--raft-addr", freeAddr(t)})
+	err := root.Execute()
+	if err == nil || !strings.Contains(err.Error(), "--http-advertise") {
+		t.Fatalf("err = %v, want one asking for --http-advertise", err)
+	}
+}

@@ -158,6 +158,9 @@ func startNode(ctx context.Context, cfg serveConfig, out io.Writer) (_ *node, er
 	if n.httpAddr == "" {
 		n.httpAddr = n.ln.Addr().String()
 	}
+	if host, _, herr := net.SplitHostPort(n.httpAddr); herr != nil || host == "" || net.ParseIP(host).IsUnspecified() {
+		return nil, fmt.Errorf("HTTP address %q cannot be reached by other nodes: set --http-advertise", n.httpAddr)
+	}
 
 	n.reg = newRegistry()
 	if !cfg.skipRaftMetrics {
