@@ -2,12 +2,14 @@ package cluster_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
 	"github.com/frontdoor-ucc/frontdoor/cluster/clustertest"
+	"github.com/hashicorp/raft"
 )
 
 func TestSingleNodeCreateAndRead(t *testing.T) {
@@ -52,5 +54,86 @@ func TestSingleNodeCreateAndRead(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestStatusAndClosedStore(t *testing.T) {
+	c := clustertest.New(t, 3, clustertest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	leader := c.Leader(ctx)
+	for _, nd := range c.Live() {
+		st := nd.Store.Status()
+		if st.NodeID != nd.ID || st.Leader == nil || st.Leader.ID != leader.ID || st.Leader.HTTPAddr != leader.HTTPAddr {
+			t.Fatalf("%s status leader %+v", nd.ID, st.Leader)
+		}
+		if len(st.Nodes) != 3 || st.LogicVersion != cluster.LogicVersion || st.Version != "test" {
+			t.Fatalf("%s status %+v", nd.ID, st)
+		}
+		leaders := 0
+		for _, n := range st.Nodes {
+			if n.Suffrage != "voter" || n.HTTPAddr == "" || n.Version != "test" {
+				t.Fatalf("%s sees node %+v", nd.ID, n)
+			}
+			if n.Leader {
+				leaders++
+			}
+		}
+		if leaders != 1 || st.AppliedIndex == 0 || st.AppliedIndex > st.CommitIndex || st.Clock.IsZero() || st.FSMClock.IsZero() {
+			t.Fatalf("%s status %+v", nd.ID, st)
+		}
+		if !cluster.ClockInLine(st.Clock, leader.Store.Now()) {
+			t.Fatalf("%s clock %v out of line with leader", nd.ID, st.Clock)
+		}
+	}
+	if !cluster.ClockInLine(time.Unix(100, 0), time.Unix(100, 9e8)) || cluster.ClockInLine(time.Unix(100, 0), time.Unix(102, 0)) {
+		t.Fatal("ClockInLine")
+	}
+
+	// A closed store refuses politely instead of touching closed files.
+	f := c.Live()[0]
+	if err := c.Stop(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	for _, cons := range []cluster.Consistency{cluster.ConsistencyStale, cluster.ConsistencyLeader} {
+		if err := f.Store.Read(ctx, cons, func(*cluster.View) error { return nil }); !errors.Is(err, cluster.ErrNotOpen) {
+			t.Fatalf("read %s after close: %v", cons, err)
+		}
+	}
+	if _, err := f.Store.Propose(ctx, cluster.Proposal{Kind: cluster.KindAttendanceCreate}); !errors.Is(err, cluster.ErrNotOpen) {
+		t.Fatalf("propose after close: %v", err)
+	}
+	if _, _, err := f.Store.StateHash(); !errors.Is(err, cluster.ErrNotOpen) {
+		t.Fatalf("hash after close: %v", err)
+	}
+}
+
+func TestInmemTransportSingleNode(t *testing.T) {
+	_, trans := raft.NewInmemTransport("")
+	s, err := cluster.New(cluster.Config{NodeID: "mem", Dir: t.TempDir(), Transport: trans,
+		Logger: clustertest.Logger(), Raft: cluster.FastRaftTuning()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	if _, err := s.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Propose(ctx, cluster.Proposal{Kind: cluster.KindAttendanceCreate, Payload: []byte(`{"complaint":"rash","channel":"nhs111"}`)})
+	if err != nil || res.Err != nil {
+		t.Fatalf("propose: %v %v", err, res)
+	}
+	var a cluster.Attendance
+	if err := json.Unmarshal(res.Value, &a); err != nil || a.Channel != cluster.ChannelNHS111 {
+		t.Fatalf("attendance %+v %v", a, err)
+	}
+	// Unknown kinds are refused before proposing.
+	if _, err := s.Propose(ctx, cluster.Proposal{Kind: "triage.unknown"}); !errors.Is(err, cluster.ErrUnsupportedKind) {
+		t.Fatalf("unknown kind: %v", err)
 	}
 }

@@ -28,8 +28,9 @@ type fsm struct {
 	metrics *metrics
 	onFatal func(error)
 
-	mu sync.RWMutex // guards h: Restore swaps it
-	h  *dbHandle
+	mu     sync.RWMutex // guards h (Restore swaps it) and closed
+	h      *dbHandle
+	closed bool
 
 	applied    atomic.Uint64
 	clockNanos atomic.Int64  // FSM clock, unix nanos
@@ -225,12 +226,17 @@ func readMeta(txn *badger.Txn) (applied uint64, clock int64, err error) {
 	return applied, clock, nil
 }
 
-func (f *fsm) acquire() *dbHandle {
+// acquire takes a reference on the current database; it fails once the FSM
+// is closed.
+func (f *fsm) acquire() (*dbHandle, error) {
 	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.closed {
+		return nil, ErrNotOpen
+	}
 	h := f.h
 	h.refs.Add(1)
-	f.mu.RUnlock()
-	return h
+	return h, nil
 }
 
 func (h *dbHandle) release() { h.refs.Done() }
@@ -308,7 +314,14 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		}
 		return res
 	}
-	h := f.acquire()
+	h, err := f.acquire()
+	if err != nil {
+		// Only after Close, when raft has already stopped.
+		for i := range res {
+			res[i] = &fatalResult{err: err}
+		}
+		return res
+	}
 	defer h.release()
 
 	commands := 0

@@ -123,10 +123,13 @@ func mustHash(t testing.TB, f *testFSM) (string, uint64) {
 // dataHash hashes every key except the m/ metadata (applied index, clock).
 func dataHash(t testing.TB, f *testFSM) string {
 	t.Helper()
-	h := f.acquire()
+	h, err := f.acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer h.release()
 	sum := sha256.New()
-	err := h.db.View(func(txn *badger.Txn) error {
+	err = h.db.View(func(txn *badger.Txn) error {
 		return scanTxn(txn, "", func(k string, v []byte) error {
 			if strings.HasPrefix(k, "m/") {
 				return nil
@@ -353,9 +356,12 @@ func TestFailedCommandInBatchKeepsEarlierWrites(t *testing.T) {
 	if rs[0].Err != nil || rs[1].Err == nil || rs[2].Err != nil {
 		t.Fatalf("results: %+v %+v %+v", rs[0], rs[1], rs[2])
 	}
-	h := f.acquire()
+	h, err := f.acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer h.release()
-	err := h.db.View(func(txn *badger.Txn) error {
+	err = h.db.View(func(txn *badger.Txn) error {
 		v := &View{txn: txn}
 		list, err := v.Attendances(AttendanceQuery{})
 		if err != nil {

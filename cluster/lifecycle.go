@@ -62,7 +62,7 @@ func (s *Store) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("open: %w", err)
 	}
 	closers = append(closers, f.close)
-	s.fsm = f
+	s.fsmPtr.Store(f)
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(s.cfg.NodeID)
@@ -116,6 +116,7 @@ func (s *Store) Open(ctx context.Context) (err error) {
 func (f *fsm) close() error {
 	f.mu.Lock()
 	h := f.h
+	f.closed = true
 	f.mu.Unlock()
 	// Readers and snapshots release their handle quickly; do not let one
 	// that never does (a snapshot abandoned by a raft shutdown) hang Close.

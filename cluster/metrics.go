@@ -62,11 +62,14 @@ func newMetrics(reg prometheus.Registerer, s *Store) *metrics {
 }
 
 func (s *Store) badgerSizes() (lsm, vlog int64) {
-	f := s.fsm
+	f := s.fsmPtr.Load()
 	if f == nil {
 		return 0, 0
 	}
-	h := f.acquire()
+	h, err := f.acquire()
+	if err != nil {
+		return 0, 0
+	}
 	defer h.release()
 	return h.db.Size()
 }

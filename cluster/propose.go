@@ -71,7 +71,7 @@ func (s *Store) leaderRaft() (*raft.Raft, error) {
 	if r == nil {
 		return nil, ErrNotOpen
 	}
-	if fe := s.fsm.fatal(); fe != nil {
+	if fe := s.fsmPtr.Load().fatal(); fe != nil {
 		return nil, fmt.Errorf("%w: %v", ErrFatal, fe)
 	}
 	if r.State() != raft.Leader {

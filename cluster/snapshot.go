@@ -33,7 +33,10 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	if fe := f.fatal(); fe != nil {
 		return nil, fmt.Errorf("%w: %v", errSnapshotFatal, fe)
 	}
-	h := f.acquire()
+	h, err := f.acquire()
+	if err != nil {
+		return nil, err
+	}
 	txn := h.db.NewTransaction(false)
 	applied, _, err := readMeta(txn)
 	if err != nil {

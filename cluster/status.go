@@ -112,9 +112,9 @@ func (s *Store) Status() Status {
 		AppliedIndex: s.AppliedIndex(),
 		State:        "shutdown",
 	}
-	if s.fsm != nil {
-		st.FSMClock = s.fsm.clock()
-		if fe := s.fsm.fatal(); fe != nil {
+	if s.fsmPtr.Load() != nil {
+		st.FSMClock = s.fsmPtr.Load().clock()
+		if fe := s.fsmPtr.Load().fatal(); fe != nil {
 			st.Fatal = fe.Error()
 		}
 	}
@@ -171,14 +171,17 @@ func (s *Store) Status() Status {
 // the applied index), with the applied index it reflects. Replicas that
 // applied the same log have equal hashes; tests and diagnostics use it.
 func (s *Store) StateHash() (string, uint64, error) {
-	if s.fsm == nil {
+	if s.fsmPtr.Load() == nil {
 		return "", 0, ErrNotOpen
 	}
-	return s.fsm.stateHash()
+	return s.fsmPtr.Load().stateHash()
 }
 
 func (f *fsm) stateHash() (string, uint64, error) {
-	h := f.acquire()
+	h, err := f.acquire()
+	if err != nil {
+		return "", 0, err
+	}
 	defer h.release()
 	txn := h.db.NewTransaction(false)
 	defer txn.Discard()

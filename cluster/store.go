@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -26,7 +27,7 @@ type Store struct {
 	transport raft.Transport
 	closers   []func() error // log store, transport... closed in reverse order
 
-	fsm     *fsm
+	fsmPtr  atomic.Pointer[fsm] // set by Open; read by metrics scrapes at any time
 	batcher *batcher
 	reads   *readIndex
 	metrics *metrics
@@ -102,10 +103,10 @@ func (s *Store) raftNode() *raft.Raft {
 // AppliedIndex is the FSM's own applied index (not raft's, which counts
 // entries handed to the FSM). Readiness uses this.
 func (s *Store) AppliedIndex() uint64 {
-	if s.fsm == nil {
+	if s.fsmPtr.Load() == nil {
 		return 0
 	}
-	return s.fsm.appliedIndex()
+	return s.fsmPtr.Load().appliedIndex()
 }
 
 // CommitIndex is raft's commit index as this node knows it.
@@ -120,10 +121,10 @@ func (s *Store) CommitIndex() uint64 {
 // WaitApplied blocks until the FSM has applied index, ctx ends, or the FSM
 // stops (ErrFatal).
 func (s *Store) WaitApplied(ctx context.Context, index uint64) error {
-	if s.fsm == nil {
+	if s.fsmPtr.Load() == nil {
 		return ErrNotOpen
 	}
-	return s.fsm.waitApplied(ctx, index)
+	return s.fsmPtr.Load().waitApplied(ctx, index)
 }
 
 // Now is this node's wall clock, as reported in Status (UTC).

@@ -22,7 +22,7 @@ type View struct {
 // check: stale on any node; leader and linearizable only on the leader
 // (ErrNotLeader / ErrNoLeader elsewhere — forward the request).
 func (s *Store) Read(ctx context.Context, c Consistency, fn func(v *View) error) error {
-	if s.fsm == nil {
+	if s.fsmPtr.Load() == nil {
 		return ErrNotOpen
 	}
 	switch c {
@@ -41,7 +41,10 @@ func (s *Store) Read(ctx context.Context, c Consistency, fn func(v *View) error)
 	default:
 		return fmt.Errorf("read: unknown consistency %q", c)
 	}
-	h := s.fsm.acquire()
+	h, err := s.fsmPtr.Load().acquire()
+	if err != nil {
+		return err
+	}
 	defer h.release()
 	txn := h.db.NewTransaction(false)
 	defer txn.Discard()
@@ -119,7 +122,7 @@ func (ri *readIndex) round() error {
 	if err := r.VerifyLeader().Error(); err != nil {
 		return mapRaftError(err)
 	}
-	if err := s.fsm.waitApplied(ctx, index); err != nil {
+	if err := s.fsmPtr.Load().waitApplied(ctx, index); err != nil {
 		return fmt.Errorf("%w: wait applied %d: %v", ErrNoLeader, index, err)
 	}
 	return nil
