@@ -354,7 +354,7 @@ func (f *fsm) applyPart(h *dbHandle, logs []*raft.Log, res []any) (n, cmds int, 
 	applied := f.applied.Load()
 	clock := f.clockNanos.Load()
 	txn := h.db.NewTransaction(true)
-	defer txn.Discard()
+	defer func() { txn.Discard() }() // txn is replaced when a part is split
 
 	var kinds []resultKind
 	lastIdx := applied

@@ -1,0 +1,69 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// TestStoreStopsOnUnknownEntry drives an entry this binary does not know
+// through raft itself (as a newer leader would) and checks the node stops:
+// OnFatal fires, the applied index freezes, Propose and leader reads fail
+// with ErrFatal, Status reports why.
+func TestStoreStopsOnUnknownEntry(t *testing.T) {
+	_, trans := raft.NewInmemTransport("")
+	fatal := make(chan error, 1)
+	s, err := New(Config{NodeID: "n1", Dir: t.TempDir(), Transport: trans, Logger: testLogger(),
+		Raft: FastRaftTuning(), OnFatal: func(err error) { fatal <- err }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	if _, err := s.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := s.AppliedIndex()
+	env, _ := json.Marshal(envelope{Kind: "dispatch.from_a_newer_binary", LogicVersion: LogicVersion, Time: time.Now()})
+	f := s.raft.Apply(encodeEntry([][]byte{env}), 5*time.Second)
+	if err := f.Error(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.Response().(*fatalResult); !ok {
+		t.Fatalf("response %#v, want fatal", f.Response())
+	}
+	select {
+	case err := <-fatal:
+		if !errors.Is(err, errUnknownKind) {
+			t.Fatalf("OnFatal(%v)", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("OnFatal not called")
+	}
+	if err := <-s.Fatal(); !errors.Is(err, errUnknownKind) {
+		t.Fatalf("Fatal() = %v", err)
+	}
+	if s.AppliedIndex() != before {
+		t.Fatalf("applied index moved %d -> %d", before, s.AppliedIndex())
+	}
+	if _, err := s.Propose(ctx, Proposal{Kind: KindAttendanceCreate, Payload: []byte(`{"complaint":"x"}`)}); !errors.Is(err, ErrFatal) {
+		t.Fatalf("propose after stop: %v", err)
+	}
+	if err := s.Read(ctx, ConsistencyLeader, func(*View) error { return nil }); !errors.Is(err, ErrFatal) {
+		t.Fatalf("leader read after stop: %v", err)
+	}
+	if st := s.Status(); st.Fatal == "" {
+		t.Fatal("status does not say why the node stopped")
+	}
+	if err := s.raft.Snapshot().Error(); err == nil {
+		t.Fatal("snapshot succeeded on a stopped FSM")
+	}
+}
