@@ -195,10 +195,17 @@ func newProcCluster(t *testing.T, n int) *procCluster {
 	}
 	pc.start(t, pc.procs[0])
 	pc.waitReady(t, pc.procs[0])
-	tok, err := os.ReadFile(filepath.Join(pc.procs[0].dir, joinTokenFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	// /readyz can turn 200 before Bootstrap has finished writing the token
+	// file: wait for the whole token.
+	var tok []byte
+	eventually(t, "join token written", func() error {
+		var err error
+		tok, err = os.ReadFile(filepath.Join(pc.procs[0].dir, joinTokenFile))
+		if err == nil && len(strings.TrimSpace(string(tok))) == 0 {
+			err = fmt.Errorf("join token file empty")
+		}
+		return err
+	})
 	for _, p := range pc.procs[1:] {
 		// The seed and the token come from the environment, as a systemd
 		// unit would pass them (flags and env are interchangeable).
@@ -344,13 +351,27 @@ func TestProcessClusterKillLeaderLosesNoAcknowledgedWrite(t *testing.T) {
 	// retries with the same key on another node.
 	lead := pc.leader(t)
 	const key7, body7 = "failover-key", `{"complaint":"idempotent across failover"}`
-	sent := make(chan struct{})
+	var before nodeFigures
+	if code, err := pc.get(lead, "/v1/cluster/self", &before); err != nil || code != 200 {
+		t.Fatalf("leader figures: %d %v", code, err)
+	}
+	answered := make(chan int, 1)
 	go func() {
-		close(sent)
-		_, _, _ = pc.post(lead, key7, body7)
+		code, _, _ := pc.post(lead, key7, body7)
+		answered <- code
 	}()
-	<-sent
+	// Kill it as soon as the entry is in its log: most likely before the
+	// response is written (and if the response won the race, the retry
+	// below must still not make a second attendance).
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
+		var now nodeFigures
+		if code, err := pc.get(lead, "/v1/cluster/self", &now); err == nil && code == 200 && now.LastIndex > before.LastIndex {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
 	lead.kill(t)
+	t.Logf("acceptance 7: the first POST got status %d (0: no response) before the leader died", <-answered)
 	var other *proc
 	for _, p := range pc.procs {
 		if p.cmd != nil {
