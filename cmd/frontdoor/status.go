@@ -69,6 +69,9 @@ func printStatus(out io.Writer, v clusterView) error {
 		if role == "" {
 			role = "?"
 		}
+		if !n.Reachable {
+			role = "unreachable"
+		}
 		off := "?"
 		if n.ClockOffsetMS != nil {
 			off = fmt.Sprintf("%+.1fms", *n.ClockOffsetMS)
