@@ -44,8 +44,12 @@ type RaftTuning struct {
 	LeaderLeaseTimeout time.Duration // default 500ms
 	CommitTimeout      time.Duration // default 50ms
 	SnapshotInterval   time.Duration // default 2m
-	SnapshotThreshold  uint64        // default 8192 entries
-	TrailingLogs       uint64        // default 10240 entries
+	// Entries, not commands: group commit packs up to 256 commands (1 MiB)
+	// into one entry, so raft's defaults (8192 / 10240) could keep a
+	// gigabyte of log on a busy node. Snapshots are still checked only every
+	// SnapshotInterval.
+	SnapshotThreshold uint64 // default 1024 entries
+	TrailingLogs      uint64 // default 2048 entries
 	// ApplyTimeout bounds how long Propose waits for raft to accept an entry
 	// when the caller's context has no earlier deadline. Default 10s.
 	ApplyTimeout time.Duration
@@ -76,10 +80,10 @@ func (t RaftTuning) withDefaults() RaftTuning {
 	def(&t.SnapshotInterval, 2*time.Minute)
 	def(&t.ApplyTimeout, 10*time.Second)
 	if t.SnapshotThreshold == 0 {
-		t.SnapshotThreshold = 8192
+		t.SnapshotThreshold = 1024
 	}
 	if t.TrailingLogs == 0 {
-		t.TrailingLogs = 10240
+		t.TrailingLogs = 2048
 	}
 	return t
 }
