@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +58,17 @@ func TestJoinNeedsTheToken(t *testing.T) {
 	}
 	if got := suffrageOf(t, tc, lead, tc.nodes[1].id); got != "voter" {
 		t.Fatalf("node2 is %q, want voter", got)
+	}
+	// The joiner kept the token, readable by its owner only, to
+	// re-announce itself after a restart.
+	path := filepath.Join(tc.nodes[1].dir, joinTokenFile)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, _ := os.ReadFile(path)
+	if fi.Mode().Perm() != 0o600 || strings.TrimSpace(string(kept)) != tc.token {
+		t.Fatalf("joiner's %s: mode %v, token kept %v", joinTokenFile, fi.Mode().Perm(), strings.TrimSpace(string(kept)) == tc.token)
 	}
 }
 
