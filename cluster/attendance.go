@@ -158,26 +158,29 @@ func applyAttendanceCreate(tx *Tx, raw json.RawMessage) (any, error) {
 		CreatedIndex: tx.Index(),
 		Timeline:     []StatusChange{{Status: AttendanceArrived, At: tx.Now(), Index: tx.Index(), Actor: tx.Actor()}},
 	}
-	if err := putAttendance(tx, a, ""); err != nil {
+	b, err := putAttendance(tx, a, "")
+	if err != nil {
 		return nil, err
 	}
 	tx.Audit("attendance.create", "attendance/"+id, map[string]string{"channel": a.Channel, "status": a.Status})
-	return a, nil
+	return b, nil
 }
 
 // putAttendance writes an attendance and keeps its secondary indexes in
-// step; oldStatus is the status it had before ("" for a new record).
-func putAttendance(tx *Tx, a *Attendance, oldStatus string) error {
+// step; oldStatus is the status it had before ("" for a new record). It
+// returns the stored JSON.
+func putAttendance(tx *Tx, a *Attendance, oldStatus string) (json.RawMessage, error) {
 	a.UpdatedIndex = tx.Index()
 	if oldStatus != "" && oldStatus != a.Status {
 		tx.Delete(keyAttendanceByStatus(oldStatus, a.ArrivedAt, a.ID))
 	}
-	if err := tx.Put(keyAttendance(a.ID), a); err != nil {
-		return err
+	b, err := tx.PutJSON(keyAttendance(a.ID), a)
+	if err != nil {
+		return nil, err
 	}
 	tx.PutRaw(keyAttendanceByStatus(a.Status, a.ArrivedAt, a.ID), nil)
 	if oldStatus == "" {
 		tx.PutRaw(keyAttendanceByArrival(a.ArrivedAt, a.ID), nil)
 	}
-	return nil
+	return b, nil
 }

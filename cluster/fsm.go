@@ -519,7 +519,9 @@ func applyCommand(txn *badger.Txn, env *envelope, index uint64, clock int64) (*R
 		return nil, "", clock, err
 	}
 	r := &Result{Index: index}
-	if v != nil {
+	if raw, ok := v.(json.RawMessage); ok {
+		r.Value = raw
+	} else if v != nil {
 		b, err := json.Marshal(v)
 		if err != nil {
 			return nil, "", clock, fmt.Errorf("encode result: %w", err)

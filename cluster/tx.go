@@ -144,12 +144,20 @@ func (tx *Tx) PutRaw(key string, val []byte) {
 
 // Put buffers a write of v as JSON.
 func (tx *Tx) Put(key string, v any) error {
+	_, err := tx.PutJSON(key, v)
+	return err
+}
+
+// PutJSON is Put that also returns the encoded bytes, so a handler can return
+// them as its Result value (json.RawMessage) without encoding twice. The
+// caller must not modify them.
+func (tx *Tx) PutJSON(key string, v any) (json.RawMessage, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("encode %s: %w", key, err)
+		return nil, fmt.Errorf("encode %s: %w", key, err)
 	}
 	tx.setPending(key, &b)
-	return nil
+	return b, nil
 }
 
 // Delete buffers a deletion.
