@@ -10,8 +10,6 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-var leaderIDs idGen
-
 // Propose stamps p with this leader's clock, fresh IDs and the cluster's
 // logic version, sends it to raft (grouped with concurrent proposals into one
 // entry) and returns the command's Result once applied here.
@@ -43,7 +41,7 @@ func (s *Store) Propose(ctx context.Context, p Proposal) (*Result, error) {
 	if h.spec.IDs > 0 {
 		env.IDs = make([]string, h.spec.IDs)
 		for i := range env.IDs {
-			env.IDs[i] = leaderIDs.next(now)
+			env.IDs[i] = s.ids.next(now)
 		}
 	}
 	b, err := json.Marshal(&env)

@@ -36,6 +36,8 @@ type Store struct {
 	stop        chan struct{}
 	wg          sync.WaitGroup
 
+	ids idGen // sortable IDs stamped on proposals
+
 	lvMu sync.Mutex
 	lv   lvEntry // cached clusterLogicVersion
 
