@@ -558,3 +558,47 @@ func BenchmarkFSMApplyBatch(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*entries*perEntry), "ns/command")
 }
+
+func TestAttendancesListedByArrival(t *testing.T) {
+	f := newTestFSM(t)
+	applyInBatches(f, testLog(t, 12), 5)
+	h, err := f.acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.release()
+	err = h.db.View(func(txn *badger.Txn) error {
+		v := &View{txn: txn}
+		all, err := v.Attendances(AttendanceQuery{Status: AttendanceArrived})
+		if err != nil {
+			return err
+		}
+		if len(all) != 30 {
+			t.Fatalf("%d attendances, want 30", len(all))
+		}
+		for i := 1; i < len(all); i++ {
+			if all[i].ArrivedAt.Before(all[i-1].ArrivedAt) {
+				t.Fatalf("not in arrival order at %d", i)
+			}
+		}
+		first, err := v.Attendances(AttendanceQuery{Limit: 3})
+		if err != nil {
+			return err
+		}
+		if len(first) != 3 || first[0].ID != all[0].ID || first[2].ID != all[2].ID {
+			t.Fatalf("limit 3 gave %d", len(first))
+		}
+		none, err := v.Attendances(AttendanceQuery{Status: "triaged"})
+		if err != nil || len(none) != 0 {
+			t.Fatalf("status filter: %d, %v", len(none), err)
+		}
+		audit, err := v.Audit("attendance/" + all[0].ID)
+		if err != nil || len(audit) != 1 || audit[0].Kind != KindAttendanceCreate || !audit[0].Time.Equal(all[0].ArrivedAt) {
+			t.Fatalf("audit %+v %v", audit, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
