@@ -137,3 +137,47 @@ func TestInmemTransportSingleNode(t *testing.T) {
 		t.Fatalf("unknown kind: %v", err)
 	}
 }
+
+func TestQuorumLossRefusesInsteadOfHanging(t *testing.T) {
+	c := clustertest.New(t, 3, clustertest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	leader := c.Leader(ctx)
+	for _, nd := range c.Live() {
+		if nd == leader {
+			continue
+		}
+		// A follower never builds a half command: it says who leads.
+		if _, _, err := clustertest.CreateAttendance(ctx, nd, "on a follower", nil); !errors.Is(err, cluster.ErrNotLeader) {
+			t.Fatalf("propose on follower %s: %v, want ErrNotLeader", nd.ID, err)
+		}
+	}
+	// Lose two of three: the survivor (the old leader) cannot commit.
+	var others []*clustertest.Node
+	for _, nd := range c.Live() {
+		if nd != leader {
+			others = append(others, nd)
+		}
+	}
+	for _, nd := range others {
+		c.Kill(nd)
+	}
+	pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer pcancel()
+	for i := 0; i < 3; i++ {
+		_, _, err := clustertest.CreateAttendance(pctx, leader, "no quorum", nil)
+		if !errors.Is(err, cluster.ErrNoLeader) && !errors.Is(err, cluster.ErrNotLeader) && !errors.Is(err, cluster.ErrOutcomeUnknown) {
+			t.Fatalf("write without quorum: %v", err)
+		}
+	}
+	waitFor(t, ctx, "the survivor to step down", func() bool { return !leader.Store.IsLeader() })
+	if _, _, err := clustertest.CreateAttendance(ctx, leader, "no quorum", nil); !errors.Is(err, cluster.ErrNoLeader) {
+		t.Fatalf("write after step-down: %v, want ErrNoLeader", err)
+	}
+	if err := leader.Store.Read(ctx, cluster.ConsistencyLinearizable, func(*cluster.View) error { return nil }); !errors.Is(err, cluster.ErrNoLeader) {
+		t.Fatalf("linearizable read without quorum: %v", err)
+	}
+	if err := leader.Store.Read(ctx, cluster.ConsistencyStale, func(*cluster.View) error { return nil }); err != nil {
+		t.Fatalf("stale read without quorum: %v", err)
+	}
+}
