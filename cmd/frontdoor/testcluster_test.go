@@ -8,6 +8,7 @@ package main
 //	tc := newTestCluster(t, 3)           // bootstrapped, all voters, every node ready
 //	resp, body := tc.do(t, tc.follower(t), "POST", "/v1/attendances", `{"complaint":"x"}`, nil)
 //	tc.stop(t, i); tc.start(t, i)        // clean stop / restart from the data dir
+//	tc.kill(t, i)                         // abrupt stop (Store.Kill), restart with start
 //	tc.leader(t)                          // the node every member agrees leads
 //
 // Everything is torn down in t.Cleanup.
@@ -49,6 +50,43 @@ type testNode struct {
 	url      string // http://httpAddr
 	out      *syncBuffer
 	n        *node
+	conns    *trackingListener
+}
+
+// trackingListener remembers accepted connections so kill can drop them.
+type trackingListener struct {
+	net.Listener
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+func (l *trackingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	c = killableConn{c}
+	l.mu.Lock()
+	l.conns[c] = struct{}{}
+	l.mu.Unlock()
+	return c, nil
+}
+
+// killableConn tolerates deadlines set after it was closed under the
+// server's feet (fasthttp panics on that error otherwise).
+type killableConn struct{ net.Conn }
+
+func (c killableConn) SetDeadline(t time.Time) error      { _ = c.Conn.SetDeadline(t); return nil }
+func (c killableConn) SetReadDeadline(t time.Time) error  { _ = c.Conn.SetReadDeadline(t); return nil }
+func (c killableConn) SetWriteDeadline(t time.Time) error { _ = c.Conn.SetWriteDeadline(t); return nil }
+
+func (l *trackingListener) closeAll() {
+	l.Listener.Close()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for c := range l.conns {
+		c.Close()
+	}
 }
 
 // syncBuffer is a goroutine-safe bytes.Buffer for a node's stdout.
@@ -182,7 +220,8 @@ func (tc *testCluster) startWith(t testing.TB, i int, cfg serveConfig) {
 	if err != nil {
 		t.Fatalf("%s: listen: %v", tn.id, err)
 	}
-	cfg.httpListener = ln
+	tn.conns = &trackingListener{Listener: ln, conns: map[net.Conn]struct{}{}}
+	cfg.httpListener = tn.conns
 	n, err := startNode(context.Background(), cfg, tn.out)
 	if err != nil {
 		ln.Close()
@@ -200,6 +239,25 @@ func (tc *testCluster) stop(t testing.TB, i int) {
 	}
 	if err := tn.n.shutdown(); err != nil {
 		t.Errorf("%s: shutdown: %v", tn.id, err)
+	}
+	tn.n = nil
+}
+
+// kill stops node i abruptly, as a crash would for raft (no leadership
+// transfer, no drain); its data dir stays for start to reuse.
+func (tc *testCluster) kill(t testing.TB, i int) {
+	t.Helper()
+	tn := tc.nodes[i]
+	if tn.n == nil {
+		return
+	}
+	tn.n.stopWork()
+	// A crash drops every connection at once; fiber's shutdown would let
+	// kept-alive ones go on being served by the dead node.
+	tn.conns.closeAll()
+	_ = tn.n.app.ShutdownWithTimeout(0)
+	if err := tn.n.store.Kill(); err != nil {
+		t.Errorf("%s: kill: %v", tn.id, err)
 	}
 	tn.n = nil
 }
