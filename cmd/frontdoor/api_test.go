@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/routing"
 )
 
 const adaBody = `{"patient":{"given_name":"Ada","family_name":"Lovelace","date_of_birth":"1990-12-10","nhs_number":"9434765919","postcode":"DY1 1AA"},"complaint":"sore throat"}`
@@ -351,5 +352,22 @@ func TestKillLeaderWhileWriting(t *testing.T) {
 			}
 			return nil
 		})
+	}
+}
+
+// TestNHSNumberValidationAgreesWithRouting: the API accepts exactly the NHS
+// numbers routing.ValidateNHSNumber (the one Modulus 11 check) accepts.
+func TestNHSNumberValidationAgreesWithRouting(t *testing.T) {
+	tc := newTestCluster(t, 1)
+	for _, nhs := range []string{"9434765919", "9434765918", "0000000000", "943476591", "94347659190", "94347659x9", "4010232137", "1111111111", "9999999999"} {
+		body := fmt.Sprintf(`{"patient":{"nhs_number":%q},"complaint":"cough"}`, nhs)
+		resp, b := tc.do(t, tc.nodes[0], http.MethodPost, "/v1/attendances", body, nil)
+		valid := routing.ValidateNHSNumber(nhs) == nil
+		switch {
+		case valid && resp.StatusCode != http.StatusCreated:
+			t.Errorf("%s: routing accepts it, the API answered %d %s", nhs, resp.StatusCode, b)
+		case !valid:
+			expectProblem(t, resp, b, http.StatusUnprocessableEntity, problemInvalid, "patient.nhs_number")
+		}
 	}
 }
