@@ -1,0 +1,221 @@
+package routing
+
+import (
+	"fmt"
+	"time"
+	_ "time/tzdata" // Europe/London must load on machines without zoneinfo
+)
+
+// London is the Europe/London location every opening time is read in.
+var London = mustLoadLondon()
+
+func mustLoadLondon() *time.Location {
+	loc, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		panic(fmt.Sprintf("routing: load Europe/London: %v", err))
+	}
+	return loc
+}
+
+func parseDate(s string) (time.Time, error) { return time.Parse("2006-01-02", s) }
+
+func parseRFC3339(s string) (time.Time, error) { return time.Parse(time.RFC3339, s) }
+
+// Date is a calendar date.
+type Date struct {
+	Year  int
+	Month time.Month
+	Day   int
+}
+
+// String is the ISO form "2026-12-25".
+func (d Date) String() string { return fmt.Sprintf("%04d-%02d-%02d", d.Year, int(d.Month), d.Day) }
+
+func (d Date) weekday() time.Weekday {
+	return time.Date(d.Year, d.Month, d.Day, 12, 0, 0, 0, time.UTC).Weekday()
+}
+
+func (d Date) addDays(n int) Date {
+	t := time.Date(d.Year, d.Month, d.Day+n, 12, 0, 0, 0, time.UTC)
+	return Date{t.Year(), t.Month(), t.Day()}
+}
+
+// EasterSunday returns Western (Gregorian) Easter Sunday for year, by the
+// anonymous Gregorian computus.
+func EasterSunday(year int) Date {
+	a := year % 19
+	b := year / 100
+	c := year % 100
+	d := b / 4
+	e := b % 4
+	f := (b + 8) / 25
+	g := (b - f + 1) / 3
+	h := (19*a + b - d - g + 15) % 30
+	i := c / 4
+	k := c % 4
+	l := (32 + 2*e + 2*i - h - k) % 7
+	m := (a + 11*h + 22*l) / 451
+	month := (h + l - 7*m + 114) / 31
+	day := (h+l-7*m+114)%31 + 1
+	return Date{year, time.Month(month), day}
+}
+
+// proclaimed holds one-off changes by royal proclamation: dates removed
+// from the rule-based list and dates added.
+var proclaimed = map[int]struct{ remove, add []Date }{
+	1995: {[]Date{{1995, 5, 1}}, []Date{{1995, 5, 8}}},
+	1999: {nil, []Date{{1999, 12, 31}}},
+	2002: {[]Date{{2002, 5, 27}}, []Date{{2002, 6, 3}, {2002, 6, 4}}},
+	2011: {nil, []Date{{2011, 4, 29}}},
+	2012: {[]Date{{2012, 5, 28}}, []Date{{2012, 6, 4}, {2012, 6, 5}}},
+	2020: {[]Date{{2020, 5, 4}}, []Date{{2020, 5, 8}}},
+	2022: {[]Date{{2022, 5, 30}}, []Date{{2022, 6, 2}, {2022, 6, 3}, {2022, 9, 19}}},
+	2023: {nil, []Date{{2023, 5, 8}}},
+}
+
+// BankHolidays returns the England and Wales bank holidays of year in date
+// order: New Year's Day (or its substitute), Good Friday, Easter Monday,
+// the early May, spring and summer bank holidays, Christmas Day and Boxing
+// Day with substitute days, adjusted for the known one-off proclamations
+// (1995-2023). Future one-offs belong in Directory.ExtraBankHolidays.
+func BankHolidays(year int) []Date {
+	var out []Date
+	ny := Date{year, time.January, 1}
+	switch ny.weekday() {
+	case time.Saturday:
+		ny = ny.addDays(2)
+	case time.Sunday:
+		ny = ny.addDays(1)
+	}
+	out = append(out, ny)
+	e := EasterSunday(year)
+	out = append(out, e.addDays(-2), e.addDays(1))
+	out = append(out, firstMonday(year, time.May), lastMonday(year, time.May), lastMonday(year, time.August))
+	xmas := Date{year, time.December, 25}
+	switch xmas.weekday() {
+	case time.Friday:
+		out = append(out, xmas, xmas.addDays(3))
+	case time.Saturday:
+		out = append(out, xmas.addDays(2), xmas.addDays(3))
+	case time.Sunday:
+		out = append(out, xmas.addDays(1), xmas.addDays(2))
+	default:
+		out = append(out, xmas, xmas.addDays(1))
+	}
+	if p, ok := proclaimed[year]; ok {
+		kept := out[:0]
+		for _, d := range out {
+			removed := false
+			for _, r := range p.remove {
+				removed = removed || r == d
+			}
+			if !removed {
+				kept = append(kept, d)
+			}
+		}
+		out = append(kept, p.add...)
+		sortDates(out)
+	}
+	return out
+}
+
+func sortDates(ds []Date) {
+	for i := 1; i < len(ds); i++ {
+		for j := i; j > 0 && ds[j].String() < ds[j-1].String(); j-- {
+			ds[j], ds[j-1] = ds[j-1], ds[j]
+		}
+	}
+}
+
+func firstMonday(year int, m time.Month) Date {
+	d := Date{year, m, 1}
+	for d.weekday() != time.Monday {
+		d = d.addDays(1)
+	}
+	return d
+}
+
+func lastMonday(year int, m time.Month) Date {
+	d := Date{year, m + 1, 1}.addDays(-1)
+	d = Date{d.Year, d.Month, d.Day}
+	for d.weekday() != time.Monday {
+		d = d.addDays(-1)
+	}
+	return d
+}
+
+// IsBankHoliday reports whether d is an England and Wales bank holiday.
+func IsBankHoliday(d Date) bool {
+	for _, h := range BankHolidays(d.Year) {
+		if h == d {
+			return true
+		}
+	}
+	return false
+}
+
+// dayInfo is one local calendar day in a routing window.
+type dayInfo struct {
+	date     Date
+	key      string // "2026-11-24"
+	weekday  time.Weekday
+	bankHol  bool
+	midnight int64 // unix seconds of local midnight
+	offset   int64 // UTC offset in seconds, when uniform across the day
+	uniform  bool
+}
+
+// calendar is the run of local days a single Route call looks at.
+type calendar struct {
+	days []dayInfo
+}
+
+// newCalendar covers local dates from the day before from through the day
+// after to.
+func newCalendar(from, to time.Time, extra map[string]bool) calendar {
+	lf := from.In(London)
+	lt := to.In(London)
+	start := Date{lf.Year(), lf.Month(), lf.Day()}.addDays(-1)
+	end := Date{lt.Year(), lt.Month(), lt.Day()}.addDays(1)
+	var c calendar
+	hols := map[int][]Date{}
+	for d := start; ; d = d.addDays(1) {
+		if _, ok := hols[d.Year]; !ok {
+			hols[d.Year] = BankHolidays(d.Year)
+		}
+		di := dayInfo{date: d, key: d.String(), weekday: d.weekday()}
+		for _, h := range hols[d.Year] {
+			if h == d {
+				di.bankHol = true
+			}
+		}
+		if extra[di.key] {
+			di.bankHol = true
+		}
+		m := time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, London)
+		_, off0 := m.Zone()
+		_, off1 := time.Date(d.Year, d.Month, d.Day, 23, 59, 0, 0, London).Zone()
+		di.midnight = m.Unix()
+		di.offset = int64(off0)
+		di.uniform = off0 == off1
+		c.days = append(c.days, di)
+		if d == end {
+			break
+		}
+	}
+	return c
+}
+
+// at returns the unix time of minute (may be >= 1440, rolling into later
+// days) of day i.
+func (c *calendar) at(i int, minute int) int64 {
+	for minute >= 1440 && i+1 < len(c.days) {
+		minute -= 1440
+		i++
+	}
+	d := &c.days[i]
+	if d.uniform {
+		return d.midnight + int64(minute)*60
+	}
+	return time.Date(d.date.Year, d.date.Month, d.date.Day, minute/60, minute%60, 0, 0, London).Unix()
+}

@@ -1,0 +1,34 @@
+package routing
+
+import (
+	"embed"
+	"encoding/json"
+	"fmt"
+)
+
+//go:embed demodata/directory.json
+var demoFS embed.FS
+
+// DemoDirectory returns the embedded, entirely fictional "Castlegate"
+// directory (a Dudley-like area): 26 services across every tier, 12 GP
+// practices and a postcode table. Each call returns a fresh, validated
+// copy. Rapid response webhook URLs are placeholders to be replaced.
+func DemoDirectory() (*Directory, error) {
+	b, err := demoFS.ReadFile("demodata/directory.json")
+	if err != nil {
+		return nil, fmt.Errorf("demo directory: %w", err)
+	}
+	return LoadDirectory(b)
+}
+
+// LoadDirectory decodes a JSON directory and validates it.
+func LoadDirectory(b []byte) (*Directory, error) {
+	var d Directory
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, fmt.Errorf("decode directory: %w", err)
+	}
+	if err := d.Validate(); err != nil {
+		return nil, fmt.Errorf("load directory %q: %w", d.Name, err)
+	}
+	return &d, nil
+}

@@ -1,0 +1,531 @@
+package routing
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Need is what a triage outcome asks of a service.
+type Need struct {
+	MinTier Tier `json:"min_tier"`
+	// Immediate means the service must be open now (and not closing
+	// within 30 minutes). Otherwise WithinMinutes is the timeframe.
+	Immediate     bool     `json:"immediate,omitempty"`
+	WithinMinutes int      `json:"within_minutes,omitempty"`
+	CareNeeds     []string `json:"care_needs,omitempty"`
+	Dx            string   `json:"dx,omitempty"`
+}
+
+// NeedFromTimeframe builds a Need from the protocol vocabulary timeframe
+// (immediate | 1h | 2h | 4h | 6h | 12h | 24h | 72h | 1w | none).
+func NeedFromTimeframe(min Tier, timeframe, dx string, careNeeds []string) (Need, error) {
+	n := Need{MinTier: min, Dx: dx, CareNeeds: careNeeds}
+	switch timeframe {
+	case "immediate":
+		n.Immediate = true
+	case "none":
+		n.WithinMinutes = 7 * 24 * 60
+	case "1w":
+		n.WithinMinutes = 7 * 24 * 60
+	default:
+		h, ok := strings.CutSuffix(timeframe, "h")
+		v, err := strconv.Atoi(h)
+		if !ok || err != nil || v <= 0 {
+			return n, fmt.Errorf("timeframe %q: unknown", timeframe)
+		}
+		n.WithinMinutes = v * 60
+	}
+	return n, nil
+}
+
+// Patient holds what routing needs to know about the patient.
+type Patient struct {
+	AgeKnown bool   `json:"age_known"`
+	AgeDays  int    `json:"age_days,omitempty"`
+	Sex      string `json:"sex,omitempty"` // "female", "male" or "" unknown
+	// Postcode of where the patient is (usually home); "" unknown.
+	Postcode string `json:"postcode,omitempty"`
+	// AtUsualResidence: the patient is at their usual place of residence
+	// (needed by urgent community response).
+	AtUsualResidence   bool   `json:"at_usual_residence,omitempty"`
+	RegisteredPractice string `json:"registered_practice,omitempty"` // ODS code
+	Pregnant           bool   `json:"pregnant,omitempty"`
+	Immunosuppressed   bool   `json:"immunosuppressed,omitempty"`
+}
+
+// PatientAged returns a patient of the given whole years of age.
+func PatientAged(years int, sex, postcode string) Patient {
+	return Patient{AgeKnown: true, AgeDays: AgeDaysFromYears(years), Sex: sex, Postcode: postcode}
+}
+
+// Load is what routing has already allocated: booked slots per service
+// per session start (unix seconds) and occupied concurrent places per
+// service. The FSM keeps it and adds each Decision's Allocation.
+type Load struct {
+	Sessions map[string]map[int64]int `json:"sessions,omitempty"`
+	Places   map[string]int           `json:"places,omitempty"`
+}
+
+// Used returns what is taken of an allocation's capacity.
+func (l *Load) used(serviceID string, kind string, start int64) int {
+	if l == nil {
+		return 0
+	}
+	switch kind {
+	case CapacitySlots:
+		return l.Sessions[serviceID][start]
+	case CapacityPlaces:
+		return l.Places[serviceID]
+	}
+	return 0
+}
+
+// Add records an allocation (a booked slot or an occupied place).
+func (l *Load) Add(a Allocation) {
+	switch a.Kind {
+	case CapacitySlots:
+		if l.Sessions == nil {
+			l.Sessions = map[string]map[int64]int{}
+		}
+		m := l.Sessions[a.ServiceID]
+		if m == nil {
+			m = map[int64]int{}
+			l.Sessions[a.ServiceID] = m
+		}
+		m[a.SessionStart.Unix()]++
+	case CapacityPlaces:
+		if l.Places == nil {
+			l.Places = map[string]int{}
+		}
+		l.Places[a.ServiceID]++
+	}
+}
+
+// Release frees a concurrent place (slots are not released: a booked
+// slot stays used).
+func (l *Load) Release(a Allocation) {
+	if a.Kind == CapacityPlaces && l.Places[a.ServiceID] > 0 {
+		l.Places[a.ServiceID]--
+	}
+}
+
+// Allocation is the capacity a Decision takes.
+type Allocation struct {
+	ServiceID    string    `json:"service_id"`
+	Kind         string    `json:"kind,omitempty"` // slots | places | "" (unlimited)
+	SessionStart time.Time `json:"session_start"`
+	SessionEnd   time.Time `json:"session_end"`
+}
+
+// Rejection codes.
+const (
+	RejectStatusRed        = "status_red"
+	RejectNotProvided      = "not_provided"
+	RejectAge              = "age"
+	RejectAgeUnknown       = "age_unknown"
+	RejectSex              = "sex"
+	RejectNotAtResidence   = "not_at_usual_residence"
+	RejectOutsideCatchment = "outside_catchment"
+	RejectPostcodeUnknown  = "postcode_unknown"
+	RejectClosed           = "closed"
+	RejectClosingSoon      = "closing_soon"
+	RejectFull             = "full"
+	RejectNotChosen        = "not_chosen"
+	RejectNotRegistered    = "not_registered"
+)
+
+// Rejection says why one service was not chosen.
+type Rejection struct {
+	ServiceID string `json:"service_id"`
+	Tier      Tier   `json:"tier"`
+	Code      string `json:"code"`
+	Reason    string `json:"reason"`
+}
+
+// ServiceGap records that the ideal (minimum) tier had nothing suitable.
+type ServiceGap struct {
+	Tier      Tier      `json:"tier"`
+	CareNeeds []string  `json:"care_needs,omitempty"`
+	Dx        string    `json:"dx,omitempty"`
+	At        time.Time `json:"at"`
+	Postcode  string    `json:"postcode,omitempty"`
+	District  string    `json:"district,omitempty"`
+}
+
+// Decision is the outcome of Route.
+type Decision struct {
+	ServiceID   string      `json:"service_id"`
+	ServiceName string      `json:"service_name"`
+	Tier        Tier        `json:"tier"`
+	Allocation  Allocation  `json:"allocation"`
+	SeeFrom     time.Time   `json:"see_from"` // earliest time the patient can be seen
+	DistanceM   int         `json:"distance_m"`
+	Fallback    bool        `json:"fallback,omitempty"` // ED chosen because nothing qualified
+	AcceptBy    *time.Time  `json:"accept_by,omitempty"`
+	Rejections  []Rejection `json:"rejections"`
+	Gap         *ServiceGap `json:"gap,omitempty"`
+}
+
+// ErrNoService is returned when not even an always-open ED exists.
+var ErrNoService = errors.New("no service can take the patient")
+
+// ErrBadNeed is returned for a need with an unknown minimum tier.
+var ErrBadNeed = errors.New("invalid need")
+
+const closingMargin = 30 * 60 // seconds
+
+type candidate struct {
+	i        int
+	own      bool
+	dist     int
+	used     int
+	start    int64
+	end      int64
+	visit    int64
+	capacity string
+}
+
+// Route chooses where the patient should be seen. It walks tiers from
+// need.MinTier upward and, within a tier, keeps services that are not
+// red, provide every care need, take the patient (age, sex, residence,
+// catchment), are open long enough within the timeframe (open at some
+// point in it and not closing within 30 minutes of the patient's arrival;
+// immediate means open now) and have capacity left given load. Survivors
+// are ranked: the patient's own practice first among GP services, then
+// distance, then load, then id. If nothing qualifies the nearest
+// always-open ED is the fallback. Route is pure: same arguments, same
+// Decision.
+func Route(need Need, p Patient, now time.Time, dir *Directory, load *Load) (Decision, error) {
+	minRank := need.MinTier.Rank()
+	if minRank < 0 {
+		return Decision{}, fmt.Errorf("route: %w: unknown min tier %q", ErrBadNeed, need.MinTier)
+	}
+	idx, err := dir.index()
+	if err != nil {
+		return Decision{}, fmt.Errorf("route: %w", err)
+	}
+	nowU := now.Unix()
+	window := int64(need.WithinMinutes) * 60
+	if need.Immediate || window < 0 {
+		window = 0
+	}
+	winEnd := nowU + window
+	// a week beyond the window so "closed until" can name the next opening
+	cal := newCalendar(now, time.Unix(winEnd+7*24*3600, 0), idx.extraHols)
+	pLoc, ok := lookupPostcode(dir.Postcodes, idx.districts, p.Postcode)
+	if !ok {
+		pLoc = idx.centre
+	}
+	var d Decision
+	d.Rejections = make([]Rejection, 0, 16)
+	var cands []candidate
+	for r := minRank; r < len(Tiers); r++ {
+		cands = cands[:0]
+		for _, si := range idx.byTier[r] {
+			ps := &idx.services[si]
+			c, code, reason := evaluate(ps, need, &p, nowU, winEnd, &cal, load)
+			if code != "" {
+				d.Rejections = append(d.Rejections, Rejection{ServiceID: ps.svc.ID, Tier: ps.svc.Tier, Code: code, Reason: reason})
+				continue
+			}
+			c.i = si
+			c.own = Tiers[r] == TierGP && p.RegisteredPractice != "" && ps.svc.ODSCode == p.RegisteredPractice
+			c.dist = haversineM(pLoc.Lat, pLoc.Lon, ps.lat, ps.lon)
+			cands = append(cands, c)
+		}
+		if r == minRank && len(cands) == 0 {
+			d.Gap = &ServiceGap{Tier: Tiers[r], CareNeeds: need.CareNeeds, Dx: need.Dx, At: now.UTC(),
+				Postcode: NormalisePostcode(p.Postcode), District: PostcodeDistrict(p.Postcode)}
+		}
+		if len(cands) == 0 {
+			continue
+		}
+		sort.Slice(cands, func(a, b int) bool { return better(&cands[a], &cands[b], idx) })
+		best := cands[0]
+		for _, c := range cands[1:] {
+			d.Rejections = append(d.Rejections, Rejection{ServiceID: idx.services[c.i].svc.ID, Tier: Tiers[r], Code: RejectNotChosen,
+				Reason: notChosenReason(&c, &best)})
+		}
+		d.choose(&idx.services[best.i], best, now)
+		return d, nil
+	}
+	// Fallback: nearest always-open ED regardless of anything else.
+	bestI, bestDist := -1, 0
+	for _, si := range idx.byTier[TierED.Rank()] {
+		ps := &idx.services[si]
+		if !ps.svc.AlwaysOpen {
+			continue
+		}
+		dist := haversineM(pLoc.Lat, pLoc.Lon, ps.lat, ps.lon)
+		if bestI < 0 || dist < bestDist {
+			bestI, bestDist = si, dist
+		}
+	}
+	if bestI < 0 {
+		return d, fmt.Errorf("route: %w", ErrNoService)
+	}
+	d.choose(&idx.services[bestI], candidate{dist: bestDist, start: nowU, end: nowU, visit: nowU}, now)
+	d.Fallback = true
+	return d, nil
+}
+
+func (d *Decision) choose(ps *pservice, c candidate, now time.Time) {
+	s := ps.svc
+	d.ServiceID, d.ServiceName, d.Tier, d.DistanceM = s.ID, s.Name, s.Tier, c.dist
+	d.Allocation = Allocation{ServiceID: s.ID, Kind: c.capacity,
+		SessionStart: time.Unix(c.start, 0).UTC(), SessionEnd: time.Unix(c.end, 0).UTC()}
+	d.SeeFrom = time.Unix(c.visit, 0).UTC()
+	if s.Tier == TierRapidResponse && s.AcceptanceMinutes > 0 {
+		t := now.Add(time.Duration(s.AcceptanceMinutes) * time.Minute).UTC()
+		d.AcceptBy = &t
+	}
+}
+
+func better(a, b *candidate, idx *dirIndex) bool {
+	if a.own != b.own {
+		return a.own
+	}
+	if a.dist != b.dist {
+		return a.dist < b.dist
+	}
+	if a.used != b.used {
+		return a.used < b.used
+	}
+	return idx.services[a.i].svc.ID < idx.services[b.i].svc.ID
+}
+
+func notChosenReason(c, best *candidate) string {
+	switch {
+	case best.own && !c.own:
+		return "suitable, but the patient's own practice comes first"
+	case c.dist != best.dist:
+		return "suitable, but further away (" + km(c.dist) + " vs " + km(best.dist) + ")"
+	case c.used != best.used:
+		return "suitable, but busier (" + strconv.Itoa(c.used) + " vs " + strconv.Itoa(best.used) + " allocated)"
+	}
+	return "suitable, tie broken by id"
+}
+
+func km(m int) string {
+	return strconv.FormatFloat(float64(m)/1000, 'f', 1, 64) + " km"
+}
+
+// evaluate checks one service; a non-empty code is the rejection.
+func evaluate(ps *pservice, need Need, p *Patient, now, winEnd int64, cal *calendar, load *Load) (candidate, string, string) {
+	s := ps.svc
+	if ps.rag.status != StatusGreen {
+		reset := ps.rag.reset > 0 && ps.rag.setAt > 0 && now >= ps.rag.setAt+ps.rag.reset
+		if ps.rag.status == StatusRed && !reset {
+			return candidate{}, RejectStatusRed, "status red"
+		}
+	}
+	for _, n := range need.CareNeeds {
+		if _, ok := ps.provides[n]; !ok {
+			return candidate{}, RejectNotProvided, "does not provide " + n
+		}
+	}
+	if code, reason := checkAge(s.Eligibility.Age, p, ""); code != "" {
+		return candidate{}, code, reason
+	}
+	if code, reason := checkSex(s.Eligibility.Sex, p.Sex, ""); code != "" {
+		return candidate{}, code, reason
+	}
+	if s.Eligibility.RegisteredOnly && p.RegisteredPractice != s.ODSCode {
+		return candidate{}, RejectNotRegistered, "sees only patients registered with " + s.ODSCode
+	}
+	if s.Eligibility.RequiresUsualResidence && !p.AtUsualResidence {
+		return candidate{}, RejectNotAtResidence, "sees patients only at their usual residence"
+	}
+	if len(s.Eligibility.Catchment) > 0 {
+		if p.Postcode == "" {
+			return candidate{}, RejectPostcodeUnknown, "postcode unknown, service has a catchment"
+		}
+		if !InCatchment(s.Eligibility.Catchment, p.Postcode) {
+			return candidate{}, RejectOutsideCatchment, "outside catchment"
+		}
+	}
+	for _, n := range need.CareNeeds {
+		pr := ps.provides[n]
+		if code, reason := checkAge(pr.Age, p, " for "+n); code != "" {
+			return candidate{}, code, reason
+		}
+		if code, reason := checkSex(pr.Sex, p.Sex, " for "+n); code != "" {
+			return candidate{}, code, reason
+		}
+	}
+	return openSlot(ps, now, winEnd, cal, load)
+}
+
+func checkAge(a AgeRange, p *Patient, what string) (string, string) {
+	lo, hi := a.minDays(), a.maxDays()
+	if lo == 0 && hi < 0 {
+		return "", ""
+	}
+	if !p.AgeKnown {
+		return RejectAgeUnknown, "age unknown, service sees " + a.String() + what
+	}
+	if p.AgeDays < lo || (hi >= 0 && p.AgeDays > hi) {
+		return RejectAge, "age " + ageText(p.AgeDays, a) + " outside " + a.String() + what
+	}
+	return "", ""
+}
+
+func ageText(days int, a AgeRange) string {
+	if a.MinDays > 0 || a.MaxDays > 0 {
+		if days < 2*365 {
+			return strconv.Itoa(days) + " days"
+		}
+	}
+	// whole years under the 365.25-day convention
+	y := days * 4 / 1461
+	for yearsToDays(y+1) <= days {
+		y++
+	}
+	for y > 0 && yearsToDays(y) > days {
+		y--
+	}
+	return strconv.Itoa(y)
+}
+
+// String renders the range as "16-64", "18+", "up to 17" or in days.
+func (a AgeRange) String() string {
+	if a.MinDays > 0 || a.MaxDays > 0 {
+		lo, hi := a.minDays(), a.maxDays()
+		if hi < 0 {
+			return strconv.Itoa(lo) + "+ days"
+		}
+		return strconv.Itoa(lo) + "-" + strconv.Itoa(hi) + " days"
+	}
+	switch {
+	case a.MaxYears > 0 && a.MinYears > 0:
+		return strconv.Itoa(a.MinYears) + "-" + strconv.Itoa(a.MaxYears)
+	case a.MaxYears > 0:
+		return "up to " + strconv.Itoa(a.MaxYears)
+	default:
+		return strconv.Itoa(a.MinYears) + "+"
+	}
+}
+
+func checkSex(want, got, what string) (string, string) {
+	if want == "" || want == got {
+		return "", ""
+	}
+	if got == "" {
+		return RejectSex, "sex unknown, service sees " + want + " patients only" + what
+	}
+	return RejectSex, "sees " + want + " patients only" + what
+}
+
+// sessionsFor returns the sessions that apply on day i.
+func (ps *pservice) sessionsFor(d *dayInfo) []psession {
+	if ps.exceptions != nil {
+		if ex, ok := ps.exceptions[d.key]; ok {
+			return ex
+		}
+	}
+	if d.bankHol {
+		return ps.bankHoliday
+	}
+	return ps.weekly[d.weekday]
+}
+
+// openSlot finds the first session usable within [now, winEnd] with
+// capacity left.
+func openSlot(ps *pservice, now, winEnd int64, cal *calendar, load *Load) (candidate, string, string) {
+	s := ps.svc
+	kind := s.Capacity.Kind
+	if s.AlwaysOpen {
+		c := candidate{start: now, end: now, visit: now, capacity: kind}
+		if kind == CapacityPlaces {
+			c.used = load.used(s.ID, kind, 0)
+			if c.used >= s.Capacity.Places {
+				return c, RejectFull, "full: " + strconv.Itoa(s.Capacity.Places-c.used) + " of " + strconv.Itoa(s.Capacity.Places) + " places free"
+			}
+		}
+		return c, "", ""
+	}
+	var fullStart int64 = -1
+	var fullSlots int
+	var closingAt int64 = -1
+	for i := range cal.days {
+		for _, ss := range ps.sessionsFor(&cal.days[i]) {
+			st := cal.at(i, ss.start)
+			en := cal.at(i, ss.end)
+			if en <= now {
+				continue
+			}
+			if st > winEnd {
+				return closedReason(fullStart, fullSlots, closingAt, st, now)
+			}
+			visit := st
+			if visit < now {
+				visit = now
+			}
+			if en-visit < closingMargin {
+				closingAt = en
+				continue
+			}
+			c := candidate{start: st, end: en, visit: visit, capacity: kind}
+			switch kind {
+			case CapacitySlots:
+				c.used = load.used(s.ID, kind, st)
+				if c.used >= ss.slots {
+					if fullStart < 0 {
+						fullStart, fullSlots = st, ss.slots
+					}
+					continue
+				}
+			case CapacityPlaces:
+				c.used = load.used(s.ID, kind, 0)
+				if c.used >= s.Capacity.Places {
+					return c, RejectFull, "full: 0 of " + strconv.Itoa(s.Capacity.Places) + " places free"
+				}
+			}
+			return c, "", ""
+		}
+	}
+	return closedReason(fullStart, fullSlots, closingAt, -1, now)
+}
+
+func closedReason(fullStart int64, fullSlots int, closingAt, next, now int64) (candidate, string, string) {
+	switch {
+	case fullStart >= 0:
+		return candidate{}, RejectFull, "full: 0 of " + strconv.Itoa(fullSlots) + " slots left in the " + localClock(fullStart, now) + " session"
+	case closingAt >= 0 && closingAt > now:
+		return candidate{}, RejectClosingSoon, "closes at " + localClock(closingAt, now) + ", within 30 minutes"
+	case next >= 0:
+		return candidate{}, RejectClosed, "closed until " + localClock(next, now)
+	}
+	return candidate{}, RejectClosed, "closed throughout the timeframe"
+}
+
+// localClock formats t in London time: "08:00" on now's local day, "Wed
+// 08:00" within the week, else "2026-12-29 08:00".
+func localClock(t, now int64) string {
+	lt := time.Unix(t, 0).In(London)
+	ln := time.Unix(now, 0).In(London)
+	switch {
+	case lt.YearDay() == ln.YearDay() && lt.Year() == ln.Year():
+		return lt.Format("15:04")
+	case t-now < 6*24*3600:
+		return lt.Format("Mon 15:04")
+	}
+	return lt.Format("2006-01-02 15:04")
+}
+
+// haversineM is the great-circle distance in whole metres.
+func haversineM(lat1, lon1, lat2, lon2 float64) int {
+	const r = 6371000.0
+	const rad = math.Pi / 180
+	dLat := (lat2 - lat1) * rad
+	dLon := (lon2 - lon1) * rad
+	sa := math.Sin(dLat / 2)
+	so := math.Sin(dLon / 2)
+	h := sa*sa + math.Cos(lat1*rad)*math.Cos(lat2*rad)*so*so
+	return int(math.Round(2 * r * math.Asin(math.Sqrt(math.Min(1, h)))))
+}
