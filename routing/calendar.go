@@ -217,5 +217,20 @@ func (c *calendar) at(i int, minute int) int64 {
 	if d.uniform {
 		return d.midnight + int64(minute)*60
 	}
-	return time.Date(d.date.Year, d.date.Month, d.date.Day, minute/60, minute%60, 0, 0, London).Unix()
+	return wallClock(d.date, minute)
+}
+
+// wallClock converts a London wall-clock time on date to an instant. A
+// time skipped by the March change (01:00-02:00) maps to the moment the
+// clocks go forward, so "open until 02:00" ends at 01:00 UTC; a time that
+// occurs twice in October resolves as time.Date does.
+func wallClock(d Date, minute int) int64 {
+	t := time.Date(d.Year, d.Month, d.Day, minute/60, minute%60, 0, 0, London)
+	if t.Hour()*60+t.Minute() != minute%1440 {
+		start, _ := t.ZoneBounds()
+		if !start.IsZero() && start.Before(t) {
+			return start.Unix()
+		}
+	}
+	return t.Unix()
 }

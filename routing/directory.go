@@ -242,6 +242,7 @@ type pservice struct {
 	exceptions  map[string][]psession
 	lat, lon    float64
 	provides    map[string]*Provision
+	needBits    []uint64 // bit i set: provides the need numbered i in dirIndex.needIDs
 	rag         ragState
 }
 
@@ -258,6 +259,7 @@ type dirIndex struct {
 	centre     LatLon
 	extraHols  map[string]bool
 	practiceBy map[string]int
+	needIDs    map[string]int // care need -> bit number
 }
 
 var dayNames = map[string]int{"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
@@ -363,6 +365,7 @@ func buildIndex(d *Directory) (*dirIndex, error) {
 		districts:  map[string]LatLon{},
 		extraHols:  map[string]bool{},
 		practiceBy: map[string]int{},
+		needIDs:    map[string]int{},
 	}
 	// district centroids from the postcode table, in sorted order so
 	// floating-point sums are reproducible.
@@ -506,6 +509,15 @@ func buildIndex(d *Directory) (*dirIndex, error) {
 				bad("%s: provision with no need", where)
 			}
 			ps.provides[p.Need] = p
+			id, ok := idx.needIDs[p.Need]
+			if !ok {
+				id = len(idx.needIDs)
+				idx.needIDs[p.Need] = id
+			}
+			for len(ps.needBits) <= id/64 {
+				ps.needBits = append(ps.needBits, 0)
+			}
+			ps.needBits[id/64] |= 1 << (id % 64)
 		}
 		switch s.Eligibility.Sex {
 		case "", "female", "male":

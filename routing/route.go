@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -145,6 +145,8 @@ type Rejection struct {
 	Tier      Tier   `json:"tier"`
 	Code      string `json:"code"`
 	Reason    string `json:"reason"`
+	// DistanceM is set for suitable services that were not chosen.
+	DistanceM int `json:"distance_m,omitempty"`
 }
 
 // ServiceGap records that the ideal (minimum) tier had nothing suitable.
@@ -178,6 +180,35 @@ var ErrNoService = errors.New("no service can take the patient")
 var ErrBadNeed = errors.New("invalid need")
 
 const closingMargin = 30 * 60 // seconds
+
+// memo caches reason texts within one Route call: many services share
+// opening times and limits, so most rejections reuse a string.
+type memoKey struct {
+	kind int
+	a, b int64
+	s    string
+}
+
+type memoEntry struct {
+	k memoKey
+	v string
+}
+
+// memo is a small linear cache: a Route call sees few distinct texts.
+type memo struct{ entries []memoEntry }
+
+func (m *memo) get(k memoKey, build func() string) string {
+	for i := range m.entries {
+		if e := &m.entries[i]; e.k.kind == k.kind && e.k.a == k.a && e.k.b == k.b && e.k.s == k.s {
+			return e.v
+		}
+	}
+	v := build()
+	if len(m.entries) < 64 {
+		m.entries = append(m.entries, memoEntry{k, v})
+	}
+	return v
+}
 
 type candidate struct {
 	i        int
@@ -222,13 +253,23 @@ func Route(need Need, p Patient, now time.Time, dir *Directory, load *Load) (Dec
 		pLoc = idx.centre
 	}
 	var d Decision
-	d.Rejections = make([]Rejection, 0, 16)
+	d.Rejections = make([]Rejection, 0, len(idx.byTier[minRank])+8)
+	m := &memo{}
+	// care needs as bit numbers; -1 for a need no service provides
+	needBits := make([]int, len(need.CareNeeds))
+	for i, n := range need.CareNeeds {
+		if id, ok := idx.needIDs[n]; ok {
+			needBits[i] = id
+		} else {
+			needBits[i] = -1
+		}
+	}
 	var cands []candidate
 	for r := minRank; r < len(Tiers); r++ {
 		cands = cands[:0]
 		for _, si := range idx.byTier[r] {
 			ps := &idx.services[si]
-			c, code, reason := evaluate(ps, need, &p, nowU, winEnd, &cal, load)
+			c, code, reason := evaluate(ps, need, needBits, &p, nowU, winEnd, &cal, load, m)
 			if code != "" {
 				d.Rejections = append(d.Rejections, Rejection{ServiceID: ps.svc.ID, Tier: ps.svc.Tier, Code: code, Reason: reason})
 				continue
@@ -245,11 +286,11 @@ func Route(need Need, p Patient, now time.Time, dir *Directory, load *Load) (Dec
 		if len(cands) == 0 {
 			continue
 		}
-		sort.Slice(cands, func(a, b int) bool { return better(&cands[a], &cands[b], idx) })
+		slices.SortFunc(cands, func(a, b candidate) int { return compareCandidates(&a, &b, idx) })
 		best := cands[0]
 		for _, c := range cands[1:] {
 			d.Rejections = append(d.Rejections, Rejection{ServiceID: idx.services[c.i].svc.ID, Tier: Tiers[r], Code: RejectNotChosen,
-				Reason: notChosenReason(&c, &best)})
+				Reason: notChosenReason(&c, &best), DistanceM: c.dist})
 		}
 		d.choose(&idx.services[best.i], best, now)
 		return d, nil
@@ -286,17 +327,19 @@ func (d *Decision) choose(ps *pservice, c candidate, now time.Time) {
 	}
 }
 
-func better(a, b *candidate, idx *dirIndex) bool {
-	if a.own != b.own {
-		return a.own
+func compareCandidates(a, b *candidate, idx *dirIndex) int {
+	switch {
+	case a.own != b.own:
+		if a.own {
+			return -1
+		}
+		return 1
+	case a.dist != b.dist:
+		return a.dist - b.dist
+	case a.used != b.used:
+		return a.used - b.used
 	}
-	if a.dist != b.dist {
-		return a.dist < b.dist
-	}
-	if a.used != b.used {
-		return a.used < b.used
-	}
-	return idx.services[a.i].svc.ID < idx.services[b.i].svc.ID
+	return strings.Compare(idx.services[a.i].svc.ID, idx.services[b.i].svc.ID)
 }
 
 func notChosenReason(c, best *candidate) string {
@@ -304,9 +347,9 @@ func notChosenReason(c, best *candidate) string {
 	case best.own && !c.own:
 		return "suitable, but the patient's own practice comes first"
 	case c.dist != best.dist:
-		return "suitable, but further away (" + km(c.dist) + " vs " + km(best.dist) + ")"
+		return "suitable, but further away"
 	case c.used != best.used:
-		return "suitable, but busier (" + strconv.Itoa(c.used) + " vs " + strconv.Itoa(best.used) + " allocated)"
+		return "suitable, but busier"
 	}
 	return "suitable, tie broken by id"
 }
@@ -316,7 +359,7 @@ func km(m int) string {
 }
 
 // evaluate checks one service; a non-empty code is the rejection.
-func evaluate(ps *pservice, need Need, p *Patient, now, winEnd int64, cal *calendar, load *Load) (candidate, string, string) {
+func evaluate(ps *pservice, need Need, needBits []int, p *Patient, now, winEnd int64, cal *calendar, load *Load, m *memo) (candidate, string, string) {
 	s := ps.svc
 	if ps.rag.status != StatusGreen {
 		reset := ps.rag.reset > 0 && ps.rag.setAt > 0 && now >= ps.rag.setAt+ps.rag.reset
@@ -324,12 +367,12 @@ func evaluate(ps *pservice, need Need, p *Patient, now, winEnd int64, cal *calen
 			return candidate{}, RejectStatusRed, "status red"
 		}
 	}
-	for _, n := range need.CareNeeds {
-		if _, ok := ps.provides[n]; !ok {
-			return candidate{}, RejectNotProvided, "does not provide " + n
+	for i, n := range need.CareNeeds {
+		if b := needBits[i]; b < 0 || b/64 >= len(ps.needBits) || ps.needBits[b/64]&(1<<(b%64)) == 0 {
+			return candidate{}, RejectNotProvided, m.get(memoKey{kind: 1, s: n}, func() string { return "does not provide " + n })
 		}
 	}
-	if code, reason := checkAge(s.Eligibility.Age, p, ""); code != "" {
+	if code, reason := checkAge(s.Eligibility.Age, p, "", m); code != "" {
 		return candidate{}, code, reason
 	}
 	if code, reason := checkSex(s.Eligibility.Sex, p.Sex, ""); code != "" {
@@ -351,26 +394,31 @@ func evaluate(ps *pservice, need Need, p *Patient, now, winEnd int64, cal *calen
 	}
 	for _, n := range need.CareNeeds {
 		pr := ps.provides[n]
-		if code, reason := checkAge(pr.Age, p, " for "+n); code != "" {
+		if code, reason := checkAge(pr.Age, p, n, m); code != "" {
 			return candidate{}, code, reason
 		}
 		if code, reason := checkSex(pr.Sex, p.Sex, " for "+n); code != "" {
 			return candidate{}, code, reason
 		}
 	}
-	return openSlot(ps, now, winEnd, cal, load)
+	return openSlot(ps, now, winEnd, cal, load, m)
 }
 
-func checkAge(a AgeRange, p *Patient, what string) (string, string) {
+func checkAge(a AgeRange, p *Patient, need string, m *memo) (string, string) {
 	lo, hi := a.minDays(), a.maxDays()
 	if lo == 0 && hi < 0 {
 		return "", ""
 	}
+	what := ""
+	if need != "" {
+		what = " for " + need
+	}
+	k := memoKey{kind: 2, a: int64(lo), b: int64(hi), s: need}
 	if !p.AgeKnown {
-		return RejectAgeUnknown, "age unknown, service sees " + a.String() + what
+		return RejectAgeUnknown, m.get(k, func() string { return "age unknown, service sees " + a.String() + what })
 	}
 	if p.AgeDays < lo || (hi >= 0 && p.AgeDays > hi) {
-		return RejectAge, "age " + ageText(p.AgeDays, a) + " outside " + a.String() + what
+		return RejectAge, m.get(k, func() string { return "age " + ageText(p.AgeDays, a) + " outside " + a.String() + what })
 	}
 	return "", ""
 }
@@ -436,7 +484,7 @@ func (ps *pservice) sessionsFor(d *dayInfo) []psession {
 
 // openSlot finds the first session usable within [now, winEnd] with
 // capacity left.
-func openSlot(ps *pservice, now, winEnd int64, cal *calendar, load *Load) (candidate, string, string) {
+func openSlot(ps *pservice, now, winEnd int64, cal *calendar, load *Load, m *memo) (candidate, string, string) {
 	s := ps.svc
 	kind := s.Capacity.Kind
 	if s.AlwaysOpen {
@@ -444,7 +492,7 @@ func openSlot(ps *pservice, now, winEnd int64, cal *calendar, load *Load) (candi
 		if kind == CapacityPlaces {
 			c.used = load.used(s.ID, kind, 0)
 			if c.used >= s.Capacity.Places {
-				return c, RejectFull, "full: " + strconv.Itoa(s.Capacity.Places-c.used) + " of " + strconv.Itoa(s.Capacity.Places) + " places free"
+				return c, RejectFull, placesFull(s.Capacity.Places, m)
 			}
 		}
 		return c, "", ""
@@ -460,7 +508,7 @@ func openSlot(ps *pservice, now, winEnd int64, cal *calendar, load *Load) (candi
 				continue
 			}
 			if st > winEnd {
-				return closedReason(fullStart, fullSlots, closingAt, st, now)
+				return closedReason(fullStart, fullSlots, closingAt, st, now, m)
 			}
 			visit := st
 			if visit < now {
@@ -483,23 +531,31 @@ func openSlot(ps *pservice, now, winEnd int64, cal *calendar, load *Load) (candi
 			case CapacityPlaces:
 				c.used = load.used(s.ID, kind, 0)
 				if c.used >= s.Capacity.Places {
-					return c, RejectFull, "full: 0 of " + strconv.Itoa(s.Capacity.Places) + " places free"
+					return c, RejectFull, placesFull(s.Capacity.Places, m)
 				}
 			}
 			return c, "", ""
 		}
 	}
-	return closedReason(fullStart, fullSlots, closingAt, -1, now)
+	return closedReason(fullStart, fullSlots, closingAt, -1, now, m)
 }
 
-func closedReason(fullStart int64, fullSlots int, closingAt, next, now int64) (candidate, string, string) {
+func placesFull(places int, m *memo) string {
+	return m.get(memoKey{kind: 6, a: int64(places)}, func() string { return "full: 0 of " + strconv.Itoa(places) + " places free" })
+}
+
+func closedReason(fullStart int64, fullSlots int, closingAt, next, now int64, m *memo) (candidate, string, string) {
 	switch {
 	case fullStart >= 0:
-		return candidate{}, RejectFull, "full: 0 of " + strconv.Itoa(fullSlots) + " slots left in the " + localClock(fullStart, now) + " session"
+		return candidate{}, RejectFull, m.get(memoKey{kind: 3, a: fullStart, b: int64(fullSlots)}, func() string {
+			return "full: 0 of " + strconv.Itoa(fullSlots) + " slots left in the " + localClock(fullStart, now) + " session"
+		})
 	case closingAt >= 0 && closingAt > now:
-		return candidate{}, RejectClosingSoon, "closes at " + localClock(closingAt, now) + ", within 30 minutes"
+		return candidate{}, RejectClosingSoon, m.get(memoKey{kind: 4, a: closingAt}, func() string {
+			return "closes at " + localClock(closingAt, now) + ", within 30 minutes"
+		})
 	case next >= 0:
-		return candidate{}, RejectClosed, "closed until " + localClock(next, now)
+		return candidate{}, RejectClosed, m.get(memoKey{kind: 5, a: next}, func() string { return "closed until " + localClock(next, now) })
 	}
 	return candidate{}, RejectClosed, "closed throughout the timeframe"
 }

@@ -1,0 +1,268 @@
+package routing
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Standard Webhooks header names.
+const (
+	HeaderWebhookID        = "webhook-id"
+	HeaderWebhookTimestamp = "webhook-timestamp"
+	HeaderWebhookSignature = "webhook-signature"
+)
+
+// DecodeSecret turns a webhook secret into HMAC key bytes. A secret in
+// the Standard Webhooks form "whsec_<base64>" is base64-decoded; any
+// other string is used as raw bytes.
+func DecodeSecret(secret string) ([]byte, error) {
+	if rest, ok := strings.CutPrefix(secret, "whsec_"); ok {
+		k, err := base64.StdEncoding.DecodeString(rest)
+		if err != nil {
+			return nil, fmt.Errorf("decode whsec secret: %w", err)
+		}
+		return k, nil
+	}
+	if secret == "" {
+		return nil, errors.New("empty webhook secret")
+	}
+	return []byte(secret), nil
+}
+
+// Sign returns the Standard Webhooks signature header value
+// "v1,<base64 HMAC-SHA256 of id.timestamp.body>".
+func Sign(secret, id string, ts int64, body []byte) (string, error) {
+	key, err := DecodeSecret(secret)
+	if err != nil {
+		return "", err
+	}
+	return "v1," + signature(key, id, ts, body), nil
+}
+
+func signature(key []byte, id string, ts int64, body []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(id))
+	m.Write([]byte{'.'})
+	m.Write([]byte(strconv.FormatInt(ts, 10)))
+	m.Write([]byte{'.'})
+	m.Write(body)
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// Verification errors.
+var (
+	ErrMissingHeaders   = errors.New("webhook headers missing")
+	ErrTimestampSkew    = errors.New("webhook timestamp outside tolerance")
+	ErrInvalidSignature = errors.New("webhook signature does not match")
+)
+
+// Verify checks a received webhook: the headers are present, the
+// timestamp is within tolerance of now, and one of the space-separated
+// "v1,<sig>" signatures matches (compared in constant time).
+func Verify(secret string, h http.Header, body []byte, tolerance time.Duration, now time.Time) error {
+	id, tsS, sigs := h.Get(HeaderWebhookID), h.Get(HeaderWebhookTimestamp), h.Get(HeaderWebhookSignature)
+	if id == "" || tsS == "" || sigs == "" {
+		return ErrMissingHeaders
+	}
+	ts, err := strconv.ParseInt(tsS, 10, 64)
+	if err != nil {
+		return fmt.Errorf("webhook timestamp %q: %w", tsS, ErrMissingHeaders)
+	}
+	if d := now.Sub(time.Unix(ts, 0)); d > tolerance || d < -tolerance {
+		return fmt.Errorf("webhook timestamp %d is %s from now: %w", ts, d, ErrTimestampSkew)
+	}
+	key, err := DecodeSecret(secret)
+	if err != nil {
+		return err
+	}
+	want := []byte(signature(key, id, ts, body))
+	for _, s := range strings.Fields(sigs) {
+		v, sig, ok := strings.Cut(s, ",")
+		if ok && v == "v1" && hmac.Equal([]byte(sig), want) {
+			return nil
+		}
+	}
+	return ErrInvalidSignature
+}
+
+// Delivery outcomes.
+const (
+	DeliveryDelivered = "delivered"
+	DeliveryPermanent = "permanent_failure" // 4xx other than 408/429: do not retry
+	DeliveryExhausted = "retries_exhausted"
+	DeliveryCancelled = "cancelled"
+)
+
+// DeliveryResult reports one Notify call.
+type DeliveryResult struct {
+	Status     string `json:"status"`
+	Attempts   int    `json:"attempts"`
+	LastStatus int    `json:"last_http_status,omitempty"`
+	LastError  string `json:"last_error,omitempty"`
+}
+
+// Notifier posts signed JSON webhooks with retries. The zero value is
+// not usable; set at least Client or rely on NewNotifier's defaults.
+type Notifier struct {
+	Client      *http.Client
+	Timeout     time.Duration // per attempt
+	MaxAttempts int
+	BaseBackoff time.Duration // doubled each retry, capped at MaxBackoff
+	MaxBackoff  time.Duration
+	// Jitter returns a number in [0,1); the wait is backoff/2 plus
+	// Jitter()*backoff/2 ("equal jitter").
+	Jitter func() float64
+	// Sleep waits d or until ctx ends; injectable for tests.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Now gives the webhook-timestamp.
+	Now func() time.Time
+}
+
+// NewNotifier returns a notifier with a 10s attempt timeout, 6 attempts
+// and backoff from 500ms up to 30s.
+func NewNotifier() *Notifier {
+	return &Notifier{
+		Client:      &http.Client{},
+		Timeout:     10 * time.Second,
+		MaxAttempts: 6,
+		BaseBackoff: 500 * time.Millisecond,
+		MaxBackoff:  30 * time.Second,
+		Jitter:      rand.Float64,
+		Sleep:       sleepCtx,
+		Now:         time.Now,
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Backoff is the wait before retry number attempt (1 = after the first
+// failure).
+func (n *Notifier) Backoff(attempt int) time.Duration {
+	b := n.BaseBackoff
+	for i := 1; i < attempt && b < n.MaxBackoff; i++ {
+		b *= 2
+	}
+	if b > n.MaxBackoff {
+		b = n.MaxBackoff
+	}
+	j := 0.5
+	if n.Jitter != nil {
+		j = n.Jitter()
+	}
+	return b/2 + time.Duration(j*float64(b/2))
+}
+
+// Notify POSTs body (JSON) to hook.URL with Standard Webhooks headers,
+// using msgID as webhook-id on every attempt so receivers can
+// de-duplicate. 2xx is delivered; 4xx other than 408 and 429 is a
+// permanent failure; anything else (5xx, 408, 429, network errors,
+// attempt timeouts) is retried up to MaxAttempts. The returned error is
+// nil only when delivered.
+func (n *Notifier) Notify(ctx context.Context, hook Webhook, msgID string, body []byte) (DeliveryResult, error) {
+	var res DeliveryResult
+	key := hook.Secret
+	if _, err := DecodeSecret(key); err != nil {
+		res.Status = DeliveryPermanent
+		return res, fmt.Errorf("notify %s: %w", hook.URL, err)
+	}
+	max := n.MaxAttempts
+	if max < 1 {
+		max = 1
+	}
+	for attempt := 1; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			res.Status = DeliveryCancelled
+			return res, fmt.Errorf("notify %s: %w", hook.URL, err)
+		}
+		res.Attempts = attempt
+		code, err := n.attempt(ctx, hook, msgID, body)
+		res.LastStatus = code
+		res.LastError = ""
+		if err != nil {
+			res.LastError = err.Error()
+		}
+		switch {
+		case err == nil && code >= 200 && code < 300:
+			res.Status = DeliveryDelivered
+			return res, nil
+		case err == nil && code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests:
+			res.Status = DeliveryPermanent
+			return res, fmt.Errorf("notify %s: permanent failure: HTTP %d", hook.URL, code)
+		}
+		if ctx.Err() != nil {
+			res.Status = DeliveryCancelled
+			return res, fmt.Errorf("notify %s: %w", hook.URL, ctx.Err())
+		}
+		if attempt >= max {
+			res.Status = DeliveryExhausted
+			if err != nil {
+				return res, fmt.Errorf("notify %s: %d attempts: %w", hook.URL, attempt, err)
+			}
+			return res, fmt.Errorf("notify %s: %d attempts, last HTTP %d", hook.URL, attempt, code)
+		}
+		sleep := n.Sleep
+		if sleep == nil {
+			sleep = sleepCtx
+		}
+		if err := sleep(ctx, n.Backoff(attempt)); err != nil {
+			res.Status = DeliveryCancelled
+			return res, fmt.Errorf("notify %s: %w", hook.URL, err)
+		}
+	}
+}
+
+func (n *Notifier) attempt(ctx context.Context, hook Webhook, msgID string, body []byte) (int, error) {
+	if n.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, n.Timeout)
+		defer cancel()
+	}
+	now := time.Now
+	if n.Now != nil {
+		now = n.Now
+	}
+	ts := now().Unix()
+	sig, err := Sign(hook.Secret, msgID, ts, body)
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, hook.URL, bytes.NewReader(body))
+	if err != nil {
+		return 0, fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(HeaderWebhookID, msgID)
+	req.Header.Set(HeaderWebhookTimestamp, strconv.FormatInt(ts, 10))
+	req.Header.Set(HeaderWebhookSignature, sig)
+	client := n.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	return resp.StatusCode, nil
+}
