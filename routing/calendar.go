@@ -179,6 +179,8 @@ func newCalendar(from, to time.Time, extra map[string]bool) calendar {
 	end := Date{lt.Year(), lt.Month(), lt.Day()}.addDays(1)
 	var c calendar
 	hols := map[int][]Date{}
+	var zoneEnd time.Time
+	var zoneOff, prevMidnight int64
 	for d := start; ; d = d.addDays(1) {
 		if _, ok := hols[d.Year]; !ok {
 			hols[d.Year] = BankHolidays(d.Year)
@@ -192,12 +194,21 @@ func newCalendar(from, to time.Time, extra map[string]bool) calendar {
 		if extra[di.key] {
 			di.bankHol = true
 		}
-		m := time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, London)
-		_, off0 := m.Zone()
-		_, off1 := time.Date(d.Year, d.Month, d.Day, 23, 59, 0, 0, London).Zone()
+		// one zone lookup per day: the day is uniform if its zone period
+		// (from ZoneBounds) lasts past the next midnight
+		var m time.Time
+		if zoneEnd.IsZero() || prevMidnight+2*86400 > zoneEnd.Unix() {
+			m = time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, London)
+			_, zoneEnd = m.ZoneBounds()
+			_, off := m.Zone()
+			zoneOff = int64(off)
+		} else {
+			m = time.Unix(prevMidnight+86400, 0)
+		}
 		di.midnight = m.Unix()
-		di.offset = int64(off0)
-		di.uniform = off0 == off1
+		prevMidnight = di.midnight
+		di.offset = zoneOff
+		di.uniform = zoneEnd.IsZero() || di.midnight+86400 <= zoneEnd.Unix()
 		c.days = append(c.days, di)
 		if d == end {
 			break

@@ -3,6 +3,7 @@ package routing
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -241,6 +242,7 @@ type pservice struct {
 	bankHoliday []psession
 	exceptions  map[string][]psession
 	lat, lon    float64
+	cosLat      float64
 	provides    map[string]*Provision
 	needBits    []uint64 // bit i set: provides the need numbered i in dirIndex.needIDs
 	rag         ragState
@@ -493,6 +495,7 @@ func buildIndex(d *Directory) (*dirIndex, error) {
 			sortSessions(list)
 			ps.exceptions[ex.Date] = list
 		}
+		ps.cosLat = math.Cos(ps.lat * math.Pi / 180)
 		switch s.Capacity.Kind {
 		case CapacitySlots, CapacityNone:
 		case CapacityPlaces:

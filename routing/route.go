@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -195,7 +194,10 @@ type memoEntry struct {
 }
 
 // memo is a small linear cache: a Route call sees few distinct texts.
-type memo struct{ entries []memoEntry }
+type memo struct {
+	entries     []memoEntry
+	notProvided []string // by index in Need.CareNeeds
+}
 
 func (m *memo) get(k memoKey, build func() string) string {
 	for i := range m.entries {
@@ -252,12 +254,15 @@ func Route(need Need, p Patient, now time.Time, dir *Directory, load *Load) (Dec
 	if !ok {
 		pLoc = idx.centre
 	}
+	pCos := math.Cos(pLoc.Lat * math.Pi / 180)
 	var d Decision
 	d.Rejections = make([]Rejection, 0, len(idx.byTier[minRank])+8)
 	m := &memo{}
 	// care needs as bit numbers; -1 for a need no service provides
 	needBits := make([]int, len(need.CareNeeds))
+	m.notProvided = make([]string, len(need.CareNeeds))
 	for i, n := range need.CareNeeds {
+		m.notProvided[i] = "does not provide " + n
 		if id, ok := idx.needIDs[n]; ok {
 			needBits[i] = id
 		} else {
@@ -276,7 +281,7 @@ func Route(need Need, p Patient, now time.Time, dir *Directory, load *Load) (Dec
 			}
 			c.i = si
 			c.own = Tiers[r] == TierGP && p.RegisteredPractice != "" && ps.svc.ODSCode == p.RegisteredPractice
-			c.dist = haversineM(pLoc.Lat, pLoc.Lon, ps.lat, ps.lon)
+			c.dist = haversineCos(pLoc.Lat, pLoc.Lon, pCos, ps.lat, ps.lon, ps.cosLat)
 			cands = append(cands, c)
 		}
 		if r == minRank && len(cands) == 0 {
@@ -286,9 +291,18 @@ func Route(need Need, p Patient, now time.Time, dir *Directory, load *Load) (Dec
 		if len(cands) == 0 {
 			continue
 		}
-		slices.SortFunc(cands, func(a, b candidate) int { return compareCandidates(&a, &b, idx) })
-		best := cands[0]
-		for _, c := range cands[1:] {
+		bi := 0
+		for k := 1; k < len(cands); k++ {
+			if compareCandidates(&cands[k], &cands[bi], idx) < 0 {
+				bi = k
+			}
+		}
+		best := cands[bi]
+		// the others, in id order, each with why it lost
+		for k, c := range cands {
+			if k == bi {
+				continue
+			}
 			d.Rejections = append(d.Rejections, Rejection{ServiceID: idx.services[c.i].svc.ID, Tier: Tiers[r], Code: RejectNotChosen,
 				Reason: notChosenReason(&c, &best), DistanceM: c.dist})
 		}
@@ -367,15 +381,15 @@ func evaluate(ps *pservice, need Need, needBits []int, p *Patient, now, winEnd i
 			return candidate{}, RejectStatusRed, "status red"
 		}
 	}
-	for i, n := range need.CareNeeds {
+	for i := range need.CareNeeds {
 		if b := needBits[i]; b < 0 || b/64 >= len(ps.needBits) || ps.needBits[b/64]&(1<<(b%64)) == 0 {
-			return candidate{}, RejectNotProvided, m.get(memoKey{kind: 1, s: n}, func() string { return "does not provide " + n })
+			return candidate{}, RejectNotProvided, m.notProvided[i]
 		}
 	}
 	if code, reason := checkAge(s.Eligibility.Age, p, "", m); code != "" {
 		return candidate{}, code, reason
 	}
-	if code, reason := checkSex(s.Eligibility.Sex, p.Sex, ""); code != "" {
+	if code, reason := checkSex(s.Eligibility.Sex, p.Sex, "", m); code != "" {
 		return candidate{}, code, reason
 	}
 	if s.Eligibility.RegisteredOnly && p.RegisteredPractice != s.ODSCode {
@@ -397,7 +411,7 @@ func evaluate(ps *pservice, need Need, needBits []int, p *Patient, now, winEnd i
 		if code, reason := checkAge(pr.Age, p, n, m); code != "" {
 			return candidate{}, code, reason
 		}
-		if code, reason := checkSex(pr.Sex, p.Sex, " for "+n); code != "" {
+		if code, reason := checkSex(pr.Sex, p.Sex, n, m); code != "" {
 			return candidate{}, code, reason
 		}
 	}
@@ -459,14 +473,20 @@ func (a AgeRange) String() string {
 	}
 }
 
-func checkSex(want, got, what string) (string, string) {
+func checkSex(want, got, need string, m *memo) (string, string) {
 	if want == "" || want == got {
 		return "", ""
 	}
-	if got == "" {
-		return RejectSex, "sex unknown, service sees " + want + " patients only" + what
-	}
-	return RejectSex, "sees " + want + " patients only" + what
+	return RejectSex, m.get(memoKey{kind: 7, s: want + "|" + need}, func() string {
+		what := ""
+		if need != "" {
+			what = " for " + need
+		}
+		if got == "" {
+			return "sex unknown, service sees " + want + " patients only" + what
+		}
+		return "sees " + want + " patients only" + what
+	})
 }
 
 // sessionsFor returns the sessions that apply on day i.
@@ -576,12 +596,18 @@ func localClock(t, now int64) string {
 
 // haversineM is the great-circle distance in whole metres.
 func haversineM(lat1, lon1, lat2, lon2 float64) int {
+	const rad = math.Pi / 180
+	return haversineCos(lat1, lon1, math.Cos(lat1*rad), lat2, lon2, math.Cos(lat2*rad))
+}
+
+// haversineCos is haversineM with the cosines of the latitudes given.
+func haversineCos(lat1, lon1, cos1, lat2, lon2, cos2 float64) int {
 	const r = 6371000.0
 	const rad = math.Pi / 180
 	dLat := (lat2 - lat1) * rad
 	dLon := (lon2 - lon1) * rad
 	sa := math.Sin(dLat / 2)
 	so := math.Sin(dLon / 2)
-	h := sa*sa + math.Cos(lat1*rad)*math.Cos(lat2*rad)*so*so
+	h := sa*sa + cos1*cos2*so*so
 	return int(math.Round(2 * r * math.Asin(math.Sqrt(math.Min(1, h)))))
 }
