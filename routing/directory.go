@@ -156,9 +156,9 @@ type LatLon struct {
 }
 
 // Directory is the service directory plus the postcode table used for
-// distances. Call Validate after building or decoding one: it checks it
-// and builds the lookup index Route uses (Route still works without it,
-// more slowly).
+// distances. Call Validate after building, decoding or changing one: it
+// checks it and builds the lookup index Route uses (Route still works
+// without it, more slowly; an index from before a change is stale).
 type Directory struct {
 	Name              string            `json:"name"`
 	CentrePostcode    string            `json:"centre_postcode"`
@@ -176,12 +176,16 @@ var ErrInvalidDirectory = errors.New("invalid directory")
 // NormalisePostcode upper-cases a postcode and puts one space before the
 // inward code ("dy11aa" -> "DY1 1AA"). Partial postcodes (districts,
 // sectors) are returned upper-cased with single spaces.
+//
+// A sector must keep its space ("DY2 7"): without one, "DY27" reads as a
+// district.
 func NormalisePostcode(p string) string {
-	p = strings.ToUpper(strings.Join(strings.Fields(p), ""))
-	if len(p) >= 5 {
-		return p[:len(p)-3] + " " + p[len(p)-3:]
+	f := strings.Fields(strings.ToUpper(p))
+	joined := strings.Join(f, "")
+	if len(joined) >= 5 && (len(f) == 1 || len(f[len(f)-1]) == 3) {
+		return joined[:len(joined)-3] + " " + joined[len(joined)-3:]
 	}
-	return p
+	return strings.Join(f, " ")
 }
 
 // PostcodeDistrict returns the outward code ("DY1" of "DY1 1AA").

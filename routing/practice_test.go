@@ -55,6 +55,16 @@ func TestAllocate(t *testing.T) {
 			}
 		})
 	}
+	// a sector catchment ("DY1 2") counts: Kingsbury covers DY1 2xx
+	got0, err := Allocate(RegistrationRequest{Postcode: "DY1 2AB"}, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range got0.Rejections {
+		if r.ODSCode == "X99003" && r.Code == PracticeOutsideCatchment {
+			t.Errorf("sector catchment ignored: %+v", r)
+		}
+	}
 	// the closed list is never chosen even when nearest
 	got, err := Allocate(RegistrationRequest{Postcode: "DY1 2AA"}, d)
 	if err != nil || got.ODSCode == "X99007" {

@@ -13,7 +13,8 @@ import (
 type Need struct {
 	MinTier Tier `json:"min_tier"`
 	// Immediate means the service must be open now (and not closing
-	// within 30 minutes). Otherwise WithinMinutes is the timeframe.
+	// within 30 minutes). Otherwise WithinMinutes is the timeframe; zero
+	// or less is treated as immediate.
 	Immediate     bool     `json:"immediate,omitempty"`
 	WithinMinutes int      `json:"within_minutes,omitempty"`
 	CareNeeds     []string `json:"care_needs,omitempty"`
@@ -231,8 +232,10 @@ type candidate struct {
 // immediate means open now) and have capacity left given load. Survivors
 // are ranked: the patient's own practice first among GP services, then
 // distance, then load, then id. If nothing qualifies the nearest
-// always-open ED is the fallback. Route is pure: same arguments, same
-// Decision.
+// always-open ED is the fallback. Amber status routes normally (it is a
+// signal to staff); red excludes until its reset time. Route is pure:
+// same arguments, same Decision; it never reads the clock and is safe
+// for concurrent use once the directory has been validated.
 func Route(need Need, p Patient, now time.Time, dir *Directory, load *Load) (Decision, error) {
 	minRank := need.MinTier.Rank()
 	if minRank < 0 {
