@@ -29,7 +29,17 @@ type Date struct {
 }
 
 // String is the ISO form "2026-12-25".
-func (d Date) String() string { return fmt.Sprintf("%04d-%02d-%02d", d.Year, int(d.Month), d.Day) }
+func (d Date) String() string {
+	if d.Year < 0 || d.Year > 9999 {
+		return fmt.Sprintf("%04d-%02d-%02d", d.Year, int(d.Month), d.Day)
+	}
+	b := []byte("0000-00-00")
+	y, m := d.Year, int(d.Month)
+	b[0], b[1], b[2], b[3] = byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10)
+	b[5], b[6] = byte('0'+m/10), byte('0'+m%10)
+	b[8], b[9] = byte('0'+d.Day/10), byte('0'+d.Day%10)
+	return string(b)
+}
 
 func (d Date) weekday() time.Weekday {
 	return time.Date(d.Year, d.Month, d.Day, 12, 0, 0, 0, time.UTC).Weekday()
@@ -172,25 +182,35 @@ type calendar struct {
 
 // newCalendar covers local dates from the day before from through the day
 // after to.
+// bankHolidaySet holds the precomputed holidays of 2000-2100, keyed by
+// Date; read-only after package initialisation.
+var bankHolidaySet = func() map[Date]bool {
+	m := make(map[Date]bool, 101*9)
+	for y := 2000; y <= 2100; y++ {
+		for _, d := range BankHolidays(y) {
+			m[d] = true
+		}
+	}
+	return m
+}()
+
+func isBankHolidayFast(d Date) bool {
+	if d.Year >= 2000 && d.Year <= 2100 {
+		return bankHolidaySet[d]
+	}
+	return IsBankHoliday(d)
+}
+
 func newCalendar(from, to time.Time, extra map[string]bool) calendar {
 	lf := from.In(London)
 	lt := to.In(London)
 	start := Date{lf.Year(), lf.Month(), lf.Day()}.addDays(-1)
 	end := Date{lt.Year(), lt.Month(), lt.Day()}.addDays(1)
-	var c calendar
-	hols := map[int][]Date{}
+	c := calendar{days: make([]dayInfo, 0, 12)}
 	var zoneEnd time.Time
 	var zoneOff, prevMidnight int64
 	for d := start; ; d = d.addDays(1) {
-		if _, ok := hols[d.Year]; !ok {
-			hols[d.Year] = BankHolidays(d.Year)
-		}
-		di := dayInfo{date: d, key: d.String(), weekday: d.weekday()}
-		for _, h := range hols[d.Year] {
-			if h == d {
-				di.bankHol = true
-			}
-		}
+		di := dayInfo{date: d, key: d.String(), weekday: d.weekday(), bankHol: isBankHolidayFast(d)}
 		if extra[di.key] {
 			di.bankHol = true
 		}
