@@ -536,8 +536,15 @@ func buildIndex(d *Directory) (*dirIndex, error) {
 			bad("%s: %v", where, err)
 		}
 		ps.rag = rs
-		if s.Tier == TierRapidResponse && s.Webhook != nil && s.Webhook.URL == "" {
-			bad("%s: webhook without url", where)
+		if s.Webhook != nil {
+			if s.Webhook.URL == "" {
+				bad("%s: webhook without url", where)
+			}
+			if s.Webhook.Secret != "" {
+				if _, err := DecodeSecret(s.Webhook.Secret); err != nil {
+					bad("%s: webhook secret: %v", where, err)
+				}
+			}
 		}
 	}
 	if len(d.Services) > 0 && !hasED {

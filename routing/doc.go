@@ -12,4 +12,9 @@
 // package reads the clock, uses randomness or performs I/O, except the
 // Notifier, which posts webhooks. Everything stored is JSON-serialisable
 // with snake_case field names. routing imports nothing from the project.
+//
+// Webhook secrets are in the Standard Webhooks form "whsec_<base64>" (the
+// HMAC key is the decoded bytes); any other non-empty string is used as
+// raw key bytes. Signatures are "v1,<base64 HMAC-SHA256 of
+// id.timestamp.body>" in the webhook-signature header.
 package routing

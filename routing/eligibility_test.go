@@ -129,6 +129,7 @@ func TestValidateRejectsBadDirectories(t *testing.T) {
 		{"unknown postcode", func(d *Directory) { d.Services[0].Postcode = "ZZ9 9ZZ" }},
 		{"places without number", func(d *Directory) { d.Services[0].Capacity = Capacity{Kind: CapacityPlaces} }},
 		{"bad rag", func(d *Directory) { d.Services[0].RAG = RAG{Status: "purple"} }},
+		{"bad webhook secret", func(d *Directory) { d.Services[0].Webhook = &Webhook{URL: "http://127.0.0.1/x", Secret: "whsec_!!!"} }},
 	}
 	if err := base().Validate(); err != nil {
 		t.Fatalf("base directory invalid: %v", err)
