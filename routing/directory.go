@@ -249,6 +249,7 @@ type pservice struct {
 	cosLat      float64
 	provides    map[string]*Provision
 	needBits    []uint64 // bit i set: provides the need numbered i in dirIndex.needIDs
+	provIDs     []int    // need number of each svc.Provides entry
 	rag         ragState
 }
 
@@ -525,6 +526,7 @@ func buildIndex(d *Directory) (*dirIndex, error) {
 				ps.needBits = append(ps.needBits, 0)
 			}
 			ps.needBits[id/64] |= 1 << (id % 64)
+			ps.provIDs = append(ps.provIDs, id)
 		}
 		switch s.Eligibility.Sex {
 		case "", "female", "male":

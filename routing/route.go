@@ -409,8 +409,13 @@ func evaluate(ps *pservice, need Need, needBits []int, p *Patient, now, winEnd i
 			return candidate{}, RejectOutsideCatchment, "outside catchment"
 		}
 	}
-	for _, n := range need.CareNeeds {
-		pr := ps.provides[n]
+	for i, n := range need.CareNeeds {
+		var pr *Provision
+		for j, id := range ps.provIDs {
+			if id == needBits[i] {
+				pr = &s.Provides[j]
+			}
+		}
 		if code, reason := checkAge(pr.Age, p, n, m); code != "" {
 			return candidate{}, code, reason
 		}
