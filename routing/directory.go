@@ -247,7 +247,6 @@ type pservice struct {
 	exceptions  map[string][]psession
 	lat, lon    float64
 	cosLat      float64
-	provides    map[string]*Provision
 	needBits    []uint64 // bit i set: provides the need numbered i in dirIndex.needIDs
 	provIDs     []int    // need number of each svc.Provides entry
 	rag         ragState
@@ -510,13 +509,11 @@ func buildIndex(d *Directory) (*dirIndex, error) {
 		default:
 			bad("%s: unknown capacity kind %q", where, s.Capacity.Kind)
 		}
-		ps.provides = make(map[string]*Provision, len(s.Provides))
 		for j := range s.Provides {
 			p := &s.Provides[j]
 			if p.Need == "" {
 				bad("%s: provision with no need", where)
 			}
-			ps.provides[p.Need] = p
 			id, ok := idx.needIDs[p.Need]
 			if !ok {
 				id = len(idx.needIDs)

@@ -185,7 +185,7 @@ func TestRouteProperties(t *testing.T) {
 	}
 	windows := []int{60, 120, 240, 720, 1440, 4320}
 	checked, fallbacks := 0, 0
-	for dirN := 0; dirN < 6; dirN++ {
+	for dirN := 0; dirN < 12; dirN++ {
 		d, err := SyntheticDirectory(uint64(100+dirN), 150)
 		if err != nil {
 			t.Fatal(err)
@@ -196,7 +196,7 @@ func TestRouteProperties(t *testing.T) {
 		}
 		sortStrings(postcodes)
 		load := &Load{}
-		for i := 0; i < 120; i++ {
+		for i := 0; i < 200; i++ {
 			var now time.Time
 			if r.IntN(4) == 0 {
 				now = special[r.IntN(len(special))].Add(time.Duration(r.IntN(90)) * time.Minute)
