@@ -51,8 +51,12 @@ func (s *server) readyz(c *fiber.Ctx) error {
 	} else {
 		r.Leader = li.ID
 		ctx, cancel := context.WithTimeout(c.UserContext(), time.Second)
-		off, err := s.clock.offset(ctx)
+		off, leaderCommit, err := s.clock.offset(ctx)
 		cancel()
+		// A restarted follower knows only the commit index of the last
+		// entries it received; the leader's (from the clock measurement,
+		// at most a few seconds old) says whether it has caught up.
+		r.CommitIndex = max(r.CommitIndex, leaderCommit)
 		if err != nil {
 			reasons = append(reasons, "clock offset to the leader unknown: "+err.Error())
 		} else {
@@ -96,6 +100,7 @@ type clockChecker struct {
 	mu       sync.Mutex
 	leaderID string
 	off      time.Duration
+	commit   uint64 // the leader's commit index at the measurement
 	at       time.Time
 }
 
@@ -116,73 +121,75 @@ func (k *clockChecker) run(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 			mctx, cancel := context.WithTimeout(ctx, time.Second)
-			_, _ = k.refresh(mctx)
+			_, _, _ = k.refresh(mctx)
 			cancel()
 		}
 	}
 }
 
-// offset returns this node's clock minus the leader's (0 on the leader).
-func (k *clockChecker) offset(ctx context.Context) (time.Duration, error) {
+// offset returns this node's clock minus the leader's (0 on the leader)
+// and the leader's commit index when it was measured (0 on the leader).
+func (k *clockChecker) offset(ctx context.Context) (time.Duration, uint64, error) {
 	li, ok := k.store.Leader()
 	if !ok {
-		return 0, cluster.ErrNoLeader
+		return 0, 0, cluster.ErrNoLeader
 	}
 	if k.store.IsLeader() {
-		return 0, nil
+		return 0, 0, nil
 	}
 	k.mu.Lock()
 	if k.leaderID == li.ID && !k.at.IsZero() && k.now().Sub(k.at) < clockMaxAge {
-		off := k.off
+		off, commit := k.off, k.commit
 		k.mu.Unlock()
-		return off, nil
+		return off, commit, nil
 	}
 	k.mu.Unlock()
 	return k.refresh(ctx)
 }
 
 // refresh measures the offset from the current leader now and keeps it.
-func (k *clockChecker) refresh(ctx context.Context) (time.Duration, error) {
+func (k *clockChecker) refresh(ctx context.Context) (time.Duration, uint64, error) {
 	li, ok := k.store.Leader()
 	if !ok {
-		return 0, cluster.ErrNoLeader
+		return 0, 0, cluster.ErrNoLeader
 	}
 	if k.store.IsLeader() {
-		return 0, nil
+		return 0, 0, nil
 	}
-	off, err := k.measure(ctx, li.HTTPAddr)
+	off, commit, err := k.measure(ctx, li.HTTPAddr)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	k.mu.Lock()
-	k.leaderID, k.off, k.at = li.ID, off, k.now()
+	k.leaderID, k.off, k.commit, k.at = li.ID, off, commit, k.now()
 	k.mu.Unlock()
-	return off, nil
+	return off, commit, nil
 }
 
-// measure does one round trip to the leader's /v1/cluster/self.
-func (k *clockChecker) measure(ctx context.Context, leaderHTTP string) (time.Duration, error) {
+// measure does one round trip to the leader's /v1/cluster/self: the clock
+// offset and the leader's commit index.
+func (k *clockChecker) measure(ctx context.Context, leaderHTTP string) (time.Duration, uint64, error) {
 	if leaderHTTP == "" {
-		return 0, fmt.Errorf("leader's HTTP address unknown")
+		return 0, 0, fmt.Errorf("leader's HTTP address unknown")
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+leaderHTTP+"/v1/cluster/self", nil)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	t0 := k.now()
 	resp, err := k.client.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("leader clock: %w", err)
+		return 0, 0, fmt.Errorf("leader clock: %w", err)
 	}
 	defer resp.Body.Close()
 	var self nodeFigures
 	if err := json.NewDecoder(resp.Body).Decode(&self); err != nil {
-		return 0, fmt.Errorf("leader clock: %w", err)
+		return 0, 0, fmt.Errorf("leader clock: %w", err)
 	}
 	t1 := k.now()
 	if resp.StatusCode != http.StatusOK || self.Clock.IsZero() {
-		return 0, fmt.Errorf("leader clock: status %d", resp.StatusCode)
+		return 0, 0, fmt.Errorf("leader clock: status %d", resp.StatusCode)
 	}
 	mid := t0.Add(t1.Sub(t0) / 2)
-	return mid.Sub(self.Clock), nil
+	return mid.Sub(self.Clock), self.CommitIndex, nil
 }

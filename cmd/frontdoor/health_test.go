@@ -37,8 +37,14 @@ func (f *fakeStore) Status() cluster.Status {
 // leaderClock serves /v1/cluster/self with a clock skew away from ours.
 func leaderClock(t *testing.T, skew time.Duration) string {
 	t.Helper()
+	return leaderAt(t, skew, 9)
+}
+
+// leaderAt is leaderClock with the leader's commit index.
+func leaderAt(t *testing.T, skew time.Duration, commit uint64) string {
+	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_ = json.NewEncoder(w).Encode(nodeFigures{ID: "lead", Clock: time.Now().Add(skew)})
+		_ = json.NewEncoder(w).Encode(nodeFigures{ID: "lead", Clock: time.Now().Add(skew), CommitIndex: commit})
 	}))
 	t.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://")
@@ -68,6 +74,10 @@ func TestReadyz(t *testing.T) {
 		{"follower, clock 3s behind the leader", func(t *testing.T) *fakeStore {
 			return &fakeStore{leader: &cluster.LeaderInfo{ID: "lead", HTTPAddr: leaderClock(t, 3*time.Second)}, applied: 9, commit: 9}
 		}, 503, "away from the leader"},
+		{"follower behind the leader's commit index", func(t *testing.T) *fakeStore {
+			// A restarted follower that knows only an old commit index.
+			return &fakeStore{leader: &cluster.LeaderInfo{ID: "lead", HTTPAddr: leaderAt(t, 0, 42)}, applied: 9, commit: 9}
+		}, 503, "applied index 9 behind commit index 42"},
 		{"follower, leader unreachable", func(t *testing.T) *fakeStore {
 			return &fakeStore{leader: &cluster.LeaderInfo{ID: "lead", HTTPAddr: freeAddr(t)}, applied: 9, commit: 9}
 		}, 503, "clock offset to the leader unknown"},
@@ -105,7 +115,7 @@ func TestClockOffsetCorrectsForRoundTrip(t *testing.T) {
 	}
 	k := newClockChecker(&fakeStore{}, srv.Client())
 	k.now = func() time.Time { t := ticks[0]; ticks = ticks[1:]; return t }
-	off, err := k.measure(context.Background(), strings.TrimPrefix(srv.URL, "http://"))
+	off, _, err := k.measure(context.Background(), strings.TrimPrefix(srv.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}

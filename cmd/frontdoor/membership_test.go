@@ -112,10 +112,12 @@ func TestRestartKeepsIdentityAndCatchesUp(t *testing.T) {
 		t.Fatalf("restarted as %q, want stored id %q", got, f.id)
 	}
 	tc.waitReady(t)
+	// Ready means caught up with the leader's commit index: the writes made
+	// while it was down are readable locally.
 	for _, id := range ids {
 		resp, body := tc.do(t, f, http.MethodGet, "/v1/attendances/"+id+"?consistency=stale", "", nil)
 		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("restarted node lacks %s: %d %s", id, resp.StatusCode, body)
+			t.Fatalf("ready restarted node lacks %s: %d %s", id, resp.StatusCode, body)
 		}
 	}
 	if got := suffrageOf(t, tc, f, f.id); got != "voter" {

@@ -81,15 +81,17 @@ func (p *proc) term(t *testing.T) {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-p.done:
+		p.cmd = nil
 		if err != nil {
 			b, _ := os.ReadFile(p.log)
 			t.Fatalf("%s: exit after SIGTERM: %v\n%s", p.id, err, b)
 		}
 	case <-time.After(60 * time.Second):
 		_ = p.cmd.Process.Kill()
+		<-p.done
+		p.cmd = nil
 		t.Fatalf("%s did not exit within 60s of SIGTERM", p.id)
 	}
-	p.cmd = nil
 }
 
 func (pc *procCluster) get(p *proc, path string, v any) (int, error) {
@@ -181,7 +183,11 @@ func newProcCluster(t *testing.T, n int) *procCluster {
 		for _, p := range pc.procs {
 			if p.cmd != nil {
 				_ = p.cmd.Process.Kill()
-				<-p.done
+				select {
+				case <-p.done:
+				case <-time.After(10 * time.Second):
+					t.Errorf("%s: no exit 10s after kill -9", p.id)
+				}
 			}
 		}
 	})
