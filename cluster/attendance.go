@@ -2,10 +2,13 @@ package cluster
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/frontdoor-ucc/frontdoor/routing"
 )
 
 // KindAttendanceCreate records a person arriving (reception or NHS 111).
@@ -104,8 +107,8 @@ func (a *AttendanceCreate) Validate(now time.Time) map[string]string {
 		}
 	}
 	if p.NHSNumber != "" {
-		if err := validateNHSNumber(p.NHSNumber); err != nil {
-			f["patient.nhs_number"] = err.Error()
+		if err := routing.ValidateNHSNumber(p.NHSNumber); err != nil {
+			f["patient.nhs_number"] = nhsNumberProblem(err)
 		}
 	}
 	if p.Postcode != "" && !postcodeFormat.MatchString(strings.ToUpper(strings.TrimSpace(p.Postcode))) {
@@ -183,4 +186,18 @@ func putAttendance(tx *Tx, a *Attendance, oldStatus string) (json.RawMessage, er
 		tx.PutRaw(keyAttendanceByArrival(a.ArrivedAt, a.ID), nil)
 	}
 	return b, nil
+}
+
+// nhsNumberProblem is the field message for a refused NHS number: the
+// reason, without echoing the number back.
+func nhsNumberProblem(err error) string {
+	for _, sentinel := range []error{
+		routing.ErrNHSNumberLength, routing.ErrNHSNumberCharacters, routing.ErrNHSNumberCheckTen,
+		routing.ErrNHSNumberCheck, routing.ErrNHSNumberRepeated,
+	} {
+		if errors.Is(err, sentinel) {
+			return sentinel.Error()
+		}
+	}
+	return "not a valid NHS number"
 }

@@ -306,6 +306,7 @@ func TestInvalidCommandSameErrorEverywhereNoChange(t *testing.T) {
 	}{
 		{"nhs number fails modulus 11", `{"patient":{"nhs_number":"9434765918"},"complaint":"cough"}`, "patient.nhs_number"},
 		{"all zero nhs number", `{"patient":{"nhs_number":"0000000000"},"complaint":"cough"}`, "patient.nhs_number"},
+		{"repeated digit nhs number", `{"patient":{"nhs_number":"1111111111"},"complaint":"cough"}`, "patient.nhs_number"},
 		{"missing complaint", `{"patient":{}}`, "complaint"},
 		{"bad date of birth", `{"patient":{"date_of_birth":"1990-02-30"},"complaint":"x"}`, "patient.date_of_birth"},
 		{"unknown channel", `{"complaint":"x","channel":"carrier_pigeon"}`, "channel"},

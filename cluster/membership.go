@@ -157,6 +157,26 @@ func (s *Store) proposeSystem(ctx context.Context, kind Kind, payload any) (*Res
 	return res, nil
 }
 
+// CheckJoinToken reports whether token is the cluster's join token, against
+// the replicated hash in local state (ErrBadJoinToken when it is not, or when
+// the cluster has no token yet). Membership changes other than a join (a
+// removal) use it to authorise the caller.
+func (s *Store) CheckJoinToken(ctx context.Context, token string) error {
+	var want string
+	if err := s.Read(ctx, ConsistencyStale, func(v *View) error {
+		var err error
+		want, err = v.joinTokenHash()
+		return err
+	}); err != nil {
+		return fmt.Errorf("check join token: %w", err)
+	}
+	got := hashToken(token)
+	if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
+		return ErrBadJoinToken
+	}
+	return nil
+}
+
 // Join adds a node as a non-voter (leader only; ErrNotLeader otherwise). The
 // token is checked against the replicated hash (ErrBadJoinToken). The same id
 // refreshes its registry entry; a new id at a raft address the cluster
@@ -169,17 +189,8 @@ func (s *Store) Join(ctx context.Context, r JoinRequest) error {
 	if r.ID == "" || r.RaftAddr == "" {
 		return fmt.Errorf("join: id and raft_addr are required")
 	}
-	var want string
-	if err := s.Read(ctx, ConsistencyStale, func(v *View) error {
-		var err error
-		want, err = v.joinTokenHash()
-		return err
-	}); err != nil {
+	if err := s.CheckJoinToken(ctx, r.Token); err != nil {
 		return fmt.Errorf("join: %w", err)
-	}
-	got := hashToken(r.Token)
-	if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
-		return ErrBadJoinToken
 	}
 	cf := rn.GetConfiguration()
 	if err := cf.Error(); err != nil {

@@ -227,7 +227,7 @@ func (s *server) clusterPromote(c *fiber.Ctx) error {
 // tokenChecker is implemented by stores that can check a join token
 // without a join (needed to protect DELETE).
 type tokenChecker interface {
-	CheckJoinToken(token string) error
+	CheckJoinToken(ctx context.Context, token string) error
 }
 
 // clusterRemove removes a member (leader only; a follower forwards). It
@@ -246,7 +246,7 @@ func (s *server) clusterRemove(c *fiber.Ctx) error {
 	if !s.store.IsLeader() {
 		return s.forward(c, false)
 	}
-	if err := tc.CheckJoinToken(token); err != nil {
+	if err := tc.CheckJoinToken(c.UserContext(), token); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), s.reqTO)

@@ -216,12 +216,22 @@ func TestJoinWithWrongTokenStopsTheNode(t *testing.T) {
 // join token as a bearer token is refused and removes nothing.
 func TestRemoveNodeNeedsTheToken(t *testing.T) {
 	tc := newTestCluster(t, 2)
-	victim := tc.nodes[1].id
-	for _, hdr := range []map[string]string{nil, {"Authorization": "Basic eDp5"}, {"Authorization": "Bearer "}} {
+	victim := tc.follower(t).id
+	for _, hdr := range []map[string]string{nil, {"Authorization": "Basic eDp5"}, {"Authorization": "Bearer "},
+		{"Authorization": "Bearer not-the-token"}} {
 		resp, body := tc.do(t, tc.leader(t), http.MethodDelete, "/v1/cluster/nodes/"+victim, "", hdr)
 		expectProblem(t, resp, body, http.StatusForbidden, problemForbidden, "")
 	}
-	if got := suffrageOf(t, tc, tc.nodes[0], victim); got != "voter" {
+	if got := suffrageOf(t, tc, tc.leader(t), victim); got != "voter" {
 		t.Fatalf("%s is %q after refused removals", victim, got)
+	}
+	// With the join token the member goes.
+	resp, body := tc.do(t, tc.leader(t), http.MethodDelete, "/v1/cluster/nodes/"+victim, "",
+		map[string]string{"Authorization": "Bearer " + tc.token})
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("DELETE with the token: %d %s", resp.StatusCode, body)
+	}
+	if got := suffrageOf(t, tc, tc.leader(t), victim); got != "" {
+		t.Fatalf("%s is still listed as %q after removal", victim, got)
 	}
 }
