@@ -35,7 +35,7 @@ type Patient struct {
 	GivenName   string `json:"given_name,omitempty"`
 	FamilyName  string `json:"family_name,omitempty"`
 	DateOfBirth string `json:"date_of_birth,omitempty"` // YYYY-MM-DD
-	NHSNumber   string `json:"nhs_number,omitempty"`    // 10 digits, Modulus 11 valid
+	NHSNumber   string `json:"nhs_number,omitempty"`    // Modulus 11 valid; stored as 10 digits
 	Postcode    string `json:"postcode,omitempty"`
 }
 
@@ -146,6 +146,10 @@ func applyAttendanceCreate(tx *Tx, raw json.RawMessage) (any, error) {
 	}
 	if req.Channel == "" {
 		req.Channel = ChannelWalkIn
+	}
+	if req.Patient.NHSNumber != "" {
+		// Stored as ten digits so lookups by NHS number match however it was typed.
+		req.Patient.NHSNumber, _ = routing.NormaliseNHSNumber(req.Patient.NHSNumber)
 	}
 	if req.Patient.Postcode != "" {
 		req.Patient.Postcode = strings.ToUpper(strings.TrimSpace(req.Patient.Postcode))

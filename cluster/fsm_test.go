@@ -603,3 +603,36 @@ func TestAttendancesListedByArrival(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestNHSNumberStoredAsTenDigits: however the number is typed (3-3-4, with
+// hyphens), the record holds the ten digits, so later lookups match.
+func TestNHSNumberStoredAsTenDigits(t *testing.T) {
+	f := newTestFSM(t)
+	for i, typed := range []string{"943 476 5919", "943-476-5919", " 9434765919 "} {
+		body := fmt.Sprintf(`{"patient":{"nhs_number":%q},"complaint":"cough"}`, typed)
+		f.ApplyBatch([]*raft.Log{cmdLog(uint64(i+1), testEnv(t, i, body, nil))})
+	}
+	h, err := f.acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.release()
+	err = h.db.View(func(txn *badger.Txn) error {
+		all, err := (&View{txn: txn}).Attendances(AttendanceQuery{})
+		if err != nil {
+			return err
+		}
+		if len(all) != 3 {
+			t.Fatalf("%d attendances, want 3", len(all))
+		}
+		for _, a := range all {
+			if a.Patient.NHSNumber != "9434765919" {
+				t.Errorf("stored NHS number %q, want 9434765919", a.Patient.NHSNumber)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

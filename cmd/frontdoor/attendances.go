@@ -11,7 +11,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
-	"github.com/frontdoor-ucc/frontdoor/routing"
 )
 
 func (s *server) registerAttendances(r fiber.Router) {
@@ -40,17 +39,8 @@ func (s *server) createAttendance(c *fiber.Ctx) error {
 	if err := decodeStrict(body, &req); err != nil {
 		return err
 	}
-	fields := req.Validate(time.Now())
-	if nhs := req.Patient.NHSNumber; nhs != "" {
-		// routing owns the NHS number check (Modulus 11, repeated digits).
-		if err := routing.ValidateNHSNumber(nhs); err != nil {
-			if fields == nil {
-				fields = map[string]string{}
-			}
-			fields["patient.nhs_number"] = err.Error()
-		}
-	}
-	if fields != nil {
+	// Validate uses routing's NHS number check, like Apply does.
+	if fields := req.Validate(time.Now()); fields != nil {
 		return invalid("the attendance is not valid", fields)
 	}
 	p, err := proposal(c, cluster.KindAttendanceCreate, "POST /v1/attendances", body)
