@@ -181,3 +181,30 @@ func TestQuorumLossRefusesInsteadOfHanging(t *testing.T) {
 		t.Fatalf("stale read without quorum: %v", err)
 	}
 }
+
+// TestStepDownHandsLeadershipOver: a leader that steps down (as serve does
+// before it stops taking requests) leaves another voter leading, stays open
+// itself, and a write through the new leader succeeds.
+func TestStepDownHandsLeadershipOver(t *testing.T) {
+	c := clustertest.New(t, 3, clustertest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	old := c.Leader(ctx)
+	if err := old.Store.StepDown(ctx); err != nil {
+		t.Fatalf("step down: %v", err)
+	}
+	if old.Store.IsLeader() {
+		t.Fatal("still leader after stepping down")
+	}
+	nl := c.Leader(ctx)
+	if nl == nil || nl.ID == old.ID {
+		t.Fatalf("leader after step down = %v, want another node than %s", nl, old.ID)
+	}
+	if _, _, err := clustertest.CreateAttendance(ctx, nl, "cough", nil); err != nil {
+		t.Fatalf("write through the new leader: %v", err)
+	}
+	// A follower stepping down is a no-op.
+	if err := old.Store.StepDown(ctx); err != nil {
+		t.Fatalf("step down as follower: %v", err)
+	}
+}

@@ -277,6 +277,34 @@ func (s *Store) Close(ctx context.Context) error {
 	return s.shutdown(ctx, true)
 }
 
+// StepDown hands leadership to another voter when this node leads and has
+// one; otherwise it does nothing. A shutting-down leader calls it before it
+// stops taking requests, so requests that still arrive are forwarded to the
+// new leader instead of failing. It gives up when ctx ends.
+func (s *Store) StepDown(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.opened || s.closed {
+		s.mu.Unlock()
+		return ErrNotOpen
+	}
+	r := s.raft
+	s.mu.Unlock()
+	if r.State() != raft.Leader || !s.otherVoters(r) {
+		return nil
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.LeadershipTransfer().Error() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("step down: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("step down: %w", ctx.Err())
+	}
+}
+
 // Kill stops the node abruptly, as a crash would for raft: no leadership
 // transfer, proposals in flight see an unknown outcome. Files are closed so
 // the same process can reopen the directory (tests use this to simulate a
