@@ -1,0 +1,144 @@
+package protocols
+
+import (
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/frontdoor-ucc/frontdoor/triage"
+)
+
+func loadSet(t testing.TB) *triage.Set {
+	t.Helper()
+	set, _, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+// TestLintEmbedded lints the embedded set and reports each error with file:line.
+func TestLintEmbedded(t *testing.T) {
+	files := Files()
+	errs := triage.Lint(files)
+	for _, e := range errs {
+		t.Errorf("protocols/%s", e.Error())
+	}
+	presentations := 0
+	for name := range files {
+		if name != "screen.yaml" {
+			presentations++
+		}
+	}
+	t.Logf("%d files (%d presentations), %d lint errors", len(files), presentations, len(errs))
+}
+
+func caseFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join("testdata", dir, "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		t.Fatalf("no case files in testdata/%s", dir)
+	}
+	return names
+}
+
+// TestCases runs every case of protocols/testdata/cases/*.yaml, one subtest per
+// protocol and case: go test ./protocols -run 'TestCases/<protocol-id>'.
+func TestCases(t *testing.T) {
+	set := loadSet(t)
+	for _, path := range caseFiles(t, "cases") {
+		f, err := ReadCaseFile(path)
+		if err != nil {
+			t.Errorf("%v", err)
+			continue
+		}
+		id := strings.TrimSuffix(filepath.Base(path), ".yaml")
+		t.Run(id, func(t *testing.T) {
+			if f.Protocol != id {
+				t.Errorf("%s: protocol %q, want %q (the file name)", path, f.Protocol, id)
+			}
+			if len(f.Cases) == 0 {
+				t.Fatalf("%s has no cases", path)
+			}
+			for _, c := range f.Cases {
+				t.Run(c.Name, func(t *testing.T) {
+					if c.Expect == nil {
+						t.Fatalf("%s:%d: case has no expect:", path, c.Line)
+					}
+					pid, err := ProtocolFor(set, f, c)
+					if err != nil {
+						t.Fatalf("%s:%d: %v", path, c.Line, err)
+					}
+					_, res, err := RunCase(set, pid, c)
+					if err != nil {
+						t.Fatalf("%s:%d: %v", path, c.Line, err)
+					}
+					for _, m := range c.Expect.Check(res) {
+						t.Errorf("%s:%d: %s (decided by %s; path %s)", path, c.Line, m, res.DecidedBy, pathString(res))
+					}
+				})
+			}
+		})
+	}
+}
+
+func pathString(r *triage.Result) string {
+	var b strings.Builder
+	for i, p := range r.Path {
+		if i > 0 {
+			b.WriteString(" > ")
+		}
+		b.WriteString(p.Node)
+		if p.Answer != "" {
+			b.WriteString("=" + p.Answer)
+		}
+	}
+	b.WriteString(" > " + r.TreeOutcome)
+	return b.String()
+}
+
+// TestOutcomeCoverage proves that every outcome of every protocol is reached by
+// at least one case in testdata/cases (as the outcome the screen or tree reached).
+func TestOutcomeCoverage(t *testing.T) {
+	set := loadSet(t)
+	reached := map[string]bool{}
+	for _, path := range caseFiles(t, "cases") {
+		f, err := ReadCaseFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range f.Cases {
+			pid, err := ProtocolFor(set, f, c)
+			if err != nil {
+				continue
+			}
+			_, res, err := RunCase(set, pid, c)
+			if err != nil {
+				continue
+			}
+			reached[res.TreeProtocol+"/"+res.TreeOutcome] = true
+			for _, p := range res.Path {
+				if p.Kind == "floor" && res.DecidedBy == "floor" {
+					reached[res.Protocol+"/"+res.Outcome] = true
+				}
+			}
+		}
+	}
+	var missing []string
+	protos := append([]*triage.Protocol{set.Screen}, set.Presentations...)
+	for _, p := range protos {
+		for _, o := range p.Outcomes {
+			if !reached[p.ID+"/"+o.ID] {
+				missing = append(missing, p.File+": "+o.ID)
+			}
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("%d outcome(s) reached by no case in testdata/cases:\n  %s", len(missing), strings.Join(missing, "\n  "))
+	}
+}

@@ -1,0 +1,285 @@
+package triage
+
+import (
+	"fmt"
+	"strconv"
+)
+
+type floorHit struct {
+	p    *Protocol
+	o    *Outcome
+	node string
+}
+
+// walker evaluates a session from its inputs. Sessions are re-evaluated from
+// the start on every call: the result depends only on the set and the session.
+type walker struct {
+	set      *Set
+	pr       *Protocol
+	s        *Session
+	a        age
+	flags    uint8
+	pregnant string
+	path     []PathStep
+	floors   []floorHit
+	features []Feature
+}
+
+func (w *walker) lookup(screen bool, id string) (string, bool) {
+	for i := range w.s.Answers {
+		q := w.s.Answers[i].Question
+		if screen {
+			if len(q) == len(ScreenPrefix)+len(id) && q[:len(ScreenPrefix)] == ScreenPrefix && q[len(ScreenPrefix):] == id {
+				return w.s.Answers[i].Value, true
+			}
+		} else if q == id {
+			return w.s.Answers[i].Value, true
+		}
+	}
+	return "", false
+}
+
+func (w *walker) match(c *When) bool {
+	if c == nil {
+		return true
+	}
+	if c.hasAge() && !c.matchAge(w.a) {
+		return false
+	}
+	if c.Sex != "" {
+		sex := w.s.Patient.Sex
+		if sex == "" {
+			sex = "unknown"
+		}
+		if sex != c.Sex {
+			return false
+		}
+	}
+	if c.Pregnant != "" && c.Pregnant != w.pregnant {
+		return false
+	}
+	if c.Channel != "" && c.Channel != w.channel() {
+		return false
+	}
+	if c.Flag != "" {
+		if c.Flag == FlagPregnant {
+			if w.pregnant != Yes {
+				return false
+			}
+		} else if b, _ := flagBit(c.Flag); w.flags&b == 0 {
+			return false
+		}
+	}
+	if c.AgeUnknown != nil && *c.AgeUnknown != !w.a.known {
+		return false
+	}
+	if c.NEWS2Complete != nil && *c.NEWS2Complete != NEWS2(w.s.Patient.Observations).Complete {
+		return false
+	}
+	return true
+}
+
+func (w *walker) channel() string {
+	if w.s.Patient.Channel == "" {
+		return ChannelWalkIn
+	}
+	return w.s.Patient.Channel
+}
+
+func (w *walker) setFlag(n *Node, v string) {
+	if n.Sets == "" {
+		return
+	}
+	if n.Sets == FlagPregnant {
+		if v == Yes || v == No {
+			w.pregnant = v
+		}
+		return
+	}
+	switch v {
+	case Yes:
+		w.flags |= n.setsBit
+	case No:
+		w.flags &^= n.setsBit
+	case NotSure:
+		if n.Sets != FlagUsualResidence {
+			w.flags |= n.setsBit // a risk flag the person is unsure about counts
+		}
+	}
+}
+
+// run walks one protocol from start. It returns the outcome reached, the
+// pending question, or (for the screen) reached==nil && cont==true.
+func (w *walker) run(p *Protocol, screen bool) (out *Outcome, pending *Question, cont bool, err error) {
+	r := p.startRef
+	for steps := 0; ; steps++ {
+		if steps > len(p.Nodes)+1 {
+			return nil, nil, false, fmt.Errorf("triage: %s: walk did not end (cycle?)", p.ID)
+		}
+		switch {
+		case r == refContinue:
+			w.path = append(w.path, PathStep{Protocol: p.ID, Node: Continue, Kind: "continue", Next: w.pr.ID})
+			return nil, nil, true, nil
+		case r.isOutcome():
+			return p.Outcomes[r.outcome()], nil, false, nil
+		case !r.isNode():
+			return nil, nil, false, fmt.Errorf("triage: %s: unresolved reference", p.ID)
+		}
+		n := p.Nodes[r]
+		switch {
+		case n.Switch != nil:
+			next := refNone
+			target := ""
+			for _, c := range n.Switch {
+				if w.match(c.When) {
+					next, target = c.ref, c.Next
+					break
+				}
+			}
+			if next == refNone {
+				return nil, nil, false, fmt.Errorf("triage: %s: switch %s matched no entry", p.ID, n.ID)
+			}
+			w.path = append(w.path, PathStep{Protocol: p.ID, Node: n.ID, Kind: "switch", Next: target})
+			r = next
+		case n.Floor != "":
+			w.floors = append(w.floors, floorHit{p: p, o: p.Outcomes[n.floorIdx], node: n.ID})
+			w.path = append(w.path, PathStep{Protocol: p.ID, Node: n.ID, Kind: "floor", Next: n.Next})
+			r = n.nextRef
+		default:
+			v, ok := w.lookup(screen, n.ID)
+			if !ok {
+				id := n.ID
+				if screen {
+					id = ScreenPrefix + n.ID
+				}
+				q := questionOf(n, id)
+				return nil, &q, false, nil
+			}
+			next, target := w.branch(n, v)
+			w.setFlag(n, v)
+			if n.NG143 != "" && v == Yes {
+				w.features = append(w.features, Feature{Name: p.ID + "." + n.ID, Colour: TrafficLight(n.NG143)})
+			}
+			w.path = append(w.path, PathStep{Protocol: p.ID, Node: n.ID, Kind: "question", Question: n.Question, Answer: v, Next: target})
+			r = next
+		}
+	}
+}
+
+func (w *walker) branch(n *Node, v string) (ref, string) {
+	notSure := func() (ref, string) {
+		if n.Branches != nil {
+			return n.notSureRef, n.Branches.NotSure
+		}
+		return n.notSureRef, n.NotSure
+	}
+	if v == NotSure {
+		return notSure()
+	}
+	switch n.Type {
+	case YesNo:
+		if v == Yes {
+			return n.yesRef, n.Branches.Yes
+		}
+		return n.noRef, n.Branches.No
+	case Choice:
+		for _, c := range n.Choices {
+			if c.Value == v {
+				return c.ref, c.Next
+			}
+		}
+	case Number:
+		f, err := strconv.ParseFloat(v, 64)
+		if err == nil {
+			for _, rg := range n.Ranges {
+				if (rg.From == nil || f >= *rg.From) && (rg.Below == nil || f < *rg.Below) {
+					return rg.ref, rg.Next
+				}
+			}
+		}
+	}
+	return notSure()
+}
+
+// advance evaluates the session and sets Done/Outcome when decided.
+func advance(set *Set, s *Session) (Step, error) {
+	pr, ok := set.byID[s.Protocol]
+	if !ok {
+		return Step{}, fmt.Errorf("%w: %q", ErrUnknownProtocol, s.Protocol)
+	}
+	w := walker{set: set, pr: pr, s: s, a: s.Patient.age(), pregnant: s.Patient.Pregnant, path: make([]PathStep, 0, 16)}
+	if w.pregnant == "" {
+		w.pregnant = "unknown"
+	}
+	w.flags = pr.implied
+	for _, f := range s.Patient.Flags {
+		if f == FlagPregnant {
+			w.pregnant = Yes
+			continue
+		}
+		b, _ := flagBit(f)
+		w.flags |= b
+	}
+	decided := "screen"
+	out, pending, cont, err := w.run(set.Screen, true)
+	if err != nil {
+		return Step{}, err
+	}
+	if cont {
+		decided = "tree"
+		out, pending, _, err = w.run(pr, false)
+		if err != nil {
+			return Step{}, err
+		}
+	}
+	checks, news, ng := globalChecks(&w)
+	if pending != nil {
+		// Stop asking when a global check already demands immediate care.
+		top := topCheck(checks)
+		if top == nil || top.Tier != ED || top.Timeframe != Immediate {
+			return Step{Questions: []Question{*pending}}, nil
+		}
+	}
+	res := &Result{Path: w.path, Checks: checks, NEWS2: news, NG143: ng}
+	if out != nil {
+		owner := set.Screen.ID
+		if decided == "tree" {
+			owner = pr.ID
+		}
+		res.setOutcome(owner, out, decided)
+		res.TreeOutcome, res.TreeProtocol = out.ID, owner
+	}
+	for _, f := range w.floors {
+		if res.Tier == "" || f.o.Intensity() > res.Intensity() {
+			res.setOutcome(f.p.ID, f.o, "floor")
+		}
+	}
+	for i := range checks {
+		c := &checks[i]
+		if c.Raises && (res.Tier == "" || Intensity(c.Tier, c.Timeframe) > res.Intensity()) {
+			res.setCheck(c)
+		}
+	}
+	if res.Tier == ED && res.Timeframe == Immediate {
+		if w.channel() == ChannelNHS111 {
+			res.Action = "ambulance"
+			if info, ok := DxOutcome(res.Dx); !ok || info.Timeframe != Immediate {
+				res.Dx = DxAmbulance
+			}
+		} else {
+			res.Action = "clinician_now"
+		}
+	}
+	s.Done, s.Outcome = true, res
+	return Step{Done: true, Outcome: res}, nil
+}
+
+func (r *Result) setOutcome(protocol string, o *Outcome, decidedBy string) {
+	r.Outcome, r.Protocol, r.DecidedBy = o.ID, protocol, decidedBy
+	r.Tier, r.Dx, r.Timeframe = o.Tier, o.Dx, o.Timeframe
+	r.CareNeeds = o.CareNeeds
+	if r.CareNeeds == nil {
+		r.CareNeeds = []string{}
+	}
+	r.Title, r.Advice, r.SafetyNet, r.Guidance = o.Title, o.Advice, o.SafetyNet, o.Guidance
+}
