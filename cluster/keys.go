@@ -18,6 +18,7 @@ import (
 //	ax/arrival/<time>/<id>          every attendance by arrival
 //	ax/status/<status>/<time>/<id>  attendance by status, then arrival
 //	u/<entity>/<index>/<seq>        audit events of one entity in log order
+//	k/id/<id>, k/hash/<sha256>, k/gen   API keys (access.go)
 const (
 	keyApplied       = "m/applied"
 	keyClock         = "m/clock"

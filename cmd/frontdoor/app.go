@@ -54,8 +54,10 @@ type server struct {
 	clock     *clockChecker
 	reqTO     time.Duration
 	fwdTO     time.Duration
-	forwarder *fasthttp.Client // leader forwarding
-	peers     *http.Client     // short-timeout calls to other members
+	forwarder *fasthttp.Client     // leader forwarding
+	peers     *http.Client         // short-timeout calls to other members
+	keys      *keyCache            // API key hashes from local state (auth.go)
+	routes    map[string]*routeRow // routeTable by "METHOD /path" (auth_routes.go)
 }
 
 // newApp builds the HTTP API of one node.
@@ -89,7 +91,9 @@ func newApp(cfg appConfig) *fiber.App {
 			// only the caller may retry, with its Idempotency-Key.
 			RetryIf: func(*fasthttp.Request) bool { return false },
 		},
-		peers: &http.Client{Timeout: 750 * time.Millisecond},
+		peers:  &http.Client{Timeout: 750 * time.Millisecond},
+		keys:   newKeyCache(cfg.Store),
+		routes: routeIndex(),
 	}
 	if s.clock == nil {
 		s.clock = newClockChecker(cfg.Store, s.peers)
@@ -110,9 +114,15 @@ func newApp(cfg appConfig) *fiber.App {
 	}
 	app.Use(recover.New())
 
+	// Health and metrics are open and registered on the app itself; every
+	// other route goes through the guard, which checks it against the
+	// route table (auth_routes.go).
 	s.registerHealth(app, cfg.Gatherer)
-	v1 := app.Group("/v1")
+	root := s.guard(app, "")
+	s.registerOpenAPI(root)
+	v1 := root.Group("/v1")
 	s.registerCluster(v1)
+	s.registerKeys(v1)
 	s.registerAttendances(v1)
 	s.registerAudit(v1)
 	return app

@@ -45,9 +45,10 @@ type proc struct {
 }
 
 type procCluster struct {
-	bin    string
-	procs  []*proc
-	client *http.Client
+	bin      string
+	procs    []*proc
+	client   *http.Client
+	adminKey string // the bootstrap admin key from p1's data dir, sent on every request
 }
 
 func (pc *procCluster) start(t *testing.T, p *proc) {
@@ -95,7 +96,12 @@ func (p *proc) term(t *testing.T) {
 }
 
 func (pc *procCluster) get(p *proc, path string, v any) (int, error) {
-	resp, err := pc.client.Get("http://" + p.httpAddr + path)
+	req, err := http.NewRequest(http.MethodGet, "http://"+p.httpAddr+path, nil)
+	if err != nil {
+		return 0, err
+	}
+	pc.authorize(req)
+	resp, err := pc.client.Do(req)
 	if err != nil {
 		return 0, err
 	}
@@ -166,6 +172,7 @@ func (pc *procCluster) post(p *proc, key, body string) (int, []byte, error) {
 	req, _ := http.NewRequest(http.MethodPost, "http://"+p.httpAddr+"/v1/attendances", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(headerIdempotencyKey, key)
+	pc.authorize(req)
 	resp, err := pc.client.Do(req)
 	if err != nil {
 		return 0, nil, err
@@ -173,6 +180,13 @@ func (pc *procCluster) post(p *proc, key, body string) (int, []byte, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, b, err
+}
+
+// authorize adds the admin key (once bootstrap has written it).
+func (pc *procCluster) authorize(req *http.Request) {
+	if pc.adminKey != "" {
+		req.Header.Set("Authorization", "Bearer "+pc.adminKey)
+	}
 }
 
 func newProcCluster(t *testing.T, n int) *procCluster {
@@ -210,6 +224,11 @@ func newProcCluster(t *testing.T, n int) *procCluster {
 		if err == nil && len(strings.TrimSpace(string(tok))) == 0 {
 			err = fmt.Errorf("join token file empty")
 		}
+		return err
+	})
+	eventually(t, "admin key written", func() error {
+		k, err := readKeyFile(filepath.Join(pc.procs[0].dir, adminKeyFile))
+		pc.adminKey = k
 		return err
 	})
 	for _, p := range pc.procs[1:] {
@@ -429,6 +448,7 @@ func TestProcessClusterKillLeaderLosesNoAcknowledgedWrite(t *testing.T) {
 		t.Fatalf("problem type %q", p.Type)
 	}
 	req, _ := http.NewRequest(http.MethodPost, "http://"+survivor.httpAddr+"/v1/attendances", strings.NewReader(`{"complaint":"x"}`))
+	pc.authorize(req)
 	resp, err := pc.client.Do(req)
 	if err != nil {
 		t.Fatal(err)

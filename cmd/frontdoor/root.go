@@ -38,6 +38,7 @@ func newRootCmd() *cobra.Command {
 		newServeCmd(),
 		newStatusCmd(),
 		newVersionCmd(),
+		newKeysCmd(), // keys_cmd.go (workflow issue, helper 6a)
 		// TODO(triage helper): root.AddCommand(newProtocolsCmd()) once protocols_cmd.go lands.
 	)
 	return root

@@ -216,6 +216,12 @@ func startNode(ctx context.Context, cfg serveConfig, out io.Writer) (_ *node, er
 			return nil, fmt.Errorf("bootstrap: %w", err)
 		}
 		fmt.Fprintf(out, "frontdoor: bootstrapped a new cluster; join token in %s\n", info.JoinTokenPath)
+		// Reference data of a new cluster (cmd/frontdoor/auth_keys.go,
+		// services.go): the first admin key and the demo directory.
+		if err := bootstrapReferenceData(ctx, st, cfg.DataDir, out); err != nil {
+			n.closeAll()
+			return nil, fmt.Errorf("bootstrap: %w", err)
+		}
 		n.member <- nil
 		return n, nil
 	}

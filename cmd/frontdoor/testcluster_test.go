@@ -11,6 +11,10 @@ package main
 //	tc.kill(t, i)                         // abrupt stop (Store.Kill), restart with start
 //	tc.leader(t)                          // the node every member agrees leads
 //
+// Requests carry the bootstrap admin key (from node 0's admin.key) unless
+// the header map sets "Authorization" itself; {"Authorization": ""} sends
+// none. tc.key(t, role, name) creates a key with another role.
+//
 // Everything is torn down in t.Cleanup.
 
 import (
@@ -34,10 +38,11 @@ import (
 
 // testCluster is a running in-process cluster.
 type testCluster struct {
-	adjust func(*serveConfig)
-	nodes  []*testNode
-	token  string
-	client *http.Client
+	adjust   func(*serveConfig)
+	nodes    []*testNode
+	token    string
+	adminKey string // the bootstrap admin key, sent by default
+	client   *http.Client
 }
 
 // testNode is one member; n is nil while it is stopped.
@@ -163,6 +168,11 @@ func newTestClusterWith(t testing.TB, n int, adjust func(*serveConfig)) *testClu
 		t.Fatalf("bootstrap wrote no join token: %v", err)
 	}
 	tc.token = strings.TrimSpace(string(tok))
+	key, err := readKeyFile(filepath.Join(tc.nodes[0].dir, adminKeyFile))
+	if err != nil {
+		t.Fatalf("bootstrap wrote no admin key: %v", err)
+	}
+	tc.adminKey = key
 	for i := 1; i < n; i++ {
 		tc.start(t, i)
 	}
@@ -387,8 +397,13 @@ func (tc *testCluster) try(tn *testNode, method, path, body string, header map[s
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if _, own := header["Authorization"]; !own && tc.adminKey != "" {
+		req.Header.Set("Authorization", "Bearer "+tc.adminKey)
+	}
 	for k, v := range header {
-		req.Header.Set(k, v)
+		if v != "" {
+			req.Header.Set(k, v)
+		}
 	}
 	resp, err := tc.client.Do(req)
 	if err != nil {
@@ -405,4 +420,28 @@ func decodeJSON(t testing.TB, b []byte, v any) {
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("decode %s: %v", b, err)
 	}
+}
+
+// key creates an API key with role for holder name (through the admin key)
+// and returns its secret.
+func (tc *testCluster) key(t testing.TB, role, name string) string {
+	t.Helper()
+	body := fmt.Sprintf(`{"name":%q,"role":%q}`, name, role)
+	resp, b := tc.do(t, tc.leader(t), http.MethodPost, "/v1/keys", body, nil)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create %s key: %d %s", role, resp.StatusCode, b)
+	}
+	var k struct {
+		Key string `json:"key"`
+	}
+	decodeJSON(t, b, &k)
+	if k.Key == "" {
+		t.Fatalf("create %s key: no secret in %s", role, b)
+	}
+	return k.Key
+}
+
+// bearerHeader is the header map that sends key instead of the admin key.
+func bearerHeader(key string) map[string]string {
+	return map[string]string{"Authorization": "Bearer " + key}
 }

@@ -1,0 +1,282 @@
+package cluster
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// Access: API keys. Only the sha256 of a key's secret enters the replicated
+// state; the secret is shown once to whoever created it. Each key is named
+// after the person or system that holds it and carries one role.
+const (
+	KindKeyCreate Kind = "key.create"
+	KindKeyRevoke Kind = "key.revoke"
+)
+
+// Roles a key can carry. Admin may call every route.
+const (
+	RoleReception = "reception"
+	RoleClinician = "clinician"
+	RoleNHS111    = "nhs111"
+	RoleResponder = "responder"
+	RoleAdmin     = "admin"
+)
+
+// Roles lists every role, in the order the README table shows them.
+var Roles = []string{RoleReception, RoleClinician, RoleNHS111, RoleResponder, RoleAdmin}
+
+// ValidRole reports whether r is one of Roles.
+func ValidRole(r string) bool {
+	for _, x := range Roles {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// Key layout (see keys.go):
+//
+//	k/id/<key id>        APIKey
+//	k/hash/<sha256 hex>  key id of the key with that hash
+//	k/gen                raft index of the last key change (decimal)
+const (
+	prefixKeyID   = "k/id/"
+	prefixKeyHash = "k/hash/"
+	keyKeyGen     = "k/gen"
+)
+
+// APIKey is one API key as the replicated state holds it: never the secret.
+type APIKey struct {
+	ID           string     `json:"id"`
+	Name         string     `json:"name"`
+	Role         string     `json:"role"`
+	Hash         string     `json:"hash"` // hex sha256 of the secret
+	CreatedAt    time.Time  `json:"created_at"`
+	CreatedBy    Actor      `json:"created_by"`
+	CreatedIndex uint64     `json:"created_index"`
+	Revoked      bool       `json:"revoked,omitempty"`
+	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
+	RevokedBy    *Actor     `json:"revoked_by,omitempty"`
+	RevokedIndex uint64     `json:"revoked_index,omitempty"`
+}
+
+// Actor is who a request made with this key acts as.
+func (k *APIKey) Actor() Actor { return Actor{ID: k.ID, Name: k.Name, Role: k.Role} }
+
+// KeyCreate is the payload of KindKeyCreate. The HTTP layer generates the
+// secret and proposes only its hash. Bootstrap marks the first admin key of
+// a new cluster: it is refused once any key exists, so a retried or
+// duplicated bootstrap can never leave two.
+type KeyCreate struct {
+	Name      string `json:"name"`
+	Role      string `json:"role"`
+	Hash      string `json:"hash"`
+	Bootstrap bool   `json:"bootstrap,omitempty"`
+}
+
+// KeyRevoke is the payload of KindKeyRevoke.
+type KeyRevoke struct {
+	ID string `json:"id"`
+}
+
+const maxKeyNameLen = 100
+
+// ValidateKeyName checks a key holder's name (shared by the HTTP layer).
+func ValidateKeyName(name string) string {
+	switch {
+	case strings.TrimSpace(name) == "":
+		return "required: the person or system holding the key"
+	case len(name) > maxKeyNameLen:
+		return "at most 100 characters"
+	}
+	for _, r := range name {
+		if !unicode.IsPrint(r) {
+			return "must be printable text"
+		}
+	}
+	return ""
+}
+
+// Validate returns field errors (nil when valid); pure, so the HTTP layer
+// and Apply run the same check.
+func (k *KeyCreate) Validate() map[string]string {
+	f := map[string]string{}
+	if msg := ValidateKeyName(k.Name); msg != "" {
+		f["name"] = msg
+	}
+	if !ValidRole(k.Role) {
+		f["role"] = "must be one of " + strings.Join(Roles, ", ")
+	}
+	if !isHexSHA256(k.Hash) {
+		f["hash"] = "must be a lowercase hex sha256"
+	}
+	if k.Bootstrap && k.Role != RoleAdmin {
+		f["role"] = "the bootstrap key must be an admin key"
+	}
+	if len(f) == 0 {
+		return nil
+	}
+	return f
+}
+
+func isHexSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// HashKey is the hash under which a key secret is stored and looked up.
+func HashKey(secret string) string { return hashToken(secret) }
+
+func init() {
+	registerHandler(KindKeyCreate, handlerSpec{Since: 1, IDs: 1}, applyKeyCreate)
+	registerHandler(KindKeyRevoke, handlerSpec{Since: 1}, applyKeyRevoke)
+}
+
+func applyKeyCreate(tx *Tx, raw json.RawMessage) (any, error) {
+	var in KeyCreate
+	if err := decodeStrict(raw, &in); err != nil {
+		return nil, &CommandError{Code: CodeInvalid, Message: fmt.Sprintf("payload: %v", err)}
+	}
+	if f := in.Validate(); f != nil {
+		return nil, Invalid(f)
+	}
+	if in.Bootstrap {
+		exists := false
+		if err := tx.Scan(prefixKeyID, func(string, []byte) error { exists = true; return nil }); err != nil {
+			return nil, err
+		}
+		if exists {
+			return nil, &CommandError{Code: CodeConflict, Message: "the cluster already has API keys; the bootstrap admin key is made once"}
+		}
+	}
+	if _, found, err := tx.GetRaw(prefixKeyHash + in.Hash); err != nil {
+		return nil, err
+	} else if found {
+		return nil, &CommandError{Code: CodeConflict, Message: "a key with this hash exists", Fields: map[string]string{"hash": "already in use"}}
+	}
+	id, err := tx.NewID()
+	if err != nil {
+		return nil, err
+	}
+	k := &APIKey{ID: id, Name: in.Name, Role: in.Role, Hash: in.Hash, CreatedAt: tx.Now(), CreatedBy: tx.Actor(), CreatedIndex: tx.Index()}
+	b, err := tx.PutJSON(prefixKeyID+id, k)
+	if err != nil {
+		return nil, err
+	}
+	tx.PutRaw(prefixKeyHash+in.Hash, []byte(id))
+	tx.PutRaw(keyKeyGen, []byte(strconv.FormatUint(tx.Index(), 10)))
+	tx.Audit("key.create", "key/"+id, map[string]any{"name": k.Name, "role": k.Role, "bootstrap": in.Bootstrap})
+	return b, nil
+}
+
+func applyKeyRevoke(tx *Tx, raw json.RawMessage) (any, error) {
+	var in KeyRevoke
+	if err := decodeStrict(raw, &in); err != nil {
+		return nil, &CommandError{Code: CodeInvalid, Message: fmt.Sprintf("payload: %v", err)}
+	}
+	if in.ID == "" {
+		return nil, Invalid(map[string]string{"id": "required"})
+	}
+	var k APIKey
+	found, err := tx.Get(prefixKeyID+in.ID, &k)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, &CommandError{Code: CodeNotFound, Message: "no API key " + in.ID}
+	}
+	if k.Revoked {
+		return nil, &CommandError{Code: CodeConflict, Message: "key " + in.ID + " is already revoked"}
+	}
+	if k.Role == RoleAdmin {
+		admins := 0
+		err := tx.Scan(prefixKeyID, func(_ string, val []byte) error {
+			var o APIKey
+			if err := json.Unmarshal(val, &o); err != nil {
+				return err
+			}
+			if o.Role == RoleAdmin && !o.Revoked {
+				admins++
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if admins <= 1 {
+			return nil, &CommandError{Code: CodeConflict, Message: "the last active admin key cannot be revoked; create another admin key first"}
+		}
+	}
+	now, by := tx.Now(), tx.Actor()
+	k.Revoked, k.RevokedAt, k.RevokedBy, k.RevokedIndex = true, &now, &by, tx.Index()
+	b, err := tx.PutJSON(prefixKeyID+k.ID, &k)
+	if err != nil {
+		return nil, err
+	}
+	tx.Delete(prefixKeyHash + k.Hash)
+	tx.PutRaw(keyKeyGen, []byte(strconv.FormatUint(tx.Index(), 10)))
+	tx.Audit("key.revoke", "key/"+k.ID, map[string]string{"name": k.Name, "role": k.Role})
+	return b, nil
+}
+
+// APIKeys lists every key (revoked ones too) in order of creation.
+func (v *View) APIKeys() ([]*APIKey, error) {
+	var out []*APIKey
+	err := scanTxn(v.txn, prefixKeyID, func(key string, val []byte) error {
+		var k APIKey
+		if err := json.Unmarshal(val, &k); err != nil {
+			return fmt.Errorf("decode %s: %w", key, err)
+		}
+		out = append(out, &k)
+		return nil
+	})
+	return out, err
+}
+
+// APIKey returns one key (ErrNotFound).
+func (v *View) APIKey(id string) (*APIKey, error) {
+	var k APIKey
+	if err := v.get(prefixKeyID+id, &k); err != nil {
+		return nil, err
+	}
+	return &k, nil
+}
+
+// AccessGeneration is the raft index of the last key change (0: none yet).
+// A cache of active keys built at generation g stays valid while this
+// returns g.
+func (v *View) AccessGeneration() (uint64, error) {
+	b, ok, err := v.raw(keyKeyGen)
+	if err != nil || !ok {
+		return 0, err
+	}
+	return strconv.ParseUint(string(b), 10, 64)
+}
+
+// raw reads one key's bytes; ok is false when absent.
+func (v *View) raw(key string) ([]byte, bool, error) {
+	item, err := v.txn.Get([]byte(key))
+	if err != nil {
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("read %s: %w", key, err)
+	}
+	b, err := item.ValueCopy(nil)
+	return b, err == nil, err
+}

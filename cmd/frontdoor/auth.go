@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/frontdoor-ucc/frontdoor/cluster"
+)
+
+// Access control. Every route under /v1 is registered through a guard,
+// which looks the route up in routeTable (auth_routes.go) and puts the
+// check in front of its handler: no key -> 401, a key whose role the row
+// does not list -> 403, admin -> always allowed. The caller's key becomes
+// the actor of every command the request proposes (actor.go), so audit
+// events name the key's holder and role.
+
+// problemUnauthorized: no API key, or one the cluster does not know.
+const problemUnauthorized = "/problems/unauthorized"
+
+func unauthorized(detail string) *problem {
+	return &problem{Type: problemUnauthorized, Title: "API key required", Status: http.StatusUnauthorized, Detail: detail}
+}
+
+func forbiddenRole(role string, row *routeRow) *problem {
+	allowed := append(append([]string{}, row.Roles...), cluster.RoleAdmin)
+	return &problem{Type: problemForbidden, Title: "Role not allowed", Status: http.StatusForbidden,
+		Detail: fmt.Sprintf("role %s may not call %s %s; allowed: %s", role, row.Method, row.Path, strings.Join(allowed, ", "))}
+}
+
+// guard is a fiber.Router that registers every route with its access check.
+// Registering a route that has no row in routeTable panics: an unlisted
+// route would otherwise be open by accident.
+type guard struct {
+	fiber.Router
+	s      *server
+	prefix string
+	rows   map[string]*routeRow
+}
+
+func (s *server) guard(r fiber.Router, prefix string) *guard {
+	return &guard{Router: r, s: s, prefix: prefix, rows: s.routes}
+}
+
+func (g *guard) wrap(method, path string, handlers []fiber.Handler) []fiber.Handler {
+	full := g.prefix + path
+	row, ok := g.rows[rowKey(method, full)]
+	if !ok {
+		panic(fmt.Sprintf("route %s %s has no row in routeTable (cmd/frontdoor/auth_routes.go): add one saying which roles may call it", method, full))
+	}
+	return append([]fiber.Handler{g.s.authorize(row)}, handlers...)
+}
+
+func (g *guard) Get(path string, h ...fiber.Handler) fiber.Router {
+	g.Router.Get(path, g.wrap(fiber.MethodGet, path, h)...)
+	return g
+}
+
+func (g *guard) Post(path string, h ...fiber.Handler) fiber.Router {
+	g.Router.Post(path, g.wrap(fiber.MethodPost, path, h)...)
+	return g
+}
+
+func (g *guard) Put(path string, h ...fiber.Handler) fiber.Router {
+	g.Router.Put(path, g.wrap(fiber.MethodPut, path, h)...)
+	return g
+}
+
+func (g *guard) Patch(path string, h ...fiber.Handler) fiber.Router {
+	g.Router.Patch(path, g.wrap(fiber.MethodPatch, path, h)...)
+	return g
+}
+
+func (g *guard) Delete(path string, h ...fiber.Handler) fiber.Router {
+	g.Router.Delete(path, g.wrap(fiber.MethodDelete, path, h)...)
+	return g
+}
+
+func (g *guard) Head(path string, h ...fiber.Handler) fiber.Router {
+	g.Router.Head(path, g.wrap(fiber.MethodHead, path, h)...)
+	return g
+}
+
+func (g *guard) Add(method, path string, h ...fiber.Handler) fiber.Router {
+	g.Router.Add(method, path, g.wrap(method, path, h)...)
+	return g
+}
+
+func (g *guard) All(path string, _ ...fiber.Handler) fiber.Router {
+	panic("guard: All(" + g.prefix + path + ") cannot be given one row of the route table; register each method")
+}
+
+func (g *guard) Group(prefix string, handlers ...fiber.Handler) fiber.Router {
+	return &guard{Router: g.Router.Group(prefix, handlers...), s: g.s, prefix: g.prefix + prefix, rows: g.rows}
+}
+
+// localActor is the fiber Locals key of the authenticated caller.
+const localActor = "frontdoor.actor"
+
+// authorize is the access check in front of one route's handler.
+func (s *server) authorize(row *routeRow) fiber.Handler {
+	if row.Access != accessKey {
+		return func(c *fiber.Ctx) error { return c.Next() }
+	}
+	return func(c *fiber.Ctx) error {
+		secret, ok := bearer(c)
+		if !ok {
+			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="frontdoor"`)
+			return unauthorized("send an API key as Authorization: Bearer <key>")
+		}
+		actor, found, err := s.keys.lookup(c.UserContext(), cluster.HashKey(secret))
+		if err != nil {
+			return err
+		}
+		if !found {
+			// A follower may not have applied a key created a moment ago:
+			// the leader, which acknowledged its creation, decides.
+			if !s.store.IsLeader() && c.Get(headerForwarded) == "" {
+				return s.forward(c, c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead)
+			}
+			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="frontdoor", error="invalid_token"`)
+			return unauthorized("unknown or revoked API key")
+		}
+		if !row.allows(actor.Role) {
+			return forbiddenRole(actor.Role, row)
+		}
+		c.Locals(localActor, actor)
+		return c.Next()
+	}
+}
+
+// bearer returns the token of an "Authorization: Bearer <token>" header.
+func bearer(c *fiber.Ctx) (string, bool) {
+	h := c.Get(fiber.HeaderAuthorization)
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	if tok == "" || len(tok) > 512 {
+		return "", false
+	}
+	return strings.Clone(tok), true
+}
+
+// keyCache answers "which active key has this hash" from local state
+// without a raft round trip. It holds a map of every active key, built
+// from a local (stale) read, tagged with the access generation (the raft
+// index of the last key change). When the node has applied anything since
+// the cache was checked, one point read of the generation decides whether
+// the map is still current; only a key change rebuilds it.
+type keyCache struct {
+	store clusterStore
+	mu    sync.Mutex // serialises refreshes
+	cur   atomic.Pointer[keySnapshot]
+}
+
+type keySnapshot struct {
+	applied uint64 // the applied index of the view it was last checked against
+	gen     uint64
+	byHash  map[string]cluster.Actor
+}
+
+func newKeyCache(st clusterStore) *keyCache { return &keyCache{store: st} }
+
+func (kc *keyCache) lookup(ctx context.Context, hash string) (cluster.Actor, bool, error) {
+	snap := kc.cur.Load()
+	if snap == nil || snap.applied != kc.store.AppliedIndex() {
+		var err error
+		if snap, err = kc.refresh(ctx); err != nil {
+			return cluster.Actor{}, false, err
+		}
+	}
+	a, ok := snap.byHash[hash]
+	return a, ok, nil
+}
+
+func (kc *keyCache) refresh(ctx context.Context) (*keySnapshot, error) {
+	kc.mu.Lock()
+	defer kc.mu.Unlock()
+	old := kc.cur.Load()
+	if old != nil && old.applied == kc.store.AppliedIndex() {
+		return old, nil // another request refreshed it meanwhile
+	}
+	var next *keySnapshot
+	err := kc.store.Read(ctx, cluster.ConsistencyStale, func(v *cluster.View) error {
+		applied, err := v.AppliedIndex()
+		if err != nil {
+			return err
+		}
+		gen, err := v.AccessGeneration()
+		if err != nil {
+			return err
+		}
+		if old != nil && old.gen == gen {
+			next = &keySnapshot{applied: applied, gen: gen, byHash: old.byHash}
+			return nil
+		}
+		keys, err := v.APIKeys()
+		if err != nil {
+			return err
+		}
+		m := make(map[string]cluster.Actor, len(keys))
+		for _, k := range keys {
+			if !k.Revoked {
+				m[k.Hash] = k.Actor()
+			}
+		}
+		next = &keySnapshot{applied: applied, gen: gen, byHash: m}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("api keys: %w", err)
+	}
+	kc.cur.Store(next)
+	return next, nil
+}
