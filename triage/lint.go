@@ -406,39 +406,47 @@ func (l *linter) switchDefault(n *Node) {
 	if last.When == nil {
 		return
 	}
-	a := l.p.AppliesTo
-	lo, hi := 0, 120
-	if a.MinAgeYears != nil && a.MaxAgeYears != nil && *a.MaxAgeYears > *a.MinAgeYears {
-		lo, hi = *a.MinAgeYears, *a.MaxAgeYears
+	ageOnly := true
+	for _, c := range n.Switch {
+		if c.When != nil && !c.When.onlyAge() {
+			ageOnly = false
+		}
 	}
-	gapFrom, gapTo := -1, -1
-	for d := lo * 365; d < hi*365; {
-		age := ageFromDays(d)
-		covered := false
-		for _, c := range n.Switch {
-			if c.When != nil && c.When.onlyAge() && c.When.matchAge(age) {
-				covered = true
-				break
+	if ageOnly {
+		a := l.p.AppliesTo
+		lo, hi := 0, 120
+		if a.MinAgeYears != nil && a.MaxAgeYears != nil && *a.MaxAgeYears > *a.MinAgeYears {
+			lo, hi = *a.MinAgeYears, *a.MaxAgeYears
+		}
+		gapFrom, gapTo := -1, -1
+		for d := lo * 365; d < hi*365; {
+			age := ageFromDays(d)
+			covered := false
+			for _, c := range n.Switch {
+				if c.When.matchAge(age) {
+					covered = true
+					break
+				}
+			}
+			if !covered {
+				if gapFrom < 0 {
+					gapFrom = d
+				}
+				gapTo = d
+			}
+			if d < 3*365 {
+				d++
+			} else {
+				d += 30
 			}
 		}
-		if !covered {
-			if gapFrom < 0 {
-				gapFrom = d
-			}
-			gapTo = d
-		}
-		if d < 3*365 {
-			d++
-		} else {
-			d += 30
+		if gapFrom >= 0 {
+			l.add(n.Line, RuleAgeBandGap, "add a last entry without when: (a safe default), or widen the age bands",
+				"switch %s: ages %s to %s (and unknown ages) match no entry", n.ID, fmtDays(gapFrom), fmtDays(gapTo))
+			return
 		}
 	}
-	if gapFrom >= 0 {
-		l.add(n.Line, RuleAgeBandGap, "add a last entry without when: (a safe default), or widen the age bands",
-			"switch %s: ages %s to %s (and unknown ages) match no entry", n.ID, fmtDays(gapFrom), fmtDays(gapTo))
-		return
-	}
-	l.add(last.Line, RuleMissingOutcome, "end the switch with an entry without when: (patients of unknown age match no age condition)", "switch %s has no default entry", n.ID)
+	l.add(last.Line, RuleMissingOutcome, "end the switch with an entry without when: (patients of unknown age, sex or pregnancy match no condition)", "switch %s has no default entry: some patients match no entry", n.ID)
 }
 
 func fmtDays(d int) string {

@@ -73,6 +73,9 @@ func build(files map[string][]byte) (*Set, []LintError) {
 	for _, name := range names {
 		p, perrs := parseFile(name, files[name])
 		errs = append(errs, perrs...)
+		if hasRule(perrs, RuleParse) {
+			continue // not YAML we can read: further checks would only add noise
+		}
 		errs = append(errs, lintProtocol(p)...)
 		if p.ID == "" {
 			continue
@@ -112,4 +115,13 @@ func sortLint(errs []LintError) {
 		}
 		return errs[i].Rule < errs[j].Rule
 	})
+}
+
+func hasRule(errs []LintError, rule string) bool {
+	for _, e := range errs {
+		if e.Rule == rule {
+			return true
+		}
+	}
+	return false
 }
