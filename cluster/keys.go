@@ -19,6 +19,8 @@ import (
 //	ax/status/<status>/<time>/<id>  attendance by status, then arrival
 //	u/<entity>/<index>/<seq>        audit events of one entity in log order
 //	k/id/<id>, k/hash/<sha256>, k/gen   API keys (access.go)
+//	sx/directory, sx/gen, s/<id>, pr/<ods>   service directory, practices (directory.go)
+//	sl/t/..., sl/s/..., sl/p/...            slots and places taken (directory.go)
 const (
 	keyApplied       = "m/applied"
 	keyClock         = "m/clock"

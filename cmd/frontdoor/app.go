@@ -123,6 +123,7 @@ func newApp(cfg appConfig) *fiber.App {
 	v1 := root.Group("/v1")
 	s.registerCluster(v1)
 	s.registerKeys(v1)
+	s.registerServices(v1)
 	s.registerAttendances(v1)
 	s.registerAudit(v1)
 	return app

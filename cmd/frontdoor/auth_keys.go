@@ -223,5 +223,8 @@ func readKeyFile(path string) (string, error) {
 // bootstrapReferenceData proposes what a new cluster starts with, once, on
 // the bootstrapping node (serve.go calls it right after Bootstrap).
 func bootstrapReferenceData(ctx context.Context, st proposer, dataDir string, out io.Writer) error {
-	return bootstrapAccess(ctx, st, dataDir, out)
+	if err := bootstrapAccess(ctx, st, dataDir, out); err != nil {
+		return err
+	}
+	return bootstrapDirectory(ctx, st)
 }

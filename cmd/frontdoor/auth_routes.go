@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/routing"
 )
 
 // The route table: every HTTP route of the API, with who may call it and
@@ -74,6 +75,17 @@ var routeTable = []routeRow{
 	{Method: "POST", Path: "/v1/keys", Roles: rolesAdmin, Summary: "Create an API key (the secret is shown once)", Body: keyCreateBody{}},
 	{Method: "GET", Path: "/v1/keys", Roles: rolesAdmin, Summary: "List API keys (never their secrets)", Query: []string{consistencyQuery}},
 	{Method: "DELETE", Path: "/v1/keys/:id", Roles: rolesAdmin, Summary: "Revoke an API key"},
+
+	// Reference data: the service directory and GP practices.
+	{Method: "GET", Path: "/v1/directory", Roles: rolesAll, Summary: "The directory's name, centre and extra bank holidays", Query: []string{consistencyQuery}},
+	{Method: "PUT", Path: "/v1/directory/bank-holidays", Roles: rolesAdmin, Summary: "Set the extra bank holidays (besides England's)", Body: cluster.BankHolidays{}},
+	{Method: "GET", Path: "/v1/services", Roles: rolesAll, Summary: "List services (webhook secrets hidden)", Query: []string{"tier", consistencyQuery}},
+	{Method: "GET", Path: "/v1/services/:id", Roles: rolesAll, Summary: "One service", Query: []string{consistencyQuery}},
+	{Method: "PUT", Path: "/v1/services/:id", Roles: rolesAdmin, Summary: "Create or replace a service", Body: routing.Service{}},
+	{Method: "POST", Path: "/v1/services/:id/status", Roles: []string{cluster.RoleReception, cluster.RoleClinician, cluster.RoleResponder}, Summary: "Set a service's RAG status and places (its staff)", Body: serviceStatusBody{}},
+	{Method: "POST", Path: "/v1/services/:id/exceptions", Roles: rolesAdmin, Summary: "Set or remove a date's opening exception (bank holiday, closure)", Body: serviceExceptionBody{}},
+	{Method: "GET", Path: "/v1/services/:id/allocations", Roles: []string{cluster.RoleReception, cluster.RoleClinician}, Summary: "Slots and places taken, and by which attendance", Query: []string{consistencyQuery}},
+	{Method: "GET", Path: "/v1/practices", Roles: rolesAll, Summary: "GP practices, their catchments and list status", Query: []string{consistencyQuery}},
 
 	// Attendances.
 	{Method: "POST", Path: "/v1/attendances", Roles: rolesFront, Summary: "Record an arrival (walk-in or NHS 111)", Body: cluster.AttendanceCreate{}},

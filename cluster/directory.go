@@ -1,0 +1,692 @@
+package cluster
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/frontdoor-ucc/frontdoor/routing"
+)
+
+// Reference data: the service directory and GP practices live in the
+// replicated state, one record each, and change only through commands. The
+// demo directory enters at bootstrap as one directory.load command (Apply
+// never reads files). Routing decisions inside Apply rebuild a
+// *routing.Directory from these records (directoryFromState) and the load
+// from the slot records (loadAt).
+const (
+	KindDirectoryLoad   Kind = "directory.load"          // the whole directory, once (bootstrap)
+	KindServicePut      Kind = "service.put"             // create or replace one service (admin)
+	KindServiceStatus   Kind = "service.status"          // RAG status and capacity (a service's staff)
+	KindServiceExcept   Kind = "service.exception"       // a date's opening exception (admin)
+	KindBankHolidaysSet Kind = "directory.bank_holidays" // extra bank holidays (admin)
+)
+
+// Key layout (see keys.go):
+//
+//	sx/directory                          directory header (name, centre, postcodes, extra bank holidays)
+//	sx/gen                                raft index of the last directory change (decimal)
+//	s/<service id>                        routing.Service
+//	pr/<ods code>                         routing.Practice
+//	sl/t/<session start>/<service>/<att>  SlotRecord of a booked slot, by session start
+//	sl/s/<service>/<session start>/<att>  (empty) the same, by service
+//	sl/p/<service>/<att>                  SlotRecord of an occupied concurrent place
+const (
+	keyDirectory    = "sx/directory"
+	keyDirectoryGen = "sx/gen"
+	prefixService   = "s/"
+	prefixPractice  = "pr/"
+	prefixSlotTime  = "sl/t/"
+	prefixSlotSvc   = "sl/s/"
+	prefixSlotPlace = "sl/p/"
+)
+
+// DirectoryHeader is the directory minus its services and practices.
+type DirectoryHeader struct {
+	Name              string                    `json:"name"`
+	CentrePostcode    string                    `json:"centre_postcode"`
+	Postcodes         map[string]routing.LatLon `json:"postcodes,omitempty"`
+	ExtraBankHolidays []string                  `json:"extra_bank_holidays,omitempty"`
+	UpdatedIndex      uint64                    `json:"updated_index"`
+}
+
+// ServiceStatus is the payload of KindServiceStatus: what a service's staff
+// say about it now. Places, when set, replaces the concurrent capacity.
+type ServiceStatus struct {
+	ServiceID         string `json:"service_id"`
+	Status            string `json:"status"`
+	ResetAfterMinutes int    `json:"reset_after_minutes,omitempty"`
+	Places            *int   `json:"places,omitempty"`
+	Note              string `json:"note,omitempty"`
+}
+
+// ServiceException is the payload of KindServiceExcept: the sessions of one
+// date (none: closed that day), or Remove to drop the date's exception.
+type ServiceException struct {
+	ServiceID string            `json:"service_id"`
+	Date      string            `json:"date"`
+	Sessions  []routing.Session `json:"sessions,omitempty"`
+	Note      string            `json:"note,omitempty"`
+	Remove    bool              `json:"remove,omitempty"`
+}
+
+// BankHolidays is the payload of KindBankHolidaysSet: dates (YYYY-MM-DD)
+// treated as bank holidays besides England's.
+type BankHolidays struct {
+	Dates []string `json:"dates"`
+}
+
+// SlotRecord is one slot or place taken by an attendance.
+type SlotRecord struct {
+	ServiceID    string    `json:"service_id"`
+	Kind         string    `json:"kind"` // slots | places
+	SessionStart time.Time `json:"session_start"`
+	SessionEnd   time.Time `json:"session_end"`
+	AttendanceID string    `json:"attendance_id"`
+	Index        uint64    `json:"index"`
+	At           time.Time `json:"at"`
+}
+
+// Allocation is the routing allocation this record stands for.
+func (r *SlotRecord) Allocation() routing.Allocation {
+	return routing.Allocation{ServiceID: r.ServiceID, Kind: r.Kind, SessionStart: r.SessionStart, SessionEnd: r.SessionEnd}
+}
+
+var datePattern = dobPattern
+
+func init() {
+	registerHandler(KindDirectoryLoad, handlerSpec{Since: 1}, applyDirectoryLoad)
+	registerHandler(KindServicePut, handlerSpec{Since: 1}, applyServicePut)
+	registerHandler(KindServiceStatus, handlerSpec{Since: 1}, applyServiceStatus)
+	registerHandler(KindServiceExcept, handlerSpec{Since: 1}, applyServiceException)
+	registerHandler(KindBankHolidaysSet, handlerSpec{Since: 1}, applyBankHolidays)
+}
+
+func payloadError(err error) *CommandError {
+	return &CommandError{Code: CodeInvalid, Message: fmt.Sprintf("payload: %v", err)}
+}
+
+// errNoDirectory is the CommandError of a decision that needs the service
+// directory before one was loaded.
+var errNoDirectory = &CommandError{Code: CodeConflict, Message: "no service directory has been loaded"}
+
+func applyDirectoryLoad(tx *Tx, raw json.RawMessage) (any, error) {
+	var d routing.Directory
+	if err := decodeStrict(raw, &d); err != nil {
+		return nil, payloadError(err)
+	}
+	if err := d.Validate(); err != nil {
+		return nil, Invalid(map[string]string{"directory": err.Error()})
+	}
+	if _, found, err := tx.GetRaw(keyDirectory); err != nil {
+		return nil, err
+	} else if found {
+		return nil, &CommandError{Code: CodeConflict, Message: "a directory is already loaded; change services one by one"}
+	}
+	h := DirectoryHeader{Name: d.Name, CentrePostcode: d.CentrePostcode, Postcodes: d.Postcodes,
+		ExtraBankHolidays: d.ExtraBankHolidays, UpdatedIndex: tx.Index()}
+	if err := tx.Put(keyDirectory, h); err != nil {
+		return nil, err
+	}
+	for i := range d.Services {
+		if err := tx.Put(prefixService+d.Services[i].ID, &d.Services[i]); err != nil {
+			return nil, err
+		}
+	}
+	for i := range d.Practices {
+		if err := tx.Put(prefixPractice+d.Practices[i].ODSCode, &d.Practices[i]); err != nil {
+			return nil, err
+		}
+	}
+	touchDirectory(tx)
+	tx.Audit("directory.load", "directory", map[string]any{"name": d.Name, "services": len(d.Services), "practices": len(d.Practices)})
+	return map[string]any{"name": d.Name, "services": len(d.Services), "practices": len(d.Practices)}, nil
+}
+
+func touchDirectory(tx *Tx) {
+	tx.PutRaw(keyDirectoryGen, []byte(strconv.FormatUint(tx.Index(), 10)))
+}
+
+// ValidateServiceChange checks that dir stays a valid directory with svc
+// put in place of the service of the same id (or added). Pure: the HTTP
+// layer runs it on a local read, Apply on the current state.
+func ValidateServiceChange(dir *routing.Directory, svc *routing.Service) map[string]string {
+	f := map[string]string{}
+	if strings.TrimSpace(svc.ID) == "" {
+		f["id"] = "required"
+	}
+	if strings.TrimSpace(svc.Name) == "" {
+		f["name"] = "required"
+	}
+	if svc.Tier.Rank() < 0 {
+		f["tier"] = "must be one of self_care, pharmacy, gp, rapid_response, ed"
+	}
+	if svc.Postcode == "" {
+		f["postcode"] = "required"
+	}
+	if len(f) > 0 {
+		return f
+	}
+	if dir == nil {
+		return nil
+	}
+	c := withService(dir, svc)
+	if err := c.Validate(); err != nil {
+		return map[string]string{"service": strings.TrimPrefix(err.Error(), routing.ErrInvalidDirectory.Error()+": ")}
+	}
+	return nil
+}
+
+// withService returns a shallow copy of dir with svc replacing (or added
+// to) its services.
+func withService(dir *routing.Directory, svc *routing.Service) *routing.Directory {
+	c := &routing.Directory{Name: dir.Name, CentrePostcode: dir.CentrePostcode, Practices: dir.Practices,
+		Postcodes: dir.Postcodes, ExtraBankHolidays: dir.ExtraBankHolidays}
+	c.Services = make([]routing.Service, 0, len(dir.Services)+1)
+	replaced := false
+	for _, s := range dir.Services {
+		if s.ID == svc.ID {
+			s = *svc
+			replaced = true
+		}
+		c.Services = append(c.Services, s)
+	}
+	if !replaced {
+		c.Services = append(c.Services, *svc)
+	}
+	return c
+}
+
+func applyServicePut(tx *Tx, raw json.RawMessage) (any, error) {
+	var svc routing.Service
+	if err := decodeStrict(raw, &svc); err != nil {
+		return nil, payloadError(err)
+	}
+	dir, err := directoryFromState(tx)
+	if err != nil {
+		return nil, err
+	}
+	var old routing.Service
+	existed, err := tx.Get(prefixService+svc.ID, &old)
+	if err != nil {
+		return nil, err
+	}
+	if existed && svc.Webhook != nil && old.Webhook != nil && svc.Webhook.Secret == "" && svc.Webhook.URL == old.Webhook.URL {
+		svc.Webhook.Secret = old.Webhook.Secret // the API never shows secrets; keep the stored one
+	}
+	if f := ValidateServiceChange(dir, &svc); f != nil {
+		return nil, Invalid(f)
+	}
+	b, err := tx.PutJSON(prefixService+svc.ID, &svc)
+	if err != nil {
+		return nil, err
+	}
+	touchDirectory(tx)
+	tx.Audit("service.put", "service/"+svc.ID, map[string]any{"created": !existed, "tier": svc.Tier})
+	return b, nil
+}
+
+// Validate checks a status change (pure).
+func (s *ServiceStatus) Validate() map[string]string {
+	f := map[string]string{}
+	switch routing.Status(s.Status) {
+	case routing.StatusGreen, routing.StatusAmber, routing.StatusRed:
+	default:
+		f["status"] = "must be green, amber or red"
+	}
+	if s.ResetAfterMinutes < 0 || s.ResetAfterMinutes > 7*24*60 {
+		f["reset_after_minutes"] = "must be between 0 and 10080"
+	}
+	if s.Places != nil && (*s.Places < 0 || *s.Places > 10000) {
+		f["places"] = "must be between 0 and 10000"
+	}
+	if len(s.Note) > maxTextLen {
+		f["note"] = "too long"
+	}
+	if len(f) == 0 {
+		return nil
+	}
+	return f
+}
+
+func applyServiceStatus(tx *Tx, raw json.RawMessage) (any, error) {
+	var in ServiceStatus
+	if err := decodeStrict(raw, &in); err != nil {
+		return nil, payloadError(err)
+	}
+	if f := in.Validate(); f != nil {
+		return nil, Invalid(f)
+	}
+	var svc routing.Service
+	found, err := tx.Get(prefixService+in.ServiceID, &svc)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, &CommandError{Code: CodeNotFound, Message: "no service " + in.ServiceID}
+	}
+	if in.Places != nil && svc.Capacity.Kind != routing.CapacityPlaces {
+		return nil, Invalid(map[string]string{"places": "the service's capacity is not counted in places"})
+	}
+	svc.RAG = routing.RAG{Status: routing.Status(in.Status), SetAt: tx.Now().Format(time.RFC3339),
+		ResetAfterMinutes: in.ResetAfterMinutes, SetBy: tx.Actor().Name}
+	if in.Places != nil {
+		svc.Capacity.Places = *in.Places
+	}
+	b, err := tx.PutJSON(prefixService+svc.ID, &svc)
+	if err != nil {
+		return nil, err
+	}
+	touchDirectory(tx)
+	details := map[string]any{"status": in.Status, "reset_after_minutes": in.ResetAfterMinutes, "note": in.Note}
+	if in.Places != nil {
+		details["places"] = *in.Places
+	}
+	tx.Audit("service.status", "service/"+svc.ID, details)
+	return b, nil
+}
+
+// Validate checks an exception's shape (pure); the sessions are checked
+// against routing's rules in Apply and by the HTTP layer.
+func (e *ServiceException) Validate() map[string]string {
+	f := map[string]string{}
+	if !datePattern.MatchString(e.Date) {
+		f["date"] = "must be YYYY-MM-DD"
+	} else if _, err := time.Parse("2006-01-02", e.Date); err != nil {
+		f["date"] = "not a calendar date"
+	}
+	if e.Remove && len(e.Sessions) > 0 {
+		f["sessions"] = "must be empty when remove is true"
+	}
+	if len(e.Note) > maxTextLen {
+		f["note"] = "too long"
+	}
+	if len(f) == 0 {
+		return nil
+	}
+	return f
+}
+
+// apply returns svc with e applied (exceptions kept sorted by date).
+func (e *ServiceException) apply(svc routing.Service) routing.Service {
+	out := make([]routing.DateException, 0, len(svc.Exceptions)+1)
+	for _, x := range svc.Exceptions {
+		if x.Date != e.Date {
+			out = append(out, x)
+		}
+	}
+	if !e.Remove {
+		out = append(out, routing.DateException{Date: e.Date, Sessions: e.Sessions, Note: e.Note})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Date < out[j].Date })
+	svc.Exceptions = out
+	return svc
+}
+
+func applyServiceException(tx *Tx, raw json.RawMessage) (any, error) {
+	var in ServiceException
+	if err := decodeStrict(raw, &in); err != nil {
+		return nil, payloadError(err)
+	}
+	if f := in.Validate(); f != nil {
+		return nil, Invalid(f)
+	}
+	var svc routing.Service
+	found, err := tx.Get(prefixService+in.ServiceID, &svc)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, &CommandError{Code: CodeNotFound, Message: "no service " + in.ServiceID}
+	}
+	svc = in.apply(svc)
+	dir, err := directoryFromState(tx)
+	if err != nil {
+		return nil, err
+	}
+	if f := ValidateServiceChange(dir, &svc); f != nil {
+		if msg, ok := f["service"]; ok {
+			return nil, Invalid(map[string]string{"sessions": msg})
+		}
+		return nil, Invalid(f)
+	}
+	b, err := tx.PutJSON(prefixService+svc.ID, &svc)
+	if err != nil {
+		return nil, err
+	}
+	touchDirectory(tx)
+	tx.Audit("service.exception", "service/"+svc.ID, map[string]any{"date": in.Date, "sessions": len(in.Sessions), "remove": in.Remove, "note": in.Note})
+	return b, nil
+}
+
+// Validate checks the dates (pure).
+func (b *BankHolidays) Validate() map[string]string {
+	for i, d := range b.Dates {
+		if !datePattern.MatchString(d) {
+			return map[string]string{fmt.Sprintf("dates[%d]", i): "must be YYYY-MM-DD"}
+		}
+		if _, err := time.Parse("2006-01-02", d); err != nil {
+			return map[string]string{fmt.Sprintf("dates[%d]", i): "not a calendar date"}
+		}
+	}
+	if len(b.Dates) > 366 {
+		return map[string]string{"dates": "at most 366 dates"}
+	}
+	return nil
+}
+
+func applyBankHolidays(tx *Tx, raw json.RawMessage) (any, error) {
+	var in BankHolidays
+	if err := decodeStrict(raw, &in); err != nil {
+		return nil, payloadError(err)
+	}
+	if f := in.Validate(); f != nil {
+		return nil, Invalid(f)
+	}
+	var h DirectoryHeader
+	found, err := tx.Get(keyDirectory, &h)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, errNoDirectory
+	}
+	dates := append([]string{}, in.Dates...)
+	sort.Strings(dates)
+	uniq := dates[:0]
+	for i, d := range dates {
+		if i == 0 || d != dates[i-1] {
+			uniq = append(uniq, d)
+		}
+	}
+	h.ExtraBankHolidays = uniq
+	h.UpdatedIndex = tx.Index()
+	b, err := tx.PutJSON(keyDirectory, &h)
+	if err != nil {
+		return nil, err
+	}
+	touchDirectory(tx)
+	tx.Audit("directory.bank_holidays", "directory", map[string]any{"dates": uniq})
+	return b, nil
+}
+
+// dirCache memoises directories by the hash of the records they were built
+// from, so consecutive routing decisions do not decode and index the same
+// directory again. The key is the content, not an index or a node, so a
+// hit returns exactly what a rebuild would: deterministic on every
+// replica, and safe with several clusters in one test process.
+var dirCache = struct {
+	sync.Mutex
+	order []string
+	m     map[string]*routing.Directory
+}{m: map[string]*routing.Directory{}}
+
+const dirCacheSize = 8
+
+// readDirectory builds the directory from one Badger transaction (the
+// batch transaction inside Apply, a read transaction in a View). It
+// returns nil without error when no directory has been loaded. The result
+// is shared: callers must not modify it.
+func readDirectory(txn *badger.Txn) (*routing.Directory, error) {
+	hb, found, err := txnGet(txn, keyDirectory)
+	if err != nil || !found {
+		return nil, err
+	}
+	sum := sha256.New()
+	sum.Write(hb)
+	var services, practices [][]byte
+	if err := scanTxn(txn, prefixService, func(_ string, v []byte) error {
+		services = append(services, v)
+		sum.Write([]byte{0})
+		sum.Write(v)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	sum.Write([]byte{1})
+	if err := scanTxn(txn, prefixPractice, func(_ string, v []byte) error {
+		practices = append(practices, v)
+		sum.Write([]byte{0})
+		sum.Write(v)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	key := string(sum.Sum(nil))
+	dirCache.Lock()
+	d, ok := dirCache.m[key]
+	dirCache.Unlock()
+	if ok {
+		return d, nil
+	}
+	var h DirectoryHeader
+	if err := json.Unmarshal(hb, &h); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", keyDirectory, err)
+	}
+	d = &routing.Directory{Name: h.Name, CentrePostcode: h.CentrePostcode, Postcodes: h.Postcodes,
+		ExtraBankHolidays: h.ExtraBankHolidays,
+		Services:          make([]routing.Service, len(services)), Practices: make([]routing.Practice, len(practices))}
+	for i, v := range services {
+		if err := json.Unmarshal(v, &d.Services[i]); err != nil {
+			return nil, fmt.Errorf("decode service: %w", err)
+		}
+	}
+	for i, v := range practices {
+		if err := json.Unmarshal(v, &d.Practices[i]); err != nil {
+			return nil, fmt.Errorf("decode practice: %w", err)
+		}
+	}
+	if err := d.Validate(); err != nil {
+		// Every command that changes the directory validated the result.
+		return nil, fmt.Errorf("directory in state: %w", err)
+	}
+	dirCache.Lock()
+	if _, ok := dirCache.m[key]; !ok {
+		dirCache.m[key] = d
+		dirCache.order = append(dirCache.order, key)
+		if len(dirCache.order) > dirCacheSize {
+			delete(dirCache.m, dirCache.order[0])
+			dirCache.order = dirCache.order[1:]
+		}
+	}
+	dirCache.Unlock()
+	return d, nil
+}
+
+func txnGet(txn *badger.Txn, key string) ([]byte, bool, error) {
+	item, err := txn.Get([]byte(key))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("get %s: %w", key, err)
+	}
+	b, err := item.ValueCopy(nil)
+	return b, err == nil, err
+}
+
+// directoryFromState is the service directory as the state holds it now,
+// for decisions inside Apply (routing.Route, routing.Allocate). It sees
+// every earlier command of the batch; a handler must call it before its
+// own directory writes. No directory loaded -> a CodeConflict
+// *CommandError. The result is shared and must not be modified.
+func directoryFromState(tx *Tx) (*routing.Directory, error) {
+	d, err := readDirectory(tx.txn)
+	if err != nil {
+		return nil, err
+	}
+	if d == nil {
+		return nil, errNoDirectory
+	}
+	return d, nil
+}
+
+// slotLookback bounds the booked slots loadAt reads: a session that
+// started more than this before now has ended (sessions run at most a
+// day, overnight ones included).
+const slotLookback = 48 * time.Hour
+
+// loadAt is routing's Load for a decision at now: booked slots of sessions
+// that started within slotLookback before now or later, and every
+// occupied concurrent place. It sees every earlier command of the batch.
+func loadAt(tx *Tx, now time.Time) (*routing.Load, error) {
+	load := &routing.Load{}
+	from := []byte(prefixSlotTime + sortableTime(now.Add(-slotLookback)))
+	opts := badger.DefaultIteratorOptions
+	opts.Prefix = []byte(prefixSlotTime)
+	it := tx.txn.NewIterator(opts)
+	for it.Seek(from); it.ValidForPrefix(opts.Prefix); it.Next() {
+		var r SlotRecord
+		if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &r) }); err != nil {
+			it.Close()
+			return nil, fmt.Errorf("slot %s: %w", it.Item().Key(), err)
+		}
+		load.Add(r.Allocation())
+	}
+	it.Close()
+	err := scanTxn(tx.txn, prefixSlotPlace, func(key string, v []byte) error {
+		var r SlotRecord
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("place %s: %w", key, err)
+		}
+		load.Add(r.Allocation())
+		return nil
+	})
+	return load, err
+}
+
+func slotKeys(attendanceID string, a routing.Allocation) (primary, byService string) {
+	if a.Kind == routing.CapacityPlaces {
+		return prefixSlotPlace + a.ServiceID + "/" + attendanceID, ""
+	}
+	st := sortableTime(a.SessionStart)
+	return prefixSlotTime + st + "/" + a.ServiceID + "/" + attendanceID,
+		prefixSlotSvc + a.ServiceID + "/" + st + "/" + attendanceID
+}
+
+// allocateSlot records that attendanceID took the capacity of a (a
+// routing.Decision's Allocation). An allocation of an unlimited service
+// (Kind "") records nothing. Audited as slot.allocate on the service.
+func allocateSlot(tx *Tx, attendanceID string, a routing.Allocation) error {
+	if a.Kind != routing.CapacitySlots && a.Kind != routing.CapacityPlaces {
+		return nil
+	}
+	r := SlotRecord{ServiceID: a.ServiceID, Kind: a.Kind, SessionStart: a.SessionStart.UTC(), SessionEnd: a.SessionEnd.UTC(),
+		AttendanceID: attendanceID, Index: tx.Index(), At: tx.Now()}
+	primary, bySvc := slotKeys(attendanceID, a)
+	if err := tx.Put(primary, &r); err != nil {
+		return err
+	}
+	if bySvc != "" {
+		tx.PutRaw(bySvc, nil)
+	}
+	tx.Audit("slot.allocate", "service/"+a.ServiceID, map[string]any{"attendance_id": attendanceID, "kind": a.Kind, "session_start": r.SessionStart})
+	return nil
+}
+
+// releaseSlot frees what allocateSlot recorded (a patient left or was
+// handed over before using it). Releasing nothing is not an error.
+func releaseSlot(tx *Tx, attendanceID string, a routing.Allocation) error {
+	if a.Kind != routing.CapacitySlots && a.Kind != routing.CapacityPlaces {
+		return nil
+	}
+	primary, bySvc := slotKeys(attendanceID, a)
+	if _, found, err := tx.GetRaw(primary); err != nil || !found {
+		return err
+	}
+	tx.Delete(primary)
+	if bySvc != "" {
+		tx.Delete(bySvc)
+	}
+	tx.Audit("slot.release", "service/"+a.ServiceID, map[string]any{"attendance_id": attendanceID, "kind": a.Kind, "session_start": a.SessionStart.UTC()})
+	return nil
+}
+
+// Directory returns the directory in state (nil when none is loaded). The
+// result is shared and must not be modified.
+func (v *View) Directory() (*routing.Directory, error) { return readDirectory(v.txn) }
+
+// DirectoryHeader returns the directory header (ErrNotFound before load).
+func (v *View) DirectoryHeader() (*DirectoryHeader, error) {
+	var h DirectoryHeader
+	if err := v.get(keyDirectory, &h); err != nil {
+		return nil, err
+	}
+	return &h, nil
+}
+
+// Services lists the services, by id.
+func (v *View) Services() ([]routing.Service, error) {
+	var out []routing.Service
+	err := scanTxn(v.txn, prefixService, func(key string, val []byte) error {
+		var s routing.Service
+		if err := json.Unmarshal(val, &s); err != nil {
+			return fmt.Errorf("decode %s: %w", key, err)
+		}
+		out = append(out, s)
+		return nil
+	})
+	return out, err
+}
+
+// Service returns one service (ErrNotFound).
+func (v *View) Service(id string) (*routing.Service, error) {
+	var s routing.Service
+	if err := v.get(prefixService+id, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// Practices lists the GP practices, by ODS code.
+func (v *View) Practices() ([]routing.Practice, error) {
+	var out []routing.Practice
+	err := scanTxn(v.txn, prefixPractice, func(key string, val []byte) error {
+		var p routing.Practice
+		if err := json.Unmarshal(val, &p); err != nil {
+			return fmt.Errorf("decode %s: %w", key, err)
+		}
+		out = append(out, p)
+		return nil
+	})
+	return out, err
+}
+
+// Allocations lists what is taken of a service: booked slots by session
+// start, then occupied places.
+func (v *View) Allocations(serviceID string) ([]SlotRecord, error) {
+	out := []SlotRecord{}
+	err := scanKeys(v.txn, prefixSlotSvc+serviceID+"/", func(key string) error {
+		rest := strings.TrimPrefix(key, prefixSlotSvc+serviceID+"/")
+		st, att, ok := strings.Cut(rest, "/")
+		if !ok {
+			return fmt.Errorf("slot index %s: malformed", key)
+		}
+		var r SlotRecord
+		if err := v.get(prefixSlotTime+st+"/"+serviceID+"/"+att, &r); err != nil {
+			return fmt.Errorf("slot index %s: %w", key, err)
+		}
+		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = scanTxn(v.txn, prefixSlotPlace+serviceID+"/", func(key string, val []byte) error {
+		var r SlotRecord
+		if err := json.Unmarshal(val, &r); err != nil {
+			return fmt.Errorf("decode %s: %w", key, err)
+		}
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
