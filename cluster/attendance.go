@@ -69,6 +69,11 @@ type Attendance struct {
 	CreatedIndex uint64         `json:"created_index"`
 	UpdatedIndex uint64         `json:"updated_index"`
 	Timeline     []StatusChange `json:"timeline"`
+
+	// Identity second (patient.go, registration.go): the patient record
+	// linked once identity is known, and the GP registration made here.
+	PatientID      string `json:"patient_id,omitempty"`
+	RegistrationID string `json:"registration_id,omitempty"`
 }
 
 // AttendanceQuery filters View.Attendances.
