@@ -197,3 +197,24 @@ func (e *Expect) Check(r *triage.Result) []string {
 	cmp("decided_by", e.DecidedBy, r.DecidedBy)
 	return bad
 }
+
+// ReadAnswersFile reads an answers file for `frontdoor protocols try`: either a
+// bare case (patient: and answers: at the top level) or a case file, of which
+// the first case is used.
+func ReadAnswersFile(path string) (Case, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Case{}, err
+	}
+	var doc struct {
+		Case  `yaml:",inline"`
+		Cases []Case `yaml:"cases"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return Case{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(doc.Cases) > 0 {
+		return doc.Cases[0], nil
+	}
+	return doc.Case, nil
+}

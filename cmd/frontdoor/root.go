@@ -39,7 +39,7 @@ func newRootCmd() *cobra.Command {
 		newStatusCmd(),
 		newVersionCmd(),
 		newKeysCmd(), // keys_cmd.go (workflow issue, helper 6a)
-		// TODO(triage helper): root.AddCommand(newProtocolsCmd()) once protocols_cmd.go lands.
+		newProtocolsCmd(),
 	)
 	return root
 }
