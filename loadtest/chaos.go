@@ -1,0 +1,239 @@
+package loadtest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Failover is one chaos event: which nodes were killed, and how long
+// clients went without an acknowledged write.
+type Failover struct {
+	At        time.Time `json:"at"`
+	Killed    []string  `json:"killed"`
+	WasLeader bool      `json:"was_leader"` // the leader was among them
+	// RecoveredMS is from the kill until the first write acknowledged in
+	// an attempt sent after the kill (writes accepted again); -1 when
+	// that never happened before the run ended.
+	RecoveredMS float64 `json:"recovered_ms"`
+	// GapMS is the longest time between two consecutive acknowledgements
+	// (of any write) from the last one before the kill until recovery:
+	// the unavailability window clients saw.
+	GapMS     float64 `json:"gap_ms"`
+	NewLeader string  `json:"new_leader,omitempty"`
+	Error     string  `json:"error,omitempty"`
+
+	recovered bool
+}
+
+// ChaosReport is every failover of a run.
+type ChaosReport struct {
+	Mode          string     `json:"mode"`
+	EveryMS       float64    `json:"every_ms"`
+	Failovers     []Failover `json:"failovers"`
+	Unrecovered   int        `json:"unrecovered"`
+	MaxRecoverMS  float64    `json:"max_recovered_ms"`
+	MeanRecoverMS float64    `json:"mean_recovered_ms"`
+	MaxGapMS      float64    `json:"max_gap_ms"`
+	// UnavailableMS adds up the gaps: the time clients could not write.
+	UnavailableMS float64 `json:"unavailable_ms"`
+}
+
+// chaos kills and restarts spawned nodes while the load runs, and hears
+// of every acknowledged write to time each failover.
+type chaos struct {
+	c     *Cluster
+	mode  string
+	every time.Duration
+	rng   *rand.Rand
+	log   io.Writer
+
+	mu      sync.Mutex
+	events  []*Failover
+	killAt  []time.Time
+	lastAck time.Time
+}
+
+func newChaos(c *Cluster, mode string, every time.Duration, seed uint64, log io.Writer) *chaos {
+	return &chaos{c: c, mode: mode, every: every, rng: rand.New(rand.NewPCG(seed, 7)), log: log}
+}
+
+// ack implements ackObserver.
+func (ch *chaos) ack(attemptStart, answered time.Time) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	for i, ev := range ch.events {
+		if ev.recovered {
+			continue
+		}
+		if gap := answered.Sub(ch.lastAck); !ch.lastAck.IsZero() && gap > 0 {
+			ev.GapMS = max(ev.GapMS, ms(gap))
+		}
+		if !attemptStart.Before(ch.killAt[i]) {
+			ev.recovered = true
+			ev.RecoveredMS = ms(answered.Sub(ch.killAt[i]))
+		}
+	}
+	if answered.After(ch.lastAck) {
+		ch.lastAck = answered
+	}
+}
+
+func (ch *chaos) recovered(ev *Failover) bool {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ev.recovered
+}
+
+// run kills every ch.every until ctx ends; every node is running again
+// when it returns.
+func (ch *chaos) run(ctx context.Context) {
+	defer ch.restartAll()
+	next := time.Now().Add(ch.every)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(next)):
+		}
+		// The previous victim must be back and caught up: killing a
+		// second node of three while one is still down loses quorum,
+		// which is a different test.
+		for _, nd := range ch.c.Nodes {
+			if err := ch.c.WaitReady(ctx, nd, 30*time.Second); err != nil {
+				if ctx.Err() == nil {
+					fmt.Fprintf(ch.log, "loadtest: chaos: %v; not killing\n", err)
+				}
+				return
+			}
+		}
+		ch.strike(ctx)
+		next = next.Add(ch.every)
+		if d := time.Until(next); d < 0 {
+			next = time.Now() // a slow restart: strike again once ready
+		}
+	}
+}
+
+// strike kills the mode's victims and restarts them.
+func (ch *chaos) strike(ctx context.Context) {
+	lead, err := ch.c.Leader(ctx)
+	if err != nil {
+		fmt.Fprintf(ch.log, "loadtest: chaos: %v\n", err)
+		return
+	}
+	var victims []*Node
+	switch ch.mode {
+	case ChaosKillLeader:
+		victims = []*Node{lead}
+	case ChaosKillRandom:
+		victims = []*Node{ch.c.Nodes[ch.rng.IntN(len(ch.c.Nodes))]}
+	case ChaosRestartAll:
+		victims = ch.c.Nodes
+	}
+	ev := &Failover{RecoveredMS: -1}
+	for _, v := range victims {
+		ev.Killed = append(ev.Killed, v.Name)
+		ev.WasLeader = ev.WasLeader || v == lead
+	}
+	at := time.Now()
+	ev.At = at
+	ch.mu.Lock()
+	ch.events = append(ch.events, ev)
+	ch.killAt = append(ch.killAt, at)
+	ch.mu.Unlock()
+	for _, v := range victims {
+		ch.c.Kill(v)
+	}
+	// Restart at once when nothing is left to fail over to; otherwise
+	// once writes are accepted again (the survivors elected a leader), or
+	// after 5s: the dead node must not be the one that brings writes back.
+	if len(victims) < len(ch.c.Nodes) {
+		deadline := time.Now().Add(5 * time.Second)
+		for !ch.recovered(ev) && time.Now().Before(deadline) && ctx.Err() == nil {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	for _, v := range victims {
+		if err := ch.c.Restart(v); err != nil {
+			ch.mu.Lock()
+			ev.Error = err.Error()
+			ch.mu.Unlock()
+		}
+	}
+	if nl, err := ch.c.Leader(ctx); err == nil {
+		ch.mu.Lock()
+		ev.NewLeader = nl.Name
+		ch.mu.Unlock()
+	}
+}
+
+// restartAll starts every node that is down (the end of a chaos run).
+func (ch *chaos) restartAll() {
+	for _, nd := range ch.c.Nodes {
+		if !nd.Running() {
+			if err := ch.c.Restart(nd); err != nil {
+				fmt.Fprintf(ch.log, "loadtest: chaos: restart %s: %v\n", nd.Name, err)
+			}
+		}
+	}
+}
+
+// report summarises the failovers.
+func (ch *chaos) report() *ChaosReport {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	r := &ChaosReport{Mode: ch.mode, EveryMS: ms(ch.every), Failovers: []Failover{}}
+	var sum float64
+	n := 0
+	for _, ev := range ch.events {
+		r.Failovers = append(r.Failovers, *ev)
+		r.MaxGapMS = max(r.MaxGapMS, ev.GapMS)
+		r.UnavailableMS += ev.GapMS
+		if !ev.recovered {
+			r.Unrecovered++
+			continue
+		}
+		n++
+		sum += ev.RecoveredMS
+		r.MaxRecoverMS = max(r.MaxRecoverMS, ev.RecoveredMS)
+	}
+	if n > 0 {
+		r.MeanRecoverMS = sum / float64(n)
+	}
+	return r
+}
+
+func (r *ChaosReport) writeText(b *strings.Builder) {
+	fmt.Fprintf(b, "\nchaos: %s every %.0fs: %d failovers", r.Mode, r.EveryMS/1000, len(r.Failovers))
+	if len(r.Failovers) > 0 {
+		fmt.Fprintf(b, ", writes accepted again after mean %.0f ms, max %.0f ms; longest client gap %.0f ms, %.0f ms in all",
+			r.MeanRecoverMS, r.MaxRecoverMS, r.MaxGapMS, r.UnavailableMS)
+	}
+	if r.Unrecovered > 0 {
+		fmt.Fprintf(b, "; %d not recovered before the run ended", r.Unrecovered)
+	}
+	b.WriteString("\n")
+	for i, ev := range r.Failovers {
+		rec := "not recovered"
+		if ev.RecoveredMS >= 0 {
+			rec = fmt.Sprintf("writes accepted again after %.0f ms", ev.RecoveredMS)
+		}
+		who := strings.Join(ev.Killed, ",")
+		if ev.WasLeader {
+			who += " (leader)"
+		}
+		fmt.Fprintf(b, "  %2d  %s  kill -9 %-16s %s, client gap %.0f ms", i+1, ev.At.Format("15:04:05.000"), who, rec, ev.GapMS)
+		if ev.NewLeader != "" {
+			fmt.Fprintf(b, ", leader now %s", ev.NewLeader)
+		}
+		if ev.Error != "" {
+			fmt.Fprintf(b, ", error: %s", ev.Error)
+		}
+		b.WriteString("\n")
+	}
+}

@@ -1,0 +1,292 @@
+package loadtest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Check is one correctness check run after the load: it reads the cluster
+// and counts what is wrong. New checks (dispatch webhook matching, say)
+// are new implementations added to the list in checksFor.
+type Check interface {
+	Name() string
+	Run(ctx context.Context, env *CheckEnv) CheckResult
+}
+
+// CheckEnv is what a check may use.
+type CheckEnv struct {
+	Client   *Client
+	Ledger   *Ledger
+	Workload Workload
+	Log      io.Writer // progress and details, for humans
+}
+
+// CheckResult is one check's verdict. A check either ran (Checked) and
+// found Count problems, or it did not and says why; it never reports a 0
+// it did not measure.
+type CheckResult struct {
+	Name       string   `json:"name"`  // "lost acknowledged writes"
+	Checked    bool     `json:"checked"`
+	Count      int      `json:"count"` // problems found (Checked only)
+	Items      int      `json:"items"` // things checked
+	Unverified int      `json:"unverified,omitempty"`
+	Reason     string   `json:"reason,omitempty"` // why not checked, or why unverified
+	Details    []string `json:"details,omitempty"`
+	// Required says a result that was not checked fails the run (the
+	// workload made the things this check is about).
+	Required bool `json:"required"`
+}
+
+// Failed reports whether the result fails the run: problems found,
+// things that could not be verified, or a required check that did not run.
+func (r CheckResult) Failed() bool {
+	return r.Count > 0 || r.Unverified > 0 || (r.Required && !r.Checked)
+}
+
+// Line is the report line: "lost acknowledged writes: 0" or
+// "double-booked slots: not checked: workload allocates no slots".
+func (r CheckResult) Line() string {
+	if !r.Checked {
+		return fmt.Sprintf("%s: not checked: %s", r.Name, r.Reason)
+	}
+	s := fmt.Sprintf("%s: %d", r.Name, r.Count)
+	if r.Unverified > 0 {
+		s += fmt.Sprintf(" (and %d not verified: %s)", r.Unverified, r.Reason)
+	}
+	return s
+}
+
+// checksFor is the checks run after a workload, always in this order, so
+// the report ends with the same lines every time.
+func checksFor(Workload) []Check {
+	return []Check{&LostWritesCheck{}, &SlotCheck{}}
+}
+
+// RunChecks runs every check for the workload.
+func RunChecks(ctx context.Context, env *CheckEnv, checks []Check) []CheckResult {
+	out := make([]CheckResult, 0, len(checks))
+	for _, c := range checks {
+		out = append(out, c.Run(ctx, env))
+	}
+	return out
+}
+
+// LostWritesCheck reads every acknowledged write back from every node,
+// twice: with ?consistency=linearizable (each node answers with what the
+// leader holds after a barrier: the cluster as a client sees it) and with
+// ?consistency=stale once the node is ready (the node's own replica). A
+// write is lost when any read does not find it, or finds it different
+// from what was acknowledged.
+type LostWritesCheck struct {
+	Parallel int           // concurrent reads (default 8)
+	Patience time.Duration // how long one read may keep retrying 503s (default 15s)
+}
+
+func (*LostWritesCheck) Name() string { return "lost acknowledged writes" }
+
+// readModes are the consistency levels each write is read back with.
+var readModes = []string{"linearizable", "stale"}
+
+func (c *LostWritesCheck) Run(ctx context.Context, env *CheckEnv) CheckResult {
+	res := CheckResult{Name: c.Name(), Checked: true, Required: true}
+	writes := env.Ledger.Writes()
+	res.Items = len(writes)
+	par := c.Parallel
+	if par <= 0 {
+		par = 8
+	}
+	patience := c.Patience
+	if patience <= 0 {
+		patience = 15 * time.Second
+	}
+	nodes := len(env.Client.Targets())
+	type job struct{ w, node, mode int }
+	type verdict struct {
+		w          int
+		lost       string // why it is lost, "" if found and equal
+		unverified string
+	}
+	jobs := make(chan job)
+	verdicts := make(chan verdict)
+	var wg sync.WaitGroup
+	for range par {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				lost, unv := c.readBack(ctx, env.Client, writes[j.w], j.node, readModes[j.mode], patience)
+				verdicts <- verdict{w: j.w, lost: lost, unverified: unv}
+			}
+		}()
+	}
+	go func() {
+		defer close(jobs)
+		for mode := range readModes {
+			for node := range nodes {
+				for w := range writes {
+					select {
+					case jobs <- job{w: w, node: node, mode: mode}:
+					case <-ctx.Done():
+						return
+					}
+				}
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(verdicts) }()
+
+	lost := map[int][]string{}
+	unverified := map[int]string{}
+	done := make([]int, len(writes))
+	for v := range verdicts {
+		done[v.w]++
+		if v.lost != "" {
+			lost[v.w] = append(lost[v.w], v.lost)
+		} else if v.unverified != "" {
+			unverified[v.w] = v.unverified
+		}
+	}
+	res.Count = len(lost)
+	// Not lost, but not read from every node in every mode: unverified.
+	want := nodes * len(readModes)
+	for w := range writes {
+		if _, isLost := lost[w]; isLost {
+			continue
+		}
+		why, failed := unverified[w]
+		if !failed && done[w] == want {
+			continue
+		}
+		if !failed {
+			why = "the check was interrupted"
+			if ctx.Err() != nil {
+				why += ": " + ctx.Err().Error()
+			}
+		}
+		res.Unverified++
+		if res.Reason == "" {
+			res.Reason = why
+		}
+	}
+	idx := make([]int, 0, len(lost))
+	for w := range lost {
+		idx = append(idx, w)
+	}
+	sort.Ints(idx)
+	for _, w := range idx {
+		if len(res.Details) == 20 {
+			res.Details = append(res.Details, fmt.Sprintf("… and %d more", len(idx)-20))
+			break
+		}
+		res.Details = append(res.Details, fmt.Sprintf("%s (key %s, acknowledged by node %d at %s): %s",
+			writes[w].Path, writes[w].Key, writes[w].Node+1, writes[w].AckedAt.Format(time.RFC3339Nano), lost[w][0]))
+	}
+	return res
+}
+
+// readBack reads one write from one node; it returns why the write is
+// lost there, or why it could not be verified, or two empty strings.
+func (c *LostWritesCheck) readBack(ctx context.Context, cl *Client, w AckedWrite, node int, mode string, patience time.Duration) (lost, unverified string) {
+	path := w.Path + "?consistency=" + mode
+	deadline := time.Now().Add(patience)
+	last := ""
+	for {
+		resp, err := cl.Do(ctx, Request{Method: http.MethodGet, Path: path, Node: node, Timeout: 5 * time.Second})
+		outcome, kind := Classify(resp, err)
+		switch {
+		case outcome == OutcomeOK:
+			var got map[string]any
+			if err := json.Unmarshal(resp.Body, &got); err != nil {
+				return fmt.Sprintf("node %d (%s): unreadable body: %v", node+1, mode, err), ""
+			}
+			if diff := jsonContains(got, w.Expect); diff != "" {
+				return fmt.Sprintf("node %d (%s): differs: %s", node+1, mode, diff), ""
+			}
+			return "", ""
+		case resp != nil && resp.Status == http.StatusNotFound:
+			// A stale read on a node that has not applied the entry yet
+			// is not a loss: give it the same patience as a 503.
+			if mode != "stale" {
+				return fmt.Sprintf("node %d (%s): 404 not found", node+1, mode), ""
+			}
+			last = "404 not found"
+			if time.Now().After(deadline) {
+				return fmt.Sprintf("node %d (%s): 404 not found after %v", node+1, mode, patience), ""
+			}
+		case outcome == OutcomeRetry:
+			last = kind
+		default:
+			return "", fmt.Sprintf("node %d (%s): %s", node+1, mode, kind)
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return "", fmt.Sprintf("node %d (%s): still %s after %v", node+1, mode, last, patience)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// jsonContains reports how got differs from want ("" when it does not):
+// every member of want must be in got with an equal value, recursively for
+// objects; got may have more members. Numbers compare as JSON numbers.
+func jsonContains(got, want any) string {
+	return containsAt("", got, want)
+}
+
+func containsAt(path string, got, want any) string {
+	if wm, ok := want.(map[string]any); ok {
+		gm, ok := got.(map[string]any)
+		if !ok {
+			return fmt.Sprintf("%s: want an object, got %v", orRoot(path), got)
+		}
+		keys := make([]string, 0, len(wm))
+		for k := range wm {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			gv, ok := gm[k]
+			if !ok {
+				return fmt.Sprintf("%s: missing", join(path, k))
+			}
+			if d := containsAt(join(path, k), gv, wm[k]); d != "" {
+				return d
+			}
+		}
+		return ""
+	}
+	// Compare scalars and arrays through their JSON forms, so an int in
+	// want equals a float64 decoded from the body.
+	gb, _ := json.Marshal(got)
+	wb, _ := json.Marshal(want)
+	var g, w any
+	_ = json.Unmarshal(gb, &g)
+	_ = json.Unmarshal(wb, &w)
+	if !reflect.DeepEqual(g, w) {
+		return fmt.Sprintf("%s: got %s, want %s", orRoot(path), gb, wb)
+	}
+	return ""
+}
+
+func join(path, k string) string {
+	if path == "" {
+		return k
+	}
+	return path + "." + k
+}
+
+func orRoot(p string) string {
+	if p == "" {
+		return "(record)"
+	}
+	return p
+}

@@ -1,0 +1,177 @@
+package loadtest
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Linux reports process CPU time in /proc in USER_HZ ticks, which the
+// kernel fixes at 100 per second for userspace whatever its own HZ.
+const userHZ = 100
+
+// procStat reads a process's CPU time (user+system, in ticks) from
+// /proc/<pid>/stat and its resident set and peak resident set (kB) from
+// /proc/<pid>/status.
+func procStat(pid int) (ticks uint64, rssKB, hwmKB uint64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	ticks, err = parseStatTicks(b)
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	s, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	rssKB, hwmKB = parseStatusKB(s, "VmRSS:"), parseStatusKB(s, "VmHWM:")
+	return ticks, rssKB, hwmKB, nil
+}
+
+// parseStatTicks is utime+stime (fields 14 and 15) of a /proc/<pid>/stat
+// line. The command name (field 2) is in parentheses and may hold spaces,
+// so fields are counted after its closing parenthesis.
+func parseStatTicks(b []byte) (uint64, error) {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("no command name")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state): utime is field 14 -> f[11], stime f[12].
+	if len(f) < 13 {
+		return 0, fmt.Errorf("%d fields", len(f)+2)
+	}
+	u, err := strconv.ParseUint(f[11], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("utime: %w", err)
+	}
+	s, err := strconv.ParseUint(f[12], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("stime: %w", err)
+	}
+	return u + s, nil
+}
+
+// parseStatusKB is the value of a "Name:   1234 kB" line of
+// /proc/<pid>/status, 0 when absent.
+func parseStatusKB(b []byte, name string) uint64 {
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, name) {
+			continue
+		}
+		f := strings.Fields(line[len(name):])
+		if len(f) == 0 {
+			return 0
+		}
+		v, _ := strconv.ParseUint(f[0], 10, 64)
+		return v
+	}
+	return 0
+}
+
+// procUsage is a node's CPU and memory across its processes (a chaos
+// restart makes a new one). Safe for concurrent use.
+type procUsage struct {
+	mu        sync.Mutex
+	pid       int
+	ticks     uint64 // the current process's, at its last sample
+	doneTicks uint64 // every earlier process's, at their last sample
+	markTicks uint64 // total at mark
+	markAt    time.Time
+	rssKB     uint64 // last sampled
+	peakKB    uint64 // highest VmHWM / VmRSS seen since mark
+}
+
+func (u *procUsage) startProcess(pid int) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.doneTicks += u.ticks
+	u.pid, u.ticks = pid, 0
+}
+
+// sample reads the process's figures (ignored if it is not the current
+// process or is gone).
+func (u *procUsage) sample(pid int) {
+	ticks, rss, hwm, err := procStat(pid)
+	if err != nil {
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if pid != u.pid {
+		return
+	}
+	u.ticks = ticks
+	u.rssKB = rss
+	u.peakKB = max(u.peakKB, rss, hwm)
+}
+
+// mark starts the measured interval (the load run): CPU counts from here.
+func (u *procUsage) mark(now time.Time) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.markTicks = u.doneTicks + u.ticks
+	u.markAt = now
+	u.peakKB = u.rssKB
+}
+
+// NodeUsage is one spawned node's figures in the report.
+type NodeUsage struct {
+	Node       string  `json:"node"`
+	RSSMB      float64 `json:"rss_mb"`      // at the end of the run
+	PeakRSSMB  float64 `json:"peak_rss_mb"` // highest seen during the run
+	CPUSeconds float64 `json:"cpu_seconds"` // user+system during the run
+	CPUPercent float64 `json:"cpu_percent"` // of one core, averaged over the run
+	Restarts   int     `json:"restarts"`
+}
+
+func (u *procUsage) report(name string, restarts int, now time.Time) NodeUsage {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	cpu := float64(u.doneTicks+u.ticks-u.markTicks) / userHZ
+	r := NodeUsage{Node: name, RSSMB: float64(u.rssKB) / 1024, PeakRSSMB: float64(u.peakKB) / 1024,
+		CPUSeconds: cpu, Restarts: restarts}
+	if wall := now.Sub(u.markAt).Seconds(); wall > 0 {
+		r.CPUPercent = 100 * cpu / wall
+	}
+	return r
+}
+
+// sampleAll samples every running node.
+func (c *Cluster) sampleAll() {
+	for _, nd := range c.Nodes {
+		if pid := nd.pid(); pid != 0 {
+			nd.usage.sample(pid)
+		}
+	}
+}
+
+// markUsage starts the measured interval on every node.
+func (c *Cluster) markUsage(now time.Time) {
+	c.sampleAll()
+	for _, nd := range c.Nodes {
+		nd.usage.mark(now)
+	}
+}
+
+// Usage is every node's figures since markUsage.
+func (c *Cluster) Usage(now time.Time) []NodeUsage {
+	c.sampleAll()
+	out := make([]NodeUsage, 0, len(c.Nodes))
+	for _, nd := range c.Nodes {
+		nd.mu.Lock()
+		restarts := nd.restarts
+		nd.mu.Unlock()
+		out = append(out, nd.usage.report(nd.Name, restarts, now))
+	}
+	return out
+}

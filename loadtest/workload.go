@@ -1,0 +1,78 @@
+package loadtest
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Workload makes the requests of one kind of load. A new workload (walkin,
+// nhs111, dispatch, mix once the attendance workflow API exists) is one
+// more implementation and one more row in workloadTable; the runner, the
+// ledger and the checks need no change.
+type Workload interface {
+	// Step runs one iteration (for create, one arrival; for walkin, one
+	// patient's whole journey). n numbers iterations per worker from 0.
+	// Each acknowledged write is added to the session's ledger by Step.
+	Step(ctx context.Context, s *Session, n uint64) error
+	// CommandBytes is the typical size of one write's body, which the
+	// baseline uses for its raft commands.
+	CommandBytes() int
+	// AllocatesSlots says whether the workload takes service slots (so
+	// the double-booking check has something to check).
+	AllocatesSlots() bool
+	// Dispatches says whether the workload makes rapid response
+	// dispatches (so the webhook matching check has something to check).
+	Dispatches() bool
+}
+
+// workloadSpec is one --workload value. A spec with Needs set names the
+// API the workload needs that this build does not have: choosing it is a
+// CLI error, never a run that pretends.
+type workloadSpec struct {
+	Name    string
+	Summary string
+	Needs   string
+	New     func(seed uint64) Workload
+}
+
+const needsWorkflow = "needs the attendance workflow API, not in this build"
+
+func workloadTable() []workloadSpec {
+	return []workloadSpec{
+		{Name: "create", Summary: "POST /v1/attendances only: synthetic walk-in arrivals", New: newCreateWorkload},
+		{Name: "walkin", Summary: "the whole walk-in flow: patient, attendance, answers, observations, routing, registration", Needs: needsWorkflow},
+		{Name: "nhs111", Summary: "NHS 111 Dx-code attendances in one call", Needs: needsWorkflow},
+		{Name: "dispatch", Summary: "rapid response dispatches to a local webhook receiver", Needs: needsWorkflow},
+		{Name: "mix", Summary: "walkin, nhs111 and dispatch in realistic proportions", Needs: needsWorkflow},
+	}
+}
+
+// WorkloadNames lists every --workload value with its summary, for --help.
+func WorkloadNames() string {
+	var b strings.Builder
+	for _, w := range workloadTable() {
+		fmt.Fprintf(&b, "  %-9s %s", w.Name, w.Summary)
+		if w.Needs != "" {
+			fmt.Fprintf(&b, " (%s)", w.Needs)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+func lookupWorkload(name string) (workloadSpec, error) {
+	var names []string
+	for _, w := range workloadTable() {
+		if w.Name == name {
+			if w.Needs != "" {
+				return w, fmt.Errorf("--workload %s %s", name, w.Needs)
+			}
+			return w, nil
+		}
+		names = append(names, w.Name)
+	}
+	sort.Strings(names)
+	return workloadSpec{}, fmt.Errorf("--workload %q: want one of %s", name, strings.Join(names, ", "))
+}
