@@ -34,6 +34,7 @@ func newRootCmd() *cobra.Command {
 			return nil
 		},
 	}
+	root.AddCommand(newLoadtestCmd())
 	root.AddCommand(
 		newServeCmd(),
 		newStatusCmd(),
