@@ -32,7 +32,7 @@ type CheckEnv struct {
 // found Count problems, or it did not and says why; it never reports a 0
 // it did not measure.
 type CheckResult struct {
-	Name       string   `json:"name"`  // "lost acknowledged writes"
+	Name       string   `json:"name"` // "lost acknowledged writes"
 	Checked    bool     `json:"checked"`
 	Count      int      `json:"count"` // problems found (Checked only)
 	Items      int      `json:"items"` // things checked

@@ -27,7 +27,7 @@ func newCreateWorkload(seed uint64) Workload {
 	return &createWorkload{bytes: total / n}
 }
 
-func (w *createWorkload) CommandBytes() int { return w.bytes }
+func (w *createWorkload) CommandBytes() int  { return w.bytes }
 func (*createWorkload) AllocatesSlots() bool { return false }
 func (*createWorkload) Dispatches() bool     { return false }
 

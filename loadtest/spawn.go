@@ -388,4 +388,3 @@ func poll(ctx context.Context, timeout time.Duration, what string, fn func() err
 		}
 	}
 }
-
