@@ -21,6 +21,8 @@ import (
 //	k/id/<id>, k/hash/<sha256>, k/gen   API keys (access.go)
 //	sx/directory, sx/gen, s/<id>, pr/<ods>   service directory, practices (directory.go)
 //	sl/t/..., sl/s/..., sl/p/...            slots and places taken (directory.go)
+//	p/<id>, px/{nhs,dob,fam,pc}/<v>/<id>    patients and their matching keys (patient.go)
+//	r/<id>, rx/state/<state>/<id>           GP registrations (registration.go)
 const (
 	keyApplied       = "m/applied"
 	keyClock         = "m/clock"

@@ -124,6 +124,8 @@ func newApp(cfg appConfig) *fiber.App {
 	s.registerCluster(v1)
 	s.registerKeys(v1)
 	s.registerServices(v1)
+	s.registerPatients(v1)
+	s.registerRegistrations(v1)
 	s.registerAttendances(v1)
 	s.registerAudit(v1)
 	return app

@@ -92,6 +92,16 @@ var routeTable = []routeRow{
 	{Method: "GET", Path: "/v1/attendances", Roles: []string{cluster.RoleReception, cluster.RoleClinician}, Summary: "List attendances by arrival", Query: []string{"status", "limit", consistencyQuery}},
 	{Method: "GET", Path: "/v1/attendances/:id", Roles: rolesAll, Summary: "One attendance", Query: []string{consistencyQuery}},
 
+	// Patients and GP registration (identity second).
+	{Method: "POST", Path: "/v1/patients", Roles: rolesDesk, Summary: "Create a patient record (409 with candidates when it looks like an existing one)", Body: cluster.PatientCreate{}},
+	{Method: "GET", Path: "/v1/patients", Roles: rolesDesk, Summary: "Find a patient: ranked candidates with reasons, never a merge", Query: []string{"nhs_number", "given_name", "family_name", "date_of_birth", "postcode", consistencyQuery}},
+	{Method: "GET", Path: "/v1/patients/:id", Roles: rolesDesk, Summary: "One patient record", Query: []string{consistencyQuery}},
+	{Method: "POST", Path: "/v1/attendances/:id/patient", Roles: rolesDesk, Summary: "Link an attendance to a patient record (names an unnamed attendee)", Body: linkPatientBody{}},
+	{Method: "POST", Path: "/v1/attendances/:id/registration", Roles: []string{cluster.RoleReception}, Summary: "Register an attendee with no GP: a practice is allocated (designated practice for no fixed abode)", Body: registrationBody{}},
+	{Method: "GET", Path: "/v1/registrations", Roles: []string{cluster.RoleReception}, Summary: "GP registrations by status, for the practice-side follow-up", Query: []string{"status", consistencyQuery}},
+	{Method: "GET", Path: "/v1/registrations/:id", Roles: []string{cluster.RoleReception}, Summary: "One GP registration", Query: []string{consistencyQuery}},
+	{Method: "POST", Path: "/v1/registrations/:id/status", Roles: []string{cluster.RoleReception}, Summary: "Move a registration on: sent, accepted or refused", Body: registrationStatusBody{}},
+
 	// Audit.
 	{Method: "GET", Path: "/v1/audit", Roles: []string{cluster.RoleClinician}, Summary: "Audit events of one entity", Query: []string{"entity", consistencyQuery}},
 }
