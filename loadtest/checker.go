@@ -115,13 +115,23 @@ func (c *LostWritesCheck) Run(ctx context.Context, env *CheckEnv) CheckResult {
 	}
 	jobs := make(chan job)
 	verdicts := make(chan verdict)
+	// A write already found lost is not read again (its stale reads would
+	// only wait out their patience for the same answer).
+	var known sync.Map
 	var wg sync.WaitGroup
 	for range par {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
+				if _, lost := known.Load(j.w); lost {
+					verdicts <- verdict{w: j.w}
+					continue
+				}
 				lost, unv := c.readBack(ctx, env.Client, writes[j.w], j.node, readModes[j.mode], patience)
+				if lost != "" {
+					known.Store(j.w, true)
+				}
 				verdicts <- verdict{w: j.w, lost: lost, unverified: unv}
 			}
 		}()
@@ -191,11 +201,19 @@ func (c *LostWritesCheck) Run(ctx context.Context, env *CheckEnv) CheckResult {
 	return res
 }
 
+// notFoundPatience is how long a stale read may keep answering 404 before
+// the write counts as lost on that node. The checks start once every node
+// is ready (applied up to the leader's commit index), so a replica that
+// still lacks an acknowledged write after this is missing it.
+const notFoundPatience = 3 * time.Second
+
 // readBack reads one write from one node; it returns why the write is
 // lost there, or why it could not be verified, or two empty strings.
 func (c *LostWritesCheck) readBack(ctx context.Context, cl *Client, w AckedWrite, node int, mode string, patience time.Duration) (lost, unverified string) {
 	path := w.Path + "?consistency=" + mode
-	deadline := time.Now().Add(patience)
+	start := time.Now()
+	deadline := start.Add(patience)
+	nfWait := min(notFoundPatience, patience)
 	last := ""
 	for {
 		resp, err := cl.Do(ctx, Request{Method: http.MethodGet, Path: path, Node: node, Timeout: 5 * time.Second})
@@ -217,8 +235,8 @@ func (c *LostWritesCheck) readBack(ctx context.Context, cl *Client, w AckedWrite
 				return fmt.Sprintf("node %d (%s): 404 not found", node+1, mode), ""
 			}
 			last = "404 not found"
-			if time.Now().After(deadline) {
-				return fmt.Sprintf("node %d (%s): 404 not found after %v", node+1, mode, patience), ""
+			if time.Since(start) >= nfWait {
+				return fmt.Sprintf("node %d (%s): 404 not found for %v", node+1, mode, nfWait), ""
 			}
 		case outcome == OutcomeRetry:
 			last = kind
