@@ -172,4 +172,3 @@ func TestJSONContains(t *testing.T) {
 		}
 	}
 }
-

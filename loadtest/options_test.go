@@ -16,7 +16,9 @@ func TestOptionsValidate(t *testing.T) {
 		want string // "" -> valid
 	}{
 		{"spawn defaults", func(*Options) {}, ""},
-		{"targets", func(o *Options) { o.Spawn, o.Targets = 0, []string{"http://127.0.0.1:8080/", "https://ucc.example:443"} }, ""},
+		{"targets", func(o *Options) {
+			o.Spawn, o.Targets = 0, []string{"http://127.0.0.1:8080/", "https://ucc.example:443"}
+		}, ""},
 		{"neither", func(o *Options) { o.Spawn = 0 }, "nothing to load: give --target URL[,URL...] of an existing cluster, or --spawn 3"},
 		{"both", func(o *Options) { o.Targets = []string{"http://a:1"} }, "either --target (drive an existing cluster) or --spawn N"},
 		{"bad url", func(o *Options) { o.Spawn, o.Targets = 0, []string{"127.0.0.1:8080"} }, `--target "127.0.0.1:8080": want a base URL such as http://127.0.0.1:8080`},
@@ -32,7 +34,7 @@ func TestOptionsValidate(t *testing.T) {
 		{"kill-leader on one node", func(o *Options) { o.Spawn, o.Chaos = 1, ChaosKillLeader }, "--chaos kill-leader needs --spawn 3 or more"},
 		{"restart-all on one node", func(o *Options) { o.Spawn, o.Chaos = 1, ChaosRestartAll }, ""},
 		{"unknown chaos", func(o *Options) { o.Chaos = "kill-all" }, `--chaos "kill-all": want kill-leader, kill-random or restart-all`},
-		{"chaos too often", func(o *Options) { o.Chaos, o.ChaosEvery = ChaosKillRandom, 100 * time.Millisecond }, "--chaos-every 100ms: want at least 1s"},
+		{"chaos too often", func(o *Options) { o.Chaos, o.ChaosEvery = ChaosKillRandom, 100*time.Millisecond }, "--chaos-every 100ms: want at least 1s"},
 		{"op timeout too short", func(o *Options) { o.OpTimeout = time.Millisecond }, "--op-timeout 1ms: want at least 100ms"},
 	}
 	for _, c := range cases {
