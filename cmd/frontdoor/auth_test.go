@@ -361,9 +361,30 @@ func TestRoleTableMarkdown(t *testing.T) {
 			}
 		}
 	}
-	if os.Getenv("FRONTDOOR_WRITE_ROLE_TABLE") != "" {
-		if err := os.WriteFile(os.Getenv("FRONTDOOR_WRITE_ROLE_TABLE"), []byte(md), 0o644); err != nil {
+	block := roleTableBegin + "\n" + md + roleTableEnd + "\n"
+	if path := os.Getenv("FRONTDOOR_WRITE_ROLE_TABLE"); path != "" {
+		if err := os.WriteFile(path, []byte(block), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
+	// The README carries the generated table between the markers; once it
+	// does, it must be the table the code enforces.
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatalf("README.md: %v", err)
+	}
+	_, rest, found := strings.Cut(string(readme), roleTableBegin+"\n")
+	if !found {
+		t.Logf("README.md has no %s block yet: paste /work/notes/roles-table.md (regenerate with FRONTDOOR_WRITE_ROLE_TABLE=<file> go test -run TestRoleTableMarkdown)", roleTableBegin)
+		return
+	}
+	inREADME, _, _ := strings.Cut(rest, roleTableEnd)
+	if inREADME != md {
+		t.Fatalf("README.md's role table differs from routeTable; regenerate it with FRONTDOOR_WRITE_ROLE_TABLE=<file> go test ./cmd/frontdoor -run TestRoleTableMarkdown and paste it.\nwant:\n%s", md)
+	}
 }
+
+const (
+	roleTableBegin = "<!-- role table: generated from cmd/frontdoor/auth_routes.go; TestRoleTableMarkdown checks it -->"
+	roleTableEnd   = "<!-- end of role table -->"
+)
