@@ -176,9 +176,25 @@ func globalChecks(w *walker) ([]CheckResult, *NEWS2Result, *NG143Result) {
 	return out, news, ng
 }
 
+// sepsisCount counts the NG51 high-risk observations without describing them.
+func sepsisCount(a age, o Observations) (int, bool) {
+	crit, severe := sepsisCriteriaExplain(a, o, false)
+	return len(crit), severe
+}
+
 // sepsisCriteria lists the NG51 high-risk observations present. severe is set
 // for a level of consciousness of voice, pain or unresponsive.
 func sepsisCriteria(a age, o Observations) (crit []string, severe bool) {
+	return sepsisCriteriaExplain(a, o, true)
+}
+
+func sepsisCriteriaExplain(a age, o Observations, explain bool) (crit []string, severe bool) {
+	var buf [8]string
+	crit = buf[:0]
+	sprintf := fmt.Sprintf
+	if !explain {
+		sprintf = func(string, ...any) string { return "" }
+	}
 	if c := o.Consciousness; c != nil && *c != Alert {
 		crit = append(crit, "altered mental state ("+string(*c)+")")
 		severe = *c != Confusion
@@ -189,19 +205,19 @@ func sepsisCriteria(a age, o Observations) (crit []string, severe bool) {
 	switch {
 	case under5:
 		if rr != nil && *rr > 60 {
-			crit = append(crit, fmt.Sprintf("respiratory rate %d > 60", *rr))
+			crit = append(crit, sprintf("respiratory rate %d > 60", *rr))
 		}
 		if hr != nil && *hr < 60 {
-			crit = append(crit, fmt.Sprintf("heart rate %d < 60", *hr))
+			crit = append(crit, sprintf("heart rate %d < 60", *hr))
 		}
 		if o.SpO2 != nil && *o.SpO2 < 90 {
-			crit = append(crit, fmt.Sprintf("SpO2 %d%% < 90", *o.SpO2))
+			crit = append(crit, sprintf("SpO2 %d%% < 90", *o.SpO2))
 		}
 		if t := o.TemperatureC; t != nil && a.daysKnown && a.days < days3Months && *t >= 38 {
 			crit = append(crit, "under 3 months with temperature >= 38C")
 		}
 		if t := o.TemperatureC; t != nil && *t < 36 {
-			crit = append(crit, fmt.Sprintf("temperature %.1fC < 36", *t))
+			crit = append(crit, sprintf("temperature %.1fC < 36", *t))
 		}
 	case child5to11:
 		rrLim, hrLim := 25, 115
@@ -212,29 +228,29 @@ func sepsisCriteria(a age, o Observations) (crit []string, severe bool) {
 			rrLim, hrLim = 27, 120
 		}
 		if rr != nil && *rr >= rrLim {
-			crit = append(crit, fmt.Sprintf("respiratory rate %d >= %d", *rr, rrLim))
+			crit = append(crit, sprintf("respiratory rate %d >= %d", *rr, rrLim))
 		}
 		if hr != nil && *hr >= hrLim {
-			crit = append(crit, fmt.Sprintf("heart rate %d >= %d", *hr, hrLim))
+			crit = append(crit, sprintf("heart rate %d >= %d", *hr, hrLim))
 		}
 		if hr != nil && *hr < 60 {
-			crit = append(crit, fmt.Sprintf("heart rate %d < 60", *hr))
+			crit = append(crit, sprintf("heart rate %d < 60", *hr))
 		}
 		if o.SpO2 != nil && *o.SpO2 < 90 {
-			crit = append(crit, fmt.Sprintf("SpO2 %d%% < 90", *o.SpO2))
+			crit = append(crit, sprintf("SpO2 %d%% < 90", *o.SpO2))
 		}
 	default: // 12 and over, or age unknown
 		if rr != nil && *rr >= 25 {
-			crit = append(crit, fmt.Sprintf("respiratory rate %d >= 25", *rr))
+			crit = append(crit, sprintf("respiratory rate %d >= 25", *rr))
 		}
 		if o.SpO2 != nil && !o.SpO2Scale2 && *o.SpO2 < 92 {
-			crit = append(crit, fmt.Sprintf("SpO2 %d%% < 92", *o.SpO2))
+			crit = append(crit, sprintf("SpO2 %d%% < 92", *o.SpO2))
 		}
 		if hr != nil && *hr > 130 {
-			crit = append(crit, fmt.Sprintf("heart rate %d > 130", *hr))
+			crit = append(crit, sprintf("heart rate %d > 130", *hr))
 		}
 		if bp := o.SystolicBP; bp != nil && *bp <= 90 {
-			crit = append(crit, fmt.Sprintf("systolic BP %d <= 90", *bp))
+			crit = append(crit, sprintf("systolic BP %d <= 90", *bp))
 		}
 	}
 	return crit, severe

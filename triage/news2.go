@@ -230,3 +230,36 @@ func NEWS2(o Observations) NEWS2Result {
 	}
 	return r
 }
+
+// news2Score is the aggregate of the measured parameters, without allocating
+// (the engine's cheap pass); NEWS2 gives the full, explained result.
+func news2Score(o *Observations) int {
+	s := 0
+	if o.RespiratoryRate != nil {
+		s += scoreRespiration(*o.RespiratoryRate)
+	}
+	onO2 := o.OnOxygen != nil && *o.OnOxygen
+	if o.SpO2 != nil {
+		if o.SpO2Scale2 {
+			s += scoreSpO2Scale2(*o.SpO2, onO2)
+		} else {
+			s += scoreSpO2Scale1(*o.SpO2)
+		}
+	}
+	if onO2 {
+		s += 2
+	}
+	if o.SystolicBP != nil {
+		s += scoreSystolic(*o.SystolicBP)
+	}
+	if o.Pulse != nil {
+		s += scorePulse(*o.Pulse)
+	}
+	if o.Consciousness != nil && *o.Consciousness != Alert {
+		s += 3
+	}
+	if o.TemperatureC != nil {
+		s += scoreTemperature(*o.TemperatureC)
+	}
+	return s
+}

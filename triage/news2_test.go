@@ -134,3 +134,27 @@ func TestNEWS2MissingParameterNeverScoresZero(t *testing.T) {
 		t.Fatalf("measured parameters %d, want 1", measured)
 	}
 }
+
+// TestNEWS2ScoreMatchesNEWS2 keeps the engine's allocation-free score equal to NEWS2's.
+func TestNEWS2ScoreMatchesNEWS2(t *testing.T) {
+	for rr := 5; rr <= 40; rr += 3 {
+		for _, sp := range []int{80, 85, 90, 93, 95, 97} {
+			for _, o2 := range []bool{false, true} {
+				for _, sc2 := range []bool{false, true} {
+					o := fullNormal()
+					o.RespiratoryRate, o.SpO2, o.OnOxygen, o.SpO2Scale2 = ip(rr), ip(sp), bp(o2), sc2
+					o.Pulse, o.TemperatureC, o.SystolicBP = ip(30+rr*4), fp(34.5+float64(rr)/8), ip(70+rr*5)
+					if rr%2 == 0 {
+						o.Consciousness = cp(Voice)
+					}
+					if got, want := news2Score(&o), NEWS2(o).Score; got != want {
+						t.Fatalf("news2Score(%+v) = %d, NEWS2 = %d", o, got, want)
+					}
+				}
+			}
+		}
+	}
+	if news2Score(&Observations{}) != 0 {
+		t.Error("empty observations")
+	}
+}

@@ -23,18 +23,34 @@ type walker struct {
 	path     []PathStep
 	floors   []floorHit
 	features []Feature
+	// record is false on the first, cheap pass: no path, floors or features
+	// are kept until the session is known to reach an outcome.
+	record bool
+	cursor int
 }
 
 func (w *walker) lookup(screen bool, id string) (string, bool) {
-	for i := range w.s.Answers {
-		q := w.s.Answers[i].Question
-		if screen {
-			if len(q) == len(ScreenPrefix)+len(id) && q[:len(ScreenPrefix)] == ScreenPrefix && q[len(ScreenPrefix):] == id {
-				return w.s.Answers[i].Value, true
-			}
-		} else if q == id {
-			return w.s.Answers[i].Value, true
+	// Answers usually arrive in question order: start where the last hit was.
+	ans := w.s.Answers
+	n := len(ans)
+	for k := 0; k < n; k++ {
+		i := w.cursor + k
+		if i >= n {
+			i -= n
 		}
+		q := ans[i].Question
+		if screen {
+			if len(q) != len(ScreenPrefix)+len(id) || q[len(ScreenPrefix):] != id || q[:len(ScreenPrefix)] != ScreenPrefix {
+				continue
+			}
+		} else if q != id {
+			continue
+		}
+		w.cursor = i + 1
+		if w.cursor >= n {
+			w.cursor = 0
+		}
+		return ans[i].Value, true
 	}
 	return "", false
 }
@@ -118,7 +134,9 @@ func (w *walker) run(p *Protocol, screen bool) (out *Outcome, pending *Question,
 		}
 		switch {
 		case r == refContinue:
-			w.path = append(w.path, PathStep{Protocol: p.ID, Node: Continue, Kind: "continue", Next: w.pr.ID})
+			if w.record {
+				w.path = append(w.path, PathStep{Protocol: p.ID, Node: Continue, Kind: "continue", Next: w.pr.ID})
+			}
 			return nil, nil, true, nil
 		case r.isOutcome():
 			return p.Outcomes[r.outcome()], nil, false, nil
@@ -139,11 +157,15 @@ func (w *walker) run(p *Protocol, screen bool) (out *Outcome, pending *Question,
 			if next == refNone {
 				return nil, nil, false, fmt.Errorf("triage: %s: switch %s matched no entry", p.ID, n.ID)
 			}
-			w.path = append(w.path, PathStep{Protocol: p.ID, Node: n.ID, Kind: "switch", Next: target})
+			if w.record {
+				w.path = append(w.path, PathStep{Protocol: p.ID, Node: n.ID, Kind: "switch", Next: target})
+			}
 			r = next
 		case n.Floor != "":
-			w.floors = append(w.floors, floorHit{p: p, o: p.Outcomes[n.floorIdx], node: n.ID})
-			w.path = append(w.path, PathStep{Protocol: p.ID, Node: n.ID, Kind: "floor", Next: n.Next})
+			if w.record {
+				w.floors = append(w.floors, floorHit{p: p, o: p.Outcomes[n.floorIdx], node: n.ID})
+				w.path = append(w.path, PathStep{Protocol: p.ID, Node: n.ID, Kind: "floor", Next: n.Next})
+			}
 			r = n.nextRef
 		default:
 			v, ok := w.lookup(screen, n.ID)
@@ -157,10 +179,12 @@ func (w *walker) run(p *Protocol, screen bool) (out *Outcome, pending *Question,
 			}
 			next, target := w.branch(n, v)
 			w.setFlag(n, v)
-			if n.NG143 != "" && v == Yes {
-				w.features = append(w.features, Feature{Name: p.ID + "." + n.ID, Colour: TrafficLight(n.NG143)})
+			if w.record {
+				if n.NG143 != "" && v == Yes {
+					w.features = append(w.features, Feature{Name: p.ID + "." + n.ID, Colour: TrafficLight(n.NG143)})
+				}
+				w.path = append(w.path, PathStep{Protocol: p.ID, Node: n.ID, Kind: "question", Question: n.Question, Answer: v, Next: target})
 			}
-			w.path = append(w.path, PathStep{Protocol: p.ID, Node: n.ID, Kind: "question", Question: n.Question, Answer: v, Next: target})
 			r = next
 		}
 	}
@@ -207,39 +231,21 @@ func advance(set *Set, s *Session) (Step, error) {
 	if !ok {
 		return Step{}, fmt.Errorf("%w: %q", ErrUnknownProtocol, s.Protocol)
 	}
-	w := walker{set: set, pr: pr, s: s, a: s.Patient.age(), pregnant: s.Patient.Pregnant, path: make([]PathStep, 0, 16)}
-	if w.pregnant == "" {
-		w.pregnant = "unknown"
-	}
-	w.flags = pr.implied
-	for _, f := range s.Patient.Flags {
-		if f == FlagPregnant {
-			w.pregnant = Yes
-			continue
-		}
-		b, _ := flagBit(f)
-		w.flags |= b
-	}
-	decided := "screen"
-	out, pending, cont, err := w.run(set.Screen, true)
+	w := newWalker(set, pr, s, false)
+	out, pending, decided, err := w.walk()
 	if err != nil {
 		return Step{}, err
 	}
-	if cont {
-		decided = "tree"
-		out, pending, _, err = w.run(pr, false)
-		if err != nil {
-			return Step{}, err
-		}
+	if pending != nil && !demandsImmediate(&w) {
+		return Step{Questions: []Question{*pending}}, nil
+	}
+	// Second pass, recording the explanation (deterministic: same walk).
+	w = newWalker(set, pr, s, true)
+	w.path = make([]PathStep, 0, len(set.Screen.Nodes)+len(pr.Nodes)/2+2)
+	if out, _, decided, err = w.walk(); err != nil {
+		return Step{}, err
 	}
 	checks, news, ng := globalChecks(&w)
-	if pending != nil {
-		// Stop asking when a global check already demands immediate care.
-		top := topCheck(checks)
-		if top == nil || top.Tier != ED || top.Timeframe != Immediate {
-			return Step{Questions: []Question{*pending}}, nil
-		}
-	}
 	res := &Result{Path: w.path, Checks: checks, NEWS2: news, NG143: ng}
 	if out != nil {
 		owner := set.Screen.ID
@@ -272,6 +278,45 @@ func advance(set *Set, s *Session) (Step, error) {
 	}
 	s.Done, s.Outcome = true, res
 	return Step{Done: true, Outcome: res}, nil
+}
+
+func newWalker(set *Set, pr *Protocol, s *Session, record bool) walker {
+	w := walker{set: set, pr: pr, s: s, a: s.Patient.age(), pregnant: s.Patient.Pregnant, record: record}
+	if w.pregnant == "" {
+		w.pregnant = "unknown"
+	}
+	w.flags = pr.implied
+	for _, f := range s.Patient.Flags {
+		if f == FlagPregnant {
+			w.pregnant = Yes
+			continue
+		}
+		b, _ := flagBit(f)
+		w.flags |= b
+	}
+	return w
+}
+
+// walk runs the screen and then, on continue, the presentation.
+func (w *walker) walk() (out *Outcome, pending *Question, decided string, err error) {
+	out, pending, cont, err := w.run(w.set.Screen, true)
+	if err != nil || !cont {
+		return out, pending, "screen", err
+	}
+	out, pending, _, err = w.run(w.pr, false)
+	return out, pending, "tree", err
+}
+
+// demandsImmediate is the cheap form of the global checks used while questions
+// remain: does any check already demand ed immediate? (NEWS2 >= 7 or the sepsis
+// observations; NG143's immediate case, V/P/U, is also a sepsis one.)
+func demandsImmediate(w *walker) bool {
+	o := &w.s.Patient.Observations
+	if !(w.a.known && w.a.years < 16) && w.pregnant != Yes && news2Score(o) >= 7 {
+		return true
+	}
+	n, severe := sepsisCount(w.a, *o)
+	return n >= 2 || (n == 1 && severe)
 }
 
 func (r *Result) setOutcome(protocol string, o *Outcome, decidedBy string) {
