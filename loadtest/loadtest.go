@@ -124,10 +124,14 @@ func Run(ctx context.Context, o Options, env Env) (*Report, error) {
 			}
 		}()
 		if o.Chaos != ChaosNone {
+			// Chaos ends with the load's bound: no kill while the last
+			// operations finish, and every node is up again for the checks.
+			chaosCtx, stopChaos := context.WithCancel(bgCtx)
+			cfg.onStop = stopChaos
 			ch = newChaos(cl, o.Chaos, o.ChaosEvery, seed, env.Log)
 			cfg.obs = ch
 			bg.Add(1)
-			go func() { defer bg.Done(); ch.run(bgCtx) }()
+			go func() { defer bg.Done(); ch.run(chaosCtx) }()
 		}
 	}
 

@@ -24,6 +24,7 @@ type runConfig struct {
 	obs         ackObserver
 	progress    io.Writer // nil: no progress line
 	tty         bool      // progress redraws one line
+	onStop      func()    // called once when the bound is reached (chaos stops then)
 }
 
 // runResult is what a load run measured.
@@ -122,6 +123,9 @@ func runLoad(ctx context.Context, cfg runConfig) *runResult {
 		case <-stopSeen:
 			stopSeen = nil
 			graceTimer = time.After(grace)
+			if cfg.onStop != nil {
+				cfg.onStop()
+			}
 		case <-graceTimer:
 			cancelWork()
 		}

@@ -53,10 +53,12 @@ func (s *Session) start() time.Time {
 	return now
 }
 
-// Retry backoff: a real client's, bounded by the server's Retry-After.
+// Retry backoff: a real client's, never longer than the server's
+// Retry-After. The cap is short so that the failover times measured from
+// the client side are not mostly backoff.
 const (
 	backoffMin = 25 * time.Millisecond
-	backoffMax = 500 * time.Millisecond
+	backoffMax = 200 * time.Millisecond
 )
 
 // Write sends a request that changes state, retrying 503s and transport

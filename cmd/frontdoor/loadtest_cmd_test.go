@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// runRoot runs the command tree in process with args.
+func runRoot(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = root.ExecuteContext(ctx)
+	return out.String(), errb.String(), err
+}
+
+// TestLoadtestCLIErrors: refused options are clear CLI errors, and a
+// workload that needs an API this build lacks says so instead of running.
+func TestLoadtestCLIErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"loadtest"}, "nothing to load: give --target URL[,URL...] of an existing cluster, or --spawn 3 to start one"},
+		{[]string{"loadtest", "--spawn", "3", "--workload", "walkin"}, "--workload walkin needs the attendance workflow API, not in this build"},
+		{[]string{"loadtest", "--spawn", "3", "--workload", "nhs111"}, "--workload nhs111 needs the attendance workflow API, not in this build"},
+		{[]string{"loadtest", "--target", "http://127.0.0.1:1", "--chaos", "kill-leader"}, "--chaos kill-leader needs --spawn"},
+		{[]string{"loadtest", "--spawn", "3", "--concurrency", "0"}, "--concurrency 0: want 1 to 4096"},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args[1:], " "), func(t *testing.T) {
+			_, _, err := runRoot(t, c.args...)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want one containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestLoadtestFailsOnLostWrite: against a "cluster" that acknowledges
+// writes and then has none of them, the command reports them lost and
+// fails (main turns the error into exit status 1).
+func TestLoadtestFailsOnLostWrite(t *testing.T) {
+	n := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			n++
+			w.WriteHeader(http.StatusCreated)
+			_ = json.NewEncoder(w).Encode(map[string]string{"id": fmt.Sprintf("gone-%d", n)})
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	defer srv.Close()
+	out, _, err := runRoot(t, "loadtest", "--target", srv.URL, "--requests", "5", "--concurrency", "1", "--progress=false")
+	if err == nil || !strings.Contains(err.Error(), "correctness checks failed") {
+		t.Fatalf("error %v, want the checks to fail", err)
+	}
+	if !strings.Contains(out, "lost acknowledged writes: 5\n") {
+		t.Fatalf("report:\n%s", out)
+	}
+}
+
+// TestLoadtestSpawnEndToEnd builds the binary and runs it as an operator
+// would: a spawned 3-node cluster, a short run, and with chaos a leader
+// kill every 2s; nothing acknowledged may be lost, and the exit status is
+// the verdict.
+func TestLoadtestSpawnEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and spawns clusters")
+	}
+	bin := buildBinary(t)
+	cases := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"create", []string{"--requests", "200", "--concurrency", "4"},
+			[]string{"attendance.create         200       0", "acknowledged writes: 200\n"}},
+		{"kill-leader", []string{"--chaos", "kill-leader", "--chaos-every", "2s", "--duration", "6s", "--concurrency", "4"},
+			[]string{"chaos: kill-leader every 2s: ", "(leader)"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			tmp := t.TempDir()
+			args := append([]string{"loadtest", "--spawn", "3", "--progress=false", "--temp-dir", tmp}, c.args...)
+			cmd := exec.CommandContext(ctx, bin, args...)
+			var out, errb bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			start := time.Now()
+			err := cmd.Run()
+			t.Logf("%s in %v\n%s", strings.Join(args, " "), time.Since(start).Round(time.Millisecond), out.String())
+			if err != nil {
+				t.Fatalf("exit: %v\nstderr:\n%s", err, errb.String())
+			}
+			report := out.String()
+			for _, want := range append(c.want, "lost acknowledged writes: 0\n", "double-booked slots: not checked: workload allocates no slots\n") {
+				if !strings.Contains(report, want) {
+					t.Errorf("report lacks %q", want)
+				}
+			}
+			if m := regexp.MustCompile(`acknowledged writes: (\d+)\n`).FindStringSubmatch(report); m == nil || m[1] == "0" {
+				t.Errorf("no write acknowledged: %v", m)
+			}
+			// The spawned cluster is gone: nothing left in the temp dir.
+			if left, _ := exec.Command("find", tmp, "-mindepth", "1").Output(); len(left) > 0 {
+				t.Errorf("left behind:\n%s", left)
+			}
+		})
+	}
+}
