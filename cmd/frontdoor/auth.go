@@ -172,7 +172,7 @@ func (kc *keyCache) lookup(ctx context.Context, hash string) (cluster.Actor, boo
 	snap := kc.cur.Load()
 	if snap == nil || snap.applied != kc.store.AppliedIndex() {
 		var err error
-		if snap, err = kc.refresh(ctx); err != nil {
+		if snap, err = kc.refresh(ctx, snap); err != nil {
 			return cluster.Actor{}, false, err
 		}
 	}
@@ -180,15 +180,35 @@ func (kc *keyCache) lookup(ctx context.Context, hash string) (cluster.Actor, boo
 	return a, ok, nil
 }
 
-func (kc *keyCache) refresh(ctx context.Context) (*keySnapshot, error) {
+// refresh re-checks the access generation against old (nil: none yet).
+// The check is one point read and runs without a lock, so concurrent
+// requests never queue behind each other; only a key change rebuilds the
+// map, under the mutex.
+func (kc *keyCache) refresh(ctx context.Context, old *keySnapshot) (*keySnapshot, error) {
+	var applied, gen uint64
+	err := kc.store.Read(ctx, cluster.ConsistencyStale, func(v *cluster.View) error {
+		var err error
+		if applied, err = v.AppliedIndex(); err != nil {
+			return err
+		}
+		gen, err = v.AccessGeneration()
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("api keys: %w", err)
+	}
+	if old != nil && old.gen == gen {
+		next := &keySnapshot{applied: applied, gen: gen, byHash: old.byHash}
+		kc.cur.CompareAndSwap(old, next)
+		return next, nil
+	}
 	kc.mu.Lock()
 	defer kc.mu.Unlock()
-	old := kc.cur.Load()
-	if old != nil && old.applied == kc.store.AppliedIndex() {
-		return old, nil // another request refreshed it meanwhile
+	if cur := kc.cur.Load(); cur != nil && cur.gen == gen {
+		return cur, nil // another request rebuilt it meanwhile
 	}
 	var next *keySnapshot
-	err := kc.store.Read(ctx, cluster.ConsistencyStale, func(v *cluster.View) error {
+	err = kc.store.Read(ctx, cluster.ConsistencyStale, func(v *cluster.View) error {
 		applied, err := v.AppliedIndex()
 		if err != nil {
 			return err
@@ -196,10 +216,6 @@ func (kc *keyCache) refresh(ctx context.Context) (*keySnapshot, error) {
 		gen, err := v.AccessGeneration()
 		if err != nil {
 			return err
-		}
-		if old != nil && old.gen == gen {
-			next = &keySnapshot{applied: applied, gen: gen, byHash: old.byHash}
-			return nil
 		}
 		keys, err := v.APIKeys()
 		if err != nil {
