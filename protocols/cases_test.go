@@ -178,3 +178,40 @@ func TestOutcomeCoverage(t *testing.T) {
 		t.Errorf("%d outcome(s) reached by no case in testdata/cases:\n  %s", len(missing), strings.Join(missing, "\n  "))
 	}
 }
+
+// TestSearchEmbedded checks that everyday words find the right presentation first.
+func TestSearchEmbedded(t *testing.T) {
+	set := loadCleanSet(t)
+	for q, want := range map[string]string{
+		"SOB": "breathing-difficulty", "short of breath": "breathing-difficulty", "chest pain": "chest-pain",
+		"UTI": "urinary-symptoms", "water infection": "urinary-symptoms", "toothache": "dental-pain",
+		"fell over": "limb-injury-falls", "being sick": "diarrhoea-vomiting", "suicidal": "mental-health-crisis",
+		"temperature baby": "fever-under-5",
+	} {
+		hits := triage.Search(set, q)
+		if len(hits) == 0 || hits[0].ID != want {
+			t.Errorf("Search(%q) = %v, want %s first", q, hits, want)
+		}
+	}
+}
+
+// TestSetHashStable: the same bytes give the same set hash; any change alters it.
+func TestSetHashStable(t *testing.T) {
+	files := Files()
+	a, err := triage.NewSet(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := triage.NewSet(Files())
+	if a.Hash() == "" || a.Hash() != b.Hash() {
+		t.Fatalf("hash %q vs %q", a.Hash(), b.Hash())
+	}
+	files["screen.yaml"] = append(append([]byte(nil), files["screen.yaml"]...), []byte("\n# edited\n")...)
+	c, err := triage.NewSet(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Hash() == a.Hash() {
+		t.Error("an edited file kept the set hash")
+	}
+}

@@ -99,6 +99,9 @@ func (l *linter) fields() {
 	if strings.TrimSpace(p.Title) == "" {
 		l.add(p.Line, RuleField, "add a plain-English title", "missing title")
 	}
+	if len(p.Guidance) == 0 {
+		l.add(p.Line, RuleField, "add guidance: [the public guidance the protocol follows]", "protocol names no guidance")
+	}
 	if p.Start == "" {
 		l.add(p.Line, RuleDanglingRef, "add start: <id of the first node>", "missing start")
 	}

@@ -21,7 +21,10 @@ func Search(set *Set, query string) []SearchHit {
 	if q == "" {
 		return nil
 	}
-	qWords := strings.Fields(q)
+	qWords := contentWords(q)
+	if len(qWords) == 0 {
+		return nil
+	}
 	var hits []SearchHit
 	for _, p := range set.Presentations {
 		best, matched := 0, ""
@@ -47,6 +50,21 @@ func Search(set *Set, query string) []SearchHit {
 		return hits[i].ID < hits[j].ID
 	})
 	return hits
+}
+
+// stopWords carry no meaning for matching a complaint ("fell over", "pain in my chest").
+var stopWords = map[string]bool{"a": true, "an": true, "the": true, "in": true, "on": true, "of": true, "and": true,
+	"or": true, "my": true, "i": true, "im": true, "is": true, "it": true, "has": true, "have": true, "with": true,
+	"over": true, "to": true, "for": true, "at": true, "me": true, "his": true, "her": true, "their": true, "got": true}
+
+func contentWords(q string) []string {
+	var out []string
+	for _, w := range strings.Fields(q) {
+		if !stopWords[w] {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 func normalise(s string) string {

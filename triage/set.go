@@ -1,6 +1,8 @@
 package triage
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
@@ -13,7 +15,12 @@ type Set struct {
 	Screen        *Protocol
 	Presentations []*Protocol // sorted by id
 	byID          map[string]*Protocol
+	hash          string
 }
+
+// Hash identifies the whole set: the hex SHA-256 over the sorted file names and
+// their content hashes. Two sets with the same Hash triage identically.
+func (s *Set) Hash() string { return s.hash }
 
 // Protocol returns the protocol (screen or presentation) with that id.
 func (s *Set) Protocol(id string) (*Protocol, bool) {
@@ -101,6 +108,14 @@ func build(files map[string][]byte) (*Set, []LintError) {
 	if set.Screen == nil && len(names) > 0 {
 		errs = append(errs, LintError{File: "screen.yaml", Line: 1, Rule: RuleMissingOutcome, Message: ErrNoScreen.Error(), Hint: "add screen.yaml with kind: screen"})
 	}
+	h := sha256.New()
+	for _, name := range names {
+		sum := sha256.Sum256(files[name])
+		h.Write([]byte(name))
+		h.Write([]byte{0})
+		h.Write(sum[:])
+	}
+	set.hash = hex.EncodeToString(h.Sum(nil))
 	sortLint(errs)
 	return set, errs
 }
