@@ -21,10 +21,11 @@ var ErrChecksFailed = errors.New("correctness checks failed")
 
 // BaselineFunc runs the bare raft+Badger baseline: nodes in one process,
 // commands of cmdBytes, at concurrency, for the same bound as the
-// frontdoor run; it calls record for every command. The CLI supplies
+// frontdoor run; it calls record for every command and returns how long
+// the load took (start-up excluded). The CLI supplies
 // loadtest/baseline's Run, so this package links no raft or Badger.
 type BaselineFunc func(ctx context.Context, nodes, cmdBytes, concurrency int, duration time.Duration, requests int,
-	dir string, record func(d time.Duration, ok bool)) error
+	dir string, record func(d time.Duration, ok bool)) (time.Duration, error)
 
 // Env is what a run needs besides its options.
 type Env struct {
@@ -183,8 +184,7 @@ func runBaseline(ctx context.Context, fn BaselineFunc, o Options, cmdBytes int) 
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	start := time.Now()
-	err = fn(ctx, 3, cmdBytes, o.Concurrency, o.Duration, o.Requests, dir, func(d time.Duration, ok bool) {
+	elapsed, err := fn(ctx, 3, cmdBytes, o.Concurrency, o.Duration, o.Requests, dir, func(d time.Duration, ok bool) {
 		mu.Lock()
 		defer mu.Unlock()
 		if ok {
@@ -193,9 +193,11 @@ func runBaseline(ctx context.Context, fn BaselineFunc, o Options, cmdBytes int) 
 			failed++
 		}
 	})
-	elapsed := time.Since(start)
 	if err != nil {
 		return nil, err
+	}
+	if elapsed <= 0 {
+		return nil, errors.New("the baseline measured no time")
 	}
 	mu.Lock()
 	defer mu.Unlock()

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/frontdoor-ucc/frontdoor/loadtest"
+	"github.com/frontdoor-ucc/frontdoor/loadtest/baseline"
 )
 
 // newLoadtestCmd is `frontdoor loadtest`: load, chaos and the correctness
@@ -66,7 +67,7 @@ frontdoor's throughput and p99 as a ratio to it.`,
 				Command:  "frontdoor " + strings.Join(os.Args[1:], " "),
 				Log:      cmd.ErrOrStderr(),
 				TTY:      tty,
-				Baseline: nil,
+				Baseline: baseline.Run,
 			}
 			rep, err := loadtest.Run(cmd.Context(), o, env)
 			if rep != nil {
