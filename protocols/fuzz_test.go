@@ -86,6 +86,31 @@ func checkFloor(t *testing.T, s triage.Session, res *triage.Result) {
 	if p.PreviousContacts96h >= 2 && res.Tier.Rank() < triage.GP.Rank() {
 		t.Fatalf("repeat contact sent to %s", res.Tier)
 	}
+	o := p.Observations
+	hasFlag := func(f string) bool {
+		for _, x := range p.Flags {
+			if x == f {
+				return true
+			}
+		}
+		return false
+	}
+	if hasFlag("carer_very_worried") && res.Tier.Rank() < triage.GP.Rank() {
+		t.Fatalf("carer very worried sent to %s", res.Tier)
+	}
+	if p.AgeYears != nil && *p.AgeYears >= 12 {
+		// NG51 high-risk observations for 12+ demand ED, whatever the tree says.
+		if (o.RespiratoryRate != nil && *o.RespiratoryRate >= 25) || (o.SpO2 != nil && !o.SpO2Scale2 && *o.SpO2 < 92) ||
+			(o.Pulse != nil && *o.Pulse > 130) || (o.SystolicBP != nil && *o.SystolicBP <= 90) ||
+			(o.Consciousness != nil && *o.Consciousness != triage.Alert) {
+			if res.Tier != triage.ED {
+				t.Fatalf("sepsis high-risk observations %+v sent to %s", o, res.Tier)
+			}
+		}
+	}
+	if p.AgeDays != nil && *p.AgeDays < 91 && o.TemperatureC != nil && *o.TemperatureC >= 38 && res.Tier != triage.ED {
+		t.Fatalf("infant of %d days with %.1fC sent to %s", *p.AgeDays, *o.TemperatureC, res.Tier)
+	}
 	if res.NEWS2 != nil {
 		n := triage.NEWS2(p.Observations)
 		want := 0
