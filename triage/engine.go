@@ -233,6 +233,19 @@ func validatePatient(p *Patient) error {
 	if p.PreviousContacts96h < 0 {
 		return fmt.Errorf("%w: previous_contacts_96h %d", ErrBadPatient, p.PreviousContacts96h)
 	}
+	o := &p.Observations
+	for _, r := range []struct {
+		name   string
+		v      *int
+		lo, hi int
+	}{{"respiratory_rate", o.RespiratoryRate, 0, 120}, {"spo2", o.SpO2, 0, 100}, {"systolic_bp", o.SystolicBP, 0, 350}, {"pulse", o.Pulse, 0, 350}} {
+		if r.v != nil && (*r.v < r.lo || *r.v > r.hi) {
+			return fmt.Errorf("%w: %s %d (allowed: %d-%d)", ErrBadPatient, r.name, *r.v, r.lo, r.hi)
+		}
+	}
+	if t := o.TemperatureC; t != nil && !(*t >= 25 && *t <= 45) {
+		return fmt.Errorf("%w: temperature_c %g (allowed: 25-45)", ErrBadPatient, *t)
+	}
 	if c := p.Observations.Consciousness; c != nil {
 		switch *c {
 		case Alert, Confusion, Voice, Pain, Unresponsive:

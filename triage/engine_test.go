@@ -369,6 +369,15 @@ func TestStartErrors(t *testing.T) {
 	if _, _, err := Start(set, "mini", Patient{Sex: "x"}); !errors.Is(err, ErrBadPatient) {
 		t.Errorf("bad sex: %v", err)
 	}
+	for _, o := range []Observations{{Pulse: ip(-1)}, {SpO2: ip(101)}, {RespiratoryRate: ip(500)}, {TemperatureC: fp(3.7)}, {Consciousness: cp("sleepy")}} {
+		if _, _, err := Start(set, "mini", Patient{Observations: o}); !errors.Is(err, ErrBadPatient) {
+			t.Errorf("implausible observation %+v: %v", o, err)
+		}
+	}
+	s, _, _ := Start(set, "mini", Patient{})
+	if got, _, err := Observe(set, s, Observations{SystolicBP: ip(900)}); !errors.Is(err, ErrBadPatient) || !reflect.DeepEqual(got, s) {
+		t.Errorf("Observe accepted an implausible value or changed the session: %v", err)
+	}
 	if _, _, err := Start(set, "mini", Patient{AgeYears: ip(121)}); !errors.Is(err, ErrNotApplicable) {
 		t.Errorf("age outside applies_to: %v", err)
 	}
