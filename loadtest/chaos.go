@@ -227,7 +227,7 @@ func (r *ChaosReport) writeText(b *strings.Builder) {
 		if ev.WasLeader {
 			who += " (leader)"
 		}
-		fmt.Fprintf(b, "  %2d  %s  kill -9 %-16s %s, client gap %.0f ms", i+1, ev.At.Format("15:04:05.000"), who, rec, ev.GapMS)
+		fmt.Fprintf(b, "  %2d  %s  kill -9 %-20s %s, client gap %.0f ms", i+1, ev.At.Format("15:04:05.000"), who, rec, ev.GapMS)
 		if ev.NewLeader != "" {
 			fmt.Fprintf(b, ", leader now %s", ev.NewLeader)
 		}

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -124,4 +126,71 @@ func TestLoadtestSpawnEndToEnd(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLoadtestSpawnInterrupted: Ctrl-C in the middle of a run stops the
+// spawned nodes and removes their data dirs; the report says the run was
+// interrupted and the exit status is not 0 (nothing was proven).
+func TestLoadtestSpawnInterrupted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and spawns a cluster")
+	}
+	bin := buildBinary(t)
+	tmp := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "loadtest", "--spawn", "3", "--duration", "60s", "--concurrency", "2",
+		"--progress=false", "--temp-dir", tmp)
+	var out syncBuffer
+	var errb syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the load to start", func() error {
+		if !strings.Contains(errb.String(), "loadtest: create: closed loop") {
+			return fmt.Errorf("stderr so far: %s", errb.String())
+		}
+		return nil
+	})
+	time.Sleep(time.Second)
+	pids := nodePIDs(t, tmp)
+	if len(pids) != 3 {
+		t.Fatalf("%d node processes running under %s, want 3", len(pids), tmp)
+	}
+	_ = cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	if err == nil {
+		t.Fatalf("exit 0 after Ctrl-C; report:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "run stopped early: interrupted") {
+		t.Errorf("report does not say it was interrupted:\n%s\nstderr:\n%s", out.String(), errb.String())
+	}
+	if left := nodePIDs(t, tmp); len(left) > 0 {
+		t.Errorf("node processes still running after Ctrl-C: %v", left)
+	}
+	if left, _ := exec.Command("find", tmp, "-mindepth", "1").Output(); len(left) > 0 {
+		t.Errorf("left behind:\n%s", left)
+	}
+}
+
+// nodePIDs lists the running processes whose command line mentions dir.
+func nodePIDs(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []string
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !strings.Contains(string(b), dir) || !strings.Contains(string(b), "serve") {
+			continue
+		}
+		if st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil && strings.Contains(string(st), ") Z ") {
+			continue // a zombie is not running
+		}
+		pids = append(pids, e.Name())
+	}
+	return pids
 }
