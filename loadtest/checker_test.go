@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -118,18 +120,30 @@ func TestRunStopsWithoutKey(t *testing.T) {
 }
 
 func TestSlotCheck(t *testing.T) {
-	allocs := []SlotAllocation{
-		{Service: "gp-1", Slot: "09:00", Attendance: "a1"},
-		{Service: "gp-1", Slot: "09:10", Attendance: "a2"},
-		{Service: "gp-1", Slot: "09:10", Attendance: "a3"}, // injected double booking
-		{Service: "gp-2", Slot: "09:10", Attendance: "a4"}, // same time, other service: fine
-		{Service: "gp-1", Slot: "09:00", Attendance: "a1"}, // listed twice, one holder: fine
+	a := func(svc, start, att string) SlotAllocation {
+		return SlotAllocation{Service: svc, Kind: "slots", SessionStart: start, SessionEnd: "end", Attendance: att}
 	}
-	if got := DoubleBookings(allocs); len(got) != 1 || !strings.Contains(got[0], "gp-1 slot 09:10: 2 attendances [a2 a3]") {
-		t.Fatalf("double bookings %q", got)
+	one := func(string, string, string) int { return 1 }
+	cases := []struct {
+		name     string
+		allocs   []SlotAllocation
+		capacity SlotCapacity
+		excess   int
+		line     string
+	}{
+		{"clean", []SlotAllocation{a("gp-1", "09:00", "a1"), a("gp-1", "09:10", "a2"), a("gp-2", "09:10", "a3")}, one, 0, ""},
+		{"two attendances in a one-slot session", []SlotAllocation{a("gp-1", "09:00", "a1"), a("gp-1", "09:10", "a2"), a("gp-1", "09:10", "a3")}, one, 1,
+			"service gp-1 session 09:10–end: 2 attendances for 1 slots [a2 a3]"},
+		{"within capacity", []SlotAllocation{a("gp-1", "09:00", "a1"), a("gp-1", "09:00", "a2")}, func(string, string, string) int { return 2 }, 0, ""},
+		{"capacity unknown: only repeats count", []SlotAllocation{a("gp-1", "09:00", "a1"), a("gp-1", "09:00", "a2")}, nil, 0, ""},
+		{"one attendance twice in a session", []SlotAllocation{a("ph-1", "09:00", "a1"), a("ph-1", "09:00", "a1")}, nil, 1,
+			"service ph-1 session 09:00–end: attendance a1 holds 2 slots"},
 	}
-	if got := DoubleBookings(allocs[:2]); len(got) != 0 {
-		t.Fatalf("double bookings in clean allocations: %q", got)
+	for _, c := range cases {
+		excess, lines := DoubleBookings(c.allocs, c.capacity)
+		if excess != c.excess || (c.line == "") != (len(lines) == 0) || (c.line != "" && lines[0] != c.line) {
+			t.Errorf("%s: excess %d lines %q, want %d and %q", c.name, excess, lines, c.excess, c.line)
+		}
 	}
 
 	ctx := context.Background()
@@ -137,21 +151,51 @@ func TestSlotCheck(t *testing.T) {
 	if none.Checked || none.Failed() || none.Line() != "double-booked slots: not checked: workload allocates no slots" {
 		t.Fatalf("create workload: %+v line %q", none, none.Line())
 	}
+	// A workload that allocates slots against a cluster without the
+	// allocation API: not checked, and that fails the run.
+	f := newFakeCluster(t, 1, nil)
 	alloc := slotWorkload{}
-	noAPI := (&SlotCheck{}).Run(ctx, &CheckEnv{Workload: alloc})
-	if noAPI.Checked || !noAPI.Failed() {
+	noAPI := (&SlotCheck{}).Run(ctx, &CheckEnv{Workload: alloc, Client: NewClient(f.urls(), "", 1)})
+	if noAPI.Checked || !noAPI.Failed() || !strings.Contains(noAPI.Line(), "not checked: reading allocations: GET /v1/services") {
 		t.Fatalf("allocating workload without the allocation API must fail unchecked: %+v", noAPI)
 	}
-	found := (&SlotCheck{Fetch: func(context.Context, *CheckEnv) ([]SlotAllocation, error) { return allocs, nil }}).Run(ctx, &CheckEnv{Workload: alloc})
+	injected := []SlotAllocation{a("gp-1", "09:00", "a1"), a("gp-1", "09:00", "a2")}
+	found := (&SlotCheck{Fetch: func(context.Context, *CheckEnv) ([]SlotAllocation, error) { return injected, nil }}).Run(ctx, &CheckEnv{Workload: alloc})
 	if !found.Checked || found.Count != 1 || !found.Failed() || found.Line() != "double-booked slots: 1" {
 		t.Fatalf("injected double booking: %+v line %q", found, found.Line())
 	}
+
+	// Over HTTP: every service's allocation list, read linearizable.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("consistency") != "linearizable" {
+			http.Error(w, "want a linearizable read", http.StatusBadRequest)
+			return
+		}
+		switch r.URL.Path {
+		case "/v1/services":
+			writeJSON(w, 200, map[string]any{"services": []map[string]string{{"id": "gp-1"}, {"id": "ph 1"}}})
+		case "/v1/services/gp-1/allocations":
+			writeJSON(w, 200, map[string]any{"service_id": "gp-1", "allocations": []SlotAllocation{a("gp-1", "09:00", "a1"), a("gp-1", "09:30", "a2")}})
+		case "/v1/services/ph 1/allocations":
+			writeJSON(w, 200, map[string]any{"service_id": "ph 1", "allocations": []SlotAllocation{a("ph 1", "09:00", "a3"), a("ph 1", "09:00", "a4")}})
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	viaHTTP := (&SlotCheck{}).Run(ctx, &CheckEnv{Workload: alloc, Client: NewClient([]string{srv.URL}, "", 1)})
+	if !viaHTTP.Checked || viaHTTP.Items != 4 || viaHTTP.Count != 1 || !strings.Contains(viaHTTP.Details[0], "service ph 1 session 09:00–end: 2 attendances for 1 slots [a3 a4]") {
+		t.Fatalf("over HTTP: %+v", viaHTTP)
+	}
 }
 
-// slotWorkload is a workload that says it allocates slots.
+// slotWorkload is a workload that allocates slots, one per session.
 type slotWorkload struct{ Workload }
 
 func (slotWorkload) AllocatesSlots() bool { return true }
+func (slotWorkload) SlotCapacity() SlotCapacity {
+	return func(string, string, string) int { return 1 }
+}
 
 func TestJSONContains(t *testing.T) {
 	got := map[string]any{"id": "a1", "complaint": "cough", "index": 5.0,

@@ -3,55 +3,72 @@ package loadtest
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"sort"
 )
 
-// SlotAllocation is one slot a service gave an attendance, as listed by
-// the service's allocations.
+// SlotAllocation is one slot a service gave an attendance, as GET
+// /v1/services/{id}/allocations lists it.
 type SlotAllocation struct {
-	Service    string `json:"service_id"`
-	Slot       string `json:"slot"` // the slot's identity within the service (e.g. its start time)
-	Attendance string `json:"attendance_id"`
+	Service      string `json:"service_id"`
+	Kind         string `json:"kind"` // slots | places
+	SessionStart string `json:"session_start"`
+	SessionEnd   string `json:"session_end"`
+	Attendance   string `json:"attendance_id"`
 }
 
-// DoubleBookings returns one line for every slot given to more than one
-// attendance (the same attendance listed twice for one slot is not a
-// double booking). Pure, so it is tested on injected allocations.
-func DoubleBookings(allocs []SlotAllocation) []string {
-	type slot struct{ service, slot string }
-	holders := map[slot]map[string]bool{}
+// SlotCapacity says how many attendances one session of a service can
+// take; 0 when unknown. A workload that allocates slots sets its services'
+// capacity itself (through the services API), so it knows it.
+type SlotCapacity func(service, sessionStart, sessionEnd string) int
+
+// DoubleBookings returns one line per problem and the number of excess
+// allocations: an attendance holding more than one slot in the same
+// session, and a session holding more attendances than its capacity (when
+// known). Pure, so it is tested on injected allocations.
+func DoubleBookings(allocs []SlotAllocation, capacity SlotCapacity) (excess int, lines []string) {
+	type session struct{ service, start, end string }
+	holders := map[session]map[string]int{}
 	for _, a := range allocs {
-		k := slot{a.Service, a.Slot}
+		k := session{a.Service, a.SessionStart, a.SessionEnd}
 		if holders[k] == nil {
-			holders[k] = map[string]bool{}
+			holders[k] = map[string]int{}
 		}
-		holders[k][a.Attendance] = true
+		holders[k][a.Attendance]++
 	}
-	var out []string
 	for k, hs := range holders {
-		if len(hs) < 2 {
+		ids := make([]string, 0, len(hs))
+		for id, n := range hs {
+			ids = append(ids, id)
+			if n > 1 {
+				excess += n - 1
+				lines = append(lines, fmt.Sprintf("service %s session %s–%s: attendance %s holds %d slots", k.service, k.start, k.end, id, n))
+			}
+		}
+		if capacity == nil {
 			continue
 		}
-		ids := make([]string, 0, len(hs))
-		for id := range hs {
-			ids = append(ids, id)
+		if c := capacity(k.service, k.start, k.end); c > 0 && len(hs) > c {
+			sort.Strings(ids)
+			excess += len(hs) - c
+			lines = append(lines, fmt.Sprintf("service %s session %s–%s: %d attendances for %d slots %v", k.service, k.start, k.end, len(hs), c, ids))
 		}
-		sort.Strings(ids)
-		out = append(out, fmt.Sprintf("service %s slot %s: %d attendances %v", k.service, k.slot, len(ids), ids))
 	}
-	sort.Strings(out)
-	return out
+	sort.Strings(lines)
+	return excess, lines
 }
 
-// SlotCheck is the double-booking check: every slot allocation in the
-// services' allocation lists must belong to one attendance. It runs only
-// for a workload that allocates slots: one that does not proves nothing,
-// and the report says "not checked" rather than a 0.
-//
-// Fetch reads the allocations; it is nil until the services' allocation
-// API (GET /v1/services/{id}/allocations) is in the build, and a workload
-// that allocates slots without it fails the run as unverified.
+// slotAllocator is implemented by workloads that allocate slots and know
+// their services' capacity.
+type slotAllocator interface {
+	SlotCapacity() SlotCapacity
+}
+
+// SlotCheck is the double-booking check over every service's allocation
+// list. It runs only for a workload that allocates slots: one that does not
+// proves nothing, and the report says "not checked" rather than a 0.
 type SlotCheck struct {
+	// Fetch reads every allocation; nil reads them over HTTP.
 	Fetch func(ctx context.Context, env *CheckEnv) ([]SlotAllocation, error)
 }
 
@@ -64,18 +81,49 @@ func (c *SlotCheck) Run(ctx context.Context, env *CheckEnv) CheckResult {
 		return res
 	}
 	res.Required = true
-	if c.Fetch == nil {
-		res.Reason = "the services' allocation API is not in this build"
-		return res
+	fetch := c.Fetch
+	if fetch == nil {
+		fetch = fetchAllocations
 	}
-	allocs, err := c.Fetch(ctx, env)
+	allocs, err := fetch(ctx, env)
 	if err != nil {
 		res.Reason = "reading allocations: " + err.Error()
 		return res
 	}
+	var capacity SlotCapacity
+	if sa, ok := env.Workload.(slotAllocator); ok {
+		capacity = sa.SlotCapacity()
+	}
 	res.Checked = true
 	res.Items = len(allocs)
-	res.Details = DoubleBookings(allocs)
-	res.Count = len(res.Details)
+	res.Count, res.Details = DoubleBookings(allocs, capacity)
+	if len(res.Details) > 20 {
+		res.Details = append(res.Details[:20], fmt.Sprintf("… and %d more", len(res.Details)-20))
+	}
 	return res
+}
+
+// fetchAllocations lists every service (GET /v1/services) and reads each
+// one's allocations, linearizable, through the first node.
+func fetchAllocations(ctx context.Context, env *CheckEnv) ([]SlotAllocation, error) {
+	var services struct {
+		Services []struct {
+			ID string `json:"id"`
+		} `json:"services"`
+	}
+	if _, err := env.Client.GetJSON(ctx, 0, "/v1/services?consistency=linearizable", &services); err != nil {
+		return nil, err
+	}
+	var all []SlotAllocation
+	for _, s := range services.Services {
+		var list struct {
+			Allocations []SlotAllocation `json:"allocations"`
+		}
+		path := "/v1/services/" + url.PathEscape(s.ID) + "/allocations?consistency=linearizable"
+		if _, err := env.Client.GetJSON(ctx, 0, path, &list); err != nil {
+			return nil, err
+		}
+		all = append(all, list.Allocations...)
+	}
+	return all, nil
 }
