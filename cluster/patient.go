@@ -37,8 +37,8 @@ const (
 	prefixPatPcode = "px/pc/"
 )
 
-// Sexes a patient record takes.
-var sexes = map[string]bool{"": true, "female": true, "male": true, "other": true, "unknown": true}
+// patientSexes are the sexes a patient record takes.
+var patientSexes = map[string]bool{"": true, "female": true, "male": true, "other": true, "unknown": true}
 
 // PatientRecord is a person known to the centre.
 type PatientRecord struct {
@@ -141,7 +141,7 @@ func (p *PatientCreate) Validate(now time.Time) map[string]string {
 	validateDOB(f, "date_of_birth", p.DateOfBirth, now, true)
 	validateNHS(f, "nhs_number", p.NHSNumber)
 	validatePostcode(f, "postcode", p.Postcode)
-	if !sexes[p.Sex] {
+	if !patientSexes[p.Sex] {
 		f["sex"] = "must be female, male, other or unknown"
 	}
 	if p.Phone != "" && !phonePattern.MatchString(p.Phone) {
