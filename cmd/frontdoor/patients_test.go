@@ -316,3 +316,25 @@ func TestPatientBadInputChangesNothing(t *testing.T) {
 		t.Fatalf("state hash changed on refused input:\n%s\n%s", hashBefore, after)
 	}
 }
+
+// TestPatientCreateIdempotent: a retried POST /v1/patients with the same
+// Idempotency-Key (through another node) returns the first answer instead
+// of refusing the "duplicate"; the same key with another body is refused.
+func TestPatientCreateIdempotent(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	body := `{"given_name":"Ola","family_name":"Nowak","date_of_birth":"1988-08-08"}`
+	key := map[string]string{headerIdempotencyKey: "patient-ola"}
+	resp1, b1 := tc.do(t, tc.leader(t), http.MethodPost, "/v1/patients", body, key)
+	if resp1.StatusCode != http.StatusCreated {
+		t.Fatalf("first: %d %s", resp1.StatusCode, b1)
+	}
+	resp2, b2 := tc.do(t, tc.follower(t), http.MethodPost, "/v1/patients", body, key)
+	if resp2.StatusCode != http.StatusCreated || string(b2) != string(b1) {
+		t.Fatalf("replay: %d %s\nfirst: %s", resp2.StatusCode, b2, b1)
+	}
+	resp, b := tc.do(t, tc.follower(t), http.MethodPost, "/v1/patients", strings.Replace(body, "Ola", "Olga", 1), key)
+	expectProblem(t, resp, b, http.StatusUnprocessableEntity, problemIdempotency, "")
+	// Without a key the same person again is a likely duplicate.
+	resp, b = tc.do(t, tc.leader(t), http.MethodPost, "/v1/patients", body, nil)
+	expectProblem(t, resp, b, http.StatusConflict, problemConflict, "")
+}
