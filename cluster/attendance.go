@@ -14,7 +14,7 @@ import (
 // KindAttendanceCreate records a person arriving (reception or NHS 111).
 const KindAttendanceCreate Kind = "attendance.create"
 
-// Attendance statuses. Later issues add triaged, routed, dispatched...
+// Attendance statuses; the workflow's are in triage.go.
 const (
 	AttendanceArrived = "arrived"
 )
@@ -44,6 +44,15 @@ type AttendanceCreate struct {
 	Patient   Patient `json:"patient"`
 	Complaint string  `json:"complaint"`
 	Channel   string  `json:"channel,omitempty"` // default walk_in
+
+	// Triage (triage.go): the protocol to run for the presenting complaint
+	// (GET /v1/protocols?q= finds it), what is known for triage, and an NHS
+	// 111 disposition, which is a minimum. With neither protocol nor dx the
+	// attendance only records the arrival.
+	Protocol string         `json:"protocol,omitempty"`
+	Context  *TriageContext `json:"context,omitempty"`
+	Dx       *DxReferral    `json:"dx,omitempty"`
+	CaseRef  string         `json:"case_ref,omitempty"` // the NHS 111 case reference
 }
 
 // StatusChange is one step of an attendance's status timeline.
@@ -74,6 +83,14 @@ type Attendance struct {
 	// linked once identity is known, and the GP registration made here.
 	PatientID      string `json:"patient_id,omitempty"`
 	RegistrationID string `json:"registration_id,omitempty"`
+
+	// Triage and routing (triage.go, workflow.go).
+	CaseRef       string          `json:"case_ref,omitempty"`
+	Context       *TriageContext  `json:"context,omitempty"`
+	Triage        *TriageRecord   `json:"triage,omitempty"`
+	Routing       *RoutingRecord  `json:"routing,omitempty"`
+	Overrides     []Override      `json:"overrides,omitempty"`
+	Confirmations []Confirmation  `json:"confirmations,omitempty"`
 }
 
 // AttendanceQuery filters View.Attendances.
@@ -127,6 +144,7 @@ func (a *AttendanceCreate) Validate(now time.Time) map[string]string {
 	if a.Channel != "" && !channels[a.Channel] {
 		f["channel"] = "must be one of walk_in, nhs111, ambulance, referral"
 	}
+	a.validateTriage(f)
 	if len(f) == 0 {
 		return nil
 	}
@@ -169,6 +187,11 @@ func applyAttendanceCreate(tx *Tx, raw json.RawMessage) (any, error) {
 		CreatedBy:    tx.Actor(),
 		CreatedIndex: tx.Index(),
 		Timeline:     []StatusChange{{Status: AttendanceArrived, At: tx.Now(), Index: tx.Index(), Actor: tx.Actor()}},
+		CaseRef:      req.CaseRef,
+		Context:      req.Context,
+	}
+	if err := startTriage(tx, a, &req); err != nil {
+		return nil, err
 	}
 	b, err := putAttendance(tx, a, "")
 	if err != nil {
@@ -193,6 +216,9 @@ func putAttendance(tx *Tx, a *Attendance, oldStatus string) (json.RawMessage, er
 	tx.PutRaw(keyAttendanceByStatus(a.Status, a.ArrivedAt, a.ID), nil)
 	if oldStatus == "" {
 		tx.PutRaw(keyAttendanceByArrival(a.ArrivedAt, a.ID), nil)
+	}
+	if err := queueEvent(tx, a); err != nil {
+		return nil, err
 	}
 	return b, nil
 }

@@ -23,6 +23,9 @@ import (
 //	sl/t/..., sl/s/..., sl/p/...            slots and places taken (directory.go)
 //	p/<id>, px/{nhs,dob,fam,pc}/<v>/<id>    patients and their matching keys (patient.go)
 //	r/<id>, rx/state/<state>/<id>           GP registrations (registration.go)
+//	pv/b/<hash>, pv/v/<id>/<ver>, pv/s/<set>, pv/active   protocol files, versions, sets (protocolset.go)
+//	ev/<index>/<attendance id>              queue change feed, last 4096 indexes (queue.go)
+//	(triage sessions live inside the attendance record a/<id>; no t/ or q/ keys)
 const (
 	keyApplied       = "m/applied"
 	keyClock         = "m/clock"

@@ -1,0 +1,199 @@
+package cluster
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/frontdoor-ucc/frontdoor/triage"
+)
+
+// The queue: attendances not yet seen, handed over or gone, by clinical
+// priority then arrival; and the queue's change feed. Every write of an
+// attendance (putAttendance) also writes a small event record keyed by the
+// raft index, in the same transaction, so the feed is part of the
+// replicated state: any node serves it, a reader resumes from an index
+// (SSE Last-Event-ID), and Apply never waits on a reader: readers are woken
+// by the FSM's non-blocking applied-index notification and read the events
+// from state.
+//
+// Key layout (see keys.go):
+//
+//	ev/<index>/<attendance id>   QueueEvent (index zero-padded); the last
+//	                             eventWindow raft indexes are kept
+const (
+	prefixEvent = "ev/"
+	// eventWindow is how many raft indexes of events are kept; a reader
+	// further behind is told to reload the queue.
+	eventWindow = 4096
+)
+
+// queueStatuses are the statuses of attendances still waiting somewhere.
+var queueStatuses = []string{AttendanceArrived, AttendanceTriaged, AttendanceClinicianReview, AttendanceAwaitingConfirmation,
+	AttendanceRouted, AttendanceCalled}
+
+// InQueue reports whether an attendance of this status is in the queue.
+func InQueue(status string) bool {
+	for _, s := range queueStatuses {
+		if s == status {
+			return true
+		}
+	}
+	return false
+}
+
+// QueueEvent is one change of an attendance, as the feed carries it.
+type QueueEvent struct {
+	Index        uint64           `json:"index"`
+	AttendanceID string           `json:"attendance_id"`
+	Status       string           `json:"status"`
+	InQueue      bool             `json:"in_queue"`
+	Tier         triage.Tier      `json:"tier,omitempty"`
+	Timeframe    triage.Timeframe `json:"timeframe,omitempty"`
+	ServiceID    string           `json:"service_id,omitempty"`
+	Priority     int              `json:"priority"`
+	At           time.Time        `json:"at"`
+}
+
+func keyEvent(index uint64, id string) string {
+	return fmt.Sprintf("%s%020d/%s", prefixEvent, index, id)
+}
+
+// queueEvent records a's change at this index and prunes events older than
+// the window. Deterministic: keys and values come from the command and state.
+func queueEvent(tx *Tx, a *Attendance) error {
+	ev := QueueEvent{Index: tx.Index(), AttendanceID: a.ID, Status: a.Status, InQueue: InQueue(a.Status),
+		Priority: priorityOf(a), At: tx.Now()}
+	if a.Triage != nil && a.Triage.Disposition != nil {
+		ev.Tier, ev.Timeframe = a.Triage.Disposition.Tier, a.Triage.Disposition.Timeframe
+	}
+	if a.Routing != nil {
+		ev.ServiceID = a.Routing.Decision.ServiceID
+	}
+	if err := tx.Put(keyEvent(tx.Index(), a.ID), &ev); err != nil {
+		return err
+	}
+	if tx.Index() <= eventWindow {
+		return nil
+	}
+	cutoff := fmt.Sprintf("%s%020d", prefixEvent, tx.Index()-eventWindow)
+	errStop := errors.New("stop")
+	var old []string
+	err := tx.Scan(prefixEvent, func(key string, _ []byte) error {
+		if key >= cutoff || len(old) >= 64 {
+			return errStop
+		}
+		old = append(old, key)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return err
+	}
+	for _, k := range old {
+		tx.Delete(k)
+	}
+	return nil
+}
+
+// priorityOf is the attendance's clinical priority: the intensity of its
+// disposition (triage.Intensity: tier, then timeframe). Not yet triaged: 0.
+func priorityOf(a *Attendance) int {
+	if a.Triage == nil || a.Triage.Disposition == nil {
+		return 0
+	}
+	return a.Triage.Disposition.Intensity()
+}
+
+// QueueEntry is one line of the queue.
+type QueueEntry struct {
+	AttendanceID   string           `json:"attendance_id"`
+	ArrivedAt      time.Time        `json:"arrived_at"`
+	Status         string           `json:"status"`
+	Channel        string           `json:"channel"`
+	Name           string           `json:"name,omitempty"`
+	Complaint      string           `json:"complaint"`
+	Priority       int              `json:"priority"`
+	Tier           triage.Tier      `json:"tier,omitempty"`
+	Timeframe      triage.Timeframe `json:"timeframe,omitempty"`
+	Dx             string           `json:"dx,omitempty"`
+	ServiceID      string           `json:"service_id,omitempty"`
+	ServiceName    string           `json:"service_name,omitempty"`
+	WaitingMinutes int              `json:"waiting_minutes"`
+	Over4h         bool             `json:"over_4h"`
+	UpdatedIndex   uint64           `json:"updated_index"`
+}
+
+// Queue lists the attendances still waiting, most urgent first, then by
+// arrival; now (the reader's clock) gives waiting times.
+func (v *View) Queue(now time.Time) ([]QueueEntry, error) {
+	out := []QueueEntry{}
+	for _, st := range queueStatuses {
+		err := scanKeys(v.txn, prefixByStatus+st+"/", func(key string) error {
+			id := key[strings.LastIndexByte(key, '/')+1:]
+			a, err := v.Attendance(id)
+			if err != nil {
+				return fmt.Errorf("queue index %s: %w", key, err)
+			}
+			e := QueueEntry{AttendanceID: a.ID, ArrivedAt: a.ArrivedAt, Status: a.Status, Channel: a.Channel,
+				Name: strings.TrimSpace(a.Patient.GivenName + " " + a.Patient.FamilyName), Complaint: a.Complaint,
+				Priority: priorityOf(a), UpdatedIndex: a.UpdatedIndex}
+			if d := a.Triage; d != nil && d.Disposition != nil {
+				e.Tier, e.Timeframe, e.Dx = d.Disposition.Tier, d.Disposition.Timeframe, d.Disposition.Dx
+			}
+			if a.Routing != nil {
+				e.ServiceID, e.ServiceName = a.Routing.Decision.ServiceID, a.Routing.Decision.ServiceName
+			}
+			if w := now.Sub(a.ArrivedAt); w > 0 {
+				e.WaitingMinutes = int(w / time.Minute)
+				e.Over4h = w > 4*time.Hour
+			}
+			out = append(out, e)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Priority != out[j].Priority {
+			return out[i].Priority > out[j].Priority
+		}
+		if !out[i].ArrivedAt.Equal(out[j].ArrivedAt) {
+			return out[i].ArrivedAt.Before(out[j].ArrivedAt)
+		}
+		return out[i].AttendanceID < out[j].AttendanceID
+	})
+	return out, nil
+}
+
+// QueueEvents returns up to limit events after index (raft index order).
+// truncated is true when events after index may already have been pruned
+// (the reader is more than eventWindow indexes behind): it must reload the
+// queue.
+func (v *View) QueueEvents(after uint64, limit int) (events []QueueEvent, truncated bool, err error) {
+	applied, _, err := readMeta(v.txn)
+	if err != nil {
+		return nil, false, err
+	}
+	truncated = after > 0 && after+eventWindow < applied
+	opts := badger.DefaultIteratorOptions
+	opts.Prefix = []byte(prefixEvent)
+	it := v.txn.NewIterator(opts)
+	defer it.Close()
+	for it.Seek([]byte(fmt.Sprintf("%s%020d", prefixEvent, after+1))); it.ValidForPrefix(opts.Prefix); it.Next() {
+		if limit > 0 && len(events) >= limit {
+			break
+		}
+		var ev QueueEvent
+		if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &ev) }); err != nil {
+			return nil, false, fmt.Errorf("decode %s: %w", it.Item().Key(), err)
+		}
+		events = append(events, ev)
+	}
+	return events, truncated, nil
+}

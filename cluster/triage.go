@@ -1,0 +1,583 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/frontdoor-ucc/frontdoor/routing"
+	"github.com/frontdoor-ucc/frontdoor/triage"
+)
+
+// Triage and routing inside Apply. An attendance created with a protocol
+// starts a triage session (the life-threat screen first) pinned to the
+// active protocol set; answers and observations advance it; once it has an
+// outcome the outcome becomes a Disposition, the Disposition a routing.Need,
+// and routing.Route over the directory and load in state picks the service
+// and takes its slot, all in the same Apply. Nothing here reads a clock or
+// a file: the FSM clock (tx.Now) and the state are the only inputs.
+
+// Attendance statuses of the workflow (arrived is in attendance.go).
+const (
+	AttendanceTriaged              = "triaged"
+	AttendanceRouted               = "routed"
+	AttendanceAwaitingConfirmation = "awaiting_confirmation" // walk-in redirected to pharmacy/self care: a clinician confirms first
+	AttendanceClinicianReview      = "clinician_review"      // unmapped Dx, or nothing routable: a clinician decides
+	AttendanceCalled               = "called"
+	AttendanceSeen                 = "seen"
+	AttendanceHandedOver           = "handed_over"
+	AttendanceLeft                 = "left" // left without being seen
+)
+
+// TriageContext is what is known about the patient for triage at arrival.
+// Every field is optional.
+type TriageContext struct {
+	AgeYears     *int                 `json:"age_years,omitempty"`
+	Sex          string               `json:"sex,omitempty"`      // female | male | unknown
+	Pregnant     string               `json:"pregnant,omitempty"` // yes | no | unknown
+	Flags        []string             `json:"flags,omitempty"`    // e.g. usual_residence, immunosuppressed
+	Observations *triage.Observations `json:"observations,omitempty"`
+}
+
+// DxReferral is an NHS 111 disposition sent with the attendance: a minimum.
+type DxReferral struct {
+	Code          string `json:"code"`
+	SymptomGroup  string `json:"symptom_group,omitempty"`
+	Discriminator string `json:"discriminator,omitempty"`
+}
+
+// AnswerRecord is one answer with who gave it and when.
+type AnswerRecord struct {
+	Question string    `json:"question"`
+	Value    string    `json:"value"`
+	By       Actor     `json:"by"`
+	At       time.Time `json:"at"`
+	Index    uint64    `json:"index"`
+}
+
+// ObservationRecord is one set of vital signs with who recorded it and when.
+type ObservationRecord struct {
+	Observations triage.Observations `json:"observations"`
+	By           Actor               `json:"by"`
+	At           time.Time           `json:"at"`
+	Index        uint64              `json:"index"`
+	Raised       bool                `json:"raised"` // the disposition went up because of it
+}
+
+// Disposition is the level of care the attendance needs: the triage
+// outcome, an NHS 111 Dx minimum, a global check or a clinician override,
+// whichever is the most intensive (overrides replace).
+type Disposition struct {
+	Tier      triage.Tier      `json:"tier"`
+	Timeframe triage.Timeframe `json:"timeframe"`
+	Dx        string           `json:"dx,omitempty"`
+	CareNeeds []string         `json:"care_needs"`
+	Source    string           `json:"source"`               // protocol | dx | news2 | override
+	DecidedBy string           `json:"decided_by,omitempty"` // the deciding rule (triage DecidedBy, or "dx")
+	Title     string           `json:"title,omitempty"`
+	Advice    string           `json:"advice,omitempty"`
+	SafetyNet string           `json:"safety_net,omitempty"`
+	Action    string           `json:"action,omitempty"`
+}
+
+// Intensity orders dispositions (triage.Intensity).
+func (d *Disposition) Intensity() int {
+	if d == nil {
+		return 0
+	}
+	return triage.Intensity(d.Tier, d.Timeframe)
+}
+
+// TriageRecord is the attendance's triage: the pinned session and its log.
+type TriageRecord struct {
+	SetKey       string              `json:"set_key"` // the protocol set the session is pinned to
+	Session      *triage.Session     `json:"session,omitempty"`
+	Questions    []triage.Question   `json:"questions,omitempty"` // what to ask next (empty once done)
+	Answers      []AnswerRecord      `json:"answers"`
+	Observations []ObservationRecord `json:"observations,omitempty"`
+	Dx           *DxReferral         `json:"dx,omitempty"`
+	DxInfo       *triage.DxInfo      `json:"dx_info,omitempty"`
+	NEWS2        *triage.NEWS2Result `json:"news2,omitempty"` // Dx-only attendances: scored here
+	Disposition  *Disposition        `json:"disposition,omitempty"`
+	Review       string              `json:"review,omitempty"` // why a clinician must decide
+}
+
+// RouteChange is one earlier routing decision that was replaced.
+type RouteChange struct {
+	At        time.Time   `json:"at"`
+	Index     uint64      `json:"index"`
+	ServiceID string      `json:"service_id"`
+	Tier      routing.Tier `json:"tier"`
+	Reason    string      `json:"reason"`
+}
+
+// RoutingRecord is where the attendance was sent and why.
+type RoutingRecord struct {
+	Need     routing.Need     `json:"need"`
+	Patient  routing.Patient  `json:"patient"`
+	At       time.Time        `json:"at"`
+	Index    uint64           `json:"index"`
+	Decision routing.Decision `json:"decision"`
+	Override bool             `json:"override,omitempty"`
+	History  []RouteChange    `json:"history,omitempty"`
+}
+
+// Override is a clinician's change of tier or service, with the reason.
+type Override struct {
+	Tier      triage.Tier      `json:"tier,omitempty"`
+	Timeframe triage.Timeframe `json:"timeframe,omitempty"`
+	ServiceID string           `json:"service_id,omitempty"`
+	Reason    string           `json:"reason"`
+	By        Actor            `json:"by"`
+	At        time.Time        `json:"at"`
+	Index     uint64           `json:"index"`
+}
+
+// Confirmation is a clinician's confirmation of a redirection.
+type Confirmation struct {
+	Note  string    `json:"note,omitempty"`
+	By    Actor     `json:"by"`
+	At    time.Time `json:"at"`
+	Index uint64    `json:"index"`
+}
+
+var dxFormat = regexp.MustCompile(`^Dx[0-9]{2,5}$`)
+
+var triageSexes = map[string]bool{"": true, "female": true, "male": true, "unknown": true}
+var pregnancies = map[string]bool{"": true, "yes": true, "no": true, "unknown": true}
+
+// validateTriageInput checks the triage part of an attendance payload
+// (pure; the handler and Apply both call it through Validate).
+func (a *AttendanceCreate) validateTriage(f map[string]string) {
+	if c := a.Context; c != nil {
+		if c.AgeYears != nil && (*c.AgeYears < 0 || *c.AgeYears > 130) {
+			f["context.age_years"] = "must be between 0 and 130"
+		}
+		if !triageSexes[c.Sex] {
+			f["context.sex"] = "must be female, male or unknown"
+		}
+		if !pregnancies[c.Pregnant] {
+			f["context.pregnant"] = "must be yes, no or unknown"
+		}
+		for i, fl := range c.Flags {
+			switch fl {
+			case triage.FlagPregnant, triage.FlagUsualResidence, triage.FlagImmunosuppressed, triage.FlagAnticoagulated,
+				triage.FlagCarerVeryWorried, triage.FlagFever:
+			default:
+				f[fmt.Sprintf("context.flags[%d]", i)] = "unknown flag"
+			}
+		}
+		if o := c.Observations; o != nil {
+			validateObservations(o, "context.observations.", f)
+		}
+	}
+	if len(a.Protocol) > 100 {
+		f["protocol"] = "too long"
+	}
+	if d := a.Dx; d != nil {
+		if !dxFormat.MatchString(d.Code) {
+			f["dx.code"] = "must be an NHS 111 Dx code such as Dx06"
+		}
+		if len(d.SymptomGroup) > maxTextLen {
+			f["dx.symptom_group"] = "too long"
+		}
+		if len(d.Discriminator) > maxTextLen {
+			f["dx.discriminator"] = "too long"
+		}
+	}
+	if len(a.CaseRef) > 100 {
+		f["case_ref"] = "too long"
+	}
+}
+
+// validateObservations checks plausible ranges (pure).
+func validateObservations(o *triage.Observations, prefix string, f map[string]string) {
+	rng := func(name string, v *int, lo, hi int) {
+		if v != nil && (*v < lo || *v > hi) {
+			f[prefix+name] = fmt.Sprintf("must be between %d and %d", lo, hi)
+		}
+	}
+	rng("respiratory_rate", o.RespiratoryRate, 0, 80)
+	rng("spo2", o.SpO2, 40, 100)
+	rng("systolic_bp", o.SystolicBP, 30, 300)
+	rng("pulse", o.Pulse, 0, 300)
+	if o.TemperatureC != nil && (*o.TemperatureC < 25 || *o.TemperatureC > 45) {
+		f[prefix+"temperature_c"] = "must be between 25 and 45"
+	}
+	if c := o.Consciousness; c != nil {
+		switch *c {
+		case triage.Alert, triage.Confusion, triage.Voice, triage.Pain, triage.Unresponsive:
+		default:
+			f[prefix+"consciousness"] = "must be alert, confusion, voice, pain or unresponsive"
+		}
+	}
+}
+
+// ageDays is the age in whole days at now of someone born on dob (YYYY-MM-DD).
+func ageDays(dob string, now time.Time) (int, bool) {
+	d, err := time.Parse("2006-01-02", dob)
+	if err != nil || d.After(now) {
+		return 0, false
+	}
+	return int(now.Sub(d).Hours() / 24), true
+}
+
+// patientRecordOf reads the linked patient record (nil when none).
+func patientRecordOf(tx *Tx, a *Attendance) (*PatientRecord, error) {
+	if a.PatientID == "" {
+		return nil, nil
+	}
+	var rec PatientRecord
+	found, err := tx.Get(prefixPatient+a.PatientID, &rec)
+	if err != nil || !found {
+		return nil, err
+	}
+	return &rec, nil
+}
+
+// previousContacts counts this patient's other attendances that arrived in
+// the 96 hours before a (same patient record or NHS number).
+func previousContacts(tx *Tx, a *Attendance, rec *PatientRecord) (int, error) {
+	nhs := a.Patient.NHSNumber
+	if rec != nil && rec.NHSNumber != "" {
+		nhs = rec.NHSNumber
+	}
+	if a.PatientID == "" && nhs == "" {
+		return 0, nil
+	}
+	from := prefixArrival + sortableTime(a.ArrivedAt.Add(-96*time.Hour))
+	to := prefixArrival + sortableTime(a.ArrivedAt)
+	n := 0
+	errStop := errors.New("stop")
+	err := tx.Scan(prefixArrival, func(key string, _ []byte) error {
+		if key < from {
+			return nil
+		}
+		if key >= to {
+			return errStop
+		}
+		id := key[strings.LastIndexByte(key, '/')+1:]
+		if id == a.ID {
+			return nil
+		}
+		var o Attendance
+		if found, err := tx.Get(keyAttendance(id), &o); err != nil || !found {
+			return err
+		}
+		if (a.PatientID != "" && o.PatientID == a.PatientID) || (nhs != "" && o.Patient.NHSNumber == nhs) {
+			n++
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return 0, err
+	}
+	return n, nil
+}
+
+func hasFlag(flags []string, f string) bool {
+	for _, x := range flags {
+		if x == f {
+			return true
+		}
+	}
+	return false
+}
+
+// triagePatient is the engine's patient context at tx.Now().
+func triagePatient(tx *Tx, a *Attendance, ctx *TriageContext, rec *PatientRecord) triage.Patient {
+	var p triage.Patient
+	dob := a.Patient.DateOfBirth
+	if rec != nil && rec.DateOfBirth != "" {
+		dob = rec.DateOfBirth
+	}
+	if d, ok := ageDays(dob, tx.Now()); dob != "" && ok {
+		p.AgeDays = &d
+	} else if ctx != nil && ctx.AgeYears != nil {
+		y := *ctx.AgeYears
+		p.AgeYears = &y
+	}
+	if ctx != nil {
+		p.Sex, p.Pregnant = ctx.Sex, ctx.Pregnant
+		p.Flags = append([]string(nil), ctx.Flags...)
+		if ctx.Observations != nil {
+			p.Observations = *ctx.Observations
+		}
+	}
+	if rec != nil && rec.Sex != "" && (p.Sex == "" || p.Sex == "unknown") {
+		switch rec.Sex {
+		case "female", "male":
+			p.Sex = rec.Sex
+		}
+	}
+	p.Channel = triage.ChannelWalkIn
+	if a.Channel == ChannelNHS111 {
+		p.Channel = triage.ChannelNHS111
+	}
+	return p
+}
+
+// routingPatient is what routing needs to know about the attendee.
+func routingPatient(tx *Tx, a *Attendance, rec *PatientRecord) routing.Patient {
+	var p routing.Patient
+	var tp triage.Patient
+	if a.Triage != nil && a.Triage.Session != nil {
+		tp = a.Triage.Session.Patient
+	}
+	dob := a.Patient.DateOfBirth
+	if rec != nil && rec.DateOfBirth != "" {
+		dob = rec.DateOfBirth
+	}
+	if d, ok := ageDays(dob, tx.Now()); dob != "" && ok {
+		p.AgeKnown, p.AgeDays = true, d
+	} else if tp.AgeDays != nil {
+		p.AgeKnown, p.AgeDays = true, *tp.AgeDays
+	} else if tp.AgeYears != nil {
+		p.AgeKnown, p.AgeDays = true, routing.AgeDaysFromYears(*tp.AgeYears)
+	} else if a.Context != nil && a.Context.AgeYears != nil {
+		p.AgeKnown, p.AgeDays = true, routing.AgeDaysFromYears(*a.Context.AgeYears)
+	}
+	sex := tp.Sex
+	if sex == "" && a.Context != nil {
+		sex = a.Context.Sex
+	}
+	if rec != nil && (sex == "" || sex == "unknown") {
+		sex = rec.Sex
+	}
+	if sex == "female" || sex == "male" {
+		p.Sex = sex
+	}
+	p.Postcode = a.Patient.Postcode
+	if rec != nil {
+		if rec.Postcode != "" {
+			p.Postcode = rec.Postcode
+		}
+		p.RegisteredPractice = rec.GPPractice
+	}
+	flags := tp.Flags
+	if a.Context != nil {
+		flags = append(append([]string(nil), flags...), a.Context.Flags...)
+	}
+	p.AtUsualResidence = hasFlag(flags, triage.FlagUsualResidence)
+	p.Pregnant = tp.Pregnant == "yes" || hasFlag(flags, triage.FlagPregnant)
+	p.Immunosuppressed = hasFlag(flags, triage.FlagImmunosuppressed)
+	return p
+}
+
+// dispositionOf turns a triage outcome into a Disposition.
+func dispositionOf(r *triage.Result) *Disposition {
+	return &Disposition{Tier: r.Tier, Timeframe: r.Timeframe, Dx: r.Dx, CareNeeds: append([]string{}, r.CareNeeds...),
+		Source: "protocol", DecidedBy: r.DecidedBy, Title: r.Title, Advice: r.Advice, SafetyNet: r.SafetyNet, Action: r.Action}
+}
+
+// dxDisposition is the minimum an NHS 111 Dx code sets.
+func dxDisposition(info *triage.DxInfo) *Disposition {
+	return &Disposition{Tier: info.Tier, Timeframe: info.Timeframe, Dx: info.Code, CareNeeds: []string{}, Source: "dx",
+		DecidedBy: "dx", Title: info.Meaning}
+}
+
+// news2Disposition is the global NEWS2 check for attendances without a
+// protocol session (Dx only): the same mapping as the engine's.
+func news2Disposition(tp triage.Patient, obs triage.Observations) (*triage.NEWS2Result, *Disposition) {
+	if tp.Pregnant == "yes" {
+		return nil, nil
+	}
+	if tp.AgeYears != nil && *tp.AgeYears < 16 {
+		return nil, nil
+	}
+	if tp.AgeDays != nil && *tp.AgeDays < 16*365 {
+		return nil, nil
+	}
+	r := triage.NEWS2(obs)
+	d := &Disposition{Source: "news2", DecidedBy: "news2", CareNeeds: []string{}}
+	switch r.Response {
+	case triage.NEWS2EDImmediate:
+		d.Tier, d.Timeframe, d.Dx, d.Title = triage.ED, triage.Immediate, triage.DxAmbulance, fmt.Sprintf("NEWS2 %d: emergency assessment now", r.Score)
+	case triage.NEWS2Urgent:
+		d.Tier, d.Timeframe, d.Dx, d.Title = triage.ED, triage.Within1h, triage.DxED1h, fmt.Sprintf("NEWS2 %d: urgent assessment", r.Score)
+	case triage.NEWS2Clinician:
+		d.Tier, d.Timeframe, d.Dx, d.Title = triage.GP, triage.Within6h, triage.DxGP6h, fmt.Sprintf("NEWS2 %d: clinician assessment", r.Score)
+	default:
+		return &r, nil
+	}
+	return &r, d
+}
+
+// higher returns the more intensive of two dispositions (a on ties).
+func higher(a, b *Disposition) *Disposition {
+	if b != nil && b.Intensity() > a.Intensity() {
+		return b
+	}
+	return a
+}
+
+// setStatus moves the attendance to status, recording it in the timeline.
+func setStatus(tx *Tx, a *Attendance, status string) {
+	if a.Status == status {
+		return
+	}
+	a.Status = status
+	a.Timeline = append(a.Timeline, StatusChange{Status: status, At: tx.Now(), Index: tx.Index(), Actor: tx.Actor()})
+}
+
+// startTriage starts the session of a new attendance (create payload with
+// a protocol and/or an NHS 111 Dx code) and, when an outcome is reached at
+// once, routes it. Called by applyAttendanceCreate before the first write.
+func startTriage(tx *Tx, a *Attendance, req *AttendanceCreate) error {
+	if req.Protocol == "" && req.Dx == nil {
+		return nil
+	}
+	tr := &TriageRecord{Answers: []AnswerRecord{}, Dx: req.Dx}
+	a.Triage = tr
+	tp := triagePatient(tx, a, req.Context, nil)
+	n, err := previousContacts(tx, a, nil)
+	if err != nil {
+		return err
+	}
+	tp.PreviousContacts96h = n
+	if req.Context != nil && req.Context.Observations != nil {
+		tr.Observations = append(tr.Observations, ObservationRecord{Observations: *req.Context.Observations, By: tx.Actor(), At: tx.Now(), Index: tx.Index()})
+	}
+	var minimum *Disposition
+	if req.Dx != nil {
+		info, ok := triage.DxOutcome(req.Dx.Code)
+		if !ok {
+			// Well formed (Validate) but not mapped: a clinician decides.
+			tr.Review = "NHS 111 Dx code " + req.Dx.Code + " is not mapped to a level of care"
+		} else {
+			tr.DxInfo = &info
+			minimum = dxDisposition(&info)
+		}
+	}
+	if req.Protocol != "" {
+		key, set, err := activeSet(tx.txn)
+		if err != nil {
+			return err
+		}
+		if set == nil {
+			return errNoProtocols
+		}
+		s, step, err := triage.Start(set, req.Protocol, tp)
+		switch {
+		case errors.Is(err, triage.ErrUnknownProtocol):
+			return Invalid(map[string]string{"protocol": "no such protocol (GET /v1/protocols lists them)"})
+		case errors.Is(err, triage.ErrNotApplicable):
+			return Invalid(map[string]string{"protocol": err.Error()})
+		case errors.Is(err, triage.ErrBadPatient):
+			return Invalid(map[string]string{"context": err.Error()})
+		case err != nil:
+			return &CommandError{Code: CodeInvalid, Message: "triage: " + err.Error()}
+		}
+		tr.SetKey, tr.Session, tr.Questions = key, &s, step.Questions
+		if !step.Done {
+			if minimum != nil && minimum.Tier == triage.ED && minimum.Timeframe == triage.Immediate {
+				// A 999-level Dx does not wait for questions.
+				return decide(tx, a, minimum, "dx")
+			}
+			return nil
+		}
+		return decide(tx, a, higher(dispositionOf(step.Outcome), minimum), "triage")
+	}
+	// Dx only: the Dx is the minimum; NEWS2 on what we know still runs.
+	if minimum == nil {
+		setStatus(tx, a, AttendanceClinicianReview)
+		return nil
+	}
+	var obs triage.Observations
+	if req.Context != nil && req.Context.Observations != nil {
+		obs = *req.Context.Observations
+	}
+	news, nd := news2Disposition(tp, obs)
+	tr.NEWS2 = news
+	return decide(tx, a, higher(minimum, nd), "dx")
+}
+
+// decide records the disposition (status triaged) and routes.
+func decide(tx *Tx, a *Attendance, d *Disposition, why string) error {
+	a.Triage.Disposition = d
+	a.Triage.Questions = nil
+	setStatus(tx, a, AttendanceTriaged)
+	return route(tx, a, why)
+}
+
+// route chooses the service for the attendance's disposition and takes its
+// capacity. An earlier decision is replaced only by one at least as
+// intensive (never downward), unless a clinician overrides.
+func route(tx *Tx, a *Attendance, reason string) error {
+	d := a.Triage.Disposition
+	need, err := routing.NeedFromTimeframe(routing.Tier(d.Tier), string(d.Timeframe), d.Dx, d.CareNeeds)
+	if err != nil {
+		return &CommandError{Code: CodeConflict, Message: "disposition cannot be routed: " + err.Error()}
+	}
+	dir, err := directoryFromState(tx)
+	var ce *CommandError
+	if errors.As(err, &ce) {
+		// No directory yet: triaged, not routed; a clinician decides.
+		a.Triage.Review = ce.Message
+		setStatus(tx, a, AttendanceClinicianReview)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	load, err := loadAt(tx, tx.Now())
+	if err != nil {
+		return err
+	}
+	rec, err := patientRecordOf(tx, a)
+	if err != nil {
+		return err
+	}
+	p := routingPatient(tx, a, rec)
+	dec, err := routing.Route(need, p, tx.Now(), dir, load)
+	if err != nil {
+		a.Triage.Review = "routing: " + err.Error()
+		setStatus(tx, a, AttendanceClinicianReview)
+		return nil
+	}
+	return applyDecision(tx, a, need, p, dec, false, reason)
+}
+
+// applyDecision swaps the attendance's routing to dec: the old allocation is
+// released, the new one taken, the status set.
+func applyDecision(tx *Tx, a *Attendance, need routing.Need, p routing.Patient, dec routing.Decision, override bool, reason string) error {
+	var history []RouteChange
+	if old := a.Routing; old != nil {
+		if !override && dec.Tier.Rank() < old.Decision.Tier.Rank() {
+			return nil // never downward
+		}
+		if old.Decision.ServiceID == dec.ServiceID && old.Decision.Allocation == dec.Allocation && !override {
+			old.Need = need
+			return nil
+		}
+		if err := releaseSlot(tx, a.ID, old.Decision.Allocation); err != nil {
+			return err
+		}
+		history = append(old.History, RouteChange{At: old.At, Index: old.Index, ServiceID: old.Decision.ServiceID,
+			Tier: old.Decision.Tier, Reason: reason})
+	}
+	if err := allocateSlot(tx, a.ID, dec.Allocation); err != nil {
+		return err
+	}
+	a.Routing = &RoutingRecord{Need: need, Patient: p, At: tx.Now(), Index: tx.Index(), Decision: dec, Override: override, History: history}
+	status := AttendanceRouted
+	if !override && a.Channel == ChannelWalkIn && (dec.Tier == routing.TierPharmacy || dec.Tier == routing.TierSelfCare) && len(a.Confirmations) == 0 {
+		status = AttendanceAwaitingConfirmation
+	}
+	setStatus(tx, a, status)
+	tx.Audit("attendance.route", "attendance/"+a.ID, map[string]any{"service_id": dec.ServiceID, "tier": dec.Tier,
+		"min_tier": need.MinTier, "fallback": dec.Fallback, "reason": reason, "override": override})
+	if dec.Tier == routing.TierRapidResponse {
+		onRapidResponse(tx, a, &dec)
+	}
+	return nil
+}
+
+// onRapidResponse is where rapid response dispatch starts (next issue): it
+// is called inside Apply, in the same transaction, whenever an attendance is
+// routed to a rapid_response service. It must stay deterministic: it will
+// write a dispatch record and an outbox entry that the leader's worker
+// delivers (the webhook is never called from Apply). Today it does nothing.
+func onRapidResponse(tx *Tx, a *Attendance, dec *routing.Decision) {}

@@ -1,0 +1,548 @@
+package cluster
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/frontdoor-ucc/frontdoor/routing"
+	"github.com/frontdoor-ucc/frontdoor/triage"
+)
+
+// The attendance workflow's commands after arrival: answers, observations,
+// a clinician's confirmation or override, and status changes. Each reads
+// the attendance, decides with the pure triage and routing packages over
+// state, and writes the attendance back with its audit in one transaction.
+const (
+	KindAttendanceAnswer   Kind = "attendance.answer"
+	KindAttendanceObserve  Kind = "attendance.observe"
+	KindAttendanceConfirm  Kind = "attendance.confirm"
+	KindAttendanceOverride Kind = "attendance.override"
+	KindAttendanceStatus   Kind = "attendance.status"
+)
+
+// AttendanceAnswers is the payload of KindAttendanceAnswer.
+type AttendanceAnswers struct {
+	AttendanceID string         `json:"attendance_id"`
+	Answers      []triage.Reply `json:"answers"`
+}
+
+// AttendanceObservations is the payload of KindAttendanceObserve.
+type AttendanceObservations struct {
+	AttendanceID string              `json:"attendance_id"`
+	Observations triage.Observations `json:"observations"`
+}
+
+// AttendanceConfirm is the payload of KindAttendanceConfirm.
+type AttendanceConfirm struct {
+	AttendanceID string `json:"attendance_id"`
+	Note         string `json:"note,omitempty"`
+}
+
+// AttendanceOverride is the payload of KindAttendanceOverride: a new tier
+// (and optionally timeframe) and/or a named service, with a reason.
+type AttendanceOverride struct {
+	AttendanceID string           `json:"attendance_id"`
+	Tier         triage.Tier      `json:"tier,omitempty"`
+	Timeframe    triage.Timeframe `json:"timeframe,omitempty"`
+	ServiceID    string           `json:"service_id,omitempty"`
+	Reason       string           `json:"reason"`
+}
+
+// AttendanceStatusChange is the payload of KindAttendanceStatus.
+type AttendanceStatusChange struct {
+	AttendanceID string `json:"attendance_id"`
+	Status       string `json:"status"`
+}
+
+func init() {
+	registerHandler(KindAttendanceAnswer, handlerSpec{Since: 1}, applyAttendanceAnswer)
+	registerHandler(KindAttendanceObserve, handlerSpec{Since: 1}, applyAttendanceObserve)
+	registerHandler(KindAttendanceConfirm, handlerSpec{Since: 1}, applyAttendanceConfirm)
+	registerHandler(KindAttendanceOverride, handlerSpec{Since: 1}, applyAttendanceOverride)
+	registerHandler(KindAttendanceStatus, handlerSpec{Since: 1}, applyAttendanceStatus)
+}
+
+// Validate checks the shape of answers (pure).
+func (p *AttendanceAnswers) Validate() map[string]string {
+	f := map[string]string{}
+	if p.AttendanceID == "" {
+		f["attendance_id"] = "required"
+	}
+	if len(p.Answers) == 0 {
+		f["answers"] = "at least one answer is required"
+	}
+	if len(p.Answers) > 200 {
+		f["answers"] = "at most 200 answers"
+	}
+	for i, a := range p.Answers {
+		if strings.TrimSpace(a.Question) == "" {
+			f[fmt.Sprintf("answers[%d].question", i)] = "required"
+		}
+		if strings.TrimSpace(a.Value) == "" {
+			f[fmt.Sprintf("answers[%d].value", i)] = "required"
+		}
+	}
+	return nilIfEmpty(f)
+}
+
+// Validate checks observations (pure).
+func (p *AttendanceObservations) Validate() map[string]string {
+	f := map[string]string{}
+	if p.AttendanceID == "" {
+		f["attendance_id"] = "required"
+	}
+	validateObservations(&p.Observations, "observations.", f)
+	return nilIfEmpty(f)
+}
+
+// Validate checks an override (pure).
+func (p *AttendanceOverride) Validate() map[string]string {
+	f := map[string]string{}
+	if p.AttendanceID == "" {
+		f["attendance_id"] = "required"
+	}
+	if strings.TrimSpace(p.Reason) == "" {
+		f["reason"] = "required: say why the tier or service is overridden"
+	} else if len(p.Reason) > maxTextLen {
+		f["reason"] = "too long"
+	}
+	if p.Tier == "" && p.ServiceID == "" {
+		f["tier"] = "give a tier or a service_id"
+	}
+	if p.Tier != "" && !p.Tier.Valid() {
+		f["tier"] = "must be one of self_care, pharmacy, gp, rapid_response, ed"
+	}
+	if p.Timeframe != "" && !p.Timeframe.Valid() {
+		f["timeframe"] = "must be one of immediate, 1h, 2h, 4h, 6h, 12h, 24h, 72h, 1w, none"
+	}
+	return nilIfEmpty(f)
+}
+
+// Validate checks a status change (pure).
+func (p *AttendanceStatusChange) Validate() map[string]string {
+	f := map[string]string{}
+	if p.AttendanceID == "" {
+		f["attendance_id"] = "required"
+	}
+	switch p.Status {
+	case AttendanceCalled, AttendanceSeen, AttendanceHandedOver, AttendanceLeft:
+	default:
+		f["status"] = "must be called, seen, handed_over or left"
+	}
+	return nilIfEmpty(f)
+}
+
+func nilIfEmpty(f map[string]string) map[string]string {
+	if len(f) == 0 {
+		return nil
+	}
+	return f
+}
+
+// loadAttendance reads an attendance for a workflow command.
+func loadAttendance(tx *Tx, id string) (*Attendance, error) {
+	var a Attendance
+	found, err := tx.Get(keyAttendance(id), &a)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, &CommandError{Code: CodeNotFound, Message: "no attendance " + id}
+	}
+	return &a, nil
+}
+
+// closed reports whether the attendance has left the queue for good.
+func closed(status string) bool {
+	return status == AttendanceSeen || status == AttendanceHandedOver || status == AttendanceLeft
+}
+
+// answerError maps the engine's refusal of an answer to field errors that
+// name the question and the allowed values.
+func answerError(err error, answers []triage.Reply) error {
+	var ae *triage.AnswerError
+	if errors.As(err, &ae) {
+		field := "answers"
+		for i, a := range answers {
+			if a.Question == ae.Question && a.Value == ae.Value {
+				field = fmt.Sprintf("answers[%d]", i)
+				break
+			}
+		}
+		msg := fmt.Sprintf("%s: %q %s", ae.Question, ae.Value, ae.Reason)
+		if len(ae.Allowed) > 0 {
+			msg += "; allowed: " + strings.Join(ae.Allowed, ", ")
+		}
+		return &CommandError{Code: CodeInvalid, Message: "an answer is not accepted", Fields: map[string]string{field: msg}}
+	}
+	if errors.Is(err, triage.ErrSessionDone) {
+		return &CommandError{Code: CodeConflict, Message: "triage already has an outcome; record observations or override instead"}
+	}
+	if errors.Is(err, triage.ErrBadPatient) {
+		return Invalid(map[string]string{"observations": err.Error()})
+	}
+	return &CommandError{Code: CodeConflict, Message: "triage: " + err.Error()}
+}
+
+// checkAnswers runs the answers against the attendance's pinned session
+// without writing (the handler's pre-check and Apply's first step).
+func checkAnswers(txn *badger.Txn, a *Attendance, answers []triage.Reply) (*triage.Set, error) {
+	if a.Triage == nil || a.Triage.Session == nil {
+		return nil, &CommandError{Code: CodeConflict, Message: "the attendance has no triage session (create it with a protocol)"}
+	}
+	if closed(a.Status) {
+		return nil, &CommandError{Code: CodeConflict, Message: "the attendance is " + a.Status}
+	}
+	set, err := readSet(txn, a.Triage.SetKey)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := triage.Answer(set, *a.Triage.Session, answers...); err != nil {
+		return nil, answerError(err, answers)
+	}
+	return set, nil
+}
+
+// CheckAnswers is the handler's check of answers against local state: a
+// *CommandError when Apply would refuse them (so nothing is proposed).
+func (v *View) CheckAnswers(in *AttendanceAnswers) error {
+	a, err := v.Attendance(in.AttendanceID)
+	if errors.Is(err, ErrNotFound) {
+		return &CommandError{Code: CodeNotFound, Message: "no attendance " + in.AttendanceID}
+	}
+	if err != nil {
+		return err
+	}
+	_, err = checkAnswers(v.txn, a, in.Answers)
+	return err
+}
+
+func applyAttendanceAnswer(tx *Tx, raw json.RawMessage) (any, error) {
+	var in AttendanceAnswers
+	if err := decodeStrict(raw, &in); err != nil {
+		return nil, payloadError(err)
+	}
+	if f := in.Validate(); f != nil {
+		return nil, Invalid(f)
+	}
+	a, err := loadAttendance(tx, in.AttendanceID)
+	if err != nil {
+		return nil, err
+	}
+	set, err := checkAnswers(tx.txn, a, in.Answers)
+	if err != nil {
+		return nil, err
+	}
+	old := a.Status
+	tr := a.Triage
+	// Contacts are counted again: the patient may have been identified since.
+	rec, err := patientRecordOf(tx, a)
+	if err != nil {
+		return nil, err
+	}
+	s := *tr.Session
+	if n, err := previousContacts(tx, a, rec); err != nil {
+		return nil, err
+	} else {
+		s.Patient.PreviousContacts96h = n
+	}
+	next, step, err := triage.Answer(set, s, in.Answers...)
+	if err != nil {
+		return nil, answerError(err, in.Answers)
+	}
+	for _, r := range in.Answers {
+		tr.Answers = append(tr.Answers, AnswerRecord{Question: r.Question, Value: r.Value, By: tx.Actor(), At: tx.Now(), Index: tx.Index()})
+	}
+	tr.Session, tr.Questions = &next, step.Questions
+	if step.Done {
+		var minimum *Disposition
+		if tr.DxInfo != nil {
+			minimum = dxDisposition(tr.DxInfo)
+		}
+		if err := decide(tx, a, higher(dispositionOf(step.Outcome), minimum), "triage"); err != nil {
+			return nil, err
+		}
+	}
+	b, err := putAttendance(tx, a, old)
+	if err != nil {
+		return nil, err
+	}
+	tx.Audit("attendance.answer", "attendance/"+a.ID, map[string]any{"answers": in.Answers, "done": step.Done, "status": a.Status})
+	return b, nil
+}
+
+func applyAttendanceObserve(tx *Tx, raw json.RawMessage) (any, error) {
+	var in AttendanceObservations
+	if err := decodeStrict(raw, &in); err != nil {
+		return nil, payloadError(err)
+	}
+	if f := in.Validate(); f != nil {
+		return nil, Invalid(f)
+	}
+	a, err := loadAttendance(tx, in.AttendanceID)
+	if err != nil {
+		return nil, err
+	}
+	if closed(a.Status) {
+		return nil, &CommandError{Code: CodeConflict, Message: "the attendance is " + a.Status}
+	}
+	old := a.Status
+	if a.Triage == nil {
+		a.Triage = &TriageRecord{Answers: []AnswerRecord{}}
+	}
+	tr := a.Triage
+	rec := ObservationRecord{Observations: in.Observations, By: tx.Actor(), At: tx.Now(), Index: tx.Index()}
+	var fresh *Disposition
+	switch {
+	case tr.Session != nil:
+		set, err := readSet(tx.txn, tr.SetKey)
+		if err != nil {
+			return nil, err
+		}
+		next, step, err := triage.Observe(set, *tr.Session, in.Observations)
+		if err != nil {
+			return nil, answerError(err, nil)
+		}
+		tr.Session = &next
+		if step.Done {
+			fresh = dispositionOf(step.Outcome)
+			tr.Questions = nil
+		} else {
+			tr.Questions = step.Questions
+		}
+	default:
+		// No protocol session (Dx only, or no triage yet): NEWS2 on what is known.
+		merged := mergedObservations(tr.Observations, in.Observations)
+		var tp triage.Patient
+		if a.Context != nil && a.Context.AgeYears != nil {
+			y := *a.Context.AgeYears
+			tp.AgeYears = &y
+		}
+		if a.Context != nil {
+			tp.Pregnant = a.Context.Pregnant
+		}
+		if d, ok := ageDays(a.Patient.DateOfBirth, tx.Now()); a.Patient.DateOfBirth != "" && ok {
+			tp.AgeDays = &d
+		}
+		news, nd := news2Disposition(tp, merged)
+		tr.NEWS2, fresh = news, nd
+	}
+	if fresh != nil && tr.DxInfo != nil {
+		fresh = higher(fresh, dxDisposition(tr.DxInfo))
+	}
+	// Upward only: a disposition replaces the current one only when it is
+	// more intensive; then the attendance is routed again (never downward).
+	if fresh != nil && fresh.Intensity() > tr.Disposition.Intensity() && !closedForRouting(a.Status) {
+		rec.Raised = true
+		prev := tr.Disposition
+		tr.Disposition = fresh
+		if prev == nil {
+			setStatus(tx, a, AttendanceTriaged)
+		}
+		if err := route(tx, a, "observations raised the disposition ("+fresh.DecidedBy+")"); err != nil {
+			return nil, err
+		}
+	}
+	tr.Observations = append(tr.Observations, rec)
+	b, err := putAttendance(tx, a, old)
+	if err != nil {
+		return nil, err
+	}
+	tx.Audit("attendance.observe", "attendance/"+a.ID, map[string]any{"observations": in.Observations, "raised": rec.Raised, "status": a.Status})
+	return b, nil
+}
+
+// closedForRouting: a patient already being seen is not moved elsewhere.
+func closedForRouting(status string) bool {
+	return status == AttendanceCalled || closed(status)
+}
+
+func mergedObservations(recs []ObservationRecord, latest triage.Observations) triage.Observations {
+	var o triage.Observations
+	all := append(append([]ObservationRecord(nil), recs...), ObservationRecord{Observations: latest})
+	for _, r := range all {
+		x := r.Observations
+		if x.RespiratoryRate != nil {
+			o.RespiratoryRate = x.RespiratoryRate
+		}
+		if x.SpO2 != nil {
+			o.SpO2, o.SpO2Scale2 = x.SpO2, x.SpO2Scale2
+		}
+		if x.OnOxygen != nil {
+			o.OnOxygen = x.OnOxygen
+		}
+		if x.SystolicBP != nil {
+			o.SystolicBP = x.SystolicBP
+		}
+		if x.Pulse != nil {
+			o.Pulse = x.Pulse
+		}
+		if x.Consciousness != nil {
+			o.Consciousness = x.Consciousness
+		}
+		if x.TemperatureC != nil {
+			o.TemperatureC = x.TemperatureC
+		}
+	}
+	return o
+}
+
+func applyAttendanceConfirm(tx *Tx, raw json.RawMessage) (any, error) {
+	var in AttendanceConfirm
+	if err := decodeStrict(raw, &in); err != nil {
+		return nil, payloadError(err)
+	}
+	if in.AttendanceID == "" {
+		return nil, Invalid(map[string]string{"attendance_id": "required"})
+	}
+	if len(in.Note) > maxTextLen {
+		return nil, Invalid(map[string]string{"note": "too long"})
+	}
+	a, err := loadAttendance(tx, in.AttendanceID)
+	if err != nil {
+		return nil, err
+	}
+	if a.Status != AttendanceAwaitingConfirmation {
+		return nil, &CommandError{Code: CodeConflict, Message: "nothing to confirm: the attendance is " + a.Status}
+	}
+	old := a.Status
+	a.Confirmations = append(a.Confirmations, Confirmation{Note: in.Note, By: tx.Actor(), At: tx.Now(), Index: tx.Index()})
+	setStatus(tx, a, AttendanceRouted)
+	b, err := putAttendance(tx, a, old)
+	if err != nil {
+		return nil, err
+	}
+	tx.Audit("attendance.confirm", "attendance/"+a.ID, map[string]any{"service_id": a.Routing.Decision.ServiceID,
+		"tier": a.Routing.Decision.Tier, "note": in.Note})
+	return b, nil
+}
+
+func applyAttendanceOverride(tx *Tx, raw json.RawMessage) (any, error) {
+	var in AttendanceOverride
+	if err := decodeStrict(raw, &in); err != nil {
+		return nil, payloadError(err)
+	}
+	if f := in.Validate(); f != nil {
+		return nil, Invalid(f)
+	}
+	a, err := loadAttendance(tx, in.AttendanceID)
+	if err != nil {
+		return nil, err
+	}
+	if closed(a.Status) {
+		return nil, &CommandError{Code: CodeConflict, Message: "the attendance is " + a.Status}
+	}
+	old := a.Status
+	if a.Triage == nil {
+		a.Triage = &TriageRecord{Answers: []AnswerRecord{}}
+	}
+	tr := a.Triage
+	d := &Disposition{CareNeeds: []string{}, Source: "override", DecidedBy: "clinician_override", Title: in.Reason}
+	if tr.Disposition != nil {
+		x := *tr.Disposition
+		d.Tier, d.Timeframe, d.Dx, d.CareNeeds, d.Advice, d.SafetyNet = x.Tier, x.Timeframe, x.Dx, x.CareNeeds, x.Advice, x.SafetyNet
+	}
+	var svc routing.Service
+	if in.ServiceID != "" {
+		found, err := tx.Get(prefixService+in.ServiceID, &svc)
+		if err != nil {
+			return nil, err
+		}
+		if !found {
+			return nil, Invalid(map[string]string{"service_id": "no such service"})
+		}
+		d.Tier = triage.Tier(svc.Tier)
+	}
+	if in.Tier != "" {
+		d.Tier = in.Tier
+	}
+	if in.Timeframe != "" {
+		d.Timeframe = in.Timeframe
+	}
+	if d.Timeframe == "" {
+		d.Timeframe = triage.Within4h
+	}
+	if in.Tier != "" && in.ServiceID != "" && string(svc.Tier) != string(in.Tier) {
+		return nil, Invalid(map[string]string{"service_id": "the service's tier is " + string(svc.Tier) + ", not " + string(in.Tier)})
+	}
+	tr.Disposition = d
+	tr.Review = ""
+	a.Overrides = append(a.Overrides, Override{Tier: in.Tier, Timeframe: in.Timeframe, ServiceID: in.ServiceID, Reason: in.Reason,
+		By: tx.Actor(), At: tx.Now(), Index: tx.Index()})
+	need, err := routing.NeedFromTimeframe(routing.Tier(d.Tier), string(d.Timeframe), d.Dx, d.CareNeeds)
+	if err != nil {
+		return nil, Invalid(map[string]string{"timeframe": err.Error()})
+	}
+	dir, err := directoryFromState(tx)
+	if err != nil {
+		return nil, err
+	}
+	load, err := loadAt(tx, tx.Now())
+	if err != nil {
+		return nil, err
+	}
+	rec, err := patientRecordOf(tx, a)
+	if err != nil {
+		return nil, err
+	}
+	p := routingPatient(tx, a, rec)
+	dec, err := routing.Route(need, p, tx.Now(), dir, load)
+	if err != nil {
+		return nil, &CommandError{Code: CodeConflict, Message: "routing: " + err.Error()}
+	}
+	if in.ServiceID != "" && dec.ServiceID != in.ServiceID {
+		// The clinician names the service: it is taken without a capacity
+		// check (the clinician has agreed it with the service), and the
+		// router's view is kept in the rejections for the record.
+		dec = routing.Decision{ServiceID: svc.ID, ServiceName: svc.Name, Tier: svc.Tier,
+			Allocation: routing.Allocation{ServiceID: svc.ID}, SeeFrom: tx.Now(), Rejections: dec.Rejections}
+	}
+	if err := applyDecision(tx, a, need, p, dec, true, "clinician override: "+in.Reason); err != nil {
+		return nil, err
+	}
+	b, err := putAttendance(tx, a, old)
+	if err != nil {
+		return nil, err
+	}
+	tx.Audit("attendance.override", "attendance/"+a.ID, map[string]any{"tier": d.Tier, "timeframe": d.Timeframe,
+		"service_id": dec.ServiceID, "reason": in.Reason})
+	return b, nil
+}
+
+func applyAttendanceStatus(tx *Tx, raw json.RawMessage) (any, error) {
+	var in AttendanceStatusChange
+	if err := decodeStrict(raw, &in); err != nil {
+		return nil, payloadError(err)
+	}
+	if f := in.Validate(); f != nil {
+		return nil, Invalid(f)
+	}
+	a, err := loadAttendance(tx, in.AttendanceID)
+	if err != nil {
+		return nil, err
+	}
+	if closed(a.Status) {
+		return nil, &CommandError{Code: CodeConflict, Message: "the attendance is already " + a.Status}
+	}
+	if a.Status == in.Status {
+		return nil, &CommandError{Code: CodeConflict, Message: "the attendance is already " + a.Status}
+	}
+	old := a.Status
+	setStatus(tx, a, in.Status)
+	if (in.Status == AttendanceLeft || in.Status == AttendanceHandedOver) && a.Routing != nil {
+		// The slot was not used: free it for the next patient.
+		if err := releaseSlot(tx, a.ID, a.Routing.Decision.Allocation); err != nil {
+			return nil, err
+		}
+	}
+	b, err := putAttendance(tx, a, old)
+	if err != nil {
+		return nil, err
+	}
+	tx.Audit("attendance.status", "attendance/"+a.ID, map[string]any{"from": old, "to": in.Status})
+	return b, nil
+}
