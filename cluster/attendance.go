@@ -85,12 +85,12 @@ type Attendance struct {
 	RegistrationID string `json:"registration_id,omitempty"`
 
 	// Triage and routing (triage.go, workflow.go).
-	CaseRef       string          `json:"case_ref,omitempty"`
-	Context       *TriageContext  `json:"context,omitempty"`
-	Triage        *TriageRecord   `json:"triage,omitempty"`
-	Routing       *RoutingRecord  `json:"routing,omitempty"`
-	Overrides     []Override      `json:"overrides,omitempty"`
-	Confirmations []Confirmation  `json:"confirmations,omitempty"`
+	CaseRef       string         `json:"case_ref,omitempty"`
+	Context       *TriageContext `json:"context,omitempty"`
+	Triage        *TriageRecord  `json:"triage,omitempty"`
+	Routing       *RoutingRecord `json:"routing,omitempty"`
+	Overrides     []Override     `json:"overrides,omitempty"`
+	Confirmations []Confirmation `json:"confirmations,omitempty"`
 }
 
 // AttendanceQuery filters View.Attendances.

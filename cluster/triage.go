@@ -106,11 +106,11 @@ type TriageRecord struct {
 
 // RouteChange is one earlier routing decision that was replaced.
 type RouteChange struct {
-	At        time.Time   `json:"at"`
-	Index     uint64      `json:"index"`
-	ServiceID string      `json:"service_id"`
+	At        time.Time    `json:"at"`
+	Index     uint64       `json:"index"`
+	ServiceID string       `json:"service_id"`
 	Tier      routing.Tier `json:"tier"`
-	Reason    string      `json:"reason"`
+	Reason    string       `json:"reason"`
 }
 
 // RoutingRecord is where the attendance was sent and why.
