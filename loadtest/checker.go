@@ -155,12 +155,28 @@ func (c *LostWritesCheck) Run(ctx context.Context, env *CheckEnv) CheckResult {
 	lost := map[int][]string{}
 	unverified := map[int]string{}
 	done := make([]int, len(writes))
-	for v := range verdicts {
-		done[v.w]++
-		if v.lost != "" {
-			lost[v.w] = append(lost[v.w], v.lost)
-		} else if v.unverified != "" {
-			unverified[v.w] = v.unverified
+	total, reads := len(writes)*nodes*len(readModes), 0
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	for open := true; open; {
+		select {
+		case v, ok := <-verdicts:
+			if !ok {
+				open = false
+				break
+			}
+			reads++
+			done[v.w]++
+			if v.lost != "" {
+				lost[v.w] = append(lost[v.w], v.lost)
+			} else if v.unverified != "" {
+				unverified[v.w] = v.unverified
+			}
+		case <-tick.C:
+			if env.Log != nil {
+				fmt.Fprintf(env.Log, "loadtest: read back %d of %d (%d writes × %d nodes × %d consistency levels); %d lost so far\n",
+					reads, total, len(writes), nodes, len(readModes), len(lost))
+			}
 		}
 	}
 	res.Count = len(lost)
@@ -220,11 +236,14 @@ func (c *LostWritesCheck) readBack(ctx context.Context, cl *Client, w AckedWrite
 		outcome, kind := Classify(resp, err)
 		switch {
 		case outcome == OutcomeOK:
-			var got map[string]any
+			var got, want any
 			if err := json.Unmarshal(resp.Body, &got); err != nil {
 				return fmt.Sprintf("node %d (%s): unreadable body: %v", node+1, mode, err), ""
 			}
-			if diff := jsonContains(got, w.Expect); diff != "" {
+			if err := json.Unmarshal(w.Expect, &want); err != nil {
+				return "", fmt.Sprintf("the expectation of %s does not decode: %v", w.Path, err)
+			}
+			if diff := jsonContains(got, want); diff != "" {
 				return fmt.Sprintf("node %d (%s): differs: %s", node+1, mode, diff), ""
 			}
 			return "", ""

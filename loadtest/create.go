@@ -56,10 +56,11 @@ func createAttendance(ctx context.Context, s *Session, req attendanceRequest, ke
 	if err := json.Unmarshal(resp.Body, &got); err != nil || got.ID == "" {
 		return "", fmt.Errorf("%s: acknowledged with an unreadable body: %s", opCreate, trim(resp.Body, 200))
 	}
-	s.ledger.Add(AckedWrite{
-		Op: opCreate, Key: key, Path: "/v1/attendances/" + got.ID, Node: resp.Node, AckedAt: time.Now(),
-		Expect: expectAttendance(got.ID, req),
-	})
+	expect, err := NewExpect(expectAttendance(got.ID, req))
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", opCreate, err)
+	}
+	s.ledger.Add(AckedWrite{Op: opCreate, Key: key, Path: "/v1/attendances/" + got.ID, Node: resp.Node, AckedAt: time.Now(), Expect: expect})
 	return got.ID, nil
 }
 

@@ -1,6 +1,8 @@
 package loadtest
 
 import (
+	"encoding/json"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -14,8 +16,18 @@ type AckedWrite struct {
 	Node    int       `json:"node"`            // the node that answered
 	AckedAt time.Time `json:"acked_at"`
 	// Expect is a JSON object that the record read back must contain:
-	// every member present with an equal value (see jsonContains).
-	Expect map[string]any `json:"expect"`
+	// every member present with an equal value (see jsonContains). Kept
+	// encoded: a long run holds tens of thousands of these.
+	Expect json.RawMessage `json:"expect"`
+}
+
+// NewExpect encodes what a record must contain for AckedWrite.Expect.
+func NewExpect(v map[string]any) (json.RawMessage, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("expectation: %w", err)
+	}
+	return b, nil
 }
 
 // Ledger is every acknowledged write of a run. Safe for concurrent use.

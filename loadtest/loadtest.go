@@ -167,7 +167,9 @@ func Run(ctx context.Context, o Options, env Env) (*Report, error) {
 		}
 	}
 	fmt.Fprintf(env.Log, "loadtest: checking %d acknowledged writes on %d nodes\n", rep.Acked, len(targets))
+	checkStart := time.Now()
 	rep.Checks = RunChecks(ctx, &CheckEnv{Client: client, Ledger: res.ledger, Workload: wl, Log: env.Log}, checksFor(wl))
+	fmt.Fprintf(env.Log, "loadtest: checks took %v\n", time.Since(checkStart).Round(time.Millisecond))
 	if rep.Failed() {
 		return rep, ErrChecksFailed
 	}
