@@ -63,10 +63,20 @@ func (r CheckResult) Line() string {
 	return s
 }
 
-// checksFor is the checks run after a workload, always in this order, so
-// the report ends with the same lines every time.
-func checksFor(Workload) []Check {
-	return []Check{&LostWritesCheck{}, &SlotCheck{}}
+// dispatcher is implemented by workloads that make rapid response
+// dispatches: the check matches their webhooks.
+type dispatcher interface {
+	DispatchCheck() *DispatchCheck
+}
+
+// checksFor is the checks run after a workload. The report always ends
+// with the lost-write and double-booking lines, in that order.
+func checksFor(w Workload) []Check {
+	var checks []Check
+	if d, ok := w.(dispatcher); ok && w.Dispatches() {
+		checks = append(checks, d.DispatchCheck())
+	}
+	return append(checks, &LostWritesCheck{}, &SlotCheck{})
 }
 
 // RunChecks runs every check for the workload.

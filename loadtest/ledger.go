@@ -13,6 +13,7 @@ type AckedWrite struct {
 	Op      string    `json:"op"`              // the workload operation, e.g. "create"
 	Key     string    `json:"idempotency_key"` // the key it was sent (and retried) with
 	Path    string    `json:"path"`            // where to read it back, e.g. /v1/attendances/01J…
+	Ref     string    `json:"ref,omitempty"`   // what other checks match it by (a dispatch's id)
 	Node    int       `json:"node"`            // the node that answered
 	AckedAt time.Time `json:"acked_at"`
 	// Expect is a JSON object that the record read back must contain:
