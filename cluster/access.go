@@ -139,6 +139,28 @@ func isHexSHA256(s string) bool {
 	return true
 }
 
+// CodeForbidden: the proposing key may not make this change (revoked, or
+// not an admin key) by the time the command applies.
+const CodeForbidden = "forbidden"
+
+// requireAdminKey checks, against the state the command applies to, that
+// the proposer is an active admin key: the HTTP guard checked it on the
+// node's local copy, and a revocation may have applied since. Key
+// management is decided here so a revoked admin key can never make or
+// revoke keys, however the requests race.
+func requireAdminKey(tx *Tx) error {
+	a := tx.Actor()
+	var k APIKey
+	found, err := tx.Get(prefixKeyID+a.ID, &k)
+	if err != nil {
+		return err
+	}
+	if !found || k.Revoked || k.Role != RoleAdmin {
+		return &CommandError{Code: CodeForbidden, Message: "only an active admin key may manage API keys"}
+	}
+	return nil
+}
+
 // HashKey is the hash under which a key secret is stored and looked up.
 func HashKey(secret string) string { return hashToken(secret) }
 
@@ -154,6 +176,11 @@ func applyKeyCreate(tx *Tx, raw json.RawMessage) (any, error) {
 	}
 	if f := in.Validate(); f != nil {
 		return nil, Invalid(f)
+	}
+	if !in.Bootstrap {
+		if err := requireAdminKey(tx); err != nil {
+			return nil, err
+		}
 	}
 	if in.Bootstrap {
 		exists := false
@@ -191,6 +218,9 @@ func applyKeyRevoke(tx *Tx, raw json.RawMessage) (any, error) {
 	}
 	if in.ID == "" {
 		return nil, Invalid(map[string]string{"id": "required"})
+	}
+	if err := requireAdminKey(tx); err != nil {
+		return nil, err
 	}
 	var k APIKey
 	found, err := tx.Get(prefixKeyID+in.ID, &k)

@@ -29,13 +29,14 @@ func workflowLog(t testing.TB) []*raft.Log {
 	}
 	hash := func(s string) string { return HashKey(s) }
 	three := 3
+	admin := Actor{ID: "K1", Name: "bootstrap admin", Role: RoleAdmin} // the bootstrap key below
 	cmds := [][]byte{
 		env(KindKeyCreate, systemActor, KeyCreate{Name: "bootstrap admin", Role: RoleAdmin, Hash: hash("a"), Bootstrap: true}, "K1"),
 		env(KindKeyCreate, systemActor, KeyCreate{Name: "again", Role: RoleAdmin, Hash: hash("b"), Bootstrap: true}, "K2"), // refused: keys exist
-		env(KindKeyCreate, testAdmin, KeyCreate{Name: "Desk 1", Role: RoleReception, Hash: hash("c")}, "K3"),
-		env(KindKeyCreate, testAdmin, KeyCreate{Name: "dup", Role: RoleReception, Hash: hash("c")}, "K4"), // refused: same hash
-		env(KindKeyRevoke, testAdmin, KeyRevoke{ID: "K1"}),                                                // refused: last admin
-		env(KindKeyRevoke, testAdmin, KeyRevoke{ID: "K3"}),
+		env(KindKeyCreate, admin, KeyCreate{Name: "Desk 1", Role: RoleReception, Hash: hash("c")}, "K3"),
+		env(KindKeyCreate, admin, KeyCreate{Name: "dup", Role: RoleReception, Hash: hash("c")}, "K4"), // refused: same hash
+		env(KindKeyRevoke, admin, KeyRevoke{ID: "K1"}),                                                // refused: last admin
+		env(KindKeyRevoke, admin, KeyRevoke{ID: "K3"}),
 		env(KindDirectoryLoad, systemActor, demo),
 		env(KindDirectoryLoad, systemActor, demo), // refused: loaded
 		env(KindServiceStatus, testDesk, ServiceStatus{ServiceID: "mh-crisis", Status: "amber", Places: &three}),
@@ -143,6 +144,9 @@ func TestWorkflowRefusalsChangeNothing(t *testing.T) {
 	n := len(logs)
 	refused := [][]byte{
 		kindEnv(t, KindKeyCreate, 9000, testAdmin, KeyCreate{Name: "x", Role: "porter", Hash: HashKey("z")}, "K9"),
+		kindEnv(t, KindKeyCreate, 9000, testDesk, KeyCreate{Name: "x", Role: RoleAdmin, Hash: HashKey("y")}, "K8"),  // not an admin key
+		kindEnv(t, KindKeyCreate, 9000, testAdmin, KeyCreate{Name: "x", Role: RoleAdmin, Hash: HashKey("w")}, "K7"), // no such key
+		kindEnv(t, KindKeyRevoke, 9000, Actor{ID: "K3", Name: "Desk 1", Role: RoleAdmin}, KeyRevoke{ID: "K1"}),      // revoked, and not admin
 		kindEnv(t, KindServicePut, 9001, testAdmin, routing.Service{ID: "x", Name: "X", Tier: "hospital", Postcode: "DY1 1AA"}),
 		kindEnv(t, KindPatientCreate, 9002, testDesk, PatientCreate{GivenName: "A", FamilyName: "B", DateOfBirth: "1990-01-01", NHSNumber: "9434765918"}, "P9"),
 		kindEnv(t, KindAttendancePatient, 9003, testDesk, AttendancePatient{AttendanceID: "A1", PatientID: "P3"}),
