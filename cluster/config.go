@@ -34,6 +34,10 @@ type Config struct {
 	// fast unit tests). RaftBind is then only informational and RaftAdvertise
 	// must equal the transport's LocalAddr.
 	Transport raft.Transport
+	// Clock stamps proposals (the FSM clock is the later of the proposer's
+	// stamp and the last applied one). nil -> time.Now. Tests inject a
+	// fixed clock to decide at a given time of day (opening hours).
+	Clock func() time.Time
 }
 
 // RaftTuning holds raft timing and snapshot settings. Zero values mean the

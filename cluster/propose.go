@@ -30,6 +30,9 @@ func (s *Store) Propose(ctx context.Context, p Proposal) (*Result, error) {
 		return nil, fmt.Errorf("propose %s (since logic version %d, cluster at %d): %w", p.Kind, h.spec.Since, lv, ErrUnsupportedKind)
 	}
 	now := time.Now().UTC()
+	if s.cfg.Clock != nil {
+		now = s.cfg.Clock().UTC()
+	}
 	env := envelope{
 		Kind:         p.Kind,
 		LogicVersion: lv,

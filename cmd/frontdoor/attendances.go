@@ -17,6 +17,7 @@ func (s *server) registerAttendances(r fiber.Router) {
 	r.Post("/attendances", s.createAttendance)
 	r.Get("/attendances/:id", s.getAttendance)
 	r.Get("/attendances", s.listAttendances)
+	s.registerWorkflow(r) // triage, routing, queue (workflow.go)
 }
 
 // attendanceBody is an attendance as the API returns it: the record plus
@@ -42,6 +43,12 @@ func (s *server) createAttendance(c *fiber.Ctx) error {
 	// Validate uses routing's NHS number check, like Apply does.
 	if fields := req.Validate(time.Now()); fields != nil {
 		return invalid("the attendance is not valid", fields)
+	}
+	if req.Protocol != "" {
+		// The protocol must exist in the active set (Apply checks again).
+		if err := s.localCheck(c, func(v *cluster.View) error { return v.CheckProtocol(req.Protocol) }); err != nil {
+			return err
+		}
 	}
 	p, err := proposal(c, cluster.KindAttendanceCreate, "POST /v1/attendances", body)
 	if err != nil {

@@ -42,6 +42,7 @@ type serveConfig struct {
 	skipRaftMetrics bool // cluster.InstallRaftMetrics is once per process
 	joinRetryMax    time.Duration
 	requestTimeout  time.Duration
+	clock           func() time.Time // proposal stamps (tests: a fixed time of day); nil -> time.Now
 }
 
 const (
@@ -178,6 +179,7 @@ func startNode(ctx context.Context, cfg serveConfig, out io.Writer) (_ *node, er
 		Logger:        log,
 		Registerer:    n.reg,
 		Raft:          cfg.raftTuning,
+		Clock:         cfg.clock,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
@@ -219,6 +221,11 @@ func startNode(ctx context.Context, cfg serveConfig, out io.Writer) (_ *node, er
 		// Reference data of a new cluster (cmd/frontdoor/auth_keys.go,
 		// services.go): the first admin key and the demo directory.
 		if err := bootstrapReferenceData(ctx, st, cfg.DataDir, out); err != nil {
+			n.closeAll()
+			return nil, fmt.Errorf("bootstrap: %w", err)
+		}
+		// The embedded clinical protocols (cmd/frontdoor/workflow.go).
+		if err := bootstrapProtocols(ctx, st); err != nil {
 			n.closeAll()
 			return nil, fmt.Errorf("bootstrap: %w", err)
 		}

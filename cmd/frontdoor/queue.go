@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/frontdoor-ucc/frontdoor/cluster"
+)
+
+// headerStale marks an answer served from this node's local state while it
+// knows no leader (no quorum): it may be behind, but reception can work
+// from it during an outage.
+const headerStale = "X-Frontdoor-Stale"
+
+// queueBody is the GET /v1/queue body.
+type queueBody struct {
+	Stale       bool                 `json:"stale"`
+	Index       uint64               `json:"index"` // applied index of the state shown; resume the stream from it
+	GeneratedAt time.Time            `json:"generated_at"`
+	Entries     []cluster.QueueEntry `json:"entries"`
+}
+
+// getQueue: GET /v1/queue. Always a local read, so it works without a
+// leader; marked stale when this node knows no leader.
+func (s *server) getQueue(c *fiber.Ctx) error {
+	_, hasLeader := s.store.Leader()
+	now := s.queueNow()
+	out := queueBody{Stale: !hasLeader, GeneratedAt: now}
+	ctx, cancel := context.WithTimeout(c.UserContext(), s.reqTO)
+	defer cancel()
+	err := s.store.Read(ctx, cluster.ConsistencyStale, func(v *cluster.View) error {
+		var err error
+		if out.Index, err = v.AppliedIndex(); err != nil {
+			return err
+		}
+		out.Entries, err = v.Queue(now)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if out.Stale {
+		c.Set(headerStale, "true")
+		c.Set("Warning", `110 - "Response is Stale"`)
+	}
+	return c.JSON(out)
+}
+
+// queueNow is the clock waiting times are measured against: the wall clock,
+// or the FSM clock if that is ahead (a test cluster on an injected clock).
+func (s *server) queueNow() time.Time {
+	now := time.Now().UTC()
+	if fc := s.store.Status().FSMClock; fc.After(now) {
+		now = fc
+	}
+	return now
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/frontdoor-ucc/frontdoor/cluster"
+)
+
+// The queue's live feed: Server-Sent Events whose ids are raft indexes.
+// Apply never waits for a reader: every attendance write stores a small
+// event record in state (cluster/queue.go) and the FSM's applied-index
+// notification (a closed channel, never a blocking send) wakes readers,
+// which then read the events after their last id from local state. A
+// client reconnects with Last-Event-ID and misses nothing that is still in
+// the window; further behind it gets a "reset" event and reloads the queue.
+
+const (
+	streamKeepAlive = 15 * time.Second
+	streamMaxLife   = time.Hour // clients reconnect with Last-Event-ID
+	streamBatch     = 500
+)
+
+// applyWaiter is implemented by *cluster.Store.
+type applyWaiter interface {
+	WaitApplied(ctx context.Context, index uint64) error
+}
+
+func (s *server) streamQueue(c *fiber.Ctx) error {
+	last, err := lastEventID(c)
+	if err != nil {
+		return err
+	}
+	store := s.store
+	waiter, _ := store.(applyWaiter)
+	c.Set(fiber.HeaderContentType, "text/event-stream")
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	c.Set(fiber.HeaderConnection, "keep-alive")
+	c.Set("X-Accel-Buffering", "no")
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		end := time.Now().Add(streamMaxLife)
+		fresh := last == 0
+		for time.Now().Before(end) {
+			var evs []cluster.QueueEvent
+			var truncated bool
+			var applied uint64
+			err := store.Read(context.Background(), cluster.ConsistencyStale, func(v *cluster.View) error {
+				var err error
+				if applied, err = v.AppliedIndex(); err != nil {
+					return err
+				}
+				if fresh {
+					return nil
+				}
+				evs, truncated, err = v.QueueEvents(last, streamBatch)
+				return err
+			})
+			if err != nil {
+				return
+			}
+			switch {
+			case fresh:
+				fresh = false
+				last = applied
+				fmt.Fprintf(w, "id: %d\nevent: ready\ndata: {\"index\":%d}\n\n", applied, applied)
+			case truncated:
+				last = applied
+				fmt.Fprintf(w, "id: %d\nevent: reset\ndata: {\"index\":%d,\"reason\":\"too far behind: reload GET /v1/queue\"}\n\n", applied, applied)
+			}
+			for _, ev := range evs {
+				b, _ := json.Marshal(&ev)
+				fmt.Fprintf(w, "id: %d\nevent: queue\ndata: %s\n\n", ev.Index, b)
+				last = ev.Index
+			}
+			if err := w.Flush(); err != nil {
+				return // the client went away
+			}
+			if len(evs) == streamBatch {
+				continue
+			}
+			if applied > last {
+				last = applied // nothing for the queue up to here
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), streamKeepAlive)
+			var werr error
+			if waiter != nil {
+				werr = waiter.WaitApplied(ctx, last+1)
+			} else {
+				<-ctx.Done()
+				werr = ctx.Err()
+			}
+			cancel()
+			if werr != nil {
+				if ctx.Err() == nil {
+					return // the FSM stopped
+				}
+				if _, err := w.WriteString(": keep-alive\n\n"); err != nil {
+					return
+				}
+				if err := w.Flush(); err != nil {
+					return
+				}
+			}
+		}
+	})
+	return nil
+}
+
+// lastEventID reads Last-Event-ID (header, or ?last_event_id for clients
+// that cannot set it).
+func lastEventID(c *fiber.Ctx) (uint64, error) {
+	v := strings.TrimSpace(c.Get("Last-Event-ID"))
+	if v == "" {
+		v = strings.TrimSpace(c.Query("last_event_id"))
+	}
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, badRequest("Last-Event-ID must be a raft index (a non-negative integer)")
+	}
+	return n, nil
+}

@@ -1,0 +1,339 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/protocols"
+	"github.com/frontdoor-ucc/frontdoor/triage"
+)
+
+// The attendance workflow over HTTP: protocols (list, search, upload,
+// activate), answers, observations, a clinician's confirmation and
+// override, status changes. Every write is validated here first (decode
+// strictly, check the shape, and where the answer depends on state, check
+// it against local state) so a refused request proposes nothing; Apply
+// validates again and decides (cluster/workflow.go, cluster/triage.go).
+
+// workflowRoutes are this file's (and queue.go, explain.go, slip.go,
+// stream.go's) rows of the route table.
+var workflowRoutes = []routeRow{
+	{Method: "GET", Path: "/v1/protocols", Roles: rolesAll, Summary: "Protocol versions; ?q= searches titles and synonyms of the active set (the complaint box)", Query: []string{"q", consistencyQuery}},
+	{Method: "POST", Path: "/v1/protocols", Roles: rolesAdmin, Summary: "Upload a new protocol version (YAML body, or JSON {content}); linted, not yet active", Body: cluster.ProtocolUpload{}},
+	{Method: "POST", Path: "/v1/protocols/:id/activate", Roles: rolesAdmin, Summary: "Activate an uploaded version; attendances in progress keep theirs", Body: activateBody{}},
+	{Method: "POST", Path: "/v1/attendances/:id/answers", Roles: rolesDesk, Summary: "Answer triage questions (one or many): next questions, or the outcome and the routing decision", Body: answersBody{}},
+	{Method: "POST", Path: "/v1/attendances/:id/observations", Roles: rolesDesk, Summary: "Record vital signs; a higher disposition re-routes upward, never down", Body: triage.Observations{}},
+	{Method: "POST", Path: "/v1/attendances/:id/confirm", Roles: []string{cluster.RoleClinician}, Summary: "A clinician confirms a walk-in's redirection to pharmacy or self care", Body: confirmBody{}},
+	{Method: "POST", Path: "/v1/attendances/:id/override", Roles: []string{cluster.RoleClinician}, Summary: "A clinician overrides tier or service, with a reason", Body: overrideBody{}},
+	{Method: "POST", Path: "/v1/attendances/:id/status", Roles: []string{cluster.RoleReception, cluster.RoleClinician}, Summary: "Move an attendance on: called, seen, handed_over or left (frees an unused slot)", Body: statusBody{}},
+	{Method: "GET", Path: "/v1/attendances/:id/explain", Roles: rolesDesk, Summary: "The whole story: protocol version and hash, answers with who and when, scores, deciding rule, services rejected and why, overrides, confirmations", Query: []string{consistencyQuery}},
+	{Method: "GET", Path: "/v1/attendances/:id/slip", Roles: rolesDesk, Summary: "Printable page for the patient: where to go, when, how, care advice, when to come back", Query: []string{consistencyQuery}},
+	{Method: "GET", Path: "/v1/queue", Roles: []string{cluster.RoleReception, cluster.RoleClinician}, Summary: "Attendances waiting, by clinical priority then arrival; served from local state (stale: true) without quorum"},
+	{Method: "GET", Path: "/v1/queue/stream", Roles: []string{cluster.RoleReception, cluster.RoleClinician}, Summary: "Server-Sent Events of queue changes (event id = raft index; resumable with Last-Event-ID)", Query: []string{"last_event_id"}},
+}
+
+func init() { routeTable = append(routeTable, workflowRoutes...) }
+
+// registerWorkflow registers the workflow routes (called by registerAttendances).
+func (s *server) registerWorkflow(r fiber.Router) {
+	r.Get("/protocols", s.listProtocols)
+	r.Post("/protocols", s.uploadProtocol)
+	r.Post("/protocols/:id/activate", s.activateProtocol)
+	r.Post("/attendances/:id/answers", s.answerAttendance)
+	r.Post("/attendances/:id/observations", s.observeAttendance)
+	r.Post("/attendances/:id/confirm", s.confirmAttendance)
+	r.Post("/attendances/:id/override", s.overrideAttendance)
+	r.Post("/attendances/:id/status", s.statusAttendance)
+	r.Get("/attendances/:id/explain", s.explainAttendance)
+	r.Get("/attendances/:id/slip", s.slipAttendance)
+	r.Get("/queue", s.getQueue)
+	r.Get("/queue/stream", s.streamQueue)
+}
+
+// bootstrapProtocols proposes the embedded protocol files once, on the
+// bootstrapping node (serve.go, after bootstrapReferenceData).
+func bootstrapProtocols(ctx context.Context, st proposer) error {
+	files := protocols.Files()
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	in := cluster.ProtocolsLoad{}
+	for _, n := range names {
+		in.Files = append(in.Files, cluster.ProtocolFile{Name: n, Content: string(files[n])})
+	}
+	payload, err := json.Marshal(&in)
+	if err != nil {
+		return err
+	}
+	res, err := st.Propose(ctx, cluster.Proposal{Kind: cluster.KindProtocolsLoad, Actor: bootstrapActor, Payload: payload})
+	if err != nil {
+		return fmt.Errorf("propose the protocols: %w", err)
+	}
+	if res.Err != nil && res.Err.Code != cluster.CodeConflict {
+		return fmt.Errorf("protocols: %w", res.Err)
+	}
+	return nil
+}
+
+// protocolList is the GET /v1/protocols body.
+type protocolList struct {
+	Protocols []cluster.ProtocolVersion `json:"protocols"`
+	Search    []triage.SearchHit        `json:"search,omitempty"`
+}
+
+func (s *server) listProtocols(c *fiber.Ctx) error {
+	q := strings.Clone(c.Query("q"))
+	if q == "" {
+		q = strings.Clone(c.Query("search"))
+	}
+	var out protocolList
+	handled, err := s.read(c, func(v *cluster.View) error {
+		var err error
+		if out.Protocols, err = v.ProtocolVersions(); err != nil {
+			return err
+		}
+		if q != "" {
+			set, err := v.ActiveProtocolSet()
+			if err != nil || set == nil {
+				return err
+			}
+			out.Search = triage.Search(set, q)
+			if out.Search == nil {
+				out.Search = []triage.SearchHit{}
+			}
+		}
+		return nil
+	})
+	if handled || err != nil {
+		return err
+	}
+	return c.JSON(out)
+}
+
+// localCheck runs fn on local state (stale) for a handler's pre-check; a
+// *cluster.CommandError it returns becomes the problem answer.
+func (s *server) localCheck(c *fiber.Ctx, fn func(v *cluster.View) error) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), s.reqTO)
+	defer cancel()
+	return s.store.Read(ctx, cluster.ConsistencyStale, fn)
+}
+
+func (s *server) uploadProtocol(c *fiber.Ctx) error {
+	body := bytes.Clone(c.Body())
+	var in cluster.ProtocolUpload
+	if strings.HasPrefix(strings.ToLower(c.Get(fiber.HeaderContentType)), fiber.MIMEApplicationJSON) {
+		if err := decodeStrict(body, &in); err != nil {
+			return err
+		}
+	} else {
+		in.Content = string(body)
+	}
+	if strings.TrimSpace(in.Content) == "" {
+		return invalid("the protocol file is empty", map[string]string{"content": "required"})
+	}
+	if err := s.localCheck(c, func(v *cluster.View) error {
+		_, _, err := v.CheckProtocolUpload([]byte(in.Content))
+		return err
+	}); err != nil {
+		return err
+	}
+	payload, err := json.Marshal(&in)
+	if err != nil {
+		return err
+	}
+	p, err := proposal(c, cluster.KindProtocolUpload, "POST /v1/protocols", payload)
+	if err != nil {
+		return err
+	}
+	res, handled, err := s.propose(c, p)
+	if handled || err != nil {
+		return err
+	}
+	return c.Status(http.StatusCreated).Send(res.Value)
+}
+
+// activateBody is the POST /v1/protocols/{id}/activate body.
+type activateBody struct {
+	Version int `json:"version"`
+}
+
+func (s *server) activateProtocol(c *fiber.Ctx) error {
+	var in activateBody
+	if err := decodeStrict(c.Body(), &in); err != nil {
+		return err
+	}
+	if in.Version < 1 {
+		return invalid("a version is required", map[string]string{"version": "must be a positive integer"})
+	}
+	payload, err := json.Marshal(cluster.ProtocolActivate{ID: strings.Clone(c.Params("id")), Version: in.Version})
+	if err != nil {
+		return err
+	}
+	p, err := proposal(c, cluster.KindProtocolActivate, "POST /v1/protocols/{id}/activate", payload)
+	if err != nil {
+		return err
+	}
+	res, handled, err := s.propose(c, p)
+	if handled || err != nil {
+		return err
+	}
+	return c.Send(res.Value)
+}
+
+// answersBody is the POST /v1/attendances/{id}/answers body: many answers,
+// or one as {question, value}.
+type answersBody struct {
+	Answers  []triage.Reply `json:"answers,omitempty"`
+	Question string         `json:"question,omitempty"`
+	Value    string         `json:"value,omitempty"`
+}
+
+// confirmBody is the POST /v1/attendances/{id}/confirm body (may be empty).
+type confirmBody struct {
+	Note string `json:"note,omitempty"`
+}
+
+// overrideBody is the POST /v1/attendances/{id}/override body.
+type overrideBody struct {
+	Tier      triage.Tier      `json:"tier,omitempty"`
+	Timeframe triage.Timeframe `json:"timeframe,omitempty"`
+	ServiceID string           `json:"service_id,omitempty"`
+	Reason    string           `json:"reason"`
+}
+
+// statusBody is the POST /v1/attendances/{id}/status body.
+type statusBody struct {
+	Status string `json:"status"`
+}
+
+// attendanceCommand proposes a workflow command and answers with the
+// attendance as written (index: the raft index of this change).
+func (s *server) attendanceCommand(c *fiber.Ctx, kind cluster.Kind, route string, payload any) error {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return err
+	}
+	p, err := proposal(c, kind, route, b)
+	if err != nil {
+		return err
+	}
+	res, handled, err := s.propose(c, p)
+	if handled || err != nil {
+		return err
+	}
+	var a cluster.Attendance
+	if err := json.Unmarshal(res.Value, &a); err != nil {
+		return err
+	}
+	return c.JSON(attendanceBody{Attendance: &a, Index: res.Index})
+}
+
+// attendanceExists is the pre-check of commands on one attendance.
+func (s *server) attendanceExists(c *fiber.Ctx, id string) error {
+	return s.localCheck(c, func(v *cluster.View) error {
+		_, err := v.Attendance(id)
+		return err
+	})
+}
+
+func (s *server) answerAttendance(c *fiber.Ctx) error {
+	var in answersBody
+	if err := decodeStrict(c.Body(), &in); err != nil {
+		return err
+	}
+	cmd := cluster.AttendanceAnswers{AttendanceID: strings.Clone(c.Params("id")), Answers: in.Answers}
+	if in.Question != "" || in.Value != "" {
+		if len(in.Answers) > 0 {
+			return invalid("give answers or one question/value, not both", map[string]string{"question": "not with answers"})
+		}
+		cmd.Answers = []triage.Reply{{Question: in.Question, Value: in.Value}}
+	}
+	if f := cmd.Validate(); f != nil {
+		return invalid("the answers are not valid", f)
+	}
+	if err := s.localCheck(c, func(v *cluster.View) error { return v.CheckAnswers(&cmd) }); err != nil {
+		return err
+	}
+	return s.attendanceCommand(c, cluster.KindAttendanceAnswer, "POST /v1/attendances/{id}/answers", &cmd)
+}
+
+func (s *server) observeAttendance(c *fiber.Ctx) error {
+	cmd := cluster.AttendanceObservations{AttendanceID: strings.Clone(c.Params("id"))}
+	if err := decodeStrict(c.Body(), &cmd.Observations); err != nil {
+		return err
+	}
+	if f := cmd.Validate(); f != nil {
+		return invalid("the observations are not valid", f)
+	}
+	if err := s.attendanceExists(c, cmd.AttendanceID); err != nil {
+		return err
+	}
+	return s.attendanceCommand(c, cluster.KindAttendanceObserve, "POST /v1/attendances/{id}/observations", &cmd)
+}
+
+func (s *server) confirmAttendance(c *fiber.Ctx) error {
+	var in confirmBody
+	if len(bytes.TrimSpace(c.Body())) > 0 {
+		if err := decodeStrict(c.Body(), &in); err != nil {
+			return err
+		}
+	}
+	if len(in.Note) > 500 {
+		return invalid("the note is too long", map[string]string{"note": "at most 500 characters"})
+	}
+	cmd := cluster.AttendanceConfirm{AttendanceID: strings.Clone(c.Params("id")), Note: in.Note}
+	if err := s.localCheck(c, func(v *cluster.View) error {
+		a, err := v.Attendance(cmd.AttendanceID)
+		if err != nil {
+			return err
+		}
+		if a.Status != cluster.AttendanceAwaitingConfirmation {
+			return &cluster.CommandError{Code: cluster.CodeConflict, Message: "nothing to confirm: the attendance is " + a.Status}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return s.attendanceCommand(c, cluster.KindAttendanceConfirm, "POST /v1/attendances/{id}/confirm", &cmd)
+}
+
+func (s *server) overrideAttendance(c *fiber.Ctx) error {
+	var in overrideBody
+	if err := decodeStrict(c.Body(), &in); err != nil {
+		return err
+	}
+	cmd := cluster.AttendanceOverride{AttendanceID: strings.Clone(c.Params("id")), Tier: in.Tier, Timeframe: in.Timeframe,
+		ServiceID: in.ServiceID, Reason: in.Reason}
+	if f := cmd.Validate(); f != nil {
+		return invalid("the override is not valid", f)
+	}
+	if err := s.attendanceExists(c, cmd.AttendanceID); err != nil {
+		return err
+	}
+	return s.attendanceCommand(c, cluster.KindAttendanceOverride, "POST /v1/attendances/{id}/override", &cmd)
+}
+
+func (s *server) statusAttendance(c *fiber.Ctx) error {
+	var in statusBody
+	if err := decodeStrict(c.Body(), &in); err != nil {
+		return err
+	}
+	cmd := cluster.AttendanceStatusChange{AttendanceID: strings.Clone(c.Params("id")), Status: in.Status}
+	if f := cmd.Validate(); f != nil {
+		return invalid("the status is not valid", f)
+	}
+	if err := s.attendanceExists(c, cmd.AttendanceID); err != nil {
+		return err
+	}
+	return s.attendanceCommand(c, cluster.KindAttendanceStatus, "POST /v1/attendances/{id}/status", &cmd)
+}
