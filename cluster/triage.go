@@ -570,7 +570,9 @@ func applyDecision(tx *Tx, a *Attendance, need routing.Need, p routing.Patient, 
 	tx.Audit("attendance.route", "attendance/"+a.ID, map[string]any{"service_id": dec.ServiceID, "tier": dec.Tier,
 		"min_tier": need.MinTier, "fallback": dec.Fallback, "reason": reason, "override": override})
 	if dec.Tier == routing.TierRapidResponse {
-		onRapidResponse(tx, a, &dec)
+		if err := onRapidResponse(tx, a, &dec); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -579,5 +581,7 @@ func applyDecision(tx *Tx, a *Attendance, need routing.Need, p routing.Patient, 
 // is called inside Apply, in the same transaction, whenever an attendance is
 // routed to a rapid_response service. It must stay deterministic: it will
 // write a dispatch record and an outbox entry that the leader's worker
-// delivers (the webhook is never called from Apply). Today it does nothing.
-func onRapidResponse(tx *Tx, a *Attendance, dec *routing.Decision) {}
+// delivers (the webhook is never called from Apply): see dispatch.go.
+func onRapidResponse(tx *Tx, a *Attendance, dec *routing.Decision) error {
+	return startDispatch(tx, a, dec)
+}

@@ -1,0 +1,165 @@
+package cluster
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Alerts are what reception and clinicians must act on: a dispatch
+// escalated to ED, or a webhook that could not be delivered. An alert is
+// raised inside the Apply that decided it and stays open until a person
+// acknowledges it (KindAlertAck).
+//
+//	al/<id>     Alert
+//	alo/<id>    open (unacknowledged) alerts
+const (
+	prefixAlert     = "al/"
+	prefixAlertOpen = "alo/"
+)
+
+// KindAlertAck acknowledges an alert.
+const KindAlertAck Kind = "alert.ack"
+
+// Alert kinds.
+const (
+	AlertEscalatedToED  = "escalated_to_ed"
+	AlertDeliveryFailed = "delivery_failed"
+)
+
+// Alert is one thing a person must see and acknowledge.
+type Alert struct {
+	ID           string     `json:"id"`
+	Kind         string     `json:"kind"`
+	DispatchID   string     `json:"dispatch_id,omitempty"`
+	AttendanceID string     `json:"attendance_id,omitempty"`
+	ServiceID    string     `json:"service_id,omitempty"`
+	Message      string     `json:"message"`
+	RaisedAt     time.Time  `json:"raised_at"`
+	RaisedIndex  uint64     `json:"raised_index"`
+	Open         bool       `json:"open"`
+	AckedAt      *time.Time `json:"acked_at,omitempty"`
+	AckedBy      *Actor     `json:"acked_by,omitempty"`
+	AckNote      string     `json:"ack_note,omitempty"`
+	AckIndex     uint64     `json:"ack_index,omitempty"`
+}
+
+// alertID is derived from the dispatch and the kind: deterministic, and one
+// alert of a kind per dispatch.
+func alertID(dispatchID, kind string) string { return "al_" + dispatchID + "_" + kind }
+
+// raiseAlert records an open alert about d (a second raise of the same kind
+// for the same dispatch changes nothing).
+func raiseAlert(tx *Tx, d *Dispatch, kind, msg string) error {
+	id := alertID(d.ID, kind)
+	if _, found, err := tx.GetRaw(prefixAlert + id); err != nil || found {
+		return err
+	}
+	al := &Alert{ID: id, Kind: kind, DispatchID: d.ID, AttendanceID: d.AttendanceID, ServiceID: d.ServiceID,
+		Message: msg, RaisedAt: tx.Now(), RaisedIndex: tx.Index(), Open: true}
+	if err := tx.Put(prefixAlert+id, al); err != nil {
+		return err
+	}
+	tx.PutRaw(prefixAlertOpen+id, nil)
+	tx.Audit("alert.raise", "alert/"+id, map[string]string{"kind": kind, "dispatch_id": d.ID})
+	tx.Audit("alert.raise", "dispatch/"+d.ID, map[string]string{"alert_id": id, "kind": kind})
+	return nil
+}
+
+// AlertAck is the payload of KindAlertAck.
+type AlertAck struct {
+	AlertID string `json:"alert_id"`
+	Note    string `json:"note,omitempty"`
+}
+
+// Validate checks the payload.
+func (p *AlertAck) Validate() map[string]string {
+	f := map[string]string{}
+	if strings.TrimSpace(p.AlertID) == "" {
+		f["alert_id"] = "required"
+	}
+	if len(p.Note) > maxTextLen {
+		f["note"] = "too long"
+	}
+	if len(f) == 0 {
+		return nil
+	}
+	return f
+}
+
+// AlertAckRoles are the roles of the people who may acknowledge an alert
+// (admin included: every admin key belongs to a person too).
+var AlertAckRoles = map[string]bool{RoleReception: true, RoleClinician: true, RoleAdmin: true}
+
+func init() {
+	registerHandler(KindAlertAck, handlerSpec{Since: 1}, applyAlertAck)
+}
+
+func applyAlertAck(tx *Tx, raw json.RawMessage) (any, error) {
+	var req AlertAck
+	if err := decodeStrict(raw, &req); err != nil {
+		return nil, payloadError(err)
+	}
+	if f := req.Validate(); f != nil {
+		return nil, Invalid(f)
+	}
+	if !AlertAckRoles[tx.Actor().Role] {
+		return nil, &CommandError{Code: CodeInvalid, Message: fmt.Sprintf("an alert is acknowledged by a person at reception or a clinician, not %q", tx.Actor().Role)}
+	}
+	var al Alert
+	found, err := tx.Get(prefixAlert+req.AlertID, &al)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, &CommandError{Code: CodeNotFound, Message: "no alert " + req.AlertID}
+	}
+	if !al.Open {
+		return nil, conflictf("alert %s was already acknowledged", al.ID)
+	}
+	actor := tx.Actor()
+	al.Open, al.AckedAt, al.AckedBy, al.AckNote, al.AckIndex = false, timePtr(tx.Now()), &actor, req.Note, tx.Index()
+	b, err := tx.PutJSON(prefixAlert+al.ID, &al)
+	if err != nil {
+		return nil, err
+	}
+	tx.Delete(prefixAlertOpen + al.ID)
+	tx.Audit("alert.ack", "alert/"+al.ID, map[string]string{"note": req.Note})
+	return b, nil
+}
+
+// Alerts lists alerts, oldest first; openOnly keeps the unacknowledged.
+func (v *View) Alerts(openOnly bool) ([]*Alert, error) {
+	prefix := prefixAlert
+	if openOnly {
+		prefix = prefixAlertOpen
+	}
+	var out []*Alert
+	err := scanTxn(v.txn, prefix, func(key string, val []byte) error {
+		var al Alert
+		if openOnly {
+			if err := v.get(prefixAlert+strings.TrimPrefix(key, prefixAlertOpen), &al); err != nil {
+				return err
+			}
+		} else if err := json.Unmarshal(val, &al); err != nil {
+			return fmt.Errorf("decode %s: %w", key, err)
+		}
+		out = append(out, &al)
+		return nil
+	})
+	return out, err
+}
+
+// Alert reads one alert.
+func (v *View) Alert(id string) (*Alert, error) {
+	var al Alert
+	if err := v.get(prefixAlert+id, &al); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, ErrNotFound
+		}
+		return nil, err
+	}
+	return &al, nil
+}
