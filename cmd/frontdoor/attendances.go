@@ -47,7 +47,7 @@ func (s *server) createAttendance(c *fiber.Ctx) error {
 	if req.Protocol != "" {
 		// The protocol must exist in the active set (Apply checks again).
 		if err := s.localCheck(c, func(v *cluster.View) error { return v.CheckProtocol(req.Protocol) }); err != nil {
-			return err
+			return handledOK(err)
 		}
 	}
 	p, err := proposal(c, cluster.KindAttendanceCreate, "POST /v1/attendances", body)

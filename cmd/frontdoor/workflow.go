@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -120,12 +121,35 @@ func (s *server) listProtocols(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
-// localCheck runs fn on local state (stale) for a handler's pre-check; a
-// *cluster.CommandError it returns becomes the problem answer.
+// localCheck is a write handler's check against state before proposing,
+// so a refused request proposes nothing. It runs on the leader, whose state
+// holds every acknowledged write: a follower forwards the request to the
+// leader first (errForwarded: the leader's answer is already in the
+// response). A *cluster.CommandError from fn becomes the problem answer.
 func (s *server) localCheck(c *fiber.Ctx, fn func(v *cluster.View) error) error {
+	if !s.store.IsLeader() {
+		if c.Get(headerForwarded) != "" {
+			return notAccepted("forwarded to a node that is not the leader; leadership is changing")
+		}
+		if err := s.forward(c, true); err != nil {
+			return err
+		}
+		return errForwarded
+	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), s.reqTO)
 	defer cancel()
 	return s.store.Read(ctx, cluster.ConsistencyStale, fn)
+}
+
+// errForwarded: the request was forwarded and answered by the leader.
+var errForwarded = errors.New("forwarded to the leader")
+
+// handledOK turns errForwarded into a nil handler error.
+func handledOK(err error) error {
+	if errors.Is(err, errForwarded) {
+		return nil
+	}
+	return err
 }
 
 func (s *server) uploadProtocol(c *fiber.Ctx) error {
@@ -145,7 +169,7 @@ func (s *server) uploadProtocol(c *fiber.Ctx) error {
 		_, _, err := v.CheckProtocolUpload([]byte(in.Content))
 		return err
 	}); err != nil {
-		return err
+		return handledOK(err)
 	}
 	payload, err := json.Marshal(&in)
 	if err != nil {
@@ -249,7 +273,7 @@ func (s *server) attendanceExists(c *fiber.Ctx, id string) error {
 func (s *server) answerAttendance(c *fiber.Ctx) error {
 	var in answersBody
 	if err := decodeStrict(c.Body(), &in); err != nil {
-		return err
+		return handledOK(err)
 	}
 	cmd := cluster.AttendanceAnswers{AttendanceID: strings.Clone(c.Params("id")), Answers: in.Answers}
 	if in.Question != "" || in.Value != "" {
@@ -262,7 +286,7 @@ func (s *server) answerAttendance(c *fiber.Ctx) error {
 		return invalid("the answers are not valid", f)
 	}
 	if err := s.localCheck(c, func(v *cluster.View) error { return v.CheckAnswers(&cmd) }); err != nil {
-		return err
+		return handledOK(err)
 	}
 	return s.attendanceCommand(c, cluster.KindAttendanceAnswer, "POST /v1/attendances/{id}/answers", &cmd)
 }
@@ -276,7 +300,7 @@ func (s *server) observeAttendance(c *fiber.Ctx) error {
 		return invalid("the observations are not valid", f)
 	}
 	if err := s.attendanceExists(c, cmd.AttendanceID); err != nil {
-		return err
+		return handledOK(err)
 	}
 	return s.attendanceCommand(c, cluster.KindAttendanceObserve, "POST /v1/attendances/{id}/observations", &cmd)
 }
@@ -302,7 +326,7 @@ func (s *server) confirmAttendance(c *fiber.Ctx) error {
 		}
 		return nil
 	}); err != nil {
-		return err
+		return handledOK(err)
 	}
 	return s.attendanceCommand(c, cluster.KindAttendanceConfirm, "POST /v1/attendances/{id}/confirm", &cmd)
 }
@@ -318,7 +342,7 @@ func (s *server) overrideAttendance(c *fiber.Ctx) error {
 		return invalid("the override is not valid", f)
 	}
 	if err := s.attendanceExists(c, cmd.AttendanceID); err != nil {
-		return err
+		return handledOK(err)
 	}
 	return s.attendanceCommand(c, cluster.KindAttendanceOverride, "POST /v1/attendances/{id}/override", &cmd)
 }
@@ -333,7 +357,7 @@ func (s *server) statusAttendance(c *fiber.Ctx) error {
 		return invalid("the status is not valid", f)
 	}
 	if err := s.attendanceExists(c, cmd.AttendanceID); err != nil {
-		return err
+		return handledOK(err)
 	}
 	return s.attendanceCommand(c, cluster.KindAttendanceStatus, "POST /v1/attendances/{id}/status", &cmd)
 }
