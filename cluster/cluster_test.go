@@ -190,7 +190,16 @@ func TestStepDownHandsLeadershipOver(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	old := c.Leader(ctx)
-	if err := old.Store.StepDown(ctx); err != nil {
+	// A transfer can fail under load (the target was not caught up, or
+	// it timed out); a shutting-down node just goes on. Try a few times.
+	var err error
+	for range 5 {
+		if err = old.Store.StepDown(ctx); err == nil {
+			break
+		}
+		t.Logf("step down: %v (retrying)", err)
+	}
+	if err != nil {
 		t.Fatalf("step down: %v", err)
 	}
 	if old.Store.IsLeader() {

@@ -65,6 +65,7 @@ func TestProblemFor(t *testing.T) {
 		{&cluster.CommandError{Code: cluster.CodeIdempotencyMismatch}, 422, problemIdempotency, false},
 		{cluster.Invalid(map[string]string{"a": "b"}), 422, problemInvalid, false},
 		{&cluster.CommandError{Code: cluster.CodeConflict}, 409, problemConflict, false},
+		{&cluster.CommandError{Code: cluster.CodeForbidden}, 403, problemForbidden, false},
 		{errors.New("boom"), 500, problemInternal, false},
 	}
 	for _, tt := range tests {

@@ -79,6 +79,8 @@ func commandProblem(e *cluster.CommandError) *problem {
 		return &problem{Type: problemNotFound, Title: "Not found", Status: http.StatusNotFound, Detail: e.Message}
 	case cluster.CodeConflict:
 		return &problem{Type: problemConflict, Title: "Conflict", Status: http.StatusConflict, Detail: e.Message, Errors: e.Fields}
+	case cluster.CodeForbidden:
+		return &problem{Type: problemForbidden, Title: "Not allowed", Status: http.StatusForbidden, Detail: e.Message}
 	case cluster.CodeIdempotencyMismatch:
 		return &problem{Type: problemIdempotency, Title: "Idempotency-Key reused with a different request",
 			Status: http.StatusUnprocessableEntity, Detail: e.Message}
