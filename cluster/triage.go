@@ -111,6 +111,8 @@ type RouteChange struct {
 	ServiceID string       `json:"service_id"`
 	Tier      routing.Tier `json:"tier"`
 	Reason    string       `json:"reason"`
+	// Rejections are the other services that decision considered.
+	Rejections []routing.Rejection `json:"rejections,omitempty"`
 }
 
 // RoutingRecord is where the attendance was sent and why.
@@ -556,7 +558,7 @@ func applyDecision(tx *Tx, a *Attendance, need routing.Need, p routing.Patient, 
 			return err
 		}
 		history = append(old.History, RouteChange{At: old.At, Index: old.Index, ServiceID: old.Decision.ServiceID,
-			Tier: old.Decision.Tier, Reason: reason})
+			Tier: old.Decision.Tier, Reason: reason, Rejections: old.Decision.Rejections})
 	}
 	if err := allocateSlot(tx, a.ID, dec.Allocation); err != nil {
 		return err
