@@ -73,6 +73,9 @@ func (s *Store) StartDispatch(ctx context.Context, cfg DispatchConfig) error {
 	if s.raftNode() == nil {
 		return ErrNotOpen
 	}
+	if cfg.Now == nil && s.cfg.Clock != nil {
+		cfg.Now = s.cfg.Clock
+	}
 	cfg = cfg.withDefaults()
 	dm := newDispatchMetrics(s)
 	if s.cfg.Registerer != nil {

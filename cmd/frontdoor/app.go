@@ -127,6 +127,8 @@ func newApp(cfg appConfig) *fiber.App {
 	s.registerPatients(v1)
 	s.registerRegistrations(v1)
 	s.registerAttendances(v1)
+	s.registerDispatches(v1) // rapid response dispatch (dispatch.go)
+	s.registerAlerts(v1)     // alerts until acknowledged (alerts.go)
 	s.registerAudit(v1)
 	return app
 }

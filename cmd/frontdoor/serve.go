@@ -42,7 +42,8 @@ type serveConfig struct {
 	skipRaftMetrics bool // cluster.InstallRaftMetrics is once per process
 	joinRetryMax    time.Duration
 	requestTimeout  time.Duration
-	clock           func() time.Time // proposal stamps (tests: a fixed time of day); nil -> time.Now
+	clock           func() time.Time       // proposal stamps (tests: a fixed time of day); nil -> time.Now
+	dispatch        cluster.DispatchConfig // the leader-only dispatch worker (tests: fast notifier)
 }
 
 const (
@@ -197,6 +198,11 @@ func startNode(ctx context.Context, cfg serveConfig, out io.Writer) (_ *node, er
 	workCtx, cancel := context.WithCancel(ctx)
 	n.stopWork = cancel
 	go clock.run(workCtx, 2*time.Second)
+	// The rapid response outbox worker runs while this node leads (dispatch).
+	if err := st.StartDispatch(workCtx, cfg.dispatch); err != nil {
+		n.closeAll()
+		return nil, fmt.Errorf("dispatch worker: %w", err)
+	}
 
 	raftAddr := cfg.RaftAdvertise
 	if raftAddr == "" {

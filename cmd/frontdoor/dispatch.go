@@ -1,0 +1,324 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/frontdoor-ucc/frontdoor/cluster"
+)
+
+// Rapid response dispatches (issue 7): responders accept or decline, report
+// en route / on scene / completed, and follow the live feed. Every write is
+// validated here (422, nothing proposed) and again in Apply.
+
+// dispatchRoutes are this file's and alerts.go's rows of the route table.
+var dispatchRoutes = []routeRow{
+	{Method: "GET", Path: "/v1/dispatches", Roles: dispatchReaders, Summary: "Rapid response dispatches with their 2-hour clock (referral to on scene) and the share on scene within 2 hours", Query: []string{"status", "open", "limit", consistencyQuery}},
+	{Method: "GET", Path: "/v1/dispatches/stream", Roles: dispatchReaders, Summary: "Server-Sent Events of every dispatch change (id = <raft index>/<dispatch id>; resumable with Last-Event-ID; ?once=true catches up and ends)", Query: []string{"last_event_id", "once"}},
+	{Method: "GET", Path: "/v1/dispatches/:id", Roles: dispatchReaders, Summary: "One dispatch: patient, access notes, condition group, observations, delivery, timeline, clock", Query: []string{consistencyQuery}},
+	{Method: "POST", Path: "/v1/dispatches/:id/accept", Roles: []string{cluster.RoleResponder}, Summary: "A rapid response team accepts a dispatch with its ETA", Body: dispatchAcceptBody{}},
+	{Method: "POST", Path: "/v1/dispatches/:id/decline", Roles: []string{cluster.RoleResponder}, Summary: "A team declines, with a reason: the dispatch escalates to the next eligible team, else ED", Body: dispatchDeclineBody{}},
+	{Method: "POST", Path: "/v1/dispatches/:id/status", Roles: []string{cluster.RoleResponder}, Summary: "Report en_route, on_scene (stops the 2-hour clock) or completed with an outcome", Body: dispatchStatusBody{}},
+	{Method: "GET", Path: "/v1/alerts", Roles: alertPeople, Summary: "Alerts (escalated to ED, webhook failed) open until a person acknowledges them; ?all=true includes acknowledged", Query: []string{"all", consistencyQuery}},
+	{Method: "POST", Path: "/v1/alerts/:id/ack", Roles: alertPeople, Summary: "A person at reception or a clinician acknowledges an alert", Body: alertAckBody{}},
+}
+
+var (
+	dispatchReaders = []string{cluster.RoleReception, cluster.RoleClinician, cluster.RoleResponder}
+	alertPeople     = []string{cluster.RoleReception, cluster.RoleClinician}
+)
+
+func init() { routeTable = append(routeTable, dispatchRoutes...) }
+
+func (s *server) registerDispatches(r fiber.Router) {
+	r.Get("/dispatches", s.listDispatches)
+	r.Get("/dispatches/stream", s.streamDispatches)
+	r.Get("/dispatches/:id", s.getDispatch)
+	r.Post("/dispatches/:id/accept", s.acceptDispatch)
+	r.Post("/dispatches/:id/decline", s.declineDispatch)
+	r.Post("/dispatches/:id/status", s.statusDispatch)
+}
+
+// Request bodies.
+type dispatchAcceptBody struct {
+	ETA time.Time `json:"eta"` // RFC 3339
+}
+
+type dispatchDeclineBody struct {
+	Reason string `json:"reason"`
+}
+
+type dispatchStatusBody struct {
+	Status  string `json:"status"`            // en_route | on_scene | completed
+	Outcome string `json:"outcome,omitempty"` // with completed: stayed_at_home | admitted | referred
+	Note    string `json:"note,omitempty"`
+}
+
+// clockView is the two-hour clock as seen now: met / not_met once on scene,
+// running or breached before.
+type clockView struct {
+	State          string  `json:"state"` // running | breached | met | not_met
+	ElapsedMinutes float64 `json:"elapsed_minutes"`
+}
+
+// dispatchView is a dispatch as the API returns it.
+type dispatchView struct {
+	*cluster.Dispatch
+	ClockNow clockView `json:"clock_now"`
+}
+
+func renderDispatch(d *cluster.Dispatch, now time.Time) dispatchView {
+	cv := clockView{}
+	switch {
+	case d.Clock.OnSceneAt != nil:
+		cv.ElapsedMinutes = d.Clock.OnSceneAt.Sub(d.Clock.ReferralAt).Minutes()
+		cv.State = "not_met"
+		if d.Clock.Met != nil && *d.Clock.Met {
+			cv.State = "met"
+		}
+	default:
+		cv.ElapsedMinutes = now.Sub(d.Clock.ReferralAt).Minutes()
+		cv.State = "running"
+		if now.After(d.Clock.TargetAt) {
+			cv.State = "breached"
+		}
+	}
+	cv.ElapsedMinutes = float64(int(cv.ElapsedMinutes*10)) / 10
+	return dispatchView{Dispatch: d, ClockNow: cv}
+}
+
+// dispatchList is the GET /v1/dispatches body: the dispatches and the
+// two-hour standard so far (completed dispatches on scene within 2 hours).
+type dispatchList struct {
+	Dispatches []dispatchView `json:"dispatches"`
+	Clock      struct {
+		Completed       int     `json:"completed"`
+		OnSceneWithin2h int     `json:"on_scene_within_2h"`
+		Ratio           float64 `json:"ratio"`
+		Target          float64 `json:"target"`
+	} `json:"clock"`
+}
+
+func (s *server) listDispatches(c *fiber.Ctx) error {
+	q := cluster.DispatchQuery{Status: strings.Clone(c.Query("status"))}
+	switch c.Query("open") {
+	case "", "false":
+	case "true":
+		q.OpenOnly = true
+	default:
+		return badRequest("open must be true or false")
+	}
+	if l := c.Query("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 0 {
+			return &problem{Type: problemBadRequest, Title: "Bad request", Status: http.StatusBadRequest,
+				Detail: "limit must be a non-negative integer", Errors: map[string]string{"limit": "not a non-negative integer"}}
+		}
+		q.Limit = n
+	}
+	var list []*cluster.Dispatch
+	var st cluster.DispatchStats
+	handled, err := s.read(c, func(v *cluster.View) error {
+		var err error
+		if list, err = v.Dispatches(q); err != nil {
+			return err
+		}
+		st, err = v.DispatchStats()
+		return err
+	})
+	if handled || err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	var out dispatchList
+	out.Dispatches = make([]dispatchView, 0, len(list))
+	for _, d := range list {
+		out.Dispatches = append(out.Dispatches, renderDispatch(d, now))
+	}
+	out.Clock.Completed, out.Clock.OnSceneWithin2h, out.Clock.Ratio, out.Clock.Target = st.Completed, st.CompletedWithin, st.Ratio(), 0.7
+	return c.JSON(out)
+}
+
+func (s *server) getDispatch(c *fiber.Ctx) error {
+	id := strings.Clone(c.Params("id"))
+	var d *cluster.Dispatch
+	handled, err := s.read(c, func(v *cluster.View) error {
+		var err error
+		d, err = v.Dispatch(id)
+		return err
+	})
+	if handled || err != nil {
+		return err
+	}
+	return c.JSON(renderDispatch(d, time.Now().UTC()))
+}
+
+// dispatchCommand proposes a dispatch command and answers with the dispatch.
+func (s *server) dispatchCommand(c *fiber.Ctx, kind cluster.Kind, route string, payload any) error {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return err
+	}
+	p, err := proposal(c, kind, route, b)
+	if err != nil {
+		return err
+	}
+	res, handled, err := s.propose(c, p)
+	if handled || err != nil {
+		return err
+	}
+	var d cluster.Dispatch
+	if err := json.Unmarshal(res.Value, &d); err != nil {
+		return err
+	}
+	return c.JSON(renderDispatch(&d, time.Now().UTC()))
+}
+
+func (s *server) acceptDispatch(c *fiber.Ctx) error {
+	var in dispatchAcceptBody
+	if err := decodeStrict(c.Body(), &in); err != nil {
+		return err
+	}
+	cmd := cluster.DispatchAccept{DispatchID: strings.Clone(c.Params("id")), ETA: in.ETA}
+	if f := cmd.Validate(time.Now()); f != nil {
+		return invalid("the acceptance is not valid", f)
+	}
+	return s.dispatchCommand(c, cluster.KindDispatchAccept, "POST /v1/dispatches/{id}/accept", &cmd)
+}
+
+func (s *server) declineDispatch(c *fiber.Ctx) error {
+	var in dispatchDeclineBody
+	if err := decodeStrict(c.Body(), &in); err != nil {
+		return err
+	}
+	cmd := cluster.DispatchDecline{DispatchID: strings.Clone(c.Params("id")), Reason: in.Reason}
+	if f := cmd.Validate(); f != nil {
+		return invalid("the decline is not valid", f)
+	}
+	return s.dispatchCommand(c, cluster.KindDispatchDecline, "POST /v1/dispatches/{id}/decline", &cmd)
+}
+
+func (s *server) statusDispatch(c *fiber.Ctx) error {
+	var in dispatchStatusBody
+	if err := decodeStrict(c.Body(), &in); err != nil {
+		return err
+	}
+	cmd := cluster.DispatchStatusChange{DispatchID: strings.Clone(c.Params("id")), Status: in.Status, Outcome: in.Outcome, Note: in.Note}
+	if f := cmd.Validate(); f != nil {
+		return invalid("the status is not valid", f)
+	}
+	return s.dispatchCommand(c, cluster.KindDispatchStatus, "POST /v1/dispatches/{id}/status", &cmd)
+}
+
+// streamDispatches: GET /v1/dispatches/stream, Server-Sent Events of every
+// dispatch change ("dispatch" events whose data is the dispatch). Event ids
+// are "<raft index, 20 digits>/<dispatch id>"; a client reconnecting with
+// Last-Event-ID (or ?last_event_id=) gets every change after it. Without
+// one the stream starts at the current applied index (a "ready" event whose
+// id is that index; a bare index is also accepted as Last-Event-ID).
+// ?once=true sends what is there and ends (catch-up polling). Apply never
+// waits for a reader: changes are records in state, and readers wake on the
+// FSM's applied-index notification.
+func (s *server) streamDispatches(c *fiber.Ctx) error {
+	after, fresh, err := dispatchCursor(c)
+	if err != nil {
+		return err
+	}
+	once := c.Query("once") == "true"
+	store := s.store
+	waiter, _ := store.(applyWaiter)
+	c.Set(fiber.HeaderContentType, "text/event-stream")
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	c.Set(fiber.HeaderConnection, "keep-alive")
+	c.Set("X-Accel-Buffering", "no")
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		end := time.Now().Add(streamMaxLife)
+		for time.Now().Before(end) {
+			var evs []cluster.DispatchEvent
+			var applied uint64
+			err := store.Read(context.Background(), cluster.ConsistencyStale, func(v *cluster.View) error {
+				var err error
+				if applied, err = v.AppliedIndex(); err != nil {
+					return err
+				}
+				if fresh {
+					return nil
+				}
+				evs, err = v.DispatchEvents(after, streamBatch)
+				return err
+			})
+			if err != nil {
+				return
+			}
+			if fresh {
+				fresh = false
+				after = indexCursor(applied)
+				fmt.Fprintf(w, "id: %d\nevent: ready\ndata: {\"index\":%d}\n\n", applied, applied)
+			}
+			for _, ev := range evs {
+				fmt.Fprintf(w, "id: %s\nevent: dispatch\ndata: %s\n\n", ev.ID, ev.Dispatch)
+				after = ev.ID
+			}
+			if err := w.Flush(); err != nil {
+				return // the client went away
+			}
+			if len(evs) == streamBatch {
+				continue
+			}
+			if once {
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), streamKeepAlive)
+			var werr error
+			if waiter != nil {
+				werr = waiter.WaitApplied(ctx, applied+1)
+			} else {
+				<-ctx.Done()
+				werr = ctx.Err()
+			}
+			cancel()
+			if werr != nil {
+				if ctx.Err() == nil {
+					return // the FSM stopped
+				}
+				if _, err := w.WriteString(": keep-alive\n\n"); err != nil {
+					return
+				}
+				if err := w.Flush(); err != nil {
+					return
+				}
+			}
+		}
+	})
+	return nil
+}
+
+// indexCursor is the stream position just after every event of index.
+func indexCursor(index uint64) string { return fmt.Sprintf("%020d/\xff", index) }
+
+// dispatchCursor reads Last-Event-ID: a dispatch event id, or a bare raft
+// index (the "ready" event's id). fresh is true without one.
+func dispatchCursor(c *fiber.Ctx) (after string, fresh bool, err error) {
+	v := strings.TrimSpace(c.Get("Last-Event-ID"))
+	if v == "" {
+		v = strings.TrimSpace(c.Query("last_event_id"))
+	}
+	if v == "" {
+		return "", true, nil
+	}
+	if n, err := strconv.ParseUint(v, 10, 64); err == nil {
+		return indexCursor(n), false, nil
+	}
+	if err := cluster.ParseDispatchEventID(v); err != nil {
+		return "", false, badRequest("Last-Event-ID must be a dispatch event id (<index>/<dispatch id>) or a raft index")
+	}
+	return strings.Clone(v), false, nil
+}
