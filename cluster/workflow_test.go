@@ -1,0 +1,221 @@
+package cluster
+
+import (
+	"encoding/json"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/frontdoor-ucc/frontdoor/protocols"
+	"github.com/frontdoor-ucc/frontdoor/routing"
+	"github.com/frontdoor-ucc/frontdoor/triage"
+)
+
+var (
+	testReception = Actor{ID: "k-desk", Name: "Desk 1", Role: RoleReception}
+	testClinician = Actor{ID: "k-doc", Name: "Dr Patel", Role: RoleClinician}
+)
+
+// screenNo answers every screen question "no" (questions off the path are
+// kept by the engine and do no harm).
+func screenNo(t testing.TB) []triage.Reply {
+	t.Helper()
+	set, _, err := protocols.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []triage.Reply
+	for _, n := range set.Screen.Nodes {
+		if n.NodeKind() == "question" {
+			out = append(out, triage.Reply{Question: triage.ScreenPrefix + n.ID, Value: "no"})
+		}
+	}
+	return out
+}
+
+func protocolsLoadPayload() ProtocolsLoad {
+	files := protocols.Files()
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var in ProtocolsLoad
+	for _, n := range names {
+		in.Files = append(in.Files, ProtocolFile{Name: n, Content: string(files[n])})
+	}
+	return in
+}
+
+// workflowCommandLog is a log exercising every workflow command: protocols
+// and directory at bootstrap, walk-ins triaged and routed, an NHS 111 Dx
+// (mapped and unmapped), observations raising a disposition, a
+// confirmation, an override, status changes, a protocol upload and
+// activation with an attendance pinned to the old version.
+func workflowCommandLog(t testing.TB) []*raft.Log {
+	t.Helper()
+	dir, err := routing.DemoDirectory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	uti := `{"very_unwell":"no","retention":"no","catheter":"no","upper_tract":"no","visible_blood":"no","ask_pregnant":"no","recurrent":"no","vaginal":"no"}`
+	var utiAnswers map[string]string
+	_ = json.Unmarshal([]byte(uti), &utiAnswers)
+	answers := screenNo(t)
+	keys := make([]string, 0, len(utiAnswers))
+	for k := range utiAnswers {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		answers = append(answers, triage.Reply{Question: k, Value: utiAnswers[k]})
+	}
+	age30, age58 := 30, 58
+	src := string(protocols.Files()["urinary-symptoms.yaml"])
+	v2 := strings.Replace(src, "\nversion: ", "\nversion: 9", 1) // version 9<n>: higher than any shipped
+	envs := [][]byte{
+		kindEnv(t, KindProtocolsLoad, 1, bootstrap, protocolsLoadPayload()),
+		kindEnv(t, KindDirectoryLoad, 2, bootstrap, dir),
+		kindEnv(t, KindAttendanceCreate, 3, testReception, AttendanceCreate{Complaint: "burning pee", Protocol: "urinary-symptoms",
+			Patient: Patient{Postcode: "DY1 1AA"}, Context: &TriageContext{AgeYears: &age30, Sex: "female", Pregnant: "no"}}, "A1"),
+		kindEnv(t, KindAttendanceAnswer, 4, testReception, AttendanceAnswers{AttendanceID: "A1", Answers: answers}),
+		kindEnv(t, KindAttendanceConfirm, 5, testClinician, AttendanceConfirm{AttendanceID: "A1", Note: "ok"}),
+		kindEnv(t, KindAttendanceObserve, 6, testClinician, AttendanceObservations{AttendanceID: "A1",
+			Observations: triage.Observations{RespiratoryRate: ip(26), SpO2: ip(91), Pulse: ip(125)}}),
+		kindEnv(t, KindAttendanceCreate, 7, testReception, AttendanceCreate{Complaint: "chest pain", Protocol: "chest-pain",
+			Context: &TriageContext{AgeYears: &age58, Sex: "male"}}, "A2"),
+		kindEnv(t, KindAttendanceAnswer, 8, testReception, AttendanceAnswers{AttendanceID: "A2",
+			Answers: append(screenNo(t), triage.Reply{Question: "heavy_or_spreading", Value: "yes"})}),
+		kindEnv(t, KindAttendanceCreate, 9, Actor{ID: "k-111", Name: "111", Role: RoleNHS111}, AttendanceCreate{Complaint: "sore throat",
+			Channel: ChannelNHS111, CaseRef: "111-1", Dx: &DxReferral{Code: "Dx06"}, Context: &TriageContext{AgeYears: &age30}}, "A3"),
+		kindEnv(t, KindAttendanceCreate, 10, Actor{ID: "k-111", Name: "111", Role: RoleNHS111}, AttendanceCreate{Complaint: "odd",
+			Channel: ChannelNHS111, Dx: &DxReferral{Code: "Dx9999"}}, "A4"),
+		kindEnv(t, KindAttendanceOverride, 11, testClinician, AttendanceOverride{AttendanceID: "A4", Tier: triage.GP, Timeframe: triage.Within2h, Reason: "seen the notes"}),
+		kindEnv(t, KindAttendanceStatus, 12, testReception, AttendanceStatusChange{AttendanceID: "A3", Status: AttendanceLeft}),
+		kindEnv(t, KindAttendanceCreate, 13, testReception, AttendanceCreate{Complaint: "burning pee", Protocol: "urinary-symptoms",
+			Context: &TriageContext{AgeYears: &age30, Sex: "female"}}, "A5"),
+		kindEnv(t, KindProtocolUpload, 14, testAdmin, ProtocolUpload{Content: v2}),
+		kindEnv(t, KindProtocolActivate, 15, testAdmin, ProtocolActivate{ID: "urinary-symptoms", Version: 9*pow10(len(versionOf(src))) + atoi(versionOf(src))}),
+		kindEnv(t, KindAttendanceAnswer, 16, testReception, AttendanceAnswers{AttendanceID: "A5", Answers: answers}),
+		kindEnv(t, KindAttendanceStatus, 17, testClinician, AttendanceStatusChange{AttendanceID: "A2", Status: AttendanceSeen}),
+	}
+	logs := make([]*raft.Log, len(envs))
+	for i, e := range envs {
+		logs[i] = cmdLog(uint64(i+1), e)
+	}
+	return logs
+}
+
+var bootstrap = Actor{ID: "system", Name: "frontdoor bootstrap", Role: "system"}
+
+func ip(v int) *int { return &v }
+
+func versionOf(src string) string {
+	i := strings.Index(src, "\nversion: ")
+	rest := src[i+len("\nversion: "):]
+	return rest[:strings.IndexByte(rest, '\n')]
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, c := range s {
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+func pow10(n int) int {
+	p := 1
+	for range n {
+		p *= 10
+	}
+	return p
+}
+
+// TestWorkflowDeterminism: the same log gives the same state on two
+// replicas however it is batched, and every command succeeded with the
+// expected decisions.
+func TestWorkflowDeterminism(t *testing.T) {
+	logs := workflowCommandLog(t)
+	a, b := newTestFSM(t), newTestFSM(t)
+	resA := applyInBatches(a, logs, 1)
+	applyInBatches(b, logs, 5)
+	ha, ia := mustHash(t, a)
+	hb, ib := mustHash(t, b)
+	if ha != hb || ia != ib {
+		t.Fatalf("replicas differ: %s@%d vs %s@%d", ha, ia, hb, ib)
+	}
+	var flat []*Result
+	for _, part := range resA {
+		for _, r := range part {
+			flat = append(flat, resultValue(t, r))
+		}
+	}
+	for i, r := range flat {
+		if r.Err != nil {
+			t.Fatalf("command %d refused: %v", i+1, r.Err)
+		}
+	}
+	att := func(i int) Attendance {
+		var x Attendance
+		if err := json.Unmarshal(flat[i].Value, &x); err != nil {
+			t.Fatalf("command %d value: %v", i+1, err)
+		}
+		return x
+	}
+	if x := att(3); x.Status != AttendanceAwaitingConfirmation || x.Routing.Decision.ServiceID != "ph-high-street" {
+		t.Fatalf("A1 after answers: %s %+v", x.Status, x.Routing)
+	}
+	if x := att(5); x.Routing.Decision.Tier != routing.TierED || len(x.Routing.History) != 1 {
+		t.Fatalf("A1 after observations: %+v", x.Routing)
+	}
+	if x := att(7); x.Triage.Disposition.Dx != "Dx012" || x.Routing.Decision.ServiceID != "ed-castlegate" {
+		t.Fatalf("A2: %+v", x.Triage.Disposition)
+	}
+	if x := att(8); x.Status != AttendanceRouted || x.Triage.Disposition.Source != "dx" || x.Routing.Decision.Tier != routing.TierGP {
+		t.Fatalf("A3 (Dx06): %s %+v", x.Status, x.Triage.Disposition)
+	}
+	if x := att(9); x.Status != AttendanceClinicianReview || x.Triage.Review == "" {
+		t.Fatalf("A4 (unmapped Dx): %s", x.Status)
+	}
+	if x := att(10); x.Status != AttendanceRouted || len(x.Overrides) != 1 || !x.Routing.Override {
+		t.Fatalf("A4 after override: %s %+v", x.Status, x.Overrides)
+	}
+	a5 := att(12)
+	if x := att(15); x.Triage.Session.Hash != a5.Triage.Session.Hash || x.Triage.Disposition == nil {
+		t.Fatalf("A5 did not finish on its pinned version: %+v", x.Triage.Session)
+	}
+}
+
+// TestWorkflowRefusalsLeaveStateUnchanged: refused workflow commands give
+// the same CommandError and change no key.
+func TestWorkflowRefusalsLeaveStateUnchanged(t *testing.T) {
+	logs := workflowCommandLog(t)
+	f := newTestFSM(t)
+	applyInBatches(f, logs, len(logs))
+	before := dataHash(t, f)
+	n := len(logs)
+	refused := [][]byte{
+		kindEnv(t, KindAttendanceAnswer, 100, testReception, AttendanceAnswers{AttendanceID: "A5", Answers: []triage.Reply{{Question: "screen.stroke", Value: "maybe"}}}),
+		kindEnv(t, KindAttendanceAnswer, 100, testReception, AttendanceAnswers{AttendanceID: "A1", Answers: []triage.Reply{{Question: "screen.stroke", Value: "no"}}}),
+		kindEnv(t, KindAttendanceOverride, 101, testClinician, AttendanceOverride{AttendanceID: "A1", Tier: triage.GP}),
+		kindEnv(t, KindAttendanceConfirm, 102, testClinician, AttendanceConfirm{AttendanceID: "A2"}),
+		kindEnv(t, KindAttendanceStatus, 103, testClinician, AttendanceStatusChange{AttendanceID: "A3", Status: AttendanceSeen}),
+		kindEnv(t, KindAttendanceObserve, 104, testClinician, AttendanceObservations{AttendanceID: "A1", Observations: triage.Observations{SpO2: ip(400)}}),
+		kindEnv(t, KindAttendanceCreate, 105, testReception, AttendanceCreate{Complaint: "x", Protocol: "no-such-protocol"}, "A9"),
+		kindEnv(t, KindProtocolUpload, 106, testAdmin, ProtocolUpload{Content: "id: chest-pain\nversion: 99\nkind: presentation\n"}),
+		kindEnv(t, KindProtocolActivate, 107, testAdmin, ProtocolActivate{ID: "chest-pain", Version: 77}),
+		kindEnv(t, KindProtocolsLoad, 108, bootstrap, protocolsLoadPayload()),
+	}
+	for i, e := range refused {
+		res := f.ApplyBatch([]*raft.Log{cmdLog(uint64(n+1+i), e)})
+		if r := resultValue(t, res[0]); r.Err == nil {
+			t.Fatalf("command %d was not refused: %s", i, r.Value)
+		}
+	}
+	if after := dataHash(t, f); after != before {
+		t.Fatal("a refused workflow command changed the state")
+	}
+}
