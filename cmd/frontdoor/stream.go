@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +39,15 @@ func (s *server) streamQueue(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	life := streamMaxLife
+	if v := c.Query("max_seconds"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > int(streamMaxLife/time.Second) {
+			return &problem{Type: problemBadRequest, Title: "Bad request", Status: http.StatusBadRequest,
+				Detail: "max_seconds must be between 1 and 3600", Errors: map[string]string{"max_seconds": "between 1 and 3600"}}
+		}
+		life = time.Duration(n) * time.Second
+	}
 	store := s.store
 	waiter, _ := store.(applyWaiter)
 	c.Set(fiber.HeaderContentType, "text/event-stream")
@@ -45,7 +55,7 @@ func (s *server) streamQueue(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderConnection, "keep-alive")
 	c.Set("X-Accel-Buffering", "no")
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
-		end := time.Now().Add(streamMaxLife)
+		end := time.Now().Add(life)
 		fresh := last == 0
 		for time.Now().Before(end) {
 			var evs []cluster.QueueEvent
@@ -88,7 +98,7 @@ func (s *server) streamQueue(c *fiber.Ctx) error {
 			if applied > last {
 				last = applied // nothing for the queue up to here
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), streamKeepAlive)
+			ctx, cancel := context.WithTimeout(context.Background(), min(streamKeepAlive, max(time.Until(end), time.Millisecond)))
 			var werr error
 			if waiter != nil {
 				werr = waiter.WaitApplied(ctx, last+1)

@@ -38,7 +38,7 @@ var workflowRoutes = []routeRow{
 	{Method: "GET", Path: "/v1/attendances/:id/explain", Roles: rolesDesk, Summary: "The whole story: protocol version and hash, answers with who and when, scores, deciding rule, services rejected and why, overrides, confirmations", Query: []string{consistencyQuery}},
 	{Method: "GET", Path: "/v1/attendances/:id/slip", Roles: rolesDesk, Summary: "Printable page for the patient: where to go, when, how, care advice, when to come back", Query: []string{consistencyQuery}},
 	{Method: "GET", Path: "/v1/queue", Roles: []string{cluster.RoleReception, cluster.RoleClinician}, Summary: "Attendances waiting, by clinical priority then arrival; served from local state (stale: true) without quorum"},
-	{Method: "GET", Path: "/v1/queue/stream", Roles: []string{cluster.RoleReception, cluster.RoleClinician}, Summary: "Server-Sent Events of queue changes (event id = raft index; resumable with Last-Event-ID)", Query: []string{"last_event_id"}},
+	{Method: "GET", Path: "/v1/queue/stream", Roles: []string{cluster.RoleReception, cluster.RoleClinician}, Summary: "Server-Sent Events of queue changes (event id = raft index; resumable with Last-Event-ID)", Query: []string{"last_event_id", "max_seconds"}},
 }
 
 func init() { routeTable = append(routeTable, workflowRoutes...) }
