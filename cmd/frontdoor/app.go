@@ -120,6 +120,7 @@ func newApp(cfg appConfig) *fiber.App {
 	s.registerHealth(app, cfg.Gatherer)
 	root := s.guard(app, "")
 	s.registerOpenAPI(root)
+	s.registerWeb(root)
 	v1 := root.Group("/v1")
 	s.registerCluster(v1)
 	s.registerKeys(v1)

@@ -1,0 +1,576 @@
+// New attendance and triage: the life-threat check first (one keystroke
+// raises "clinician now" before anyone is named), then the patient
+// (identity second: search, candidates with reasons, or create), the
+// presenting complaint by typing, the questions one at a time, and the
+// outcome with where and why, the slip, confirmation, override and GP
+// registration. Observations can be entered at any point once the
+// attendance exists.
+
+import { api, ApiError } from './api.js';
+import { can, has } from './roles.js';
+import { h, $, $$, field, showErrors, clearErrors, formValues, patientName, fmtTime } from './dom.js';
+import { news2, response } from './news2.js';
+import { statusWord, tierWord, priorityOf } from './queue.js';
+
+const TIER_RANK = { self_care: 1, pharmacy: 2, gp: 3, rapid_response: 4, ed: 5 };
+const TIERS = [['ed', 'Emergency department'], ['rapid_response', 'Urgent community (rapid) response'], ['gp', 'GP'], ['pharmacy', 'Pharmacy'], ['self_care', 'Self care']];
+const TIMEFRAMES = ['immediate', '1h', '2h', '4h', '6h', '12h', '24h', '72h', '1w', 'none'];
+const LIFE_THREATS = [
+  'not breathing, or choking',
+  'unconscious or not responding',
+  'bleeding heavily and it will not stop',
+  'signs of a stroke: face drooping, arm weak, speech slurred',
+  'a severe allergic reaction: swelling of lips, tongue or throat, struggling to breathe',
+  'fitting now',
+  'struggling to breathe, cannot finish a sentence',
+  'chest pain that is heavy or spreading, with sweating or sickness',
+];
+
+// The attendance workflow routes (cmd/frontdoor/workflow.go).
+const ROUTES = {
+  answers: '/v1/attendances/{id}/answers',
+  observations: '/v1/attendances/{id}/observations',
+  confirm: '/v1/attendances/{id}/confirm',
+  override: '/v1/attendances/{id}/override',
+  slip: '/v1/attendances/{id}/slip',
+  protocols: '/v1/protocols',
+};
+function allowed(name, method) { const p = ROUTES[name]; return can(method, p) ? p : ''; }
+const withID = (p, id) => p.replace('{id}', encodeURIComponent(id));
+
+function attOf(x) { return x && (x.attendance || x); }
+
+export class Wizard {
+  constructor(queue) {
+    this.queue = queue;
+    this.root = $('#wizard');
+    this.side = $('#side');
+    this.reset();
+    document.addEventListener('keydown', (e) => this.key(e));
+  }
+
+  reset() {
+    this.att = null;
+    this.patient = null;
+    this.noGP = false;
+    this.complaint = null;
+    this.step = 'screen';
+    this.render();
+  }
+
+  // open shows an existing attendance at the step it has reached.
+  async open(a, intent) {
+    this.att = a;
+    this.patient = null;
+    this.step = 'patient';
+    if (a.triage && a.triage.disposition && (!a.triage.questions || a.triage.questions.length === 0)) this.step = 'outcome';
+    else if (a.triage) this.step = 'triage';
+    else if (a.patient_id || a.patient && a.patient.family_name) this.step = 'complaint';
+    if (a.patient_id && can('GET', '/v1/patients/{id}')) {
+      try { this.patient = await api('GET', '/v1/patients/' + encodeURIComponent(a.patient_id)); } catch { /* shown without */ }
+    }
+    this.render();
+  }
+
+  setAtt(x) {
+    this.att = attOf(x);
+    if (this.queue) this.queue.reload();
+  }
+
+  key(e) {
+    if ($('#view-new').hidden || e.altKey || e.ctrlKey || e.metaKey) return;
+    const t = e.target;
+    if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT')) return;
+    const k = e.key.toLowerCase();
+    if (this.step === 'screen') {
+      if (k === 'c') { e.preventDefault(); this.clinicianNow(); }
+      else if (k === 'n') { e.preventDefault(); this.go('patient'); }
+      return;
+    }
+    if (this.step === 'triage') {
+      const b = this.root.querySelector('[data-key="' + k + '"]');
+      if (b) { e.preventDefault(); b.click(); }
+    }
+  }
+
+  go(step) { this.step = step; this.render(); }
+
+  render() {
+    for (const li of $$('#steps li')) {
+      if (li.dataset.step === this.step) li.setAttribute('aria-current', 'step'); else li.removeAttribute('aria-current');
+    }
+    const fn = {
+      screen: this.screen, patient: this.patientStep, complaint: this.complaintStep, triage: this.triage,
+      outcome: this.outcome, clinician: this.clinicianCalled,
+    }[this.step];
+    this.root.replaceChildren(fn.call(this));
+    this.renderSide();
+    const focus = this.root.querySelector('[data-autofocus]') || this.root.querySelector('h1, h2');
+    if (focus) { if (!focus.hasAttribute('tabindex') && /^H/.test(focus.tagName)) focus.setAttribute('tabindex', '-1'); focus.focus(); }
+  }
+
+  // Step 1: the life-threat check.
+  screen() {
+    return h('div', { class: 'panel card-urgent' },
+      h('h1', { id: 'screen-h', tabindex: '-1', 'data-autofocus': true }, 'Is anyone in immediate danger?'),
+      h('p', {}, 'Look at the person first. Is the person:'),
+      h('ul', {}, LIFE_THREATS.map((t) => h('li', {}, t))),
+      h('button', { type: 'button', class: 'btn btn-warning btn-big', id: 'clinician-now', onclick: () => this.clinicianNow() },
+        h('kbd', {}, 'C'), 'Yes — clinician now'),
+      h('button', { type: 'button', class: 'btn btn-big', id: 'no-threat', onclick: () => this.go('patient') },
+        h('kbd', {}, 'N'), 'No — continue'),
+      h('p', { class: 'shortcuts' }, 'Press C for a clinician now: the arrival is recorded at once, without a name. Press N to continue.'));
+  }
+
+  async clinicianNow() {
+    const btn = $('#clinician-now');
+    if (btn) btn.disabled = true;
+    try {
+      const body = { complaint: 'Life threat at the front door: clinician now', channel: 'walk_in', patient: {} };
+      this.setAtt(await api('POST', '/v1/attendances', body));
+      if (has('POST', '/v1/alerts') && can('POST', '/v1/alerts')) {
+        try { await api('POST', '/v1/alerts', { kind: 'clinician_now', attendance_id: this.att.id, message: 'Life threat at the front door' }); } catch { /* the attendance is recorded */ }
+      }
+      this.go('clinician');
+    } catch (e) {
+      if (btn) btn.disabled = false;
+      showErrors(this.root, e);
+    }
+  }
+
+  clinicianCalled() {
+    return h('div', { class: 'panel card-urgent' },
+      h('h1', { tabindex: '-1', 'data-autofocus': true, id: 'clinician-called' }, 'Clinician called'),
+      h('p', {}, 'Arrival recorded at ' + fmtTime(this.att.arrived_at) + ' without a name. Stay with the person and call for help now.'),
+      h('p', {}, 'Name them later: open this attendance from the queue.'),
+      h('button', { type: 'button', class: 'btn', onclick: () => this.go('patient') }, 'Add who they are'),
+      h('button', { type: 'button', class: 'btn btn-secondary', onclick: () => this.reset() }, 'Next person'));
+  }
+
+  // Step 2: who is it (identity second: may be skipped).
+  patientStep() {
+    const out = h('div', {});
+    const results = h('div', { id: 'candidates', 'aria-live': 'polite' });
+    const search = h('form', { class: 'panel', id: 'find-form', novalidate: true, onsubmit: (e) => { e.preventDefault(); this.find(search, results); } },
+      h('h1', { tabindex: '-1', 'data-autofocus': true }, this.att ? 'Who is ' + patientName(this.att.patient) + '?' : 'Find the patient'),
+      h('p', { class: 'hint' }, 'NHS number, or surname with date of birth and postcode. You can skip this and name them later.'),
+      field({ name: 'nhs_number', label: 'NHS number', hint: '10 digits, for example 943 476 5919', cls: 'narrow', attrs: { inputmode: 'numeric' } }),
+      h('div', { class: 'inline' },
+        field({ name: 'given_name', label: 'First name' }),
+        field({ name: 'family_name', label: 'Last name' })),
+      h('div', { class: 'inline' },
+        field({ name: 'date_of_birth', label: 'Date of birth', type: 'date' }),
+        field({ name: 'postcode', label: 'Postcode', cls: 'narrow' })),
+      h('button', { type: 'submit', class: 'btn', id: 'find-btn' }, 'Find'),
+      h('button', { type: 'button', class: 'btn btn-secondary', id: 'new-patient-btn', onclick: () => this.newPatientForm(out, search) }, 'New patient'),
+      h('button', { type: 'button', class: 'btn btn-secondary', id: 'skip-patient', onclick: () => this.go(this.att && this.att.triage ? 'triage' : 'complaint') }, 'Skip: unknown for now'),
+      results);
+    out.append(search);
+    return out;
+  }
+
+  async find(form, results) {
+    clearErrors(form);
+    const v = formValues(form);
+    const q = new URLSearchParams(v).toString();
+    try {
+      const r = await api('GET', '/v1/patients?' + q);
+      const cands = r.candidates || [];
+      results.replaceChildren(h('h2', {}, cands.length ? cands.length + ' possible match' + (cands.length > 1 ? 'es' : '') : 'No match'),
+        cands.map((c) => this.candidate(c)));
+      if (!cands.length) results.append(h('p', {}, 'Check the details, or add them as a new patient.'));
+    } catch (e) { showErrors(form, e); }
+  }
+
+  candidate(c) {
+    const p = c.patient;
+    return h('div', { class: 'candidate' },
+      h('strong', {}, patientName(p)), ' ', c.exact ? h('span', { class: 'tag tag-pharmacy' }, 'Same NHS number') : null,
+      h('div', { class: 'muted' }, ['Born ' + (p.date_of_birth || 'unknown'), p.postcode, p.nhs_number ? 'NHS ' + p.nhs_number : null,
+        p.gp_practice ? 'GP ' + p.gp_practice : 'No GP recorded'].filter(Boolean).join(' · ')),
+      h('p', { class: 'muted' }, 'Why it may be them: ' + (c.reasons || []).join('; ')),
+      h('button', { type: 'button', class: 'btn btn-small', onclick: () => this.usePatient(p) }, 'This is them'));
+  }
+
+  newPatientForm(out, search) {
+    const vals = formValues(search);
+    const practices = h('div', {});
+    const form = h('form', { class: 'panel', id: 'patient-form', novalidate: true, onsubmit: (e) => { e.preventDefault(); this.createPatient(form, false); } },
+      h('h2', { tabindex: '-1', 'data-autofocus': true, id: 'new-patient-h' }, 'New patient'),
+      h('div', { class: 'inline' },
+        field({ name: 'given_name', label: 'First name', value: vals.given_name }),
+        field({ name: 'family_name', label: 'Last name', value: vals.family_name })),
+      h('div', { class: 'inline' },
+        field({ name: 'date_of_birth', label: 'Date of birth', type: 'date', value: vals.date_of_birth }),
+        field({ name: 'sex', label: 'Sex', type: 'select', options: [['', 'Not given'], ['female', 'Female'], ['male', 'Male'], ['unknown', 'Unknown']] })),
+      field({ name: 'nhs_number', label: 'NHS number (if known)', cls: 'narrow', value: vals.nhs_number }),
+      h('div', { class: 'inline' },
+        field({ name: 'postcode', label: 'Postcode', cls: 'narrow', value: vals.postcode }),
+        field({ name: 'phone', label: 'Phone' })),
+      field({ name: 'no_fixed_abode', label: 'No fixed abode', type: 'checkbox' }),
+      practices,
+      h('div', { id: 'patient-dupes' }),
+      h('button', { type: 'submit', class: 'btn', id: 'create-patient' }, 'Save patient'));
+    out.replaceChildren(form);
+    this.practiceSelect(practices);
+    form.querySelector('h2').focus();
+  }
+
+  async practiceSelect(box) {
+    let opts = [['', 'No GP / not registered'], ['?', 'Registered, practice not known']];
+    if (can('GET', '/v1/practices')) {
+      try {
+        const r = await api('GET', '/v1/practices');
+        const list = r.practices || r || [];
+        opts = opts.concat(list.map((p) => [p.ods || p.code || p.id, (p.name || p.ods) + (p.ods ? ' (' + p.ods + ')' : '')]));
+      } catch { /* free text below */ }
+    }
+    box.replaceChildren(field({ name: 'gp_practice', label: 'GP practice', type: 'select', options: opts,
+      hint: 'Patients without a GP can be registered with a practice after triage.' }));
+  }
+
+  async createPatient(form, confirmNew) {
+    clearErrors(form);
+    const v = formValues(form);
+    this.noGP = !v.gp_practice;
+    if (v.gp_practice === '?') delete v.gp_practice;
+    if (!v.no_fixed_abode) delete v.no_fixed_abode;
+    if (confirmNew) v.confirm_new = true;
+    try {
+      const p = await api('POST', '/v1/patients', v);
+      this.usePatient(p.patient || p);
+    } catch (e) {
+      if (e.status === 409 && e.problem.candidates) {
+        const box = $('#patient-dupes', form);
+        box.replaceChildren(h('div', { class: 'banner banner-warn', role: 'alert' },
+          h('p', {}, 'This looks like someone already on record. Is it one of them?'),
+          e.problem.candidates.map((c) => this.candidate(c)),
+          h('button', { type: 'button', class: 'btn btn-secondary', onclick: () => this.createPatient(form, true) }, 'Someone else: save as a new patient')));
+        return;
+      }
+      showErrors(form, e);
+    }
+  }
+
+  async usePatient(p) {
+    this.patient = p;
+    if (p.gp_practice) this.noGP = false; else this.noGP = true;
+    if (this.att) {
+      try { this.setAtt(await api('POST', '/v1/attendances/' + encodeURIComponent(this.att.id) + '/patient', { patient_id: p.id })); } catch (e) { showErrors(this.root, e); return; }
+      this.go(this.att.triage ? (this.att.triage.disposition ? 'outcome' : 'triage') : 'complaint');
+      return;
+    }
+    this.go('complaint');
+  }
+
+  // Step 3: the presenting complaint, by typing.
+  complaintStep() {
+    const hits = h('div', { id: 'protocol-hits', role: 'listbox', 'aria-label': 'Matching presentations' });
+    const chosen = h('p', { id: 'protocol-chosen', 'aria-live': 'polite' });
+    const searchable = allowed('protocols', 'GET');
+    let timer = null;
+    const form = h('form', { class: 'panel', id: 'complaint-form', novalidate: true, onsubmit: (e) => { e.preventDefault(); this.start(form); } },
+      h('h1', { tabindex: '-1' }, 'What has brought ' + (this.patient ? patientName(this.patient) : 'them') + ' in?'),
+      field({ name: 'complaint', label: 'Presenting complaint, in their words', hint: searchable ? 'Type a few words, then choose the closest presentation below.' : '',
+        attrs: { 'data-autofocus': true, oninput: null } }),
+      hits, chosen,
+      h('h2', {}, 'What else is known'),
+      h('div', { class: 'inline' },
+        this.patient && this.patient.date_of_birth ? null : field({ name: 'context.age_years', label: 'Age in years (if no date of birth)', type: 'number', cls: 'narrow', attrs: { min: 0, max: 130 } }),
+        field({ name: 'context.sex', label: 'Sex', type: 'select', value: (this.patient && this.patient.sex) || '', options: [['', 'Not given'], ['female', 'Female'], ['male', 'Male'], ['unknown', 'Unknown']] }),
+        field({ name: 'context.pregnant', label: 'Pregnant', type: 'select', options: [['', 'Not asked'], ['no', 'No'], ['yes', 'Yes'], ['unknown', 'Not sure']] })),
+      field({ name: 'context.flags.usual_residence', label: 'They are at their usual home (NHS 111 / rapid response)', type: 'checkbox' }),
+      field({ name: 'context.flags.immunosuppressed', label: 'Weakened immune system (chemotherapy, steroids, transplant)', type: 'checkbox' }),
+      field({ name: 'context.flags.anticoagulated', label: 'Takes blood thinners', type: 'checkbox' }),
+      field({ name: 'context.flags.carer_very_worried', label: 'Parent or carer is very worried', type: 'checkbox' }),
+      h('button', { type: 'submit', class: 'btn', id: 'start-triage' }, 'Start questions'));
+    const input = form.querySelector('input[name=complaint]');
+    input.addEventListener('input', () => {
+      clearTimeout(timer);
+      if (!searchable) return;
+      timer = setTimeout(() => this.searchProtocols(input.value, hits, chosen), 200);
+    });
+    if (this.complaint) chosen.textContent = 'Chosen: ' + this.complaint.title;
+    return form;
+  }
+
+  async searchProtocols(q, hits, chosen) {
+    if (q.trim().length < 2) { hits.replaceChildren(); return; }
+    try {
+      const r = await api('GET', ROUTES.protocols + '?q=' + encodeURIComponent(q));
+      const list = (r && r.search) || [];
+      hits.replaceChildren(...list.slice(0, 6).map((x, i) => h('button', {
+        type: 'button', role: 'option', class: 'btn btn-secondary btn-small protocol-hit', 'data-protocol': x.id,
+        'aria-selected': this.complaint && this.complaint.id === x.id ? 'true' : 'false',
+        onclick: () => { this.complaint = { id: x.id, title: x.title }; chosen.textContent = 'Chosen: ' + x.title; $$('.protocol-hit', hits).forEach((b) => b.setAttribute('aria-selected', b.dataset.protocol === x.id)); },
+      }, x.title + (x.matched && x.matched !== x.title ? ' (' + x.matched + ')' : ''))));
+      if (!list.length) hits.replaceChildren(h('p', { class: 'muted' }, 'No presentation matches; try other words.'));
+    } catch { /* searching is a help, not a must */ }
+  }
+
+  async start(form) {
+    clearErrors(form);
+    const v = formValues(form);
+    const ctx = {};
+    if (v['context.age_years'] != null) ctx.age_years = v['context.age_years'];
+    if (v['context.sex']) ctx.sex = v['context.sex'];
+    if (v['context.pregnant']) ctx.pregnant = v['context.pregnant'];
+    const flags = Object.keys(v).filter((k) => k.startsWith('context.flags.') && v[k]).map((k) => k.slice('context.flags.'.length));
+    if (flags.length) ctx.flags = flags;
+    const p = this.patient;
+    const body = { complaint: v.complaint || '', channel: 'walk_in',
+      patient: p ? { given_name: p.given_name, family_name: p.family_name, date_of_birth: p.date_of_birth, nhs_number: p.nhs_number, postcode: p.postcode } : {} };
+    for (const k of Object.keys(body.patient)) if (!body.patient[k]) delete body.patient[k];
+    if (this.complaint) body.protocol = this.complaint.id;
+    if (Object.keys(ctx).length) body.context = ctx;
+    try {
+      if (this.att) {
+        // An attendance already recorded (clinician now, check-in):
+        // triage it where the API allows; otherwise it stays as it is.
+        this.go('triage');
+        return;
+      }
+      this.setAtt(await api('POST', '/v1/attendances', body));
+      if (p) this.setAtt(await api('POST', '/v1/attendances/' + encodeURIComponent(this.att.id) + '/patient', { patient_id: p.id }));
+      this.go(this.att.triage ? (this.att.triage.disposition && !(this.att.triage.questions || []).length ? 'outcome' : 'triage') : 'outcome');
+    } catch (e) { showErrors(form, e); }
+  }
+
+  // Step 4: one question per screen.
+  triage() {
+    const a = this.att;
+    const qs = (a.triage && a.triage.questions) || [];
+    if (!qs.length) {
+      return h('div', { class: 'panel' }, h('h1', { tabindex: '-1' }, 'No questions to ask'),
+        h('p', {}, a.triage ? 'Triage is complete.' : 'This attendance has no protocol: a clinician decides.'),
+        h('button', { type: 'button', class: 'btn', onclick: () => this.go('outcome') }, 'See the outcome'));
+    }
+    const q = qs[0];
+    const answered = (a.triage.answers || []).length;
+    const panel = h('div', { class: 'panel', id: 'question', 'data-question': q.id },
+      h('p', { class: 'progress' }, 'Question ' + (answered + 1) + (q.id.startsWith('screen.') ? ' · life-threat screen' : '')),
+      h('h1', { class: 'question-text', id: 'q-text', tabindex: '-1', 'data-autofocus': q.type === 'number' ? null : true }, q.text),
+      q.help ? h('p', { class: 'hint' }, q.help) : null);
+    const send = (value) => this.answer(q.id, value, panel);
+    if (q.type === 'number') {
+      const f = h('form', { novalidate: true, onsubmit: (e) => { e.preventDefault(); send(String(formValues(f).value ?? '')); } },
+        field({ name: 'value', label: 'Answer' + (q.unit ? ' (' + q.unit + ')' : ''), type: 'number', cls: 'narrow',
+          attrs: { min: q.min, max: q.max, step: 'any', 'data-autofocus': true, 'aria-describedby': 'q-text' } }),
+        h('button', { type: 'submit', class: 'btn' }, 'Next'));
+      panel.append(f);
+    } else {
+      let choices = q.choices && q.choices.length ? q.choices.map((c) => [c.value, c.label || c.value]) :
+        [['yes', 'Yes'], ['no', 'No'], ['not_sure', 'Not sure']];
+      if (q.allowed && q.allowed.length && !(q.choices && q.choices.length)) choices = choices.filter(([v]) => q.allowed.includes(v));
+      panel.append(h('div', { class: 'answers', role: 'group', 'aria-labelledby': 'q-text' },
+        choices.map(([v, l], i) => h('button', { type: 'button', class: 'btn btn-big answer', 'data-key': String(i + 1), 'data-value': v,
+          onclick: () => send(v) }, h('kbd', {}, String(i + 1)), l))));
+      panel.append(h('p', { class: 'shortcuts' }, 'Press the number key for an answer.'));
+    }
+    return panel;
+  }
+
+  async answer(question, value, panel) {
+    const p = allowed('answers', 'POST');
+    if (!p) { showErrors(panel, new ApiError(0, { title: 'Answering questions is not available to this key' })); return; }
+    for (const b of $$('button', panel)) b.disabled = true;
+    try {
+      this.setAtt(await api('POST', withID(p, this.att.id), { answers: [{ question, value }] }));
+      const t = this.att.triage || {};
+      this.go((t.questions || []).length ? 'triage' : 'outcome');
+    } catch (e) {
+      for (const b of $$('button', panel)) b.disabled = false;
+      showErrors(panel, e);
+    }
+  }
+
+  // Step 5: the outcome, where and why.
+  outcome() {
+    const a = this.att;
+    const t = a.triage || {};
+    const d = t.disposition;
+    const dec = a.routing && a.routing.decision;
+    const out = h('div', {});
+    const pr = priorityOf(a);
+    const main = h('div', { class: 'panel ' + (pr.immediate || pr.tier === 'ed' ? 'card-urgent' : 'card-care'), id: 'outcome' },
+      h('h1', { tabindex: '-1', 'data-autofocus': true }, d ? (d.title || tierWord(d.tier)) : 'Waiting for a clinician'),
+      h('p', {}, h('span', { class: 'tag ' + (pr.immediate ? 'tag-immediate' : 'tag-' + (pr.tier || 'none')), id: 'outcome-tier' }, tierWord(pr.tier)), ' ',
+        statusWord(a.status)));
+    if (d) {
+      const info = t.dx_info;
+      main.append(h('dl', { class: 'summary-list' },
+        h('dt', {}, 'Level of care'), h('dd', {}, tierWord(d.tier)),
+        h('dt', {}, 'Within'), h('dd', { id: 'outcome-timeframe' }, d.timeframe === 'immediate' ? 'Now' : d.timeframe),
+        h('dt', {}, 'Dx'), h('dd', { id: 'outcome-dx' }, (d.dx || '—') + (info && info.meaning ? ': ' + info.meaning : '')),
+        h('dt', {}, 'Decided by'), h('dd', {}, (d.source || '') + (d.decided_by ? ' (' + d.decided_by + ')' : '')),
+        dec ? [h('dt', {}, 'Going to'), h('dd', { id: 'outcome-service' }, dec.service_name || dec.service_id)] : null,
+        dec && dec.see_from ? [h('dt', {}, 'Can be seen from'), h('dd', {}, fmtTime(dec.see_from))] : null,
+        dec && dec.distance_m ? [h('dt', {}, 'Distance'), h('dd', {}, (dec.distance_m / 1000).toFixed(1) + ' km')] : null));
+      if (d.advice) main.append(h('h2', {}, 'Advice'), h('p', {}, d.advice));
+      if (d.safety_net) main.append(h('h2', {}, 'If things change'), h('p', {}, d.safety_net));
+      if (t.review) main.append(h('p', { class: 'banner banner-warn' }, 'A clinician must decide: ' + t.review));
+    }
+    if (dec) {
+      const chosenRank = TIER_RANK[dec.tier] || 9;
+      const cheaper = (dec.rejections || []).filter((r) => (TIER_RANK[r.tier] || 9) < chosenRank);
+      const others = (dec.rejections || []).filter((r) => (TIER_RANK[r.tier] || 9) >= chosenRank);
+      main.append(h('h2', {}, 'Why not somewhere less intensive'));
+      if (cheaper.length) main.append(h('ul', { class: 'reasons', id: 'why-not-cheaper' }, cheaper.map((r) => h('li', {}, tierWord(r.tier) + ' — ' + r.service_id + ': ' + r.reason))));
+      else main.append(h('p', { id: 'why-not-cheaper' }, dec.tier === 'self_care' ? 'Self care is the least intensive option.' : 'No less intensive service was considered suitable for this need.'));
+      if (dec.gap) main.append(h('p', { class: 'banner banner-warn' }, 'No ' + tierWord(dec.gap.tier) + ' service could take them; sent to the next level up.'));
+      if (others.length) main.append(h('details', {}, h('summary', {}, 'Other services considered (' + others.length + ')'),
+        h('ul', { class: 'reasons' }, others.map((r) => h('li', {}, r.service_id + ': ' + r.reason)))));
+    }
+    const checks = t.session && t.session.outcome && t.session.outcome.checks;
+    if (checks && checks.length) {
+      main.append(h('details', {}, h('summary', {}, 'Safety checks'), h('ul', { class: 'reasons' }, checks.map((c) => h('li', {}, c.check + ': ' + (c.reason || (c.applies ? 'applies' : 'does not apply')) + (c.raises ? ' — raised the level' : ''))))));
+    }
+    const slip = allowed('slip', 'GET');
+    if (slip) main.append(h('button', { type: 'button', class: 'btn btn-secondary', id: 'print-slip', onclick: () => this.printSlip(withID(slip, a.id)) }, 'Print the patient\'s slip'));
+    main.append(h('button', { type: 'button', class: 'btn btn-secondary', onclick: () => this.reset() }, 'Next person'));
+    out.append(main);
+    if (a.status === 'awaiting_confirmation') out.append(this.confirmPanel());
+    if (this.needsRegistration()) out.append(this.registrationPanel());
+    if (allowed('override', 'POST')) out.append(this.overridePanel());
+    return out;
+  }
+
+  async printSlip(path) {
+    try {
+      const res = await api('GET', path, undefined, { raw: true });
+      const blob = await res.blob();
+      const url = URL.createObjectURL(blob);
+      const w = window.open(url, '_blank');
+      if (!w) location.assign(url);
+    } catch (e) { showErrors(this.root, e); }
+  }
+
+  confirmPanel() {
+    const p = allowed('confirm', 'POST');
+    if (!p) {
+      return h('div', { class: 'panel card-urgent', id: 'confirm-panel' }, h('h2', {}, 'A clinician must confirm this'),
+        h('p', {}, 'Walk-ins sent to a pharmacy or home are confirmed by a clinician before they leave. Ask a clinician to open this attendance.'));
+    }
+    const f = h('form', { class: 'panel card-urgent', id: 'confirm-panel', novalidate: true, onsubmit: async (e) => {
+      e.preventDefault();
+      try { this.setAtt(await api('POST', withID(p, this.att.id), formValues(f))); this.render(); } catch (err) { showErrors(f, err); }
+    } }, h('h2', {}, 'Clinician confirmation'),
+    h('p', {}, 'Confirm that this walk-in can safely go to ' + tierWord(priorityOf(this.att).tier).toLowerCase() + '.'),
+    field({ name: 'note', label: 'Note (optional)', type: 'textarea' }),
+    h('button', { type: 'submit', class: 'btn', id: 'confirm-btn' }, 'Confirm redirection'));
+    return f;
+  }
+
+  needsRegistration() {
+    const a = this.att;
+    if (a.registration_id || !a.patient_id) return false;
+    if (!can('POST', '/v1/attendances/{id}/registration')) return false;
+    return this.noGP || (this.patient && !this.patient.gp_practice);
+  }
+
+  registrationPanel() {
+    const result = h('div', { id: 'registration-result', 'aria-live': 'polite' });
+    const f = h('form', { class: 'panel', id: 'registration-form', novalidate: true, onsubmit: async (e) => {
+      e.preventDefault();
+      const v = formValues(f);
+      if (v.stay_days != null && v.type !== 'temporary') delete v.stay_days;
+      try {
+        const r = await api('POST', withID('/v1/attendances/{id}/registration', this.att.id), v);
+        this.att.registration_id = r.id;
+        f.replaceChildren(h('h2', { tabindex: '-1' }, 'Registered with a GP'),
+          h('p', { id: 'registered-practice' }, (r.practice_name || r.practice || '') + ' — ' + (r.type || v.type) + ' registration, ' + (r.status || 'proposed')),
+          r.reason ? h('p', {}, 'Why this practice: ' + r.reason) : null);
+        f.querySelector('h2').focus();
+      } catch (err) { showErrors(f, err); }
+    } },
+    h('h2', {}, 'Register with a GP'),
+    h('p', {}, 'This patient has no GP. A practice that covers their address and is open to new patients is allocated.'),
+    h('fieldset', { 'data-field': 'type', class: 'form-group' }, h('legend', {}, 'Registration'), h('span', { class: 'error-message' }),
+      h('label', { class: 'checkbox' }, h('input', { type: 'radio', name: 'type', value: 'permanent', checked: true }), 'Permanent'),
+      h('label', { class: 'checkbox' }, h('input', { type: 'radio', name: 'type', value: 'temporary' }), 'Temporary (staying under 3 months)')),
+    field({ name: 'stay_days', label: 'Days staying (temporary only)', type: 'number', cls: 'narrow', attrs: { min: 1, max: 90 } }),
+    field({ name: 'postcode', label: 'Postcode where they live or stay', cls: 'narrow', value: (this.patient && this.patient.postcode) || '' }),
+    field({ name: 'no_fixed_abode', label: 'No fixed abode', type: 'checkbox', value: this.patient && this.patient.no_fixed_abode }),
+    field({ name: 'no_proof_of_address', label: 'No proof of address (they can still register)', type: 'checkbox' }),
+    field({ name: 'consent', label: 'The patient agrees to be registered', type: 'checkbox' }),
+    h('button', { type: 'submit', class: 'btn', id: 'register-btn' }, 'Register'),
+    result);
+    return f;
+  }
+
+  overridePanel() {
+    const p = allowed('override', 'POST');
+    const f = h('form', { class: 'panel', id: 'override-form', novalidate: true, onsubmit: async (e) => {
+      e.preventDefault();
+      try { this.setAtt(await api('POST', withID(p, this.att.id), formValues(f))); this.render(); } catch (err) { showErrors(f, err); }
+    } },
+    h('details', {}, h('summary', {}, 'Clinician override'),
+      h('div', { class: 'inline' },
+        field({ name: 'tier', label: 'Level of care', type: 'select', options: [['', 'Keep']].concat(TIERS) }),
+        field({ name: 'timeframe', label: 'Within', type: 'select', options: [['', 'Keep']].concat(TIMEFRAMES.map((x) => [x, x])) })),
+      field({ name: 'reason', label: 'Reason (required)', type: 'textarea', hint: 'Recorded in the audit trail with your name.' }),
+      h('button', { type: 'submit', class: 'btn btn-warning', id: 'override-btn' }, 'Override')));
+    return f;
+  }
+
+  // Side panel: the attendance and observations with NEWS2.
+  renderSide() {
+    const a = this.att;
+    if (!a) { this.side.replaceChildren(); return; }
+    const items = [h('div', { class: 'panel' }, h('h2', {}, patientName(a.patient)),
+      h('dl', { class: 'summary-list' },
+        h('dt', {}, 'Arrived'), h('dd', {}, fmtTime(a.arrived_at)),
+        h('dt', {}, 'Status'), h('dd', { id: 'side-status' }, statusWord(a.status)),
+        a.complaint ? [h('dt', {}, 'Complaint'), h('dd', {}, a.complaint)] : null))];
+    const p = allowed('observations', 'POST');
+    if (p) items.push(this.observationsForm(p));
+    this.side.replaceChildren(...items);
+  }
+
+  observationsForm(p) {
+    const t = this.att.triage || {};
+    const server = t.news2 || (t.session && t.session.outcome && t.session.outcome.news2) || null;
+    const live = h('p', { class: 'news2', id: 'news2-live', 'aria-live': 'polite' });
+    const f = h('form', { class: 'panel', id: 'obs-form', novalidate: true, onsubmit: async (e) => {
+      e.preventDefault();
+      const o = this.obsValues(f);
+      try {
+        this.setAtt(await api('POST', withID(p, this.att.id), o));
+        const tt = this.att.triage || {};
+        this.go(tt.disposition && !(tt.questions || []).length ? 'outcome' : this.step);
+      } catch (err) { showErrors(f, err); }
+    } },
+    h('h2', {}, 'Observations'),
+    server ? h('p', { id: 'news2-server' }, 'NEWS2 on record: ' + server.score + (server.complete ? '' : ' (incomplete)')) : null,
+    h('div', { class: 'inline' },
+      field({ name: 'respiratory_rate', label: 'Resp. rate /min', type: 'number', cls: 'narrow' }),
+      field({ name: 'spo2', label: 'SpO₂ %', type: 'number', cls: 'narrow' }),
+      field({ name: 'systolic_bp', label: 'Systolic BP mmHg', type: 'number', cls: 'narrow' }),
+      field({ name: 'pulse', label: 'Pulse /min', type: 'number', cls: 'narrow' }),
+      field({ name: 'temperature_c', label: 'Temperature °C', type: 'number', cls: 'narrow', attrs: { step: '0.1' } })),
+    field({ name: 'consciousness', label: 'Consciousness (ACVPU)', type: 'select',
+      options: [['', 'Not assessed'], ['alert', 'Alert'], ['confusion', 'New confusion'], ['voice', 'Responds to voice'], ['pain', 'Responds to pain'], ['unresponsive', 'Unresponsive']] }),
+    field({ name: 'on_oxygen', label: 'On oxygen', type: 'checkbox' }),
+    field({ name: 'spo2_scale2', label: 'SpO₂ scale 2 (target 88–92%, e.g. COPD)', type: 'checkbox' }),
+    live,
+    h('button', { type: 'submit', class: 'btn', id: 'obs-save' }, 'Save observations'));
+    const update = () => {
+      const r = news2(this.obsValues(f));
+      live.textContent = Object.keys(r.parts).length ? 'NEWS2 ' + r.score + (r.complete ? '' : ' so far') + ': ' + response(r) : '';
+    };
+    f.addEventListener('input', update);
+    f.addEventListener('change', update);
+    return f;
+  }
+
+  obsValues(f) {
+    const v = formValues(f);
+    const o = {};
+    for (const k of ['respiratory_rate', 'spo2', 'systolic_bp', 'pulse']) if (v[k] != null) o[k] = Math.round(v[k]);
+    if (v.temperature_c != null) o.temperature_c = v.temperature_c;
+    if (v.consciousness) o.consciousness = v.consciousness;
+    if (v.on_oxygen) o.on_oxygen = true; else if (Object.keys(o).length) o.on_oxygen = false;
+    if (v.spo2_scale2) o.spo2_scale2 = true;
+    return o;
+  }
+}

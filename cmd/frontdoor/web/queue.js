@@ -1,0 +1,226 @@
+// The live queue: GET /v1/queue (a local read on whichever node serves
+// the page, so it works without a leader and then says stale: true), kept
+// live by GET /v1/queue/stream, read through fetch because EventSource
+// cannot send the Bearer header. The stream resumes from the snapshot's
+// index with Last-Event-ID, so nothing between the two is missed; each
+// queue event updates its row at once and a short, debounced reload of
+// the snapshot fills in names and service names. With no quorum the last
+// queue stays on screen, marked stale.
+
+import { api, headers } from './api.js';
+import { h, $, fmtWait, fmtTime } from './dom.js';
+
+const STATUS_WORDS = {
+  arrived: 'Arrived', expected: 'Expected (NHS 111)', triaged: 'Triaged', routed: 'Routed',
+  awaiting_confirmation: 'Awaiting clinician confirmation', clinician_review: 'Clinician review',
+  called: 'Called', seen: 'Seen', handed_over: 'Handed over', left: 'Left without being seen',
+  dispatched: 'Dispatched',
+};
+const TIER_WORDS = { ed: 'Emergency', rapid_response: 'Rapid response', gp: 'GP', pharmacy: 'Pharmacy', self_care: 'Self care' };
+const FOUR_HOURS = 4 * 3600 * 1000;
+
+export function statusWord(s) { return STATUS_WORDS[s] || s; }
+export function tierWord(t) { return TIER_WORDS[t] || 'Not triaged'; }
+
+// priorityOf is an attendance's (or queue entry's) tier and whether it is
+// immediate.
+export function priorityOf(a) {
+  const d = (a.triage && a.triage.disposition) || null;
+  const tier = (d && d.tier) || a.tier || '';
+  const tf = (d && d.timeframe) || a.timeframe || '';
+  return { tier, immediate: tf === 'immediate', timeframe: tf };
+}
+
+// entryOf turns a queue entry into the row model.
+function entryOf(e, fetchedAt) {
+  return {
+    id: e.attendance_id, arrived_at: e.arrived_at, status: e.status, channel: e.channel, name: e.name || '',
+    complaint: e.complaint || '', priority: e.priority || 0, tier: e.tier || '', timeframe: e.timeframe || '',
+    dx: e.dx || '', service_id: e.service_id || '', service_name: e.service_name || '',
+    waitBase: (e.waiting_minutes || 0) * 60000, fetchedAt, over4h: !!e.over_4h,
+  };
+}
+
+export class Queue {
+  constructor(onOpen) {
+    this.items = new Map();
+    this.onOpen = onOpen;
+    this.filter = '';
+    this.stale = false;
+    this.lastEventId = '';
+    this.abort = null;
+    this.running = false;
+    this.reloadTimer = null;
+    this.announce = $('#queue-updates');
+    $('#queue-filter').addEventListener('change', (e) => { this.filter = e.target.value; this.render(); });
+  }
+
+  start() {
+    if (this.running) return;
+    this.running = true;
+    this.tick = setInterval(() => this.reload(), 10000); // waiting times, and staleness
+    this.loop();
+  }
+
+  stop() {
+    this.running = false;
+    clearInterval(this.tick);
+    if (this.abort) this.abort.abort();
+  }
+
+  async loop() {
+    let delay = 500;
+    while (this.running) {
+      try {
+        const index = await this.snapshot();
+        if (!this.lastEventId && index) this.lastEventId = String(index);
+        await this.stream(() => { delay = 500; });
+      } catch (e) {
+        if (!this.running) return;
+        if (e.status === 401 || e.status === 403) { this.setState('The queue cannot be shown to this key: ' + e.message); return; }
+        this.setState(this.stale ? this.staleText() : 'Reconnecting to the live queue…');
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 8000);
+    }
+  }
+
+  // snapshot loads GET /v1/queue and returns its index.
+  async snapshot() {
+    const body = await api('GET', '/v1/queue', undefined, { retryFor: 3000 });
+    const now = Date.now();
+    const fresh = new Map();
+    for (const e of (body && body.entries) || []) { const x = entryOf(e, now); fresh.set(x.id, x); }
+    for (const [id, x] of fresh) this.note(this.items.get(id), x);
+    for (const [id, x] of this.items) if (!fresh.has(id)) this.note(x, null);
+    this.items = fresh;
+    this.setStale(!!(body && body.stale));
+    this.render();
+    return body && body.index;
+  }
+
+  reload() {
+    clearTimeout(this.reloadTimer);
+    this.reloadTimer = setTimeout(() => this.snapshot().catch(() => this.setStale(true)), 150);
+  }
+
+  async stream(onOpen) {
+    this.abort = new AbortController();
+    const hdr = headers({ Accept: 'text/event-stream' });
+    if (this.lastEventId) hdr['Last-Event-ID'] = this.lastEventId;
+    const res = await fetch('/v1/queue/stream', { headers: hdr, signal: this.abort.signal, cache: 'no-store' });
+    if (!res.ok) {
+      let p = {};
+      try { p = await res.json(); } catch { /* not json */ }
+      throw Object.assign(new Error(p.detail || p.title || 'HTTP ' + res.status), { status: res.status });
+    }
+    onOpen();
+    if (!this.stale) this.setState('Live');
+    document.body.dataset.queueLive = 'true';
+    const reader = res.body.getReader();
+    const dec = new TextDecoder();
+    let buf = '';
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += dec.decode(value, { stream: true });
+        let m;
+        while ((m = /\r?\n\r?\n/.exec(buf))) {
+          const raw = buf.slice(0, m.index);
+          buf = buf.slice(m.index + m[0].length);
+          this.event(raw);
+        }
+      }
+    } finally {
+      document.body.dataset.queueLive = 'false';
+    }
+    throw Object.assign(new Error('the stream ended'), { status: 0 });
+  }
+
+  event(raw) {
+    let id = '', type = 'message', data = '';
+    for (const line of raw.split(/\r?\n/)) {
+      if (line.startsWith(':')) continue;
+      const c = line.indexOf(':');
+      const k = c < 0 ? line : line.slice(0, c);
+      const v = c < 0 ? '' : line.slice(c + 1).replace(/^ /, '');
+      if (k === 'id') id = v; else if (k === 'event') type = v; else if (k === 'data') data += (data ? '\n' : '') + v;
+    }
+    if (id) this.lastEventId = id;
+    if (type === 'reset') { this.reload(); return; }
+    if (type !== 'queue' || !data) return;
+    let ev;
+    try { ev = JSON.parse(data); } catch { return; }
+    const old = this.items.get(ev.attendance_id);
+    if (!ev.in_queue) {
+      if (old) { this.items.delete(ev.attendance_id); this.note(old, null); }
+    } else if (old) {
+      const x = Object.assign({}, old, { status: ev.status, tier: ev.tier || '', timeframe: ev.timeframe || '', priority: ev.priority || 0 });
+      if (ev.service_id !== old.service_id) { x.service_id = ev.service_id || ''; x.service_name = ''; }
+      this.note(old, x);
+      this.items.set(x.id, x);
+    }
+    this.render();
+    this.reload(); // names, services and new arrivals
+  }
+
+  note(old, x) {
+    if (!this.announce) return;
+    if (!old && x) this.announce.textContent = (x.name || 'Someone not yet named') + ' joined the queue: ' + x.complaint;
+    else if (old && !x) this.announce.textContent = (old.name || 'Someone') + ' left the queue';
+    else if (old && x && old.status !== x.status) this.announce.textContent = (x.name || 'Someone') + ' is now ' + statusWord(x.status);
+  }
+
+  staleText() {
+    return 'Stale: this node cannot reach a majority of the cluster. The queue below is what it last knew and may be out of date.';
+  }
+
+  setStale(s) {
+    this.stale = s;
+    $('#queue-panel').classList.toggle('stale', s);
+    $('#queue-stale').hidden = !s;
+    this.setState(s ? this.staleText() : (document.body.dataset.queueLive === 'true' ? 'Live' : 'Connecting…'));
+  }
+
+  setState(t) { $('#queue-state').textContent = t; }
+
+  visible() {
+    let rows = Array.from(this.items.values());
+    if (this.filter) rows = rows.filter((a) => a.status === this.filter);
+    rows.sort((x, y) => y.priority - x.priority || Date.parse(x.arrived_at) - Date.parse(y.arrived_at));
+    return rows;
+  }
+
+  render() {
+    const sel = $('#queue-filter');
+    const statuses = new Set(Array.from(this.items.values()).map((a) => a.status));
+    for (const s of statuses) {
+      if (!Array.from(sel.options).some((o) => o.value === s)) sel.append(h('option', { value: s }, statusWord(s)));
+    }
+    const rows = this.visible();
+    const now = Date.now();
+    const body = $('#queue-body');
+    body.replaceChildren(...rows.map((a) => this.row(a, now)));
+    if (rows.length === 0) body.append(h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'Nobody waiting in this view.')));
+    $('#queue-count').textContent = '(' + this.items.size + ')';
+  }
+
+  row(a, now) {
+    const immediate = a.timeframe === 'immediate';
+    const wait = a.waitBase + (now - a.fetchedAt);
+    const breach = a.over4h || wait >= FOUR_HOURS;
+    const tagCls = immediate ? 'tag tag-immediate' : 'tag tag-' + (a.tier || 'none');
+    return h('tr', { class: 'prio-' + (immediate ? 'immediate' : (a.tier || 'none')), 'data-id': a.id, 'data-status': a.status },
+      h('td', {}, h('span', { class: tagCls }, immediate ? 'Immediate' : tierWord(a.tier)),
+        a.timeframe && !immediate && a.timeframe !== 'none' ? h('div', { class: 'muted' }, 'within ' + a.timeframe) : null),
+      h('td', {}, h('strong', {}, a.name || 'Not yet named'), a.channel === 'nhs111' ? h('div', { class: 'muted' }, 'NHS 111') : null),
+      h('td', {}, a.complaint),
+      h('td', { class: 'status' }, statusWord(a.status)),
+      h('td', {}, a.service_name || a.service_id),
+      h('td', { class: 'num' }, fmtWait(wait), h('div', { class: 'muted' }, 'since ' + fmtTime(a.arrived_at)),
+        breach ? h('span', { class: 'tag tag-breach' }, 'Over 4 hours') : null),
+      h('td', {}, h('button', { type: 'button', class: 'btn btn-secondary btn-small', onclick: () => this.onOpen(a.id),
+        'aria-label': 'Open ' + (a.name || 'attendance ' + a.id) }, 'Open')));
+  }
+}
