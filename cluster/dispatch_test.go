@@ -13,8 +13,8 @@ import (
 )
 
 var (
-	testResponder = Actor{ID: "k-ucr", Name: "UCR North", Role: RoleResponder}
-	testClinician = Actor{ID: "k-clin", Name: "Dr Who", Role: RoleClinician}
+	dispResponder = Actor{ID: "k-ucr", Name: "UCR North", Role: RoleResponder}
+	dispClinician = Actor{ID: "k-clin", Name: "Dr Who", Role: RoleClinician}
 )
 
 // dispatchRun applies commands one entry at a time to an FSM, at given
@@ -155,23 +155,23 @@ func TestDispatchCreatedWithRoutingAndClockInFSM(t *testing.T) {
 		t.Fatalf("second delivery report: %+v", res.Err)
 	}
 	// Invalid accept: no ETA; conflicting status: on scene before accepting.
-	if res := r.apply(3610, KindDispatchAccept, testResponder, DispatchAccept{DispatchID: "A1-d1"}); res.Err == nil || res.Err.Fields["eta"] == "" {
+	if res := r.apply(3610, KindDispatchAccept, dispResponder, DispatchAccept{DispatchID: "A1-d1"}); res.Err == nil || res.Err.Fields["eta"] == "" {
 		t.Fatalf("accept without eta: %+v", res.Err)
 	}
-	if res := r.apply(3610, KindDispatchStatus, testResponder, DispatchStatusChange{DispatchID: "A1-d1", Status: DispatchOnScene}); res.Err == nil || res.Err.Code != CodeConflict {
+	if res := r.apply(3610, KindDispatchStatus, dispResponder, DispatchStatusChange{DispatchID: "A1-d1", Status: DispatchOnScene}); res.Err == nil || res.Err.Code != CodeConflict {
 		t.Fatalf("on scene before accept: %+v", res.Err)
 	}
 	eta := testEpoch.Add(3620*time.Second + 40*time.Minute)
-	r.ok(3620, KindDispatchAccept, testResponder, DispatchAccept{DispatchID: "A1-d1", ETA: eta})
-	r.ok(3700, KindDispatchStatus, testResponder, DispatchStatusChange{DispatchID: "A1-d1", Status: DispatchEnRoute})
-	r.ok(3601+90*60, KindDispatchStatus, testResponder, DispatchStatusChange{DispatchID: "A1-d1", Status: DispatchOnScene})
-	if res := r.apply(3601+91*60, KindDispatchStatus, testResponder, DispatchStatusChange{DispatchID: "A1-d1", Status: DispatchCompleted, Outcome: "cured"}); res.Err == nil || res.Err.Fields["outcome"] == "" {
+	r.ok(3620, KindDispatchAccept, dispResponder, DispatchAccept{DispatchID: "A1-d1", ETA: eta})
+	r.ok(3700, KindDispatchStatus, dispResponder, DispatchStatusChange{DispatchID: "A1-d1", Status: DispatchEnRoute})
+	r.ok(3601+90*60, KindDispatchStatus, dispResponder, DispatchStatusChange{DispatchID: "A1-d1", Status: DispatchOnScene})
+	if res := r.apply(3601+91*60, KindDispatchStatus, dispResponder, DispatchStatusChange{DispatchID: "A1-d1", Status: DispatchCompleted, Outcome: "cured"}); res.Err == nil || res.Err.Fields["outcome"] == "" {
 		t.Fatalf("bad outcome: %+v", res.Err)
 	}
-	r.ok(3601+150*60, KindDispatchStatus, testResponder, DispatchStatusChange{DispatchID: "A1-d1", Status: DispatchCompleted, Outcome: OutcomeStayedAtHome})
+	r.ok(3601+150*60, KindDispatchStatus, dispResponder, DispatchStatusChange{DispatchID: "A1-d1", Status: DispatchCompleted, Outcome: OutcomeStayedAtHome})
 	d = r.dispatch("A1-d1")
 	if d.Status != DispatchCompleted || d.Outcome != OutcomeStayedAtHome || d.Clock.Met == nil || !*d.Clock.Met ||
-		d.Clock.Minutes == nil || *d.Clock.Minutes != 90 || d.AcceptedBy == nil || d.AcceptedBy.ID != testResponder.ID ||
+		d.Clock.Minutes == nil || *d.Clock.Minutes != 90 || d.AcceptedBy == nil || d.AcceptedBy.ID != dispResponder.ID ||
 		d.ETA == nil || !d.ETA.Equal(eta) || d.Delivery.Status != DeliveryDelivered {
 		t.Fatalf("completed dispatch %+v", d)
 	}
@@ -219,10 +219,10 @@ func TestDispatchEscalationInFSM(t *testing.T) {
 	r.ok(3600, KindDirectoryLoad, systemActor, demoWithSouthCovering(t))
 	r.ok(3601, KindAttendanceCreate, testDesk, fallCall(), "A1")
 	first := r.dispatch("A1-d1")
-	if res := r.apply(3602, KindDispatchDecline, testResponder, DispatchDecline{DispatchID: "A1-d1"}); res.Err == nil || res.Err.Fields["reason"] == "" {
+	if res := r.apply(3602, KindDispatchDecline, dispResponder, DispatchDecline{DispatchID: "A1-d1"}); res.Err == nil || res.Err.Fields["reason"] == "" {
 		t.Fatalf("decline without reason: %+v", res.Err)
 	}
-	r.ok(3610, KindDispatchDecline, testResponder, DispatchDecline{DispatchID: "A1-d1", Reason: "both crews out"})
+	r.ok(3610, KindDispatchDecline, dispResponder, DispatchDecline{DispatchID: "A1-d1", Reason: "both crews out"})
 	d1, d2 := r.dispatch("A1-d1"), r.dispatch("A1-d2")
 	if d1.Status != DispatchDeclined || d1.EscalatedTo != "A1-d2" || d1.EscalatedToED {
 		t.Fatalf("declined dispatch %+v", d1)
@@ -275,10 +275,10 @@ func TestDispatchEscalationInFSM(t *testing.T) {
 	if res := r.apply(deadline+20, KindAlertAck, systemActor, AlertAck{AlertID: alerts[1].ID}); res.Err == nil {
 		t.Fatal("system acknowledged an alert")
 	}
-	if res := r.apply(deadline+20, KindAlertAck, testResponder, AlertAck{AlertID: alerts[1].ID}); res.Err == nil {
+	if res := r.apply(deadline+20, KindAlertAck, dispResponder, AlertAck{AlertID: alerts[1].ID}); res.Err == nil {
 		t.Fatal("a responder acknowledged an alert")
 	}
-	r.ok(deadline+21, KindAlertAck, testClinician, AlertAck{AlertID: alerts[1].ID, Note: "rang the team"})
+	r.ok(deadline+21, KindAlertAck, dispClinician, AlertAck{AlertID: alerts[1].ID, Note: "rang the team"})
 	if res := r.apply(deadline+22, KindAlertAck, testDesk, AlertAck{AlertID: alerts[1].ID}); res.Err == nil || res.Err.Code != CodeConflict {
 		t.Fatalf("second ack: %+v", res.Err)
 	}

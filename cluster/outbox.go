@@ -16,7 +16,8 @@ import (
 // The leader-only dispatch worker: it delivers outbox entries through the
 // signed notifier and watches acceptance deadlines. It runs on the leader
 // only, one instance per term: started when this node becomes leader, after
-// a raft barrier (so everything committed earlier is applied here), and
+// the term's first command has applied (a barrier: everything committed
+// earlier is applied here), and
 // stopped when leadership is lost. It never touches state itself: every
 // outcome is a command (dispatch.delivered, dispatch.delivery_failed,
 // dispatch.escalate) that the FSM validates. Apply never waits for it: the
@@ -157,20 +158,13 @@ func (w *outboxWorker) run(ctx context.Context) {
 	defer w.wg.Wait()
 	// Barrier: every entry committed before this term is applied here
 	// before the worker looks at the outbox, so nothing pending is missed.
-	for {
-		err := w.r.Barrier(w.s.tuning.ApplyTimeout).Error()
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil || w.r.State() != raft.Leader {
-			return
-		}
-		w.s.log.Warn("dispatch worker: barrier", "err", err)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(100 * time.Millisecond):
-		}
+	// The term's first command (the leader's own registration, proposed by
+	// watchLeadership) is that barrier: once it has applied, so has every
+	// earlier entry. A raft.Barrier would do the same but leaves a log entry
+	// the FSM never applies, so readiness (applied vs commit index) would
+	// lag until the next command.
+	if err := w.s.waitLeaderReady(ctx); err != nil {
+		return
 	}
 	w.s.log.Info("dispatch worker started", "applied", w.s.AppliedIndex())
 	for ctx.Err() == nil {
