@@ -562,3 +562,30 @@ func init() {
 		}
 	})
 }
+
+// TestFallCallThroughTriageDispatches: the same NHS 111 call triaged with
+// the older-person-unwell-fallen protocol (answers as in its case file)
+// reaches the urgent community response outcome; the routing Apply creates
+// the dispatch with the condition group ucr:falls and the team gets it.
+func TestFallCallThroughTriageDispatches(t *testing.T) {
+	clk := &testClock{}
+	tc := dispatchCluster(t, clk, &atomic.Int64{})
+	rcv := newWebhookReceiver(t)
+	pointTeamsAt(t, tc, rcv, false)
+	a := createAttendance(t, tc, tc.leader(t), `{"channel":"nhs111","complaint":"fell at home and cannot get up",
+		"protocol":"older-person-unwell-fallen","patient":{"given_name":"Edith","family_name":"Crawley","postcode":"DY1 1AA"},
+		"context":{"age_years":84,"sex":"female","flags":["usual_residence"]}}`, nil)
+	a = walkTriage(t, tc, tc.leader(t), a, map[string]string{"fallen": "yes", "hip": "no", "fall_collapse": "no", "head": "no",
+		"injury": "no", "fall_need": "yes", "fall_at_home": "yes"}, nil)
+	if a.service() != "ucr-north" {
+		_, b := tc.do(t, tc.leader(t), http.MethodGet, "/v1/attendances/"+a.ID, "", nil)
+		t.Fatalf("routed to %q: %s", a.service(), b)
+	}
+	d := waitDispatch(t, tc, a.ID+"-d1", "team notified", func(d dispatchView) bool { return d.Status == cluster.DispatchNotified })
+	if strings.Join(d.ConditionGroup, ",") != "ucr:falls" || d.Disposition == nil || d.Disposition.Dx != "Dx9001" {
+		t.Fatalf("dispatch condition group %v, disposition %+v", d.ConditionGroup, d.Disposition)
+	}
+	if seen, ok, bad := rcv.counts("msg_" + d.ID); seen != 1 || ok != 1 || bad != 0 {
+		t.Fatalf("receiver: seen %d ok %d bad %d", seen, ok, bad)
+	}
+}
