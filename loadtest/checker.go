@@ -311,8 +311,31 @@ func containsAt(path string, got, want any) string {
 		}
 		return ""
 	}
-	// Compare scalars and arrays through their JSON forms, so an int in
-	// want equals a float64 decoded from the body.
+	// An array in want: each of its elements must match (contain) some
+	// element of got's array, so an expectation names the answer it
+	// added without knowing what else the record holds.
+	if wa, ok := want.([]any); ok {
+		ga, ok := got.([]any)
+		if !ok {
+			return fmt.Sprintf("%s: want an array, got %v", orRoot(path), got)
+		}
+		for i, we := range wa {
+			found := false
+			for _, ge := range ga {
+				if containsAt("", ge, we) == "" {
+					found = true
+					break
+				}
+			}
+			if !found {
+				wb, _ := json.Marshal(we)
+				return fmt.Sprintf("%s[%d]: no element contains %s", orRoot(path), i, wb)
+			}
+		}
+		return ""
+	}
+	// Compare scalars through their JSON forms, so an int in want equals
+	// a float64 decoded from the body.
 	gb, _ := json.Marshal(got)
 	wb, _ := json.Marshal(want)
 	var g, w any

@@ -199,7 +199,8 @@ func (slotWorkload) SlotCapacity() SlotCapacity {
 
 func TestJSONContains(t *testing.T) {
 	got := map[string]any{"id": "a1", "complaint": "cough", "index": 5.0,
-		"patient": map[string]any{"given_name": "Ava", "nhs_number": "9991234560"}, "extra": true}
+		"patient": map[string]any{"given_name": "Ava", "nhs_number": "9991234560"}, "extra": true,
+		"answers": []any{map[string]any{"question": "q1", "value": "yes", "index": 7.0}, map[string]any{"question": "q2", "value": "no"}}}
 	cases := []struct {
 		want map[string]any
 		diff string
@@ -209,6 +210,10 @@ func TestJSONContains(t *testing.T) {
 		{map[string]any{"id": "a2"}, `id: got "a1", want "a2"`},
 		{map[string]any{"patient": map[string]any{"postcode": "DY1 1AA"}}, "patient.postcode: missing"},
 		{map[string]any{"complaint": map[string]any{"x": 1}}, "complaint: want an object"},
+		{map[string]any{"answers": []any{map[string]any{"question": "q2", "value": "no"}}}, ""},
+		{map[string]any{"answers": []any{map[string]any{"question": "q2", "value": "yes"}}}, `answers[0]: no element contains {"question":"q2","value":"yes"}`},
+		{map[string]any{"answers": []any{map[string]any{"question": "q1"}, map[string]any{"question": "q3"}}}, `answers[1]: no element contains {"question":"q3"}`},
+		{map[string]any{"id": []any{"a1"}}, "id: want an array"},
 	}
 	for _, c := range cases {
 		if d := jsonContains(got, c.want); !strings.HasPrefix(d, c.diff) || (c.diff == "") != (d == "") {

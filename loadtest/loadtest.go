@@ -104,6 +104,13 @@ func Run(ctx context.Context, o Options, env Env) (*Report, error) {
 		cfg.progress, cfg.tty = env.Log, env.TTY
 	}
 
+	if ws, ok := wl.(workloadSetup); ok {
+		s := &Session{client: client, stats: &Stats{}, ledger: &Ledger{}, synth: newSynth(seed, 1<<40), opTimeout: o.OpTimeout, runID: cfg.runID, worker: -1}
+		if err := ws.Setup(ctx, s); err != nil {
+			return nil, err
+		}
+	}
+
 	var ch *chaos
 	var bg sync.WaitGroup
 	bgCtx, stopBG := context.WithCancel(ctx)
@@ -143,6 +150,9 @@ func Run(ctx context.Context, o Options, env Env) (*Report, error) {
 	rep.StartedAt, rep.Elapsed, rep.Dropped = res.started, res.elapsed, res.dropped
 	rep.Ops = res.stats.report(res.elapsed)
 	rep.Acked = res.ledger.Len()
+	if sum, ok := wl.(workloadSummary); ok {
+		rep.WorkloadSummary = sum.Summary()
+	}
 	if cl != nil {
 		rep.Nodes = cl.Usage(time.Now())
 	}

@@ -21,6 +21,8 @@ type Report struct {
 	StartedAt   time.Time     `json:"started_at"`
 	Elapsed     time.Duration `json:"elapsed_ns"`
 	Dropped     uint64        `json:"dropped,omitempty"` // open loop arrivals not started
+	// WorkloadSummary is what the workload says it did ("" for create).
+	WorkloadSummary string `json:"workload_summary,omitempty"`
 
 	Ops       []OpReport        `json:"operations"`
 	Nodes     []NodeUsage       `json:"nodes,omitempty"`
@@ -84,7 +86,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.Dropped > 0 {
 		fmt.Fprintf(&b, ", %d arrivals dropped (every worker busy: raise --concurrency)", r.Dropped)
 	}
-	b.WriteString("\n\n")
+	b.WriteString("\n")
+	if r.WorkloadSummary != "" {
+		fmt.Fprintf(&b, "          %s\n", r.WorkloadSummary)
+	}
+	b.WriteString("\n")
 
 	fmt.Fprintf(&b, "%-20s %8s %7s %9s %9s %9s %9s %9s\n", "operation", "ok", "failed", "per sec", "p50 ms", "p95 ms", "p99 ms", "max ms")
 	for _, o := range r.Ops {
@@ -108,6 +114,9 @@ func (r *Report) WriteText(w io.Writer) error {
 			}
 			errLines++
 			fmt.Fprintf(&b, "  %-20s %-48s %d\n", o.Op, "failed for good: "+kv.k, kv.v)
+			if ex := o.Examples[kv.k]; ex != "" {
+				fmt.Fprintf(&b, "      first: %s\n", ex)
+			}
 		}
 	}
 	if errLines == 0 {

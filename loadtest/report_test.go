@@ -20,11 +20,12 @@ func sampleReport() *Report {
 	at := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 	return &Report{
 		Command: "frontdoor loadtest --spawn 3 --chaos kill-leader --duration 20s", Machine: "2 CPUs (test), linux/amd64",
-		Target: "spawned 3 nodes", Workload: "create", Mode: "closed loop, concurrency 16, at most 20s", Concurrency: 16,
+		Target: "spawned 3 nodes", Workload: "create", WorkloadSummary: "4000 arrivals recorded", Mode: "closed loop, concurrency 16, at most 20s", Concurrency: 16,
 		StartedAt: at, Elapsed: 20 * time.Second,
 		Ops: []OpReport{{Op: "attendance.create", OK: 4000, Failed: 2, PerSecond: 200, P50MS: 40.5, P95MS: 80, P99MS: 120.25, MaxMS: 1900,
 			Errors:     map[string]uint64{"503 /problems/not-accepted": 30, "connection refused": 12},
-			FailedWith: map[string]uint64{"422 /problems/invalid": 2}}},
+			FailedWith: map[string]uint64{"422 /problems/invalid": 2},
+			Examples:   map[string]string{"422 /problems/invalid": `POST /v1/attendances: {"type":"/problems/invalid","detail":"the command is not valid"}`}}},
 		Nodes: []NodeUsage{{Node: "n1", RSSMB: 60.5, PeakRSSMB: 70, CPUSeconds: 9.5, CPUPercent: 47.5, Restarts: 1}},
 		Chaos: &ChaosReport{Mode: ChaosKillLeader, EveryMS: 10000, MeanRecoverMS: 1500, MaxRecoverMS: 1800, MaxGapMS: 1900, UnavailableMS: 3400,
 			Failovers: []Failover{

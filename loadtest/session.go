@@ -67,15 +67,32 @@ const (
 // operation timeout passes. It returns the acknowledged response, or an
 // error saying why the operation failed.
 func (s *Session) Write(ctx context.Context, op, method, path string, body []byte, key string) (*Response, error) {
-	return s.do(ctx, op, Request{Method: method, Path: path, Body: body, IdempotencyKey: key, Node: -1}, true)
+	return s.do(ctx, op, Request{Method: method, Path: path, Body: body, IdempotencyKey: key, Node: -1}, true, false)
+}
+
+// Refusal is a definite 4xx answer to a TryWrite: the cluster understood
+// the request and said no (a protocol that does not apply to the patient,
+// say). The workload decides what a person at the desk would do next.
+type Refusal struct {
+	Resp *Response
+	Kind string
+}
+
+func (r *Refusal) Error() string { return "refused: " + r.Kind + " " + trim(r.Resp.Body, 300) }
+
+// TryWrite is Write for a request the workload expects may be refused: a
+// refusal is returned as a *Refusal and counted under errors as
+// "refused (expected)", not as a failed operation.
+func (s *Session) TryWrite(ctx context.Context, op, method, path string, body []byte, key string) (*Response, error) {
+	return s.do(ctx, op, Request{Method: method, Path: path, Body: body, IdempotencyKey: key, Node: -1}, true, true)
 }
 
 // Read sends a GET with the same retry rules (reads are always safe to retry).
 func (s *Session) Read(ctx context.Context, op, path string) (*Response, error) {
-	return s.do(ctx, op, Request{Method: http.MethodGet, Path: path, Node: -1}, false)
+	return s.do(ctx, op, Request{Method: http.MethodGet, Path: path, Node: -1}, false, false)
 }
 
-func (s *Session) do(ctx context.Context, op string, req Request, write bool) (*Response, error) {
+func (s *Session) do(ctx context.Context, op string, req Request, write, mayRefuse bool) (*Response, error) {
 	start := s.start()
 	ctx, cancel := context.WithTimeout(ctx, s.opTimeout)
 	defer cancel()
@@ -94,14 +111,18 @@ func (s *Session) do(ctx context.Context, op string, req Request, write bool) (*
 			}
 			return resp, nil
 		case OutcomeFatal:
-			s.stats.failure(op, kind)
+			s.stats.failure(op, kind, trim(resp.Body, 300))
 			err := fmt.Errorf("%s: %s: %w", op, kind, ErrNeedsKey)
 			if s.fatal != nil {
 				s.fatal(err)
 			}
 			return nil, err
 		case OutcomeFailed:
-			s.stats.failure(op, kind)
+			if mayRefuse && resp.Status < 500 {
+				s.stats.attemptFailed(op, "refused (expected): "+kind)
+				return nil, &Refusal{Resp: resp, Kind: kind}
+			}
+			s.stats.failure(op, kind, req.Method+" "+req.Path+": "+trim(resp.Body, 300))
 			return nil, fmt.Errorf("%s: refused: %s %s", op, kind, trim(resp.Body, 300))
 		}
 		if ctx.Err() != nil {
@@ -110,7 +131,7 @@ func (s *Session) do(ctx context.Context, op string, req Request, write bool) (*
 			if kind == "timeout" || kind == "canceled" {
 				kind = "gave up: " + kind
 			}
-			s.stats.failure(op, kind)
+			s.stats.failure(op, kind, "")
 			return nil, fmt.Errorf("%s: no acknowledgement within %v (last: %s)", op, s.opTimeout, kind)
 		}
 		s.stats.attemptFailed(op, kind)
@@ -127,7 +148,7 @@ func (s *Session) do(ctx context.Context, op string, req Request, write bool) (*
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			s.stats.failure(op, "gave up: "+lastKind)
+			s.stats.failure(op, "gave up: "+lastKind, "")
 			return nil, fmt.Errorf("%s: no acknowledgement within %v (last: %s)", op, s.opTimeout, lastKind)
 		case <-t.C:
 		}

@@ -24,6 +24,7 @@ type opStats struct {
 	failed   uint64
 	attempts map[string]uint64 // failed attempts by kind (retried or not)
 	final    map[string]uint64 // operations that failed for good, by last kind
+	example  map[string]string // the first such failure of each kind, in words
 }
 
 func (s *Stats) op(name string) *opStats {
@@ -32,7 +33,7 @@ func (s *Stats) op(name string) *opStats {
 	}
 	o := s.ops[name]
 	if o == nil {
-		o = &opStats{attempts: map[string]uint64{}, final: map[string]uint64{}}
+		o = &opStats{attempts: map[string]uint64{}, final: map[string]uint64{}, example: map[string]string{}}
 		s.ops[name] = o
 	}
 	return o
@@ -54,11 +55,16 @@ func (s *Stats) attemptFailed(op, kind string) {
 	s.retried.Add(1)
 }
 
-func (s *Stats) failure(op, kind string) {
+// failure records an operation that failed for good; detail (the
+// problem's detail, say) is kept for the first failure of each kind.
+func (s *Stats) failure(op, kind, detail string) {
 	s.mu.Lock()
 	o := s.op(op)
 	o.failed++
 	o.final[kind]++
+	if _, ok := o.example[kind]; !ok && detail != "" {
+		o.example[kind] = detail
+	}
 	s.mu.Unlock()
 	s.failed.Add(1)
 }
@@ -76,6 +82,7 @@ type OpReport struct {
 	MeanMS     float64           `json:"mean_ms"`
 	Errors     map[string]uint64 `json:"errors,omitempty"`      // failed attempts by kind
 	FailedWith map[string]uint64 `json:"failed_with,omitempty"` // operations given up, by last kind
+	Examples   map[string]string `json:"examples,omitempty"`    // the first failure of each kind
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -99,6 +106,12 @@ func (s *Stats) report(elapsed time.Duration) []OpReport {
 		}
 		if len(o.final) > 0 {
 			r.FailedWith = copyCounts(o.final)
+		}
+		if len(o.example) > 0 {
+			r.Examples = make(map[string]string, len(o.example))
+			for k, v := range o.example {
+				r.Examples[k] = v
+			}
 		}
 		out = append(out, r)
 	}

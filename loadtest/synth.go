@@ -112,3 +112,64 @@ func (s *synth) attendance(now time.Time) attendanceRequest {
 	}
 	return a
 }
+
+// walkinObservations are the vital signs reception takes: mostly normal,
+// some abnormal enough to raise a NEWS2 score.
+type walkinObservations struct {
+	RespiratoryRate int     `json:"respiratory_rate"`
+	SpO2            int     `json:"spo2"`
+	SystolicBP      int     `json:"systolic_bp"`
+	Pulse           int     `json:"pulse"`
+	Consciousness   string  `json:"consciousness"`
+	TemperatureC    float64 `json:"temperature_c"`
+}
+
+func (s *synth) observations() walkinObservations {
+	o := walkinObservations{RespiratoryRate: 12 + s.r.IntN(9), SpO2: 95 + s.r.IntN(5), SystolicBP: 110 + s.r.IntN(40),
+		Pulse: 60 + s.r.IntN(40), Consciousness: "alert", TemperatureC: 36.2 + float64(s.r.IntN(16))/10}
+	if s.r.IntN(10) == 0 { // unwell
+		o.RespiratoryRate, o.SpO2, o.Pulse, o.TemperatureC = 22+s.r.IntN(6), 91+s.r.IntN(4), 105+s.r.IntN(25), 38.5+float64(s.r.IntN(15))/10
+	}
+	return o
+}
+
+// answer picks a reply to a triage question: yes/no mostly "no" (most
+// people at an urgent care centre are not in danger), sometimes "yes" or
+// "not sure"; a choice at random; a number within its range.
+func (s *synth) answer(kind string, lo, hi *float64, allowed []string, choices int) string {
+	switch kind {
+	case "yes_no":
+		switch x := s.r.IntN(100); {
+		case x < 8:
+			return "yes"
+		case x < 11 && contains(allowed, "not_sure"):
+			return "not_sure"
+		}
+		return "no"
+	case "number":
+		a, b := 0.0, 10.0
+		if lo != nil {
+			a = *lo
+		}
+		if hi != nil {
+			b = *hi
+		}
+		if b < a {
+			b = a
+		}
+		return fmt.Sprintf("%d", int(a)+s.r.IntN(int(b-a)+1))
+	}
+	if len(allowed) > 0 {
+		return allowed[s.r.IntN(len(allowed))]
+	}
+	return "no"
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

@@ -27,6 +27,17 @@ type Workload interface {
 	Dispatches() bool
 }
 
+// workloadSetup is implemented by workloads that prepare before the load
+// (check the API they need is there, read the directory).
+type workloadSetup interface {
+	Setup(ctx context.Context, s *Session) error
+}
+
+// workloadSummary is implemented by workloads that say what they did.
+type workloadSummary interface {
+	Summary() string
+}
+
 // workloadSpec is one --workload value. A spec with Needs set names the
 // API the workload needs that this build does not have: choosing it is a
 // CLI error, never a run that pretends.
@@ -42,7 +53,7 @@ const needsWorkflow = "needs the attendance workflow API, not in this build"
 func workloadTable() []workloadSpec {
 	return []workloadSpec{
 		{Name: "create", Summary: "POST /v1/attendances only: synthetic walk-in arrivals", New: newCreateWorkload},
-		{Name: "walkin", Summary: "the whole walk-in flow: patient, attendance, answers, observations, routing, registration", Needs: needsWorkflow},
+		{Name: "walkin", Summary: "the whole walk-in flow: patient, attendance, observations, answers, routing, confirmation, registration, leaving", New: newWalkinWorkload},
 		{Name: "nhs111", Summary: "NHS 111 Dx-code attendances in one call", Needs: needsWorkflow},
 		{Name: "dispatch", Summary: "rapid response dispatches to a local webhook receiver", Needs: needsWorkflow},
 		{Name: "mix", Summary: "walkin, nhs111 and dispatch in realistic proportions", Needs: needsWorkflow},
