@@ -395,6 +395,34 @@ func putDispatch(tx *Tx, d *Dispatch, oldStatus string) error {
 		tx.Delete(prefixDispatchOpen + d.ID)
 	}
 	tx.PutRaw(keyDispatchEvent(tx.Index(), d.ID), b)
+	return pruneDispatchEvents(tx)
+}
+
+// DispatchEventWindow is how many raft indexes of dispatch events the state
+// keeps for stream readers that reconnect; older ones are pruned (at most 64
+// per write, deterministically).
+const DispatchEventWindow = 100000
+
+func pruneDispatchEvents(tx *Tx) error {
+	if tx.Index() <= DispatchEventWindow {
+		return nil
+	}
+	cutoff := fmt.Sprintf("%s%020d", prefixDispatchEvent, tx.Index()-DispatchEventWindow)
+	errStop := errors.New("stop")
+	var old []string
+	err := tx.Scan(prefixDispatchEvent, func(key string, _ []byte) error {
+		if key >= cutoff || len(old) >= 64 {
+			return errStop
+		}
+		old = append(old, key)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return err
+	}
+	for _, k := range old {
+		tx.Delete(k)
+	}
 	return nil
 }
 

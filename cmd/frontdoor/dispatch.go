@@ -258,6 +258,12 @@ func (s *server) streamDispatches(c *fiber.Ctx) error {
 			if err != nil {
 				return
 			}
+			if !fresh && cursorIndex(after)+cluster.DispatchEventWindow < applied {
+				// Events after the cursor may have been pruned: start again.
+				fresh = true
+				fmt.Fprintf(w, "id: %d\nevent: reset\ndata: {\"index\":%d,\"reason\":\"too far behind: reload GET /v1/dispatches\"}\n\n", applied, applied)
+				evs = nil
+			}
 			if fresh {
 				fresh = false
 				after = indexCursor(applied)
@@ -273,6 +279,9 @@ func (s *server) streamDispatches(c *fiber.Ctx) error {
 			if len(evs) == streamBatch {
 				continue
 			}
+			// Every event up to applied has been sent: move the cursor there
+			// so an idle reader does not fall behind the pruning window.
+			after = indexCursor(applied)
 			if once {
 				return
 			}
@@ -299,6 +308,12 @@ func (s *server) streamDispatches(c *fiber.Ctx) error {
 		}
 	})
 	return nil
+}
+
+// cursorIndex is the raft index a cursor points at.
+func cursorIndex(cursor string) uint64 {
+	n, _ := strconv.ParseUint(strings.SplitN(cursor, "/", 2)[0], 10, 64)
+	return n
 }
 
 // indexCursor is the stream position just after every event of index.
