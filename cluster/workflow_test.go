@@ -219,3 +219,61 @@ func TestWorkflowRefusalsLeaveStateUnchanged(t *testing.T) {
 		t.Fatal("a refused workflow command changed the state")
 	}
 }
+
+// TestPreviousContactsCountedInApply: earlier attendances of the same
+// patient (NHS number) within 96 hours reach the engine as
+// previous_contacts_96h, and two of them raise the disposition (repeat
+// contact rule).
+func TestPreviousContactsCountedInApply(t *testing.T) {
+	dir, err := routing.DemoDirectory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	age := 30
+	create := func(n int, id string) []byte {
+		return kindEnv(t, KindAttendanceCreate, n, testReception, AttendanceCreate{Complaint: "burning pee", Protocol: "urinary-symptoms",
+			Patient: Patient{NHSNumber: "9434765919", Postcode: "DY1 1AA"}, Context: &TriageContext{AgeYears: &age, Sex: "female", Pregnant: "no"}}, id)
+	}
+	envs := [][]byte{
+		kindEnv(t, KindProtocolsLoad, 1, bootstrap, protocolsLoadPayload()),
+		kindEnv(t, KindDirectoryLoad, 2, bootstrap, dir),
+		create(3, "B1"),
+		create(4*3600, "B2"),       // 4 hours later
+		create(5*24*3600, "B3"),    // 5 days after B1: B2 is the only contact in 96 hours
+		create(5*24*3600+60, "B4"), // B3 only: B2 is 116 hours before
+		create(5*24*3600+120, "B5"),
+	}
+	f := newTestFSM(t)
+	var res []*Result
+	for i, e := range envs {
+		r := f.ApplyBatch([]*raft.Log{cmdLog(uint64(i+1), e)})
+		res = append(res, resultValue(t, r[0]))
+	}
+	contacts := func(i int) (int, *Attendance) {
+		var a Attendance
+		if err := json.Unmarshal(res[i].Value, &a); err != nil {
+			t.Fatal(err)
+		}
+		return a.Triage.Session.Patient.PreviousContacts96h, &a
+	}
+	for i, want := range map[int]int{2: 0, 3: 1, 4: 0, 5: 1, 6: 2} {
+		if got, _ := contacts(i); got != want {
+			t.Errorf("attendance %d: previous_contacts_96h %d, want %d", i-1, got, want)
+		}
+	}
+	// B5 has two contacts within 96 hours: answering as an uncomplicated
+	// UTI no longer ends at a pharmacy.
+	answers := screenNo(t)
+	for _, k := range []string{"very_unwell", "retention", "catheter", "upper_tract", "visible_blood", "ask_pregnant", "recurrent", "vaginal"} {
+		answers = append(answers, triage.Reply{Question: k, Value: "no"})
+	}
+	r := f.ApplyBatch([]*raft.Log{cmdLog(uint64(len(envs)+1), kindEnv(t, KindAttendanceAnswer, 5*24*3600+180, testReception,
+		AttendanceAnswers{AttendanceID: "B5", Answers: answers}))})
+	var a Attendance
+	if rv := resultValue(t, r[0]); rv.Err != nil || json.Unmarshal(rv.Value, &a) != nil {
+		t.Fatalf("answers: %+v", rv)
+	}
+	if a.Triage.Disposition.Tier != triage.GP || a.Triage.Disposition.DecidedBy != "repeat_contact" {
+		t.Fatalf("B5 disposition %+v, want gp by repeat_contact", a.Triage.Disposition)
+	}
+}

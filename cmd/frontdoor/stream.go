@@ -24,7 +24,7 @@ import (
 // the window; further behind it gets a "reset" event and reloads the queue.
 
 const (
-	streamKeepAlive = 15 * time.Second
+	streamKeepAlive = 5 * time.Second // also how soon a departed client is noticed
 	streamMaxLife   = time.Hour // clients reconnect with Last-Event-ID
 	streamBatch     = 500
 )

@@ -445,3 +445,51 @@ func protocolSource(name string) (string, error) {
 	}
 	return string(b), nil
 }
+
+// TestWorkflowQueueOrderAndIdempotency: the queue orders by clinical
+// priority then arrival and flags waits over 4 hours; a retried answer with
+// the same Idempotency-Key returns the first result and records nothing new.
+func TestWorkflowQueueOrderAndIdempotency(t *testing.T) {
+	tc, clk := newClockedCluster(t, 3, mondayAfternoon)
+	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
+	first := createAttendance(t, tc, tc.leader(t), utiWomanBody, desk) // arrives first, not yet triaged
+	chest := createAttendance(t, tc, tc.follower(t), `{"complaint":"chest pain","protocol":"chest-pain","context":{"age_years":58,"sex":"male"}}`, desk)
+	chest = walkTriage(t, tc, tc.follower(t), chest, map[string]string{"heavy_or_spreading": "yes"}, desk)
+	gp := createAttendance(t, tc, tc.leader(t), `{"complaint":"sore throat","channel":"nhs111","dx":{"code":"Dx06"},"context":{"age_years":40}}`, desk)
+
+	// Idempotent retry of an answer.
+	hdr := map[string]string{"Authorization": desk["Authorization"], "Idempotency-Key": "answer-1"}
+	body := `{"question":"screen.not_breathing","value":"no"}`
+	resp1, b1 := tc.do(t, tc.follower(t), http.MethodPost, "/v1/attendances/"+first.ID+"/answers", body, hdr)
+	resp2, b2 := tc.do(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+first.ID+"/answers", body, hdr)
+	if resp1.StatusCode != http.StatusOK || resp2.StatusCode != http.StatusOK || string(b1) != string(b2) {
+		t.Fatalf("idempotent retry: %d %s / %d %s", resp1.StatusCode, b1, resp2.StatusCode, b2)
+	}
+	var ex explainBody
+	_, b := tc.do(t, tc.leader(t), http.MethodGet, "/v1/attendances/"+first.ID+"/explain", "", nil)
+	decodeJSON(t, b, &ex)
+	if len(ex.Answers) != 1 {
+		t.Fatalf("a replayed answer was recorded again: %d answers", len(ex.Answers))
+	}
+	if resp, b := tc.do(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+first.ID+"/answers", `{"question":"screen.not_breathing","value":"yes"}`, hdr); resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("same key, different body: %d %s", resp.StatusCode, b)
+	}
+
+	// Five hours later (any write moves the FSM clock on).
+	clk.set(londonTime(t, "2030-01-07 19:01"))
+	createAttendance(t, tc, tc.leader(t), `{"complaint":"late arrival"}`, desk)
+	_, q := queueEntries(t, tc, tc.leader(t), desk)
+	var order []string
+	for _, e := range q.Entries {
+		order = append(order, e.AttendanceID)
+	}
+	if len(order) != 4 || order[0] != chest.ID || order[1] != gp.ID || order[2] != first.ID {
+		t.Fatalf("queue order %v, want chest pain (ed), Dx06 (gp), then untriaged by arrival", order)
+	}
+	if e := queueEntry(q, chest.ID); !e.Over4h || e.WaitingMinutes < 300 {
+		t.Fatalf("5 hours of waiting not flagged: %+v", e)
+	}
+	if e := q.Entries[3]; e.Over4h {
+		t.Fatalf("a new arrival flagged over 4h: %+v", e)
+	}
+}
