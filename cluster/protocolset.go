@@ -88,7 +88,7 @@ type ProtocolSetRecord struct {
 	Files map[string]string `json:"files"` // file name -> content hash
 }
 
-// ProtocolLintProblem is a lint refusal: the *CommandError fields carry
+// protocolLintError is a lint refusal: the *CommandError fields carry
 // "file:line" -> message.
 func protocolLintError(errs []triage.LintError) *CommandError {
 	f := map[string]string{}
@@ -257,17 +257,19 @@ func compositionBytes(txn *badger.Txn, rec *ProtocolSetRecord) (map[string][]byt
 	return out, nil
 }
 
-// fileOfProtocol finds the file name holding protocol id in a composition.
-func fileOfProtocol(txn *badger.Txn, rec *ProtocolSetRecord, id string) string {
-	for n := range rec.Files {
-		if strings.TrimSuffix(strings.TrimSuffix(n, ".yaml"), ".yml") == id {
+// fileOfProtocol is the file name holding protocol id in a composition:
+// <id>.yaml (or .yml) as loaded at bootstrap, or <id>.yaml for a protocol
+// new to the set.
+func fileOfProtocol(rec *ProtocolSetRecord, id string) string {
+	for _, n := range []string{id + ".yaml", id + ".yml"} {
+		if _, ok := rec.Files[n]; ok {
 			return n
 		}
 	}
 	return id + ".yaml"
 }
 
-// CandidateFiles is the active files with content in place of the file of
+// candidateFiles is the active files with content in place of the file of
 // its protocol: what an upload is linted against (handler and Apply).
 func candidateFiles(txn *badger.Txn, id string, content []byte) (map[string][]byte, error) {
 	_, rec, err := activeComposition(txn)
@@ -281,7 +283,7 @@ func candidateFiles(txn *badger.Txn, id string, content []byte) (map[string][]by
 	if err != nil {
 		return nil, err
 	}
-	files[fileOfProtocol(txn, rec, id)] = content
+	files[fileOfProtocol(rec, id)] = content
 	return files, nil
 }
 
@@ -379,7 +381,7 @@ func applyProtocolActivate(tx *Tx, raw json.RawMessage) (any, error) {
 	if err != nil || !found {
 		return nil, fmt.Errorf("protocol bytes %s: found %v: %v", pv.Hash, found, err)
 	}
-	name := fileOfProtocol(tx.txn, rec, in.ID)
+	name := fileOfProtocol(rec, in.ID)
 	prevHash := rec.Files[name]
 	files[name] = content
 	set, err := triage.NewSet(files)
