@@ -654,8 +654,8 @@ func applyDispatchAccept(tx *Tx, raw json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !d.AwaitingAcceptance() {
-		return nil, conflictf("dispatch %s is %s: only a pending or notified dispatch can be accepted", d.ID, d.Status)
+	if ce := d.CanAccept(); ce != nil {
+		return nil, ce
 	}
 	old := d.Status
 	eta := req.ETA.UTC()
@@ -682,8 +682,8 @@ func applyDispatchDecline(tx *Tx, raw json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !d.AwaitingAcceptance() && d.Status != DispatchAccepted {
-		return nil, conflictf("dispatch %s is %s: it can no longer be declined", d.ID, d.Status)
+	if ce := d.CanDecline(); ce != nil {
+		return nil, ce
 	}
 	d.DeclineReason = req.Reason
 	tx.Audit("dispatch.decline", "dispatch/"+d.ID, map[string]any{"reason": req.Reason})
@@ -691,6 +691,34 @@ func applyDispatchDecline(tx *Tx, raw json.RawMessage) (any, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// CanAccept says why d cannot be accepted now (nil: it can). Apply and the
+// HTTP handler (against local state, before proposing) both ask it.
+func (d *Dispatch) CanAccept() *CommandError {
+	if !d.AwaitingAcceptance() {
+		return conflictf("dispatch %s is %s: only a pending or notified dispatch can be accepted", d.ID, d.Status)
+	}
+	return nil
+}
+
+// CanDecline says why d cannot be declined now (nil: it can).
+func (d *Dispatch) CanDecline() *CommandError {
+	if !d.AwaitingAcceptance() && d.Status != DispatchAccepted {
+		return conflictf("dispatch %s is %s: it can no longer be declined", d.ID, d.Status)
+	}
+	return nil
+}
+
+// CanMoveTo says why d cannot move to a responder-reported status now.
+func (d *Dispatch) CanMoveTo(status string) *CommandError {
+	for _, s := range statusFrom[status] {
+		if d.Status == s {
+			return nil
+		}
+	}
+	return conflictf("dispatch %s is %s: cannot move to %s (allowed from %s)", d.ID, d.Status, status,
+		strings.Join(statusFrom[status], ", "))
 }
 
 // statusFrom lists the statuses each responder-reported status may follow.
@@ -712,13 +740,8 @@ func applyDispatchStatus(tx *Tx, raw json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	allowed := false
-	for _, s := range statusFrom[req.Status] {
-		allowed = allowed || d.Status == s
-	}
-	if !allowed {
-		return nil, conflictf("dispatch %s is %s: cannot move to %s (allowed from %s)", d.ID, d.Status, req.Status,
-			strings.Join(statusFrom[req.Status], ", "))
+	if ce := d.CanMoveTo(req.Status); ce != nil {
+		return nil, ce
 	}
 	old := d.Status
 	switch req.Status {

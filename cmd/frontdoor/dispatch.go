@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -161,6 +162,30 @@ func (s *server) getDispatch(c *fiber.Ctx) error {
 	return c.JSON(renderDispatch(d, time.Now().UTC()))
 }
 
+// dispatchCheck refuses, before proposing, a command the FSM would refuse:
+// it runs check against the leader's local state (a follower forwards the
+// request to the leader, which checks and proposes). An Idempotency-Key
+// retry of a command that already applied skips the check: the FSM answers
+// it with the first result.
+func (s *server) dispatchCheck(c *fiber.Ctx, id string, check func(d *cluster.Dispatch) *cluster.CommandError) error {
+	if c.Get(headerIdempotencyKey) != "" && s.store.IsLeader() {
+		return nil
+	}
+	return s.localCheck(c, func(v *cluster.View) error {
+		d, err := v.Dispatch(id)
+		if errors.Is(err, cluster.ErrNotFound) {
+			return &cluster.CommandError{Code: cluster.CodeNotFound, Message: "no dispatch " + id}
+		}
+		if err != nil {
+			return err
+		}
+		if ce := check(d); ce != nil {
+			return ce
+		}
+		return nil
+	})
+}
+
 // dispatchCommand proposes a dispatch command and answers with the dispatch.
 func (s *server) dispatchCommand(c *fiber.Ctx, kind cluster.Kind, route string, payload any) error {
 	b, err := json.Marshal(payload)
@@ -191,6 +216,9 @@ func (s *server) acceptDispatch(c *fiber.Ctx) error {
 	if f := cmd.Validate(time.Now()); f != nil {
 		return invalid("the acceptance is not valid", f)
 	}
+	if err := s.dispatchCheck(c, cmd.DispatchID, (*cluster.Dispatch).CanAccept); err != nil {
+		return handledOK(err)
+	}
 	return s.dispatchCommand(c, cluster.KindDispatchAccept, "POST /v1/dispatches/{id}/accept", &cmd)
 }
 
@@ -203,6 +231,9 @@ func (s *server) declineDispatch(c *fiber.Ctx) error {
 	if f := cmd.Validate(); f != nil {
 		return invalid("the decline is not valid", f)
 	}
+	if err := s.dispatchCheck(c, cmd.DispatchID, (*cluster.Dispatch).CanDecline); err != nil {
+		return handledOK(err)
+	}
 	return s.dispatchCommand(c, cluster.KindDispatchDecline, "POST /v1/dispatches/{id}/decline", &cmd)
 }
 
@@ -214,6 +245,9 @@ func (s *server) statusDispatch(c *fiber.Ctx) error {
 	cmd := cluster.DispatchStatusChange{DispatchID: strings.Clone(c.Params("id")), Status: in.Status, Outcome: in.Outcome, Note: in.Note}
 	if f := cmd.Validate(); f != nil {
 		return invalid("the status is not valid", f)
+	}
+	if err := s.dispatchCheck(c, cmd.DispatchID, func(d *cluster.Dispatch) *cluster.CommandError { return d.CanMoveTo(cmd.Status) }); err != nil {
+		return handledOK(err)
 	}
 	return s.dispatchCommand(c, cluster.KindDispatchStatus, "POST /v1/dispatches/{id}/status", &cmd)
 }

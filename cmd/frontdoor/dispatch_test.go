@@ -301,6 +301,14 @@ func TestRapidResponseDispatchEndToEnd(t *testing.T) {
 	if resp, b := tc.do(t, tc.follower(t), http.MethodPost, "/v1/dispatches/"+id+"/accept", `{}`, responder); resp.StatusCode != http.StatusUnprocessableEntity {
 		t.Fatalf("accept without eta: %d %s", resp.StatusCode, b)
 	}
+	// On scene before accepting: refused by the handler against local state
+	// (409), so nothing is proposed.
+	if resp, b := tc.do(t, tc.follower(t), http.MethodPost, "/v1/dispatches/"+id+"/status", `{"status":"on_scene"}`, responder); resp.StatusCode != http.StatusConflict {
+		t.Fatalf("on scene before accept: %d %s", resp.StatusCode, b)
+	}
+	if v, _ := metricFound(t, tc, tc.leader(t), `frontdoor_fsm_commands_total{kind="dispatch.status",result="error"}`); v != 0 {
+		t.Fatalf("a refused status change was proposed (%v)", v)
+	}
 	eta := clk.Now().Add(40 * time.Minute).UTC().Truncate(time.Second)
 	resp2, b := tc.do(t, tc.follower(t), http.MethodPost, "/v1/dispatches/"+id+"/accept", `{"eta":"`+eta.Format(time.RFC3339)+`"}`,
 		map[string]string{"Authorization": responder["Authorization"], "Idempotency-Key": "accept-" + id})
