@@ -38,6 +38,7 @@ type CheckResult struct {
 	Items      int      `json:"items"` // things checked
 	Unverified int      `json:"unverified,omitempty"`
 	Reason     string   `json:"reason,omitempty"` // why not checked, or why unverified
+	Note       string   `json:"note,omitempty"`   // what was checked, in words
 	Details    []string `json:"details,omitempty"`
 	// Required says a result that was not checked fails the run (the
 	// workload made the things this check is about).
@@ -190,6 +191,7 @@ func (c *LostWritesCheck) Run(ctx context.Context, env *CheckEnv) CheckResult {
 		}
 	}
 	res.Count = len(lost)
+	res.Note = fmt.Sprintf("%d writes read back from %d nodes, linearizable and stale (%d reads)", len(writes), nodes, reads)
 	// Not lost, but not read from every node in every mode: unverified.
 	want := nodes * len(readModes)
 	for w := range writes {

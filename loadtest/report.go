@@ -148,6 +148,11 @@ func (r *Report) WriteText(w io.Writer) error {
 
 	fmt.Fprintf(&b, "\nacknowledged writes: %d\n", r.Acked)
 	for _, c := range r.Checks {
+		if c.Note != "" {
+			fmt.Fprintf(&b, "  %s: checked %s\n", c.Name, c.Note)
+		}
+	}
+	for _, c := range r.Checks {
 		for _, d := range c.Details {
 			fmt.Fprintf(&b, "  %s: %s\n", c.Name, d)
 		}

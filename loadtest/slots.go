@@ -58,6 +58,30 @@ func DoubleBookings(allocs []SlotAllocation, capacity SlotCapacity) (excess int,
 	return excess, lines
 }
 
+// allocationNote says how much the check had to look at: allocations,
+// sessions, and how many sessions were full (where a double booking would
+// show).
+func allocationNote(allocs []SlotAllocation, capacity SlotCapacity) string {
+	type session struct{ service, start, end string }
+	held := map[session]int{}
+	for _, a := range allocs {
+		held[session{a.Service, a.SessionStart, a.SessionEnd}]++
+	}
+	known, full := 0, 0
+	for k, n := range held {
+		if capacity == nil {
+			continue
+		}
+		if c := capacity(k.service, k.start, k.end); c > 0 {
+			known++
+			if n >= c {
+				full++
+			}
+		}
+	}
+	return fmt.Sprintf("%d allocations held in %d sessions; capacity known for %d sessions, %d of them full", len(allocs), len(held), known, full)
+}
+
 // slotAllocator is implemented by workloads that allocate slots and know
 // their services' capacity.
 type slotAllocator interface {
@@ -97,6 +121,7 @@ func (c *SlotCheck) Run(ctx context.Context, env *CheckEnv) CheckResult {
 	res.Checked = true
 	res.Items = len(allocs)
 	res.Count, res.Details = DoubleBookings(allocs, capacity)
+	res.Note = allocationNote(allocs, capacity)
 	if len(res.Details) > 20 {
 		res.Details = append(res.Details[:20], fmt.Sprintf("… and %d more", len(res.Details)-20))
 	}

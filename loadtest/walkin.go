@@ -64,7 +64,7 @@ func (w *walkinWorkload) Setup(ctx context.Context, s *Session) error {
 		return fmt.Errorf("walkin: %w", err)
 	}
 	if resp.Status == http.StatusNotFound {
-		return errors.New("--workload walkin " + needsWorkflow + " (GET /v1/protocols answers 404)")
+		return errors.New("--workload walkin needs the attendance workflow API, which the cluster's build does not have (GET /v1/protocols answers 404)")
 	}
 	if resp.Status != http.StatusOK {
 		return fmt.Errorf("walkin: GET /v1/protocols: %d %s", resp.Status, trim(resp.Body, 200))

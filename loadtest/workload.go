@@ -48,15 +48,13 @@ type workloadSpec struct {
 	New     func(seed uint64) Workload
 }
 
-const needsWorkflow = "needs the attendance workflow API, not in this build"
-
 func workloadTable() []workloadSpec {
 	return []workloadSpec{
 		{Name: "create", Summary: "POST /v1/attendances only: synthetic walk-in arrivals", New: newCreateWorkload},
 		{Name: "walkin", Summary: "the whole walk-in flow: patient, attendance, observations, answers, routing, confirmation, registration, leaving", New: newWalkinWorkload},
-		{Name: "nhs111", Summary: "NHS 111 Dx-code attendances in one call", Needs: needsWorkflow},
-		{Name: "dispatch", Summary: "rapid response dispatches to a local webhook receiver", Needs: needsWorkflow},
-		{Name: "mix", Summary: "walkin, nhs111 and dispatch in realistic proportions", Needs: needsWorkflow},
+		{Name: "nhs111", Summary: "NHS 111 referrals: Dx-coded attendances routed in one call, half never turn up", New: newNHS111Workload},
+		{Name: "dispatch", Summary: "rapid response dispatches to a local webhook receiver", Needs: "is not in this build yet (the dispatch API is; this workload is not)"},
+		{Name: "mix", Summary: "65% walkin journeys and 35% nhs111 referrals, as at a typical urgent care centre", New: newMixWorkload},
 	}
 }
 

@@ -94,8 +94,8 @@ func TestLoadtestSpawnEndToEnd(t *testing.T) {
 			[]string{"attendance.create         200       0", "acknowledged writes: 200\n"}},
 		{"kill-leader", []string{"--chaos", "kill-leader", "--chaos-every", "2s", "--duration", "6s", "--concurrency", "4"},
 			[]string{"chaos: kill-leader every 2s: ", "(leader)"}},
-		{"walkin", []string{"--workload", "walkin", "--duration", "5s", "--concurrency", "4"},
-			[]string{"attendance.answer", "patient.create", "journeys finished"}},
+		{"mix", []string{"--workload", "mix", "--duration", "5s", "--concurrency", "4"},
+			[]string{"attendance.answer", "attendance.nhs111", "patient.create", "journeys finished", "double-booked slots: checked "}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -114,7 +114,7 @@ func TestLoadtestSpawnEndToEnd(t *testing.T) {
 			}
 			report := out.String()
 			slots := "double-booked slots: not checked: workload allocates no slots\n"
-			if c.name == "walkin" {
+			if c.name == "mix" {
 				slots = "double-booked slots: 0\n"
 			}
 			for _, want := range append(c.want, "lost acknowledged writes: 0\n", slots) {
