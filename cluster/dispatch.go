@@ -243,6 +243,12 @@ func keyDispatchEvent(index uint64, id string) string {
 	return fmt.Sprintf("%s%020d/%s", prefixDispatchEvent, index, id)
 }
 
+// Webhook message types.
+const (
+	webhookCreated   = "dispatch.created"
+	webhookStoodDown = "dispatch.stood_down"
+)
+
 // WebhookIDFor is the webhook-id of a dispatch's creation message.
 func WebhookIDFor(dispatchID string) string { return "msg_" + dispatchID }
 
@@ -298,7 +304,7 @@ func startDispatch(tx *Tx, a *Attendance, dec *routing.Decision) error {
 		return err
 	}
 	tx.PutRaw(keyDispatchByAtt(a.ID, id), nil)
-	if err := putOutbox(tx, d, "dispatch.created"); err != nil {
+	if err := putOutbox(tx, d, webhookCreated); err != nil {
 		return err
 	}
 	tx.Audit("dispatch.create", "dispatch/"+id, map[string]any{"attendance_id": a.ID, "service_id": d.ServiceID,
@@ -426,13 +432,18 @@ func pruneDispatchEvents(tx *Tx) error {
 	return nil
 }
 
-// putOutbox queues the webhook for d with a body fixed now.
+// putOutbox queues the webhook for d with a body fixed now: the creation
+// message under d's webhook id, a later message under its own.
 func putOutbox(tx *Tx, d *Dispatch, typ string) error {
 	body, err := json.Marshal(WebhookMessage{Type: typ, Timestamp: tx.Now(), Data: d})
 	if err != nil {
 		return fmt.Errorf("encode webhook: %w", err)
 	}
-	e := &OutboxEntry{ID: d.Delivery.WebhookID, DispatchID: d.ID, ServiceID: d.ServiceID, Type: typ, Body: body,
+	id := d.Delivery.WebhookID
+	if typ != webhookCreated {
+		id = WebhookIDFor(d.ID) + "_" + strings.TrimPrefix(typ, "dispatch.")
+	}
+	e := &OutboxEntry{ID: id, DispatchID: d.ID, ServiceID: d.ServiceID, Type: typ, Body: body,
 		CreatedAt: tx.Now(), CreatedIndex: tx.Index(), Status: DeliveryPending}
 	if err := tx.Put(prefixOutbox+e.ID, e); err != nil {
 		return err
@@ -804,6 +815,11 @@ func applyDispatchDelivered(tx *Tx, raw json.RawMessage) (any, error) {
 		return nil, err
 	}
 	old := d.Status
+	if e.Type != webhookCreated {
+		tx.Audit("dispatch.delivered", "dispatch/"+d.ID, map[string]any{"webhook_id": e.ID, "type": e.Type,
+			"attempts": req.Attempts, "http_status": req.HTTPStatus})
+		return d, nil
+	}
 	d.Delivery = DispatchDelivery{WebhookID: e.ID, Status: DeliveryDelivered, Attempts: req.Attempts,
 		LastHTTPStatus: req.HTTPStatus, At: timePtr(tx.Now())}
 	if d.Status == DispatchPending {
@@ -840,6 +856,12 @@ func applyDispatchDeliveryFailed(tx *Tx, raw json.RawMessage) (any, error) {
 	d, err := loadDispatch(tx, e.DispatchID)
 	if err != nil {
 		return nil, err
+	}
+	if e.Type != webhookCreated {
+		tx.Audit("dispatch.delivery_failed", "dispatch/"+d.ID, map[string]any{"webhook_id": e.ID, "type": e.Type,
+			"attempts": req.Attempts, "http_status": req.HTTPStatus, "result": req.Result, "error": req.Error})
+		return d, raiseAlert(tx, d, AlertDeliveryFailed, fmt.Sprintf("The stand-down message to %s failed for good (%s): phone the team, they may still be on their way.",
+			d.ServiceName, req.Result))
 	}
 	d.Delivery = DispatchDelivery{WebhookID: e.ID, Status: DeliveryFailed, Attempts: req.Attempts,
 		LastHTTPStatus: req.HTTPStatus, LastError: req.Error, At: timePtr(tx.Now())}
@@ -895,6 +917,12 @@ func escalate(tx *Tx, d *Dispatch, status, why, note string) error {
 	now := tx.Now()
 	d.EscalatedAt, d.Escalation = &now, why
 	setDispatchStatus(tx, d, status, strings.TrimSpace(why+": "+note))
+	// Closed before the re-route, so the stand-down of open dispatches
+	// (standDownDispatches, called by routing) leaves this one alone.
+	if err := putDispatch(tx, d, old); err != nil {
+		return err
+	}
+	old = d.Status
 
 	var a Attendance
 	found, err := tx.Get(keyAttendance(d.AttendanceID), &a)
@@ -953,6 +981,37 @@ func escalate(tx *Tx, d *Dispatch, status, why, note string) error {
 	}
 	tx.Audit("dispatch.escalate", "dispatch/"+d.ID, map[string]any{"reason": why, "to": d.EscalatedTo, "ed": d.EscalatedToED,
 		"tried": tried})
+	return nil
+}
+
+// standDownDispatches closes the attendance's open dispatches to any team
+// other than dec's: routing replaced the rapid response decision (NEWS2 rose,
+// a clinician overrode). A team that may already know (webhook delivered or
+// accepted) is sent a dispatch.stood_down webhook. Called by routing inside
+// Apply (6b's applyDecision) before the rapid response hook.
+func standDownDispatches(tx *Tx, a *Attendance, dec *routing.Decision, reason string) error {
+	ds, err := dispatchesOfTx(tx, a.ID)
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		if !d.Open() || d.ServiceID == dec.ServiceID {
+			continue
+		}
+		old := d.Status
+		now := tx.Now()
+		d.EscalatedAt, d.Escalation, d.EscalatedTo = &now, "rerouted", dec.ServiceID
+		setDispatchStatus(tx, d, DispatchEscalated, "stood down: attendance re-routed to "+dec.ServiceName+" ("+reason+")")
+		if err := putDispatch(tx, d, old); err != nil {
+			return err
+		}
+		if d.Delivery.Status == DeliveryDelivered || d.AcceptedAt != nil {
+			if err := putOutbox(tx, d, webhookStoodDown); err != nil {
+				return err
+			}
+		}
+		tx.Audit("dispatch.stand_down", "dispatch/"+d.ID, map[string]any{"to": dec.ServiceID, "reason": reason})
+	}
 	return nil
 }
 

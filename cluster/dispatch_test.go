@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/frontdoor-ucc/frontdoor/routing"
+	"github.com/frontdoor-ucc/frontdoor/triage"
 )
 
 var (
@@ -293,5 +294,42 @@ func TestDispatchEscalationInFSM(t *testing.T) {
 	applyInBatches(other, r.logs, 3)
 	if dataHash(t, r.f) != dataHash(t, other) {
 		t.Fatal("replicas differ")
+	}
+}
+
+// TestDispatchStoodDownWhenRerouted: observations that raise the
+// disposition to ED re-route the attendance; the open dispatch is closed
+// (escalated, "rerouted") in the same Apply and the team, which had the
+// webhook, is sent a stand-down message with its own webhook-id.
+func TestDispatchStoodDownWhenRerouted(t *testing.T) {
+	r := &dispatchRun{t: t, f: newTestFSM(t)}
+	demo, err := routing.DemoDirectory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.ok(3600, KindDirectoryLoad, systemActor, demo)
+	r.ok(3601, KindAttendanceCreate, testDesk, fallCall(), "A1")
+	r.ok(3602, KindDispatchDelivered, systemActor, DispatchDeliveryReport{WebhookID: "msg_A1-d1", Attempts: 1, HTTPStatus: 200})
+	rr, spo2, sbp, pulse := 30, 88, 85, 130
+	r.ok(3700, KindAttendanceObserve, testDesk, AttendanceObservations{AttendanceID: "A1",
+		Observations: triage.Observations{RespiratoryRate: &rr, SpO2: &spo2, SystolicBP: &sbp, Pulse: &pulse}})
+	d := r.dispatch("A1-d1")
+	if d.Status != DispatchEscalated || d.Escalation != "rerouted" || d.EscalatedTo == "" || d.EscalatedTo == "ucr-north" {
+		t.Fatalf("dispatch after re-route: %+v", d)
+	}
+	r.view(func(v *View) {
+		pend, err := v.PendingOutbox()
+		if err != nil || len(pend) != 1 || pend[0].ID != "msg_A1-d1_stood_down" || pend[0].Type != webhookStoodDown {
+			t.Fatalf("pending outbox %+v %v", pend, err)
+		}
+		open, _ := v.Dispatches(DispatchQuery{OpenOnly: true})
+		if len(open) != 0 {
+			t.Fatalf("still open: %+v", open)
+		}
+	})
+	// The stand-down's delivery does not touch the creation delivery.
+	r.ok(3701, KindDispatchDelivered, systemActor, DispatchDeliveryReport{WebhookID: "msg_A1-d1_stood_down", Attempts: 1, HTTPStatus: 200})
+	if d := r.dispatch("A1-d1"); d.Delivery.WebhookID != "msg_A1-d1" || d.Status != DispatchEscalated {
+		t.Fatalf("after stand-down delivery: %+v", d)
 	}
 }

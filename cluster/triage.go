@@ -571,6 +571,9 @@ func applyDecision(tx *Tx, a *Attendance, need routing.Need, p routing.Patient, 
 	setStatus(tx, a, status)
 	tx.Audit("attendance.route", "attendance/"+a.ID, map[string]any{"service_id": dec.ServiceID, "tier": dec.Tier,
 		"min_tier": need.MinTier, "fallback": dec.Fallback, "reason": reason, "override": override})
+	if err := standDownDispatches(tx, a, &dec, reason); err != nil { // dispatch.go: teams no longer needed
+		return err
+	}
 	if dec.Tier == routing.TierRapidResponse {
 		if err := onRapidResponse(tx, a, &dec); err != nil {
 			return err
