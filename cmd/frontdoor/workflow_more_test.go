@@ -23,7 +23,7 @@ import (
 func TestWorkflowContention(t *testing.T) {
 	tc, _ := newClockedCluster(t, 3, mondayAfternoon)
 	// gp-ucc-stream's afternoon session (14:00-22:00) gets 5 slots.
-	resp, b := tc.do(t, tc.leader(t), http.MethodGet, "/v1/services/gp-ucc-stream", "", nil)
+	resp, b := tc.doRetry(t, tc.leader(t), http.MethodGet, "/v1/services/gp-ucc-stream", "", nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("get service: %d %s", resp.StatusCode, b)
 	}
@@ -35,7 +35,7 @@ func TestWorkflowContention(t *testing.T) {
 		}
 	}
 	put, _ := json.Marshal(&svc)
-	if resp, b := tc.do(t, tc.follower(t), http.MethodPut, "/v1/services/gp-ucc-stream", string(put), nil); resp.StatusCode != http.StatusOK {
+	if resp, b := tc.doRetry(t, tc.follower(t), http.MethodPut, "/v1/services/gp-ucc-stream", string(put), nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("put service: %d %s", resp.StatusCode, b)
 	}
 	nhs111 := bearerHeader(tc.key(t, cluster.RoleNHS111, "111 system"))
@@ -85,7 +85,7 @@ func TestWorkflowContention(t *testing.T) {
 			if tn.n.store.AppliedIndex() < index {
 				return fmt.Errorf("applied %d < %d", tn.n.store.AppliedIndex(), index)
 			}
-			resp, b := tc.do(t, tn, http.MethodGet, "/v1/services/gp-ucc-stream/allocations?consistency=stale", "", nil)
+			resp, b := tc.doRetry(t, tn, http.MethodGet, "/v1/services/gp-ucc-stream/allocations?consistency=stale", "", nil)
 			if resp.StatusCode != http.StatusOK {
 				return fmt.Errorf("%d %s", resp.StatusCode, b)
 			}
@@ -109,7 +109,7 @@ func TestWorkflowContention(t *testing.T) {
 // queueEntries reads GET /v1/queue on a node.
 func queueEntries(t *testing.T, tc *testCluster, tn *testNode, hdr map[string]string) (*http.Response, queueBody) {
 	t.Helper()
-	resp, b := tc.do(t, tn, http.MethodGet, "/v1/queue", "", hdr)
+	resp, b := tc.doRetry(t, tn, http.MethodGet, "/v1/queue", "", hdr)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("queue on %s: %d %s", tn.id, resp.StatusCode, b)
 	}
@@ -140,7 +140,7 @@ func TestWorkflowRisingNEWS2(t *testing.T) {
 	if a.service() != "ph-high-street" {
 		t.Fatalf("routed to %q, want ph-high-street", a.service())
 	}
-	if resp, b := tc.do(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/confirm", `{}`, doc); resp.StatusCode != http.StatusOK {
+	if resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/confirm", `{}`, doc); resp.StatusCode != http.StatusOK {
 		t.Fatalf("confirm: %d %s", resp.StatusCode, b)
 	}
 	_, q := queueEntries(t, tc, tc.leader(t), desk)
@@ -149,7 +149,7 @@ func TestWorkflowRisingNEWS2(t *testing.T) {
 		t.Fatalf("queue before: %+v", before)
 	}
 	// Respiratory rate 26 (3), SpO2 91 (3), pulse 125 (2): NEWS2 8.
-	resp, b := tc.do(t, tc.follower(t), http.MethodPost, "/v1/attendances/"+a.ID+"/observations",
+	resp, b := tc.doRetry(t, tc.follower(t), http.MethodPost, "/v1/attendances/"+a.ID+"/observations",
 		`{"respiratory_rate":26,"spo2":91,"pulse":125,"systolic_bp":105,"consciousness":"alert","temperature_c":38.6}`, doc)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("observations: %d %s", resp.StatusCode, b)
@@ -173,12 +173,12 @@ func TestWorkflowRisingNEWS2(t *testing.T) {
 		})
 	}
 	// The pharmacy slot is free again.
-	resp, b = tc.do(t, tc.leader(t), http.MethodGet, "/v1/services/ph-high-street/allocations", "", nil)
+	resp, b = tc.doRetry(t, tc.leader(t), http.MethodGet, "/v1/services/ph-high-street/allocations", "", nil)
 	if resp.StatusCode != http.StatusOK || strings.Contains(string(b), a.ID) {
 		t.Fatalf("pharmacy allocations still hold %s: %s", a.ID, b)
 	}
 	// Normal observations later do not route it back down.
-	resp, b = tc.do(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/observations",
+	resp, b = tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/observations",
 		`{"respiratory_rate":16,"spo2":98,"pulse":70,"systolic_bp":125,"consciousness":"alert","temperature_c":37.0}`, doc)
 	var down wfAttendance
 	decodeJSON(t, b, &down)
@@ -186,7 +186,7 @@ func TestWorkflowRisingNEWS2(t *testing.T) {
 		t.Fatalf("after normal observations: %d %+v", resp.StatusCode, down.Routing)
 	}
 	// The explanation tells the story.
-	resp, b = tc.do(t, tc.follower(t), http.MethodGet, "/v1/attendances/"+a.ID+"/explain", "", doc)
+	resp, b = tc.doRetry(t, tc.follower(t), http.MethodGet, "/v1/attendances/"+a.ID+"/explain", "", doc)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("explain: %d %s", resp.StatusCode, b)
 	}
@@ -263,7 +263,7 @@ func TestWorkflowBadInput(t *testing.T) {
 	before := settled()
 	for _, c := range cases {
 		for _, tn := range tc.nodes {
-			resp, b := tc.do(t, tn, http.MethodPost, c.path, c.body, c.hdr)
+			resp, b := tc.doRetry(t, tn, http.MethodPost, c.path, c.body, c.hdr)
 			if resp.StatusCode != c.status {
 				t.Errorf("%s on %s: %d %s, want %d", c.name, tn.id, resp.StatusCode, b, c.status)
 				continue
@@ -373,7 +373,7 @@ func TestWorkflowQueueStream(t *testing.T) {
 	// Two more changes while nobody listens; resuming from the first id
 	// delivers both, in order.
 	a2 := createAttendance(t, tc, tc.leader(t), utiManBody, desk)
-	resp, b := tc.do(t, tn, http.MethodPost, "/v1/attendances/"+a1.ID+"/status", `{"status":"left"}`, desk)
+	resp, b := tc.doRetry(t, tn, http.MethodPost, "/v1/attendances/"+a1.ID+"/status", `{"status":"left"}`, desk)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status: %d %s", resp.StatusCode, b)
 	}
@@ -389,7 +389,7 @@ func TestWorkflowQueueStream(t *testing.T) {
 func TestWorkflowProtocolVersions(t *testing.T) {
 	tc, _ := newClockedCluster(t, 3, mondayAfternoon)
 	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
-	resp, b := tc.do(t, tc.follower(t), http.MethodGet, "/v1/protocols?q=burning+pee", "", desk)
+	resp, b := tc.doRetry(t, tc.follower(t), http.MethodGet, "/v1/protocols?q=burning+pee", "", desk)
 	var list protocolList
 	decodeJSON(t, b, &list)
 	if resp.StatusCode != http.StatusOK || len(list.Search) == 0 || list.Search[0].ID != "urinary-symptoms" || len(list.Protocols) < 20 {
@@ -406,15 +406,15 @@ func TestWorkflowProtocolVersions(t *testing.T) {
 	newSrc = strings.Replace(newSrc, "\ntitle: ", "\ntitle: Revised ", 1)
 	// A broken file is refused with file:line errors and changes nothing.
 	broken := strings.Replace(newSrc, "    tier: pharmacy\n", "    tier: chemist\n", 1)
-	resp, b = tc.do(t, tc.follower(t), http.MethodPost, "/v1/protocols", broken, map[string]string{"Content-Type": "application/yaml"})
+	resp, b = tc.doRetry(t, tc.follower(t), http.MethodPost, "/v1/protocols", broken, map[string]string{"Content-Type": "application/yaml"})
 	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(b), "urinary-symptoms.yaml:") {
 		t.Fatalf("broken upload: %d %s", resp.StatusCode, b)
 	}
-	resp, b = tc.do(t, tc.follower(t), http.MethodPost, "/v1/protocols", newSrc, map[string]string{"Content-Type": "application/yaml"})
+	resp, b = tc.doRetry(t, tc.follower(t), http.MethodPost, "/v1/protocols", newSrc, map[string]string{"Content-Type": "application/yaml"})
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("upload: %d %s", resp.StatusCode, b)
 	}
-	if resp, b := tc.do(t, tc.follower(t), http.MethodPost, "/v1/protocols", newSrc, map[string]string{"Content-Type": "application/yaml"}); resp.StatusCode != http.StatusConflict {
+	if resp, b := tc.doRetry(t, tc.follower(t), http.MethodPost, "/v1/protocols", newSrc, map[string]string{"Content-Type": "application/yaml"}); resp.StatusCode != http.StatusConflict {
 		t.Fatalf("second upload of the same version: %d %s", resp.StatusCode, b)
 	}
 	// Uploaded, not active: new attendances still start on the old version.
@@ -422,7 +422,7 @@ func TestWorkflowProtocolVersions(t *testing.T) {
 	if mid.Triage.Session.Version != oldVersion {
 		t.Fatalf("upload activated by itself: version %d", mid.Triage.Session.Version)
 	}
-	resp, b = tc.do(t, tc.leader(t), http.MethodPost, "/v1/protocols/urinary-symptoms/activate", fmt.Sprintf(`{"version":%d}`, oldVersion+1), nil)
+	resp, b = tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/protocols/urinary-symptoms/activate", fmt.Sprintf(`{"version":%d}`, oldVersion+1), nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("activate: %d %s", resp.StatusCode, b)
 	}
@@ -460,18 +460,18 @@ func TestWorkflowQueueOrderAndIdempotency(t *testing.T) {
 	// Idempotent retry of an answer.
 	hdr := map[string]string{"Authorization": desk["Authorization"], "Idempotency-Key": "answer-1"}
 	body := `{"question":"screen.not_breathing","value":"no"}`
-	resp1, b1 := tc.do(t, tc.follower(t), http.MethodPost, "/v1/attendances/"+first.ID+"/answers", body, hdr)
-	resp2, b2 := tc.do(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+first.ID+"/answers", body, hdr)
+	resp1, b1 := tc.doRetry(t, tc.follower(t), http.MethodPost, "/v1/attendances/"+first.ID+"/answers", body, hdr)
+	resp2, b2 := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+first.ID+"/answers", body, hdr)
 	if resp1.StatusCode != http.StatusOK || resp2.StatusCode != http.StatusOK || string(b1) != string(b2) {
 		t.Fatalf("idempotent retry: %d %s / %d %s", resp1.StatusCode, b1, resp2.StatusCode, b2)
 	}
 	var ex explainBody
-	_, b := tc.do(t, tc.leader(t), http.MethodGet, "/v1/attendances/"+first.ID+"/explain", "", nil)
+	_, b := tc.doRetry(t, tc.leader(t), http.MethodGet, "/v1/attendances/"+first.ID+"/explain", "", nil)
 	decodeJSON(t, b, &ex)
 	if len(ex.Answers) != 1 {
 		t.Fatalf("a replayed answer was recorded again: %d answers", len(ex.Answers))
 	}
-	if resp, b := tc.do(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+first.ID+"/answers", `{"question":"screen.not_breathing","value":"yes"}`, hdr); resp.StatusCode != http.StatusUnprocessableEntity {
+	if resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+first.ID+"/answers", `{"question":"screen.not_breathing","value":"yes"}`, hdr); resp.StatusCode != http.StatusUnprocessableEntity {
 		t.Fatalf("same key, different body: %d %s", resp.StatusCode, b)
 	}
 

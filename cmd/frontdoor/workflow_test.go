@@ -98,7 +98,7 @@ func (a *wfAttendance) service() string {
 // createAttendance posts an attendance and decodes it.
 func createAttendance(t *testing.T, tc *testCluster, tn *testNode, body string, hdr map[string]string) wfAttendance {
 	t.Helper()
-	resp, b := tc.do(t, tn, http.MethodPost, "/v1/attendances", body, hdr)
+	resp, b := tc.doRetry(t, tn, http.MethodPost, "/v1/attendances", body, hdr)
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("create attendance: %d %s", resp.StatusCode, b)
 	}
@@ -130,7 +130,7 @@ func walkTriage(t *testing.T, tc *testCluster, tn *testNode, a wfAttendance, ans
 			}
 			replies = append(replies, fmt.Sprintf(`{"question":%q,"value":%q}`, q.ID, v))
 		}
-		resp, b := tc.do(t, tn, http.MethodPost, "/v1/attendances/"+a.ID+"/answers", `{"answers":[`+strings.Join(replies, ",")+`]}`, hdr)
+		resp, b := tc.doRetry(t, tn, http.MethodPost, "/v1/attendances/"+a.ID+"/answers", `{"answers":[`+strings.Join(replies, ",")+`]}`, hdr)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("answers: %d %s", resp.StatusCode, b)
 		}
@@ -143,7 +143,7 @@ func walkTriage(t *testing.T, tc *testCluster, tn *testNode, a wfAttendance, ans
 
 func getAttendanceWF(t *testing.T, tc *testCluster, tn *testNode, id string) wfAttendance {
 	t.Helper()
-	resp, b := tc.do(t, tn, http.MethodGet, "/v1/attendances/"+id+"?consistency=stale", "", nil)
+	resp, b := tc.doRetry(t, tn, http.MethodGet, "/v1/attendances/"+id+"?consistency=stale", "", nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("get attendance: %d %s", resp.StatusCode, b)
 	}
@@ -198,10 +198,10 @@ func TestWorkflowAcceptance1(t *testing.T) {
 			t.Fatalf("open now, yet see from %v", a.Routing.Decision.SeeFrom)
 		}
 		// Reception cannot confirm; a clinician does, once.
-		if resp, b := tc.do(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/confirm", `{}`, desk); resp.StatusCode != http.StatusForbidden {
+		if resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/confirm", `{}`, desk); resp.StatusCode != http.StatusForbidden {
 			t.Fatalf("reception confirm: %d %s", resp.StatusCode, b)
 		}
-		resp, b := tc.do(t, tc.follower(t), http.MethodPost, "/v1/attendances/"+a.ID+"/confirm", `{"note":"UTI, no red flags"}`, doc)
+		resp, b := tc.doRetry(t, tc.follower(t), http.MethodPost, "/v1/attendances/"+a.ID+"/confirm", `{"note":"UTI, no red flags"}`, doc)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("confirm: %d %s", resp.StatusCode, b)
 		}
@@ -209,7 +209,7 @@ func TestWorkflowAcceptance1(t *testing.T) {
 		if a.Status != cluster.AttendanceRouted || len(a.Confirmations) != 1 || a.Confirmations[0].By.Name != "Dr Patel" {
 			t.Fatalf("after confirmation: %s %+v", a.Status, a.Confirmations)
 		}
-		if resp, _ := tc.do(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/confirm", `{}`, doc); resp.StatusCode != http.StatusConflict {
+		if resp, _ := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/confirm", `{}`, doc); resp.StatusCode != http.StatusConflict {
 			t.Fatalf("second confirm: %d", resp.StatusCode)
 		}
 	})
@@ -236,14 +236,29 @@ func TestWorkflowAcceptance1(t *testing.T) {
 			t.Fatalf("see from %v, want %v (opening)", a.Routing.Decision.SeeFrom, want)
 		}
 		// The slip tells the patient where and when.
-		resp, b := tc.do(t, tc.leader(t), http.MethodGet, "/v1/attendances/"+a.ID+"/slip", "", desk)
+		resp, b := tc.doRetry(t, tc.leader(t), http.MethodGet, "/v1/attendances/"+a.ID+"/slip", "", desk)
 		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "clinician is checking") {
 			t.Fatalf("slip before confirmation: %d %s", resp.StatusCode, b)
 		}
-		tc.do(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/confirm", `{}`, doc)
-		resp, b = tc.do(t, tc.leader(t), http.MethodGet, "/v1/attendances/"+a.ID+"/slip", "", desk)
+		tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/confirm", `{}`, doc)
+		resp, b = tc.doRetry(t, tc.leader(t), http.MethodGet, "/v1/attendances/"+a.ID+"/slip", "", desk)
 		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "09:00") || !strings.Contains(string(b), "Pharmacy First") {
 			t.Fatalf("slip: %d %s", resp.StatusCode, b)
 		}
 	})
+}
+
+// doRetry is tc.do that retries a 503 "not accepted" answer (nothing was
+// done: an election was under way, as happens on a loaded test machine)
+// for up to 10 seconds.
+func (tc *testCluster) doRetry(t *testing.T, tn *testNode, method, path, body string, hdr map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, b := tc.do(t, tn, method, path, body, hdr)
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), problemNotAccepted) || time.Now().After(deadline) {
+			return resp, b
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
