@@ -25,7 +25,10 @@ type Failover struct {
 	// the unavailability window clients saw.
 	GapMS     float64 `json:"gap_ms"`
 	NewLeader string  `json:"new_leader,omitempty"`
-	Error     string  `json:"error,omitempty"`
+	// RejoinedMS is from the kill until every killed node, restarted,
+	// was ready again (caught up with the leader); -1 when not measured.
+	RejoinedMS float64 `json:"rejoined_ms"`
+	Error      string  `json:"error,omitempty"`
 
 	recovered bool
 }
@@ -144,7 +147,7 @@ func (ch *chaos) strike(ctx context.Context) {
 	case ChaosRestartAll:
 		victims = ch.c.Nodes
 	}
-	ev := &Failover{RecoveredMS: -1}
+	ev := &Failover{RecoveredMS: -1, RejoinedMS: -1}
 	for _, v := range victims {
 		ev.Killed = append(ev.Killed, v.Name)
 		ev.WasLeader = ev.WasLeader || v == lead
@@ -179,6 +182,14 @@ func (ch *chaos) strike(ctx context.Context) {
 		ev.NewLeader = nl.Name
 		ch.mu.Unlock()
 	}
+	for _, v := range victims {
+		if ch.c.WaitReady(ctx, v, 60*time.Second) != nil {
+			return
+		}
+	}
+	ch.mu.Lock()
+	ev.RejoinedMS = ms(time.Since(at))
+	ch.mu.Unlock()
 }
 
 // restartAll starts every node that is down (the end of a chaos run).
@@ -243,6 +254,9 @@ func (r *ChaosReport) writeText(b *strings.Builder) {
 		fmt.Fprintf(b, "  %2d  %s  kill -9 %-20s %s, client gap %.0f ms", i+1, ev.At.Format("15:04:05.000"), who, rec, ev.GapMS)
 		if ev.NewLeader != "" {
 			fmt.Fprintf(b, ", leader now %s", ev.NewLeader)
+		}
+		if ev.RejoinedMS >= 0 {
+			fmt.Fprintf(b, ", all back and ready after %.0f ms", ev.RejoinedMS)
 		}
 		if ev.Error != "" {
 			fmt.Fprintf(b, ", error: %s", ev.Error)

@@ -29,8 +29,8 @@ func sampleReport() *Report {
 		Nodes: []NodeUsage{{Node: "n1", RSSMB: 60.5, PeakRSSMB: 70, CPUSeconds: 9.5, CPUPercent: 47.5, Restarts: 1}},
 		Chaos: &ChaosReport{Mode: ChaosKillLeader, EveryMS: 10000, MeanRecoverMS: 1500, MaxRecoverMS: 1800, MaxGapMS: 1900, UnavailableMS: 3400,
 			Failovers: []Failover{
-				{At: at.Add(10 * time.Second), Killed: []string{"n1"}, WasLeader: true, RecoveredMS: 1800, GapMS: 1900, NewLeader: "n2"},
-				{At: at.Add(20 * time.Second), Killed: []string{"n2"}, WasLeader: true, RecoveredMS: 1200, GapMS: 1500, NewLeader: "n3"},
+				{At: at.Add(10 * time.Second), Killed: []string{"n1"}, WasLeader: true, RecoveredMS: 1800, GapMS: 1900, NewLeader: "n2", RejoinedMS: 4100},
+				{At: at.Add(20 * time.Second), Killed: []string{"n2"}, WasLeader: true, RecoveredMS: 1200, GapMS: 1500, NewLeader: "n3", RejoinedMS: -1},
 			}},
 		Baseline: &BaselineResult{Nodes: 3, CommandBytes: 150, Concurrency: 16, Commands: 8000, PerSecond: 400, P50MS: 20, P99MS: 60, MaxMS: 90},
 		Ratios:   &BaselineRatios{Op: "attendance.create", Throughput: 0.5, P99: 2.004},
