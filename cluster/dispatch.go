@@ -649,6 +649,14 @@ func init() {
 	registerHandler(KindDispatchEscalate, handlerSpec{Since: 1}, applyDispatchEscalate)
 }
 
+// systemOnly refuses a command that only the leader's own worker proposes.
+func systemOnly(tx *Tx) *CommandError {
+	if tx.Actor() != systemActor {
+		return &CommandError{Code: CodeForbidden, Message: "only the cluster itself records deliveries and escalations"}
+	}
+	return nil
+}
+
 func conflictf(format string, args ...any) *CommandError {
 	return &CommandError{Code: CodeConflict, Message: fmt.Sprintf(format, args...)}
 }
@@ -791,6 +799,9 @@ func loadOutbox(tx *Tx, webhookID string) (*OutboxEntry, error) {
 }
 
 func applyDispatchDelivered(tx *Tx, raw json.RawMessage) (any, error) {
+	if ce := systemOnly(tx); ce != nil {
+		return nil, ce
+	}
 	var req DispatchDeliveryReport
 	if err := decodeStrict(raw, &req); err != nil {
 		return nil, payloadError(err)
@@ -834,6 +845,9 @@ func applyDispatchDelivered(tx *Tx, raw json.RawMessage) (any, error) {
 }
 
 func applyDispatchDeliveryFailed(tx *Tx, raw json.RawMessage) (any, error) {
+	if ce := systemOnly(tx); ce != nil {
+		return nil, ce
+	}
 	var req DispatchDeliveryReport
 	if err := decodeStrict(raw, &req); err != nil {
 		return nil, payloadError(err)
@@ -888,6 +902,9 @@ func applyDispatchDeliveryFailed(tx *Tx, raw json.RawMessage) (any, error) {
 }
 
 func applyDispatchEscalate(tx *Tx, raw json.RawMessage) (any, error) {
+	if ce := systemOnly(tx); ce != nil {
+		return nil, ce
+	}
 	var req DispatchEscalate
 	if err := decodeStrict(raw, &req); err != nil {
 		return nil, payloadError(err)
@@ -1050,9 +1067,10 @@ func routeExcluding(tx *Tx, need routing.Need, p routing.Patient, exclude []stri
 
 // DispatchQuery filters View.Dispatches.
 type DispatchQuery struct {
-	Status   string // "" -> every status
-	OpenOnly bool
-	Limit    int
+	Status    string // "" -> every status
+	ServiceID string // "" -> every team
+	OpenOnly  bool
+	Limit     int
 }
 
 // Dispatch reads one dispatch.
@@ -1081,7 +1099,7 @@ func (v *View) Dispatches(q DispatchQuery) ([]*Dispatch, error) {
 		} else if err := json.Unmarshal(val, &d); err != nil {
 			return fmt.Errorf("decode %s: %w", key, err)
 		}
-		if q.Status != "" && d.Status != q.Status {
+		if (q.Status != "" && d.Status != q.Status) || (q.ServiceID != "" && d.ServiceID != q.ServiceID) {
 			return nil
 		}
 		out = append(out, &d)

@@ -152,6 +152,9 @@ func TestDispatchCreatedWithRoutingAndClockInFSM(t *testing.T) {
 	}
 
 	r.ok(3605, KindDispatchDelivered, systemActor, DispatchDeliveryReport{WebhookID: "msg_A1-d1", Attempts: 1, HTTPStatus: 200})
+	if res := r.apply(3605, KindDispatchEscalate, testDesk, DispatchEscalate{DispatchID: "A1-d1"}); res.Err == nil || res.Err.Code != CodeForbidden {
+		t.Fatalf("escalation by a person: %+v", res.Err)
+	}
 	if res := r.apply(3606, KindDispatchDelivered, systemActor, DispatchDeliveryReport{WebhookID: "msg_A1-d1", Attempts: 1, HTTPStatus: 200}); res.Err == nil || res.Err.Code != CodeConflict {
 		t.Fatalf("second delivery report: %+v", res.Err)
 	}
