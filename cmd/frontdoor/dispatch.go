@@ -274,6 +274,11 @@ func (s *server) streamDispatches(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderConnection, "keep-alive")
 	c.Set("X-Accel-Buffering", "no")
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		// Something at once, so the headers go out even when a resumed
+		// stream has nothing new yet.
+		if _, err := w.WriteString(": connected\n\n"); err != nil {
+			return
+		}
 		end := time.Now().Add(streamMaxLife)
 		for time.Now().Before(end) {
 			var evs []cluster.DispatchEvent

@@ -395,6 +395,28 @@ func TestRapidResponseDispatchEndToEnd(t *testing.T) {
 	if strings.Join(ids, ",") != strings.Join(wantIDs, ",") {
 		t.Fatalf("resumed stream ids %v, want %v", ids, wantIDs)
 	}
+	// A live reconnect from the last event gets its headers at once, then
+	// the next change.
+	req, _ = http.NewRequest(http.MethodGet, tc.follower(t).url+"/v1/dispatches/stream", nil)
+	req.Header.Set("Authorization", responder["Authorization"])
+	req.Header.Set("Last-Event-ID", got[len(got)-1].ID)
+	start := time.Now()
+	resp5, err := (&http.Client{Transport: &http.Transport{ResponseHeaderTimeout: 5 * time.Second}}).Do(req)
+	if err != nil || resp5.StatusCode != http.StatusOK || time.Since(start) > 5*time.Second {
+		t.Fatalf("live resume: %v %v after %s", err, resp5, time.Since(start))
+	}
+	defer resp5.Body.Close()
+	live := make(chan sseEvent, 16)
+	go readSSE(resp5.Body, live)
+	next := referFall(t, tc, tc.leader(t), nhs111) + "-d1"
+	select {
+	case ev := <-live:
+		if ev.Event != "dispatch" || !strings.Contains(ev.Data, `"id":"`+next+`"`) {
+			t.Fatalf("live resume event %+v", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event after a live resume")
+	}
 }
 
 // TestDispatchDeliveredByNewLeaderAfterFailover is issue 7's acceptance 2:
