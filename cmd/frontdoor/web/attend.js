@@ -196,7 +196,7 @@ export class Wizard {
     const vals = formValues(search);
     const practices = h('div', {});
     const form = h('form', { class: 'panel', id: 'patient-form', novalidate: true, onsubmit: (e) => { e.preventDefault(); this.createPatient(form, false); } },
-      h('h2', { tabindex: '-1', 'data-autofocus': true, id: 'new-patient-h' }, 'New patient'),
+      h('h1', { tabindex: '-1', 'data-autofocus': true, id: 'new-patient-h' }, 'New patient'),
       h('div', { class: 'inline' },
         field({ name: 'given_name', label: 'First name', value: vals.given_name }),
         field({ name: 'family_name', label: 'Last name', value: vals.family_name })),
@@ -213,7 +213,7 @@ export class Wizard {
       h('button', { type: 'submit', class: 'btn', id: 'create-patient' }, 'Save patient'));
     out.replaceChildren(form);
     this.practiceSelect(practices);
-    form.querySelector('h2').focus();
+    form.querySelector('h1').focus();
   }
 
   async practiceSelect(box) {
@@ -222,7 +222,7 @@ export class Wizard {
       try {
         const r = await api('GET', '/v1/practices');
         const list = r.practices || r || [];
-        opts = opts.concat(list.map((p) => [p.ods || p.code || p.id, (p.name || p.ods) + (p.ods ? ' (' + p.ods + ')' : '')]));
+        opts = opts.concat(list.map((p) => [p.ods_code, p.name + ' (' + p.ods_code + ')' + (p.list_open ? '' : ' — list closed')]));
       } catch { /* free text below */ }
     }
     box.replaceChildren(field({ name: 'gp_practice', label: 'GP practice', type: 'select', options: opts,

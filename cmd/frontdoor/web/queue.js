@@ -1,8 +1,9 @@
 // The live queue: GET /v1/queue (a local read on whichever node serves
 // the page, so it works without a leader and then says stale: true), kept
 // live by GET /v1/queue/stream, read through fetch because EventSource
-// cannot send the Bearer header. The stream resumes from the snapshot's
-// index with Last-Event-ID, so nothing between the two is missed; each
+// cannot send the Bearer header. A first connection reloads the snapshot
+// on the stream's "ready" event, so nothing between the two is missed; a
+// reconnection resumes with Last-Event-ID; each
 // queue event updates its row at once and a short, debounced reload of
 // the snapshot fills in names and service names. With no quorum the last
 // queue stays on screen, marked stale.
@@ -72,8 +73,7 @@ export class Queue {
     let delay = 500;
     while (this.running) {
       try {
-        const index = await this.snapshot();
-        if (!this.lastEventId && index) this.lastEventId = String(index);
+        await this.snapshot();
         await this.stream(() => { delay = 500; });
       } catch (e) {
         if (!this.running) return;
@@ -148,7 +148,9 @@ export class Queue {
       if (k === 'id') id = v; else if (k === 'event') type = v; else if (k === 'data') data += (data ? '\n' : '') + v;
     }
     if (id) this.lastEventId = id;
-    if (type === 'reset') { this.reload(); return; }
+    // ready: a fresh stream starts here; reload once to cover anything
+    // between the snapshot and this point. reset: too far behind.
+    if (type === 'reset' || type === 'ready') { this.reload(); return; }
     if (type !== 'queue' || !data) return;
     let ev;
     try { ev = JSON.parse(data); } catch { return; }

@@ -1,0 +1,426 @@
+package main
+
+// Browser tests of the reception page: a real headless Chromium, driven by
+// chromedp, against a real in-process cluster (testcluster_test.go). One
+// browser is shared by every test of the package (tabs are cheap); it dies
+// with the test process (chromedp sets Pdeathsig on Linux). A missing
+// Chromium fails the tests: CI installs it (.ci/run).
+//
+// Screenshots of the main screens are written to $FRONTDOOR_SCREENSHOTS
+// (default: <os temp dir>/frontdoor-page-screenshots) as test artefacts.
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/frontdoor-ucc/frontdoor/cluster"
+)
+
+// chromiumPath is the browser the tests drive: $FRONTDOOR_CHROMIUM, else
+// the Debian package's binary, else chromium or google-chrome on PATH.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("FRONTDOOR_CHROMIUM"); p != "" {
+		return p
+	}
+	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
+		return "/usr/bin/chromium"
+	}
+	for _, n := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(n); err == nil {
+			return p
+		}
+	}
+	t.Fatal("no Chromium for the browser tests: apt-get install -y chromium (or set FRONTDOOR_CHROMIUM); .ci/run installs it")
+	return ""
+}
+
+var (
+	browserOnce  sync.Once
+	browserCtx   context.Context
+	browserError error
+)
+
+// sharedBrowser starts the one headless Chromium of the test process.
+func sharedBrowser(t *testing.T) context.Context {
+	t.Helper()
+	path := chromiumPath(t)
+	browserOnce.Do(func() {
+		opts := append(chromedp.DefaultExecAllocatorOptions[:],
+			chromedp.ExecPath(path),
+			chromedp.NoSandbox, // CI runs as root
+			chromedp.DisableGPU,
+			chromedp.WindowSize(1366, 768),
+			chromedp.Flag("lang", "en-GB"),
+		)
+		alloc, _ := chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, _ := chromedp.NewContext(alloc)
+		// Start the browser now, with its first (blank) tab, and no
+		// timeout: that would stop the whole browser.
+		browserError = chromedp.Do(ctx)
+		browserCtx = ctx
+	})
+	if browserError != nil {
+		t.Fatalf("start Chromium %s: %v", path, browserError)
+	}
+	return browserCtx
+}
+
+// tab is one browser tab of a test; JavaScript errors on the page fail
+// the test.
+type tab struct {
+	t    *testing.T
+	ctx  context.Context
+	name string
+	mu   sync.Mutex
+	errs []string
+}
+
+func newTab(t *testing.T, name string) *tab {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(sharedBrowser(t))
+	tb := &tab{t: t, ctx: ctx, name: name}
+	err := chromedp.Listen(ctx, func(ev any) {
+		switch ev := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			tb.mu.Lock()
+			d := ev.ExceptionDetails
+			msg := d.Text
+			if d.Exception != nil {
+				msg += " " + d.Exception.Description
+			}
+			tb.errs = append(tb.errs, fmt.Sprintf("%s (%s:%d)", msg, d.URL, d.LineNumber+1))
+			tb.mu.Unlock()
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError {
+				var parts []string
+				for _, a := range ev.Args {
+					parts = append(parts, string(a.Value)+a.Description)
+				}
+				tb.mu.Lock()
+				tb.errs = append(tb.errs, "console.error: "+strings.Join(parts, " "))
+				tb.mu.Unlock()
+			}
+		}
+	})
+	if err != nil {
+		t.Fatalf("open a tab: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		tb.mu.Lock()
+		defer tb.mu.Unlock()
+		for _, e := range tb.errs {
+			t.Errorf("%s: JavaScript error: %s", name, e)
+		}
+	})
+	return tb
+}
+
+// fail stops the test with what the page showed.
+func (tb *tab) fail(what string, err error) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 2*time.Second)
+	body, _ := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS("main")))
+	cancel()
+	tb.t.Fatalf("%s: %s: %v\npage shows:\n%s", tb.name, what, err, body)
+}
+
+// do runs steps with a time limit.
+func (tb *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		tb.fail(what, err)
+	}
+}
+
+// get runs one action that returns a value.
+func get[T any](tb *tab, what string, a chromedp.Action[T]) T {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		tb.fail(what, err)
+	}
+	return v
+}
+
+func (tb *tab) text(sel string) string {
+	tb.t.Helper()
+	return strings.TrimSpace(get(tb, "read "+sel, chromedp.TextContent(chromedp.CSS(sel))))
+}
+
+func (tb *tab) attr(sel, name string) string {
+	tb.t.Helper()
+	return get(tb, "read "+sel+" "+name, chromedp.AttributeValue(chromedp.CSS(sel), name)).Value
+}
+
+// waitJS waits until the expression is truthy.
+func (tb *tab) waitJS(what, expr string) {
+	tb.t.Helper()
+	get(tb, what, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(15*time.Second)))
+}
+
+// waitText waits until sel's text contains want.
+func (tb *tab) waitText(sel, want string) {
+	tb.t.Helper()
+	tb.waitJS(fmt.Sprintf("wait for %q in %s", want, sel),
+		fmt.Sprintf(`(() => { const e = document.querySelector(%q); return !!e && e.textContent.includes(%q); })()`, sel, want))
+}
+
+// set sets a control's value as typing would, firing input and change.
+func set(sel, value string) chromedp.Action[chromedp.Void] {
+	js := fmt.Sprintf(`(() => { const e = document.querySelector(%q); e.value = %q;
+  e.dispatchEvent(new Event('input', {bubbles: true})); e.dispatchEvent(new Event('change', {bubbles: true})); return e.value === %q; })()`, sel, value, value)
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		ok, err := chromedp.Evaluate[bool](js)(ctx, t)
+		if err == nil && !ok {
+			err = fmt.Errorf("could not set %s to %q", sel, value)
+		}
+		return err
+	})
+}
+
+func (tb *tab) visible(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.WaitVisible(chromedp.CSS(sel))
+}
+
+// signIn opens the page and signs in with key.
+func (tb *tab) signIn(url, key string) {
+	tb.t.Helper()
+	tb.do("sign in",
+		chromedp.Navigate(url+"/"),
+		tb.visible("#key"),
+		chromedp.SendKeys(chromedp.CSS("#key"), key),
+		chromedp.Click(chromedp.CSS("#signin-btn")),
+		tb.visible("#who"),
+	)
+}
+
+// screenshot saves the page as <dir>/<name>.png.
+func (tb *tab) screenshot(name string) {
+	tb.t.Helper()
+	dir := os.Getenv("FRONTDOOR_SCREENSHOTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "frontdoor-page-screenshots")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		tb.t.Fatal(err)
+	}
+	png := get(tb, "screenshot "+name, chromedp.FullScreenshot(100))
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		tb.t.Fatal(err)
+	}
+}
+
+// a11yCheckJS lists accessibility faults of the visible page: controls
+// without a label, buttons and links without a name, images without alt
+// text, duplicate ids, and a page without a main landmark or h1.
+const a11yCheckJS = `(() => {
+  const faults = [];
+  const visible = (e) => !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length);
+  const name = (e) => (e.getAttribute('aria-label') || '').trim() ||
+    (e.getAttribute('aria-labelledby') || '').split(' ').map((id) => { const l = document.getElementById(id); return l ? l.textContent.trim() : ''; }).join('') ||
+    (e.labels && Array.from(e.labels).map((l) => l.textContent.trim()).join('')) || '';
+  for (const e of document.querySelectorAll('input, select, textarea')) {
+    if (e.type === 'hidden' || !visible(e)) continue;
+    if (!name(e)) faults.push('control without a label: ' + e.outerHTML.slice(0, 120));
+  }
+  for (const e of document.querySelectorAll('button, a[href], [role=button], [role=option]')) {
+    if (!visible(e)) continue;
+    if (!(name(e) || e.textContent.trim())) faults.push('control without a name: ' + e.outerHTML.slice(0, 120));
+  }
+  for (const e of document.querySelectorAll('img')) if (!e.hasAttribute('alt')) faults.push('image without alt');
+  const ids = {};
+  for (const e of document.querySelectorAll('[id]')) { if (ids[e.id]) faults.push('duplicate id ' + e.id); ids[e.id] = true; }
+  if (!document.querySelector('main')) faults.push('no main landmark');
+  if (!Array.from(document.querySelectorAll('h1')).some(visible)) faults.push('no visible h1');
+  if (!document.documentElement.lang) faults.push('no lang on html');
+  return faults;
+})()`
+
+// checkA11y fails the test on any fault of a11yCheckJS on this screen.
+func (tb *tab) checkA11y(screen string) {
+	tb.t.Helper()
+	faults := get(tb, "accessibility check", chromedp.Evaluate[[]string](a11yCheckJS))
+	for _, f := range faults {
+		tb.t.Errorf("%s: accessibility: %s: %s", tb.name, screen, f)
+	}
+}
+
+// TestPageServedAndSealed: the page and its files are served open from the
+// binary with a strict content security policy; unknown files are 404 and
+// the data behind it still needs a key.
+func TestPageServedAndSealed(t *testing.T) {
+	tc := newTestCluster(t, 1)
+	n := tc.nodes[0]
+	noKey := map[string]string{"Authorization": ""}
+	resp, b := tc.do(t, n, http.MethodGet, "/", "", noKey)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `<script type="module" src="/ui/app.js">`) {
+		t.Fatalf("GET /: %d %s", resp.StatusCode, b)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+		t.Fatalf("CSP %q", csp)
+	}
+	entries, err := webFiles.ReadDir("web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		resp, b := tc.do(t, n, http.MethodGet, "/ui/"+e.Name(), "", noKey)
+		if resp.StatusCode != http.StatusOK || len(b) == 0 || resp.Header.Get("Content-Type") == "" {
+			t.Errorf("GET /ui/%s: %d %q", e.Name(), resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+	for _, p := range []string{"/ui/nope.js", "/ui/.hidden.js", "/ui/web.go", "/ui/..%2fweb.go"} {
+		resp, b := tc.do(t, n, http.MethodGet, p, "", noKey)
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: %d %s", p, resp.StatusCode, b)
+		}
+	}
+	resp, _ = tc.do(t, n, http.MethodGet, "/v1/queue", "", noKey)
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("queue without a key: %d", resp.StatusCode)
+	}
+}
+
+// TestReceptionPageWalkIn: reception signs in, records a walk-in woman
+// with no GP through the screens (life-threat check, a patient-form error
+// shown next to its field, new patient, complaint by typing), answers the
+// questions one per screen with the keyboard to a Pharmacy First UTI
+// outcome, sees where and why, registers her with a GP, and a second tab
+// sees her join the queue live. A responder sees no new-attendance button.
+func TestReceptionPageWalkIn(t *testing.T) {
+	tc, _ := newClockedCluster(t, 3, mondayAfternoon)
+	url := tc.nodes[0].url
+	desk := tc.key(t, cluster.RoleReception, "Desk 1 (Mary Jones)")
+	responder := tc.key(t, cluster.RoleResponder, "Rapid response van 2")
+
+	// A wrong key is refused next to the key field.
+	watch := newTab(t, "queue tab")
+	watch.do("open", chromedp.Navigate(url+"/"), watch.visible("#key"))
+	watch.checkA11y("sign in")
+	watch.screenshot("01-sign-in")
+	watch.do("wrong key", chromedp.SendKeys(chromedp.CSS("#key"), "fdk_wrong"), chromedp.Click(chromedp.CSS("#signin-btn")))
+	watch.waitText("#fg-key .error-message", "not known")
+	watch.do("sign in", set("#key", ""), chromedp.SendKeys(chromedp.CSS("#key"), desk),
+		chromedp.Click(chromedp.CSS("#signin-btn")), watch.visible("#view-queue"))
+	if got := watch.text("#who-name"); got != "Desk 1 (Mary Jones)" {
+		t.Fatalf("signed in as %q", got)
+	}
+	if got := watch.text("#who-role"); got != "reception" {
+		t.Fatalf("role %q", got)
+	}
+	watch.waitJS("queue live", `document.body.dataset.queueLive === "true"`)
+
+	// The desk tab records the walk-in.
+	d := newTab(t, "desk tab")
+	d.signIn(url, desk)
+	d.do("new attendance", chromedp.Click(chromedp.CSS("#nav-new")), d.visible("#clinician-now"))
+	d.checkA11y("life-threat check")
+	d.screenshot("02-life-threat-check")
+	d.do("no life threat (N)", chromedp.KeyEvent("n"), d.visible("#find-form"))
+	d.do("new patient", chromedp.Click(chromedp.CSS("#new-patient-btn")), d.visible("#patient-form"))
+	d.do("fill the patient",
+		chromedp.SendKeys(chromedp.CSS(`#patient-form input[name=given_name]`), "Aisha"),
+		chromedp.SendKeys(chromedp.CSS(`#patient-form input[name=family_name]`), "Khan"),
+		set(`#patient-form input[name=date_of_birth]`, "2004-06-01"),
+		set(`#patient-form select[name=sex]`, "female"),
+		chromedp.SendKeys(chromedp.CSS(`#patient-form input[name=postcode]`), "DY1 1AA"),
+		chromedp.SendKeys(chromedp.CSS(`#patient-form input[name=nhs_number]`), "000 000 0000"),
+		chromedp.Click(chromedp.CSS("#create-patient")),
+	)
+	// The API's field error is shown in words next to the NHS number.
+	d.waitText(`#patient-form [data-field="nhs_number"] .error-message`, "Error:")
+	if v := d.attr(`#patient-form input[name=nhs_number]`, "aria-invalid"); v != "true" {
+		t.Fatalf("NHS number field aria-invalid=%q", v)
+	}
+	d.checkA11y("patient form with an error")
+	d.screenshot("03-patient-field-error")
+	d.do("fix and save",
+		set(`#patient-form input[name=nhs_number]`, ""),
+		chromedp.Click(chromedp.CSS("#create-patient")),
+		d.visible("#complaint-form"),
+	)
+	d.do("type the complaint", chromedp.SendKeys(chromedp.CSS(`#complaint-form input[name=complaint]`), "burning when I pee"),
+		d.visible(`.protocol-hit[data-protocol="urinary-symptoms"]`),
+		chromedp.Click(chromedp.CSS(`.protocol-hit[data-protocol="urinary-symptoms"]`)))
+	d.waitText("#protocol-chosen", "Chosen:")
+	d.checkA11y("complaint")
+	d.do("start", chromedp.Click(chromedp.CSS("#start-triage")), d.visible("#question"))
+
+	// The queue tab sees her arrive without reloading.
+	watch.waitText("#queue-body", "Aisha Khan")
+
+	// One question per screen; key 2 answers "no" (the case harness's
+	// Pharmacy First UTI answers are all no).
+	d.checkA11y("question")
+	d.screenshot("04-question")
+	for i := 0; ; i++ {
+		if i > 30 {
+			t.Fatal("no outcome after 30 questions")
+		}
+		q := d.attr("#question", "data-question")
+		if v := d.attr(`#question [data-key="2"]`, "data-value"); v != "no" {
+			t.Fatalf("question %s: answer 2 is %q, not no", q, v)
+		}
+		d.do("answer "+q+" with key 2", chromedp.KeyEvent("2"))
+		d.waitJS("next screen after "+q, fmt.Sprintf(`(() => { const e = document.querySelector('#question'); return !!document.querySelector('#outcome') || (!!e && e.dataset.question !== %q); })()`, q))
+		if get(d, "outcome?", chromedp.Evaluate[bool](`!!document.querySelector('#outcome')`)) {
+			break
+		}
+	}
+	if got := d.text("#outcome-tier"); got != "Pharmacy" {
+		t.Fatalf("outcome tier %q\n%s", got, d.text("#outcome"))
+	}
+	if got := d.text("#outcome-dx"); !strings.HasPrefix(got, "Dx28") {
+		t.Fatalf("Dx %q", got)
+	}
+	if why := d.text("#why-not-cheaper"); why == "" {
+		t.Fatal("no explanation of cheaper options")
+	}
+	d.do("slip link", d.visible("#print-slip"))
+	// A walk-in redirected to a pharmacy waits for a clinician's
+	// confirmation; reception is told to ask one.
+	d.waitText("#confirm-panel", "clinician")
+	d.checkA11y("outcome")
+	d.screenshot("05-outcome")
+
+	// She has no GP: register her.
+	d.do("register", d.visible("#registration-form"),
+		chromedp.Click(chromedp.CSS(`#registration-form input[name=consent]`)),
+		chromedp.Click(chromedp.CSS("#register-btn")))
+	d.waitText("#registered-practice", "registration")
+	d.screenshot("06-registered")
+
+	// The queue tab shows her status change live, with her priority colour.
+	watch.waitText("#queue-body", "Awaiting clinician confirmation")
+	if cls := watch.attr(`#queue-body tr[data-status="awaiting_confirmation"]`, "class"); cls != "prio-pharmacy" {
+		t.Fatalf("queue row class %q", cls)
+	}
+	watch.checkA11y("queue")
+	watch.screenshot("07-queue")
+
+	// A responder sees neither the queue nor the new-attendance button.
+	r := newTab(t, "responder tab")
+	r.signIn(url, responder)
+	r.waitJS("responder sees neither the queue nor the new-attendance button",
+		`document.getElementById('nav-new').closest('li').hidden && document.getElementById('nav-queue').closest('li').hidden && document.getElementById('view-new').hidden`)
+	if got := r.text("#who-role"); got != "responder" {
+		t.Fatalf("responder role %q", got)
+	}
+}
