@@ -32,6 +32,10 @@ type webhookReceiver struct {
 	bodies  map[string][]byte // webhook-id -> body
 	paths   map[string]string // webhook-id -> path
 	bad     int               // requests whose signature did not verify
+	// gate, when set, holds every request after it is counted until closed;
+	// arrived is told the webhook-id of each held request.
+	gate    chan struct{}
+	arrived chan string
 }
 
 func newWebhookReceiver(t *testing.T) *webhookReceiver {
@@ -41,10 +45,10 @@ func newWebhookReceiver(t *testing.T) *webhookReceiver {
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
 		r.mu.Lock()
-		defer r.mu.Unlock()
 		secret, known := r.secrets[req.URL.Path]
 		if !known || routing.Verify(secret, req.Header, body, 5*time.Minute, time.Now()) != nil {
 			r.bad++
+			r.mu.Unlock()
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
@@ -57,6 +61,15 @@ func newWebhookReceiver(t *testing.T) *webhookReceiver {
 		}
 		if code/100 == 2 {
 			r.ok[id]++
+		}
+		gate, arrived := r.gate, r.arrived
+		r.mu.Unlock()
+		if gate != nil {
+			select {
+			case arrived <- id:
+			default:
+			}
+			<-gate
 		}
 		w.WriteHeader(code)
 	}))
@@ -617,5 +630,48 @@ func TestFallCallThroughTriageDispatches(t *testing.T) {
 	}
 	if seen, ok, bad := rcv.counts("msg_" + d.ID); seen != 1 || ok != 1 || bad != 0 {
 		t.Fatalf("receiver: seen %d ok %d bad %d", seen, ok, bad)
+	}
+}
+
+// TestDispatchRedeliveredWhenLeaderDiesBeforeRecording is acceptance 2's
+// other half: the old leader's webhook reaches the team, but the leader dies
+// before it records the delivery; the new leader sends it again with the
+// same webhook-id (the receiver de-duplicates on it), and records it once.
+func TestDispatchRedeliveredWhenLeaderDiesBeforeRecording(t *testing.T) {
+	clk := &testClock{}
+	tc := dispatchCluster(t, clk, &atomic.Int64{})
+	rcv := newWebhookReceiver(t)
+	pointTeamsAt(t, tc, rcv, false)
+	gate := make(chan struct{})
+	rcv.mu.Lock()
+	rcv.gate, rcv.arrived = gate, make(chan string, 1)
+	rcv.mu.Unlock()
+	old := tc.leader(t)
+	id := referFall(t, tc, old, nil) + "-d1"
+	select {
+	case got := <-rcv.arrived:
+		if got != "msg_"+id {
+			t.Fatalf("webhook-id %s", got)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the old leader never sent the webhook")
+	}
+	tc.kill(t, old.i) // the team has the message; the leader never hears back
+	close(gate)
+	d := waitDispatch(t, tc, id, "delivery recorded by the new leader", func(d dispatchView) bool {
+		return d.Delivery.Status == cluster.DeliveryDelivered
+	})
+	seen, ok, bad := rcv.counts("msg_" + id)
+	if seen < 2 || ok < 2 || bad != 0 || len(rcv.ids()) != 1 {
+		t.Fatalf("receiver: seen %d ok %d bad %d ids %v", seen, ok, bad, rcv.ids())
+	}
+	delivered := 0
+	for _, c := range d.Timeline {
+		if c.Status == cluster.DispatchNotified {
+			delivered++
+		}
+	}
+	if delivered != 1 || d.Status != cluster.DispatchNotified {
+		t.Fatalf("timeline %+v", d.Timeline)
 	}
 }
