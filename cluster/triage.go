@@ -358,13 +358,20 @@ func routingPatient(tx *Tx, a *Attendance, rec *PatientRecord) routing.Patient {
 		}
 		p.RegisteredPractice = rec.GPPractice
 	}
-	flags := tp.Flags
-	if a.Context != nil {
-		flags = append(append([]string(nil), flags...), a.Context.Flags...)
+	flags, pregnant := map[string]bool{}, tp.Pregnant
+	if a.Triage != nil && a.Triage.Session != nil {
+		// The session's answers may have set flags (usual residence, pregnancy).
+		set, _ := readSet(tx.txn, a.Triage.SetKey)
+		flags, pregnant = sessionFlags(set, a.Triage.Session)
+	} else if a.Context != nil {
+		for _, f := range a.Context.Flags {
+			flags[f] = true
+		}
+		pregnant = a.Context.Pregnant
 	}
-	p.AtUsualResidence = hasFlag(flags, triage.FlagUsualResidence)
-	p.Pregnant = tp.Pregnant == "yes" || hasFlag(flags, triage.FlagPregnant)
-	p.Immunosuppressed = hasFlag(flags, triage.FlagImmunosuppressed)
+	p.AtUsualResidence = flags[triage.FlagUsualResidence]
+	p.Pregnant = pregnant == "yes" || flags[triage.FlagPregnant]
+	p.Immunosuppressed = flags[triage.FlagImmunosuppressed]
 	return p
 }
 

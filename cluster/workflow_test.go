@@ -277,3 +277,45 @@ func TestPreviousContactsCountedInApply(t *testing.T) {
 		t.Fatalf("B5 disposition %+v, want gp by repeat_contact", a.Triage.Disposition)
 	}
 }
+
+// TestUsualResidenceFromAnswersReachesRouting: a flag set by an answer
+// (fall_at_home: yes sets usual_residence) reaches routing, so urgent
+// community response, which requires it, can take the patient.
+func TestUsualResidenceFromAnswersReachesRouting(t *testing.T) {
+	dir, err := routing.DemoDirectory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	age := 84
+	answers := screenNo(t)
+	for _, kv := range [][2]string{{"fallen", "yes"}, {"hip", "no"}, {"fall_collapse", "no"}, {"head", "no"}, {"injury", "no"},
+		{"fall_need", "yes"}, {"fall_at_home", "yes"}} {
+		answers = append(answers, triage.Reply{Question: kv[0], Value: kv[1]})
+	}
+	envs := [][]byte{
+		kindEnv(t, KindProtocolsLoad, 1, bootstrap, protocolsLoadPayload()),
+		kindEnv(t, KindDirectoryLoad, 2, bootstrap, dir),
+		kindEnv(t, KindAttendanceCreate, 3, Actor{ID: "k-111", Name: "111", Role: RoleNHS111}, AttendanceCreate{Complaint: "fallen, cannot get up",
+			Channel: ChannelNHS111, Protocol: "older-person-unwell-fallen", Patient: Patient{Postcode: "DY1 1AA"},
+			Context: &TriageContext{AgeYears: &age, Sex: "female"}}, "C1"),
+		kindEnv(t, KindAttendanceAnswer, 4, Actor{ID: "k-111", Name: "111", Role: RoleNHS111}, AttendanceAnswers{AttendanceID: "C1", Answers: answers}),
+	}
+	f := newTestFSM(t)
+	var last *Result
+	for i, e := range envs {
+		last = resultValue(t, f.ApplyBatch([]*raft.Log{cmdLog(uint64(i+1), e)})[0])
+		if last.Err != nil {
+			t.Fatalf("command %d: %v", i+1, last.Err)
+		}
+	}
+	var a Attendance
+	if err := json.Unmarshal(last.Value, &a); err != nil {
+		t.Fatal(err)
+	}
+	if a.Triage.Disposition == nil || a.Triage.Disposition.Tier != triage.RapidResponse {
+		t.Fatalf("disposition %+v", a.Triage.Disposition)
+	}
+	if !a.Routing.Patient.AtUsualResidence || a.Routing.Decision.ServiceID != "ucr-north" {
+		t.Fatalf("routed to %s (at usual residence %v): %+v", a.Routing.Decision.ServiceID, a.Routing.Patient.AtUsualResidence, a.Routing.Decision.Rejections)
+	}
+}
