@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -334,5 +335,42 @@ func TestDispatchStoodDownWhenRerouted(t *testing.T) {
 	r.ok(3701, KindDispatchDelivered, systemActor, DispatchDeliveryReport{WebhookID: "msg_A1-d1_stood_down", Attempts: 1, HTTPStatus: 200})
 	if d := r.dispatch("A1-d1"); d.Delivery.WebhookID != "msg_A1-d1" || d.Status != DispatchEscalated {
 		t.Fatalf("after stand-down delivery: %+v", d)
+	}
+}
+
+// BenchmarkDispatchRouting applies NHS 111 fall calls routed to rapid
+// response (routing + dispatch + outbox in one Apply), one command per
+// entry (the worst case: no group commit), and the same with the Dx of a
+// self-care disposition for comparison (routing without a dispatch).
+func BenchmarkDispatchRouting(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		dx   string
+	}{{"rapid_response", "Dx9001"}, {"no_dispatch", "Dx25"}} {
+		b.Run(tc.name, func(b *testing.B) {
+			f := newTestFSM(b)
+			dir, err := routing.DemoDirectory()
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i := range dir.Services {
+				if dir.Services[i].Tier == routing.TierRapidResponse {
+					dir.Services[i].AlwaysOpen, dir.Services[i].Sessions = true, nil
+					dir.Services[i].Capacity = routing.Capacity{}
+				}
+			}
+			f.ApplyBatch([]*raft.Log{cmdLog(1, kindEnv(b, KindDirectoryLoad, 3600, systemActor, dir))})
+			call := fallCall()
+			call.Dx = &DxReferral{Code: tc.dx}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				env := kindEnv(b, KindAttendanceCreate, 3601, testDesk, call, fmt.Sprintf("A%09d", i))
+				r := resultValue(b, f.ApplyBatch([]*raft.Log{cmdLog(uint64(i+2), env)})[0])
+				if r.Err != nil {
+					b.Fatal(r.Err)
+				}
+			}
+		})
 	}
 }
