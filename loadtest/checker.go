@@ -74,7 +74,7 @@ type dispatcher interface {
 // with the lost-write and double-booking lines, in that order.
 func checksFor(w Workload) []Check {
 	var checks []Check
-	if d, ok := w.(dispatcher); ok && w.Dispatches() {
+	if d, ok := w.(dispatcher); ok && w.Dispatches() && d.DispatchCheck() != nil {
 		checks = append(checks, d.DispatchCheck())
 	}
 	return append(checks, &LostWritesCheck{}, &SlotCheck{})

@@ -51,6 +51,9 @@ func Run(ctx context.Context, o Options, env Env) (*Report, error) {
 		seed = uint64(time.Now().UnixNano())
 	}
 	wl := spec.New(seed)
+	if sa, ok := wl.(spawnAware); ok {
+		sa.spawned(o.Spawn > 0)
+	}
 	rep := &Report{Command: env.Command, Machine: machine(), Workload: o.Workload, Concurrency: o.Concurrency, Rate: o.Rate}
 	rep.Mode = fmt.Sprintf("closed loop, concurrency %d", o.Concurrency)
 	if o.Rate > 0 {
@@ -104,6 +107,9 @@ func Run(ctx context.Context, o Options, env Env) (*Report, error) {
 		cfg.progress, cfg.tty = env.Log, env.TTY
 	}
 
+	if wc, ok := wl.(workloadCloser); ok {
+		defer wc.Close()
+	}
 	if ws, ok := wl.(workloadSetup); ok {
 		s := &Session{client: client, stats: &Stats{}, ledger: &Ledger{}, synth: newSynth(seed, 1<<40), opTimeout: o.OpTimeout, runID: cfg.runID, worker: -1}
 		if err := ws.Setup(ctx, s); err != nil {

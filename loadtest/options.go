@@ -98,6 +98,9 @@ func (o *Options) Validate() error {
 	if _, err := lookupWorkload(o.Workload); err != nil {
 		errs = append(errs, err)
 	}
+	if o.Workload == "dispatch" && o.Spawn == 0 {
+		bad("--workload dispatch needs --spawn: it points the rapid response services' webhooks at loadtest and opens them round the clock, which is no change to make to a real directory")
+	}
 	switch o.Chaos {
 	case ChaosNone:
 	case ChaosKillLeader, ChaosKillRandom, ChaosRestartAll:

@@ -152,6 +152,7 @@ type walkinAttendance struct {
 	Routing *struct {
 		Decision struct {
 			ServiceID  string `json:"service_id"`
+			Tier       string `json:"tier"`
 			Allocation *struct {
 				Kind string `json:"kind"`
 			} `json:"allocation"`
@@ -310,8 +311,9 @@ type walkinCreate struct {
 }
 
 type walkinContext struct {
-	AgeYears *int   `json:"age_years,omitempty"`
-	Sex      string `json:"sex,omitempty"`
+	AgeYears *int     `json:"age_years,omitempty"`
+	Sex      string   `json:"sex,omitempty"`
+	Flags    []string `json:"flags,omitempty"`
 }
 
 func expectWalkin(id string, req attendanceRequest, proto string) map[string]any {

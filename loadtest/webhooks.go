@@ -28,8 +28,9 @@ type WebhookReceiver struct {
 	ln  net.Listener
 
 	mu         sync.Mutex
-	byRef      map[string]int // reference (e.g. dispatch id) -> deliveries
-	ids        map[string]int // webhook-id -> deliveries (redeliveries share one)
+	byRef      map[string]int    // reference (e.g. dispatch id) -> deliveries
+	firstBody  map[string][]byte // reference -> the first delivery's body
+	ids        map[string]int    // webhook-id -> deliveries (redeliveries share one)
 	badSig     int
 	unreadable int
 }
@@ -42,7 +43,7 @@ func StartWebhookReceiver(secret []byte, ref func(body []byte) string) (*Webhook
 	if err != nil {
 		return nil, fmt.Errorf("webhook receiver: %w", err)
 	}
-	r := &WebhookReceiver{secret: secret, ref: ref, ln: ln, byRef: map[string]int{}, ids: map[string]int{}}
+	r := &WebhookReceiver{secret: secret, ref: ref, ln: ln, byRef: map[string]int{}, firstBody: map[string][]byte{}, ids: map[string]int{}}
 	r.srv = &http.Server{Handler: r, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = r.srv.Serve(ln) }()
 	return r, nil
@@ -78,6 +79,9 @@ func (r *WebhookReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	r.ids[id]++
 	if ref != "" {
+		if r.byRef[ref] == 0 {
+			r.firstBody[ref] = body
+		}
 		r.byRef[ref]++
 	}
 	r.mu.Unlock()
@@ -112,6 +116,26 @@ func (r *WebhookReceiver) received(ref string) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.byRef[ref]
+}
+
+// wait returns the first delivery carrying ref, waiting up to timeout.
+func (r *WebhookReceiver) wait(ctx context.Context, ref string, timeout time.Duration) ([]byte, bool) {
+	deadline := time.Now().Add(timeout)
+	for {
+		r.mu.Lock()
+		b, ok := r.firstBody[ref]
+		r.mu.Unlock()
+		if ok {
+			return b, true
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, false
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 func (r *WebhookReceiver) rejected() (badSig, unreadable int) {

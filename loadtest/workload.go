@@ -33,6 +33,18 @@ type workloadSetup interface {
 	Setup(ctx context.Context, s *Session) error
 }
 
+// spawnAware is implemented by workloads that do more on a cluster
+// loadtest spawned (and may change) than on one it was pointed at.
+type spawnAware interface {
+	spawned(bool)
+}
+
+// workloadCloser is implemented by workloads that hold resources (the
+// webhook receiver) until the checks are done.
+type workloadCloser interface {
+	Close() error
+}
+
 // workloadSummary is implemented by workloads that say what they did.
 type workloadSummary interface {
 	Summary() string
@@ -53,8 +65,8 @@ func workloadTable() []workloadSpec {
 		{Name: "create", Summary: "POST /v1/attendances only: synthetic walk-in arrivals", New: newCreateWorkload},
 		{Name: "walkin", Summary: "the whole walk-in flow: patient, attendance, observations, answers, routing, confirmation, registration, leaving", New: newWalkinWorkload},
 		{Name: "nhs111", Summary: "NHS 111 referrals: Dx-coded attendances routed in one call, half never turn up", New: newNHS111Workload},
-		{Name: "dispatch", Summary: "rapid response dispatches to a local webhook receiver", Needs: "is not in this build yet (the dispatch API is; this workload is not)"},
-		{Name: "mix", Summary: "65% walkin journeys and 35% nhs111 referrals, as at a typical urgent care centre", New: newMixWorkload},
+		{Name: "dispatch", Summary: "NHS 111 urgent community response referrals dispatched by webhook to loadtest's receiver, which plays the teams (needs --spawn)", New: newDispatchWorkload},
+		{Name: "mix", Summary: "60% walkin, 35% nhs111 and 5% dispatch, as at a typical urgent care centre (dispatch only with --spawn)", New: newMixWorkload},
 	}
 }
 

@@ -95,7 +95,7 @@ func TestLoadtestSpawnEndToEnd(t *testing.T) {
 		{"kill-leader", []string{"--chaos", "kill-leader", "--chaos-every", "2s", "--duration", "6s", "--concurrency", "4"},
 			[]string{"chaos: kill-leader every 2s: ", "(leader)"}},
 		{"mix", []string{"--workload", "mix", "--duration", "5s", "--concurrency", "4"},
-			[]string{"attendance.answer", "attendance.nhs111", "patient.create", "journeys finished", "double-booked slots: checked "}},
+			[]string{"attendance.answer", "attendance.nhs111", "patient.create", "journeys finished", "double-booked slots: checked ", "lost dispatch webhooks: 0\n"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
