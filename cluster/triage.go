@@ -546,7 +546,36 @@ func route(tx *Tx, a *Attendance, reason string) error {
 		setStatus(tx, a, AttendanceClinicianReview)
 		return nil
 	}
+	dec = earliestOpening(need, p, tx.Now(), dir, load, dec)
 	return applyDecision(tx, a, need, p, dec, false, reason)
+}
+
+// earliestOpening: when the service routing chose at the minimum tier
+// cannot see the patient now (everything suitable is closed, as at 03:00),
+// the patient goes to the suitable service of that tier that opens first
+// within the timeframe (issue 6, acceptance 1), nearest among those opening
+// at the same time. It narrows the timeframe to the shortest one in which
+// that tier still has a suitable service (a binary search over minutes:
+// about a dozen pure Route calls) and takes that decision. Deterministic.
+func earliestOpening(need routing.Need, p routing.Patient, now time.Time, dir *routing.Directory, load *routing.Load, dec routing.Decision) routing.Decision {
+	if need.Immediate || dec.Fallback || dec.Tier != need.MinTier || !dec.SeeFrom.After(now) {
+		return dec
+	}
+	lo, hi := 0, need.WithinMinutes
+	best := dec
+	for lo < hi {
+		mid := (lo + hi) / 2
+		n := need
+		n.WithinMinutes = mid
+		n.Immediate = mid == 0
+		d, err := routing.Route(n, p, now, dir, load)
+		if err == nil && !d.Fallback && d.Tier == need.MinTier {
+			hi, best = mid, d
+		} else {
+			lo = mid + 1
+		}
+	}
+	return best
 }
 
 // applyDecision swaps the attendance's routing to dec: the old allocation is

@@ -226,23 +226,36 @@ func TestWorkflowAcceptance1(t *testing.T) {
 		clk.set(londonTime(t, "2030-01-08 03:00")) // Tuesday night
 		a := createAttendance(t, tc, tc.follower(t), utiWomanBody, desk)
 		a = walkTriage(t, tc, tc.follower(t), a, utiWoman, desk)
-		// Pharmacy First UTI has 24h: every UTI pharmacy is closed at
-		// 03:00, and routing keeps those that open within the timeframe,
-		// nearest first: ph-high-street, opening at 09:00.
-		if a.service() != "ph-high-street" {
-			t.Fatalf("routed to %q, want ph-high-street", a.service())
+		// Pharmacy First UTI has 24h. Every UTI pharmacy is closed at 03:00;
+		// the first to open is ph-superstore (daily 07:00-02:00; ph-late-night
+		// also opens at 07:00 but is further), not the nearest, ph-high-street
+		// (09:00).
+		if a.service() != "ph-superstore" {
+			t.Fatalf("routed to %q, want ph-superstore", a.service())
 		}
-		if want := londonTime(t, "2030-01-08 09:00"); !a.Routing.Decision.SeeFrom.Equal(want) {
+		if want := londonTime(t, "2030-01-08 07:00"); !a.Routing.Decision.SeeFrom.Equal(want) {
 			t.Fatalf("see from %v, want %v (opening)", a.Routing.Decision.SeeFrom, want)
 		}
+		resp, b := tc.doRetry(t, tc.leader(t), http.MethodGet, "/v1/attendances/"+a.ID+"/explain", "", doc)
+		var ex explainBody
+		decodeJSON(t, b, &ex)
+		found := false
+		for _, r := range ex.Routing.Considered {
+			if r.ServiceID == "ph-high-street" {
+				found = strings.Contains(r.Reason, "09:00")
+			}
+		}
+		if resp.StatusCode != http.StatusOK || !found {
+			t.Fatalf("the explanation does not say ph-high-street opens later: %+v", ex.Routing.Considered)
+		}
 		// The slip tells the patient where and when.
-		resp, b := tc.doRetry(t, tc.leader(t), http.MethodGet, "/v1/attendances/"+a.ID+"/slip", "", desk)
+		resp, b = tc.doRetry(t, tc.leader(t), http.MethodGet, "/v1/attendances/"+a.ID+"/slip", "", desk)
 		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "clinician is checking") {
 			t.Fatalf("slip before confirmation: %d %s", resp.StatusCode, b)
 		}
 		tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/confirm", `{}`, doc)
 		resp, b = tc.doRetry(t, tc.leader(t), http.MethodGet, "/v1/attendances/"+a.ID+"/slip", "", desk)
-		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "09:00") || !strings.Contains(string(b), "Pharmacy First") {
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "07:00") || !strings.Contains(string(b), "Pharmacy First") {
 			t.Fatalf("slip: %d %s", resp.StatusCode, b)
 		}
 	})
