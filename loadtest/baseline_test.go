@@ -39,6 +39,9 @@ func TestRunBaselineRatio(t *testing.T) {
 	if rep.Ratios == nil || math.Abs(rep.Ratios.Throughput-op.PerSecond/100) > 1e-9 || math.Abs(rep.Ratios.P99-op.P99MS/bl.P99MS) > 1e-9 {
 		t.Fatalf("ratios %+v for %+v", rep.Ratios, op)
 	}
+	if want := float64(rep.Acked) / rep.Elapsed.Seconds() / 100; math.Abs(rep.Ratios.Writes-want) > 1e-9 || rep.Acked != 40 {
+		t.Fatalf("all-writes ratio %v, want %v (%d acknowledged)", rep.Ratios.Writes, want, rep.Acked)
+	}
 	var b bytes.Buffer
 	_ = rep.WriteText(&b)
 	if !strings.Contains(b.String(), "frontdoor attendance.create / baseline: throughput x") {

@@ -234,7 +234,11 @@ func ratios(r *Report) *BaselineRatios {
 	if best == nil || r.Baseline.PerSecond == 0 || r.Baseline.P99MS == 0 {
 		return nil
 	}
-	return &BaselineRatios{Op: best.Op, Throughput: best.PerSecond / r.Baseline.PerSecond, P99: best.P99MS / r.Baseline.P99MS}
+	ratios := &BaselineRatios{Op: best.Op, Throughput: best.PerSecond / r.Baseline.PerSecond, P99: best.P99MS / r.Baseline.P99MS}
+	if r.Elapsed > 0 {
+		ratios.Writes = float64(r.Acked) / r.Elapsed.Seconds() / r.Baseline.PerSecond
+	}
+	return ratios
 }
 
 // machine describes this machine for the report: CPU model and count,

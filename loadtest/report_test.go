@@ -33,7 +33,7 @@ func sampleReport() *Report {
 				{At: at.Add(20 * time.Second), Killed: []string{"n2"}, WasLeader: true, RecoveredMS: 1200, GapMS: 1500, NewLeader: "n3", RejoinedMS: -1},
 			}},
 		Baseline: &BaselineResult{Nodes: 3, CommandBytes: 150, Concurrency: 16, Commands: 8000, PerSecond: 400, P50MS: 20, P99MS: 60, MaxMS: 90},
-		Ratios:   &BaselineRatios{Op: "attendance.create", Throughput: 0.5, P99: 2.004},
+		Ratios:   &BaselineRatios{Op: "attendance.create", Throughput: 0.5, P99: 2.004, Writes: 0.5},
 		Acked:    4000,
 		Checks: []CheckResult{
 			{Name: "lost acknowledged writes", Checked: true, Required: true, Items: 4000},
