@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -423,4 +424,95 @@ func TestReceptionPageWalkIn(t *testing.T) {
 	if got := r.text("#who-role"); got != "responder" {
 		t.Fatalf("responder role %q", got)
 	}
+}
+
+// answerAll answers the questions one screen at a time, each with the
+// answer key whose value answers[question] names (default "no"), until the
+// outcome shows.
+func (tb *tab) answerAll(answers map[string]string) {
+	tb.t.Helper()
+	for i := 0; ; i++ {
+		if i > 40 {
+			tb.t.Fatal("no outcome after 40 questions")
+		}
+		q := tb.attr("#question", "data-question")
+		want := answers[q]
+		if want == "" {
+			want = "no"
+		}
+		key := get(tb, "find the answer key", chromedp.Evaluate[string](fmt.Sprintf(
+			`(() => { const b = document.querySelector('#question [data-value=%q]'); return b ? b.dataset.key : ''; })()`, want)))
+		if key == "" {
+			tb.t.Fatalf("question %s has no answer %q", q, want)
+		}
+		tb.do("answer "+q+" "+want+" with key "+key, chromedp.KeyEvent(key))
+		tb.waitJS("next screen after "+q, fmt.Sprintf(`(() => { const e = document.querySelector('#question'); return !!document.querySelector('#outcome') || (!!e && e.dataset.question !== %q); })()`, q))
+		if get(tb, "outcome?", chromedp.Evaluate[bool](`!!document.querySelector('#outcome')`)) {
+			return
+		}
+	}
+}
+
+// TestReceptionPageRapidResponse: an NHS 111 call handler records an
+// 84-year-old woman who fell at home and cannot get up; she is routed to
+// the urgent community response and appears on the dispatch board of a
+// reception tab; a responder accepts it on the board and the reception
+// board shows the change live; the alert count and board pass the
+// accessibility check.
+func TestReceptionPageRapidResponse(t *testing.T) {
+	// The dispatch tests' cluster: real time, a fast notifier, the demo
+	// rapid response team open and covering DY1, its webhook answered.
+	tc := dispatchCluster(t, &testClock{}, &atomic.Int64{})
+	pointTeamsAt(t, tc, newWebhookReceiver(t), false)
+	url := tc.nodes[1].url
+	desk := tc.key(t, cluster.RoleReception, "Desk 2")
+	call := tc.key(t, cluster.RoleNHS111, "NHS 111 Castlegate CAS")
+	responder := tc.key(t, cluster.RoleResponder, "Castlegate UCR team")
+
+	board := newTab(t, "reception board")
+	board.signIn(url, desk)
+	board.do("dispatch board", chromedp.Click(chromedp.CSS("#nav-dispatch")), board.visible("#view-dispatch"))
+	board.waitJS("dispatch board live", `document.body.dataset.dispatchLive === "true"`)
+
+	c := newTab(t, "NHS 111 tab")
+	c.signIn(url, call)
+	c.do("life-threat check", c.visible("#clinician-now"), chromedp.KeyEvent("n"), c.visible("#find-form"))
+	c.do("new patient", chromedp.Click(chromedp.CSS("#new-patient-btn")), c.visible("#patient-form"),
+		chromedp.SendKeys(chromedp.CSS(`#patient-form input[name=given_name]`), "Edna"),
+		chromedp.SendKeys(chromedp.CSS(`#patient-form input[name=family_name]`), "Price"),
+		set(`#patient-form input[name=date_of_birth]`, "1945-03-02"),
+		set(`#patient-form select[name=sex]`, "female"),
+		chromedp.SendKeys(chromedp.CSS(`#patient-form input[name=postcode]`), "DY1 1AA"),
+		chromedp.Click(chromedp.CSS("#create-patient")),
+		c.visible("#complaint-form"))
+	if got := get(c, "channel", chromedp.Evaluate[string](`document.querySelector('#complaint-form select[name=channel]').value`)); got != "nhs111" {
+		t.Fatalf("channel for an NHS 111 key: %q", got)
+	}
+	c.do("complaint", chromedp.SendKeys(chromedp.CSS(`#complaint-form input[name=complaint]`), "fallen and cannot get up"),
+		c.visible(`.protocol-hit[data-protocol="older-person-unwell-fallen"]`),
+		chromedp.Click(chromedp.CSS(`.protocol-hit[data-protocol="older-person-unwell-fallen"]`)),
+		chromedp.Click(chromedp.CSS(`#complaint-form input[name="context.flags.usual_residence"]`)),
+		chromedp.Click(chromedp.CSS("#start-triage")), c.visible("#question"))
+	c.answerAll(map[string]string{"fallen": "yes", "fall_need": "yes", "fall_at_home": "yes"})
+	if got := c.text("#outcome-tier"); got != "Rapid response" {
+		t.Fatalf("outcome tier %q\n%s", got, c.text("#outcome"))
+	}
+	c.screenshot("08-rapid-response-outcome")
+
+	// The dispatch appears on the reception board without a reload.
+	board.waitText("#dispatch-body", "Edna Price")
+	board.checkA11y("dispatch board")
+
+	r := newTab(t, "responder tab")
+	r.signIn(url, responder)
+	r.do("board", r.visible("#view-dispatch"))
+	r.waitText("#dispatch-body", "Edna Price")
+	r.checkA11y("responder board")
+	r.screenshot("09-dispatch-board-responder")
+	r.do("accept", chromedp.Click(chromedp.CSS(`#dispatch-body .accept-btn`)))
+	r.waitText("#dispatch-body", "Accepted")
+
+	// The reception board updates live.
+	board.waitText("#dispatch-body", "Accepted")
+	board.screenshot("10-dispatch-board")
 }

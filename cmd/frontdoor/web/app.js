@@ -3,15 +3,17 @@
 // queue, a new attendance, the dispatch board and alerts.
 
 import { api, setKey, getKey, clearKey, onClusterStatus, onUnauthorized } from './api.js';
-import { loadRoutes, setRole, canAll, has, can } from './roles.js';
-import { $, $$, h, showErrors, clearErrors, fmtTime, fmtWait } from './dom.js';
+import { loadRoutes, setRole, canAll, can } from './roles.js';
+import { $, $$, showErrors, clearErrors } from './dom.js';
 import { Queue } from './queue.js';
 import { Wizard } from './attend.js';
+import { DispatchBoard, Alerts } from './dispatch.js';
 
 const VIEWS = ['signin', 'queue', 'new', 'dispatch', 'alerts', 'none'];
 let queue = null;
 let wizard = null;
-let boards = null;
+let board = null;
+let alerts = null;
 
 function show(view) {
   for (const v of VIEWS) $('#view-' + v).hidden = v !== view;
@@ -19,7 +21,6 @@ function show(view) {
     if (b.dataset.view === view) b.setAttribute('aria-current', 'page'); else b.removeAttribute('aria-current');
   }
   document.body.dataset.view = view;
-  if (view === 'dispatch' || view === 'alerts') boards.refresh(view);
 }
 
 async function signIn(key) {
@@ -48,7 +49,10 @@ async function enter(who) {
     } catch (e) { $('#page-error').textContent = e.message; }
   });
   wizard = new Wizard(queue);
-  boards = new Boards();
+  board = new DispatchBoard();
+  board.start();
+  alerts = new Alerts();
+  alerts.start();
   if (canQueue) { queue.start(); show('queue'); }
   else if (!$('#nav-dispatch').closest('li').hidden) show('dispatch');
   else if (!$('#nav-new').closest('li').hidden) show('new');
@@ -58,54 +62,6 @@ async function enter(who) {
 function signOut() {
   clearKey();
   location.reload();
-}
-
-// Boards: the dispatch board and alerts, shown only when the API has them
-// and the role may read them.
-class Boards {
-  constructor() { this.timer = null; }
-  async refresh(view) {
-    clearTimeout(this.timer);
-    if ($('#view-' + view).hidden) return;
-    try {
-      if (view === 'dispatch') await this.dispatches();
-      else await this.alerts();
-    } catch (e) {
-      const body = $('#' + view + '-body');
-      body.replaceChildren(h('p', { class: 'banner banner-error' }, e.message));
-    }
-    this.timer = setTimeout(() => this.refresh(view), 3000);
-  }
-  async dispatches() {
-    const r = await api('GET', '/v1/dispatches');
-    const list = r.dispatches || r || [];
-    const canAccept = has('POST', '/v1/dispatches/{id}/accept') && can('POST', '/v1/dispatches/{id}/accept');
-    $('#dispatch-body').replaceChildren(list.length ? h('table', {},
-      h('thead', {}, h('tr', {}, ['Patient', 'Status', 'Service', 'Requested', '2-hour clock', ''].map((x) => h('th', { scope: 'col' }, x)))),
-      h('tbody', {}, list.map((d) => {
-        const left = d.due_at ? Date.parse(d.due_at) - Date.now() : (Date.parse(d.created_at) + 7200000 - Date.now());
-        return h('tr', { 'data-id': d.id },
-          h('td', {}, d.patient_name || d.attendance_id || ''),
-          h('td', { class: 'status' }, d.status),
-          h('td', {}, d.service_name || d.service_id || ''),
-          h('td', {}, fmtTime(d.created_at)),
-          h('td', { class: 'num' }, left >= 0 ? fmtWait(left) + ' left' : h('span', { class: 'tag tag-breach' }, 'Over 2 hours')),
-          h('td', {}, canAccept && d.status !== 'accepted' ? h('button', { type: 'button', class: 'btn btn-small', onclick: async () => {
-            await api('POST', '/v1/dispatches/' + encodeURIComponent(d.id) + '/accept', {}); this.refresh('dispatch');
-          } }, 'Accept') : null));
-      }))) : h('p', {}, 'No dispatches.'));
-  }
-  async alerts() {
-    const r = await api('GET', '/v1/alerts');
-    const list = (r.alerts || r || []).filter((a) => !a.acknowledged_at && !a.acknowledged);
-    $('#alert-count').textContent = list.length ? '(' + list.length + ')' : '';
-    const canAck = has('POST', '/v1/alerts/{id}/ack') && can('POST', '/v1/alerts/{id}/ack');
-    $('#alerts-body').replaceChildren(list.length ? h('ul', {}, list.map((a) => h('li', {},
-      h('strong', {}, a.kind || a.type || 'Alert'), ': ' + (a.message || a.detail || ''), ' ',
-      canAck ? h('button', { type: 'button', class: 'btn btn-small', onclick: async () => {
-        await api('POST', '/v1/alerts/' + encodeURIComponent(a.id) + '/ack', {}); this.refresh('alerts');
-      } }, 'Acknowledge') : null))) : h('p', {}, 'No alerts waiting.'));
-  }
 }
 
 function init() {

@@ -7,7 +7,7 @@
 // attendance exists.
 
 import { api, ApiError } from './api.js';
-import { can, has } from './roles.js';
+import { can, currentRole } from './roles.js';
 import { h, $, $$, field, showErrors, clearErrors, formValues, patientName, fmtTime } from './dom.js';
 import { news2, response } from './news2.js';
 import { statusWord, tierWord, priorityOf } from './queue.js';
@@ -128,9 +128,6 @@ export class Wizard {
     try {
       const body = { complaint: 'Life threat at the front door: clinician now', channel: 'walk_in', patient: {} };
       this.setAtt(await api('POST', '/v1/attendances', body));
-      if (has('POST', '/v1/alerts') && can('POST', '/v1/alerts')) {
-        try { await api('POST', '/v1/alerts', { kind: 'clinician_now', attendance_id: this.att.id, message: 'Life threat at the front door' }); } catch { /* the attendance is recorded */ }
-      }
       this.go('clinician');
     } catch (e) {
       if (btn) btn.disabled = false;
@@ -274,6 +271,9 @@ export class Wizard {
       field({ name: 'complaint', label: 'Presenting complaint, in their words', hint: searchable ? 'Type a few words, then choose the closest presentation below.' : '',
         attrs: { 'data-autofocus': true, oninput: null } }),
       hits, chosen,
+      field({ name: 'channel', label: 'How they came to us', type: 'select', value: currentRole() === 'nhs111' ? 'nhs111' : 'walk_in',
+        options: [['walk_in', 'Walked in'], ['nhs111', 'NHS 111 referral'], ['ambulance', 'Brought by ambulance'], ['referral', 'Referred by a GP or other service']] }),
+      field({ name: 'case_ref', label: 'NHS 111 case reference (if any)', cls: 'narrow' }),
       h('h2', {}, 'What else is known'),
       h('div', { class: 'inline' },
         this.patient && this.patient.date_of_birth ? null : field({ name: 'context.age_years', label: 'Age in years (if no date of birth)', type: 'number', cls: 'narrow', attrs: { min: 0, max: 130 } }),
@@ -318,9 +318,10 @@ export class Wizard {
     const flags = Object.keys(v).filter((k) => k.startsWith('context.flags.') && v[k]).map((k) => k.slice('context.flags.'.length));
     if (flags.length) ctx.flags = flags;
     const p = this.patient;
-    const body = { complaint: v.complaint || '', channel: 'walk_in',
+    const body = { complaint: v.complaint || '', channel: v.channel || 'walk_in',
       patient: p ? { given_name: p.given_name, family_name: p.family_name, date_of_birth: p.date_of_birth, nhs_number: p.nhs_number, postcode: p.postcode } : {} };
     for (const k of Object.keys(body.patient)) if (!body.patient[k]) delete body.patient[k];
+    if (v.case_ref) body.case_ref = v.case_ref;
     if (this.complaint) body.protocol = this.complaint.id;
     if (Object.keys(ctx).length) body.context = ctx;
     try {
