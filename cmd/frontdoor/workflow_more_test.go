@@ -335,6 +335,10 @@ func TestWorkflowQueueStream(t *testing.T) {
 	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
 	tn := tc.follower(t)
 	a1 := createAttendance(t, tc, tn, utiWomanBody, desk)
+	a1 = walkTriage(t, tc, tn, a1, utiWoman, desk)
+	if a1.service() != "ph-high-street" {
+		t.Fatalf("a1 routed to %q", a1.service())
+	}
 	read := func(last uint64, want int) []cluster.QueueEvent {
 		req, _ := http.NewRequest(http.MethodGet, tn.url+"/v1/queue/stream", nil)
 		req.Header.Set("Authorization", desk["Authorization"])
@@ -367,7 +371,7 @@ func TestWorkflowQueueStream(t *testing.T) {
 		return out
 	}
 	evs := read(a1.Index-1, 1)
-	if len(evs) != 1 || evs[0].AttendanceID != a1.ID || evs[0].Index != a1.Index || !evs[0].InQueue {
+	if len(evs) != 1 || evs[0].AttendanceID != a1.ID || evs[0].Index != a1.Index || !evs[0].InQueue || evs[0].ServiceID != "ph-high-street" {
 		t.Fatalf("first event %+v", evs)
 	}
 	// Two more changes while nobody listens; resuming from the first id
@@ -376,6 +380,10 @@ func TestWorkflowQueueStream(t *testing.T) {
 	resp, b := tc.doRetry(t, tn, http.MethodPost, "/v1/attendances/"+a1.ID+"/status", `{"status":"left"}`, desk)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status: %d %s", resp.StatusCode, b)
+	}
+	// Leaving freed the slot a1 held at the pharmacy.
+	if resp, b := tc.doRetry(t, tc.leader(t), http.MethodGet, "/v1/services/ph-high-street/allocations", "", nil); resp.StatusCode != http.StatusOK || strings.Contains(string(b), a1.ID) {
+		t.Fatalf("slot of a departed patient still held: %d %s", resp.StatusCode, b)
 	}
 	evs = read(evs[0].Index, 2)
 	if len(evs) != 2 || evs[0].AttendanceID != a2.ID || evs[1].AttendanceID != a1.ID || evs[1].Status != cluster.AttendanceLeft || evs[1].InQueue {
