@@ -516,3 +516,53 @@ func TestReceptionPageRapidResponse(t *testing.T) {
 	board.waitText("#dispatch-body", "Accepted")
 	board.screenshot("10-dispatch-board")
 }
+
+// TestReceptionPageSurvivesLeaderChange: the page is served by a follower
+// of a 3-node cluster; the leader crashes between two answers; the page
+// says the cluster is electing a leader, retries the answer with the same
+// Idempotency-Key, and the attendance reaches its outcome.
+func TestReceptionPageSurvivesLeaderChange(t *testing.T) {
+	tc, _ := newClockedCluster(t, 3, mondayAfternoon)
+	f := tc.follower(t)
+	desk := tc.key(t, cluster.RoleReception, "Desk 3")
+
+	d := newTab(t, "desk on a follower")
+	d.signIn(f.url, desk)
+	d.do("new attendance", chromedp.Click(chromedp.CSS("#nav-new")), d.visible("#clinician-now"),
+		chromedp.KeyEvent("n"), d.visible("#find-form"),
+		chromedp.Click(chromedp.CSS("#skip-patient")), d.visible("#complaint-form"),
+		chromedp.SendKeys(chromedp.CSS(`#complaint-form input[name=complaint]`), "stinging when I pee"),
+		d.visible(`.protocol-hit[data-protocol="urinary-symptoms"]`),
+		chromedp.Click(chromedp.CSS(`.protocol-hit[data-protocol="urinary-symptoms"]`)),
+		chromedp.SendKeys(chromedp.CSS(`#complaint-form input[name="context.age_years"]`), "25"),
+		set(`#complaint-form select[name="context.sex"]`, "female"),
+		chromedp.Click(chromedp.CSS("#start-triage")), d.visible("#question"))
+
+	// The first answer with every node up.
+	q := d.attr("#question", "data-question")
+	d.do("first answer", chromedp.KeyEvent("2"))
+	d.waitJS("second question", fmt.Sprintf(`(() => { const e = document.querySelector('#question'); return !!e && e.dataset.question !== %q; })()`, q))
+
+	// Remember whether the page ever says the cluster is electing.
+	get(d, "watch the banner", chromedp.Evaluate[bool](`(() => {
+  const b = document.getElementById('cluster-banner');
+  new MutationObserver(() => { if (b.textContent.includes('electing a leader')) window.sawElecting = true; })
+    .observe(b, {childList: true, characterData: true, subtree: true});
+  return true; })()`))
+	lead := tc.leader(t)
+	tc.kill(t, lead.i)
+
+	d.answerAll(nil)
+	if got := d.text("#outcome-tier"); got != "Pharmacy" {
+		t.Fatalf("outcome tier after the leader change %q\n%s", got, d.text("#outcome"))
+	}
+	if !get(d, "banner seen", chromedp.Evaluate[bool](`window.sawElecting === true`)) {
+		t.Error("the page never said the cluster is electing a leader")
+	}
+	if b := d.text("#cluster-banner"); b != "" {
+		t.Errorf("banner still shown after the outcome: %q", b)
+	}
+	if nl := tc.leader(t); nl == lead {
+		t.Fatal("no new leader")
+	}
+}
