@@ -520,7 +520,8 @@ func TestReceptionPageRapidResponse(t *testing.T) {
 // TestReceptionPageSurvivesLeaderChange: the page is served by a follower
 // of a 3-node cluster; the leader crashes between two answers; the page
 // says the cluster is electing a leader, retries the answer with the same
-// Idempotency-Key, and the attendance reaches its outcome.
+// Idempotency-Key, and the attendance reaches its outcome. Then the
+// follower loses its quorum: the queue stays on screen, marked stale.
 func TestReceptionPageSurvivesLeaderChange(t *testing.T) {
 	tc, _ := newClockedCluster(t, 3, mondayAfternoon)
 	f := tc.follower(t)
@@ -562,7 +563,22 @@ func TestReceptionPageSurvivesLeaderChange(t *testing.T) {
 	if b := d.text("#cluster-banner"); b != "" {
 		t.Errorf("banner still shown after the outcome: %q", b)
 	}
-	if nl := tc.leader(t); nl == lead {
+	nl := tc.leader(t)
+	if nl == lead {
 		t.Fatal("no new leader")
 	}
+
+	// Lose the quorum: the follower serving the page is left alone. The
+	// queue stays on screen, marked stale.
+	d.do("queue", chromedp.Click(chromedp.CSS("#nav-queue")), d.visible("#view-queue"))
+	d.waitText("#queue-body", "stinging when I pee")
+	for _, tn := range tc.running() {
+		if tn != f {
+			tc.kill(t, tn.i)
+		}
+	}
+	d.do("stale mark", d.visible("#queue-stale"))
+	d.waitText("#queue-state", "Stale")
+	d.waitText("#queue-body", "stinging when I pee")
+	d.screenshot("11-queue-stale")
 }

@@ -59,7 +59,7 @@ export class Queue {
   start() {
     if (this.running) return;
     this.running = true;
-    this.tick = setInterval(() => this.reload(), 10000); // waiting times, and staleness
+    this.tick = setInterval(() => this.reload(), 5000); // waiting times, and staleness
     this.loop();
   }
 
