@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -179,7 +180,8 @@ func applyProtocolsLoad(tx *Tx, raw json.RawMessage) (any, error) {
 	}
 	set, err := triage.NewSet(files)
 	if err != nil {
-		if le, ok := err.(triage.LintErrors); ok {
+		var le triage.LintErrors
+		if errors.As(err, &le) {
 			return nil, protocolLintError(le)
 		}
 		return nil, Invalid(map[string]string{"files": err.Error()})
@@ -293,28 +295,40 @@ var errNoProtocols = &CommandError{Code: CodeConflict, Message: "no protocols ha
 // handler's check before proposing). It returns the id and version, or a
 // *CommandError.
 func (v *View) CheckProtocolUpload(content []byte) (string, int, error) {
-	return checkUpload(v.txn, content)
+	id, version, _, err := checkUpload(v.txn, content)
+	return id, version, err
 }
 
-func checkUpload(txn *badger.Txn, content []byte) (string, int, error) {
+// checkUpload parses the file's id and version, refuses a version that
+// exists, and builds the active set with the file in place of its
+// protocol's (one build: lint errors come back as file:line fields).
+func checkUpload(txn *badger.Txn, content []byte) (string, int, *triage.Set, error) {
 	id, version, err := ParseProtocolHeader(content)
 	if err != nil {
-		return "", 0, Invalid(map[string]string{"content": err.Error()})
+		return "", 0, nil, Invalid(map[string]string{"content": err.Error()})
 	}
 	if _, found, err := txnGet(txn, keyProtocolVersion(id, version)); err != nil {
-		return "", 0, err
+		return "", 0, nil, err
 	} else if found {
-		return "", 0, &CommandError{Code: CodeConflict, Message: fmt.Sprintf("%s version %d already exists; give the new file a higher version", id, version),
+		return "", 0, nil, &CommandError{Code: CodeConflict, Message: fmt.Sprintf("%s version %d already exists; give the new file a higher version", id, version),
 			Fields: map[string]string{"version": "already exists"}}
 	}
 	files, err := candidateFiles(txn, id, content)
 	if err != nil {
-		return "", 0, err
+		return "", 0, nil, err
 	}
-	if errs := triage.Lint(files); len(errs) > 0 {
-		return "", 0, protocolLintError(errs)
+	set, err := triage.NewSet(files)
+	if err != nil {
+		var le triage.LintErrors
+		if errors.As(err, &le) {
+			return "", 0, nil, protocolLintError(le)
+		}
+		return "", 0, nil, Invalid(map[string]string{"content": err.Error()})
 	}
-	return id, version, nil
+	if _, ok := set.Protocol(id); !ok {
+		return "", 0, nil, Invalid(map[string]string{"content": "the file does not define protocol " + id})
+	}
+	return id, version, set, nil
 }
 
 func applyProtocolUpload(tx *Tx, raw json.RawMessage) (any, error) {
@@ -323,22 +337,11 @@ func applyProtocolUpload(tx *Tx, raw json.RawMessage) (any, error) {
 		return nil, payloadError(err)
 	}
 	content := []byte(in.Content)
-	id, version, err := checkUpload(tx.txn, content)
+	id, version, set, err := checkUpload(tx.txn, content)
 	if err != nil {
 		return nil, err
 	}
-	files, err := candidateFiles(tx.txn, id, content)
-	if err != nil {
-		return nil, err
-	}
-	set, err := triage.NewSet(files)
-	if err != nil {
-		return nil, fmt.Errorf("upload linted clean but does not build: %w", err)
-	}
-	p, ok := set.Protocol(id)
-	if !ok {
-		return nil, Invalid(map[string]string{"content": "the file does not define protocol " + id})
-	}
+	p, _ := set.Protocol(id)
 	h := contentHash(content)
 	tx.PutRaw(prefixProtocolBytes+h, content)
 	if err := putVersion(tx, p, false); err != nil {
@@ -386,7 +389,8 @@ func applyProtocolActivate(tx *Tx, raw json.RawMessage) (any, error) {
 	files[name] = content
 	set, err := triage.NewSet(files)
 	if err != nil {
-		if le, ok := err.(triage.LintErrors); ok {
+		var le triage.LintErrors
+		if errors.As(err, &le) {
 			return nil, protocolLintError(le)
 		}
 		return nil, Invalid(map[string]string{"version": err.Error()})
