@@ -608,7 +608,8 @@ func init() {
 
 // TestFallCallThroughTriageDispatches: the same NHS 111 call triaged with
 // the older-person-unwell-fallen protocol (answers as in its case file)
-// reaches the urgent community response outcome; the routing Apply creates
+// reaches the urgent community response outcome (the answer "at home" sets
+// usual residence, as routing needs); the routing Apply creates
 // the dispatch with the condition group ucr:falls and the team gets it.
 func TestFallCallThroughTriageDispatches(t *testing.T) {
 	clk := &testClock{}
@@ -617,7 +618,7 @@ func TestFallCallThroughTriageDispatches(t *testing.T) {
 	pointTeamsAt(t, tc, rcv, false)
 	a := createAttendance(t, tc, tc.leader(t), `{"channel":"nhs111","complaint":"fell at home and cannot get up",
 		"protocol":"older-person-unwell-fallen","patient":{"given_name":"Edith","family_name":"Crawley","postcode":"DY1 1AA"},
-		"context":{"age_years":84,"sex":"female","flags":["usual_residence"]}}`, nil)
+		"context":{"age_years":84,"sex":"female"}}`, nil)
 	a = walkTriage(t, tc, tc.leader(t), a, map[string]string{"fallen": "yes", "hip": "no", "fall_collapse": "no", "head": "no",
 		"injury": "no", "fall_need": "yes", "fall_at_home": "yes"}, nil)
 	if a.service() != "ucr-north" {
