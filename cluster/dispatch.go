@@ -957,7 +957,10 @@ func escalate(tx *Tx, d *Dispatch, status, why, note string) error {
 	if need.MinTier.Rank() < routing.TierRapidResponse.Rank() {
 		need.MinTier = routing.TierRapidResponse
 	}
-	dec, routeErr := routeExcluding(tx, need, a.Routing.Patient, tried)
+	dec, routeErr, err := routeExcluding(tx, need, a.Routing.Patient, tried)
+	if err != nil {
+		return err // storage: stops the node rather than deciding differently here
+	}
 	attOld := a.Status
 	if routeErr == nil {
 		if err := applyDecision(tx, &a, a.Routing.Need, a.Routing.Patient, dec, false,
@@ -1033,10 +1036,16 @@ func standDownDispatches(tx *Tx, a *Attendance, dec *routing.Decision, reason st
 }
 
 // routeExcluding routes with the given services taken out of the directory.
-func routeExcluding(tx *Tx, need routing.Need, p routing.Patient, exclude []string) (routing.Decision, error) {
+// routeErr is a routing outcome every replica shares (no directory, nothing
+// can take the patient); err is a storage failure.
+func routeExcluding(tx *Tx, need routing.Need, p routing.Patient, exclude []string) (dec routing.Decision, routeErr, err error) {
 	dir, err := directoryFromState(tx)
+	var ce *CommandError
+	if errors.As(err, &ce) {
+		return dec, ce, nil
+	}
 	if err != nil {
-		return routing.Decision{}, err
+		return dec, nil, err
 	}
 	skip := map[string]bool{}
 	for _, id := range exclude {
@@ -1050,17 +1059,14 @@ func routeExcluding(tx *Tx, need routing.Need, p routing.Patient, exclude []stri
 		}
 	}
 	if err := cp.Validate(); err != nil {
-		return routing.Decision{}, fmt.Errorf("directory without %v: %w", exclude, err)
+		return dec, fmt.Errorf("directory without %v: %w", exclude, err), nil
 	}
 	load, err := loadAt(tx, tx.Now())
 	if err != nil {
-		return routing.Decision{}, err
+		return dec, nil, err
 	}
-	dec, err := routing.Route(need, p, tx.Now(), &cp, load)
-	if err != nil {
-		return routing.Decision{}, err
-	}
-	return dec, nil
+	dec, routeErr = routing.Route(need, p, tx.Now(), &cp, load)
+	return dec, routeErr, nil
 }
 
 // ---- reads -----------------------------------------------------------
