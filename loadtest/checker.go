@@ -110,6 +110,11 @@ func (c *LostWritesCheck) Run(ctx context.Context, env *CheckEnv) CheckResult {
 	res := CheckResult{Name: c.Name(), Checked: true, Required: true}
 	writes := env.Ledger.Writes()
 	res.Items = len(writes)
+	if len(writes) == 0 {
+		// Nothing acknowledged proves nothing: not a 0, and a failure.
+		res.Checked, res.Reason = false, "no write was acknowledged"
+		return res
+	}
 	par := c.Parallel
 	if par <= 0 {
 		par = 8

@@ -101,6 +101,15 @@ func TestRunReportsLostWriteAndFails(t *testing.T) {
 	}
 }
 
+// TestLostWritesCheckNothingAcknowledged: a run that got nothing
+// acknowledged proved nothing, and fails rather than report 0 lost.
+func TestLostWritesCheckNothingAcknowledged(t *testing.T) {
+	got := (&LostWritesCheck{}).Run(context.Background(), &CheckEnv{Client: NewClient([]string{"http://127.0.0.1:1"}, "", 1), Ledger: &Ledger{}})
+	if got.Checked || !got.Failed() || got.Line() != "lost acknowledged writes: not checked: no write was acknowledged" {
+		t.Fatalf("%+v line %q", got, got.Line())
+	}
+}
+
 // TestRunStopsWithoutKey: 401s stop the run at once with a clear problem
 // instead of hammering the cluster for the whole duration.
 func TestRunStopsWithoutKey(t *testing.T) {
