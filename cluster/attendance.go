@@ -53,6 +53,9 @@ type AttendanceCreate struct {
 	Context  *TriageContext `json:"context,omitempty"`
 	Dx       *DxReferral    `json:"dx,omitempty"`
 	CaseRef  string         `json:"case_ref,omitempty"` // the NHS 111 case reference
+
+	// Dispatch carries what a rapid response team needs (dispatch.go).
+	Dispatch *DispatchDetails `json:"dispatch,omitempty"`
 }
 
 // StatusChange is one step of an attendance's status timeline.
@@ -91,6 +94,9 @@ type Attendance struct {
 	Routing       *RoutingRecord `json:"routing,omitempty"`
 	Overrides     []Override     `json:"overrides,omitempty"`
 	Confirmations []Confirmation `json:"confirmations,omitempty"`
+
+	// Dispatch details for a rapid response team, as given at creation.
+	Dispatch *DispatchDetails `json:"dispatch,omitempty"`
 }
 
 // AttendanceQuery filters View.Attendances.
@@ -145,6 +151,7 @@ func (a *AttendanceCreate) Validate(now time.Time) map[string]string {
 		f["channel"] = "must be one of walk_in, nhs111, ambulance, referral"
 	}
 	a.validateTriage(f)
+	a.Dispatch.Validate(f)
 	if len(f) == 0 {
 		return nil
 	}
@@ -189,6 +196,7 @@ func applyAttendanceCreate(tx *Tx, raw json.RawMessage) (any, error) {
 		Timeline:     []StatusChange{{Status: AttendanceArrived, At: tx.Now(), Index: tx.Index(), Actor: tx.Actor()}},
 		CaseRef:      req.CaseRef,
 		Context:      req.Context,
+		Dispatch:     req.Dispatch,
 	}
 	if err := startTriage(tx, a, &req); err != nil {
 		return nil, err

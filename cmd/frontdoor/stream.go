@@ -25,7 +25,7 @@ import (
 
 const (
 	streamKeepAlive = 5 * time.Second // also how soon a departed client is noticed
-	streamMaxLife   = time.Hour // clients reconnect with Last-Event-ID
+	streamMaxLife   = time.Hour       // clients reconnect with Last-Event-ID
 	streamBatch     = 500
 )
 
@@ -57,6 +57,11 @@ func (s *server) streamQueue(c *fiber.Ctx) error {
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		end := time.Now().Add(life)
 		fresh := last == 0
+		// Send the headers at once: a resumed stream with nothing new would
+		// otherwise leave the client waiting for the first event.
+		if _, err := w.WriteString(": connected\n\n"); err != nil || w.Flush() != nil {
+			return
+		}
 		for time.Now().Before(end) {
 			var evs []cluster.QueueEvent
 			var truncated bool
