@@ -56,6 +56,11 @@ type AttendanceCreate struct {
 
 	// Dispatch carries what a rapid response team needs (dispatch.go).
 	Dispatch *DispatchDetails `json:"dispatch,omitempty"`
+
+	// Expected: an NHS 111 system announces a patient it is sending; the
+	// attendance is "expected" (triaged and routed as usual) until
+	// reception checks them in (attendance.check_in).
+	Expected bool `json:"expected,omitempty"`
 }
 
 // StatusChange is one step of an attendance's status timeline.
@@ -97,6 +102,12 @@ type Attendance struct {
 
 	// Dispatch details for a rapid response team, as given at creation.
 	Dispatch *DispatchDetails `json:"dispatch,omitempty"`
+
+	// Announced by NHS 111 (workflow.go): CheckInStatus is the workflow
+	// status the attendance takes when reception checks them in, at
+	// CheckedInAt (waiting times count from then).
+	CheckInStatus string     `json:"check_in_status,omitempty"`
+	CheckedInAt   *time.Time `json:"checked_in_at,omitempty"`
 }
 
 // AttendanceQuery filters View.Attendances.
@@ -150,6 +161,9 @@ func (a *AttendanceCreate) Validate(now time.Time) map[string]string {
 	if a.Channel != "" && !channels[a.Channel] {
 		f["channel"] = "must be one of walk_in, nhs111, ambulance, referral"
 	}
+	if a.Expected && a.Channel != ChannelNHS111 {
+		f["expected"] = "only an NHS 111 referral (channel nhs111) can be announced before arrival"
+	}
 	a.validateTriage(f)
 	a.Dispatch.Validate(f)
 	if len(f) == 0 {
@@ -197,6 +211,10 @@ func applyAttendanceCreate(tx *Tx, raw json.RawMessage) (any, error) {
 		CaseRef:      req.CaseRef,
 		Context:      req.Context,
 		Dispatch:     req.Dispatch,
+	}
+	if req.Expected {
+		a.Status, a.CheckInStatus = AttendanceExpected, AttendanceArrived
+		a.Timeline[0].Status = AttendanceExpected
 	}
 	if err := startTriage(tx, a, &req); err != nil {
 		return nil, err

@@ -131,8 +131,18 @@ type QueueEntry struct {
 // Queue lists the attendances still waiting, most urgent first, then by
 // arrival; now (the reader's clock) gives waiting times.
 func (v *View) Queue(now time.Time) ([]QueueEntry, error) {
+	return v.queueOf(now, queueStatuses)
+}
+
+// Expected lists the patients NHS 111 has announced who have not arrived
+// yet, by priority then announcement.
+func (v *View) Expected(now time.Time) ([]QueueEntry, error) {
+	return v.queueOf(now, []string{AttendanceExpected})
+}
+
+func (v *View) queueOf(now time.Time, statuses []string) ([]QueueEntry, error) {
 	out := []QueueEntry{}
-	for _, st := range queueStatuses {
+	for _, st := range statuses {
 		err := scanKeys(v.txn, prefixByStatus+st+"/", func(key string) error {
 			id := key[strings.LastIndexByte(key, '/')+1:]
 			a, err := v.Attendance(id)
@@ -148,7 +158,11 @@ func (v *View) Queue(now time.Time) ([]QueueEntry, error) {
 			if a.Routing != nil {
 				e.ServiceID, e.ServiceName = a.Routing.Decision.ServiceID, a.Routing.Decision.ServiceName
 			}
-			if w := now.Sub(a.ArrivedAt); w > 0 {
+			since := a.ArrivedAt
+			if a.CheckedInAt != nil {
+				since = *a.CheckedInAt
+			}
+			if w := now.Sub(since); w > 0 {
 				e.WaitingMinutes = int(w / time.Minute)
 				e.Over4h = w > 4*time.Hour
 			}

@@ -28,7 +28,8 @@ const (
 	AttendanceCalled               = "called"
 	AttendanceSeen                 = "seen"
 	AttendanceHandedOver           = "handed_over"
-	AttendanceLeft                 = "left" // left without being seen
+	AttendanceLeft                 = "left"     // left without being seen (or, expected, never came)
+	AttendanceExpected             = "expected" // announced by NHS 111, not yet checked in
 )
 
 // TriageContext is what is known about the patient for triage at arrival.
@@ -423,7 +424,16 @@ func higher(a, b *Disposition) *Disposition {
 }
 
 // setStatus moves the attendance to status, recording it in the timeline.
+// While an announced patient is still expected, triage and routing
+// statuses wait for check-in (CheckInStatus).
 func setStatus(tx *Tx, a *Attendance, status string) {
+	if a.Status == AttendanceExpected {
+		switch status {
+		case AttendanceTriaged, AttendanceRouted, AttendanceAwaitingConfirmation, AttendanceClinicianReview:
+			a.CheckInStatus = status
+			return
+		}
+	}
 	if a.Status == status {
 		return
 	}

@@ -22,6 +22,7 @@ const (
 	KindAttendanceConfirm  Kind = "attendance.confirm"
 	KindAttendanceOverride Kind = "attendance.override"
 	KindAttendanceStatus   Kind = "attendance.status"
+	KindAttendanceCheckIn  Kind = "attendance.check_in"
 )
 
 // AttendanceAnswers is the payload of KindAttendanceAnswer.
@@ -52,6 +53,12 @@ type AttendanceOverride struct {
 	Reason       string           `json:"reason"`
 }
 
+// AttendanceCheckIn is the payload of KindAttendanceCheckIn: an announced
+// (expected) patient has arrived.
+type AttendanceCheckIn struct {
+	AttendanceID string `json:"attendance_id"`
+}
+
 // AttendanceStatusChange is the payload of KindAttendanceStatus.
 type AttendanceStatusChange struct {
 	AttendanceID string `json:"attendance_id"`
@@ -64,6 +71,40 @@ func init() {
 	registerHandler(KindAttendanceConfirm, handlerSpec{Since: 1}, applyAttendanceConfirm)
 	registerHandler(KindAttendanceOverride, handlerSpec{Since: 1}, applyAttendanceOverride)
 	registerHandler(KindAttendanceStatus, handlerSpec{Since: 1}, applyAttendanceStatus)
+	registerHandler(KindAttendanceCheckIn, handlerSpec{Since: 1}, applyAttendanceCheckIn)
+}
+
+func applyAttendanceCheckIn(tx *Tx, raw json.RawMessage) (any, error) {
+	var in AttendanceCheckIn
+	if err := decodeStrict(raw, &in); err != nil {
+		return nil, payloadError(err)
+	}
+	if in.AttendanceID == "" {
+		return nil, Invalid(map[string]string{"attendance_id": "required"})
+	}
+	a, err := loadAttendance(tx, in.AttendanceID)
+	if err != nil {
+		return nil, err
+	}
+	if a.Status != AttendanceExpected {
+		return nil, &CommandError{Code: CodeConflict, Message: "only an expected attendance can be checked in; this one is " + a.Status}
+	}
+	old := a.Status
+	now := tx.Now()
+	a.CheckedInAt = &now
+	next := a.CheckInStatus
+	a.CheckInStatus = ""
+	a.Status = AttendanceArrived
+	a.Timeline = append(a.Timeline, StatusChange{Status: AttendanceArrived, At: now, Index: tx.Index(), Actor: tx.Actor()})
+	if next != "" && next != AttendanceArrived {
+		setStatus(tx, a, next)
+	}
+	b, err := putAttendance(tx, a, old)
+	if err != nil {
+		return nil, err
+	}
+	tx.Audit("attendance.check_in", "attendance/"+a.ID, map[string]any{"status": a.Status})
+	return b, nil
 }
 
 // Validate checks the shape of answers (pure).

@@ -20,6 +20,8 @@ type queueBody struct {
 	Index       uint64               `json:"index"` // applied index of the state shown; resume the stream from it
 	GeneratedAt time.Time            `json:"generated_at"`
 	Entries     []cluster.QueueEntry `json:"entries"`
+	// Expected: announced by NHS 111, not yet checked in (not in Entries).
+	Expected []cluster.QueueEntry `json:"expected"`
 }
 
 // getQueue: GET /v1/queue. Always a local read, so it works without a
@@ -35,7 +37,10 @@ func (s *server) getQueue(c *fiber.Ctx) error {
 		if out.Index, err = v.AppliedIndex(); err != nil {
 			return err
 		}
-		out.Entries, err = v.Queue(now)
+		if out.Entries, err = v.Queue(now); err != nil {
+			return err
+		}
+		out.Expected, err = v.Expected(now)
 		return err
 	})
 	if err != nil {

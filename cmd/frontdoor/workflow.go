@@ -34,6 +34,7 @@ var workflowRoutes = []routeRow{
 	{Method: "POST", Path: "/v1/attendances/:id/observations", Roles: rolesDesk, Summary: "Record vital signs; a higher disposition re-routes upward, never down", Body: triage.Observations{}},
 	{Method: "POST", Path: "/v1/attendances/:id/confirm", Roles: []string{cluster.RoleClinician}, Summary: "A clinician confirms a walk-in's redirection to pharmacy or self care", Body: confirmBody{}},
 	{Method: "POST", Path: "/v1/attendances/:id/override", Roles: []string{cluster.RoleClinician}, Summary: "A clinician overrides tier or service, with a reason", Body: overrideBody{}},
+	{Method: "POST", Path: "/v1/attendances/:id/check-in", Roles: []string{cluster.RoleReception}, Summary: "Check in a patient NHS 111 announced (status expected): the attendance joins the queue", Body: confirmBody{}},
 	{Method: "POST", Path: "/v1/attendances/:id/status", Roles: []string{cluster.RoleReception, cluster.RoleClinician}, Summary: "Move an attendance on: called, seen, handed_over or left (frees an unused slot)", Body: statusBody{}},
 	{Method: "GET", Path: "/v1/attendances/:id/explain", Roles: rolesDesk, Summary: "The whole story: protocol version and hash, answers with who and when, scores, deciding rule, services rejected and why, overrides, confirmations", Query: []string{consistencyQuery}},
 	{Method: "GET", Path: "/v1/attendances/:id/slip", Roles: rolesDesk, Summary: "Printable page for the patient: where to go, when, how, care advice, when to come back", Query: []string{consistencyQuery}},
@@ -53,6 +54,7 @@ func (s *server) registerWorkflow(r fiber.Router) {
 	r.Post("/attendances/:id/confirm", s.confirmAttendance)
 	r.Post("/attendances/:id/override", s.overrideAttendance)
 	r.Post("/attendances/:id/status", s.statusAttendance)
+	r.Post("/attendances/:id/check-in", s.checkInAttendance)
 	r.Get("/attendances/:id/explain", s.explainAttendance)
 	r.Get("/attendances/:id/slip", s.slipAttendance)
 	r.Get("/queue", s.getQueue)
@@ -360,4 +362,28 @@ func (s *server) statusAttendance(c *fiber.Ctx) error {
 		return handledOK(err)
 	}
 	return s.attendanceCommand(c, cluster.KindAttendanceStatus, "POST /v1/attendances/{id}/status", &cmd)
+}
+
+// checkInAttendance: POST /v1/attendances/{id}/check-in (body optional).
+func (s *server) checkInAttendance(c *fiber.Ctx) error {
+	if len(bytes.TrimSpace(c.Body())) > 0 {
+		var in struct{}
+		if err := decodeStrict(c.Body(), &in); err != nil {
+			return err
+		}
+	}
+	cmd := cluster.AttendanceCheckIn{AttendanceID: strings.Clone(c.Params("id"))}
+	if err := s.localCheck(c, func(v *cluster.View) error {
+		a, err := v.Attendance(cmd.AttendanceID)
+		if err != nil {
+			return err
+		}
+		if a.Status != cluster.AttendanceExpected {
+			return &cluster.CommandError{Code: cluster.CodeConflict, Message: "only an expected attendance can be checked in; this one is " + a.Status}
+		}
+		return nil
+	}); err != nil {
+		return handledOK(err)
+	}
+	return s.attendanceCommand(c, cluster.KindAttendanceCheckIn, "POST /v1/attendances/{id}/check-in", &cmd)
 }

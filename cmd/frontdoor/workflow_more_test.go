@@ -501,3 +501,48 @@ func TestWorkflowQueueOrderAndIdempotency(t *testing.T) {
 		t.Fatalf("a new arrival flagged over 4h: %+v", e)
 	}
 }
+
+// TestWorkflowExpectedCheckIn: NHS 111 announces a patient (expected); they
+// are triaged and routed at once but join the queue only when reception
+// checks them in, and their wait counts from then.
+func TestWorkflowExpectedCheckIn(t *testing.T) {
+	tc, clk := newClockedCluster(t, 3, mondayAfternoon)
+	nhs111 := bearerHeader(tc.key(t, cluster.RoleNHS111, "111 system"))
+	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
+	if resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances", `{"complaint":"walk-in","expected":true}`, desk); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(b), `"expected"`) {
+		t.Fatalf("a walk-in announced: %d %s", resp.StatusCode, b)
+	}
+	a := createAttendance(t, tc, tc.follower(t), `{"complaint":"sore throat","channel":"nhs111","case_ref":"111-77","expected":true,"dx":{"code":"Dx06"},"patient":{"postcode":"DY1 1AA"},"context":{"age_years":40}}`, nhs111)
+	if a.Status != cluster.AttendanceExpected || a.service() == "" {
+		t.Fatalf("announced attendance: %s routed to %q", a.Status, a.service())
+	}
+	_, q := queueEntries(t, tc, tc.leader(t), desk)
+	if queueEntry(q, a.ID) != nil || len(q.Expected) != 1 || q.Expected[0].AttendanceID != a.ID {
+		t.Fatalf("expected patient in the queue or missing from expected: %+v", q)
+	}
+	if resp, _ := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/check-in", "", nhs111); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("111 checking in: %d", resp.StatusCode)
+	}
+	clk.set(londonTime(t, "2030-01-07 15:30"))
+	resp, b := tc.doRetry(t, tc.follower(t), http.MethodPost, "/v1/attendances/"+a.ID+"/check-in", "", desk)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("check-in: %d %s", resp.StatusCode, b)
+	}
+	var in struct {
+		wfAttendance
+		CheckedInAt *time.Time             `json:"checked_in_at"`
+		Timeline    []cluster.StatusChange `json:"timeline"`
+	}
+	decodeJSON(t, b, &in)
+	if in.Status != cluster.AttendanceRouted || in.CheckedInAt == nil || in.Timeline[0].Status != cluster.AttendanceExpected ||
+		in.Timeline[len(in.Timeline)-1].Status != cluster.AttendanceRouted {
+		t.Fatalf("after check-in: %s %+v", in.Status, in.Timeline)
+	}
+	if resp, _ := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/check-in", "", desk); resp.StatusCode != http.StatusConflict {
+		t.Fatalf("second check-in: %d", resp.StatusCode)
+	}
+	_, q = queueEntries(t, tc, tc.leader(t), desk)
+	if e := queueEntry(q, a.ID); e == nil || len(q.Expected) != 0 || e.WaitingMinutes > 1 {
+		t.Fatalf("after check-in the queue has %+v (expected %d)", e, len(q.Expected))
+	}
+}

@@ -73,6 +73,15 @@ func workflowRouteSamples(t *testing.T, tc *testCluster) map[string]sampleFunc {
 		"POST /v1/attendances/:id/status": func(t *testing.T) (string, string) {
 			return "/v1/attendances/" + newAttendance(t) + "/status", `{"status":"called"}`
 		},
+		"POST /v1/attendances/:id/check-in": func(t *testing.T) (string, string) {
+			resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances", `{"complaint":"sent by 111","channel":"nhs111","expected":true,"dx":{"code":"Dx06"}}`, nil)
+			if resp.StatusCode != http.StatusCreated {
+				t.Fatalf("fixture expected attendance: %d %s", resp.StatusCode, b)
+			}
+			var a wfAttendance
+			decodeJSON(t, b, &a)
+			return "/v1/attendances/" + a.ID + "/check-in", ""
+		},
 		"GET /v1/attendances/:id/explain": static("/v1/attendances/"+fixed+"/explain", ""),
 		"GET /v1/attendances/:id/slip":    static("/v1/attendances/"+fixed+"/slip", ""),
 		"GET /v1/queue":                   static("/v1/queue", ""),
