@@ -100,6 +100,9 @@ func workflowCommandLog(t testing.TB) []*raft.Log {
 		kindEnv(t, KindProtocolActivate, 15, testAdmin, ProtocolActivate{ID: "urinary-symptoms", Version: 9*pow10(len(versionOf(src))) + atoi(versionOf(src))}),
 		kindEnv(t, KindAttendanceAnswer, 16, testReception, AttendanceAnswers{AttendanceID: "A5", Answers: answers}),
 		kindEnv(t, KindAttendanceStatus, 17, testClinician, AttendanceStatusChange{AttendanceID: "A2", Status: AttendanceSeen}),
+		kindEnv(t, KindAttendanceCreate, 18, Actor{ID: "k-111", Name: "111", Role: RoleNHS111}, AttendanceCreate{Complaint: "earache",
+			Channel: ChannelNHS111, Expected: true, Dx: &DxReferral{Code: "Dx08"}, Context: &TriageContext{AgeYears: &age30}}, "A6"),
+		kindEnv(t, KindAttendanceCheckIn, 19, testReception, AttendanceCheckIn{AttendanceID: "A6"}),
 	}
 	logs := make([]*raft.Log, len(envs))
 	for i, e := range envs {
@@ -183,6 +186,12 @@ func TestWorkflowDeterminism(t *testing.T) {
 	if x := att(10); x.Status != AttendanceRouted || len(x.Overrides) != 1 || !x.Routing.Override {
 		t.Fatalf("A4 after override: %s %+v", x.Status, x.Overrides)
 	}
+	if x := att(17); x.Status != AttendanceExpected || x.CheckInStatus != AttendanceRouted || x.Routing == nil {
+		t.Fatalf("A6 announced: %s / %s", x.Status, x.CheckInStatus)
+	}
+	if x := att(18); x.Status != AttendanceRouted || x.CheckedInAt == nil {
+		t.Fatalf("A6 checked in: %s", x.Status)
+	}
 	a5 := att(12)
 	if x := att(15); x.Triage.Session.Hash != a5.Triage.Session.Hash || x.Triage.Disposition == nil {
 		t.Fatalf("A5 did not finish on its pinned version: %+v", x.Triage.Session)
@@ -208,6 +217,7 @@ func TestWorkflowRefusalsLeaveStateUnchanged(t *testing.T) {
 		kindEnv(t, KindProtocolUpload, 106, testAdmin, ProtocolUpload{Content: "id: chest-pain\nversion: 99\nkind: presentation\n"}),
 		kindEnv(t, KindProtocolActivate, 107, testAdmin, ProtocolActivate{ID: "chest-pain", Version: 77}),
 		kindEnv(t, KindProtocolsLoad, 108, bootstrap, protocolsLoadPayload()),
+		kindEnv(t, KindAttendanceCheckIn, 109, testReception, AttendanceCheckIn{AttendanceID: "A6"}), // already checked in
 	}
 	for i, e := range refused {
 		res := f.ApplyBatch([]*raft.Log{cmdLog(uint64(n+1+i), e)})
