@@ -546,3 +546,43 @@ func TestWorkflowExpectedCheckIn(t *testing.T) {
 		t.Fatalf("after check-in the queue has %+v (expected %d)", e, len(q.Expected))
 	}
 }
+
+// TestWorkflowUnnamedCollapseTriagedFirstNamedLater is the workflow half of
+// issue 6 acceptance 2: a collapsed patient with no name is screened and
+// sent to a clinician at once; identity follows, and the triage, routing
+// and queue place stay as they were.
+func TestWorkflowUnnamedCollapseTriagedFirstNamedLater(t *testing.T) {
+	tc, _ := newClockedCluster(t, 3, mondayAfternoon)
+	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
+	a := createAttendance(t, tc, tc.follower(t), `{"complaint":"collapsed in the waiting room","protocol":"palpitations-dizziness-collapse"}`, desk)
+	resp, b := tc.doRetry(t, tc.follower(t), http.MethodPost, "/v1/attendances/"+a.ID+"/answers",
+		`{"answers":[{"question":"screen.not_breathing","value":"no"},{"question":"screen.unconscious","value":"yes"}]}`, desk)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("answers: %d %s", resp.StatusCode, b)
+	}
+	decodeJSON(t, b, &a)
+	if d := a.Triage.Disposition; d == nil || d.Tier != "ed" || d.Timeframe != "immediate" || a.service() != "ed-castlegate" {
+		t.Fatalf("unconscious: %+v -> %q", d, a.service())
+	}
+	resp, b = tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/patients",
+		`{"given_name":"Alex","family_name":"Unwin","date_of_birth":"1961-03-04","sex":"male","postcode":"DY1 1AA","confirm_new":true}`, desk)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("patient: %d %s", resp.StatusCode, b)
+	}
+	var p struct {
+		ID string `json:"id"`
+	}
+	decodeJSON(t, b, &p)
+	resp, b = tc.doRetry(t, tc.follower(t), http.MethodPost, "/v1/attendances/"+a.ID+"/patient", `{"patient_id":"`+p.ID+`"}`, desk)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("link: %d %s", resp.StatusCode, b)
+	}
+	named := getAttendanceWF(t, tc, tc.leader(t), a.ID)
+	if named.service() != "ed-castlegate" || named.Triage.Disposition.Tier != "ed" || named.Status != a.Status {
+		t.Fatalf("naming changed the triage: %+v", named)
+	}
+	_, q := queueEntries(t, tc, tc.leader(t), desk)
+	if e := queueEntry(q, a.ID); e == nil || e.Name != "Alex Unwin" || q.Entries[0].AttendanceID != a.ID {
+		t.Fatalf("queue after naming: %+v", q.Entries)
+	}
+}
