@@ -500,8 +500,8 @@ func setDispatchStatus(tx *Tx, d *Dispatch, status, note string) {
 func timePtr(t time.Time) *time.Time { return &t }
 
 // attendanceDispatchDetails is what the attendance create payload said
-// for a home visit (nil until the attendance carries it).
-func attendanceDispatchDetails(a *Attendance) *DispatchDetails { return nil }
+// for a home visit.
+func attendanceDispatchDetails(a *Attendance) *DispatchDetails { return a.Dispatch }
 
 func badgerPrefixOptions(prefix string) badger.IteratorOptions {
 	opts := badger.DefaultIteratorOptions

@@ -80,6 +80,8 @@ func fallCall() AttendanceCreate {
 		Dx:        &DxReferral{Code: "Dx9001"},
 		Context:   &TriageContext{AgeYears: &age, Sex: "female", Flags: []string{"usual_residence"}},
 		CaseRef:   "111-CASE-0001",
+		Dispatch: &DispatchDetails{Address: "4 Mill Lane, Castlegate DY1 1AA", AccessNotes: "key safe by the back door, code 1945",
+			CarerContact: "daughter Mary 07700 900123", CallbackNumber: "01384 000111", Safeguarding: []string{"lives alone"}},
 	}
 }
 
@@ -127,7 +129,8 @@ func TestDispatchCreatedWithRoutingAndClockInFSM(t *testing.T) {
 	if d.Status != DispatchPending || d.ServiceID != "ucr-north" || d.AttendanceID != "A1" || d.CaseRef != "111-CASE-0001" ||
 		d.Patient.FamilyName != "Crawley" || d.Patient.AgeYears == nil || *d.Patient.AgeYears != 84 ||
 		!d.AcceptBy.Equal(created.Add(15*time.Minute)) || !d.Clock.TargetAt.Equal(created.Add(2*time.Hour)) ||
-		d.Delivery.WebhookID != "msg_A1-d1" || d.CreatedIndex != 2 {
+		d.Delivery.WebhookID != "msg_A1-d1" || d.CreatedIndex != 2 || d.Details.AccessNotes != "key safe by the back door, code 1945" ||
+		d.Details.CallbackNumber != "01384 000111" || d.Details.CarerContact == "" || len(d.Details.Safeguarding) != 1 {
 		t.Fatalf("dispatch %+v", d)
 	}
 	var e *OutboxEntry

@@ -158,6 +158,8 @@ func pointTeamsAt(t *testing.T, tc *testCluster, rcv *webhookReceiver, both bool
 const fallCallBody = `{"channel":"nhs111","complaint":"fell at home and cannot get up, no injury",
  "patient":{"given_name":"Edith","family_name":"Crawley","postcode":"DY1 1AA"},
  "dx":{"code":"Dx9001"},"case_ref":"111-CASE-0001",
+ "dispatch":{"address":"4 Mill Lane, Castlegate","access_notes":"key safe by the back door, code 1945",
+  "carer_contact":"daughter Mary 07700 900123","callback_number":"01384 000111","safeguarding":["lives alone"]},
  "context":{"age_years":84,"sex":"female","flags":["usual_residence"]}}`
 
 // referFall posts the call and returns the attendance id (routed to rapid
@@ -302,7 +304,8 @@ func TestRapidResponseDispatchEndToEnd(t *testing.T) {
 	err = json.Unmarshal(rcv.bodies["msg_"+id], &msg)
 	rcv.mu.Unlock()
 	if err != nil || msg.Type != "dispatch.created" || msg.Data.ID != id || msg.Data.AttendanceID != att ||
-		msg.Data.Patient.AgeYears == nil || *msg.Data.Patient.AgeYears != 84 {
+		msg.Data.Patient.AgeYears == nil || *msg.Data.Patient.AgeYears != 84 ||
+		msg.Data.Details.AccessNotes != "key safe by the back door, code 1945" || msg.Data.Details.CallbackNumber != "01384 000111" {
 		t.Fatalf("webhook body %+v %v", msg, err)
 	}
 
