@@ -197,6 +197,10 @@ func loadAttendance(tx *Tx, id string) (*Attendance, error) {
 	return &a, nil
 }
 
+// AttendanceClosed reports whether an attendance of this status is over
+// (seen, handed over or left): workflow commands refuse it.
+func AttendanceClosed(status string) bool { return closed(status) }
+
 // closed reports whether the attendance has left the queue for good.
 func closed(status string) bool {
 	return status == AttendanceSeen || status == AttendanceHandedOver || status == AttendanceLeft

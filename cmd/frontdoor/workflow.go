@@ -264,11 +264,18 @@ func (s *server) attendanceCommand(c *fiber.Ctx, kind cluster.Kind, route string
 	return c.JSON(attendanceBody{Attendance: &a, Index: res.Index})
 }
 
-// attendanceExists is the pre-check of commands on one attendance.
-func (s *server) attendanceExists(c *fiber.Ctx, id string) error {
+// attendanceOpen is the pre-check of commands on one attendance: it
+// exists and is not over (Apply refuses both the same way).
+func (s *server) attendanceOpen(c *fiber.Ctx, id string) error {
 	return s.localCheck(c, func(v *cluster.View) error {
-		_, err := v.Attendance(id)
-		return err
+		a, err := v.Attendance(id)
+		if err != nil {
+			return err
+		}
+		if cluster.AttendanceClosed(a.Status) {
+			return &cluster.CommandError{Code: cluster.CodeConflict, Message: "the attendance is already " + a.Status}
+		}
+		return nil
 	})
 }
 
@@ -301,7 +308,7 @@ func (s *server) observeAttendance(c *fiber.Ctx) error {
 	if f := cmd.Validate(); f != nil {
 		return invalid("the observations are not valid", f)
 	}
-	if err := s.attendanceExists(c, cmd.AttendanceID); err != nil {
+	if err := s.attendanceOpen(c, cmd.AttendanceID); err != nil {
 		return handledOK(err)
 	}
 	return s.attendanceCommand(c, cluster.KindAttendanceObserve, "POST /v1/attendances/{id}/observations", &cmd)
@@ -343,7 +350,7 @@ func (s *server) overrideAttendance(c *fiber.Ctx) error {
 	if f := cmd.Validate(); f != nil {
 		return invalid("the override is not valid", f)
 	}
-	if err := s.attendanceExists(c, cmd.AttendanceID); err != nil {
+	if err := s.attendanceOpen(c, cmd.AttendanceID); err != nil {
 		return handledOK(err)
 	}
 	return s.attendanceCommand(c, cluster.KindAttendanceOverride, "POST /v1/attendances/{id}/override", &cmd)
@@ -358,7 +365,7 @@ func (s *server) statusAttendance(c *fiber.Ctx) error {
 	if f := cmd.Validate(); f != nil {
 		return invalid("the status is not valid", f)
 	}
-	if err := s.attendanceExists(c, cmd.AttendanceID); err != nil {
+	if err := s.attendanceOpen(c, cmd.AttendanceID); err != nil {
 		return handledOK(err)
 	}
 	return s.attendanceCommand(c, cluster.KindAttendanceStatus, "POST /v1/attendances/{id}/status", &cmd)

@@ -223,6 +223,10 @@ func TestWorkflowBadInput(t *testing.T) {
 	doc := bearerHeader(tc.key(t, cluster.RoleClinician, "Dr Patel"))
 	a := createAttendance(t, tc, tc.leader(t), utiWomanBody, desk)
 	q := a.Triage.Questions[0].ID
+	gone := createAttendance(t, tc, tc.leader(t), `{"complaint":"fed up waiting"}`, desk)
+	if resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+gone.ID+"/status", `{"status":"left"}`, desk); resp.StatusCode != http.StatusOK {
+		t.Fatalf("left: %d %s", resp.StatusCode, b)
+	}
 	cases := []struct {
 		name, path, body string
 		hdr              map[string]string
@@ -245,6 +249,9 @@ func TestWorkflowBadInput(t *testing.T) {
 		{"confirm with nothing to confirm", "/v1/attendances/" + a.ID + "/confirm", `{}`, doc, 409, ""},
 		{"answers for no such attendance", "/v1/attendances/nope/answers", `{"question":"x","value":"y"}`, desk, 404, ""},
 		{"activate no version", "/v1/protocols/chest-pain/activate", `{"version":0}`, nil, 422, "version"},
+		{"observations after the patient left", "/v1/attendances/" + gone.ID + "/observations", `{"pulse":80}`, doc, 409, ""},
+		{"status of a patient who left", "/v1/attendances/" + gone.ID + "/status", `{"status":"seen"}`, desk, 409, ""},
+		{"check-in of a walk-in", "/v1/attendances/" + a.ID + "/check-in", ``, desk, 409, ""},
 	}
 	settled := func() string {
 		var s string
