@@ -46,9 +46,13 @@ type Alert struct {
 	AckIndex     uint64     `json:"ack_index,omitempty"`
 }
 
+// alertIDPrefix starts every alert id (dispatch ids start with an
+// attendance id, never with it).
+const alertIDPrefix = "al_"
+
 // alertID is derived from the dispatch and the kind: deterministic, and one
 // alert of a kind per dispatch.
-func alertID(dispatchID, kind string) string { return "al_" + dispatchID + "_" + kind }
+func alertID(dispatchID, kind string) string { return alertIDPrefix + dispatchID + "_" + kind }
 
 // raiseAlert records an open alert about d (a second raise of the same kind
 // for the same dispatch changes nothing).
@@ -59,10 +63,12 @@ func raiseAlert(tx *Tx, d *Dispatch, kind, msg string) error {
 	}
 	al := &Alert{ID: id, Kind: kind, DispatchID: d.ID, AttendanceID: d.AttendanceID, ServiceID: d.ServiceID,
 		Message: msg, RaisedAt: tx.Now(), RaisedIndex: tx.Index(), Open: true}
-	if err := tx.Put(prefixAlert+id, al); err != nil {
+	b, err := tx.PutJSON(prefixAlert+id, al)
+	if err != nil {
 		return err
 	}
 	tx.PutRaw(prefixAlertOpen+id, nil)
+	tx.PutRaw(keyDispatchEvent(tx.Index(), id), b) // the stream's "alert" event
 	tx.Audit("alert.raise", "alert/"+id, map[string]string{"kind": kind, "dispatch_id": d.ID})
 	tx.Audit("alert.raise", "dispatch/"+d.ID, map[string]string{"alert_id": id, "kind": kind})
 	return nil
@@ -126,6 +132,7 @@ func applyAlertAck(tx *Tx, raw json.RawMessage) (any, error) {
 		return nil, err
 	}
 	tx.Delete(prefixAlertOpen + al.ID)
+	tx.PutRaw(keyDispatchEvent(tx.Index(), al.ID), b)
 	tx.Audit("alert.ack", "alert/"+al.ID, map[string]string{"note": req.Note})
 	return b, nil
 }

@@ -1143,12 +1143,14 @@ func (v *View) Outbox(webhookID string) (*OutboxEntry, error) {
 	return &e, nil
 }
 
-// DispatchEvent is one dispatch change for the stream: ID is opaque and
-// ordered (raft index, then dispatch id); a client resumes after it.
+// DispatchEvent is one dispatch or alert change for the stream: ID is
+// opaque and ordered (raft index, then dispatch or alert id); a client
+// resumes after it. Type is "dispatch" or "alert"; Data the record.
 type DispatchEvent struct {
-	ID       string          `json:"id"`
-	Index    uint64          `json:"index"`
-	Dispatch json.RawMessage `json:"dispatch"`
+	ID    string          `json:"id"`
+	Index uint64          `json:"index"`
+	Type  string          `json:"type"`
+	Data  json.RawMessage `json:"data"`
 }
 
 // DispatchEvents returns up to limit events after the event id after ("" =
@@ -1175,7 +1177,11 @@ func (v *View) DispatchEvents(after string, limit int) ([]DispatchEvent, error) 
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", key, err)
 		}
-		out = append(out, DispatchEvent{ID: id, Index: idx, Dispatch: val})
+		typ := "dispatch"
+		if i := strings.IndexByte(id, '/'); i > 0 && strings.HasPrefix(id[i+1:], alertIDPrefix) {
+			typ = "alert"
+		}
+		out = append(out, DispatchEvent{ID: id, Index: idx, Type: typ, Data: val})
 	}
 	return out, nil
 }

@@ -296,6 +296,20 @@ func TestDispatchEscalationInFSM(t *testing.T) {
 		if len(open) != 1 || open[0].ID != alerts[0].ID || len(all) != 2 {
 			t.Fatalf("open %d all %d", len(open), len(all))
 		}
+		evs, err := v.DispatchEvents("", 0)
+		var alertEvents []string
+		for _, ev := range evs {
+			if ev.Type == "alert" {
+				var al Alert
+				if err := json.Unmarshal(ev.Data, &al); err != nil {
+					t.Fatal(err)
+				}
+				alertEvents = append(alertEvents, fmt.Sprintf("%s:%v", al.Kind, al.Open))
+			}
+		}
+		if err != nil || strings.Join(alertEvents, ",") != "escalated_to_ed:true,delivery_failed:true,delivery_failed:false" {
+			t.Fatalf("alert events %v %v", alertEvents, err)
+		}
 	})
 	other := newTestFSM(t)
 	applyInBatches(other, r.logs, 3)

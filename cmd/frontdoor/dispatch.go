@@ -23,7 +23,7 @@ import (
 // dispatchRoutes are this file's and alerts.go's rows of the route table.
 var dispatchRoutes = []routeRow{
 	{Method: "GET", Path: "/v1/dispatches", Roles: dispatchReaders, Summary: "Rapid response dispatches with their 2-hour clock (referral to on scene) and the share on scene within 2 hours", Query: []string{"status", "service_id", "open", "limit", consistencyQuery}},
-	{Method: "GET", Path: "/v1/dispatches/stream", Roles: dispatchReaders, Summary: "Server-Sent Events of every dispatch change (id = <raft index>/<dispatch id>; resumable with Last-Event-ID; ?once=true catches up and ends)", Query: []string{"last_event_id", "once"}},
+	{Method: "GET", Path: "/v1/dispatches/stream", Roles: dispatchReaders, Summary: "Server-Sent Events of every dispatch and alert change (id = <raft index>/<record id>; resumable with Last-Event-ID; ?once=true catches up and ends)", Query: []string{"last_event_id", "once"}},
 	{Method: "GET", Path: "/v1/dispatches/:id", Roles: dispatchReaders, Summary: "One dispatch: patient, access notes, condition group, observations, delivery, timeline, clock", Query: []string{consistencyQuery}},
 	{Method: "POST", Path: "/v1/dispatches/:id/accept", Roles: []string{cluster.RoleResponder}, Summary: "A rapid response team accepts a dispatch with its ETA", Body: dispatchAcceptBody{}},
 	{Method: "POST", Path: "/v1/dispatches/:id/decline", Roles: []string{cluster.RoleResponder}, Summary: "A team declines, with a reason: the dispatch escalates to the next eligible team, else ED", Body: dispatchDeclineBody{}},
@@ -253,8 +253,9 @@ func (s *server) statusDispatch(c *fiber.Ctx) error {
 }
 
 // streamDispatches: GET /v1/dispatches/stream, Server-Sent Events of every
-// dispatch change ("dispatch" events whose data is the dispatch). Event ids
-// are "<raft index, 20 digits>/<dispatch id>"; a client reconnecting with
+// dispatch change ("dispatch" events whose data is the dispatch) and alert
+// change ("alert" events: raised, acknowledged). Event ids are
+// "<raft index, 20 digits>/<dispatch or alert id>"; a client reconnecting with
 // Last-Event-ID (or ?last_event_id=) gets every change after it. Without
 // one the stream starts at the current applied index (a "ready" event whose
 // id is that index; a bare index is also accepted as Last-Event-ID).
@@ -309,7 +310,7 @@ func (s *server) streamDispatches(c *fiber.Ctx) error {
 				fmt.Fprintf(w, "id: %d\nevent: ready\ndata: {\"index\":%d}\n\n", applied, applied)
 			}
 			for _, ev := range evs {
-				fmt.Fprintf(w, "id: %s\nevent: dispatch\ndata: %s\n\n", ev.ID, ev.Dispatch)
+				fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", ev.ID, ev.Type, ev.Data)
 				after = ev.ID
 			}
 			if err := w.Flush(); err != nil {
