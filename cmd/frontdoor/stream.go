@@ -89,15 +89,33 @@ func (s *server) streamQueue(c *fiber.Ctx) error {
 				last = applied
 				fmt.Fprintf(w, "id: %d\nevent: reset\ndata: {\"index\":%d,\"reason\":\"too far behind: reload GET /v1/queue\"}\n\n", applied, applied)
 			}
-			for _, ev := range evs {
+			full := len(evs) == streamBatch
+			if full {
+				// Send whole raft entries only: the last entry's events may
+				// go on in the next batch, which starts after `last`.
+				cut := len(evs)
+				for cut > 0 && evs[cut-1].Index == evs[len(evs)-1].Index {
+					cut--
+				}
+				if cut > 0 {
+					evs = evs[:cut]
+				}
+			}
+			for i, ev := range evs {
 				b, _ := json.Marshal(&ev)
-				fmt.Fprintf(w, "id: %d\nevent: queue\ndata: %s\n\n", ev.Index, b)
+				// The id goes on the last event of its raft entry, so a client
+				// cut off within an entry resumes before it (a repeat, never
+				// a loss).
+				if i == len(evs)-1 || evs[i+1].Index != ev.Index {
+					fmt.Fprintf(w, "id: %d\n", ev.Index)
+				}
+				fmt.Fprintf(w, "event: queue\ndata: %s\n\n", b)
 				last = ev.Index
 			}
 			if err := w.Flush(); err != nil {
 				return // the client went away
 			}
-			if len(evs) == streamBatch {
+			if full {
 				continue
 			}
 			if applied > last {
