@@ -1073,10 +1073,11 @@ func routeExcluding(tx *Tx, need routing.Need, p routing.Patient, exclude []stri
 
 // DispatchQuery filters View.Dispatches.
 type DispatchQuery struct {
-	Status    string // "" -> every status
-	ServiceID string // "" -> every team
-	OpenOnly  bool
-	Limit     int
+	Status       string // "" -> every status
+	ServiceID    string // "" -> every team
+	AttendanceID string // "" -> every attendance
+	OpenOnly     bool
+	Limit        int
 }
 
 // Dispatch reads one dispatch.
@@ -1094,6 +1095,10 @@ func (v *View) Dispatches(q DispatchQuery) ([]*Dispatch, error) {
 	if q.OpenOnly {
 		prefix = prefixDispatchOpen
 	}
+	if q.AttendanceID != "" {
+		// Dispatch ids start with their attendance's id.
+		prefix += q.AttendanceID + "-d"
+	}
 	var out []*Dispatch
 	errStop := errors.New("stop")
 	err := scanTxn(v.txn, prefix, func(key string, val []byte) error {
@@ -1105,7 +1110,8 @@ func (v *View) Dispatches(q DispatchQuery) ([]*Dispatch, error) {
 		} else if err := json.Unmarshal(val, &d); err != nil {
 			return fmt.Errorf("decode %s: %w", key, err)
 		}
-		if (q.Status != "" && d.Status != q.Status) || (q.ServiceID != "" && d.ServiceID != q.ServiceID) {
+		if (q.Status != "" && d.Status != q.Status) || (q.ServiceID != "" && d.ServiceID != q.ServiceID) ||
+			(q.AttendanceID != "" && d.AttendanceID != q.AttendanceID) {
 			return nil
 		}
 		out = append(out, &d)

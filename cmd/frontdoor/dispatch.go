@@ -22,7 +22,7 @@ import (
 
 // dispatchRoutes are this file's and alerts.go's rows of the route table.
 var dispatchRoutes = []routeRow{
-	{Method: "GET", Path: "/v1/dispatches", Roles: dispatchReaders, Summary: "Rapid response dispatches with their 2-hour clock (referral to on scene) and the share on scene within 2 hours", Query: []string{"status", "service_id", "open", "limit", consistencyQuery}},
+	{Method: "GET", Path: "/v1/dispatches", Roles: dispatchReaders, Summary: "Rapid response dispatches with their 2-hour clock (referral to on scene) and the share on scene within 2 hours", Query: []string{"status", "service_id", "attendance_id", "open", "limit", consistencyQuery}},
 	{Method: "GET", Path: "/v1/dispatches/stream", Roles: dispatchReaders, Summary: "Server-Sent Events of every dispatch and alert change (id = <raft index>/<record id>; resumable with Last-Event-ID; ?once=true catches up and ends)", Query: []string{"last_event_id", "once"}},
 	{Method: "GET", Path: "/v1/dispatches/:id", Roles: dispatchReaders, Summary: "One dispatch: patient, access notes, condition group, observations, delivery, timeline, clock", Query: []string{consistencyQuery}},
 	{Method: "POST", Path: "/v1/dispatches/:id/accept", Roles: []string{cluster.RoleResponder}, Summary: "A rapid response team accepts a dispatch with its ETA", Body: dispatchAcceptBody{}},
@@ -109,7 +109,8 @@ type dispatchList struct {
 }
 
 func (s *server) listDispatches(c *fiber.Ctx) error {
-	q := cluster.DispatchQuery{Status: strings.Clone(c.Query("status")), ServiceID: strings.Clone(c.Query("service_id"))}
+	q := cluster.DispatchQuery{Status: strings.Clone(c.Query("status")), ServiceID: strings.Clone(c.Query("service_id")),
+		AttendanceID: strings.Clone(c.Query("attendance_id"))}
 	switch c.Query("open") {
 	case "", "false":
 	case "true":

@@ -491,6 +491,12 @@ func TestDispatchEscalations(t *testing.T) {
 		t.Fatalf("decline: %d %s", resp.StatusCode, b)
 	}
 	d2 := waitDispatch(t, tc, att+"-d2", "second team notified", func(d dispatchView) bool { return d.Status == cluster.DispatchNotified })
+	var byAtt dispatchList
+	_, b := tc.do(t, tc.leader(t), http.MethodGet, "/v1/dispatches?attendance_id="+att, "", nil)
+	decodeJSON(t, b, &byAtt)
+	if len(byAtt.Dispatches) != 2 || byAtt.Dispatches[0].Status != cluster.DispatchDeclined || byAtt.Dispatches[1].ID != d2.ID {
+		t.Fatalf("dispatches of %s: %s", att, b)
+	}
 	if d2.ServiceID == d1.ServiceID || d2.PreviousID != d1.ID || len(d2.Tried) != 1 {
 		t.Fatalf("second dispatch %+v", d2.Dispatch)
 	}
