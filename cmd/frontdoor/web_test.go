@@ -310,6 +310,7 @@ func TestReceptionPageWalkIn(t *testing.T) {
 	url := tc.nodes[0].url
 	desk := tc.key(t, cluster.RoleReception, "Desk 1 (Mary Jones)")
 	responder := tc.key(t, cluster.RoleResponder, "Rapid response van 2")
+	clinician := tc.key(t, cluster.RoleClinician, "Dr Okafor")
 
 	// A wrong key is refused next to the key field.
 	watch := newTab(t, "queue tab")
@@ -367,6 +368,19 @@ func TestReceptionPageWalkIn(t *testing.T) {
 	// The queue tab sees her arrive without reloading.
 	watch.waitText("#queue-body", "Aisha Khan")
 
+	// Observations at any point: NEWS2 is shown as they are typed, and
+	// the server's score once saved.
+	d.do("observations",
+		chromedp.SendKeys(chromedp.CSS(`#obs-form input[name=respiratory_rate]`), "16"),
+		chromedp.SendKeys(chromedp.CSS(`#obs-form input[name=spo2]`), "98"),
+		chromedp.SendKeys(chromedp.CSS(`#obs-form input[name=systolic_bp]`), "124"),
+		chromedp.SendKeys(chromedp.CSS(`#obs-form input[name=pulse]`), "72"),
+		chromedp.SendKeys(chromedp.CSS(`#obs-form input[name=temperature_c]`), "37.1"),
+		set(`#obs-form select[name=consciousness]`, "alert"))
+	d.waitText("#news2-live", "NEWS2 0: No concern")
+	d.do("save observations", chromedp.Click(chromedp.CSS("#obs-save")))
+	d.waitText("#news2-server", "NEWS2 of the last saved set: 0")
+
 	// One question per screen; key 2 answers "no" (the case harness's
 	// Pharmacy First UTI answers are all no).
 	d.checkA11y("question")
@@ -394,6 +408,7 @@ func TestReceptionPageWalkIn(t *testing.T) {
 	if why := d.text("#why-not-cheaper"); why == "" {
 		t.Fatal("no explanation of cheaper options")
 	}
+	d.waitText("#news2-server", "NEWS2 on record: 0")
 	d.do("slip link", d.visible("#print-slip"))
 	// A walk-in redirected to a pharmacy waits for a clinician's
 	// confirmation; reception is told to ask one.
@@ -415,6 +430,22 @@ func TestReceptionPageWalkIn(t *testing.T) {
 	}
 	watch.checkA11y("queue")
 	watch.screenshot("07-queue")
+
+	// A clinician opens her from the queue. An override without a reason
+	// is refused, in words next to the reason; the clinician confirms the
+	// redirection and the queue tab shows it live.
+	cl := newTab(t, "clinician tab")
+	cl.signIn(url, clinician)
+	cl.waitText("#queue-body", "Aisha Khan")
+	cl.do("open her", chromedp.Click(chromedp.CSS(`#queue-body tr[data-status="awaiting_confirmation"] button`)), cl.visible("#confirm-btn"))
+	cl.do("override without a reason", chromedp.Click(chromedp.CSS("#override-form summary")),
+		set(`#override-form select[name=tier]`, "gp"), chromedp.Click(chromedp.CSS("#override-btn")))
+	cl.waitText(`#override-form [data-field="reason"] .error-message`, "Error: Required")
+	cl.checkA11y("clinician outcome")
+	cl.screenshot("08-clinician-override-error")
+	cl.do("confirm", chromedp.Click(chromedp.CSS("#confirm-btn")))
+	cl.waitJS("confirmed", `!document.querySelector('#confirm-btn') && !document.getElementById('side-status').textContent.includes('Awaiting')`)
+	watch.waitJS("queue shows the confirmation", `!document.querySelector('#queue-body tr[data-status="awaiting_confirmation"]') && document.getElementById('queue-body').textContent.includes('Aisha Khan')`)
 
 	// A responder sees neither the queue nor the new-attendance button.
 	r := newTab(t, "responder tab")
@@ -497,7 +528,7 @@ func TestReceptionPageRapidResponse(t *testing.T) {
 	if got := c.text("#outcome-tier"); got != "Rapid response" {
 		t.Fatalf("outcome tier %q\n%s", got, c.text("#outcome"))
 	}
-	c.screenshot("08-rapid-response-outcome")
+	c.screenshot("09-rapid-response-outcome")
 
 	// The dispatch appears on the reception board without a reload.
 	board.waitText("#dispatch-body", "Edna Price")
@@ -508,13 +539,13 @@ func TestReceptionPageRapidResponse(t *testing.T) {
 	r.do("board", r.visible("#view-dispatch"))
 	r.waitText("#dispatch-body", "Edna Price")
 	r.checkA11y("responder board")
-	r.screenshot("09-dispatch-board-responder")
+	r.screenshot("10-dispatch-board-responder")
 	r.do("accept", chromedp.Click(chromedp.CSS(`#dispatch-body .accept-btn`)))
 	r.waitText("#dispatch-body", "Accepted")
 
 	// The reception board updates live.
 	board.waitText("#dispatch-body", "Accepted")
-	board.screenshot("10-dispatch-board")
+	board.screenshot("11-dispatch-board")
 }
 
 // TestReceptionPageSurvivesLeaderChange: the page is served by a follower
@@ -580,5 +611,5 @@ func TestReceptionPageSurvivesLeaderChange(t *testing.T) {
 	d.do("stale mark", d.visible("#queue-stale"))
 	d.waitText("#queue-state", "Stale")
 	d.waitText("#queue-body", "stinging when I pee")
-	d.screenshot("11-queue-stale")
+	d.screenshot("12-queue-stale")
 }

@@ -21,6 +21,7 @@ function show(view) {
     if (b.dataset.view === view) b.setAttribute('aria-current', 'page'); else b.removeAttribute('aria-current');
   }
   document.body.dataset.view = view;
+  if (board) { if (view === 'dispatch') board.start(); else board.stop(); }
 }
 
 async function signIn(key) {
@@ -50,7 +51,6 @@ async function enter(who) {
   });
   wizard = new Wizard(queue);
   board = new DispatchBoard();
-  board.start();
   alerts = new Alerts();
   alerts.start();
   if (canQueue) { queue.start(); show('queue'); }

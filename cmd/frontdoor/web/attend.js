@@ -268,7 +268,7 @@ export class Wizard {
     let timer = null;
     const form = h('form', { class: 'panel', id: 'complaint-form', novalidate: true, onsubmit: (e) => { e.preventDefault(); this.start(form); } },
       h('h1', { tabindex: '-1' }, 'What has brought ' + (this.patient ? patientName(this.patient) : 'them') + ' in?'),
-      field({ name: 'complaint', label: 'Presenting complaint, in their words', hint: searchable ? 'Type a few words, then choose the closest presentation below.' : '',
+      field({ name: 'complaint', label: 'Presenting complaint, in their words', hint: searchable ? 'Type a few words, then press the down arrow and choose the closest presentation.' : '',
         attrs: { 'data-autofocus': true, oninput: null } }),
       hits, chosen,
       field({ name: 'channel', label: 'How they came to us', type: 'select', value: currentRole() === 'nhs111' ? 'nhs111' : 'walk_in',
@@ -284,7 +284,19 @@ export class Wizard {
       field({ name: 'context.flags.anticoagulated', label: 'Takes blood thinners', type: 'checkbox' }),
       field({ name: 'context.flags.carer_very_worried', label: 'Parent or carer is very worried', type: 'checkbox' }),
       h('button', { type: 'submit', class: 'btn', id: 'start-triage' }, 'Start questions'));
+    // Down arrow from the complaint box goes to the matches; arrows move
+    // between them; Enter or Space chooses.
+    hits.addEventListener('keydown', (e) => {
+      const opts = $$('.protocol-hit', hits);
+      const i = opts.indexOf(document.activeElement);
+      if (e.key === 'ArrowDown' && i < opts.length - 1) { e.preventDefault(); opts[i + 1].focus(); }
+      if (e.key === 'ArrowUp') { e.preventDefault(); (i > 0 ? opts[i - 1] : form.querySelector('input[name=complaint]')).focus(); }
+    });
     const input = form.querySelector('input[name=complaint]');
+    input.addEventListener('keydown', (e) => {
+      const first = hits.querySelector('.protocol-hit');
+      if (e.key === 'ArrowDown' && first) { e.preventDefault(); first.focus(); }
+    });
     input.addEventListener('input', () => {
       clearTimeout(timer);
       if (!searchable) return;
@@ -430,10 +442,22 @@ export class Wizard {
     if (slip) main.append(h('button', { type: 'button', class: 'btn btn-secondary', id: 'print-slip', onclick: () => this.printSlip(withID(slip, a.id)) }, 'Print the patient\'s slip'));
     main.append(h('button', { type: 'button', class: 'btn btn-secondary', onclick: () => this.reset() }, 'Next person'));
     out.append(main);
+    if (can('POST', '/v1/attendances/{id}/status')) out.append(this.statusPanel());
     if (a.status === 'awaiting_confirmation') out.append(this.confirmPanel());
     if (this.needsRegistration()) out.append(this.registrationPanel());
     if (allowed('override', 'POST')) out.append(this.overridePanel());
     return out;
+  }
+
+  statusPanel() {
+    const a = this.att;
+    const moves = [['called', 'Call in'], ['seen', 'Seen'], ['handed_over', 'Handed over'], ['left', 'Left without being seen']]
+      .filter(([st]) => st !== a.status);
+    const box = h('div', { class: 'panel', id: 'status-panel' }, h('h2', {}, 'Move on'),
+      moves.map(([st, label]) => h('button', { type: 'button', class: 'btn btn-secondary btn-small', 'data-status': st, onclick: async () => {
+        try { this.setAtt(await api('POST', withID('/v1/attendances/{id}/status', a.id), { status: st })); this.render(); } catch (e) { showErrors(box, e); }
+      } }, label)));
+    return box;
   }
 
   async printSlip(path) {
@@ -501,6 +525,14 @@ export class Wizard {
 
   overridePanel() {
     const p = allowed('override', 'POST');
+    const services = h('div', {});
+    if (can('GET', '/v1/services')) {
+      api('GET', '/v1/services').then((r) => {
+        const list = (r && r.services) || [];
+        services.replaceChildren(field({ name: 'service_id', label: 'Service', type: 'select',
+          options: [['', 'Any suitable service']].concat(list.map((x) => [x.id, x.name + ' (' + tierWord(x.tier) + ')'])) }));
+      }).catch(() => {});
+    }
     const f = h('form', { class: 'panel', id: 'override-form', novalidate: true, onsubmit: async (e) => {
       e.preventDefault();
       try { this.setAtt(await api('POST', withID(p, this.att.id), formValues(f))); this.render(); } catch (err) { showErrors(f, err); }
@@ -509,6 +541,7 @@ export class Wizard {
       h('div', { class: 'inline' },
         field({ name: 'tier', label: 'Level of care', type: 'select', options: [['', 'Keep']].concat(TIERS) }),
         field({ name: 'timeframe', label: 'Within', type: 'select', options: [['', 'Keep']].concat(TIMEFRAMES.map((x) => [x, x])) })),
+      services,
       field({ name: 'reason', label: 'Reason (required)', type: 'textarea', hint: 'Recorded in the audit trail with your name.' }),
       h('button', { type: 'submit', class: 'btn btn-warning', id: 'override-btn' }, 'Override')));
     return f;
@@ -530,7 +563,19 @@ export class Wizard {
 
   observationsForm(p) {
     const t = this.att.triage || {};
-    const server = t.news2 || (t.session && t.session.outcome && t.session.outcome.news2) || null;
+    const recorded = (t.observations || []).length;
+    const serverBox = h('p', { id: 'news2-server', 'aria-live': 'polite' });
+    const showScore = (n) => {
+      if (n) serverBox.textContent = 'NEWS2 on record: ' + n.score + (n.complete ? '' : ' (incomplete)') + (n.response ? ' — ' + n.response.replace(/_/g, ' ') : '');
+    };
+    const serverScore = t.news2 || (t.session && t.session.outcome && t.session.outcome.news2);
+    if (serverScore) showScore(serverScore);
+    else if (recorded) {
+      // Mid-triage the server scores the observations when the outcome is
+      // reached; until then show the same RCP score of the last set saved.
+      const r = news2(t.observations[recorded - 1].observations || {});
+      serverBox.textContent = 'NEWS2 of the last saved set: ' + r.score + (r.complete ? '' : ' (incomplete)') + ' — ' + response(r);
+    }
     const live = h('p', { class: 'news2', id: 'news2-live', 'aria-live': 'polite' });
     const f = h('form', { class: 'panel', id: 'obs-form', novalidate: true, onsubmit: async (e) => {
       e.preventDefault();
@@ -542,7 +587,8 @@ export class Wizard {
       } catch (err) { showErrors(f, err); }
     } },
     h('h2', {}, 'Observations'),
-    server ? h('p', { id: 'news2-server' }, 'NEWS2 on record: ' + server.score + (server.complete ? '' : ' (incomplete)')) : null,
+    recorded ? h('p', { class: 'muted' }, recorded + ' set' + (recorded > 1 ? 's' : '') + ' recorded, last at ' + fmtTime(t.observations[recorded - 1].at)) : null,
+    serverBox,
     h('div', { class: 'inline' },
       field({ name: 'respiratory_rate', label: 'Resp. rate /min', type: 'number', cls: 'narrow' }),
       field({ name: 'spo2', label: 'SpO₂ %', type: 'number', cls: 'narrow' }),

@@ -25,11 +25,23 @@ export class DispatchBoard {
     this.announce = $('#dispatch-updates');
   }
 
+  // start follows the board while it is on screen; stop ends the stream,
+  // so a tab holds one long-lived connection at a time (browsers allow
+  // six per server across all tabs).
   start() {
     if (this.running || !can('GET', '/v1/dispatches')) return;
     this.running = true;
+    this.abort = new AbortController();
     this.loop();
     this.tick = setInterval(() => this.reload(), 15000);
+  }
+
+  stop() {
+    if (!this.running) return;
+    this.running = false;
+    this.abort.abort();
+    clearInterval(this.tick);
+    document.body.dataset.dispatchLive = 'false';
   }
 
   async loop() {
@@ -39,11 +51,12 @@ export class DispatchBoard {
         await this.load();
         await readSSE('/v1/dispatches/stream', {
           lastEventId: this.lastEventId,
+          signal: this.abort.signal,
           onOpen: () => { delay = 500; document.body.dataset.dispatchLive = 'true'; },
           onEvent: (ev) => { if (ev.id) this.lastEventId = ev.id; if (ev.type !== 'ready') this.reload(); },
         });
       } catch (e) {
-        if (e.status === 401 || e.status === 403) return;
+        if (!this.running || e.status === 401 || e.status === 403) return;
       }
       document.body.dataset.dispatchLive = 'false';
       await new Promise((r) => setTimeout(r, delay));

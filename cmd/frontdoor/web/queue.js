@@ -203,8 +203,25 @@ export class Queue {
     const rows = this.visible();
     const now = Date.now();
     const body = $('#queue-body');
-    body.replaceChildren(...rows.map((a) => this.row(a, now)));
-    if (rows.length === 0) body.append(h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'Nobody waiting in this view.')));
+    // Keep the rows that did not change (and so the keyboard focus on
+    // them); a changed row that had the focus gives it to its new button.
+    const old = new Map(Array.from(body.children).filter((tr) => tr.dataset.id).map((tr) => [tr.dataset.id, tr]));
+    const focusedID = document.activeElement && document.activeElement.closest && (document.activeElement.closest('#queue-body tr') || {}).dataset?.id;
+    const next = rows.map((a) => {
+      const sig = JSON.stringify([a.status, a.tier, a.timeframe, a.name, a.complaint, a.service_name, a.service_id, a.over4h, Math.floor((a.waitBase + now - a.fetchedAt) / 60000)]);
+      const tr = old.get(a.id);
+      if (tr && tr.dataset.sig === sig) return tr;
+      const n = this.row(a, now);
+      n.dataset.sig = sig;
+      return n;
+    });
+    if (rows.length === 0) next.push(h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'Nobody waiting in this view.')));
+    const same = next.length === body.children.length && next.every((tr, i) => body.children[i] === tr);
+    if (!same) body.replaceChildren(...next);
+    if (focusedID && !body.contains(document.activeElement)) {
+      const b = body.querySelector('tr[data-id="' + CSS.escape(focusedID) + '"] button');
+      if (b) b.focus();
+    }
     $('#queue-count').textContent = '(' + this.items.size + ')';
   }
 
