@@ -27,7 +27,7 @@ import (
 // workflowRoutes are this file's (and queue.go, explain.go, slip.go,
 // stream.go's) rows of the route table.
 var workflowRoutes = []routeRow{
-	{Method: "GET", Path: "/v1/protocols", Roles: rolesAll, Summary: "Protocol versions; ?q= searches titles and synonyms of the active set (the complaint box)", Query: []string{"q", consistencyQuery}},
+	{Method: "GET", Path: "/v1/protocols", Roles: rolesAll, Summary: "Protocol versions; ?q= searches titles and synonyms of the active set (the complaint box)", Query: []string{"q", "search", consistencyQuery}},
 	{Method: "POST", Path: "/v1/protocols", Roles: rolesAdmin, Summary: "Upload a new protocol version (YAML body, or JSON {content}); linted, not yet active", Body: cluster.ProtocolUpload{}},
 	{Method: "POST", Path: "/v1/protocols/:id/activate", Roles: rolesAdmin, Summary: "Activate an uploaded version; attendances in progress keep theirs", Body: activateBody{}},
 	{Method: "POST", Path: "/v1/attendances/:id/answers", Roles: rolesDesk, Summary: "Answer triage questions (one or many): next questions, or the outcome and the routing decision", Body: answersBody{}},
