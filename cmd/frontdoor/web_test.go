@@ -329,6 +329,26 @@ func TestReceptionPageWalkIn(t *testing.T) {
 	}
 	watch.waitJS("queue live", `document.body.dataset.queueLive === "true"`)
 
+	// NHS 111 announces a patient: the queue tab lists her as expected,
+	// ready to check in; checking her in moves her into the queue.
+	nhs111 := tc.key(t, cluster.RoleNHS111, "NHS 111 Castlegate CAS")
+	if resp, b := tc.do(t, tc.nodes[0], http.MethodPost, "/v1/attendances", `{"complaint":"sore throat for a week","channel":"nhs111","case_ref":"111-2030-77","expected":true,
+	  "dx":{"code":"Dx06"},"patient":{"given_name":"Grace","family_name":"Obi","postcode":"DY1 1AA"},"context":{"age_years":40}}`, bearerHeader(nhs111)); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("announce: %d %s", resp.StatusCode, b)
+	}
+	watch.waitText("#expected-body", "Grace Obi")
+	watch.checkA11y("queue with an expected patient")
+	watch.do("check in", chromedp.Click(chromedp.CSS("#expected-body button.check-in")))
+	watch.waitText("#queue-body", "Grace Obi")
+	watch.waitJS("expected list empty", `document.getElementById('expected-panel').hidden`)
+
+	// One keystroke raises "clinician now" before anyone is named.
+	cn := newTab(t, "clinician-now tab")
+	cn.signIn(url, desk)
+	cn.do("new attendance", chromedp.Click(chromedp.CSS("#nav-new")), cn.visible("#clinician-now"),
+		chromedp.KeyEvent("c"), cn.visible("#clinician-called"))
+	watch.waitText("#queue-body", "Life threat at the front door")
+
 	// The desk tab records the walk-in.
 	d := newTab(t, "desk tab")
 	d.signIn(url, desk)

@@ -274,6 +274,7 @@ export class Wizard {
       field({ name: 'channel', label: 'How they came to us', type: 'select', value: currentRole() === 'nhs111' ? 'nhs111' : 'walk_in',
         options: [['walk_in', 'Walked in'], ['nhs111', 'NHS 111 referral'], ['ambulance', 'Brought by ambulance'], ['referral', 'Referred by a GP or other service']] }),
       field({ name: 'case_ref', label: 'NHS 111 case reference (if any)', cls: 'narrow' }),
+      currentRole() === 'nhs111' ? field({ name: 'expected', label: 'Announce only: they are on their way (reception checks them in)', type: 'checkbox' }) : null,
       h('h2', {}, 'What else is known'),
       h('div', { class: 'inline' },
         this.patient && this.patient.date_of_birth ? null : field({ name: 'context.age_years', label: 'Age in years (if no date of birth)', type: 'number', cls: 'narrow', attrs: { min: 0, max: 130 } }),
@@ -334,6 +335,7 @@ export class Wizard {
       patient: p ? { given_name: p.given_name, family_name: p.family_name, date_of_birth: p.date_of_birth, nhs_number: p.nhs_number, postcode: p.postcode } : {} };
     for (const k of Object.keys(body.patient)) if (!body.patient[k]) delete body.patient[k];
     if (v.case_ref) body.case_ref = v.case_ref;
+    if (v.expected) body.expected = true;
     if (this.complaint) body.protocol = this.complaint.id;
     if (Object.keys(ctx).length) body.context = ctx;
     try {

@@ -10,6 +10,7 @@
 
 import { api, headers } from './api.js';
 import { h, $, fmtWait, fmtTime } from './dom.js';
+import { can } from './roles.js';
 
 const STATUS_WORDS = {
   arrived: 'Arrived', expected: 'Expected (NHS 111)', triaged: 'Triaged', routed: 'Routed',
@@ -94,6 +95,7 @@ export class Queue {
     for (const [id, x] of fresh) this.note(this.items.get(id), x);
     for (const [id, x] of this.items) if (!fresh.has(id)) this.note(x, null);
     this.items = fresh;
+    this.expected = ((body && body.expected) || []).map((e) => entryOf(e, now));
     this.setStale(!!(body && body.stale));
     this.render();
     return body && body.index;
@@ -223,6 +225,40 @@ export class Queue {
       if (b) b.focus();
     }
     $('#queue-count').textContent = '(' + this.items.size + ')';
+    this.renderExpected();
+  }
+
+  // renderExpected lists the patients NHS 111 announced, with a check-in
+  // button for those who may check them in.
+  renderExpected() {
+    const list = this.expected || [];
+    $('#expected-panel').hidden = list.length === 0;
+    const checkIn = can('POST', '/v1/attendances/{id}/check-in');
+    const body = $('#expected-body');
+    const focused = document.activeElement && body.contains(document.activeElement);
+    body.replaceChildren(...list.map((a) => {
+      const box = h('td', {});
+      return h('tr', { 'data-id': a.id, class: 'prio-' + (a.timeframe === 'immediate' ? 'immediate' : (a.tier || 'none')) },
+        h('td', {}, h('span', { class: 'tag tag-' + (a.tier || 'none') }, tierWord(a.tier)), a.timeframe && a.timeframe !== 'none' ? h('div', { class: 'muted' }, 'within ' + a.timeframe) : null),
+        h('td', {}, h('strong', {}, a.name || 'Not yet named')),
+        h('td', {}, a.complaint),
+        h('td', {}, a.service_name || a.service_id),
+        h('td', {}, fmtTime(a.arrived_at)),
+        box);
+    }));
+    if (checkIn) {
+      for (const tr of body.children) {
+        const a = list.find((x) => x.id === tr.dataset.id);
+        tr.lastChild.append(h('button', { type: 'button', class: 'btn btn-small check-in', 'aria-label': 'Check in ' + (a.name || 'attendance ' + a.id), onclick: async (e) => {
+          e.target.disabled = true;
+          try { await api('POST', '/v1/attendances/' + encodeURIComponent(a.id) + '/check-in', {}); this.reload(); } catch (err) {
+            e.target.disabled = false;
+            tr.lastChild.append(h('span', { class: 'error-message', role: 'alert' }, 'Error: ' + err.message));
+          }
+        } }, 'Check in'));
+      }
+    }
+    if (focused && body.querySelector('button')) body.querySelector('button').focus();
   }
 
   row(a, now) {
