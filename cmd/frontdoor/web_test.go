@@ -230,7 +230,8 @@ func (tb *tab) screenshot(name string) {
 
 // a11yCheckJS lists accessibility faults of the visible page: controls
 // without a label, buttons and links without a name, images without alt
-// text, duplicate ids, and a page without a main landmark or h1.
+// text, duplicate ids, ARIA references to missing ids, a page without a
+// main landmark, h1 or language, and text below WCAG AA contrast.
 const a11yCheckJS = `(() => {
   const faults = [];
   const visible = (e) => !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length);
@@ -251,6 +252,30 @@ const a11yCheckJS = `(() => {
   if (!document.querySelector('main')) faults.push('no main landmark');
   if (!Array.from(document.querySelectorAll('h1')).some(visible)) faults.push('no visible h1');
   if (!document.documentElement.lang) faults.push('no lang on html');
+  for (const e of document.querySelectorAll('[aria-labelledby], [aria-describedby]')) {
+    for (const a of ['aria-labelledby', 'aria-describedby']) {
+      for (const id of (e.getAttribute(a) || '').split(' ').filter(Boolean)) {
+        if (!document.getElementById(id)) faults.push(a + ' names a missing id ' + id);
+      }
+    }
+  }
+  // WCAG AA contrast of visible text: 4.5:1, or 3:1 for large text
+  // (24px, or 18.66px bold), against the first opaque background behind it.
+  const rgb = (s) => { const m = s.match(/[\d.]+/g) || [0, 0, 0, 0]; return m.map(Number).concat(m.length < 4 ? [1] : []); };
+  const lum = ([r, g, b]) => { const f = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); }; return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const bg = (e) => { for (; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor); if (c[3] > 0.5) return c; } return [255, 255, 255, 1]; };
+  for (const e of document.querySelectorAll('body *')) {
+    if (!visible(e) || e.closest('[disabled], [hidden]')) continue;
+    if (!Array.from(e.childNodes).some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+    const st = getComputedStyle(e);
+    if (Number(st.opacity) < 1 || st.visibility === 'hidden') continue;
+    const fg = rgb(st.color), b = bg(e);
+    const l1 = lum(fg), l2 = lum(b);
+    const ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+    const size = parseFloat(st.fontSize), bold = Number(st.fontWeight) >= 700;
+    const need = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+    if (ratio < need) faults.push('contrast ' + ratio.toFixed(2) + ' < ' + need + ': ' + e.outerHTML.slice(0, 100));
+  }
   return faults;
 })()`
 

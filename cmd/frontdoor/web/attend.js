@@ -7,7 +7,7 @@
 // attendance exists.
 
 import { api, ApiError } from './api.js';
-import { can, currentRole } from './roles.js';
+import { can, currentRole, schemaHas } from './roles.js';
 import { h, $, $$, field, showErrors, clearErrors, formValues, patientName, fmtTime } from './dom.js';
 import { news2, response } from './news2.js';
 import { statusWord, tierWord, priorityOf } from './queue.js';
@@ -127,6 +127,7 @@ export class Wizard {
     if (btn) btn.disabled = true;
     try {
       const body = { complaint: 'Life threat at the front door: clinician now', channel: 'walk_in', patient: {} };
+      if (schemaHas('AttendanceCreate', 'clinician_now')) body.clinician_now = true;
       this.setAtt(await api('POST', '/v1/attendances', body));
       this.go('clinician');
     } catch (e) {

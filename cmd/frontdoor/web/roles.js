@@ -3,12 +3,21 @@
 
 let ops = new Map(); // "GET /v1/attendances/{id}" -> roles ([] for open routes)
 let role = '';
+let schemas = {};
+
+// schemaHas says whether a request schema has a property (the page uses
+// new API fields as soon as the API publishes them).
+export function schemaHas(name, prop) {
+  const sc = schemas[name];
+  return !!(sc && sc.properties && prop in sc.properties);
+}
 
 export async function loadRoutes() {
   const res = await fetch('/openapi.json', { headers: { Accept: 'application/json' } });
   if (!res.ok) throw new Error('openapi.json: HTTP ' + res.status);
   const doc = await res.json();
   ops = new Map();
+  schemas = (doc.components && doc.components.schemas) || {};
   for (const [path, item] of Object.entries(doc.paths || {})) {
     for (const [method, op] of Object.entries(item)) {
       ops.set(method.toUpperCase() + ' ' + path, op['x-roles'] || null);
