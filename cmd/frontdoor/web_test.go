@@ -353,6 +353,9 @@ func TestReceptionPageWalkIn(t *testing.T) {
 		t.Fatalf("role %q", got)
 	}
 	watch.waitJS("queue live", `document.body.dataset.queueLive === "true"`)
+	if get(watch, "stale mark", chromedp.Evaluate[bool](`getComputedStyle(document.getElementById('queue-stale')).display !== 'none'`)) {
+		t.Fatal("a live queue is marked stale")
+	}
 
 	// NHS 111 announces a patient: the queue tab lists her as expected,
 	// ready to check in; checking her in moves her into the queue.
@@ -475,6 +478,15 @@ func TestReceptionPageWalkIn(t *testing.T) {
 	}
 	watch.checkA11y("queue")
 	watch.screenshot("07-queue")
+	// 1366×768 and a tablet in portrait: nothing wider than the screen.
+	for _, vp := range [][2]int64{{1366, 768}, {768, 1024}} {
+		watch.do("viewport", chromedp.EmulateViewport(vp[0], vp[1]))
+		if w := get(watch, "width", chromedp.Evaluate[float64](`document.documentElement.scrollWidth - window.innerWidth`)); w > 0 {
+			t.Errorf("queue at %dx%d is %v px wider than the screen", vp[0], vp[1], w)
+		}
+	}
+	watch.screenshot("07-queue-tablet")
+	watch.do("viewport", chromedp.EmulateViewport(1366, 768))
 
 	// A clinician opens her from the queue. An override without a reason
 	// is refused, in words next to the reason; the clinician confirms the
