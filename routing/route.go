@@ -195,20 +195,29 @@ type memoEntry struct {
 }
 
 // memo is a small linear cache: a Route call sees few distinct texts.
+// It is a fixed array so that it lives on Route's stack; callers look a
+// key up and build the text themselves on a miss (no closures, which
+// would escape to the heap on every call).
 type memo struct {
-	entries     []memoEntry
+	n           int
+	entries     [64]memoEntry
 	notProvided []string // by index in Need.CareNeeds
 }
 
-func (m *memo) get(k memoKey, build func() string) string {
-	for i := range m.entries {
+func (m *memo) lookup(k memoKey) (string, bool) {
+	for i := range m.entries[:m.n] {
 		if e := &m.entries[i]; e.k.kind == k.kind && e.k.a == k.a && e.k.b == k.b && e.k.s == k.s {
-			return e.v
+			return e.v, true
 		}
 	}
-	v := build()
-	if len(m.entries) < 64 {
-		m.entries = append(m.entries, memoEntry{k, v})
+	return "", false
+}
+
+// put remembers v for k (while there is room) and returns v.
+func (m *memo) put(k memoKey, v string) string {
+	if m.n < len(m.entries) {
+		m.entries[m.n] = memoEntry{k, v}
+		m.n++
 	}
 	return v
 }
@@ -431,18 +440,27 @@ func checkAge(a AgeRange, p *Patient, need string, m *memo) (string, string) {
 	if lo == 0 && hi < 0 {
 		return "", ""
 	}
-	what := ""
-	if need != "" {
-		what = " for " + need
-	}
 	k := memoKey{kind: 2, a: int64(lo), b: int64(hi), s: need}
 	if !p.AgeKnown {
-		return RejectAgeUnknown, m.get(k, func() string { return "age unknown, service sees " + a.String() + what })
+		if v, ok := m.lookup(k); ok {
+			return RejectAgeUnknown, v
+		}
+		return RejectAgeUnknown, m.put(k, "age unknown, service sees "+a.String()+forNeed(need))
 	}
 	if p.AgeDays < lo || (hi >= 0 && p.AgeDays > hi) {
-		return RejectAge, m.get(k, func() string { return "age " + ageText(p.AgeDays, a) + " outside " + a.String() + what })
+		if v, ok := m.lookup(k); ok {
+			return RejectAge, v
+		}
+		return RejectAge, m.put(k, "age "+ageText(p.AgeDays, a)+" outside "+a.String()+forNeed(need))
 	}
 	return "", ""
+}
+
+func forNeed(need string) string {
+	if need == "" {
+		return ""
+	}
+	return " for " + need
 }
 
 func ageText(days int, a AgeRange) string {
@@ -485,16 +503,23 @@ func checkSex(want, got, need string, m *memo) (string, string) {
 	if want == "" || want == got {
 		return "", ""
 	}
-	return RejectSex, m.get(memoKey{kind: 7, s: want + "|" + need}, func() string {
-		what := ""
-		if need != "" {
-			what = " for " + need
-		}
-		if got == "" {
-			return "sex unknown, service sees " + want + " patients only" + what
-		}
-		return "sees " + want + " patients only" + what
-	})
+	// keyed by the wanted sex (1 female, 2 male, 3 other) and the need
+	k := memoKey{kind: 7, a: 3, s: need}
+	switch want {
+	case "female":
+		k.a = 1
+	case "male":
+		k.a = 2
+	default:
+		k.s = want + "|" + need
+	}
+	if v, ok := m.lookup(k); ok {
+		return RejectSex, v
+	}
+	if got == "" {
+		return RejectSex, m.put(k, "sex unknown, service sees "+want+" patients only"+forNeed(need))
+	}
+	return RejectSex, m.put(k, "sees "+want+" patients only"+forNeed(need))
 }
 
 // sessionsFor returns the sessions that apply on day i.
@@ -569,23 +594,39 @@ func openSlot(ps *pservice, now, winEnd int64, cal *calendar, load *Load, m *mem
 }
 
 func placesFull(places int, m *memo) string {
-	return m.get(memoKey{kind: 6, a: int64(places)}, func() string { return "full: 0 of " + strconv.Itoa(places) + " places free" })
+	k := memoKey{kind: 6, a: int64(places)}
+	if v, ok := m.lookup(k); ok {
+		return v
+	}
+	return m.put(k, "full: 0 of "+strconv.Itoa(places)+" places free")
 }
 
 func closedReason(fullStart int64, fullSlots int, closingAt, next, now int64, m *memo) (candidate, string, string) {
+	var k memoKey
+	code := RejectClosed
 	switch {
 	case fullStart >= 0:
-		return candidate{}, RejectFull, m.get(memoKey{kind: 3, a: fullStart, b: int64(fullSlots)}, func() string {
-			return "full: 0 of " + strconv.Itoa(fullSlots) + " slots left in the " + localClock(fullStart, now) + " session"
-		})
+		k, code = memoKey{kind: 3, a: fullStart, b: int64(fullSlots)}, RejectFull
 	case closingAt >= 0 && closingAt > now:
-		return candidate{}, RejectClosingSoon, m.get(memoKey{kind: 4, a: closingAt}, func() string {
-			return "closes at " + localClock(closingAt, now) + ", within 30 minutes"
-		})
+		k, code = memoKey{kind: 4, a: closingAt}, RejectClosingSoon
 	case next >= 0:
-		return candidate{}, RejectClosed, m.get(memoKey{kind: 5, a: next}, func() string { return "closed until " + localClock(next, now) })
+		k = memoKey{kind: 5, a: next}
+	default:
+		return candidate{}, RejectClosed, "closed throughout the timeframe"
 	}
-	return candidate{}, RejectClosed, "closed throughout the timeframe"
+	if v, ok := m.lookup(k); ok {
+		return candidate{}, code, v
+	}
+	var v string
+	switch k.kind {
+	case 3:
+		v = "full: 0 of " + strconv.Itoa(fullSlots) + " slots left in the " + localClock(fullStart, now) + " session"
+	case 4:
+		v = "closes at " + localClock(closingAt, now) + ", within 30 minutes"
+	default:
+		v = "closed until " + localClock(next, now)
+	}
+	return candidate{}, code, m.put(k, v)
 }
 
 // localClock formats t in London time: "08:00" on now's local day, "Wed
