@@ -141,7 +141,7 @@ func (tb *tab) fail(what string, err error) {
 // do runs steps with a time limit.
 func (tb *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(tb.ctx, 40*time.Second)
 	defer cancel()
 	if err := chromedp.Do(ctx, steps...); err != nil {
 		tb.fail(what, err)
@@ -151,7 +151,7 @@ func (tb *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 // get runs one action that returns a value.
 func get[T any](tb *tab, what string, a chromedp.Action[T]) T {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(tb.ctx, 40*time.Second)
 	defer cancel()
 	v, err := chromedp.Run(ctx, a)
 	if err != nil {
@@ -173,7 +173,7 @@ func (tb *tab) attr(sel, name string) string {
 // waitJS waits until the expression is truthy.
 func (tb *tab) waitJS(what, expr string) {
 	tb.t.Helper()
-	get(tb, what, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(15*time.Second)))
+	get(tb, what, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second)))
 }
 
 // waitText waits until sel's text contains want.
