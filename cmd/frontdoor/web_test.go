@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -26,6 +27,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/triage"
 )
 
 // chromiumPath is the browser the tests drive: $FRONTDOOR_CHROMIUM, else
@@ -669,4 +671,62 @@ func TestReceptionPageSurvivesLeaderChange(t *testing.T) {
 	d.waitText("#queue-state", "Stale")
 	d.waitText("#queue-body", "stinging when I pee")
 	d.screenshot("12-queue-stale")
+}
+
+// TestPageNEWS2MatchesServer: the NEWS2 the page shows while observations
+// are typed (web/news2.js) is the server's (triage.NEWS2) for every band
+// edge of every parameter, on both SpO2 scales, with and without oxygen.
+func TestPageNEWS2MatchesServer(t *testing.T) {
+	tc := newTestCluster(t, 1)
+	var sets []triage.Observations
+	ip := func(v int) *int { return &v }
+	for _, rr := range []int{8, 9, 11, 12, 20, 21, 24, 25} {
+		sets = append(sets, triage.Observations{RespiratoryRate: ip(rr)})
+	}
+	for _, scale2 := range []bool{false, true} {
+		for _, o2 := range []bool{false, true} {
+			for _, s := range []int{83, 84, 85, 86, 87, 88, 91, 92, 93, 94, 95, 96, 97} {
+				sets = append(sets, triage.Observations{SpO2: ip(s), SpO2Scale2: scale2, OnOxygen: &o2})
+			}
+		}
+	}
+	for _, bp := range []int{90, 91, 100, 101, 110, 111, 219, 220} {
+		sets = append(sets, triage.Observations{SystolicBP: ip(bp)})
+	}
+	for _, p := range []int{40, 41, 50, 51, 90, 91, 110, 111, 130, 131} {
+		sets = append(sets, triage.Observations{Pulse: ip(p)})
+	}
+	for _, c := range []triage.Consciousness{triage.Alert, triage.Confusion, triage.Voice, triage.Pain, triage.Unresponsive} {
+		sets = append(sets, triage.Observations{Consciousness: &c})
+	}
+	for _, temp := range []float64{35.0, 35.04, 35.1, 36.0, 36.1, 38.0, 38.1, 39.0, 39.1} {
+		sets = append(sets, triage.Observations{TemperatureC: &temp})
+	}
+	o2, alert, temp := false, triage.Alert, 37.0
+	sets = append(sets, triage.Observations{RespiratoryRate: ip(16), SpO2: ip(97), OnOxygen: &o2, SystolicBP: ip(120), Pulse: ip(70), Consciousness: &alert, TemperatureC: &temp},
+		triage.Observations{RespiratoryRate: ip(26), SpO2: ip(90), OnOxygen: &o2, SystolicBP: ip(88), Pulse: ip(135), Consciousness: &alert, TemperatureC: &temp})
+
+	in, err := json.Marshal(sets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := newTab(t, "news2")
+	tb.do("open", chromedp.Navigate(tc.nodes[0].url+"/"), tb.visible("#key"))
+	out := get(tb, "score in the page", chromedp.Evaluate[string](
+		`import('/ui/news2.js').then((m) => JSON.stringify(`+string(in)+`.map((o) => m.news2(o))))`, chromedp.EvalAwaitPromise))
+	var page []struct {
+		Score    int  `json:"score"`
+		Complete bool `json:"complete"`
+		AnyThree bool `json:"anyThree"`
+	}
+	if err := json.Unmarshal([]byte(out), &page); err != nil || len(page) != len(sets) {
+		t.Fatalf("page scores %s: %v", out, err)
+	}
+	for i, o := range sets {
+		want := triage.NEWS2(o)
+		if got := page[i]; got.Score != want.Score || got.Complete != want.Complete || got.AnyThree != want.AnyThree {
+			b, _ := json.Marshal(o)
+			t.Errorf("%s: page %+v, server score %d complete %v any three %v", b, got, want.Score, want.Complete, want.AnyThree)
+		}
+	}
 }

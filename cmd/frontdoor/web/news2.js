@@ -26,7 +26,8 @@ export function news2(o) {
   if (o.systolic_bp != null) parts.systolic_bp = band(o.systolic_bp, [[90, 3], [100, 2], [110, 1], [219, 0], [Infinity, 3]]);
   if (o.pulse != null) parts.pulse = band(o.pulse, [[40, 3], [50, 1], [90, 0], [110, 1], [130, 2], [Infinity, 3]]);
   if (o.consciousness) parts.consciousness = o.consciousness === 'alert' ? 0 : 3;
-  if (o.temperature_c != null) parts.temperature_c = band(o.temperature_c, [[35.0, 3], [36.0, 1], [38.0, 0], [39.0, 1], [Infinity, 2]]);
+  // In tenths of a degree, rounded as the server does (35.04 is 35.0).
+  if (o.temperature_c != null) parts.temperature_c = band(Math.round(o.temperature_c * 10), [[350, 3], [360, 1], [380, 0], [390, 1], [Infinity, 2]]);
   const vals = Object.values(parts);
   const score = vals.reduce((a, b) => a + b, 0);
   const complete = ['respiratory_rate', 'spo2', 'air_or_oxygen', 'systolic_bp', 'pulse', 'consciousness', 'temperature_c'].every((k) => k in parts);
