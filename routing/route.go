@@ -268,7 +268,7 @@ func Route(need Need, p Patient, now time.Time, dir *Directory, load *Load) (Dec
 	}
 	pCos := math.Cos(pLoc.Lat * math.Pi / 180)
 	var d Decision
-	d.Rejections = make([]Rejection, 0, len(idx.byTier[minRank])+8)
+	d.Rejections = make([]Rejection, 0, len(idx.byTier[minRank]))
 	m := &memo{}
 	// care needs as bit numbers; -1 for a need no service provides
 	needBits := make([]int, len(need.CareNeeds))
@@ -281,41 +281,55 @@ func Route(need Need, p Patient, now time.Time, dir *Directory, load *Load) (Dec
 			needBits[i] = -1
 		}
 	}
-	var cands []candidate
+	// Suitable services of the tier being walked, kept compactly (the
+	// best one is also kept whole); small tiers stay on the stack.
+	var loserBuf [256]loser
 	for r := minRank; r < len(Tiers); r++ {
-		cands = cands[:0]
-		for _, si := range idx.byTier[r] {
+		list := idx.byTier[r]
+		// every service of this tier ends up rejected except the chosen one
+		if n := len(d.Rejections) + len(list); cap(d.Rejections) < n {
+			grown := make([]Rejection, len(d.Rejections), n)
+			copy(grown, d.Rejections)
+			d.Rejections = grown
+		}
+		suitable := loserBuf[:0]
+		var best candidate
+		for _, si := range list {
 			ps := &idx.services[si]
-			c, code, reason := evaluate(ps, need, needBits, &p, nowU, winEnd, &cal, load, m)
+			c, code, reason := evaluate(ps, &need, needBits, &p, nowU, winEnd, &cal, load, m)
 			if code != "" {
 				d.Rejections = append(d.Rejections, Rejection{ServiceID: ps.svc.ID, Tier: ps.svc.Tier, Code: code, Reason: reason})
 				continue
 			}
 			c.i = si
-			c.own = Tiers[r] == TierGP && p.RegisteredPractice != "" && ps.svc.ODSCode == p.RegisteredPractice
+			c.own = isOwnPractice(ps, Tiers[r], &p)
 			c.dist = haversineCos(pLoc.Lat, pLoc.Lon, pCos, ps.lat, ps.lon, ps.cosLat)
-			cands = append(cands, c)
+			if len(suitable) == 0 || compareCandidates(&c, &best, idx) < 0 {
+				best = c
+			}
+			suitable = append(suitable, loser{i: int32(si), dist: int32(c.dist)})
 		}
-		if r == minRank && len(cands) == 0 {
+		if r == minRank && len(suitable) == 0 {
 			d.Gap = &ServiceGap{Tier: Tiers[r], CareNeeds: need.CareNeeds, Dx: need.Dx, At: now.UTC(),
 				Postcode: NormalisePostcode(p.Postcode), District: PostcodeDistrict(p.Postcode)}
 		}
-		if len(cands) == 0 {
+		if len(suitable) == 0 {
 			continue
 		}
-		bi := 0
-		for k := 1; k < len(cands); k++ {
-			if compareCandidates(&cands[k], &cands[bi], idx) < 0 {
-				bi = k
-			}
-		}
-		best := cands[bi]
 		// the others, in id order, each with why it lost
-		for k, c := range cands {
-			if k == bi {
+		for _, l := range suitable {
+			if int(l.i) == best.i {
 				continue
 			}
-			d.Rejections = append(d.Rejections, Rejection{ServiceID: idx.services[c.i].svc.ID, Tier: Tiers[r], Code: RejectNotChosen,
+			ps := &idx.services[l.i]
+			c := candidate{own: isOwnPractice(ps, Tiers[r], &p), dist: int(l.dist)}
+			if c.own == best.own && c.dist == best.dist {
+				// only an exact tie needs the load; evaluate is pure, so
+				// this is the load the service was ranked with
+				e, _, _ := evaluate(ps, &need, needBits, &p, nowU, winEnd, &cal, load, m)
+				c.used = e.used
+			}
+			d.Rejections = append(d.Rejections, Rejection{ServiceID: ps.svc.ID, Tier: Tiers[r], Code: RejectNotChosen,
 				Reason: notChosenReason(&c, &best), DistanceM: c.dist})
 		}
 		d.choose(&idx.services[best.i], best, now)
@@ -368,6 +382,16 @@ func compareCandidates(a, b *candidate, idx *dirIndex) int {
 	return strings.Compare(idx.services[a.i].svc.ID, idx.services[b.i].svc.ID)
 }
 
+// loser is a suitable service that may not be chosen: its index in
+// dirIndex.services and its distance in metres (under 2.1e7 m on Earth).
+type loser struct {
+	i, dist int32
+}
+
+func isOwnPractice(ps *pservice, t Tier, p *Patient) bool {
+	return t == TierGP && p.RegisteredPractice != "" && ps.svc.ODSCode == p.RegisteredPractice
+}
+
 func notChosenReason(c, best *candidate) string {
 	switch {
 	case best.own && !c.own:
@@ -385,7 +409,7 @@ func km(m int) string {
 }
 
 // evaluate checks one service; a non-empty code is the rejection.
-func evaluate(ps *pservice, need Need, needBits []int, p *Patient, now, winEnd int64, cal *calendar, load *Load, m *memo) (candidate, string, string) {
+func evaluate(ps *pservice, need *Need, needBits []int, p *Patient, now, winEnd int64, cal *calendar, load *Load, m *memo) (candidate, string, string) {
 	s := ps.svc
 	if ps.rag.status != StatusGreen {
 		reset := ps.rag.reset > 0 && ps.rag.setAt > 0 && now >= ps.rag.setAt+ps.rag.reset
