@@ -41,8 +41,11 @@ var webTypes = map[string]string{
 
 // webCSP keeps the page to its own origin: no inline script, no third
 // party, not framed.
-const webCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " +
-	"connect-src 'self'; frame-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+// The patient's slip is an API page with its own inline styles, shown in
+// a sandboxed srcdoc frame that inherits this policy: styles may be
+// inline, scripts may not.
+const webCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; " +
+	"connect-src 'self'; frame-src 'self' about:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
 func (s *server) registerWeb(r fiber.Router) {
 	r.Get("/", func(c *fiber.Ctx) error { return serveWebFile(c, "index.html") })

@@ -301,7 +301,7 @@ func TestPageServedAndSealed(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `<script type="module" src="/ui/app.js">`) {
 		t.Fatalf("GET /: %d %s", resp.StatusCode, b)
 	}
-	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self';") || strings.Contains(csp, "unsafe-eval") || !strings.Contains(csp, "frame-ancestors 'none'") {
 		t.Fatalf("CSP %q", csp)
 	}
 	entries, err := webFiles.ReadDir("web")
@@ -459,7 +459,9 @@ func TestReceptionPageWalkIn(t *testing.T) {
 		t.Fatal("no explanation of cheaper options")
 	}
 	d.waitText("#news2-server", "NEWS2 on record: 0")
-	d.do("slip link", d.visible("#print-slip"))
+	d.do("slip", chromedp.Click(chromedp.CSS("#print-slip")), d.visible("#slip-frame"))
+	// Until a clinician confirms the redirection the slip asks her to wait.
+	d.waitJS("the slip says to wait", `(() => { const f = document.getElementById('slip-frame'); return !!f.contentDocument && f.contentDocument.body.textContent.includes('Please wait'); })()`)
 	// A walk-in redirected to a pharmacy waits for a clinician's
 	// confirmation; reception is told to ask one.
 	d.waitText("#confirm-panel", "clinician")
@@ -504,6 +506,10 @@ func TestReceptionPageWalkIn(t *testing.T) {
 	cl.screenshot("08-clinician-override-error")
 	cl.do("confirm", chromedp.Click(chromedp.CSS("#confirm-btn")))
 	cl.waitJS("confirmed", `!document.querySelector('#confirm-btn') && !document.getElementById('side-status').textContent.includes('Awaiting')`)
+	// Now the slip tells her where to go.
+	cl.do("slip", chromedp.Click(chromedp.CSS("#print-slip")), cl.visible("#slip-frame"))
+	cl.waitJS("the slip says where to go", `(() => { const f = document.getElementById('slip-frame'); return !!f.contentDocument && f.contentDocument.body.textContent.includes('High Street Pharmacy'); })()`)
+	cl.screenshot("08-clinician-confirmed-slip")
 	watch.waitJS("queue shows the confirmation", `!document.querySelector('#queue-body tr[data-status="awaiting_confirmation"]') && document.getElementById('queue-body').textContent.includes('Aisha Khan')`)
 
 	// A responder sees neither the queue nor the new-attendance button.

@@ -425,6 +425,8 @@ export class Wizard {
       if (d.advice) main.append(h('h2', {}, 'Advice'), h('p', {}, d.advice));
       if (d.safety_net) main.append(h('h2', {}, 'If things change'), h('p', {}, d.safety_net));
       if (t.review) main.append(h('p', { class: 'banner banner-warn' }, 'A clinician must decide: ' + t.review));
+      if (d.action === 'clinician_now') main.prepend(h('p', { class: 'banner banner-error', role: 'alert', id: 'action-banner' }, 'Get a clinician now: an emergency at the front door.'));
+      if (d.action === 'ambulance') main.prepend(h('p', { class: 'banner banner-error', role: 'alert', id: 'action-banner' }, 'Emergency: an ambulance is needed (999).'));
     }
     if (dec) {
       const chosenRank = TIER_RANK[dec.tier] || 9;
@@ -463,13 +465,22 @@ export class Wizard {
     return box;
   }
 
+  // printSlip shows the patient's slip (GET .../slip, which needs the key,
+  // so it cannot be a plain link) in a preview frame with a Print button.
   async printSlip(path) {
     try {
       const res = await api('GET', path, undefined, { raw: true });
-      const blob = await res.blob();
-      const url = URL.createObjectURL(blob);
-      const w = window.open(url, '_blank');
-      if (!w) location.assign(url);
+      const html = await res.text();
+      let box = $('#slip-box');
+      if (!box) {
+        box = h('div', { class: 'panel', id: 'slip-box' });
+        $('#outcome').after(box);
+      }
+      const frame = h('iframe', { id: 'slip-frame', title: 'The patient\'s slip', sandbox: 'allow-same-origin allow-modals' });
+      frame.srcdoc = html;
+      box.replaceChildren(h('h2', {}, 'The patient\'s slip'), frame,
+        h('button', { type: 'button', class: 'btn', id: 'slip-print', onclick: () => frame.contentWindow.print() }, 'Print'));
+      frame.addEventListener('load', () => $('#slip-print').focus(), { once: true });
     } catch (e) { showErrors(this.root, e); }
   }
 
