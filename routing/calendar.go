@@ -167,17 +167,43 @@ func IsBankHoliday(d Date) bool {
 // dayInfo is one local calendar day in a routing window.
 type dayInfo struct {
 	date     Date
-	key      string // "2026-11-24"
 	weekday  time.Weekday
 	bankHol  bool
+	uniform  bool  // one UTC offset from this midnight to the next
 	midnight int64 // unix seconds of local midnight
-	offset   int64 // UTC offset in seconds, when uniform across the day
-	uniform  bool
 }
 
-// calendar is the run of local days a single Route call looks at.
+// calendarDays is how many days a calendar holds without allocating:
+// a one-week timeframe plus the week after it and a day either side.
+const calendarDays = 24
+
+// calendar is the run of local days a single Route call looks at. It
+// lives on Route's stack; only a window longer than calendarDays days
+// spills to the heap.
 type calendar struct {
-	days []dayInfo
+	fixed [calendarDays]dayInfo
+	n     int
+	more  []dayInfo // all the days, when they do not fit in fixed
+}
+
+// days returns the days of the window in order.
+func (c *calendar) days() []dayInfo {
+	if c.more != nil {
+		return c.more
+	}
+	return c.fixed[:c.n]
+}
+
+func (c *calendar) add(di dayInfo) {
+	if c.more == nil && c.n < len(c.fixed) {
+		c.fixed[c.n] = di
+		c.n++
+		return
+	}
+	if c.more == nil {
+		c.more = append(make([]dayInfo, 0, 2*len(c.fixed)), c.fixed[:c.n]...)
+	}
+	c.more = append(c.more, di)
 }
 
 // newCalendar covers local dates from the day before from through the day
@@ -201,17 +227,16 @@ func isBankHolidayFast(d Date) bool {
 	return IsBankHoliday(d)
 }
 
-func newCalendar(from, to time.Time, extra map[string]bool) calendar {
+func newCalendar(c *calendar, from, to time.Time, extra map[Date]bool) {
 	lf := from.In(London)
 	lt := to.In(London)
 	start := Date{lf.Year(), lf.Month(), lf.Day()}.addDays(-1)
 	end := Date{lt.Year(), lt.Month(), lt.Day()}.addDays(1)
-	c := calendar{days: make([]dayInfo, 0, 12)}
 	var zoneEnd time.Time
-	var zoneOff, prevMidnight int64
+	var prevMidnight int64
 	for d := start; ; d = d.addDays(1) {
-		di := dayInfo{date: d, key: d.String(), weekday: d.weekday(), bankHol: isBankHolidayFast(d)}
-		if extra[di.key] {
+		di := dayInfo{date: d, weekday: d.weekday(), bankHol: isBankHolidayFast(d)}
+		if extra[d] {
 			di.bankHol = true
 		}
 		// one zone lookup per day: the day is uniform if its zone period
@@ -220,31 +245,28 @@ func newCalendar(from, to time.Time, extra map[string]bool) calendar {
 		if zoneEnd.IsZero() || prevMidnight+2*86400 > zoneEnd.Unix() {
 			m = time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, London)
 			_, zoneEnd = m.ZoneBounds()
-			_, off := m.Zone()
-			zoneOff = int64(off)
 		} else {
 			m = time.Unix(prevMidnight+86400, 0)
 		}
 		di.midnight = m.Unix()
 		prevMidnight = di.midnight
-		di.offset = zoneOff
 		di.uniform = zoneEnd.IsZero() || di.midnight+86400 <= zoneEnd.Unix()
-		c.days = append(c.days, di)
+		c.add(di)
 		if d == end {
 			break
 		}
 	}
-	return c
 }
 
 // at returns the unix time of minute (may be >= 1440, rolling into later
 // days) of day i.
 func (c *calendar) at(i int, minute int) int64 {
-	for minute >= 1440 && i+1 < len(c.days) {
+	days := c.days()
+	for minute >= 1440 && i+1 < len(days) {
 		minute -= 1440
 		i++
 	}
-	d := &c.days[i]
+	d := &days[i]
 	if d.uniform {
 		return d.midnight + int64(minute)*60
 	}

@@ -244,7 +244,7 @@ type pservice struct {
 	svc         *Service
 	weekly      [7][]psession // by time.Weekday
 	bankHoliday []psession
-	exceptions  map[string][]psession
+	exceptions  map[Date][]psession
 	lat, lon    float64
 	cosLat      float64
 	needBits    []uint64 // bit i set: provides the need numbered i in dirIndex.needIDs
@@ -263,7 +263,7 @@ type dirIndex struct {
 	byTier     [len(Tiers)][]int // indexes into services, sorted by id
 	districts  map[string]LatLon
 	centre     LatLon
-	extraHols  map[string]bool
+	extraHols  map[Date]bool
 	practiceBy map[string]int
 	needIDs    map[string]int // care need -> bit number
 }
@@ -369,7 +369,7 @@ func buildIndex(d *Directory) (*dirIndex, error) {
 	idx := &dirIndex{
 		services:   make([]pservice, len(d.Services)),
 		districts:  map[string]LatLon{},
-		extraHols:  map[string]bool{},
+		extraHols:  map[Date]bool{},
 		practiceBy: map[string]int{},
 		needIDs:    map[string]int{},
 	}
@@ -411,10 +411,12 @@ func buildIndex(d *Directory) (*dirIndex, error) {
 		bad("centre postcode %q has no coordinates in the postcode table", d.CentrePostcode)
 	}
 	for _, h := range d.ExtraBankHolidays {
-		if _, err := parseDate(h); err != nil {
+		t, err := parseDate(h)
+		if err != nil {
 			bad("extra bank holiday %q: %v", h, err)
+			continue
 		}
-		idx.extraHols[h] = true
+		idx.extraHols[Date{t.Year(), t.Month(), t.Day()}] = true
 	}
 	seen := map[string]bool{}
 	hasED := false
@@ -480,10 +482,11 @@ func buildIndex(d *Directory) (*dirIndex, error) {
 		}
 		sortSessions(ps.bankHoliday)
 		if len(s.Exceptions) > 0 {
-			ps.exceptions = map[string][]psession{}
+			ps.exceptions = map[Date][]psession{}
 		}
 		for _, ex := range s.Exceptions {
-			if _, err := parseDate(ex.Date); err != nil {
+			t, err := parseDate(ex.Date)
+			if err != nil {
 				bad("%s: exception date %q: %v", where, ex.Date, err)
 				continue
 			}
@@ -497,7 +500,7 @@ func buildIndex(d *Directory) (*dirIndex, error) {
 				list = append(list, p)
 			}
 			sortSessions(list)
-			ps.exceptions[ex.Date] = list
+			ps.exceptions[Date{t.Year(), t.Month(), t.Day()}] = list
 		}
 		ps.cosLat = math.Cos(ps.lat * math.Pi / 180)
 		switch s.Capacity.Kind {

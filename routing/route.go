@@ -261,7 +261,8 @@ func Route(need Need, p Patient, now time.Time, dir *Directory, load *Load) (Dec
 	}
 	winEnd := nowU + window
 	// a week beyond the window so "closed until" can name the next opening
-	cal := newCalendar(now, time.Unix(winEnd+7*24*3600, 0), idx.extraHols)
+	var cal calendar
+	newCalendar(&cal, now, time.Unix(winEnd+7*24*3600, 0), idx.extraHols)
 	pLoc, ok := lookupPostcode(dir.Postcodes, idx.districts, p.Postcode)
 	if !ok {
 		pLoc = idx.centre
@@ -549,7 +550,7 @@ func checkSex(want, got, need string, m *memo) (string, string) {
 // sessionsFor returns the sessions that apply on day i.
 func (ps *pservice) sessionsFor(d *dayInfo) []psession {
 	if ps.exceptions != nil {
-		if ex, ok := ps.exceptions[d.key]; ok {
+		if ex, ok := ps.exceptions[d.date]; ok {
 			return ex
 		}
 	}
@@ -577,8 +578,9 @@ func openSlot(ps *pservice, now, winEnd int64, cal *calendar, load *Load, m *mem
 	var fullStart int64 = -1
 	var fullSlots int
 	var closingAt int64 = -1
-	for i := range cal.days {
-		for _, ss := range ps.sessionsFor(&cal.days[i]) {
+	days := cal.days()
+	for i := range days {
+		for _, ss := range ps.sessionsFor(&days[i]) {
 			st := cal.at(i, ss.start)
 			en := cal.at(i, ss.end)
 			if en <= now {
