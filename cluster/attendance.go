@@ -243,6 +243,13 @@ func putAttendance(tx *Tx, a *Attendance, oldStatus string) (json.RawMessage, er
 	if oldStatus == "" {
 		tx.PutRaw(keyAttendanceByArrival(a.ArrivedAt, a.ID), nil)
 	}
+	// Earlier contacts of the same person (triage.go previousContacts).
+	if a.Patient.NHSNumber != "" {
+		tx.PutRaw(keyAttendanceByPerson(prefixByNHS, a.Patient.NHSNumber, a.ArrivedAt, a.ID), nil)
+	}
+	if a.PatientID != "" {
+		tx.PutRaw(keyAttendanceByPerson(prefixByPatientID, a.PatientID, a.ArrivedAt, a.ID), nil)
+	}
 	if err := queueEvent(tx, a); err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -537,27 +538,34 @@ const slotLookback = 48 * time.Hour
 // loadAt is routing's Load for a decision at now: booked slots of sessions
 // that started within slotLookback before now or later, and every
 // occupied concurrent place. It sees every earlier command of the batch.
+// It reads keys only: a slot's key (sl/t/<start>/<service>/<attendance>)
+// and a place's (sl/p/<service>/<attendance>) say all Load needs, so no
+// record is fetched or decoded (loadAt runs in every routing Apply).
 func loadAt(tx *Tx, now time.Time) (*routing.Load, error) {
 	load := &routing.Load{}
-	from := []byte(prefixSlotTime + sortableTime(now.Add(-slotLookback)))
 	opts := badger.DefaultIteratorOptions
+	opts.PrefetchValues = false
 	opts.Prefix = []byte(prefixSlotTime)
 	it := tx.txn.NewIterator(opts)
-	for it.Seek(from); it.ValidForPrefix(opts.Prefix); it.Next() {
-		var r SlotRecord
-		if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &r) }); err != nil {
+	for it.Seek([]byte(prefixSlotTime + sortableTime(now.Add(-slotLookback)))); it.ValidForPrefix(opts.Prefix); it.Next() {
+		rest := it.Item().Key()[len(prefixSlotTime):]
+		i := bytes.IndexByte(rest, '/')
+		j := bytes.LastIndexByte(rest, '/')
+		nanos, err := strconv.ParseInt(string(rest[:max(i, 0)]), 10, 64)
+		if i <= 0 || j <= i || err != nil {
 			it.Close()
-			return nil, fmt.Errorf("slot %s: %w", it.Item().Key(), err)
+			return nil, fmt.Errorf("slot key %q: malformed", it.Item().Key())
 		}
-		load.Add(r.Allocation())
+		load.Add(routing.Allocation{ServiceID: string(rest[i+1 : j]), Kind: routing.CapacitySlots, SessionStart: time.Unix(0, nanos).UTC()})
 	}
 	it.Close()
-	err := scanTxn(tx.txn, prefixSlotPlace, func(key string, v []byte) error {
-		var r SlotRecord
-		if err := json.Unmarshal(v, &r); err != nil {
-			return fmt.Errorf("place %s: %w", key, err)
+	err := scanKeys(tx.txn, prefixSlotPlace, func(key string) error {
+		rest := key[len(prefixSlotPlace):]
+		j := strings.LastIndexByte(rest, '/')
+		if j <= 0 {
+			return fmt.Errorf("place key %q: malformed", key)
 		}
-		load.Add(r.Allocation())
+		load.Add(routing.Allocation{ServiceID: rest[:j], Kind: routing.CapacityPlaces})
 		return nil
 	})
 	return load, err

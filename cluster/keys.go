@@ -17,6 +17,7 @@ import (
 //	a/<id>                          Attendance
 //	ax/arrival/<time>/<id>          every attendance by arrival
 //	ax/status/<status>/<time>/<id>  attendance by status, then arrival
+//	ax/nhs/<nhs>/<time>/<id>, ax/patient/<patient id>/<time>/<id>  attendances of one person (previous contacts)
 //	u/<entity>/<index>/<seq>        audit events of one entity in log order
 //	k/id/<id>, k/hash/<sha256>, k/gen   API keys (access.go)
 //	sx/directory, sx/gen, s/<id>, pr/<ods>   service directory, practices (directory.go)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	badger "github.com/dgraph-io/badger/v4"
+
 	"github.com/frontdoor-ucc/frontdoor/routing"
 	"github.com/frontdoor-ucc/frontdoor/triage"
 )
@@ -240,6 +242,19 @@ func patientRecordOf(tx *Tx, a *Attendance) (*PatientRecord, error) {
 	return &rec, nil
 }
 
+// Attendances of one person, for previous contacts (see keys.go):
+//
+//	ax/nhs/<nhs number>/<arrival>/<id>
+//	ax/patient/<patient id>/<arrival>/<id>
+const (
+	prefixByNHS       = "ax/nhs/"
+	prefixByPatientID = "ax/patient/"
+)
+
+func keyAttendanceByPerson(prefix, who string, at time.Time, id string) string {
+	return prefix + who + "/" + sortableTime(at) + "/" + id
+}
+
 // previousContacts counts this patient's other attendances that arrived in
 // the 96 hours before a (same patient record or NHS number).
 func previousContacts(tx *Tx, a *Attendance, rec *PatientRecord) (int, error) {
@@ -250,31 +265,43 @@ func previousContacts(tx *Tx, a *Attendance, rec *PatientRecord) (int, error) {
 	if a.PatientID == "" && nhs == "" {
 		return 0, nil
 	}
-	from := prefixArrival + sortableTime(a.ArrivedAt.Add(-96*time.Hour))
-	to := prefixArrival + sortableTime(a.ArrivedAt)
+	from, to := sortableTime(a.ArrivedAt.Add(-96*time.Hour)), sortableTime(a.ArrivedAt)
+	seen := map[string]bool{a.ID: true}
 	n := 0
-	errStop := errors.New("stop")
-	err := tx.Scan(prefixArrival, func(key string, _ []byte) error {
-		if key < from {
+	count := func(prefix, who string) error {
+		if who == "" {
 			return nil
 		}
-		if key >= to {
-			return errStop
-		}
-		id := key[strings.LastIndexByte(key, '/')+1:]
-		if id == a.ID {
-			return nil
-		}
-		var o Attendance
-		if found, err := tx.Get(keyAttendance(id), &o); err != nil || !found {
-			return err
-		}
-		if (a.PatientID != "" && o.PatientID == a.PatientID) || (nhs != "" && o.Patient.NHSNumber == nhs) {
-			n++
+		base := prefix + who + "/"
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		opts.Prefix = []byte(base)
+		it := tx.txn.NewIterator(opts)
+		defer it.Close()
+		for it.Seek([]byte(base + from)); it.ValidForPrefix(opts.Prefix); it.Next() {
+			rest := string(it.Item().Key()[len(base):])
+			if rest >= to {
+				break
+			}
+			id := rest[strings.LastIndexByte(rest, '/')+1:]
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			// The index may lag a changed identity: check the record.
+			var o Attendance
+			if found, err := tx.Get(keyAttendance(id), &o); err != nil {
+				return err
+			} else if found && ((a.PatientID != "" && o.PatientID == a.PatientID) || (nhs != "" && o.Patient.NHSNumber == nhs)) {
+				n++
+			}
 		}
 		return nil
-	})
-	if err != nil && !errors.Is(err, errStop) {
+	}
+	if err := count(prefixByNHS, nhs); err != nil {
+		return 0, err
+	}
+	if err := count(prefixByPatientID, a.PatientID); err != nil {
 		return 0, err
 	}
 	return n, nil
