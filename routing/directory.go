@@ -241,15 +241,69 @@ type psession struct {
 }
 
 type pservice struct {
+	// Read for every service on every Route call, so kept together
+	// and precomputed from svc by buildIndex.
+	id       string
+	tier     Tier
+	red      bool  // status red
+	redUntil int64 // red with a reset: routable from this unix time; 0 = until changed
+	needs0   uint64
+	needBits []uint64 // bit i set: provides the need numbered i in dirIndex.needIDs (needs0 is word 0)
+	age      ageLimit
+	sex      sexLimit
+	// registeredOnly: text of the not_registered rejection, "" if the
+	// service sees everyone
+	registeredOnly string
+	usualResidence bool
+	catchment      []string // normalised districts and sectors
+	provs          []pprovision
+
 	svc         *Service
 	weekly      [7][]psession // by time.Weekday
 	bankHoliday []psession
 	exceptions  map[Date][]psession
 	lat, lon    float64
 	cosLat      float64
-	needBits    []uint64 // bit i set: provides the need numbered i in dirIndex.needIDs
-	provIDs     []int    // need number of each svc.Provides entry
 	rag         ragState
+}
+
+// pprovision is a Provision with its limits prepared.
+type pprovision struct {
+	need int // bit number in dirIndex.needIDs
+	age  ageLimit
+	sex  sexLimit
+	pr   *Provision
+}
+
+// ageLimit is an AgeRange in days with its age-unknown rejection text.
+type ageLimit struct {
+	none    bool // no limit at all
+	lo, hi  int  // inclusive days; hi < 0: no upper limit
+	unknown string
+}
+
+func newAgeLimit(a AgeRange, need string) ageLimit {
+	l := ageLimit{lo: a.minDays(), hi: a.maxDays()}
+	l.none = l.lo == 0 && l.hi < 0
+	if !l.none {
+		l.unknown = "age unknown, service sees " + a.String() + forNeed(need)
+	}
+	return l
+}
+
+// sexLimit is a sex restriction with its two rejection texts.
+type sexLimit struct {
+	want           string // "" everyone
+	unknown, other string // texts for a patient of unknown and of the other sex
+}
+
+func newSexLimit(want, need string) sexLimit {
+	if want == "" {
+		return sexLimit{}
+	}
+	return sexLimit{want: want,
+		unknown: "sex unknown, service sees " + want + " patients only" + forNeed(need),
+		other:   "sees " + want + " patients only" + forNeed(need)}
 }
 
 type ragState struct {
@@ -526,7 +580,20 @@ func buildIndex(d *Directory) (*dirIndex, error) {
 				ps.needBits = append(ps.needBits, 0)
 			}
 			ps.needBits[id/64] |= 1 << (id % 64)
-			ps.provIDs = append(ps.provIDs, id)
+			ps.provs = append(ps.provs, pprovision{need: id, age: newAgeLimit(p.Age, p.Need), sex: newSexLimit(p.Sex, p.Need), pr: p})
+		}
+		if len(ps.needBits) > 0 {
+			ps.needs0 = ps.needBits[0]
+		}
+		ps.id, ps.tier = s.ID, s.Tier
+		ps.age = newAgeLimit(s.Eligibility.Age, "")
+		ps.sex = newSexLimit(s.Eligibility.Sex, "")
+		if s.Eligibility.RegisteredOnly {
+			ps.registeredOnly = "sees only patients registered with " + s.ODSCode
+		}
+		ps.usualResidence = s.Eligibility.RequiresUsualResidence
+		for _, c := range s.Eligibility.Catchment {
+			ps.catchment = append(ps.catchment, NormalisePostcode(c))
 		}
 		switch s.Eligibility.Sex {
 		case "", "female", "male":
@@ -538,6 +605,12 @@ func buildIndex(d *Directory) (*dirIndex, error) {
 			bad("%s: %v", where, err)
 		}
 		ps.rag = rs
+		if rs.status == StatusRed {
+			ps.red = true
+			if rs.reset > 0 && rs.setAt > 0 {
+				ps.redUntil = rs.setAt + rs.reset
+			}
+		}
 		if s.Webhook != nil {
 			if s.Webhook.URL == "" {
 				bad("%s: webhook without url", where)

@@ -285,6 +285,7 @@ func Route(need Need, p Patient, now time.Time, dir *Directory, load *Load) (Dec
 	// Suitable services of the tier being walked, kept compactly (the
 	// best one is also kept whole); small tiers stay on the stack.
 	var loserBuf [256]loser
+	var area patientArea
 	for r := minRank; r < len(Tiers); r++ {
 		list := idx.byTier[r]
 		// every service of this tier ends up rejected except the chosen one
@@ -297,9 +298,9 @@ func Route(need Need, p Patient, now time.Time, dir *Directory, load *Load) (Dec
 		var best candidate
 		for _, si := range list {
 			ps := &idx.services[si]
-			c, code, reason := evaluate(ps, &need, needBits, &p, nowU, winEnd, &cal, load, m)
+			c, code, reason := evaluate(ps, &need, needBits, &p, &area, nowU, winEnd, &cal, load, m)
 			if code != "" {
-				d.Rejections = append(d.Rejections, Rejection{ServiceID: ps.svc.ID, Tier: ps.svc.Tier, Code: code, Reason: reason})
+				d.Rejections = append(d.Rejections, Rejection{ServiceID: ps.id, Tier: ps.tier, Code: code, Reason: reason})
 				continue
 			}
 			c.i = si
@@ -327,10 +328,10 @@ func Route(need Need, p Patient, now time.Time, dir *Directory, load *Load) (Dec
 			if c.own == best.own && c.dist == best.dist {
 				// only an exact tie needs the load; evaluate is pure, so
 				// this is the load the service was ranked with
-				e, _, _ := evaluate(ps, &need, needBits, &p, nowU, winEnd, &cal, load, m)
+				e, _, _ := evaluate(ps, &need, needBits, &p, &area, nowU, winEnd, &cal, load, m)
 				c.used = e.used
 			}
-			d.Rejections = append(d.Rejections, Rejection{ServiceID: ps.svc.ID, Tier: Tiers[r], Code: RejectNotChosen,
+			d.Rejections = append(d.Rejections, Rejection{ServiceID: ps.id, Tier: Tiers[r], Code: RejectNotChosen,
 				Reason: notChosenReason(&c, &best), DistanceM: c.dist})
 		}
 		d.choose(&idx.services[best.i], best, now)
@@ -409,74 +410,94 @@ func km(m int) string {
 	return strconv.FormatFloat(float64(m)/1000, 'f', 1, 64) + " km"
 }
 
+// patientArea is the patient's postcode district and sector, worked
+// out once per Route call for catchment checks.
+type patientArea struct {
+	done             bool
+	district, sector string
+}
+
 // evaluate checks one service; a non-empty code is the rejection.
-func evaluate(ps *pservice, need *Need, needBits []int, p *Patient, now, winEnd int64, cal *calendar, load *Load, m *memo) (candidate, string, string) {
-	s := ps.svc
-	if ps.rag.status != StatusGreen {
-		reset := ps.rag.reset > 0 && ps.rag.setAt > 0 && now >= ps.rag.setAt+ps.rag.reset
-		if ps.rag.status == StatusRed && !reset {
-			return candidate{}, RejectStatusRed, "status red"
-		}
+func evaluate(ps *pservice, need *Need, needBits []int, p *Patient, area *patientArea, now, winEnd int64, cal *calendar, load *Load, m *memo) (candidate, string, string) {
+	if ps.red && (ps.redUntil == 0 || now < ps.redUntil) {
+		return candidate{}, RejectStatusRed, "status red"
 	}
 	for i := range need.CareNeeds {
-		if b := needBits[i]; b < 0 || b/64 >= len(ps.needBits) || ps.needBits[b/64]&(1<<(b%64)) == 0 {
+		b := needBits[i]
+		w := ps.needs0
+		if b >= 64 {
+			w = 0
+			if b/64 < len(ps.needBits) {
+				w = ps.needBits[b/64]
+			}
+		}
+		if b < 0 || w&(1<<(b%64)) == 0 {
 			return candidate{}, RejectNotProvided, m.notProvided[i]
 		}
 	}
-	if code, reason := checkAge(s.Eligibility.Age, p, "", m); code != "" {
+	if code, reason := checkAge(&ps.age, &ps.svc.Eligibility.Age, p, "", m); code != "" {
 		return candidate{}, code, reason
 	}
-	if code, reason := checkSex(s.Eligibility.Sex, p.Sex, "", m); code != "" {
+	if code, reason := checkSex(&ps.sex, p.Sex); code != "" {
 		return candidate{}, code, reason
 	}
-	if s.Eligibility.RegisteredOnly && p.RegisteredPractice != s.ODSCode {
-		return candidate{}, RejectNotRegistered, "sees only patients registered with " + s.ODSCode
+	if ps.registeredOnly != "" && p.RegisteredPractice != ps.svc.ODSCode {
+		return candidate{}, RejectNotRegistered, ps.registeredOnly
 	}
-	if s.Eligibility.RequiresUsualResidence && !p.AtUsualResidence {
+	if ps.usualResidence && !p.AtUsualResidence {
 		return candidate{}, RejectNotAtResidence, "sees patients only at their usual residence"
 	}
-	if len(s.Eligibility.Catchment) > 0 {
+	if len(ps.catchment) > 0 {
 		if p.Postcode == "" {
 			return candidate{}, RejectPostcodeUnknown, "postcode unknown, service has a catchment"
 		}
-		if !InCatchment(s.Eligibility.Catchment, p.Postcode) {
+		if !area.done {
+			area.district, area.sector = PostcodeDistrict(p.Postcode), PostcodeSector(p.Postcode)
+			area.done = true
+		}
+		in := false
+		for _, c := range ps.catchment {
+			if c == area.district || (area.sector != "" && c == area.sector) {
+				in = true
+				break
+			}
+		}
+		if !in {
 			return candidate{}, RejectOutsideCatchment, "outside catchment"
 		}
 	}
 	for i, n := range need.CareNeeds {
-		var pr *Provision
-		for j, id := range ps.provIDs {
-			if id == needBits[i] {
-				pr = &s.Provides[j]
+		var pr *pprovision
+		for j := range ps.provs {
+			if ps.provs[j].need == needBits[i] {
+				pr = &ps.provs[j]
 			}
 		}
-		if code, reason := checkAge(pr.Age, p, n, m); code != "" {
+		if code, reason := checkAge(&pr.age, &pr.pr.Age, p, n, m); code != "" {
 			return candidate{}, code, reason
 		}
-		if code, reason := checkSex(pr.Sex, p.Sex, n, m); code != "" {
+		if code, reason := checkSex(&pr.sex, p.Sex); code != "" {
 			return candidate{}, code, reason
 		}
 	}
 	return openSlot(ps, now, winEnd, cal, load, m)
 }
 
-func checkAge(a AgeRange, p *Patient, need string, m *memo) (string, string) {
-	lo, hi := a.minDays(), a.maxDays()
-	if lo == 0 && hi < 0 {
+// checkAge applies an age limit; a is the range it was made from (for
+// the text of an age outside it).
+func checkAge(l *ageLimit, a *AgeRange, p *Patient, need string, m *memo) (string, string) {
+	if l.none {
 		return "", ""
 	}
-	k := memoKey{kind: 2, a: int64(lo), b: int64(hi), s: need}
 	if !p.AgeKnown {
-		if v, ok := m.lookup(k); ok {
-			return RejectAgeUnknown, v
-		}
-		return RejectAgeUnknown, m.put(k, "age unknown, service sees "+a.String()+forNeed(need))
+		return RejectAgeUnknown, l.unknown
 	}
-	if p.AgeDays < lo || (hi >= 0 && p.AgeDays > hi) {
+	if p.AgeDays < l.lo || (l.hi >= 0 && p.AgeDays > l.hi) {
+		k := memoKey{kind: 2, a: int64(l.lo), b: int64(l.hi), s: need}
 		if v, ok := m.lookup(k); ok {
 			return RejectAge, v
 		}
-		return RejectAge, m.put(k, "age "+ageText(p.AgeDays, a)+" outside "+a.String()+forNeed(need))
+		return RejectAge, m.put(k, "age "+ageText(p.AgeDays, *a)+" outside "+a.String()+forNeed(need))
 	}
 	return "", ""
 }
@@ -524,27 +545,14 @@ func (a AgeRange) String() string {
 	}
 }
 
-func checkSex(want, got, need string, m *memo) (string, string) {
-	if want == "" || want == got {
+func checkSex(l *sexLimit, got string) (string, string) {
+	switch {
+	case l.want == "" || l.want == got:
 		return "", ""
+	case got == "":
+		return RejectSex, l.unknown
 	}
-	// keyed by the wanted sex (1 female, 2 male, 3 other) and the need
-	k := memoKey{kind: 7, a: 3, s: need}
-	switch want {
-	case "female":
-		k.a = 1
-	case "male":
-		k.a = 2
-	default:
-		k.s = want + "|" + need
-	}
-	if v, ok := m.lookup(k); ok {
-		return RejectSex, v
-	}
-	if got == "" {
-		return RejectSex, m.put(k, "sex unknown, service sees "+want+" patients only"+forNeed(need))
-	}
-	return RejectSex, m.put(k, "sees "+want+" patients only"+forNeed(need))
+	return RejectSex, l.other
 }
 
 // sessionsFor returns the sessions that apply on day i.
