@@ -8,6 +8,7 @@ package main
 //
 // Screenshots of the main screens are written to $FRONTDOOR_SCREENSHOTS
 // (default: <os temp dir>/frontdoor-page-screenshots) as test artefacts.
+// FRONTDOOR_PAGE_SLOW=1 logs every browser step that takes over 400 ms.
 
 import (
 	"context"
@@ -145,6 +146,12 @@ func (tb *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	tb.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, 40*time.Second)
 	defer cancel()
+	t0 := time.Now()
+	defer func() {
+		if d := time.Since(t0); d > 400*time.Millisecond && os.Getenv("FRONTDOOR_PAGE_SLOW") != "" {
+			tb.t.Logf("SLOW %s %s: %v", tb.name, what, d)
+		}
+	}()
 	if err := chromedp.Do(ctx, steps...); err != nil {
 		tb.fail(what, err)
 	}
@@ -155,6 +162,12 @@ func get[T any](tb *tab, what string, a chromedp.Action[T]) T {
 	tb.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, 40*time.Second)
 	defer cancel()
+	t0 := time.Now()
+	defer func() {
+		if d := time.Since(t0); d > 400*time.Millisecond && os.Getenv("FRONTDOOR_PAGE_SLOW") != "" {
+			tb.t.Logf("SLOW %s %s: %v", tb.name, what, d)
+		}
+	}()
 	v, err := chromedp.Run(ctx, a)
 	if err != nil {
 		tb.fail(what, err)
@@ -559,7 +572,8 @@ func TestReceptionPageRapidResponse(t *testing.T) {
 	// The dispatch tests' cluster: real time, a fast notifier, the demo
 	// rapid response team open and covering DY1, its webhook answered.
 	tc := dispatchCluster(t, &testClock{}, &atomic.Int64{})
-	pointTeamsAt(t, tc, newWebhookReceiver(t), false)
+	rcv := newWebhookReceiver(t)
+	pointTeamsAt(t, tc, rcv, false)
 	url := tc.nodes[1].url
 	desk := tc.key(t, cluster.RoleReception, "Desk 2")
 	call := tc.key(t, cluster.RoleNHS111, "NHS 111 Castlegate CAS")
@@ -611,6 +625,27 @@ func TestReceptionPageRapidResponse(t *testing.T) {
 	// The reception board updates live.
 	board.waitText("#dispatch-body", "Accepted")
 	board.screenshot("11-dispatch-board")
+
+	// The team's endpoint refuses the next referral for good: an alert
+	// stays until a person at reception acknowledges it.
+	rcv.setStatus("/ucr-north", http.StatusGone)
+	referFall(t, tc, tc.nodes[0], bearerHeader(call))
+	board.waitText("#alert-count", "(")
+	board.do("alerts", chromedp.Click(chromedp.CSS("#nav-alerts")), board.visible("#alerts-body form"))
+	board.checkA11y("alerts")
+	board.screenshot("12-alerts")
+	// (The failed delivery, and the escalation it causes.)
+	for i := 0; get(board, "alerts left", chromedp.Evaluate[bool](`!!document.querySelector('#alerts-body form')`)); i++ {
+		if i == 5 {
+			t.Fatal("alerts stay after 5 acknowledgements")
+		}
+		id := board.attr("#alerts-body form", "data-id")
+		board.do("acknowledge "+id, chromedp.SendKeys(chromedp.CSS(`#alerts-body form input[name=note]`), "phoned the UCR team"),
+			chromedp.Click(chromedp.CSS(`#alerts-body form button[type=submit]`)))
+		board.waitJS("alert "+id+" acknowledged", fmt.Sprintf(`!document.querySelector('#alerts-body form[data-id=%q]')`, id))
+		time.Sleep(300 * time.Millisecond) // an escalation's alert may follow
+	}
+	board.waitJS("no alerts", `document.getElementById('alert-count').textContent === ''`)
 }
 
 // TestReceptionPageSurvivesLeaderChange: the page is served by a follower

@@ -30,8 +30,8 @@ async function signIn(key) {
   return who;
 }
 
-async function enter(who) {
-  await loadRoutes();
+async function enter(who, routes) {
+  await (routes || loadRoutes());
   setRole(who.role);
   $('#who-name').textContent = who.name || who.id;
   $('#who-role').textContent = who.role;
@@ -74,7 +74,9 @@ function init() {
     const key = $('#key').value.trim();
     if (!key) { showErrors(form, { message: 'Enter your API key', fields: { key: 'enter your API key' } }); return; }
     try {
-      await enter(await signIn(key));
+      const routes = loadRoutes(); // in parallel with the key check
+      routes.catch(() => {});
+      await enter(await signIn(key), routes);
     } catch (err) {
       const msg = err.status === 401 ? 'this key is not known or has been revoked' : err.message;
       showErrors(form, { message: 'Sign-in failed', fields: { key: msg } });
