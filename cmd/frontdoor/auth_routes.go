@@ -64,8 +64,6 @@ var routeTable = []routeRow{
 	{Method: "GET", Path: "/readyz", Access: accessOpen, Summary: "Readiness: a leader is known and this node has caught up"},
 	{Method: "GET", Path: "/metrics", Access: accessOpen, Summary: "Prometheus metrics"},
 	{Method: "GET", Path: "/openapi.json", Access: accessOpen, Summary: "This API's OpenAPI 3.1 description"},
-	{Method: "GET", Path: "/", Access: accessOpen, Summary: "The reception page (static; its data calls need a key)"},
-	{Method: "GET", Path: "/ui/:file", Access: accessOpen, Summary: "The reception page's scripts and styles"},
 	{Method: "GET", Path: "/v1/cluster", Access: accessOpen, Summary: "Cluster members, leader, indexes and clocks (no patient data)"},
 	{Method: "GET", Path: "/v1/cluster/self", Access: accessOpen, Summary: "This node's own figures (asked by its peers)"},
 	{Method: "POST", Path: "/v1/cluster/join", Access: accessJoinToken, Summary: "Join a node (join token in the body)"},

@@ -5,14 +5,13 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
-	"strings"
 
 	"github.com/gofiber/fiber/v2"
 )
 
 // The reception page: plain HTML, CSS and JavaScript modules written by
 // hand (no toolchain), embedded in the binary and served open at / and
-// /ui/{file}. The page holds no data of its own: it signs in with an API
+// /ui/{file} (one route per file). The page holds no data of its own: it signs in with an API
 // key kept in the browser's sessionStorage and calls the same /v1 API as
 // any other client, so every patient datum still needs the Bearer key.
 
@@ -47,21 +46,47 @@ var webTypes = map[string]string{
 const webCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; " +
 	"connect-src 'self'; frame-src 'self' about:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
-func (s *server) registerWeb(r fiber.Router) {
-	r.Get("/", func(c *fiber.Ctx) error { return serveWebFile(c, "index.html") })
-	r.Get("/ui/:file", func(c *fiber.Ctx) error { return serveWebFile(c, c.Params("file")) })
+// webAssets are the page's files other than index.html, served at
+// /ui/{name}: one route (and one open row of the route table) each, so
+// every open route answers 200 as it is written.
+var webAssets = func() []string {
+	entries, err := fs.ReadDir(webRoot, ".")
+	if err != nil {
+		panic(err)
+	}
+	var names []string
+	for _, e := range entries {
+		if _, ok := webTypes[path.Ext(e.Name())]; ok && !e.IsDir() && e.Name() != "index.html" {
+			names = append(names, e.Name())
+		}
+	}
+	return names
+}()
+
+func init() {
+	routeTable = append(routeTable, routeRow{Method: "GET", Path: "/", Access: accessOpen,
+		Summary: "The reception page (static; its data calls need a key)"})
+	for _, name := range webAssets {
+		routeTable = append(routeTable, routeRow{Method: "GET", Path: "/ui/" + name, Access: accessOpen,
+			Summary: "The reception page's " + name})
+	}
 }
 
-// serveWebFile writes one embedded file, or a 404 problem.
-func serveWebFile(c *fiber.Ctx, name string) error {
-	ct, ok := webTypes[path.Ext(name)]
-	if !ok || name == "" || strings.ContainsAny(name, "/\\") || strings.HasPrefix(name, ".") {
-		return webNotFound(name)
+func (s *server) registerWeb(r fiber.Router) {
+	r.Get("/", func(c *fiber.Ctx) error { return serveWebFile(c, "index.html") })
+	for _, name := range webAssets {
+		r.Get("/ui/"+name, func(c *fiber.Ctx) error { return serveWebFile(c, name) })
 	}
+}
+
+// serveWebFile writes one embedded file (a name from webAssets or
+// index.html).
+func serveWebFile(c *fiber.Ctx, name string) error {
 	b, err := fs.ReadFile(webRoot, name)
 	if err != nil {
-		return webNotFound(name)
+		return &problem{Type: problemNotFound, Title: "Not found", Status: http.StatusNotFound, Detail: "no page file " + name}
 	}
+	ct := webTypes[path.Ext(name)]
 	c.Set(fiber.HeaderContentType, ct)
 	// Revalidate every time: a rolling upgrade must not leave a desk on an
 	// old page talking to a new API.
@@ -73,8 +98,4 @@ func serveWebFile(c *fiber.Ctx, name string) error {
 		c.Set(fiber.HeaderXFrameOptions, "DENY")
 	}
 	return c.Send(b)
-}
-
-func webNotFound(name string) *problem {
-	return &problem{Type: problemNotFound, Title: "Not found", Status: http.StatusNotFound, Detail: "no page file " + name}
 }

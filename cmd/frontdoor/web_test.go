@@ -322,12 +322,15 @@ func TestPageServedAndSealed(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
+		if e.Name() == "index.html" {
+			continue
+		}
 		resp, b := tc.do(t, n, http.MethodGet, "/ui/"+e.Name(), "", noKey)
 		if resp.StatusCode != http.StatusOK || len(b) == 0 || resp.Header.Get("Content-Type") == "" {
 			t.Errorf("GET /ui/%s: %d %q", e.Name(), resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
 	}
-	for _, p := range []string{"/ui/nope.js", "/ui/.hidden.js", "/ui/web.go", "/ui/..%2fweb.go"} {
+	for _, p := range []string{"/ui/nope.js", "/ui/.hidden.js", "/ui/web.go", "/ui/..%2fweb.go", "/ui/index.html", "/ui/"} {
 		resp, b := tc.do(t, n, http.MethodGet, p, "", noKey)
 		if resp.StatusCode != http.StatusNotFound {
 			t.Errorf("GET %s: %d %s", p, resp.StatusCode, b)
