@@ -497,7 +497,15 @@ func checkAge(l *ageLimit, a *AgeRange, p *Patient, need string, m *memo) (strin
 		if v, ok := m.lookup(k); ok {
 			return RejectAge, v
 		}
-		return RejectAge, m.put(k, "age "+ageText(p.AgeDays, *a)+" outside "+a.String()+forNeed(need))
+		var buf [96]byte
+		b := append(buf[:0], "age "...)
+		b = appendAgeText(b, p.AgeDays, a)
+		b = append(b, " outside "...)
+		b = a.appendTo(b)
+		if need != "" {
+			b = append(append(b, " for "...), need...)
+		}
+		return RejectAge, m.put(k, string(b))
 	}
 	return "", ""
 }
@@ -509,10 +517,10 @@ func forNeed(need string) string {
 	return " for " + need
 }
 
-func ageText(days int, a AgeRange) string {
+func appendAgeText(b []byte, days int, a *AgeRange) []byte {
 	if a.MinDays > 0 || a.MaxDays > 0 {
 		if days < 2*365 {
-			return strconv.Itoa(days) + " days"
+			return append(strconv.AppendInt(b, int64(days), 10), " days"...)
 		}
 	}
 	// whole years under the 365.25-day convention
@@ -523,25 +531,33 @@ func ageText(days int, a AgeRange) string {
 	for y > 0 && yearsToDays(y) > days {
 		y--
 	}
-	return strconv.Itoa(y)
+	return strconv.AppendInt(b, int64(y), 10)
 }
 
 // String renders the range as "16-64", "18+", "up to 17" or in days.
 func (a AgeRange) String() string {
+	var buf [32]byte
+	return string(a.appendTo(buf[:0]))
+}
+
+func (a *AgeRange) appendTo(b []byte) []byte {
 	if a.MinDays > 0 || a.MaxDays > 0 {
 		lo, hi := a.minDays(), a.maxDays()
+		b = strconv.AppendInt(b, int64(lo), 10)
 		if hi < 0 {
-			return strconv.Itoa(lo) + "+ days"
+			return append(b, "+ days"...)
 		}
-		return strconv.Itoa(lo) + "-" + strconv.Itoa(hi) + " days"
+		b = append(b, '-')
+		return append(strconv.AppendInt(b, int64(hi), 10), " days"...)
 	}
 	switch {
 	case a.MaxYears > 0 && a.MinYears > 0:
-		return strconv.Itoa(a.MinYears) + "-" + strconv.Itoa(a.MaxYears)
+		b = append(strconv.AppendInt(b, int64(a.MinYears), 10), '-')
+		return strconv.AppendInt(b, int64(a.MaxYears), 10)
 	case a.MaxYears > 0:
-		return "up to " + strconv.Itoa(a.MaxYears)
+		return strconv.AppendInt(append(b, "up to "...), int64(a.MaxYears), 10)
 	default:
-		return strconv.Itoa(a.MinYears) + "+"
+		return append(strconv.AppendInt(b, int64(a.MinYears), 10), '+')
 	}
 }
 
@@ -651,30 +667,38 @@ func closedReason(fullStart int64, fullSlots int, closingAt, next, now int64, m 
 	if v, ok := m.lookup(k); ok {
 		return candidate{}, code, v
 	}
-	var v string
+	var buf [64]byte
+	b := buf[:0]
 	switch k.kind {
 	case 3:
-		v = "full: 0 of " + strconv.Itoa(fullSlots) + " slots left in the " + localClock(fullStart, now) + " session"
+		b = append(b, "full: 0 of "...)
+		b = strconv.AppendInt(b, int64(fullSlots), 10)
+		b = append(b, " slots left in the "...)
+		b = appendLocalClock(b, fullStart, now)
+		b = append(b, " session"...)
 	case 4:
-		v = "closes at " + localClock(closingAt, now) + ", within 30 minutes"
+		b = append(b, "closes at "...)
+		b = appendLocalClock(b, closingAt, now)
+		b = append(b, ", within 30 minutes"...)
 	default:
-		v = "closed until " + localClock(next, now)
+		b = append(b, "closed until "...)
+		b = appendLocalClock(b, next, now)
 	}
-	return candidate{}, code, m.put(k, v)
+	return candidate{}, code, m.put(k, string(b))
 }
 
-// localClock formats t in London time: "08:00" on now's local day, "Wed
-// 08:00" within the week, else "2026-12-29 08:00".
-func localClock(t, now int64) string {
+// appendLocalClock appends t in London time: "08:00" on now's local
+// day, "Wed 08:00" within the week, else "2026-12-29 08:00".
+func appendLocalClock(b []byte, t, now int64) []byte {
 	lt := time.Unix(t, 0).In(London)
 	ln := time.Unix(now, 0).In(London)
 	switch {
 	case lt.YearDay() == ln.YearDay() && lt.Year() == ln.Year():
-		return lt.Format("15:04")
+		return lt.AppendFormat(b, "15:04")
 	case t-now < 6*24*3600:
-		return lt.Format("Mon 15:04")
+		return lt.AppendFormat(b, "Mon 15:04")
 	}
-	return lt.Format("2006-01-02 15:04")
+	return lt.AppendFormat(b, "2006-01-02 15:04")
 }
 
 // haversineM is the great-circle distance in whole metres.
