@@ -57,6 +57,11 @@ type AttendanceCreate struct {
 	// Dispatch carries what a rapid response team needs (dispatch.go).
 	Dispatch *DispatchDetails `json:"dispatch,omitempty"`
 
+	// ClinicianNow: reception saw a life threat at the front door (one
+	// keystroke, before anything else): the attendance is ed/immediate at
+	// once and tops the queue; triage questions may follow.
+	ClinicianNow bool `json:"clinician_now,omitempty"`
+
 	// Expected: an NHS 111 system announces a patient it is sending; the
 	// attendance is "expected" (triaged and routed as usual) until
 	// reception checks them in (attendance.check_in).

@@ -105,6 +105,26 @@ type TriageRecord struct {
 	NEWS2        *triage.NEWS2Result `json:"news2,omitempty"` // Dx-only attendances: scored here
 	Disposition  *Disposition        `json:"disposition,omitempty"`
 	Review       string              `json:"review,omitempty"` // why a clinician must decide
+	// ClinicianNow: reception's "clinician now" at arrival, a floor of
+	// ed/immediate whatever the answers say later.
+	ClinicianNow bool `json:"clinician_now,omitempty"`
+}
+
+// floor is the minimum disposition the attendance's referral and arrival
+// set (NHS 111 Dx, "clinician now"); nil when none.
+func (tr *TriageRecord) floor() *Disposition {
+	var d *Disposition
+	if tr.DxInfo != nil {
+		d = dxDisposition(tr.DxInfo)
+	}
+	if tr.ClinicianNow {
+		if d == nil {
+			d = clinicianNow()
+		} else {
+			d = higher(d, clinicianNow())
+		}
+	}
+	return d
 }
 
 // RouteChange is one earlier routing decision that was replaced.
@@ -472,7 +492,7 @@ func setStatus(tx *Tx, a *Attendance, status string) {
 // a protocol and/or an NHS 111 Dx code) and, when an outcome is reached at
 // once, routes it. Called by applyAttendanceCreate before the first write.
 func startTriage(tx *Tx, a *Attendance, req *AttendanceCreate) error {
-	if req.Protocol == "" && req.Dx == nil {
+	if req.Protocol == "" && req.Dx == nil && !req.ClinicianNow {
 		return nil
 	}
 	tr := &TriageRecord{Answers: []AnswerRecord{}, Dx: req.Dx}
@@ -487,6 +507,7 @@ func startTriage(tx *Tx, a *Attendance, req *AttendanceCreate) error {
 		tr.Observations = append(tr.Observations, ObservationRecord{Observations: *req.Context.Observations, By: tx.Actor(), At: tx.Now(), Index: tx.Index()})
 	}
 	var minimum *Disposition
+	why := "dx"
 	if req.Dx != nil {
 		info, ok := triage.DxOutcome(req.Dx.Code)
 		if !ok {
@@ -496,6 +517,10 @@ func startTriage(tx *Tx, a *Attendance, req *AttendanceCreate) error {
 			tr.DxInfo = &info
 			minimum = dxDisposition(&info)
 		}
+	}
+	if req.ClinicianNow {
+		tr.ClinicianNow = true
+		minimum, why = clinicianNow(), "clinician_now"
 	}
 	if req.Protocol != "" {
 		key, set, err := activeSet(tx.txn)
@@ -519,8 +544,9 @@ func startTriage(tx *Tx, a *Attendance, req *AttendanceCreate) error {
 		tr.SetKey, tr.Session, tr.Questions = key, &s, step.Questions
 		if !step.Done {
 			if minimum != nil && minimum.Tier == triage.ED && minimum.Timeframe == triage.Immediate {
-				// A 999-level Dx does not wait for questions.
-				return decide(tx, a, minimum, "dx")
+				// A 999-level Dx, or reception's "clinician now", does not
+				// wait for questions.
+				return decide(tx, a, minimum, why)
 			}
 			return nil
 		}
@@ -537,14 +563,26 @@ func startTriage(tx *Tx, a *Attendance, req *AttendanceCreate) error {
 	}
 	news, nd := news2Disposition(tp, obs)
 	tr.NEWS2 = news
-	return decide(tx, a, higher(minimum, nd), "dx")
+	return decide(tx, a, higher(minimum, nd), why)
+}
+
+// clinicianNow is the disposition of reception's "clinician now": a life
+// threat seen at the front door, before any question.
+func clinicianNow() *Disposition {
+	return &Disposition{Tier: triage.ED, Timeframe: triage.Immediate, Dx: triage.DxAmbulance, CareNeeds: []string{},
+		Source: "reception", DecidedBy: "clinician_now", Action: "clinician_now",
+		Title: "Life threat at the front door: a clinician now"}
 }
 
 // decide records the disposition (status triaged) and routes.
 func decide(tx *Tx, a *Attendance, d *Disposition, why string) error {
 	a.Triage.Disposition = d
-	a.Triage.Questions = nil
-	setStatus(tx, a, AttendanceTriaged)
+	if s := a.Triage.Session; s == nil || s.Done {
+		a.Triage.Questions = nil // otherwise questions may still follow
+	}
+	if a.Routing == nil {
+		setStatus(tx, a, AttendanceTriaged)
+	}
 	return route(tx, a, why)
 }
 

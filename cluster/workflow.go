@@ -304,11 +304,10 @@ func applyAttendanceAnswer(tx *Tx, raw json.RawMessage) (any, error) {
 	}
 	tr.Session, tr.Questions = &next, step.Questions
 	if step.Done {
-		var minimum *Disposition
-		if tr.DxInfo != nil {
-			minimum = dxDisposition(tr.DxInfo)
-		}
-		if err := decide(tx, a, higher(dispositionOf(step.Outcome), minimum), "triage"); err != nil {
+		// The referral's and arrival's floor (Dx, clinician now) still holds;
+		// a disposition already decided is never lowered.
+		d := higher(higher(dispositionOf(step.Outcome), tr.floor()), tr.Disposition)
+		if err := decide(tx, a, d, "triage"); err != nil {
 			return nil, err
 		}
 	}
@@ -376,8 +375,8 @@ func applyAttendanceObserve(tx *Tx, raw json.RawMessage) (any, error) {
 		news, nd := news2Disposition(tp, merged)
 		tr.NEWS2, fresh = news, nd
 	}
-	if fresh != nil && tr.DxInfo != nil {
-		fresh = higher(fresh, dxDisposition(tr.DxInfo))
+	if fresh != nil {
+		fresh = higher(fresh, tr.floor())
 	}
 	// Upward only: a disposition replaces the current one only when it is
 	// more intensive; then the attendance is routed again (never downward).

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -327,5 +328,71 @@ func TestUsualResidenceFromAnswersReachesRouting(t *testing.T) {
 	}
 	if !a.Routing.Patient.AtUsualResidence || a.Routing.Decision.ServiceID != "ucr-north" {
 		t.Fatalf("routed to %s (at usual residence %v): %+v", a.Routing.Decision.ServiceID, a.Routing.Patient.AtUsualResidence, a.Routing.Decision.Rejections)
+	}
+}
+
+// TestClinicianNowTopsTheQueue: reception's one-keystroke "clinician now"
+// makes an unnamed arrival ed/immediate at once, with or without a
+// protocol, and it heads the queue.
+func TestClinicianNowTopsTheQueue(t *testing.T) {
+	dir, err := routing.DemoDirectory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	age := 30
+	envs := [][]byte{
+		kindEnv(t, KindProtocolsLoad, 1, bootstrap, protocolsLoadPayload()),
+		kindEnv(t, KindDirectoryLoad, 2, bootstrap, dir),
+		kindEnv(t, KindAttendanceCreate, 3, testReception, AttendanceCreate{Complaint: "burning pee", Protocol: "urinary-symptoms",
+			Context: &TriageContext{AgeYears: &age, Sex: "female"}}, "D1"),
+		kindEnv(t, KindAttendanceCreate, 4, testReception, AttendanceCreate{Complaint: "Life threat at the front door", ClinicianNow: true}, "D2"),
+		kindEnv(t, KindAttendanceCreate, 5, testReception, AttendanceCreate{Complaint: "grey and sweaty", Protocol: "chest-pain", ClinicianNow: true}, "D3"),
+	}
+	f := newTestFSM(t)
+	for i, e := range envs {
+		r := resultValue(t, f.ApplyBatch([]*raft.Log{cmdLog(uint64(i+1), e)})[0])
+		if r.Err != nil {
+			t.Fatalf("command %d: %v", i+1, r.Err)
+		}
+		if i >= 3 {
+			var a Attendance
+			if err := json.Unmarshal(r.Value, &a); err != nil {
+				t.Fatal(err)
+			}
+			d := a.Triage.Disposition
+			if d == nil || d.Tier != triage.ED || d.Timeframe != triage.Immediate || d.DecidedBy != "clinician_now" ||
+				a.Routing.Decision.ServiceID != "ed-castlegate" || a.Status != AttendanceRouted {
+				t.Fatalf("%s: %s %+v", a.ID, a.Status, d)
+			}
+		}
+	}
+	// D3's chest-pain questions may still follow; reassuring answers do
+	// not lower "clinician now".
+	answers := append(screenNo(t), triage.Reply{Question: "heavy_or_spreading", Value: "no"}, triage.Reply{Question: "unwell_with_pain", Value: "no"},
+		triage.Reply{Question: "tearing", Value: "no"}, triage.Reply{Question: "coughing_blood", Value: "no"}, triage.Reply{Question: "heart_history", Value: "no"},
+		triage.Reply{Question: "chest_wall", Value: "yes"})
+	r := resultValue(t, f.ApplyBatch([]*raft.Log{cmdLog(uint64(len(envs)+1), kindEnv(t, KindAttendanceAnswer, 6, testReception,
+		AttendanceAnswers{AttendanceID: "D3", Answers: answers}))})[0])
+	var d3 Attendance
+	if r.Err != nil || json.Unmarshal(r.Value, &d3) != nil {
+		t.Fatalf("D3 answers: %+v", r)
+	}
+	if !d3.Triage.Session.Done || d3.Triage.Disposition.Tier != triage.ED || d3.Triage.Disposition.Timeframe != triage.Immediate ||
+		d3.Status != AttendanceRouted || d3.Routing.Decision.ServiceID != "ed-castlegate" {
+		t.Fatalf("D3 after reassuring answers: %s %+v (session done %v)", d3.Status, d3.Triage.Disposition, d3.Triage.Session.Done)
+	}
+	h, err := f.acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.release()
+	txn := h.db.NewTransaction(false)
+	defer txn.Discard()
+	q, err := (&View{txn: txn}).Queue(testEpoch.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(q) != 3 || q[0].AttendanceID != "D2" || q[1].AttendanceID != "D3" || q[2].AttendanceID != "D1" {
+		t.Fatalf("queue %+v", q)
 	}
 }
