@@ -50,8 +50,8 @@ async function enter(who, routes) {
     } catch (e) { $('#page-error').textContent = e.message; }
   });
   wizard = new Wizard(queue);
-  board = new DispatchBoard();
   alerts = new Alerts();
+  board = new DispatchBoard(() => alerts.load());
   alerts.start();
   if (canQueue) { queue.start(); show('queue'); }
   else if (!$('#nav-dispatch').closest('li').hidden) show('dispatch');

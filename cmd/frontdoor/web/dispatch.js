@@ -17,7 +17,9 @@ const STATUS = {
 const CLOCK = { running: 'running', breached: 'over 2 hours', met: 'met', not_met: 'not met' };
 
 export class DispatchBoard {
-  constructor() {
+  // onAlert is told when the stream carries an alert (raised or acknowledged).
+  constructor(onAlert) {
+    this.onAlert = onAlert || (() => {});
     this.running = false;
     this.timer = null;
     this.lastEventId = '';
@@ -53,7 +55,11 @@ export class DispatchBoard {
           lastEventId: this.lastEventId,
           signal: this.abort.signal,
           onOpen: () => { delay = 500; document.body.dataset.dispatchLive = 'true'; },
-          onEvent: (ev) => { if (ev.id) this.lastEventId = ev.id; if (ev.type !== 'ready') this.reload(); },
+          onEvent: (ev) => {
+            if (ev.id) this.lastEventId = ev.id;
+            if (ev.type === 'alert') this.onAlert();
+            else if (ev.type !== 'ready') this.reload();
+          },
         });
       } catch (e) {
         if (!this.running || e.status === 401 || e.status === 403) return;
@@ -152,6 +158,7 @@ export class Alerts {
   }
 
   async load() {
+    if (!can('GET', '/v1/alerts')) return;
     try {
       const r = await api('GET', '/v1/alerts', undefined, { retryFor: 3000 });
       this.list = ((r && r.alerts) || []).filter((a) => a.open);

@@ -102,7 +102,8 @@ function sentence(s) { s = String(s); return s.charAt(0).toUpperCase() + s.slice
 export function fmtTime(iso) {
   if (!iso) return '';
   const d = new Date(iso);
-  return d.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' });
+  // The centre's clock, whatever the desk computer's time zone.
+  return d.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', timeZone: 'Europe/London' });
 }
 
 export function fmtWait(ms) {
