@@ -264,7 +264,6 @@ type pservice struct {
 	exceptions  map[Date][]psession
 	lat, lon    float64
 	cosLat      float64
-	rag         ragState
 }
 
 // pprovision is a Provision with its limits prepared.
@@ -604,7 +603,6 @@ func buildIndex(d *Directory) (*dirIndex, error) {
 		if err != nil {
 			bad("%s: %v", where, err)
 		}
-		ps.rag = rs
 		if rs.status == StatusRed {
 			ps.red = true
 			if rs.reset > 0 && rs.setAt > 0 {
@@ -629,6 +627,16 @@ func buildIndex(d *Directory) (*dirIndex, error) {
 		list := idx.byTier[t]
 		sort.Slice(list, func(a, b int) bool { return d.Services[list[a]].ID < d.Services[list[b]].ID })
 	}
+	// Route walks a tier in id order: lay the services out in that order
+	// so the walk reads memory front to back.
+	ordered := make([]pservice, 0, len(idx.services))
+	for t := range idx.byTier {
+		for k, i := range idx.byTier[t] {
+			ordered = append(ordered, idx.services[i])
+			idx.byTier[t][k] = len(ordered) - 1
+		}
+	}
+	idx.services = ordered
 	for i, p := range d.Practices {
 		if p.ODSCode == "" {
 			bad("practice %d has no ods code", i)
