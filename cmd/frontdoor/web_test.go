@@ -349,7 +349,7 @@ func TestPageServedAndSealed(t *testing.T) {
 // outcome, sees where and why, registers her with a GP, and a second tab
 // sees her join the queue live. A responder sees no new-attendance button.
 func TestReceptionPageWalkIn(t *testing.T) {
-	tc, _ := newClockedCluster(t, 3, mondayAfternoon)
+	tc, clk := newClockedCluster(t, 3, mondayAfternoon)
 	url := tc.nodes[0].url
 	desk := tc.key(t, cluster.RoleReception, "Desk 1 (Mary Jones)")
 	responder := tc.key(t, cluster.RoleResponder, "Rapid response van 2")
@@ -378,10 +378,15 @@ func TestReceptionPageWalkIn(t *testing.T) {
 	// NHS 111 announces a patient: the queue tab lists her as expected,
 	// ready to check in; checking her in moves her into the queue.
 	nhs111 := tc.key(t, cluster.RoleNHS111, "NHS 111 Castlegate CAS")
-	if resp, b := tc.do(t, tc.nodes[0], http.MethodPost, "/v1/attendances", `{"complaint":"sore throat for a week","channel":"nhs111","case_ref":"111-2030-77","expected":true,
-	  "dx":{"code":"Dx06"},"patient":{"given_name":"Grace","family_name":"Obi","postcode":"DY1 1AA"},"context":{"age_years":40}}`, bearerHeader(nhs111)); resp.StatusCode != http.StatusCreated {
+	resp, b := tc.do(t, tc.nodes[0], http.MethodPost, "/v1/attendances", `{"complaint":"sore throat for a week","channel":"nhs111","case_ref":"111-2030-77","expected":true,
+	  "dx":{"code":"Dx06"},"patient":{"given_name":"Grace","family_name":"Obi","postcode":"DY1 1AA"},"context":{"age_years":40}}`, bearerHeader(nhs111))
+	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("announce: %d %s", resp.StatusCode, b)
 	}
+	var grace struct {
+		ID string `json:"id"`
+	}
+	decodeJSON(t, b, &grace)
 	watch.waitText("#expected-body", "Grace Obi")
 	watch.checkA11y("queue with an expected patient")
 	watch.do("check in", chromedp.Click(chromedp.CSS("#expected-body button.check-in")))
@@ -394,6 +399,11 @@ func TestReceptionPageWalkIn(t *testing.T) {
 	cn.do("new attendance", chromedp.Click(chromedp.CSS("#nav-new")), cn.visible("#clinician-now"),
 		chromedp.KeyEvent("c"), cn.visible("#clinician-called"))
 	watch.waitText("#queue-body", "Life threat at the front door")
+	// It heads the queue, immediate.
+	watch.waitText("#queue-body tr:first-child", "Immediate")
+	if got := watch.text("#queue-body tr:first-child"); !strings.Contains(got, "Life threat") {
+		t.Fatalf("first in the queue: %q", got)
+	}
 
 	// The desk tab records the walk-in.
 	d := newTab(t, "desk tab")
@@ -527,6 +537,16 @@ func TestReceptionPageWalkIn(t *testing.T) {
 	cl.waitJS("the slip says where to go", `(() => { const f = document.getElementById('slip-frame'); return !!f.contentDocument && f.contentDocument.body.textContent.includes('High Street Pharmacy'); })()`)
 	cl.screenshot("08-clinician-confirmed-slip")
 	watch.waitJS("queue shows the confirmation", `!document.querySelector('#queue-body tr[data-status="awaiting_confirmation"]') && document.getElementById('queue-body').textContent.includes('Aisha Khan')`)
+
+	// Four hours and five minutes later (the next write carries the new
+	// time) everyone still waiting is flagged.
+	clk.set(londonTime(t, "2030-01-07 18:05"))
+	if resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+grace.ID+"/status", `{"status":"called"}`, bearerHeader(desk)); resp.StatusCode != http.StatusOK {
+		t.Fatalf("call Grace in: %d %s", resp.StatusCode, b)
+	}
+	watch.waitText("#queue-body", "Over 4 hours")
+	watch.waitText(`#queue-body tr[data-status="routed"]`, "Over 4 hours")
+	watch.screenshot("07-queue-over-4-hours")
 
 	// A responder sees neither the queue nor the new-attendance button.
 	r := newTab(t, "responder tab")
