@@ -245,8 +245,9 @@ func (tb *tab) screenshot(name string) {
 
 // a11yCheckJS lists accessibility faults of the visible page: controls
 // without a label, buttons and links without a name, images without alt
-// text, duplicate ids, ARIA references to missing ids, a page without a
-// main landmark, h1 or language, and text below WCAG AA contrast.
+// text, duplicate ids, ARIA references to missing ids, positive tabindex,
+// a page without a main landmark, h1 or language, and text below WCAG AA
+// contrast.
 const a11yCheckJS = `(() => {
   const faults = [];
   const visible = (e) => !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length);
@@ -267,6 +268,7 @@ const a11yCheckJS = `(() => {
   if (!document.querySelector('main')) faults.push('no main landmark');
   if (!Array.from(document.querySelectorAll('h1')).some(visible)) faults.push('no visible h1');
   if (!document.documentElement.lang) faults.push('no lang on html');
+  for (const e of document.querySelectorAll('[tabindex]')) if (Number(e.getAttribute('tabindex')) > 0) faults.push('positive tabindex breaks the keyboard order: ' + e.outerHTML.slice(0, 80));
   for (const e of document.querySelectorAll('[aria-labelledby], [aria-describedby]')) {
     for (const a of ['aria-labelledby', 'aria-describedby']) {
       for (const id of (e.getAttribute(a) || '').split(' ').filter(Boolean)) {
@@ -423,7 +425,7 @@ func TestReceptionPageWalkIn(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#create-patient")),
 	)
 	// The API's field error is shown in words next to the NHS number.
-	d.waitText(`#patient-form [data-field="nhs_number"] .error-message`, "Error:")
+	d.waitText(`#patient-form [data-field="nhs_number"] .error-message`, "Error: NHS number")
 	if v := d.attr(`#patient-form input[name=nhs_number]`, "aria-invalid"); v != "true" {
 		t.Fatalf("NHS number field aria-invalid=%q", v)
 	}

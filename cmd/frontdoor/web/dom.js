@@ -97,7 +97,10 @@ export function showErrors(root, err) {
   return first;
 }
 
-function sentence(s) { s = String(s); return s.charAt(0).toUpperCase() + s.slice(1); }
+function sentence(s) {
+  s = String(s).replace(/\bnhs\b/gi, 'NHS').replace(/\bods\b/gi, 'ODS').replace(/\bgp\b/g, 'GP');
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
 
 export function fmtTime(iso) {
   if (!iso) return '';
