@@ -26,6 +26,7 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
 	"github.com/frontdoor-ucc/frontdoor/triage"
@@ -683,14 +684,24 @@ func TestReceptionPageSurvivesLeaderChange(t *testing.T) {
 	f := tc.follower(t)
 	desk := tc.key(t, cluster.RoleReception, "Desk 3")
 
+	// This desk works by keyboard only: Enter signs in, Alt+N opens a new
+	// attendance, N passes the life-threat check, the down arrow and
+	// Enter choose the presentation.
 	d := newTab(t, "desk on a follower")
-	d.signIn(f.url, desk)
-	d.do("new attendance", chromedp.Click(chromedp.CSS("#nav-new")), d.visible("#clinician-now"),
+	d.do("sign in by keyboard", chromedp.Navigate(f.url+"/"), d.visible("#key"),
+		chromedp.SendKeys(chromedp.CSS("#key"), desk+kb.Enter), d.visible("#who"))
+	d.do("new attendance", chromedp.KeyEvent("n", chromedp.KeyModifiers(chromedp.ModifierAlt)), d.visible("#clinician-now"),
 		chromedp.KeyEvent("n"), d.visible("#find-form"),
 		chromedp.Click(chromedp.CSS("#skip-patient")), d.visible("#complaint-form"),
 		chromedp.SendKeys(chromedp.CSS(`#complaint-form input[name=complaint]`), "stinging when I pee"),
-		d.visible(`.protocol-hit[data-protocol="urinary-symptoms"]`),
-		chromedp.Click(chromedp.CSS(`.protocol-hit[data-protocol="urinary-symptoms"]`)),
+		d.visible(`.protocol-hit[data-protocol="urinary-symptoms"]`))
+	first := d.attr(".protocol-hit", "data-protocol")
+	d.do("choose by keyboard", chromedp.KeyEvent(kb.ArrowDown), chromedp.KeyEvent(kb.Enter))
+	d.waitText("#protocol-chosen", "Chosen:")
+	if first != "urinary-symptoms" {
+		t.Fatalf("first match for stinging when I pee: %s", first)
+	}
+	d.do("context and start",
 		chromedp.SendKeys(chromedp.CSS(`#complaint-form input[name="context.age_years"]`), "25"),
 		set(`#complaint-form select[name="context.sex"]`, "female"),
 		chromedp.Click(chromedp.CSS("#start-triage")), d.visible("#question"))
