@@ -300,7 +300,7 @@ func Route(need Need, p Patient, now time.Time, dir *Directory, load *Load) (Dec
 			ps := &idx.services[si]
 			c, code, reason := evaluate(ps, &need, needBits, &p, &area, nowU, winEnd, &cal, load, m)
 			if code != "" {
-				d.Rejections = append(d.Rejections, Rejection{ServiceID: ps.id, Tier: ps.tier, Code: code, Reason: reason})
+				d.reject(ps.id, ps.tier, code, reason, 0)
 				continue
 			}
 			c.i = si
@@ -331,8 +331,7 @@ func Route(need Need, p Patient, now time.Time, dir *Directory, load *Load) (Dec
 				e, _, _ := evaluate(ps, &need, needBits, &p, &area, nowU, winEnd, &cal, load, m)
 				c.used = e.used
 			}
-			d.Rejections = append(d.Rejections, Rejection{ServiceID: ps.id, Tier: Tiers[r], Code: RejectNotChosen,
-				Reason: notChosenReason(&c, &best), DistanceM: c.dist})
+			d.reject(ps.id, Tiers[r], RejectNotChosen, notChosenReason(&c, &best), c.dist)
 		}
 		d.choose(&idx.services[best.i], best, now)
 		return d, nil
@@ -355,6 +354,21 @@ func Route(need Need, p Patient, now time.Time, dir *Directory, load *Load) (Dec
 	d.choose(&idx.services[bestI], candidate{dist: bestDist, start: nowU, end: nowU, visit: nowU}, now)
 	d.Fallback = true
 	return d, nil
+}
+
+// reject appends a rejection field by field: the slice always has room
+// (Route sizes it per tier), and storing the fields one by one avoids
+// the bulk write barrier that copying a whole struct into the heap
+// takes while the garbage collector is marking.
+func (d *Decision) reject(id string, t Tier, code, reason string, dist int) {
+	n := len(d.Rejections)
+	if n == cap(d.Rejections) {
+		d.Rejections = append(d.Rejections, Rejection{ServiceID: id, Tier: t, Code: code, Reason: reason, DistanceM: dist})
+		return
+	}
+	d.Rejections = d.Rejections[:n+1]
+	r := &d.Rejections[n]
+	r.ServiceID, r.Tier, r.Code, r.Reason, r.DistanceM = id, t, code, reason, dist
 }
 
 func (d *Decision) choose(ps *pservice, c candidate, now time.Time) {
