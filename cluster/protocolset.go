@@ -178,7 +178,7 @@ func applyProtocolsLoad(tx *Tx, raw json.RawMessage) (any, error) {
 		}
 		files[f.Name] = []byte(f.Content)
 	}
-	set, err := triage.NewSet(files)
+	set, err := buildSet(files)
 	if err != nil {
 		var le triage.LintErrors
 		if errors.As(err, &le) {
@@ -317,7 +317,7 @@ func checkUpload(txn *badger.Txn, content []byte) (string, int, *triage.Set, err
 	if err != nil {
 		return "", 0, nil, err
 	}
-	set, err := triage.NewSet(files)
+	set, err := buildSet(files)
 	if err != nil {
 		var le triage.LintErrors
 		if errors.As(err, &le) {
@@ -387,7 +387,7 @@ func applyProtocolActivate(tx *Tx, raw json.RawMessage) (any, error) {
 	name := fileOfProtocol(rec, in.ID)
 	prevHash := rec.Files[name]
 	files[name] = content
-	set, err := triage.NewSet(files)
+	set, err := buildSet(files)
 	if err != nil {
 		var le triage.LintErrors
 		if errors.As(err, &le) {
@@ -426,6 +426,35 @@ func applyProtocolActivate(tx *Tx, raw json.RawMessage) (any, error) {
 	pv.Active = true
 	tx.Audit("protocol.activate", "protocol/"+in.ID, map[string]any{"version": in.Version, "hash": pv.Hash, "previous_hash": prevHash, "set": key})
 	return &pv, nil
+}
+
+// compositionKey is the set key of files (what storeSet would store).
+func compositionKey(files map[string][]byte) string {
+	comp := make(map[string]string, len(files))
+	for n, b := range files {
+		comp[n] = contentHash(b)
+	}
+	return setKeyOf(comp)
+}
+
+// buildSet is triage.NewSet memoised by composition: the handler's check,
+// then every replica's Apply (several in one test process), then the
+// activation of the same composition build it once. Content-keyed, so a
+// hit is exactly what a build would return.
+func buildSet(files map[string][]byte) (*triage.Set, error) {
+	key := compositionKey(files)
+	setCache.Lock()
+	s, ok := setCache.m[key]
+	setCache.Unlock()
+	if ok {
+		return s, nil
+	}
+	s, err := triage.NewSet(files)
+	if err != nil {
+		return nil, err
+	}
+	setCachePut(key, s)
+	return s, nil
 }
 
 // setCache memoises built sets by set key (the content hash of their

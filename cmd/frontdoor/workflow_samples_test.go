@@ -20,7 +20,7 @@ var sampleVersion atomic.Int64
 
 func workflowRouteSamples(t *testing.T, tc *testCluster) map[string]sampleFunc {
 	newAttendance := func(t *testing.T) string {
-		resp, b := tc.do(t, tc.leader(t), http.MethodPost, "/v1/attendances", utiWomanBody, nil)
+		resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances", utiWomanBody, nil)
 		if resp.StatusCode != http.StatusCreated {
 			t.Fatalf("fixture attendance: %d %s", resp.StatusCode, b)
 		}
@@ -52,9 +52,10 @@ func workflowRouteSamples(t *testing.T, tc *testCluster) map[string]sampleFunc {
 		},
 		"POST /v1/protocols/:id/activate": func(t *testing.T) (string, string) {
 			v, body := newVersion(t)
-			if resp, b := tc.do(t, tc.leader(t), http.MethodPost, "/v1/protocols", body, nil); resp.StatusCode != http.StatusCreated {
+			if resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/protocols", body, nil); resp.StatusCode != http.StatusCreated {
 				t.Fatalf("fixture upload: %d %s", resp.StatusCode, b)
 			}
+			tc.waitReady(t) // let the cluster settle before the request under test
 			return "/v1/protocols/chest-pain/activate", fmt.Sprintf(`{"version":%d}`, v)
 		},
 		"POST /v1/attendances/:id/answers": func(t *testing.T) (string, string) {
@@ -63,7 +64,7 @@ func workflowRouteSamples(t *testing.T, tc *testCluster) map[string]sampleFunc {
 		"POST /v1/attendances/:id/observations": static("/v1/attendances/"+fixed+"/observations", `{"pulse":80}`),
 		"POST /v1/attendances/:id/confirm": func(t *testing.T) (string, string) {
 			id := newAttendance(t)
-			resp, b := tc.do(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+id+"/answers", sampleUTIAnswers, nil)
+			resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+id+"/answers", sampleUTIAnswers, nil)
 			if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"status":"awaiting_confirmation"`) {
 				t.Fatalf("fixture awaiting confirmation: %d %s", resp.StatusCode, b)
 			}
