@@ -615,6 +615,7 @@ func route(tx *Tx, a *Attendance, reason string) error {
 		return err
 	}
 	p := routingPatient(tx, a, rec)
+	withoutOwn(load, a)
 	dec, err := routing.Route(need, p, tx.Now(), dir, load)
 	if err != nil {
 		a.Triage.Review = "routing: " + err.Error()
@@ -623,6 +624,23 @@ func route(tx *Tx, a *Attendance, reason string) error {
 	}
 	dec = earliestOpening(need, p, tx.Now(), dir, load, dec)
 	return applyDecision(tx, a, need, p, dec, false, reason)
+}
+
+// withoutOwn takes the attendance's own allocation out of load: when it is
+// routed again, the slot or place it holds is free to it.
+func withoutOwn(load *routing.Load, a *Attendance) {
+	if a.Routing == nil {
+		return
+	}
+	al := a.Routing.Decision.Allocation
+	switch al.Kind {
+	case routing.CapacitySlots:
+		if m := load.Sessions[al.ServiceID]; m != nil && m[al.SessionStart.Unix()] > 0 {
+			m[al.SessionStart.Unix()]--
+		}
+	case routing.CapacityPlaces:
+		load.Release(al)
+	}
 }
 
 // earliestOpening: when the service routing chose at the minimum tier

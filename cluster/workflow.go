@@ -534,6 +534,7 @@ func applyAttendanceOverride(tx *Tx, raw json.RawMessage) (any, error) {
 		return nil, err
 	}
 	p := routingPatient(tx, a, rec)
+	withoutOwn(load, a)
 	dec, err := routing.Route(need, p, tx.Now(), dir, load)
 	if err != nil {
 		return nil, &CommandError{Code: CodeConflict, Message: "routing: " + err.Error()}

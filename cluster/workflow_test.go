@@ -396,3 +396,40 @@ func TestClinicianNowTopsTheQueue(t *testing.T) {
 		t.Fatalf("queue %+v", q)
 	}
 }
+
+// TestRerouteCountsOwnSlotAsFree: routed again (an override to the same
+// tier), an attendance may keep the service whose slot it already holds;
+// its own slot does not count against it.
+func TestRerouteCountsOwnSlotAsFree(t *testing.T) {
+	dir, err := routing.DemoDirectory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	age := 40
+	nhs111 := Actor{ID: "k-111", Name: "111", Role: RoleNHS111}
+	envs := [][]byte{
+		kindEnv(t, KindProtocolsLoad, 1, bootstrap, protocolsLoadPayload()),
+		kindEnv(t, KindDirectoryLoad, 2, bootstrap, dir),
+		kindEnv(t, KindAttendanceCreate, 3, nhs111, AttendanceCreate{Complaint: "sore throat", Channel: ChannelNHS111,
+			Dx: &DxReferral{Code: "Dx06"}, Patient: Patient{Postcode: "DY1 1AA"}, Context: &TriageContext{AgeYears: &age}}, "E1"),
+		kindEnv(t, KindAttendanceOverride, 4, testClinician, AttendanceOverride{AttendanceID: "E1", Tier: triage.GP, Timeframe: triage.Within2h, Reason: "sooner"}),
+	}
+	f := newTestFSM(t)
+	var got []Attendance
+	for i, e := range envs {
+		r := resultValue(t, f.ApplyBatch([]*raft.Log{cmdLog(uint64(i+1), e)})[0])
+		if r.Err != nil {
+			t.Fatalf("command %d: %v", i+1, r.Err)
+		}
+		if i >= 2 {
+			var a Attendance
+			if err := json.Unmarshal(r.Value, &a); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, a)
+		}
+	}
+	if got[0].Routing.Decision.ServiceID != "gp-ucc-stream" || got[1].Routing.Decision.ServiceID != "gp-ucc-stream" {
+		t.Fatalf("routed to %s, then after the override to %s", got[0].Routing.Decision.ServiceID, got[1].Routing.Decision.ServiceID)
+	}
+}
