@@ -1,7 +1,9 @@
 package main
 
 import (
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"io/fs"
 	"net/http"
 	"path"
@@ -11,9 +13,10 @@ import (
 
 // The reception page: plain HTML, CSS and JavaScript modules written by
 // hand (no toolchain), embedded in the binary and served open at / and
-// /ui/{file} (one route per file). The page holds no data of its own: it signs in with an API
-// key kept in the browser's sessionStorage and calls the same /v1 API as
-// any other client, so every patient datum still needs the Bearer key.
+// /ui/{file} (one route per file). The page holds no data of its own: it
+// signs in with an API key kept in the browser's sessionStorage and calls
+// the same /v1 API as any other client, so every patient datum still
+// needs the Bearer key.
 
 //go:embed web
 var webFiles embed.FS
@@ -39,10 +42,9 @@ var webTypes = map[string]string{
 }
 
 // webCSP keeps the page to its own origin: no inline script, no third
-// party, not framed.
-// The patient's slip is an API page with its own inline styles, shown in
-// a sandboxed srcdoc frame that inherits this policy: styles may be
-// inline, scripts may not.
+// party, not framed. The patient's slip is an API page with its own
+// inline styles, shown in a sandboxed srcdoc frame that inherits this
+// policy: so styles may be inline; scripts never.
 const webCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; " +
 	"connect-src 'self'; frame-src 'self' about:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
@@ -72,6 +74,21 @@ func init() {
 	}
 }
 
+// webETags are the files' content hashes: browsers revalidate every load
+// (no-cache) and get 304 while the binary is the same.
+var webETags = func() map[string]string {
+	m := map[string]string{}
+	for _, name := range append([]string{"index.html"}, webAssets...) {
+		b, err := fs.ReadFile(webRoot, name)
+		if err != nil {
+			panic(err)
+		}
+		sum := sha256.Sum256(b)
+		m[name] = `"` + hex.EncodeToString(sum[:12]) + `"`
+	}
+	return m
+}()
+
 func (s *server) registerWeb(r fiber.Router) {
 	r.Get("/", func(c *fiber.Ctx) error { return serveWebFile(c, "index.html") })
 	for _, name := range webAssets {
@@ -91,11 +108,15 @@ func serveWebFile(c *fiber.Ctx, name string) error {
 	// Revalidate every time: a rolling upgrade must not leave a desk on an
 	// old page talking to a new API.
 	c.Set(fiber.HeaderCacheControl, "no-cache")
+	c.Set(fiber.HeaderETag, webETags[name])
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	c.Set("Referrer-Policy", "no-referrer")
 	if ct == webTypes[".html"] {
 		c.Set(fiber.HeaderContentSecurityPolicy, webCSP)
 		c.Set(fiber.HeaderXFrameOptions, "DENY")
+	}
+	if c.Get(fiber.HeaderIfNoneMatch) == webETags[name] {
+		return c.SendStatus(http.StatusNotModified)
 	}
 	return c.Send(b)
 }

@@ -320,6 +320,10 @@ func TestPageServedAndSealed(t *testing.T) {
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self';") || strings.Contains(csp, "unsafe-eval") || !strings.Contains(csp, "frame-ancestors 'none'") {
 		t.Fatalf("CSP %q", csp)
 	}
+	etag := resp.Header.Get("ETag")
+	if resp, _ := tc.do(t, n, http.MethodGet, "/", "", map[string]string{"Authorization": "", "If-None-Match": etag}); etag == "" || resp.StatusCode != http.StatusNotModified {
+		t.Fatalf("revalidation with ETag %q: %d", etag, resp.StatusCode)
+	}
 	entries, err := webFiles.ReadDir("web")
 	if err != nil {
 		t.Fatal(err)
