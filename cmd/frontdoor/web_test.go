@@ -297,10 +297,33 @@ const a11yCheckJS = `(() => {
   return faults;
 })()`
 
-// checkA11y fails the test on any fault of a11yCheckJS on this screen.
+//go:generate sh testdata/axe/fetch.sh
+
+// axeSource is axe-core (testdata/axe, pinned by fetch.sh), injected into
+// the page under test through DevTools (not subject to the page's CSP).
+var axeSource = sync.OnceValues(func() (string, error) {
+	b, err := os.ReadFile(filepath.Join("testdata", "axe", "axe.min.js"))
+	return string(b), err
+})
+
+// axeRunJS runs axe-core's WCAG 2.1 A and AA rules on the document and
+// lists each violation with the elements it found.
+const axeRunJS = `axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}, resultTypes: ['violations']})
+  .then((r) => r.violations.map((v) => v.id + ' (' + v.impact + '): ' + v.help + ' — ' + v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')))`
+
+// checkA11y fails the test on any fault of a11yCheckJS or any axe-core
+// WCAG 2.1 AA violation on this screen.
 func (tb *tab) checkA11y(screen string) {
 	tb.t.Helper()
 	faults := get(tb, "accessibility check", chromedp.Evaluate[[]string](a11yCheckJS))
+	src, err := axeSource()
+	if err != nil {
+		tb.t.Fatalf("axe-core: %v (go generate ./cmd/frontdoor fetches it)", err)
+	}
+	if !get(tb, "axe loaded?", chromedp.Evaluate[bool](`typeof window.axe === 'object'`)) {
+		get(tb, "load axe-core", chromedp.Evaluate[bool](src+";\ntrue"))
+	}
+	faults = append(faults, get(tb, "axe-core", chromedp.Evaluate[[]string](axeRunJS, chromedp.EvalAwaitPromise))...)
 	for _, f := range faults {
 		tb.t.Errorf("%s: accessibility: %s: %s", tb.name, screen, f)
 	}
