@@ -625,7 +625,7 @@ func openSlot(ps *pservice, now, winEnd int64, cal *calendar, load *Load, m *mem
 				continue
 			}
 			if st > winEnd {
-				return closedReason(fullStart, fullSlots, closingAt, st, now, m)
+				return closedReason(fullStart, fullSlots, closingAt, st, now, cal, m)
 			}
 			visit := st
 			if visit < now {
@@ -654,7 +654,7 @@ func openSlot(ps *pservice, now, winEnd int64, cal *calendar, load *Load, m *mem
 			return c, "", ""
 		}
 	}
-	return closedReason(fullStart, fullSlots, closingAt, -1, now, m)
+	return closedReason(fullStart, fullSlots, closingAt, -1, now, cal, m)
 }
 
 func placesFull(places int, m *memo) string {
@@ -665,7 +665,7 @@ func placesFull(places int, m *memo) string {
 	return m.put(k, "full: 0 of "+strconv.Itoa(places)+" places free")
 }
 
-func closedReason(fullStart int64, fullSlots int, closingAt, next, now int64, m *memo) (candidate, string, string) {
+func closedReason(fullStart int64, fullSlots int, closingAt, next, now int64, cal *calendar, m *memo) (candidate, string, string) {
 	var k memoKey
 	code := RejectClosed
 	switch {
@@ -688,21 +688,57 @@ func closedReason(fullStart int64, fullSlots int, closingAt, next, now int64, m 
 		b = append(b, "full: 0 of "...)
 		b = strconv.AppendInt(b, int64(fullSlots), 10)
 		b = append(b, " slots left in the "...)
-		b = appendLocalClock(b, fullStart, now)
+		b = cal.appendClock(b, fullStart, now)
 		b = append(b, " session"...)
 	case 4:
 		b = append(b, "closes at "...)
-		b = appendLocalClock(b, closingAt, now)
+		b = cal.appendClock(b, closingAt, now)
 		b = append(b, ", within 30 minutes"...)
 	default:
 		b = append(b, "closed until "...)
-		b = appendLocalClock(b, next, now)
+		b = cal.appendClock(b, next, now)
 	}
 	return candidate{}, code, m.put(k, string(b))
 }
 
-// appendLocalClock appends t in London time: "08:00" on now's local
-// day, "Wed 08:00" within the week, else "2026-12-29 08:00".
+// appendClock appends t in London time: "08:00" on now's local day,
+// "Wed 08:00" within the week, else "2026-12-29 08:00". Times on the
+// calendar's days with one UTC offset are formatted from the day's
+// midnight; others go through time.Time.
+func (c *calendar) appendClock(b []byte, t, now int64) []byte {
+	td, nd := c.dayOf(t), c.dayOf(now)
+	if td == nil || nd == nil || !td.uniform || td.date.Year < 1000 || td.date.Year > 9999 {
+		return appendLocalClock(b, t, now)
+	}
+	switch {
+	case td != nd && t-now < 6*24*3600:
+		b = append(b, td.weekday.String()[:3]...)
+		b = append(b, ' ')
+	case td != nd:
+		b = append(b, td.date.String()...)
+		b = append(b, ' ')
+	}
+	min := (t - td.midnight) / 60
+	h, mm := min/60, min%60
+	return append(b, byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mm/10), byte('0'+mm%10))
+}
+
+// dayOf returns the calendar day whose local midnight is the last at or
+// before t, if t falls before the day after it starts; nil outside.
+func (c *calendar) dayOf(t int64) *dayInfo {
+	days := c.days()
+	for i := len(days) - 2; i >= 0; i-- {
+		if days[i].midnight <= t {
+			if t < days[i+1].midnight {
+				return &days[i]
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+// appendLocalClock is appendClock for any instant.
 func appendLocalClock(b []byte, t, now int64) []byte {
 	lt := time.Unix(t, 0).In(London)
 	ln := time.Unix(now, 0).In(London)
