@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -431,5 +432,40 @@ func TestRerouteCountsOwnSlotAsFree(t *testing.T) {
 	}
 	if got[0].Routing.Decision.ServiceID != "gp-ucc-stream" || got[1].Routing.Decision.ServiceID != "gp-ucc-stream" {
 		t.Fatalf("routed to %s, then after the override to %s", got[0].Routing.Decision.ServiceID, got[1].Routing.Decision.ServiceID)
+	}
+}
+
+// TestQueueEventsWindow: the change feed keeps the last eventWindow raft
+// indexes (older events are pruned in Apply), resumes after any index in
+// the window, and says when a reader is further behind.
+func TestQueueEventsWindow(t *testing.T) {
+	f := newTestFSM(t)
+	const n = eventWindow + 300
+	logs := make([]*raft.Log, n)
+	for i := range logs {
+		logs[i] = cmdLog(uint64(i+1), kindEnv(t, KindAttendanceCreate, i, testReception, AttendanceCreate{Complaint: "cough"}, fmt.Sprintf("Q%05d", i+1)))
+	}
+	applyInBatches(f, logs, 256)
+	h, err := f.acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.release()
+	txn := h.db.NewTransaction(false)
+	defer txn.Discard()
+	v := &View{txn: txn}
+	evs, truncated, err := v.QueueEvents(n-5, 0)
+	if err != nil || truncated || len(evs) != 5 || evs[0].Index != n-4 || evs[4].AttendanceID != fmt.Sprintf("Q%05d", n) {
+		t.Fatalf("resume near the end: %v %v %+v", err, truncated, evs)
+	}
+	if _, truncated, err := v.QueueEvents(10, 1); err != nil || !truncated {
+		t.Fatalf("a reader %d indexes behind is not told to reload (err %v)", n-10, err)
+	}
+	kept := 0
+	if err := scanKeys(txn, prefixEvent, func(string) error { kept++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if kept > eventWindow+64 || kept < eventWindow-64 {
+		t.Fatalf("%d events kept, window %d", kept, eventWindow)
 	}
 }
