@@ -59,9 +59,27 @@ func Logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// FreeAddr returns a currently free 127.0.0.1:port.
+// FreeAddr returns a currently free 127.0.0.1:port for a test node to bind
+// later. It picks from 20000-31999, below Linux's ephemeral range
+// (32768-60999): a port the kernel handed out for ":0" and that the test
+// then freed can be taken meanwhile as the source port of any outgoing
+// loopback connection (tests make many), which showed up as "bind: address
+// already in use" under load. Each process starts at its own offset (from
+// its pid and the clock), so test binaries running side by side rarely meet.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
+	const lo, span = 20000, 12000
+	start := (os.Getpid()*7919 + int(time.Now().UnixNano()%span)) % span
+	for i := range 200 {
+		port := lo + (start+i*101)%span
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		addr := l.Addr().String()
+		l.Close()
+		return addr
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("free port: %v", err)

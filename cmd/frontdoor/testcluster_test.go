@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/clustertest"
 )
 
 // testCluster is a running in-process cluster.
@@ -115,12 +116,7 @@ func (s *syncBuffer) String() string {
 // freeAddr reserves a loopback port and releases it for the caller to bind.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return clustertest.FreeAddr(t)
 }
 
 // testLogger discards logs unless FRONTDOOR_TEST_LOG names a level
