@@ -69,8 +69,22 @@ func (n *Node) pid() int {
 	return n.cmd.Process.Pid
 }
 
-// freeAddr is a loopback address with a port nobody listens on now.
+// freeAddr is a loopback address with a port nobody listens on now. It
+// picks from 20000-31999, below Linux's ephemeral range (32768-60999): a
+// port from ":0" that is freed again can be taken as the source port of an
+// outgoing connection (the load makes many) before the node binds it.
 func freeAddr() (string, error) {
+	const lo, span = 20000, 12000
+	start := (os.Getpid()*7919 + int(time.Now().UnixNano()%span)) % span
+	for i := range 200 {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", lo+(start+i*101)%span))
+		if err != nil {
+			continue
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		return addr, nil
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
