@@ -544,19 +544,3 @@ func (v *View) ProtocolVersions() ([]ProtocolVersion, error) {
 	})
 	return out, err
 }
-
-// CheckProtocol is the handler's check that a presentation protocol of
-// that id is in the active set (a *CommandError naming the field if not).
-func (v *View) CheckProtocol(id string) error {
-	_, set, err := activeSet(v.txn)
-	if err != nil {
-		return err
-	}
-	if set == nil {
-		return errNoProtocols
-	}
-	if p, ok := set.Protocol(id); !ok || p.Kind != triage.KindPresentation {
-		return Invalid(map[string]string{"protocol": "no such protocol (GET /v1/protocols?q= finds one)"})
-	}
-	return nil
-}

@@ -337,13 +337,13 @@ func hasFlag(flags []string, f string) bool {
 }
 
 // triagePatient is the engine's patient context at tx.Now().
-func triagePatient(tx *Tx, a *Attendance, ctx *TriageContext, rec *PatientRecord) triage.Patient {
+func triagePatient(now time.Time, a *Attendance, ctx *TriageContext, rec *PatientRecord) triage.Patient {
 	var p triage.Patient
 	dob := a.Patient.DateOfBirth
 	if rec != nil && rec.DateOfBirth != "" {
 		dob = rec.DateOfBirth
 	}
-	if d, ok := ageDays(dob, tx.Now()); dob != "" && ok {
+	if d, ok := ageDays(dob, now); dob != "" && ok {
 		p.AgeDays = &d
 	} else if ctx != nil && ctx.AgeYears != nil {
 		y := *ctx.AgeYears
@@ -497,7 +497,7 @@ func startTriage(tx *Tx, a *Attendance, req *AttendanceCreate) error {
 	}
 	tr := &TriageRecord{Answers: []AnswerRecord{}, Dx: req.Dx}
 	a.Triage = tr
-	tp := triagePatient(tx, a, req.Context, nil)
+	tp := triagePatient(tx.Now(), a, req.Context, nil)
 	n, err := previousContacts(tx, a, nil)
 	if err != nil {
 		return err
@@ -531,15 +531,8 @@ func startTriage(tx *Tx, a *Attendance, req *AttendanceCreate) error {
 			return errNoProtocols
 		}
 		s, step, err := triage.Start(set, req.Protocol, tp)
-		switch {
-		case errors.Is(err, triage.ErrUnknownProtocol):
-			return Invalid(map[string]string{"protocol": "no such protocol (GET /v1/protocols lists them)"})
-		case errors.Is(err, triage.ErrNotApplicable):
-			return Invalid(map[string]string{"protocol": err.Error()})
-		case errors.Is(err, triage.ErrBadPatient):
-			return Invalid(map[string]string{"context": err.Error()})
-		case err != nil:
-			return &CommandError{Code: CodeInvalid, Message: "triage: " + err.Error()}
+		if err != nil {
+			return startError(err)
 		}
 		tr.SetKey, tr.Session, tr.Questions = key, &s, step.Questions
 		if !step.Done {
@@ -564,6 +557,43 @@ func startTriage(tx *Tx, a *Attendance, req *AttendanceCreate) error {
 	news, nd := news2Disposition(tp, obs)
 	tr.NEWS2 = news
 	return decide(tx, a, higher(minimum, nd), why)
+}
+
+// startError maps the engine's refusal to start a session.
+func startError(err error) *CommandError {
+	switch {
+	case errors.Is(err, triage.ErrUnknownProtocol):
+		return Invalid(map[string]string{"protocol": "no such protocol (GET /v1/protocols?q= finds one)"})
+	case errors.Is(err, triage.ErrNotApplicable):
+		return Invalid(map[string]string{"protocol": err.Error()})
+	case errors.Is(err, triage.ErrBadPatient):
+		return Invalid(map[string]string{"context": err.Error()})
+	}
+	return &CommandError{Code: CodeInvalid, Message: "triage: " + err.Error()}
+}
+
+// CheckTriageStart is the handler's check that the attendance's protocol
+// can start for this patient on the active set (at now, the handler's
+// clock): a *CommandError naming the field when Apply would refuse it.
+func (v *View) CheckTriageStart(req *AttendanceCreate, now time.Time) error {
+	if req.Protocol == "" {
+		return nil
+	}
+	_, set, err := activeSet(v.txn)
+	if err != nil {
+		return err
+	}
+	if set == nil {
+		return errNoProtocols
+	}
+	a := &Attendance{Patient: req.Patient, Channel: req.Channel}
+	if a.Channel == "" {
+		a.Channel = ChannelWalkIn
+	}
+	if _, _, err := triage.Start(set, req.Protocol, triagePatient(now, a, req.Context, nil)); err != nil {
+		return startError(err)
+	}
+	return nil
 }
 
 // clinicianNow is the disposition of reception's "clinician now": a life

@@ -45,8 +45,10 @@ func (s *server) createAttendance(c *fiber.Ctx) error {
 		return invalid("the attendance is not valid", fields)
 	}
 	if req.Protocol != "" {
-		// The protocol must exist in the active set (Apply checks again).
-		if err := s.localCheck(c, func(v *cluster.View) error { return v.CheckProtocol(req.Protocol) }); err != nil {
+		// The protocol must exist in the active set and apply to this
+		// patient (Apply checks again).
+		now := time.Now()
+		if err := s.localCheck(c, func(v *cluster.View) error { return v.CheckTriageStart(&req, now) }); err != nil {
 			return handledOK(err)
 		}
 	}

@@ -242,6 +242,8 @@ func TestWorkflowBadInput(t *testing.T) {
 		{"override to an unknown tier", "/v1/attendances/" + a.ID + "/override", `{"tier":"hospital","reason":"x"}`, doc, 422, "tier"},
 		{"invalid NHS number", "/v1/attendances", `{"complaint":"x","protocol":"urinary-symptoms","patient":{"nhs_number":"9434765911"}}`, desk, 422, "patient.nhs_number"},
 		{"unknown protocol", "/v1/attendances", `{"complaint":"x","protocol":"toothache-deluxe"}`, desk, 422, "protocol"},
+		{"protocol not for this age", "/v1/attendances", `{"complaint":"x","protocol":"fever-under-5","context":{"age_years":40}}`, desk, 422, "protocol"},
+		{"bad triage context", "/v1/attendances", `{"complaint":"x","protocol":"chest-pain","context":{"sex":"other"}}`, desk, 422, "context.sex"},
 		{"malformed Dx", "/v1/attendances", `{"complaint":"x","channel":"nhs111","dx":{"code":"DX-6"}}`, desk, 422, "dx.code"},
 		{"implausible observation", "/v1/attendances/" + a.ID + "/observations", `{"spo2":140}`, doc, 422, "observations.spo2"},
 		{"observation of the wrong type", "/v1/attendances/" + a.ID + "/observations", `{"pulse":"fast"}`, doc, 422, "pulse"},
