@@ -264,6 +264,10 @@ type pservice struct {
 	exceptions  map[Date][]psession
 	lat, lon    float64
 	cosLat      float64
+	// site numbers the distinct coordinates in the directory: services
+	// at one site (a health centre, a hospital) are the same distance
+	// from the patient
+	site int32
 }
 
 // pprovision is a Provision with its limits prepared.
@@ -472,6 +476,7 @@ func buildIndex(d *Directory) (*dirIndex, error) {
 		idx.extraHols[Date{t.Year(), t.Month(), t.Day()}] = true
 	}
 	seen := map[string]bool{}
+	sites := map[LatLon]int32{}
 	hasED := false
 	for i := range d.Services {
 		s := &d.Services[i]
@@ -556,6 +561,12 @@ func buildIndex(d *Directory) (*dirIndex, error) {
 			ps.exceptions[Date{t.Year(), t.Month(), t.Day()}] = list
 		}
 		ps.cosLat = math.Cos(ps.lat * math.Pi / 180)
+		site, ok := sites[LatLon{ps.lat, ps.lon}]
+		if !ok {
+			site = int32(len(sites))
+			sites[LatLon{ps.lat, ps.lon}] = site
+		}
+		ps.site = site
 		switch s.Capacity.Kind {
 		case CapacitySlots, CapacityNone:
 		case CapacityPlaces:

@@ -286,6 +286,8 @@ func Route(need Need, p Patient, now time.Time, dir *Directory, load *Load) (Dec
 	// best one is also kept whole); small tiers stay on the stack.
 	var loserBuf [256]loser
 	var area patientArea
+	// distances already worked out, by site number (+1; 0 is empty)
+	var siteDist [256]struct{ site, dist int32 }
 	for r := minRank; r < len(Tiers); r++ {
 		list := idx.byTier[r]
 		// every service of this tier ends up rejected except the chosen one
@@ -305,7 +307,11 @@ func Route(need Need, p Patient, now time.Time, dir *Directory, load *Load) (Dec
 			}
 			c.i = si
 			c.own = isOwnPractice(ps, Tiers[r], &p)
-			c.dist = haversineCos(pLoc.Lat, pLoc.Lon, pCos, ps.lat, ps.lon, ps.cosLat)
+			sd := &siteDist[ps.site%int32(len(siteDist))]
+			if sd.site != ps.site+1 {
+				sd.site, sd.dist = ps.site+1, int32(haversineCos(pLoc.Lat, pLoc.Lon, pCos, ps.lat, ps.lon, ps.cosLat))
+			}
+			c.dist = int(sd.dist)
 			if len(suitable) == 0 || compareCandidates(&c, &best, idx) < 0 {
 				best = c
 			}
