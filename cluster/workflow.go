@@ -347,16 +347,25 @@ func applyAttendanceObserve(tx *Tx, raw json.RawMessage) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		prevOutcome := tr.Session.Outcome
 		next, step, err := triage.Observe(set, *tr.Session, in.Observations)
 		if err != nil {
 			return nil, answerError(err, nil)
 		}
 		tr.Session = &next
-		if step.Done {
+		switch {
+		case !step.Done:
+			tr.Questions = step.Questions
+		case prevOutcome == nil || step.Outcome.Intensity() > prevOutcome.Intensity() ||
+			checksLevel(step.Outcome) > checksLevel(prevOutcome):
+			// Only what the observations changed counts (a newly reached
+			// outcome, a higher one, or a global check now demanding more):
+			// an outcome that merely stands must not undo a clinician's
+			// override, while a rising score still raises it.
 			fresh = dispositionOf(step.Outcome)
 			tr.Questions = nil
-		} else {
-			tr.Questions = step.Questions
+		default:
+			tr.Questions = nil
 		}
 	default:
 		// No protocol session (Dx only, or no triage yet): NEWS2 on what is known.
@@ -373,7 +382,11 @@ func applyAttendanceObserve(tx *Tx, raw json.RawMessage) (any, error) {
 			tp.AgeDays = &d
 		}
 		news, nd := news2Disposition(tp, merged)
-		tr.NEWS2, fresh = news, nd
+		_, before := news2Disposition(tp, merged0(tr.Observations))
+		tr.NEWS2 = news
+		if nd.Intensity() > before.Intensity() {
+			fresh = nd
+		}
 	}
 	if fresh != nil {
 		fresh = higher(fresh, tr.floor())
@@ -403,6 +416,29 @@ func applyAttendanceObserve(tx *Tx, raw json.RawMessage) (any, error) {
 // closedForRouting: a patient already being seen is not moved elsewhere.
 func closedForRouting(status string) bool {
 	return status == AttendanceCalled || closed(status)
+}
+
+// checksLevel is the most intensive disposition the global checks of an
+// outcome demand (0 when none raises).
+func checksLevel(r *triage.Result) int {
+	level := 0
+	if r == nil {
+		return 0
+	}
+	for _, c := range r.Checks {
+		if c.Raises {
+			level = max(level, triage.Intensity(c.Tier, c.Timeframe))
+		}
+	}
+	return level
+}
+
+// merged0 is the merge of the recorded observations alone.
+func merged0(recs []ObservationRecord) triage.Observations {
+	if len(recs) == 0 {
+		return triage.Observations{}
+	}
+	return mergedObservations(recs[:len(recs)-1], recs[len(recs)-1].Observations)
 }
 
 func mergedObservations(recs []ObservationRecord, latest triage.Observations) triage.Observations {

@@ -469,3 +469,54 @@ func TestQueueEventsWindow(t *testing.T) {
 		t.Fatalf("%d events kept, window %d", kept, eventWindow)
 	}
 }
+
+// TestObservationsRespectOverrideButStillRaise: after a clinician lowers a
+// disposition, observations that change nothing leave the override alone;
+// a rising NEWS2 still raises it.
+func TestObservationsRespectOverrideButStillRaise(t *testing.T) {
+	dir, err := routing.DemoDirectory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	age := 52
+	answers := append(screenNo(t), triage.Reply{Question: "heavy_or_spreading", Value: "no"}, triage.Reply{Question: "unwell_with_pain", Value: "no"},
+		triage.Reply{Question: "tearing", Value: "no"}, triage.Reply{Question: "coughing_blood", Value: "no"}, triage.Reply{Question: "heart_history", Value: "no"},
+		triage.Reply{Question: "chest_wall", Value: "no"}, triage.Reply{Question: "heartburn", Value: "no"}, triage.Reply{Question: "when_started", Value: "last_12_hours"})
+	envs := [][]byte{
+		kindEnv(t, KindProtocolsLoad, 1, bootstrap, protocolsLoadPayload()),
+		kindEnv(t, KindDirectoryLoad, 2, bootstrap, dir),
+		kindEnv(t, KindAttendanceCreate, 3, testReception, AttendanceCreate{Complaint: "chest ache", Protocol: "chest-pain",
+			Patient: Patient{Postcode: "DY1 1AA"}, Context: &TriageContext{AgeYears: &age, Sex: "male"}}, "F1"),
+		kindEnv(t, KindAttendanceAnswer, 4, testReception, AttendanceAnswers{AttendanceID: "F1", Answers: answers}),
+		kindEnv(t, KindAttendanceOverride, 5, testClinician, AttendanceOverride{AttendanceID: "F1", Tier: triage.GP, Timeframe: triage.Within2h,
+			Reason: "ECG and troponin normal, musculoskeletal"}),
+		kindEnv(t, KindAttendanceObserve, 6, testClinician, AttendanceObservations{AttendanceID: "F1",
+			Observations: triage.Observations{RespiratoryRate: ip(16), SpO2: ip(98), Pulse: ip(72), SystolicBP: ip(128)}}),
+		kindEnv(t, KindAttendanceObserve, 7, testClinician, AttendanceObservations{AttendanceID: "F1",
+			Observations: triage.Observations{RespiratoryRate: ip(26), SpO2: ip(91), Pulse: ip(125)}}),
+	}
+	f := newTestFSM(t)
+	var got []Attendance
+	for i, e := range envs {
+		r := resultValue(t, f.ApplyBatch([]*raft.Log{cmdLog(uint64(i+1), e)})[0])
+		if r.Err != nil {
+			t.Fatalf("command %d: %v", i+1, r.Err)
+		}
+		var a Attendance
+		if i >= 2 {
+			if err := json.Unmarshal(r.Value, &a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got = append(got, a)
+	}
+	if d := got[3].Triage.Disposition; d.Tier != triage.ED {
+		t.Fatalf("triage: %+v", d)
+	}
+	if d := got[5].Triage.Disposition; d.Tier != triage.GP || d.Source != "override" || got[5].Routing.Decision.Tier != routing.TierGP {
+		t.Fatalf("normal observations undid the override: %+v", d)
+	}
+	if d := got[6].Triage.Disposition; d.Tier != triage.ED || d.Timeframe != triage.Immediate || got[6].Routing.Decision.ServiceID != "ed-castlegate" {
+		t.Fatalf("rising NEWS2 after the override: %+v", d)
+	}
+}
