@@ -108,11 +108,16 @@ type TriageRecord struct {
 	// ClinicianNow: reception's "clinician now" at arrival, a floor of
 	// ed/immediate whatever the answers say later.
 	ClinicianNow bool `json:"clinician_now,omitempty"`
+	// FloorWaived: a clinician's override replaced the floors above.
+	FloorWaived bool `json:"floor_waived,omitempty"`
 }
 
 // floor is the minimum disposition the attendance's referral and arrival
 // set (NHS 111 Dx, "clinician now"); nil when none.
 func (tr *TriageRecord) floor() *Disposition {
+	if tr.FloorWaived {
+		return nil
+	}
 	var d *Disposition
 	if tr.DxInfo != nil {
 		d = dxDisposition(tr.DxInfo)

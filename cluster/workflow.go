@@ -551,6 +551,7 @@ func applyAttendanceOverride(tx *Tx, raw json.RawMessage) (any, error) {
 	}
 	tr.Disposition = d
 	tr.Review = ""
+	tr.FloorWaived = true // the clinician's decision replaces the Dx and clinician-now floors
 	a.Overrides = append(a.Overrides, Override{Tier: in.Tier, Timeframe: in.Timeframe, ServiceID: in.ServiceID, Reason: in.Reason,
 		By: tx.Actor(), At: tx.Now(), Index: tx.Index()})
 	need, err := routing.NeedFromTimeframe(routing.Tier(d.Tier), string(d.Timeframe), d.Dx, d.CareNeeds)
