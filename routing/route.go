@@ -455,7 +455,8 @@ func evaluate(ps *pservice, need *Need, needBits []int, p *Patient, area *patien
 			return candidate{}, RejectNotProvided, m.notProvided[i]
 		}
 	}
-	if code, reason := checkAge(&ps.age, &ps.svc.Eligibility.Age, p, "", m); code != "" {
+	if !ps.age.admits(p) {
+		code, reason := ageRejection(&ps.age, &ps.svc.Eligibility.Age, p, "", m)
 		return candidate{}, code, reason
 	}
 	if code, reason := checkSex(&ps.sex, p.Sex); code != "" {
@@ -493,7 +494,8 @@ func evaluate(ps *pservice, need *Need, needBits []int, p *Patient, area *patien
 				pr = &ps.provs[j]
 			}
 		}
-		if code, reason := checkAge(&pr.age, &pr.pr.Age, p, n, m); code != "" {
+		if !pr.age.admits(p) {
+			code, reason := ageRejection(&pr.age, &pr.pr.Age, p, n, m)
 			return candidate{}, code, reason
 		}
 		if code, reason := checkSex(&pr.sex, p.Sex); code != "" {
@@ -503,31 +505,31 @@ func evaluate(ps *pservice, need *Need, needBits []int, p *Patient, area *patien
 	return openSlot(ps, now, winEnd, cal, load, m)
 }
 
-// checkAge applies an age limit; a is the range it was made from (for
-// the text of an age outside it).
-func checkAge(l *ageLimit, a *AgeRange, p *Patient, need string, m *memo) (string, string) {
-	if l.none {
-		return "", ""
-	}
+// admits reports whether the patient's age is known and within l (or l
+// is no limit).
+func (l *ageLimit) admits(p *Patient) bool {
+	return l.none || (p.AgeKnown && p.AgeDays >= l.lo && (l.hi < 0 || p.AgeDays <= l.hi))
+}
+
+// ageRejection is the rejection for a patient l does not admit; a is the
+// range l was made from (for the text of an age outside it).
+func ageRejection(l *ageLimit, a *AgeRange, p *Patient, need string, m *memo) (string, string) {
 	if !p.AgeKnown {
 		return RejectAgeUnknown, l.unknown
 	}
-	if p.AgeDays < l.lo || (l.hi >= 0 && p.AgeDays > l.hi) {
-		k := memoKey{kind: 2, a: int64(l.lo), b: int64(l.hi), s: need}
-		if v, ok := m.lookup(k); ok {
-			return RejectAge, v
-		}
-		var buf [96]byte
-		b := append(buf[:0], "age "...)
-		b = appendAgeText(b, p.AgeDays, a)
-		b = append(b, " outside "...)
-		b = a.appendTo(b)
-		if need != "" {
-			b = append(append(b, " for "...), need...)
-		}
-		return RejectAge, m.put(k, string(b))
+	k := memoKey{kind: 2, a: int64(l.lo), b: int64(l.hi), s: need}
+	if v, ok := m.lookup(k); ok {
+		return RejectAge, v
 	}
-	return "", ""
+	var buf [96]byte
+	b := append(buf[:0], "age "...)
+	b = appendAgeText(b, p.AgeDays, a)
+	b = append(b, " outside "...)
+	b = a.appendTo(b)
+	if need != "" {
+		b = append(append(b, " for "...), need...)
+	}
+	return RejectAge, m.put(k, string(b))
 }
 
 func forNeed(need string) string {
