@@ -297,10 +297,10 @@ func Route(need Need, p Patient, now time.Time, dir *Directory, load *Load) (Dec
 			d.Rejections = grown
 		}
 		suitable := loserBuf[:0]
-		var best candidate
+		var best, c candidate
 		for _, si := range list {
 			ps := &idx.services[si]
-			c, code, reason := evaluate(ps, &need, needBits, &p, &area, nowU, winEnd, &cal, load, m)
+			code, reason := evaluate(&c, ps, &need, needBits, &p, &area, nowU, winEnd, &cal, load, m)
 			if code != "" {
 				d.reject(ps.id, ps.tier, code, reason, 0)
 				continue
@@ -334,7 +334,8 @@ func Route(need Need, p Patient, now time.Time, dir *Directory, load *Load) (Dec
 			if c.own == best.own && c.dist == best.dist {
 				// only an exact tie needs the load; evaluate is pure, so
 				// this is the load the service was ranked with
-				e, _, _ := evaluate(ps, &need, needBits, &p, &area, nowU, winEnd, &cal, load, m)
+				var e candidate
+				evaluate(&e, ps, &need, needBits, &p, &area, nowU, winEnd, &cal, load, m)
 				c.used = e.used
 			}
 			d.reject(ps.id, Tiers[r], RejectNotChosen, notChosenReason(&c, &best), c.dist)
@@ -437,10 +438,11 @@ type patientArea struct {
 	district, sector string
 }
 
-// evaluate checks one service; a non-empty code is the rejection.
-func evaluate(ps *pservice, need *Need, needBits []int, p *Patient, area *patientArea, now, winEnd int64, cal *calendar, load *Load, m *memo) (candidate, string, string) {
+// evaluate checks one service; a non-empty code is the rejection,
+// otherwise *c is the slot found (c is scratch space on rejection).
+func evaluate(c *candidate, ps *pservice, need *Need, needBits []int, p *Patient, area *patientArea, now, winEnd int64, cal *calendar, load *Load, m *memo) (code, reason string) {
 	if ps.red && (ps.redUntil == 0 || now < ps.redUntil) {
-		return candidate{}, RejectStatusRed, "status red"
+		return RejectStatusRed, "status red"
 	}
 	for i := range need.CareNeeds {
 		b := needBits[i]
@@ -452,25 +454,24 @@ func evaluate(ps *pservice, need *Need, needBits []int, p *Patient, area *patien
 			}
 		}
 		if b < 0 || w&(1<<(b%64)) == 0 {
-			return candidate{}, RejectNotProvided, m.notProvided[i]
+			return RejectNotProvided, m.notProvided[i]
 		}
 	}
 	if !ps.age.admits(p) {
-		code, reason := ageRejection(&ps.age, &ps.svc.Eligibility.Age, p, "", m)
-		return candidate{}, code, reason
+		return ageRejection(&ps.age, &ps.svc.Eligibility.Age, p, "", m)
 	}
 	if code, reason := checkSex(&ps.sex, p.Sex); code != "" {
-		return candidate{}, code, reason
+		return code, reason
 	}
 	if ps.registeredOnly != "" && p.RegisteredPractice != ps.svc.ODSCode {
-		return candidate{}, RejectNotRegistered, ps.registeredOnly
+		return RejectNotRegistered, ps.registeredOnly
 	}
 	if ps.usualResidence && !p.AtUsualResidence {
-		return candidate{}, RejectNotAtResidence, "sees patients only at their usual residence"
+		return RejectNotAtResidence, "sees patients only at their usual residence"
 	}
 	if len(ps.catchment) > 0 {
 		if p.Postcode == "" {
-			return candidate{}, RejectPostcodeUnknown, "postcode unknown, service has a catchment"
+			return RejectPostcodeUnknown, "postcode unknown, service has a catchment"
 		}
 		if !area.done {
 			area.district, area.sector = PostcodeDistrict(p.Postcode), PostcodeSector(p.Postcode)
@@ -484,7 +485,7 @@ func evaluate(ps *pservice, need *Need, needBits []int, p *Patient, area *patien
 			}
 		}
 		if !in {
-			return candidate{}, RejectOutsideCatchment, "outside catchment"
+			return RejectOutsideCatchment, "outside catchment"
 		}
 	}
 	for i, n := range need.CareNeeds {
@@ -495,14 +496,13 @@ func evaluate(ps *pservice, need *Need, needBits []int, p *Patient, area *patien
 			}
 		}
 		if !pr.age.admits(p) {
-			code, reason := ageRejection(&pr.age, &pr.pr.Age, p, n, m)
-			return candidate{}, code, reason
+			return ageRejection(&pr.age, &pr.pr.Age, p, n, m)
 		}
 		if code, reason := checkSex(&pr.sex, p.Sex); code != "" {
-			return candidate{}, code, reason
+			return code, reason
 		}
 	}
-	return openSlot(ps, now, winEnd, cal, load, m)
+	return openSlot(c, ps, now, winEnd, cal, load, m)
 }
 
 // admits reports whether the patient's age is known and within l (or l
@@ -608,18 +608,18 @@ func (ps *pservice) sessionsFor(d *dayInfo) []psession {
 
 // openSlot finds the first session usable within [now, winEnd] with
 // capacity left.
-func openSlot(ps *pservice, now, winEnd int64, cal *calendar, load *Load, m *memo) (candidate, string, string) {
+func openSlot(c *candidate, ps *pservice, now, winEnd int64, cal *calendar, load *Load, m *memo) (code, reason string) {
 	s := ps.svc
 	kind := s.Capacity.Kind
 	if s.AlwaysOpen {
-		c := candidate{start: now, end: now, visit: now, capacity: kind}
+		*c = candidate{start: now, end: now, visit: now, capacity: kind}
 		if kind == CapacityPlaces {
 			c.used = load.used(s.ID, kind, 0)
 			if c.used >= s.Capacity.Places {
-				return c, RejectFull, placesFull(s.Capacity.Places, m)
+				return RejectFull, placesFull(s.Capacity.Places, m)
 			}
 		}
-		return c, "", ""
+		return "", ""
 	}
 	var fullStart int64 = -1
 	var fullSlots int
@@ -643,7 +643,7 @@ func openSlot(ps *pservice, now, winEnd int64, cal *calendar, load *Load, m *mem
 				closingAt = en
 				continue
 			}
-			c := candidate{start: st, end: en, visit: visit, capacity: kind}
+			*c = candidate{start: st, end: en, visit: visit, capacity: kind}
 			switch kind {
 			case CapacitySlots:
 				c.used = load.used(s.ID, kind, st)
@@ -656,10 +656,10 @@ func openSlot(ps *pservice, now, winEnd int64, cal *calendar, load *Load, m *mem
 			case CapacityPlaces:
 				c.used = load.used(s.ID, kind, 0)
 				if c.used >= s.Capacity.Places {
-					return c, RejectFull, placesFull(s.Capacity.Places, m)
+					return RejectFull, placesFull(s.Capacity.Places, m)
 				}
 			}
-			return c, "", ""
+			return "", ""
 		}
 	}
 	return closedReason(fullStart, fullSlots, closingAt, -1, now, cal, m)
@@ -673,7 +673,7 @@ func placesFull(places int, m *memo) string {
 	return m.put(k, "full: 0 of "+strconv.Itoa(places)+" places free")
 }
 
-func closedReason(fullStart int64, fullSlots int, closingAt, next, now int64, cal *calendar, m *memo) (candidate, string, string) {
+func closedReason(fullStart int64, fullSlots int, closingAt, next, now int64, cal *calendar, m *memo) (string, string) {
 	var k memoKey
 	code := RejectClosed
 	switch {
@@ -684,10 +684,10 @@ func closedReason(fullStart int64, fullSlots int, closingAt, next, now int64, ca
 	case next >= 0:
 		k = memoKey{kind: 5, a: next}
 	default:
-		return candidate{}, RejectClosed, "closed throughout the timeframe"
+		return RejectClosed, "closed throughout the timeframe"
 	}
 	if v, ok := m.lookup(k); ok {
-		return candidate{}, code, v
+		return code, v
 	}
 	var buf [64]byte
 	b := buf[:0]
@@ -706,7 +706,7 @@ func closedReason(fullStart int64, fullSlots int, closingAt, next, now int64, ca
 		b = append(b, "closed until "...)
 		b = cal.appendClock(b, next, now)
 	}
-	return candidate{}, code, m.put(k, string(b))
+	return code, m.put(k, string(b))
 }
 
 // appendClock appends t in London time: "08:00" on now's local day,
