@@ -2,6 +2,7 @@ package routing
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -286,5 +287,88 @@ func TestRouteDeterministic(t *testing.T) {
 		if string(ja) != string(jb) {
 			t.Fatalf("run %d differs:\n%s\n%s", i, ja, jb)
 		}
+	}
+}
+
+// TestRouteNotChosenReasons checks why each suitable service lost:
+// services on one site tie on distance, so load and then id decide, and
+// a patient's own practice beats a nearer one.
+func TestRouteNotChosenReasons(t *testing.T) {
+	b, err := os.ReadFile("testdata/ranking_directory.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d Directory
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatalf("decode fixture: %v", err)
+	}
+	if err := d.Validate(); err != nil {
+		t.Fatalf("validate fixture: %v", err)
+	}
+	now := time.Date(2026, 11, 24, 14, 0, 0, 0, London)
+	today := time.Date(2026, 11, 24, 0, 0, 0, 0, London) // the all-day session's start
+	booked := func(ids ...string) *Load {
+		l := &Load{}
+		for _, id := range ids {
+			l.Add(Allocation{ServiceID: id, Kind: CapacitySlots, SessionStart: today})
+		}
+		return l
+	}
+	pharmacy := Need{MinTier: TierPharmacy, WithinMinutes: 60}
+	tests := []struct {
+		name    string
+		need    Need
+		patient Patient
+		load    *Load
+		want    string
+		reasons map[string]string
+	}{
+		{"equal load: id decides", pharmacy, PatientAged(40, "male", "DY1 1AA"), &Load{}, "ph-a", map[string]string{
+			"ph-b":   "suitable, tie broken by id",
+			"ph-c":   "suitable, tie broken by id",
+			"ph-far": "suitable, but further away",
+		}},
+		{"busier loses before id", pharmacy, PatientAged(40, "male", "DY1 1AA"), booked("ph-a", "ph-a", "ph-c"), "ph-b", map[string]string{
+			"ph-a":   "suitable, but busier",
+			"ph-c":   "suitable, but busier",
+			"ph-far": "suitable, but further away",
+		}},
+		{"distance before load", pharmacy, PatientAged(40, "male", "DY1 1AA"), booked("ph-a", "ph-b", "ph-c"), "ph-a", map[string]string{
+			"ph-b":   "suitable, tie broken by id",
+			"ph-c":   "suitable, tie broken by id",
+			"ph-far": "suitable, but further away",
+		}},
+		{"own practice first", Need{MinTier: TierGP, WithinMinutes: 60},
+			Patient{AgeKnown: true, AgeDays: AgeDaysFromYears(40), Postcode: "DY1 1AA", RegisteredPractice: "M10002"},
+			&Load{}, "gp-own", map[string]string{
+				"gp-near": "suitable, but the patient's own practice comes first",
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dec, err := Route(tc.need, tc.patient, now, &d, tc.load)
+			if err != nil {
+				t.Fatalf("Route: %v", err)
+			}
+			if dec.ServiceID != tc.want {
+				t.Fatalf("chose %s, want %s (rejections %+v)", dec.ServiceID, tc.want, dec.Rejections)
+			}
+			checkEveryServiceAccounted(t, &d, tc.need, dec)
+			for id, want := range tc.reasons {
+				r, ok := rejectionOf(dec, id)
+				if !ok {
+					t.Errorf("%s: no rejection", id)
+					continue
+				}
+				if r.Code != RejectNotChosen || r.Reason != want {
+					t.Errorf("%s: %s %q, want not_chosen %q", id, r.Code, r.Reason, want)
+				}
+				switch {
+				case want == "suitable, but further away" && r.DistanceM <= dec.DistanceM,
+					(want == "suitable, but busier" || want == "suitable, tie broken by id") && r.DistanceM != dec.DistanceM:
+					t.Errorf("%s: distance %d m against the chosen %d m", id, r.DistanceM, dec.DistanceM)
+				}
+			}
+		})
 	}
 }
