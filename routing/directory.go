@@ -259,9 +259,12 @@ type pservice struct {
 	provs          []pprovision
 
 	svc         *Service
+	alwaysOpen  bool
+	capKind     string // Capacity.Kind
+	places      int    // Capacity.Places
+	exceptions  map[Date][]psession
 	weekly      [7][]psession // by time.Weekday
 	bankHoliday []psession
-	exceptions  map[Date][]psession
 	lat, lon    float64
 	cosLat      float64
 	// site numbers the distinct coordinates in the directory: services
@@ -596,6 +599,7 @@ func buildIndex(d *Directory) (*dirIndex, error) {
 			ps.needs0 = ps.needBits[0]
 		}
 		ps.id, ps.tier = s.ID, s.Tier
+		ps.alwaysOpen, ps.capKind, ps.places = s.AlwaysOpen, s.Capacity.Kind, s.Capacity.Places
 		ps.age = newAgeLimit(s.Eligibility.Age, "")
 		ps.sex = newSexLimit(s.Eligibility.Sex, "")
 		if s.Eligibility.RegisteredOnly {

@@ -609,14 +609,13 @@ func (ps *pservice) sessionsFor(d *dayInfo) []psession {
 // openSlot finds the first session usable within [now, winEnd] with
 // capacity left.
 func openSlot(c *candidate, ps *pservice, now, winEnd int64, cal *calendar, load *Load, m *memo) (code, reason string) {
-	s := ps.svc
-	kind := s.Capacity.Kind
-	if s.AlwaysOpen {
+	kind := ps.capKind
+	if ps.alwaysOpen {
 		*c = candidate{start: now, end: now, visit: now, capacity: kind}
 		if kind == CapacityPlaces {
-			c.used = load.used(s.ID, kind, 0)
-			if c.used >= s.Capacity.Places {
-				return RejectFull, placesFull(s.Capacity.Places, m)
+			c.used = load.used(ps.id, kind, 0)
+			if c.used >= ps.places {
+				return RejectFull, placesFull(ps.places, m)
 			}
 		}
 		return "", ""
@@ -646,7 +645,7 @@ func openSlot(c *candidate, ps *pservice, now, winEnd int64, cal *calendar, load
 			*c = candidate{start: st, end: en, visit: visit, capacity: kind}
 			switch kind {
 			case CapacitySlots:
-				c.used = load.used(s.ID, kind, st)
+				c.used = load.used(ps.id, kind, st)
 				if c.used >= ss.slots {
 					if fullStart < 0 {
 						fullStart, fullSlots = st, ss.slots
@@ -654,9 +653,9 @@ func openSlot(c *candidate, ps *pservice, now, winEnd int64, cal *calendar, load
 					continue
 				}
 			case CapacityPlaces:
-				c.used = load.used(s.ID, kind, 0)
-				if c.used >= s.Capacity.Places {
-					return RejectFull, placesFull(s.Capacity.Places, m)
+				c.used = load.used(ps.id, kind, 0)
+				if c.used >= ps.places {
+					return RejectFull, placesFull(ps.places, m)
 				}
 			}
 			return "", ""
