@@ -772,6 +772,9 @@ func applyDispatchStatus(tx *Tx, raw json.RawMessage) (any, error) {
 		d.Clock.Minutes, d.Clock.Met = &m, &met
 	case DispatchCompleted:
 		d.CompletedAt, d.Outcome = timePtr(tx.Now()), req.Outcome
+		if err := releaseDispatchPlace(tx, d); err != nil {
+			return nil, err
+		}
 	}
 	note := req.Note
 	if req.Outcome != "" {
@@ -784,6 +787,20 @@ func applyDispatchStatus(tx *Tx, raw json.RawMessage) (any, error) {
 	tx.Audit("dispatch.status", "dispatch/"+d.ID, map[string]any{"status": req.Status, "outcome": req.Outcome,
 		"clock_met": d.Clock.Met})
 	return d, nil
+}
+
+// releaseDispatchPlace frees the team's place once its visit is over, so
+// the next referral can have it. An attendance routed elsewhere meanwhile
+// already gave the place back when it was re-routed.
+func releaseDispatchPlace(tx *Tx, d *Dispatch) error {
+	a, err := loadAttendance(tx, d.AttendanceID)
+	if err != nil {
+		return err
+	}
+	if a.Routing == nil || a.Routing.Decision.ServiceID != d.ServiceID {
+		return nil
+	}
+	return releaseSlot(tx, a.ID, a.Routing.Decision.Allocation)
 }
 
 func loadOutbox(tx *Tx, webhookID string) (*OutboxEntry, error) {

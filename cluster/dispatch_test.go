@@ -176,7 +176,26 @@ func TestDispatchCreatedWithRoutingAndClockInFSM(t *testing.T) {
 	if res := r.apply(3601+91*60, KindDispatchStatus, dispResponder, DispatchStatusChange{DispatchID: "A1-d1", Status: DispatchCompleted, Outcome: "cured"}); res.Err == nil || res.Err.Fields["outcome"] == "" {
 		t.Fatalf("bad outcome: %+v", res.Err)
 	}
+	holdsPlace := func() bool {
+		held := false
+		r.view(func(v *View) {
+			recs, err := v.Allocations("ucr-north")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, rec := range recs {
+				held = held || rec.AttendanceID == "A1"
+			}
+		})
+		return held
+	}
+	if !holdsPlace() {
+		t.Fatal("the team's place is not held while the visit is on")
+	}
 	r.ok(3601+150*60, KindDispatchStatus, dispResponder, DispatchStatusChange{DispatchID: "A1-d1", Status: DispatchCompleted, Outcome: OutcomeStayedAtHome})
+	if holdsPlace() {
+		t.Fatal("a completed visit still holds the team's place")
+	}
 	d = r.dispatch("A1-d1")
 	if d.Status != DispatchCompleted || d.Outcome != OutcomeStayedAtHome || d.Clock.Met == nil || !*d.Clock.Met ||
 		d.Clock.Minutes == nil || *d.Clock.Minutes != 90 || d.AcceptedBy == nil || d.AcceptedBy.ID != dispResponder.ID ||
