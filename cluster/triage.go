@@ -440,31 +440,19 @@ func dxDisposition(info *triage.DxInfo) *Disposition {
 		DecidedBy: "dx", Title: info.Meaning}
 }
 
-// news2Disposition is the global NEWS2 check for attendances without a
-// protocol session (Dx only): the same mapping as the engine's.
+// news2Disposition runs the global checks (NEWS2, NG143 fever traffic
+// light, NG51 sepsis observations, repeat contact, carer worry) for
+// attendances without a protocol session (Dx only), with the engine's own
+// mapping: it returns the NEWS2 result, when NEWS2 applied, and the
+// disposition of the most intensive check that raises, or nil.
 func news2Disposition(tp triage.Patient, obs triage.Observations) (*triage.NEWS2Result, *Disposition) {
-	if tp.Pregnant == "yes" {
-		return nil, nil
+	tp.Observations = obs
+	_, news, top := triage.PatientChecks(tp)
+	if top == nil {
+		return news, nil
 	}
-	if tp.AgeYears != nil && *tp.AgeYears < 16 {
-		return nil, nil
-	}
-	if tp.AgeDays != nil && *tp.AgeDays < 16*365 {
-		return nil, nil
-	}
-	r := triage.NEWS2(obs)
-	d := &Disposition{Source: "news2", DecidedBy: "news2", CareNeeds: []string{}}
-	switch r.Response {
-	case triage.NEWS2EDImmediate:
-		d.Tier, d.Timeframe, d.Dx, d.Title = triage.ED, triage.Immediate, triage.DxAmbulance, fmt.Sprintf("NEWS2 %d: emergency assessment now", r.Score)
-	case triage.NEWS2Urgent:
-		d.Tier, d.Timeframe, d.Dx, d.Title = triage.ED, triage.Within1h, triage.DxED1h, fmt.Sprintf("NEWS2 %d: urgent assessment", r.Score)
-	case triage.NEWS2Clinician:
-		d.Tier, d.Timeframe, d.Dx, d.Title = triage.GP, triage.Within6h, triage.DxGP6h, fmt.Sprintf("NEWS2 %d: clinician assessment", r.Score)
-	default:
-		return &r, nil
-	}
-	return &r, d
+	return news, &Disposition{Tier: top.Tier, Timeframe: top.Timeframe, Dx: top.Dx, CareNeeds: []string{},
+		Source: top.Check, DecidedBy: top.Check, Title: top.Reason}
 }
 
 // higher returns the more intensive of two dispositions (a on ties).

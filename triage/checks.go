@@ -255,3 +255,32 @@ func sepsisCriteriaExplain(a age, o Observations, explain bool) (crit []string, 
 	}
 	return crit, severe
 }
+
+// PatientChecks runs the global checks on what is known of a patient when
+// there is no protocol session, e.g. an NHS 111 referral that carries only a
+// Dx code: NEWS2, the NG143 traffic light (a fever flag or a measured
+// temperature; no symptom features without questions), the NG51 sepsis
+// observations, repeat contact and carer worry. It returns every check, the
+// NEWS2 result when NEWS2 applied, and a copy of the most intensive check
+// that raises the outcome (nil when none does). Like the engine, it is pure.
+func PatientChecks(p Patient) (checks []CheckResult, news *NEWS2Result, top *CheckResult) {
+	s := Session{Patient: p}
+	w := walker{s: &s, a: p.age(), pregnant: p.Pregnant}
+	if w.pregnant == "" {
+		w.pregnant = "unknown"
+	}
+	for _, f := range p.Flags {
+		if f == FlagPregnant {
+			w.pregnant = Yes
+			continue
+		}
+		b, _ := flagBit(f)
+		w.flags |= b
+	}
+	checks, news, _ = globalChecks(&w)
+	if t := topCheck(checks); t != nil {
+		c := *t
+		top = &c
+	}
+	return checks, news, top
+}
