@@ -194,30 +194,45 @@ type memoEntry struct {
 	v string
 }
 
-// memo is a small linear cache: a Route call sees few distinct texts.
-// It is a fixed array so that it lives on Route's stack; callers look a
+// memo is a small hash table: a Route call sees few distinct texts.
+// It is fixed-size so that it lives on Route's stack; callers look a
 // key up and build the text themselves on a miss (no closures, which
 // would escape to the heap on every call).
 type memo struct {
 	n           int
+	slots       [128]uint8 // index+1 into entries, by hash; 0 empty
 	entries     [64]memoEntry
 	notProvided []string // by index in Need.CareNeeds
 }
 
-func (m *memo) lookup(k memoKey) (string, bool) {
-	for i := range m.entries[:m.n] {
-		if e := &m.entries[i]; e.k.kind == k.kind && e.k.a == k.a && e.k.b == k.b && e.k.s == k.s {
-			return e.v, true
-		}
-	}
-	return "", false
+func (k *memoKey) slot() int {
+	h := uint64(k.kind)*0x9e3779b97f4a7c15 ^ uint64(k.a)*0xc2b2ae3d27d4eb4f ^ uint64(k.b)*0x165667b19e3779f9 ^ uint64(len(k.s))
+	return int(h >> 57) // 7 bits: one of 128 slots
 }
 
-// put remembers v for k (while there is room) and returns v.
+func (m *memo) lookup(k memoKey) (string, bool) {
+	for i := k.slot(); ; i = (i + 1) % len(m.slots) {
+		e := m.slots[i]
+		if e == 0 {
+			return "", false
+		}
+		if m.entries[e-1].k == k {
+			return m.entries[e-1].v, true
+		}
+	}
+}
+
+// put remembers v for k, which lookup has just missed (while there is
+// room), and returns v.
 func (m *memo) put(k memoKey, v string) string {
 	if m.n < len(m.entries) {
+		i := k.slot()
+		for m.slots[i] != 0 {
+			i = (i + 1) % len(m.slots)
+		}
 		m.entries[m.n] = memoEntry{k, v}
 		m.n++
+		m.slots[i] = uint8(m.n)
 	}
 	return v
 }
