@@ -10,6 +10,8 @@ import (
 	"unicode"
 
 	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/frontdoor-ucc/frontdoor/routing"
 )
 
 // Access: API keys. Only the sha256 of a key's secret enters the replicated
@@ -58,7 +60,8 @@ type APIKey struct {
 	ID           string     `json:"id"`
 	Name         string     `json:"name"`
 	Role         string     `json:"role"`
-	Hash         string     `json:"hash"` // hex sha256 of the secret
+	ServiceID    string     `json:"service_id,omitempty"` // responder keys only: the team it acts for
+	Hash         string     `json:"hash"`                 // hex sha256 of the secret
 	CreatedAt    time.Time  `json:"created_at"`
 	CreatedBy    Actor      `json:"created_by"`
 	CreatedIndex uint64     `json:"created_index"`
@@ -69,15 +72,21 @@ type APIKey struct {
 }
 
 // Actor is who a request made with this key acts as.
-func (k *APIKey) Actor() Actor { return Actor{ID: k.ID, Name: k.Name, Role: k.Role} }
+func (k *APIKey) Actor() Actor {
+	return Actor{ID: k.ID, Name: k.Name, Role: k.Role, ServiceID: k.ServiceID}
+}
 
 // KeyCreate is the payload of KindKeyCreate. The HTTP layer generates the
 // secret and proposes only its hash. Bootstrap marks the first admin key of
 // a new cluster: it is refused once any key exists, so a retried or
-// duplicated bootstrap can never leave two.
+// duplicated bootstrap can never leave two. ServiceID scopes a responder
+// key to one rapid response team: it may accept, decline and update only
+// that team's dispatches. A responder key without one may act on any
+// team's dispatches (as every responder key did before scopes existed).
 type KeyCreate struct {
 	Name      string `json:"name"`
 	Role      string `json:"role"`
+	ServiceID string `json:"service_id,omitempty"`
 	Hash      string `json:"hash"`
 	Bootstrap bool   `json:"bootstrap,omitempty"`
 }
@@ -121,10 +130,27 @@ func (k *KeyCreate) Validate() map[string]string {
 	if k.Bootstrap && k.Role != RoleAdmin {
 		f["role"] = "the bootstrap key must be an admin key"
 	}
+	if k.ServiceID != "" && k.Role != RoleResponder {
+		f["service_id"] = "only a responder key can be scoped to a service"
+	}
 	if len(f) == 0 {
 		return nil
 	}
 	return f
+}
+
+// ValidateKeyService checks a key's service scope against the service of
+// that id in the directory (nil: no such service); "" when valid. The HTTP
+// layer asks it against the leader's state, Apply against the state the
+// command applies to.
+func ValidateKeyService(id string, svc *routing.Service) string {
+	switch {
+	case svc == nil:
+		return "no service " + id + " in the directory"
+	case svc.Tier != routing.TierRapidResponse:
+		return "service " + id + " is " + string(svc.Tier) + ", not a rapid_response team"
+	}
+	return ""
 }
 
 func isHexSHA256(s string) bool {
@@ -191,6 +217,20 @@ func applyKeyCreate(tx *Tx, raw json.RawMessage) (any, error) {
 			return nil, &CommandError{Code: CodeConflict, Message: "the cluster already has API keys; the bootstrap admin key is made once"}
 		}
 	}
+	if in.ServiceID != "" {
+		var svc routing.Service
+		found, err := tx.Get(prefixService+in.ServiceID, &svc)
+		if err != nil {
+			return nil, err
+		}
+		p := &svc
+		if !found {
+			p = nil
+		}
+		if msg := ValidateKeyService(in.ServiceID, p); msg != "" {
+			return nil, Invalid(map[string]string{"service_id": msg})
+		}
+	}
 	if _, found, err := tx.GetRaw(prefixKeyHash + in.Hash); err != nil {
 		return nil, err
 	} else if found {
@@ -200,14 +240,18 @@ func applyKeyCreate(tx *Tx, raw json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &APIKey{ID: id, Name: in.Name, Role: in.Role, Hash: in.Hash, CreatedAt: tx.Now(), CreatedBy: tx.Actor(), CreatedIndex: tx.Index()}
+	k := &APIKey{ID: id, Name: in.Name, Role: in.Role, ServiceID: in.ServiceID, Hash: in.Hash, CreatedAt: tx.Now(), CreatedBy: tx.Actor(), CreatedIndex: tx.Index()}
 	b, err := tx.PutJSON(prefixKeyID+id, k)
 	if err != nil {
 		return nil, err
 	}
 	tx.PutRaw(prefixKeyHash+in.Hash, []byte(id))
 	tx.PutRaw(keyKeyGen, []byte(strconv.FormatUint(tx.Index(), 10)))
-	tx.Audit("key.create", "key/"+id, map[string]any{"name": k.Name, "role": k.Role, "bootstrap": in.Bootstrap})
+	ev := map[string]any{"name": k.Name, "role": k.Role, "bootstrap": in.Bootstrap}
+	if k.ServiceID != "" {
+		ev["service_id"] = k.ServiceID
+	}
+	tx.Audit("key.create", "key/"+id, ev)
 	return b, nil
 }
 

@@ -22,6 +22,9 @@ type Actor struct {
 	ID   string `json:"id"`
 	Name string `json:"name,omitempty"`
 	Role string `json:"role,omitempty"`
+	// ServiceID is the rapid response team a scoped responder key acts for
+	// (access.go); empty for every other key, so it is absent from the JSON.
+	ServiceID string `json:"service_id,omitempty"`
 }
 
 // Proposal is what an HTTP handler asks the leader to do. The leader's Store

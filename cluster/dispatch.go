@@ -657,6 +657,19 @@ func systemOnly(tx *Tx) *CommandError {
 	return nil
 }
 
+// CanActFor says why actor a may not accept, decline or update d (nil: it
+// may): a responder key scoped to a team acts only on that team's
+// dispatches. An unscoped responder key, and every other role the route
+// table lets through, may act on any dispatch. Apply asks it with the actor
+// of the command, which the HTTP layer stamped from the caller's key.
+func (d *Dispatch) CanActFor(a Actor) *CommandError {
+	if a.Role == RoleResponder && a.ServiceID != "" && a.ServiceID != d.ServiceID {
+		return &CommandError{Code: CodeForbidden, Message: fmt.Sprintf(
+			"dispatch %s is for %s: this key acts only for %s", d.ID, d.ServiceID, a.ServiceID)}
+	}
+	return nil
+}
+
 func conflictf(format string, args ...any) *CommandError {
 	return &CommandError{Code: CodeConflict, Message: fmt.Sprintf(format, args...)}
 }
@@ -672,6 +685,9 @@ func applyDispatchAccept(tx *Tx, raw json.RawMessage) (any, error) {
 	d, err := loadDispatch(tx, req.DispatchID)
 	if err != nil {
 		return nil, err
+	}
+	if ce := d.CanActFor(tx.Actor()); ce != nil {
+		return nil, ce
 	}
 	if ce := d.CanAccept(); ce != nil {
 		return nil, ce
@@ -700,6 +716,9 @@ func applyDispatchDecline(tx *Tx, raw json.RawMessage) (any, error) {
 	d, err := loadDispatch(tx, req.DispatchID)
 	if err != nil {
 		return nil, err
+	}
+	if ce := d.CanActFor(tx.Actor()); ce != nil {
+		return nil, ce
 	}
 	if ce := d.CanDecline(); ce != nil {
 		return nil, ce
@@ -758,6 +777,9 @@ func applyDispatchStatus(tx *Tx, raw json.RawMessage) (any, error) {
 	d, err := loadDispatch(tx, req.DispatchID)
 	if err != nil {
 		return nil, err
+	}
+	if ce := d.CanActFor(tx.Actor()); ce != nil {
+		return nil, ce
 	}
 	if ce := d.CanMoveTo(req.Status); ce != nil {
 		return nil, ce
