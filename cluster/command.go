@@ -15,7 +15,7 @@ type Kind string
 // whenever any handler would decide differently for the same state and
 // command; handlers branch on Tx.LogicVersion so old entries replay as they
 // were first applied.
-const LogicVersion = 1
+const LogicVersion = 2 // 2: idempotency records expire after 24 h (idempotency.go)
 
 // Actor is who asked for a change.
 type Actor struct {

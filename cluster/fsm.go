@@ -490,11 +490,18 @@ func applyCommand(txn *badger.Txn, env *envelope, index uint64, clock int64) (*R
 	}
 	tx := &Tx{txn: txn, env: env, index: index, now: time.Unix(0, clock).UTC(), pending: map[string]*[]byte{}}
 
+	// prevIdem is an expired record the command's key replaces (idempotency.go).
+	var prevIdem *idemRecord
 	if env.Idempotency != nil {
 		var rec idemRecord
 		found, err := tx.Get(keyIdem(env.Idempotency.Key), &rec)
 		if err != nil {
 			return nil, "", clock, err
+		}
+		if found && env.LogicVersion >= idemExpirySince && idemExpired(&rec, tx.now) {
+			// Past its retention the key is new again, even if pruning
+			// has not reached the record yet.
+			found, prevIdem = false, &rec
 		}
 		if found {
 			if rec.Route == env.Idempotency.Route && rec.BodyHash == env.Idempotency.BodyHash {
@@ -532,21 +539,17 @@ func applyCommand(txn *badger.Txn, env *envelope, index uint64, clock int64) (*R
 		tx.Audit(string(env.Kind), "", nil)
 	}
 	if env.Idempotency != nil {
-		if err := tx.Put(keyIdem(env.Idempotency.Key), idemRecord{
-			Route: env.Idempotency.Route, BodyHash: env.Idempotency.BodyHash, Result: *r,
-		}); err != nil {
+		if err := putIdem(tx, env.Idempotency, r, prevIdem); err != nil {
 			return nil, "", clock, err
 		}
+	}
+	// Housekeeping rides on successful commands only, so a failed, replayed
+	// or mismatched command still changes nothing.
+	if err := pruneIdem(tx); err != nil {
+		return nil, "", clock, err
 	}
 	if err := tx.flush(); err != nil {
 		return nil, "", clock, err
 	}
 	return r, "ok", clock, nil
-}
-
-// idemRecord is what the FSM keeps per Idempotency-Key.
-type idemRecord struct {
-	Route    string `json:"route"`
-	BodyHash string `json:"body_hash"`
-	Result   Result `json:"result"`
 }

@@ -13,7 +13,8 @@ import (
 //	m/clock                         FSM clock (RFC 3339 nano)
 //	c/join_token_hash               sha256 hex of the join token
 //	n/<node id>                     Node registry record
-//	i/<idempotency key>             idempotency record (route, body hash, first Result)
+//	i/<idempotency key>             idempotency record (route, body hash, first Result, FSM time stored)
+//	ix/<time>/<idempotency key>     idempotency records by FSM time stored, for 24 h expiry (idempotency.go)
 //	a/<id>                          Attendance
 //	ax/arrival/<time>/<id>          every attendance by arrival
 //	ax/status/<status>/<time>/<id>  attendance by status, then arrival
@@ -36,6 +37,7 @@ const (
 	keyJoinTokenHash = "c/join_token_hash"
 	prefixNode       = "n/"
 	prefixIdem       = "i/"
+	prefixIdemByTime = "ix/"
 	prefixAttendance = "a/"
 	prefixArrival    = "ax/arrival/"
 	prefixByStatus   = "ax/status/"
@@ -64,3 +66,7 @@ func keyAudit(entity string, index uint64, seq int) string {
 func keyNode(id string) string { return prefixNode + id }
 
 func keyIdem(key string) string { return prefixIdem + key }
+
+func keyIdemByTime(at time.Time, key string) string {
+	return prefixIdemByTime + sortableTime(at) + "/" + key
+}

@@ -1,0 +1,106 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Idempotency records expire. A record i/<key> written under logic version
+// idemExpirySince or later carries the FSM time it was stored (At) and an
+// index key ix/<sortable At>/<key>. From idemRetention after At (by the FSM
+// clock, tx.Now, never the wall clock) the key is new again: a request with it
+// is applied afresh and its record replaces the old one. Every successful
+// command under that logic version also deletes at most idemPruneMax expired
+// records, oldest first, with their index keys, in the same transaction as
+// its own effects, so state stays bounded by about a day of keys and every
+// replica prunes exactly the same keys whatever the batching.
+//
+// Records written before expiry existed (no At, no index key) never expire
+// and are never pruned; they stay until a snapshot-free rebuild drops them.
+const (
+	idemRetention   = 24 * time.Hour
+	idemPruneMax    = 16
+	idemExpirySince = 2 // LogicVersion that introduced expiry
+)
+
+// idemRecord is what the FSM keeps per Idempotency-Key.
+type idemRecord struct {
+	Route    string    `json:"route"`
+	BodyHash string    `json:"body_hash"`
+	Result   Result    `json:"result"`
+	At       time.Time `json:"at,omitzero"` // FSM time stored; zero before expiry existed
+}
+
+// idemExpired reports whether rec no longer answers for its key at now.
+func idemExpired(rec *idemRecord, now time.Time) bool {
+	return !rec.At.IsZero() && !now.Before(rec.At.Add(idemRetention))
+}
+
+// putIdem stores the first Result for the command's key. Under expiry it also
+// writes the time index key and drops the index key of an expired record the
+// key replaces (prev, nil when there was none).
+func putIdem(tx *Tx, idem *Idempotency, r *Result, prev *idemRecord) error {
+	rec := idemRecord{Route: idem.Route, BodyHash: idem.BodyHash, Result: *r}
+	if tx.LogicVersion() >= idemExpirySince {
+		rec.At = tx.Now()
+		if prev != nil && !prev.At.IsZero() {
+			tx.Delete(keyIdemByTime(prev.At, idem.Key))
+		}
+		tx.PutRaw(keyIdemByTime(rec.At, idem.Key), nil)
+	}
+	return tx.Put(keyIdem(idem.Key), rec)
+}
+
+var errStopScan = errors.New("stop scan")
+
+// pruneIdem deletes up to idemPruneMax idempotency records that expired by
+// tx.Now(), oldest first, with their index keys. An index key whose record
+// was since replaced (the key was reused after expiry) is deleted alone.
+func pruneIdem(tx *Tx) error {
+	if tx.LogicVersion() < idemExpirySince {
+		return nil
+	}
+	cutoff := sortableTime(tx.Now().Add(-idemRetention))
+	var expired []string
+	err := tx.Scan(prefixIdemByTime, func(k string, _ []byte) error {
+		if len(expired) == idemPruneMax {
+			return errStopScan
+		}
+		at, _, ok := parseIdemByTime(k)
+		if ok && at > cutoff {
+			return errStopScan // index order is time order: the rest are younger
+		}
+		expired = append(expired, k) // expired, or malformed (never written by us)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStopScan) {
+		return fmt.Errorf("idempotency expiry: %w", err)
+	}
+	for _, k := range expired {
+		tx.Delete(k)
+		at, key, ok := parseIdemByTime(k)
+		if !ok {
+			continue
+		}
+		var rec idemRecord
+		found, err := tx.Get(keyIdem(key), &rec)
+		if err != nil {
+			return fmt.Errorf("idempotency expiry: %w", err)
+		}
+		if found && !rec.At.IsZero() && sortableTime(rec.At) == at {
+			tx.Delete(keyIdem(key))
+		}
+	}
+	return nil
+}
+
+// parseIdemByTime splits ix/<sortable time>/<key> (keys may contain '/').
+func parseIdemByTime(k string) (at, key string, ok bool) {
+	rest, found := strings.CutPrefix(k, prefixIdemByTime)
+	if !found || len(rest) < 22 || rest[20] != '/' {
+		return "", "", false
+	}
+	return rest[:20], rest[21:], true
+}
