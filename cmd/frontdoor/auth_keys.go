@@ -27,10 +27,14 @@ func (s *server) registerKeys(r fiber.Router) {
 	r.Delete("/keys/:id", s.revokeKey)
 }
 
-// keyCreateBody is the POST /v1/keys body.
+// keyCreateBody is the POST /v1/keys body. ServiceID scopes a responder
+// key to one rapid_response team of the directory: it may then accept,
+// decline and update only that team's dispatches. Without it a responder
+// key acts for every team.
 type keyCreateBody struct {
-	Name string `json:"name"`
-	Role string `json:"role"`
+	Name      string `json:"name"`
+	Role      string `json:"role"`
+	ServiceID string `json:"service_id,omitempty"`
 }
 
 // keyView is a key as the API shows it: never the hash, and the secret
@@ -39,6 +43,7 @@ type keyView struct {
 	ID        string         `json:"id"`
 	Name      string         `json:"name"`
 	Role      string         `json:"role"`
+	ServiceID string         `json:"service_id,omitempty"` // a responder key's team; absent: every team
 	CreatedAt time.Time      `json:"created_at"`
 	CreatedBy cluster.Actor  `json:"created_by"`
 	Revoked   bool           `json:"revoked"`
@@ -51,7 +56,7 @@ type keyView struct {
 }
 
 func renderKey(k *cluster.APIKey) keyView {
-	return keyView{ID: k.ID, Name: k.Name, Role: k.Role, CreatedAt: k.CreatedAt, CreatedBy: k.CreatedBy,
+	return keyView{ID: k.ID, Name: k.Name, Role: k.Role, ServiceID: k.ServiceID, CreatedAt: k.CreatedAt, CreatedBy: k.CreatedBy,
 		Revoked: k.Revoked, RevokedAt: k.RevokedAt, RevokedBy: k.RevokedBy, Index: k.CreatedIndex}
 }
 
@@ -71,7 +76,7 @@ func (s *server) whoami(c *fiber.Ctx) error {
 	return c.JSON(actorFor(c))
 }
 
-// createKey: POST /v1/keys {name, role} -> 201 with the key's secret, shown
+// createKey: POST /v1/keys {name, role, service_id?} -> 201 with the key's secret, shown
 // this once. Only its sha256 is proposed. A replay with the same
 // Idempotency-Key returns the record without the secret (it was never
 // stored).
@@ -85,9 +90,26 @@ func (s *server) createKey(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	payload := cluster.KeyCreate{Name: req.Name, Role: req.Role, Hash: cluster.HashKey(secret)}
+	payload := cluster.KeyCreate{Name: req.Name, Role: req.Role, ServiceID: req.ServiceID, Hash: cluster.HashKey(secret)}
 	if f := payload.Validate(); f != nil {
 		return invalid("the key is not valid", f)
+	}
+	if payload.ServiceID != "" {
+		if err := s.localCheck(c, func(v *cluster.View) error {
+			svc, err := v.Service(payload.ServiceID)
+			if errors.Is(err, cluster.ErrNotFound) {
+				svc, err = nil, nil
+			}
+			if err != nil {
+				return err
+			}
+			if msg := cluster.ValidateKeyService(payload.ServiceID, svc); msg != "" {
+				return invalid("the key is not valid", map[string]string{"service_id": msg})
+			}
+			return nil
+		}); err != nil {
+			return handledOK(err)
+		}
 	}
 	p, err := proposal(c, cluster.KindKeyCreate, "POST /v1/keys", body)
 	if err != nil {

@@ -45,6 +45,10 @@ Each key carries one role (reception, clinician, nhs111, responder, admin) and
 is named after the person or system that holds it; audit events name the
 holder. The cluster stores only a hash: a new key's secret is printed once.
 
+A responder key can be scoped to one rapid response team with --service
+<service id>: it may then accept, decline and update only that team's
+dispatches. A responder key without --service acts for every team.
+
 The admin key is taken from --key (or FRONTDOOR_KEY), else from the admin.key
 file the first node wrote in its --data-dir (or FRONTDOOR_DATA_DIR).`,
 	}
@@ -54,19 +58,23 @@ file the first node wrote in its --data-dir (or FRONTDOOR_DATA_DIR).`,
 
 func newKeysCreateCmd() *cobra.Command {
 	kc := &keysClient{}
-	var role, name string
+	var role, name, service string
 	cmd := &cobra.Command{
-		Use:   "create --role ROLE --name HOLDER",
+		Use:   "create --role ROLE --name HOLDER [--service SERVICE_ID]",
 		Short: "Create a key and print its secret (shown once)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			body, _ := json.Marshal(keyCreateBody{Name: name, Role: role})
+			body, _ := json.Marshal(keyCreateBody{Name: name, Role: role, ServiceID: service})
 			var k keyView
 			if err := kc.call(cmd.Context(), http.MethodPost, "/v1/keys", body, &k); err != nil {
 				return fmt.Errorf("keys create: %w", err)
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "id:   %s\nname: %s\nrole: %s\nkey:  %s\n", k.ID, k.Name, k.Role, k.Key)
+			fmt.Fprintf(out, "id:      %s\nname:    %s\nrole:    %s\n", k.ID, k.Name, k.Role)
+			if k.Role == cluster.RoleResponder {
+				fmt.Fprintf(out, "service: %s\n", keyScope(&k))
+			}
+			fmt.Fprintf(out, "key:     %s\n", k.Key)
 			fmt.Fprintln(out, "The key is shown only now; give it to its holder. The cluster keeps only its hash.")
 			return nil
 		},
@@ -74,6 +82,7 @@ func newKeysCreateCmd() *cobra.Command {
 	kc.flags(cmd)
 	cmd.Flags().StringVar(&role, "role", "", "role: "+strings.Join(cluster.Roles, ", "))
 	cmd.Flags().StringVar(&name, "name", "", "the person or system holding the key")
+	cmd.Flags().StringVar(&service, "service", "", "responder keys: the rapid_response service id the key acts for (default: every team)")
 	_ = cmd.MarkFlagRequired("role")
 	_ = cmd.MarkFlagRequired("name")
 	return cmd
@@ -83,7 +92,7 @@ func newKeysListCmd() *cobra.Command {
 	kc := &keysClient{}
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List keys: id, holder, role, created, revoked",
+		Short: "List keys: id, holder, role, service scope, created, revoked",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var l keyList
@@ -91,13 +100,13 @@ func newKeysListCmd() *cobra.Command {
 				return fmt.Errorf("keys list: %w", err)
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ID\tNAME\tROLE\tCREATED\tSTATUS")
+			fmt.Fprintln(w, "ID\tNAME\tROLE\tSERVICE\tCREATED\tSTATUS")
 			for _, k := range l.Keys {
 				status := "active"
 				if k.Revoked && k.RevokedAt != nil {
 					status = "revoked " + k.RevokedAt.UTC().Format(time.RFC3339)
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Role, k.CreatedAt.UTC().Format(time.RFC3339), status)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Role, keyScope(&k), k.CreatedAt.UTC().Format(time.RFC3339), status)
 			}
 			return w.Flush()
 		},
@@ -123,6 +132,19 @@ func newKeysRevokeCmd() *cobra.Command {
 	}
 	kc.flags(cmd)
 	return cmd
+}
+
+// keyScope is the SERVICE column: a responder key's team, "any team" for
+// an unscoped responder key (it may act on every team's dispatches), "-"
+// for other roles.
+func keyScope(k *keyView) string {
+	switch {
+	case k.ServiceID != "":
+		return k.ServiceID
+	case k.Role == cluster.RoleResponder:
+		return "any team"
+	}
+	return "-"
 }
 
 // adminKey is --key, else the admin.key file in --data-dir.
