@@ -175,7 +175,7 @@ export class Wizard {
       const r = await api('GET', '/v1/patients?' + q);
       const cands = r.candidates || [];
       results.replaceChildren(h('h2', {}, cands.length ? cands.length + ' possible match' + (cands.length > 1 ? 'es' : '') : 'No match'),
-        cands.map((c) => this.candidate(c)));
+        ...cands.map((c) => this.candidate(c)));
       if (!cands.length) results.append(h('p', {}, 'Check the details, or add them as a new patient.'));
     } catch (e) { showErrors(form, e); }
   }
