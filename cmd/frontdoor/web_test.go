@@ -538,6 +538,14 @@ func TestReceptionPageWalkIn(t *testing.T) {
 	}
 	watch.checkA11y("queue")
 	watch.screenshot("07-queue")
+	// Filtered by status, the queue shows only those with that status;
+	// "Everyone waiting" brings the others back.
+	watch.do("filter: awaiting confirmation", set("#queue-filter", "awaiting_confirmation"))
+	watch.waitJS("only Aisha, awaiting confirmation", `(() => { const rows = document.querySelectorAll('#queue-body tr');
+  return rows.length === 1 && rows[0].dataset.status === 'awaiting_confirmation' && rows[0].textContent.includes('Aisha Khan'); })()`)
+	watch.do("filter: everyone", set("#queue-filter", ""))
+	watch.waitJS("everyone again", `(() => { const t = document.getElementById('queue-body').textContent;
+  return document.querySelectorAll('#queue-body tr[data-status]').length === 3 && t.includes('Grace Obi') && t.includes('Life threat') && t.includes('Aisha Khan'); })()`)
 	// 1366×768 and a tablet in portrait: nothing wider than the screen.
 	for _, vp := range [][2]int64{{1366, 768}, {768, 1024}} {
 		watch.do("viewport", chromedp.EmulateViewport(vp[0], vp[1]))
@@ -566,6 +574,14 @@ func TestReceptionPageWalkIn(t *testing.T) {
 	cl.do("slip", chromedp.Click(chromedp.CSS("#print-slip")), cl.visible("#slip-frame"))
 	cl.waitJS("the slip says where to go", `(() => { const f = document.getElementById('slip-frame'); return !!f.contentDocument && f.contentDocument.body.textContent.includes('High Street Pharmacy'); })()`)
 	cl.screenshot("08-clinician-confirmed-slip")
+	// The preview's Print button (which has the focus once the slip has
+	// loaded) prints the slip's own document. Headless Chromium has no
+	// printer: the frame's print is replaced by one that records its call.
+	cl.waitJS("Print has the focus", `document.activeElement && document.activeElement.id === 'slip-print'`)
+	get(cl, "stand-in printer", chromedp.Evaluate[bool](`(() => { const w = document.getElementById('slip-frame').contentWindow;
+  window.slipPrinted = ''; w.print = () => { window.slipPrinted = w.document.body.textContent; }; return true; })()`))
+	cl.do("print", chromedp.Click(chromedp.CSS("#slip-print")))
+	cl.waitJS("the slip was printed", `typeof window.slipPrinted === 'string' && window.slipPrinted.includes('High Street Pharmacy')`)
 	watch.waitJS("queue shows the confirmation", `!document.querySelector('#queue-body tr[data-status="awaiting_confirmation"]') && document.getElementById('queue-body').textContent.includes('Aisha Khan')`)
 
 	// Four hours and five minutes later (the next write carries the new
@@ -678,6 +694,25 @@ func TestReceptionPageRapidResponse(t *testing.T) {
 	// The reception board updates live.
 	board.waitText("#dispatch-body", "Accepted")
 	board.screenshot("11-dispatch-board")
+	first := r.attr(`#dispatch-body tr[data-status="accepted"]`, "data-id")
+
+	// The responder reports en route, on scene and completed; the
+	// reception board follows each, and the 2-hour standard counts it.
+	for _, step := range []struct{ button, status, words string }{
+		{".en-route-btn", "en_route", "En route"},
+		{".on-scene-btn", "on_scene", "On scene"},
+	} {
+		r.do(step.words, chromedp.Click(chromedp.CSS(`#dispatch-body tr[data-id="`+first+`"] `+step.button)))
+		r.waitJS("responder sees "+step.words, fmt.Sprintf(`(() => { const tr = document.querySelector('#dispatch-body tr[data-id=%q]'); return !!tr && tr.dataset.status === %q; })()`, first, step.status))
+		board.waitText(`#dispatch-body tr[data-id="`+first+`"] .status`, step.words)
+	}
+	r.do("completed", set(`#dispatch-body tr[data-id="`+first+`"] select[name=outcome]`, "stayed_at_home"),
+		chromedp.Click(chromedp.CSS(`#dispatch-body tr[data-id="`+first+`"] .complete-btn`)))
+	board.waitText(`#dispatch-body tr[data-id="`+first+`"] .status`, "Completed")
+	board.waitText("#dispatch-body", "On scene within 2 hours: 1 of 1 completed")
+	if d := getDispatchView(t, tc, tc.leader(t), first); d.Outcome != "stayed_at_home" || d.Clock.OnSceneAt == nil {
+		t.Fatalf("completed dispatch %s: outcome %q, on scene at %v", first, d.Outcome, d.Clock.OnSceneAt)
+	}
 
 	// The team's endpoint refuses the next referral for good: an alert
 	// stays until a person at reception acknowledges it.
@@ -699,6 +734,54 @@ func TestReceptionPageRapidResponse(t *testing.T) {
 		time.Sleep(300 * time.Millisecond) // an escalation's alert may follow
 	}
 	board.waitJS("no alerts", `document.getElementById('alert-count').textContent === ''`)
+
+	// The team answers again. NHS 111 calls about Edna again: she is found
+	// on record by surname, date of birth and postcode, with why she may
+	// be the one, and chosen from the candidates (not created twice).
+	rcv.setStatus("/ucr-north", http.StatusOK)
+	board.do("back to the board", chromedp.Click(chromedp.CSS("#nav-dispatch")), board.visible("#view-dispatch"))
+	board.waitJS("dispatch board live again", `document.body.dataset.dispatchLive === "true"`)
+	c.do("next call", chromedp.KeyEvent("n", chromedp.KeyModifiers(chromedp.ModifierAlt)), c.visible("#clinician-now"),
+		chromedp.KeyEvent("n"), c.visible("#find-form"),
+		chromedp.SendKeys(chromedp.CSS(`#find-form input[name=family_name]`), "Price"),
+		set(`#find-form input[name=date_of_birth]`, "1945-03-02"),
+		chromedp.SendKeys(chromedp.CSS(`#find-form input[name=postcode]`), "DY1 1AA"),
+		chromedp.Click(chromedp.CSS("#find-btn")))
+	c.waitText("#candidates .candidate", "Edna Price")
+	if why := c.text("#candidates .candidate p"); !strings.HasPrefix(why, "Why it may be them: ") || len(why) <= len("Why it may be them: ") {
+		t.Fatalf("candidate without reasons: %q", why)
+	}
+	c.checkA11y("patient candidates")
+	c.do("this is them", chromedp.Click(chromedp.CSS("#candidates .candidate button")), c.visible("#complaint-form"))
+	c.waitText("#complaint-form h1", "Edna Price")
+	c.do("complaint again", chromedp.SendKeys(chromedp.CSS(`#complaint-form input[name=complaint]`), "fallen and cannot get up"),
+		c.visible(`.protocol-hit[data-protocol="older-person-unwell-fallen"]`),
+		chromedp.Click(chromedp.CSS(`.protocol-hit[data-protocol="older-person-unwell-fallen"]`)),
+		chromedp.Click(chromedp.CSS(`#complaint-form input[name="context.flags.usual_residence"]`)),
+		chromedp.Click(chromedp.CSS("#start-triage")), c.visible("#question"))
+	c.answerAll(map[string]string{"fallen": "yes", "fall_need": "yes", "fall_at_home": "yes"})
+	if got := c.text("#outcome-tier"); got != "Rapid response" {
+		t.Fatalf("second call: outcome tier %q\n%s", got, c.text("#outcome"))
+	}
+
+	// Her second dispatch is for the same patient record; the responder
+	// declines it: refused without a reason (next to the field), then
+	// declined with one, and the reception board shows it.
+	r.waitJS("second dispatch", `!!document.querySelector('#dispatch-body tr[data-status="notified"], #dispatch-body tr[data-status="pending"]')`)
+	second := r.attr(`#dispatch-body tr[data-status="notified"], #dispatch-body tr[data-status="pending"]`, "data-id")
+	if a, b := getDispatchView(t, tc, tc.leader(t), first).Patient.PatientID, getDispatchView(t, tc, tc.leader(t), second).Patient.PatientID; a == "" || a != b {
+		t.Fatalf("the second call's patient record %q is not the first's %q", b, a)
+	}
+	row := `#dispatch-body tr[data-id="` + second + `"] `
+	r.do("decline without a reason", chromedp.Click(chromedp.CSS(row+"details summary")), r.visible(row+".decline-btn"),
+		chromedp.Click(chromedp.CSS(row+".decline-btn")))
+	r.waitText(row+`[data-field="reason"] .error-message`, "Error:")
+	r.do("decline with a reason", chromedp.SendKeys(chromedp.CSS(row+`input[name=reason]`), "both crews on a cardiac arrest"),
+		chromedp.Click(chromedp.CSS(row+".decline-btn")))
+	board.waitText(`#dispatch-body tr[data-id="`+second+`"] .status`, "Declined")
+	if d := getDispatchView(t, tc, tc.leader(t), second); d.DeclineReason != "both crews on a cardiac arrest" {
+		t.Fatalf("decline reason %q", d.DeclineReason)
+	}
 }
 
 // TestReceptionPageSurvivesLeaderChange: the page is served by a follower

@@ -131,16 +131,16 @@ export class DispatchBoard {
       out.push(f);
       const g = h('form', { class: 'inline', novalidate: true, onsubmit: (e) => { e.preventDefault(); post('/v1/dispatches/' + id + '/decline', { reason: formValues(g).reason || '' }, g); } },
         field({ name: 'reason', label: 'Reason to decline' }),
-        h('button', { type: 'submit', class: 'btn btn-secondary btn-small' }, 'Decline'));
+        h('button', { type: 'submit', class: 'btn btn-secondary btn-small decline-btn' }, 'Decline'));
       out.push(h('details', {}, h('summary', {}, 'Decline'), g));
     }
     if (can('POST', '/v1/dispatches/{id}/status')) {
-      if (d.status === 'accepted') out.push(h('button', { type: 'button', class: 'btn btn-small', onclick: () => post('/v1/dispatches/' + id + '/status', { status: 'en_route' }) }, 'En route'));
-      if (d.status === 'accepted' || d.status === 'en_route') out.push(h('button', { type: 'button', class: 'btn btn-small', onclick: () => post('/v1/dispatches/' + id + '/status', { status: 'on_scene' }) }, 'On scene'));
+      if (d.status === 'accepted') out.push(h('button', { type: 'button', class: 'btn btn-small en-route-btn', onclick: () => post('/v1/dispatches/' + id + '/status', { status: 'en_route' }) }, 'En route'));
+      if (d.status === 'accepted' || d.status === 'en_route') out.push(h('button', { type: 'button', class: 'btn btn-small on-scene-btn', onclick: () => post('/v1/dispatches/' + id + '/status', { status: 'on_scene' }) }, 'On scene'));
       if (d.status === 'on_scene') {
         const f = h('form', { class: 'inline', novalidate: true, onsubmit: (e) => { e.preventDefault(); post('/v1/dispatches/' + id + '/status', Object.assign({ status: 'completed' }, formValues(f)), f); } },
           field({ name: 'outcome', label: 'Outcome', type: 'select', options: [['stayed_at_home', 'Stayed at home'], ['admitted', 'Admitted'], ['referred', 'Referred']] }),
-          h('button', { type: 'submit', class: 'btn btn-small' }, 'Completed'));
+          h('button', { type: 'submit', class: 'btn btn-small complete-btn' }, 'Completed'));
         out.push(f);
       }
     }
