@@ -377,7 +377,8 @@ func TestPageServedAndSealed(t *testing.T) {
 // shown next to its field, new patient, complaint by typing), answers the
 // questions one per screen with the keyboard to a Pharmacy First UTI
 // outcome, sees where and why, registers her with a GP, and a second tab
-// sees her join the queue live. A responder sees no new-attendance button.
+// sees her join the queue live and filters it by status. A clinician
+// confirms and prints the slip. A responder sees no new-attendance button.
 func TestReceptionPageWalkIn(t *testing.T) {
 	tc, clk := newClockedCluster(t, 3, mondayAfternoon)
 	url := tc.nodes[0].url
@@ -634,8 +635,11 @@ func (tb *tab) answerAll(answers map[string]string) {
 // TestReceptionPageRapidResponse: an NHS 111 call handler records an
 // 84-year-old woman who fell at home and cannot get up; she is routed to
 // the urgent community response and appears on the dispatch board of a
-// reception tab; a responder accepts it on the board and the reception
-// board shows the change live; the alert count and board pass the
+// reception tab; a responder accepts it, reports en route, on scene and
+// completed, and the reception board shows each change live; a failed
+// delivery raises alerts until acknowledged. NHS 111 calls again about
+// her, finds her record among the candidates and chooses it; the responder
+// declines that dispatch, with a reason. The screens pass the
 // accessibility check.
 func TestReceptionPageRapidResponse(t *testing.T) {
 	// The dispatch tests' cluster: real time, a fast notifier, the demo
