@@ -454,8 +454,9 @@ func (f *fsm) applyEntry(txn *badger.Txn, l *raft.Log, clock int64) ([]*Result, 
 	}
 	results := make([]*Result, 0, len(raws))
 	kinds := make([]resultKind, 0, len(raws))
+	var env envelope
 	for i, raw := range raws {
-		var env envelope
+		env = envelope{}
 		if err := json.Unmarshal(raw, &env); err != nil {
 			return nil, nil, clock, fmt.Errorf("command %d: %w: %v", i, errBadEntry, err)
 		}
@@ -466,6 +467,18 @@ func (f *fsm) applyEntry(txn *badger.Txn, l *raft.Log, clock int64) ([]*Result, 
 		clock = newClock
 		results = append(results, r)
 		kinds = append(kinds, resultKind{kind: env.Kind, result: rk})
+	}
+	// Idempotency expiry, once per entry (a Badger iterator per command
+	// would re-sort the batch's pending writes each time): deterministic,
+	// since entries are the log's units whatever the batching.
+	if len(raws) > 0 {
+		tx := &Tx{txn: txn, env: &env, index: l.Index, now: time.Unix(0, clock).UTC(), pending: map[string]*[]byte{}}
+		if err := pruneIdem(tx, idemPruneMax*len(raws)); err != nil {
+			return nil, nil, clock, err
+		}
+		if err := tx.flush(); err != nil {
+			return nil, nil, clock, err
+		}
 	}
 	return results, kinds, clock, nil
 }
@@ -542,11 +555,6 @@ func applyCommand(txn *badger.Txn, env *envelope, index uint64, clock int64) (*R
 		if err := putIdem(tx, env.Idempotency, r, prevIdem); err != nil {
 			return nil, "", clock, err
 		}
-	}
-	// Housekeeping rides on successful commands only, so a failed, replayed
-	// or mismatched command still changes nothing.
-	if err := pruneIdem(tx); err != nil {
-		return nil, "", clock, err
 	}
 	if err := tx.flush(); err != nil {
 		return nil, "", clock, err

@@ -11,11 +11,12 @@ import (
 // idemExpirySince or later carries the FSM time it was stored (At) and an
 // index key ix/<sortable At>/<key>. From idemRetention after At (by the FSM
 // clock, tx.Now, never the wall clock) the key is new again: a request with it
-// is applied afresh and its record replaces the old one. Every successful
-// command under that logic version also deletes at most idemPruneMax expired
-// records, oldest first, with their index keys, in the same transaction as
-// its own effects, so state stays bounded by about a day of keys and every
-// replica prunes exactly the same keys whatever the batching.
+// is applied afresh and its record replaces the old one. After the commands of
+// each raft entry (the last one proposed under that logic version), the FSM
+// deletes at most idemPruneMax expired records per command of the entry,
+// oldest first, with their index keys, in the same transaction, so state
+// stays bounded by about a day of keys and every replica prunes exactly the
+// same keys whatever the batching.
 //
 // Records written before expiry existed (no At, no index key) never expire
 // and are never pruned; they stay until a snapshot-free rebuild drops them.
@@ -55,17 +56,17 @@ func putIdem(tx *Tx, idem *Idempotency, r *Result, prev *idemRecord) error {
 
 var errStopScan = errors.New("stop scan")
 
-// pruneIdem deletes up to idemPruneMax idempotency records that expired by
-// tx.Now(), oldest first, with their index keys. An index key whose record
+// pruneIdem deletes up to limit idempotency records that expired by tx.Now(),
+// oldest first, with their index keys. An index key whose record
 // was since replaced (the key was reused after expiry) is deleted alone.
-func pruneIdem(tx *Tx) error {
+func pruneIdem(tx *Tx, limit int) error {
 	if tx.LogicVersion() < idemExpirySince {
 		return nil
 	}
 	cutoff := sortableTime(tx.Now().Add(-idemRetention))
 	var expired []string
 	err := tx.Scan(prefixIdemByTime, func(k string, _ []byte) error {
-		if len(expired) == idemPruneMax {
+		if len(expired) == limit {
 			return errStopScan
 		}
 		at, _, ok := parseIdemByTime(k)

@@ -163,12 +163,25 @@ func TestIdempotencyPruningDrainsInBoundedSteps(t *testing.T) {
 		applyOne(t, f, idx, idemEnv(t, i, testEpoch.Add(time.Duration(i)*time.Second), fmt.Sprintf("k%d", i), LogicVersion))
 	}
 	later := testEpoch.Add(30 * time.Hour)
-	for _, want := range []int{24, 8, 0, 0} {
+	// The bound is 16 per command of the entry, applied once per entry.
+	for _, step := range []struct{ commands, want int }{{1, 24}, {1, 8}, {2, 0}, {1, 0}} {
 		idx++
-		applyOne(t, f, idx, idemEnv(t, int(idx), later, "", LogicVersion))
-		if got := len(keysUnder(t, f, prefixIdem)); got != want {
-			t.Fatalf("after command %d: %d records, want %d", idx, got, want)
+		var envs [][]byte
+		for c := 0; c < step.commands; c++ {
+			envs = append(envs, idemEnv(t, int(idx)*10+c, later, "", LogicVersion))
 		}
+		f.ApplyBatch([]*raft.Log{cmdLog(idx, envs...)})
+		if got := len(keysUnder(t, f, prefixIdem)); got != step.want {
+			t.Fatalf("after entry %d: %d records, want %d", idx, got, step.want)
+		}
+	}
+	g := newTestFSM(t)
+	for i := 0; i < 40; i++ {
+		applyOne(t, g, uint64(i+1), idemEnv(t, i, testEpoch.Add(time.Duration(i)*time.Second), fmt.Sprintf("k%d", i), LogicVersion))
+	}
+	g.ApplyBatch([]*raft.Log{cmdLog(41, idemEnv(t, 100, later, "", LogicVersion), idemEnv(t, 101, later, "", LogicVersion))})
+	if got := len(keysUnder(t, g, prefixIdem)); got != 40-2*idemPruneMax {
+		t.Fatalf("entry of two commands left %d records, want %d", got, 40-2*idemPruneMax)
 	}
 }
 
