@@ -12,14 +12,14 @@ import (
 // index key ix/<sortable At>/<key>. From idemRetention after At (by the FSM
 // clock, tx.Now, never the wall clock) the key is new again: a request with it
 // is applied afresh and its record replaces the old one. After the commands of
-// each raft entry (the last one proposed under that logic version), the FSM
+// each raft entry whose last command was proposed under that logic version, the FSM
 // deletes at most idemPruneMax expired records per command of the entry,
 // oldest first, with their index keys, in the same transaction, so state
 // stays bounded by about a day of keys and every replica prunes exactly the
 // same keys whatever the batching.
 //
 // Records written before expiry existed (no At, no index key) never expire
-// and are never pruned; they stay until a snapshot-free rebuild drops them.
+// and are never pruned: they stay in the state for good.
 const (
 	idemRetention   = 24 * time.Hour
 	idemPruneMax    = 16
