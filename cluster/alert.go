@@ -104,12 +104,9 @@ func init() {
 }
 
 func applyAlertAck(tx *Tx, raw json.RawMessage) (any, error) {
-	var req AlertAck
-	if err := decodeStrict(raw, &req); err != nil {
-		return nil, payloadError(err)
-	}
-	if f := req.Validate(); f != nil {
-		return nil, Invalid(f)
+	req, err := decodeCommand[AlertAck](raw)
+	if err != nil {
+		return nil, err
 	}
 	if !AlertAckRoles[tx.Actor().Role] {
 		return nil, &CommandError{Code: CodeInvalid, Message: fmt.Sprintf("an alert is acknowledged by a person at reception or a clinician, not %q", tx.Actor().Role)}

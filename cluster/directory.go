@@ -115,6 +115,23 @@ func payloadError(err error) *CommandError {
 	return &CommandError{Code: CodeInvalid, Message: fmt.Sprintf("payload: %v", err)}
 }
 
+// decodeCommand is the common start of an Apply handler: the payload
+// decoded strictly (unknown fields refused) and validated, with the same
+// CommandError on every node when it is not acceptable.
+func decodeCommand[T any, PT interface {
+	*T
+	Validate() map[string]string
+}](raw json.RawMessage) (*T, error) {
+	var in T
+	if err := decodeStrict(raw, &in); err != nil {
+		return nil, payloadError(err)
+	}
+	if f := PT(&in).Validate(); f != nil {
+		return nil, Invalid(f)
+	}
+	return &in, nil
+}
+
 // errNoDirectory is the CommandError of a decision that needs the service
 // directory before one was loaded.
 var errNoDirectory = &CommandError{Code: CodeConflict, Message: "no service directory has been loaded"}
@@ -259,12 +276,9 @@ func (s *ServiceStatus) Validate() map[string]string {
 }
 
 func applyServiceStatus(tx *Tx, raw json.RawMessage) (any, error) {
-	var in ServiceStatus
-	if err := decodeStrict(raw, &in); err != nil {
-		return nil, payloadError(err)
-	}
-	if f := in.Validate(); f != nil {
-		return nil, Invalid(f)
+	in, err := decodeCommand[ServiceStatus](raw)
+	if err != nil {
+		return nil, err
 	}
 	var svc routing.Service
 	found, err := tx.Get(prefixService+in.ServiceID, &svc)
@@ -333,12 +347,9 @@ func (e *ServiceException) apply(svc routing.Service) routing.Service {
 }
 
 func applyServiceException(tx *Tx, raw json.RawMessage) (any, error) {
-	var in ServiceException
-	if err := decodeStrict(raw, &in); err != nil {
-		return nil, payloadError(err)
-	}
-	if f := in.Validate(); f != nil {
-		return nil, Invalid(f)
+	in, err := decodeCommand[ServiceException](raw)
+	if err != nil {
+		return nil, err
 	}
 	var svc routing.Service
 	found, err := tx.Get(prefixService+in.ServiceID, &svc)
@@ -385,12 +396,9 @@ func (b *BankHolidays) Validate() map[string]string {
 }
 
 func applyBankHolidays(tx *Tx, raw json.RawMessage) (any, error) {
-	var in BankHolidays
-	if err := decodeStrict(raw, &in); err != nil {
-		return nil, payloadError(err)
-	}
-	if f := in.Validate(); f != nil {
-		return nil, Invalid(f)
+	in, err := decodeCommand[BankHolidays](raw)
+	if err != nil {
+		return nil, err
 	}
 	var h DirectoryHeader
 	found, err := tx.Get(keyDirectory, &h)

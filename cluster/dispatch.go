@@ -706,12 +706,9 @@ func applyDispatchAccept(tx *Tx, raw json.RawMessage) (any, error) {
 }
 
 func applyDispatchDecline(tx *Tx, raw json.RawMessage) (any, error) {
-	var req DispatchDecline
-	if err := decodeStrict(raw, &req); err != nil {
-		return nil, payloadError(err)
-	}
-	if f := req.Validate(); f != nil {
-		return nil, Invalid(f)
+	req, err := decodeCommand[DispatchDecline](raw)
+	if err != nil {
+		return nil, err
 	}
 	d, err := loadDispatch(tx, req.DispatchID)
 	if err != nil {
@@ -767,12 +764,9 @@ var statusFrom = map[string][]string{
 }
 
 func applyDispatchStatus(tx *Tx, raw json.RawMessage) (any, error) {
-	var req DispatchStatusChange
-	if err := decodeStrict(raw, &req); err != nil {
-		return nil, payloadError(err)
-	}
-	if f := req.Validate(); f != nil {
-		return nil, Invalid(f)
+	req, err := decodeCommand[DispatchStatusChange](raw)
+	if err != nil {
+		return nil, err
 	}
 	d, err := loadDispatch(tx, req.DispatchID)
 	if err != nil {
@@ -837,30 +831,46 @@ func loadOutbox(tx *Tx, webhookID string) (*OutboxEntry, error) {
 	return &e, nil
 }
 
-func applyDispatchDelivered(tx *Tx, raw json.RawMessage) (any, error) {
+// finishDelivery is the common part of recording a delivery outcome (only
+// the leader's worker, as the system, may): the report decoded and
+// validated, its outbox entry moved from pending to delivered or failed,
+// and the entry's dispatch loaded.
+func finishDelivery(tx *Tx, raw json.RawMessage, failed bool) (*DispatchDeliveryReport, *OutboxEntry, *Dispatch, error) {
 	if ce := systemOnly(tx); ce != nil {
-		return nil, ce
+		return nil, nil, nil, ce
 	}
 	var req DispatchDeliveryReport
 	if err := decodeStrict(raw, &req); err != nil {
-		return nil, payloadError(err)
+		return nil, nil, nil, payloadError(err)
 	}
-	if f := req.Validate(false); f != nil {
-		return nil, Invalid(f)
+	if f := req.Validate(failed); f != nil {
+		return nil, nil, nil, Invalid(f)
 	}
 	e, err := loadOutbox(tx, req.WebhookID)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	if e.Status != DeliveryPending {
-		return nil, conflictf("webhook %s is already %s", e.ID, e.Status)
+		return nil, nil, nil, conflictf("webhook %s is already %s", e.ID, e.Status)
 	}
-	e.Status, e.Attempts, e.LastHTTPStatus, e.LastError, e.DoneIndex = DeliveryDelivered, req.Attempts, req.HTTPStatus, "", tx.Index()
+	e.Status, e.LastError = DeliveryDelivered, ""
+	if failed {
+		e.Status, e.LastError = DeliveryFailed, req.Error
+	}
+	e.Attempts, e.LastHTTPStatus, e.DoneIndex = req.Attempts, req.HTTPStatus, tx.Index()
 	if err := tx.Put(prefixOutbox+e.ID, e); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	tx.Delete(prefixOutboxPending + e.ID)
 	d, err := loadDispatch(tx, e.DispatchID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return &req, e, d, nil
+}
+
+func applyDispatchDelivered(tx *Tx, raw json.RawMessage) (any, error) {
+	req, e, d, err := finishDelivery(tx, raw, false)
 	if err != nil {
 		return nil, err
 	}
@@ -884,29 +894,7 @@ func applyDispatchDelivered(tx *Tx, raw json.RawMessage) (any, error) {
 }
 
 func applyDispatchDeliveryFailed(tx *Tx, raw json.RawMessage) (any, error) {
-	if ce := systemOnly(tx); ce != nil {
-		return nil, ce
-	}
-	var req DispatchDeliveryReport
-	if err := decodeStrict(raw, &req); err != nil {
-		return nil, payloadError(err)
-	}
-	if f := req.Validate(true); f != nil {
-		return nil, Invalid(f)
-	}
-	e, err := loadOutbox(tx, req.WebhookID)
-	if err != nil {
-		return nil, err
-	}
-	if e.Status != DeliveryPending {
-		return nil, conflictf("webhook %s is already %s", e.ID, e.Status)
-	}
-	e.Status, e.Attempts, e.LastHTTPStatus, e.LastError, e.DoneIndex = DeliveryFailed, req.Attempts, req.HTTPStatus, req.Error, tx.Index()
-	if err := tx.Put(prefixOutbox+e.ID, e); err != nil {
-		return nil, err
-	}
-	tx.Delete(prefixOutboxPending + e.ID)
-	d, err := loadDispatch(tx, e.DispatchID)
+	req, e, d, err := finishDelivery(tx, raw, true)
 	if err != nil {
 		return nil, err
 	}

@@ -117,12 +117,9 @@ func init() {
 }
 
 func applyRegistrationCreate(tx *Tx, raw json.RawMessage) (any, error) {
-	var in RegistrationCreate
-	if err := decodeStrict(raw, &in); err != nil {
-		return nil, payloadError(err)
-	}
-	if f := in.Validate(); f != nil {
-		return nil, Invalid(f)
+	in, err := decodeCommand[RegistrationCreate](raw)
+	if err != nil {
+		return nil, err
 	}
 	var a Attendance
 	found, err := tx.Get(keyAttendance(in.AttendanceID), &a)
@@ -219,12 +216,9 @@ func putRegistration(tx *Tx, r *RegistrationRecord, oldState string) (json.RawMe
 }
 
 func applyRegistrationStatus(tx *Tx, raw json.RawMessage) (any, error) {
-	var in RegistrationStatus
-	if err := decodeStrict(raw, &in); err != nil {
-		return nil, payloadError(err)
-	}
-	if f := in.Validate(); f != nil {
-		return nil, Invalid(f)
+	in, err := decodeCommand[RegistrationStatus](raw)
+	if err != nil {
+		return nil, err
 	}
 	var r RegistrationRecord
 	found, err := tx.Get(prefixRegistration+in.RegistrationID, &r)

@@ -202,6 +202,22 @@ func loadAttendance(tx *Tx, id string) (*Attendance, error) {
 func AttendanceClosed(status string) bool { return closed(status) }
 
 // closed reports whether the attendance has left the queue for good.
+// openAttendance loads an attendance that is still open (not seen, handed
+// over or left) and gives it a triage record to add to if it has none.
+func openAttendance(tx *Tx, id string) (*Attendance, error) {
+	a, err := loadAttendance(tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if closed(a.Status) {
+		return nil, &CommandError{Code: CodeConflict, Message: "the attendance is " + a.Status}
+	}
+	if a.Triage == nil {
+		a.Triage = &TriageRecord{Answers: []AnswerRecord{}}
+	}
+	return a, nil
+}
+
 func closed(status string) bool {
 	return status == AttendanceSeen || status == AttendanceHandedOver || status == AttendanceLeft
 }
@@ -267,12 +283,9 @@ func (v *View) CheckAnswers(in *AttendanceAnswers) error {
 }
 
 func applyAttendanceAnswer(tx *Tx, raw json.RawMessage) (any, error) {
-	var in AttendanceAnswers
-	if err := decodeStrict(raw, &in); err != nil {
-		return nil, payloadError(err)
-	}
-	if f := in.Validate(); f != nil {
-		return nil, Invalid(f)
+	in, err := decodeCommand[AttendanceAnswers](raw)
+	if err != nil {
+		return nil, err
 	}
 	a, err := loadAttendance(tx, in.AttendanceID)
 	if err != nil {
@@ -320,24 +333,15 @@ func applyAttendanceAnswer(tx *Tx, raw json.RawMessage) (any, error) {
 }
 
 func applyAttendanceObserve(tx *Tx, raw json.RawMessage) (any, error) {
-	var in AttendanceObservations
-	if err := decodeStrict(raw, &in); err != nil {
-		return nil, payloadError(err)
-	}
-	if f := in.Validate(); f != nil {
-		return nil, Invalid(f)
-	}
-	a, err := loadAttendance(tx, in.AttendanceID)
+	in, err := decodeCommand[AttendanceObservations](raw)
 	if err != nil {
 		return nil, err
 	}
-	if closed(a.Status) {
-		return nil, &CommandError{Code: CodeConflict, Message: "the attendance is " + a.Status}
+	a, err := openAttendance(tx, in.AttendanceID)
+	if err != nil {
+		return nil, err
 	}
 	old := a.Status
-	if a.Triage == nil {
-		a.Triage = &TriageRecord{Answers: []AnswerRecord{}}
-	}
 	tr := a.Triage
 	rec := ObservationRecord{Observations: in.Observations, By: tx.Actor(), At: tx.Now(), Index: tx.Index()}
 	var fresh *Disposition
@@ -502,24 +506,15 @@ func applyAttendanceConfirm(tx *Tx, raw json.RawMessage) (any, error) {
 }
 
 func applyAttendanceOverride(tx *Tx, raw json.RawMessage) (any, error) {
-	var in AttendanceOverride
-	if err := decodeStrict(raw, &in); err != nil {
-		return nil, payloadError(err)
-	}
-	if f := in.Validate(); f != nil {
-		return nil, Invalid(f)
-	}
-	a, err := loadAttendance(tx, in.AttendanceID)
+	in, err := decodeCommand[AttendanceOverride](raw)
 	if err != nil {
 		return nil, err
 	}
-	if closed(a.Status) {
-		return nil, &CommandError{Code: CodeConflict, Message: "the attendance is " + a.Status}
+	a, err := openAttendance(tx, in.AttendanceID)
+	if err != nil {
+		return nil, err
 	}
 	old := a.Status
-	if a.Triage == nil {
-		a.Triage = &TriageRecord{Answers: []AnswerRecord{}}
-	}
 	tr := a.Triage
 	d := &Disposition{CareNeeds: []string{}, Source: "override", DecidedBy: "clinician_override", Title: in.Reason}
 	if tr.Disposition != nil {
@@ -596,12 +591,9 @@ func applyAttendanceOverride(tx *Tx, raw json.RawMessage) (any, error) {
 }
 
 func applyAttendanceStatus(tx *Tx, raw json.RawMessage) (any, error) {
-	var in AttendanceStatusChange
-	if err := decodeStrict(raw, &in); err != nil {
-		return nil, payloadError(err)
-	}
-	if f := in.Validate(); f != nil {
-		return nil, Invalid(f)
+	in, err := decodeCommand[AttendanceStatusChange](raw)
+	if err != nil {
+		return nil, err
 	}
 	a, err := loadAttendance(tx, in.AttendanceID)
 	if err != nil {
