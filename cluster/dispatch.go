@@ -410,13 +410,20 @@ func putDispatch(tx *Tx, d *Dispatch, oldStatus string) error {
 const DispatchEventWindow = 100000
 
 func pruneDispatchEvents(tx *Tx) error {
-	if tx.Index() <= DispatchEventWindow {
+	return pruneEvents(tx, prefixDispatchEvent, DispatchEventWindow)
+}
+
+// pruneEvents deletes, deterministically, at most 64 stream events under
+// prefix (keys <prefix><20-digit raft index>...) older than window raft
+// indexes: the queue and dispatch streams keep a bounded history.
+func pruneEvents(tx *Tx, prefix string, window uint64) error {
+	if tx.Index() <= window {
 		return nil
 	}
-	cutoff := fmt.Sprintf("%s%020d", prefixDispatchEvent, tx.Index()-DispatchEventWindow)
+	cutoff := fmt.Sprintf("%s%020d", prefix, tx.Index()-window)
 	errStop := errors.New("stop")
 	var old []string
-	err := tx.Scan(prefixDispatchEvent, func(key string, _ []byte) error {
+	err := tx.Scan(prefix, func(key string, _ []byte) error {
 		if key >= cutoff || len(old) >= 64 {
 			return errStop
 		}

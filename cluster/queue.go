@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -78,26 +77,7 @@ func queueEvent(tx *Tx, a *Attendance) error {
 	if err := tx.Put(keyEvent(tx.Index(), a.ID), &ev); err != nil {
 		return err
 	}
-	if tx.Index() <= eventWindow {
-		return nil
-	}
-	cutoff := fmt.Sprintf("%s%020d", prefixEvent, tx.Index()-eventWindow)
-	errStop := errors.New("stop")
-	var old []string
-	err := tx.Scan(prefixEvent, func(key string, _ []byte) error {
-		if key >= cutoff || len(old) >= 64 {
-			return errStop
-		}
-		old = append(old, key)
-		return nil
-	})
-	if err != nil && !errors.Is(err, errStop) {
-		return err
-	}
-	for _, k := range old {
-		tx.Delete(k)
-	}
-	return nil
+	return pruneEvents(tx, prefixEvent, eventWindow)
 }
 
 // priorityOf is the attendance's clinical priority: the intensity of its
