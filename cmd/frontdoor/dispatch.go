@@ -326,25 +326,8 @@ func (s *server) streamDispatches(c *fiber.Ctx) error {
 			if once {
 				return
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), streamKeepAlive)
-			var werr error
-			if waiter != nil {
-				werr = waiter.WaitApplied(ctx, applied+1)
-			} else {
-				<-ctx.Done()
-				werr = ctx.Err()
-			}
-			cancel()
-			if werr != nil {
-				if ctx.Err() == nil {
-					return // the FSM stopped
-				}
-				if _, err := w.WriteString(": keep-alive\n\n"); err != nil {
-					return
-				}
-				if err := w.Flush(); err != nil {
-					return
-				}
+			if !waitForApply(w, waiter, applied+1, streamKeepAlive) {
+				return
 			}
 		}
 	})

@@ -121,29 +121,38 @@ func (s *server) streamQueue(c *fiber.Ctx) error {
 			if applied > last {
 				last = applied // nothing for the queue up to here
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), min(streamKeepAlive, max(time.Until(end), time.Millisecond)))
-			var werr error
-			if waiter != nil {
-				werr = waiter.WaitApplied(ctx, last+1)
-			} else {
-				<-ctx.Done()
-				werr = ctx.Err()
-			}
-			cancel()
-			if werr != nil {
-				if ctx.Err() == nil {
-					return // the FSM stopped
-				}
-				if _, err := w.WriteString(": keep-alive\n\n"); err != nil {
-					return
-				}
-				if err := w.Flush(); err != nil {
-					return
-				}
+			if !waitForApply(w, waiter, last+1, min(streamKeepAlive, max(time.Until(end), time.Millisecond))) {
+				return
 			}
 		}
 	})
 	return nil
+}
+
+// waitForApply waits up to d for the FSM to apply index (or just d when the
+// store cannot signal it); when nothing arrived it writes an SSE keep-alive
+// comment so a departed client is noticed. False: end the stream (the FSM
+// stopped or the client is gone).
+func waitForApply(w *bufio.Writer, waiter applyWaiter, index uint64, d time.Duration) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var werr error
+	if waiter != nil {
+		werr = waiter.WaitApplied(ctx, index)
+	} else {
+		<-ctx.Done()
+		werr = ctx.Err()
+	}
+	if werr == nil {
+		return true
+	}
+	if ctx.Err() == nil {
+		return false // the FSM stopped
+	}
+	if _, err := w.WriteString(": keep-alive\n\n"); err != nil {
+		return false
+	}
+	return w.Flush() == nil
 }
 
 // lastEventID reads Last-Event-ID (header, or ?last_event_id for clients
