@@ -62,15 +62,7 @@ func (s *server) ackAlert(c *fiber.Ctx) error {
 	if f := cmd.Validate(); f != nil {
 		return invalid("the acknowledgement is not valid", f)
 	}
-	b, err := json.Marshal(&cmd)
-	if err != nil {
-		return err
-	}
-	p, err := proposal(c, cluster.KindAlertAck, "POST /v1/alerts/{id}/ack", b)
-	if err != nil {
-		return err
-	}
-	res, handled, err := s.propose(c, p)
+	res, handled, err := s.proposeJSON(c, cluster.KindAlertAck, "POST /v1/alerts/{id}/ack", &cmd)
 	if handled || err != nil {
 		return err
 	}

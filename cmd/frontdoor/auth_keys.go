@@ -162,15 +162,7 @@ func (s *server) listKeys(c *fiber.Ctx) error {
 // revokeKey: DELETE /v1/keys/:id -> 200 with the revoked key.
 func (s *server) revokeKey(c *fiber.Ctx) error {
 	id := strings.Clone(c.Params("id"))
-	payload, err := json.Marshal(cluster.KeyRevoke{ID: id})
-	if err != nil {
-		return err
-	}
-	p, err := proposal(c, cluster.KindKeyRevoke, "DELETE /v1/keys/"+id, payload)
-	if err != nil {
-		return err
-	}
-	res, handled, err := s.propose(c, p)
+	res, handled, err := s.proposeJSON(c, cluster.KindKeyRevoke, "DELETE /v1/keys/"+id, cluster.KeyRevoke{ID: id})
 	if handled || err != nil {
 		return err
 	}

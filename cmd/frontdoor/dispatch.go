@@ -189,15 +189,7 @@ func (s *server) dispatchCheck(c *fiber.Ctx, id string, check func(d *cluster.Di
 
 // dispatchCommand proposes a dispatch command and answers with the dispatch.
 func (s *server) dispatchCommand(c *fiber.Ctx, kind cluster.Kind, route string, payload any) error {
-	b, err := json.Marshal(payload)
-	if err != nil {
-		return err
-	}
-	p, err := proposal(c, kind, route, b)
-	if err != nil {
-		return err
-	}
-	res, handled, err := s.propose(c, p)
+	res, handled, err := s.proposeJSON(c, kind, route, payload)
 	if handled || err != nil {
 		return err
 	}

@@ -245,15 +245,7 @@ type statusBody struct {
 // attendanceCommand proposes a workflow command and answers with the
 // attendance as written (index: the raft index of this change).
 func (s *server) attendanceCommand(c *fiber.Ctx, kind cluster.Kind, route string, payload any) error {
-	b, err := json.Marshal(payload)
-	if err != nil {
-		return err
-	}
-	p, err := proposal(c, kind, route, b)
-	if err != nil {
-		return err
-	}
-	res, handled, err := s.propose(c, p)
+	res, handled, err := s.proposeJSON(c, kind, route, payload)
 	if handled || err != nil {
 		return err
 	}

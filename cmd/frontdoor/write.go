@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -30,6 +31,21 @@ func proposal(c *fiber.Ctx, kind cluster.Kind, route string, body []byte) (clust
 		p.Idempotency = &cluster.Idempotency{Key: strings.Clone(key), Route: route, BodyHash: hex.EncodeToString(sum[:])}
 	}
 	return p, nil
+}
+
+// proposeJSON proposes payload, encoded as JSON, as a command of kind made
+// by this request (actor, Idempotency-Key over the encoded payload); see
+// propose for res and handled.
+func (s *server) proposeJSON(c *fiber.Ctx, kind cluster.Kind, route string, payload any) (res *cluster.Result, handled bool, err error) {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return nil, false, err
+	}
+	p, err := proposal(c, kind, route, b)
+	if err != nil {
+		return nil, false, err
+	}
+	return s.propose(c, p)
 }
 
 // propose runs a proposal on this node. handled is true when the request was
