@@ -642,14 +642,7 @@ func (v *View) DirectoryHeader() (*DirectoryHeader, error) {
 // Services lists the services, by id.
 func (v *View) Services() ([]routing.Service, error) {
 	var out []routing.Service
-	err := scanTxn(v.txn, prefixService, func(key string, val []byte) error {
-		var s routing.Service
-		if err := json.Unmarshal(val, &s); err != nil {
-			return fmt.Errorf("decode %s: %w", key, err)
-		}
-		out = append(out, s)
-		return nil
-	})
+	out, err := scanValues(v.txn, prefixService, out)
 	return out, err
 }
 
@@ -665,14 +658,7 @@ func (v *View) Service(id string) (*routing.Service, error) {
 // Practices lists the GP practices, by ODS code.
 func (v *View) Practices() ([]routing.Practice, error) {
 	var out []routing.Practice
-	err := scanTxn(v.txn, prefixPractice, func(key string, val []byte) error {
-		var p routing.Practice
-		if err := json.Unmarshal(val, &p); err != nil {
-			return fmt.Errorf("decode %s: %w", key, err)
-		}
-		out = append(out, p)
-		return nil
-	})
+	out, err := scanValues(v.txn, prefixPractice, out)
 	return out, err
 }
 
@@ -696,13 +682,6 @@ func (v *View) Allocations(serviceID string) ([]SlotRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = scanTxn(v.txn, prefixSlotPlace+serviceID+"/", func(key string, val []byte) error {
-		var r SlotRecord
-		if err := json.Unmarshal(val, &r); err != nil {
-			return fmt.Errorf("decode %s: %w", key, err)
-		}
-		out = append(out, r)
-		return nil
-	})
+	out, err = scanValues(v.txn, prefixSlotPlace+serviceID+"/", out)
 	return out, err
 }

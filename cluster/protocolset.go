@@ -534,13 +534,6 @@ func (v *View) ActiveProtocolSet() (*triage.Set, error) {
 // ProtocolVersions lists every stored version, by id then version.
 func (v *View) ProtocolVersions() ([]ProtocolVersion, error) {
 	out := []ProtocolVersion{}
-	err := scanTxn(v.txn, prefixProtocolVersion, func(key string, val []byte) error {
-		var x ProtocolVersion
-		if err := json.Unmarshal(val, &x); err != nil {
-			return fmt.Errorf("decode %s: %w", key, err)
-		}
-		out = append(out, x)
-		return nil
-	})
+	out, err := scanValues(v.txn, prefixProtocolVersion, out)
 	return out, err
 }

@@ -210,6 +210,20 @@ func (tx *Tx) flush() error {
 	return nil
 }
 
+// scanValues appends to out every value under prefix, in key order,
+// decoded from JSON.
+func scanValues[T any](txn *badger.Txn, prefix string, out []T) ([]T, error) {
+	err := scanTxn(txn, prefix, func(key string, val []byte) error {
+		var x T
+		if err := json.Unmarshal(val, &x); err != nil {
+			return fmt.Errorf("decode %s: %w", key, err)
+		}
+		out = append(out, x)
+		return nil
+	})
+	return out, err
+}
+
 func scanTxn(txn *badger.Txn, prefix string, fn func(key string, val []byte) error) error {
 	opts := badger.DefaultIteratorOptions
 	opts.Prefix = []byte(prefix)

@@ -198,14 +198,7 @@ func (v *View) Audit(entity string) ([]*AuditEvent, error) {
 // Nodes returns the node registry, sorted by id.
 func (v *View) Nodes() ([]Node, error) {
 	var out []Node
-	err := scanTxn(v.txn, prefixNode, func(key string, val []byte) error {
-		var n Node
-		if err := json.Unmarshal(val, &n); err != nil {
-			return fmt.Errorf("decode %s: %w", key, err)
-		}
-		out = append(out, n)
-		return nil
-	})
+	out, err := scanValues(v.txn, prefixNode, out)
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, err
 }
