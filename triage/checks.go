@@ -13,6 +13,7 @@ const (
 	CheckSepsis        = "sepsis"
 	CheckRepeatContact = "repeat_contact"
 	CheckCarerWorry    = "carer_worry"
+	CheckMaternity     = "maternity_ng133"
 )
 
 // The dispositions the checks demand (frontdoor's mapping, kept in one place).
@@ -32,13 +33,26 @@ var checkDisposition = map[string]struct {
 	"sepsis_ed_1h":          {ED, Within1h, DxED1h, "Urgent emergency assessment: observations at high risk of sepsis (NICE NG51)"},
 	"repeat_contact_review": {GP, Within2h, DxGP2h, "A clinician must review: third contact within 96 hours"},
 	"carer_worry_review":    {GP, Within2h, DxGP2h, "A clinician will see them: the person caring for them is very worried"},
+	"self_worry_review":     {GP, Within2h, DxGP2h, "A clinician will see them: they are very worried that this is serious"},
+	"maternity_now":         {ED, Immediate, DxAmbulance, "Maternity assessment now: pregnancy red flags (NICE NG133)"},
+	"maternity_1h":          {ED, Within1h, DxED1h, "Maternity assessment unit within 1 hour (NICE NG133)"},
+	"maternity_4h":          {ED, Within4h, DxED4h, "Maternity assessment today: raised blood pressure in pregnancy (NICE NG133)"},
+}
+
+// checkCareNeeds are the care needs of a check's disposition (routing
+// honours them: a maternity check goes to maternity assessment).
+var checkCareNeeds = map[string][]string{
+	"maternity_now": {"maternity"},
+	"maternity_1h":  {"maternity"},
+	"maternity_4h":  {"maternity"},
 }
 
 const globalSafetyNet = "If they get worse while waiting — struggling to breathe, blue or grey lips or skin, a rash that does not fade under a glass, very drowsy or hard to wake, a fit, or collapse — call 999 or tell a member of staff at once."
 
 func mkCheck(check, outcomeID, reason string) CheckResult {
 	d := checkDisposition[outcomeID]
-	return CheckResult{Check: check, Applies: true, Raises: true, Tier: d.tier, Timeframe: d.tf, Dx: d.dx, Reason: reason + " [" + outcomeID + "]"}
+	return CheckResult{Check: check, Applies: true, Raises: true, Tier: d.tier, Timeframe: d.tf, Dx: d.dx, CareNeeds: checkCareNeeds[outcomeID],
+		Reason: reason + " [" + outcomeID + "]"}
 }
 
 func (r *Result) setCheck(c *CheckResult) {
@@ -46,7 +60,7 @@ func (r *Result) setCheck(c *CheckResult) {
 	d := checkDisposition[id]
 	r.Outcome, r.Protocol, r.DecidedBy = id, "global", c.Check
 	r.Tier, r.Dx, r.Timeframe = c.Tier, c.Dx, c.Timeframe
-	r.CareNeeds = []string{}
+	r.CareNeeds = append([]string{}, checkCareNeeds[id]...)
 	r.Title = d.title
 	r.Advice = "Reason: " + c.Reason[:strings.LastIndexByte(c.Reason, '[')-1] + "."
 	r.SafetyNet = globalSafetyNet
@@ -59,6 +73,7 @@ var checkGuidance = map[string]string{
 	CheckSepsis:        "NICE NG51 Sepsis",
 	CheckRepeatContact: "frontdoor repeat-contact rule (domain brief)",
 	CheckCarerWorry:    "NICE NG51 / NG143: carer concern",
+	CheckMaternity:     "NICE NG133 Hypertension in pregnancy; NHS reduced fetal movements advice",
 }
 
 func topCheck(cs []CheckResult) *CheckResult {
@@ -169,11 +184,80 @@ func globalChecks(w *walker) ([]CheckResult, *NEWS2Result, *NG143Result) {
 	}
 
 	if b, _ := flagBit(FlagCarerVeryWorried); w.flags&b != 0 {
-		out = append(out, mkCheck(CheckCarerWorry, "carer_worry_review", "the carer or parent is very worried"))
+		if alone, _ := flagBit(FlagAlone); w.rules >= 1 && w.flags&alone != 0 {
+			out = append(out, mkCheck(CheckCarerWorry, "self_worry_review", "they are very worried that this is serious"))
+		} else {
+			out = append(out, mkCheck(CheckCarerWorry, "carer_worry_review", "the carer or parent is very worried"))
+		}
 	} else {
 		out = append(out, CheckResult{Check: CheckCarerWorry, Applies: true, Reason: "no carer worry reported"})
 	}
+	if w.rules >= 1 {
+		out = append(out, maternityCheck(w))
+	}
 	return out, news, ng
+}
+
+// maternityCheck is the NICE NG133 check where NEWS2 does not apply: in
+// pregnancy (20 weeks or more, or weeks unknown) and for 6 weeks after birth,
+// severe hypertension (systolic 160 or more, or diastolic 110 or more) or a
+// pre-eclampsia symptom with hypertension (140/90 or more) needs maternity
+// assessment now; a symptom alone, reduced movements, bleeding or fluid loss
+// the maternity unit within the hour; hypertension alone assessment today.
+func maternityCheck(w *walker) CheckResult {
+	g := w.s.Patient.GestationWeeks
+	pregnant := w.pregnant == Yes
+	if !pregnant && !w.postnatal() {
+		return CheckResult{Check: CheckMaternity, Reason: "not applied: not pregnant or recently given birth"}
+	}
+	late := w.postnatal() || g == nil || *g >= 20
+	o := w.s.Patient.Observations
+	sys, dia := o.SystolicBP, o.DiastolicBP
+	severe := (sys != nil && *sys >= 160) || (dia != nil && *dia >= 110)
+	raised := (sys != nil && *sys >= 140) || (dia != nil && *dia >= 90)
+	bp := ""
+	switch {
+	case sys != nil && dia != nil:
+		bp = fmt.Sprintf("blood pressure %d/%d", *sys, *dia)
+	case sys != nil:
+		bp = fmt.Sprintf("systolic %d", *sys)
+	case dia != nil:
+		bp = fmt.Sprintf("diastolic %d", *dia)
+	}
+	var red, amber []string
+	for _, f := range w.ng133 {
+		if f.Colour == Red {
+			red = append(red, f.Name)
+		} else {
+			amber = append(amber, f.Name)
+		}
+	}
+	when := "in pregnancy"
+	if g != nil {
+		when = fmt.Sprintf("at %d weeks", *g)
+	}
+	if w.postnatal() && !pregnant {
+		when = "after giving birth"
+	}
+	switch {
+	case severe && late:
+		return mkCheck(CheckMaternity, "maternity_now", fmt.Sprintf("severe hypertension %s (%s, 160/110 or more)", when, bp))
+	case raised && late && len(amber) > 0:
+		return mkCheck(CheckMaternity, "maternity_now", fmt.Sprintf("hypertension %s (%s) with %s", when, bp, strings.Join(amber, "; ")))
+	case len(red) > 0:
+		return mkCheck(CheckMaternity, "maternity_1h", fmt.Sprintf("%s: %s", when, strings.Join(red, "; ")))
+	case severe:
+		return mkCheck(CheckMaternity, "maternity_1h", fmt.Sprintf("severe hypertension %s (%s)", when, bp))
+	case late && len(amber) > 0:
+		return mkCheck(CheckMaternity, "maternity_1h", fmt.Sprintf("possible pre-eclampsia %s: %s", when, strings.Join(amber, "; ")))
+	case raised && late:
+		return mkCheck(CheckMaternity, "maternity_4h", fmt.Sprintf("new hypertension %s (%s, 140/90 or more)", when, bp))
+	}
+	reason := "no NG133 red flag"
+	if bp != "" {
+		reason += " (" + bp + ")"
+	}
+	return CheckResult{Check: CheckMaternity, Applies: true, Reason: reason}
 }
 
 // sepsisCount counts the NG51 high-risk observations without describing them.
@@ -264,8 +348,14 @@ func sepsisCriteriaExplain(a age, o Observations, explain bool) (crit []string, 
 // NEWS2 result when NEWS2 applied, and a copy of the most intensive check
 // that raises the outcome (nil when none does). Like the engine, it is pure.
 func PatientChecks(p Patient) (checks []CheckResult, news *NEWS2Result, top *CheckResult) {
-	s := Session{Patient: p}
-	w := walker{s: &s, a: p.age(), pregnant: p.Pregnant}
+	return PatientChecksRules(p, 0)
+}
+
+// PatientChecksRules is PatientChecks under a rules version (see
+// CurrentRules; rules 1 adds the NG133 maternity check).
+func PatientChecksRules(p Patient, rules int) (checks []CheckResult, news *NEWS2Result, top *CheckResult) {
+	s := Session{Patient: p, Rules: rules}
+	w := walker{s: &s, a: p.age(), pregnant: p.Pregnant, rules: rules}
 	if w.pregnant == "" {
 		w.pregnant = "unknown"
 	}

@@ -25,6 +25,12 @@ const (
 	DxSelfCare  = "Dx25"
 	// DxRapidResponse is frontdoor's local code for urgent community response.
 	DxRapidResponse = "Dx9001"
+	// DxClinicianNow is frontdoor's local code for a walk-in's assessment by
+	// the centre's clinician now (a streaming outcome, not a transfer to ED).
+	DxClinicianNow = "Dx9002"
+	// DxSpeakTo1h is NHS 111's "speak to a primary care service within 1
+	// hour": frontdoor's clinician call-back for an NHS 111 caller.
+	DxSpeakTo1h = "Dx11"
 )
 
 // DxOutcome maps a well-formed NHS 111 Dx code (the table in the domain brief)
@@ -70,6 +76,8 @@ func DxOutcome(code string) (DxInfo, bool) {
 		// Not an NHS 111 code: frontdoor's local code for the 2-hour urgent
 		// community response (domain brief: rapid_response is "(local)").
 		info.Tier, info.Timeframe, info.Meaning = RapidResponse, Within2h, "urgent community response at home within 2 hours (frontdoor local code)"
+	case "9002":
+		info.Tier, info.Timeframe, info.Meaning = GP, Immediate, "assessment by the centre's clinician now (frontdoor local code)"
 	case "25":
 		info.Tier, info.Timeframe, info.Meaning = SelfCare, NoTime, "self care at home with care advice"
 	default:

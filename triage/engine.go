@@ -26,6 +26,11 @@ type Patient struct {
 	Sex          string `json:"sex,omitempty" yaml:"sex"`           // female | male | unknown
 	Pregnant     string `json:"pregnant,omitempty" yaml:"pregnant"` // yes | no | unknown
 	Channel      string `json:"channel,omitempty" yaml:"channel"`   // walk_in | nhs111
+	// GestationWeeks is how many completed weeks pregnant she is (pregnant only).
+	GestationWeeks *int `json:"gestation_weeks,omitempty" yaml:"gestation_weeks"`
+	// PostnatalWeeks is how many weeks ago she gave birth (the NICE NG133
+	// checks apply for 6 weeks after birth).
+	PostnatalWeeks *int `json:"postnatal_weeks,omitempty" yaml:"postnatal_weeks"`
 	// PreviousContacts96h counts earlier contacts for this problem within 96 hours.
 	PreviousContacts96h int          `json:"previous_contacts_96h,omitempty" yaml:"previous_contacts_96h"`
 	Flags               []string     `json:"flags,omitempty" yaml:"flags"`
@@ -88,13 +93,17 @@ type Reply struct {
 // exactly and pins the protocol versions and content hashes it was started with.
 // Advance it only through Start, Answer and Observe.
 type Session struct {
-	Protocol      string  `json:"protocol"`
-	Version       int     `json:"version"`
-	Hash          string  `json:"hash"`
-	ScreenVersion int     `json:"screen_version"`
-	ScreenHash    string  `json:"screen_hash"`
-	Patient       Patient `json:"patient"`
-	Answers       []Reply `json:"answers"`
+	Protocol      string `json:"protocol"`
+	Version       int    `json:"version"`
+	Hash          string `json:"hash"`
+	ScreenVersion int    `json:"screen_version"`
+	ScreenHash    string `json:"screen_hash"`
+	// Rules is the engine's rules version the session runs under (see
+	// CurrentRules): a session keeps the rules it started with, so a replayed
+	// log decides as it did.
+	Rules   int     `json:"rules,omitempty"`
+	Patient Patient `json:"patient"`
+	Answers []Reply `json:"answers"`
 	// Done is true once an outcome is decided; Outcome then holds it.
 	Done    bool    `json:"done"`
 	Outcome *Result `json:"outcome,omitempty"`
@@ -112,6 +121,11 @@ type Question struct {
 	Choices []QuestionChoice `json:"choices,omitempty"`
 	// Allowed lists the accepted values (for numbers, a description).
 	Allowed []string `json:"allowed"`
+	// Group names the form the question belongs to (asked together);
+	// Observed marks a sign that is seen or checked, not recalled.
+	Group    string `json:"group,omitempty"`
+	Observed bool   `json:"observed,omitempty"`
+	FollowUp bool   `json:"follow_up,omitempty"`
 }
 
 // QuestionChoice is one option offered for a choice question.
@@ -121,10 +135,48 @@ type QuestionChoice struct {
 }
 
 // Step is what a session needs next: questions to ask, or its outcome.
+// While questions remain, Interim is the least the session already demands
+// (observations scored, a screen floor passed): it raises at once.
 type Step struct {
 	Done      bool       `json:"done"`
 	Questions []Question `json:"questions,omitempty"`
 	Outcome   *Result    `json:"outcome,omitempty"`
+	Interim   *Interim   `json:"interim,omitempty"`
+}
+
+// Interim is what a session in progress already demands.
+type Interim struct {
+	Tier      Tier          `json:"tier"`
+	Timeframe Timeframe     `json:"timeframe"`
+	Dx        string        `json:"dx"`
+	DecidedBy string        `json:"decided_by"` // a check name, floor or clinician_first
+	Stream    string        `json:"stream,omitempty"`
+	Reason    string        `json:"reason"`
+	Checks    []CheckResult `json:"checks,omitempty"`
+	NEWS2     *NEWS2Result  `json:"news2,omitempty"`
+}
+
+// ClinicianFirst is an uncertainty that stayed unresolved: a clinician
+// assesses first (now at the desk, or a call-back), then confirms or
+// overrides what the protocol and checks reached without it (Then).
+type ClinicianFirst struct {
+	Stream  string   `json:"stream"` // clinician_now | clinician_callback
+	Reasons []string `json:"reasons"`
+	Then    *Then    `json:"then"`
+}
+
+// Then is the disposition a session reached apart from its clinician-first floor.
+type Then struct {
+	Outcome   string    `json:"outcome"`
+	Protocol  string    `json:"protocol"`
+	Tier      Tier      `json:"tier"`
+	Dx        string    `json:"dx"`
+	Timeframe Timeframe `json:"timeframe"`
+	CareNeeds []string  `json:"care_needs"`
+	Title     string    `json:"title"`
+	Advice    string    `json:"advice"`
+	SafetyNet string    `json:"safety_net"`
+	DecidedBy string    `json:"decided_by"`
 }
 
 // PathStep is one node the session passed through.
@@ -145,6 +197,7 @@ type CheckResult struct {
 	Tier      Tier      `json:"tier,omitempty"`
 	Dx        string    `json:"dx,omitempty"`
 	Timeframe Timeframe `json:"timeframe,omitempty"`
+	CareNeeds []string  `json:"care_needs,omitempty"`
 	Reason    string    `json:"reason"`
 }
 
@@ -166,6 +219,15 @@ type Result struct {
 	// DecidedBy names the rule that set the final outcome: tree, screen, news2,
 	// fever_ng143, sepsis, repeat_contact, floor or carer_worry.
 	DecidedBy string `json:"decided_by"`
+	// Findings say what was found or not ruled out on the way (the reasons
+	// of the floors passed), in path order.
+	Findings []string `json:"findings,omitempty"`
+	// ClinicianFirst is set when an unresolved uncertainty decides: the
+	// outcome is then a clinician's assessment first (see Stream).
+	ClinicianFirst *ClinicianFirst `json:"clinician_first,omitempty"`
+	// Flags are the context flags as the session left them; Pregnant likewise.
+	Flags    []string `json:"flags,omitempty"`
+	Pregnant string   `json:"pregnant,omitempty"`
 	// TreeOutcome is what the screen/tree alone reached ("" if stopped early).
 	TreeOutcome  string        `json:"tree_outcome,omitempty"`
 	TreeProtocol string        `json:"tree_protocol,omitempty"`
@@ -230,6 +292,12 @@ func validatePatient(p *Patient) error {
 	if p.AgeDays != nil && (*p.AgeDays < 0 || *p.AgeDays > 130*366) {
 		return fmt.Errorf("%w: age_days %d", ErrBadPatient, *p.AgeDays)
 	}
+	if p.GestationWeeks != nil && (*p.GestationWeeks < 0 || *p.GestationWeeks > 45) {
+		return fmt.Errorf("%w: gestation_weeks %d (allowed: 0-45)", ErrBadPatient, *p.GestationWeeks)
+	}
+	if p.PostnatalWeeks != nil && (*p.PostnatalWeeks < 0 || *p.PostnatalWeeks > 52) {
+		return fmt.Errorf("%w: postnatal_weeks %d (allowed: 0-52)", ErrBadPatient, *p.PostnatalWeeks)
+	}
 	if p.PreviousContacts96h < 0 {
 		return fmt.Errorf("%w: previous_contacts_96h %d", ErrBadPatient, p.PreviousContacts96h)
 	}
@@ -238,7 +306,8 @@ func validatePatient(p *Patient) error {
 		name   string
 		v      *int
 		lo, hi int
-	}{{"respiratory_rate", o.RespiratoryRate, 0, 120}, {"spo2", o.SpO2, 0, 100}, {"systolic_bp", o.SystolicBP, 0, 350}, {"pulse", o.Pulse, 0, 350}} {
+	}{{"respiratory_rate", o.RespiratoryRate, 0, 120}, {"spo2", o.SpO2, 0, 100}, {"systolic_bp", o.SystolicBP, 0, 350},
+		{"diastolic_bp", o.DiastolicBP, 0, 250}, {"pulse", o.Pulse, 0, 350}} {
 		if r.v != nil && (*r.v < r.lo || *r.v > r.hi) {
 			return fmt.Errorf("%w: %s %d (allowed: %d-%d)", ErrBadPatient, r.name, *r.v, r.lo, r.hi)
 		}
@@ -256,9 +325,21 @@ func validatePatient(p *Patient) error {
 	return nil
 }
 
+// CurrentRules is the engine's rules version for new sessions. Rules 1:
+// forms (group) asked together, interim raises while questions remain,
+// "not sure" sets only risk flags, clinician-first floors, the NG133
+// maternity check. Rules 0 is the behaviour before, kept for replay.
+const CurrentRules = 1
+
 // Start begins a session of a presentation for a patient and returns the
-// first step (the screen's first question).
+// first step (the screen's first questions).
 func Start(set *Set, protocolID string, p Patient) (Session, Step, error) {
+	return StartRules(set, protocolID, p, CurrentRules)
+}
+
+// StartRules is Start under a given rules version (0 or CurrentRules): a
+// replicated log replays an old entry under the rules it was written with.
+func StartRules(set *Set, protocolID string, p Patient, rules int) (Session, Step, error) {
 	pr, ok := set.byID[protocolID]
 	if !ok || pr.Kind != KindPresentation {
 		return Session{}, Step{}, fmt.Errorf("%w: %q", ErrUnknownProtocol, protocolID)
@@ -272,8 +353,11 @@ func Start(set *Set, protocolID string, p Patient) (Session, Step, error) {
 			*pr.AppliesTo.MinAgeYears, *pr.AppliesTo.MaxAgeYears, a.years)
 	}
 	p.Flags = append([]string(nil), p.Flags...)
+	if rules < 0 || rules > CurrentRules {
+		return Session{}, Step{}, fmt.Errorf("%w: rules %d", ErrBadPatient, rules)
+	}
 	s := Session{Protocol: pr.ID, Version: pr.Version, Hash: pr.Hash,
-		ScreenVersion: set.Screen.Version, ScreenHash: set.Screen.Hash, Patient: p, Answers: []Reply{}}
+		ScreenVersion: set.Screen.Version, ScreenHash: set.Screen.Hash, Rules: rules, Patient: p, Answers: []Reply{}}
 	step, err := advance(set, &s)
 	return s, step, err
 }
@@ -367,6 +451,9 @@ func Observe(set *Set, s Session, obs Observations) (Session, Step, error) {
 	}
 	if obs.Pulse != nil {
 		o.Pulse = obs.Pulse
+	}
+	if obs.DiastolicBP != nil {
+		o.DiastolicBP = obs.DiastolicBP
 	}
 	if obs.Consciousness != nil {
 		o.Consciousness = obs.Consciousness
@@ -476,7 +563,8 @@ func validateAnswer(screen, pr *Protocol, a Reply) (string, error) {
 }
 
 func questionOf(n *Node, id string) Question {
-	q := Question{ID: id, Text: n.Question, Help: n.Help, Type: n.Type, Unit: n.Unit, Min: n.Min, Max: n.Max, Allowed: allowedValues(n)}
+	q := Question{ID: id, Text: n.Question, Help: n.Help, Type: n.Type, Unit: n.Unit, Min: n.Min, Max: n.Max, Allowed: allowedValues(n),
+		Group: n.Group, Observed: n.Observed, FollowUp: n.FollowUp}
 	for _, c := range n.Choices {
 		q.Choices = append(q.Choices, QuestionChoice{Value: c.Value, Label: c.Label})
 	}

@@ -89,8 +89,8 @@ func TestStartAskScreenThenTree(t *testing.T) {
 	if !reflect.DeepEqual(nodes, want) {
 		t.Errorf("path\n got %v\nwant %v", nodes, want)
 	}
-	if len(o.Checks) != 5 {
-		t.Errorf("want the 5 global checks reported, got %+v", o.Checks)
+	if len(o.Checks) != 6 {
+		t.Errorf("want the 6 global checks reported (NEWS2, NG143, sepsis, repeat contact, worry, NG133), got %+v", o.Checks)
 	}
 }
 

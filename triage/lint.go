@@ -133,6 +133,18 @@ func (l *linter) fields() {
 				l.add(n.Line, RuleAnswerType, "only yes_no questions may set a flag", "sets on a %s question", n.Type)
 			}
 		}
+		if n.NG133 != "" && n.NG133 != "red" && n.NG133 != "amber" {
+			l.add(n.Line, RuleField, "ng133: red or ng133: amber", "ng133: %q is not red or amber", n.NG133)
+		}
+		if (n.Group != "" || n.Observed || n.FollowUp || n.NG133 != "") && n.NodeKind() != "question" {
+			l.add(n.Line, RuleField, "group, observed, follow_up and ng133 belong on questions", "node %s is a %s", n.ID, n.NodeKind())
+		}
+		if n.Group != "" && n.Type != YesNo {
+			l.add(n.Line, RuleAnswerType, "a form (group) asks yes_no questions only", "group on a %s question", n.Type)
+		}
+		if n.Reason != "" && n.NodeKind() != "floor" {
+			l.add(n.Line, RuleField, "reason: belongs on a floor node", "reason on a %s node", n.NodeKind())
+		}
 		if n.NG143 != "" && n.NG143 != "red" && n.NG143 != "amber" {
 			l.add(n.Line, RuleField, "ng143: red or ng143: amber", "ng143: %q is not red or amber", n.NG143)
 		}
@@ -179,6 +191,15 @@ func (l *linter) fields() {
 		}
 		if strings.TrimSpace(o.SafetyNet) == "" {
 			l.add(o.Line, RuleMissingSafetyNet, "add safety_net: when to seek help again or call 999", "outcome %s has no safety_net", o.ID)
+		}
+		switch o.Stream {
+		case "":
+		case StreamClinicianNow, StreamClinicianCallback:
+			if p.Kind != KindScreen {
+				l.add(o.Line, RuleField, "only the screen's outcomes may be a clinician-first stream", "outcome %s: stream outside the screen", o.ID)
+			}
+		default:
+			l.add(o.Line, RuleField, "stream: clinician_now or clinician_callback", "outcome %s: stream %q", o.ID, o.Stream)
 		}
 		for _, c := range o.CareNeeds {
 			if !careNeedVocab[c] {
@@ -556,8 +577,47 @@ func (l *linter) graph() {
 		memo[i] = v
 		return v
 	}
+	// A not_sure that goes to a clinician-first path (a follow-up question
+	// whose own not_sure does, or a floor that brings a clinician in first)
+	// resolves the uncertainty instead of guessing: it is safe.
+	clin := make([]int8, len(p.Nodes)) // 0 unknown, 1 yes, 2 no, 3 visiting
+	var clinician func(r ref) bool
+	clinician = func(r ref) bool {
+		if !r.isNode() {
+			return false
+		}
+		i := int(r)
+		switch clin[i] {
+		case 1:
+			return true
+		case 2, 3:
+			return false
+		}
+		clin[i] = 3
+		n := p.Nodes[i]
+		ok := false
+		switch n.NodeKind() {
+		case "floor":
+			ok = n.floorIdx >= 0 && p.Outcomes[n.floorIdx].Stream != ""
+		case "switch":
+			ok = len(n.Switch) > 0
+			for _, c := range n.Switch {
+				ok = ok && clinician(c.ref)
+			}
+		default:
+			ok = n.FollowUp && clinician(n.notSureRef)
+		}
+		clin[i] = 2
+		if ok {
+			clin[i] = 1
+		}
+		return ok
+	}
 	for _, n := range p.Nodes {
 		if n.NodeKind() != "question" || n.notSureRef == refNone {
+			continue
+		}
+		if clinician(n.notSureRef) {
 			continue
 		}
 		ns := reach(n.notSureRef)

@@ -105,12 +105,45 @@ const (
 	FlagAnticoagulated   = "anticoagulated"
 	FlagCarerVeryWorried = "carer_very_worried"
 	FlagFever            = "fever"
-	flagCount            = 6
+	// FlagInfection: an infection is possible (implied by infection
+	// presentations, or reported): the NG51 sepsis questions apply.
+	FlagInfection = "infection"
+	// FlagDNACPR: a do-not-attempt-CPR decision is in place. It changes the
+	// resuscitation advice only, never the tier.
+	FlagDNACPR = "dnacpr"
+	// FlagAdvanceCarePlan: an advance care plan or a wish to die at home
+	// (end of life): routed by the plan, never given generic ambulance advice.
+	FlagAdvanceCarePlan = "advance_care_plan"
+	// FlagAlone: attending or calling alone, nobody with them to be worried:
+	// the worry question asks about their own worry.
+	FlagAlone = "alone"
+	flagCount = 10
 )
 
-var flagNames = [flagCount]string{FlagPregnant, FlagUsualResidence, FlagImmunosuppressed, FlagAnticoagulated, FlagCarerVeryWorried, FlagFever}
+var flagNames = [flagCount]string{FlagPregnant, FlagUsualResidence, FlagImmunosuppressed, FlagAnticoagulated, FlagCarerVeryWorried, FlagFever,
+	FlagInfection, FlagDNACPR, FlagAdvanceCarePlan, FlagAlone}
 
-func flagBit(name string) (uint8, bool) {
+// FlagNames lists the context flags a patient may carry.
+func FlagNames() []string { return append([]string(nil), flagNames[:]...) }
+
+// NotSureSets reports whether a "not sure" answer to a question that sets
+// flag sets it. A risk the person is unsure about counts (immunosuppressed,
+// anticoagulated, fever, infection); a statement about them does not
+// ("carer very worried: not sure" is not "very worried"; an unsure usual
+// residence, plan or DNACPR is unknown). Under rules 0 every flag but
+// usual_residence was set by "not sure".
+func NotSureSets(flag string, rules int) bool {
+	if rules < 1 {
+		return flag != FlagUsualResidence
+	}
+	switch flag {
+	case FlagImmunosuppressed, FlagAnticoagulated, FlagFever, FlagInfection:
+		return true
+	}
+	return false
+}
+
+func flagBit(name string) (uint16, bool) {
 	for i, n := range flagNames {
 		if n == name {
 			return 1 << i, true
@@ -143,7 +176,7 @@ type Protocol struct {
 	nodeIdx    map[string]int
 	outcomeIdx map[string]int
 	startRef   ref
-	implied    uint8
+	implied    uint16
 }
 
 // AppliesTo is the age range that may start a protocol: [min, max) in years.
@@ -169,11 +202,28 @@ type Node struct {
 	Ranges   []*Range    `yaml:"ranges" json:"ranges,omitempty"`
 	Choices  []*ChoiceOp `yaml:"choices" json:"choices,omitempty"`
 	NotSure  string      `yaml:"not_sure" json:"not_sure,omitempty"`
+	// Group names a form: the questions of one group that the walk would
+	// reach if every one were answered "no" are asked together, in one step
+	// (the desk observations, the caller's screen).
+	Group string `yaml:"group" json:"group,omitempty"`
+	// Observed marks a sign that is seen or checked, not recalled: reception
+	// looks at a walk-in, the call handler hears the caller, a lay person
+	// does a check they are told how to do (FAST, the glass test). "not_sure"
+	// to it means "could not see or do it".
+	Observed bool `yaml:"observed" json:"observed,omitempty"`
+	// FollowUp marks the plain follow-up of an uncertain red-flag answer.
+	FollowUp bool `yaml:"follow_up" json:"follow_up,omitempty"`
+	// NG133 marks a pregnancy red flag: a "yes" is that NICE NG133 feature
+	// (red: maternity assessment now; amber: within the hour).
+	NG133 string `yaml:"ng133" json:"ng133,omitempty"`
 	// Switch nodes.
 	Switch []*SwitchCase `yaml:"switch" json:"switch,omitempty"`
 	// Floor nodes.
 	Floor string `yaml:"floor" json:"floor,omitempty"`
 	Next  string `yaml:"next" json:"next,omitempty"`
+	// Reason says what was found (or not ruled out) that sets the floor,
+	// e.g. "stroke not ruled out: face, arms and speech not checked".
+	Reason string `yaml:"reason" json:"reason,omitempty"`
 
 	Line int `yaml:"-" json:"-"`
 
@@ -182,7 +232,7 @@ type Node struct {
 	noRef      ref
 	nextRef    ref
 	floorIdx   int
-	setsBit    uint8
+	setsBit    uint16
 }
 
 // NodeKind names what a node does.
@@ -243,7 +293,14 @@ type When struct {
 	Flag          string `yaml:"flag" json:"flag,omitempty"`
 	AgeUnknown    *bool  `yaml:"age_unknown" json:"age_unknown,omitempty"`
 	NEWS2Complete *bool  `yaml:"news2_complete" json:"news2_complete,omitempty"`
-	Line          int    `yaml:"-" json:"-"`
+	// ObservationsNormal: a complete set of observations scoring NEWS2 0
+	// (adults 16+, not pregnant) is (true) or is not (false) recorded.
+	ObservationsNormal *bool `yaml:"observations_normal" json:"observations_normal,omitempty"`
+	// GestationFromWeeks: pregnant, at this many completed weeks or more.
+	GestationFromWeeks *int `yaml:"gestation_from_weeks" json:"gestation_from_weeks,omitempty"`
+	// Postnatal: gave birth in the last 6 weeks (true) or not (false).
+	Postnatal *bool `yaml:"postnatal" json:"postnatal,omitempty"`
+	Line      int   `yaml:"-" json:"-"`
 }
 
 func (w *When) hasAge() bool {
@@ -251,7 +308,8 @@ func (w *When) hasAge() bool {
 }
 
 func (w *When) onlyAge() bool {
-	return w.hasAge() && w.Sex == "" && w.Pregnant == "" && w.Channel == "" && w.Flag == "" && w.AgeUnknown == nil && w.NEWS2Complete == nil
+	return w.hasAge() && w.Sex == "" && w.Pregnant == "" && w.Channel == "" && w.Flag == "" && w.AgeUnknown == nil && w.NEWS2Complete == nil &&
+		w.ObservationsNormal == nil && w.GestationFromWeeks == nil && w.Postnatal == nil
 }
 
 // Outcome is a disposition: tier, Dx code, timeframe, care needs and advice.
@@ -265,8 +323,19 @@ type Outcome struct {
 	Advice    string    `yaml:"advice" json:"advice"`
 	SafetyNet string    `yaml:"safety_net" json:"safety_net"`
 	Guidance  string    `yaml:"guidance" json:"guidance,omitempty"`
-	Line      int       `yaml:"-" json:"-"`
+	// Stream marks a screen outcome that is not a destination but a
+	// clinician's assessment first: clinician_now (a walk-in is seen by the
+	// centre's clinician at once) or clinician_callback (an NHS 111 caller is
+	// called back by a clinician within the timeframe). Only floors use them.
+	Stream string `yaml:"stream" json:"stream,omitempty"`
+	Line   int    `yaml:"-" json:"-"`
 }
+
+// Streams of a clinician-first outcome.
+const (
+	StreamClinicianNow      = "clinician_now"
+	StreamClinicianCallback = "clinician_callback"
+)
 
 // Intensity of the outcome (see the package function Intensity).
 func (o *Outcome) Intensity() int { return Intensity(o.Tier, o.Timeframe) }

@@ -15,14 +15,16 @@ const (
 // Observations are the vital signs reception can take. A nil pointer means
 // "not measured": it never scores 0.
 type Observations struct {
-	RespiratoryRate *int           `json:"respiratory_rate,omitempty" yaml:"respiratory_rate"`
-	SpO2            *int           `json:"spo2,omitempty" yaml:"spo2"`
-	SpO2Scale2      bool           `json:"spo2_scale2,omitempty" yaml:"spo2_scale2"` // prescribed 88-92% target
-	OnOxygen        *bool          `json:"on_oxygen,omitempty" yaml:"on_oxygen"`
-	SystolicBP      *int           `json:"systolic_bp,omitempty" yaml:"systolic_bp"`
-	Pulse           *int           `json:"pulse,omitempty" yaml:"pulse"`
-	Consciousness   *Consciousness `json:"consciousness,omitempty" yaml:"consciousness"`
-	TemperatureC    *float64       `json:"temperature_c,omitempty" yaml:"temperature_c"`
+	RespiratoryRate *int  `json:"respiratory_rate,omitempty" yaml:"respiratory_rate"`
+	SpO2            *int  `json:"spo2,omitempty" yaml:"spo2"`
+	SpO2Scale2      bool  `json:"spo2_scale2,omitempty" yaml:"spo2_scale2"` // prescribed 88-92% target
+	OnOxygen        *bool `json:"on_oxygen,omitempty" yaml:"on_oxygen"`
+	SystolicBP      *int  `json:"systolic_bp,omitempty" yaml:"systolic_bp"`
+	// DiastolicBP is not part of NEWS2; the NG133 maternity check uses it.
+	DiastolicBP   *int           `json:"diastolic_bp,omitempty" yaml:"diastolic_bp"`
+	Pulse         *int           `json:"pulse,omitempty" yaml:"pulse"`
+	Consciousness *Consciousness `json:"consciousness,omitempty" yaml:"consciousness"`
+	TemperatureC  *float64       `json:"temperature_c,omitempty" yaml:"temperature_c"`
 }
 
 // NEWS2Parameter is the score of one parameter.

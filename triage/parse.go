@@ -96,7 +96,7 @@ func (d *fileDoc) UnmarshalYAML(v *yaml.Node) error {
 	}
 	for i := range raw.Outcomes {
 		ov := &raw.Outcomes[i]
-		checkKeys(ov, s, "outcome", "id", "tier", "dx", "timeframe", "care_needs", "title", "advice", "safety_net", "guidance")
+		checkKeys(ov, s, "outcome", "id", "tier", "dx", "timeframe", "care_needs", "title", "advice", "safety_net", "guidance", "stream")
 		o := &Outcome{Line: ov.Line}
 		if err := ov.Decode(o); err != nil {
 			errs = append(errs, err)
@@ -107,7 +107,7 @@ func (d *fileDoc) UnmarshalYAML(v *yaml.Node) error {
 }
 
 func decodeNode(v *yaml.Node, s *issueSink) (*Node, error) {
-	checkKeys(v, s, "node", "id", "question", "help", "type", "sets", "ng143", "branches", "unit", "min", "max", "ranges", "choices", "not_sure", "switch", "floor", "next")
+	checkKeys(v, s, "node", "id", "question", "help", "type", "sets", "ng143", "branches", "unit", "min", "max", "ranges", "choices", "not_sure", "switch", "floor", "next", "group", "observed", "follow_up", "ng133", "reason")
 	type plain struct {
 		ID       string      `yaml:"id"`
 		Question string      `yaml:"question"`
@@ -125,6 +125,11 @@ func decodeNode(v *yaml.Node, s *issueSink) (*Node, error) {
 		Switch   []yaml.Node `yaml:"switch"`
 		Floor    string      `yaml:"floor"`
 		Next     string      `yaml:"next"`
+		Group    string      `yaml:"group"`
+		Observed bool        `yaml:"observed"`
+		FollowUp bool        `yaml:"follow_up"`
+		NG133    string      `yaml:"ng133"`
+		Reason   string      `yaml:"reason"`
 	}
 	var raw plain
 	var errs []error
@@ -132,7 +137,8 @@ func decodeNode(v *yaml.Node, s *issueSink) (*Node, error) {
 		errs = append(errs, err)
 	}
 	n := &Node{ID: raw.ID, Question: raw.Question, Help: raw.Help, Type: raw.Type, Sets: raw.Sets, NG143: raw.NG143,
-		Unit: raw.Unit, Min: raw.Min, Max: raw.Max, NotSure: raw.NotSure, Floor: raw.Floor, Next: raw.Next, Line: v.Line}
+		Unit: raw.Unit, Min: raw.Min, Max: raw.Max, NotSure: raw.NotSure, Floor: raw.Floor, Next: raw.Next, Line: v.Line,
+		Group: raw.Group, Observed: raw.Observed, FollowUp: raw.FollowUp, NG133: raw.NG133, Reason: raw.Reason}
 	if raw.Branches.Kind != 0 {
 		checkKeys(&raw.Branches, s, "branches of a yes_no question", "yes", "no", "not_sure")
 		n.Branches = &Branches{Line: raw.Branches.Line}
@@ -174,7 +180,8 @@ func decodeNode(v *yaml.Node, s *issueSink) (*Node, error) {
 		}
 		c := &SwitchCase{Next: pc.Next, Line: sv.Line}
 		if pc.When.Kind != 0 {
-			checkKeys(&pc.When, s, "when", "age_under_years", "age_from_years", "age_under_days", "age_from_days", "sex", "pregnant", "channel", "flag", "age_unknown", "news2_complete")
+			checkKeys(&pc.When, s, "when", "age_under_years", "age_from_years", "age_under_days", "age_from_days", "sex", "pregnant", "channel", "flag", "age_unknown", "news2_complete",
+				"observations_normal", "gestation_from_weeks", "postnatal")
 			c.When = &When{Line: pc.When.Line}
 			if err := pc.When.Decode(c.When); err != nil {
 				errs = append(errs, err)

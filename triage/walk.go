@@ -3,12 +3,14 @@ package triage
 import (
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 type floorHit struct {
-	p    *Protocol
-	o    *Outcome
-	node string
+	p      *Protocol
+	o      *Outcome
+	node   string
+	reason string
 }
 
 // walker evaluates a session from its inputs. Sessions are re-evaluated from
@@ -18,11 +20,13 @@ type walker struct {
 	pr       *Protocol
 	s        *Session
 	a        age
-	flags    uint8
+	flags    uint16
 	pregnant string
+	rules    int
 	path     []PathStep
 	floors   []floorHit
 	features []Feature
+	ng133    []Feature
 	// record is false on the first, cheap pass: no path, floors or features
 	// are kept until the session is known to reach an outcome.
 	record bool
@@ -92,7 +96,35 @@ func (w *walker) match(c *When) bool {
 	if c.NEWS2Complete != nil && *c.NEWS2Complete != NEWS2(w.s.Patient.Observations).Complete {
 		return false
 	}
+	if c.ObservationsNormal != nil && *c.ObservationsNormal != w.observationsNormal() {
+		return false
+	}
+	if c.GestationFromWeeks != nil {
+		g := w.s.Patient.GestationWeeks
+		if w.pregnant != Yes || g == nil || *g < *c.GestationFromWeeks {
+			return false
+		}
+	}
+	if c.Postnatal != nil && *c.Postnatal != w.postnatal() {
+		return false
+	}
 	return true
+}
+
+// observationsNormal: a complete set of observations with NEWS2 0, for a
+// patient NEWS2 applies to (16 or over, or age unknown; not pregnant).
+func (w *walker) observationsNormal() bool {
+	if (w.a.known && w.a.years < 16) || w.pregnant == Yes {
+		return false
+	}
+	r := NEWS2(w.s.Patient.Observations)
+	return r.Complete && r.Score == 0
+}
+
+// postnatal: gave birth in the last 6 weeks.
+func (w *walker) postnatal() bool {
+	p := w.s.Patient.PostnatalWeeks
+	return p != nil && *p <= 6
 }
 
 func (w *walker) channel() string {
@@ -118,8 +150,8 @@ func (w *walker) setFlag(n *Node, v string) {
 	case No:
 		w.flags &^= n.setsBit
 	case NotSure:
-		if n.Sets != FlagUsualResidence {
-			w.flags |= n.setsBit // a risk flag the person is unsure about counts
+		if NotSureSets(n.Sets, w.rules) {
+			w.flags |= n.setsBit // a risk the person is unsure about counts
 		}
 	}
 }
@@ -163,7 +195,7 @@ func (w *walker) run(p *Protocol, screen bool) (out *Outcome, pending *Question,
 			r = next
 		case n.Floor != "":
 			if w.record {
-				w.floors = append(w.floors, floorHit{p: p, o: p.Outcomes[n.floorIdx], node: n.ID})
+				w.floors = append(w.floors, floorHit{p: p, o: p.Outcomes[n.floorIdx], node: n.ID, reason: n.Reason})
 				w.path = append(w.path, PathStep{Protocol: p.ID, Node: n.ID, Kind: "floor", Next: n.Next})
 			}
 			r = n.nextRef
@@ -182,6 +214,9 @@ func (w *walker) run(p *Protocol, screen bool) (out *Outcome, pending *Question,
 			if w.record {
 				if n.NG143 != "" && v == Yes {
 					w.features = append(w.features, Feature{Name: p.ID + "." + n.ID, Colour: TrafficLight(n.NG143)})
+				}
+				if n.NG133 != "" && v == Yes && w.rules >= 1 {
+					w.ng133 = append(w.ng133, Feature{Name: n.Question, Colour: TrafficLight(n.NG133)})
 				}
 				w.path = append(w.path, PathStep{Protocol: p.ID, Node: n.ID, Kind: "question", Question: n.Question, Answer: v, Next: target})
 			}
@@ -237,7 +272,12 @@ func advance(set *Set, s *Session) (Step, error) {
 		return Step{}, err
 	}
 	if pending != nil && !demandsImmediate(&w) {
-		return Step{Questions: []Question{*pending}}, nil
+		step := Step{Questions: []Question{*pending}}
+		if s.Rules >= 1 {
+			step.Questions = formQuestions(set, pr, s, pending, step.Questions)
+			step.Interim = interim(set, pr, s)
+		}
+		return step, nil
 	}
 	// Second pass, recording the explanation (deterministic: same walk).
 	w = newWalker(set, pr, s, true)
@@ -255,7 +295,18 @@ func advance(set *Set, s *Session) (Step, error) {
 		res.setOutcome(owner, out, decided)
 		res.TreeOutcome, res.TreeProtocol = out.ID, owner
 	}
-	for _, f := range w.floors {
+	var stream *floorHit
+	for i := range w.floors {
+		f := &w.floors[i]
+		if f.reason != "" {
+			res.Findings = append(res.Findings, f.reason)
+		}
+		if f.o.Stream != "" {
+			if stream == nil || f.o.Intensity() > stream.o.Intensity() {
+				stream = f
+			}
+			continue
+		}
 		if res.Tier == "" || f.o.Intensity() > res.Intensity() {
 			res.setOutcome(f.p.ID, f.o, "floor")
 		}
@@ -265,6 +316,12 @@ func advance(set *Set, s *Session) (Step, error) {
 		if c.Raises && (res.Tier == "" || Intensity(c.Tier, c.Timeframe) > res.Intensity()) {
 			res.setCheck(c)
 		}
+	}
+	if stream != nil && (res.Tier == "" || stream.o.Intensity() > res.Intensity()) {
+		res.clinicianFirst(set.Screen.ID, stream, w.floors)
+	}
+	if s.Rules >= 1 {
+		res.adviseFor(&w)
 	}
 	if res.Tier == ED && res.Timeframe == Immediate {
 		if w.channel() == ChannelNHS111 {
@@ -276,12 +333,116 @@ func advance(set *Set, s *Session) (Step, error) {
 			res.Action = "clinician_now"
 		}
 	}
+	if res.ClinicianFirst != nil {
+		res.Action = res.ClinicianFirst.Stream
+	}
+	if s.Rules >= 1 {
+		res.Flags, res.Pregnant = w.flagList(), w.pregnant
+	}
 	s.Done, s.Outcome = true, res
 	return Step{Done: true, Outcome: res}, nil
 }
 
+// clinicianFirst makes the outcome a clinician's assessment first: what the
+// session reached without the uncertainty becomes Then.
+func (r *Result) clinicianFirst(screen string, f *floorHit, floors []floorHit) {
+	then := &Then{Outcome: r.Outcome, Protocol: r.Protocol, Tier: r.Tier, Dx: r.Dx, Timeframe: r.Timeframe,
+		CareNeeds: r.CareNeeds, Title: r.Title, Advice: r.Advice, SafetyNet: r.SafetyNet, DecidedBy: r.DecidedBy}
+	var reasons []string
+	for _, x := range floors {
+		if x.o.Stream != "" && x.reason != "" {
+			reasons = append(reasons, x.reason)
+		}
+	}
+	r.setOutcome(screen, f.o, "clinician_first")
+	r.ClinicianFirst = &ClinicianFirst{Stream: f.o.Stream, Reasons: reasons, Then: then}
+	if len(reasons) > 0 {
+		r.Title = f.o.Title + ": " + strings.Join(reasons, "; ")
+	}
+	if then.Title != "" {
+		r.Advice = f.o.Advice + " Then, unless the clinician decides otherwise: " + then.Title + "."
+	}
+}
+
+// adviseFor fits the advice to the person: a DNACPR decision changes the
+// resuscitation advice only (never the tier).
+func (r *Result) adviseFor(w *walker) {
+	if b, _ := flagBit(FlagDNACPR); w.flags&b != 0 && strings.Contains(strings.ToLower(r.Advice), "chest compressions") {
+		r.Advice = "A do-not-attempt-CPR (DNACPR) decision is in place: do not start chest compressions; tell the 999 call handler or staff about the DNACPR form and follow its plan."
+		r.SafetyNet = "Keep them comfortable and stay with them; show the DNACPR form to the crew or clinician."
+	}
+}
+
+func (w *walker) flagList() []string {
+	var out []string
+	for i, n := range flagNames {
+		if w.flags&(1<<i) != 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// formQuestions returns the pending question with the rest of its form: the
+// questions of the same group the walk reaches when each is answered "no"
+// (a sign not seen). A form is asked in one step; an abnormal answer ends
+// it or opens its follow-up on the next step.
+func formQuestions(set *Set, pr *Protocol, s *Session, first *Question, qs []Question) []Question {
+	if first.Group == "" || first.Type != YesNo {
+		return qs
+	}
+	tmp := *s
+	tmp.Answers = append(make([]Reply, 0, len(s.Answers)+16), s.Answers...)
+	for q := first; len(qs) < 64; {
+		tmp.Answers = append(tmp.Answers, Reply{Question: q.ID, Value: No})
+		w := newWalker(set, pr, &tmp, false)
+		_, next, _, err := w.walk()
+		if err != nil || next == nil || next.Group != first.Group {
+			break
+		}
+		qs = append(qs, *next)
+		if next.Type != YesNo {
+			break
+		}
+		q = &qs[len(qs)-1]
+	}
+	return qs
+}
+
+// interim is what a session still asking questions already demands: the
+// most intensive of the raising global checks (observations scored at once)
+// and the floors passed so far; nil when nothing raises yet.
+func interim(set *Set, pr *Protocol, s *Session) *Interim {
+	w := newWalker(set, pr, s, true)
+	if _, _, _, err := w.walk(); err != nil {
+		return nil
+	}
+	checks, news, _ := globalChecks(&w)
+	var in *Interim
+	for _, f := range w.floors {
+		if in == nil || f.o.Intensity() > Intensity(in.Tier, in.Timeframe) {
+			by := "floor"
+			if f.o.Stream != "" {
+				by = "clinician_first"
+			}
+			reason := f.reason
+			if reason == "" {
+				reason = f.o.Title
+			}
+			in = &Interim{Tier: f.o.Tier, Timeframe: f.o.Timeframe, Dx: f.o.Dx, DecidedBy: by, Stream: f.o.Stream, Reason: reason}
+		}
+	}
+	if c := topCheck(checks); c != nil && (in == nil || Intensity(c.Tier, c.Timeframe) > Intensity(in.Tier, in.Timeframe)) {
+		in = &Interim{Tier: c.Tier, Timeframe: c.Timeframe, Dx: c.Dx, DecidedBy: c.Check, Reason: c.Reason}
+	}
+	if in != nil {
+		in.Checks, in.NEWS2 = checks, news
+	}
+	return in
+}
+
 func newWalker(set *Set, pr *Protocol, s *Session, record bool) walker {
-	w := walker{set: set, pr: pr, s: s, a: s.Patient.age(), pregnant: s.Patient.Pregnant, record: record}
+	w := walker{set: set, pr: pr, s: s, a: s.Patient.age(), pregnant: s.Patient.Pregnant, record: record, rules: s.Rules}
 	if w.pregnant == "" {
 		w.pregnant = "unknown"
 	}
