@@ -177,10 +177,11 @@ func globalChecks(w *walker) ([]CheckResult, *NEWS2Result, *NG143Result) {
 		out = append(out, CheckResult{Check: CheckSepsis, Applies: true, Reason: "no high-risk observation"})
 	}
 
-	if p.PreviousContacts96h >= 2 {
-		out = append(out, mkCheck(CheckRepeatContact, "repeat_contact_review", fmt.Sprintf("%d earlier contacts within 96 hours", p.PreviousContacts96h)))
+	contacts := max(p.PreviousContacts96h, w.contacts)
+	if contacts >= 2 {
+		out = append(out, mkCheck(CheckRepeatContact, "repeat_contact_review", fmt.Sprintf("%d earlier contacts within 96 hours", contacts)))
 	} else {
-		out = append(out, CheckResult{Check: CheckRepeatContact, Applies: true, Reason: fmt.Sprintf("%d earlier contacts within 96 hours", p.PreviousContacts96h)})
+		out = append(out, CheckResult{Check: CheckRepeatContact, Applies: true, Reason: fmt.Sprintf("%d earlier contacts within 96 hours", contacts)})
 	}
 
 	if b, _ := flagBit(FlagCarerVeryWorried); w.flags&b != 0 {

@@ -125,7 +125,11 @@ func (l *linter) fields() {
 		} else if !idRE.MatchString(n.ID) {
 			l.add(n.Line, RuleField, "use lower-case letters, digits, _ and -", "node id %q is not a plain identifier", n.ID)
 		}
-		if n.Sets != "" {
+		if n.Sets == SetsPreviousContacts {
+			if n.Type != Number {
+				l.add(n.Line, RuleAnswerType, "sets: previous_contacts goes on a number question", "sets: previous_contacts on a %s question", n.Type)
+			}
+		} else if n.Sets != "" {
 			if _, ok := flagBit(n.Sets); !ok {
 				l.add(n.Line, RuleField, "use one of: "+strings.Join(flagNames[:], ", "), "sets: unknown flag %q", n.Sets)
 			}
@@ -530,7 +534,14 @@ func (l *linter) graph() {
 			l.add(n.Line, RuleUnreachable, "link it from a branch, or delete it", "node %s is never reached from start", n.ID)
 		}
 	}
+	now := false
 	for i, o := range p.Outcomes {
+		now = now || (outSeen[i] && o.Stream == StreamClinicianNow)
+	}
+	for i, o := range p.Outcomes {
+		if now && o.Stream == StreamClinicianCallback {
+			outSeen[i] = true // the NHS 111 form of clinician_now (engine: streamFor)
+		}
 		if !outSeen[i] && o.ID != "" {
 			l.add(o.Line, RuleUnreachable, "link it from a branch, or delete it", "outcome %s is never reached from start", o.ID)
 		}
@@ -600,12 +611,17 @@ func (l *linter) graph() {
 		case "floor":
 			ok = n.floorIdx >= 0 && p.Outcomes[n.floorIdx].Stream != ""
 		case "switch":
+			// Normal observations may settle the uncertainty (weighed with
+			// what is measured); every other case must bring a clinician in.
 			ok = len(n.Switch) > 0
 			for _, c := range n.Switch {
-				ok = ok && clinician(c.ref)
+				settled := c.When != nil && c.When.ObservationsNormal != nil && *c.When.ObservationsNormal
+				ok = ok && (settled || clinician(c.ref))
 			}
 		default:
-			ok = n.FollowUp && clinician(n.notSureRef)
+			// A follow-up resolves the uncertainty when its own not_sure
+			// brings a clinician in or takes its yes branch.
+			ok = n.FollowUp && (clinician(n.notSureRef) || (n.Branches != nil && n.notSureRef == n.yesRef))
 		}
 		clin[i] = 2
 		if ok {

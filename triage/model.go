@@ -123,6 +123,12 @@ const (
 var flagNames = [flagCount]string{FlagPregnant, FlagUsualResidence, FlagImmunosuppressed, FlagAnticoagulated, FlagCarerVeryWorried, FlagFever,
 	FlagInfection, FlagDNACPR, FlagAdvanceCarePlan, FlagAlone}
 
+// SetsPreviousContacts is the `sets:` of a number question whose answer is
+// how many earlier contacts (NHS 111, a GP, this centre) the person reports
+// for this problem in the last 96 hours; the repeat-contact check counts the
+// larger of that and what the record shows.
+const SetsPreviousContacts = "previous_contacts"
+
 // FlagNames lists the context flags a patient may carry.
 func FlagNames() []string { return append([]string(nil), flagNames[:]...) }
 

@@ -23,6 +23,7 @@ type walker struct {
 	flags    uint16
 	pregnant string
 	rules    int
+	contacts int // earlier contacts the person reported (sets: previous_contacts)
 	path     []PathStep
 	floors   []floorHit
 	features []Feature
@@ -111,6 +112,21 @@ func (w *walker) match(c *When) bool {
 	return true
 }
 
+// streamFor is the clinician-first outcome for the channel: an NHS 111
+// caller is called back (the protocol's clinician_callback outcome) where a
+// walk-in is seen now.
+func (w *walker) streamFor(p *Protocol, o *Outcome) *Outcome {
+	if o.Stream != StreamClinicianNow || w.channel() != ChannelNHS111 {
+		return o
+	}
+	for _, x := range p.Outcomes {
+		if x.Stream == StreamClinicianCallback {
+			return x
+		}
+	}
+	return o
+}
+
 // observationsNormal: a complete set of observations with NEWS2 0, for a
 // patient NEWS2 applies to (16 or over, or age unknown; not pregnant).
 func (w *walker) observationsNormal() bool {
@@ -136,6 +152,12 @@ func (w *walker) channel() string {
 
 func (w *walker) setFlag(n *Node, v string) {
 	if n.Sets == "" {
+		return
+	}
+	if n.Sets == SetsPreviousContacts {
+		if f, err := strconv.ParseFloat(v, 64); err == nil && int(f) > w.contacts {
+			w.contacts = int(f)
+		}
 		return
 	}
 	if n.Sets == FlagPregnant {
@@ -195,7 +217,7 @@ func (w *walker) run(p *Protocol, screen bool) (out *Outcome, pending *Question,
 			r = next
 		case n.Floor != "":
 			if w.record {
-				w.floors = append(w.floors, floorHit{p: p, o: p.Outcomes[n.floorIdx], node: n.ID, reason: n.Reason})
+				w.floors = append(w.floors, floorHit{p: p, o: w.streamFor(p, p.Outcomes[n.floorIdx]), node: n.ID, reason: n.Reason})
 				w.path = append(w.path, PathStep{Protocol: p.ID, Node: n.ID, Kind: "floor", Next: n.Next})
 			}
 			r = n.nextRef
