@@ -304,6 +304,11 @@ func (l *linter) link() {
 		case "floor":
 			if i, ok := p.outcomeIdx[n.Floor]; ok {
 				n.floorIdx = i
+			} else if n.Floor == FloorClinicianFirst && p.Kind == KindPresentation {
+				n.floorIdx = floorClinicianFirstIdx
+				if n.Reason == "" {
+					l.add(n.Line, RuleField, "say what stays uncertain, e.g. reason: \"heavy or spreading chest pain not ruled out\"", "floor %s: clinician_first needs a reason", n.ID)
+				}
 			} else {
 				l.add(n.Line, RuleDanglingRef, "floor: must name an outcome of this protocol", "floor %s: %q is not an outcome", n.ID, n.Floor)
 			}
@@ -575,8 +580,13 @@ func (l *linter) graph() {
 		v := span{1 << 20, 0}
 		if n.NodeKind() == "floor" {
 			v = reach(n.nextRef)
+			f := -1
 			if n.floorIdx >= 0 {
-				f := p.Outcomes[n.floorIdx].Intensity()
+				f = p.Outcomes[n.floorIdx].Intensity()
+			} else if n.floorIdx == floorClinicianFirstIdx {
+				f = Intensity(GP, Immediate)
+			}
+			if f >= 0 {
 				v = span{max(v.lo, f), max(v.hi, f)}
 			}
 		} else {
@@ -609,7 +619,7 @@ func (l *linter) graph() {
 		ok := false
 		switch n.NodeKind() {
 		case "floor":
-			ok = n.floorIdx >= 0 && p.Outcomes[n.floorIdx].Stream != ""
+			ok = n.floorIdx == floorClinicianFirstIdx || (n.floorIdx >= 0 && p.Outcomes[n.floorIdx].Stream != "")
 		case "switch":
 			// Normal observations may settle the uncertainty (weighed with
 			// what is measured); every other case must bring a clinician in.

@@ -337,6 +337,14 @@ type Outcome struct {
 	Line   int    `yaml:"-" json:"-"`
 }
 
+// FloorClinicianFirst is the floor a presentation names to bring a
+// clinician in first when a red-flag answer stays uncertain: the screen's
+// clinician_now outcome (clinician_callback for an NHS 111 caller).
+const FloorClinicianFirst = "clinician_first"
+
+// floorClinicianFirstIdx marks a floor node resolved to FloorClinicianFirst.
+const floorClinicianFirstIdx = -2
+
 // Streams of a clinician-first outcome.
 const (
 	StreamClinicianNow      = "clinician_now"

@@ -16,6 +16,9 @@ type Set struct {
 	Presentations []*Protocol // sorted by id
 	byID          map[string]*Protocol
 	hash          string
+	// clinicianNow is the screen's clinician_now outcome, the target of a
+	// presentation's floor: clinician_first.
+	clinicianNow *Outcome
 }
 
 // Hash identifies the whole set: the hex SHA-256 over the sorted file names and
@@ -103,6 +106,23 @@ func build(files map[string][]byte) (*Set, []LintError) {
 			set.Screen = p
 		} else {
 			set.Presentations = append(set.Presentations, p)
+		}
+	}
+	if set.Screen != nil {
+		for _, o := range set.Screen.Outcomes {
+			if o.Stream == StreamClinicianNow {
+				set.clinicianNow = o
+				break
+			}
+		}
+	}
+	for _, p := range set.Presentations {
+		for _, n := range p.Nodes {
+			if n.floorIdx == floorClinicianFirstIdx && set.clinicianNow == nil {
+				errs = append(errs, LintError{File: p.File, Line: n.Line, Rule: RuleDanglingRef,
+					Message: fmt.Sprintf("floor %s: clinician_first needs a screen outcome with stream: clinician_now", n.ID),
+					Hint:    "add the clinician_now and clinician_callback outcomes to screen.yaml"})
+			}
 		}
 	}
 	if set.Screen == nil && len(names) > 0 {

@@ -217,7 +217,13 @@ func (w *walker) run(p *Protocol, screen bool) (out *Outcome, pending *Question,
 			r = next
 		case n.Floor != "":
 			if w.record {
-				w.floors = append(w.floors, floorHit{p: p, o: w.streamFor(p, p.Outcomes[n.floorIdx]), node: n.ID, reason: n.Reason})
+				fp, fo := p, (*Outcome)(nil)
+				if n.floorIdx >= 0 {
+					fo = p.Outcomes[n.floorIdx]
+				} else if fp, fo = w.set.Screen, w.set.clinicianNow; fo == nil {
+					return nil, nil, false, fmt.Errorf("triage: %s: floor %s: the screen has no clinician_now outcome", p.ID, n.ID)
+				}
+				w.floors = append(w.floors, floorHit{p: fp, o: w.streamFor(fp, fo), node: n.ID, reason: n.Reason})
 				w.path = append(w.path, PathStep{Protocol: p.ID, Node: n.ID, Kind: "floor", Next: n.Next})
 			}
 			r = n.nextRef
