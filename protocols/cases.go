@@ -31,7 +31,12 @@ type Case struct {
 	Answers      map[string]any `yaml:"answers"`
 	Expect       *Expect        `yaml:"expect"`
 	Correct      *Expect        `yaml:"correct"`
-	Line         int            `yaml:"-"`
+	// AlsoAcceptable (accuracy files) lists other tiers the vignette's author
+	// accepted before the engine ran (rare: where guidance supports both).
+	AlsoAcceptable []string `yaml:"acceptable"`
+	// Source says who wrote an accuracy vignette and from what.
+	Source string `yaml:"source"`
+	Line   int    `yaml:"-"`
 }
 
 // Expect is the outcome a case expects. Empty fields are not checked.
