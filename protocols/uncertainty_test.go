@@ -246,3 +246,44 @@ func TestCarerWorryNotSureIsNotVeryWorried(t *testing.T) {
 		}
 	}
 }
+
+// TestEndOfLifeAndDNACPR: a DNACPR changes only the resuscitation advice;
+// an advance care plan routes by the plan, not to generic ambulance advice.
+func TestEndOfLifeAndDNACPR(t *testing.T) {
+	set := loadCleanSet(t)
+	old := triage.Patient{AgeYears: intp(82), Sex: "female", Channel: triage.ChannelNHS111}
+
+	dnacpr := old
+	dnacpr.Flags = []string{triage.FlagDNACPR}
+	for _, p := range []triage.Patient{old, dnacpr} {
+		s, st, err := triage.Start(set, "older-person-unwell-fallen", p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, res := answerAll(t, set, s, st, map[string]string{"caller_for_someone": "yes", "someone_responding": "yes", "someone_not_breathing": "yes"}, triage.No)
+		if res.Tier != triage.ED || res.Dx != "Dx011" || res.Action != "ambulance" {
+			t.Fatalf("flags %v: %s/%s/%s action %s, want the tier unchanged (ed, Dx011, ambulance)", p.Flags, res.Tier, res.Timeframe, res.Dx, res.Action)
+		}
+		compressions := strings.Contains(res.Advice, "Start chest compressions")
+		if len(p.Flags) > 0 && (compressions || !strings.Contains(res.Advice, "DNACPR")) {
+			t.Errorf("DNACPR: advice %q still tells them to resuscitate", res.Advice)
+		}
+		if len(p.Flags) == 0 && !compressions {
+			t.Errorf("no DNACPR: advice %q lost the resuscitation instruction", res.Advice)
+		}
+	}
+
+	plan := old
+	plan.Flags = []string{triage.FlagAdvanceCarePlan, triage.FlagDNACPR, triage.FlagUsualResidence}
+	s, st, err := triage.Start(set, "older-person-unwell-fallen", plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, res := answerAll(t, set, s, st, map[string]string{"plan_applies": "yes"}, triage.No)
+	if res.Tier != triage.RapidResponse || res.Outcome != "palliative_plan" || len(res.CareNeeds) != 1 || res.CareNeeds[0] != "ucr:palliative" {
+		t.Fatalf("advance care plan: %s %s %v, want the plan's palliative route", res.Tier, res.Outcome, res.CareNeeds)
+	}
+	if strings.Contains(res.Advice, "999 now") || strings.Contains(res.Advice, "do not give food") {
+		t.Errorf("advance care plan got generic ambulance advice: %q", res.Advice)
+	}
+}
