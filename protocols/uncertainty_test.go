@@ -271,6 +271,9 @@ func TestEndOfLifeAndDNACPR(t *testing.T) {
 		if len(p.Flags) == 0 && !compressions {
 			t.Errorf("no DNACPR: advice %q lost the resuscitation instruction", res.Advice)
 		}
+		if !strings.Contains(res.Advice, "An ambulance has been requested (Dx011)") || !strings.Contains(res.Advice, "do not hang up to redial 999") {
+			t.Errorf("NHS 111 ambulance advice %q does not say the Dx goes on electronically", res.Advice)
+		}
 	}
 
 	plan := old

@@ -364,6 +364,11 @@ func advance(set *Set, s *Session) (Step, error) {
 	if res.ClinicianFirst != nil {
 		res.Action = res.ClinicianFirst.Stream
 	}
+	if s.Rules >= 1 && res.Action == "ambulance" {
+		// The 111 system passes the ambulance disposition on electronically:
+		// the caller is never asked to hang up and redial 999.
+		res.Advice = "An ambulance has been requested (" + res.Dx + "), passed to the ambulance service electronically by NHS 111: stay on the line, do not hang up to redial 999. " + res.Advice
+	}
 	if s.Rules >= 1 {
 		res.Flags, res.Pregnant = w.flagList(), w.pregnant
 	}
