@@ -133,17 +133,20 @@ const SetsPreviousContacts = "previous_contacts"
 func FlagNames() []string { return append([]string(nil), flagNames[:]...) }
 
 // NotSureSets reports whether a "not sure" answer to a question that sets
-// flag sets it. A risk the person is unsure about counts (immunosuppressed,
-// anticoagulated, fever, infection); a statement about them does not
-// ("carer very worried: not sure" is not "very worried"; an unsure usual
-// residence, plan or DNACPR is unknown). Under rules 0 every flag but
+// flag sets it. A sign or a risk that changes the urgency counts when the
+// person is unsure (anticoagulated, fever, infection); a statement about
+// them does not ("carer very worried: not sure" is not "very worried"; an
+// unsure usual residence, plan or DNACPR is unknown). An unsure immune
+// status is left for whoever sees them to check (the screen records it as a
+// finding; chemotherapy with a possible infection is asked on its own and
+// brings a clinician in when unsure). Under rules 0 every flag but
 // usual_residence was set by "not sure".
 func NotSureSets(flag string, rules int) bool {
 	if rules < 1 {
 		return flag != FlagUsualResidence
 	}
 	switch flag {
-	case FlagImmunosuppressed, FlagAnticoagulated, FlagFever, FlagInfection:
+	case FlagAnticoagulated, FlagFever, FlagInfection:
 		return true
 	}
 	return false
