@@ -139,7 +139,8 @@ func pathString(r *triage.Result) string {
 }
 
 // TestOutcomeCoverage proves that every outcome of every protocol is reached by
-// at least one case in testdata/cases (as the outcome the screen or tree reached).
+// at least one case in testdata/cases: the outcome the screen or tree reached,
+// the floor or clinician-first outcome that decided, or a floor passed.
 func TestOutcomeCoverage(t *testing.T) {
 	set := loadCleanSet(t)
 	reached := map[string]bool{}
@@ -158,9 +159,19 @@ func TestOutcomeCoverage(t *testing.T) {
 				continue
 			}
 			reached[res.TreeProtocol+"/"+res.TreeOutcome] = true
+			if res.DecidedBy == "floor" || res.DecidedBy == "clinician_first" {
+				reached[res.Protocol+"/"+res.Outcome] = true
+			}
+			// A floor passed on the path reaches its outcome (it applied as a
+			// minimum even where something higher decided).
 			for _, p := range res.Path {
-				if p.Kind == "floor" && res.DecidedBy == "floor" {
-					reached[res.Protocol+"/"+res.Outcome] = true
+				if p.Kind != "floor" {
+					continue
+				}
+				if pr, ok := set.Protocol(p.Protocol); ok {
+					if n, ok := pr.NodeByID(p.Node); ok {
+						reached[pr.ID+"/"+n.Floor] = true
+					}
 				}
 			}
 		}

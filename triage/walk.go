@@ -170,6 +170,9 @@ func (w *walker) setFlag(n *Node, v string) {
 	case Yes:
 		w.flags |= n.setsBit
 	case No:
+		if w.rules >= 1 && w.pr.implied&n.setsBit != 0 {
+			return // a flag the presentation implies (fever) is not undone by an answer
+		}
 		w.flags &^= n.setsBit
 	case NotSure:
 		if NotSureSets(n.Sets, w.rules) {
@@ -345,7 +348,7 @@ func advance(set *Set, s *Session) (Step, error) {
 			res.setCheck(c)
 		}
 	}
-	if stream != nil && (res.Tier == "" || stream.o.Intensity() > res.Intensity()) {
+	if stream != nil && clinicianFirstDecides(stream.o, res) {
 		res.clinicianFirst(set.Screen.ID, stream, w.floors)
 	}
 	if s.Rules >= 1 {
@@ -374,6 +377,21 @@ func advance(set *Set, s *Session) (Step, error) {
 	}
 	s.Done, s.Outcome = true, res
 	return Step{Done: true, Outcome: res}, nil
+}
+
+// clinicianFirstDecides: a walk-in whose red flag stayed uncertain is seen
+// by the centre's clinician now, before any onward care short of an
+// immediate emergency (which already brings a clinician at once); an NHS
+// 111 caller's call-back decides only when it is the most intensive demand
+// (a caller told to attend an ED goes, rather than waits for a call).
+func clinicianFirstDecides(stream *Outcome, res *Result) bool {
+	if res.Tier == "" {
+		return true
+	}
+	if stream.Stream == StreamClinicianNow {
+		return !(res.Tier == ED && res.Timeframe == Immediate)
+	}
+	return stream.Intensity() > res.Intensity()
 }
 
 // clinicianFirst makes the outcome a clinician's assessment first: what the
