@@ -189,6 +189,9 @@ func applyAttendanceCreate(tx *Tx, raw json.RawMessage) (any, error) {
 	if fields := req.Validate(tx.Now()); fields != nil {
 		return nil, Invalid(fields)
 	}
+	if ce := req.refuseBeforeV3(tx.LogicVersion()); ce != nil {
+		return nil, ce
+	}
 	id, err := tx.NewID()
 	if err != nil {
 		return nil, err

@@ -15,7 +15,14 @@ type Kind string
 // whenever any handler would decide differently for the same state and
 // command; handlers branch on Tx.LogicVersion so old entries replay as they
 // were first applied.
-const LogicVersion = 2 // 2: idempotency records expire after 24 h (idempotency.go)
+//
+//	2: idempotency records expire after 24 h (idempotency.go)
+//	3: triage rules 1 and what issue 13 decides: clinician-first floors
+//	   (awaiting_clinician), interim raises, awaiting_address before a
+//	   rapid response, reported earlier contacts, ages in months, weeks or
+//	   days, pregnancy weeks, the NG133 check for Dx-only attendances
+//	   (triage_context.go, clinician_first.go, address.go)
+const LogicVersion = 3
 
 // Actor is who asked for a change.
 type Actor struct {

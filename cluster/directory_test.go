@@ -14,11 +14,19 @@ import (
 // kindEnv builds an envelope of any kind as a leader would.
 func kindEnv(t testing.TB, kind Kind, n int, actor Actor, payload any, ids ...string) []byte {
 	t.Helper()
+	return kindEnvAt(t, LogicVersion, kind, n, actor, payload, ids...)
+}
+
+// kindEnvAt is kindEnv proposed under logic version lv (a leader whose
+// cluster still has a node of an older binary, or an entry replayed from
+// an older log).
+func kindEnvAt(t testing.TB, lv int, kind Kind, n int, actor Actor, payload any, ids ...string) []byte {
+	t.Helper()
 	p, err := json.Marshal(payload)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := json.Marshal(&envelope{Kind: kind, LogicVersion: LogicVersion, Time: testEpoch.Add(time.Duration(n) * time.Second),
+	b, err := json.Marshal(&envelope{Kind: kind, LogicVersion: lv, Time: testEpoch.Add(time.Duration(n) * time.Second),
 		Actor: actor, IDs: ids, Payload: p})
 	if err != nil {
 		t.Fatal(err)

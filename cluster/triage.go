@@ -37,11 +37,25 @@ const (
 // TriageContext is what is known about the patient for triage at arrival.
 // Every field is optional.
 type TriageContext struct {
-	AgeYears     *int                 `json:"age_years,omitempty"`
-	Sex          string               `json:"sex,omitempty"`      // female | male | unknown
-	Pregnant     string               `json:"pregnant,omitempty"` // yes | no | unknown
-	Flags        []string             `json:"flags,omitempty"`    // e.g. usual_residence, immunosuppressed
-	Observations *triage.Observations `json:"observations,omitempty"`
+	// At most one of the four ages; a date of birth wins over all of them.
+	// Months, weeks and days reach the engine as an age in days (months *
+	// 1461/48), so the infant rules (NICE NG143 under 3 months, age-banded
+	// pulse and breathing) work without a date of birth.
+	AgeYears  *int   `json:"age_years,omitempty"`
+	AgeMonths *int   `json:"age_months,omitempty"`
+	AgeWeeks  *int   `json:"age_weeks,omitempty"`
+	AgeDays   *int   `json:"age_days,omitempty"`
+	Sex       string `json:"sex,omitempty"`      // female | male | unknown
+	Pregnant  string `json:"pregnant,omitempty"` // yes | no | unknown
+	// GestationWeeks: completed weeks of pregnancy (implies pregnant);
+	// PostnatalWeeks: weeks since giving birth (NICE NG133 applies for 6).
+	GestationWeeks *int                 `json:"gestation_weeks,omitempty"`
+	PostnatalWeeks *int                 `json:"postnatal_weeks,omitempty"`
+	Flags          []string             `json:"flags,omitempty"` // triage.FlagNames(), e.g. usual_residence, alone
+	Observations   *triage.Observations `json:"observations,omitempty"`
+	// EarlierContacts the patient reports for this problem in 96 hours;
+	// they count in the repeat-contact check with those the record shows.
+	EarlierContacts []EarlierContact `json:"earlier_contacts,omitempty"`
 }
 
 // DxReferral is an NHS 111 disposition sent with the attendance: a minimum.
@@ -182,9 +196,7 @@ var pregnancies = map[string]bool{"": true, "yes": true, "no": true, "unknown": 
 // (pure; the handler and Apply both call it through Validate).
 func (a *AttendanceCreate) validateTriage(f map[string]string) {
 	if c := a.Context; c != nil {
-		if c.AgeYears != nil && (*c.AgeYears < 0 || *c.AgeYears > 130) {
-			f["context.age_years"] = "must be between 0 and 130"
-		}
+		c.validateContextV3(f)
 		if !triageSexes[c.Sex] {
 			f["context.sex"] = "must be female, male or unknown"
 		}
@@ -192,11 +204,8 @@ func (a *AttendanceCreate) validateTriage(f map[string]string) {
 			f["context.pregnant"] = "must be yes, no or unknown"
 		}
 		for i, fl := range c.Flags {
-			switch fl {
-			case triage.FlagPregnant, triage.FlagUsualResidence, triage.FlagImmunosuppressed, triage.FlagAnticoagulated,
-				triage.FlagCarerVeryWorried, triage.FlagFever:
-			default:
-				f[fmt.Sprintf("context.flags[%d]", i)] = "unknown flag"
+			if !knownFlag(fl) {
+				f[fmt.Sprintf("context.flags[%d]", i)] = "unknown flag (allowed: " + strings.Join(triage.FlagNames(), ", ") + ")"
 			}
 		}
 		if o := c.Observations; o != nil {
@@ -233,6 +242,7 @@ func validateObservations(o *triage.Observations, prefix string, f map[string]st
 	rng("spo2", o.SpO2, 40, 100)
 	rng("systolic_bp", o.SystolicBP, 30, 300)
 	rng("pulse", o.Pulse, 0, 300)
+	rng("diastolic_bp", o.DiastolicBP, 20, 200)
 	if o.TemperatureC != nil && (*o.TemperatureC < 25 || *o.TemperatureC > 45) {
 		f[prefix+"temperature_c"] = "must be between 25 and 45"
 	}
@@ -348,18 +358,14 @@ func triagePatient(now time.Time, a *Attendance, ctx *TriageContext, rec *Patien
 	if rec != nil && rec.DateOfBirth != "" {
 		dob = rec.DateOfBirth
 	}
-	if d, ok := ageDays(dob, now); dob != "" && ok {
-		p.AgeDays = &d
-	} else if ctx != nil && ctx.AgeYears != nil {
-		y := *ctx.AgeYears
-		p.AgeYears = &y
-	}
+	applyAge(&p, dob, now, ctx)
 	if ctx != nil {
 		p.Sex, p.Pregnant = ctx.Sex, ctx.Pregnant
 		p.Flags = append([]string(nil), ctx.Flags...)
 		if ctx.Observations != nil {
 			p.Observations = *ctx.Observations
 		}
+		applyPregnancy(&p, ctx)
 	}
 	if rec != nil && rec.Sex != "" && (p.Sex == "" || p.Sex == "unknown") {
 		switch rec.Sex {
@@ -391,6 +397,8 @@ func routingPatient(tx *Tx, a *Attendance, rec *PatientRecord) routing.Patient {
 		p.AgeKnown, p.AgeDays = true, *tp.AgeDays
 	} else if tp.AgeYears != nil {
 		p.AgeKnown, p.AgeDays = true, routing.AgeDaysFromYears(*tp.AgeYears)
+	} else if d, ok := a.Context.contextAgeDays(); ok {
+		p.AgeKnown, p.AgeDays = true, d
 	} else if a.Context != nil && a.Context.AgeYears != nil {
 		p.AgeKnown, p.AgeDays = true, routing.AgeDaysFromYears(*a.Context.AgeYears)
 	}
@@ -445,13 +453,17 @@ func dxDisposition(info *triage.DxInfo) *Disposition {
 // attendances without a protocol session (Dx only), with the engine's own
 // mapping: it returns the NEWS2 result, when NEWS2 applied, and the
 // disposition of the most intensive check that raises, or nil.
-func news2Disposition(tp triage.Patient, obs triage.Observations) (*triage.NEWS2Result, *Disposition) {
+func news2Disposition(tp triage.Patient, obs triage.Observations, rules int) (*triage.NEWS2Result, *Disposition) {
 	tp.Observations = obs
-	_, news, top := triage.PatientChecks(tp)
+	_, news, top := triage.PatientChecksRules(tp, rules)
 	if top == nil {
 		return news, nil
 	}
-	return news, &Disposition{Tier: top.Tier, Timeframe: top.Timeframe, Dx: top.Dx, CareNeeds: []string{},
+	careNeeds := []string{}
+	if rules >= 1 {
+		careNeeds = append(careNeeds, top.CareNeeds...) // a maternity check needs maternity assessment
+	}
+	return news, &Disposition{Tier: top.Tier, Timeframe: top.Timeframe, Dx: top.Dx, CareNeeds: careNeeds,
 		Source: top.Check, DecidedBy: top.Check, Title: top.Reason}
 }
 
@@ -491,7 +503,7 @@ func startTriage(tx *Tx, a *Attendance, req *AttendanceCreate) error {
 	tr := &TriageRecord{Answers: []AnswerRecord{}, Dx: req.Dx}
 	a.Triage = tr
 	tp := triagePatient(tx.Now(), a, req.Context, nil)
-	n, err := previousContacts(tx, a, nil)
+	n, err := previousContactsAt(tx, a, nil)
 	if err != nil {
 		return err
 	}
@@ -523,7 +535,7 @@ func startTriage(tx *Tx, a *Attendance, req *AttendanceCreate) error {
 		if set == nil {
 			return errNoProtocols
 		}
-		s, step, err := triage.Start(set, req.Protocol, tp)
+		s, step, err := triage.StartRules(set, req.Protocol, tp, triageRules(tx.LogicVersion()))
 		if err != nil {
 			return startError(err)
 		}
@@ -547,7 +559,7 @@ func startTriage(tx *Tx, a *Attendance, req *AttendanceCreate) error {
 	if req.Context != nil && req.Context.Observations != nil {
 		obs = *req.Context.Observations
 	}
-	news, nd := news2Disposition(tp, obs)
+	news, nd := news2Disposition(tp, obs, triageRules(tx.LogicVersion()))
 	tr.NEWS2 = news
 	return decide(tx, a, higher(minimum, nd), why)
 }

@@ -303,7 +303,7 @@ func applyAttendanceAnswer(tx *Tx, raw json.RawMessage) (any, error) {
 		return nil, err
 	}
 	s := *tr.Session
-	if n, err := previousContacts(tx, a, rec); err != nil {
+	if n, err := previousContactsAt(tx, a, rec); err != nil {
 		return nil, err
 	} else {
 		s.Patient.PreviousContacts96h = n
@@ -374,19 +374,13 @@ func applyAttendanceObserve(tx *Tx, raw json.RawMessage) (any, error) {
 	default:
 		// No protocol session (Dx only, or no triage yet): NEWS2 on what is known.
 		merged := mergedObservations(tr.Observations, in.Observations)
-		var tp triage.Patient
-		if a.Context != nil && a.Context.AgeYears != nil {
-			y := *a.Context.AgeYears
-			tp.AgeYears = &y
+		tp, err := dxOnlyPatient(tx, a)
+		if err != nil {
+			return nil, err
 		}
-		if a.Context != nil {
-			tp.Pregnant = a.Context.Pregnant
-		}
-		if d, ok := ageDays(a.Patient.DateOfBirth, tx.Now()); a.Patient.DateOfBirth != "" && ok {
-			tp.AgeDays = &d
-		}
-		news, nd := news2Disposition(tp, merged)
-		_, before := news2Disposition(tp, merged0(tr.Observations))
+		rules := triageRules(tx.LogicVersion())
+		news, nd := news2Disposition(tp, merged, rules)
+		_, before := news2Disposition(tp, merged0(tr.Observations), rules)
 		tr.NEWS2 = news
 		if nd.Intensity() > before.Intensity() {
 			fresh = nd
@@ -464,6 +458,9 @@ func mergedObservations(recs []ObservationRecord, latest triage.Observations) tr
 		}
 		if x.Pulse != nil {
 			o.Pulse = x.Pulse
+		}
+		if x.DiastolicBP != nil {
+			o.DiastolicBP = x.DiastolicBP
 		}
 		if x.Consciousness != nil {
 			o.Consciousness = x.Consciousness

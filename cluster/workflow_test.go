@@ -20,8 +20,9 @@ var (
 	testClinician = Actor{ID: "k-doc", Name: "Dr Patel", Role: RoleClinician}
 )
 
-// screenNo answers every screen question "no" (questions off the path are
-// kept by the engine and do no harm).
+// screenNo answers every screen question "no" (a number question, such as
+// the earlier contacts, 0; questions off the path are kept by the engine and
+// do no harm).
 func screenNo(t testing.TB) []triage.Reply {
 	t.Helper()
 	set, _, err := protocols.Load()
@@ -30,7 +31,11 @@ func screenNo(t testing.TB) []triage.Reply {
 	}
 	var out []triage.Reply
 	for _, n := range set.Screen.Nodes {
-		if n.NodeKind() == "question" {
+		switch {
+		case n.NodeKind() != "question":
+		case n.Type == triage.Number:
+			out = append(out, triage.Reply{Question: triage.ScreenPrefix + n.ID, Value: "0"})
+		default:
 			out = append(out, triage.Reply{Question: triage.ScreenPrefix + n.ID, Value: "no"})
 		}
 	}
@@ -209,8 +214,8 @@ func TestWorkflowRefusalsLeaveStateUnchanged(t *testing.T) {
 	before := dataHash(t, f)
 	n := len(logs)
 	refused := [][]byte{
-		kindEnv(t, KindAttendanceAnswer, 100, testReception, AttendanceAnswers{AttendanceID: "A5", Answers: []triage.Reply{{Question: "screen.stroke", Value: "maybe"}}}),
-		kindEnv(t, KindAttendanceAnswer, 100, testReception, AttendanceAnswers{AttendanceID: "A1", Answers: []triage.Reply{{Question: "screen.stroke", Value: "no"}}}),
+		kindEnv(t, KindAttendanceAnswer, 100, testReception, AttendanceAnswers{AttendanceID: "A5", Answers: []triage.Reply{{Question: "screen.desk_fast", Value: "maybe"}}}),
+		kindEnv(t, KindAttendanceAnswer, 100, testReception, AttendanceAnswers{AttendanceID: "A1", Answers: []triage.Reply{{Question: "screen.desk_fast", Value: "no"}}}),
 		kindEnv(t, KindAttendanceOverride, 101, testClinician, AttendanceOverride{AttendanceID: "A1", Tier: triage.GP}),
 		kindEnv(t, KindAttendanceConfirm, 102, testClinician, AttendanceConfirm{AttendanceID: "A2"}),
 		kindEnv(t, KindAttendanceStatus, 103, testClinician, AttendanceStatusChange{AttendanceID: "A3", Status: AttendanceSeen}),

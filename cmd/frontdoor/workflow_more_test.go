@@ -332,7 +332,7 @@ func TestWorkflowQuorumLoss(t *testing.T) {
 	})
 	for _, w := range []struct{ path, body string }{
 		{"/v1/attendances", `{"complaint":"cut finger"}`},
-		{"/v1/attendances/" + a.ID + "/answers", `{"question":"screen.not_breathing","value":"no"}`},
+		{"/v1/attendances/" + a.ID + "/answers", `{"question":"screen.desk_responding","value":"no"}`},
 		{"/v1/attendances/" + a.ID + "/status", `{"status":"left"}`},
 	} {
 		resp, b := tc.do(t, survivor, http.MethodPost, w.path, w.body, desk)
@@ -483,7 +483,7 @@ func TestWorkflowQueueOrderAndIdempotency(t *testing.T) {
 
 	// Idempotent retry of an answer.
 	hdr := map[string]string{"Authorization": desk["Authorization"], "Idempotency-Key": "answer-1"}
-	body := `{"question":"screen.not_breathing","value":"no"}`
+	body := `{"question":"screen.desk_responding","value":"no"}`
 	resp1, b1 := tc.doRetry(t, tc.follower(t), http.MethodPost, "/v1/attendances/"+first.ID+"/answers", body, hdr)
 	resp2, b2 := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+first.ID+"/answers", body, hdr)
 	if resp1.StatusCode != http.StatusOK || resp2.StatusCode != http.StatusOK || string(b1) != string(b2) {
@@ -495,7 +495,7 @@ func TestWorkflowQueueOrderAndIdempotency(t *testing.T) {
 	if len(ex.Answers) != 1 {
 		t.Fatalf("a replayed answer was recorded again: %d answers", len(ex.Answers))
 	}
-	if resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+first.ID+"/answers", `{"question":"screen.not_breathing","value":"yes"}`, hdr); resp.StatusCode != http.StatusUnprocessableEntity {
+	if resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+first.ID+"/answers", `{"question":"screen.desk_responding","value":"yes"}`, hdr); resp.StatusCode != http.StatusUnprocessableEntity {
 		t.Fatalf("same key, different body: %d %s", resp.StatusCode, b)
 	}
 
@@ -572,7 +572,7 @@ func TestWorkflowUnnamedCollapseTriagedFirstNamedLater(t *testing.T) {
 	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
 	a := createAttendance(t, tc, tc.follower(t), `{"complaint":"collapsed in the waiting room","protocol":"palpitations-dizziness-collapse"}`, desk)
 	resp, b := tc.doRetry(t, tc.follower(t), http.MethodPost, "/v1/attendances/"+a.ID+"/answers",
-		`{"answers":[{"question":"screen.not_breathing","value":"no"},{"question":"screen.unconscious","value":"yes"}]}`, desk)
+		`{"answers":[{"question":"screen.desk_responding","value":"yes"},{"question":"screen.desk_unresponsive_breathing","value":"no"}]}`, desk)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("answers: %d %s", resp.StatusCode, b)
 	}

@@ -14,7 +14,9 @@ import (
 // successfully, creating a fresh attendance where the request consumes it.
 func init() { workflowSampleHooks = append(workflowSampleHooks, workflowRouteSamples) }
 
-const sampleUTIAnswers = `{"answers":[{"question":"screen.not_breathing","value":"no"},{"question":"screen.unconscious","value":"no"},{"question":"screen.severe_bleeding","value":"no"},{"question":"screen.stroke","value":"no"},{"question":"screen.anaphylaxis","value":"no"},{"question":"screen.fitting","value":"no"},{"question":"screen.severe_breathless","value":"no"},{"question":"screen.blue_mottled","value":"no"},{"question":"screen.non_blanching_rash","value":"no"},{"question":"screen.new_confusion","value":"no"},{"question":"screen.no_urine","value":"no"},{"question":"screen.chemo_infection","value":"no"},{"question":"screen.immunosuppressed","value":"no"},{"question":"screen.carer_worried","value":"no"},{"question":"very_unwell","value":"no"},{"question":"retention","value":"no"},{"question":"catheter","value":"no"},{"question":"upper_tract","value":"no"},{"question":"visible_blood","value":"no"},{"question":"ask_pregnant","value":"no"},{"question":"recurrent","value":"no"},{"question":"vaginal","value":"no"}]}`
+// sampleUTIAnswers walks a woman of 30 with an uncomplicated UTI (screen v3:
+// the desk form, the sepsis questions, contacts 0) to the pharmacy.
+const sampleUTIAnswers = `{"answers":[{"question":"screen.desk_responding","value":"no"},{"question":"screen.desk_breathing","value":"no"},{"question":"screen.desk_talking","value":"no"},{"question":"screen.desk_colour","value":"no"},{"question":"screen.desk_bleeding","value":"no"},{"question":"screen.desk_fast","value":"no"},{"question":"screen.desk_fitting","value":"no"},{"question":"screen.desk_swelling","value":"no"},{"question":"screen.desk_confused","value":"no"},{"question":"screen.rash_glass","value":"no"},{"question":"screen.no_urine","value":"no"},{"question":"screen.chemo_infection","value":"no"},{"question":"screen.immunosuppressed","value":"no"},{"question":"screen.contacts","value":"0"},{"question":"screen.carer_worried","value":"no"},{"question":"very_unwell","value":"no"},{"question":"retention","value":"no"},{"question":"catheter","value":"no"},{"question":"upper_tract","value":"no"},{"question":"visible_blood","value":"no"},{"question":"ask_pregnant","value":"no"},{"question":"recurrent","value":"no"},{"question":"vaginal","value":"no"}]}`
 
 var sampleVersion atomic.Int64
 
@@ -59,7 +61,7 @@ func workflowRouteSamples(t *testing.T, tc *testCluster) map[string]sampleFunc {
 			return "/v1/protocols/chest-pain/activate", fmt.Sprintf(`{"version":%d}`, v)
 		},
 		"POST /v1/attendances/:id/answers": func(t *testing.T) (string, string) {
-			return "/v1/attendances/" + newAttendance(t) + "/answers", `{"question":"screen.not_breathing","value":"no"}`
+			return "/v1/attendances/" + newAttendance(t) + "/answers", `{"question":"screen.desk_responding","value":"no"}`
 		},
 		"POST /v1/attendances/:id/observations": static("/v1/attendances/"+fixed+"/observations", `{"pulse":80}`),
 		"POST /v1/attendances/:id/confirm": func(t *testing.T) (string, string) {

@@ -66,6 +66,8 @@ type wfAttendance struct {
 		SetKey    string `json:"set_key"`
 		Questions []struct {
 			ID      string   `json:"id"`
+			Type    string   `json:"type"`
+			Group   string   `json:"group"`
 			Allowed []string `json:"allowed"`
 		} `json:"questions"`
 		Session *struct {
@@ -108,8 +110,9 @@ func createAttendance(t *testing.T, tc *testCluster, tn *testNode, body string, 
 }
 
 // walkTriage answers the questions the attendance asks, one step at a time:
-// screen questions "no" unless given, the presentation's from answers (a
-// question missing there fails the test), until the outcome.
+// screen questions "no" (a number, such as the earlier contacts, 0) unless
+// given, the presentation's from answers (a question missing there fails
+// the test), until the outcome.
 func walkTriage(t *testing.T, tc *testCluster, tn *testNode, a wfAttendance, answers map[string]string, hdr map[string]string) wfAttendance {
 	t.Helper()
 	for step := 0; step < 60; step++ {
@@ -127,6 +130,9 @@ func walkTriage(t *testing.T, tc *testCluster, tn *testNode, a wfAttendance, ans
 					t.Fatalf("step %d: unexpected question %s (allowed %v)", step, q.ID, q.Allowed)
 				}
 				v = "no"
+				if q.Type == "number" {
+					v = "0"
+				}
 			}
 			replies = append(replies, fmt.Sprintf(`{"question":%q,"value":%q}`, q.ID, v))
 		}
