@@ -623,11 +623,19 @@ func (l *linter) graph() {
 		case "switch":
 			// Normal observations may settle the uncertainty (weighed with
 			// what is measured); every other case must bring a clinician in.
+			// A case may also record the uncertainty as a finding (a floor
+			// with a reason) where at least one case brings a clinician in:
+			// a risk factor weighed with what else is known.
+			any := false
 			ok = len(n.Switch) > 0
 			for _, c := range n.Switch {
 				settled := c.When != nil && c.When.ObservationsNormal != nil && *c.When.ObservationsNormal
-				ok = ok && (settled || clinician(c.ref))
+				cl := clinician(c.ref)
+				any = any || cl
+				noted := c.ref.isNode() && p.Nodes[c.ref].NodeKind() == "floor" && p.Nodes[c.ref].Reason != ""
+				ok = ok && (settled || cl || noted)
 			}
+			ok = ok && any
 		default:
 			// A follow-up resolves the uncertainty when its own not_sure
 			// brings a clinician in or takes its yes branch.
