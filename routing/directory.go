@@ -115,6 +115,11 @@ type Eligibility struct {
 	// RegisteredOnly: the service sees only patients registered with the
 	// practice whose ODS code it carries (a practice's same-day list).
 	RegisteredOnly bool `json:"registered_only,omitempty"`
+	// CareNeedsOnly: a dedicated service (a maternity assessment unit, a
+	// hospice advice line) sees only patients whose need names care it
+	// provides, and comes first among the suitable services of its tier
+	// for them.
+	CareNeedsOnly bool `json:"care_needs_only,omitempty"`
 }
 
 // Webhook is where a rapid response team is sent dispatches. Secret is in
@@ -255,8 +260,11 @@ type pservice struct {
 	// service sees everyone
 	registeredOnly string
 	usualResidence bool
-	catchment      []string // normalised districts and sectors
-	provs          []pprovision
+	// careNeedsOnly: text of the care_needs_only rejection of a need naming
+	// no care, "" if the service sees any need of its tier
+	careNeedsOnly string
+	catchment     []string // normalised districts and sectors
+	provs         []pprovision
 
 	svc         *Service
 	alwaysOpen  bool
@@ -502,8 +510,8 @@ func buildIndex(d *Directory) (*dirIndex, error) {
 		} else {
 			idx.byTier[r] = append(idx.byTier[r], i)
 		}
-		if s.Tier == TierED && s.AlwaysOpen {
-			hasED = true
+		if s.Tier == TierED && s.AlwaysOpen && !s.Eligibility.CareNeedsOnly {
+			hasED = true // a dedicated unit (maternity) is no general fallback
 		}
 		ps.lat, ps.lon = s.Lat, s.Lon
 		if s.Lat == 0 && s.Lon == 0 {
@@ -606,6 +614,16 @@ func buildIndex(d *Directory) (*dirIndex, error) {
 			ps.registeredOnly = "sees only patients registered with " + s.ODSCode
 		}
 		ps.usualResidence = s.Eligibility.RequiresUsualResidence
+		if s.Eligibility.CareNeedsOnly {
+			if len(s.Provides) == 0 {
+				bad("%s: care_needs_only without anything it provides", where)
+			}
+			names := make([]string, len(s.Provides))
+			for j, p := range s.Provides {
+				names[j] = p.Need
+			}
+			ps.careNeedsOnly = "sees only patients who need " + strings.Join(names, " or ")
+		}
 		for _, c := range s.Eligibility.Catchment {
 			ps.catchment = append(ps.catchment, NormalisePostcode(c))
 		}
@@ -636,7 +654,7 @@ func buildIndex(d *Directory) (*dirIndex, error) {
 		}
 	}
 	if len(d.Services) > 0 && !hasED {
-		bad("no always-open ed service to fall back to")
+		bad("no always-open ed service (not care_needs_only) to fall back to")
 	}
 	for t := range idx.byTier {
 		list := idx.byTier[t]

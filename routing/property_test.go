@@ -104,6 +104,9 @@ func bruteQualifies(s *Service, need Need, p Patient, now time.Time, load *Load,
 	if e.RegisteredOnly && p.RegisteredPractice != s.ODSCode {
 		return false
 	}
+	if e.CareNeedsOnly && len(need.CareNeeds) == 0 {
+		return false
+	}
 	if len(e.Catchment) > 0 && (p.Postcode == "" || !InCatchment(e.Catchment, p.Postcode)) {
 		return false
 	}

@@ -137,6 +137,7 @@ const (
 	RejectFull             = "full"
 	RejectNotChosen        = "not_chosen"
 	RejectNotRegistered    = "not_registered"
+	RejectCareNeedsOnly    = "care_needs_only"
 )
 
 // Rejection says why one service was not chosen.
@@ -238,14 +239,15 @@ func (m *memo) put(k memoKey, v string) string {
 }
 
 type candidate struct {
-	i        int
-	own      bool
-	dist     int
-	used     int
-	start    int64
-	end      int64
-	visit    int64
-	capacity string
+	i          int
+	specialist bool // a care_needs_only service providing the need
+	own        bool
+	dist       int
+	used       int
+	start      int64
+	end        int64
+	visit      int64
+	capacity   string
 }
 
 // Route chooses where the patient should be seen. It walks tiers from
@@ -321,6 +323,7 @@ func Route(need Need, p Patient, now time.Time, dir *Directory, load *Load) (Dec
 				continue
 			}
 			c.i = si
+			c.specialist = ps.careNeedsOnly != ""
 			c.own = isOwnPractice(ps, Tiers[r], &p)
 			sd := &siteDist[ps.site%int32(len(siteDist))]
 			if sd.site != ps.site+1 {
@@ -345,8 +348,8 @@ func Route(need Need, p Patient, now time.Time, dir *Directory, load *Load) (Dec
 				continue
 			}
 			ps := &idx.services[l.i]
-			c := candidate{own: isOwnPractice(ps, Tiers[r], &p), dist: int(l.dist)}
-			if c.own == best.own && c.dist == best.dist {
+			c := candidate{specialist: ps.careNeedsOnly != "", own: isOwnPractice(ps, Tiers[r], &p), dist: int(l.dist)}
+			if c.specialist == best.specialist && c.own == best.own && c.dist == best.dist {
 				// only an exact tie needs the load; evaluate is pure, so
 				// this is the load the service was ranked with
 				var e candidate
@@ -358,11 +361,12 @@ func Route(need Need, p Patient, now time.Time, dir *Directory, load *Load) (Dec
 		d.choose(&idx.services[best.i], best, now)
 		return d, nil
 	}
-	// Fallback: nearest always-open ED regardless of anything else.
+	// Fallback: nearest always-open ED regardless of anything else (a
+	// dedicated unit, care_needs_only, is not a general ED).
 	bestI, bestDist := -1, 0
 	for _, si := range idx.byTier[TierED.Rank()] {
 		ps := &idx.services[si]
-		if !ps.svc.AlwaysOpen {
+		if !ps.svc.AlwaysOpen || ps.careNeedsOnly != "" {
 			continue
 		}
 		dist := haversineM(pLoc.Lat, pLoc.Lon, ps.lat, ps.lon)
@@ -407,6 +411,11 @@ func (d *Decision) choose(ps *pservice, c candidate, now time.Time) {
 
 func compareCandidates(a, b *candidate, idx *dirIndex) int {
 	switch {
+	case a.specialist != b.specialist:
+		if a.specialist {
+			return -1
+		}
+		return 1
 	case a.own != b.own:
 		if a.own {
 			return -1
@@ -432,6 +441,8 @@ func isOwnPractice(ps *pservice, t Tier, p *Patient) bool {
 
 func notChosenReason(c, best *candidate) string {
 	switch {
+	case best.specialist && !c.specialist:
+		return "suitable, but a service dedicated to this care comes first"
 	case best.own && !c.own:
 		return "suitable, but the patient's own practice comes first"
 	case c.dist != best.dist:
@@ -483,6 +494,9 @@ func evaluate(c *candidate, ps *pservice, need *Need, needBits []int, p *Patient
 	}
 	if ps.usualResidence && !p.AtUsualResidence {
 		return RejectNotAtResidence, "sees patients only at their usual residence"
+	}
+	if ps.careNeedsOnly != "" && len(need.CareNeeds) == 0 {
+		return RejectCareNeedsOnly, ps.careNeedsOnly
 	}
 	if len(ps.catchment) > 0 {
 		if p.Postcode == "" {

@@ -372,3 +372,97 @@ func TestRouteNotChosenReasons(t *testing.T) {
 		})
 	}
 }
+
+// TestRouteDedicatedServices: care needs are honoured at the ED tier (a
+// maternity need goes to the maternity assessment unit) and at the rapid
+// response tier (a palliative need goes to the hospice line before the
+// community teams); a dedicated (care_needs_only) service never takes a
+// need that names none of its care, and is never the general fallback.
+func TestRouteDedicatedServices(t *testing.T) {
+	tuesday := time.Date(2026, 11, 24, 10, 0, 0, 0, London)
+	night := time.Date(2026, 11, 25, 3, 0, 0, 0, London)
+	ed := func(needs ...string) Need { return Need{MinTier: TierED, Immediate: true, CareNeeds: needs} }
+	ucr := func(needs ...string) Need { return Need{MinTier: TierRapidResponse, WithinMinutes: 120, CareNeeds: needs} }
+	woman := PatientAged(31, "female", "DY1 1AA")
+	atHome := PatientAged(79, "male", "DY1 1AC")
+	atHome.AtUsualResidence = true
+	redMAU := func(d *Directory) {
+		for i := range d.Services {
+			if d.Services[i].ID == "mau-castlegate" {
+				d.Services[i].RAG = RAG{Status: StatusRed}
+			}
+		}
+	}
+	tests := []struct {
+		name     string
+		need     Need
+		p        Patient
+		at       time.Time
+		change   func(*Directory)
+		want     string
+		fallback bool
+		rejected map[string]string // service id -> rejection code
+	}{
+		{"maternity need: the assessment unit", ed("maternity"), woman, tuesday, nil, "mau-castlegate", false,
+			map[string]string{"ed-castlegate": RejectNotChosen}},
+		{"maternity within 1 hour at night", Need{MinTier: TierED, WithinMinutes: 60, CareNeeds: []string{"maternity"}}, woman, night, nil, "mau-castlegate", false, nil},
+		{"chest pain: the emergency department, not the unit", ed(), woman, tuesday, nil, "ed-castlegate", false,
+			map[string]string{"mau-castlegate": RejectCareNeedsOnly}},
+		{"unit red: the emergency department provides maternity", ed("maternity"), woman, tuesday, redMAU, "ed-castlegate", false,
+			map[string]string{"mau-castlegate": RejectStatusRed}},
+		{"palliative: the hospice line first", ucr("ucr:palliative"), atHome, tuesday, nil, "hospice-line", false,
+			map[string]string{"ucr-north": RejectNotChosen}},
+		{"palliative at night: the hospice line", ucr("ucr:palliative"), atHome, night, nil, "hospice-line", false, nil},
+		{"a fall: the community team", ucr("ucr:falls"), atHome, tuesday, nil, "ucr-north", false,
+			map[string]string{"hospice-line": RejectNotProvided}},
+		{"a blocked catheter: the community team", ucr("ucr:catheter"), atHome, tuesday, nil, "ucr-north", false, nil},
+		{"no care named: not the hospice line", ucr(), atHome, tuesday, nil, "ucr-north", false,
+			map[string]string{"hospice-line": RejectCareNeedsOnly}},
+		{"unknown postcode: ED fallback, never the unit", ucr("ucr:falls"), PatientAged(79, "male", ""), tuesday, nil, "ed-castlegate", true, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := demo(t)
+			if tt.change != nil {
+				tt.change(d)
+				if err := d.Validate(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			dec, err := Route(tt.need, tt.p, tt.at, d, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dec.ServiceID != tt.want || dec.Fallback != tt.fallback {
+				t.Fatalf("chose %s fallback %v, want %s fallback %v: %+v", dec.ServiceID, dec.Fallback, tt.want, tt.fallback, dec.Rejections)
+			}
+			for id, code := range tt.rejected {
+				if r, ok := rejectionOf(dec, id); !ok || r.Code != code {
+					t.Errorf("%s rejection %+v, want %s", id, r, code)
+				}
+			}
+		})
+	}
+}
+
+// TestDemoRapidResponseTeamsProvideEveryGroup: both community teams take
+// all nine urgent community response groups.
+func TestDemoRapidResponseTeamsProvideEveryGroup(t *testing.T) {
+	d := demo(t)
+	groups := []string{"ucr:falls", "ucr:frailty", "ucr:reduced_function", "ucr:palliative", "ucr:equipment",
+		"ucr:delirium", "ucr:catheter", "ucr:diabetes", "ucr:carer_breakdown"}
+	for _, s := range d.Services {
+		if s.Tier != TierRapidResponse || s.Eligibility.CareNeedsOnly {
+			continue
+		}
+		have := map[string]bool{}
+		for _, p := range s.Provides {
+			have[p.Need] = true
+		}
+		for _, g := range groups {
+			if !have[g] {
+				t.Errorf("%s does not provide %s", s.ID, g)
+			}
+		}
+	}
+}
