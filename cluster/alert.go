@@ -9,9 +9,10 @@ import (
 )
 
 // Alerts are what reception and clinicians must act on: a dispatch
-// escalated to ED, or a webhook that could not be delivered. An alert is
-// raised inside the Apply that decided it and stays open until a person
-// acknowledges it (KindAlertAck).
+// escalated to ED, a webhook that could not be delivered, a clinician-first
+// floor whose time passed unconfirmed, a rapid response need that fell back
+// to ED. An alert is raised inside the Apply that decided it and stays open
+// until a person acknowledges it (KindAlertAck).
 //
 //	al/<id>     Alert
 //	alo/<id>    open (unacknowledged) alerts
@@ -27,6 +28,12 @@ const KindAlertAck Kind = "alert.ack"
 const (
 	AlertEscalatedToED  = "escalated_to_ed"
 	AlertDeliveryFailed = "delivery_failed"
+	// AlertClinicianFirstLapsed: an attendance awaiting the clinician
+	// (clinician now, or a call-back) passed its clinician_due unconfirmed.
+	AlertClinicianFirstLapsed = "clinician_first_lapsed"
+	// AlertRapidResponseFallback: a rapid response need was routed to ED
+	// because no team could take the patient.
+	AlertRapidResponseFallback = "rapid_response_fallback"
 )
 
 // Alert is one thing a person must see and acknowledge.
@@ -50,18 +57,34 @@ type Alert struct {
 // attendance id, never with it).
 const alertIDPrefix = "al_"
 
-// alertID is derived from the dispatch and the kind: deterministic, and one
-// alert of a kind per dispatch.
-func alertID(dispatchID, kind string) string { return alertIDPrefix + dispatchID + "_" + kind }
+// alertID is derived from the alert's subject (a dispatch id, else an
+// attendance id) and the kind: deterministic, and one alert of a kind per
+// subject. Dispatch ids are "<attendance id>-d<n>", so the two never meet.
+func alertID(subjectID, kind string) string { return alertIDPrefix + subjectID + "_" + kind }
 
-// raiseAlert records an open alert about d (a second raise of the same kind
-// for the same dispatch changes nothing).
-func raiseAlert(tx *Tx, d *Dispatch, kind, msg string) error {
-	id := alertID(d.ID, kind)
+// alertSubject is what an alert is about: a dispatch (with its attendance
+// and team), or an attendance alone.
+type alertSubject struct {
+	DispatchID, AttendanceID, ServiceID string
+}
+
+// entity is the audit entity of the subject.
+func (s alertSubject) entity() (kind, id string) {
+	if s.DispatchID != "" {
+		return "dispatch", s.DispatchID
+	}
+	return "attendance", s.AttendanceID
+}
+
+// raiseAlert records an open alert about subj (a second raise of the same
+// kind for the same subject changes nothing).
+func raiseAlert(tx *Tx, subj alertSubject, kind, msg string) error {
+	ent, subjID := subj.entity()
+	id := alertID(subjID, kind)
 	if _, found, err := tx.GetRaw(prefixAlert + id); err != nil || found {
 		return err
 	}
-	al := &Alert{ID: id, Kind: kind, DispatchID: d.ID, AttendanceID: d.AttendanceID, ServiceID: d.ServiceID,
+	al := &Alert{ID: id, Kind: kind, DispatchID: subj.DispatchID, AttendanceID: subj.AttendanceID, ServiceID: subj.ServiceID,
 		Message: msg, RaisedAt: tx.Now(), RaisedIndex: tx.Index(), Open: true}
 	b, err := tx.PutJSON(prefixAlert+id, al)
 	if err != nil {
@@ -69,9 +92,25 @@ func raiseAlert(tx *Tx, d *Dispatch, kind, msg string) error {
 	}
 	tx.PutRaw(prefixAlertOpen+id, nil)
 	tx.PutRaw(keyDispatchEvent(tx.Index(), id), b) // the stream's "alert" event
-	tx.Audit("alert.raise", "alert/"+id, map[string]string{"kind": kind, "dispatch_id": d.ID})
-	tx.Audit("alert.raise", "dispatch/"+d.ID, map[string]string{"alert_id": id, "kind": kind})
+	tx.Audit("alert.raise", "alert/"+id, map[string]string{"kind": kind, ent + "_id": subjID})
+	tx.Audit("alert.raise", ent+"/"+subjID, map[string]string{"alert_id": id, "kind": kind})
 	return nil
+}
+
+// raiseDispatchAlert raises an alert about dispatch d.
+func raiseDispatchAlert(tx *Tx, d *Dispatch, kind, msg string) error {
+	return raiseAlert(tx, alertSubject{DispatchID: d.ID, AttendanceID: d.AttendanceID, ServiceID: d.ServiceID}, kind, msg)
+}
+
+// raiseAttendanceAlert raises an alert about attendance a alone.
+func raiseAttendanceAlert(tx *Tx, a *Attendance, kind, msg string) error {
+	return raiseAlert(tx, alertSubject{AttendanceID: a.ID}, kind, msg)
+}
+
+// alertRaised reports whether the alert of kind about subjectID exists.
+func alertRaised(tx *Tx, subjectID, kind string) (bool, error) {
+	_, found, err := tx.GetRaw(prefixAlert + alertID(subjectID, kind))
+	return found, err
 }
 
 // AlertAck is the payload of KindAlertAck.

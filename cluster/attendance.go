@@ -113,6 +113,14 @@ type Attendance struct {
 	// CheckedInAt (waiting times count from then).
 	CheckInStatus string     `json:"check_in_status,omitempty"`
 	CheckedInAt   *time.Time `json:"checked_in_at,omitempty"`
+
+	// Clinician first (clinician_first.go): when the clinician is due, and
+	// whether the lapse alert was raised.
+	ClinicianDue    *time.Time `json:"clinician_due,omitempty"`
+	ClinicianLapsed bool       `json:"clinician_lapsed,omitempty"`
+	// AskingFor names the fields the attendance waits for (awaiting_address:
+	// patient.postcode and dispatch.address).
+	AskingFor []string `json:"asking_for,omitempty"`
 }
 
 // AttendanceQuery filters View.Attendances.

@@ -908,7 +908,7 @@ func applyDispatchDeliveryFailed(tx *Tx, raw json.RawMessage) (any, error) {
 	if e.Type != webhookCreated {
 		tx.Audit("dispatch.delivery_failed", "dispatch/"+d.ID, map[string]any{"webhook_id": e.ID, "type": e.Type,
 			"attempts": req.Attempts, "http_status": req.HTTPStatus, "result": req.Result, "error": req.Error})
-		return d, raiseAlert(tx, d, AlertDeliveryFailed, fmt.Sprintf("The stand-down message to %s failed for good (%s): phone the team, they may still be on their way.",
+		return d, raiseDispatchAlert(tx, d, AlertDeliveryFailed, fmt.Sprintf("The stand-down message to %s failed for good (%s): phone the team, they may still be on their way.",
 			d.ServiceName, req.Result))
 	}
 	d.Delivery = DispatchDelivery{WebhookID: e.ID, Status: DeliveryFailed, Attempts: req.Attempts,
@@ -920,7 +920,7 @@ func applyDispatchDeliveryFailed(tx *Tx, raw json.RawMessage) (any, error) {
 		msg += fmt.Sprintf(", HTTP %d", req.HTTPStatus)
 	}
 	msg += "): the team has not been told."
-	if err := raiseAlert(tx, d, AlertDeliveryFailed, msg); err != nil {
+	if err := raiseDispatchAlert(tx, d, AlertDeliveryFailed, msg); err != nil {
 		return nil, err
 	}
 	if d.AwaitingAcceptance() {
@@ -984,7 +984,7 @@ func escalate(tx *Tx, d *Dispatch, status, why, note string) error {
 		if err := putDispatch(tx, d, old); err != nil {
 			return err
 		}
-		return raiseAlert(tx, d, AlertEscalatedToED, "Dispatch "+d.ID+" could not be escalated: the attendance has no routing. Send the patient to ED.")
+		return raiseDispatchAlert(tx, d, AlertEscalatedToED, "Dispatch "+d.ID+" could not be escalated: the attendance has no routing. Send the patient to ED.")
 	}
 	tried := append(append([]string{}, d.Tried...), d.ServiceID)
 	need := a.Routing.Need
@@ -1026,7 +1026,7 @@ func escalate(tx *Tx, d *Dispatch, status, why, note string) error {
 		} else {
 			msg += "; routing failed: " + routeErr.Error()
 		}
-		if err := raiseAlert(tx, d, AlertEscalatedToED, msg+"."); err != nil {
+		if err := raiseDispatchAlert(tx, d, AlertEscalatedToED, msg+"."); err != nil {
 			return err
 		}
 	}

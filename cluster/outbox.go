@@ -14,13 +14,14 @@ import (
 )
 
 // The leader-only dispatch worker: it delivers outbox entries through the
-// signed notifier and watches acceptance deadlines. It runs on the leader
+// signed notifier and watches acceptance deadlines and clinician-first
+// clocks (clinician_first.go). It runs on the leader
 // only, one instance per term: started when this node becomes leader, after
 // the term's first command has applied (a barrier: everything committed
 // earlier is applied here), and
 // stopped when leadership is lost. It never touches state itself: every
 // outcome is a command (dispatch.delivered, dispatch.delivery_failed,
-// dispatch.escalate) that the FSM validates. Apply never waits for it: the
+// dispatch.escalate, attendance.clinician_lapsed) that the FSM validates. Apply never waits for it: the
 // worker learns of new entries by scanning state whenever the applied index
 // moves (the FSM's notify channel, closed without blocking) or its poll
 // interval passes.
@@ -150,7 +151,7 @@ type outboxWorker struct {
 
 	mu       sync.Mutex
 	inflight map[string]bool      // webhook ids being delivered
-	retryAt  map[string]time.Time // dispatch id -> earliest next escalation proposal
+	retryAt  map[string]time.Time // dispatch or attendance id -> earliest next escalation or lapse proposal
 	wg       sync.WaitGroup
 }
 
@@ -183,9 +184,13 @@ func (w *outboxWorker) run(ctx context.Context) {
 func (w *outboxWorker) scan(ctx context.Context) error {
 	var pending []*OutboxEntry
 	var open []*Dispatch
+	var awaiting []*Attendance
 	err := w.s.Read(ctx, ConsistencyStale, func(v *View) error {
 		var err error
 		if pending, err = v.PendingOutbox(); err != nil {
+			return err
+		}
+		if awaiting, err = v.AwaitingClinician(); err != nil {
 			return err
 		}
 		open, err = v.Dispatches(DispatchQuery{OpenOnly: true})
@@ -214,6 +219,9 @@ func (w *outboxWorker) scan(ctx context.Context) error {
 		}(e)
 	}
 	now := w.cfg.Now()
+	if err := w.lapses(ctx, awaiting, now); err != nil {
+		return err
+	}
 	for _, d := range open {
 		if !d.AwaitingAcceptance() || now.Before(d.AcceptBy) {
 			continue
@@ -236,6 +244,38 @@ func (w *outboxWorker) scan(ctx context.Context) error {
 			w.mu.Unlock()
 		default:
 			return err
+		}
+	}
+	return nil
+}
+
+// lapses proposes attendance.clinician_lapsed for each attendance awaiting
+// the clinician whose clinician_due has passed on the leader's clock and
+// whose alert is not yet raised; the FSM checks the due time against its
+// own clock and raises the alert once.
+func (w *outboxWorker) lapses(ctx context.Context, awaiting []*Attendance, now time.Time) error {
+	for _, a := range awaiting {
+		if a.ClinicianLapsed || a.ClinicianDue == nil || now.Before(*a.ClinicianDue) {
+			continue
+		}
+		w.mu.Lock()
+		next, waiting := w.retryAt[a.ID]
+		w.mu.Unlock()
+		if waiting && now.Before(next) {
+			continue
+		}
+		_, err := w.s.proposeSystem(ctx, KindAttendanceClinicianLapsed, AttendanceClinicianLapsed{AttendanceID: a.ID})
+		var ce *CommandError
+		switch {
+		case err == nil:
+			w.s.log.Info("clinician-first floor lapsed: alert raised", "attendance", a.ID, "due", a.ClinicianDue)
+		case errors.As(err, &ce):
+			w.s.log.Info("clinician-first lapse refused", "attendance", a.ID, "reason", ce.Message)
+			w.mu.Lock()
+			w.retryAt[a.ID] = now.Add(w.cfg.EscalateRetry)
+			w.mu.Unlock()
+		default:
+			return fmt.Errorf("propose lapse of %s: %w", a.ID, err)
 		}
 	}
 	return nil

@@ -343,10 +343,20 @@ func applyAttendancePatient(tx *Tx, raw json.RawMessage) (any, error) {
 			Fields: map[string]string{"patient_id": "attendance already linked to " + a.PatientID}}
 	}
 	named := a.Patient.GivenName == "" && a.Patient.FamilyName == ""
+	old := a.Status
 	a.PatientID = p.ID
+	given := a.Patient.Postcode
 	a.Patient = Patient{GivenName: p.GivenName, FamilyName: p.FamilyName, DateOfBirth: p.DateOfBirth,
 		NHSNumber: p.NHSNumber, Postcode: p.Postcode}
-	b, err := putAttendance(tx, &a, a.Status)
+	if a.Patient.Postcode == "" && tx.LogicVersion() >= logicTriageRules1 {
+		a.Patient.Postcode = given // where they are now, when the record knows no postcode
+	}
+	// A rapid response need waiting for where the patient is (address.go)
+	// is routed once the record gives a postcode.
+	if err := routeWhenAddressed(tx, &a, "patient linked: postcode known"); err != nil {
+		return nil, err
+	}
+	b, err := putAttendance(tx, &a, old)
 	if err != nil {
 		return nil, err
 	}

@@ -34,7 +34,7 @@ const (
 
 // queueStatuses are the statuses of attendances still waiting somewhere.
 var queueStatuses = []string{AttendanceArrived, AttendanceTriaged, AttendanceClinicianReview, AttendanceAwaitingConfirmation,
-	AttendanceRouted, AttendanceCalled}
+	AttendanceRouted, AttendanceCalled, AttendanceAwaitingClinician, AttendanceAwaitingAddress}
 
 // InQueue reports whether an attendance of this status is in the queue.
 func InQueue(status string) bool {
@@ -57,6 +57,11 @@ type QueueEvent struct {
 	ServiceID    string           `json:"service_id,omitempty"`
 	Priority     int              `json:"priority"`
 	At           time.Time        `json:"at"`
+	// Clinician first (logic version 3): the stream, what was not ruled
+	// out and the clock, while the attendance awaits the clinician.
+	Stream       string     `json:"stream,omitempty"`
+	Reasons      []string   `json:"reasons,omitempty"`
+	ClinicianDue *time.Time `json:"clinician_due,omitempty"`
 }
 
 func keyEvent(index uint64, id string) string {
@@ -74,6 +79,9 @@ func queueEvent(tx *Tx, a *Attendance) error {
 	if a.Routing != nil {
 		ev.ServiceID = a.Routing.Decision.ServiceID
 	}
+	if cf := awaitingClinician(a); cf != nil {
+		ev.Stream, ev.Reasons, ev.ClinicianDue = cf.Stream, cf.Reasons, a.ClinicianDue
+	}
 	if err := tx.Put(keyEvent(tx.Index(), a.ID), &ev); err != nil {
 		return err
 	}
@@ -81,12 +89,28 @@ func queueEvent(tx *Tx, a *Attendance) error {
 }
 
 // priorityOf is the attendance's clinical priority: the intensity of its
-// disposition (triage.Intensity: tier, then timeframe). Not yet triaged: 0.
+// disposition (triage.Intensity: tier, then timeframe), or of what its
+// session already demands while questions remain (interim), whichever is
+// higher; awaiting the clinician, first among non-emergencies. Not yet
+// triaged: 0.
 func priorityOf(a *Attendance) int {
-	if a.Triage == nil || a.Triage.Disposition == nil {
+	if a.Triage == nil {
 		return 0
 	}
-	return a.Triage.Disposition.Intensity()
+	p := max(a.Triage.Disposition.Intensity(), interimLevel(a.Triage.Interim))
+	if awaitingClinician(a) != nil {
+		p = max(p, priorityClinicianFirst)
+	}
+	return p
+}
+
+// awaitingClinician is the clinician-first floor an attendance awaiting
+// the clinician waits on (nil for any other).
+func awaitingClinician(a *Attendance) *ClinicianFirst {
+	if a.Status != AttendanceAwaitingClinician || a.Triage == nil || a.Triage.Disposition == nil {
+		return nil
+	}
+	return a.Triage.Disposition.ClinicianFirst
 }
 
 // QueueEntry is one line of the queue.
@@ -106,12 +130,59 @@ type QueueEntry struct {
 	WaitingMinutes int              `json:"waiting_minutes"`
 	Over4h         bool             `json:"over_4h"`
 	UpdatedIndex   uint64           `json:"updated_index"`
+	// Awaiting the clinician: the stream (clinician_now, or
+	// clinician_callback: the call-back worklist), what was not ruled out,
+	// what follows unless the clinician decides otherwise, the clock, and
+	// whether it has lapsed (overdue, alert raised).
+	Stream          string       `json:"stream,omitempty"`
+	Reasons         []string     `json:"reasons,omitempty"`
+	Then            *triage.Then `json:"then,omitempty"`
+	ClinicianDue    *time.Time   `json:"clinician_due,omitempty"`
+	ClinicianLapsed bool         `json:"clinician_lapsed,omitempty"`
+	// Interim: what a session still asking questions already demands.
+	Interim *QueueInterim `json:"interim,omitempty"`
+	// AskingFor: what the attendance waits for (awaiting_address).
+	AskingFor []string `json:"asking_for,omitempty"`
+}
+
+// QueueInterim is the queue's view of triage.Interim.
+type QueueInterim struct {
+	Tier      triage.Tier      `json:"tier"`
+	Timeframe triage.Timeframe `json:"timeframe"`
+	DecidedBy string           `json:"decided_by"`
+	Reason    string           `json:"reason"`
+}
+
+// QueueQuery filters View.Queue: Stream keeps only the attendances awaiting
+// the clinician in that stream (clinician_now, or clinician_callback: the
+// call-back worklist).
+type QueueQuery struct {
+	Stream string
 }
 
 // Queue lists the attendances still waiting, most urgent first, then by
 // arrival; now (the reader's clock) gives waiting times.
 func (v *View) Queue(now time.Time) ([]QueueEntry, error) {
 	return v.queueOf(now, queueStatuses)
+}
+
+// QueueFiltered is Queue with a filter: a stream gives the clinician's
+// worklist of that stream, soonest due first.
+func (v *View) QueueFiltered(now time.Time, q QueueQuery) ([]QueueEntry, error) {
+	if q.Stream == "" {
+		return v.Queue(now)
+	}
+	all, err := v.queueOf(now, []string{AttendanceAwaitingClinician})
+	if err != nil {
+		return nil, err
+	}
+	out := []QueueEntry{}
+	for _, e := range all {
+		if e.Stream == q.Stream {
+			out = append(out, e)
+		}
+	}
+	return out, nil
 }
 
 // Expected lists the patients NHS 111 has announced who have not arrived
@@ -138,6 +209,13 @@ func (v *View) queueOf(now time.Time, statuses []string) ([]QueueEntry, error) {
 			if a.Routing != nil {
 				e.ServiceID, e.ServiceName = a.Routing.Decision.ServiceID, a.Routing.Decision.ServiceName
 			}
+			if cf := awaitingClinician(a); cf != nil {
+				e.Stream, e.Reasons, e.Then, e.ClinicianDue, e.ClinicianLapsed = cf.Stream, cf.Reasons, cf.Then, a.ClinicianDue, a.ClinicianLapsed
+			}
+			if in := a.Triage; in != nil && in.Interim != nil {
+				e.Interim = &QueueInterim{Tier: in.Interim.Tier, Timeframe: in.Interim.Timeframe, DecidedBy: in.Interim.DecidedBy, Reason: in.Interim.Reason}
+			}
+			e.AskingFor = a.AskingFor
 			since := a.ArrivedAt
 			if a.CheckedInAt != nil {
 				since = *a.CheckedInAt
@@ -156,6 +234,10 @@ func (v *View) queueOf(now time.Time, statuses []string) ([]QueueEntry, error) {
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Priority != out[j].Priority {
 			return out[i].Priority > out[j].Priority
+		}
+		if di, dj := out[i].ClinicianDue, out[j].ClinicianDue; (di != nil || dj != nil) && !(di != nil && dj != nil && di.Equal(*dj)) {
+			// Awaiting the clinician: the soonest due first.
+			return dj == nil || (di != nil && di.Before(*dj))
 		}
 		if !out[i].ArrivedAt.Equal(out[j].ArrivedAt) {
 			return out[i].ArrivedAt.Before(out[j].ArrivedAt)

@@ -80,7 +80,8 @@ type ObservationRecord struct {
 	By           Actor               `json:"by"`
 	At           time.Time           `json:"at"`
 	Index        uint64              `json:"index"`
-	Raised       bool                `json:"raised"` // the disposition went up because of it
+	Raised       bool                `json:"raised"` // the disposition (or, questions remaining, the interim) went up because of it
+	Reason       string              `json:"reason,omitempty"`
 }
 
 // Disposition is the level of care the attendance needs: the triage
@@ -97,6 +98,9 @@ type Disposition struct {
 	Advice    string           `json:"advice,omitempty"`
 	SafetyNet string           `json:"safety_net,omitempty"`
 	Action    string           `json:"action,omitempty"`
+	// ClinicianFirst: a clinician assesses first (logic version 3); the
+	// attendance is awaiting_clinician until one confirms or overrides.
+	ClinicianFirst *ClinicianFirst `json:"clinician_first,omitempty"`
 }
 
 // Intensity orders dispositions (triage.Intensity).
@@ -119,6 +123,12 @@ type TriageRecord struct {
 	NEWS2        *triage.NEWS2Result `json:"news2,omitempty"` // Dx-only attendances: scored here
 	Disposition  *Disposition        `json:"disposition,omitempty"`
 	Review       string              `json:"review,omitempty"` // why a clinician must decide
+	// Interim is what the session already demands while questions remain
+	// (observations scored, a floor passed): the queue orders by it.
+	Interim *triage.Interim `json:"interim,omitempty"`
+	// SettledClinicianFirst is the clinician-first floor a clinician's
+	// confirm settled (the disposition then became its Then).
+	SettledClinicianFirst *ClinicianFirst `json:"settled_clinician_first,omitempty"`
 	// ClinicianNow: reception's "clinician now" at arrival, a floor of
 	// ed/immediate whatever the answers say later.
 	ClinicianNow bool `json:"clinician_now,omitempty"`
@@ -181,10 +191,12 @@ type Override struct {
 
 // Confirmation is a clinician's confirmation of a redirection.
 type Confirmation struct {
-	Note  string    `json:"note,omitempty"`
-	By    Actor     `json:"by"`
-	At    time.Time `json:"at"`
-	Index uint64    `json:"index"`
+	Note string `json:"note,omitempty"`
+	// Settled names the clinician-first stream this confirm settled.
+	Settled string    `json:"settled,omitempty"`
+	By      Actor     `json:"by"`
+	At      time.Time `json:"at"`
+	Index   uint64    `json:"index"`
 }
 
 var dxFormat = regexp.MustCompile(`^Dx[0-9]{2,5}$`)
@@ -442,6 +454,15 @@ func dispositionOf(r *triage.Result) *Disposition {
 		Source: "protocol", DecidedBy: r.DecidedBy, Title: r.Title, Advice: r.Advice, SafetyNet: r.SafetyNet, Action: r.Action}
 }
 
+// outcomeDisposition is the Disposition of a finished session: a
+// clinician-first one when the outcome is a clinician's assessment first.
+func outcomeDisposition(r *triage.Result) *Disposition {
+	if d := clinicianFirstOf(r); d != nil {
+		return d
+	}
+	return dispositionOf(r)
+}
+
 // dxDisposition is the minimum an NHS 111 Dx code sets.
 func dxDisposition(info *triage.DxInfo) *Disposition {
 	return &Disposition{Tier: info.Tier, Timeframe: info.Timeframe, Dx: info.Code, CareNeeds: []string{}, Source: "dx",
@@ -546,9 +567,10 @@ func startTriage(tx *Tx, a *Attendance, req *AttendanceCreate) error {
 				// wait for questions.
 				return decide(tx, a, minimum, why)
 			}
-			return nil
+			_, _, err := applyInterim(tx, a, step)
+			return err
 		}
-		return decide(tx, a, higher(dispositionOf(step.Outcome), minimum), "triage")
+		return settle(tx, a, higher(outcomeDisposition(step.Outcome), minimum), "triage")
 	}
 	// Dx only: the Dx is the minimum; NEWS2 on what we know still runs.
 	if minimum == nil {
@@ -630,6 +652,9 @@ func route(tx *Tx, a *Attendance, reason string) error {
 	if err != nil {
 		return &CommandError{Code: CodeConflict, Message: "disposition cannot be routed: " + err.Error()}
 	}
+	if waiting, err := awaitAddress(tx, a); waiting || err != nil {
+		return err
+	}
 	dir, err := directoryFromState(tx)
 	var ce *CommandError
 	if errors.As(err, &ce) {
@@ -658,7 +683,10 @@ func route(tx *Tx, a *Attendance, reason string) error {
 		return nil
 	}
 	dec = earliestOpening(need, p, tx.Now(), dir, load, dec)
-	return applyDecision(tx, a, need, p, dec, false, reason)
+	if err := applyDecision(tx, a, need, p, dec, false, reason); err != nil {
+		return err
+	}
+	return afterRouting(tx, a, d, &dec)
 }
 
 // withoutOwn takes the attendance's own allocation out of load: when it is

@@ -316,11 +316,14 @@ func applyAttendanceAnswer(tx *Tx, raw json.RawMessage) (any, error) {
 		tr.Answers = append(tr.Answers, AnswerRecord{Question: r.Question, Value: r.Value, By: tx.Actor(), At: tx.Now(), Index: tx.Index()})
 	}
 	tr.Session, tr.Questions = &next, step.Questions
+	if _, _, err := applyInterim(tx, a, step); err != nil {
+		return nil, err
+	}
 	if step.Done {
 		// The referral's and arrival's floor (Dx, clinician now) still holds;
 		// a disposition already decided is never lowered.
-		d := higher(higher(dispositionOf(step.Outcome), tr.floor()), tr.Disposition)
-		if err := decide(tx, a, d, "triage"); err != nil {
+		d := higher(higher(outcomeDisposition(step.Outcome), tr.floor()), tr.Disposition)
+		if err := settle(tx, a, d, "triage"); err != nil {
 			return nil, err
 		}
 	}
@@ -357,6 +360,13 @@ func applyAttendanceObserve(tx *Tx, raw json.RawMessage) (any, error) {
 			return nil, answerError(err, nil)
 		}
 		tr.Session = &next
+		raised, why, err := applyInterim(tx, a, step)
+		if err != nil {
+			return nil, err
+		}
+		if raised {
+			rec.Raised, rec.Reason = true, why // questions remain: the interim rose
+		}
 		switch {
 		case !step.Done:
 			tr.Questions = step.Questions
@@ -366,7 +376,7 @@ func applyAttendanceObserve(tx *Tx, raw json.RawMessage) (any, error) {
 			// outcome, a higher one, or a global check now demanding more):
 			// an outcome that merely stands must not undo a clinician's
 			// override, while a rising score still raises it.
-			fresh = dispositionOf(step.Outcome)
+			fresh = outcomeDisposition(step.Outcome)
 			tr.Questions = nil
 		default:
 			tr.Questions = nil
@@ -393,12 +403,10 @@ func applyAttendanceObserve(tx *Tx, raw json.RawMessage) (any, error) {
 	// more intensive; then the attendance is routed again (never downward).
 	if fresh != nil && fresh.Intensity() > tr.Disposition.Intensity() && !closedForRouting(a.Status) {
 		rec.Raised = true
-		prev := tr.Disposition
-		tr.Disposition = fresh
-		if prev == nil {
-			setStatus(tx, a, AttendanceTriaged)
+		if tx.LogicVersion() >= logicTriageRules1 {
+			rec.Reason = raiseReason(tr.Session, fresh)
 		}
-		if err := route(tx, a, "observations raised the disposition ("+fresh.DecidedBy+")"); err != nil {
+		if err := raiseTo(tx, a, fresh); err != nil {
 			return nil, err
 		}
 	}
@@ -409,6 +417,43 @@ func applyAttendanceObserve(tx *Tx, raw json.RawMessage) (any, error) {
 	}
 	tx.Audit("attendance.observe", "attendance/"+a.ID, map[string]any{"observations": in.Observations, "raised": rec.Raised, "status": a.Status})
 	return b, nil
+}
+
+// raiseTo makes fresh the attendance's disposition and routes it (a
+// clinician-first one, from logic version 3, waits for the clinician).
+func raiseTo(tx *Tx, a *Attendance, fresh *Disposition) error {
+	if fresh.ClinicianFirst != nil && tx.LogicVersion() >= logicTriageRules1 {
+		awaitClinician(tx, a, fresh)
+		return nil
+	}
+	fresh.ClinicianFirst = nil
+	prev := a.Triage.Disposition
+	a.Triage.Disposition = fresh
+	if prev == nil {
+		setStatus(tx, a, AttendanceTriaged)
+	}
+	return route(tx, a, "observations raised the disposition ("+fresh.DecidedBy+")")
+}
+
+// raiseReason says why observations raised the disposition: the reason of
+// the global check that decided it, else its title.
+func raiseReason(s *triage.Session, d *Disposition) string {
+	if s != nil && s.Outcome != nil {
+		for _, c := range s.Outcome.Checks {
+			if c.Raises && c.Check == d.DecidedBy {
+				return checkReason(c.Reason)
+			}
+		}
+	}
+	return checkReason(d.Title)
+}
+
+// checkReason drops the engine's "[outcome id]" suffix from a check reason.
+func checkReason(r string) string {
+	if i := strings.LastIndex(r, " ["); i > 0 && strings.HasSuffix(r, "]") {
+		return r[:i]
+	}
+	return r
 }
 
 // closedForRouting: a patient already being seen is not moved elsewhere.
@@ -486,6 +531,9 @@ func applyAttendanceConfirm(tx *Tx, raw json.RawMessage) (any, error) {
 	a, err := loadAttendance(tx, in.AttendanceID)
 	if err != nil {
 		return nil, err
+	}
+	if a.Status == AttendanceAwaitingClinician && tx.LogicVersion() >= logicTriageRules1 {
+		return confirmClinicianFirst(tx, a, in.Note)
 	}
 	if a.Status != AttendanceAwaitingConfirmation {
 		return nil, &CommandError{Code: CodeConflict, Message: "nothing to confirm: the attendance is " + a.Status}

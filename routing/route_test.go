@@ -382,7 +382,9 @@ func TestRouteDedicatedServices(t *testing.T) {
 	tuesday := time.Date(2026, 11, 24, 10, 0, 0, 0, London)
 	night := time.Date(2026, 11, 25, 3, 0, 0, 0, London)
 	ed := func(needs ...string) Need { return Need{MinTier: TierED, Immediate: true, CareNeeds: needs} }
-	ucr := func(needs ...string) Need { return Need{MinTier: TierRapidResponse, WithinMinutes: 120, CareNeeds: needs} }
+	ucr := func(needs ...string) Need {
+		return Need{MinTier: TierRapidResponse, WithinMinutes: 120, CareNeeds: needs}
+	}
 	woman := PatientAged(31, "female", "DY1 1AA")
 	atHome := PatientAged(79, "male", "DY1 1AC")
 	atHome.AtUsualResidence = true

@@ -28,7 +28,7 @@ var dispatchRoutes = []routeRow{
 	{Method: "POST", Path: "/v1/dispatches/:id/accept", Roles: []string{cluster.RoleResponder}, Summary: "A rapid response team accepts a dispatch with its ETA", Body: dispatchAcceptBody{}},
 	{Method: "POST", Path: "/v1/dispatches/:id/decline", Roles: []string{cluster.RoleResponder}, Summary: "A team declines, with a reason: the dispatch escalates to the next eligible team, else ED", Body: dispatchDeclineBody{}},
 	{Method: "POST", Path: "/v1/dispatches/:id/status", Roles: []string{cluster.RoleResponder}, Summary: "Report en_route, on_scene (stops the 2-hour clock) or completed with an outcome", Body: dispatchStatusBody{}},
-	{Method: "GET", Path: "/v1/alerts", Roles: alertPeople, Summary: "Alerts (escalated to ED, webhook failed) open until a person acknowledges them; ?all=true includes acknowledged", Query: []string{"all", consistencyQuery}},
+	{Method: "GET", Path: "/v1/alerts", Roles: alertPeople, Summary: "Alerts (escalated to ED, webhook failed, a clinician-first floor lapsed unconfirmed, a rapid response need fell back to ED) open until a person acknowledges them; ?all=true includes acknowledged", Query: []string{"all", consistencyQuery}},
 	{Method: "POST", Path: "/v1/alerts/:id/ack", Roles: alertPeople, Summary: "A person at reception or a clinician acknowledges an alert", Body: alertAckBody{}},
 }
 

@@ -96,7 +96,11 @@ func buildOpenAPI() jsonObject {
 			params = append(params, jsonObject{"name": p, "in": "path", "required": true, "schema": jsonObject{"type": "string"}})
 		}
 		for _, q := range row.Query {
-			params = append(params, jsonObject{"name": q, "in": "query", "required": false, "schema": jsonObject{"type": "string"}})
+			param := jsonObject{"name": q, "in": "query", "required": false, "schema": jsonObject{"type": "string"}}
+			if doc, ok := queryDocs[rowKey(row.Method, row.Path)+"?"+q]; ok {
+				param["description"] = doc
+			}
+			params = append(params, param)
 		}
 		if row.Method == fiber.MethodPost || row.Method == fiber.MethodPut || row.Method == fiber.MethodDelete {
 			params = append(params, jsonObject{"name": headerIdempotencyKey, "in": "header", "required": false,
@@ -239,6 +243,20 @@ func (g *schemaGen) fields(t reflect.Type, props jsonObject) {
 		if name == "" {
 			name = f.Name
 		}
-		props[name] = g.schema(f.Type)
+		sch := g.schema(f.Type)
+		if doc, ok := fieldDocs[t.Name()+"."+name]; ok {
+			sch = withDescription(sch, doc)
+		}
+		props[name] = sch
 	}
+}
+
+// withDescription adds a description to a schema (a copy: a $ref schema is
+// shared by every use).
+func withDescription(sch jsonObject, doc string) jsonObject {
+	out := jsonObject{"description": doc}
+	for k, v := range sch {
+		out[k] = v
+	}
+	return out
 }

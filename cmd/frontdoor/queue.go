@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/triage"
 )
 
 // headerStale marks an answer served from this node's local state while it
@@ -16,10 +19,13 @@ const headerStale = "X-Frontdoor-Stale"
 
 // queueBody is the GET /v1/queue body.
 type queueBody struct {
-	Stale       bool                 `json:"stale"`
-	Index       uint64               `json:"index"` // applied index of the state shown; resume the stream from it
-	GeneratedAt time.Time            `json:"generated_at"`
-	Entries     []cluster.QueueEntry `json:"entries"`
+	Stale       bool      `json:"stale"`
+	Index       uint64    `json:"index"` // applied index of the state shown; resume the stream from it
+	GeneratedAt time.Time `json:"generated_at"`
+	// Stream: the filter asked for (?stream=): the entries are that
+	// clinician worklist only, soonest due first.
+	Stream  string               `json:"stream,omitempty"`
+	Entries []cluster.QueueEntry `json:"entries"`
 	// Expected: announced by NHS 111, not yet checked in (not in Entries).
 	Expected []cluster.QueueEntry `json:"expected"`
 }
@@ -27,9 +33,17 @@ type queueBody struct {
 // getQueue: GET /v1/queue. Always a local read, so it works without a
 // leader; marked stale when this node knows no leader.
 func (s *server) getQueue(c *fiber.Ctx) error {
+	q := cluster.QueueQuery{Stream: strings.Clone(c.Query("stream"))}
+	switch q.Stream {
+	case "", triage.StreamClinicianNow, triage.StreamClinicianCallback:
+	default:
+		return &problem{Type: problemBadRequest, Title: "Bad request", Status: http.StatusBadRequest,
+			Detail: "stream must be clinician_now or clinician_callback",
+			Errors: map[string]string{"stream": "must be clinician_now or clinician_callback"}}
+	}
 	_, hasLeader := s.store.Leader()
 	now := s.queueNow()
-	out := queueBody{Stale: !hasLeader, GeneratedAt: now}
+	out := queueBody{Stale: !hasLeader, GeneratedAt: now, Stream: q.Stream}
 	ctx, cancel := context.WithTimeout(c.UserContext(), s.reqTO)
 	defer cancel()
 	err := s.store.Read(ctx, cluster.ConsistencyStale, func(v *cluster.View) error {
@@ -37,8 +51,12 @@ func (s *server) getQueue(c *fiber.Ctx) error {
 		if out.Index, err = v.AppliedIndex(); err != nil {
 			return err
 		}
-		if out.Entries, err = v.Queue(now); err != nil {
+		if out.Entries, err = v.QueueFiltered(now, q); err != nil {
 			return err
+		}
+		if q.Stream != "" {
+			out.Expected = []cluster.QueueEntry{}
+			return nil
 		}
 		out.Expected, err = v.Expected(now)
 		return err

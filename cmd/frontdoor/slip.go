@@ -102,6 +102,12 @@ func slipOf(a *cluster.Attendance, svc *routing.Service) slipData {
 	case a.Status == cluster.AttendanceAwaitingConfirmation:
 		d.Pending = "A clinician is checking the plan for you. We will call you shortly."
 		return d
+	case a.Status == cluster.AttendanceAwaitingClinician:
+		d.Pending = clinicianFirstPending(disp, a.ClinicianDue)
+		return d
+	case a.Status == cluster.AttendanceAwaitingAddress:
+		d.Pending = "The community team needs to know where you are now: please give reception (or NHS 111) your postcode and address."
+		return d
 	case a.Routing == nil:
 		d.Pending = "We have not finished assessing you yet. We will call you shortly."
 		return d
@@ -149,4 +155,17 @@ func slipOf(a *cluster.Attendance, svc *routing.Service) slipData {
 		d.How = "It is at this site: ask reception for directions and show this slip when you arrive."
 	}
 	return d
+}
+
+// clinicianFirstPending is the slip's word to a patient awaiting the
+// clinician: seen now at the desk, or a call-back by the due time.
+func clinicianFirstPending(disp *cluster.Disposition, due *time.Time) string {
+	if disp != nil && disp.ClinicianFirst != nil && disp.ClinicianFirst.Stream == "clinician_callback" {
+		msg := "A clinician will phone you back"
+		if due != nil {
+			msg += " by " + due.In(london).Format("15:04")
+		}
+		return msg + ". Keep your phone with you and the line free."
+	}
+	return "A clinician will see you now. Please stay in the waiting area and tell reception at once if you feel worse."
 }

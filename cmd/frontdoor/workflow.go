@@ -31,14 +31,15 @@ var workflowRoutes = []routeRow{
 	{Method: "POST", Path: "/v1/protocols", Roles: rolesAdmin, Summary: "Upload a new protocol version (YAML body, or JSON {content}); linted, not yet active", Body: cluster.ProtocolUpload{}},
 	{Method: "POST", Path: "/v1/protocols/:id/activate", Roles: rolesAdmin, Summary: "Activate an uploaded version; attendances in progress keep theirs", Body: activateBody{}},
 	{Method: "POST", Path: "/v1/attendances/:id/answers", Roles: rolesDesk, Summary: "Answer triage questions (one or many): next questions, or the outcome and the routing decision", Body: answersBody{}},
-	{Method: "POST", Path: "/v1/attendances/:id/observations", Roles: rolesDesk, Summary: "Record vital signs; a higher disposition re-routes upward, never down", Body: triage.Observations{}},
-	{Method: "POST", Path: "/v1/attendances/:id/confirm", Roles: []string{cluster.RoleClinician}, Summary: "A clinician confirms a walk-in's redirection to pharmacy or self care", Body: confirmBody{}},
+	{Method: "POST", Path: "/v1/attendances/:id/observations", Roles: rolesDesk, Summary: "Record vital signs; a higher disposition re-routes upward, never down; raised and raised_reason say whether they raised it (or, questions remaining, the interim)", Body: triage.Observations{}},
+	{Method: "POST", Path: "/v1/attendances/:id/address", Roles: rolesDesk, Summary: "Give where the patient is now (postcode, address): a rapid response need awaiting_address is routed at once", Body: addressBody{}},
+	{Method: "POST", Path: "/v1/attendances/:id/confirm", Roles: []string{cluster.RoleClinician}, Summary: "A clinician confirms a walk-in's redirection to pharmacy or self care, or settles a clinician-first floor (awaiting_clinician): the disposition becomes its then and is routed", Body: confirmBody{}},
 	{Method: "POST", Path: "/v1/attendances/:id/override", Roles: []string{cluster.RoleClinician}, Summary: "A clinician overrides tier or service, with a reason", Body: overrideBody{}},
 	{Method: "POST", Path: "/v1/attendances/:id/check-in", Roles: []string{cluster.RoleReception}, Summary: "Check in a patient NHS 111 announced (status expected): the attendance joins the queue", Body: confirmBody{}},
 	{Method: "POST", Path: "/v1/attendances/:id/status", Roles: []string{cluster.RoleReception, cluster.RoleClinician}, Summary: "Move an attendance on: called, seen, handed_over or left (frees an unused slot)", Body: statusBody{}},
 	{Method: "GET", Path: "/v1/attendances/:id/explain", Roles: rolesDesk, Summary: "The whole story: protocol version and hash, answers with who and when, scores, deciding rule, services rejected and why, overrides, confirmations", Query: []string{consistencyQuery}},
 	{Method: "GET", Path: "/v1/attendances/:id/slip", Roles: rolesDesk, Summary: "Printable page for the patient: where to go, when, how, care advice, when to come back", Query: []string{consistencyQuery}},
-	{Method: "GET", Path: "/v1/queue", Roles: []string{cluster.RoleReception, cluster.RoleClinician}, Summary: "Attendances waiting, by clinical priority then arrival; served from local state (stale: true) without quorum"},
+	{Method: "GET", Path: "/v1/queue", Roles: []string{cluster.RoleReception, cluster.RoleClinician}, Summary: "Attendances waiting, by clinical priority then arrival (awaiting the clinician first among non-emergencies, soonest due first); ?stream=clinician_callback is the clinician's call-back worklist (clinician_now the walk-ins); served from local state (stale: true) without quorum", Query: []string{"stream"}},
 	{Method: "GET", Path: "/v1/queue/stream", Roles: []string{cluster.RoleReception, cluster.RoleClinician}, Summary: "Server-Sent Events of queue changes (event id = raft index; resumable with Last-Event-ID)", Query: []string{"last_event_id", "max_seconds"}},
 }
 
@@ -51,6 +52,7 @@ func (s *server) registerWorkflow(r fiber.Router) {
 	r.Post("/protocols/:id/activate", s.activateProtocol)
 	r.Post("/attendances/:id/answers", s.answerAttendance)
 	r.Post("/attendances/:id/observations", s.observeAttendance)
+	r.Post("/attendances/:id/address", s.addressAttendance)
 	r.Post("/attendances/:id/confirm", s.confirmAttendance)
 	r.Post("/attendances/:id/override", s.overrideAttendance)
 	r.Post("/attendances/:id/status", s.statusAttendance)
@@ -303,7 +305,54 @@ func (s *server) observeAttendance(c *fiber.Ctx) error {
 	if err := s.attendanceOpen(c, cmd.AttendanceID); err != nil {
 		return handledOK(err)
 	}
-	return s.attendanceCommand(c, cluster.KindAttendanceObserve, "POST /v1/attendances/{id}/observations", &cmd)
+	res, handled, err := s.proposeJSON(c, cluster.KindAttendanceObserve, "POST /v1/attendances/{id}/observations", &cmd)
+	if handled || err != nil {
+		return err
+	}
+	var a cluster.Attendance
+	if err := json.Unmarshal(res.Value, &a); err != nil {
+		return err
+	}
+	out := observeBody{attendanceBody: attendanceBody{Attendance: &a, Index: res.Index}}
+	if obs := a.Triage.Observations; len(obs) > 0 {
+		last := obs[len(obs)-1]
+		out.Raised, out.RaisedReason = last.Raised, last.Reason
+	}
+	return c.JSON(out)
+}
+
+// observeBody is the POST /v1/attendances/{id}/observations answer: the
+// attendance, and whether these observations raised what it demands (its
+// disposition, or while questions remain its interim) and why.
+type observeBody struct {
+	attendanceBody
+	Raised       bool   `json:"raised"`
+	RaisedReason string `json:"raised_reason,omitempty"`
+}
+
+// addressBody is the POST /v1/attendances/{id}/address body.
+type addressBody struct {
+	Postcode    string `json:"postcode"`
+	Address     string `json:"address,omitempty"`
+	AccessNotes string `json:"access_notes,omitempty"`
+}
+
+// addressAttendance: where the patient is now; an attendance awaiting an
+// address (a rapid response need) is routed in the same command.
+func (s *server) addressAttendance(c *fiber.Ctx) error {
+	var in addressBody
+	if err := decodeStrict(c.Body(), &in); err != nil {
+		return err
+	}
+	cmd := cluster.AttendanceAddress{AttendanceID: strings.Clone(c.Params("id")), Postcode: in.Postcode, Address: in.Address,
+		AccessNotes: in.AccessNotes}
+	if f := cmd.Validate(); f != nil {
+		return invalid("the address is not valid", f)
+	}
+	if err := s.attendanceOpen(c, cmd.AttendanceID); err != nil {
+		return handledOK(err)
+	}
+	return s.attendanceCommand(c, cluster.KindAttendanceAddress, "POST /v1/attendances/{id}/address", &cmd)
 }
 
 func (s *server) confirmAttendance(c *fiber.Ctx) error {
@@ -322,7 +371,7 @@ func (s *server) confirmAttendance(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		if a.Status != cluster.AttendanceAwaitingConfirmation {
+		if a.Status != cluster.AttendanceAwaitingConfirmation && a.Status != cluster.AttendanceAwaitingClinician {
 			return &cluster.CommandError{Code: cluster.CodeConflict, Message: "nothing to confirm: the attendance is " + a.Status}
 		}
 		return nil

@@ -254,6 +254,16 @@ func TestWorkflowBadInput(t *testing.T) {
 		{"observations after the patient left", "/v1/attendances/" + gone.ID + "/observations", `{"pulse":80}`, doc, 409, ""},
 		{"status of a patient who left", "/v1/attendances/" + gone.ID + "/status", `{"status":"seen"}`, desk, 409, ""},
 		{"check-in of a walk-in", "/v1/attendances/" + a.ID + "/check-in", ``, desk, 409, ""},
+		{"two ages", "/v1/attendances", `{"complaint":"x","protocol":"fever-under-5","context":{"age_years":0,"age_weeks":9}}`, desk, 422, "context.age_weeks"},
+		{"age in weeks below 0", "/v1/attendances", `{"complaint":"x","protocol":"fever-under-5","context":{"age_weeks":-1}}`, desk, 422, "context.age_weeks"},
+		{"gestation when not pregnant", "/v1/attendances", `{"complaint":"x","protocol":"headache","context":{"pregnant":"no","gestation_weeks":33}}`, desk, 422, "context.gestation_weeks"},
+		{"diastolic out of range", "/v1/attendances", `{"complaint":"x","protocol":"headache","context":{"observations":{"diastolic_bp":250}}}`, desk, 422, "context.observations.diastolic_bp"},
+		{"unknown flag", "/v1/attendances", `{"complaint":"x","protocol":"headache","context":{"flags":["frail"]}}`, desk, 422, "context.flags[0]"},
+		{"earlier contact with an unknown service", "/v1/attendances", `{"complaint":"x","protocol":"headache","context":{"earlier_contacts":[{"service":"pharmacy","hours_ago":3}]}}`, desk, 422, "context.earlier_contacts[0].service"},
+		{"earlier contact too long ago", "/v1/attendances", `{"complaint":"x","protocol":"headache","context":{"earlier_contacts":[{"service":"gp","hours_ago":100}]}}`, desk, 422, "context.earlier_contacts[0].hours_ago"},
+		{"diastolic observation out of range", "/v1/attendances/" + a.ID + "/observations", `{"diastolic_bp":10}`, doc, 422, "observations.diastolic_bp"},
+		{"address without a postcode", "/v1/attendances/" + a.ID + "/address", `{"address":"1 High Street"}`, desk, 422, "postcode"},
+		{"address with a bad postcode", "/v1/attendances/" + a.ID + "/address", `{"postcode":"nowhere"}`, desk, 422, "postcode"},
 	}
 	// settled is the cluster's state once every node holds the same one
 	// (hash and index), as one string to compare.

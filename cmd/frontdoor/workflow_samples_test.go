@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/frontdoor-ucc/frontdoor/cluster"
 )
 
 // The workflow routes' sample requests for the role x route test
@@ -14,9 +16,6 @@ import (
 // successfully, creating a fresh attendance where the request consumes it.
 func init() { workflowSampleHooks = append(workflowSampleHooks, workflowRouteSamples) }
 
-// sampleUTIAnswers walks a woman of 30 with an uncomplicated UTI (screen v3:
-// the desk form, the sepsis questions, contacts 0) to the pharmacy.
-const sampleUTIAnswers = `{"answers":[{"question":"screen.desk_responding","value":"no"},{"question":"screen.desk_breathing","value":"no"},{"question":"screen.desk_talking","value":"no"},{"question":"screen.desk_colour","value":"no"},{"question":"screen.desk_bleeding","value":"no"},{"question":"screen.desk_fast","value":"no"},{"question":"screen.desk_fitting","value":"no"},{"question":"screen.desk_swelling","value":"no"},{"question":"screen.desk_confused","value":"no"},{"question":"screen.rash_glass","value":"no"},{"question":"screen.no_urine","value":"no"},{"question":"screen.chemo_infection","value":"no"},{"question":"screen.immunosuppressed","value":"no"},{"question":"screen.contacts","value":"0"},{"question":"screen.carer_worried","value":"no"},{"question":"very_unwell","value":"no"},{"question":"retention","value":"no"},{"question":"catheter","value":"no"},{"question":"upper_tract","value":"no"},{"question":"visible_blood","value":"no"},{"question":"ask_pregnant","value":"no"},{"question":"recurrent","value":"no"},{"question":"vaginal","value":"no"}]}`
 
 var sampleVersion atomic.Int64
 
@@ -64,11 +63,14 @@ func workflowRouteSamples(t *testing.T, tc *testCluster) map[string]sampleFunc {
 			return "/v1/attendances/" + newAttendance(t) + "/answers", `{"question":"screen.desk_responding","value":"no"}`
 		},
 		"POST /v1/attendances/:id/observations": static("/v1/attendances/"+fixed+"/observations", `{"pulse":80}`),
+		"POST /v1/attendances/:id/address":      static("/v1/attendances/"+fixed+"/address", `{"postcode":"DY1 1AA","address":"1 High Street"}`),
 		"POST /v1/attendances/:id/confirm": func(t *testing.T) (string, string) {
+			// A woman of 30 with an uncomplicated UTI, screen "no" as asked:
+			// redirected to a pharmacy, awaiting a clinician's confirmation.
 			id := newAttendance(t)
-			resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+id+"/answers", sampleUTIAnswers, nil)
-			if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"status":"awaiting_confirmation"`) {
-				t.Fatalf("fixture awaiting confirmation: %d %s", resp.StatusCode, b)
+			a := walkTriage(t, tc, tc.leader(t), getAttendanceWF(t, tc, tc.leader(t), id), utiWoman, nil)
+			if a.Status != cluster.AttendanceAwaitingConfirmation {
+				t.Fatalf("fixture awaiting confirmation: %s %+v", a.Status, a.Triage.Disposition)
 			}
 			return "/v1/attendances/" + id + "/confirm", `{"note":"sample"}`
 		},
