@@ -432,7 +432,15 @@ func routingPatient(tx *Tx, a *Attendance, rec *PatientRecord) routing.Patient {
 		p.RegisteredPractice = rec.GPPractice
 	}
 	flags, pregnant := map[string]bool{}, tp.Pregnant
-	if a.Triage != nil && a.Triage.Session != nil {
+	if s := sessionOf(a); s != nil && s.Rules >= 1 && s.Outcome != nil {
+		// Rules 1: the engine says how the session left the flags.
+		for _, f := range s.Outcome.Flags {
+			flags[f] = true
+		}
+		if s.Outcome.Pregnant != "" {
+			pregnant = s.Outcome.Pregnant
+		}
+	} else if a.Triage != nil && a.Triage.Session != nil {
 		// The session's answers may have set flags (usual residence, pregnancy).
 		set, _ := readSet(tx.txn, a.Triage.SetKey)
 		flags, pregnant = sessionFlags(set, a.Triage.Session)
@@ -446,6 +454,14 @@ func routingPatient(tx *Tx, a *Attendance, rec *PatientRecord) routing.Patient {
 	p.Pregnant = pregnant == "yes" || flags[triage.FlagPregnant]
 	p.Immunosuppressed = flags[triage.FlagImmunosuppressed]
 	return p
+}
+
+// sessionOf is the attendance's triage session (nil when none).
+func sessionOf(a *Attendance) *triage.Session {
+	if a.Triage == nil {
+		return nil
+	}
+	return a.Triage.Session
 }
 
 // dispositionOf turns a triage outcome into a Disposition.

@@ -31,6 +31,15 @@ type explainBody struct {
 	Timeline      []cluster.StatusChange      `json:"timeline"`
 	Audit         []*cluster.AuditEvent       `json:"audit"`
 	Review        string                      `json:"review,omitempty"`
+	// Interim: what the session demanded while questions remained.
+	Interim *triage.Interim `json:"interim,omitempty"`
+	// Clinician first: the clock of an attendance awaiting the clinician,
+	// whether it lapsed, and the floor a clinician's confirm settled.
+	ClinicianDue          *time.Time              `json:"clinician_due,omitempty"`
+	ClinicianLapsed       bool                    `json:"clinician_lapsed,omitempty"`
+	SettledClinicianFirst *cluster.ClinicianFirst `json:"settled_clinician_first,omitempty"`
+	// AskingFor: what the attendance waits for (awaiting_address).
+	AskingFor []string `json:"asking_for,omitempty"`
 }
 
 type explainProtocol struct {
@@ -60,6 +69,11 @@ type explainDecision struct {
 	TreeProtocol string               `json:"tree_protocol,omitempty"`
 	Outcome      string               `json:"outcome,omitempty"`
 	Path         []triage.PathStep    `json:"path,omitempty"`
+	// Findings: what was found or not ruled out on the way.
+	Findings []string `json:"findings,omitempty"`
+	// ClinicianFirst: the session's unresolved uncertainty, with what
+	// follows it (then).
+	ClinicianFirst *triage.ClinicianFirst `json:"clinician_first,omitempty"`
 }
 
 type explainRouting struct {
@@ -107,7 +121,8 @@ func (s *server) explainAttendance(c *fiber.Ctx) error {
 func explainOf(a *cluster.Attendance) explainBody {
 	out := explainBody{AttendanceID: a.ID, Status: a.Status, Channel: a.Channel, ArrivedAt: a.ArrivedAt, Complaint: a.Complaint,
 		Answers: []cluster.AnswerRecord{}, Observations: []cluster.ObservationRecord{}, Overrides: a.Overrides,
-		Confirmations: a.Confirmations, Timeline: a.Timeline}
+		Confirmations: a.Confirmations, Timeline: a.Timeline, ClinicianDue: a.ClinicianDue, ClinicianLapsed: a.ClinicianLapsed,
+		AskingFor: a.AskingFor}
 	if out.Overrides == nil {
 		out.Overrides = []cluster.Override{}
 	}
@@ -115,7 +130,7 @@ func explainOf(a *cluster.Attendance) explainBody {
 		out.Confirmations = []cluster.Confirmation{}
 	}
 	if tr := a.Triage; tr != nil {
-		out.Review = tr.Review
+		out.Review, out.Interim, out.SettledClinicianFirst = tr.Review, tr.Interim, tr.SettledClinicianFirst
 		if tr.Answers != nil {
 			out.Answers = tr.Answers
 		}
@@ -135,6 +150,7 @@ func explainOf(a *cluster.Attendance) explainBody {
 			if ss := tr.Session; ss != nil && ss.Outcome != nil {
 				o := ss.Outcome
 				d.TreeOutcome, d.TreeProtocol, d.Outcome, d.Path = o.TreeOutcome, o.TreeProtocol, o.Outcome, o.Path
+				d.Findings, d.ClinicianFirst = o.Findings, o.ClinicianFirst
 				out.Scores.NEWS2, out.Scores.NG143, out.Scores.Checks = o.NEWS2, o.NG143, o.Checks
 			}
 			out.Decision = d
