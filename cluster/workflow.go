@@ -626,6 +626,9 @@ func applyAttendanceOverride(tx *Tx, raw json.RawMessage) (any, error) {
 	if err := applyDecision(tx, a, need, p, dec, true, "clinician override: "+in.Reason); err != nil {
 		return nil, err
 	}
+	if err := afterRouting(tx, a, d, &dec); err != nil { // address.go: nothing asked for any more; a rapid response fallback alerts
+		return nil, err
+	}
 	b, err := putAttendance(tx, a, old)
 	if err != nil {
 		return nil, err

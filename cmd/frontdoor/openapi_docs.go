@@ -24,6 +24,7 @@ var fieldDocs = map[string]string{
 	"Observations.respiratory_rate":  "Breaths per minute (0-80).",
 	"Observations.spo2":              "Oxygen saturation % (40-100).",
 	"Observations.spo2_scale2":       "The patient has a prescribed 88-92% target (NEWS2 SpO2 scale 2).",
+	"Observations.on_oxygen":         "The patient is on supplemental oxygen (NEWS2 scores it 2).",
 	"Observations.systolic_bp":       "Systolic blood pressure, mmHg (30-300).",
 	"Observations.diastolic_bp":      "Diastolic blood pressure, mmHg (20-200); not part of NEWS2, used by the NICE NG133 maternity check (110 or more: severe hypertension).",
 	"Observations.pulse":             "Heart rate per minute (0-300).",

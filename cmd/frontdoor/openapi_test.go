@@ -96,3 +96,41 @@ func mustJSON(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+// TestOpenAPIDocumentsTheTriageContext: every field of the attendance's
+// triage context, of a reported earlier contact and of the observations is
+// described in /openapi.json, and the queue's worklist filter too.
+func TestOpenAPIDocumentsTheTriageContext(t *testing.T) {
+	var doc struct {
+		Paths      map[string]map[string]map[string]any `json:"paths"`
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]map[string]any `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	b, err := json.Marshal(buildOpenAPI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	decodeJSON(t, b, &doc)
+	for _, name := range []string{"TriageContext", "EarlierContact", "Observations", "addressBody"} {
+		sch, ok := doc.Components.Schemas[name]
+		if !ok || len(sch.Properties) == 0 {
+			t.Fatalf("no %s schema", name)
+		}
+		for field, prop := range sch.Properties {
+			if d, _ := prop["description"].(string); d == "" {
+				t.Errorf("%s.%s has no description", name, field)
+			}
+		}
+	}
+	for _, field := range []string{"age_months", "age_weeks", "age_days", "gestation_weeks", "postnatal_weeks", "earlier_contacts"} {
+		if _, ok := doc.Components.Schemas["TriageContext"].Properties[field]; !ok {
+			t.Errorf("TriageContext.%s missing", field)
+		}
+	}
+	if !strings.Contains(string(mustJSON(t, doc.Paths["/v1/queue"]["get"]["parameters"])), `"name":"stream"`) {
+		t.Error("GET /v1/queue does not document ?stream=")
+	}
+}
