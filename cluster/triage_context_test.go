@@ -169,3 +169,26 @@ func TestLogicVersionGatesTriageRules(t *testing.T) {
 		})
 	}
 }
+
+// TestDiastolicPressureGatedByLogicVersion: an observation of logic
+// version 2 carrying a diastolic pressure is refused as version 2 refused
+// it, changing nothing; at version 3 it is recorded.
+func TestDiastolicPressureGatedByLogicVersion(t *testing.T) {
+	for _, tc := range []struct {
+		lv      int
+		refused bool
+	}{{2, true}, {3, false}} {
+		f := newTestFSM(t)
+		envs := clinicianFirstLog(t, tc.lv)
+		applyAll(t, f, envs)
+		before := dataHash(t, f)
+		obs := AttendanceObservations{AttendanceID: "H1", Observations: triage.Observations{SystolicBP: ip(150), DiastolicBP: ip(95)}}
+		r := resultValue(t, f.ApplyBatch([]*raft.Log{cmdLog(uint64(len(envs)+1), kindEnvAt(t, tc.lv, KindAttendanceObserve, 10, testClinician, obs))})[0])
+		switch {
+		case tc.refused && (r.Err == nil || r.Err.Fields["observations.diastolic_bp"] == "" || dataHash(t, f) != before):
+			t.Fatalf("logic version %d: %v", tc.lv, r.Err)
+		case !tc.refused && r.Err != nil:
+			t.Fatalf("logic version %d refused: %v", tc.lv, r.Err)
+		}
+	}
+}

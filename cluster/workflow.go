@@ -340,6 +340,10 @@ func applyAttendanceObserve(tx *Tx, raw json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if in.Observations.DiastolicBP != nil && tx.LogicVersion() < logicTriageRules1 {
+		// Logic version 2 knew no diastolic pressure: refused as it refused it.
+		return nil, Invalid(map[string]string{"observations.diastolic_bp": fmt.Sprintf("not known at logic version %d", tx.LogicVersion())})
+	}
 	a, err := openAttendance(tx, in.AttendanceID)
 	if err != nil {
 		return nil, err
