@@ -7,8 +7,8 @@
 // attendance exists.
 
 import { api, ApiError } from './api.js';
-import { can, currentRole, schemaHas } from './roles.js';
-import { h, $, $$, field, showErrors, clearErrors, formValues, patientName, fmtTime } from './dom.js';
+import { can, has, currentRole, schemaHas } from './roles.js';
+import { h, $, $$, field, showErrors, clearErrors, formValues, patientName, fmtTime, clockEl, refreshClocks } from './dom.js';
 import { news2, response } from './news2.js';
 import { statusWord, tierWord, priorityOf } from './queue.js';
 
@@ -40,6 +40,120 @@ const withID = (p, id) => p.replace('{id}', encodeURIComponent(id));
 
 function attOf(x) { return x && (x.attendance || x); }
 
+// The age units an age without a date of birth may be given in; each is
+// sent as context.age_<unit>.
+const AGE_UNITS = [['years', 'years'], ['months', 'months'], ['weeks', 'weeks'], ['days', 'days']];
+// Context flags in plain words (context.flags).
+const FLAGS = [
+  ['usual_residence', 'At home or in their care home now'],
+  ['anticoagulated', 'On blood thinners (such as warfarin, apixaban, rivaroxaban)'],
+  ['dnacpr', 'Has a DNACPR form (do not attempt CPR)'],
+  ['advance_care_plan', 'Has an advance care plan, or wishes to die at home'],
+  ['alone', 'Here alone, or calling for themselves'],
+  ['immunosuppressed', 'Weakened immune system (chemotherapy, steroids, transplant)'],
+  ['carer_very_worried', 'Parent or carer is very worried'],
+];
+// Where an earlier contact was (context.earlier_contacts[].service).
+const CONTACT_SERVICES = [['nhs111', 'NHS 111'], ['gp', 'GP'], ['this_centre', 'This centre'], ['ed', 'A&E'], ['other', 'Other']];
+
+// contextOf builds the create payload's context from the complaint form.
+function contextOf(form, v) {
+  const ctx = {};
+  if (v['context.age'] != null) ctx['age_' + (v['context.age_unit'] || 'years')] = v['context.age'];
+  if (v['context.sex']) ctx.sex = v['context.sex'];
+  if (v['context.pregnant']) ctx.pregnant = v['context.pregnant'];
+  if (ctx.pregnant === 'yes' && v['context.gestation_weeks'] != null) ctx.gestation_weeks = v['context.gestation_weeks'];
+  if (ctx.pregnant !== 'yes' && v['context.postnatal_weeks'] != null) ctx.postnatal_weeks = v['context.postnatal_weeks'];
+  const contacts = $$('.contact-row', form).map((r) => {
+    const c = { service: $('select', r).value };
+    const hrs = $('input', r).value.trim();
+    if (hrs !== '') c.hours_ago = Number(hrs);
+    return c;
+  });
+  if (contacts.length) ctx.earlier_contacts = contacts;
+  const flags = FLAGS.map(([f]) => f).filter((f) => v['context.flags.' + f]);
+  if (flags.length) ctx.flags = flags;
+  return ctx;
+}
+
+// contextErrors puts the API's field names on the form's fields: the age
+// in any unit is the age box, and context.flags[i] is the box of that flag.
+function contextErrors(e, ctx) {
+  if (!e.fields) return e;
+  const fields = {};
+  for (const [k, m] of Object.entries(e.fields)) {
+    let key = k;
+    if (/^context\.age_(years|months|weeks|days)$/.test(k)) key = 'context.age';
+    const fl = /^context\.flags\[(\d+)\]$/.exec(k);
+    if (fl && ctx.flags && ctx.flags[+fl[1]]) key = 'context.flags.' + ctx.flags[+fl[1]];
+    fields[key] = m;
+  }
+  return { message: e.message, fields };
+}
+
+// choicesOf lists a question's answers as [value, label]; a desk sign's
+// yes/no/not sure are what reception sees: Normal / Not normal / Can't tell.
+function choicesOf(q, desk) {
+  if (q.choices && q.choices.length) return q.choices.map((c) => [c.value, c.label || c.value]);
+  const yn = desk ? [['no', 'Normal'], ['yes', 'Not normal'], ['not_sure', 'Can’t tell']] : [['yes', 'Yes'], ['no', 'No'], ['not_sure', 'Not sure']];
+  return q.allowed && q.allowed.length ? yn.filter(([v]) => q.allowed.includes(v)) : yn;
+}
+
+function sentenceCase(s) { return s ? s.charAt(0).toUpperCase() + s.slice(1) : s; }
+
+// shortSign is the first clause of a sign's question, for the alarm line.
+function shortSign(text) {
+  const s = text.split(/ — |\?|, with /)[0].replace(/^(Are|Is) (they|their|there|one)\s*/i, '').trim();
+  return s.length > 70 ? s.slice(0, 67) + '…' : s;
+}
+
+// clinicianFirstOf: the attendance's clinician-first floor (stream,
+// reasons, then, clinician_due) from its disposition, else from the
+// session's outcome; null when none.
+export function clinicianFirstOf(a) {
+  const t = a.triage || {};
+  const d = t.disposition;
+  if (!d) return null;
+  let cf = d.clinician_first;
+  // An API without disposition.clinician_first: the session's outcome
+  // says it, while the disposition is still the clinician-first one.
+  if (!cf && d.decided_by === 'clinician_first') cf = t.session && t.session.outcome && t.session.outcome.clinician_first;
+  if (!cf || !cf.stream) return null;
+  const o = t.session && t.session.outcome;
+  // Once the protocol has finished, what follows is the session's latest.
+  const then = (o && o.clinician_first && o.clinician_first.then) || cf.then || null;
+  return { stream: cf.stream, reasons: cf.reasons || [], then, due: a.clinician_due || cf.due || '', lapsed: !!a.clinician_lapsed,
+    waiting: a.status === 'awaiting_clinician', questions: (t.questions || []).length };
+}
+
+// findingsOf: what the session found or did not rule out, in path order.
+function findingsOf(a) {
+  const t = a.triage || {};
+  const d = t.disposition || {};
+  return d.findings || (t.session && t.session.outcome && t.session.outcome.findings) || [];
+}
+
+// thenWords says what follows a clinician-first floor.
+export function thenWords(then) {
+  const when = then.timeframe === 'immediate' ? 'now' : then.timeframe && then.timeframe !== 'none' ? 'within ' + then.timeframe : '';
+  return (then.title || tierWord(then.tier)) + ' — ' + [tierWord(then.tier), when, then.dx].filter(Boolean).join(', ');
+}
+
+// streamWords says what a clinician-first stream means.
+export function streamWords(stream) {
+  return stream === 'clinician_callback' ? 'A clinician calls them back' : stream === 'clinician_now' ? 'A clinician sees them now' : '';
+}
+
+// interimBanner shows what a session in progress already demands (an
+// early raise: observations, or a clinician-first floor passed).
+function interimBanner(i) {
+  const what = i.stream ? streamWords(i.stream) :
+    tierWord(i.tier) + (i.timeframe === 'immediate' ? ', now' : i.timeframe && i.timeframe !== 'none' ? ', within ' + i.timeframe : '');
+  return h('div', { class: 'banner banner-warn', id: 'interim', role: 'status' },
+    h('p', {}, h('strong', {}, 'Raised already: '), what + (i.dx ? ' (' + i.dx + ')' : '') + '. The questions go on and may raise it further.'),
+    i.reason ? h('p', {}, 'Why: ' + i.reason) : null);
+}
+
 export class Wizard {
   constructor(queue) {
     this.queue = queue;
@@ -47,6 +161,7 @@ export class Wizard {
     this.side = $('#side');
     this.reset();
     document.addEventListener('keydown', (e) => this.key(e));
+    setInterval(() => refreshClocks(document.getElementById('view-new')), 15000);
   }
 
   reset() {
@@ -88,6 +203,8 @@ export class Wizard {
       return;
     }
     if (this.step === 'triage') {
+      const f = this.root.querySelector('form[data-form]');
+      if (f) { this.formKey(e, f); return; }
       const b = this.root.querySelector('[data-key="' + k + '"]');
       if (b) { e.preventDefault(); b.click(); }
     }
@@ -277,14 +394,7 @@ export class Wizard {
       field({ name: 'case_ref', label: 'NHS 111 case reference (if any)', cls: 'narrow' }),
       currentRole() === 'nhs111' ? field({ name: 'expected', label: 'Announce only: they are on their way (reception checks them in)', type: 'checkbox' }) : null,
       h('h2', {}, 'What else is known'),
-      h('div', { class: 'inline' },
-        this.patient && this.patient.date_of_birth ? null : field({ name: 'context.age_years', label: 'Age in years (if no date of birth)', type: 'number', cls: 'narrow', attrs: { min: 0, max: 130 } }),
-        field({ name: 'context.sex', label: 'Sex', type: 'select', value: (this.patient && this.patient.sex) || '', options: [['', 'Not given'], ['female', 'Female'], ['male', 'Male'], ['unknown', 'Unknown']] }),
-        field({ name: 'context.pregnant', label: 'Pregnant', type: 'select', options: [['', 'Not asked'], ['no', 'No'], ['yes', 'Yes'], ['unknown', 'Not sure']] })),
-      field({ name: 'context.flags.usual_residence', label: 'They are at their usual home (NHS 111 / rapid response)', type: 'checkbox' }),
-      field({ name: 'context.flags.immunosuppressed', label: 'Weakened immune system (chemotherapy, steroids, transplant)', type: 'checkbox' }),
-      field({ name: 'context.flags.anticoagulated', label: 'Takes blood thinners', type: 'checkbox' }),
-      field({ name: 'context.flags.carer_very_worried', label: 'Parent or carer is very worried', type: 'checkbox' }),
+      this.knownFields(),
       h('button', { type: 'submit', class: 'btn', id: 'start-triage' }, 'Start questions'));
     // Down arrow from the complaint box goes to the matches; arrows move
     // between them; Enter or Space chooses.
@@ -308,6 +418,78 @@ export class Wizard {
     return form;
   }
 
+  // knownFields: the context that decides, before the first question. An
+  // age without a date of birth is a number and a unit (a 9-week-old is
+  // not "0 years": the infant rules need days); weeks pregnant when
+  // pregnant; earlier contacts one row each; the flags in plain words.
+  // Units and fields the API does not publish yet are not offered.
+  knownFields() {
+    const box = h('div', { id: 'known' });
+    const has = (prop) => schemaHas('TriageContext', prop);
+    const units = AGE_UNITS.filter(([u]) => u === 'years' || has('age_' + u));
+    const noDOB = !(this.patient && this.patient.date_of_birth);
+    box.append(h('div', { class: 'inline' },
+      noDOB ? field({ name: 'context.age', label: 'Age (if no date of birth)', type: 'number', cls: 'narrow', attrs: { min: 0, max: 130, step: 1, inputmode: 'numeric' } }) : null,
+      noDOB ? field({ name: 'context.age_unit', label: 'Age in', type: 'select', value: 'years', options: units,
+        hint: units.length > 1 ? 'A baby: weeks or days' : '' }) : null,
+      field({ name: 'context.sex', label: 'Sex', type: 'select', value: (this.patient && this.patient.sex) || '', options: [['', 'Not given'], ['female', 'Female'], ['male', 'Male'], ['unknown', 'Unknown']] }),
+      field({ name: 'context.pregnant', label: 'Pregnant', type: 'select', options: [['', 'Not asked'], ['no', 'No'], ['yes', 'Yes'], ['unknown', 'Not sure']] })));
+    const gestation = has('gestation_weeks') ? field({ name: 'context.gestation_weeks', label: 'Weeks pregnant', type: 'number', cls: 'narrow',
+      hint: 'Completed weeks, if she knows', attrs: { min: 0, max: 45, inputmode: 'numeric' } }) : null;
+    const postnatal = has('postnatal_weeks') ? field({ name: 'context.postnatal_weeks', label: 'Gave birth in the last 6 weeks: how many weeks ago', type: 'number', cls: 'narrow',
+      hint: 'Leave empty if she has not given birth recently', attrs: { min: 0, max: 52, inputmode: 'numeric' } }) : null;
+    if (gestation) { gestation.id = 'gestation-group'; gestation.hidden = true; box.append(gestation); }
+    if (postnatal) { postnatal.id = 'postnatal-group'; postnatal.hidden = true; box.append(postnatal); }
+    const sync = () => {
+      const preg = box.querySelector('select[name="context.pregnant"]').value;
+      const sex = box.querySelector('select[name="context.sex"]').value;
+      if (gestation) gestation.hidden = preg !== 'yes';
+      if (postnatal) postnatal.hidden = preg === 'yes' || sex !== 'female';
+    };
+    box.addEventListener('change', sync);
+    sync();
+    if (has('earlier_contacts')) box.append(this.contactsFieldset());
+    box.append(h('fieldset', { class: 'form-group', id: 'flags' }, h('legend', {}, 'About them (tick what applies)'),
+      FLAGS.map(([f, label]) => field({ name: 'context.flags.' + f, label, type: 'checkbox' }))));
+    return box;
+  }
+
+  // contactsFieldset: earlier contacts about this problem, one row each
+  // (service and how many hours ago), counted by service as they are added.
+  contactsFieldset() {
+    const rows = h('div', { id: 'contacts-rows' });
+    const count = h('p', { id: 'contacts-count', class: 'muted', 'aria-live': 'polite' });
+    const renumber = () => {
+      $$('.contact-row', rows).forEach((r, i) => {
+        for (const el of $$('[name]', r)) el.name = el.name.replace(/\[\d+\]/, '[' + i + ']');
+        for (const g of $$('[data-field]', r)) g.dataset.field = g.dataset.field.replace(/\[\d+\]/, '[' + i + ']');
+        $('.remove-contact', r).setAttribute('aria-label', 'Remove earlier contact ' + (i + 1));
+      });
+      const by = {};
+      for (const s of $$('select', rows)) by[s.value] = (by[s.value] || 0) + 1;
+      const n = $$('.contact-row', rows).length;
+      count.textContent = n ? n + ' earlier contact' + (n > 1 ? 's' : '') + ': ' +
+        CONTACT_SERVICES.filter(([v]) => by[v]).map(([v, l]) => l + ' ' + by[v]).join(', ') : 'None recorded.';
+    };
+    const add = () => {
+      const i = $$('.contact-row', rows).length;
+      const row = h('div', { class: 'inline contact-row' },
+        field({ name: 'context.earlier_contacts[' + i + '].service', label: 'Where', type: 'select', options: CONTACT_SERVICES }),
+        field({ name: 'context.earlier_contacts[' + i + '].hours_ago', label: 'How many hours ago', type: 'number', cls: 'narrow', attrs: { min: 0, max: 96, inputmode: 'numeric' } }),
+        h('button', { type: 'button', class: 'btn btn-secondary btn-small remove-contact', onclick: () => { row.remove(); renumber(); addBtn.focus(); } }, 'Remove'));
+      rows.append(row);
+      renumber();
+      $('select', row).focus();
+    };
+    const addBtn = h('button', { type: 'button', class: 'btn btn-secondary btn-small', id: 'add-contact', onclick: add }, 'Add an earlier contact');
+    rows.addEventListener('change', renumber);
+    renumber();
+    return h('fieldset', { class: 'form-group', id: 'contacts' },
+      h('legend', {}, 'Earlier contacts about this in the last 4 days'),
+      h('span', { class: 'hint' }, 'NHS 111, their GP, this centre, A&E: one row each. Two or more mean a clinician reviews them.'),
+      rows, count, addBtn);
+  }
+
   async searchProtocols(q, hits, chosen) {
     if (q.trim().length < 2) { hits.replaceChildren(); return; }
     try {
@@ -325,12 +507,10 @@ export class Wizard {
   async start(form) {
     clearErrors(form);
     const v = formValues(form);
-    const ctx = {};
-    if (v['context.age_years'] != null) ctx.age_years = v['context.age_years'];
-    if (v['context.sex']) ctx.sex = v['context.sex'];
-    if (v['context.pregnant']) ctx.pregnant = v['context.pregnant'];
-    const flags = Object.keys(v).filter((k) => k.startsWith('context.flags.') && v[k]).map((k) => k.slice('context.flags.'.length));
-    if (flags.length) ctx.flags = flags;
+    const ctx = contextOf(form, v);
+    const missing = {};
+    (ctx.earlier_contacts || []).forEach((c, i) => { if (c.hours_ago == null) missing['context.earlier_contacts[' + i + '].hours_ago'] = 'enter how many hours ago (0 to 96)'; });
+    if (Object.keys(missing).length) { showErrors(form, { message: 'Say when each earlier contact was', fields: missing }); return; }
     const p = this.patient;
     const body = { complaint: v.complaint || '', channel: v.channel || 'walk_in',
       patient: p ? { given_name: p.given_name, family_name: p.family_name, date_of_birth: p.date_of_birth, nhs_number: p.nhs_number, postcode: p.postcode } : {} };
@@ -349,54 +529,176 @@ export class Wizard {
       this.setAtt(await api('POST', '/v1/attendances', body));
       if (p) this.setAtt(await api('POST', '/v1/attendances/' + encodeURIComponent(this.att.id) + '/patient', { patient_id: p.id }));
       this.go(this.att.triage ? (this.att.triage.disposition && !(this.att.triage.questions || []).length ? 'outcome' : 'triage') : 'outcome');
-    } catch (e) { showErrors(form, e); }
+    } catch (e) { showErrors(form, contextErrors(e, ctx)); }
   }
 
-  // Step 4: one question per screen.
+  // Step 4: the questions. A form (the desk observations, the caller's
+  // checks, or several questions at once) is one screen and one request;
+  // a single question is one screen with keys 1 2 3.
   triage() {
     const a = this.att;
-    const qs = (a.triage && a.triage.questions) || [];
+    const t = a.triage || {};
+    const qs = t.questions || [];
     if (!qs.length) {
       return h('div', { class: 'panel' }, h('h1', { tabindex: '-1' }, 'No questions to ask'),
         h('p', {}, a.triage ? 'Triage is complete.' : 'This attendance has no protocol: a clinician decides.'),
         h('button', { type: 'button', class: 'btn', onclick: () => this.go('outcome') }, 'See the outcome'));
     }
-    const q = qs[0];
-    const answered = (a.triage.answers || []).length;
-    const panel = h('div', { class: 'panel', id: 'question', 'data-question': q.id },
-      h('p', { class: 'progress' }, 'Question ' + (answered + 1) + (q.id.startsWith('screen.') ? ' · life-threat screen' : '')),
+    const out = h('div', {});
+    const cf = clinicianFirstOf(a);
+    if (cf) out.append(h('div', { class: 'panel card-urgent' }, this.clinicianFirstPanel(cf)));
+    else if (t.interim) out.append(interimBanner(t.interim));
+    out.append(qs.length > 1 || qs[0].group ? this.formStep(qs) : this.questionStep(qs[0]));
+    return out;
+  }
+
+  questionStep(q) {
+    const answered = (this.att.triage.answers || []).length;
+    const panel = h('div', { class: 'panel' + (q.follow_up ? ' card-care' : ''), id: 'question', 'data-question': q.id },
+      h('p', { class: 'progress' }, 'Question ' + (answered + 1) + (q.id.startsWith('screen.') ? ' · life-threat screen' : ''),
+        q.follow_up ? [' · ', h('span', { class: 'tag tag-gp', id: 'follow-up-tag' }, 'Follow-up to a “not sure”')] : null),
       h('h1', { class: 'question-text', id: 'q-text', tabindex: '-1', 'data-autofocus': q.type === 'number' ? null : true }, q.text),
       q.help ? h('p', { class: 'hint' }, q.help) : null);
-    const send = (value) => this.answer(q.id, value, panel);
+    const send = (value) => this.sendAnswers([{ question: q.id, value }], panel);
     if (q.type === 'number') {
+      const notSure = (q.allowed || []).includes('not_sure');
       const f = h('form', { novalidate: true, onsubmit: (e) => { e.preventDefault(); send(String(formValues(f).value ?? '')); } },
         field({ name: 'value', label: 'Answer' + (q.unit ? ' (' + q.unit + ')' : ''), type: 'number', cls: 'narrow',
-          attrs: { min: q.min, max: q.max, step: 'any', 'data-autofocus': true, 'aria-describedby': 'q-text' } }),
-        h('button', { type: 'submit', class: 'btn' }, 'Next'));
+          attrs: { min: q.min, max: q.max, step: 'any', 'data-autofocus': true } }),
+        h('button', { type: 'submit', class: 'btn', id: 'number-next' }, 'Next'),
+        notSure ? h('button', { type: 'button', class: 'btn btn-secondary', 'data-value': 'not_sure', onclick: () => send('not_sure') }, 'Not sure') : null);
       panel.append(f);
     } else {
-      let choices = q.choices && q.choices.length ? q.choices.map((c) => [c.value, c.label || c.value]) :
-        [['yes', 'Yes'], ['no', 'No'], ['not_sure', 'Not sure']];
-      if (q.allowed && q.allowed.length && !(q.choices && q.choices.length)) choices = choices.filter(([v]) => q.allowed.includes(v));
       panel.append(h('div', { class: 'answers', role: 'group', 'aria-labelledby': 'q-text' },
-        choices.map(([v, l], i) => h('button', { type: 'button', class: 'btn btn-big answer', 'data-key': String(i + 1), 'data-value': v,
+        choicesOf(q, false).map(([v, l], i) => h('button', { type: 'button', class: 'btn btn-big answer', 'data-key': String(i + 1), 'data-value': v,
           onclick: () => send(v) }, h('kbd', {}, String(i + 1)), l))));
       panel.append(h('p', { class: 'shortcuts' }, 'Press the number key for an answer.'));
     }
     return panel;
   }
 
-  async answer(question, value, panel) {
+  // formStep shows several questions as one form: each yes/no question a
+  // row of three choices (for the desk: Normal / Not normal / Can't tell,
+  // "Not normal" marked as an emergency sign), sent in one request.
+  formStep(qs) {
+    const group = qs.every((q) => q.group === qs[0].group) ? qs[0].group || '' : '';
+    const desk = group === 'desk';
+    const n = qs.length;
+    const heading = desk ? 'At the desk: how do they look?' : group === 'caller' ? 'Checks with the caller' : 'Questions';
+    const intro = desk ? 'Look at the person now. For each sign choose Normal, Not normal or Can’t tell — do not guess.' :
+      group === 'caller' ? 'Ask each one as written: some ask the caller to check something and tell you what they find.' : 'Answer each question.';
+    const sendWords = desk ? (n > 1 ? 'Record the ' + n + ' signs' : 'Record it') : (n > 1 ? 'Send the ' + n + ' answers' : 'Send');
+    const submit = h('button', { type: 'submit', class: 'btn btn-big', id: 'form-submit' }, sendWords);
+    const alarm = h('p', { class: 'banner banner-error', id: 'form-alarm', role: 'alert' });
+    const f = h('form', { class: 'panel question-form' + (desk ? ' desk-form' : ''), id: 'question', 'data-form': group || 'questions',
+      'data-question': qs.map((q) => q.id).join(' '), novalidate: true, onsubmit: (e) => { e.preventDefault(); this.submitForm(f, qs, desk); } },
+    h('p', { class: 'progress' }, (desk ? 'What reception sees' : group === 'caller' ? 'NHS 111 caller' : 'Questions') + (n > 1 ? ' · ' + n + ' at once' : '')),
+    h('h1', { class: 'question-text', id: 'q-text', tabindex: '-1', 'data-autofocus': true }, heading),
+    h('p', { class: 'hint', id: 'form-hint' }, intro),
+    h('p', { class: 'shortcuts' }, n > 1 ? 'Keys 1, 2 and 3 answer the question you are on and move to the next; Tab and the arrow keys work too. One send records them all.' :
+      'Keys 1, 2 and 3 answer; then Enter.'),
+    alarm,
+    qs.map((q, i) => this.formItem(q, i, desk)),
+    submit);
+    const update = () => {
+      const bad = desk ? $$('fieldset.sign', f).filter((fs) => (fs.querySelector('input:checked') || {}).value === 'yes') : [];
+      for (const fs of $$('fieldset.sign', f)) {
+        const v = (fs.querySelector('input:checked') || {}).value;
+        fs.classList.toggle('sign-alarm', desk && v === 'yes');
+        for (const l of $$('label.choice', fs)) l.classList.toggle('checked', l.querySelector('input').checked);
+      }
+      alarm.textContent = bad.length ? 'Not normal: ' + bad.map((fs) => fs.dataset.short).join('; ') + '. Tell the clinician on duty now, then record.' : '';
+      submit.classList.toggle('btn-warning', bad.length > 0);
+      submit.textContent = sendWords + (bad.length ? ' — not normal: clinician now' : '');
+    };
+    f.addEventListener('change', update);
+    f.addEventListener('keydown', (e) => this.formKey(e, f));
+    return f;
+  }
+
+  formItem(q, i, desk) {
+    const text = desk ? sentenceCase(q.text.replace(/^At the desk:\s*/i, '')) : q.text;
+    const hintID = 'q' + i + '-hint', errID = 'q' + i + '-error';
+    if (q.type === 'number') {
+      const g = field({ name: q.id, label: text, type: 'number', cls: 'narrow', hint: q.help, attrs: { min: q.min, max: q.max, step: 'any' } });
+      g.classList.add('form-item');
+      return g;
+    }
+    const fs = h('fieldset', { class: 'form-group sign', 'data-field': q.id, 'data-sign': q.id, 'data-short': shortSign(text),
+      'aria-describedby': (q.help ? hintID + ' ' : '') + errID },
+    h('legend', { class: 'sign-text' }, h('span', { class: 'sign-no' }, (i + 1) + '. '), text,
+      q.follow_up ? h('span', { class: 'tag tag-gp' }, ' Follow-up') : null),
+    q.help ? h('span', { class: 'hint', id: hintID }, q.help) : null,
+    h('span', { class: 'error-message', id: errID }),
+    h('div', { class: 'choices' }, choicesOf(q, desk).map(([v, l], k) => h('label', { class: 'choice choice-' + v },
+      h('input', { type: 'radio', name: q.id, value: v, 'data-choice-key': String(k + 1) }),
+      h('kbd', { 'aria-hidden': 'true' }, String(k + 1)), l))),
+    desk ? h('p', { class: 'alarm-text' }, h('strong', {}, 'Not normal'), ' Tell the clinician on duty now.') : null);
+    return fs;
+  }
+
+  // formKey: a number key answers the question that has the focus (or
+  // the first unanswered one) and moves the focus to the next unanswered
+  // question, then to the send button.
+  formKey(e, f) {
+    if (e.altKey || e.ctrlKey || e.metaKey || !/^[1-9]$/.test(e.key)) return false;
+    const t = e.target;
+    if (t && (t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || (t.tagName === 'INPUT' && t.type !== 'radio'))) return false;
+    const signs = $$('fieldset.sign', f);
+    let fs = t && t.closest ? t.closest('fieldset.sign') : null;
+    if (!fs) fs = signs.find((s) => !s.querySelector('input:checked'));
+    if (!fs) return false;
+    const r = fs.querySelector('input[data-choice-key="' + e.key + '"]');
+    if (!r) return false;
+    e.preventDefault();
+    e.stopPropagation();
+    r.checked = true;
+    r.dispatchEvent(new Event('change', { bubbles: true }));
+    const i = signs.indexOf(fs);
+    const next = signs.slice(i + 1).find((s) => !s.querySelector('input:checked')) || signs.find((s) => !s.querySelector('input:checked'));
+    const num = $$('.form-item input', f).find((x) => x.value === '');
+    if (next) (next.querySelector('input:checked') || next.querySelector('input[type=radio]')).focus();
+    else if (num) num.focus();
+    else $('#form-submit', f).focus();
+    return true;
+  }
+
+  async submitForm(f, qs, desk) {
+    clearErrors(f);
+    const answers = [];
+    const missing = {};
+    for (const q of qs) {
+      const el = f.elements.namedItem(q.id);
+      const v = el ? String(el.value || '').trim() : '';
+      if (v === '') missing[q.id] = q.type === 'number' ? 'enter a number' : desk ? 'choose Normal, Not normal or Can’t tell' : 'choose an answer';
+      else answers.push({ question: q.id, value: v });
+    }
+    if (Object.keys(missing).length) {
+      showErrors(f, { message: 'Answer every question: ' + Object.keys(missing).length + ' not answered yet', fields: missing });
+      return;
+    }
+    await this.sendAnswers(answers, f);
+  }
+
+  // sendAnswers posts answers in one request; the API names a refused
+  // answer by its place (answers[i]), shown next to that question.
+  async sendAnswers(answers, panel) {
     const p = allowed('answers', 'POST');
     if (!p) { showErrors(panel, new ApiError(0, { title: 'Answering questions is not available to this key' })); return; }
-    for (const b of $$('button', panel)) b.disabled = true;
+    const controls = $$('button, input', panel);
+    for (const b of controls) b.disabled = true;
     try {
-      this.setAtt(await api('POST', withID(p, this.att.id), { answers: [{ question, value }] }));
+      this.setAtt(await api('POST', withID(p, this.att.id), { answers }));
       const t = this.att.triage || {};
       this.go((t.questions || []).length ? 'triage' : 'outcome');
     } catch (e) {
-      for (const b of $$('button', panel)) b.disabled = false;
-      showErrors(panel, e);
+      for (const b of controls) b.disabled = false;
+      const fields = {};
+      for (const [k, m] of Object.entries(e.fields || {})) {
+        const i = /^answers\[(\d+)\]$/.exec(k);
+        fields[i && answers[+i[1]] ? answers[+i[1]].question : k] = m;
+      }
+      showErrors(panel, { message: e.message, fields });
     }
   }
 
@@ -408,10 +710,14 @@ export class Wizard {
     const dec = a.routing && a.routing.decision;
     const out = h('div', {});
     const pr = priorityOf(a);
-    const main = h('div', { class: 'panel ' + (pr.immediate || pr.tier === 'ed' ? 'card-urgent' : 'card-care'), id: 'outcome' },
+    const cf = clinicianFirstOf(a);
+    const main = h('div', { class: 'panel ' + (pr.immediate || pr.tier === 'ed' ? 'card-urgent' : 'card-care'), id: 'outcome', 'data-attendance': a.id },
       h('h1', { tabindex: '-1', 'data-autofocus': true }, d ? (d.title || tierWord(d.tier)) : 'Waiting for a clinician'),
       h('p', {}, h('span', { class: 'tag ' + (pr.immediate ? 'tag-immediate' : 'tag-' + (pr.tier || 'none')), id: 'outcome-tier' }, tierWord(pr.tier)), ' ',
-        statusWord(a.status)));
+        cf ? [h('span', { class: 'tag tag-clinician', id: 'outcome-stream' }, cf.stream === 'clinician_callback' ? 'Clinician call-back' : 'Clinician now'), ' '] : null,
+        h('span', { id: 'outcome-status' }, statusWord(a.status))));
+    if (cf) main.append(this.clinicianFirstPanel(cf));
+    if (a.status === 'awaiting_address') main.append(this.addressPanel());
     if (d) {
       const info = t.dx_info;
       main.append(h('dl', { class: 'summary-list' },
@@ -422,10 +728,13 @@ export class Wizard {
         dec ? [h('dt', {}, 'Going to'), h('dd', { id: 'outcome-service' }, dec.service_name || dec.service_id)] : null,
         dec && dec.see_from ? [h('dt', {}, 'Can be seen from'), h('dd', {}, fmtTime(dec.see_from))] : null,
         dec && dec.distance_m ? [h('dt', {}, 'Distance'), h('dd', {}, (dec.distance_m / 1000).toFixed(1) + ' km')] : null));
+      const reasons = new Set(cf ? cf.reasons : []);
+      const findings = findingsOf(a).filter((x) => !reasons.has(x));
+      if (findings.length) main.append(h('h2', {}, 'Found, or not ruled out'), h('ul', { class: 'reasons', id: 'findings' }, findings.map((x) => h('li', {}, x))));
       if (d.advice) main.append(h('h2', {}, 'Advice'), h('p', {}, d.advice));
       if (d.safety_net) main.append(h('h2', {}, 'If things change'), h('p', {}, d.safety_net));
       if (t.review) main.append(h('p', { class: 'banner banner-warn' }, 'A clinician must decide: ' + t.review));
-      if (d.action === 'clinician_now') main.prepend(h('p', { class: 'banner banner-error', role: 'alert', id: 'action-banner' }, 'Get a clinician now: an emergency at the front door.'));
+      if (d.action === 'clinician_now' && !cf) main.prepend(h('p', { class: 'banner banner-error', role: 'alert', id: 'action-banner' }, 'Get a clinician now: an emergency at the front door.'));
       if (d.action === 'ambulance') main.prepend(h('p', { class: 'banner banner-error', role: 'alert', id: 'action-banner' }, 'Emergency: an ambulance is needed (999).'));
     }
     if (dec) {
@@ -452,6 +761,63 @@ export class Wizard {
     if (this.needsRegistration()) out.append(this.registrationPanel());
     if (allowed('override', 'POST')) out.append(this.overridePanel());
     return out;
+  }
+
+  // addressPanel: a rapid response need without a postcode waits for
+  // where the person is now (awaiting_address); it is routed once given.
+  addressPanel() {
+    const a = this.att;
+    const path = '/v1/attendances/{id}/address';
+    const box = h('div', { class: 'banner banner-warn', id: 'address-needed' },
+      h('h2', {}, 'Where are they now?'),
+      h('p', {}, 'The rapid response team visits them: routing needs the postcode of where they are now (usually home). Nothing is sent anywhere else meanwhile.'));
+    if (!can('POST', path)) {
+      box.append(h('p', {}, has('POST', path) ? 'Ask reception or NHS 111 to add it.' : 'Add it by choosing or creating their patient record (Patient step).'));
+      return box;
+    }
+    const f = h('form', { id: 'address-form', novalidate: true, onsubmit: async (e) => {
+      e.preventDefault();
+      const v = formValues(f);
+      try { this.setAtt(await api('POST', withID(path, a.id), v)); this.render(); } catch (err) { showErrors(f, err); }
+    } },
+    field({ name: 'postcode', label: 'Postcode where they are now', cls: 'narrow', value: (this.patient && this.patient.postcode) || (a.patient && a.patient.postcode) || '', attrs: { 'data-autofocus': true } }),
+    field({ name: 'address', label: 'Street address for the team' }),
+    field({ name: 'access_notes', label: 'Getting in (key safe, door code, pets)', type: 'textarea' }),
+    h('button', { type: 'submit', class: 'btn', id: 'address-btn' }, 'Save and route'));
+    box.append(f);
+    return box;
+  }
+
+  // clinicianFirstPanel: an unresolved uncertainty brings a clinician in
+  // first: why, the clock to clinician_due, what follows unless the
+  // clinician decides otherwise, and the clinician's confirmation.
+  clinicianFirstPanel(cf) {
+    const a = this.att;
+    const box = h('div', { class: 'clinician-first', id: 'clinician-first' },
+      h('h2', {}, streamWords(cf.stream)),
+      cf.due ? clockEl(cf.due, 'clinician-clock') : null,
+      cf.reasons.length ? [h('p', { class: 'cf-why' }, 'Because:'), h('ul', { class: 'reasons', id: 'clinician-reasons' }, cf.reasons.map((r) => h('li', {}, r)))] : null,
+      cf.then ? h('p', { id: 'clinician-then' }, h('strong', {}, 'Then, unless the clinician decides otherwise: '), thenWords(cf.then)) : null);
+    if (cf.lapsed) box.append(h('p', { class: 'banner banner-error', id: 'clinician-lapsed' }, 'Nobody has confirmed in time: an alert has been raised. A clinician must assess them now.'));
+    if (!cf.waiting) return box;
+    if (cf.questions) {
+      box.append(h('p', { class: 'muted', id: 'clinician-questions' }, 'Finish the questions: the clinician confirms once they are answered (or overrides at any time).'));
+      return box;
+    }
+    const p = allowed('confirm', 'POST');
+    if (!p) {
+      box.append(h('p', { class: 'banner banner-warn', id: 'clinician-ask' }, cf.stream === 'clinician_callback' ?
+        'A clinician calls them back and confirms here.' : 'Ask the clinician on duty to see them now; the clinician confirms here.'));
+      return box;
+    }
+    const f = h('form', { id: 'clinician-confirm', novalidate: true, onsubmit: async (e) => {
+      e.preventDefault();
+      try { this.setAtt(await api('POST', withID(p, a.id), formValues(f))); this.render(); } catch (err) { showErrors(f, err); }
+    } },
+    field({ name: 'note', label: 'What you found (optional)', type: 'textarea' }),
+    h('button', { type: 'submit', class: 'btn', id: 'clinician-confirm-btn' }, cf.stream === 'clinician_callback' ? 'Confirm: I have called them back' : 'Confirm: I have assessed them'));
+    box.append(f);
+    return box;
   }
 
   statusPanel() {
@@ -565,11 +931,13 @@ export class Wizard {
   renderSide() {
     const a = this.att;
     if (!a) { this.side.replaceChildren(); return; }
+    const cfSide = clinicianFirstOf(a);
     const items = [h('div', { class: 'panel' }, h('h2', {}, patientName(a.patient)),
       h('dl', { class: 'summary-list' },
         h('dt', {}, 'Arrived'), h('dd', {}, fmtTime(a.arrived_at)),
         h('dt', {}, 'Status'), h('dd', { id: 'side-status' }, statusWord(a.status)),
-        a.complaint ? [h('dt', {}, 'Complaint'), h('dd', {}, a.complaint)] : null))];
+        a.complaint ? [h('dt', {}, 'Complaint'), h('dd', {}, a.complaint)] : null,
+        cfSide && cfSide.due ? [h('dt', {}, 'Clinician'), h('dd', {}, clockEl(cfSide.due, 'side-clock'))] : null))];
     const p = allowed('observations', 'POST');
     if (p) items.push(this.observationsForm(p));
     this.side.replaceChildren(...items);
@@ -602,11 +970,14 @@ export class Wizard {
     } },
     h('h2', {}, 'Observations'),
     recorded ? h('p', { class: 'muted' }, recorded + ' set' + (recorded > 1 ? 's' : '') + ' recorded, last at ' + fmtTime(t.observations[recorded - 1].at)) : null,
+    recorded && t.observations[recorded - 1].raised ? h('p', { class: 'banner banner-warn', id: 'obs-raised' },
+      h('strong', {}, 'These observations raised the level'), t.observations[recorded - 1].reason ? ': ' + t.observations[recorded - 1].reason : '') : null,
     serverBox,
     h('div', { class: 'inline' },
       field({ name: 'respiratory_rate', label: 'Resp. rate /min', type: 'number', cls: 'narrow' }),
       field({ name: 'spo2', label: 'SpO₂ %', type: 'number', cls: 'narrow' }),
       field({ name: 'systolic_bp', label: 'Systolic BP mmHg', type: 'number', cls: 'narrow' }),
+      field({ name: 'diastolic_bp', label: 'Diastolic BP mmHg', type: 'number', cls: 'narrow' }),
       field({ name: 'pulse', label: 'Pulse /min', type: 'number', cls: 'narrow' }),
       field({ name: 'temperature_c', label: 'Temperature °C', type: 'number', cls: 'narrow', attrs: { step: '0.1' } })),
     field({ name: 'consciousness', label: 'Consciousness (ACVPU)', type: 'select',
@@ -627,7 +998,7 @@ export class Wizard {
   obsValues(f) {
     const v = formValues(f);
     const o = {};
-    for (const k of ['respiratory_rate', 'spo2', 'systolic_bp', 'pulse']) if (v[k] != null) o[k] = Math.round(v[k]);
+    for (const k of ['respiratory_rate', 'spo2', 'systolic_bp', 'diastolic_bp', 'pulse']) if (v[k] != null) o[k] = Math.round(v[k]);
     if (v.temperature_c != null) o.temperature_c = v.temperature_c;
     if (v.consciousness) o.consciousness = v.consciousness;
     if (v.on_oxygen) o.on_oxygen = true; else if (Object.keys(o).length) o.on_oxygen = false;

@@ -134,3 +134,38 @@ export function formValues(form) {
   }
   return out;
 }
+
+// The server's clock as the page last saw it (the queue's generated_at):
+// a clinician's due time is counted against it, not the desk computer's.
+let serverOffset = 0;
+export function setServerNow(iso, at) {
+  const t = Date.parse(iso);
+  if (!Number.isNaN(t)) serverOffset = t - (at || Date.now());
+}
+export function serverNow() { return Date.now() + serverOffset; }
+
+// clockText says how long is left until due (ISO), or how long ago it lapsed.
+export function clockText(due) {
+  const left = Date.parse(due) - serverNow();
+  if (left >= 0) return 'Clinician due by ' + fmtTime(due) + ' · ' + fmtWait(left) + ' left';
+  return 'Lapsed: clinician was due by ' + fmtTime(due) + ' · ' + fmtWait(-left) + ' ago';
+}
+
+// clockEl is a clinician-first clock, red once lapsed; refreshClocks
+// brings every clock in root up to date.
+export function clockEl(due, id) {
+  const el = h('span', { class: 'clock', id, 'data-due': due });
+  updateClock(el);
+  return el;
+}
+
+function updateClock(el) {
+  const lapsed = Date.parse(el.dataset.due) < serverNow();
+  el.textContent = clockText(el.dataset.due);
+  el.classList.toggle('clock-lapsed', lapsed);
+  el.dataset.lapsed = String(lapsed);
+}
+
+export function refreshClocks(root) {
+  for (const el of $$('[data-due]', root)) updateClock(el);
+}

@@ -9,17 +9,18 @@
 // queue stays on screen, marked stale.
 
 import { api, headers } from './api.js';
-import { h, $, fmtWait, fmtTime } from './dom.js';
+import { h, $, fmtWait, fmtTime, clockEl, setServerNow } from './dom.js';
 import { can } from './roles.js';
 
 const STATUS_WORDS = {
   arrived: 'Arrived', expected: 'Expected (NHS 111)', triaged: 'Triaged', routed: 'Routed',
   awaiting_confirmation: 'Awaiting clinician confirmation', clinician_review: 'Clinician review',
   called: 'Called', seen: 'Seen', handed_over: 'Handed over', left: 'Left without being seen',
-  dispatched: 'Dispatched',
+  dispatched: 'Dispatched', awaiting_clinician: 'Waiting for the clinician', awaiting_address: 'Needs where they are (postcode)',
 };
 const TIER_WORDS = { ed: 'Emergency', rapid_response: 'Rapid response', gp: 'GP', pharmacy: 'Pharmacy', self_care: 'Self care' };
 const FOUR_HOURS = 4 * 3600 * 1000;
+const ASKING_WORDS = { 'patient.postcode': 'postcode', 'dispatch.address': 'address for the team' };
 
 export function statusWord(s) { return STATUS_WORDS[s] || s; }
 export function tierWord(t) { return TIER_WORDS[t] || 'Not triaged'; }
@@ -40,6 +41,10 @@ function entryOf(e, fetchedAt) {
     complaint: e.complaint || '', priority: e.priority || 0, tier: e.tier || '', timeframe: e.timeframe || '',
     dx: e.dx || '', service_id: e.service_id || '', service_name: e.service_name || '',
     waitBase: (e.waiting_minutes || 0) * 60000, fetchedAt, over4h: !!e.over_4h,
+    // A clinician-first attendance: its stream, why, its clock and what follows.
+    stream: e.stream || (e.dx === 'Dx9002' ? 'clinician_now' : ''), reasons: e.reasons || [], clinicianDue: e.clinician_due || '', then: e.then || null, lapsed: !!e.clinician_lapsed,
+    // What a session still asking questions already demands.
+    interim: e.interim || null, askingFor: e.asking_for || [],
   };
 }
 
@@ -90,6 +95,7 @@ export class Queue {
   async snapshot() {
     const body = await api('GET', '/v1/queue', undefined, { retryFor: 3000 });
     const now = Date.now();
+    if (body && body.generated_at) setServerNow(body.generated_at, now);
     const fresh = new Map();
     for (const e of (body && body.entries) || []) { const x = entryOf(e, now); fresh.set(x.id, x); }
     for (const [id, x] of fresh) this.note(this.items.get(id), x);
@@ -161,6 +167,7 @@ export class Queue {
       if (old) { this.items.delete(ev.attendance_id); this.note(old, null); }
     } else if (old) {
       const x = Object.assign({}, old, { status: ev.status, tier: ev.tier || '', timeframe: ev.timeframe || '', priority: ev.priority || 0 });
+      Object.assign(x, { stream: ev.stream || '', reasons: ev.reasons || [], clinicianDue: ev.clinician_due || '' });
       if (ev.service_id !== old.service_id) { x.service_id = ev.service_id || ''; x.service_name = ''; }
       this.note(old, x);
       this.items.set(x.id, x);
@@ -210,7 +217,8 @@ export class Queue {
     const old = new Map(Array.from(body.children).filter((tr) => tr.dataset.id).map((tr) => [tr.dataset.id, tr]));
     const focusedID = document.activeElement && document.activeElement.closest && (document.activeElement.closest('#queue-body tr') || {}).dataset?.id;
     const next = rows.map((a) => {
-      const sig = JSON.stringify([a.status, a.tier, a.timeframe, a.name, a.complaint, a.service_name, a.service_id, a.over4h, Math.floor((a.waitBase + now - a.fetchedAt) / 60000)]);
+      const sig = JSON.stringify([a.status, a.tier, a.timeframe, a.name, a.complaint, a.service_name, a.service_id, a.over4h, Math.floor((a.waitBase + now - a.fetchedAt) / 60000),
+        a.stream, a.reasons, a.clinicianDue, a.lapsed, a.then && a.then.tier, a.interim && a.interim.tier, a.askingFor, Math.floor(now / 60000)]);
       const tr = old.get(a.id);
       if (tr && tr.dataset.sig === sig) return tr;
       const n = this.row(a, now);
@@ -266,16 +274,37 @@ export class Queue {
     const wait = a.waitBase + (now - a.fetchedAt);
     const breach = a.over4h || wait >= FOUR_HOURS;
     const tagCls = immediate ? 'tag tag-immediate' : 'tag tag-' + (a.tier || 'none');
-    return h('tr', { class: 'prio-' + (immediate ? 'immediate' : (a.tier || 'none')), 'data-id': a.id, 'data-status': a.status },
-      h('td', {}, h('span', { class: tagCls }, immediate ? 'Immediate' : tierWord(a.tier)),
-        a.timeframe && !immediate && a.timeframe !== 'none' ? h('div', { class: 'muted' }, 'within ' + a.timeframe) : null),
-      h('td', {}, h('strong', {}, a.name || 'Not yet named'), a.channel === 'nhs111' ? h('div', { class: 'muted' }, 'NHS 111') : null),
-      h('td', {}, a.complaint),
-      h('td', { class: 'status' }, statusWord(a.status)),
-      h('td', {}, a.service_name || a.service_id),
-      h('td', { class: 'num' }, fmtWait(wait), h('div', { class: 'muted' }, 'since ' + fmtTime(a.arrived_at)),
-        breach ? h('span', { class: 'tag tag-breach' }, 'Over 4 hours') : null),
-      h('td', {}, h('button', { type: 'button', class: 'btn btn-secondary btn-small', onclick: () => this.onOpen(a.id),
-        'aria-label': 'Open ' + (a.name || 'attendance ' + a.id) }, 'Open')));
+    const who = a.name || 'attendance ' + a.id;
+    const actions = h('td', {}, h('button', { type: 'button', class: 'btn btn-secondary btn-small', onclick: () => this.onOpen(a.id),
+      'aria-label': 'Open ' + who }, 'Open'));
+    // A clinician confirms a clinician-first attendance from the queue.
+    if (a.stream && a.status === 'awaiting_clinician' && can('POST', '/v1/attendances/{id}/confirm')) {
+      actions.append(h('button', { type: 'button', class: 'btn btn-small confirm-clinician', 'aria-label': 'Confirm you have assessed ' + who, onclick: async (e) => {
+        e.target.disabled = true;
+        try { await api('POST', '/v1/attendances/' + encodeURIComponent(a.id) + '/confirm', {}); this.reload(); } catch (err) {
+          e.target.disabled = false;
+          actions.append(h('span', { class: 'error-message', role: 'alert' }, 'Error: ' + err.message));
+        }
+      } }, 'Confirm'));
+    }
+    return h('tr', { class: 'prio-' + (immediate ? 'immediate' : (a.tier || 'none')) + (a.stream ? ' clinician-first' : ''), 'data-id': a.id, 'data-status': a.status,
+      'data-stream': a.stream || null },
+    h('td', {}, h('span', { class: tagCls }, immediate ? 'Immediate' : tierWord(a.tier)),
+      a.timeframe && !immediate && a.timeframe !== 'none' ? h('div', { class: 'muted' }, 'within ' + a.timeframe) : null,
+      a.stream ? h('div', {}, h('span', { class: 'tag tag-clinician' }, a.stream === 'clinician_callback' ? 'Clinician call-back' : 'Clinician now')) : null,
+      a.clinicianDue ? h('div', {}, clockEl(a.clinicianDue, null)) : null,
+      a.lapsed ? h('div', {}, h('span', { class: 'tag tag-breach' }, 'Lapsed: alert raised')) : null,
+      a.interim && !a.stream ? h('div', { class: 'muted interim' }, 'Raised already: ' + tierWord(a.interim.tier) +
+        (a.interim.timeframe === 'immediate' ? ' now' : a.interim.timeframe && a.interim.timeframe !== 'none' ? ' within ' + a.interim.timeframe : '')) : null),
+    h('td', {}, h('strong', {}, a.name || 'Not yet named'), a.channel === 'nhs111' ? h('div', { class: 'muted' }, 'NHS 111') : null),
+    h('td', {}, a.complaint, a.reasons.length ? h('div', { class: 'reasons-line' }, 'Why a clinician first: ' + a.reasons.join('; ')) : null),
+    h('td', { class: 'status' }, statusWord(a.status),
+      a.askingFor.length ? h('div', { class: 'muted' }, 'Needs: ' + a.askingFor.map((f) => ASKING_WORDS[f] || f).join(', ')) : null),
+    h('td', {}, a.service_name || a.service_id,
+      a.then ? h('div', { class: 'muted' }, 'then, unless the clinician decides otherwise: ' + tierWord(a.then.tier) +
+        (a.then.timeframe && a.then.timeframe !== 'none' && a.then.timeframe !== 'immediate' ? ' within ' + a.then.timeframe : '')) : null),
+    h('td', { class: 'num' }, fmtWait(wait), h('div', { class: 'muted' }, 'since ' + fmtTime(a.arrived_at)),
+      breach ? h('span', { class: 'tag tag-breach' }, 'Over 4 hours') : null),
+    actions);
   }
 }
