@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -488,8 +489,24 @@ func TestReceptionPageWalkIn(t *testing.T) {
 	d.do("save observations", chromedp.Click(chromedp.CSS("#obs-save")))
 	d.waitText("#news2-server", "NEWS2 of the last saved set: 0")
 
-	// One question per screen; key 2 answers "no" (the case harness's
-	// Pharmacy First UTI answers are all no).
+	// The desk observations are one screen, answered by keyboard: key 1
+	// (Normal) answers the sign in turn and moves on; after the last sign
+	// the focus is on the send button and Enter sends them all.
+	d.do("desk form", d.visible(`#question[data-form="desk"]`))
+	d.checkA11y("desk form")
+	d.screenshot("04-desk-form")
+	form := d.attr("#question", "data-question")
+	n := len(strings.Fields(form))
+	for i := 0; i < n; i++ {
+		d.do(fmt.Sprintf("sign %d normal (key 1)", i+1), chromedp.KeyEvent("1"))
+	}
+	d.waitJS("focus on send", `document.activeElement && document.activeElement.id === 'form-submit'`)
+	d.do("send the desk form (Enter)", chromedp.KeyEvent(kb.Enter))
+	d.waitNext(form)
+
+	// Then one question per screen; key 2 answers "no" (the case harness's
+	// Pharmacy First UTI answers are all no); a number is typed; a later
+	// desk sign is key 1 (Normal) and Enter.
 	d.checkA11y("question")
 	d.screenshot("04-question")
 	for i := 0; ; i++ {
@@ -497,11 +514,20 @@ func TestReceptionPageWalkIn(t *testing.T) {
 			t.Fatal("no outcome after 30 questions")
 		}
 		q := d.attr("#question", "data-question")
-		if v := d.attr(`#question [data-key="2"]`, "data-value"); v != "no" {
-			t.Fatalf("question %s: answer 2 is %q, not no", q, v)
+		if get(d, "form?", chromedp.Evaluate[bool](`!!document.querySelector('#question[data-form="desk"]')`)) {
+			for range strings.Fields(q) {
+				d.do("sign normal", chromedp.KeyEvent("1"))
+			}
+			d.do("send", chromedp.KeyEvent(kb.Enter))
+		} else if get(d, "number?", chromedp.Evaluate[bool](`!!document.querySelector('#question input[name=value]')`)) {
+			d.do("answer "+q+" 0", chromedp.SendKeys(chromedp.CSS(`#question input[name=value]`), "0"+kb.Enter))
+		} else {
+			if v := d.attr(`#question [data-key="2"]`, "data-value"); v != "no" {
+				t.Fatalf("question %s: answer 2 is %q, not no", q, v)
+			}
+			d.do("answer "+q+" with key 2", chromedp.KeyEvent("2"))
 		}
-		d.do("answer "+q+" with key 2", chromedp.KeyEvent("2"))
-		d.waitJS("next screen after "+q, fmt.Sprintf(`(() => { const e = document.querySelector('#question'); return !!document.querySelector('#outcome') || (!!e && e.dataset.question !== %q); })()`, q))
+		d.waitNext(q)
 		if get(d, "outcome?", chromedp.Evaluate[bool](`!!document.querySelector('#outcome')`)) {
 			break
 		}
@@ -605,31 +631,103 @@ func TestReceptionPageWalkIn(t *testing.T) {
 	}
 }
 
-// answerAll answers the questions one screen at a time, each with the
-// answer key whose value answers[question] names (default "no"), until the
-// outcome shows.
+// answerAll answers each step until the outcome shows: a form (several
+// questions on one screen) is filled in and sent at once, a single question
+// answered with its number key. answers[question id] is the value (default
+// "no"; a number question's default is 0).
 func (tb *tab) answerAll(answers map[string]string) {
 	tb.t.Helper()
 	for i := 0; ; i++ {
 		if i > 40 {
-			tb.t.Fatal("no outcome after 40 questions")
+			tb.t.Fatal("no outcome after 40 steps")
 		}
 		q := tb.attr("#question", "data-question")
-		want := answers[q]
-		if want == "" {
-			want = "no"
+		if get(tb, "a form?", chromedp.Evaluate[bool](`!!document.querySelector('#question[data-form]')`)) {
+			tb.fillForm(answers)
+			tb.do("send the form "+q, chromedp.Click(chromedp.CSS("#form-submit")))
+		} else if get(tb, "a number?", chromedp.Evaluate[bool](`!!document.querySelector('#question input[name=value]')`)) {
+			want := answers[q]
+			if want == "" || want == "no" {
+				want = "0"
+			}
+			if want == "not_sure" {
+				tb.do("answer "+q+" not sure", chromedp.Click(chromedp.CSS(`#question button[data-value="not_sure"]`)))
+			} else {
+				tb.do("answer "+q+" "+want, set(`#question input[name=value]`, want), chromedp.Click(chromedp.CSS("#number-next")))
+			}
+		} else {
+			want := answers[q]
+			if want == "" {
+				want = "no"
+			}
+			key := get(tb, "find the answer key", chromedp.Evaluate[string](fmt.Sprintf(
+				`(() => { const b = document.querySelector('#question [data-value=%q]'); return b ? b.dataset.key : ''; })()`, want)))
+			if key == "" {
+				tb.t.Fatalf("question %s has no answer %q", q, want)
+			}
+			tb.do("answer "+q+" "+want+" with key "+key, chromedp.KeyEvent(key))
 		}
-		key := get(tb, "find the answer key", chromedp.Evaluate[string](fmt.Sprintf(
-			`(() => { const b = document.querySelector('#question [data-value=%q]'); return b ? b.dataset.key : ''; })()`, want)))
-		if key == "" {
-			tb.t.Fatalf("question %s has no answer %q", q, want)
-		}
-		tb.do("answer "+q+" "+want+" with key "+key, chromedp.KeyEvent(key))
-		tb.waitJS("next screen after "+q, fmt.Sprintf(`(() => { const e = document.querySelector('#question'); return !!document.querySelector('#outcome') || (!!e && e.dataset.question !== %q); })()`, q))
+		tb.waitNext(q)
 		if get(tb, "outcome?", chromedp.Evaluate[bool](`!!document.querySelector('#outcome')`)) {
 			return
 		}
 	}
+}
+
+// waitNext waits until the step showing question(s) q has given way to
+// the next step or the outcome.
+func (tb *tab) waitNext(q string) {
+	tb.t.Helper()
+	tb.waitJS("next screen after "+q, fmt.Sprintf(`(() => { const e = document.querySelector('#question'); return !!document.querySelector('#outcome') || (!!e && e.dataset.question !== %q); })()`, q))
+}
+
+// fillForm chooses each question's answer on the form on screen
+// (answers[id], default "no"; a number 0), as clicks would.
+func (tb *tab) fillForm(answers map[string]string) {
+	tb.t.Helper()
+	in, _ := json.Marshal(answers)
+	if msg := get(tb, "fill the form", chromedp.Evaluate[string](`(() => {
+  const f = document.querySelector('#question[data-form]'), ans = `+string(in)+` || {};
+  for (const id of f.dataset.question.split(' ')) {
+    const el = f.elements.namedItem(id);
+    if (!el) return 'no field for ' + id;
+    if (el.type === 'number') { el.value = !ans[id] || ans[id] === 'no' ? '0' : ans[id]; continue; }
+    const want = ans[id] || 'no';
+    const r = f.querySelector('input[name="' + CSS.escape(id) + '"][value="' + want + '"]');
+    if (!r) return id + ' has no answer ' + want;
+    r.closest('label').click();
+  }
+  return ''; })()`)); msg != "" {
+		tb.t.Fatalf("%s: %s", tb.name, msg)
+	}
+}
+
+// recordRequests makes the page keep every request it sends with a body
+// (method, path and body), read back by requests.
+func (tb *tab) recordRequests() {
+	tb.t.Helper()
+	get(tb, "record requests", chromedp.Evaluate[bool](`(() => {
+  if (window.sent) return true;
+  window.sent = [];
+  const f = window.fetch;
+  window.fetch = (u, o) => { if (o && o.body) window.sent.push({method: o.method || 'GET', path: String(u), body: o.body}); return f(u, o); };
+  return true; })()`))
+}
+
+type sentRequest struct {
+	Method string `json:"method"`
+	Path   string `json:"path"`
+	Body   string `json:"body"`
+}
+
+// requests lists the requests recorded since recordRequests.
+func (tb *tab) requests() []sentRequest {
+	tb.t.Helper()
+	var out []sentRequest
+	if err := json.Unmarshal([]byte(get(tb, "recorded requests", chromedp.Evaluate[string](`JSON.stringify(window.sent || [])`))), &out); err != nil {
+		tb.t.Fatal(err)
+	}
+	return out
 }
 
 // TestReceptionPageRapidResponse: an NHS 111 call handler records an
@@ -816,14 +914,17 @@ func TestReceptionPageSurvivesLeaderChange(t *testing.T) {
 		t.Fatalf("first match for stinging when I pee: %s", first)
 	}
 	d.do("context and start",
-		chromedp.SendKeys(chromedp.CSS(`#complaint-form input[name="context.age_years"]`), "25"),
+		chromedp.SendKeys(chromedp.CSS(`#complaint-form input[name="context.age"]`), "25"),
 		set(`#complaint-form select[name="context.sex"]`, "female"),
-		chromedp.Click(chromedp.CSS("#start-triage")), d.visible("#question"))
+		chromedp.Click(chromedp.CSS("#start-triage")), d.visible(`#question[data-form="desk"]`))
 
-	// The first answer with every node up.
+	// The desk form with every node up: key 1 (Normal) for each sign, Enter.
 	q := d.attr("#question", "data-question")
-	d.do("first answer", chromedp.KeyEvent("2"))
-	d.waitJS("second question", fmt.Sprintf(`(() => { const e = document.querySelector('#question'); return !!e && e.dataset.question !== %q; })()`, q))
+	for range strings.Fields(q) {
+		d.do("sign normal", chromedp.KeyEvent("1"))
+	}
+	d.do("send", chromedp.KeyEvent(kb.Enter))
+	d.waitNext(q)
 
 	// Remember whether the page ever says the cluster is electing.
 	get(d, "watch the banner", chromedp.Evaluate[bool](`(() => {
@@ -862,6 +963,333 @@ func TestReceptionPageSurvivesLeaderChange(t *testing.T) {
 	d.waitText("#queue-state", "Stale")
 	d.waitText("#queue-body", "stinging when I pee")
 	d.screenshot("12-queue-stale")
+}
+
+// attendanceJSON reads an attendance through the API, as key.
+func attendanceJSON(t *testing.T, tc *testCluster, key, id string) map[string]any {
+	t.Helper()
+	resp, b := tc.doRetry(t, tc.leader(t), http.MethodGet, "/v1/attendances/"+id, "", bearerHeader(key))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET attendance %s: %d %s", id, resp.StatusCode, b)
+	}
+	var a map[string]any
+	decodeJSON(t, b, &a)
+	return a
+}
+
+// jsonAt walks a decoded JSON value by object keys and array indexes.
+func jsonAt(v any, path ...any) any {
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			m, ok := v.(map[string]any)
+			if !ok {
+				return nil
+			}
+			v = m[k]
+		case int:
+			l, ok := v.([]any)
+			if !ok || k >= len(l) {
+				return nil
+			}
+			v = l[k]
+		}
+	}
+	return v
+}
+
+// TestReceptionPageDeskForm: a walk-in's desk observations are one screen
+// and one request (issue 13). Reception answers every sign by keyboard —
+// Normal, with one "Can't tell" (colour) — and sees "Not normal" on a sign
+// turn the form into an emergency alarm (and back) before sending. The
+// attendance reaches the clinician-first floor (gp, immediate, Dx9002: "A
+// clinician sees them now") with the reason and what follows unless the
+// clinician decides otherwise: on the outcome screen, in the queue and in
+// the API, which records the desk answers as one command.
+func TestReceptionPageDeskForm(t *testing.T) {
+	tc, clk := newClockedCluster(t, 1, mondayAfternoon)
+	url := tc.nodes[0].url
+	desk := tc.key(t, cluster.RoleReception, "Desk 4")
+	clinician := tc.key(t, cluster.RoleClinician, "Dr Adeyemi")
+
+	d := newTab(t, "desk form tab")
+	d.signIn(url, desk)
+	d.do("new attendance", chromedp.Click(chromedp.CSS("#nav-new")), d.visible("#clinician-now"),
+		chromedp.KeyEvent("n"), d.visible("#find-form"),
+		chromedp.Click(chromedp.CSS("#skip-patient")), d.visible("#complaint-form"),
+		chromedp.SendKeys(chromedp.CSS(`#complaint-form input[name=complaint]`), "burning when I pee"),
+		d.visible(`.protocol-hit[data-protocol="urinary-symptoms"]`),
+		chromedp.Click(chromedp.CSS(`.protocol-hit[data-protocol="urinary-symptoms"]`)))
+	d.waitText("#protocol-chosen", "Chosen:")
+	d.do("context and start",
+		chromedp.SendKeys(chromedp.CSS(`#complaint-form input[name="context.age"]`), "30"),
+		set(`#complaint-form select[name="context.sex"]`, "female"),
+		set(`#complaint-form select[name="context.pregnant"]`, "no"),
+		chromedp.Click(chromedp.CSS("#start-triage")), d.visible(`#question[data-form="desk"]`))
+	d.recordRequests()
+
+	// One screen: every sign with Normal / Not normal / Can't tell.
+	signs := strings.Fields(d.attr("#question", "data-question"))
+	if len(signs) < 7 || !slices.Contains(signs, "screen.desk_colour") || !slices.Contains(signs, "screen.desk_fast") {
+		t.Fatalf("the desk form has %d signs: %v", len(signs), signs)
+	}
+	if got := get(d, "sign rows", chromedp.Evaluate[int](`document.querySelectorAll('#question fieldset.sign').length`)); got != len(signs) {
+		t.Fatalf("%d sign rows for %d signs", got, len(signs))
+	}
+	if bad := get(d, "choices", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('#question fieldset.sign'))
+  .filter((f) => Array.from(f.querySelectorAll('label.choice')).map((l) => l.textContent.replace(/^\d/, '')).join('|') !== 'Normal|Not normal|Can’t tell')
+  .map((f) => f.dataset.sign)`)); len(bad) > 0 {
+		t.Fatalf("signs without Normal / Not normal / Can't tell: %v", bad)
+	}
+
+	// By keyboard: 1 (Normal) for each sign, 3 (Can't tell) for colour.
+	for _, s := range signs {
+		k := "1"
+		if s == "screen.desk_colour" {
+			k = "3"
+		}
+		d.do(s+" key "+k, chromedp.KeyEvent(k))
+	}
+	d.waitJS("focus on send", `document.activeElement && document.activeElement.id === 'form-submit'`)
+	if got := d.attr(`#question fieldset[data-sign="screen.desk_colour"] input:checked`, "value"); got != "not_sure" {
+		t.Fatalf("colour answered %q, want not_sure", got)
+	}
+
+	// "Not normal" on a life-threat sign is an alarm: the row, a message
+	// read out at once ("tell the clinician on duty now"), and the send
+	// button turn red; Normal undoes it.
+	d.do("breathing not normal", chromedp.Click(chromedp.CSS(`#question fieldset[data-sign="screen.desk_breathing"] label.choice-yes`)))
+	d.waitJS("alarm", `document.querySelector('#question fieldset[data-sign="screen.desk_breathing"]').classList.contains('sign-alarm') &&
+  document.getElementById('form-alarm').textContent.includes('clinician on duty now') && document.getElementById('form-submit').classList.contains('btn-warning')`)
+	if role := d.attr("#form-alarm", "role"); role != "alert" {
+		t.Fatalf("alarm role %q", role)
+	}
+	d.checkA11y("desk form with a sign not normal")
+	d.screenshot("04-desk-form-not-normal")
+	d.do("breathing normal again", chromedp.Click(chromedp.CSS(`#question fieldset[data-sign="screen.desk_breathing"] label.choice-no`)))
+	d.waitJS("no alarm", `!document.querySelector('#question .sign-alarm') && document.getElementById('form-alarm').textContent === '' && !document.getElementById('form-submit').classList.contains('btn-warning')`)
+	d.checkA11y("desk form filled in")
+	d.screenshot("04-desk-form-filled")
+
+	// One send = one request with every sign.
+	form := strings.Join(signs, " ")
+	d.do("send (Enter)", chromedp.Focus(chromedp.CSS("#form-submit")), chromedp.KeyEvent(kb.Enter))
+	d.waitNext(form)
+	var posts []sentRequest
+	for _, r := range d.requests() {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/answers") {
+			posts = append(posts, r)
+		}
+	}
+	if len(posts) != 1 {
+		t.Fatalf("the desk form sent %d answer requests, want 1: %+v", len(posts), posts)
+	}
+	var sent struct {
+		Answers []struct{ Question, Value string } `json:"answers"`
+	}
+	if err := json.Unmarshal([]byte(posts[0].Body), &sent); err != nil {
+		t.Fatal(err)
+	}
+	if len(sent.Answers) != len(signs) {
+		t.Fatalf("one request with %d answers, want all %d signs: %s", len(sent.Answers), len(signs), posts[0].Body)
+	}
+	for _, a := range sent.Answers {
+		want := "no"
+		if a.Question == "screen.desk_colour" {
+			want = "not_sure"
+		}
+		if a.Value != want {
+			t.Errorf("sent %s = %q, want %q", a.Question, a.Value, want)
+		}
+	}
+	id := strings.TrimSuffix(strings.TrimPrefix(posts[0].Path, "/v1/attendances/"), "/answers")
+
+	// The rest, one question per screen (or a form), "no" throughout.
+	d.answerAll(nil)
+
+	// The page: the clinician-first floor, why, and what follows.
+	if got := d.text("#outcome-tier"); got != "GP" {
+		t.Errorf("outcome tier %q, want GP", got)
+	}
+	if got := d.text("#outcome-timeframe"); got != "Now" {
+		t.Errorf("timeframe %q, want Now", got)
+	}
+	if got := d.text("#outcome-dx"); !strings.HasPrefix(got, "Dx9002") {
+		t.Errorf("Dx %q, want Dx9002", got)
+	}
+	if got := d.text("#outcome h1"); !strings.Contains(got, "A clinician sees them now") {
+		t.Errorf("outcome title %q", got)
+	}
+	if got := d.text("#outcome-stream"); got != "Clinician now" {
+		t.Errorf("stream tag %q", got)
+	}
+	if got := d.text("#clinician-first h2"); got != "A clinician sees them now" {
+		t.Errorf("clinician-first heading %q", got)
+	}
+	if got := d.text("#clinician-reasons"); !strings.Contains(got, "colour could not be checked at the desk") {
+		t.Errorf("reasons %q", got)
+	}
+	if got := d.text("#clinician-then"); !strings.HasPrefix(got, "Then, unless the clinician decides otherwise:") || !strings.Contains(got, "Pharmacy") {
+		t.Errorf("then %q", got)
+	}
+	if get(d, "emergency banner?", chromedp.Evaluate[bool](`!!document.querySelector('#action-banner')`)) {
+		t.Errorf("a clinician-first floor is shown as an emergency: %q", d.text("#action-banner"))
+	}
+	if due, _ := a0(t, tc, desk, d)["clinician_due"].(string); due != "" {
+		d.waitText("#clinician-clock", "left")
+	}
+	d.checkA11y("clinician-first outcome")
+	d.screenshot("05-outcome-clinician-first")
+
+	// The API: the same floor, from one command for the desk answers.
+	a := attendanceJSON(t, tc, desk, id)
+	disp := jsonAt(a, "triage", "disposition")
+	if jsonAt(disp, "tier") != "gp" || jsonAt(disp, "timeframe") != "immediate" || jsonAt(disp, "dx") != "Dx9002" {
+		t.Fatalf("API disposition %v", disp)
+	}
+	stream, _ := jsonAt(disp, "stream").(string)
+	if stream == "" {
+		stream, _ = jsonAt(a, "triage", "session", "outcome", "clinician_first", "stream").(string)
+	}
+	if stream != "clinician_now" {
+		t.Fatalf("API stream %q, want clinician_now", stream)
+	}
+	idx := map[float64]int{}
+	for _, r := range jsonAt(a, "triage", "answers").([]any) {
+		if q, _ := jsonAt(r, "question").(string); slices.Contains(signs, q) {
+			idx[jsonAt(r, "index").(float64)]++
+		}
+	}
+	if len(idx) != 1 {
+		t.Errorf("the desk form's answers recorded at %d raft indexes, want 1 (one request): %v", len(idx), idx)
+	}
+
+	// The queue: the clinician-first tag and, once the API gives them,
+	// the reasons and the clock; a clinician confirms from the queue.
+	d.do("queue", chromedp.Click(chromedp.CSS("#nav-queue")), d.visible("#view-queue"))
+	row := `#queue-body tr[data-id="` + id + `"]`
+	d.waitText(row, "Clinician now")
+	if due, _ := a["clinician_due"].(string); due != "" {
+		d.waitText(row+" .clock", "Clinician due by")
+		d.waitText(row, "colour could not be checked at the desk")
+		// 20 minutes on (the next write carries the time): the clock has
+		// lapsed, shown in red, and the lapse alert is marked.
+		clk.set(londonTime(t, "2030-01-07 14:20"))
+		if resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances", `{"complaint":"a later arrival","patient":{}}`, bearerHeader(desk)); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("a later arrival: %d %s", resp.StatusCode, b)
+		}
+		d.waitJS("clock lapsed", fmt.Sprintf(`(() => { const c = document.querySelector(%q); return !!c && c.classList.contains('clock-lapsed') && c.textContent.includes('Lapsed'); })()`, row+" .clock"))
+		if bg := get(d, "lapsed colour", chromedp.Evaluate[string](fmt.Sprintf(`getComputedStyle(document.querySelector(%q)).backgroundColor`, row+" .clock"))); bg != "rgb(213, 40, 27)" {
+			t.Errorf("a lapsed clock's background is %s, not red", bg)
+		}
+		d.waitText(row, "Lapsed: alert raised")
+		a = attendanceJSON(t, tc, desk, id)
+	} else {
+		t.Log("the API gives no clinician_due yet: the queue clock is not checked")
+	}
+	d.checkA11y("queue with a clinician-first attendance")
+	d.screenshot("07-queue-clinician-first")
+	if a["status"] == "awaiting_clinician" {
+		cl := newTab(t, "clinician tab")
+		cl.signIn(url, clinician)
+		cl.do("confirm from the queue", cl.visible(row+" .confirm-clinician"), chromedp.Click(chromedp.CSS(row+" .confirm-clinician")))
+		cl.waitJS("settled", fmt.Sprintf(`(() => { const r = document.querySelector(%q); return !r || r.dataset.status !== 'awaiting_clinician'; })()`, row))
+		if st := attendanceJSON(t, tc, desk, id)["status"]; st == "awaiting_clinician" {
+			t.Fatalf("status after the clinician's confirmation: %v", st)
+		}
+	} else {
+		t.Logf("status %v (not awaiting_clinician yet): the clinician's Confirm is not checked", a["status"])
+	}
+}
+
+// a0 reads the attendance on d's outcome screen through the API.
+func a0(t *testing.T, tc *testCluster, key string, d *tab) map[string]any {
+	t.Helper()
+	return attendanceJSON(t, tc, key, d.attr("#outcome", "data-attendance"))
+}
+
+// TestReceptionPageInfantAgeInWeeks: a feverish baby with no date of
+// birth is entered as 9 weeks old; the page sends context.age_weeks 9, the
+// engine sees 63 days, and with 38.0C measured the outcome is NICE NG143
+// red (ed, 1h, Dx02), shown by the page and returned by the API.
+func TestReceptionPageInfantAgeInWeeks(t *testing.T) {
+	tc, _ := newClockedCluster(t, 1, mondayAfternoon)
+	url := tc.nodes[0].url
+	desk := tc.key(t, cluster.RoleReception, "Desk 5")
+
+	d := newTab(t, "infant tab")
+	d.signIn(url, desk)
+	d.do("new attendance", chromedp.Click(chromedp.CSS("#nav-new")), d.visible("#clinician-now"),
+		chromedp.KeyEvent("n"), d.visible("#find-form"),
+		chromedp.Click(chromedp.CSS("#skip-patient")), d.visible("#complaint-form"),
+		chromedp.SendKeys(chromedp.CSS(`#complaint-form input[name=complaint]`), "feverish baby"),
+		d.visible(`.protocol-hit[data-protocol="fever-under-5"]`),
+		chromedp.Click(chromedp.CSS(`.protocol-hit[data-protocol="fever-under-5"]`)))
+	d.waitText("#protocol-chosen", "Chosen:")
+	if units := get(d, "age units", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('#complaint-form select[name="context.age_unit"] option')).map((o) => o.value)`)); !slices.Contains(units, "weeks") {
+		t.Fatalf("the age units offered are %v: no weeks (the API does not publish context.age_weeks yet)", units)
+	}
+	d.recordRequests()
+	d.do("9 weeks", chromedp.SendKeys(chromedp.CSS(`#complaint-form input[name="context.age"]`), "9"),
+		set(`#complaint-form select[name="context.age_unit"]`, "weeks"),
+		set(`#complaint-form select[name="context.sex"]`, "male"))
+	d.checkA11y("complaint with an age in weeks")
+	d.screenshot("03-age-in-weeks")
+	d.do("start", chromedp.Click(chromedp.CSS("#start-triage")), d.visible("#question"))
+
+	var ctx map[string]any
+	for _, r := range d.requests() {
+		if r.Method == http.MethodPost && r.Path == "/v1/attendances" {
+			var body map[string]any
+			if err := json.Unmarshal([]byte(r.Body), &body); err != nil {
+				t.Fatal(err)
+			}
+			ctx, _ = body["context"].(map[string]any)
+		}
+	}
+	if ctx == nil || ctx["age_weeks"] != float64(9) {
+		t.Fatalf("create request context %v, want age_weeks 9", ctx)
+	}
+	if _, ok := ctx["age_years"]; ok {
+		t.Fatalf("create request context %v also sends age_years", ctx)
+	}
+	// No adult signs for a 9-week-old on the desk form.
+	if q := d.attr("#question", "data-question"); strings.Contains(q, "screen.desk_talking") || strings.Contains(q, "screen.desk_fast") {
+		t.Errorf("a 9-week-old's desk form asks %q", q)
+	}
+
+	// 38.0C measured, then every answer benign: the NG143 rule decides.
+	d.do("temperature", chromedp.SendKeys(chromedp.CSS(`#obs-form input[name=temperature_c]`), "38.0"),
+		chromedp.Click(chromedp.CSS("#obs-save")))
+	d.waitText("#news2-server", "NEWS2")
+	d.answerAll(map[string]string{"age": "under_3_months"})
+	if got := d.text("#outcome-tier"); got != "Emergency" {
+		t.Errorf("outcome tier %q, want Emergency", got)
+	}
+	if got := d.text("#outcome-timeframe"); got != "1h" {
+		t.Errorf("timeframe %q, want 1h", got)
+	}
+	if got := d.text("#outcome-dx"); !strings.HasPrefix(got, "Dx02") {
+		t.Errorf("Dx %q, want Dx02", got)
+	}
+	d.checkA11y("infant outcome")
+	d.screenshot("05-outcome-infant-ng143")
+
+	id := d.attr("#outcome", "data-attendance")
+	if id == "" {
+		t.Fatal("no attendance id on the page")
+	}
+	a := attendanceJSON(t, tc, desk, id)
+	if days := jsonAt(a, "triage", "session", "patient", "age_days"); days != float64(63) {
+		t.Errorf("the engine's age_days %v, want 63", days)
+	}
+	disp := jsonAt(a, "triage", "disposition")
+	if jsonAt(disp, "tier") != "ed" || jsonAt(disp, "timeframe") != "1h" || jsonAt(disp, "dx") != "Dx02" {
+		t.Errorf("API disposition %v, want ed 1h Dx02", disp)
+	}
+	if by := jsonAt(a, "triage", "session", "outcome", "decided_by"); by != "fever_ng143" {
+		t.Logf("decided by %v", by)
+	}
 }
 
 // TestPageNEWS2MatchesServer: the NEWS2 the page shows while observations
