@@ -75,6 +75,9 @@ type Verdict struct {
 	Effective triage.Tier
 	Correct   triage.Tier
 	Err       error
+	// Realistic is the same case's realistic-mode result (set on unsure
+	// verdicts by the caller): what the facts give without uncertainty.
+	Realistic *triage.Result
 }
 
 // OK is true when the effective tier is acceptable.
@@ -92,8 +95,8 @@ func (v *Verdict) Under() bool {
 
 // Failures are the safety rules a verdict breaks, in any mode: an emergency
 // below ED-level, a GP-or-above case at self care or pharmacy; in unsure
-// mode also a case that did not need the ED sent there (by uncertain answers
-// alone, since realistic mode is judged on the same facts).
+// mode also a case that did not need the ED sent there by uncertain answers
+// alone (its realistic-mode result on the same facts is not the ED).
 func (v *Verdict) Failures() []string {
 	if v.Err != nil {
 		return []string{v.Err.Error()}
@@ -106,8 +109,10 @@ func (v *Verdict) Failures() []string {
 	if v.Correct.Rank() >= triage.GP.Rank() && v.Effective.Rank() <= triage.Pharmacy.Rank() && !v.Case.Acceptable(v.Effective) {
 		out = append(out, fmt.Sprintf("UNDER-TRIAGE to %s of a %s case (%s)", v.Effective, v.Correct, r.Outcome))
 	}
-	if v.Mode == Unsure && v.Correct != triage.ED && r.Tier == triage.ED && !v.Case.Acceptable(triage.ED) {
-		out = append(out, fmt.Sprintf("ED from uncertain answers: a %s case sent to %s (%s, decided by %s)", v.Correct, r.Tier, r.Outcome, r.DecidedBy))
+	if v.Mode == Unsure && v.Correct != triage.ED && r.Tier == triage.ED && !v.Case.Acceptable(triage.ED) &&
+		v.Realistic != nil && v.Realistic.Tier != triage.ED {
+		out = append(out, fmt.Sprintf("ED from uncertain answers alone: a %s case sent to %s (%s, decided by %s) where the same facts without uncertainty give %s",
+			v.Correct, r.Tier, r.Outcome, r.DecidedBy, v.Realistic.Tier))
 	}
 	return out
 }
@@ -142,6 +147,20 @@ func RunAccuracy(set *triage.Set, paths []string, m Mode) ([]Verdict, error) {
 	return out, nil
 }
 
+// defaultFor is the mode's answer for a case: in realistic mode the
+// follow-up of a question the person answered "not sure" (<id>_followup) is
+// "not sure" too — the facts did not settle it; otherwise Mode.Default.
+func (m Mode) defaultFor(c Case) func(triage.Question) string {
+	return func(q triage.Question) string {
+		if m == Realistic && q.FollowUp && strings.HasSuffix(q.ID, "_followup") {
+			if v, ok := c.Answers[strings.TrimSuffix(q.ID, "_followup")]; ok && v == triage.NotSure {
+				return triage.NotSure
+			}
+		}
+		return m.Default(q)
+	}
+}
+
 // RunCaseMode runs a case with its answers, then the mode's defaults.
 func RunCaseMode(set *triage.Set, protocolID string, c Case, m Mode) (triage.Session, *triage.Result, error) {
 	s, step, err := triage.Start(set, protocolID, c.Patient)
@@ -157,7 +176,7 @@ func RunCaseMode(set *triage.Set, protocolID string, c Case, m Mode) (triage.Ses
 			return s, nil, err
 		}
 	}
-	return Finish(set, s, step, m.Default)
+	return Finish(set, s, step, m.defaultFor(c))
 }
 
 // Report tabulates verdicts per correct tier.
