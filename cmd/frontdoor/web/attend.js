@@ -99,6 +99,20 @@ function choicesOf(q, desk) {
   return q.allowed && q.allowed.length ? yn.filter(([v]) => q.allowed.includes(v)) : yn;
 }
 
+// formCut is the index of the last question of a form that must be
+// answered: a form holds the questions reached if each is answered "no"
+// (for the desk: Normal or Can't tell), so after the first other answer
+// the rest may not be asked at all. They are sent if answered.
+function formCut(f, qs, desk) {
+  for (let i = 0; i < qs.length; i++) {
+    if (qs[i].type === 'number') continue;
+    const el = f.elements.namedItem(qs[i].id);
+    const v = el ? el.value : '';
+    if (v && v !== 'no' && !(desk && v === 'not_sure')) return i;
+  }
+  return qs.length;
+}
+
 function sentenceCase(s) { return s ? s.charAt(0).toUpperCase() + s.slice(1) : s; }
 
 // shortSign is the first clause of a sign's question, for the alarm line.
@@ -546,7 +560,7 @@ export class Wizard {
     }
     const out = h('div', {});
     const cf = clinicianFirstOf(a);
-    if (cf) out.append(h('div', { class: 'panel card-urgent' }, this.clinicianFirstPanel(cf)));
+    if (cf) out.append(this.clinicianFirstPanel(cf));
     else if (t.interim) out.append(interimBanner(t.interim));
     out.append(qs.length > 1 || qs[0].group ? this.formStep(qs) : this.questionStep(qs[0]));
     return out;
@@ -554,7 +568,7 @@ export class Wizard {
 
   questionStep(q) {
     const answered = (this.att.triage.answers || []).length;
-    const panel = h('div', { class: 'panel' + (q.follow_up ? ' card-care' : ''), id: 'question', 'data-question': q.id },
+    const panel = h('div', { class: 'panel' + (q.follow_up ? ' card-care' : ''), id: 'question', 'data-question': q.id, 'data-attendance': this.att.id },
       h('p', { class: 'progress' }, 'Question ' + (answered + 1) + (q.id.startsWith('screen.') ? ' · life-threat screen' : ''),
         q.follow_up ? [' · ', h('span', { class: 'tag tag-gp', id: 'follow-up-tag' }, 'Follow-up to a “not sure”')] : null),
       h('h1', { class: 'question-text', id: 'q-text', tabindex: '-1', 'data-autofocus': q.type === 'number' ? null : true }, q.text),
@@ -590,7 +604,7 @@ export class Wizard {
     const sendWords = desk ? (n > 1 ? 'Record the ' + n + ' signs' : 'Record it') : (n > 1 ? 'Send the ' + n + ' answers' : 'Send');
     const submit = h('button', { type: 'submit', class: 'btn btn-big', id: 'form-submit' }, sendWords);
     const alarm = h('p', { class: 'banner banner-error', id: 'form-alarm', role: 'alert' });
-    const f = h('form', { class: 'panel question-form' + (desk ? ' desk-form' : ''), id: 'question', 'data-form': group || 'questions',
+    const f = h('form', { class: 'panel question-form' + (desk ? ' desk-form' : ''), id: 'question', 'data-form': group || 'questions', 'data-attendance': this.att.id,
       'data-question': qs.map((q) => q.id).join(' '), novalidate: true, onsubmit: (e) => { e.preventDefault(); this.submitForm(f, qs, desk); } },
     h('p', { class: 'progress' }, (desk ? 'What reception sees' : group === 'caller' ? 'NHS 111 caller' : 'Questions') + (n > 1 ? ' · ' + n + ' at once' : '')),
     h('h1', { class: 'question-text', id: 'q-text', tabindex: '-1', 'data-autofocus': true }, heading),
@@ -602,11 +616,13 @@ export class Wizard {
     submit);
     const update = () => {
       const bad = desk ? $$('fieldset.sign', f).filter((fs) => (fs.querySelector('input:checked') || {}).value === 'yes') : [];
-      for (const fs of $$('fieldset.sign', f)) {
+      const cut = formCut(f, qs, desk);
+      $$('.form-item, fieldset.sign', f).forEach((fs, i) => {
         const v = (fs.querySelector('input:checked') || {}).value;
         fs.classList.toggle('sign-alarm', desk && v === 'yes');
+        fs.classList.toggle('sign-later', i > cut);
         for (const l of $$('label.choice', fs)) l.classList.toggle('checked', l.querySelector('input').checked);
-      }
+      });
       alarm.textContent = bad.length ? 'Not normal: ' + bad.map((fs) => fs.dataset.short).join('; ') + '. Tell the clinician on duty now, then record.' : '';
       submit.classList.toggle('btn-warning', bad.length > 0);
       submit.textContent = sendWords + (bad.length ? ' — not normal: clinician now' : '');
@@ -633,7 +649,8 @@ export class Wizard {
     h('div', { class: 'choices' }, choicesOf(q, desk).map(([v, l], k) => h('label', { class: 'choice choice-' + v },
       h('input', { type: 'radio', name: q.id, value: v, 'data-choice-key': String(k + 1) }),
       h('kbd', { 'aria-hidden': 'true' }, String(k + 1)), l))),
-    desk ? h('p', { class: 'alarm-text' }, h('strong', {}, 'Not normal'), ' Tell the clinician on duty now.') : null);
+    desk ? h('p', { class: 'alarm-text' }, h('strong', {}, 'Not normal'), ' Tell the clinician on duty now.') : null,
+    h('p', { class: 'later-text' }, 'May not be asked after an answer above: answer it if you can, or leave it.'));
     return fs;
   }
 
@@ -667,12 +684,13 @@ export class Wizard {
     clearErrors(f);
     const answers = [];
     const missing = {};
-    for (const q of qs) {
+    const cut = formCut(f, qs, desk);
+    qs.forEach((q, i) => {
       const el = f.elements.namedItem(q.id);
       const v = el ? String(el.value || '').trim() : '';
-      if (v === '') missing[q.id] = q.type === 'number' ? 'enter a number' : desk ? 'choose Normal, Not normal or Can’t tell' : 'choose an answer';
-      else answers.push({ question: q.id, value: v });
-    }
+      if (v !== '') answers.push({ question: q.id, value: v });
+      else if (i <= cut) missing[q.id] = q.type === 'number' ? 'enter a number' : desk ? 'choose Normal, Not normal or Can’t tell' : 'choose an answer';
+    });
     if (Object.keys(missing).length) {
       showErrors(f, { message: 'Answer every question: ' + Object.keys(missing).length + ' not answered yet', fields: missing });
       return;
