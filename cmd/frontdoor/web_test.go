@@ -774,6 +774,10 @@ func TestReceptionPageRapidResponse(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`.protocol-hit[data-protocol="older-person-unwell-fallen"]`)),
 		chromedp.Click(chromedp.CSS(`#complaint-form input[name="context.flags.usual_residence"]`)),
 		chromedp.Click(chromedp.CSS("#start-triage")), c.visible("#question"))
+	// The caller's checks are one form too.
+	c.do("caller form", c.visible(`#question[data-form="caller"]`))
+	c.checkA11y("caller form")
+	c.screenshot("04-caller-form")
 	c.answerAll(map[string]string{"fallen": "yes", "fall_need": "yes", "fall_at_home": "yes"})
 	if got := c.text("#outcome-tier"); got != "Rapid response" {
 		t.Fatalf("outcome tier %q\n%s", got, c.text("#outcome"))
@@ -1064,6 +1068,11 @@ func TestReceptionPageDeskForm(t *testing.T) {
 	if role := d.attr("#form-alarm", "role"); role != "alert" {
 		t.Fatalf("alarm role %q", role)
 	}
+	// The signs after it may not be asked at all (an emergency ends the
+	// screen): they say so and need no answer.
+	if !get(d, "later signs optional", chromedp.Evaluate[bool](`document.querySelector('#question fieldset[data-sign="screen.desk_fast"]').classList.contains('sign-later')`)) {
+		t.Error("the signs after a Not normal one are not marked as possibly not asked")
+	}
 	d.checkA11y("desk form with a sign not normal")
 	d.screenshot("04-desk-form-not-normal")
 	d.do("breathing normal again", chromedp.Click(chromedp.CSS(`#question fieldset[data-sign="screen.desk_breathing"] label.choice-no`)))
@@ -1103,6 +1112,17 @@ func TestReceptionPageDeskForm(t *testing.T) {
 		}
 	}
 	id := strings.TrimSuffix(strings.TrimPrefix(posts[0].Path, "/v1/attendances/"), "/answers")
+
+	// The floor is raised at once, while the protocol's questions go on:
+	// the questions screen says so, with why and the clock.
+	if st := attendanceJSON(t, tc, desk, id)["status"]; st == "awaiting_clinician" {
+		d.waitText("#clinician-first", "colour could not be checked at the desk")
+		d.waitText("#clinician-first", "Finish the questions")
+		d.checkA11y("questions with the clinician-first floor raised")
+		d.screenshot("04-question-clinician-first-raised")
+	} else {
+		t.Logf("status %v after the desk form: the early raise is not checked", st)
+	}
 
 	// The rest, one question per screen (or a form), "no" throughout.
 	d.answerAll(nil)
@@ -1199,6 +1219,90 @@ func TestReceptionPageDeskForm(t *testing.T) {
 		}
 	} else {
 		t.Logf("status %v (not awaiting_clinician yet): the clinician's Confirm is not checked", a["status"])
+	}
+}
+
+// TestReceptionPageContext: what decides, entered before the questions:
+// weeks pregnant appear when pregnant is yes; earlier contacts one row each
+// (when is required, next to the field), counted by service; the flags as
+// plain checkboxes. The create request carries them and the engine has them.
+func TestReceptionPageContext(t *testing.T) {
+	tc, _ := newClockedCluster(t, 1, mondayAfternoon)
+	url := tc.nodes[0].url
+	desk := tc.key(t, cluster.RoleReception, "Desk 6")
+
+	d := newTab(t, "context tab")
+	d.signIn(url, desk)
+	d.do("new attendance", chromedp.Click(chromedp.CSS("#nav-new")), d.visible("#clinician-now"),
+		chromedp.KeyEvent("n"), d.visible("#find-form"),
+		chromedp.Click(chromedp.CSS("#skip-patient")), d.visible("#complaint-form"),
+		chromedp.SendKeys(chromedp.CSS(`#complaint-form input[name=complaint]`), "sore throat"),
+		d.visible(`.protocol-hit[data-protocol="cough-cold-sore-throat"]`),
+		chromedp.Click(chromedp.CSS(`.protocol-hit[data-protocol="cough-cold-sore-throat"]`)),
+		chromedp.SendKeys(chromedp.CSS(`#complaint-form input[name="context.age"]`), "34"),
+		set(`#complaint-form select[name="context.sex"]`, "female"))
+	if !get(d, "weeks hidden", chromedp.Evaluate[bool](`document.getElementById('gestation-group').hidden`)) {
+		t.Fatal("weeks pregnant shown before pregnant is yes")
+	}
+	d.do("pregnant", set(`#complaint-form select[name="context.pregnant"]`, "yes"), d.visible(`#complaint-form input[name="context.gestation_weeks"]`),
+		chromedp.SendKeys(chromedp.CSS(`#complaint-form input[name="context.gestation_weeks"]`), "33"))
+
+	// An earlier contact without when is refused next to its hours.
+	d.recordRequests()
+	d.do("a contact without hours", chromedp.Click(chromedp.CSS("#add-contact")), d.visible(".contact-row"),
+		set(`#complaint-form select[name="context.earlier_contacts[0].service"]`, "nhs111"),
+		chromedp.Click(chromedp.CSS("#start-triage")))
+	d.waitText(`[data-field="context.earlier_contacts[0].hours_ago"] .error-message`, "Error:")
+	if n := len(d.requests()); n != 0 {
+		t.Fatalf("%d requests sent with a contact missing its hours", n)
+	}
+	d.do("hours, and a second contact", chromedp.SendKeys(chromedp.CSS(`#complaint-form input[name="context.earlier_contacts[0].hours_ago"]`), "30"),
+		chromedp.Click(chromedp.CSS("#add-contact")),
+		set(`#complaint-form select[name="context.earlier_contacts[1].service"]`, "this_centre"),
+		chromedp.SendKeys(chromedp.CSS(`#complaint-form input[name="context.earlier_contacts[1].hours_ago"]`), "20"),
+		chromedp.Click(chromedp.CSS(`#complaint-form input[name="context.flags.alone"]`)),
+		chromedp.Click(chromedp.CSS(`#complaint-form input[name="context.flags.anticoagulated"]`)))
+	d.waitText("#contacts-count", "2 earlier contacts: NHS 111 1, This centre 1")
+	d.checkA11y("complaint with context")
+	d.screenshot("03-context")
+	d.do("start", chromedp.Click(chromedp.CSS("#start-triage")), d.visible("#question"))
+
+	var body struct {
+		Context struct {
+			AgeYears        *int     `json:"age_years"`
+			Pregnant        string   `json:"pregnant"`
+			GestationWeeks  *int     `json:"gestation_weeks"`
+			Flags           []string `json:"flags"`
+			EarlierContacts []struct {
+				Service  string `json:"service"`
+				HoursAgo int    `json:"hours_ago"`
+			} `json:"earlier_contacts"`
+		} `json:"context"`
+	}
+	for _, r := range d.requests() {
+		if r.Method == http.MethodPost && r.Path == "/v1/attendances" {
+			if err := json.Unmarshal([]byte(r.Body), &body); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	c := body.Context
+	if c.AgeYears == nil || *c.AgeYears != 34 || c.Pregnant != "yes" || c.GestationWeeks == nil || *c.GestationWeeks != 33 ||
+		!slices.Equal(c.Flags, []string{"anticoagulated", "alone"}) || len(c.EarlierContacts) != 2 ||
+		c.EarlierContacts[0].Service != "nhs111" || c.EarlierContacts[0].HoursAgo != 30 || c.EarlierContacts[1].Service != "this_centre" || c.EarlierContacts[1].HoursAgo != 20 {
+		t.Fatalf("create request context %+v", c)
+	}
+	id := d.attr("#question", "data-attendance")
+	p := jsonAt(attendanceJSON(t, tc, desk, id), "triage", "session", "patient")
+	if jsonAt(p, "gestation_weeks") != float64(33) {
+		t.Errorf("the engine's gestation_weeks %v", jsonAt(p, "gestation_weeks"))
+	}
+	if n, _ := jsonAt(p, "previous_contacts_96h").(float64); n < 2 {
+		t.Errorf("the engine counts %v earlier contacts, want 2", jsonAt(p, "previous_contacts_96h"))
+	}
+	flags := fmt.Sprint(jsonAt(p, "flags"))
+	if !strings.Contains(flags, "alone") || !strings.Contains(flags, "anticoagulated") {
+		t.Errorf("the engine's flags %s", flags)
 	}
 }
 
