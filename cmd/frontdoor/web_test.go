@@ -888,6 +888,34 @@ func TestReceptionPageRapidResponse(t *testing.T) {
 	if d := getDispatchView(t, tc, tc.leader(t), second); d.DeclineReason != "both crews on a cardiac arrest" {
 		t.Fatalf("decline reason %q", d.DeclineReason)
 	}
+
+	// A third call, nobody named and no postcode: the rapid response need
+	// waits for where they are (never a silent fallback); the call handler
+	// gives the postcode on the outcome screen and it is routed.
+	c.do("a call without a postcode", chromedp.KeyEvent("n", chromedp.KeyModifiers(chromedp.ModifierAlt)), c.visible("#clinician-now"),
+		chromedp.KeyEvent("n"), c.visible("#find-form"),
+		chromedp.Click(chromedp.CSS("#skip-patient")), c.visible("#complaint-form"),
+		chromedp.SendKeys(chromedp.CSS(`#complaint-form input[name=complaint]`), "fallen and cannot get up"),
+		c.visible(`.protocol-hit[data-protocol="older-person-unwell-fallen"]`),
+		chromedp.Click(chromedp.CSS(`.protocol-hit[data-protocol="older-person-unwell-fallen"]`)),
+		chromedp.SendKeys(chromedp.CSS(`#complaint-form input[name="context.age"]`), "84"),
+		set(`#complaint-form select[name="context.sex"]`, "female"),
+		chromedp.Click(chromedp.CSS(`#complaint-form input[name="context.flags.usual_residence"]`)),
+		chromedp.Click(chromedp.CSS("#start-triage")), c.visible("#question"))
+	c.answerAll(map[string]string{"fallen": "yes", "fall_need": "yes", "fall_at_home": "yes"})
+	if st := c.attr("#outcome", "data-attendance"); st == "" {
+		t.Fatal("no attendance on the outcome screen")
+	}
+	c.do("address asked", c.visible("#address-form"))
+	c.checkA11y("address needed")
+	c.screenshot("09-address-needed")
+	c.do("give the postcode", chromedp.SendKeys(chromedp.CSS(`#address-form input[name=postcode]`), "DY1 1AA"),
+		chromedp.SendKeys(chromedp.CSS(`#address-form input[name=address]`), "4 Church Street"),
+		chromedp.Click(chromedp.CSS("#address-btn")))
+	c.waitJS("routed", `!document.querySelector('#address-form') && !!document.querySelector('#outcome-service')`)
+	if got := c.text("#outcome-tier"); got != "Rapid response" {
+		t.Fatalf("after the postcode: outcome tier %q\n%s", got, c.text("#outcome"))
+	}
 }
 
 // TestReceptionPageSurvivesLeaderChange: the page is served by a follower
