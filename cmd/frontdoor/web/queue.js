@@ -287,7 +287,7 @@ export class Queue {
         }
       } }, 'Confirm'));
     }
-    return h('tr', { class: 'prio-' + (immediate ? 'immediate' : (a.tier || 'none')) + (a.stream ? ' clinician-first' : ''), 'data-id': a.id, 'data-status': a.status,
+    return h('tr', { class: 'prio-' + (immediate ? 'immediate' : (a.tier || 'none')) + (a.stream ? ' row-clinician-first' : ''), 'data-id': a.id, 'data-status': a.status,
       'data-stream': a.stream || null },
     h('td', {}, h('span', { class: tagCls }, immediate ? 'Immediate' : tierWord(a.tier)),
       a.timeframe && !immediate && a.timeframe !== 'none' ? h('div', { class: 'muted' }, 'within ' + a.timeframe) : null,
