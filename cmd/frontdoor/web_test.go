@@ -1033,11 +1033,13 @@ func jsonAt(v any, path ...any) any {
 // TestReceptionPageDeskForm: a walk-in's desk observations are one screen
 // and one request (issue 13). Reception answers every sign by keyboard —
 // Normal, with one "Can't tell" (colour) — and sees "Not normal" on a sign
-// turn the form into an emergency alarm (and back) before sending. The
-// attendance reaches the clinician-first floor (gp, immediate, Dx9002: "A
-// clinician sees them now") with the reason and what follows unless the
-// clinician decides otherwise: on the outcome screen, in the queue and in
-// the API, which records the desk answers as one command.
+// turn the form into an alarm (and back) before sending. The floor is
+// raised at once while the questions go on; the attendance reaches the
+// clinician-first floor (gp, immediate, Dx9002: "A clinician sees them
+// now") with the reason, the clock and what follows unless the clinician
+// decides otherwise: on the outcome screen, in the queue and in the API,
+// which records the desk answers as one command. The clock lapses red; a
+// clinician confirms from the queue and the protocol's outcome follows.
 func TestReceptionPageDeskForm(t *testing.T) {
 	tc, clk := newClockedCluster(t, 1, mondayAfternoon)
 	url := tc.nodes[0].url
@@ -1143,14 +1145,14 @@ func TestReceptionPageDeskForm(t *testing.T) {
 
 	// The floor is raised at once, while the protocol's questions go on:
 	// the questions screen says so, with why and the clock.
-	if st := attendanceJSON(t, tc, desk, id)["status"]; st == "awaiting_clinician" {
-		d.waitText("#clinician-first", "colour could not be checked at the desk")
-		d.waitText("#clinician-first", "Finish the questions")
-		d.checkA11y("questions with the clinician-first floor raised")
-		d.screenshot("04-question-clinician-first-raised")
-	} else {
-		t.Logf("status %v after the desk form: the early raise is not checked", st)
+	if st := attendanceJSON(t, tc, desk, id)["status"]; st != "awaiting_clinician" {
+		t.Fatalf("status %v after the desk form, want awaiting_clinician", st)
 	}
+	d.waitText("#clinician-first", "colour could not be checked at the desk")
+	d.waitText("#clinician-first", "Finish the questions")
+	d.waitText("#clinician-first .clock", "left")
+	d.checkA11y("questions with the clinician-first floor raised")
+	d.screenshot("04-question-clinician-first-raised")
 
 	// The rest, one question per screen (or a form), "no" throughout.
 	d.answerAll(nil)
@@ -1183,9 +1185,7 @@ func TestReceptionPageDeskForm(t *testing.T) {
 	if get(d, "emergency banner?", chromedp.Evaluate[bool](`!!document.querySelector('#action-banner')`)) {
 		t.Errorf("a clinician-first floor is shown as an emergency: %q", d.text("#action-banner"))
 	}
-	if due, _ := a0(t, tc, desk, d)["clinician_due"].(string); due != "" {
-		d.waitText("#clinician-clock", "left")
-	}
+	d.waitText("#clinician-clock", "Clinician due by 14:15")
 	d.checkA11y("clinician-first outcome")
 	d.screenshot("05-outcome-clinician-first")
 
@@ -1212,41 +1212,45 @@ func TestReceptionPageDeskForm(t *testing.T) {
 		t.Errorf("the desk form's answers recorded at %d raft indexes, want 1 (one request): %v", len(idx), idx)
 	}
 
-	// The queue: the clinician-first tag and, once the API gives them,
-	// the reasons and the clock; a clinician confirms from the queue.
+	// The queue: the clinician-first tag, why, what follows and the clock.
 	d.do("queue", chromedp.Click(chromedp.CSS("#nav-queue")), d.visible("#view-queue"))
 	row := `#queue-body tr[data-id="` + id + `"]`
 	d.waitText(row, "Clinician now")
-	if due, _ := a["clinician_due"].(string); due != "" {
-		d.waitText(row+" .clock", "Clinician due by")
-		d.waitText(row, "colour could not be checked at the desk")
-		// 20 minutes on (the next write carries the time): the clock has
-		// lapsed, shown in red, and the lapse alert is marked.
-		clk.set(londonTime(t, "2030-01-07 14:20"))
-		if resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances", `{"complaint":"a later arrival","patient":{}}`, bearerHeader(desk)); resp.StatusCode != http.StatusCreated {
-			t.Fatalf("a later arrival: %d %s", resp.StatusCode, b)
-		}
-		d.waitJS("clock lapsed", fmt.Sprintf(`(() => { const c = document.querySelector(%q); return !!c && c.classList.contains('clock-lapsed') && c.textContent.includes('Lapsed'); })()`, row+" .clock"))
-		if bg := get(d, "lapsed colour", chromedp.Evaluate[string](fmt.Sprintf(`getComputedStyle(document.querySelector(%q)).backgroundColor`, row+" .clock"))); bg != "rgb(213, 40, 27)" {
-			t.Errorf("a lapsed clock's background is %s, not red", bg)
-		}
-		d.waitText(row, "Lapsed: alert raised")
-		a = attendanceJSON(t, tc, desk, id)
-	} else {
-		t.Log("the API gives no clinician_due yet: the queue clock is not checked")
+	if a["status"] != "awaiting_clinician" || a["clinician_due"] == nil {
+		t.Fatalf("API status %v, clinician_due %v: want awaiting_clinician with a clock", a["status"], a["clinician_due"])
 	}
+	d.waitText(row+" .clock", "Clinician due by 14:15")
+	d.waitText(row, "colour could not be checked at the desk")
+	d.waitText(row, "then, unless the clinician decides otherwise: Pharmacy")
 	d.checkA11y("queue with a clinician-first attendance")
 	d.screenshot("07-queue-clinician-first")
-	if a["status"] == "awaiting_clinician" {
-		cl := newTab(t, "clinician tab")
-		cl.signIn(url, clinician)
-		cl.do("confirm from the queue", cl.visible(row+" .confirm-clinician"), chromedp.Click(chromedp.CSS(row+" .confirm-clinician")))
-		cl.waitJS("settled", fmt.Sprintf(`(() => { const r = document.querySelector(%q); return !r || r.dataset.status !== 'awaiting_clinician'; })()`, row))
-		if st := attendanceJSON(t, tc, desk, id)["status"]; st == "awaiting_clinician" {
-			t.Fatalf("status after the clinician's confirmation: %v", st)
-		}
-	} else {
-		t.Logf("status %v (not awaiting_clinician yet): the clinician's Confirm is not checked", a["status"])
+
+	// 20 minutes on (the next write carries the time): the clock has
+	// lapsed, shown in red, and the lapse alert is marked.
+	clk.set(londonTime(t, "2030-01-07 14:20"))
+	if resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances", `{"complaint":"a later arrival","patient":{}}`, bearerHeader(desk)); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("a later arrival: %d %s", resp.StatusCode, b)
+	}
+	d.waitJS("clock lapsed", fmt.Sprintf(`(() => { const c = document.querySelector(%q); return !!c && c.classList.contains('clock-lapsed') && c.textContent.includes('Lapsed'); })()`, row+" .clock"))
+	if bg := get(d, "lapsed colour", chromedp.Evaluate[string](fmt.Sprintf(`getComputedStyle(document.querySelector(%q)).backgroundColor`, row+" .clock"))); bg != "rgb(213, 40, 27)" {
+		t.Errorf("a lapsed clock's background is %s, not red", bg)
+	}
+	d.waitText(row, "Lapsed: alert raised")
+	d.checkA11y("queue with a lapsed clinician-first attendance")
+	d.screenshot("07-queue-clinician-first-lapsed")
+
+	// A clinician confirms from the queue: settled, what follows is the
+	// protocol's own outcome (Pharmacy First).
+	cl := newTab(t, "clinician tab")
+	cl.signIn(url, clinician)
+	cl.do("confirm from the queue", cl.visible(row+" .confirm-clinician"), chromedp.Click(chromedp.CSS(row+" .confirm-clinician")))
+	cl.waitJS("settled", fmt.Sprintf(`(() => { const r = document.querySelector(%q); return !r || r.dataset.status !== 'awaiting_clinician'; })()`, row))
+	after := attendanceJSON(t, tc, desk, id)
+	if st := after["status"]; st == "awaiting_clinician" {
+		t.Fatalf("status after the clinician's confirmation: %v", st)
+	}
+	if tier := jsonAt(after, "triage", "disposition", "tier"); tier != "pharmacy" {
+		t.Errorf("after the confirmation the disposition is %v, want the protocol's pharmacy", tier)
 	}
 }
 
@@ -1332,12 +1336,6 @@ func TestReceptionPageContext(t *testing.T) {
 	if !strings.Contains(flags, "alone") || !strings.Contains(flags, "anticoagulated") {
 		t.Errorf("the engine's flags %s", flags)
 	}
-}
-
-// a0 reads the attendance on d's outcome screen through the API.
-func a0(t *testing.T, tc *testCluster, key string, d *tab) map[string]any {
-	t.Helper()
-	return attendanceJSON(t, tc, key, d.attr("#outcome", "data-attendance"))
 }
 
 // TestReceptionPageInfantAgeInWeeks: a feverish baby with no date of
