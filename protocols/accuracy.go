@@ -163,20 +163,7 @@ func (m Mode) defaultFor(c Case) func(triage.Question) string {
 
 // RunCaseMode runs a case with its answers, then the mode's defaults.
 func RunCaseMode(set *triage.Set, protocolID string, c Case, m Mode) (triage.Session, *triage.Result, error) {
-	s, step, err := triage.Start(set, protocolID, c.Patient)
-	if err != nil {
-		return s, nil, err
-	}
-	replies, err := Replies(c.Answers)
-	if err != nil {
-		return s, nil, err
-	}
-	if !step.Done && len(replies) > 0 {
-		if s, step, err = triage.Answer(set, s, replies...); err != nil {
-			return s, nil, err
-		}
-	}
-	return Finish(set, s, step, m.defaultFor(c))
+	return runCase(set, protocolID, c, m.defaultFor(c))
 }
 
 // Report tabulates verdicts per correct tier.

@@ -134,6 +134,11 @@ func DefaultAnswer(q triage.Question) string {
 // the harness defaults until an outcome. protocolID is the presentation (for a
 // screen case, the presentation that follows the screen).
 func RunCase(set *triage.Set, protocolID string, c Case) (triage.Session, *triage.Result, error) {
+	return runCase(set, protocolID, c, DefaultAnswer)
+}
+
+// runCase runs a case with its answers, then def for what they leave open.
+func runCase(set *triage.Set, protocolID string, c Case, def func(triage.Question) string) (triage.Session, *triage.Result, error) {
 	s, step, err := triage.Start(set, protocolID, c.Patient)
 	if err != nil {
 		return s, nil, err
@@ -147,7 +152,7 @@ func RunCase(set *triage.Set, protocolID string, c Case) (triage.Session, *triag
 			return s, nil, err
 		}
 	}
-	return Finish(set, s, step, DefaultAnswer)
+	return Finish(set, s, step, def)
 }
 
 // Finish answers the pending questions with def until the session has an outcome.

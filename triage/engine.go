@@ -165,10 +165,11 @@ type ClinicianFirst struct {
 	Then    *Then    `json:"then"`
 }
 
-// Then is the disposition a session reached apart from its clinician-first floor.
-type Then struct {
+// Disposition is what an outcome says: which outcome of which protocol, its
+// tier, Dx, timeframe, care needs and advice.
+type Disposition struct {
 	Outcome   string    `json:"outcome"`
-	Protocol  string    `json:"protocol"`
+	Protocol  string    `json:"protocol"` // the protocol whose outcome this is, or "global"
 	Tier      Tier      `json:"tier"`
 	Dx        string    `json:"dx"`
 	Timeframe Timeframe `json:"timeframe"`
@@ -176,7 +177,12 @@ type Then struct {
 	Title     string    `json:"title"`
 	Advice    string    `json:"advice"`
 	SafetyNet string    `json:"safety_net"`
-	DecidedBy string    `json:"decided_by"`
+}
+
+// Then is the disposition a session reached apart from its clinician-first floor.
+type Then struct {
+	Disposition
+	DecidedBy string `json:"decided_by"`
 }
 
 // PathStep is one node the session passed through.
@@ -203,16 +209,8 @@ type CheckResult struct {
 
 // Result is the outcome of a session with its explanation.
 type Result struct {
-	Outcome   string    `json:"outcome"`
-	Protocol  string    `json:"protocol"` // the protocol whose outcome this is, or "global"
-	Tier      Tier      `json:"tier"`
-	Dx        string    `json:"dx"`
-	Timeframe Timeframe `json:"timeframe"`
-	CareNeeds []string  `json:"care_needs"`
-	Title     string    `json:"title"`
-	Advice    string    `json:"advice"`
-	SafetyNet string    `json:"safety_net"`
-	Guidance  string    `json:"guidance,omitempty"`
+	Disposition
+	Guidance string `json:"guidance,omitempty"`
 	// Action says what an immediate ED outcome means for this channel:
 	// "clinician_now" for a walk-in, "ambulance" for an NHS 111 caller.
 	Action string `json:"action,omitempty"`

@@ -397,8 +397,7 @@ func clinicianFirstDecides(stream *Outcome, res *Result) bool {
 // clinicianFirst makes the outcome a clinician's assessment first: what the
 // session reached without the uncertainty becomes Then.
 func (r *Result) clinicianFirst(screen string, f *floorHit, floors []floorHit) {
-	then := &Then{Outcome: r.Outcome, Protocol: r.Protocol, Tier: r.Tier, Dx: r.Dx, Timeframe: r.Timeframe,
-		CareNeeds: r.CareNeeds, Title: r.Title, Advice: r.Advice, SafetyNet: r.SafetyNet, DecidedBy: r.DecidedBy}
+	then := &Then{Disposition: r.Disposition, DecidedBy: r.DecidedBy}
 	var reasons []string
 	for _, x := range floors {
 		if x.o.Stream != "" && x.reason != "" {
