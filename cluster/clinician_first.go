@@ -109,11 +109,40 @@ func clinicianFirstTitle(stream, reason string) string {
 // routed.
 func settle(tx *Tx, a *Attendance, d *Disposition, why string) error {
 	if d.ClinicianFirst != nil && tx.LogicVersion() >= logicTriageRules1 {
-		awaitClinician(tx, a, d)
-		return nil
+		if !a.Triage.FloorWaived {
+			awaitClinician(tx, a, d)
+			return nil
+		}
+		// A clinician's override has already assessed them: what follows
+		// the floor counts, never below the override.
+		if then := thenDisposition(d.ClinicianFirst.Then); then != nil || a.Triage.Disposition != nil {
+			d = higher(orEmpty(then), a.Triage.Disposition)
+		}
 	}
 	d.ClinicianFirst = nil
 	return decide(tx, a, d, why)
+}
+
+// orEmpty is d, or a disposition of no intensity when d is nil.
+func orEmpty(d *Disposition) *Disposition {
+	if d == nil {
+		return &Disposition{}
+	}
+	return d
+}
+
+// thenDisposition is the disposition of what follows a clinician-first
+// floor (nil when the protocol has not reached it).
+func thenDisposition(then *triage.Then) *Disposition {
+	if then == nil {
+		return nil
+	}
+	d := &Disposition{Tier: then.Tier, Timeframe: then.Timeframe, Dx: then.Dx, CareNeeds: append([]string{}, then.CareNeeds...),
+		Source: "protocol", DecidedBy: then.DecidedBy, Title: then.Title, Advice: then.Advice, SafetyNet: then.SafetyNet}
+	if d.Tier == triage.ED && d.Timeframe == triage.Immediate {
+		d.Action = "clinician_now"
+	}
+	return d
 }
 
 // awaitClinician holds the attendance for the clinician: the disposition
@@ -165,7 +194,7 @@ func applyInterim(tx *Tx, a *Attendance, step triage.Step) (raised bool, reason 
 	if closedForRouting(a.Status) {
 		return raised, reason, nil
 	}
-	if d := clinicianFirstInterim(in); d != nil && d.Intensity() > tr.floor().Intensity() && d.Intensity() >= tr.Disposition.Intensity() {
+	if d := clinicianFirstInterim(in); d != nil && !tr.FloorWaived && d.Intensity() > tr.floor().Intensity() && d.Intensity() >= tr.Disposition.Intensity() {
 		awaitClinician(tx, a, d)
 	}
 	if d := interimEmergency(a, in); d != nil && d.Intensity() > tr.Disposition.Intensity() {
@@ -210,14 +239,9 @@ func settleClinicianFirst(tx *Tx, a *Attendance, note string) error {
 	if s := tr.Session; s != nil && !s.Done {
 		return conflictf("the protocol's questions are not finished (%d waiting): answer them first, or override", len(tr.Questions))
 	}
-	then := clinicianThen(tr)
-	if then == nil {
+	d := thenDisposition(clinicianThen(tr))
+	if d == nil {
 		return conflictf("nothing to settle: the clinician-first floor has no disposition to follow; override instead")
-	}
-	d := &Disposition{Tier: then.Tier, Timeframe: then.Timeframe, Dx: then.Dx, CareNeeds: append([]string{}, then.CareNeeds...),
-		Source: "protocol", DecidedBy: then.DecidedBy, Title: then.Title, Advice: then.Advice, SafetyNet: then.SafetyNet}
-	if d.Tier == triage.ED && d.Timeframe == triage.Immediate {
-		d.Action = "clinician_now"
 	}
 	stream := ""
 	if tr.Disposition != nil && tr.Disposition.ClinicianFirst != nil {

@@ -427,8 +427,15 @@ func applyAttendanceObserve(tx *Tx, raw json.RawMessage) (any, error) {
 // clinician-first one, from logic version 3, waits for the clinician).
 func raiseTo(tx *Tx, a *Attendance, fresh *Disposition) error {
 	if fresh.ClinicianFirst != nil && tx.LogicVersion() >= logicTriageRules1 {
-		awaitClinician(tx, a, fresh)
-		return nil
+		if !a.Triage.FloorWaived {
+			awaitClinician(tx, a, fresh)
+			return nil
+		}
+		// A clinician's override has already assessed them: only what
+		// follows the floor can raise it.
+		if fresh = thenDisposition(fresh.ClinicianFirst.Then); fresh == nil || fresh.Intensity() <= a.Triage.Disposition.Intensity() {
+			return nil
+		}
 	}
 	fresh.ClinicianFirst = nil
 	prev := a.Triage.Disposition

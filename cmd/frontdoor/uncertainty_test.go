@@ -155,6 +155,20 @@ func TestClinicianFirstAndContextThroughTheAPI(t *testing.T) {
 			},
 		},
 		{
+			name: "(b2) the same caller referred with an NHS 111 Dx06: the call-back settles no lower than the Dx", hdr: nhs111,
+			body: `{"complaint":"cough, lips feel odd","protocol":"cough-cold-sore-throat","channel":"nhs111","dx":{"code":"Dx06"},` +
+				`"patient":{"postcode":"DY1 1AA"},"context":{"age_years":35,"sex":"female","pregnant":"no"}}`,
+			answers: map[string]string{"screen.self_swelling": "not_sure", "screen.anaphylaxis_followup": "not_sure"},
+			tier:    triage.GP, timeframe: triage.Within1h, dx: "Dx11", status: cluster.AttendanceAwaitingClinician, decidedBy: "clinician_first",
+			stream: triage.StreamClinicianCallback, due: time.Hour,
+			then: func(t *testing.T, a *cluster.Attendance) {
+				got := postAttendance(t, tc, "/v1/attendances/"+a.ID+"/confirm", `{"note":"called back"}`, doc)
+				if d := got.Triage.Disposition; got.Status != cluster.AttendanceRouted || d.Tier != triage.GP || d.Timeframe != triage.Within6h || d.Dx != "Dx06" {
+					t.Fatalf("after the call-back: %s %+v, want the Dx06 floor (gp 6h)", got.Status, d)
+				}
+			},
+		},
+		{
 			name: "(c) not responding, breathing not sure: treated as not breathing", body: cough("walk_in"), hdr: desk,
 			answers: map[string]string{"screen.desk_responding": "yes", "screen.desk_unresponsive_breathing": "not_sure"},
 			tier:    triage.ED, timeframe: triage.Immediate, dx: "Dx011", status: cluster.AttendanceRouted, decidedBy: "screen", service: "ed-castlegate",
@@ -267,6 +281,24 @@ func TestClinicianFirstHeadsTheNonEmergencies(t *testing.T) {
 	ev := lastQueueEvent(t, tc, a.ID, desk)
 	if ev.Stream != triage.StreamClinicianNow || ev.ClinicianDue == nil || ev.Status != cluster.AttendanceAwaitingClinician {
 		t.Fatalf("queue event %+v", ev)
+	}
+	// With questions still waiting there is no "then" to confirm yet; the
+	// clinician may override as ever.
+	doc := bearerHeader(tc.key(t, cluster.RoleClinician, "Dr Patel"))
+	if resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/confirm", `{}`, doc); resp.StatusCode != http.StatusConflict ||
+		!strings.Contains(string(b), "questions are not finished") {
+		t.Fatalf("confirm with questions waiting: %d %s", resp.StatusCode, b)
+	}
+	got := postAttendance(t, tc, "/v1/attendances/"+a.ID+"/override", `{"tier":"gp","timeframe":"2h","reason":"seen: colour normal, a cold"}`, doc)
+	if got.Status != cluster.AttendanceRouted || got.Triage.Disposition.Source != "override" || got.Routing == nil {
+		t.Fatalf("override of a clinician-first floor: %s %+v", got.Status, got.Triage.Disposition)
+	}
+	// The questions finish with the same uncertainty on the path: the
+	// clinician has assessed them, so it does not hold them again, and a
+	// cold (self care) does not lower the override.
+	got = answerAll(t, tc, got, nil, desk, nil)
+	if d := got.Triage.Disposition; got.Status != cluster.AttendanceRouted || d.Tier != triage.GP || d.Timeframe != triage.Within2h || d.ClinicianFirst != nil {
+		t.Fatalf("after the override the protocol ended at %s %+v", got.Status, d)
 	}
 }
 
