@@ -109,12 +109,13 @@ func clinicianFirstTitle(stream, reason string) string {
 // routed.
 func settle(tx *Tx, a *Attendance, d *Disposition, why string) error {
 	if d.ClinicianFirst != nil && tx.LogicVersion() >= logicTriageRules1 {
-		if !a.Triage.FloorWaived {
+		if !a.Triage.FloorWaived && !closedForRouting(a.Status) {
 			awaitClinician(tx, a, d)
 			return nil
 		}
-		// A clinician's override has already assessed them: what follows
-		// the floor counts, never below the override.
+		// A clinician's override has already assessed them (or they are
+		// being seen): what follows the floor counts, never below the
+		// disposition they have.
 		if then := thenDisposition(d.ClinicianFirst.Then); then != nil || a.Triage.Disposition != nil {
 			d = higher(orEmpty(then), a.Triage.Disposition)
 		}
