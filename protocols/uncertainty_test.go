@@ -290,3 +290,30 @@ func TestEndOfLifeAndDNACPR(t *testing.T) {
 		t.Errorf("advance care plan got generic ambulance advice: %q", res.Advice)
 	}
 }
+
+// TestDeskObservationIsNotAskedAgain: a sign reception recorded at the desk
+// answers the presentation's question about the same sign (same_as).
+func TestDeskObservationIsNotAskedAgain(t *testing.T) {
+	set := loadCleanSet(t)
+	s, st, err := triage.Start(set, "fever-under-5", triage.Patient{AgeYears: intp(2), Channel: triage.ChannelWalkIn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, steps, res := answerAll(t, set, s, st, map[string]string{}, triage.No)
+	for _, ids := range steps {
+		for _, id := range ids {
+			if id == "colour" || id == "unresponsive" {
+				t.Errorf("%s was asked again after the desk form", id)
+			}
+		}
+	}
+	from := map[string]string{}
+	for _, p := range res.Path {
+		if p.From != "" {
+			from[p.Node] = p.From
+		}
+	}
+	if from["colour"] != "screen.desk_colour" || from["unresponsive"] != "screen.desk_confused" {
+		t.Errorf("path does not say the answers came from the desk: %v", from)
+	}
+}

@@ -192,7 +192,9 @@ type PathStep struct {
 	Kind     string `json:"kind"` // question | switch | floor | continue
 	Question string `json:"question,omitempty"`
 	Answer   string `json:"answer,omitempty"`
-	Next     string `json:"next"`
+	// From names the observation the answer was taken from (same_as).
+	From string `json:"from,omitempty"`
+	Next string `json:"next"`
 }
 
 // CheckResult is the verdict of one global check.

@@ -222,6 +222,10 @@ type Node struct {
 	Observed bool `yaml:"observed" json:"observed,omitempty"`
 	// FollowUp marks the plain follow-up of an uncertain red-flag answer.
 	FollowUp bool `yaml:"follow_up" json:"follow_up,omitempty"`
+	// SameAs names observations that answer this question when they were
+	// answered yes or no (e.g. screen.desk_breathing): what reception saw at
+	// the desk is not asked again.
+	SameAs []string `yaml:"same_as" json:"same_as,omitempty"`
 	// NG133 marks a pregnancy red flag: a "yes" is that NICE NG133 feature
 	// (red: maternity assessment now; amber: within the hour).
 	NG133 string `yaml:"ng133" json:"ng133,omitempty"`

@@ -107,7 +107,7 @@ func (d *fileDoc) UnmarshalYAML(v *yaml.Node) error {
 }
 
 func decodeNode(v *yaml.Node, s *issueSink) (*Node, error) {
-	checkKeys(v, s, "node", "id", "question", "help", "type", "sets", "ng143", "branches", "unit", "min", "max", "ranges", "choices", "not_sure", "switch", "floor", "next", "group", "observed", "follow_up", "ng133", "reason")
+	checkKeys(v, s, "node", "id", "question", "help", "type", "sets", "ng143", "branches", "unit", "min", "max", "ranges", "choices", "not_sure", "switch", "floor", "next", "group", "observed", "follow_up", "ng133", "reason", "same_as")
 	type plain struct {
 		ID       string      `yaml:"id"`
 		Question string      `yaml:"question"`
@@ -130,6 +130,7 @@ func decodeNode(v *yaml.Node, s *issueSink) (*Node, error) {
 		FollowUp bool        `yaml:"follow_up"`
 		NG133    string      `yaml:"ng133"`
 		Reason   string      `yaml:"reason"`
+		SameAs   []string    `yaml:"same_as"`
 	}
 	var raw plain
 	var errs []error
@@ -138,7 +139,7 @@ func decodeNode(v *yaml.Node, s *issueSink) (*Node, error) {
 	}
 	n := &Node{ID: raw.ID, Question: raw.Question, Help: raw.Help, Type: raw.Type, Sets: raw.Sets, NG143: raw.NG143,
 		Unit: raw.Unit, Min: raw.Min, Max: raw.Max, NotSure: raw.NotSure, Floor: raw.Floor, Next: raw.Next, Line: v.Line,
-		Group: raw.Group, Observed: raw.Observed, FollowUp: raw.FollowUp, NG133: raw.NG133, Reason: raw.Reason}
+		Group: raw.Group, Observed: raw.Observed, FollowUp: raw.FollowUp, NG133: raw.NG133, Reason: raw.Reason, SameAs: raw.SameAs}
 	if raw.Branches.Kind != 0 {
 		checkKeys(&raw.Branches, s, "branches of a yes_no question", "yes", "no", "not_sure")
 		n.Branches = &Branches{Line: raw.Branches.Line}

@@ -116,6 +116,14 @@ func build(files map[string][]byte) (*Set, []LintError) {
 			}
 		}
 	}
+	for _, p := range append([]*Protocol{set.Screen}, set.Presentations...) {
+		if p == nil {
+			continue
+		}
+		for _, n := range p.Nodes {
+			errs = append(errs, lintSameAs(set, p, n)...)
+		}
+	}
 	for _, p := range set.Presentations {
 		for _, n := range p.Nodes {
 			if n.floorIdx == floorClinicianFirstIdx && set.clinicianNow == nil {
@@ -159,4 +167,31 @@ func hasRule(errs []LintError, rule string) bool {
 		}
 	}
 	return false
+}
+
+// lintSameAs checks a question's same_as: yes_no questions only, each name
+// a yes_no question of the screen (screen.<id>) or of the same protocol.
+func lintSameAs(set *Set, p *Protocol, n *Node) []LintError {
+	var errs []LintError
+	bad := func(msg, hint string) {
+		errs = append(errs, LintError{File: p.File, Line: n.Line, Rule: RuleDanglingRef, Message: msg, Hint: hint})
+	}
+	if len(n.SameAs) > 0 && (n.NodeKind() != "question" || n.Type != YesNo) {
+		bad(fmt.Sprintf("node %s: same_as on a %s %s", n.ID, n.NodeKind(), n.Type), "same_as goes on yes_no questions")
+		return errs
+	}
+	for _, id := range n.SameAs {
+		src, nid := p, id
+		if strings.HasPrefix(id, ScreenPrefix) {
+			src, nid = set.Screen, strings.TrimPrefix(id, ScreenPrefix)
+		}
+		var q *Node
+		if src != nil {
+			q, _ = src.NodeByID(nid)
+		}
+		if q == nil || q.NodeKind() != "question" || q.Type != YesNo || q == n {
+			bad(fmt.Sprintf("node %s: same_as %q is not another yes_no question", n.ID, id), "name a yes_no question: screen.<id> or an id of this protocol")
+		}
+	}
+	return errs
 }

@@ -112,6 +112,21 @@ func (w *walker) match(c *When) bool {
 	return true
 }
 
+// sameAs answers a question from an observation already made (same_as:
+// the first of the named questions answered yes or no), so a sign reception
+// saw at the desk is not asked again as a question. It returns the answer
+// and the question it came from.
+func (w *walker) sameAs(n *Node) (string, string, bool) {
+	for _, id := range n.SameAs {
+		screen := strings.HasPrefix(id, ScreenPrefix)
+		v, ok := w.lookup(screen, strings.TrimPrefix(id, ScreenPrefix))
+		if ok && (v == Yes || v == No) {
+			return v, id, true
+		}
+	}
+	return "", "", false
+}
+
 // streamFor is the clinician-first outcome for the channel: an NHS 111
 // caller is called back (the protocol's clinician_callback outcome) where a
 // walk-in is seen now.
@@ -232,6 +247,10 @@ func (w *walker) run(p *Protocol, screen bool) (out *Outcome, pending *Question,
 			r = n.nextRef
 		default:
 			v, ok := w.lookup(screen, n.ID)
+			from := ""
+			if !ok && w.rules >= 1 {
+				v, from, ok = w.sameAs(n)
+			}
 			if !ok {
 				id := n.ID
 				if screen {
@@ -249,7 +268,7 @@ func (w *walker) run(p *Protocol, screen bool) (out *Outcome, pending *Question,
 				if n.NG133 != "" && v == Yes && w.rules >= 1 {
 					w.ng133 = append(w.ng133, Feature{Name: n.Question, Colour: TrafficLight(n.NG133)})
 				}
-				w.path = append(w.path, PathStep{Protocol: p.ID, Node: n.ID, Kind: "question", Question: n.Question, Answer: v, Next: target})
+				w.path = append(w.path, PathStep{Protocol: p.ID, Node: n.ID, Kind: "question", Question: n.Question, Answer: v, Next: target, From: from})
 			}
 			r = next
 		}
