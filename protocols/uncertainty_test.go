@@ -317,3 +317,19 @@ func TestDeskObservationIsNotAskedAgain(t *testing.T) {
 		t.Errorf("path does not say the answers came from the desk: %v", from)
 	}
 }
+
+// TestSevereHypertensionInPregnancyDoesNotWait: systolic 165 at 30 weeks
+// decides maternity assessment now at the start, before more questions.
+func TestSevereHypertensionInPregnancyDoesNotWait(t *testing.T) {
+	set := loadCleanSet(t)
+	p := triage.Patient{AgeYears: intp(31), Sex: "female", Pregnant: "yes", GestationWeeks: intp(30), Channel: triage.ChannelNHS111,
+		Observations: triage.Observations{SystolicBP: intp(165)}}
+	_, st, err := triage.Start(set, "headache", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Done || st.Outcome.Tier != triage.ED || st.Outcome.Timeframe != triage.Immediate || st.Outcome.DecidedBy != triage.CheckMaternity ||
+		len(st.Outcome.CareNeeds) != 1 || st.Outcome.CareNeeds[0] != "maternity" {
+		t.Fatalf("step = done %v %+v, want maternity assessment now at once", st.Done, st.Outcome)
+	}
+}

@@ -151,6 +151,7 @@ type Interim struct {
 	Dx        string        `json:"dx"`
 	DecidedBy string        `json:"decided_by"` // a check name, floor or clinician_first
 	Stream    string        `json:"stream,omitempty"`
+	CareNeeds []string      `json:"care_needs,omitempty"`
 	Reason    string        `json:"reason"`
 	Checks    []CheckResult `json:"checks,omitempty"`
 	NEWS2     *NEWS2Result  `json:"news2,omitempty"`

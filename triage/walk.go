@@ -498,11 +498,11 @@ func interim(set *Set, pr *Protocol, s *Session) *Interim {
 			if reason == "" {
 				reason = f.o.Title
 			}
-			in = &Interim{Tier: f.o.Tier, Timeframe: f.o.Timeframe, Dx: f.o.Dx, DecidedBy: by, Stream: f.o.Stream, Reason: reason}
+			in = &Interim{Tier: f.o.Tier, Timeframe: f.o.Timeframe, Dx: f.o.Dx, DecidedBy: by, Stream: f.o.Stream, Reason: reason, CareNeeds: f.o.CareNeeds}
 		}
 	}
 	if c := topCheck(checks); c != nil && (in == nil || Intensity(c.Tier, c.Timeframe) > Intensity(in.Tier, in.Timeframe)) {
-		in = &Interim{Tier: c.Tier, Timeframe: c.Timeframe, Dx: c.Dx, DecidedBy: c.Check, Reason: c.Reason}
+		in = &Interim{Tier: c.Tier, Timeframe: c.Timeframe, Dx: c.Dx, DecidedBy: c.Check, Reason: c.Reason, CareNeeds: c.CareNeeds}
 	}
 	if in != nil {
 		in.Checks, in.NEWS2 = checks, news
@@ -546,7 +546,12 @@ func demandsImmediate(w *walker) bool {
 		return true
 	}
 	n, severe := sepsisCount(w.a, *o)
-	return n >= 2 || (n == 1 && severe)
+	if n >= 2 || (n == 1 && severe) {
+		return true
+	}
+	// NG133: severe hypertension from 20 weeks or after a birth needs
+	// maternity assessment now, not more questions first.
+	return w.rules >= 1 && maternityCheck(w).Timeframe == Immediate
 }
 
 func (r *Result) setOutcome(protocol string, o *Outcome, decidedBy string) {
