@@ -16,7 +16,6 @@ import (
 // successfully, creating a fresh attendance where the request consumes it.
 func init() { workflowSampleHooks = append(workflowSampleHooks, workflowRouteSamples) }
 
-
 var sampleVersion atomic.Int64
 
 func workflowRouteSamples(t *testing.T, tc *testCluster) map[string]sampleFunc {
