@@ -333,3 +333,25 @@ func TestSevereHypertensionInPregnancyDoesNotWait(t *testing.T) {
 		t.Fatalf("step = done %v %+v, want maternity assessment now at once", st.Done, st.Outcome)
 	}
 }
+
+// TestMeasuredInfantFeverIsNotAskedAgain: a baby under 3 months with 38C
+// or more measured is not asked whether they are hot; NG143 decides.
+func TestMeasuredInfantFeverIsNotAskedAgain(t *testing.T) {
+	set := loadCleanSet(t)
+	p := triage.Patient{AgeDays: intp(63), Channel: triage.ChannelWalkIn, Observations: triage.Observations{TemperatureC: floatp(38.0)}}
+	s, st, err := triage.Start(set, "fever-under-5", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, steps, res := answerAll(t, set, s, st, map[string]string{}, triage.No)
+	for _, ids := range steps {
+		for _, id := range ids {
+			if id == "screen.infant_fever" {
+				t.Error("asked whether the baby is hot after 38.0C was measured")
+			}
+		}
+	}
+	if res.Tier != triage.ED || res.Timeframe != triage.Within1h || res.Dx != "Dx02" || res.DecidedBy != triage.CheckNG143 {
+		t.Errorf("got %s/%s/%s by %s, want NG143 red ed/1h/Dx02", res.Tier, res.Timeframe, res.Dx, res.DecidedBy)
+	}
+}

@@ -313,7 +313,9 @@ type When struct {
 	GestationFromWeeks *int `yaml:"gestation_from_weeks" json:"gestation_from_weeks,omitempty"`
 	// Postnatal: gave birth in the last 6 weeks (true) or not (false).
 	Postnatal *bool `yaml:"postnatal" json:"postnatal,omitempty"`
-	Line      int   `yaml:"-" json:"-"`
+	// TemperatureFromC: a temperature of at least this was measured.
+	TemperatureFromC *float64 `yaml:"temperature_from_c" json:"temperature_from_c,omitempty"`
+	Line             int      `yaml:"-" json:"-"`
 }
 
 func (w *When) hasAge() bool {
@@ -322,7 +324,7 @@ func (w *When) hasAge() bool {
 
 func (w *When) onlyAge() bool {
 	return w.hasAge() && w.Sex == "" && w.Pregnant == "" && w.Channel == "" && w.Flag == "" && w.AgeUnknown == nil && w.NEWS2Complete == nil &&
-		w.ObservationsNormal == nil && w.GestationFromWeeks == nil && w.Postnatal == nil
+		w.ObservationsNormal == nil && w.GestationFromWeeks == nil && w.Postnatal == nil && w.TemperatureFromC == nil
 }
 
 // Outcome is a disposition: tier, Dx code, timeframe, care needs and advice.

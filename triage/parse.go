@@ -182,7 +182,7 @@ func decodeNode(v *yaml.Node, s *issueSink) (*Node, error) {
 		c := &SwitchCase{Next: pc.Next, Line: sv.Line}
 		if pc.When.Kind != 0 {
 			checkKeys(&pc.When, s, "when", "age_under_years", "age_from_years", "age_under_days", "age_from_days", "sex", "pregnant", "channel", "flag", "age_unknown", "news2_complete",
-				"observations_normal", "gestation_from_weeks", "postnatal")
+				"observations_normal", "gestation_from_weeks", "postnatal", "temperature_from_c")
 			c.When = &When{Line: pc.When.Line}
 			if err := pc.When.Decode(c.When); err != nil {
 				errs = append(errs, err)

@@ -109,6 +109,12 @@ func (w *walker) match(c *When) bool {
 	if c.Postnatal != nil && *c.Postnatal != w.postnatal() {
 		return false
 	}
+	if c.TemperatureFromC != nil {
+		t := w.s.Patient.Observations.TemperatureC
+		if t == nil || *t < *c.TemperatureFromC {
+			return false
+		}
+	}
 	return true
 }
 
