@@ -59,6 +59,9 @@ func Logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
+// handedOut holds the ports FreeAddr gave this test process.
+var handedOut sync.Map
+
 // FreeAddr returns a currently free 127.0.0.1:port for a test node to bind
 // later. It picks from 20000-31999, below Linux's ephemeral range
 // (32768-60999): a port the kernel handed out for ":0" and that the test
@@ -66,18 +69,28 @@ func Logger() *slog.Logger {
 // loopback connection (tests make many), which showed up as "bind: address
 // already in use" under load. Each process starts at its own offset (from
 // its pid and the clock), so test binaries running side by side rarely meet.
+// A port is handed out once per process: two nodes (of one test or of tests
+// running in parallel) asking before either has bound would otherwise be
+// given the same free port, which showed up as "bind: address already in
+// use" when the second bound.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
 	const lo, span = 20000, 12000
 	start := (os.Getpid()*7919 + int(time.Now().UnixNano()%span)) % span
-	for i := range 200 {
+	for i := range 400 {
 		port := lo + (start+i*101)%span
+		if _, taken := handedOut.Load(port); taken {
+			continue
+		}
 		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
 			continue
 		}
 		addr := l.Addr().String()
 		l.Close()
+		if _, taken := handedOut.LoadOrStore(port, true); taken {
+			continue
+		}
 		return addr
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
