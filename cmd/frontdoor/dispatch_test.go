@@ -166,7 +166,7 @@ const fallCallBody = `{"channel":"nhs111","complaint":"fell at home and cannot g
 // response, so its first dispatch is <id>-d1).
 func referFall(t *testing.T, tc *testCluster, tn *testNode, header map[string]string) string {
 	t.Helper()
-	resp, b := tc.do(t, tn, http.MethodPost, "/v1/attendances", fallCallBody, header)
+	resp, b := tc.doOnce(t, tn, http.MethodPost, "/v1/attendances", fallCallBody, header)
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("attendance: %d %s", resp.StatusCode, b)
 	}

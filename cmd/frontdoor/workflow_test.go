@@ -270,6 +270,25 @@ func TestWorkflowAcceptance1(t *testing.T) {
 // doRetry is tc.do that retries a 503 "not accepted" answer (nothing was
 // done: an election was under way, as happens on a loaded test machine)
 // for up to 10 seconds.
+// doOnce sends a write with an Idempotency-Key and retries any 503 (no
+// leader, or an outcome unknown after a leadership change) with the same key
+// for up to 10 s: the write is applied once, and the first result returned.
+func (tc *testCluster) doOnce(t *testing.T, tn *testNode, method, path, body string, hdr map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	h := map[string]string{"Idempotency-Key": fmt.Sprintf("test-%s-%d", t.Name(), time.Now().UnixNano())}
+	for k, v := range hdr {
+		h[k] = v
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, b := tc.do(t, tn, method, path, body, h)
+		if resp.StatusCode != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			return resp, b
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func (tc *testCluster) doRetry(t *testing.T, tn *testNode, method, path, body string, hdr map[string]string) (*http.Response, []byte) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
