@@ -144,6 +144,17 @@ func (tb *tab) fail(what string, err error) {
 }
 
 // do runs steps with a time limit.
+// newUnnamed opens a new attendance with open (a click or a key), skips the
+// patient search, types the complaint and chooses the protocol offered.
+func (tb *tab) newUnnamed(open chromedp.Action[chromedp.Void], complaint, protocol string) []chromedp.Action[chromedp.Void] {
+	hit := fmt.Sprintf(`.protocol-hit[data-protocol=%q]`, protocol)
+	return []chromedp.Action[chromedp.Void]{open, tb.visible("#clinician-now"),
+		chromedp.KeyEvent("n"), tb.visible("#find-form"),
+		chromedp.Click(chromedp.CSS("#skip-patient")), tb.visible("#complaint-form"),
+		chromedp.SendKeys(chromedp.CSS(`#complaint-form input[name=complaint]`), complaint),
+		tb.visible(hit), chromedp.Click(chromedp.CSS(hit))}
+}
+
 func (tb *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	tb.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, 40*time.Second)
@@ -1048,12 +1059,7 @@ func TestReceptionPageDeskForm(t *testing.T) {
 
 	d := newTab(t, "desk form tab")
 	d.signIn(url, desk)
-	d.do("new attendance", chromedp.Click(chromedp.CSS("#nav-new")), d.visible("#clinician-now"),
-		chromedp.KeyEvent("n"), d.visible("#find-form"),
-		chromedp.Click(chromedp.CSS("#skip-patient")), d.visible("#complaint-form"),
-		chromedp.SendKeys(chromedp.CSS(`#complaint-form input[name=complaint]`), "burning when I pee"),
-		d.visible(`.protocol-hit[data-protocol="urinary-symptoms"]`),
-		chromedp.Click(chromedp.CSS(`.protocol-hit[data-protocol="urinary-symptoms"]`)))
+	d.do("new attendance", d.newUnnamed(chromedp.Click(chromedp.CSS("#nav-new")), "burning when I pee", "urinary-symptoms")...)
 	d.waitText("#protocol-chosen", "Chosen:")
 	d.do("context and start",
 		chromedp.SendKeys(chromedp.CSS(`#complaint-form input[name="context.age"]`), "30"),
@@ -1265,14 +1271,9 @@ func TestReceptionPageContext(t *testing.T) {
 
 	d := newTab(t, "context tab")
 	d.signIn(url, desk)
-	d.do("new attendance", chromedp.Click(chromedp.CSS("#nav-new")), d.visible("#clinician-now"),
-		chromedp.KeyEvent("n"), d.visible("#find-form"),
-		chromedp.Click(chromedp.CSS("#skip-patient")), d.visible("#complaint-form"),
-		chromedp.SendKeys(chromedp.CSS(`#complaint-form input[name=complaint]`), "sore throat"),
-		d.visible(`.protocol-hit[data-protocol="cough-cold-sore-throat"]`),
-		chromedp.Click(chromedp.CSS(`.protocol-hit[data-protocol="cough-cold-sore-throat"]`)),
+	d.do("new attendance", append(d.newUnnamed(chromedp.Click(chromedp.CSS("#nav-new")), "sore throat", "cough-cold-sore-throat"),
 		chromedp.SendKeys(chromedp.CSS(`#complaint-form input[name="context.age"]`), "34"),
-		set(`#complaint-form select[name="context.sex"]`, "female"))
+		set(`#complaint-form select[name="context.sex"]`, "female"))...)
 	if !get(d, "weeks hidden", chromedp.Evaluate[bool](`document.getElementById('gestation-group').hidden`)) {
 		t.Fatal("weeks pregnant shown before pregnant is yes")
 	}
@@ -1349,12 +1350,7 @@ func TestReceptionPageInfantAgeInWeeks(t *testing.T) {
 
 	d := newTab(t, "infant tab")
 	d.signIn(url, desk)
-	d.do("new attendance", chromedp.Click(chromedp.CSS("#nav-new")), d.visible("#clinician-now"),
-		chromedp.KeyEvent("n"), d.visible("#find-form"),
-		chromedp.Click(chromedp.CSS("#skip-patient")), d.visible("#complaint-form"),
-		chromedp.SendKeys(chromedp.CSS(`#complaint-form input[name=complaint]`), "feverish baby"),
-		d.visible(`.protocol-hit[data-protocol="fever-under-5"]`),
-		chromedp.Click(chromedp.CSS(`.protocol-hit[data-protocol="fever-under-5"]`)))
+	d.do("new attendance", d.newUnnamed(chromedp.Click(chromedp.CSS("#nav-new")), "feverish baby", "fever-under-5")...)
 	d.waitText("#protocol-chosen", "Chosen:")
 	if units := get(d, "age units", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('#complaint-form select[name="context.age_unit"] option')).map((o) => o.value)`)); !slices.Contains(units, "weeks") {
 		t.Fatalf("the age units offered are %v: no weeks (the API does not publish context.age_weeks yet)", units)
