@@ -41,7 +41,10 @@ var (
 	dxRE = regexp.MustCompile(`^Dx[0-9]{2,5}$`)
 )
 
+// careNeedVocab: what an outcome can ask of a service (protocols/FORMAT.md;
+// the directory's services provide the same words).
 var careNeedVocab = map[string]bool{
+	"self_care": true, "gp_assessment": true, "emergency": true, "emergency_contraception": true,
 	"pharmacy_first:sinusitis": true, "pharmacy_first:sore_throat": true, "pharmacy_first:otitis_media": true,
 	"pharmacy_first:insect_bite": true, "pharmacy_first:impetigo": true, "pharmacy_first:shingles": true,
 	"pharmacy_first:uti": true, "minor_illness": true, "repeat_medicine": true,
