@@ -435,19 +435,3 @@ func TestTierRankAndIntensity(t *testing.T) {
 		t.Error("intensity order wrong")
 	}
 }
-
-func TestSearch(t *testing.T) {
-	set := testSet(t)
-	for _, q := range []string{"SOB", "sob", "short of breath", "breathless", "breathing"} {
-		hits := Search(set, q)
-		if len(hits) == 0 || hits[0].ID != "mini" {
-			t.Errorf("Search(%q) = %+v, want mini first", q, hits)
-		}
-	}
-	if hits := Search(set, "toothache"); len(hits) != 0 {
-		t.Errorf("unrelated query matched: %+v", hits)
-	}
-	if hits := Search(set, "  "); hits != nil {
-		t.Errorf("blank query: %+v", hits)
-	}
-}

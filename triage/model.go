@@ -163,13 +163,17 @@ func flagBit(name string) (uint16, bool) {
 
 // Protocol is one parsed protocol file.
 type Protocol struct {
-	ID           string     `yaml:"id" json:"id"`
-	Version      int        `yaml:"version" json:"version"`
-	Kind         string     `yaml:"kind" json:"kind"`
-	Title        string     `yaml:"title" json:"title"`
-	Synonyms     []string   `yaml:"synonyms" json:"synonyms,omitempty"`
-	Guidance     []string   `yaml:"guidance" json:"guidance,omitempty"`
-	AppliesTo    AppliesTo  `yaml:"applies_to" json:"applies_to"`
+	ID        string    `yaml:"id" json:"id"`
+	Version   int       `yaml:"version" json:"version"`
+	Kind      string    `yaml:"kind" json:"kind"`
+	Title     string    `yaml:"title" json:"title"`
+	Synonyms  []string  `yaml:"synonyms" json:"synonyms,omitempty"`
+	Guidance  []string  `yaml:"guidance" json:"guidance,omitempty"`
+	AppliesTo AppliesTo `yaml:"applies_to" json:"applies_to"`
+	// Usually is who usually has this presentation. The complaint search
+	// ranks a person outside it lower; it never hides the protocol (an
+	// unknown age or sex demotes nothing, and people do not always fit).
+	Usually      *Usually   `yaml:"usually" json:"usually,omitempty"`
 	ImpliesFlags []string   `yaml:"implies_flags" json:"implies_flags,omitempty"`
 	Start        string     `yaml:"start" json:"start"`
 	Nodes        []*Node    `yaml:"nodes" json:"nodes"`
@@ -193,6 +197,14 @@ type AppliesTo struct {
 	MinAgeYears *int `yaml:"min_age_years" json:"min_age_years,omitempty"`
 	MaxAgeYears *int `yaml:"max_age_years" json:"max_age_years,omitempty"`
 	Line        int  `yaml:"-" json:"-"`
+}
+
+// Usually is the usual patient of a presentation, for search ranking only:
+// sex (female | male, empty for either) and ages [min, max) in years.
+type Usually struct {
+	Sex         string `yaml:"sex" json:"sex,omitempty"`
+	MinAgeYears *int   `yaml:"min_age_years" json:"min_age_years,omitempty"`
+	MaxAgeYears *int   `yaml:"max_age_years" json:"max_age_years,omitempty"`
 }
 
 // Node is a question, a switch on the patient context, or a floor.

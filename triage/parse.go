@@ -54,7 +54,7 @@ type fileDoc struct {
 
 func (d *fileDoc) UnmarshalYAML(v *yaml.Node) error {
 	s := &d.sink
-	checkKeys(v, s, "protocol", "id", "version", "kind", "title", "synonyms", "guidance", "applies_to", "implies_flags", "start", "nodes", "outcomes")
+	checkKeys(v, s, "protocol", "id", "version", "kind", "title", "synonyms", "guidance", "applies_to", "usually", "implies_flags", "start", "nodes", "outcomes")
 	type plain struct {
 		ID           string    `yaml:"id"`
 		Version      int       `yaml:"version"`
@@ -63,6 +63,7 @@ func (d *fileDoc) UnmarshalYAML(v *yaml.Node) error {
 		Synonyms     []string  `yaml:"synonyms"`
 		Guidance     []string  `yaml:"guidance"`
 		AppliesTo    yaml.Node `yaml:"applies_to"`
+		Usually      yaml.Node `yaml:"usually"`
 		ImpliesFlags []string  `yaml:"implies_flags"`
 		Start        yaml.Node `yaml:"start"`
 		Nodes        []yaml.Node
@@ -86,6 +87,13 @@ func (d *fileDoc) UnmarshalYAML(v *yaml.Node) error {
 			errs = append(errs, err)
 		}
 		p.AppliesTo.Line = raw.AppliesTo.Line
+	}
+	if raw.Usually.Kind != 0 {
+		checkKeys(&raw.Usually, s, "usually", "sex", "min_age_years", "max_age_years")
+		p.Usually = &Usually{}
+		if err := raw.Usually.Decode(p.Usually); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	for i := range raw.Nodes {
 		n, err := decodeNode(&raw.Nodes[i], s)

@@ -58,6 +58,8 @@ type server struct {
 	peers     *http.Client         // short-timeout calls to other members
 	keys      *keyCache            // API key hashes from local state (auth.go)
 	routes    map[string]*routeRow // routeTable by "METHOD /path" (auth_routes.go)
+	// complaints: the complaint search index of the protocol set in force
+	complaints complaintIndexes
 }
 
 // newApp builds the HTTP API of one node.

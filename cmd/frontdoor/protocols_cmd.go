@@ -9,6 +9,7 @@ import (
 
 	"github.com/frontdoor-ucc/frontdoor/protocols"
 	"github.com/frontdoor-ucc/frontdoor/triage"
+	"github.com/frontdoor-ucc/frontdoor/triage/complaint"
 	"github.com/spf13/cobra"
 )
 
@@ -134,7 +135,7 @@ func runProtocolsTry(cmd *cobra.Command, id string, o tryOptions) error {
 	s, step, err := triage.Start(set, id, c.Patient)
 	if err != nil {
 		if errors.Is(err, triage.ErrUnknownProtocol) {
-			if hits := triage.Search(set, id); len(hits) > 0 {
+			if hits := complaint.New(set).Search(complaint.Query{Text: strings.ReplaceAll(id, "-", " ")}); len(hits) > 0 {
 				return fmt.Errorf("%w (did you mean %s?)", err, hits[0].ID)
 			}
 		}
@@ -282,10 +283,11 @@ func printResult(out io.Writer, r *triage.Result) {
 }
 
 func newProtocolsSearchCmd() *cobra.Command {
-	var dir string
+	var dir, sex string
+	var age int
 	cmd := &cobra.Command{
 		Use:   "search <words>",
-		Short: "Find presentations by title or synonym (\"SOB\" finds breathing difficulty)",
+		Short: "Find presentations for a complaint in the person's words, and say why each matched",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var set *triage.Set
@@ -298,16 +300,23 @@ func newProtocolsSearchCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			hits := triage.Search(set, strings.Join(args, " "))
+			q := complaint.Query{Text: strings.Join(args, " "), Sex: sex}
+			if age >= 0 {
+				d := int(float64(age) * 365.25)
+				q.AgeDays = &d
+			}
+			hits := complaint.New(set).Search(q)
 			if len(hits) == 0 {
-				return fmt.Errorf("protocols search: nothing matches %q", strings.Join(args, " "))
+				return fmt.Errorf("protocols search: nothing matches %q", q.Text)
 			}
 			for _, h := range hits {
-				fmt.Fprintf(cmd.OutOrStdout(), "%-32s %-40s (matched %q)\n", h.ID, h.Title, h.Matched)
+				fmt.Fprintf(cmd.OutOrStdout(), "%-32s %6.2f  %s\n", h.ID, h.Score, h.Why)
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "protocol directory to use instead of the embedded set")
+	cmd.Flags().IntVar(&age, "age", -1, "the person's age in years, if known (ranks presentations)")
+	cmd.Flags().StringVar(&sex, "sex", "", "the person's sex, female or male, if known (ranks presentations)")
 	return cmd
 }

@@ -8,13 +8,16 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
 	"github.com/frontdoor-ucc/frontdoor/protocols"
 	"github.com/frontdoor-ucc/frontdoor/triage"
+	"github.com/frontdoor-ucc/frontdoor/triage/complaint"
 )
 
 // The attendance workflow over HTTP: protocols (list, search, upload,
@@ -93,13 +96,79 @@ func bootstrapProtocols(ctx context.Context, st proposer) error {
 // protocolList is the GET /v1/protocols body.
 type protocolList struct {
 	Protocols []cluster.ProtocolVersion `json:"protocols"`
-	Search    []triage.SearchHit        `json:"search,omitempty"`
+	// Search is present when q was given: the presentations that match,
+	// best first, each saying why; [] when nothing matches.
+	Search []complaint.Hit `json:"search,omitempty"`
+}
+
+// complaintIndexes keeps the search index of the protocol set in force,
+// built once per set (a new set replaces it).
+type complaintIndexes struct {
+	mu  sync.Mutex
+	set *triage.Set
+	ix  *complaint.Index
+}
+
+func (c *complaintIndexes) get(set *triage.Set) *complaint.Index {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.set != set {
+		c.set, c.ix = set, complaint.New(set)
+	}
+	return c.ix
+}
+
+// complaintQuery reads GET /v1/protocols?q=…&age_years=…&sex=…: the
+// person's words, and their age (one of age_years, age_months,
+// age_weeks, age_days) and sex when known, which rank presentations.
+func complaintQuery(c *fiber.Ctx, q string) (complaint.Query, error) {
+	out := complaint.Query{Text: q}
+	bad := map[string]string{}
+	units := []struct {
+		name string
+		days float64
+		max  int
+	}{{"age_years", 365.25, 130}, {"age_months", 30.4375, 1560}, {"age_weeks", 7, 6800}, {"age_days", 1, 47500}}
+	for _, u := range units {
+		v := c.Query(u.name)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		switch {
+		case err != nil || n < 0 || n > u.max:
+			bad[u.name] = fmt.Sprintf("a whole number from 0 to %d", u.max)
+		case out.AgeDays != nil:
+			bad[u.name] = "give the age once, in one unit"
+		default:
+			d := int(float64(n) * u.days)
+			out.AgeDays = &d
+		}
+	}
+	switch sex := c.Query("sex"); sex {
+	case "", "unknown":
+	case "female", "male":
+		out.Sex = sex
+	default:
+		bad["sex"] = "female, male or unknown"
+	}
+	if len(q) > 500 {
+		bad["q"] = "at most 500 characters"
+	}
+	if len(bad) > 0 {
+		return out, invalid("the search cannot be read", bad)
+	}
+	return out, nil
 }
 
 func (s *server) listProtocols(c *fiber.Ctx) error {
 	q := strings.Clone(c.Query("q"))
 	if q == "" {
 		q = strings.Clone(c.Query("search"))
+	}
+	query, err := complaintQuery(c, q)
+	if err != nil {
+		return err
 	}
 	var out protocolList
 	handled, err := s.read(c, func(v *cluster.View) error {
@@ -112,10 +181,7 @@ func (s *server) listProtocols(c *fiber.Ctx) error {
 			if err != nil || set == nil {
 				return err
 			}
-			out.Search = triage.Search(set, q)
-			if out.Search == nil {
-				out.Search = []triage.SearchHit{}
-			}
+			out.Search = s.complaints.get(set).Search(query)
 		}
 		return nil
 	})
