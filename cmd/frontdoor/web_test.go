@@ -1475,3 +1475,45 @@ func TestPageNEWS2MatchesServer(t *testing.T) {
 		}
 	}
 }
+
+// TestReceptionPageComplaintSearch: the complaint box finds the protocol
+// from a whole sentence with a misspelling, shows which words matched,
+// ranks again when the age is entered, and offers the general
+// "unwell, no specific complaint" presentation when nothing fits.
+func TestReceptionPageComplaintSearch(t *testing.T) {
+	tc, _ := newClockedCluster(t, 1, mondayAfternoon)
+	url := tc.nodes[0].url
+	desk := tc.key(t, cluster.RoleReception, "Desk 6")
+
+	d := newTab(t, "complaint search tab")
+	d.signIn(url, desk)
+	d.do("new attendance", chromedp.Click(chromedp.CSS("#nav-new")), d.visible("#clinician-now"),
+		chromedp.KeyEvent("n"), d.visible("#find-form"),
+		chromedp.Click(chromedp.CSS("#skip-patient")), d.visible("#complaint-form"),
+		chromedp.SendKeys(chromedp.CSS(`#complaint-form input[name=complaint]`), "had diarea since last night and keeps being sick, no temperature"),
+		d.visible(`.protocol-hit[data-protocol="diarrhoea-vomiting"]`))
+	if first := d.attr(".protocol-hit", "data-protocol"); first != "diarrhoea-vomiting" {
+		t.Fatalf("first match: %s, want diarrhoea-vomiting", first)
+	}
+	d.waitText(`.protocol-hit[data-protocol="diarrhoea-vomiting"] .hit-why`, "diarea →")
+	d.checkA11y("complaint matches with why")
+
+	// The same words for a two-year-old and for a forty-year-old.
+	firstIs := func(id string) {
+		t.Helper()
+		d.waitJS("first match "+id, fmt.Sprintf(`(() => { const e = document.querySelector('.protocol-hit'); return !!e && e.dataset.protocol === %q; })()`, id))
+	}
+	d.do("a fever, aged 2", set(`#complaint-form input[name="context.age"]`, "2"),
+		set(`#complaint-form input[name=complaint]`, "burning up with a high temperature"))
+	firstIs("fever-under-5")
+	d.do("now aged 40", set(`#complaint-form input[name="context.age"]`, "40"))
+	firstIs("fever-adult")
+
+	// Nothing fits: the general presentation is offered and can be chosen.
+	d.do("nothing fits", set(`#complaint-form input[name=complaint]`, "just not right in himself"),
+		d.visible(`.protocol-general`), chromedp.Click(chromedp.CSS(`.protocol-general`)))
+	d.waitText("#protocol-chosen", "Chosen:")
+	if got := d.attr(".protocol-general", "data-protocol"); got != "unwell-non-specific" {
+		t.Fatalf("general presentation offered: %s", got)
+	}
+}

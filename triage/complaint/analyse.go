@@ -29,6 +29,10 @@ const (
 	stop                       // carries no meaning for matching ("the", "my", "left")
 	negation                   // starts a negation scope ("no", "not", "without")
 	childHint                  // says the person is a young child ("baby", "toddler")
+	// particle: a word that changes the meaning of the one before it
+	// ("burning up", "throwing up", "passed out", "fell over"): it counts
+	// inside a whole synonym, never on its own.
+	particle
 )
 
 // negationWindow is how many words after a trigger a negation reaches
@@ -104,6 +108,8 @@ func classify(w string) token {
 		return token{word: w, term: w, kind: stop, clauseEnd: true}
 	case childWords[w]:
 		return token{word: w, term: w, kind: childHint}
+	case particles[w]:
+		return token{word: w, term: w, kind: particle}
 	}
 	return token{word: w, term: stem(w), kind: content}
 }
@@ -178,6 +184,8 @@ var functionTerms = set("breath", "breath", "eat", "drink", "pee", "wee", "weed"
 // clauseWords end a negation's scope ("no rash but a high temperature").
 var clauseWords = set("but", "however", "although", "though", "yet", "except", "apart", "whereas")
 
+var particles = set("up", "down", "out", "off", "over", "through")
+
 // childWords say the person is a baby or young child; they count through
 // age (a hint when no age is given), not as complaint words.
 var childWords = set("baby", "babies", "babys", "babe", "toddler", "toddlers", "infant", "infants", "newborn", "newborns",
@@ -188,12 +196,12 @@ var childWords = set("baby", "babies", "babys", "babe", "toddler", "toddlers", "
 // person is counts through the age and sex given with the query, not
 // through these words.
 var stopWords = set(
-	"a", "an", "the", "and", "or", "of", "in", "on", "at", "to", "for", "from", "by", "with", "into", "onto", "over", "under",
-	"up", "down", "out", "off", "about", "after", "before", "since", "for", "as", "if", "so", "than", "then", "there", "here",
+	"a", "an", "the", "and", "or", "of", "in", "on", "at", "to", "for", "from", "by", "with", "into", "onto", "under",
+	"about", "after", "before", "since", "for", "as", "if", "so", "than", "then", "there", "here",
 	"this", "that", "these", "those", "it", "its", "is", "am", "are", "was", "were", "be", "been", "being", "has", "have", "had",
 	"having", "do", "does", "did", "doing", "done", "can", "could", "cant", "cannot", "couldnt", "will", "would", "wouldnt",
 	"should", "shall", "may", "might", "must", "i", "im", "ive", "id", "ill", "me", "my", "mine", "myself", "we", "us", "our",
-	"you", "your", "he", "hes", "him", "his", "she", "shes", "her", "hers", "they", "theyre", "them", "their", "theirs", "who",
+	"you", "your", "yourself", "himself", "herself", "themselves", "itself", "he", "hes", "him", "his", "she", "shes", "her", "hers", "they", "theyre", "them", "their", "theirs", "who",
 	"what", "when", "where", "why", "how", "which", "some", "any", "all", "each", "every", "both", "more", "most", "much",
 	"many", "very", "really", "quite", "bit", "little", "lot", "lots", "too", "also", "just", "only", "got", "get", "gets",
 	"getting", "keeps", "keep", "think", "thinks", "thought", "seems", "seem", "looks", "look", "like", "feel", "feels",

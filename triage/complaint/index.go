@@ -22,6 +22,7 @@ type Index struct {
 	terms    map[string]int32 // term -> term number
 	postings [][]posting      // by term number
 	idf      []float64        // by term number
+	particle []bool           // by term number: counts only inside a phrase
 	avgLen   float64
 	// words: every word of the titles and synonyms as written, by first
 	// letter, for spelling tolerance; wordTerm: its term.
@@ -55,6 +56,9 @@ type posting struct {
 func New(set *triage.Set) *Index {
 	ix := &Index{terms: map[string]int32{}, words: map[byte][]string{}, wordTerm: map[string]string{}}
 	tf := []map[int32]float64{}
+	// particles are not scored alone, but their rarity weighs a synonym
+	// that needs them ("burning up")
+	particleCounts := map[int32]float64{}
 	for _, p := range set.Presentations {
 		d := doc{p: p}
 		counts := map[int32]float64{}
@@ -62,7 +66,7 @@ func New(set *triage.Set) *Index {
 			ph := phrase{text: text, title: title}
 			for _, t := range analyse(text) {
 				switch t.kind {
-				case content:
+				case content, particle:
 				case negation:
 					ph.negates = true
 				default:
@@ -74,6 +78,9 @@ func New(set *triage.Set) *Index {
 					ix.terms[t.term] = id
 				}
 				ph.terms = append(ph.terms, id)
+				if t.kind == particle {
+					particleCounts[id]++
+				}
 				if t.kind == content {
 					counts[id]++
 					d.length++
@@ -110,7 +117,14 @@ func New(set *triage.Set) *Index {
 	for id, ps := range ix.postings {
 		sort.Slice(ps, func(i, j int) bool { return ps[i].doc < ps[j].doc })
 		df := float64(len(ps))
+		if pc := particleCounts[int32(id)]; pc > 0 && df == 0 {
+			df = pc
+		}
 		ix.idf[id] = math.Log(1 + (n-df+0.5)/(df+0.5))
+	}
+	ix.particle = make([]bool, len(ix.terms))
+	for id := range particleCounts {
+		ix.particle[id] = true
 	}
 	for _, ws := range ix.words {
 		sort.Strings(ws)

@@ -124,7 +124,7 @@ func (ix *Index) Search(q Query) []Hit {
 			}
 			w := 0.0
 			for _, id := range ph.terms {
-				if len(ix.postings[id]) > 0 {
+				if len(ix.postings[id]) > 0 || ix.particle[id] {
 					w += ix.idf[id]
 				}
 			}
@@ -201,6 +201,12 @@ func (ix *Index) queryTerms(text string) ([]qterm, bool) {
 			child = true
 			continue
 		case stop:
+			continue
+		case particle:
+			if id, ok := ix.terms[t.term]; ok && ix.particle[id] {
+				out = append(out, qterm{id: id, pos: pos, negated: t.negated, said: t.word, how: "word", weight: 1})
+			}
+			pos++
 			continue
 		}
 		if id, ok := ix.terms[t.term]; ok {

@@ -27,6 +27,19 @@ const LIFE_THREATS = [
 ];
 
 // The attendance workflow routes (cmd/frontdoor/workflow.go).
+// GENERAL_PROTOCOL is offered when no presentation fits the words.
+const GENERAL_PROTOCOL = 'unwell-non-specific';
+
+// matchedWords: the words of a search hit that matched, as a short note
+// ("diarea" → diarrhoea; "no rash" not counted; ranked lower: usually under 5).
+function matchedWords(x) {
+  const words = (x.words || []).map((w) => w.as ? w.said + ' → ' + w.as : w.said);
+  let s = words.length ? ' — ' + words.join(', ') : '';
+  if (x.ignored && x.ignored.length) s += '; not counted: no ' + x.ignored.join(', ');
+  if (x.demoted) s += '; ranked lower: ' + x.demoted;
+  return s;
+}
+
 const ROUTES = {
   answers: '/v1/attendances/{id}/answers',
   observations: '/v1/attendances/{id}/observations',
@@ -423,11 +436,15 @@ export class Wizard {
       const first = hits.querySelector('.protocol-hit');
       if (e.key === 'ArrowDown' && first) { e.preventDefault(); first.focus(); }
     });
-    input.addEventListener('input', () => {
+    // Search as they type, and again when the age or sex that rank the
+    // matches are filled in.
+    const research = () => {
       clearTimeout(timer);
       if (!searchable) return;
-      timer = setTimeout(() => this.searchProtocols(input.value, hits, chosen), 200);
-    });
+      timer = setTimeout(() => this.searchProtocols(input.value, hits, chosen, form), 200);
+    };
+    input.addEventListener('input', research);
+    form.addEventListener('change', (e) => { if (/^context\.(age|age_unit|sex)$/.test(e.target.name || '')) research(); });
     if (this.complaint) chosen.textContent = 'Chosen: ' + this.complaint.title;
     return form;
   }
@@ -504,17 +521,46 @@ export class Wizard {
       rows, count, addBtn);
   }
 
-  async searchProtocols(q, hits, chosen) {
+  // searchProtocols asks the API which presentations fit the words, with
+  // the age and sex known so far (they rank, never hide), and lists the
+  // best six with why each matched. When nothing fits, the general
+  // "unwell, no specific complaint" presentation is offered.
+  async searchProtocols(q, hits, chosen, form) {
     if (q.trim().length < 2) { hits.replaceChildren(); return; }
+    const params = new URLSearchParams({ q });
+    const p = this.patient;
+    if (p && p.date_of_birth) {
+      const days = Math.floor((Date.now() - Date.parse(p.date_of_birth)) / 86400000);
+      if (days >= 0) params.set('age_days', String(days));
+    } else if (form) {
+      const age = form.querySelector('input[name="context.age"]');
+      const unit = form.querySelector('select[name="context.age_unit"]');
+      if (age && age.value !== '' && Number(age.value) >= 0) params.set('age_' + ((unit && unit.value) || 'years'), String(Math.floor(Number(age.value))));
+    }
+    const sexSel = form && form.querySelector('select[name="context.sex"]');
+    const sex = (sexSel && sexSel.value) || (p && p.sex) || '';
+    if (sex === 'female' || sex === 'male') params.set('sex', sex);
+    const choose = (id, title) => {
+      this.complaint = { id, title };
+      chosen.textContent = 'Chosen: ' + title;
+      $$('.protocol-hit', hits).forEach((b) => b.setAttribute('aria-selected', b.dataset.protocol === id ? 'true' : 'false'));
+    };
     try {
-      const r = await api('GET', ROUTES.protocols + '?q=' + encodeURIComponent(q));
+      const r = await api('GET', ROUTES.protocols + '?' + params.toString());
       const list = (r && r.search) || [];
-      hits.replaceChildren(...list.slice(0, 6).map((x, i) => h('button', {
+      const options = list.slice(0, 6).map((x) => h('button', {
         type: 'button', role: 'option', class: 'btn btn-secondary btn-small protocol-hit', 'data-protocol': x.id,
-        'aria-selected': this.complaint && this.complaint.id === x.id ? 'true' : 'false',
-        onclick: () => { this.complaint = { id: x.id, title: x.title }; chosen.textContent = 'Chosen: ' + x.title; $$('.protocol-hit', hits).forEach((b) => b.setAttribute('aria-selected', b.dataset.protocol === x.id)); },
-      }, x.title + (x.matched && x.matched !== x.title ? ' (' + x.matched + ')' : ''))));
-      if (!list.length) hits.replaceChildren(h('p', { class: 'muted' }, 'No presentation matches; try other words.'));
+        'aria-selected': this.complaint && this.complaint.id === x.id ? 'true' : 'false', title: x.why || '',
+        onclick: () => choose(x.id, x.title),
+      }, x.title, h('span', { class: 'hit-why' }, matchedWords(x))));
+      const general = ((r && r.protocols) || []).find((x) => x.id === GENERAL_PROTOCOL && x.active !== false);
+      if (general && !list.some((x) => x.id === GENERAL_PROTOCOL)) {
+        options.push(h('button', { type: 'button', role: 'option', class: 'btn btn-secondary btn-small protocol-hit protocol-general', 'data-protocol': general.id,
+          'aria-selected': this.complaint && this.complaint.id === general.id ? 'true' : 'false',
+          onclick: () => choose(general.id, general.title) }, (list.length ? 'None of these: ' : 'Nothing matches: ') + general.title));
+      }
+      hits.replaceChildren(...options);
+      if (!options.length) hits.replaceChildren(h('p', { class: 'muted' }, 'No presentation matches; try other words.'));
     } catch { /* searching is a help, not a must */ }
   }
 
