@@ -37,5 +37,12 @@ var fieldDocs = map[string]string{
 }
 
 var queryDocs = map[string]string{
-	"GET /v1/queue?stream": "clinician_callback: the clinician's call-back worklist (NHS 111 callers awaiting a call-back); clinician_now: walk-ins awaiting the centre's clinician. Soonest clinician_due first.",
+	"GET /v1/protocols?q":          "The complaint in the person's own words (a whole sentence is fine: stems, misspellings and negations such as \"no rash\" are understood). The answer's search lists the matching presentations best first, each with the words that matched and why; [] when nothing matches.",
+	"GET /v1/protocols?search":     "Same as q.",
+	"GET /v1/protocols?age_years":  "The person's age, if known (give one of age_years, age_months, age_weeks, age_days): presentations they do not usually have are ranked lower, never hidden.",
+	"GET /v1/protocols?age_months": "Age in months (a baby or toddler).",
+	"GET /v1/protocols?age_weeks":  "Age in weeks (a baby).",
+	"GET /v1/protocols?age_days":   "Age in days (a newborn).",
+	"GET /v1/protocols?sex":        "female, male or unknown: ranks presentations (a pregnancy protocol lower for a man), never hides one.",
+	"GET /v1/queue?stream":         "clinician_callback: the clinician's call-back worklist (NHS 111 callers awaiting a call-back); clinician_now: walk-ins awaiting the centre's clinician. Soonest clinician_due first.",
 }

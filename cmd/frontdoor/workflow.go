@@ -30,7 +30,7 @@ import (
 // workflowRoutes are this file's (and queue.go, explain.go, slip.go,
 // stream.go's) rows of the route table.
 var workflowRoutes = []routeRow{
-	{Method: "GET", Path: "/v1/protocols", Roles: rolesAll, Summary: "Protocol versions; ?q= searches titles and synonyms of the active set (the complaint box)", Query: []string{"q", "search", consistencyQuery}},
+	{Method: "GET", Path: "/v1/protocols", Roles: rolesAll, Summary: "Protocol versions; ?q= finds the presentations for a complaint in the person's words, ranked by their age and sex (the complaint box)", Query: []string{"q", "search", "age_years", "age_months", "age_weeks", "age_days", "sex", consistencyQuery}},
 	{Method: "POST", Path: "/v1/protocols", Roles: rolesAdmin, Summary: "Upload a new protocol version (YAML body, or JSON {content}); linted, not yet active", Body: cluster.ProtocolUpload{}},
 	{Method: "POST", Path: "/v1/protocols/:id/activate", Roles: rolesAdmin, Summary: "Activate an uploaded version; attendances in progress keep theirs", Body: activateBody{}},
 	{Method: "POST", Path: "/v1/attendances/:id/answers", Roles: rolesDesk, Summary: "Answer triage questions (one or many): next questions, or the outcome and the routing decision", Body: answersBody{}},
@@ -98,7 +98,7 @@ type protocolList struct {
 	Protocols []cluster.ProtocolVersion `json:"protocols"`
 	// Search is present when q was given: the presentations that match,
 	// best first, each saying why; [] when nothing matches.
-	Search []complaint.Hit `json:"search,omitempty"`
+	Search *[]complaint.Hit `json:"search,omitempty"`
 }
 
 // complaintIndexes keeps the search index of the protocol set in force,
@@ -181,7 +181,8 @@ func (s *server) listProtocols(c *fiber.Ctx) error {
 			if err != nil || set == nil {
 				return err
 			}
-			out.Search = s.complaints.get(set).Search(query)
+			hits := s.complaints.get(set).Search(query)
+			out.Search = &hits
 		}
 		return nil
 	})

@@ -426,7 +426,7 @@ func TestWorkflowProtocolVersions(t *testing.T) {
 	resp, b := tc.doRetry(t, tc.follower(t), http.MethodGet, "/v1/protocols?q=burning+pee", "", desk)
 	var list protocolList
 	decodeJSON(t, b, &list)
-	if resp.StatusCode != http.StatusOK || len(list.Search) == 0 || list.Search[0].ID != "urinary-symptoms" || len(list.Protocols) < 20 {
+	if resp.StatusCode != http.StatusOK || list.Search == nil || len(*list.Search) == 0 || (*list.Search)[0].ID != "urinary-symptoms" || len(list.Protocols) < 20 {
 		t.Fatalf("search: %d %s", resp.StatusCode, b)
 	}
 	old := createAttendance(t, tc, tc.leader(t), utiWomanBody, desk)
