@@ -229,14 +229,42 @@ func InCatchment(catchment []string, postcode string) bool {
 }
 
 // Validate checks the directory and builds its lookup index. It is the
-// check an admin API should run before accepting a directory.
+// check an admin API should run before accepting a directory: besides the
+// shape (ids, tiers, sessions, postcodes, an always-open ED) every care need
+// a service provides must be in the vocabulary (CareNeeds), so that a typo
+// ("gp_asessment") cannot make a service silently unsuitable.
 func (d *Directory) Validate() error {
-	idx, err := buildIndex(d)
+	idx, err := buildIndex(d, true)
 	if err != nil {
 		return err
 	}
 	d.idx = idx
 	return nil
+}
+
+// ValidateStructure is Validate without the vocabulary check: for a
+// directory that was accepted before (replicated state written under an
+// older vocabulary), which must keep routing as it did. A need outside the
+// vocabulary is then simply one that no outcome names.
+func (d *Directory) ValidateStructure() error {
+	idx, err := buildIndex(d, false)
+	if err != nil {
+		return err
+	}
+	d.idx = idx
+	return nil
+}
+
+// UnknownCareNeeds lists the care needs s provides that are not in the
+// vocabulary, in the order given.
+func UnknownCareNeeds(s *Service) []string {
+	var out []string
+	for _, p := range s.Provides {
+		if p.Need != "" && !KnownCareNeed(p.Need) {
+			out = append(out, p.Need)
+		}
+	}
+	return out
 }
 
 // session with parsed fields.
@@ -263,8 +291,10 @@ type pservice struct {
 	// careNeedsOnly: text of the care_needs_only rejection of a need naming
 	// no care, "" if the service sees any need of its tier
 	careNeedsOnly string
-	catchment     []string // normalised districts and sectors
-	provs         []pprovision
+	// careNeedsOnlyWords: the same naming each need in words (rules 1)
+	careNeedsOnlyWords string
+	catchment          []string // normalised districts and sectors
+	provs              []pprovision
 
 	svc         *Service
 	alwaysOpen  bool
@@ -431,7 +461,7 @@ func yearsToDays(y int) int { return y*365 + y/4 }
 // under routing's convention; use it to build Patient.AgeDays from years.
 func AgeDaysFromYears(y int) int { return yearsToDays(y) }
 
-func buildIndex(d *Directory) (*dirIndex, error) {
+func buildIndex(d *Directory, vocabulary bool) (*dirIndex, error) {
 	var problems []string
 	bad := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
 	idx := &dirIndex{
@@ -591,6 +621,8 @@ func buildIndex(d *Directory) (*dirIndex, error) {
 			p := &s.Provides[j]
 			if p.Need == "" {
 				bad("%s: provision with no need", where)
+			} else if vocabulary && !KnownCareNeed(p.Need) {
+				bad("%s: provides %q, which is not a care need in the vocabulary (routing.CareNeeds, protocols/FORMAT.md)", where, p.Need)
 			}
 			id, ok := idx.needIDs[p.Need]
 			if !ok {
@@ -623,6 +655,7 @@ func buildIndex(d *Directory) (*dirIndex, error) {
 				names[j] = p.Need
 			}
 			ps.careNeedsOnly = "sees only patients who need " + strings.Join(names, " or ")
+			ps.careNeedsOnlyWords = "sees only patients who need " + careNeedList(names, "or")
 		}
 		for _, c := range s.Eligibility.Catchment {
 			ps.catchment = append(ps.catchment, NormalisePostcode(c))
@@ -729,5 +762,5 @@ func (d *Directory) index() (*dirIndex, error) {
 	if d.idx != nil {
 		return d.idx, nil
 	}
-	return buildIndex(d)
+	return buildIndex(d, false)
 }

@@ -1,7 +1,9 @@
 package routing
 
 import (
+	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -44,8 +46,8 @@ func TestPharmacyFirstAgeLimits(t *testing.T) {
 		{"pharmacy_first:uti", "female", years(65), false, RejectAge},
 		{"pharmacy_first:uti", "male", years(30), false, RejectSex},
 		{"pharmacy_first:uti", "", years(30), false, RejectSex},
-		{"neonatal_check", "female", 28, true, ""},
-		{"neonatal_check", "female", 29, false, RejectAge},
+		{"paediatrics", "female", 28, true, ""}, // the fixture sees children here only to 28 days
+		{"paediatrics", "female", 29, false, RejectAge},
 		{"pharmacy_first:dental_abscess", "female", years(30), false, RejectNotProvided},
 	}
 	for _, tt := range tests {
@@ -130,6 +132,7 @@ func TestValidateRejectsBadDirectories(t *testing.T) {
 		{"places without number", func(d *Directory) { d.Services[0].Capacity = Capacity{Kind: CapacityPlaces} }},
 		{"bad rag", func(d *Directory) { d.Services[0].RAG = RAG{Status: "purple"} }},
 		{"bad webhook secret", func(d *Directory) { d.Services[0].Webhook = &Webhook{URL: "http://127.0.0.1/x", Secret: "whsec_!!!"} }},
+		{"unknown care need", func(d *Directory) { d.Services[0].Provides = []Provision{{Need: "gp_asessment"}} }},
 	}
 	if err := base().Validate(); err != nil {
 		t.Fatalf("base directory invalid: %v", err)
@@ -140,5 +143,34 @@ func TestValidateRejectsBadDirectories(t *testing.T) {
 		if err := d.Validate(); err == nil {
 			t.Errorf("%s: accepted", tt.name)
 		}
+	}
+}
+
+// TestValidateNamesAnUnknownCareNeed: the directory's validation refuses a
+// care need outside the vocabulary and says which service and which word;
+// ValidateStructure (a directory accepted before, in replicated state)
+// keeps it, and routing treats it as a need no outcome names.
+func TestValidateNamesAnUnknownCareNeed(t *testing.T) {
+	d := &Directory{CentrePostcode: "DY1 1AA", Postcodes: map[string]LatLon{"DY1 1AA": {52.5, -2.08}},
+		Services: []Service{
+			{ID: "ed", Name: "ED", Tier: TierED, Postcode: "DY1 1AA", AlwaysOpen: true, Provides: []Provision{{Need: "emergency"}}},
+			{ID: "gp", Name: "GP", Tier: TierGP, Postcode: "DY1 1AA", AlwaysOpen: true,
+				Provides: []Provision{{Need: "gp_assessment"}, {Need: "neonatal_check"}}},
+		}}
+	err := d.Validate()
+	if err == nil || !errors.Is(err, ErrInvalidDirectory) ||
+		!strings.Contains(err.Error(), `service "gp": provides "neonatal_check", which is not a care need in the vocabulary`) {
+		t.Fatalf("Validate: %v", err)
+	}
+	if got := UnknownCareNeeds(&d.Services[1]); len(got) != 1 || got[0] != "neonatal_check" {
+		t.Errorf("UnknownCareNeeds = %v", got)
+	}
+	if err := d.ValidateStructure(); err != nil {
+		t.Fatalf("ValidateStructure: %v", err)
+	}
+	dec, err := Route(Need{MinTier: TierGP, WithinMinutes: 60, CareNeeds: []string{"gp_assessment"}}, PatientAged(30, "male", "DY1 1AA"),
+		time.Date(2026, 11, 24, 10, 0, 0, 0, London), d, nil)
+	if err != nil || dec.ServiceID != "gp" {
+		t.Errorf("route over a stored directory: %s %v", dec.ServiceID, err)
 	}
 }

@@ -187,6 +187,7 @@ func TestRouteProperties(t *testing.T) {
 		time.Date(2026, 4, 6, 7, 45, 0, 0, time.UTC), time.Date(2026, 3, 28, 23, 50, 0, 0, time.UTC),
 	}
 	windows := []int{60, 120, 240, 720, 1440, 4320}
+	vocab := CareNeedCodes()
 	checked, fallbacks := 0, 0
 	for dirN := 0; dirN < 12; dirN++ {
 		d, err := SyntheticDirectory(uint64(100+dirN), 150)
@@ -213,7 +214,7 @@ func TestRouteProperties(t *testing.T) {
 				need.WithinMinutes = windows[r.IntN(len(windows))]
 			}
 			for k := r.IntN(3); k > 0; k-- {
-				need.CareNeeds = append(need.CareNeeds, CareNeedVocabulary[r.IntN(len(CareNeedVocabulary))])
+				need.CareNeeds = append(need.CareNeeds, vocab[r.IntN(len(vocab))])
 			}
 			p := Patient{AgeKnown: r.IntN(10) != 0, AgeDays: r.IntN(100 * 366), Sex: []string{"", "female", "male"}[r.IntN(3)],
 				AtUsualResidence: r.IntN(2) == 0}

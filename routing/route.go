@@ -158,21 +158,44 @@ type ServiceGap struct {
 	At        time.Time `json:"at"`
 	Postcode  string    `json:"postcode,omitempty"`
 	District  string    `json:"district,omitempty"`
+	// Reason says the gap in words and where the patient went instead
+	// (rules 1): "No GP service could see them for an urgent eye
+	// examination (eye) within 24 hours: sent to … instead."
+	Reason string `json:"reason,omitempty"`
 }
 
 // Decision is the outcome of Route.
 type Decision struct {
-	ServiceID   string      `json:"service_id"`
-	ServiceName string      `json:"service_name"`
-	Tier        Tier        `json:"tier"`
-	Allocation  Allocation  `json:"allocation"`
-	SeeFrom     time.Time   `json:"see_from"` // earliest time the patient can be seen
-	DistanceM   int         `json:"distance_m"`
-	Fallback    bool        `json:"fallback,omitempty"` // ED chosen because nothing qualified
-	AcceptBy    *time.Time  `json:"accept_by,omitempty"`
-	Rejections  []Rejection `json:"rejections"`
-	Gap         *ServiceGap `json:"gap,omitempty"`
+	ServiceID   string     `json:"service_id"`
+	ServiceName string     `json:"service_name"`
+	Tier        Tier       `json:"tier"`
+	Allocation  Allocation `json:"allocation"`
+	SeeFrom     time.Time  `json:"see_from"` // earliest time the patient can be seen
+	DistanceM   int        `json:"distance_m"`
+	Fallback    bool       `json:"fallback,omitempty"` // ED chosen because nothing qualified
+	// FallbackReason says why the fallback ED was chosen (rules 1).
+	FallbackReason string      `json:"fallback_reason,omitempty"`
+	AcceptBy       *time.Time  `json:"accept_by,omitempty"`
+	Rejections     []Rejection `json:"rejections"`
+	Gap            *ServiceGap `json:"gap,omitempty"`
 }
+
+// Rules versions: what Route writes in its explanation. Route decides the
+// same under every version; the replicated state machine passes the version
+// its command was proposed under, so an old log entry replays with the
+// words it was first explained in.
+const (
+	// RulesCodes (0): a missing care need is named by its code ("does not
+	// provide dental").
+	RulesCodes = 0
+	// RulesWords (1): a missing care need is named in words with its code
+	// ("does not provide urgent dental care (dental)"), a dedicated
+	// service names its care in words, the gap carries a reason, and a
+	// fallback says why.
+	RulesWords = 1
+	// CurrentRules is what Route uses.
+	CurrentRules = RulesWords
+)
 
 // ErrNoService is returned when not even an always-open ED exists.
 var ErrNoService = errors.New("no service can take the patient")
@@ -200,6 +223,7 @@ type memoEntry struct {
 // key up and build the text themselves on a miss (no closures, which
 // would escape to the heap on every call).
 type memo struct {
+	rules       int
 	n           int
 	slots       [128]uint8 // index+1 into entries, by hash; 0 empty
 	entries     [64]memoEntry
@@ -261,8 +285,15 @@ type candidate struct {
 // always-open ED is the fallback. Amber status routes normally (it is a
 // signal to staff); red excludes until its reset time. Route is pure:
 // same arguments, same Decision; it never reads the clock and is safe
-// for concurrent use once the directory has been validated.
+// for concurrent use once the directory has been validated. It explains
+// itself under CurrentRules.
 func Route(need Need, p Patient, now time.Time, dir *Directory, load *Load) (Decision, error) {
+	return RouteRules(need, p, now, dir, load, CurrentRules)
+}
+
+// RouteRules is Route explaining itself under the given rules version
+// (RulesCodes, RulesWords): the choice is the same, the words may differ.
+func RouteRules(need Need, p Patient, now time.Time, dir *Directory, load *Load, rules int) (Decision, error) {
 	minRank := need.MinTier.Rank()
 	if minRank < 0 {
 		return Decision{}, fmt.Errorf("route: %w: unknown min tier %q", ErrBadNeed, need.MinTier)
@@ -287,12 +318,16 @@ func Route(need Need, p Patient, now time.Time, dir *Directory, load *Load) (Dec
 	pCos := math.Cos(pLoc.Lat * math.Pi / 180)
 	var d Decision
 	d.Rejections = make([]Rejection, 0, len(idx.byTier[minRank]))
-	m := &memo{}
+	m := &memo{rules: rules}
 	// care needs as bit numbers; -1 for a need no service provides
 	needBits := make([]int, len(need.CareNeeds))
 	m.notProvided = make([]string, len(need.CareNeeds))
 	for i, n := range need.CareNeeds {
-		m.notProvided[i] = "does not provide " + n
+		if t, ok := notProvidedText[n]; ok && rules >= RulesWords {
+			m.notProvided[i] = t
+		} else {
+			m.notProvided[i] = "does not provide " + n
+		}
 		if id, ok := idx.needIDs[n]; ok {
 			needBits[i] = id
 		} else {
@@ -359,6 +394,7 @@ func Route(need Need, p Patient, now time.Time, dir *Directory, load *Load) (Dec
 			d.reject(ps.id, Tiers[r], RejectNotChosen, notChosenReason(&c, &best), c.dist)
 		}
 		d.choose(&idx.services[best.i], best, now)
+		d.explainGap(&need, rules)
 		return d, nil
 	}
 	// Fallback: nearest always-open ED regardless of anything else (a
@@ -379,7 +415,51 @@ func Route(need Need, p Patient, now time.Time, dir *Directory, load *Load) (Dec
 	}
 	d.choose(&idx.services[bestI], candidate{dist: bestDist, start: nowU, end: nowU, visit: nowU}, now)
 	d.Fallback = true
+	if rules >= RulesWords {
+		d.FallbackReason = "nothing suitable from " + TierWords(need.MinTier) + " level up could see them " + timeframeWords(&need) +
+			": " + d.ServiceName + " is the safe default (always open)"
+	}
+	d.explainGap(&need, rules)
 	return d, nil
+}
+
+// explainGap writes the gap's reason (rules 1) once the choice is made.
+func (d *Decision) explainGap(need *Need, rules int) {
+	if d.Gap == nil || rules < RulesWords {
+		return
+	}
+	var b strings.Builder
+	b.WriteString("no ")
+	b.WriteString(TierWords(d.Gap.Tier))
+	b.WriteString(" service could see them ")
+	if len(need.CareNeeds) > 0 {
+		b.WriteString("for ")
+		b.WriteString(careNeedList(need.CareNeeds, "and"))
+		b.WriteString(" ")
+	}
+	b.WriteString(timeframeWords(need))
+	b.WriteString(": sent to ")
+	b.WriteString(d.ServiceName)
+	b.WriteString(" (")
+	b.WriteString(TierWords(d.Tier))
+	b.WriteString(") instead")
+	d.Gap.Reason = b.String()
+}
+
+// timeframeWords: "now", "within 2 hours", "within 7 days".
+func timeframeWords(n *Need) string {
+	m := n.WithinMinutes
+	switch {
+	case n.Immediate || m <= 0:
+		return "now"
+	case m%(24*60) == 0 && m >= 48*60:
+		return "within " + strconv.Itoa(m/(24*60)) + " days"
+	case m%60 == 0 && m == 60:
+		return "within 1 hour"
+	case m%60 == 0:
+		return "within " + strconv.Itoa(m/60) + " hours"
+	}
+	return "within " + strconv.Itoa(m) + " minutes"
 }
 
 // reject appends a rejection field by field: the slice always has room
@@ -496,6 +576,9 @@ func evaluate(c *candidate, ps *pservice, need *Need, needBits []int, p *Patient
 		return RejectNotAtResidence, "sees patients only at their usual residence"
 	}
 	if ps.careNeedsOnly != "" && len(need.CareNeeds) == 0 {
+		if m.rules >= RulesWords {
+			return RejectCareNeedsOnly, ps.careNeedsOnlyWords
+		}
 		return RejectCareNeedsOnly, ps.careNeedsOnly
 	}
 	if len(ps.catchment) > 0 {

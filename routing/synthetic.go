@@ -5,18 +5,6 @@ import (
 	"math/rand/v2"
 )
 
-// CareNeedVocabulary is the shared care-needs vocabulary (protocols
-// FORMAT.md) routing matches against.
-var CareNeedVocabulary = []string{
-	"pharmacy_first:sinusitis", "pharmacy_first:sore_throat", "pharmacy_first:otitis_media",
-	"pharmacy_first:insect_bite", "pharmacy_first:impetigo", "pharmacy_first:shingles", "pharmacy_first:uti",
-	"minor_illness", "repeat_medicine",
-	"ucr:falls", "ucr:frailty", "ucr:reduced_function", "ucr:palliative", "ucr:equipment",
-	"ucr:delirium", "ucr:catheter", "ucr:diabetes", "ucr:carer_breakdown",
-	"minor_injury", "xray", "dental", "mental_health", "maternity", "eye", "paediatrics",
-	"wound_care", "catheter_care",
-}
-
 // SyntheticDirectory generates a deterministic directory of n services
 // (plus one always-open ED) for benchmarks and property tests: the same
 // seed always gives the same directory. It is validated before return.
@@ -85,7 +73,7 @@ func SyntheticDirectory(seed uint64, n int) (*Directory, error) {
 			s.Eligibility.RequiresUsualResidence = true
 			s.Eligibility.Catchment = []string{fmt.Sprintf("SY%d", 1+r.IntN(districts)), fmt.Sprintf("SY%d %d", 1+r.IntN(districts), 1+r.IntN(5))}
 		}
-		for _, need := range CareNeedVocabulary {
+		for _, need := range CareNeedCodes() {
 			if r.IntN(3) == 0 {
 				p := Provision{Need: need}
 				if r.IntN(4) == 0 {
