@@ -376,7 +376,7 @@ func TestClinicianNowTopsTheQueue(t *testing.T) {
 	// not lower "clinician now".
 	answers := append(screenNo(t), triage.Reply{Question: "heavy_or_spreading", Value: "no"}, triage.Reply{Question: "unwell_with_pain", Value: "no"},
 		triage.Reply{Question: "tearing", Value: "no"}, triage.Reply{Question: "coughing_blood", Value: "no"}, triage.Reply{Question: "heart_history", Value: "no"},
-		triage.Reply{Question: "chest_wall", Value: "yes"})
+		triage.Reply{Question: "pain_kind", Value: "chest_wall"})
 	r := resultValue(t, f.ApplyBatch([]*raft.Log{cmdLog(uint64(len(envs)+1), kindEnv(t, KindAttendanceAnswer, 6, testReception,
 		AttendanceAnswers{AttendanceID: "D3", Answers: answers}))})[0])
 	var d3 Attendance
@@ -486,7 +486,7 @@ func TestObservationsRespectOverrideButStillRaise(t *testing.T) {
 	age := 52
 	answers := append(screenNo(t), triage.Reply{Question: "heavy_or_spreading", Value: "no"}, triage.Reply{Question: "unwell_with_pain", Value: "no"},
 		triage.Reply{Question: "tearing", Value: "no"}, triage.Reply{Question: "coughing_blood", Value: "no"}, triage.Reply{Question: "heart_history", Value: "no"},
-		triage.Reply{Question: "chest_wall", Value: "no"}, triage.Reply{Question: "heartburn", Value: "no"}, triage.Reply{Question: "when_started", Value: "last_12_hours"})
+		triage.Reply{Question: "pain_kind", Value: "none"}, triage.Reply{Question: "when_started", Value: "last_12_hours"})
 	envs := [][]byte{
 		kindEnv(t, KindProtocolsLoad, 1, bootstrap, protocolsLoadPayload()),
 		kindEnv(t, KindDirectoryLoad, 2, bootstrap, dir),
