@@ -15,7 +15,8 @@ import (
 func TestLintFixtures(t *testing.T) {
 	rules := []string{triage.RuleParse, triage.RuleField, triage.RuleDuplicateID, triage.RuleDanglingRef,
 		triage.RuleUnreachable, triage.RuleCycle, triage.RuleAnswerType, triage.RuleMissingOutcome,
-		triage.RuleMissingSafetyNet, triage.RuleAgeBandGap, triage.RuleNotSureUnsafe, triage.RuleRangeGap}
+		triage.RuleMissingSafetyNet, triage.RuleAgeBandGap, triage.RuleNotSureUnsafe, triage.RuleRangeGap,
+		triage.RuleCareNeeds, triage.RuleChoiceNone, triage.RulePolarity}
 	for _, rule := range rules {
 		t.Run(rule, func(t *testing.T) {
 			dir := filepath.Join("testdata", "lint", rule)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -21,6 +22,15 @@ const (
 	RuleAgeBandGap       = "age_band_gap"
 	RuleNotSureUnsafe    = "not_sure_unsafe"
 	RuleRangeGap         = "range_gap"
+	// RuleCareNeeds: an outcome names no care need, so any service of its
+	// tier would look suitable (a generic GP outcome sent to a dental service).
+	RuleCareNeeds = "care_needs"
+	// RuleChoiceNone: a choice question offers no "None of these".
+	RuleChoiceNone = "choice_none"
+	// RulePolarity: "no" to a yes/no question leads straight to more
+	// intensive care than anything "yes" can reach: the worrying answer
+	// must be "yes".
+	RulePolarity = "polarity"
 )
 
 // LintError is one problem in a protocol file, with where and how to fix it.
@@ -107,6 +117,14 @@ func (l *linter) fields() {
 	}
 	if p.Start == "" {
 		l.add(p.Line, RuleDanglingRef, "add start: <id of the first node>", "missing start")
+	}
+	if u := p.Usually; u != nil {
+		if u.Sex != "" && u.Sex != "female" && u.Sex != "male" {
+			l.add(p.Line, RuleField, "usually.sex: female or male (leave it out for either)", "usually: sex %q", u.Sex)
+		}
+		if u.MinAgeYears != nil && u.MaxAgeYears != nil && *u.MinAgeYears >= *u.MaxAgeYears || u.MinAgeYears != nil && *u.MinAgeYears < 0 {
+			l.add(p.Line, RuleField, "usually: min_age_years >= 0 and below max_age_years", "usually: ages cover nobody")
+		}
 	}
 	for _, f := range p.ImpliesFlags {
 		if _, ok := flagBit(f); !ok {
@@ -207,6 +225,10 @@ func (l *linter) fields() {
 			}
 		default:
 			l.add(o.Line, RuleField, "stream: clinician_now or clinician_callback", "outcome %s: stream %q", o.ID, o.Stream)
+		}
+		if len(o.CareNeeds) == 0 {
+			l.add(o.Line, RuleCareNeeds, "add care_needs: what the receiving service must provide (gp_assessment, emergency, self_care, minor_illness, ... in protocols/FORMAT.md)",
+				"outcome %s names no care need", o.ID)
 		}
 		for _, c := range o.CareNeeds {
 			if !careNeedVocab[c] {
@@ -350,6 +372,10 @@ func (l *linter) question(n *Node, resolve func(string, int, string) ref) {
 		}
 		if len(n.Choices) < 2 {
 			l.add(n.Line, RuleMissingOutcome, "list at least two choices, each {value, label, next}", "choice question %s has fewer than two choices", n.ID)
+		}
+		if len(n.Choices) >= 2 && !slices.ContainsFunc(n.Choices, func(c *ChoiceOp) bool { return c.Value == "none" }) {
+			l.add(n.Line, RuleChoiceNone, `add a choice {value: none, label: "None of these", next: ...} on the reassuring path`,
+				"choice question %s offers no \"None of these\"", n.ID)
 		}
 		seen := map[string]int{}
 		for _, c := range n.Choices {
@@ -667,6 +693,21 @@ func (l *linter) graph() {
 					"question %s: not_sure leads to less intensive care than answering %q", n.ID, b.answer)
 				break
 			}
+		}
+	}
+	// One polarity: "yes" is the worrying answer. A "no" that leads
+	// straight to an outcome more intensive than anything "yes" can reach
+	// means the question asks about the reassuring thing ("Can they
+	// drink?"): ask about the worrying one instead.
+	for _, n := range p.Nodes {
+		// A question that records a fact about the person (sets: a flag,
+		// such as usual_residence) is not a symptom: either answer may worry.
+		if n.NodeKind() != "question" || n.Type != YesNo || n.Branches == nil || !n.noRef.isOutcome() || n.Sets != "" {
+			continue
+		}
+		if no, yes := reach(n.noRef), reach(n.yesRef); no.hi > yes.hi {
+			l.add(n.Branches.Line, RulePolarity, "ask about the worrying sign so that \"yes\" is the worrying answer, and swap the branches",
+				"question %s: \"no\" leads to %s, more intensive than anything \"yes\" reaches", n.ID, n.Branches.No)
 		}
 	}
 }
