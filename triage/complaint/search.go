@@ -241,14 +241,33 @@ func (ix *Index) respell(w string) (string, bool) {
 	}
 	best, bestD := "", limit+1
 	for _, c := range ix.words[w[0]] {
-		if d := len(c) - len(w); d > limit || d < -limit {
+		lenDiff := len(c) - len(w)
+		if lenDiff > limit || lenDiff < -limit {
 			continue
 		}
-		if d := levenshtein.ComputeDistance(w, c); d < bestD {
-			best, bestD = c, d
+		d := levenshtein.ComputeDistance(w, c)
+		if d >= bestD || d == 2 && !plausibleTwoEdits(len(w), d, abs(lenDiff)) {
+			continue
 		}
+		best, bestD = c, d
 	}
 	return best, best != ""
+}
+
+// plausibleTwoEdits: two edits are a misspelling when both are letters
+// left out or doubled ("diarea", "diarrhea"), or, in a long word, one of
+// them is a letter changed ("conjuctivitus"). Two changed letters make
+// another word ("toilet", "tablet"; "scared", "scald").
+func plausibleTwoEdits(n, d, lenDiff int) bool {
+	substitutions := d - lenDiff
+	return substitutions == 0 || substitutions == 1 && n >= 8
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 func isNumber(w string) bool {
@@ -294,7 +313,7 @@ func fit(d *doc, q Query, childHint bool) (float64, string) {
 		ageDays, hinted = 365, true
 	}
 	if ageDays >= 0 {
-		years := ageDays * 100 / 36525
+		years := int((float64(ageDays) + 1) / 365.25) // whole years; a birthday's day counts
 		outside := func(minY, maxY *int) bool {
 			return minY != nil && years < *minY || maxY != nil && years >= *maxY
 		}
