@@ -10,9 +10,18 @@ import (
 var demoFS embed.FS
 
 // DemoDirectory returns the embedded, entirely fictional "Castlegate"
-// directory (a Dudley-like area): 26 services across every tier, 12 GP
+// directory (a Dudley-like area): 29 services across every tier, 12 GP
 // practices and a postcode table. Each call returns a fresh, validated
 // copy. Rapid response webhook URLs are placeholders to be replaced.
+//
+// Generic care needs are met by the generic services of their tier and by
+// the ED (self-care: self_care; pharmacies: minor_illness, self_care,
+// Pharmacy First, repeat_medicine, emergency_contraception; GP services and
+// the practices: gp_assessment, paediatrics and the rest of primary care);
+// the urgent dental, urgent eye, mental health crisis and minor injuries
+// services are dedicated (care_needs_only), so they are never the default
+// for a generic outcome; the rapid response teams take all nine urgent
+// community response groups; the maternity assessment unit, maternity only.
 func DemoDirectory() (*Directory, error) {
 	b, err := demoFS.ReadFile("demodata/directory.json")
 	if err != nil {

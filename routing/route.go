@@ -158,9 +158,10 @@ type ServiceGap struct {
 	At        time.Time `json:"at"`
 	Postcode  string    `json:"postcode,omitempty"`
 	District  string    `json:"district,omitempty"`
-	// Reason says the gap in words and where the patient went instead
-	// (rules 1): "No GP service could see them for an urgent eye
-	// examination (eye) within 24 hours: sent to … instead."
+	// Reason says the gap in words and where the patient goes instead
+	// (rules 1): "no GP service could see them for an urgent eye
+	// examination (eye) within 4 hours, so they go to Castlegate General
+	// Hospital Emergency Department instead".
 	Reason string `json:"reason,omitempty"`
 }
 
@@ -438,11 +439,9 @@ func (d *Decision) explainGap(need *Need, rules int) {
 		b.WriteString(" ")
 	}
 	b.WriteString(timeframeWords(need))
-	b.WriteString(": sent to ")
+	b.WriteString(", so they go to ")
 	b.WriteString(d.ServiceName)
-	b.WriteString(" (")
-	b.WriteString(TierWords(d.Tier))
-	b.WriteString(") instead")
+	b.WriteString(" instead")
 	d.Gap.Reason = b.String()
 }
 
