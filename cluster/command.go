@@ -22,7 +22,9 @@ type Kind string
 //	   rapid response, reported earlier contacts, ages in months, weeks or
 //	   days, pregnancy weeks, the NG133 check for Dx-only attendances
 //	   (triage_context.go, clinician_first.go, address.go)
-const LogicVersion = 3
+//	4: care needs decide the service (issue 14): a clinician's override to
+//	   another tier takes that tier's generic care need (workflow.go)
+const LogicVersion = 4
 
 // Actor is who asked for a change.
 type Actor struct {

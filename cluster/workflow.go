@@ -561,6 +561,11 @@ func applyAttendanceConfirm(tx *Tx, raw json.RawMessage) (any, error) {
 	return b, nil
 }
 
+// overrideRetierSince: the LogicVersion from which a clinician's override
+// to another tier replaces the outcome's generic care need with the new
+// tier's (routing.RetierCareNeeds).
+const overrideRetierSince = 4
+
 func applyAttendanceOverride(tx *Tx, raw json.RawMessage) (any, error) {
 	in, err := decodeCommand[AttendanceOverride](raw)
 	if err != nil {
@@ -599,6 +604,11 @@ func applyAttendanceOverride(tx *Tx, raw json.RawMessage) (any, error) {
 	}
 	if in.Tier != "" && in.ServiceID != "" && string(svc.Tier) != string(in.Tier) {
 		return nil, Invalid(map[string]string{"service_id": "the service's tier is " + string(svc.Tier) + ", not " + string(in.Tier)})
+	}
+	if tx.LogicVersion() >= overrideRetierSince && (tr.Disposition == nil || d.Tier != tr.Disposition.Tier) {
+		// A new tier asks for that tier's kind of care: an ED outcome
+		// moved to a GP needs a GP assessment, not emergency care.
+		d.CareNeeds = routing.RetierCareNeeds(d.CareNeeds, routing.Tier(d.Tier))
 	}
 	tr.Disposition = d
 	tr.Review = ""
