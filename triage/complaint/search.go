@@ -112,13 +112,24 @@ func (ix *Index) Search(q Query) []Hit {
 		}
 	}
 	// Phrases: a title or synonym whose every word is in the query, close
-	// together, scores as it would alone, however long the sentence.
+	// together, scores as it would alone, however long the sentence. The
+	// longest match wins its words: "burning up" (a fever) takes "burning"
+	// from "burn" (a burn), as a reader takes the longer phrase.
+	type match struct {
+		doc, phrase int
+		w           float64
+		used        []int // indexes into qts
+		negated     bool
+	}
+	var matches []match
+	cover := make([]int, len(qts)) // the longest matched phrase using each term
+	var buf []int
 	for di := range ix.docs {
 		d := &ix.docs[di]
-		a := &accs[di]
 		for pi := range d.phrases {
 			ph := &d.phrases[pi]
-			ok, negated := matchPhrase(ph, qts)
+			var ok, negated bool
+			ok, negated, buf = matchPhrase(ph, qts, buf[:0])
 			if !ok {
 				continue
 			}
@@ -128,29 +139,46 @@ func (ix *Index) Search(q Query) []Hit {
 					w += ix.idf[id]
 				}
 			}
-			if negated {
-				for _, t := range qts {
-					if t.negated && containsTerm(ph.terms, t.id) && !containsString(a.ignored, t.said) {
-						a.ignored = append(a.ignored, t.said)
-					}
+			m := match{doc: di, phrase: pi, w: w, used: append([]int(nil), buf...), negated: negated}
+			if !negated {
+				for _, i := range m.used {
+					cover[i] = max(cover[i], len(ph.terms))
 				}
-				continue
 			}
-			a.phraseMatched = true
-			a.phraseSum += w
-			if a.words == nil {
-				a.words = map[string]Word{}
-			}
+			matches = append(matches, m)
+		}
+	}
+	for _, m := range matches {
+		ph := &ix.docs[m.doc].phrases[m.phrase]
+		a := &accs[m.doc]
+		if m.negated {
 			for _, t := range qts {
-				if containsTerm(ph.terms, t.id) {
-					if _, ok := a.words[t.said]; !ok {
-						a.words[t.said] = Word{Said: t.said, As: t.as, How: t.how}
-					}
+				if t.negated && containsTerm(ph.terms, t.id) && !containsString(a.ignored, t.said) {
+					a.ignored = append(a.ignored, t.said)
 				}
 			}
-			if w > a.bestPhrase {
-				a.bestPhrase, a.matched = w, ph.text
+			continue
+		}
+		dominated := true
+		for _, i := range m.used {
+			dominated = dominated && cover[i] > len(ph.terms)
+		}
+		if dominated {
+			continue
+		}
+		a.phraseMatched = true
+		a.phraseSum += m.w
+		if a.words == nil {
+			a.words = map[string]Word{}
+		}
+		for _, i := range m.used {
+			t := qts[i]
+			if _, ok := a.words[t.said]; !ok {
+				a.words[t.said] = Word{Said: t.said, As: t.as, How: t.how}
 			}
+		}
+		if m.w > a.bestPhrase {
+			a.bestPhrase, a.matched = m.w, ph.text
 		}
 	}
 	for di := range ix.docs {
@@ -277,8 +305,9 @@ func isNumber(w string) bool {
 
 // matchPhrase reports whether every term of the phrase is in the query
 // within a short span (the phrase's length plus two words, any order),
-// and whether the match relies on a negated mention.
-func matchPhrase(ph *phrase, qts []qterm) (ok, negated bool) {
+// whether the match relies on a negated mention, and (appended to used)
+// which of the query's terms it used.
+func matchPhrase(ph *phrase, qts []qterm, used []int) (ok, negated bool, _ []int) {
 	lo, hi := math.MaxInt, -1
 	for _, id := range ph.terms {
 		found := -1
@@ -292,14 +321,15 @@ func matchPhrase(ph *phrase, qts []qterm) (ok, negated bool) {
 			}
 		}
 		if found < 0 {
-			return false, false
+			return false, false, used
 		}
 		if neg && !ph.negates {
 			negated = true
 		}
+		used = append(used, found)
 		lo, hi = min(lo, qts[found].pos), max(hi, qts[found].pos)
 	}
-	return hi-lo+1 <= len(ph.terms)+2, negated
+	return hi-lo+1 <= len(ph.terms)+2, negated, used
 }
 
 // fit is the demotion for a person outside who usually has (or may start)
