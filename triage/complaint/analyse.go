@@ -44,6 +44,9 @@ const negationWindow = 5
 // "itchy" and "itching", "dizzy" and "dizziness", "wobbly" and "wobbling"
 // meet.
 func stem(w string) string {
+	if base, ok := irregular[w]; ok {
+		w = base
+	}
 	env := snowballstem.NewEnv(w)
 	english.Stem(env)
 	s := env.Current()
@@ -183,6 +186,16 @@ var functionTerms = set("breath", "breath", "eat", "drink", "pee", "wee", "weed"
 
 // clauseWords end a negation's scope ("no rash but a high temperature").
 var clauseWords = set("but", "however", "although", "though", "yet", "except", "apart", "whereas")
+
+// irregular are past forms the stemmer cannot see ("burnt" is "burn").
+var irregular = map[string]string{
+	"burnt": "burn", "bitten": "bite", "fell": "fall", "fallen": "fall", "broke": "break", "broken": "break",
+	"swollen": "swell", "stung": "sting", "threw": "throw", "thrown": "throw", "ate": "eat", "eaten": "eat",
+	"bled": "bleed", "froze": "freeze", "frozen": "freeze", "caught": "catch", "struck": "strike", "drank": "drink",
+	"drunk": "drink", "swallowed": "swallow", "torn": "tear", "tore": "tear", "sprang": "spring", "sprung": "spring",
+	"shook": "shake", "shaken": "shake", "woke": "wake", "woken": "wake", "stuck": "stick", "spun": "spin",
+	"slept": "sleep", "felt": "feel", "lost": "lose", "hurt": "hurt", "trod": "tread", "trodden": "tread",
+}
 
 var particles = set("up", "down", "out", "off", "over", "through")
 
