@@ -97,9 +97,17 @@ func analyse(text string) []token {
 		}
 	}
 	flush()
+	// "bit" is "a bit" (nothing) or the past of "bite" ("the dog bit him")
+	for i := range toks {
+		if toks[i].word == "bit" && (i == 0 || !quantity[toks[i-1].word]) {
+			toks[i].kind, toks[i].term = content, stem("bite")
+		}
+	}
 	markNegation(toks)
 	return toks
 }
+
+var quantity = set("a", "little", "tiny", "wee", "small", "quite")
 
 func classify(w string) token {
 	switch {

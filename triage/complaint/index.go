@@ -50,18 +50,24 @@ type phrase struct {
 type posting struct {
 	doc int32
 	tf  float64
+	// whole: the term is a synonym by itself, or a word of the title; a
+	// term met only inside longer synonyms ("drink" in "drank bleach")
+	// says less about the protocol on its own.
+	whole bool
 }
 
 // New analyses the set's presentations (not the screen).
 func New(set *triage.Set) *Index {
 	ix := &Index{terms: map[string]int32{}, words: map[byte][]string{}, wordTerm: map[string]string{}}
 	tf := []map[int32]float64{}
+	wholes := []map[int32]bool{}
 	// particles are not scored alone, but their rarity weighs a synonym
 	// that needs them ("burning up")
 	particleCounts := map[int32]float64{}
 	for _, p := range set.Presentations {
 		d := doc{p: p}
 		counts := map[int32]float64{}
+		whole := map[int32]bool{}
 		add := func(text string, title bool) {
 			ph := phrase{text: text, title: title}
 			for _, t := range analyse(text) {
@@ -95,6 +101,11 @@ func New(set *triage.Set) *Index {
 			if len(ph.terms) > 0 {
 				d.phrases = append(d.phrases, ph)
 			}
+			if title || len(ph.terms) == 1 {
+				for _, id := range ph.terms {
+					whole[id] = true
+				}
+			}
 		}
 		add(p.Title, true)
 		for _, s := range p.Synonyms {
@@ -102,13 +113,14 @@ func New(set *triage.Set) *Index {
 		}
 		ix.docs = append(ix.docs, d)
 		tf = append(tf, counts)
+		wholes = append(wholes, whole)
 	}
 	ix.postings = make([][]posting, len(ix.terms))
 	total := 0.0
 	for i, counts := range tf {
 		total += ix.docs[i].length
 		for id, n := range counts {
-			ix.postings[id] = append(ix.postings[id], posting{doc: int32(i), tf: n})
+			ix.postings[id] = append(ix.postings[id], posting{doc: int32(i), tf: n, whole: wholes[i][id]})
 		}
 	}
 	n := float64(len(ix.docs))

@@ -56,6 +56,7 @@ const (
 	outsideAppliesTo = 0.3
 	hintedFactor     = 0.8 // an age guessed from "baby" or "toddler" counts less
 	spellingWeight   = 0.8
+	partialWeight    = 0.7 // a word met only inside longer synonyms
 )
 
 // qterm is one term of the query.
@@ -88,29 +89,6 @@ func (ix *Index) Search(q Query) []Hit {
 		phraseMatched bool
 	}
 	accs := make([]acc, len(ix.docs))
-	// BM25 over the terms that were not negated (each term once).
-	seen := map[int32]float64{}
-	for _, t := range qts {
-		if t.negated || int(t.id) >= len(ix.postings) || len(ix.postings[t.id]) == 0 {
-			continue
-		}
-		if w, ok := seen[t.id]; ok && w >= t.weight {
-			continue
-		}
-		prev := seen[t.id]
-		seen[t.id] = t.weight
-		for _, p := range ix.postings[t.id] {
-			d := &ix.docs[p.doc]
-			s := ix.idf[t.id] * p.tf * (k1 + 1) / (p.tf + k1*(1-b+b*d.length/ix.avgLen))
-			a := &accs[p.doc]
-			a.score += (t.weight - prev) * s
-			a.anyPositive = true
-			if a.words == nil {
-				a.words = map[string]Word{}
-			}
-			a.words[t.said] = Word{Said: t.said, As: t.as, How: t.how}
-		}
-	}
 	// Phrases: a title or synonym whose every word is in the query, close
 	// together, scores as it would alone, however long the sentence. The
 	// longest match wins its words: "burning up" (a fever) takes "burning"
@@ -123,6 +101,7 @@ func (ix *Index) Search(q Query) []Hit {
 	}
 	var matches []match
 	cover := make([]int, len(qts)) // the longest matched phrase using each term
+	docCover := make([]int, len(ix.docs)*len(qts))
 	var buf []int
 	for di := range ix.docs {
 		d := &ix.docs[di]
@@ -143,9 +122,42 @@ func (ix *Index) Search(q Query) []Hit {
 			if !negated {
 				for _, i := range m.used {
 					cover[i] = max(cover[i], len(ph.terms))
+					dc := &docCover[di*len(qts)+i]
+					*dc = max(*dc, len(ph.terms))
 				}
 			}
 			matches = append(matches, m)
+		}
+	}
+	// BM25 over the terms that were not negated (each term once).
+	seen := map[int32]float64{}
+	for ti, t := range qts {
+		if t.negated || int(t.id) >= len(ix.postings) || len(ix.postings[t.id]) == 0 {
+			continue
+		}
+		if w, ok := seen[t.id]; ok && w >= t.weight {
+			continue
+		}
+		prev := seen[t.id]
+		seen[t.id] = t.weight
+		for _, p := range ix.postings[t.id] {
+			d := &ix.docs[p.doc]
+			s := ix.idf[t.id] * p.tf * (k1 + 1) / (p.tf + k1*(1-b+b*d.length/ix.avgLen))
+			if !p.whole {
+				s *= partialWeight
+			}
+			// a word read as part of a longer phrase another protocol
+			// matched counts less where it stands alone
+			if cover[ti] >= 2 && docCover[int(p.doc)*len(qts)+ti] < cover[ti] {
+				s *= partialWeight
+			}
+			a := &accs[p.doc]
+			a.score += (t.weight - prev) * s
+			a.anyPositive = true
+			if a.words == nil {
+				a.words = map[string]Word{}
+			}
+			a.words[t.said] = Word{Said: t.said, As: t.as, How: t.how}
 		}
 	}
 	for _, m := range matches {
