@@ -84,3 +84,23 @@ func TestAccuracy(t *testing.T) {
 	}
 	t.Log("\n" + report.String())
 }
+
+// TestAccuracyCoversEveryPresentation: every presentation of the set has
+// at least four vignettes, so a new presentation is measured as people
+// answer before it is used.
+func TestAccuracyCoversEveryPresentation(t *testing.T) {
+	set := loadCleanSet(t)
+	vs, err := RunAccuracy(set, caseFiles(t, "accuracy"), Realistic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := map[string]int{}
+	for _, v := range vs {
+		n[v.Case.Protocol]++
+	}
+	for _, p := range set.Presentations {
+		if n[p.ID] < 4 {
+			t.Errorf("%s: %d accuracy vignettes, want at least 4", p.ID, n[p.ID])
+		}
+	}
+}
