@@ -200,6 +200,12 @@ func applyAttendanceCreate(tx *Tx, raw json.RawMessage) (any, error) {
 	if ce := req.refuseBeforeV3(tx.LogicVersion()); ce != nil {
 		return nil, ce
 	}
+	if ce := req.refuseBeforeV4(tx.LogicVersion()); ce != nil {
+		return nil, ce
+	}
+	if err := resolveContextPractice(tx, req.Context); err != nil {
+		return nil, err
+	}
 	id, err := tx.NewID()
 	if err != nil {
 		return nil, err

@@ -23,7 +23,13 @@ type Kind string
 //	   days, pregnancy weeks, the NG133 check for Dx-only attendances
 //	   (triage_context.go, clinician_first.go, address.go)
 //	4: care needs decide the service (issue 14): a clinician's override to
-//	   another tier takes that tier's generic care need (workflow.go)
+//	   another tier takes that tier's generic care need (workflow.go);
+//	   routing explains in words (routing.RulesWords: the missing care
+//	   need, the gap, the fallback) and the route audit names a gap; the
+//	   context's registered_practice, resolved to an ODS code and used by
+//	   routing when the patient record names no practice; directory.load
+//	   and service.put refuse a care need outside the vocabulary
+//	   (care_needs.go)
 const LogicVersion = 4
 
 // Actor is who asked for a change.

@@ -141,7 +141,11 @@ func applyDirectoryLoad(tx *Tx, raw json.RawMessage) (any, error) {
 	if err := decodeStrict(raw, &d); err != nil {
 		return nil, payloadError(err)
 	}
-	if err := d.Validate(); err != nil {
+	validate := d.ValidateStructure
+	if tx.LogicVersion() >= logicCareNeeds {
+		validate = d.Validate // care needs in the vocabulary
+	}
+	if err := validate(); err != nil {
 		return nil, Invalid(map[string]string{"directory": err.Error()})
 	}
 	if _, found, err := tx.GetRaw(keyDirectory); err != nil {
@@ -174,10 +178,23 @@ func touchDirectory(tx *Tx) {
 }
 
 // ValidateServiceChange checks that dir stays a valid directory with svc
-// put in place of the service of the same id (or added). Pure: the HTTP
-// layer runs it on a local read, Apply on the current state.
+// put in place of the service of the same id (or added), and that every
+// care need svc provides is in routing's vocabulary. Pure: the HTTP layer
+// runs it on a local read, Apply on the current state.
 func ValidateServiceChange(dir *routing.Directory, svc *routing.Service) map[string]string {
+	return validateServiceChange(dir, svc, true)
+}
+
+// validateServiceChange is ValidateServiceChange; vocabulary false leaves
+// svc's care needs unchecked (entries before logic version 4, and a date's
+// exception, which changes no provision).
+func validateServiceChange(dir *routing.Directory, svc *routing.Service, vocabulary bool) map[string]string {
 	f := map[string]string{}
+	if vocabulary {
+		if unknown := routing.UnknownCareNeeds(svc); len(unknown) > 0 {
+			f["provides"] = "not care needs in the vocabulary (routing.CareNeeds, protocols/FORMAT.md): " + strings.Join(unknown, ", ")
+		}
+	}
 	if strings.TrimSpace(svc.ID) == "" {
 		f["id"] = "required"
 	}
@@ -197,8 +214,11 @@ func ValidateServiceChange(dir *routing.Directory, svc *routing.Service) map[str
 		return nil
 	}
 	c := withService(dir, svc)
-	if err := c.Validate(); err != nil {
-		return map[string]string{"service": strings.TrimPrefix(err.Error(), routing.ErrInvalidDirectory.Error()+": ")}
+	if err := c.ValidateStructure(); err != nil {
+		f["service"] = strings.TrimPrefix(err.Error(), routing.ErrInvalidDirectory.Error()+": ")
+	}
+	if len(f) > 0 {
+		return f
 	}
 	return nil
 }
@@ -240,7 +260,7 @@ func applyServicePut(tx *Tx, raw json.RawMessage) (any, error) {
 	if existed && svc.Webhook != nil && old.Webhook != nil && svc.Webhook.Secret == "" && svc.Webhook.URL == old.Webhook.URL {
 		svc.Webhook.Secret = old.Webhook.Secret // the API never shows secrets; keep the stored one
 	}
-	if f := ValidateServiceChange(dir, &svc); f != nil {
+	if f := validateServiceChange(dir, &svc, tx.LogicVersion() >= logicCareNeeds); f != nil {
 		return nil, Invalid(f)
 	}
 	b, err := tx.PutJSON(prefixService+svc.ID, &svc)
@@ -364,7 +384,7 @@ func applyServiceException(tx *Tx, raw json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if f := ValidateServiceChange(dir, &svc); f != nil {
+	if f := validateServiceChange(dir, &svc, false); f != nil {
 		if msg, ok := f["service"]; ok {
 			return nil, Invalid(map[string]string{"sessions": msg})
 		}
@@ -493,8 +513,9 @@ func readDirectory(txn *badger.Txn) (*routing.Directory, error) {
 			return nil, fmt.Errorf("decode practice: %w", err)
 		}
 	}
-	if err := d.Validate(); err != nil {
-		// Every command that changes the directory validated the result.
+	if err := d.ValidateStructure(); err != nil {
+		// Every command that changes the directory validated the result;
+		// a directory accepted under an older vocabulary stays usable.
 		return nil, fmt.Errorf("directory in state: %w", err)
 	}
 	dirCache.Lock()

@@ -1092,14 +1092,14 @@ func routeExcluding(tx *Tx, need routing.Need, p routing.Patient, exclude []stri
 			cp.Services = append(cp.Services, s)
 		}
 	}
-	if err := cp.Validate(); err != nil {
+	if err := cp.ValidateStructure(); err != nil {
 		return dec, fmt.Errorf("directory without %v: %w", exclude, err), nil
 	}
 	load, err := loadAt(tx, tx.Now())
 	if err != nil {
 		return dec, nil, err
 	}
-	dec, routeErr = routing.Route(need, p, tx.Now(), &cp, load)
+	dec, routeErr = routing.RouteRules(need, p, tx.Now(), &cp, load, routingRules(tx.LogicVersion()))
 	return dec, routeErr, nil
 }
 

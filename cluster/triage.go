@@ -56,6 +56,11 @@ type TriageContext struct {
 	// EarlierContacts the patient reports for this problem in 96 hours;
 	// they count in the repeat-contact check with those the record shows.
 	EarlierContacts []EarlierContact `json:"earlier_contacts,omitempty"`
+	// RegisteredPractice is who the person says their GP practice is (logic
+	// version 4): an ODS code or a practice name from GET /v1/practices,
+	// stored as the ODS code, or "none" (no GP or not known; GP registration
+	// is offered). Routing uses it when the patient record names no practice.
+	RegisteredPractice string `json:"registered_practice,omitempty"`
 }
 
 // DxReferral is an NHS 111 disposition sent with the attendance: a minimum.
@@ -209,6 +214,7 @@ var pregnancies = map[string]bool{"": true, "yes": true, "no": true, "unknown": 
 func (a *AttendanceCreate) validateTriage(f map[string]string) {
 	if c := a.Context; c != nil {
 		c.validateContextV3(f)
+		c.validatePractice(f)
 		if !triageSexes[c.Sex] {
 			f["context.sex"] = "must be female, male or unknown"
 		}
@@ -430,6 +436,10 @@ func routingPatient(tx *Tx, a *Attendance, rec *PatientRecord) routing.Patient {
 			p.Postcode = rec.Postcode
 		}
 		p.RegisteredPractice = rec.GPPractice
+	}
+	if p.RegisteredPractice == "" {
+		// The practice the person named (logic version 4); the record wins.
+		p.RegisteredPractice = contextPractice(tx, a)
 	}
 	flags, pregnant := map[string]bool{}, tp.Pregnant
 	if s := sessionOf(a); s != nil && s.Rules >= 1 && s.Outcome != nil {
@@ -692,13 +702,14 @@ func route(tx *Tx, a *Attendance, reason string) error {
 	}
 	p := routingPatient(tx, a, rec)
 	withoutOwn(load, a)
-	dec, err := routing.Route(need, p, tx.Now(), dir, load)
+	rules := routingRules(tx.LogicVersion())
+	dec, err := routing.RouteRules(need, p, tx.Now(), dir, load, rules)
 	if err != nil {
 		a.Triage.Review = "routing: " + err.Error()
 		setStatus(tx, a, AttendanceClinicianReview)
 		return nil
 	}
-	dec = earliestOpening(need, p, tx.Now(), dir, load, dec)
+	dec = earliestOpening(need, p, tx.Now(), dir, load, dec, rules)
 	if err := applyDecision(tx, a, need, p, dec, false, reason); err != nil {
 		return err
 	}
@@ -729,7 +740,7 @@ func withoutOwn(load *routing.Load, a *Attendance) {
 // at the same time. It narrows the timeframe to the shortest one in which
 // that tier still has a suitable service (a binary search over minutes:
 // about a dozen pure Route calls) and takes that decision. Deterministic.
-func earliestOpening(need routing.Need, p routing.Patient, now time.Time, dir *routing.Directory, load *routing.Load, dec routing.Decision) routing.Decision {
+func earliestOpening(need routing.Need, p routing.Patient, now time.Time, dir *routing.Directory, load *routing.Load, dec routing.Decision, rules int) routing.Decision {
 	if need.Immediate || dec.Fallback || dec.Tier != need.MinTier || !dec.SeeFrom.After(now) {
 		return dec
 	}
@@ -740,7 +751,7 @@ func earliestOpening(need routing.Need, p routing.Patient, now time.Time, dir *r
 		n := need
 		n.WithinMinutes = mid
 		n.Immediate = mid == 0
-		d, err := routing.Route(n, p, now, dir, load)
+		d, err := routing.RouteRules(n, p, now, dir, load, rules)
 		if err == nil && !d.Fallback && d.Tier == need.MinTier {
 			hi, best = mid, d
 		} else {
@@ -777,8 +788,13 @@ func applyDecision(tx *Tx, a *Attendance, need routing.Need, p routing.Patient, 
 		status = AttendanceAwaitingConfirmation
 	}
 	setStatus(tx, a, status)
-	tx.Audit("attendance.route", "attendance/"+a.ID, map[string]any{"service_id": dec.ServiceID, "tier": dec.Tier,
-		"min_tier": need.MinTier, "fallback": dec.Fallback, "reason": reason, "override": override})
+	details := map[string]any{"service_id": dec.ServiceID, "tier": dec.Tier,
+		"min_tier": need.MinTier, "fallback": dec.Fallback, "reason": reason, "override": override}
+	if dec.Gap != nil && tx.LogicVersion() >= logicCareNeeds {
+		// Where capacity of the right kind is missing, for commissioners.
+		details["gap_tier"], details["gap_care_needs"] = dec.Gap.Tier, dec.Gap.CareNeeds
+	}
+	tx.Audit("attendance.route", "attendance/"+a.ID, details)
 	if err := standDownDispatches(tx, a, &dec, reason); err != nil { // dispatch.go: teams no longer needed
 		return err
 	}

@@ -633,7 +633,7 @@ func applyAttendanceOverride(tx *Tx, raw json.RawMessage) (any, error) {
 	}
 	p := routingPatient(tx, a, rec)
 	withoutOwn(load, a)
-	dec, err := routing.Route(need, p, tx.Now(), dir, load)
+	dec, err := routing.RouteRules(need, p, tx.Now(), dir, load, routingRules(tx.LogicVersion()))
 	if err != nil {
 		return nil, &CommandError{Code: CodeConflict, Message: "routing: " + err.Error()}
 	}
