@@ -44,11 +44,17 @@ func (s *server) createAttendance(c *fiber.Ctx) error {
 	if fields := req.Validate(time.Now()); fields != nil {
 		return invalid("the attendance is not valid", fields)
 	}
-	if req.Protocol != "" {
-		// The protocol must exist in the active set and apply to this
-		// patient (Apply checks again).
+	if req.Protocol != "" || (req.Context != nil && req.Context.RegisteredPractice != "") {
+		// The practice named must be in the directory, and the protocol
+		// must exist in the active set and apply to this patient (Apply
+		// checks both again).
 		now := time.Now()
-		if err := s.localCheck(c, func(v *cluster.View) error { return v.CheckTriageStart(&req, now) }); err != nil {
+		if err := s.localCheck(c, func(v *cluster.View) error {
+			if err := v.CheckRegisteredPractice(&req); err != nil {
+				return err
+			}
+			return v.CheckTriageStart(&req, now)
+		}); err != nil {
 			return handledOK(err)
 		}
 	}

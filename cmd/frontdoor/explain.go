@@ -95,6 +95,9 @@ type explainChosen struct {
 	DistanceM   int                `json:"distance_m"`
 	Fallback    bool               `json:"fallback,omitempty"`
 	Allocation  routing.Allocation `json:"allocation"`
+
+	// FallbackReason says why the ED was the safe default (logic version 4).
+	FallbackReason string `json:"fallback_reason,omitempty"`
 }
 
 func (s *server) explainAttendance(c *fiber.Ctx) error {
@@ -161,7 +164,7 @@ func explainOf(a *cluster.Attendance) explainBody {
 		out.Routing = &explainRouting{Need: r.Need, Patient: r.Patient, At: r.At, Considered: dec.Rejections, Gap: dec.Gap,
 			History: r.History, Override: r.Override,
 			Chosen: explainChosen{ServiceID: dec.ServiceID, ServiceName: dec.ServiceName, Tier: dec.Tier, SeeFrom: dec.SeeFrom,
-				DistanceM: dec.DistanceM, Fallback: dec.Fallback, Allocation: dec.Allocation}}
+				DistanceM: dec.DistanceM, Fallback: dec.Fallback, FallbackReason: dec.FallbackReason, Allocation: dec.Allocation}}
 		if out.Routing.Considered == nil {
 			out.Routing.Considered = []routing.Rejection{}
 		}

@@ -86,8 +86,13 @@ function contextOf(form, v) {
   if (contacts.length) ctx.earlier_contacts = contacts;
   const flags = FLAGS.map(([f]) => f).filter((f) => v['context.flags.' + f]);
   if (flags.length) ctx.flags = flags;
+  if (v['context.registered_practice']) ctx.registered_practice = v['context.registered_practice'];
   return ctx;
 }
+
+// NO_GP is context.registered_practice for someone with no GP, or who
+// does not know theirs.
+const NO_GP = 'none';
 
 // contextErrors puts the API's field names on the form's fields: the age
 // in any unit is the age box, and context.flags[i] is the box of that flag.
@@ -479,10 +484,52 @@ export class Wizard {
     };
     box.addEventListener('change', sync);
     sync();
+    if (has('registered_practice')) box.append(this.practiceQuestion());
     if (has('earlier_contacts')) box.append(this.contactsFieldset());
     box.append(h('fieldset', { class: 'form-group', id: 'flags' }, h('legend', {}, 'About them (tick what applies)'),
       FLAGS.map(([f, label]) => field({ name: 'context.flags.' + f, label, type: 'checkbox' }))));
     return box;
+  }
+
+  // practices lists the directory's GP practices (GET /v1/practices), asked
+  // once per page.
+  practices() {
+    if (!this.practiceList) {
+      this.practiceList = can('GET', '/v1/practices') ?
+        api('GET', '/v1/practices').then((r) => { this.practicesKnown = (r && r.practices) || []; return this.practicesKnown; })
+          .catch(() => { this.practiceList = null; return []; }) : Promise.resolve([]);
+    }
+    return this.practiceList;
+  }
+
+  // practiceQuestion: who their GP practice is (context.registered_practice):
+  // a practice from the directory, or "No GP / don't know". Their own
+  // practice sees them first when it is open with room; without a GP they
+  // are offered registration. The patient record's practice is the answer
+  // when it has one.
+  practiceQuestion() {
+    const rec = (this.patient && this.patient.gp_practice) || '';
+    const box = h('div', { id: 'practice-question' });
+    const render = (list) => {
+      const sel = box.querySelector('select');
+      const value = sel ? sel.value : rec;
+      const opts = [['', 'Not asked'], [NO_GP, 'No GP / don’t know']]
+        .concat(list.map((p) => [p.ods_code, p.name + ' (' + p.ods_code + ')']));
+      if (rec && !list.some((p) => p.ods_code === rec)) opts.push([rec, rec]);
+      box.replaceChildren(field({ name: 'context.registered_practice', label: 'Who is their GP practice?', type: 'select', options: opts, value,
+        hint: rec ? 'From their patient record.' : 'Their own practice sees them first when it is open and has room. No GP: they can be registered with one.' }));
+      box.dataset.loaded = list.length ? 'true' : 'false';
+    };
+    render([]);
+    this.practices().then(render);
+    return box;
+  }
+
+  // practiceWords names the practice an attendance's context gives.
+  practiceWords(code) {
+    if (code === NO_GP) return 'No GP / don’t know';
+    const p = (this.practicesKnown || []).find((x) => x.ods_code === code);
+    return p ? p.name + ' (' + code + ')' : code;
   }
 
   // contactsFieldset: earlier contacts about this problem, one row each
@@ -789,6 +836,7 @@ export class Wizard {
         h('dt', {}, 'Within'), h('dd', { id: 'outcome-timeframe' }, d.timeframe === 'immediate' ? 'Now' : d.timeframe),
         h('dt', {}, 'Dx'), h('dd', { id: 'outcome-dx' }, (d.dx || '—') + (info && info.meaning ? ': ' + info.meaning : '')),
         h('dt', {}, 'Decided by'), h('dd', {}, (d.source || '') + (d.decided_by ? ' (' + d.decided_by + ')' : '')),
+        a.context && a.context.registered_practice ? [h('dt', {}, 'Their GP practice'), h('dd', { id: 'outcome-practice' }, this.practiceWords(a.context.registered_practice))] : null,
         dec ? [h('dt', {}, 'Going to'), h('dd', { id: 'outcome-service' }, dec.service_name || dec.service_id)] : null,
         dec && dec.see_from ? [h('dt', {}, 'Can be seen from'), h('dd', {}, fmtTime(dec.see_from))] : null,
         dec && dec.distance_m ? [h('dt', {}, 'Distance'), h('dd', {}, (dec.distance_m / 1000).toFixed(1) + ' km')] : null));
@@ -808,9 +856,18 @@ export class Wizard {
       main.append(h('h2', {}, 'Why not somewhere less intensive'));
       if (cheaper.length) main.append(h('ul', { class: 'reasons', id: 'why-not-cheaper' }, cheaper.map((r) => h('li', {}, tierWord(r.tier) + ' — ' + r.service_id + ': ' + r.reason))));
       else main.append(h('p', { id: 'why-not-cheaper' }, dec.tier === 'self_care' ? 'Self care is the least intensive option.' : 'No less intensive service was considered suitable for this need.'));
-      if (dec.gap) main.append(h('p', { class: 'banner banner-warn' }, 'No ' + tierWord(dec.gap.tier) + ' service could take them; sent to the next level up.'));
+      // A gap: nothing suitable at the outcome's own level (recorded for
+      // commissioners); a fallback: the ED as the safe default.
+      if (dec.gap) main.append(h('p', { class: 'banner banner-warn', id: 'routing-gap' }, h('strong', {}, 'Gap: '),
+        dec.gap.reason ? sentenceCase(dec.gap.reason) + '.' : 'No ' + tierWord(dec.gap.tier) + ' service could take them; sent to the next level up.'));
+      if (dec.fallback) main.append(h('p', { class: 'banner banner-warn', id: 'routing-fallback' }, h('strong', {}, 'Safe default: '),
+        dec.fallback_reason ? sentenceCase(dec.fallback_reason) + '.' : 'nothing suitable could see them in time, so the emergency department (always open).'));
       if (others.length) main.append(h('details', {}, h('summary', {}, 'Other services considered (' + others.length + ')'),
         h('ul', { class: 'reasons' }, others.map((r) => h('li', {}, r.service_id + ': ' + r.reason)))));
+    }
+    const said = a.context && a.context.registered_practice;
+    if (said && said !== NO_GP && !this.practicesKnown) {
+      this.practices().then(() => { const el = $('#outcome-practice'); if (el) el.textContent = this.practiceWords(said); });
     }
     const checks = t.session && t.session.outcome && t.session.outcome.checks;
     if (checks && checks.length) {
@@ -823,6 +880,7 @@ export class Wizard {
     if (can('POST', '/v1/attendances/{id}/status')) out.append(this.statusPanel());
     if (a.status === 'awaiting_confirmation') out.append(this.confirmPanel());
     if (this.needsRegistration()) out.append(this.registrationPanel());
+    else if (this.noGPUnnamed()) out.append(this.registrationHint());
     if (allowed('override', 'POST')) out.append(this.overridePanel());
     return out;
   }
@@ -934,7 +992,26 @@ export class Wizard {
     const a = this.att;
     if (a.registration_id || !a.patient_id) return false;
     if (!can('POST', '/v1/attendances/{id}/registration')) return false;
-    return this.noGP || (this.patient && !this.patient.gp_practice);
+    if (this.patient && this.patient.gp_practice) return false;
+    // They named their practice: they have a GP, though the record does not say.
+    const said = a.context && a.context.registered_practice;
+    if (said && said !== NO_GP) return false;
+    return this.noGP || said === NO_GP || (this.patient && !this.patient.gp_practice);
+  }
+
+  // noGPUnnamed: they said they have no GP, but registering needs their
+  // patient record, which is not linked yet.
+  noGPUnnamed() {
+    const a = this.att;
+    return !a.patient_id && !a.registration_id && a.context && a.context.registered_practice === NO_GP &&
+      can('POST', '/v1/attendances/{id}/registration');
+  }
+
+  registrationHint() {
+    return h('div', { class: 'panel', id: 'registration-hint' },
+      h('h2', {}, 'Register with a GP'),
+      h('p', {}, 'They have no GP (or do not know theirs). To register them with a practice, find or add their patient record first.'),
+      h('button', { type: 'button', class: 'btn btn-secondary', id: 'registration-find', onclick: () => this.go('patient') }, 'Find or add their record'));
   }
 
   registrationPanel() {
