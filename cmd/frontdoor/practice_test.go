@@ -141,3 +141,24 @@ func TestExplanationCarriesGapAndFallbackReasons(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAPIListsRegisteredPractice: /openapi.json lists the context's
+// registered_practice with a description.
+func TestOpenAPIListsRegisteredPractice(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]map[string]any `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	b, err := json.Marshal(buildOpenAPI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	decodeJSON(t, b, &doc)
+	prop, ok := doc.Components.Schemas["TriageContext"].Properties["registered_practice"]
+	if d, _ := prop["description"].(string); !ok || !strings.Contains(d, "GET /v1/practices") || !strings.Contains(d, `"none"`) {
+		t.Errorf("TriageContext.registered_practice: %v", prop)
+	}
+}
