@@ -1,6 +1,7 @@
 package complaint
 
 import (
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -20,6 +21,9 @@ type token struct {
 	// clauseEnd: punctuation or a conjunction such as "but" follows; it
 	// ends a negation's scope.
 	clauseEnd bool
+	// proper: written with a capital inside a sentence ("back from
+	// Turkey", "holiday in Spain"): a name, never read as a misspelling.
+	proper bool
 }
 
 type tokenKind uint8
@@ -62,11 +66,15 @@ func stem(w string) string {
 func analyse(text string) []token {
 	var toks []token
 	var b strings.Builder
+	// sentenceStart: no word yet, or the last ended a sentence; capital:
+	// the word being read began with a capital letter.
+	sentenceStart, capital, wordStartsSentence := true, false, true
 	flush := func() {
 		if b.Len() == 0 {
 			return
 		}
 		w := b.String()
+		proper := capital && !wordStartsSentence
 		b.Reset()
 		if strings.HasSuffix(w, "'s") {
 			w = w[:len(w)-2]
@@ -75,7 +83,9 @@ func analyse(text string) []token {
 		if w == "" {
 			return
 		}
-		toks = append(toks, classify(w))
+		t := classify(w)
+		t.proper = proper
+		toks = append(toks, t)
 	}
 	endClause := func() {
 		flush()
@@ -83,36 +93,117 @@ func analyse(text string) []token {
 			toks[n-1].clauseEnd = true
 		}
 	}
-	rs := []rune(strings.ToLower(text))
+	rs := []rune(text)
 	for i, r := range rs {
 		switch {
 		case unicode.IsLetter(r) || unicode.IsDigit(r):
-			b.WriteRune(r)
+			if b.Len() == 0 {
+				capital, wordStartsSentence, sentenceStart = unicode.IsUpper(r), sentenceStart, false
+			}
+			b.WriteRune(unicode.ToLower(r))
 		case (r == '\'' || r == '’') && b.Len() > 0 && i+1 < len(rs) && unicode.IsLetter(rs[i+1]):
 			b.WriteByte('\'')
-		case r == ',' || r == '.' || r == ';' || r == ':' || r == '!' || r == '?' || r == '(' || r == ')':
+		case r == '.' && i > 0 && unicode.IsDigit(rs[i-1]) && i+1 < len(rs) && unicode.IsDigit(rs[i+1]):
+			b.WriteByte('.') // a decimal: "38.9"
+		case r == ',' || r == ';' || r == ':' || r == '(' || r == ')':
 			endClause()
+		case r == '.' || r == '!' || r == '?' || r == '\n':
+			endClause()
+			sentenceStart = true
 		default:
 			flush()
 		}
 	}
 	flush()
-	// "bit" is "a bit" (nothing) or the past of "bite" ("the dog bit him")
 	for i := range toks {
-		if toks[i].word == "bit" && (i == 0 || !quantity[toks[i-1].word]) {
-			toks[i].kind, toks[i].term = content, stem("bite")
+		if isTemperature(toks[i].word, false) {
+			toks[i].kind, toks[i].term = content, stem("temperature")
+		}
+		switch toks[i].word {
+		case "bit":
+			if isBite(toks, i) {
+				toks[i].kind, toks[i].term = content, stem("bite")
+			}
+		case "back":
+			if isAdverbBack(toks, i) {
+				toks[i].kind, toks[i].term = stop, "back"
+			}
+		case "degrees", "degree", "deg", "c", "°c":
+			if i > 0 && isTemperature(toks[i-1].word, true) {
+				toks[i-1].kind, toks[i-1].term = content, stem("temperature")
+			}
+		case "one", "ones", "un", "uns", "boy", "girl", "lad":
+			// "little one", "little girl": a young child
+			if i > 0 && (toks[i-1].word == "little" || toks[i-1].word == "wee") {
+				toks[i].kind = childHint
+			}
 		}
 	}
 	markNegation(toks)
 	return toks
 }
 
+// isTemperature: a body temperature as written: "38.9", "39c", or a whole
+// number followed by "degrees" (degrees: a unit follows).
+func isTemperature(w string, degrees bool) bool {
+	if !degrees {
+		if strings.HasSuffix(w, "c") {
+			w, degrees = w[:len(w)-1], true
+		} else if !strings.Contains(w, ".") {
+			return false
+		}
+	}
+	f, err := strconv.ParseFloat(w, 64)
+	return err == nil && f >= 37.5 && f < 43 && (degrees || strings.Contains(w, "."))
+}
+
+// isBite: "bit" is "a bit" (nothing: "a bit sick", "feeling bit dazed",
+// "rugby, bit dazed") or the past of "bite" ("the dog bit him", "bit by
+// a spider"). At the start of a clause it is "bite" only with an object
+// or "by" after it.
+func isBite(toks []token, i int) bool {
+	if i > 0 && (quantity[toks[i-1].word] || linking[toks[i-1].word]) {
+		return false
+	}
+	if i == 0 || toks[i-1].clauseEnd {
+		return i+1 < len(toks) && biteObject[toks[i+1].word]
+	}
+	return true
+}
+
+// isAdverbBack: "back" as in "got back from Turkey", "came back home",
+// "keeps coming back", "back to normal": a return, not the back.
+func isAdverbBack(toks []token, i int) bool {
+	if i > 0 && !toks[i-1].clauseEnd && motion[toks[i-1].word] {
+		return true
+	}
+	return i+1 < len(toks) && !toks[i].clauseEnd && afterAdverbBack[toks[i+1].word]
+}
+
 var quantity = set("a", "little", "tiny", "wee", "small", "quite")
+
+var linking = set("feel", "feels", "feeling", "felt", "im", "am", "is", "are", "was", "were", "hes", "shes", "its",
+	"been", "be", "seems", "seem", "seemed", "looks", "look", "looking", "looked")
+
+var biteObject = set("by", "me", "him", "her", "them", "us", "my", "his", "their", "our", "your", "it", "into", "through", "off")
+
+var motion = set("got", "get", "gets", "getting", "came", "come", "comes", "coming", "went", "go", "goes", "going",
+	"gone", "been", "brought", "bring", "flew", "flown", "drove", "driven", "arrived", "sent", "send", "sending", "ring",
+	"call", "called", "phone", "phoned")
+
+var afterAdverbBack = set("from", "home", "again", "to")
 
 func classify(w string) token {
 	switch {
 	case negationWords[w]:
-		return token{word: w, term: w, kind: negation}
+		// one term for every negation word: "doesn't want to be here"
+		// matches "don't want to be here", "hasn't done a dirty nappy"
+		// matches "no dirty nappy"
+		return token{word: w, term: "not", kind: negation}
+	case reflexives[w]:
+		// one term for "myself", "himself", "herself": inside a synonym
+		// only ("kill myself", "not herself"), never on its own
+		return token{word: w, term: "oneself", kind: particle}
 	case stopWords[w]:
 		return token{word: w, term: w, kind: stop}
 	case clauseWords[w]:
@@ -205,7 +296,12 @@ var irregular = map[string]string{
 	"slept": "sleep", "felt": "feel", "lost": "lose", "hurt": "hurt", "trod": "tread", "trodden": "tread",
 }
 
-var particles = set("up", "down", "out", "off", "over", "through")
+// particles: words that count inside a whole synonym, never alone:
+// "burning up", "passed out", "too many tablets" (not "paracetamol not
+// touching it").
+var particles = set("up", "down", "out", "off", "over", "through", "too", "much", "many")
+
+var reflexives = set("myself", "himself", "herself", "themselves", "themself", "yourself", "ourselves")
 
 // childWords say the person is a baby or young child; they count through
 // age (a hint when no age is given), not as complaint words.
@@ -221,10 +317,10 @@ var stopWords = set(
 	"about", "after", "before", "since", "for", "as", "if", "so", "than", "then", "there", "here",
 	"this", "that", "these", "those", "it", "its", "is", "am", "are", "was", "were", "be", "been", "being", "has", "have", "had",
 	"having", "do", "does", "did", "doing", "done", "can", "could", "cant", "cannot", "couldnt", "will", "would", "wouldnt",
-	"should", "shall", "may", "might", "must", "i", "im", "ive", "id", "ill", "me", "my", "mine", "myself", "we", "us", "our",
-	"you", "your", "yourself", "himself", "herself", "themselves", "itself", "he", "hes", "him", "his", "she", "shes", "her", "hers", "they", "theyre", "them", "their", "theirs", "who",
-	"what", "when", "where", "why", "how", "which", "some", "any", "all", "each", "every", "both", "more", "most", "much",
-	"many", "very", "really", "quite", "bit", "little", "lot", "lots", "too", "also", "just", "only", "got", "get", "gets",
+	"should", "shall", "may", "might", "must", "i", "im", "ive", "id", "ill", "me", "my", "mine", "we", "us", "our",
+	"you", "your", "itself", "he", "hes", "him", "his", "she", "shes", "her", "hers", "they", "theyre", "them", "their", "theirs", "who",
+	"what", "when", "where", "why", "how", "which", "some", "any", "all", "each", "every", "both", "more", "most",
+	"very", "really", "quite", "bit", "little", "lot", "lots", "also", "just", "only", "got", "get", "gets",
 	"getting", "keeps", "keep", "think", "thinks", "thought", "seems", "seem", "looks", "look", "like", "feel", "feels",
 	"feeling", "felt", "went", "gone", "going", "come", "came", "comes", "coming", "now", "today", "tonight", "yesterday",
 	"morning", "afternoon", "evening", "night", "nights", "day", "days", "week", "weeks", "month", "months", "year", "years",
@@ -237,6 +333,6 @@ var stopWords = set(
 	"woman", "lady", "gentleman", "patient", "hi", "hello", "yes", "ok", "okay", "well", "s", "t", "x", "ish", "around",
 	"approx", "abit", "alot", "recently", "started", "start", "starting", "usual", "normal",
 	"normally", "again", "even", "because", "cos", "coz", "while", "during", "until", "till", "through",
-	"really", "lots", "many", "other", "another", "same", "own", "ve", "re", "d", "ll",
+	"really", "lots", "other", "another", "same", "own", "ve", "re", "d", "ll",
 	"year-old", "yr", "yrs", "yo", "mths", "wks",
 )

@@ -12,7 +12,13 @@
 // words are in the sentence — so a decisive word inside a long sentence
 // ("shingles") scores as it would alone. A word not in any synonym may be
 // a misspelling of one ("diarea", "temprature"): a Levenshtein distance of
-// one or two finds it. Age and sex demote a presentation that a person
+// one or two finds it (in a short word a letter left out or added, not
+// changed: "sack" is not "sick"; a capitalised name inside a sentence,
+// "back from Spain", is not a misspelling). A few words change meaning
+// in context: "got back from" is no back, "bit dazed" no bite, "38.9" a
+// temperature, "little one" a young child; "too many", "myself" and
+// every negation word count inside a synonym ("too many tablets", "kill
+// myself", "no tablets left"), never alone. Age and sex demote a presentation that a person
 // does not usually have (a pregnancy protocol for a boy of four); they
 // never hide one. Every hit says which words matched and why.
 package complaint

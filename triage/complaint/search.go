@@ -251,7 +251,7 @@ func (ix *Index) queryTerms(text string) ([]qterm, bool) {
 		}
 		if id, ok := ix.terms[t.term]; ok {
 			out = append(out, qterm{id: id, pos: pos, negated: t.negated, said: t.word, how: "word", weight: 1})
-		} else if t.kind == content {
+		} else if t.kind == content && !t.proper {
 			if w, ok := ix.respell(t.word); ok {
 				out = append(out, qterm{id: ix.terms[ix.wordTerm[w]], pos: pos, negated: t.negated, said: t.word, as: w, how: "spelling", weight: spellingWeight})
 			}
@@ -271,6 +271,9 @@ func (ix *Index) queryTerms(text string) ([]qterm, bool) {
 // respell finds the indexed word a misspelt word most likely meant: same
 // first letter, length within two, at most one edit for words of up to
 // five letters and two for longer ones. Ties go to the first in order.
+// In a short word the one edit is a letter left out or added ("strok",
+// "earach"): one changed letter makes another word ("sack", "sick";
+// "mind", "mini"; "bend", "band").
 func (ix *Index) respell(w string) (string, bool) {
 	if len(w) < 4 || isNumber(w) {
 		return "", false
@@ -286,7 +289,7 @@ func (ix *Index) respell(w string) (string, bool) {
 			continue
 		}
 		d := levenshtein.ComputeDistance(w, c)
-		if d >= bestD || d == 2 && !plausibleTwoEdits(len(w), d, abs(lenDiff)) {
+		if d >= bestD || d == 2 && !plausibleTwoEdits(len(w), d, abs(lenDiff)) || limit == 1 && lenDiff == 0 {
 			continue
 		}
 		best, bestD = c, d
