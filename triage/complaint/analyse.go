@@ -177,8 +177,28 @@ func isAdverbBack(toks []token, i int) bool {
 	if i > 0 && !toks[i-1].clauseEnd && motion[toks[i-1].word] {
 		return true
 	}
-	return i+1 < len(toks) && !toks[i].clauseEnd && afterAdverbBack[toks[i+1].word]
+	if i+1 < len(toks) && !toks[i].clauseEnd && afterAdverbBack[toks[i+1].word] {
+		return true
+	}
+	// "the back of my head", "back of the knee": a place on another part
+	if i+1 < len(toks) && toks[i+1].word == "of" && !toks[i].clauseEnd {
+		for j := i + 2; j < len(toks) && j <= i+4; j++ {
+			if bodyParts[toks[j].word] {
+				return true
+			}
+			if toks[j].kind != stop || toks[j].clauseEnd {
+				break
+			}
+		}
+	}
+	return false
 }
+
+// bodyParts that have a back ("the back of my hand"); not the leg or thigh,
+// where pain down the back is sciatica.
+var bodyParts = set("head", "neck", "hand", "hands", "knee", "knees", "calf", "calves",
+	"throat", "eye", "eyes", "mouth", "tongue", "nose", "ear", "ears", "heel", "heels", "ankle", "ankles", "arm", "arms",
+	"wrist", "wrists", "foot", "feet", "skull", "scalp", "shoulder", "shoulders")
 
 var quantity = set("a", "little", "tiny", "wee", "small", "quite")
 
@@ -200,6 +220,12 @@ func classify(w string) token {
 		// matches "don't want to be here", "hasn't done a dirty nappy"
 		// matches "no dirty nappy"
 		return token{word: w, term: "not", kind: negation}
+	case inability[w]:
+		// "can't", "unable": inside a synonym they say a function stopped
+		// ("can't pee", "unable to pass urine"); alone they negate nothing
+		// ("can't catch my breath") and say nothing ("hurts when I pee"
+		// is not "can't pee")
+		return token{word: w, term: "not", kind: particle}
 	case reflexives[w]:
 		// one term for "myself", "himself", "herself": inside a synonym
 		// only ("kill myself", "not herself"), never on its own
@@ -301,6 +327,8 @@ var irregular = map[string]string{
 // touching it").
 var particles = set("up", "down", "out", "off", "over", "through", "too", "much", "many")
 
+var inability = set("cant", "cannot", "couldnt", "unable")
+
 var reflexives = set("myself", "himself", "herself", "themselves", "themself", "yourself", "ourselves")
 
 // childWords say the person is a baby or young child; they count through
@@ -316,7 +344,7 @@ var stopWords = set(
 	"a", "an", "the", "and", "or", "of", "in", "on", "at", "to", "for", "from", "by", "with", "into", "onto", "under",
 	"about", "after", "before", "since", "for", "as", "if", "so", "than", "then", "there", "here",
 	"this", "that", "these", "those", "it", "its", "is", "am", "are", "was", "were", "be", "been", "being", "has", "have", "had",
-	"having", "do", "does", "did", "doing", "done", "can", "could", "cant", "cannot", "couldnt", "will", "would", "wouldnt",
+	"having", "do", "does", "did", "doing", "done", "can", "could", "will", "would", "wouldnt",
 	"should", "shall", "may", "might", "must", "i", "im", "ive", "id", "ill", "me", "my", "mine", "we", "us", "our",
 	"you", "your", "itself", "he", "hes", "him", "his", "she", "shes", "her", "hers", "they", "theyre", "them", "their", "theirs", "who",
 	"what", "when", "where", "why", "how", "which", "some", "any", "all", "each", "every", "both", "more", "most",
@@ -327,7 +355,7 @@ var stopWords = set(
 	"hour", "hours", "minute", "minutes", "ago", "last", "past", "since", "old", "aged", "age", "left", "right", "both",
 	"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "first", "again", "please", "help", "need",
 	"needs", "want", "wants", "wanted", "sure", "know", "knows", "thing", "things", "something", "anything", "everything",
-	"unable", "able", "said", "says", "say", "tell", "told", "mum", "mom", "mother", "dad", "father", "son", "daughter",
+	"able", "said", "says", "say", "tell", "told", "mum", "mom", "mother", "dad", "father", "son", "daughter",
 	"husband", "wife", "partner", "boyfriend", "girlfriend", "brother", "sister", "nan", "nana", "gran", "grandma",
 	"grandad", "granddad", "grandmother", "grandfather", "friend", "neighbour", "kid", "kids", "boy", "girl", "lad", "man",
 	"woman", "lady", "gentleman", "patient", "hi", "hello", "yes", "ok", "okay", "well", "s", "t", "x", "ish", "around",
