@@ -18,7 +18,9 @@
 // in context: "got back from" is no back, "bit dazed" no bite, "38.9" a
 // temperature, "little one" a young child; "too many", "myself" and
 // every negation word count inside a synonym ("too many tablets", "kill
-// myself", "no tablets left"), never alone. Age and sex demote a presentation that a person
+// myself", "no tablets left"), never alone; the word after "when" is
+// what brings the complaint on ("hurts when he coughs") and counts half.
+// Age and sex demote a presentation that a person
 // does not usually have (a pregnancy protocol for a boy of four); they
 // never hide one. Every hit says which words matched and why.
 package complaint

@@ -57,6 +57,7 @@ const (
 	hintedFactor     = 0.8 // an age guessed from "baby" or "toddler" counts less
 	spellingWeight   = 0.8
 	partialWeight    = 0.7 // a word met only inside longer synonyms
+	triggerWeight    = 0.5 // "hurts when he coughs": what brings it on, not what is wrong
 )
 
 // qterm is one term of the query.
@@ -68,6 +69,9 @@ type qterm struct {
 	as      string
 	how     string
 	weight  float64
+	// trigger: the first word after "when" ("hurts when he coughs"):
+	// what brings the complaint on, not what is wrong
+	trigger bool
 }
 
 // Search ranks the presentations for the query, best first. No match is
@@ -117,6 +121,13 @@ func (ix *Index) Search(q Query) []Hit {
 				if len(ix.postings[id]) > 0 || ix.particle[id] {
 					w += ix.idf[id]
 				}
+			}
+			allTrigger := true
+			for _, i := range buf {
+				allTrigger = allTrigger && qts[i].trigger
+			}
+			if allTrigger {
+				w *= triggerWeight
 			}
 			m := match{doc: di, phrase: pi, w: w, used: append([]int(nil), buf...), negated: negated}
 			if !negated {
@@ -235,7 +246,18 @@ func (ix *Index) queryTerms(text string) ([]qterm, bool) {
 	var out []qterm
 	child := false
 	pos := 0
+	trigger := false // the first content word after "when": what brings the complaint on
 	for i, t := range toks {
+		if t.word == "when" || t.word == "whenever" {
+			trigger = true
+		}
+		w, isTrigger := 1.0, false
+		if trigger && t.kind == content {
+			w, isTrigger, trigger = triggerWeight, true, false
+		}
+		if t.clauseEnd {
+			trigger = false
+		}
 		switch t.kind {
 		case childHint:
 			child = true
@@ -250,10 +272,10 @@ func (ix *Index) queryTerms(text string) ([]qterm, bool) {
 			continue
 		}
 		if id, ok := ix.terms[t.term]; ok {
-			out = append(out, qterm{id: id, pos: pos, negated: t.negated, said: t.word, how: "word", weight: 1})
+			out = append(out, qterm{id: id, pos: pos, negated: t.negated, said: t.word, how: "word", weight: w, trigger: isTrigger})
 		} else if t.kind == content && !t.proper {
-			if w, ok := ix.respell(t.word); ok {
-				out = append(out, qterm{id: ix.terms[ix.wordTerm[w]], pos: pos, negated: t.negated, said: t.word, as: w, how: "spelling", weight: spellingWeight})
+			if rw, ok := ix.respell(t.word); ok {
+				out = append(out, qterm{id: ix.terms[ix.wordTerm[rw]], pos: pos, negated: t.negated, said: t.word, as: rw, how: "spelling", weight: spellingWeight * w, trigger: isTrigger})
 			}
 		}
 		// two words written apart that the protocols write as one
