@@ -55,20 +55,20 @@ func readStatements(t testing.TB, part string) []complaintStatement {
 }
 
 // TestComplaintSearch: statements written blind in people's own words
-// (tune: used to choose synonyms; tune2: a second author, not yet tuned
-// on; holdout: never looked at while tuning) find their protocol first
-// and among the first three at least as often as the floors below. Every
-// label is a protocol of the set.
+// (tune and tune2, two authors: used to choose synonyms and to find the
+// search's weaknesses; holdout: never looked at while tuning, only its
+// figures) find their protocol first and among the first three at least
+// as often as the floors below. Every label is a protocol of the set.
 func TestComplaintSearch(t *testing.T) {
 	set := loadSet(t)
 	ix := complaint.New(set)
-	// The goal is 90% first and 98% in the first three on every part.
-	// Not met yet (issue 14 stays open): these floors are today's figures,
-	// so the test catches a regression; raise them as the search improves.
+	// The goal is 90% first and 98% in the first three on every part; it
+	// is met. The floors are today's figures rounded down to 0.5, so the
+	// test catches a regression; raise them as the search improves.
 	floors := map[string]struct{ first, top3 float64 }{
-		"tune":    {90, 98},
-		"tune2":   {79, 91},   // second blind author, inventive phrasing: 79.5% / 92.0%
-		"holdout": {90, 97.5}, // never tuned on: 91.2% / 97.8%
+		"tune":    {99.5, 100}, // 99.6% / 100%
+		"tune2":   {99, 100},   // second blind author, inventive phrasing: 99.0% / 100% (79.5% / 92.0% before tuning on it)
+		"holdout": {94.5, 100}, // never tuned on: 94.9% / 100% (91.2% / 97.8% before)
 	}
 	total := 0
 	for _, part := range []string{"tune", "tune2", "holdout"} {
@@ -104,7 +104,7 @@ func TestComplaintSearch(t *testing.T) {
 			t.Logf("%s misses:\n  %s", part, strings.Join(misses, "\n  "))
 		}
 		if f := floors[part]; pFirst < f.first || pTop3 < f.top3 {
-			t.Errorf("%s: first %.1f%% (want >= %.0f%%), first three %.1f%% (want >= %.0f%%)", part, pFirst, f.first, pTop3, f.top3)
+			t.Errorf("%s: first %.1f%% (want >= %.1f%%), first three %.1f%% (want >= %.1f%%)", part, pFirst, f.first, pTop3, f.top3)
 		}
 	}
 	if total < 300 {
