@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
 	"github.com/frontdoor-ucc/frontdoor/cluster/clustertest"
 )
 
@@ -22,8 +23,8 @@ func BenchmarkPropose(b *testing.B) {
 			c := clustertest.New(b, cs.nodes, clustertest.Options{})
 			ctx := context.Background()
 			nd := c.Leader(ctx)
-			body, _ := json.Marshal(cluster.AttendanceCreate{Complaint: "bench"})
-			p := cluster.Proposal{Kind: cluster.KindAttendanceCreate, Actor: cluster.Actor{ID: "bench"}, Payload: body}
+			body, _ := json.Marshal(care.AttendanceCreate{Complaint: "bench"})
+			p := cluster.Proposal{Kind: care.KindAttendanceCreate, Actor: cluster.Actor{ID: "bench"}, Payload: body}
 			b.ReportAllocs()
 			b.ResetTimer()
 			var next atomic.Int64

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
+	"github.com/frontdoor-ucc/frontdoor/cluster/clinic"
 	"github.com/frontdoor-ucc/frontdoor/cluster/clustertest"
 	"github.com/hashicorp/raft"
 )
@@ -21,18 +23,18 @@ func TestSingleNodeCreateAndRead(t *testing.T) {
 	if err != nil {
 		t.Fatalf("create: %v", err)
 	}
-	if a.Status != cluster.AttendanceArrived || a.Channel != cluster.ChannelWalkIn || a.CreatedIndex != res.Index {
+	if a.Status != care.AttendanceArrived || a.Channel != care.ChannelWalkIn || a.CreatedIndex != res.Index {
 		t.Fatalf("attendance = %+v, result index %d", a, res.Index)
 	}
 	err = nd.Store.Read(ctx, cluster.ConsistencyLinearizable, func(v *cluster.View) error {
-		got, err := v.Attendance(a.ID)
+		got, err := care.In(v).Attendance(a.ID)
 		if err != nil {
 			return err
 		}
 		if got.Complaint != "sore throat" || !got.ArrivedAt.Equal(a.ArrivedAt) {
 			t.Errorf("read back %+v", got)
 		}
-		list, err := v.Attendances(cluster.AttendanceQuery{Status: cluster.AttendanceArrived})
+		list, err := care.In(v).Attendances(care.AttendanceQuery{Status: care.AttendanceArrived})
 		if err != nil {
 			return err
 		}
@@ -46,7 +48,7 @@ func TestSingleNodeCreateAndRead(t *testing.T) {
 		if len(audit) != 1 || audit[0].Action != "attendance.create" || audit[0].Index != res.Index || audit[0].Actor.ID != "test" {
 			t.Errorf("audit = %+v", audit)
 		}
-		_, err = v.Attendance("nope")
+		_, err = care.In(v).Attendance("nope")
 		if !errors.Is(err, cluster.ErrNotFound) {
 			t.Errorf("missing attendance: err = %v", err)
 		}
@@ -100,7 +102,7 @@ func TestStatusAndClosedStore(t *testing.T) {
 			t.Fatalf("read %s after close: %v", cons, err)
 		}
 	}
-	if _, err := f.Store.Propose(ctx, cluster.Proposal{Kind: cluster.KindAttendanceCreate}); !errors.Is(err, cluster.ErrNotOpen) {
+	if _, err := f.Store.Propose(ctx, cluster.Proposal{Kind: care.KindAttendanceCreate}); !errors.Is(err, cluster.ErrNotOpen) {
 		t.Fatalf("propose after close: %v", err)
 	}
 	if _, _, err := f.Store.StateHash(); !errors.Is(err, cluster.ErrNotOpen) {
@@ -111,7 +113,7 @@ func TestStatusAndClosedStore(t *testing.T) {
 func TestInmemTransportSingleNode(t *testing.T) {
 	_, trans := raft.NewInmemTransport("")
 	s, err := cluster.New(cluster.Config{NodeID: "mem", Dir: t.TempDir(), Transport: trans,
-		Logger: clustertest.Logger(), Raft: cluster.FastRaftTuning()})
+		Logger: clustertest.Logger(), Raft: cluster.FastRaftTuning(), Commands: clinic.Commands()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,12 +126,12 @@ func TestInmemTransportSingleNode(t *testing.T) {
 	if _, err := s.Bootstrap(ctx); err != nil {
 		t.Fatal(err)
 	}
-	res, err := s.Propose(ctx, cluster.Proposal{Kind: cluster.KindAttendanceCreate, Payload: []byte(`{"complaint":"rash","channel":"nhs111"}`)})
+	res, err := s.Propose(ctx, cluster.Proposal{Kind: care.KindAttendanceCreate, Payload: []byte(`{"complaint":"rash","channel":"nhs111"}`)})
 	if err != nil || res.Err != nil {
 		t.Fatalf("propose: %v %v", err, res)
 	}
-	var a cluster.Attendance
-	if err := json.Unmarshal(res.Value, &a); err != nil || a.Channel != cluster.ChannelNHS111 {
+	var a care.Attendance
+	if err := json.Unmarshal(res.Value, &a); err != nil || a.Channel != care.ChannelNHS111 {
 		t.Fatalf("attendance %+v %v", a, err)
 	}
 	// Unknown kinds are refused before proposing.

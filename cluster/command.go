@@ -70,7 +70,7 @@ type Result struct {
 	Replayed bool            `json:"replayed,omitempty"`
 }
 
-// envelope is one command as it travels in the raft log.
+// Envelope is one command as it travels in the raft log.
 //
 // Encoding: JSON, deliberately. Payloads arrive as JSON from the HTTP layer
 // and are stored as JSON, so JSON avoids a second schema (protobuf) and keeps
@@ -78,7 +78,7 @@ type Result struct {
 // deterministic. Cost is a few microseconds per command, small beside the
 // fsync each raft entry pays, and group commit amortises that fsync over many
 // commands. The entry framing around envelopes is binary (see encodeEntry).
-type envelope struct {
+type Envelope struct {
 	Kind         Kind            `json:"kind"`
 	LogicVersion int             `json:"logic_version"`
 	Time         time.Time       `json:"time"` // proposer's clock (UTC)
@@ -134,6 +134,25 @@ func decodeEntry(data []byte) ([][]byte, error) {
 	}
 	if len(rest) != 0 {
 		return nil, fmt.Errorf("%w: %d trailing bytes", errBadEntry, len(rest))
+	}
+	return out, nil
+}
+
+// EncodeEntry frames encoded envelopes as one command entry's data, as the
+// leader's batcher does: for building logs offline (tests, tools).
+func EncodeEntry(envs ...[]byte) []byte { return encodeEntry(envs) }
+
+// DecodeEntry splits a command entry's data into its envelopes.
+func DecodeEntry(data []byte) ([]Envelope, error) {
+	raws, err := decodeEntry(data)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Envelope, len(raws))
+	for i, raw := range raws {
+		if err := json.Unmarshal(raw, &out[i]); err != nil {
+			return nil, fmt.Errorf("command %d: %w: %v", i, errBadEntry, err)
+		}
 	}
 	return out, nil
 }

@@ -17,7 +17,10 @@ type Config struct {
 	HTTPAdvertise string // this node's HTTP address, replicated so followers can forward
 	Version       string // binary version, replicated in the node registry
 	Logger        *slog.Logger
-	Registerer    prometheus.Registerer // cluster metrics are registered here; nil -> not exported
+	// Commands are the domain's command kinds (the engine adds its own
+	// membership commands); see Command.
+	Commands   []Command
+	Registerer prometheus.Registerer // cluster metrics are registered here; nil -> not exported
 
 	// OnFatal is called once, from its own goroutine, when the state machine
 	// meets an entry this binary cannot apply (unknown kind, newer logic

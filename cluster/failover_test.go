@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
 	"github.com/frontdoor-ucc/frontdoor/cluster/clustertest"
 )
 
@@ -23,8 +24,8 @@ func retryable(err error) bool {
 
 // createWithKey proposes an attendance with an idempotency key on whoever
 // leads, retrying (same key) until it is acknowledged or ctx ends.
-func createWithKey(ctx context.Context, c *clustertest.Cluster, key, complaint string) (*cluster.Attendance, *cluster.Result, error) {
-	body, _ := json.Marshal(cluster.AttendanceCreate{Complaint: complaint})
+func createWithKey(ctx context.Context, c *clustertest.Cluster, key, complaint string) (*care.Attendance, *cluster.Result, error) {
+	body, _ := json.Marshal(care.AttendanceCreate{Complaint: complaint})
 	sum := sha256.Sum256(body)
 	idem := &cluster.Idempotency{Key: key, Route: "POST /v1/attendances", BodyHash: hex.EncodeToString(sum[:])}
 	for {
@@ -79,11 +80,11 @@ func checkAllPresent(t *testing.T, nd *clustertest.Node, acks *ackSet) {
 	defer acks.mu.Unlock()
 	err := nd.Store.Read(context.Background(), cluster.ConsistencyStale, func(v *cluster.View) error {
 		for key, id := range acks.ids {
-			if _, err := v.Attendance(id); err != nil {
+			if _, err := care.In(v).Attendance(id); err != nil {
 				return fmt.Errorf("acknowledged write %s (%s) missing: %w", key, id, err)
 			}
 		}
-		all, err := v.Attendances(cluster.AttendanceQuery{})
+		all, err := care.In(v).Attendances(care.AttendanceQuery{})
 		if err != nil {
 			return err
 		}
@@ -113,7 +114,7 @@ func TestThreeNodeFailoverKeepsAcknowledgedWrites(t *testing.T) {
 	for _, nd := range c.Live() {
 		if nd == leader {
 			err := nd.Store.Read(ctx, cluster.ConsistencyLinearizable, func(v *cluster.View) error {
-				_, err := v.Attendance(a.ID)
+				_, err := care.In(v).Attendance(a.ID)
 				return err
 			})
 			if err != nil {
@@ -129,7 +130,7 @@ func TestThreeNodeFailoverKeepsAcknowledgedWrites(t *testing.T) {
 			t.Fatal(err)
 		}
 		err = nd.Store.Read(ctx, cluster.ConsistencyStale, func(v *cluster.View) error {
-			_, err := v.Attendance(a.ID)
+			_, err := care.In(v).Attendance(a.ID)
 			return err
 		})
 		if err != nil {
@@ -203,7 +204,7 @@ func TestIdempotencyAcrossFailover(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	leader := c.Leader(ctx)
-	body, _ := json.Marshal(cluster.AttendanceCreate{Complaint: "chest pain"})
+	body, _ := json.Marshal(care.AttendanceCreate{Complaint: "chest pain"})
 	sum := sha256.Sum256(body)
 	idem := &cluster.Idempotency{Key: "reception-42", Route: "POST /v1/attendances", BodyHash: hex.EncodeToString(sum[:])}
 
@@ -226,7 +227,7 @@ func TestIdempotencyAcrossFailover(t *testing.T) {
 	}
 	// A different body under the same key is refused.
 	nl := c.Leader(ctx)
-	otherBody, _ := json.Marshal(cluster.AttendanceCreate{Complaint: "something else"})
+	otherBody, _ := json.Marshal(care.AttendanceCreate{Complaint: "something else"})
 	otherSum := sha256.Sum256(otherBody)
 	other := &cluster.Idempotency{Key: idem.Key, Route: idem.Route, BodyHash: hex.EncodeToString(otherSum[:])}
 	_, mres, err := clustertest.CreateAttendance(ctx, nl, "something else", other)
@@ -238,7 +239,7 @@ func TestIdempotencyAcrossFailover(t *testing.T) {
 	}
 	for _, nd := range c.Live() {
 		err := nd.Store.Read(ctx, cluster.ConsistencyStale, func(v *cluster.View) error {
-			all, err := v.Attendances(cluster.AttendanceQuery{})
+			all, err := care.In(v).Attendances(care.AttendanceQuery{})
 			if err != nil {
 				return err
 			}

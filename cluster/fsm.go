@@ -24,6 +24,7 @@ import (
 // current database handle.
 type fsm struct {
 	dir     string // <data dir>/fsm; databases live in db-<generation> under it
+	cmds    commandTable
 	log     *slog.Logger
 	metrics *metrics
 	onFatal func(error)
@@ -91,7 +92,7 @@ func badgerOptions(dir string, log *slog.Logger) badger.Options {
 }
 
 // openFSM opens (or creates) the current database under dir.
-func openFSM(dir string, log *slog.Logger, m *metrics, onFatal func(error)) (*fsm, error) {
+func openFSM(dir string, cmds commandTable, log *slog.Logger, m *metrics, onFatal func(error)) (*fsm, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("fsm dir: %w", err)
 	}
@@ -110,7 +111,7 @@ func openFSM(dir string, log *slog.Logger, m *metrics, onFatal func(error)) (*fs
 			_ = os.RemoveAll(filepath.Join(dir, e.Name()))
 		}
 	}
-	f := &fsm{dir: dir, log: log, metrics: m, onFatal: onFatal, h: h, notifyCh: make(chan struct{})}
+	f := &fsm{dir: dir, cmds: cmds, log: log, metrics: m, onFatal: onFatal, h: h, notifyCh: make(chan struct{})}
 	if err := f.loadMeta(h); err != nil {
 		_ = h.db.Close()
 		return nil, err
@@ -454,13 +455,13 @@ func (f *fsm) applyEntry(txn *badger.Txn, l *raft.Log, clock int64) ([]*Result, 
 	}
 	results := make([]*Result, 0, len(raws))
 	kinds := make([]resultKind, 0, len(raws))
-	var env envelope
+	var env Envelope
 	for i, raw := range raws {
-		env = envelope{}
+		env = Envelope{}
 		if err := json.Unmarshal(raw, &env); err != nil {
 			return nil, nil, clock, fmt.Errorf("command %d: %w: %v", i, errBadEntry, err)
 		}
-		r, rk, newClock, err := applyCommand(txn, &env, l.Index, clock)
+		r, rk, newClock, err := applyCommand(f.cmds, txn, &env, l.Index, clock)
 		if err != nil {
 			return nil, nil, clock, fmt.Errorf("apply %s: %w", env.Kind, err)
 		}
@@ -490,8 +491,8 @@ var (
 
 // applyCommand is the command processor: stateless apart from the
 // transaction, so tests and replay can reuse it.
-func applyCommand(txn *badger.Txn, env *envelope, index uint64, clock int64) (*Result, string, int64, error) {
-	h, ok := handlers[env.Kind]
+func applyCommand(cmds commandTable, txn *badger.Txn, env *Envelope, index uint64, clock int64) (*Result, string, int64, error) {
+	h, ok := cmds[env.Kind]
 	if !ok {
 		return nil, "", clock, fmt.Errorf("%w %q", errUnknownKind, env.Kind)
 	}
@@ -517,19 +518,15 @@ func applyCommand(txn *badger.Txn, env *envelope, index uint64, clock int64) (*R
 			found, prevIdem = false, &rec
 		}
 		if found {
-			if rec.Route == env.Idempotency.Route && rec.BodyHash == env.Idempotency.BodyHash {
-				r := rec.Result
-				r.Replayed = true
-				return &r, "replayed", clock, nil
+			r := idemAnswer(&rec, env.Idempotency, index)
+			if r.Replayed {
+				return r, "replayed", clock, nil
 			}
-			return &Result{Index: index, Err: &CommandError{
-				Code:    CodeIdempotencyMismatch,
-				Message: "this Idempotency-Key was used with a different request",
-			}}, "error", clock, nil
+			return r, "error", clock, nil
 		}
 	}
 
-	v, err := h.apply(tx, env.Payload)
+	v, err := h.Apply(tx, env.Payload)
 	var ce *CommandError
 	if errors.As(err, &ce) {
 		// Business failure: drop the pending writes; nothing changes.

@@ -34,6 +34,22 @@ type idemRecord struct {
 	At       time.Time `json:"at,omitzero"` // FSM time stored; zero before expiry existed
 }
 
+// idemAnswer is what a request with a key already recorded gets: the first
+// Result (Replayed) for the same route and body, else the mismatch error
+// (at index, the entry that carried the retry; 0 when refused before
+// proposing).
+func idemAnswer(rec *idemRecord, idem *Idempotency, index uint64) *Result {
+	if rec.Route == idem.Route && rec.BodyHash == idem.BodyHash {
+		r := rec.Result
+		r.Replayed = true
+		return &r
+	}
+	return &Result{Index: index, Err: &CommandError{
+		Code:    CodeIdempotencyMismatch,
+		Message: "this Idempotency-Key was used with a different request",
+	}}
+}
+
 // idemExpired reports whether rec no longer answers for its key at now.
 func idemExpired(rec *idemRecord, now time.Time) bool {
 	return !rec.At.IsZero() && !now.Before(rec.At.Add(idemRetention))
@@ -63,9 +79,9 @@ func pruneIdem(tx *Tx, limit int) error {
 	if tx.LogicVersion() < idemExpirySince {
 		return nil
 	}
-	cutoff := sortableTime(tx.Now().Add(-idemRetention))
+	cutoff := SortableTime(tx.Now().Add(-idemRetention))
 	var expired []string
-	err := tx.Scan(prefixIdemByTime, func(k string, _ []byte) error {
+	err := tx.Scan(prefixIdemByTime, "", func(k string, _ []byte) error {
 		if len(expired) == limit {
 			return errStopScan
 		}
@@ -90,7 +106,7 @@ func pruneIdem(tx *Tx, limit int) error {
 		if err != nil {
 			return fmt.Errorf("idempotency expiry: %w", err)
 		}
-		if found && !rec.At.IsZero() && sortableTime(rec.At) == at {
+		if found && !rec.At.IsZero() && SortableTime(rec.At) == at {
 			tx.Delete(keyIdem(key))
 		}
 	}

@@ -15,8 +15,8 @@ import (
 // empty), under logic version lv.
 func idemEnv(t testing.TB, n int, at time.Time, key string, lv int) []byte {
 	t.Helper()
-	env := envelope{
-		Kind: KindAttendanceCreate, LogicVersion: lv, Time: at,
+	env := Envelope{
+		Kind: kindTestCreate, LogicVersion: lv, Time: at,
 		Actor:   Actor{ID: "r1", Name: "Reception One", Role: "reception"},
 		IDs:     []string{fmt.Sprintf("ATT%06d", n)},
 		Payload: json.RawMessage(attendanceBody(n)),
@@ -41,7 +41,7 @@ func keysUnder(t testing.TB, f *testFSM, prefix string) []string {
 	defer h.release()
 	var keys []string
 	err = h.db.View(func(txn *badger.Txn) error {
-		return scanTxn(txn, prefix, func(k string, _ []byte) error { keys = append(keys, k); return nil })
+		return scanTxn(txn, prefix, "", func(k string, _ []byte) error { keys = append(keys, k); return nil })
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +117,7 @@ func TestIdempotencyRecordsExpireAfter24h(t *testing.T) {
 				at, key, ok := parseIdemByTime(k)
 				var rec idemRecord
 				found, err := getRecord(f, keyIdem(key), &rec)
-				if !ok || err != nil || !found || sortableTime(rec.At) != at {
+				if !ok || err != nil || !found || SortableTime(rec.At) != at {
 					t.Fatalf("index key %s: record found=%v at=%v err=%v", k, found, rec.At, err)
 				}
 			}

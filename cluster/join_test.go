@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
 	"github.com/frontdoor-ucc/frontdoor/cluster/clustertest"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -136,7 +137,7 @@ func TestLateJoinerCatchesUpFromSnapshot(t *testing.T) {
 	}
 	count := func() error {
 		return nd.Store.Read(ctx, cluster.ConsistencyStale, func(v *cluster.View) error {
-			all, err := v.Attendances(cluster.AttendanceQuery{})
+			all, err := care.In(v).Attendances(care.AttendanceQuery{})
 			if err == nil && len(all) != 250 {
 				err = fmt.Errorf("%d attendances, want 250", len(all))
 			}
@@ -232,7 +233,7 @@ func TestMetrics(t *testing.T) {
 			for _, l := range m.GetLabel() {
 				labels[l.GetName()] = l.GetValue()
 			}
-			if labels["kind"] == string(cluster.KindAttendanceCreate) {
+			if labels["kind"] == string(care.KindAttendanceCreate) {
 				switch labels["result"] {
 				case "ok":
 					ok += m.GetCounter().GetValue()

@@ -38,25 +38,12 @@ const (
 	prefixNode       = "n/"
 	prefixIdem       = "i/"
 	prefixIdemByTime = "ix/"
-	prefixAttendance = "a/"
-	prefixArrival    = "ax/arrival/"
-	prefixByStatus   = "ax/status/"
 	prefixAudit      = "u/"
 )
 
-// sortableTime formats t so that byte order is time order (UTC, fixed width).
-func sortableTime(t time.Time) string {
+// SortableTime formats t so that byte order is time order (UTC, fixed width).
+func SortableTime(t time.Time) string {
 	return fmt.Sprintf("%020d", t.UTC().UnixNano())
-}
-
-func keyAttendance(id string) string { return prefixAttendance + id }
-
-func keyAttendanceByArrival(at time.Time, id string) string {
-	return prefixArrival + sortableTime(at) + "/" + id
-}
-
-func keyAttendanceByStatus(status string, at time.Time, id string) string {
-	return prefixByStatus + status + "/" + sortableTime(at) + "/" + id
 }
 
 func keyAudit(entity string, index uint64, seq int) string {
@@ -68,5 +55,5 @@ func keyNode(id string) string { return prefixNode + id }
 func keyIdem(key string) string { return prefixIdem + key }
 
 func keyIdemByTime(at time.Time, key string) string {
-	return prefixIdemByTime + sortableTime(at) + "/" + key
+	return prefixIdemByTime + SortableTime(at) + "/" + key
 }

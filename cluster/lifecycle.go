@@ -57,7 +57,7 @@ func (s *Store) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("open: existing state: %w", err)
 	}
 
-	f, err := openFSM(filepath.Join(s.cfg.Dir, "fsm"), s.log, s.metrics, s.onFatal)
+	f, err := openFSM(filepath.Join(s.cfg.Dir, "fsm"), s.cmds, s.log, s.metrics, s.onFatal)
 	if err != nil {
 		return fmt.Errorf("open: %w", err)
 	}
@@ -198,7 +198,7 @@ func (s *Store) Bootstrap(ctx context.Context) (BootstrapInfo, error) {
 	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
 		return BootstrapInfo{}, fmt.Errorf("bootstrap: write join token: %w", err)
 	}
-	if _, err := s.proposeSystem(ctx, KindClusterInit, clusterInit{JoinTokenHash: hashToken(token), Node: s.selfNode()}); err != nil {
+	if _, err := s.ProposeSystem(ctx, KindClusterInit, clusterInit{JoinTokenHash: HashToken(token), Node: s.selfNode()}); err != nil {
 		return BootstrapInfo{}, fmt.Errorf("bootstrap: %w", err)
 	}
 	return BootstrapInfo{JoinTokenPath: path}, nil
@@ -233,7 +233,7 @@ func (s *Store) watchLeadership() {
 			go func() {
 				defer s.wg.Done()
 				for ctx.Err() == nil {
-					_, err := s.proposeSystem(ctx, KindNodeRegister, s.selfNode())
+					_, err := s.ProposeSystem(ctx, KindNodeRegister, s.selfNode())
 					if err == nil {
 						close(ready)
 						return

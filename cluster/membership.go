@@ -41,15 +41,19 @@ type nodeRemove struct {
 	ID string `json:"id"`
 }
 
-func init() {
-	registerHandler(KindClusterInit, handlerSpec{Since: 1}, applyClusterInit)
-	registerHandler(KindNodeRegister, handlerSpec{Since: 1}, applyNodeRegister)
-	registerHandler(KindNodeRemove, handlerSpec{Since: 1}, applyNodeRemove)
+// membershipCommands are the engine's own commands; every Store has them
+// beside the domain's (Config.Commands).
+func membershipCommands() []Command {
+	return []Command{
+		{Kind: KindClusterInit, Since: 1, Apply: applyClusterInit},
+		{Kind: KindNodeRegister, Since: 1, Apply: applyNodeRegister},
+		{Kind: KindNodeRemove, Since: 1, Apply: applyNodeRemove},
+	}
 }
 
 func applyClusterInit(tx *Tx, raw json.RawMessage) (any, error) {
 	var in clusterInit
-	if err := decodeStrict(raw, &in); err != nil {
+	if err := DecodeStrict(raw, &in); err != nil {
 		return nil, &CommandError{Code: CodeInvalid, Message: fmt.Sprintf("payload: %v", err)}
 	}
 	if len(in.JoinTokenHash) != 64 {
@@ -67,7 +71,7 @@ func applyClusterInit(tx *Tx, raw json.RawMessage) (any, error) {
 
 func applyNodeRegister(tx *Tx, raw json.RawMessage) (any, error) {
 	var n Node
-	if err := decodeStrict(raw, &n); err != nil {
+	if err := DecodeStrict(raw, &n); err != nil {
 		return nil, &CommandError{Code: CodeInvalid, Message: fmt.Sprintf("payload: %v", err)}
 	}
 	return registerNode(tx, n)
@@ -91,7 +95,7 @@ func registerNode(tx *Tx, n Node) (any, error) {
 	}
 	n.UpdatedIndex = tx.Index()
 	// A new id at a known raft address replaces the old registration.
-	err = tx.Scan(prefixNode, func(key string, val []byte) error {
+	err = tx.Scan(prefixNode, "", func(key string, val []byte) error {
 		var other Node
 		if err := json.Unmarshal(val, &other); err != nil {
 			return err
@@ -116,7 +120,7 @@ func registerNode(tx *Tx, n Node) (any, error) {
 
 func applyNodeRemove(tx *Tx, raw json.RawMessage) (any, error) {
 	var in nodeRemove
-	if err := decodeStrict(raw, &in); err != nil {
+	if err := DecodeStrict(raw, &in); err != nil {
 		return nil, &CommandError{Code: CodeInvalid, Message: fmt.Sprintf("payload: %v", err)}
 	}
 	tx.Delete(keyNode(in.ID))
@@ -124,7 +128,7 @@ func applyNodeRemove(tx *Tx, raw json.RawMessage) (any, error) {
 	return nil, nil
 }
 
-func hashToken(token string) string {
+func HashToken(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])
 }
@@ -139,15 +143,15 @@ func (s *Store) selfNode() Node {
 	}
 }
 
-// systemActor is the actor of commands the cluster proposes itself.
-var systemActor = Actor{ID: "system", Name: "frontdoor", Role: "system"}
+// SystemActor is the actor of commands the cluster proposes itself.
+var SystemActor = Actor{ID: "system", Name: "frontdoor", Role: "system"}
 
-func (s *Store) proposeSystem(ctx context.Context, kind Kind, payload any) (*Result, error) {
+func (s *Store) ProposeSystem(ctx context.Context, kind Kind, payload any) (*Result, error) {
 	b, err := json.Marshal(payload)
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.Propose(ctx, Proposal{Kind: kind, Actor: systemActor, Payload: b})
+	res, err := s.Propose(ctx, Proposal{Kind: kind, Actor: SystemActor, Payload: b})
 	if err != nil {
 		return nil, fmt.Errorf("propose %s: %w", kind, err)
 	}
@@ -170,7 +174,7 @@ func (s *Store) CheckJoinToken(ctx context.Context, token string) error {
 	}); err != nil {
 		return fmt.Errorf("check join token: %w", err)
 	}
-	got := hashToken(token)
+	got := HashToken(token)
 	if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
 		return ErrBadJoinToken
 	}
@@ -208,7 +212,7 @@ func (s *Store) Join(ctx context.Context, r JoinRequest) error {
 				return fmt.Errorf("join: remove old server %s: %w", srv.ID, mapRaftError(err))
 			}
 			if srv.ID != raft.ServerID(r.ID) {
-				if _, err := s.proposeSystem(ctx, KindNodeRemove, nodeRemove{ID: string(srv.ID)}); err != nil {
+				if _, err := s.ProposeSystem(ctx, KindNodeRemove, nodeRemove{ID: string(srv.ID)}); err != nil {
 					return fmt.Errorf("join: %w", err)
 				}
 			}
@@ -223,7 +227,7 @@ func (s *Store) Join(ctx context.Context, r JoinRequest) error {
 	if lv == 0 {
 		lv = LogicVersion
 	}
-	_, err = s.proposeSystem(ctx, KindNodeRegister, Node{
+	_, err = s.ProposeSystem(ctx, KindNodeRegister, Node{
 		ID: r.ID, RaftAddr: r.RaftAddr, HTTPAddr: r.HTTPAddr, Version: r.Version, LogicVersion: lv,
 	})
 	if err != nil {
@@ -270,7 +274,7 @@ func (s *Store) RemoveNode(ctx context.Context, id string) error {
 	if err := rn.RemoveServer(raft.ServerID(id), 0, timeoutFrom(ctx, s.tuning.ApplyTimeout)).Error(); err != nil {
 		return fmt.Errorf("remove %s: %w", id, mapRaftError(err))
 	}
-	if _, err := s.proposeSystem(ctx, KindNodeRemove, nodeRemove{ID: id}); err != nil {
+	if _, err := s.ProposeSystem(ctx, KindNodeRemove, nodeRemove{ID: id}); err != nil {
 		return fmt.Errorf("remove %s: %w", id, err)
 	}
 	return nil

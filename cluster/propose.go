@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"time"
@@ -21,19 +22,22 @@ func (s *Store) Propose(ctx context.Context, p Proposal) (*Result, error) {
 	if _, err := s.leaderRaft(); err != nil {
 		return nil, err
 	}
-	h, ok := handlers[p.Kind]
+	h, ok := s.cmds[p.Kind]
 	if !ok {
 		return nil, fmt.Errorf("propose %s: %w", p.Kind, ErrUnsupportedKind)
 	}
 	lv := s.clusterLogicVersion()
-	if !proposable(h.spec.Since, lv) {
-		return nil, fmt.Errorf("propose %s (since logic version %d, cluster at %d): %w", p.Kind, h.spec.Since, lv, ErrUnsupportedKind)
+	if !proposable(h.Since, lv) {
+		return nil, fmt.Errorf("propose %s (since logic version %d, cluster at %d): %w", p.Kind, h.Since, lv, ErrUnsupportedKind)
 	}
 	now := time.Now().UTC()
 	if s.cfg.Clock != nil {
 		now = s.cfg.Clock().UTC()
 	}
-	env := envelope{
+	if res, err := s.precheck(ctx, h, p, lv, now); err != nil || res != nil {
+		return res, err
+	}
+	env := Envelope{
 		Kind:         p.Kind,
 		LogicVersion: lv,
 		Time:         now,
@@ -41,8 +45,8 @@ func (s *Store) Propose(ctx context.Context, p Proposal) (*Result, error) {
 		Idempotency:  p.Idempotency,
 		Payload:      p.Payload,
 	}
-	if h.spec.IDs > 0 {
-		env.IDs = make([]string, h.spec.IDs)
+	if h.IDs > 0 {
+		env.IDs = make([]string, h.IDs)
 		for i := range env.IDs {
 			env.IDs[i] = s.ids.next(now)
 		}
@@ -64,6 +68,46 @@ func (s *Store) Propose(ctx context.Context, p Proposal) (*Result, error) {
 		}
 		return nil, fmt.Errorf("%w: %v", ErrOutcomeUnknown, ctx.Err())
 	}
+}
+
+// precheck runs, on the leader's state before proposing, first the
+// idempotency lookup (a retry gets its first Result, or the mismatch error,
+// whatever the state is now) and then the command's Check (a refusal is
+// returned as the Result's Err and nothing is proposed). A nil Result means
+// propose. Apply repeats both, so a command that passes here can still be
+// refused, or replayed, by what commits before it.
+func (s *Store) precheck(ctx context.Context, c Command, p Proposal, lv int, now time.Time) (*Result, error) {
+	if p.Idempotency == nil && c.Check == nil {
+		return nil, nil
+	}
+	var res *Result
+	err := s.Read(ctx, ConsistencyStale, func(v *View) error {
+		if p.Idempotency != nil {
+			var rec idemRecord
+			found, err := v.Get(keyIdem(p.Idempotency.Key), &rec)
+			if err != nil {
+				return err
+			}
+			if found && !(lv >= idemExpirySince && idemExpired(&rec, now)) {
+				res = idemAnswer(&rec, p.Idempotency, 0)
+				return nil
+			}
+		}
+		if c.Check == nil {
+			return nil
+		}
+		err := c.Check(v, p.Actor, p.Payload)
+		var ce *CommandError
+		if errors.As(err, &ce) {
+			res = &Result{Err: ce}
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("check %s: %w", p.Kind, err)
+	}
+	return res, nil
 }
 
 // leaderRaft returns raft if this node is an open, healthy leader.

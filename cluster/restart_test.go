@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
+	"github.com/frontdoor-ucc/frontdoor/cluster/clinic"
 	"github.com/frontdoor-ucc/frontdoor/cluster/clustertest"
 )
 
@@ -81,7 +83,7 @@ func TestRestartWithoutReplay(t *testing.T) {
 	}
 	var count int
 	err := nd.Store.Read(ctx, cluster.ConsistencyLinearizable, func(v *cluster.View) error {
-		all, err := v.Attendances(cluster.AttendanceQuery{Status: cluster.AttendanceArrived})
+		all, err := care.In(v).Attendances(care.AttendanceQuery{Status: care.AttendanceArrived})
 		count = len(all)
 		return err
 	})
@@ -104,7 +106,7 @@ func kill9Child(dir, addr string) int {
 	ctx := context.Background()
 	s, err := cluster.New(cluster.Config{
 		NodeID: "solo", Dir: dir, RaftBind: addr, HTTPAdvertise: "127.0.0.1:1", Version: "test",
-		Logger: clustertest.Logger(), Raft: cluster.FastRaftTuning(),
+		Logger: clustertest.Logger(), Raft: cluster.FastRaftTuning(), Commands: clinic.Commands(),
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -126,13 +128,13 @@ func kill9Child(dir, addr string) int {
 		go func() {
 			defer wg.Done()
 			for {
-				body, _ := json.Marshal(cluster.AttendanceCreate{Complaint: "kill -9"})
-				res, err := s.Propose(ctx, cluster.Proposal{Kind: cluster.KindAttendanceCreate, Actor: cluster.Actor{ID: "t"}, Payload: body})
+				body, _ := json.Marshal(care.AttendanceCreate{Complaint: "kill -9"})
+				res, err := s.Propose(ctx, cluster.Proposal{Kind: care.KindAttendanceCreate, Actor: cluster.Actor{ID: "t"}, Payload: body})
 				if err != nil || res.Err != nil {
 					fmt.Fprintln(os.Stderr, "propose:", err, res)
 					os.Exit(3)
 				}
-				var a cluster.Attendance
+				var a care.Attendance
 				_ = json.Unmarshal(res.Value, &a)
 				mu.Lock()
 				fmt.Fprintf(out, "ACK %s\n", a.ID)
@@ -181,7 +183,7 @@ func TestKill9LosesNothing(t *testing.T) {
 
 	s, err := cluster.New(cluster.Config{
 		NodeID: "solo", Dir: dir, RaftBind: addr, HTTPAdvertise: "127.0.0.1:1", Version: "test",
-		Logger: clustertest.Logger(), Raft: cluster.FastRaftTuning(),
+		Logger: clustertest.Logger(), Raft: cluster.FastRaftTuning(), Commands: clinic.Commands(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -198,7 +200,7 @@ func TestKill9LosesNothing(t *testing.T) {
 	err = clustertest.Retry(ctx, func() error {
 		return s.Read(ctx, cluster.ConsistencyLinearizable, func(v *cluster.View) error {
 			for _, id := range acked {
-				if _, err := v.Attendance(id); err != nil {
+				if _, err := care.In(v).Attendance(id); err != nil {
 					return fmt.Errorf("acknowledged %s lost: %w", id, err)
 				}
 			}

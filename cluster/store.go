@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 // Badger-backed FSM. New only builds; Open and Close do the I/O.
 type Store struct {
 	cfg    Config
+	cmds   commandTable
 	tuning RaftTuning
 	log    *slog.Logger
 
@@ -65,8 +67,13 @@ func New(cfg Config) (*Store, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	cmds, err := newCommandTable(append(membershipCommands(), cfg.Commands...))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
 	s := &Store{
 		cfg:     cfg,
+		cmds:    cmds,
 		tuning:  cfg.Raft.withDefaults(),
 		log:     cfg.Logger.With("component", "cluster", "node", cfg.NodeID),
 		stop:    make(chan struct{}),

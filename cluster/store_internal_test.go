@@ -18,7 +18,7 @@ func TestStoreStopsOnUnknownEntry(t *testing.T) {
 	_, trans := raft.NewInmemTransport("")
 	fatal := make(chan error, 1)
 	s, err := New(Config{NodeID: "n1", Dir: t.TempDir(), Transport: trans, Logger: testLogger(),
-		Raft: FastRaftTuning(), OnFatal: func(err error) { fatal <- err }})
+		Raft: FastRaftTuning(), Commands: testCommands(), OnFatal: func(err error) { fatal <- err }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func TestStoreStopsOnUnknownEntry(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := s.AppliedIndex()
-	env, _ := json.Marshal(envelope{Kind: "dispatch.from_a_newer_binary", LogicVersion: LogicVersion, Time: time.Now()})
+	env, _ := json.Marshal(Envelope{Kind: "dispatch.from_a_newer_binary", LogicVersion: LogicVersion, Time: time.Now()})
 	f := s.raft.Apply(encodeEntry([][]byte{env}), 5*time.Second)
 	if err := f.Error(); err != nil {
 		t.Fatal(err)
@@ -54,7 +54,7 @@ func TestStoreStopsOnUnknownEntry(t *testing.T) {
 	if s.AppliedIndex() != before {
 		t.Fatalf("applied index moved %d -> %d", before, s.AppliedIndex())
 	}
-	if _, err := s.Propose(ctx, Proposal{Kind: KindAttendanceCreate, Payload: []byte(`{"complaint":"x"}`)}); !errors.Is(err, ErrFatal) {
+	if _, err := s.Propose(ctx, Proposal{Kind: kindTestCreate, Payload: []byte(`{"complaint":"x"}`)}); !errors.Is(err, ErrFatal) {
 		t.Fatalf("propose after stop: %v", err)
 	}
 	if err := s.Read(ctx, ConsistencyLeader, func(*View) error { return nil }); !errors.Is(err, ErrFatal) {

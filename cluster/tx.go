@@ -11,48 +11,91 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 )
 
-// handlerFunc applies one command. It returns the value to put in
-// Result.Value, a *CommandError for a business failure (nothing the handler
-// wrote is kept), or any other error, which stops the node: an internal
-// failure that another replica might not share must not be skipped.
-type handlerFunc func(tx *Tx, payload json.RawMessage) (any, error)
-
-// handlerSpec describes a kind: the logic version that introduced it (a
-// leader proposes it only once every voter runs at least that version) and
-// how many IDs the proposer generates for it.
-type handlerSpec struct {
+// Command declares one command kind, once: how the leader checks it and
+// how every replica applies it. Domain packages under cluster/ declare
+// their commands and the node passes the whole set to the Store
+// (Config.Commands); the engine knows no kind by itself.
+//
+// A request becomes a command in three steps: the HTTP layer decodes and
+// validates its shape; the leader looks up its Idempotency-Key (a retry gets
+// the first Result, whatever the state is now) and then runs Check against
+// the state as it stands, so a refused command is never proposed; Apply
+// executes it in the FSM. Apply always decides afresh from the state it
+// finds (it repeats what Check checked), because state may have changed
+// between the check and the commit, and every replica must decide alike
+// from the log alone.
+type Command struct {
+	Kind Kind
+	// Since is the logic version that introduced the kind: a leader
+	// proposes it only once every voter runs at least that version.
 	Since int
-	IDs   int
+	// IDs is how many sortable IDs the proposer generates for it.
+	IDs int
+	// Check, optional, refuses a command that cannot succeed with a
+	// *CommandError before it is proposed. It reads the leader's state and
+	// must not write.
+	Check func(r Reader, actor Actor, payload json.RawMessage) error
+	// Apply executes the command. It returns the value to put in
+	// Result.Value, a *CommandError for a business failure (nothing it
+	// wrote is kept), or any other error, which stops the node: an internal
+	// failure that another replica might not share must not be skipped.
+	Apply func(tx *Tx, payload json.RawMessage) (any, error)
 }
 
-type handlerEntry struct {
-	spec  handlerSpec
-	apply handlerFunc
-}
+// commandTable is the kind -> Command table of one Store, read-only once
+// built.
+type commandTable map[Kind]Command
 
-// handlers is the kind -> handler table, filled by init functions (one file
-// per command family, consul style) and read-only afterwards.
-var handlers = map[Kind]handlerEntry{}
-
-func registerHandler(k Kind, spec handlerSpec, fn handlerFunc) {
-	if _, dup := handlers[k]; dup {
-		panic("cluster: handler registered twice: " + string(k))
+func newCommandTable(cmds []Command) (commandTable, error) {
+	t := make(commandTable, len(cmds))
+	for _, c := range cmds {
+		if _, dup := t[c.Kind]; dup {
+			return nil, fmt.Errorf("command %s declared twice", c.Kind)
+		}
+		if c.Since < 1 || c.Since > LogicVersion {
+			return nil, fmt.Errorf("command %s: Since %d outside 1..%d", c.Kind, c.Since, LogicVersion)
+		}
+		if c.Apply == nil {
+			return nil, fmt.Errorf("command %s: no Apply", c.Kind)
+		}
+		t[c.Kind] = c
 	}
-	if spec.Since < 1 || spec.Since > LogicVersion {
-		panic(fmt.Sprintf("cluster: handler %s: Since %d outside 1..%d", k, spec.Since, LogicVersion))
-	}
-	handlers[k] = handlerEntry{spec: spec, apply: fn}
+	return t, nil
 }
 
-// Kinds lists the command kinds this binary knows, sorted.
-func Kinds() []Kind {
-	out := make([]Kind, 0, len(handlers))
-	for k := range handlers {
-		out = append(out, k)
+// Kinds lists the kinds of cmds, sorted.
+func Kinds(cmds []Command) []Kind {
+	out := make([]Kind, 0, len(cmds))
+	for _, c := range cmds {
+		out = append(out, c.Kind)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
 }
+
+// Reader reads FSM state: a Tx while applying a command, a View for a
+// query. Keys are strings; records are JSON.
+type Reader interface {
+	// GetRaw returns the value at key; ok is false when absent.
+	GetRaw(key string) (val []byte, ok bool, err error)
+	// Get decodes the JSON record at key into v; ok is false when absent.
+	Get(key string, v any) (ok bool, err error)
+	// Scan calls fn for each key with prefix, in key order, starting at
+	// from (prefix+from; "" starts at the prefix). fn may return ErrStop
+	// to end the scan early without error. val is a copy: fn may keep it.
+	Scan(prefix, from string, fn func(key string, val []byte) error) error
+	// Keys is Scan without the values (cheaper: nothing is fetched).
+	Keys(prefix, from string, fn func(key string) error) error
+}
+
+// ErrStop, returned by a Scan or Keys callback, ends the scan early; the
+// scan then returns nil.
+var ErrStop = errors.New("stop scan")
+
+var (
+	_ Reader = (*Tx)(nil)
+	_ Reader = (*View)(nil)
+)
 
 // Tx is what a handler sees while applying one command: typed reads and
 // writes on the batch's Badger transaction (its own writes are buffered and
@@ -60,7 +103,7 @@ func Kinds() []Kind {
 // helper.
 type Tx struct {
 	txn     *badger.Txn
-	env     *envelope
+	env     *Envelope
 	index   uint64
 	now     time.Time
 	nextID  int
@@ -163,10 +206,15 @@ func (tx *Tx) PutJSON(key string, v any) (json.RawMessage, error) {
 // Delete buffers a deletion.
 func (tx *Tx) Delete(key string) { tx.setPending(key, nil) }
 
-// Scan calls fn for each key with prefix in key order, as the batch
-// transaction sees it before this command's own pending writes.
-func (tx *Tx) Scan(prefix string, fn func(key string, val []byte) error) error {
-	return scanTxn(tx.txn, prefix, fn)
+// Scan calls fn for each key with prefix in key order from prefix+from, as
+// the batch transaction sees it before this command's own pending writes.
+func (tx *Tx) Scan(prefix, from string, fn func(key string, val []byte) error) error {
+	return scanTxn(tx.txn, prefix, from, fn)
+}
+
+// Keys is Scan without values.
+func (tx *Tx) Keys(prefix, from string, fn func(key string) error) error {
+	return scanKeys(tx.txn, prefix, from, fn)
 }
 
 // Audit records an audit event for entity in the same transaction as the
@@ -210,10 +258,10 @@ func (tx *Tx) flush() error {
 	return nil
 }
 
-// scanValues appends to out every value under prefix, in key order,
+// ScanValues appends to out every record under prefix, in key order,
 // decoded from JSON.
-func scanValues[T any](txn *badger.Txn, prefix string, out []T) ([]T, error) {
-	err := scanTxn(txn, prefix, func(key string, val []byte) error {
+func ScanValues[T any](r Reader, prefix string, out []T) ([]T, error) {
+	err := r.Scan(prefix, "", func(key string, val []byte) error {
 		var x T
 		if err := json.Unmarshal(val, &x); err != nil {
 			return fmt.Errorf("decode %s: %w", key, err)
@@ -224,26 +272,46 @@ func scanValues[T any](txn *badger.Txn, prefix string, out []T) ([]T, error) {
 	return out, err
 }
 
-func scanTxn(txn *badger.Txn, prefix string, fn func(key string, val []byte) error) error {
+func scanTxn(txn *badger.Txn, prefix, from string, fn func(key string, val []byte) error) error {
 	opts := badger.DefaultIteratorOptions
 	opts.Prefix = []byte(prefix)
 	it := txn.NewIterator(opts)
 	defer it.Close()
-	for it.Seek(opts.Prefix); it.ValidForPrefix(opts.Prefix); it.Next() {
+	for it.Seek([]byte(prefix + from)); it.ValidForPrefix(opts.Prefix); it.Next() {
 		item := it.Item()
 		val, err := item.ValueCopy(nil)
 		if err != nil {
 			return fmt.Errorf("scan %s: %w", prefix, err)
 		}
 		if err := fn(string(item.KeyCopy(nil)), val); err != nil {
+			if errors.Is(err, ErrStop) {
+				return nil
+			}
 			return err
 		}
 	}
 	return nil
 }
 
-// decodeStrict decodes JSON refusing unknown fields and trailing data.
-func decodeStrict(raw []byte, v any) error {
+func scanKeys(txn *badger.Txn, prefix, from string, fn func(key string) error) error {
+	opts := badger.DefaultIteratorOptions
+	opts.PrefetchValues = false
+	opts.Prefix = []byte(prefix)
+	it := txn.NewIterator(opts)
+	defer it.Close()
+	for it.Seek([]byte(prefix + from)); it.ValidForPrefix(opts.Prefix); it.Next() {
+		if err := fn(string(it.Item().Key())); err != nil {
+			if errors.Is(err, ErrStop) {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// DecodeStrict decodes JSON refusing unknown fields and trailing data.
+func DecodeStrict(raw []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -253,4 +321,25 @@ func decodeStrict(raw []byte, v any) error {
 		return errors.New("trailing data after JSON value")
 	}
 	return nil
+}
+
+func PayloadError(err error) *CommandError {
+	return &CommandError{Code: CodeInvalid, Message: fmt.Sprintf("payload: %v", err)}
+}
+
+// DecodeCommand is the common start of an Apply handler: the payload
+// decoded strictly (unknown fields refused) and validated, with the same
+// CommandError on every node when it is not acceptable.
+func DecodeCommand[T any, PT interface {
+	*T
+	Validate() map[string]string
+}](raw json.RawMessage) (*T, error) {
+	var in T
+	if err := DecodeStrict(raw, &in); err != nil {
+		return nil, PayloadError(err)
+	}
+	if f := PT(&in).Validate(); f != nil {
+		return nil, Invalid(f)
+	}
+	return &in, nil
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -128,6 +127,50 @@ func (ri *readIndex) round() error {
 	return nil
 }
 
+// GetRaw returns the value at key; ok is false when absent.
+func (v *View) GetRaw(key string) ([]byte, bool, error) {
+	item, err := v.txn.Get([]byte(key))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("read %s: %w", key, err)
+	}
+	b, err := item.ValueCopy(nil)
+	if err != nil {
+		return nil, false, fmt.Errorf("read %s: %w", key, err)
+	}
+	return b, true, nil
+}
+
+// Get decodes the JSON record at key into out; ok is false when absent.
+func (v *View) Get(key string, out any) (bool, error) {
+	item, err := v.txn.Get([]byte(key))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", key, err)
+	}
+	err = item.Value(func(b []byte) error {
+		if err := json.Unmarshal(b, out); err != nil {
+			return fmt.Errorf("decode %s: %w", key, err)
+		}
+		return nil
+	})
+	return err == nil, err
+}
+
+// Scan calls fn for each key under prefix from prefix+from, in key order.
+func (v *View) Scan(prefix, from string, fn func(key string, val []byte) error) error {
+	return scanTxn(v.txn, prefix, from, fn)
+}
+
+// Keys is Scan without values.
+func (v *View) Keys(prefix, from string, fn func(key string) error) error {
+	return scanKeys(v.txn, prefix, from, fn)
+}
+
 func (v *View) get(key string, out any) error {
 	item, err := v.txn.Get([]byte(key))
 	if errors.Is(err, badger.ErrKeyNotFound) {
@@ -144,47 +187,11 @@ func (v *View) get(key string, out any) error {
 	})
 }
 
-// Attendance returns one attendance (ErrNotFound).
-func (v *View) Attendance(id string) (*Attendance, error) {
-	var a Attendance
-	if err := v.get(keyAttendance(id), &a); err != nil {
-		return nil, err
-	}
-	return &a, nil
-}
-
-// Attendances lists attendances in order of arrival, optionally only those
-// with q.Status.
-func (v *View) Attendances(q AttendanceQuery) ([]*Attendance, error) {
-	prefix := prefixArrival
-	if q.Status != "" {
-		prefix = prefixByStatus + q.Status + "/"
-	}
-	var out []*Attendance
-	errStop := errors.New("stop")
-	err := scanKeys(v.txn, prefix, func(key string) error {
-		id := key[strings.LastIndexByte(key, '/')+1:]
-		a, err := v.Attendance(id)
-		if err != nil {
-			return fmt.Errorf("attendance index %s: %w", key, err)
-		}
-		out = append(out, a)
-		if q.Limit > 0 && len(out) >= q.Limit {
-			return errStop
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errStop) {
-		return nil, err
-	}
-	return out, nil
-}
-
 // Audit returns the audit events of entity (e.g. "attendance/<id>") in log
 // order.
 func (v *View) Audit(entity string) ([]*AuditEvent, error) {
 	var out []*AuditEvent
-	err := scanTxn(v.txn, prefixAudit+entity+"/", func(key string, val []byte) error {
+	err := scanTxn(v.txn, prefixAudit+entity+"/", "", func(key string, val []byte) error {
 		var ev AuditEvent
 		if err := json.Unmarshal(val, &ev); err != nil {
 			return fmt.Errorf("decode %s: %w", key, err)
@@ -198,7 +205,7 @@ func (v *View) Audit(entity string) ([]*AuditEvent, error) {
 // Nodes returns the node registry, sorted by id.
 func (v *View) Nodes() ([]Node, error) {
 	var out []Node
-	out, err := scanValues(v.txn, prefixNode, out)
+	out, err := ScanValues(v, prefixNode, out)
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, err
 }
@@ -219,18 +226,4 @@ func (v *View) joinTokenHash() (string, error) {
 	}
 	b, err := item.ValueCopy(nil)
 	return string(b), err
-}
-
-func scanKeys(txn *badger.Txn, prefix string, fn func(key string) error) error {
-	opts := badger.DefaultIteratorOptions
-	opts.PrefetchValues = false
-	opts.Prefix = []byte(prefix)
-	it := txn.NewIterator(opts)
-	defer it.Close()
-	for it.Seek(opts.Prefix); it.ValidForPrefix(opts.Prefix); it.Next() {
-		if err := fn(string(it.Item().Key())); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
+	"github.com/frontdoor-ucc/frontdoor/cluster/clinic"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -166,6 +168,7 @@ func (c *Cluster) Config(nd *Node) cluster.Config {
 		Logger:        c.opts.Logger.With("test_node", nd.ID),
 		Registerer:    nd.Registry,
 		Raft:          c.opts.Raft,
+		Commands:      clinic.Commands(),
 	}
 }
 
@@ -358,10 +361,10 @@ func (c *Cluster) Close() {
 }
 
 // CreateAttendance proposes an attendance on nd and returns it.
-func CreateAttendance(ctx context.Context, nd *Node, complaint string, idem *cluster.Idempotency) (*cluster.Attendance, *cluster.Result, error) {
-	body, _ := json.Marshal(cluster.AttendanceCreate{Complaint: complaint})
+func CreateAttendance(ctx context.Context, nd *Node, complaint string, idem *cluster.Idempotency) (*care.Attendance, *cluster.Result, error) {
+	body, _ := json.Marshal(care.AttendanceCreate{Complaint: complaint})
 	res, err := nd.Store.Propose(ctx, cluster.Proposal{
-		Kind:        cluster.KindAttendanceCreate,
+		Kind:        care.KindAttendanceCreate,
 		Actor:       cluster.Actor{ID: "test", Name: "Test Receptionist", Role: "reception"},
 		Payload:     body,
 		Idempotency: idem,
@@ -372,7 +375,7 @@ func CreateAttendance(ctx context.Context, nd *Node, complaint string, idem *clu
 	if res.Err != nil {
 		return nil, res, res.Err
 	}
-	var a cluster.Attendance
+	var a care.Attendance
 	if err := json.Unmarshal(res.Value, &a); err != nil {
 		return nil, res, err
 	}

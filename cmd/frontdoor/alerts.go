@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
 )
 
 // Alerts (issue 7): a dispatch escalated to ED or a dispatch webhook that
@@ -23,7 +24,7 @@ type alertAckBody struct {
 }
 
 type alertList struct {
-	Alerts []*cluster.Alert `json:"alerts"`
+	Alerts []*care.Alert `json:"alerts"`
 }
 
 // listAlerts: open alerts by default; ?all=true includes acknowledged ones.
@@ -36,17 +37,17 @@ func (s *server) listAlerts(c *fiber.Ctx) error {
 	default:
 		return badRequest("all must be true or false")
 	}
-	var list []*cluster.Alert
+	var list []*care.Alert
 	handled, err := s.read(c, func(v *cluster.View) error {
 		var err error
-		list, err = v.Alerts(!all)
+		list, err = care.In(v).Alerts(!all)
 		return err
 	})
 	if handled || err != nil {
 		return err
 	}
 	if list == nil {
-		list = []*cluster.Alert{}
+		list = []*care.Alert{}
 	}
 	return c.JSON(alertList{Alerts: list})
 }
@@ -58,15 +59,15 @@ func (s *server) ackAlert(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	cmd := cluster.AlertAck{AlertID: strings.Clone(c.Params("id")), Note: in.Note}
+	cmd := care.AlertAck{AlertID: strings.Clone(c.Params("id")), Note: in.Note}
 	if f := cmd.Validate(); f != nil {
 		return invalid("the acknowledgement is not valid", f)
 	}
-	res, handled, err := s.proposeJSON(c, cluster.KindAlertAck, "POST /v1/alerts/{id}/ack", &cmd)
+	res, handled, err := s.proposeJSON(c, care.KindAlertAck, "POST /v1/alerts/{id}/ack", &cmd)
 	if handled || err != nil {
 		return err
 	}
-	var al cluster.Alert
+	var al care.Alert
 	if err := json.Unmarshal(res.Value, &al); err != nil {
 		return err
 	}

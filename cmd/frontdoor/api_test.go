@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
 	"github.com/frontdoor-ucc/frontdoor/routing"
 )
 
@@ -50,7 +50,7 @@ func TestWritesThroughFollowerAreLinearizableEverywhere(t *testing.T) {
 		}
 		var c created
 		decodeJSON(t, body, &c)
-		if c.ID == "" || c.Status != cluster.AttendanceArrived || c.Index == 0 || c.ArrivedAt == "" {
+		if c.ID == "" || c.Status != care.AttendanceArrived || c.Index == 0 || c.ArrivedAt == "" {
 			t.Fatalf("created body incomplete: %s", body)
 		}
 		if loc := resp.Header.Get("Location"); loc != "/v1/attendances/"+c.ID {

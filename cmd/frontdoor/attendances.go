@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
 )
 
 func (s *server) registerAttendances(r fiber.Router) {
@@ -23,11 +24,11 @@ func (s *server) registerAttendances(r fiber.Router) {
 // attendanceBody is an attendance as the API returns it: the record plus
 // the raft index that created it (stable across idempotent replays).
 type attendanceBody struct {
-	*cluster.Attendance
+	*care.Attendance
 	Index uint64 `json:"index"`
 }
 
-func renderAttendance(a *cluster.Attendance) attendanceBody {
+func renderAttendance(a *care.Attendance) attendanceBody {
 	return attendanceBody{Attendance: a, Index: a.CreatedIndex}
 }
 
@@ -36,7 +37,7 @@ func renderAttendance(a *cluster.Attendance) attendanceBody {
 // FSM validates again deterministically.
 func (s *server) createAttendance(c *fiber.Ctx) error {
 	body := bytes.Clone(c.Body())
-	var req cluster.AttendanceCreate
+	var req care.AttendanceCreate
 	if err := decodeStrict(body, &req); err != nil {
 		return err
 	}
@@ -50,15 +51,15 @@ func (s *server) createAttendance(c *fiber.Ctx) error {
 		// checks both again).
 		now := time.Now()
 		if err := s.localCheck(c, func(v *cluster.View) error {
-			if err := v.CheckRegisteredPractice(&req); err != nil {
+			if err := care.In(v).CheckRegisteredPractice(&req); err != nil {
 				return err
 			}
-			return v.CheckTriageStart(&req, now)
+			return care.In(v).CheckTriageStart(&req, now)
 		}); err != nil {
 			return handledOK(err)
 		}
 	}
-	p, err := proposal(c, cluster.KindAttendanceCreate, "POST /v1/attendances", body)
+	p, err := proposal(c, care.KindAttendanceCreate, "POST /v1/attendances", body)
 	if err != nil {
 		return err
 	}
@@ -66,7 +67,7 @@ func (s *server) createAttendance(c *fiber.Ctx) error {
 	if handled || err != nil {
 		return err
 	}
-	var a cluster.Attendance
+	var a care.Attendance
 	if err := json.Unmarshal(res.Value, &a); err != nil {
 		return err
 	}
@@ -76,10 +77,10 @@ func (s *server) createAttendance(c *fiber.Ctx) error {
 
 func (s *server) getAttendance(c *fiber.Ctx) error {
 	id := strings.Clone(c.Params("id"))
-	var a *cluster.Attendance
+	var a *care.Attendance
 	handled, err := s.read(c, func(v *cluster.View) error {
 		var err error
-		a, err = v.Attendance(id)
+		a, err = care.In(v).Attendance(id)
 		return err
 	})
 	if handled || err != nil {
@@ -94,7 +95,7 @@ type attendanceList struct {
 }
 
 func (s *server) listAttendances(c *fiber.Ctx) error {
-	q := cluster.AttendanceQuery{Status: strings.Clone(c.Query("status"))}
+	q := care.AttendanceQuery{Status: strings.Clone(c.Query("status"))}
 	if l := c.Query("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 0 {
@@ -103,10 +104,10 @@ func (s *server) listAttendances(c *fiber.Ctx) error {
 		}
 		q.Limit = n
 	}
-	var list []*cluster.Attendance
+	var list []*care.Attendance
 	handled, err := s.read(c, func(v *cluster.View) error {
 		var err error
-		list, err = v.Attendances(q)
+		list, err = care.In(v).Attendances(q)
 		return err
 	})
 	if handled || err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/access"
 )
 
 // Access control. Every route under /v1 is registered through a guard,
@@ -28,7 +29,7 @@ func unauthorized(detail string) *problem {
 }
 
 func forbiddenRole(role string, row *routeRow) *problem {
-	allowed := append(append([]string{}, row.Roles...), cluster.RoleAdmin)
+	allowed := append(append([]string{}, row.Roles...), access.RoleAdmin)
 	return &problem{Type: problemForbidden, Title: "Role not allowed", Status: http.StatusForbidden,
 		Detail: fmt.Sprintf("role %s may not call %s %s; allowed: %s", role, row.Method, row.Path, strings.Join(allowed, ", "))}
 }
@@ -113,7 +114,7 @@ func (s *server) authorize(row *routeRow) fiber.Handler {
 			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="frontdoor"`)
 			return unauthorized("send an API key as Authorization: Bearer <key>")
 		}
-		actor, found, err := s.keys.lookup(c.UserContext(), cluster.HashKey(secret))
+		actor, found, err := s.keys.lookup(c.UserContext(), access.HashKey(secret))
 		if err != nil {
 			return err
 		}
@@ -191,7 +192,7 @@ func (kc *keyCache) refresh(ctx context.Context, old *keySnapshot) (*keySnapshot
 		if applied, err = v.AppliedIndex(); err != nil {
 			return err
 		}
-		gen, err = v.AccessGeneration()
+		gen, err = access.In(v).AccessGeneration()
 		return err
 	})
 	if err != nil {
@@ -213,11 +214,11 @@ func (kc *keyCache) refresh(ctx context.Context, old *keySnapshot) (*keySnapshot
 		if err != nil {
 			return err
 		}
-		gen, err := v.AccessGeneration()
+		gen, err := access.In(v).AccessGeneration()
 		if err != nil {
 			return err
 		}
-		keys, err := v.APIKeys()
+		keys, err := access.In(v).APIKeys()
 		if err != nil {
 			return err
 		}

@@ -18,6 +18,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/access"
+	"github.com/frontdoor-ucc/frontdoor/cluster/directory"
 )
 
 func (s *server) registerKeys(r fiber.Router) {
@@ -55,7 +57,7 @@ type keyView struct {
 	Note string `json:"note,omitempty"`
 }
 
-func renderKey(k *cluster.APIKey) keyView {
+func renderKey(k *access.APIKey) keyView {
 	return keyView{ID: k.ID, Name: k.Name, Role: k.Role, ServiceID: k.ServiceID, CreatedAt: k.CreatedAt, CreatedBy: k.CreatedBy,
 		Revoked: k.Revoked, RevokedAt: k.RevokedAt, RevokedBy: k.RevokedBy, Index: k.CreatedIndex}
 }
@@ -90,20 +92,20 @@ func (s *server) createKey(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	payload := cluster.KeyCreate{Name: req.Name, Role: req.Role, ServiceID: req.ServiceID, Hash: cluster.HashKey(secret)}
+	payload := access.KeyCreate{Name: req.Name, Role: req.Role, ServiceID: req.ServiceID, Hash: access.HashKey(secret)}
 	if f := payload.Validate(); f != nil {
 		return invalid("the key is not valid", f)
 	}
 	if payload.ServiceID != "" {
 		if err := s.localCheck(c, func(v *cluster.View) error {
-			svc, err := v.Service(payload.ServiceID)
+			svc, err := directory.In(v).Service(payload.ServiceID)
 			if errors.Is(err, cluster.ErrNotFound) {
 				svc, err = nil, nil
 			}
 			if err != nil {
 				return err
 			}
-			if msg := cluster.ValidateKeyService(payload.ServiceID, svc); msg != "" {
+			if msg := access.ValidateKeyService(payload.ServiceID, svc); msg != "" {
 				return invalid("the key is not valid", map[string]string{"service_id": msg})
 			}
 			return nil
@@ -111,7 +113,7 @@ func (s *server) createKey(c *fiber.Ctx) error {
 			return handledOK(err)
 		}
 	}
-	p, err := proposal(c, cluster.KindKeyCreate, "POST /v1/keys", body)
+	p, err := proposal(c, access.KindKeyCreate, "POST /v1/keys", body)
 	if err != nil {
 		return err
 	}
@@ -122,7 +124,7 @@ func (s *server) createKey(c *fiber.Ctx) error {
 	if handled || err != nil {
 		return err
 	}
-	var k cluster.APIKey
+	var k access.APIKey
 	if err := json.Unmarshal(res.Value, &k); err != nil {
 		return err
 	}
@@ -143,10 +145,10 @@ type keyList struct {
 }
 
 func (s *server) listKeys(c *fiber.Ctx) error {
-	var keys []*cluster.APIKey
+	var keys []*access.APIKey
 	handled, err := s.read(c, func(v *cluster.View) error {
 		var err error
-		keys, err = v.APIKeys()
+		keys, err = access.In(v).APIKeys()
 		return err
 	})
 	if handled || err != nil {
@@ -162,11 +164,11 @@ func (s *server) listKeys(c *fiber.Ctx) error {
 // revokeKey: DELETE /v1/keys/:id -> 200 with the revoked key.
 func (s *server) revokeKey(c *fiber.Ctx) error {
 	id := strings.Clone(c.Params("id"))
-	res, handled, err := s.proposeJSON(c, cluster.KindKeyRevoke, "DELETE /v1/keys/"+id, cluster.KeyRevoke{ID: id})
+	res, handled, err := s.proposeJSON(c, access.KindKeyRevoke, "DELETE /v1/keys/"+id, access.KeyRevoke{ID: id})
 	if handled || err != nil {
 		return err
 	}
-	var k cluster.APIKey
+	var k access.APIKey
 	if err := json.Unmarshal(res.Value, &k); err != nil {
 		return err
 	}
@@ -200,12 +202,12 @@ func bootstrapAccess(ctx context.Context, st proposer, dataDir string, out io.Wr
 	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	payload, err := json.Marshal(cluster.KeyCreate{Name: "bootstrap admin", Role: cluster.RoleAdmin,
-		Hash: cluster.HashKey(secret), Bootstrap: true})
+	payload, err := json.Marshal(access.KeyCreate{Name: "bootstrap admin", Role: access.RoleAdmin,
+		Hash: access.HashKey(secret), Bootstrap: true})
 	if err != nil {
 		return err
 	}
-	res, err := st.Propose(ctx, cluster.Proposal{Kind: cluster.KindKeyCreate, Actor: bootstrapActor, Payload: payload})
+	res, err := st.Propose(ctx, cluster.Proposal{Kind: access.KindKeyCreate, Actor: bootstrapActor, Payload: payload})
 	if err != nil {
 		return fmt.Errorf("propose the admin key: %w", err)
 	}

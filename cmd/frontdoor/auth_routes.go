@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/access"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
+	"github.com/frontdoor-ucc/frontdoor/cluster/directory"
 	"github.com/frontdoor-ucc/frontdoor/routing"
 )
 
@@ -23,21 +25,21 @@ import (
 // being listed.
 
 // access says how a route is protected.
-type access int
+type routeAccess int
 
 const (
-	accessKey       access = iota // Authorization: Bearer <API key> with one of Roles (or admin)
-	accessOpen                    // no key: health, metrics, cluster figures, the API description
-	accessJoinToken               // node-to-node: the cluster's join token (checked by the handler)
+	accessKey       routeAccess = iota // Authorization: Bearer <API key> with one of Roles (or admin)
+	accessOpen                         // no key: health, metrics, cluster figures, the API description
+	accessJoinToken                    // node-to-node: the cluster's join token (checked by the handler)
 )
 
 // routeRow is one row of the route table.
 type routeRow struct {
 	Method  string
-	Path    string   // the fiber path, e.g. /v1/attendances/:id
-	Access  access   // accessKey unless stated
-	Roles   []string // roles allowed besides admin (accessKey only)
-	Summary string   // one line, used by the OpenAPI document and the README table
+	Path    string      // the fiber path, e.g. /v1/attendances/:id
+	Access  routeAccess // accessKey unless stated
+	Roles   []string    // roles allowed besides admin (accessKey only)
+	Summary string      // one line, used by the OpenAPI document and the README table
 	// Body is a value of the request body's type (nil: no body); the
 	// OpenAPI document derives its schema by reflection.
 	Body any
@@ -47,9 +49,9 @@ type routeRow struct {
 
 // Role sets used by many rows.
 var (
-	rolesAll   = []string{cluster.RoleReception, cluster.RoleClinician, cluster.RoleNHS111, cluster.RoleResponder}
-	rolesDesk  = []string{cluster.RoleReception, cluster.RoleClinician, cluster.RoleNHS111}
-	rolesFront = []string{cluster.RoleReception, cluster.RoleNHS111}
+	rolesAll   = []string{access.RoleReception, access.RoleClinician, access.RoleNHS111, access.RoleResponder}
+	rolesDesk  = []string{access.RoleReception, access.RoleClinician, access.RoleNHS111}
+	rolesFront = []string{access.RoleReception, access.RoleNHS111}
 	rolesAdmin = []string(nil) // admin only
 )
 
@@ -78,32 +80,32 @@ var routeTable = []routeRow{
 
 	// Reference data: the service directory and GP practices.
 	{Method: "GET", Path: "/v1/directory", Roles: rolesAll, Summary: "The directory's name, centre and extra bank holidays", Query: []string{consistencyQuery}},
-	{Method: "PUT", Path: "/v1/directory/bank-holidays", Roles: rolesAdmin, Summary: "Set the extra bank holidays (besides England's)", Body: cluster.BankHolidays{}},
+	{Method: "PUT", Path: "/v1/directory/bank-holidays", Roles: rolesAdmin, Summary: "Set the extra bank holidays (besides England's)", Body: directory.BankHolidays{}},
 	{Method: "GET", Path: "/v1/services", Roles: rolesAll, Summary: "List services (webhook secrets hidden)", Query: []string{"tier", consistencyQuery}},
 	{Method: "GET", Path: "/v1/services/:id", Roles: rolesAll, Summary: "One service", Query: []string{consistencyQuery}},
 	{Method: "PUT", Path: "/v1/services/:id", Roles: rolesAdmin, Summary: "Create or replace a service", Body: routing.Service{}},
-	{Method: "POST", Path: "/v1/services/:id/status", Roles: []string{cluster.RoleReception, cluster.RoleClinician, cluster.RoleResponder}, Summary: "Set a service's RAG status and places (its staff)", Body: serviceStatusBody{}},
+	{Method: "POST", Path: "/v1/services/:id/status", Roles: []string{access.RoleReception, access.RoleClinician, access.RoleResponder}, Summary: "Set a service's RAG status and places (its staff)", Body: serviceStatusBody{}},
 	{Method: "POST", Path: "/v1/services/:id/exceptions", Roles: rolesAdmin, Summary: "Set or remove a date's opening exception (bank holiday, closure)", Body: serviceExceptionBody{}},
-	{Method: "GET", Path: "/v1/services/:id/allocations", Roles: []string{cluster.RoleReception, cluster.RoleClinician}, Summary: "Slots and places taken, and by which attendance", Query: []string{consistencyQuery}},
+	{Method: "GET", Path: "/v1/services/:id/allocations", Roles: []string{access.RoleReception, access.RoleClinician}, Summary: "Slots and places taken, and by which attendance", Query: []string{consistencyQuery}},
 	{Method: "GET", Path: "/v1/practices", Roles: rolesAll, Summary: "GP practices, their catchments and list status", Query: []string{consistencyQuery}},
 
 	// Attendances.
-	{Method: "POST", Path: "/v1/attendances", Roles: rolesFront, Summary: "Record an arrival (walk-in or NHS 111)", Body: cluster.AttendanceCreate{}},
-	{Method: "GET", Path: "/v1/attendances", Roles: []string{cluster.RoleReception, cluster.RoleClinician}, Summary: "List attendances by arrival", Query: []string{"status", "limit", consistencyQuery}},
+	{Method: "POST", Path: "/v1/attendances", Roles: rolesFront, Summary: "Record an arrival (walk-in or NHS 111)", Body: care.AttendanceCreate{}},
+	{Method: "GET", Path: "/v1/attendances", Roles: []string{access.RoleReception, access.RoleClinician}, Summary: "List attendances by arrival", Query: []string{"status", "limit", consistencyQuery}},
 	{Method: "GET", Path: "/v1/attendances/:id", Roles: rolesAll, Summary: "One attendance", Query: []string{consistencyQuery}},
 
 	// Patients and GP registration (identity second).
-	{Method: "POST", Path: "/v1/patients", Roles: rolesDesk, Summary: "Create a patient record (409 with candidates when it looks like an existing one)", Body: cluster.PatientCreate{}},
+	{Method: "POST", Path: "/v1/patients", Roles: rolesDesk, Summary: "Create a patient record (409 with candidates when it looks like an existing one)", Body: care.PatientCreate{}},
 	{Method: "GET", Path: "/v1/patients", Roles: rolesDesk, Summary: "Find a patient: ranked candidates with reasons, never a merge", Query: []string{"nhs_number", "given_name", "family_name", "date_of_birth", "postcode", consistencyQuery}},
 	{Method: "GET", Path: "/v1/patients/:id", Roles: rolesDesk, Summary: "One patient record", Query: []string{consistencyQuery}},
 	{Method: "POST", Path: "/v1/attendances/:id/patient", Roles: rolesDesk, Summary: "Link an attendance to a patient record (names an unnamed attendee)", Body: linkPatientBody{}},
-	{Method: "POST", Path: "/v1/attendances/:id/registration", Roles: []string{cluster.RoleReception}, Summary: "Register an attendee with no GP: a practice is allocated (designated practice for no fixed abode)", Body: registrationBody{}},
-	{Method: "GET", Path: "/v1/registrations", Roles: []string{cluster.RoleReception}, Summary: "GP registrations by status, for the practice-side follow-up", Query: []string{"status", consistencyQuery}},
-	{Method: "GET", Path: "/v1/registrations/:id", Roles: []string{cluster.RoleReception}, Summary: "One GP registration", Query: []string{consistencyQuery}},
-	{Method: "POST", Path: "/v1/registrations/:id/status", Roles: []string{cluster.RoleReception}, Summary: "Move a registration on: sent, accepted or refused", Body: registrationStatusBody{}},
+	{Method: "POST", Path: "/v1/attendances/:id/registration", Roles: []string{access.RoleReception}, Summary: "Register an attendee with no GP: a practice is allocated (designated practice for no fixed abode)", Body: registrationBody{}},
+	{Method: "GET", Path: "/v1/registrations", Roles: []string{access.RoleReception}, Summary: "GP registrations by status, for the practice-side follow-up", Query: []string{"status", consistencyQuery}},
+	{Method: "GET", Path: "/v1/registrations/:id", Roles: []string{access.RoleReception}, Summary: "One GP registration", Query: []string{consistencyQuery}},
+	{Method: "POST", Path: "/v1/registrations/:id/status", Roles: []string{access.RoleReception}, Summary: "Move a registration on: sent, accepted or refused", Body: registrationStatusBody{}},
 
 	// Audit.
-	{Method: "GET", Path: "/v1/audit", Roles: []string{cluster.RoleClinician}, Summary: "Audit events of one entity", Query: []string{"entity", consistencyQuery}},
+	{Method: "GET", Path: "/v1/audit", Roles: []string{access.RoleClinician}, Summary: "Audit events of one entity", Query: []string{"entity", consistencyQuery}},
 }
 
 // rowKey identifies a row: "GET /v1/attendances/:id".
@@ -129,7 +131,7 @@ func (r *routeRow) allows(role string) bool {
 	case accessOpen, accessJoinToken:
 		return true
 	}
-	if role == cluster.RoleAdmin {
+	if role == access.RoleAdmin {
 		return true
 	}
 	for _, x := range r.Roles {
@@ -145,18 +147,18 @@ func (r *routeRow) allows(role string) bool {
 func routeRoleMarkdown() string {
 	var b strings.Builder
 	b.WriteString("| Route |")
-	for _, r := range cluster.Roles {
+	for _, r := range access.Roles {
 		b.WriteString(" " + r + " |")
 	}
 	b.WriteString(" What it does |\n|---|")
-	for range cluster.Roles {
+	for range access.Roles {
 		b.WriteString(":-:|")
 	}
 	b.WriteString("---|\n")
 	for i := range routeTable {
 		row := &routeTable[i]
 		fmt.Fprintf(&b, "| `%s %s` |", row.Method, openAPIPath(row.Path))
-		for _, role := range cluster.Roles {
+		for _, role := range access.Roles {
 			switch {
 			case row.Access == accessOpen:
 				b.WriteString(" open |")

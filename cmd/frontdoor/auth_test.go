@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/access"
 )
 
 // sampleFunc makes one valid request for a route: the path with its
@@ -80,13 +81,13 @@ func workflowSamples(t *testing.T, tc *testCluster) map[string]sampleFunc {
 // follower's key cache and forwarding are exercised too.
 func TestEveryRoleAgainstEveryRoute(t *testing.T) {
 	tc := newTestCluster(t, 3)
-	keys := map[string]string{cluster.RoleAdmin: tc.adminKey}
-	for _, role := range cluster.Roles {
-		if role != cluster.RoleAdmin {
+	keys := map[string]string{access.RoleAdmin: tc.adminKey}
+	for _, role := range access.Roles {
+		if role != access.RoleAdmin {
 			keys[role] = tc.key(t, role, "Test "+role)
 		}
 	}
-	revoked := tc.key(t, cluster.RoleReception, "Leaver")
+	revoked := tc.key(t, access.RoleReception, "Leaver")
 	var leaver keyView
 	{
 		_, b := tc.do(t, tc.leader(t), http.MethodGet, "/v1/keys", "", nil)
@@ -129,7 +130,7 @@ func TestEveryRoleAgainstEveryRoute(t *testing.T) {
 				resp, b := send(t, row, path, body, h)
 				expectProblem(t, resp, b, http.StatusUnauthorized, problemUnauthorized, "")
 			}
-			for _, role := range cluster.Roles {
+			for _, role := range access.Roles {
 				if row.allows(role) {
 					path, body := sample(t)
 					resp, b := send(t, row, path, body, bearerHeader(keys[role]))
@@ -160,7 +161,7 @@ func TestEveryRoleAgainstEveryRoute(t *testing.T) {
 // audited with that key's holder and role, on every node.
 func TestAuditNamesTheKeyHolder(t *testing.T) {
 	tc := newTestCluster(t, 3)
-	desk := tc.key(t, cluster.RoleReception, "Desk 1 (Mary Jones)")
+	desk := tc.key(t, access.RoleReception, "Desk 1 (Mary Jones)")
 	resp, b := tc.do(t, tc.follower(t), http.MethodPost, "/v1/attendances", `{"complaint":"cut hand"}`, bearerHeader(desk))
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("create: %d %s", resp.StatusCode, b)
@@ -170,7 +171,7 @@ func TestAuditNamesTheKeyHolder(t *testing.T) {
 		CreatedBy cluster.Actor `json:"created_by"`
 	}
 	decodeJSON(t, b, &c)
-	if c.CreatedBy.Name != "Desk 1 (Mary Jones)" || c.CreatedBy.Role != cluster.RoleReception || c.CreatedBy.ID == "" {
+	if c.CreatedBy.Name != "Desk 1 (Mary Jones)" || c.CreatedBy.Role != access.RoleReception || c.CreatedBy.ID == "" {
 		t.Fatalf("created_by %+v", c.CreatedBy)
 	}
 	for _, tn := range tc.nodes {
@@ -217,7 +218,7 @@ func TestKeySecretsNeverReplicated(t *testing.T) {
 	}
 	var k keyView
 	decodeJSON(t, b, &k)
-	if !strings.HasPrefix(k.Key, keySecretPrefix) || k.Role != cluster.RoleClinician {
+	if !strings.HasPrefix(k.Key, keySecretPrefix) || k.Role != access.RoleClinician {
 		t.Fatalf("created %s", b)
 	}
 	resp, b = tc.do(t, tc.follower(t), http.MethodPost, "/v1/keys", `{"name":"Nurse Patel","role":"clinician"}`, idem)
@@ -228,7 +229,7 @@ func TestKeySecretsNeverReplicated(t *testing.T) {
 	}
 	for _, path := range []string{"/v1/keys", "/v1/audit?entity=key/" + k.ID} {
 		_, b := tc.do(t, tc.follower(t), http.MethodGet, path+"&consistency=linearizable", "", nil)
-		if bytes.Contains(b, []byte(k.Key)) || bytes.Contains(b, []byte(tc.adminKey)) || bytes.Contains(b, []byte(cluster.HashKey(k.Key))) {
+		if bytes.Contains(b, []byte(k.Key)) || bytes.Contains(b, []byte(tc.adminKey)) || bytes.Contains(b, []byte(access.HashKey(k.Key))) {
 			t.Fatalf("%s shows a secret or hash: %s", path, b)
 		}
 	}
@@ -261,7 +262,7 @@ func TestKeySecretsNeverReplicated(t *testing.T) {
 	var l keyList
 	decodeJSON(t, b, &l)
 	for _, key := range l.Keys {
-		if key.Role == cluster.RoleAdmin {
+		if key.Role == access.RoleAdmin {
 			resp, b := tc.do(t, tc.leader(t), http.MethodDelete, "/v1/keys/"+key.ID, "", nil)
 			expectProblem(t, resp, b, http.StatusConflict, problemConflict, "")
 		}
@@ -353,7 +354,7 @@ func TestRoleTableMarkdown(t *testing.T) {
 			t.Fatalf("%s %s missing from the role table:\n%s", row.Method, row.Path, md)
 		}
 		cells := strings.Split(line, "|")
-		for i, role := range cluster.Roles {
+		for i, role := range access.Roles {
 			cell := strings.TrimSpace(cells[2+i])
 			want := row.allows(role)
 			if (cell == "✓") != want && row.Access == accessKey {
@@ -397,7 +398,7 @@ func BenchmarkKeyLookup(b *testing.B) {
 	tc := newTestCluster(b, 1)
 	st := tc.nodes[0].n.store
 	kc := newKeyCache(st)
-	hash := cluster.HashKey(tc.adminKey)
+	hash := access.HashKey(tc.adminKey)
 	ctx := b.Context()
 	b.Run("hit", func(b *testing.B) {
 		b.ReportAllocs()

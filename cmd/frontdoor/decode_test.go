@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/access"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
 )
 
 func TestDecodeStrict(t *testing.T) {
@@ -26,7 +28,7 @@ func TestDecodeStrict(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var v cluster.AttendanceCreate
+			var v care.AttendanceCreate
 			err := decodeStrict([]byte(tt.body), &v)
 			if tt.status == 0 {
 				if err != nil {
@@ -65,7 +67,7 @@ func TestProblemFor(t *testing.T) {
 		{&cluster.CommandError{Code: cluster.CodeIdempotencyMismatch}, 422, problemIdempotency, false},
 		{cluster.Invalid(map[string]string{"a": "b"}), 422, problemInvalid, false},
 		{&cluster.CommandError{Code: cluster.CodeConflict}, 409, problemConflict, false},
-		{&cluster.CommandError{Code: cluster.CodeForbidden}, 403, problemForbidden, false},
+		{&cluster.CommandError{Code: access.CodeForbidden}, 403, problemForbidden, false},
 		{errors.New("boom"), 500, problemInternal, false},
 	}
 	for _, tt := range tests {

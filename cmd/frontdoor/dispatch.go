@@ -14,6 +14,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/access"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
 )
 
 // Rapid response dispatches (issue 7): responders accept or decline, report
@@ -25,16 +27,16 @@ var dispatchRoutes = []routeRow{
 	{Method: "GET", Path: "/v1/dispatches", Roles: dispatchReaders, Summary: "Rapid response dispatches with their 2-hour clock (referral to on scene) and the share on scene within 2 hours", Query: []string{"status", "service_id", "attendance_id", "open", "limit", consistencyQuery}},
 	{Method: "GET", Path: "/v1/dispatches/stream", Roles: dispatchReaders, Summary: "Server-Sent Events of every dispatch and alert change (id = <raft index>/<record id>; resumable with Last-Event-ID; ?once=true catches up and ends)", Query: []string{"last_event_id", "once"}},
 	{Method: "GET", Path: "/v1/dispatches/:id", Roles: dispatchReaders, Summary: "One dispatch: patient, access notes, condition group, observations, delivery, timeline, clock", Query: []string{consistencyQuery}},
-	{Method: "POST", Path: "/v1/dispatches/:id/accept", Roles: []string{cluster.RoleResponder}, Summary: "A rapid response team accepts a dispatch with its ETA", Body: dispatchAcceptBody{}},
-	{Method: "POST", Path: "/v1/dispatches/:id/decline", Roles: []string{cluster.RoleResponder}, Summary: "A team declines, with a reason: the dispatch escalates to the next eligible team, else ED", Body: dispatchDeclineBody{}},
-	{Method: "POST", Path: "/v1/dispatches/:id/status", Roles: []string{cluster.RoleResponder}, Summary: "Report en_route, on_scene (stops the 2-hour clock) or completed with an outcome", Body: dispatchStatusBody{}},
+	{Method: "POST", Path: "/v1/dispatches/:id/accept", Roles: []string{access.RoleResponder}, Summary: "A rapid response team accepts a dispatch with its ETA", Body: dispatchAcceptBody{}},
+	{Method: "POST", Path: "/v1/dispatches/:id/decline", Roles: []string{access.RoleResponder}, Summary: "A team declines, with a reason: the dispatch escalates to the next eligible team, else ED", Body: dispatchDeclineBody{}},
+	{Method: "POST", Path: "/v1/dispatches/:id/status", Roles: []string{access.RoleResponder}, Summary: "Report en_route, on_scene (stops the 2-hour clock) or completed with an outcome", Body: dispatchStatusBody{}},
 	{Method: "GET", Path: "/v1/alerts", Roles: alertPeople, Summary: "Alerts (escalated to ED, webhook failed, a clinician-first floor lapsed unconfirmed, a rapid response need fell back to ED) open until a person acknowledges them; ?all=true includes acknowledged", Query: []string{"all", consistencyQuery}},
 	{Method: "POST", Path: "/v1/alerts/:id/ack", Roles: alertPeople, Summary: "A person at reception or a clinician acknowledges an alert", Body: alertAckBody{}},
 }
 
 var (
-	dispatchReaders = []string{cluster.RoleReception, cluster.RoleClinician, cluster.RoleResponder}
-	alertPeople     = []string{cluster.RoleReception, cluster.RoleClinician}
+	dispatchReaders = []string{access.RoleReception, access.RoleClinician, access.RoleResponder}
+	alertPeople     = []string{access.RoleReception, access.RoleClinician}
 )
 
 func init() { routeTable = append(routeTable, dispatchRoutes...) }
@@ -72,11 +74,11 @@ type clockView struct {
 
 // dispatchView is a dispatch as the API returns it.
 type dispatchView struct {
-	*cluster.Dispatch
+	*care.Dispatch
 	ClockNow clockView `json:"clock_now"`
 }
 
-func renderDispatch(d *cluster.Dispatch, now time.Time) dispatchView {
+func renderDispatch(d *care.Dispatch, now time.Time) dispatchView {
 	cv := clockView{}
 	switch {
 	case d.Clock.OnSceneAt != nil:
@@ -109,7 +111,7 @@ type dispatchList struct {
 }
 
 func (s *server) listDispatches(c *fiber.Ctx) error {
-	q := cluster.DispatchQuery{Status: strings.Clone(c.Query("status")), ServiceID: strings.Clone(c.Query("service_id")),
+	q := care.DispatchQuery{Status: strings.Clone(c.Query("status")), ServiceID: strings.Clone(c.Query("service_id")),
 		AttendanceID: strings.Clone(c.Query("attendance_id"))}
 	switch c.Query("open") {
 	case "", "false":
@@ -126,14 +128,14 @@ func (s *server) listDispatches(c *fiber.Ctx) error {
 		}
 		q.Limit = n
 	}
-	var list []*cluster.Dispatch
-	var st cluster.DispatchStats
+	var list []*care.Dispatch
+	var st care.DispatchStats
 	handled, err := s.read(c, func(v *cluster.View) error {
 		var err error
-		if list, err = v.Dispatches(q); err != nil {
+		if list, err = care.In(v).Dispatches(q); err != nil {
 			return err
 		}
-		st, err = v.DispatchStats()
+		st, err = care.In(v).DispatchStats()
 		return err
 	})
 	if handled || err != nil {
@@ -151,10 +153,10 @@ func (s *server) listDispatches(c *fiber.Ctx) error {
 
 func (s *server) getDispatch(c *fiber.Ctx) error {
 	id := strings.Clone(c.Params("id"))
-	var d *cluster.Dispatch
+	var d *care.Dispatch
 	handled, err := s.read(c, func(v *cluster.View) error {
 		var err error
-		d, err = v.Dispatch(id)
+		d, err = care.In(v).Dispatch(id)
 		return err
 	})
 	if handled || err != nil {
@@ -168,12 +170,12 @@ func (s *server) getDispatch(c *fiber.Ctx) error {
 // request to the leader, which checks and proposes). An Idempotency-Key
 // retry of a command that already applied skips the check: the FSM answers
 // it with the first result.
-func (s *server) dispatchCheck(c *fiber.Ctx, id string, check func(d *cluster.Dispatch) *cluster.CommandError) error {
+func (s *server) dispatchCheck(c *fiber.Ctx, id string, check func(d *care.Dispatch) *cluster.CommandError) error {
 	if c.Get(headerIdempotencyKey) != "" && s.store.IsLeader() {
 		return nil
 	}
 	return s.localCheck(c, func(v *cluster.View) error {
-		d, err := v.Dispatch(id)
+		d, err := care.In(v).Dispatch(id)
 		if errors.Is(err, cluster.ErrNotFound) {
 			return &cluster.CommandError{Code: cluster.CodeNotFound, Message: "no dispatch " + id}
 		}
@@ -193,7 +195,7 @@ func (s *server) dispatchCommand(c *fiber.Ctx, kind cluster.Kind, route string, 
 	if handled || err != nil {
 		return err
 	}
-	var d cluster.Dispatch
+	var d care.Dispatch
 	if err := json.Unmarshal(res.Value, &d); err != nil {
 		return err
 	}
@@ -205,14 +207,14 @@ func (s *server) acceptDispatch(c *fiber.Ctx) error {
 	if err := decodeStrict(c.Body(), &in); err != nil {
 		return err
 	}
-	cmd := cluster.DispatchAccept{DispatchID: strings.Clone(c.Params("id")), ETA: in.ETA}
+	cmd := care.DispatchAccept{DispatchID: strings.Clone(c.Params("id")), ETA: in.ETA}
 	if f := cmd.Validate(time.Now()); f != nil {
 		return invalid("the acceptance is not valid", f)
 	}
-	if err := s.dispatchCheck(c, cmd.DispatchID, (*cluster.Dispatch).CanAccept); err != nil {
+	if err := s.dispatchCheck(c, cmd.DispatchID, (*care.Dispatch).CanAccept); err != nil {
 		return handledOK(err)
 	}
-	return s.dispatchCommand(c, cluster.KindDispatchAccept, "POST /v1/dispatches/{id}/accept", &cmd)
+	return s.dispatchCommand(c, care.KindDispatchAccept, "POST /v1/dispatches/{id}/accept", &cmd)
 }
 
 func (s *server) declineDispatch(c *fiber.Ctx) error {
@@ -220,14 +222,14 @@ func (s *server) declineDispatch(c *fiber.Ctx) error {
 	if err := decodeStrict(c.Body(), &in); err != nil {
 		return err
 	}
-	cmd := cluster.DispatchDecline{DispatchID: strings.Clone(c.Params("id")), Reason: in.Reason}
+	cmd := care.DispatchDecline{DispatchID: strings.Clone(c.Params("id")), Reason: in.Reason}
 	if f := cmd.Validate(); f != nil {
 		return invalid("the decline is not valid", f)
 	}
-	if err := s.dispatchCheck(c, cmd.DispatchID, (*cluster.Dispatch).CanDecline); err != nil {
+	if err := s.dispatchCheck(c, cmd.DispatchID, (*care.Dispatch).CanDecline); err != nil {
 		return handledOK(err)
 	}
-	return s.dispatchCommand(c, cluster.KindDispatchDecline, "POST /v1/dispatches/{id}/decline", &cmd)
+	return s.dispatchCommand(c, care.KindDispatchDecline, "POST /v1/dispatches/{id}/decline", &cmd)
 }
 
 func (s *server) statusDispatch(c *fiber.Ctx) error {
@@ -235,14 +237,14 @@ func (s *server) statusDispatch(c *fiber.Ctx) error {
 	if err := decodeStrict(c.Body(), &in); err != nil {
 		return err
 	}
-	cmd := cluster.DispatchStatusChange{DispatchID: strings.Clone(c.Params("id")), Status: in.Status, Outcome: in.Outcome, Note: in.Note}
+	cmd := care.DispatchStatusChange{DispatchID: strings.Clone(c.Params("id")), Status: in.Status, Outcome: in.Outcome, Note: in.Note}
 	if f := cmd.Validate(); f != nil {
 		return invalid("the status is not valid", f)
 	}
-	if err := s.dispatchCheck(c, cmd.DispatchID, func(d *cluster.Dispatch) *cluster.CommandError { return d.CanMoveTo(cmd.Status) }); err != nil {
+	if err := s.dispatchCheck(c, cmd.DispatchID, func(d *care.Dispatch) *cluster.CommandError { return d.CanMoveTo(cmd.Status) }); err != nil {
 		return handledOK(err)
 	}
-	return s.dispatchCommand(c, cluster.KindDispatchStatus, "POST /v1/dispatches/{id}/status", &cmd)
+	return s.dispatchCommand(c, care.KindDispatchStatus, "POST /v1/dispatches/{id}/status", &cmd)
 }
 
 // streamDispatches: GET /v1/dispatches/stream, Server-Sent Events of every
@@ -275,7 +277,7 @@ func (s *server) streamDispatches(c *fiber.Ctx) error {
 		}
 		end := time.Now().Add(streamMaxLife)
 		for time.Now().Before(end) {
-			var evs []cluster.DispatchEvent
+			var evs []care.DispatchEvent
 			var applied uint64
 			err := store.Read(context.Background(), cluster.ConsistencyStale, func(v *cluster.View) error {
 				var err error
@@ -285,13 +287,13 @@ func (s *server) streamDispatches(c *fiber.Ctx) error {
 				if fresh {
 					return nil
 				}
-				evs, err = v.DispatchEvents(after, streamBatch)
+				evs, err = care.In(v).DispatchEvents(after, streamBatch)
 				return err
 			})
 			if err != nil {
 				return
 			}
-			if !fresh && cursorIndex(after)+cluster.DispatchEventWindow < applied {
+			if !fresh && cursorIndex(after)+care.DispatchEventWindow < applied {
 				// Events after the cursor may have been pruned: start again.
 				fresh = true
 				fmt.Fprintf(w, "id: %d\nevent: reset\ndata: {\"index\":%d,\"reason\":\"too far behind: reload GET /v1/dispatches\"}\n\n", applied, applied)
@@ -348,7 +350,7 @@ func dispatchCursor(c *fiber.Ctx) (after string, fresh bool, err error) {
 	if n, err := strconv.ParseUint(v, 10, 64); err == nil {
 		return indexCursor(n), false, nil
 	}
-	if err := cluster.ParseDispatchEventID(v); err != nil {
+	if err := care.ParseDispatchEventID(v); err != nil {
 		return "", false, badRequest("Last-Event-ID must be a dispatch event id (<index>/<dispatch id>) or a raft index")
 	}
 	return strings.Clone(v), false, nil

@@ -15,7 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/access"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
 	"github.com/frontdoor-ucc/frontdoor/routing"
 )
 
@@ -118,7 +119,7 @@ func dispatchCluster(t *testing.T, clk *testClock, watchSkew *atomic.Int64) *tes
 	t.Helper()
 	return newTestClusterWith(t, 3, func(cfg *serveConfig) {
 		cfg.clock = clk.Now
-		cfg.dispatch = cluster.DispatchConfig{Notifier: fastNotifier(), Poll: 200 * time.Millisecond,
+		cfg.dispatch = care.DispatchConfig{Notifier: fastNotifier(), Poll: 200 * time.Millisecond,
 			LeaderPoll: 50 * time.Millisecond, EscalateRetry: 300 * time.Millisecond,
 			Now: func() time.Time { return clk.Now().Add(time.Duration(watchSkew.Load())) }}
 	})
@@ -170,7 +171,7 @@ func referFall(t *testing.T, tc *testCluster, tn *testNode, header map[string]st
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("attendance: %d %s", resp.StatusCode, b)
 	}
-	var a cluster.Attendance
+	var a care.Attendance
 	decodeJSON(t, b, &a)
 	if a.Routing == nil || a.Routing.Decision.Tier != routing.TierRapidResponse {
 		t.Fatalf("not routed to rapid response: %s", b)
@@ -267,8 +268,8 @@ func TestRapidResponseDispatchEndToEnd(t *testing.T) {
 	tc := dispatchCluster(t, clk, &atomic.Int64{})
 	rcv := newWebhookReceiver(t)
 	pointTeamsAt(t, tc, rcv, false)
-	responder := bearerHeader(tc.key(t, cluster.RoleResponder, "UCR North crew"))
-	nhs111 := bearerHeader(tc.key(t, cluster.RoleNHS111, "111 call handler"))
+	responder := bearerHeader(tc.key(t, access.RoleResponder, "UCR North crew"))
+	nhs111 := bearerHeader(tc.key(t, access.RoleNHS111, "111 call handler"))
 	lead := tc.leader(t)
 	if v := metricValue(t, tc, lead, "frontdoor_dispatch_time_to_accept_seconds_count"); v != 0 {
 		t.Fatalf("time to accept count before any dispatch: %v", v)
@@ -290,7 +291,7 @@ func TestRapidResponseDispatchEndToEnd(t *testing.T) {
 
 	att := referFall(t, tc, tc.follower(t), nhs111)
 	id := att + "-d1"
-	d := waitDispatch(t, tc, id, "webhook delivered", func(d dispatchView) bool { return d.Status == cluster.DispatchNotified })
+	d := waitDispatch(t, tc, id, "webhook delivered", func(d dispatchView) bool { return d.Status == care.DispatchNotified })
 	if d.ServiceID != "ucr-north" || d.Patient.FamilyName != "Crawley" || d.CaseRef != "111-CASE-0001" ||
 		d.Delivery.WebhookID != "msg_"+id || d.ClockNow.State != "running" {
 		t.Fatalf("dispatch %+v", d)
@@ -299,7 +300,7 @@ func TestRapidResponseDispatchEndToEnd(t *testing.T) {
 	if seen != 1 || ok != 1 || bad != 0 {
 		t.Fatalf("receiver: seen %d ok %d bad signatures %d", seen, ok, bad)
 	}
-	var msg cluster.WebhookMessage
+	var msg care.WebhookMessage
 	rcv.mu.Lock()
 	err = json.Unmarshal(rcv.bodies["msg_"+id], &msg)
 	rcv.mu.Unlock()
@@ -344,7 +345,7 @@ func TestRapidResponseDispatchEndToEnd(t *testing.T) {
 		}
 	}
 	d = getDispatchView(t, tc, tc.leader(t), id)
-	if d.Status != cluster.DispatchCompleted || d.Outcome != cluster.OutcomeStayedAtHome || d.ETA == nil || !d.ETA.Equal(eta) ||
+	if d.Status != care.DispatchCompleted || d.Outcome != care.OutcomeStayedAtHome || d.ETA == nil || !d.ETA.Equal(eta) ||
 		d.Clock.OnSceneAt == nil || d.Clock.Met == nil || !*d.Clock.Met || d.ClockNow.State != "met" {
 		t.Fatalf("completed dispatch %+v", d)
 	}
@@ -384,7 +385,7 @@ func TestRapidResponseDispatchEndToEnd(t *testing.T) {
 		}
 	}
 	for i, ev := range got {
-		var sd cluster.Dispatch
+		var sd care.Dispatch
 		if err := json.Unmarshal([]byte(ev.Data), &sd); err != nil || sd.ID != id || sd.Status != want[i] {
 			t.Fatalf("event %d: %s %v (want %s)", i, ev.Data, err, want[i])
 		}
@@ -462,7 +463,7 @@ func TestDispatchDeliveredByNewLeaderAfterFailover(t *testing.T) {
 		t.Fatal("no new leader")
 	}
 	d := waitDispatch(t, tc, id, "delivered by the new leader", func(d dispatchView) bool {
-		return d.Delivery.Status == cluster.DeliveryDelivered && d.Status == cluster.DispatchNotified
+		return d.Delivery.Status == care.DeliveryDelivered && d.Status == care.DispatchNotified
 	})
 	_, ok, bad := rcv.counts("msg_" + id)
 	if ok < 1 || bad != 0 || len(rcv.ids()) != 1 || d.Delivery.WebhookID != "msg_"+id {
@@ -482,19 +483,19 @@ func TestDispatchEscalations(t *testing.T) {
 	tc := dispatchCluster(t, clk, skew)
 	rcv := newWebhookReceiver(t)
 	pointTeamsAt(t, tc, rcv, true)
-	responder := bearerHeader(tc.key(t, cluster.RoleResponder, "UCR crew"))
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
+	responder := bearerHeader(tc.key(t, access.RoleResponder, "UCR crew"))
+	desk := bearerHeader(tc.key(t, access.RoleReception, "Desk 1"))
 
 	att := referFall(t, tc, tc.leader(t), nil)
-	d1 := waitDispatch(t, tc, att+"-d1", "first team notified", func(d dispatchView) bool { return d.Status == cluster.DispatchNotified })
+	d1 := waitDispatch(t, tc, att+"-d1", "first team notified", func(d dispatchView) bool { return d.Status == care.DispatchNotified })
 	if resp, b := tc.do(t, tc.follower(t), http.MethodPost, "/v1/dispatches/"+d1.ID+"/decline", `{"reason":"both crews on calls"}`, responder); resp.StatusCode != http.StatusOK {
 		t.Fatalf("decline: %d %s", resp.StatusCode, b)
 	}
-	d2 := waitDispatch(t, tc, att+"-d2", "second team notified", func(d dispatchView) bool { return d.Status == cluster.DispatchNotified })
+	d2 := waitDispatch(t, tc, att+"-d2", "second team notified", func(d dispatchView) bool { return d.Status == care.DispatchNotified })
 	var byAtt dispatchList
 	_, b := tc.do(t, tc.leader(t), http.MethodGet, "/v1/dispatches?attendance_id="+att, "", nil)
 	decodeJSON(t, b, &byAtt)
-	if len(byAtt.Dispatches) != 2 || byAtt.Dispatches[0].Status != cluster.DispatchDeclined || byAtt.Dispatches[1].ID != d2.ID {
+	if len(byAtt.Dispatches) != 2 || byAtt.Dispatches[0].Status != care.DispatchDeclined || byAtt.Dispatches[1].ID != d2.ID {
 		t.Fatalf("dispatches of %s: %s", att, b)
 	}
 	if d2.ServiceID == d1.ServiceID || d2.PreviousID != d1.ID || len(d2.Tried) != 1 {
@@ -515,13 +516,13 @@ func TestDispatchEscalations(t *testing.T) {
 		}
 		return nil
 	})
-	if d := getDispatchView(t, tc, tc.leader(t), d2.ID); d.Status != cluster.DispatchNotified {
+	if d := getDispatchView(t, tc, tc.leader(t), d2.ID); d.Status != care.DispatchNotified {
 		t.Fatalf("early escalation changed the dispatch: %s", d.Status)
 	}
 	// FSM time passes the deadline: the next proposal is accepted.
 	skew.Store(0)
 	clk.advance(time.Until(d2.AcceptBy) + time.Minute)
-	d2v := waitDispatch(t, tc, d2.ID, "escalated after the deadline", func(d dispatchView) bool { return d.Status == cluster.DispatchEscalated })
+	d2v := waitDispatch(t, tc, d2.ID, "escalated after the deadline", func(d dispatchView) bool { return d.Status == care.DispatchEscalated })
 	if !d2v.EscalatedToED || d2v.Escalation != "deadline" {
 		t.Fatalf("escalated dispatch %+v", d2v.Dispatch)
 	}
@@ -529,8 +530,8 @@ func TestDispatchEscalations(t *testing.T) {
 	// A receiver answering 410: permanent failure, alert, escalation.
 	rcv.setStatus("/ucr-north", http.StatusGone)
 	att2 := referFall(t, tc, tc.leader(t), nil)
-	f1 := waitDispatch(t, tc, att2+"-d1", "delivery failed for good", func(d dispatchView) bool { return d.Status == cluster.DispatchEscalated })
-	if f1.ServiceID != "ucr-north" || f1.Delivery.Status != cluster.DeliveryFailed || f1.Delivery.LastHTTPStatus != http.StatusGone || f1.EscalatedTo != att2+"-d2" {
+	f1 := waitDispatch(t, tc, att2+"-d1", "delivery failed for good", func(d dispatchView) bool { return d.Status == care.DispatchEscalated })
+	if f1.ServiceID != "ucr-north" || f1.Delivery.Status != care.DeliveryFailed || f1.Delivery.LastHTTPStatus != http.StatusGone || f1.EscalatedTo != att2+"-d2" {
 		t.Fatalf("failed dispatch %+v", f1.Dispatch)
 	}
 	if seen, _, _ := rcv.counts("msg_" + f1.ID); seen != 1 {
@@ -540,7 +541,7 @@ func TestDispatchEscalations(t *testing.T) {
 	resp, b := tc.do(t, tc.follower(t), http.MethodGet, "/v1/alerts?consistency=stale", "", desk)
 	decodeJSON(t, b, &alerts)
 	if resp.StatusCode != http.StatusOK || len(alerts.Alerts) != 2 ||
-		alerts.Alerts[0].Kind != cluster.AlertEscalatedToED || alerts.Alerts[1].Kind != cluster.AlertDeliveryFailed {
+		alerts.Alerts[0].Kind != care.AlertEscalatedToED || alerts.Alerts[1].Kind != care.AlertDeliveryFailed {
 		t.Fatalf("alerts: %d %s", resp.StatusCode, b)
 	}
 	if resp, b := tc.do(t, tc.follower(t), http.MethodPost, "/v1/alerts/"+alerts.Alerts[1].ID+"/ack", `{}`, responder); resp.StatusCode != http.StatusForbidden {
@@ -561,7 +562,7 @@ func TestDispatchEscalations(t *testing.T) {
 	}
 	resp, b = tc.do(t, tc.leader(t), http.MethodGet, "/v1/alerts", "", desk)
 	decodeJSON(t, b, &alerts)
-	if resp.StatusCode != http.StatusOK || len(alerts.Alerts) != 1 || alerts.Alerts[0].Kind != cluster.AlertEscalatedToED {
+	if resp.StatusCode != http.StatusOK || len(alerts.Alerts) != 1 || alerts.Alerts[0].Kind != care.AlertEscalatedToED {
 		t.Fatalf("open alerts after ack: %s", b)
 	}
 	_, b = tc.do(t, tc.leader(t), http.MethodGet, "/v1/alerts?all=true", "", desk)
@@ -634,7 +635,7 @@ func TestFallCallThroughTriageDispatches(t *testing.T) {
 		_, b := tc.do(t, tc.leader(t), http.MethodGet, "/v1/attendances/"+a.ID, "", nil)
 		t.Fatalf("routed to %q: %s", a.service(), b)
 	}
-	d := waitDispatch(t, tc, a.ID+"-d1", "team notified", func(d dispatchView) bool { return d.Status == cluster.DispatchNotified })
+	d := waitDispatch(t, tc, a.ID+"-d1", "team notified", func(d dispatchView) bool { return d.Status == care.DispatchNotified })
 	if strings.Join(d.ConditionGroup, ",") != "ucr:falls" || d.Disposition == nil || d.Disposition.Dx != "Dx9001" {
 		t.Fatalf("dispatch condition group %v, disposition %+v", d.ConditionGroup, d.Disposition)
 	}
@@ -669,7 +670,7 @@ func TestDispatchRedeliveredWhenLeaderDiesBeforeRecording(t *testing.T) {
 	tc.kill(t, old.i) // the team has the message; the leader never hears back
 	close(gate)
 	d := waitDispatch(t, tc, id, "delivery recorded by the new leader", func(d dispatchView) bool {
-		return d.Delivery.Status == cluster.DeliveryDelivered
+		return d.Delivery.Status == care.DeliveryDelivered
 	})
 	seen, ok, bad := rcv.counts("msg_" + id)
 	if seen < 2 || ok < 2 || bad != 0 || len(rcv.ids()) != 1 {
@@ -677,11 +678,11 @@ func TestDispatchRedeliveredWhenLeaderDiesBeforeRecording(t *testing.T) {
 	}
 	delivered := 0
 	for _, c := range d.Timeline {
-		if c.Status == cluster.DispatchNotified {
+		if c.Status == care.DispatchNotified {
 			delivered++
 		}
 	}
-	if delivered != 1 || d.Status != cluster.DispatchNotified {
+	if delivered != 1 || d.Status != care.DispatchNotified {
 		t.Fatalf("timeline %+v", d.Timeline)
 	}
 }

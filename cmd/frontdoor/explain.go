@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
 	"github.com/frontdoor-ucc/frontdoor/routing"
 	"github.com/frontdoor-ucc/frontdoor/triage"
 )
@@ -14,30 +15,30 @@ import (
 // explainBody is GET /v1/attendances/{id}/explain: the whole story of one
 // attendance, for the clinician and the audit.
 type explainBody struct {
-	AttendanceID  string                      `json:"attendance_id"`
-	Status        string                      `json:"status"`
-	Channel       string                      `json:"channel"`
-	ArrivedAt     time.Time                   `json:"arrived_at"`
-	Complaint     string                      `json:"complaint"`
-	Protocol      *explainProtocol            `json:"protocol,omitempty"`
-	Answers       []cluster.AnswerRecord      `json:"answers"`
-	Observations  []cluster.ObservationRecord `json:"observations"`
-	Dx            *explainDx                  `json:"dx,omitempty"`
-	Scores        explainScores               `json:"scores"`
-	Decision      *explainDecision            `json:"decision,omitempty"`
-	Routing       *explainRouting             `json:"routing,omitempty"`
-	Overrides     []cluster.Override          `json:"overrides"`
-	Confirmations []cluster.Confirmation      `json:"confirmations"`
-	Timeline      []cluster.StatusChange      `json:"timeline"`
-	Audit         []*cluster.AuditEvent       `json:"audit"`
-	Review        string                      `json:"review,omitempty"`
+	AttendanceID  string                   `json:"attendance_id"`
+	Status        string                   `json:"status"`
+	Channel       string                   `json:"channel"`
+	ArrivedAt     time.Time                `json:"arrived_at"`
+	Complaint     string                   `json:"complaint"`
+	Protocol      *explainProtocol         `json:"protocol,omitempty"`
+	Answers       []care.AnswerRecord      `json:"answers"`
+	Observations  []care.ObservationRecord `json:"observations"`
+	Dx            *explainDx               `json:"dx,omitempty"`
+	Scores        explainScores            `json:"scores"`
+	Decision      *explainDecision         `json:"decision,omitempty"`
+	Routing       *explainRouting          `json:"routing,omitempty"`
+	Overrides     []care.Override          `json:"overrides"`
+	Confirmations []care.Confirmation      `json:"confirmations"`
+	Timeline      []care.StatusChange      `json:"timeline"`
+	Audit         []*cluster.AuditEvent    `json:"audit"`
+	Review        string                   `json:"review,omitempty"`
 	// Interim: what the session demanded while questions remained.
 	Interim *triage.Interim `json:"interim,omitempty"`
 	// Clinician first: the clock of an attendance awaiting the clinician,
 	// whether it lapsed, and the floor a clinician's confirm settled.
-	ClinicianDue          *time.Time              `json:"clinician_due,omitempty"`
-	ClinicianLapsed       bool                    `json:"clinician_lapsed,omitempty"`
-	SettledClinicianFirst *cluster.ClinicianFirst `json:"settled_clinician_first,omitempty"`
+	ClinicianDue          *time.Time           `json:"clinician_due,omitempty"`
+	ClinicianLapsed       bool                 `json:"clinician_lapsed,omitempty"`
+	SettledClinicianFirst *care.ClinicianFirst `json:"settled_clinician_first,omitempty"`
 	// AskingFor: what the attendance waits for (awaiting_address).
 	AskingFor []string `json:"asking_for,omitempty"`
 }
@@ -52,8 +53,8 @@ type explainProtocol struct {
 }
 
 type explainDx struct {
-	Referral *cluster.DxReferral `json:"referral"`
-	Mapped   *triage.DxInfo      `json:"mapped,omitempty"` // nil: not mapped, a clinician reviews
+	Referral *care.DxReferral `json:"referral"`
+	Mapped   *triage.DxInfo   `json:"mapped,omitempty"` // nil: not mapped, a clinician reviews
 }
 
 type explainScores struct {
@@ -63,12 +64,12 @@ type explainScores struct {
 }
 
 type explainDecision struct {
-	Disposition  *cluster.Disposition `json:"disposition"`
-	DecidedBy    string               `json:"decided_by"` // the deciding rule
-	TreeOutcome  string               `json:"tree_outcome,omitempty"`
-	TreeProtocol string               `json:"tree_protocol,omitempty"`
-	Outcome      string               `json:"outcome,omitempty"`
-	Path         []triage.PathStep    `json:"path,omitempty"`
+	Disposition  *care.Disposition `json:"disposition"`
+	DecidedBy    string            `json:"decided_by"` // the deciding rule
+	TreeOutcome  string            `json:"tree_outcome,omitempty"`
+	TreeProtocol string            `json:"tree_protocol,omitempty"`
+	Outcome      string            `json:"outcome,omitempty"`
+	Path         []triage.PathStep `json:"path,omitempty"`
 	// Findings: what was found or not ruled out on the way.
 	Findings []string `json:"findings,omitempty"`
 	// ClinicianFirst: the session's unresolved uncertainty, with what
@@ -77,14 +78,14 @@ type explainDecision struct {
 }
 
 type explainRouting struct {
-	Need       routing.Need          `json:"need"`
-	Patient    routing.Patient       `json:"patient"`
-	At         time.Time             `json:"at"`
-	Chosen     explainChosen         `json:"chosen"`
-	Considered []routing.Rejection   `json:"considered"` // every other service and why it was not chosen
-	Gap        *routing.ServiceGap   `json:"gap,omitempty"`
-	History    []cluster.RouteChange `json:"history,omitempty"`
-	Override   bool                  `json:"override,omitempty"`
+	Need       routing.Need        `json:"need"`
+	Patient    routing.Patient     `json:"patient"`
+	At         time.Time           `json:"at"`
+	Chosen     explainChosen       `json:"chosen"`
+	Considered []routing.Rejection `json:"considered"` // every other service and why it was not chosen
+	Gap        *routing.ServiceGap `json:"gap,omitempty"`
+	History    []care.RouteChange  `json:"history,omitempty"`
+	Override   bool                `json:"override,omitempty"`
 }
 
 type explainChosen struct {
@@ -104,7 +105,7 @@ func (s *server) explainAttendance(c *fiber.Ctx) error {
 	id := strings.Clone(c.Params("id"))
 	var out explainBody
 	handled, err := s.read(c, func(v *cluster.View) error {
-		a, err := v.Attendance(id)
+		a, err := care.In(v).Attendance(id)
 		if err != nil {
 			return err
 		}
@@ -121,16 +122,16 @@ func (s *server) explainAttendance(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
-func explainOf(a *cluster.Attendance) explainBody {
+func explainOf(a *care.Attendance) explainBody {
 	out := explainBody{AttendanceID: a.ID, Status: a.Status, Channel: a.Channel, ArrivedAt: a.ArrivedAt, Complaint: a.Complaint,
-		Answers: []cluster.AnswerRecord{}, Observations: []cluster.ObservationRecord{}, Overrides: a.Overrides,
+		Answers: []care.AnswerRecord{}, Observations: []care.ObservationRecord{}, Overrides: a.Overrides,
 		Confirmations: a.Confirmations, Timeline: a.Timeline, ClinicianDue: a.ClinicianDue, ClinicianLapsed: a.ClinicianLapsed,
 		AskingFor: a.AskingFor}
 	if out.Overrides == nil {
-		out.Overrides = []cluster.Override{}
+		out.Overrides = []care.Override{}
 	}
 	if out.Confirmations == nil {
-		out.Confirmations = []cluster.Confirmation{}
+		out.Confirmations = []care.Confirmation{}
 	}
 	if tr := a.Triage; tr != nil {
 		out.Review, out.Interim, out.SettledClinicianFirst = tr.Review, tr.Interim, tr.SettledClinicianFirst

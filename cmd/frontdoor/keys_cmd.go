@@ -13,9 +13,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/frontdoor-ucc/frontdoor/cluster/access"
 	"github.com/spf13/cobra"
-
-	"github.com/frontdoor-ucc/frontdoor/cluster"
 )
 
 // keysClient is what every `frontdoor keys` subcommand needs: the address
@@ -71,7 +70,7 @@ func newKeysCreateCmd() *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "id:      %s\nname:    %s\nrole:    %s\n", k.ID, k.Name, k.Role)
-			if k.Role == cluster.RoleResponder {
+			if k.Role == access.RoleResponder {
 				fmt.Fprintf(out, "service: %s\n", keyScope(&k))
 			}
 			fmt.Fprintf(out, "key:     %s\n", k.Key)
@@ -80,7 +79,7 @@ func newKeysCreateCmd() *cobra.Command {
 		},
 	}
 	kc.flags(cmd)
-	cmd.Flags().StringVar(&role, "role", "", "role: "+strings.Join(cluster.Roles, ", "))
+	cmd.Flags().StringVar(&role, "role", "", "role: "+strings.Join(access.Roles, ", "))
 	cmd.Flags().StringVar(&name, "name", "", "the person or system holding the key")
 	cmd.Flags().StringVar(&service, "service", "", "responder keys: the rapid_response service id the key acts for (default: every team)")
 	_ = cmd.MarkFlagRequired("role")
@@ -141,7 +140,7 @@ func keyScope(k *keyView) string {
 	switch {
 	case k.ServiceID != "":
 		return k.ServiceID
-	case k.Role == cluster.RoleResponder:
+	case k.Role == access.RoleResponder:
 		return "any team"
 	}
 	return "-"

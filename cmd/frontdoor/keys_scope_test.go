@@ -8,7 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/access"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
 )
 
 // TestScopedResponderKeyDispatch: POST /v1/keys takes a service_id for a
@@ -21,7 +22,7 @@ func TestScopedResponderKeyDispatch(t *testing.T) {
 	clk := &testClock{}
 	tc := newTestClusterWith(t, 1, func(cfg *serveConfig) {
 		cfg.clock = clk.Now
-		cfg.dispatch = cluster.DispatchConfig{Notifier: fastNotifier(), Poll: 200 * time.Millisecond,
+		cfg.dispatch = care.DispatchConfig{Notifier: fastNotifier(), Poll: 200 * time.Millisecond,
 			LeaderPoll: 50 * time.Millisecond, EscalateRetry: 300 * time.Millisecond, Now: clk.Now}
 	})
 	pointTeamsAt(t, tc, newWebhookReceiver(t), false)
@@ -54,7 +55,7 @@ func TestScopedResponderKeyDispatch(t *testing.T) {
 		return bearerHeader(k.Key)
 	}
 	north, south := scoped("UCR North crew", "ucr-north"), scoped("UCR South crew", "ucr-south")
-	tc.key(t, cluster.RoleResponder, "On-call responder")
+	tc.key(t, access.RoleResponder, "On-call responder")
 
 	var l keyList
 	_, b := tc.do(t, n, http.MethodGet, "/v1/keys", "", nil)

@@ -7,9 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/frontdoor-ucc/frontdoor/cluster/access"
 	"github.com/gofiber/fiber/v2"
-
-	"github.com/frontdoor-ucc/frontdoor/cluster"
 )
 
 // GET /openapi.json describes every route. It is generated from the route
@@ -114,7 +113,7 @@ func buildOpenAPI() jsonObject {
 		}
 		switch row.Access {
 		case accessKey:
-			roles := append(append([]string{}, row.Roles...), cluster.RoleAdmin)
+			roles := append(append([]string{}, row.Roles...), access.RoleAdmin)
 			op["security"] = []any{jsonObject{"bearer": []string{}}}
 			op["x-roles"] = roles
 			resp := op["responses"].(jsonObject)

@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
 	"github.com/frontdoor-ucc/frontdoor/routing"
 )
 
@@ -32,14 +33,14 @@ type linkPatientBody struct {
 // the same NHS number is always a 409 naming the existing patient.
 func (s *server) createPatient(c *fiber.Ctx) error {
 	body := bytes.Clone(c.Body())
-	var req cluster.PatientCreate
+	var req care.PatientCreate
 	if err := decodeStrict(body, &req); err != nil {
 		return err
 	}
 	if f := req.Validate(time.Now()); f != nil {
 		return invalid("the patient is not valid", f)
 	}
-	p, err := proposal(c, cluster.KindPatientCreate, "POST /v1/patients", body)
+	p, err := proposal(c, care.KindPatientCreate, "POST /v1/patients", body)
 	if err != nil {
 		return err
 	}
@@ -47,7 +48,7 @@ func (s *server) createPatient(c *fiber.Ctx) error {
 	if handled || err != nil {
 		return err
 	}
-	var rec cluster.PatientRecord
+	var rec care.PatientRecord
 	if err := json.Unmarshal(res.Value, &rec); err != nil {
 		return err
 	}
@@ -57,10 +58,10 @@ func (s *server) createPatient(c *fiber.Ctx) error {
 
 func (s *server) getPatient(c *fiber.Ctx) error {
 	id := strings.Clone(c.Params("id"))
-	var p *cluster.PatientRecord
+	var p *care.PatientRecord
 	handled, err := s.read(c, func(v *cluster.View) error {
 		var err error
-		p, err = v.Patient(id)
+		p, err = care.In(v).Patient(id)
 		return err
 	})
 	if handled || err != nil {
@@ -71,7 +72,7 @@ func (s *server) getPatient(c *fiber.Ctx) error {
 
 // candidateList is the GET /v1/patients body.
 type candidateList struct {
-	Candidates []cluster.PatientCandidate `json:"candidates"`
+	Candidates []care.PatientCandidate `json:"candidates"`
 }
 
 // searchPatients: GET /v1/patients?nhs_number= or
@@ -105,14 +106,14 @@ func (s *server) searchPatients(c *fiber.Ctx) error {
 	var out candidateList
 	handled, err := s.read(c, func(v *cluster.View) error {
 		var err error
-		out.Candidates, err = v.MatchPatients(q)
+		out.Candidates, err = care.In(v).MatchPatients(q)
 		return err
 	})
 	if handled || err != nil {
 		return err
 	}
 	if out.Candidates == nil {
-		out.Candidates = []cluster.PatientCandidate{}
+		out.Candidates = []care.PatientCandidate{}
 	}
 	return c.JSON(out)
 }
@@ -130,18 +131,18 @@ func (s *server) linkPatient(c *fiber.Ctx) error {
 	if req.PatientID == "" {
 		return invalid("patient_id is required", map[string]string{"patient_id": "required"})
 	}
-	p, err := proposal(c, cluster.KindAttendancePatient, "POST /v1/attendances/"+id+"/patient", body)
+	p, err := proposal(c, care.KindAttendancePatient, "POST /v1/attendances/"+id+"/patient", body)
 	if err != nil {
 		return err
 	}
-	if p.Payload, err = json.Marshal(cluster.AttendancePatient{AttendanceID: id, PatientID: req.PatientID}); err != nil {
+	if p.Payload, err = json.Marshal(care.AttendancePatient{AttendanceID: id, PatientID: req.PatientID}); err != nil {
 		return err
 	}
 	res, handled, err := s.propose(c, p)
 	if handled || err != nil {
 		return err
 	}
-	var a cluster.Attendance
+	var a care.Attendance
 	if err := json.Unmarshal(res.Value, &a); err != nil {
 		return err
 	}

@@ -7,7 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/access"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
 )
 
 // fixtureSeq makes fixture names unique within a test binary.
@@ -30,15 +31,15 @@ func newAttendance(t *testing.T, tc *testCluster, body string) string {
 	return c.ID
 }
 
-func newPatient(t *testing.T, tc *testCluster, body string) cluster.PatientRecord {
+func newPatient(t *testing.T, tc *testCluster, body string) care.PatientRecord {
 	t.Helper()
-	var p cluster.PatientRecord
+	var p care.PatientRecord
 	decodeJSON(t, mustStatus(t, tc, http.StatusCreated, http.MethodPost, "/v1/patients", body), &p)
 	return p
 }
 
 // fixturePatient is a fresh patient with no GP, living in DY1.
-func fixturePatient(t *testing.T, tc *testCluster) cluster.PatientRecord {
+func fixturePatient(t *testing.T, tc *testCluster) care.PatientRecord {
 	t.Helper()
 	n := fixtureSeq.Add(1)
 	return newPatient(t, tc, fmt.Sprintf(`{"given_name":"Sam","family_name":"Fixture%c%c","date_of_birth":"1980-01-%02d","postcode":"DY1 1AB","confirm_new":true}`,
@@ -51,11 +52,11 @@ func link(t *testing.T, tc *testCluster, attendanceID, patientID string) {
 }
 
 // fixtureRegistration is a proposed registration (consent given).
-func fixtureRegistration(t *testing.T, tc *testCluster) cluster.RegistrationRecord {
+func fixtureRegistration(t *testing.T, tc *testCluster) care.RegistrationRecord {
 	t.Helper()
 	a := newAttendance(t, tc, `{"complaint":"needs a GP"}`)
 	link(t, tc, a, fixturePatient(t, tc).ID)
-	var r cluster.RegistrationRecord
+	var r care.RegistrationRecord
 	decodeJSON(t, mustStatus(t, tc, http.StatusCreated, http.MethodPost, "/v1/attendances/"+a+"/registration", `{"consent":true}`), &r)
 	return r
 }
@@ -100,7 +101,7 @@ func init() {
 //   - an unnamed collapsed patient is recorded first and named later.
 func TestRegistrationAndIdentitySecond(t *testing.T) {
 	tc := newTestCluster(t, 3)
-	desk := tc.key(t, cluster.RoleReception, "Reception Desk 2")
+	desk := tc.key(t, access.RoleReception, "Reception Desk 2")
 	f := tc.follower(t)
 	post := func(path, body string, want int) []byte {
 		t.Helper()
@@ -123,15 +124,15 @@ func TestRegistrationAndIdentitySecond(t *testing.T) {
 	// X99009's catchments; X99002 is nearest.
 	var c created
 	decodeJSON(t, post("/v1/attendances", `{"patient":{"given_name":"Priya","family_name":"Shah","date_of_birth":"1994-05-17","postcode":"DY2 8AD"},"complaint":"rash"}`, 201), &c)
-	var priya cluster.PatientRecord
+	var priya care.PatientRecord
 	decodeJSON(t, post("/v1/patients", `{"given_name":"Priya","family_name":"Shah","date_of_birth":"1994-05-17","postcode":"dy28ad","nhs_number":"943 476 5919"}`, 201), &priya)
 	if priya.Postcode != "DY2 8AD" || priya.NHSNumber != "9434765919" || priya.CreatedBy.Name != "Reception Desk 2" {
 		t.Fatalf("patient %+v", priya)
 	}
 	post("/v1/attendances/"+c.ID+"/patient", `{"patient_id":"`+priya.ID+`"}`, 200)
-	var reg cluster.RegistrationRecord
+	var reg care.RegistrationRecord
 	decodeJSON(t, post("/v1/attendances/"+c.ID+"/registration", `{"consent":true}`, 201), &reg)
-	if reg.ODSCode != "X99002" || reg.State != "proposed" || reg.Type != cluster.RegistrationPermanent || !reg.Consent.Given ||
+	if reg.ODSCode != "X99002" || reg.State != "proposed" || reg.Type != care.RegistrationPermanent || !reg.Consent.Given ||
 		!strings.Contains(reg.Reason, "nearest practice with an open list") {
 		t.Fatalf("in-catchment registration %+v", reg)
 	}
@@ -155,7 +156,7 @@ func TestRegistrationAndIdentitySecond(t *testing.T) {
 	post("/v1/registrations/"+reg.ID+"/status", `{"status":"accepted"}`, 200)
 	for _, tn := range tc.nodes {
 		resp, b := tc.do(t, tn, http.MethodGet, "/v1/patients/"+priya.ID+"?consistency=linearizable", "", nil)
-		var p cluster.PatientRecord
+		var p care.PatientRecord
 		decodeJSON(t, b, &p)
 		if resp.StatusCode != 200 || p.GPPractice != "X99002" {
 			t.Fatalf("%s: patient after acceptance %s", tn.id, b)
@@ -181,11 +182,11 @@ func TestRegistrationAndIdentitySecond(t *testing.T) {
 	// No fixed abode: the designated practice, never refused; temporary
 	// for a short stay.
 	decodeJSON(t, post("/v1/attendances", `{"complaint":"chest infection"}`, 201), &c)
-	var tom cluster.PatientRecord
+	var tom care.PatientRecord
 	decodeJSON(t, post("/v1/patients", `{"given_name":"Tom","family_name":"Byrne","date_of_birth":"1961-11-02","no_fixed_abode":true}`, 201), &tom)
 	post("/v1/attendances/"+c.ID+"/patient", `{"patient_id":"`+tom.ID+`"}`, 200)
 	decodeJSON(t, post("/v1/attendances/"+c.ID+"/registration", `{"consent":false,"stay_days":30}`, 201), &reg)
-	if reg.ODSCode != "X99008" || !reg.NoFixedAbode || reg.Type != cluster.RegistrationTemporary || !strings.Contains(reg.Reason, "no fixed abode") {
+	if reg.ODSCode != "X99008" || !reg.NoFixedAbode || reg.Type != care.RegistrationTemporary || !strings.Contains(reg.Reason, "no fixed abode") {
 		t.Fatalf("NFA registration %+v", reg)
 	}
 	// Not sent without consent; consent given at sending.
@@ -221,7 +222,7 @@ func TestRegistrationAndIdentitySecond(t *testing.T) {
 	resp, b = tc.do(t, f, http.MethodPost, "/v1/patients", `{"given_name":"P","family_name":"S","date_of_birth":"2000-01-01","nhs_number":"9434765919"}`, bearerHeader(desk))
 	expectProblem(t, resp, b, http.StatusConflict, problemConflict, "nhs_number")
 	// Deliberately someone else (twin sister): created, nothing merged.
-	var twin cluster.PatientRecord
+	var twin care.PatientRecord
 	decodeJSON(t, post("/v1/patients", `{"given_name":"Pria","family_name":"Shah","date_of_birth":"1994-05-17","postcode":"DY2 8AD","confirm_new":true}`, 201), &twin)
 	if twin.ID == priya.ID {
 		t.Fatal("confirm_new returned the existing record")
@@ -230,20 +231,20 @@ func TestRegistrationAndIdentitySecond(t *testing.T) {
 	// Unnamed collapsed patient: recorded with no identity, named later.
 	decodeJSON(t, post("/v1/attendances", `{"complaint":"collapsed in the car park"}`, 201), &c)
 	var unnamed struct {
-		Patient cluster.Patient `json:"patient"`
+		Patient care.Patient `json:"patient"`
 	}
 	decodeJSON(t, get("/v1/attendances/"+c.ID), &unnamed)
-	if unnamed.Patient != (cluster.Patient{}) {
+	if unnamed.Patient != (care.Patient{}) {
 		t.Fatalf("arrived with identity %+v", unnamed.Patient)
 	}
-	var jo cluster.PatientRecord
+	var jo care.PatientRecord
 	decodeJSON(t, post("/v1/patients", `{"given_name":"Jo","family_name":"Marsh","date_of_birth":"1950-03-30","postcode":"DY3 1AC"}`, 201), &jo)
 	post("/v1/attendances/"+c.ID+"/patient", `{"patient_id":"`+jo.ID+`"}`, 200)
 	for _, tn := range tc.nodes {
 		resp, b := tc.do(t, tn, http.MethodGet, "/v1/attendances/"+c.ID+"?consistency=linearizable", "", nil)
 		var named struct {
-			PatientID string          `json:"patient_id"`
-			Patient   cluster.Patient `json:"patient"`
+			PatientID string       `json:"patient_id"`
+			Patient   care.Patient `json:"patient"`
 		}
 		decodeJSON(t, b, &named)
 		if resp.StatusCode != 200 || named.PatientID != jo.ID || named.Patient.FamilyName != "Marsh" || named.Patient.DateOfBirth != "1950-03-30" {

@@ -6,7 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/access"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
 	"github.com/frontdoor-ucc/frontdoor/routing"
 )
 
@@ -32,9 +33,9 @@ type practiceAttendance struct {
 // the explanation shows the gap in words.
 func TestRegisteredPracticeRoutesThroughTheAPI(t *testing.T) {
 	tc, _ := newClockedCluster(t, 3, mondayAfternoon) // Monday 14:00: the practices' afternoon session
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
-	nhs111 := bearerHeader(tc.key(t, cluster.RoleNHS111, "NHS 111"))
-	doc := bearerHeader(tc.key(t, cluster.RoleClinician, "Dr Patel"))
+	desk := bearerHeader(tc.key(t, access.RoleReception, "Desk 1"))
+	nhs111 := bearerHeader(tc.key(t, access.RoleNHS111, "NHS 111"))
+	doc := bearerHeader(tc.key(t, access.RoleClinician, "Dr Patel"))
 
 	// The list the page offers.
 	resp, b := tc.doRetry(t, tc.follower(t), http.MethodGet, "/v1/practices", "", desk)
@@ -128,7 +129,7 @@ func rejection(d routing.Decision, id string) routing.Rejection {
 // TestExplanationCarriesGapAndFallbackReasons: the explanation passes on
 // the routing's words for a gap and a fallback.
 func TestExplanationCarriesGapAndFallbackReasons(t *testing.T) {
-	a := &cluster.Attendance{ID: "A1", Routing: &cluster.RoutingRecord{Decision: routing.Decision{ServiceID: "ed-castlegate", Fallback: true,
+	a := &care.Attendance{ID: "A1", Routing: &care.RoutingRecord{Decision: routing.Decision{ServiceID: "ed-castlegate", Fallback: true,
 		FallbackReason: "nothing suitable from pharmacy level up could see them within 1 hour: the ED is the safe default (always open)",
 		Gap:            &routing.ServiceGap{Tier: routing.TierPharmacy, Reason: "no pharmacy service could see them within 1 hour"}}}}
 	b, err := json.Marshal(explainOf(a))

@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/access"
 )
 
 // Problem types (RFC 9457 "type" members). They are relative URIs, resolved
@@ -79,7 +80,7 @@ func commandProblem(e *cluster.CommandError) *problem {
 		return &problem{Type: problemNotFound, Title: "Not found", Status: http.StatusNotFound, Detail: e.Message}
 	case cluster.CodeConflict:
 		return &problem{Type: problemConflict, Title: "Conflict", Status: http.StatusConflict, Detail: e.Message, Errors: e.Fields}
-	case cluster.CodeForbidden:
+	case access.CodeForbidden:
 		return &problem{Type: problemForbidden, Title: "Not allowed", Status: http.StatusForbidden, Detail: e.Message}
 	case cluster.CodeIdempotencyMismatch:
 		return &problem{Type: problemIdempotency, Title: "Idempotency-Key reused with a different request",

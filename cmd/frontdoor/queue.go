@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
 	"github.com/frontdoor-ucc/frontdoor/triage"
 )
 
@@ -24,16 +25,16 @@ type queueBody struct {
 	GeneratedAt time.Time `json:"generated_at"`
 	// Stream: the filter asked for (?stream=): the entries are that
 	// clinician worklist only, soonest due first.
-	Stream  string               `json:"stream,omitempty"`
-	Entries []cluster.QueueEntry `json:"entries"`
+	Stream  string            `json:"stream,omitempty"`
+	Entries []care.QueueEntry `json:"entries"`
 	// Expected: announced by NHS 111, not yet checked in (not in Entries).
-	Expected []cluster.QueueEntry `json:"expected"`
+	Expected []care.QueueEntry `json:"expected"`
 }
 
 // getQueue: GET /v1/queue. Always a local read, so it works without a
 // leader; marked stale when this node knows no leader.
 func (s *server) getQueue(c *fiber.Ctx) error {
-	q := cluster.QueueQuery{Stream: strings.Clone(c.Query("stream"))}
+	q := care.QueueQuery{Stream: strings.Clone(c.Query("stream"))}
 	switch q.Stream {
 	case "", triage.StreamClinicianNow, triage.StreamClinicianCallback:
 	default:
@@ -51,14 +52,14 @@ func (s *server) getQueue(c *fiber.Ctx) error {
 		if out.Index, err = v.AppliedIndex(); err != nil {
 			return err
 		}
-		if out.Entries, err = v.QueueFiltered(now, q); err != nil {
+		if out.Entries, err = care.In(v).QueueFiltered(now, q); err != nil {
 			return err
 		}
 		if q.Stream != "" {
-			out.Expected = []cluster.QueueEntry{}
+			out.Expected = []care.QueueEntry{}
 			return nil
 		}
-		out.Expected, err = v.Expected(now)
+		out.Expected, err = care.In(v).Expected(now)
 		return err
 	})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
 	"github.com/frontdoor-ucc/frontdoor/routing"
 )
 
@@ -46,12 +47,12 @@ func (s *server) createRegistration(c *fiber.Ctx) error {
 	if err := decodeStrict(body, &req); err != nil {
 		return err
 	}
-	payload := cluster.RegistrationCreate{AttendanceID: id, Consent: req.Consent, Type: req.Type, StayDays: req.StayDays,
+	payload := care.RegistrationCreate{AttendanceID: id, Consent: req.Consent, Type: req.Type, StayDays: req.StayDays,
 		NoFixedAbode: req.NoFixedAbode, NoProofOfAddress: req.NoProofOfAddress, Postcode: req.Postcode}
 	if f := payload.Validate(); f != nil {
 		return invalid("the registration is not valid", f)
 	}
-	p, err := proposal(c, cluster.KindRegistrationCreate, "POST /v1/attendances/"+id+"/registration", body)
+	p, err := proposal(c, care.KindRegistrationCreate, "POST /v1/attendances/"+id+"/registration", body)
 	if err != nil {
 		return err
 	}
@@ -62,7 +63,7 @@ func (s *server) createRegistration(c *fiber.Ctx) error {
 	if handled || err != nil {
 		return err
 	}
-	var r cluster.RegistrationRecord
+	var r care.RegistrationRecord
 	if err := json.Unmarshal(res.Value, &r); err != nil {
 		return err
 	}
@@ -72,7 +73,7 @@ func (s *server) createRegistration(c *fiber.Ctx) error {
 
 // registrationList is the GET /v1/registrations body.
 type registrationList struct {
-	Registrations []*cluster.RegistrationRecord `json:"registrations"`
+	Registrations []*care.RegistrationRecord `json:"registrations"`
 }
 
 func (s *server) listRegistrations(c *fiber.Ctx) error {
@@ -86,24 +87,24 @@ func (s *server) listRegistrations(c *fiber.Ctx) error {
 	var out registrationList
 	handled, err := s.read(c, func(v *cluster.View) error {
 		var err error
-		out.Registrations, err = v.Registrations(state)
+		out.Registrations, err = care.In(v).Registrations(state)
 		return err
 	})
 	if handled || err != nil {
 		return err
 	}
 	if out.Registrations == nil {
-		out.Registrations = []*cluster.RegistrationRecord{}
+		out.Registrations = []*care.RegistrationRecord{}
 	}
 	return c.JSON(out)
 }
 
 func (s *server) getRegistration(c *fiber.Ctx) error {
 	id := strings.Clone(c.Params("id"))
-	var r *cluster.RegistrationRecord
+	var r *care.RegistrationRecord
 	handled, err := s.read(c, func(v *cluster.View) error {
 		var err error
-		r, err = v.Registration(id)
+		r, err = care.In(v).Registration(id)
 		return err
 	})
 	if handled || err != nil {
@@ -121,11 +122,11 @@ func (s *server) setRegistrationStatus(c *fiber.Ctx) error {
 	if err := decodeStrict(body, &req); err != nil {
 		return err
 	}
-	payload := cluster.RegistrationStatus{RegistrationID: id, Status: req.Status, Reason: req.Reason, Consent: req.Consent}
+	payload := care.RegistrationStatus{RegistrationID: id, Status: req.Status, Reason: req.Reason, Consent: req.Consent}
 	if f := payload.Validate(); f != nil {
 		return invalid("the status change is not valid", f)
 	}
-	p, err := proposal(c, cluster.KindRegistrationStatus, "POST /v1/registrations/"+id+"/status", body)
+	p, err := proposal(c, care.KindRegistrationStatus, "POST /v1/registrations/"+id+"/status", body)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/access"
 )
 
 // TestProtocolSearchAPI: GET /v1/protocols?q= finds the protocol for a
@@ -15,7 +15,7 @@ import (
 // refuses an unreadable age or sex with the field named.
 func TestProtocolSearchAPI(t *testing.T) {
 	tc, _ := newClockedCluster(t, 1, mondayAfternoon)
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
+	desk := bearerHeader(tc.key(t, access.RoleReception, "Desk 1"))
 	n := tc.leader(t)
 	search := func(query string) (int, string, protocolList) {
 		t.Helper()

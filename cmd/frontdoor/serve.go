@@ -20,6 +20,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
+	"github.com/frontdoor-ucc/frontdoor/cluster/clinic"
 )
 
 // serveConfig is everything `frontdoor serve` takes. The unexported fields
@@ -42,8 +44,8 @@ type serveConfig struct {
 	skipRaftMetrics bool // cluster.InstallRaftMetrics is once per process
 	joinRetryMax    time.Duration
 	requestTimeout  time.Duration
-	clock           func() time.Time       // proposal stamps (tests: a fixed time of day); nil -> time.Now
-	dispatch        cluster.DispatchConfig // the leader-only dispatch worker (tests: fast notifier)
+	clock           func() time.Time    // proposal stamps (tests: a fixed time of day); nil -> time.Now
+	dispatch        care.DispatchConfig // the leader-only dispatch worker (tests: fast notifier)
 }
 
 const (
@@ -181,6 +183,7 @@ func startNode(ctx context.Context, cfg serveConfig, out io.Writer) (_ *node, er
 		Registerer:    n.reg,
 		Raft:          cfg.raftTuning,
 		Clock:         cfg.clock,
+		Commands:      clinic.Commands(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
@@ -199,7 +202,7 @@ func startNode(ctx context.Context, cfg serveConfig, out io.Writer) (_ *node, er
 	n.stopWork = cancel
 	go clock.run(workCtx, 2*time.Second)
 	// The rapid response outbox worker runs while this node leads (dispatch).
-	if err := st.StartDispatch(workCtx, cfg.dispatch); err != nil {
+	if err := care.StartDispatch(workCtx, st, n.reg, cfg.dispatch); err != nil {
 		n.closeAll()
 		return nil, fmt.Errorf("dispatch worker: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/directory"
 	"github.com/frontdoor-ucc/frontdoor/routing"
 )
 
@@ -67,7 +68,7 @@ type directoryBody struct {
 func (s *server) getDirectory(c *fiber.Ctx) error {
 	var out directoryBody
 	handled, err := s.read(c, func(v *cluster.View) error {
-		d, err := v.Directory()
+		d, err := directory.In(v).Directory()
 		if err != nil {
 			return err
 		}
@@ -89,14 +90,14 @@ func (s *server) getDirectory(c *fiber.Ctx) error {
 
 func (s *server) putBankHolidays(c *fiber.Ctx) error {
 	body := bytes.Clone(c.Body())
-	var req cluster.BankHolidays
+	var req directory.BankHolidays
 	if err := decodeStrict(body, &req); err != nil {
 		return err
 	}
 	if f := req.Validate(); f != nil {
 		return invalid("the bank holidays are not valid", f)
 	}
-	return s.proposeAndRender(c, cluster.KindBankHolidaysSet, "PUT /v1/directory/bank-holidays", body, nil)
+	return s.proposeAndRender(c, directory.KindBankHolidaysSet, "PUT /v1/directory/bank-holidays", body, nil)
 }
 
 // proposeAndRender proposes body (or payload, when the command carries more
@@ -134,7 +135,7 @@ func (s *server) listServices(c *fiber.Ctx) error {
 	var list []routing.Service
 	handled, err := s.read(c, func(v *cluster.View) error {
 		var err error
-		list, err = v.Services()
+		list, err = directory.In(v).Services()
 		return err
 	})
 	if handled || err != nil {
@@ -154,7 +155,7 @@ func (s *server) getService(c *fiber.Ctx) error {
 	var svc *routing.Service
 	handled, err := s.read(c, func(v *cluster.View) error {
 		var err error
-		svc, err = v.Service(id)
+		svc, err = directory.In(v).Service(id)
 		return err
 	})
 	if handled || err != nil {
@@ -182,15 +183,15 @@ func (s *server) putService(c *fiber.Ctx) error {
 	var dir *routing.Directory
 	if err := s.store.Read(c.UserContext(), cluster.ConsistencyStale, func(v *cluster.View) error {
 		var err error
-		dir, err = v.Directory()
+		dir, err = directory.In(v).Directory()
 		return err
 	}); err != nil {
 		return err
 	}
-	if f := cluster.ValidateServiceChange(dir, &svc); f != nil {
+	if f := directory.ValidateServiceChange(dir, &svc); f != nil {
 		return invalid("the service is not valid", f)
 	}
-	return s.proposeAndRenderService(c, cluster.KindServicePut, "PUT /v1/services/"+id, body, &svc)
+	return s.proposeAndRenderService(c, directory.KindServicePut, "PUT /v1/services/"+id, body, &svc)
 }
 
 // proposeAndRenderService is proposeAndRender for commands whose value is a
@@ -221,11 +222,11 @@ func (s *server) setServiceStatus(c *fiber.Ctx) error {
 	if err := decodeStrict(body, &req); err != nil {
 		return err
 	}
-	payload := cluster.ServiceStatus{ServiceID: id, Status: req.Status, ResetAfterMinutes: req.ResetAfterMinutes, Places: req.Places, Note: req.Note}
+	payload := directory.ServiceStatus{ServiceID: id, Status: req.Status, ResetAfterMinutes: req.ResetAfterMinutes, Places: req.Places, Note: req.Note}
 	if f := payload.Validate(); f != nil {
 		return invalid("the status is not valid", f)
 	}
-	return s.proposeAndRenderService(c, cluster.KindServiceStatus, "POST /v1/services/"+id+"/status", body, &payload)
+	return s.proposeAndRenderService(c, directory.KindServiceStatus, "POST /v1/services/"+id+"/status", body, &payload)
 }
 
 func (s *server) setServiceException(c *fiber.Ctx) error {
@@ -235,28 +236,28 @@ func (s *server) setServiceException(c *fiber.Ctx) error {
 	if err := decodeStrict(body, &req); err != nil {
 		return err
 	}
-	payload := cluster.ServiceException{ServiceID: id, Date: req.Date, Sessions: req.Sessions, Note: req.Note, Remove: req.Remove}
+	payload := directory.ServiceException{ServiceID: id, Date: req.Date, Sessions: req.Sessions, Note: req.Note, Remove: req.Remove}
 	if f := payload.Validate(); f != nil {
 		return invalid("the exception is not valid", f)
 	}
-	return s.proposeAndRenderService(c, cluster.KindServiceExcept, "POST /v1/services/"+id+"/exceptions", body, &payload)
+	return s.proposeAndRenderService(c, directory.KindServiceExcept, "POST /v1/services/"+id+"/exceptions", body, &payload)
 }
 
 // allocationList is the GET /v1/services/{id}/allocations body.
 type allocationList struct {
-	ServiceID   string               `json:"service_id"`
-	Allocations []cluster.SlotRecord `json:"allocations"`
+	ServiceID   string                 `json:"service_id"`
+	Allocations []directory.SlotRecord `json:"allocations"`
 }
 
 func (s *server) listAllocations(c *fiber.Ctx) error {
 	id := strings.Clone(c.Params("id"))
 	out := allocationList{ServiceID: id}
 	handled, err := s.read(c, func(v *cluster.View) error {
-		if _, err := v.Service(id); err != nil {
+		if _, err := directory.In(v).Service(id); err != nil {
 			return err
 		}
 		var err error
-		out.Allocations, err = v.Allocations(id)
+		out.Allocations, err = directory.In(v).Allocations(id)
 		return err
 	})
 	if handled || err != nil {
@@ -274,7 +275,7 @@ func (s *server) listPractices(c *fiber.Ctx) error {
 	var out practiceList
 	handled, err := s.read(c, func(v *cluster.View) error {
 		var err error
-		out.Practices, err = v.Practices()
+		out.Practices, err = directory.In(v).Practices()
 		return err
 	})
 	if handled || err != nil {
@@ -298,7 +299,7 @@ func bootstrapDirectory(ctx context.Context, st proposer) error {
 	if err != nil {
 		return err
 	}
-	res, err := st.Propose(ctx, cluster.Proposal{Kind: cluster.KindDirectoryLoad, Actor: bootstrapActor, Payload: payload})
+	res, err := st.Propose(ctx, cluster.Proposal{Kind: directory.KindDirectoryLoad, Actor: bootstrapActor, Payload: payload})
 	if err != nil {
 		return fmt.Errorf("propose the demo directory: %w", err)
 	}

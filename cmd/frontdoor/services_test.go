@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/access"
 	"github.com/frontdoor-ucc/frontdoor/routing"
 )
 
@@ -82,7 +82,7 @@ func TestDirectoryIsReplicatedReferenceData(t *testing.T) {
 		t.Fatalf("put: %d %s", resp.StatusCode, b)
 	}
 	// Its staff (a clinician key) set it red with fewer places elsewhere.
-	nurse := tc.key(t, cluster.RoleClinician, "Pharmacist Okafor")
+	nurse := tc.key(t, access.RoleClinician, "Pharmacist Okafor")
 	resp, b = tc.do(t, tc.follower(t), http.MethodPost, "/v1/services/ph-high-street/status",
 		`{"status":"red","reset_after_minutes":120,"note":"power cut"}`, bearerHeader(nurse))
 	if resp.StatusCode != http.StatusOK {

@@ -10,6 +10,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
+	"github.com/frontdoor-ucc/frontdoor/cluster/directory"
 	"github.com/frontdoor-ucc/frontdoor/routing"
 )
 
@@ -58,18 +60,18 @@ func (s *server) slipAttendance(c *fiber.Ctx) error {
 	id := strings.Clone(c.Params("id"))
 	var d slipData
 	handled, err := s.read(c, func(v *cluster.View) error {
-		a, err := v.Attendance(id)
+		a, err := care.In(v).Attendance(id)
 		if err != nil {
 			return err
 		}
 		var svc *routing.Service
 		if a.Routing != nil {
-			if svc, err = v.Service(a.Routing.Decision.ServiceID); err != nil {
+			if svc, err = directory.In(v).Service(a.Routing.Decision.ServiceID); err != nil {
 				svc = nil
 			}
 		}
 		d = slipOf(a, svc)
-		if h, err := v.DirectoryHeader(); err == nil {
+		if h, err := directory.In(v).DirectoryHeader(); err == nil {
 			d.Centre = h.Name
 		}
 		return nil
@@ -89,9 +91,9 @@ func (s *server) slipAttendance(c *fiber.Ctx) error {
 	return c.Send(buf.Bytes())
 }
 
-func slipOf(a *cluster.Attendance, svc *routing.Service) slipData {
+func slipOf(a *care.Attendance, svc *routing.Service) slipData {
 	d := slipData{ID: a.ID}
-	var disp *cluster.Disposition
+	var disp *care.Disposition
 	if a.Triage != nil {
 		disp = a.Triage.Disposition
 	}
@@ -99,13 +101,13 @@ func slipOf(a *cluster.Attendance, svc *routing.Service) slipData {
 		d.Title, d.Advice, d.SafetyNet = disp.Title, disp.Advice, disp.SafetyNet
 	}
 	switch {
-	case a.Status == cluster.AttendanceAwaitingConfirmation:
+	case a.Status == care.AttendanceAwaitingConfirmation:
 		d.Pending = "A clinician is checking the plan for you. We will call you shortly."
 		return d
-	case a.Status == cluster.AttendanceAwaitingClinician:
+	case a.Status == care.AttendanceAwaitingClinician:
 		d.Pending = clinicianFirstPending(disp, a.ClinicianDue)
 		return d
-	case a.Status == cluster.AttendanceAwaitingAddress:
+	case a.Status == care.AttendanceAwaitingAddress:
 		d.Pending = "The community team needs to know where you are now: please give reception (or NHS 111) your postcode and address."
 		return d
 	case a.Routing == nil:
@@ -159,7 +161,7 @@ func slipOf(a *cluster.Attendance, svc *routing.Service) slipData {
 
 // clinicianFirstPending is the slip's word to a patient awaiting the
 // clinician: seen now at the desk, or a call-back by the due time.
-func clinicianFirstPending(disp *cluster.Disposition, due *time.Time) string {
+func clinicianFirstPending(disp *care.Disposition, due *time.Time) string {
 	if disp != nil && disp.ClinicianFirst != nil && disp.ClinicianFirst.Stream == "clinician_callback" {
 		msg := "A clinician will phone you back"
 		if due != nil {

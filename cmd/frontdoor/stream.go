@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
 )
 
 // The queue's live feed: Server-Sent Events whose ids are raft indexes.
@@ -63,7 +64,7 @@ func (s *server) streamQueue(c *fiber.Ctx) error {
 			return
 		}
 		for time.Now().Before(end) {
-			var evs []cluster.QueueEvent
+			var evs []care.QueueEvent
 			var truncated bool
 			var applied uint64
 			err := store.Read(context.Background(), cluster.ConsistencyStale, func(v *cluster.View) error {
@@ -74,7 +75,7 @@ func (s *server) streamQueue(c *fiber.Ctx) error {
 				if fresh {
 					return nil
 				}
-				evs, truncated, err = v.QueueEvents(last, streamBatch)
+				evs, truncated, err = care.QueueEvents(v, last, streamBatch)
 				return err
 			})
 			if err != nil {

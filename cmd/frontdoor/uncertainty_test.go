@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/access"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
 	"github.com/frontdoor-ucc/frontdoor/triage"
 )
 
@@ -19,20 +20,20 @@ import (
 // observations that raise at once.
 
 // postAttendance posts to an attendance route and decodes the attendance.
-func postAttendance(t *testing.T, tc *testCluster, path, body string, hdr map[string]string) *cluster.Attendance {
+func postAttendance(t *testing.T, tc *testCluster, path, body string, hdr map[string]string) *care.Attendance {
 	t.Helper()
 	resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, path, body, hdr)
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
 		t.Fatalf("POST %s: %d %s", path, resp.StatusCode, b)
 	}
-	var a cluster.Attendance
+	var a care.Attendance
 	decodeJSON(t, b, &a)
 	return &a
 }
 
 // answerStep answers the questions the attendance asks now: from answers,
 // else "no" (a number 0); a choice question must be in answers.
-func answerStep(t *testing.T, tc *testCluster, a *cluster.Attendance, answers map[string]string, hdr map[string]string) *cluster.Attendance {
+func answerStep(t *testing.T, tc *testCluster, a *care.Attendance, answers map[string]string, hdr map[string]string) *care.Attendance {
 	t.Helper()
 	var replies []triage.Reply
 	for _, q := range a.Triage.Questions {
@@ -57,7 +58,7 @@ func answerStep(t *testing.T, tc *testCluster, a *cluster.Attendance, answers ma
 
 // answerAll answers step by step until no question remains; seen gets
 // every intermediate attendance.
-func answerAll(t *testing.T, tc *testCluster, a *cluster.Attendance, answers map[string]string, hdr map[string]string, seen func(*cluster.Attendance)) *cluster.Attendance {
+func answerAll(t *testing.T, tc *testCluster, a *care.Attendance, answers map[string]string, hdr map[string]string, seen func(*care.Attendance)) *care.Attendance {
 	t.Helper()
 	for step := 0; len(a.Triage.Questions) > 0; step++ {
 		if step == 60 {
@@ -72,7 +73,7 @@ func answerAll(t *testing.T, tc *testCluster, a *cluster.Attendance, answers map
 }
 
 // statusAt is when the attendance last entered status.
-func statusAt(a *cluster.Attendance, status string) time.Time {
+func statusAt(a *care.Attendance, status string) time.Time {
 	var at time.Time
 	for _, c := range a.Timeline {
 		if c.Status == status {
@@ -87,9 +88,9 @@ func statusAt(a *cluster.Attendance, status string) time.Time {
 // 3-node cluster on a Monday afternoon.
 func TestClinicianFirstAndContextThroughTheAPI(t *testing.T) {
 	tc, _ := newClockedCluster(t, 3, mondayAfternoon)
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
-	nhs111 := bearerHeader(tc.key(t, cluster.RoleNHS111, "111 system"))
-	doc := bearerHeader(tc.key(t, cluster.RoleClinician, "Dr Patel"))
+	desk := bearerHeader(tc.key(t, access.RoleReception, "Desk 1"))
+	nhs111 := bearerHeader(tc.key(t, access.RoleNHS111, "111 system"))
+	doc := bearerHeader(tc.key(t, access.RoleClinician, "Dr Patel"))
 	cough := func(channel string) string {
 		return `{"complaint":"cough and a cold","protocol":"cough-cold-sore-throat","channel":"` + channel +
 			`","patient":{"postcode":"DY1 1AA"},"context":{"age_years":35,"sex":"female","pregnant":"no"}}`
@@ -108,14 +109,14 @@ func TestClinicianFirstAndContextThroughTheAPI(t *testing.T) {
 		service   string // "" = not routed
 		stream    string // clinician-first stream
 		due       time.Duration
-		then      func(t *testing.T, a *cluster.Attendance)
+		then      func(t *testing.T, a *care.Attendance)
 	}{
 		{
 			name: "(a) walk-in, normal desk signs but one not sure: clinician now, the protocol goes on", body: cough("walk_in"), hdr: desk,
 			answers: map[string]string{"screen.desk_swelling": "not_sure"},
-			tier:    triage.GP, timeframe: triage.Immediate, dx: "Dx9002", status: cluster.AttendanceAwaitingClinician, decidedBy: "clinician_first",
+			tier:    triage.GP, timeframe: triage.Immediate, dx: "Dx9002", status: care.AttendanceAwaitingClinician, decidedBy: "clinician_first",
 			stream: triage.StreamClinicianNow, due: 15 * time.Minute,
-			then: func(t *testing.T, a *cluster.Attendance) {
+			then: func(t *testing.T, a *care.Attendance) {
 				cf := a.Triage.Disposition.ClinicianFirst
 				if cf.Then == nil || cf.Then.Tier != triage.SelfCare || cf.Then.Dx != "Dx25" || len(cf.Reasons) == 0 {
 					t.Fatalf("then %+v, reasons %v: want the protocol's self care (Dx25)", cf.Then, cf.Reasons)
@@ -125,7 +126,7 @@ func TestClinicianFirstAndContextThroughTheAPI(t *testing.T) {
 				}
 				got := postAttendance(t, tc, "/v1/attendances/"+a.ID+"/confirm", `{"note":"no swelling, a cold"}`, doc)
 				d := got.Triage.Disposition
-				if got.Status != cluster.AttendanceRouted || d.Tier != triage.SelfCare || d.Timeframe != triage.NoTime || d.Dx != "Dx25" ||
+				if got.Status != care.AttendanceRouted || d.Tier != triage.SelfCare || d.Timeframe != triage.NoTime || d.Dx != "Dx25" ||
 					got.Routing == nil || got.Routing.Decision.ServiceID != "sc-online" || got.Confirmations[0].Settled != triage.StreamClinicianNow {
 					t.Fatalf("after the clinician's confirm: %s %+v -> %+v", got.Status, d, got.Routing)
 				}
@@ -134,9 +135,9 @@ func TestClinicianFirstAndContextThroughTheAPI(t *testing.T) {
 		{
 			name: "(b) NHS 111 caller, one not sure after its follow-up: a clinician call-back in the worklist", body: cough("nhs111"), hdr: nhs111,
 			answers: map[string]string{"screen.self_swelling": "not_sure", "screen.anaphylaxis_followup": "not_sure"},
-			tier:    triage.GP, timeframe: triage.Within1h, dx: "Dx11", status: cluster.AttendanceAwaitingClinician, decidedBy: "clinician_first",
+			tier:    triage.GP, timeframe: triage.Within1h, dx: "Dx11", status: care.AttendanceAwaitingClinician, decidedBy: "clinician_first",
 			stream: triage.StreamClinicianCallback, due: time.Hour,
-			then: func(t *testing.T, a *cluster.Attendance) {
+			then: func(t *testing.T, a *care.Attendance) {
 				for stream, want := range map[string]bool{"clinician_callback": true, "clinician_now": false} {
 					resp, b := tc.doRetry(t, tc.leader(t), http.MethodGet, "/v1/queue?stream="+stream, "", doc)
 					var q queueBody
@@ -149,7 +150,7 @@ func TestClinicianFirstAndContextThroughTheAPI(t *testing.T) {
 					}
 				}
 				got := postAttendance(t, tc, "/v1/attendances/"+a.ID+"/confirm", `{"note":"called back: a cold"}`, doc)
-				if got.Status != cluster.AttendanceRouted || got.Triage.Disposition.Dx != "Dx25" || got.Routing.Decision.ServiceID != "sc-online" {
+				if got.Status != care.AttendanceRouted || got.Triage.Disposition.Dx != "Dx25" || got.Routing.Decision.ServiceID != "sc-online" {
 					t.Fatalf("after the call-back: %s %+v", got.Status, got.Triage.Disposition)
 				}
 			},
@@ -159,11 +160,11 @@ func TestClinicianFirstAndContextThroughTheAPI(t *testing.T) {
 			body: `{"complaint":"cough, lips feel odd","protocol":"cough-cold-sore-throat","channel":"nhs111","dx":{"code":"Dx06"},` +
 				`"patient":{"postcode":"DY1 1AA"},"context":{"age_years":35,"sex":"female","pregnant":"no"}}`,
 			answers: map[string]string{"screen.self_swelling": "not_sure", "screen.anaphylaxis_followup": "not_sure"},
-			tier:    triage.GP, timeframe: triage.Within1h, dx: "Dx11", status: cluster.AttendanceAwaitingClinician, decidedBy: "clinician_first",
+			tier:    triage.GP, timeframe: triage.Within1h, dx: "Dx11", status: care.AttendanceAwaitingClinician, decidedBy: "clinician_first",
 			stream: triage.StreamClinicianCallback, due: time.Hour,
-			then: func(t *testing.T, a *cluster.Attendance) {
+			then: func(t *testing.T, a *care.Attendance) {
 				got := postAttendance(t, tc, "/v1/attendances/"+a.ID+"/confirm", `{"note":"called back"}`, doc)
-				if d := got.Triage.Disposition; got.Status != cluster.AttendanceRouted || d.Tier != triage.GP || d.Timeframe != triage.Within6h || d.Dx != "Dx06" {
+				if d := got.Triage.Disposition; got.Status != care.AttendanceRouted || d.Tier != triage.GP || d.Timeframe != triage.Within6h || d.Dx != "Dx06" {
 					t.Fatalf("after the call-back: %s %+v, want the Dx06 floor (gp 6h)", got.Status, d)
 				}
 			},
@@ -171,14 +172,14 @@ func TestClinicianFirstAndContextThroughTheAPI(t *testing.T) {
 		{
 			name: "(c) not responding, breathing not sure: treated as not breathing", body: cough("walk_in"), hdr: desk,
 			answers: map[string]string{"screen.desk_responding": "yes", "screen.desk_unresponsive_breathing": "not_sure"},
-			tier:    triage.ED, timeframe: triage.Immediate, dx: "Dx011", status: cluster.AttendanceRouted, decidedBy: "screen", service: "ed-castlegate",
+			tier:    triage.ED, timeframe: triage.Immediate, dx: "Dx011", status: care.AttendanceRouted, decidedBy: "screen", service: "ed-castlegate",
 		},
 		{
 			name: "(d) 9 weeks old by age in weeks, 38.0C: NG143 red", hdr: desk,
 			body:    `{"complaint":"hot baby","protocol":"fever-under-5","patient":{"postcode":"DY1 1AA"},"context":{"age_weeks":9,"observations":{"temperature_c":38.0}}}`,
 			answers: map[string]string{"age": "under_3_months", "infant_fever": "yes", "screen.infant_fever": "yes"},
-			tier:    triage.ED, timeframe: triage.Within1h, dx: "Dx02", status: cluster.AttendanceRouted, service: "ed-castlegate",
-			then: func(t *testing.T, a *cluster.Attendance) {
+			tier:    triage.ED, timeframe: triage.Within1h, dx: "Dx02", status: care.AttendanceRouted, service: "ed-castlegate",
+			then: func(t *testing.T, a *care.Attendance) {
 				if d := a.Triage.Session.Patient.AgeDays; d == nil || *d != 63 || a.Routing.Patient.AgeDays != 63 || !a.Routing.Patient.AgeKnown {
 					t.Fatalf("engine age %v days, routing %d days: want 63", a.Triage.Session.Patient.AgeDays, a.Routing.Patient.AgeDays)
 				}
@@ -192,15 +193,15 @@ func TestClinicianFirstAndContextThroughTheAPI(t *testing.T) {
 			body: `{"complaint":"headache and blurred vision","protocol":"headache","patient":{"postcode":"DY1 1AA"},` +
 				`"context":{"age_years":29,"sex":"female","pregnant":"yes","gestation_weeks":33,"observations":{"systolic_bp":162}}}`,
 			answers: map[string]string{"screen.preeclampsia": "yes", "pregnant_late": "yes"},
-			tier:    triage.ED, timeframe: triage.Immediate, dx: "Dx012", status: cluster.AttendanceRouted, decidedBy: "maternity_ng133",
+			tier:    triage.ED, timeframe: triage.Immediate, dx: "Dx012", status: care.AttendanceRouted, decidedBy: "maternity_ng133",
 			careNeed: "maternity", service: "mau-castlegate",
 		},
 		{
 			name: "(f) two earlier contacts reported: a self-care cold is reviewed by a clinician", hdr: desk,
 			body: `{"complaint":"cough","protocol":"cough-cold-sore-throat","patient":{"postcode":"DY1 1AA"},"context":{"age_years":35,"sex":"male",` +
 				`"earlier_contacts":[{"service":"nhs111","hours_ago":30},{"service":"gp","hours_ago":20}]}}`,
-			tier: triage.GP, timeframe: triage.Within2h, dx: "Dx05", status: cluster.AttendanceRouted, decidedBy: "repeat_contact",
-			then: func(t *testing.T, a *cluster.Attendance) {
+			tier: triage.GP, timeframe: triage.Within2h, dx: "Dx05", status: care.AttendanceRouted, decidedBy: "repeat_contact",
+			then: func(t *testing.T, a *care.Attendance) {
 				if n := a.Triage.Session.Patient.PreviousContacts96h; n != 2 || a.Routing.Decision.Tier != "gp" {
 					t.Fatalf("previous contacts %d, routed to %s", n, a.Routing.Decision.Tier)
 				}
@@ -210,9 +211,9 @@ func TestClinicianFirstAndContextThroughTheAPI(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			a := postAttendance(t, tc, "/v1/attendances", c.body, c.hdr)
-			var firstFloor *cluster.Attendance // the first answer that set the clinician-first floor
-			a = answerAll(t, tc, a, c.answers, c.hdr, func(x *cluster.Attendance) {
-				if firstFloor == nil && x.Status == cluster.AttendanceAwaitingClinician {
+			var firstFloor *care.Attendance // the first answer that set the clinician-first floor
+			a = answerAll(t, tc, a, c.answers, c.hdr, func(x *care.Attendance) {
+				if firstFloor == nil && x.Status == care.AttendanceAwaitingClinician {
 					firstFloor = x
 				}
 			})
@@ -236,7 +237,7 @@ func TestClinicianFirstAndContextThroughTheAPI(t *testing.T) {
 				if d.ClinicianFirst == nil || d.ClinicianFirst.Stream != c.stream || a.ClinicianDue == nil {
 					t.Fatalf("clinician first %+v, due %v", d.ClinicianFirst, a.ClinicianDue)
 				}
-				if want := statusAt(a, cluster.AttendanceAwaitingClinician).Add(c.due); !a.ClinicianDue.Equal(want) || !d.ClinicianFirst.Due.Equal(want) {
+				if want := statusAt(a, care.AttendanceAwaitingClinician).Add(c.due); !a.ClinicianDue.Equal(want) || !d.ClinicianFirst.Due.Equal(want) {
 					t.Fatalf("clinician due %v, want %v (%v after the decision)", a.ClinicianDue, want, c.due)
 				}
 			}
@@ -252,14 +253,14 @@ func TestClinicianFirstAndContextThroughTheAPI(t *testing.T) {
 // clock, and its stream event carries the clock too.
 func TestClinicianFirstHeadsTheNonEmergencies(t *testing.T) {
 	tc, _ := newClockedCluster(t, 1, mondayAfternoon)
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
-	nhs111 := bearerHeader(tc.key(t, cluster.RoleNHS111, "111 system"))
+	desk := bearerHeader(tc.key(t, access.RoleReception, "Desk 1"))
+	nhs111 := bearerHeader(tc.key(t, access.RoleNHS111, "111 system"))
 	gp := postAttendance(t, tc, "/v1/attendances", `{"complaint":"sore throat","channel":"nhs111","dx":{"code":"Dx05"},"patient":{"postcode":"DY1 1AA"},"context":{"age_years":40}}`, nhs111)
 	ucr := postAttendance(t, tc, "/v1/attendances", `{"complaint":"fallen","channel":"nhs111","dx":{"code":"Dx9001"},"patient":{"postcode":"DY1 1AC"},"context":{"age_years":84,"flags":["usual_residence"]}}`, nhs111)
 	ed := postAttendance(t, tc, "/v1/attendances", `{"complaint":"chest pain","channel":"nhs111","dx":{"code":"Dx03"},"patient":{"postcode":"DY1 1AA"},"context":{"age_years":60}}`, nhs111)
 	a := postAttendance(t, tc, "/v1/attendances", `{"complaint":"cough","protocol":"cough-cold-sore-throat","context":{"age_years":35}}`, desk)
 	a = answerStep(t, tc, a, map[string]string{"screen.desk_colour": "not_sure"}, desk)
-	if a.Status != cluster.AttendanceAwaitingClinician || a.ClinicianDue == nil {
+	if a.Status != care.AttendanceAwaitingClinician || a.ClinicianDue == nil {
 		t.Fatalf("after the desk form: %s due %v", a.Status, a.ClinicianDue)
 	}
 	_, q := queueEntries(t, tc, tc.leader(t), desk)
@@ -279,44 +280,44 @@ func TestClinicianFirstHeadsTheNonEmergencies(t *testing.T) {
 		t.Fatalf("unknown stream: %d %s", resp.StatusCode, b)
 	}
 	ev := lastQueueEvent(t, tc, a.ID, desk)
-	if ev.Stream != triage.StreamClinicianNow || ev.ClinicianDue == nil || ev.Status != cluster.AttendanceAwaitingClinician {
+	if ev.Stream != triage.StreamClinicianNow || ev.ClinicianDue == nil || ev.Status != care.AttendanceAwaitingClinician {
 		t.Fatalf("queue event %+v", ev)
 	}
 	// With questions still waiting there is no "then" to confirm yet; the
 	// clinician may override as ever.
-	doc := bearerHeader(tc.key(t, cluster.RoleClinician, "Dr Patel"))
+	doc := bearerHeader(tc.key(t, access.RoleClinician, "Dr Patel"))
 	if resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/confirm", `{}`, doc); resp.StatusCode != http.StatusConflict ||
 		!strings.Contains(string(b), "questions are not finished") {
 		t.Fatalf("confirm with questions waiting: %d %s", resp.StatusCode, b)
 	}
 	got := postAttendance(t, tc, "/v1/attendances/"+a.ID+"/override", `{"tier":"gp","timeframe":"2h","reason":"seen: colour normal, a cold"}`, doc)
-	if got.Status != cluster.AttendanceRouted || got.Triage.Disposition.Source != "override" || got.Routing == nil {
+	if got.Status != care.AttendanceRouted || got.Triage.Disposition.Source != "override" || got.Routing == nil {
 		t.Fatalf("override of a clinician-first floor: %s %+v", got.Status, got.Triage.Disposition)
 	}
 	// The questions finish with the same uncertainty on the path: the
 	// clinician has assessed them, so it does not hold them again, and a
 	// cold (self care) does not lower the override.
 	got = answerAll(t, tc, got, nil, desk, nil)
-	if d := got.Triage.Disposition; got.Status != cluster.AttendanceRouted || d.Tier != triage.GP || d.Timeframe != triage.Within2h || d.ClinicianFirst != nil {
+	if d := got.Triage.Disposition; got.Status != care.AttendanceRouted || d.Tier != triage.GP || d.Timeframe != triage.Within2h || d.ClinicianFirst != nil {
 		t.Fatalf("after the override the protocol ended at %s %+v", got.Status, d)
 	}
 }
 
 // lastQueueEvent reads the queue stream from the start and returns the last
 // event of attendance id.
-func lastQueueEvent(t *testing.T, tc *testCluster, id string, hdr map[string]string) cluster.QueueEvent {
+func lastQueueEvent(t *testing.T, tc *testCluster, id string, hdr map[string]string) care.QueueEvent {
 	t.Helper()
 	resp, b := tc.do(t, tc.leader(t), http.MethodGet, "/v1/queue/stream?last_event_id=1&max_seconds=1", "", hdr)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("queue stream: %d %s", resp.StatusCode, b)
 	}
-	var last cluster.QueueEvent
+	var last care.QueueEvent
 	for _, line := range strings.Split(string(b), "\n") {
 		data, ok := strings.CutPrefix(line, "data: ")
 		if !ok {
 			continue
 		}
-		var ev cluster.QueueEvent
+		var ev care.QueueEvent
 		if json.Unmarshal([]byte(data), &ev) == nil && ev.AttendanceID == id {
 			last = ev
 		}
@@ -329,24 +330,24 @@ func lastQueueEvent(t *testing.T, tc *testCluster, id string, hdr map[string]str
 // against the FSM clock; acknowledged, it does not come back.
 func TestClinicianFirstLapseRaisesOneAlert(t *testing.T) {
 	tc, clk := newClockedCluster(t, 1, mondayAfternoon)
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
+	desk := bearerHeader(tc.key(t, access.RoleReception, "Desk 1"))
 	a := postAttendance(t, tc, "/v1/attendances", `{"complaint":"cough","protocol":"cough-cold-sore-throat","context":{"age_years":35}}`, desk)
 	a = answerStep(t, tc, a, map[string]string{"screen.desk_fast": "not_sure"}, desk)
-	if a.Status != cluster.AttendanceAwaitingClinician || a.ClinicianDue == nil {
+	if a.Status != care.AttendanceAwaitingClinician || a.ClinicianDue == nil {
 		t.Fatalf("after the desk form: %s", a.Status)
 	}
-	lapsed := func() []cluster.Alert {
+	lapsed := func() []care.Alert {
 		resp, b := tc.doRetry(t, tc.leader(t), http.MethodGet, "/v1/alerts?all=true", "", desk)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("alerts: %d %s", resp.StatusCode, b)
 		}
 		var body struct {
-			Alerts []cluster.Alert `json:"alerts"`
+			Alerts []care.Alert `json:"alerts"`
 		}
 		decodeJSON(t, b, &body)
-		var out []cluster.Alert
+		var out []care.Alert
 		for _, al := range body.Alerts {
-			if al.Kind == cluster.AlertClinicianFirstLapsed && al.AttendanceID == a.ID {
+			if al.Kind == care.AlertClinicianFirstLapsed && al.AttendanceID == a.ID {
 				out = append(out, al)
 			}
 		}
@@ -370,7 +371,7 @@ func TestClinicianFirstLapseRaisesOneAlert(t *testing.T) {
 		t.Fatalf("lapse alerts %+v, want exactly one, open", als)
 	}
 	got := getAttendanceFull(t, tc, a.ID)
-	if !got.ClinicianLapsed || got.Status != cluster.AttendanceAwaitingClinician {
+	if !got.ClinicianLapsed || got.Status != care.AttendanceAwaitingClinician {
 		t.Fatalf("attendance after the lapse: %s lapsed %v", got.Status, got.ClinicianLapsed)
 	}
 	if resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/alerts/"+als[0].ID+"/ack", `{"note":"seen by Dr Patel"}`, desk); resp.StatusCode != http.StatusOK {
@@ -382,13 +383,13 @@ func TestClinicianFirstLapseRaisesOneAlert(t *testing.T) {
 	}
 }
 
-func getAttendanceFull(t *testing.T, tc *testCluster, id string) *cluster.Attendance {
+func getAttendanceFull(t *testing.T, tc *testCluster, id string) *care.Attendance {
 	t.Helper()
 	resp, b := tc.doRetry(t, tc.leader(t), http.MethodGet, "/v1/attendances/"+id, "", nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("get attendance: %d %s", resp.StatusCode, b)
 	}
-	var a cluster.Attendance
+	var a care.Attendance
 	decodeJSON(t, b, &a)
 	return &a
 }
@@ -404,8 +405,8 @@ var fallAnswers = map[string]string{"fallen": "yes", "hip": "no", "fall_collapse
 // with an alert.
 func TestRapidResponseAsksWhereThePatientIs(t *testing.T) {
 	tc, _ := newClockedCluster(t, 1, mondayAfternoon)
-	nhs111 := bearerHeader(tc.key(t, cluster.RoleNHS111, "111 system"))
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
+	nhs111 := bearerHeader(tc.key(t, access.RoleNHS111, "111 system"))
+	desk := bearerHeader(tc.key(t, access.RoleReception, "Desk 1"))
 	cases := []struct {
 		name     string
 		postcode string
@@ -423,7 +424,7 @@ func TestRapidResponseAsksWhereThePatientIs(t *testing.T) {
 			if d == nil || d.Tier != triage.RapidResponse || d.Timeframe != triage.Within2h || d.Dx != "Dx9001" {
 				t.Fatalf("disposition %+v, want rapid_response 2h Dx9001", d)
 			}
-			if a.Status != cluster.AttendanceAwaitingAddress || a.Routing != nil || !slices.Contains(a.AskingFor, "patient.postcode") {
+			if a.Status != care.AttendanceAwaitingAddress || a.Routing != nil || !slices.Contains(a.AskingFor, "patient.postcode") {
 				t.Fatalf("without a postcode: %s routed %+v asking for %v", a.Status, a.Routing, a.AskingFor)
 			}
 			_, q := queueEntries(t, tc, tc.leader(t), desk)
@@ -432,7 +433,7 @@ func TestRapidResponseAsksWhereThePatientIs(t *testing.T) {
 			}
 			a = postAttendance(t, tc, "/v1/attendances/"+a.ID+"/address",
 				`{"postcode":"`+c.postcode+`","address":"12 Mill Lane","access_notes":"key safe 1234"}`, nhs111)
-			if a.Status != cluster.AttendanceRouted || a.Routing == nil || a.Routing.Decision.ServiceID != c.service ||
+			if a.Status != care.AttendanceRouted || a.Routing == nil || a.Routing.Decision.ServiceID != c.service ||
 				a.Routing.Decision.Fallback != c.fallback || len(a.AskingFor) != 0 || a.Dispatch == nil || a.Dispatch.Address != "12 Mill Lane" {
 				t.Fatalf("after the address: %s %+v asking %v", a.Status, a.Routing, a.AskingFor)
 			}
@@ -440,7 +441,7 @@ func TestRapidResponseAsksWhereThePatientIs(t *testing.T) {
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("alerts: %d", resp.StatusCode)
 			}
-			raised := strings.Contains(string(b), `"kind":"`+cluster.AlertRapidResponseFallback+`","attendance_id":"`+a.ID+`"`)
+			raised := strings.Contains(string(b), `"kind":"`+care.AlertRapidResponseFallback+`","attendance_id":"`+a.ID+`"`)
 			if raised != c.fallback {
 				t.Fatalf("fallback alert raised %v, want %v: %s", raised, c.fallback, b)
 			}
@@ -454,8 +455,8 @@ func TestRapidResponseAsksWhereThePatientIs(t *testing.T) {
 // the same observations again raise nothing new.
 func TestObservationsRaiseBeforeTheScreenIsFinished(t *testing.T) {
 	tc, _ := newClockedCluster(t, 1, mondayAfternoon)
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
-	doc := bearerHeader(tc.key(t, cluster.RoleClinician, "Dr Patel"))
+	desk := bearerHeader(tc.key(t, access.RoleReception, "Desk 1"))
+	doc := bearerHeader(tc.key(t, access.RoleClinician, "Dr Patel"))
 	a := postAttendance(t, tc, "/v1/attendances", `{"complaint":"cough","protocol":"cough-cold-sore-throat","patient":{"postcode":"DY1 1AA"},"context":{"age_years":35,"sex":"male"}}`, desk)
 	obs := `{"respiratory_rate":22,"spo2":95,"pulse":112,"systolic_bp":118}` // NEWS2 5
 	cases := []struct {
@@ -468,7 +469,7 @@ func TestObservationsRaiseBeforeTheScreenIsFinished(t *testing.T) {
 	for _, c := range cases {
 		resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/observations", obs, doc)
 		var got struct {
-			cluster.Attendance
+			care.Attendance
 			Raised       bool   `json:"raised"`
 			RaisedReason string `json:"raised_reason"`
 		}

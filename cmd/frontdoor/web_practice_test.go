@@ -8,8 +8,7 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/access"
 )
 
 // TestReceptionPagePracticeQuestion: the complaint screen asks "Who is
@@ -23,7 +22,7 @@ import (
 func TestReceptionPagePracticeQuestion(t *testing.T) {
 	tc, _ := newClockedCluster(t, 1, mondayAfternoon)
 	url := tc.nodes[0].url
-	desk := tc.key(t, cluster.RoleReception, "Desk 7")
+	desk := tc.key(t, access.RoleReception, "Desk 7")
 
 	d := newTab(t, "practice tab")
 	d.signIn(url, desk)

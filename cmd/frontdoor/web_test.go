@@ -29,7 +29,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/access"
 	"github.com/frontdoor-ucc/frontdoor/triage"
 )
 
@@ -394,9 +394,9 @@ func TestPageServedAndSealed(t *testing.T) {
 func TestReceptionPageWalkIn(t *testing.T) {
 	tc, clk := newClockedCluster(t, 3, mondayAfternoon)
 	url := tc.nodes[0].url
-	desk := tc.key(t, cluster.RoleReception, "Desk 1 (Mary Jones)")
-	responder := tc.key(t, cluster.RoleResponder, "Rapid response van 2")
-	clinician := tc.key(t, cluster.RoleClinician, "Dr Okafor")
+	desk := tc.key(t, access.RoleReception, "Desk 1 (Mary Jones)")
+	responder := tc.key(t, access.RoleResponder, "Rapid response van 2")
+	clinician := tc.key(t, access.RoleClinician, "Dr Okafor")
 
 	// A wrong key is refused next to the key field.
 	watch := newTab(t, "queue tab")
@@ -420,7 +420,7 @@ func TestReceptionPageWalkIn(t *testing.T) {
 
 	// NHS 111 announces a patient: the queue tab lists her as expected,
 	// ready to check in; checking her in moves her into the queue.
-	nhs111 := tc.key(t, cluster.RoleNHS111, "NHS 111 Castlegate CAS")
+	nhs111 := tc.key(t, access.RoleNHS111, "NHS 111 Castlegate CAS")
 	resp, b := tc.do(t, tc.nodes[0], http.MethodPost, "/v1/attendances", `{"complaint":"sore throat for a week","channel":"nhs111","case_ref":"111-2030-77","expected":true,
 	  "dx":{"code":"Dx06"},"patient":{"given_name":"Grace","family_name":"Obi","postcode":"DY1 1AA"},"context":{"age_years":40}}`, bearerHeader(nhs111))
 	if resp.StatusCode != http.StatusCreated {
@@ -757,9 +757,9 @@ func TestReceptionPageRapidResponse(t *testing.T) {
 	rcv := newWebhookReceiver(t)
 	pointTeamsAt(t, tc, rcv, false)
 	url := tc.nodes[1].url
-	desk := tc.key(t, cluster.RoleReception, "Desk 2")
-	call := tc.key(t, cluster.RoleNHS111, "NHS 111 Castlegate CAS")
-	responder := tc.key(t, cluster.RoleResponder, "Castlegate UCR team")
+	desk := tc.key(t, access.RoleReception, "Desk 2")
+	call := tc.key(t, access.RoleNHS111, "NHS 111 Castlegate CAS")
+	responder := tc.key(t, access.RoleResponder, "Castlegate UCR team")
 
 	board := newTab(t, "reception board")
 	board.signIn(url, desk)
@@ -937,7 +937,7 @@ func TestReceptionPageRapidResponse(t *testing.T) {
 func TestReceptionPageSurvivesLeaderChange(t *testing.T) {
 	tc, _ := newClockedCluster(t, 3, mondayAfternoon)
 	f := tc.follower(t)
-	desk := tc.key(t, cluster.RoleReception, "Desk 3")
+	desk := tc.key(t, access.RoleReception, "Desk 3")
 
 	// This desk works by keyboard only: Enter signs in, Alt+N opens a new
 	// attendance, N passes the life-threat check, the down arrow and
@@ -1054,8 +1054,8 @@ func jsonAt(v any, path ...any) any {
 func TestReceptionPageDeskForm(t *testing.T) {
 	tc, clk := newClockedCluster(t, 1, mondayAfternoon)
 	url := tc.nodes[0].url
-	desk := tc.key(t, cluster.RoleReception, "Desk 4")
-	clinician := tc.key(t, cluster.RoleClinician, "Dr Adeyemi")
+	desk := tc.key(t, access.RoleReception, "Desk 4")
+	clinician := tc.key(t, access.RoleClinician, "Dr Adeyemi")
 
 	d := newTab(t, "desk form tab")
 	d.signIn(url, desk)
@@ -1267,7 +1267,7 @@ func TestReceptionPageDeskForm(t *testing.T) {
 func TestReceptionPageContext(t *testing.T) {
 	tc, _ := newClockedCluster(t, 1, mondayAfternoon)
 	url := tc.nodes[0].url
-	desk := tc.key(t, cluster.RoleReception, "Desk 6")
+	desk := tc.key(t, access.RoleReception, "Desk 6")
 
 	d := newTab(t, "context tab")
 	d.signIn(url, desk)
@@ -1346,7 +1346,7 @@ func TestReceptionPageContext(t *testing.T) {
 func TestReceptionPageInfantAgeInWeeks(t *testing.T) {
 	tc, _ := newClockedCluster(t, 1, mondayAfternoon)
 	url := tc.nodes[0].url
-	desk := tc.key(t, cluster.RoleReception, "Desk 5")
+	desk := tc.key(t, access.RoleReception, "Desk 5")
 
 	d := newTab(t, "infant tab")
 	d.signIn(url, desk)
@@ -1483,7 +1483,7 @@ func TestPageNEWS2MatchesServer(t *testing.T) {
 func TestReceptionPageComplaintSearch(t *testing.T) {
 	tc, _ := newClockedCluster(t, 1, mondayAfternoon)
 	url := tc.nodes[0].url
-	desk := tc.key(t, cluster.RoleReception, "Desk 6")
+	desk := tc.key(t, access.RoleReception, "Desk 6")
 
 	d := newTab(t, "complaint search tab")
 	d.signIn(url, desk)

@@ -15,6 +15,9 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/access"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
+	"github.com/frontdoor-ucc/frontdoor/cluster/protocolset"
 	"github.com/frontdoor-ucc/frontdoor/protocols"
 	"github.com/frontdoor-ucc/frontdoor/triage"
 	"github.com/frontdoor-ucc/frontdoor/triage/complaint"
@@ -31,19 +34,19 @@ import (
 // stream.go's) rows of the route table.
 var workflowRoutes = []routeRow{
 	{Method: "GET", Path: "/v1/protocols", Roles: rolesAll, Summary: "Protocol versions; ?q= finds the presentations for a complaint in the person's words, ranked by their age and sex (the complaint box)", Query: []string{"q", "search", "age_years", "age_months", "age_weeks", "age_days", "sex", consistencyQuery}},
-	{Method: "POST", Path: "/v1/protocols", Roles: rolesAdmin, Summary: "Upload a new protocol version (YAML body, or JSON {content}); linted, not yet active", Body: cluster.ProtocolUpload{}},
+	{Method: "POST", Path: "/v1/protocols", Roles: rolesAdmin, Summary: "Upload a new protocol version (YAML body, or JSON {content}); linted, not yet active", Body: protocolset.ProtocolUpload{}},
 	{Method: "POST", Path: "/v1/protocols/:id/activate", Roles: rolesAdmin, Summary: "Activate an uploaded version; attendances in progress keep theirs", Body: activateBody{}},
 	{Method: "POST", Path: "/v1/attendances/:id/answers", Roles: rolesDesk, Summary: "Answer triage questions (one or many): next questions, or the outcome and the routing decision", Body: answersBody{}},
 	{Method: "POST", Path: "/v1/attendances/:id/observations", Roles: rolesDesk, Summary: "Record vital signs; a higher disposition re-routes upward, never down; raised and raised_reason say whether they raised it (or, questions remaining, the interim)", Body: triage.Observations{}},
 	{Method: "POST", Path: "/v1/attendances/:id/address", Roles: rolesDesk, Summary: "Give where the patient is now (postcode, address): a rapid response need awaiting_address is routed at once", Body: addressBody{}},
-	{Method: "POST", Path: "/v1/attendances/:id/confirm", Roles: []string{cluster.RoleClinician}, Summary: "A clinician confirms a walk-in's redirection to pharmacy or self care, or settles a clinician-first floor (awaiting_clinician): the disposition becomes its then and is routed", Body: confirmBody{}},
-	{Method: "POST", Path: "/v1/attendances/:id/override", Roles: []string{cluster.RoleClinician}, Summary: "A clinician overrides tier or service, with a reason", Body: overrideBody{}},
-	{Method: "POST", Path: "/v1/attendances/:id/check-in", Roles: []string{cluster.RoleReception}, Summary: "Check in a patient NHS 111 announced (status expected): the attendance joins the queue", Body: confirmBody{}},
-	{Method: "POST", Path: "/v1/attendances/:id/status", Roles: []string{cluster.RoleReception, cluster.RoleClinician}, Summary: "Move an attendance on: called, seen, handed_over or left (frees an unused slot)", Body: statusBody{}},
+	{Method: "POST", Path: "/v1/attendances/:id/confirm", Roles: []string{access.RoleClinician}, Summary: "A clinician confirms a walk-in's redirection to pharmacy or self care, or settles a clinician-first floor (awaiting_clinician): the disposition becomes its then and is routed", Body: confirmBody{}},
+	{Method: "POST", Path: "/v1/attendances/:id/override", Roles: []string{access.RoleClinician}, Summary: "A clinician overrides tier or service, with a reason", Body: overrideBody{}},
+	{Method: "POST", Path: "/v1/attendances/:id/check-in", Roles: []string{access.RoleReception}, Summary: "Check in a patient NHS 111 announced (status expected): the attendance joins the queue", Body: confirmBody{}},
+	{Method: "POST", Path: "/v1/attendances/:id/status", Roles: []string{access.RoleReception, access.RoleClinician}, Summary: "Move an attendance on: called, seen, handed_over or left (frees an unused slot)", Body: statusBody{}},
 	{Method: "GET", Path: "/v1/attendances/:id/explain", Roles: rolesDesk, Summary: "The whole story: protocol version and hash, answers with who and when, scores, deciding rule, services rejected and why, overrides, confirmations", Query: []string{consistencyQuery}},
 	{Method: "GET", Path: "/v1/attendances/:id/slip", Roles: rolesDesk, Summary: "Printable page for the patient: where to go, when, how, care advice, when to come back", Query: []string{consistencyQuery}},
-	{Method: "GET", Path: "/v1/queue", Roles: []string{cluster.RoleReception, cluster.RoleClinician}, Summary: "Attendances waiting, by clinical priority then arrival (awaiting the clinician first among non-emergencies, soonest due first); ?stream=clinician_callback is the clinician's call-back worklist (clinician_now the walk-ins); served from local state (stale: true) without quorum", Query: []string{"stream"}},
-	{Method: "GET", Path: "/v1/queue/stream", Roles: []string{cluster.RoleReception, cluster.RoleClinician}, Summary: "Server-Sent Events of queue changes (event id = raft index; resumable with Last-Event-ID)", Query: []string{"last_event_id", "max_seconds"}},
+	{Method: "GET", Path: "/v1/queue", Roles: []string{access.RoleReception, access.RoleClinician}, Summary: "Attendances waiting, by clinical priority then arrival (awaiting the clinician first among non-emergencies, soonest due first); ?stream=clinician_callback is the clinician's call-back worklist (clinician_now the walk-ins); served from local state (stale: true) without quorum", Query: []string{"stream"}},
+	{Method: "GET", Path: "/v1/queue/stream", Roles: []string{access.RoleReception, access.RoleClinician}, Summary: "Server-Sent Events of queue changes (event id = raft index; resumable with Last-Event-ID)", Query: []string{"last_event_id", "max_seconds"}},
 }
 
 func init() { routeTable = append(routeTable, workflowRoutes...) }
@@ -75,15 +78,15 @@ func bootstrapProtocols(ctx context.Context, st proposer) error {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	in := cluster.ProtocolsLoad{}
+	in := protocolset.ProtocolsLoad{}
 	for _, n := range names {
-		in.Files = append(in.Files, cluster.ProtocolFile{Name: n, Content: string(files[n])})
+		in.Files = append(in.Files, protocolset.ProtocolFile{Name: n, Content: string(files[n])})
 	}
 	payload, err := json.Marshal(&in)
 	if err != nil {
 		return err
 	}
-	res, err := st.Propose(ctx, cluster.Proposal{Kind: cluster.KindProtocolsLoad, Actor: bootstrapActor, Payload: payload})
+	res, err := st.Propose(ctx, cluster.Proposal{Kind: protocolset.KindProtocolsLoad, Actor: bootstrapActor, Payload: payload})
 	if err != nil {
 		return fmt.Errorf("propose the protocols: %w", err)
 	}
@@ -95,7 +98,7 @@ func bootstrapProtocols(ctx context.Context, st proposer) error {
 
 // protocolList is the GET /v1/protocols body.
 type protocolList struct {
-	Protocols []cluster.ProtocolVersion `json:"protocols"`
+	Protocols []protocolset.ProtocolVersion `json:"protocols"`
 	// Search is present when q was given: the presentations that match,
 	// best first, each saying why; [] when nothing matches.
 	Search *[]complaint.Hit `json:"search,omitempty"`
@@ -173,11 +176,11 @@ func (s *server) listProtocols(c *fiber.Ctx) error {
 	var out protocolList
 	handled, err := s.read(c, func(v *cluster.View) error {
 		var err error
-		if out.Protocols, err = v.ProtocolVersions(); err != nil {
+		if out.Protocols, err = protocolset.In(v).ProtocolVersions(); err != nil {
 			return err
 		}
 		if q != "" {
-			set, err := v.ActiveProtocolSet()
+			set, err := protocolset.In(v).ActiveProtocolSet()
 			if err != nil || set == nil {
 				return err
 			}
@@ -225,7 +228,7 @@ func handledOK(err error) error {
 
 func (s *server) uploadProtocol(c *fiber.Ctx) error {
 	body := bytes.Clone(c.Body())
-	var in cluster.ProtocolUpload
+	var in protocolset.ProtocolUpload
 	if strings.HasPrefix(strings.ToLower(c.Get(fiber.HeaderContentType)), fiber.MIMEApplicationJSON) {
 		if err := decodeStrict(body, &in); err != nil {
 			return err
@@ -237,7 +240,7 @@ func (s *server) uploadProtocol(c *fiber.Ctx) error {
 		return invalid("the protocol file is empty", map[string]string{"content": "required"})
 	}
 	if err := s.localCheck(c, func(v *cluster.View) error {
-		_, _, err := v.CheckProtocolUpload([]byte(in.Content))
+		_, _, err := protocolset.In(v).CheckProtocolUpload([]byte(in.Content))
 		return err
 	}); err != nil {
 		return handledOK(err)
@@ -246,7 +249,7 @@ func (s *server) uploadProtocol(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	p, err := proposal(c, cluster.KindProtocolUpload, "POST /v1/protocols", payload)
+	p, err := proposal(c, protocolset.KindProtocolUpload, "POST /v1/protocols", payload)
 	if err != nil {
 		return err
 	}
@@ -270,11 +273,11 @@ func (s *server) activateProtocol(c *fiber.Ctx) error {
 	if in.Version < 1 {
 		return invalid("a version is required", map[string]string{"version": "must be a positive integer"})
 	}
-	payload, err := json.Marshal(cluster.ProtocolActivate{ID: strings.Clone(c.Params("id")), Version: in.Version})
+	payload, err := json.Marshal(protocolset.ProtocolActivate{ID: strings.Clone(c.Params("id")), Version: in.Version})
 	if err != nil {
 		return err
 	}
-	p, err := proposal(c, cluster.KindProtocolActivate, "POST /v1/protocols/{id}/activate", payload)
+	p, err := proposal(c, protocolset.KindProtocolActivate, "POST /v1/protocols/{id}/activate", payload)
 	if err != nil {
 		return err
 	}
@@ -318,7 +321,7 @@ func (s *server) attendanceCommand(c *fiber.Ctx, kind cluster.Kind, route string
 	if handled || err != nil {
 		return err
 	}
-	var a cluster.Attendance
+	var a care.Attendance
 	if err := json.Unmarshal(res.Value, &a); err != nil {
 		return err
 	}
@@ -329,11 +332,11 @@ func (s *server) attendanceCommand(c *fiber.Ctx, kind cluster.Kind, route string
 // exists and is not over (Apply refuses both the same way).
 func (s *server) attendanceOpen(c *fiber.Ctx, id string) error {
 	return s.localCheck(c, func(v *cluster.View) error {
-		a, err := v.Attendance(id)
+		a, err := care.In(v).Attendance(id)
 		if err != nil {
 			return err
 		}
-		if cluster.AttendanceClosed(a.Status) {
+		if care.AttendanceClosed(a.Status) {
 			return &cluster.CommandError{Code: cluster.CodeConflict, Message: "the attendance is already " + a.Status}
 		}
 		return nil
@@ -345,7 +348,7 @@ func (s *server) answerAttendance(c *fiber.Ctx) error {
 	if err := decodeStrict(c.Body(), &in); err != nil {
 		return handledOK(err)
 	}
-	cmd := cluster.AttendanceAnswers{AttendanceID: strings.Clone(c.Params("id")), Answers: in.Answers}
+	cmd := care.AttendanceAnswers{AttendanceID: strings.Clone(c.Params("id")), Answers: in.Answers}
 	if in.Question != "" || in.Value != "" {
 		if len(in.Answers) > 0 {
 			return invalid("give answers or one question/value, not both", map[string]string{"question": "not with answers"})
@@ -355,14 +358,14 @@ func (s *server) answerAttendance(c *fiber.Ctx) error {
 	if f := cmd.Validate(); f != nil {
 		return invalid("the answers are not valid", f)
 	}
-	if err := s.localCheck(c, func(v *cluster.View) error { return v.CheckAnswers(&cmd) }); err != nil {
+	if err := s.localCheck(c, func(v *cluster.View) error { return care.In(v).CheckAnswers(&cmd) }); err != nil {
 		return handledOK(err)
 	}
-	return s.attendanceCommand(c, cluster.KindAttendanceAnswer, "POST /v1/attendances/{id}/answers", &cmd)
+	return s.attendanceCommand(c, care.KindAttendanceAnswer, "POST /v1/attendances/{id}/answers", &cmd)
 }
 
 func (s *server) observeAttendance(c *fiber.Ctx) error {
-	cmd := cluster.AttendanceObservations{AttendanceID: strings.Clone(c.Params("id"))}
+	cmd := care.AttendanceObservations{AttendanceID: strings.Clone(c.Params("id"))}
 	if err := decodeStrict(c.Body(), &cmd.Observations); err != nil {
 		return err
 	}
@@ -372,11 +375,11 @@ func (s *server) observeAttendance(c *fiber.Ctx) error {
 	if err := s.attendanceOpen(c, cmd.AttendanceID); err != nil {
 		return handledOK(err)
 	}
-	res, handled, err := s.proposeJSON(c, cluster.KindAttendanceObserve, "POST /v1/attendances/{id}/observations", &cmd)
+	res, handled, err := s.proposeJSON(c, care.KindAttendanceObserve, "POST /v1/attendances/{id}/observations", &cmd)
 	if handled || err != nil {
 		return err
 	}
-	var a cluster.Attendance
+	var a care.Attendance
 	if err := json.Unmarshal(res.Value, &a); err != nil {
 		return err
 	}
@@ -411,7 +414,7 @@ func (s *server) addressAttendance(c *fiber.Ctx) error {
 	if err := decodeStrict(c.Body(), &in); err != nil {
 		return err
 	}
-	cmd := cluster.AttendanceAddress{AttendanceID: strings.Clone(c.Params("id")), Postcode: in.Postcode, Address: in.Address,
+	cmd := care.AttendanceAddress{AttendanceID: strings.Clone(c.Params("id")), Postcode: in.Postcode, Address: in.Address,
 		AccessNotes: in.AccessNotes}
 	if f := cmd.Validate(); f != nil {
 		return invalid("the address is not valid", f)
@@ -419,7 +422,7 @@ func (s *server) addressAttendance(c *fiber.Ctx) error {
 	if err := s.attendanceOpen(c, cmd.AttendanceID); err != nil {
 		return handledOK(err)
 	}
-	return s.attendanceCommand(c, cluster.KindAttendanceAddress, "POST /v1/attendances/{id}/address", &cmd)
+	return s.attendanceCommand(c, care.KindAttendanceAddress, "POST /v1/attendances/{id}/address", &cmd)
 }
 
 func (s *server) confirmAttendance(c *fiber.Ctx) error {
@@ -432,20 +435,20 @@ func (s *server) confirmAttendance(c *fiber.Ctx) error {
 	if len(in.Note) > 500 {
 		return invalid("the note is too long", map[string]string{"note": "at most 500 characters"})
 	}
-	cmd := cluster.AttendanceConfirm{AttendanceID: strings.Clone(c.Params("id")), Note: in.Note}
+	cmd := care.AttendanceConfirm{AttendanceID: strings.Clone(c.Params("id")), Note: in.Note}
 	if err := s.localCheck(c, func(v *cluster.View) error {
-		a, err := v.Attendance(cmd.AttendanceID)
+		a, err := care.In(v).Attendance(cmd.AttendanceID)
 		if err != nil {
 			return err
 		}
-		if a.Status != cluster.AttendanceAwaitingConfirmation && a.Status != cluster.AttendanceAwaitingClinician {
+		if a.Status != care.AttendanceAwaitingConfirmation && a.Status != care.AttendanceAwaitingClinician {
 			return &cluster.CommandError{Code: cluster.CodeConflict, Message: "nothing to confirm: the attendance is " + a.Status}
 		}
 		return nil
 	}); err != nil {
 		return handledOK(err)
 	}
-	return s.attendanceCommand(c, cluster.KindAttendanceConfirm, "POST /v1/attendances/{id}/confirm", &cmd)
+	return s.attendanceCommand(c, care.KindAttendanceConfirm, "POST /v1/attendances/{id}/confirm", &cmd)
 }
 
 func (s *server) overrideAttendance(c *fiber.Ctx) error {
@@ -453,7 +456,7 @@ func (s *server) overrideAttendance(c *fiber.Ctx) error {
 	if err := decodeStrict(c.Body(), &in); err != nil {
 		return err
 	}
-	cmd := cluster.AttendanceOverride{AttendanceID: strings.Clone(c.Params("id")), Tier: in.Tier, Timeframe: in.Timeframe,
+	cmd := care.AttendanceOverride{AttendanceID: strings.Clone(c.Params("id")), Tier: in.Tier, Timeframe: in.Timeframe,
 		ServiceID: in.ServiceID, Reason: in.Reason}
 	if f := cmd.Validate(); f != nil {
 		return invalid("the override is not valid", f)
@@ -461,7 +464,7 @@ func (s *server) overrideAttendance(c *fiber.Ctx) error {
 	if err := s.attendanceOpen(c, cmd.AttendanceID); err != nil {
 		return handledOK(err)
 	}
-	return s.attendanceCommand(c, cluster.KindAttendanceOverride, "POST /v1/attendances/{id}/override", &cmd)
+	return s.attendanceCommand(c, care.KindAttendanceOverride, "POST /v1/attendances/{id}/override", &cmd)
 }
 
 func (s *server) statusAttendance(c *fiber.Ctx) error {
@@ -469,14 +472,14 @@ func (s *server) statusAttendance(c *fiber.Ctx) error {
 	if err := decodeStrict(c.Body(), &in); err != nil {
 		return err
 	}
-	cmd := cluster.AttendanceStatusChange{AttendanceID: strings.Clone(c.Params("id")), Status: in.Status}
+	cmd := care.AttendanceStatusChange{AttendanceID: strings.Clone(c.Params("id")), Status: in.Status}
 	if f := cmd.Validate(); f != nil {
 		return invalid("the status is not valid", f)
 	}
 	if err := s.attendanceOpen(c, cmd.AttendanceID); err != nil {
 		return handledOK(err)
 	}
-	return s.attendanceCommand(c, cluster.KindAttendanceStatus, "POST /v1/attendances/{id}/status", &cmd)
+	return s.attendanceCommand(c, care.KindAttendanceStatus, "POST /v1/attendances/{id}/status", &cmd)
 }
 
 // checkInAttendance: POST /v1/attendances/{id}/check-in (body optional).
@@ -487,18 +490,18 @@ func (s *server) checkInAttendance(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	cmd := cluster.AttendanceCheckIn{AttendanceID: strings.Clone(c.Params("id"))}
+	cmd := care.AttendanceCheckIn{AttendanceID: strings.Clone(c.Params("id"))}
 	if err := s.localCheck(c, func(v *cluster.View) error {
-		a, err := v.Attendance(cmd.AttendanceID)
+		a, err := care.In(v).Attendance(cmd.AttendanceID)
 		if err != nil {
 			return err
 		}
-		if a.Status != cluster.AttendanceExpected {
+		if a.Status != care.AttendanceExpected {
 			return &cluster.CommandError{Code: cluster.CodeConflict, Message: "only an expected attendance can be checked in; this one is " + a.Status}
 		}
 		return nil
 	}); err != nil {
 		return handledOK(err)
 	}
-	return s.attendanceCommand(c, cluster.KindAttendanceCheckIn, "POST /v1/attendances/{id}/check-in", &cmd)
+	return s.attendanceCommand(c, care.KindAttendanceCheckIn, "POST /v1/attendances/{id}/check-in", &cmd)
 }

@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/access"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
+	"github.com/frontdoor-ucc/frontdoor/cluster/directory"
 	"github.com/frontdoor-ucc/frontdoor/protocols"
 	"github.com/frontdoor-ucc/frontdoor/routing"
 )
@@ -38,7 +40,7 @@ func TestWorkflowContention(t *testing.T) {
 	if resp, b := tc.doRetry(t, tc.follower(t), http.MethodPut, "/v1/services/gp-ucc-stream", string(put), nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("put service: %d %s", resp.StatusCode, b)
 	}
-	nhs111 := bearerHeader(tc.key(t, cluster.RoleNHS111, "111 system"))
+	nhs111 := bearerHeader(tc.key(t, access.RoleNHS111, "111 system"))
 	const n = 20
 	got := make([]wfAttendance, n)
 	var wg sync.WaitGroup
@@ -62,7 +64,7 @@ func TestWorkflowContention(t *testing.T) {
 	}
 	var onUCC []string
 	for i, a := range got {
-		if a.Routing == nil || a.Status != cluster.AttendanceRouted {
+		if a.Routing == nil || a.Status != care.AttendanceRouted {
 			t.Fatalf("booking %d not routed: %+v", i, a)
 		}
 		switch {
@@ -90,7 +92,7 @@ func TestWorkflowContention(t *testing.T) {
 				return fmt.Errorf("%d %s", resp.StatusCode, b)
 			}
 			var l struct {
-				Allocations []cluster.SlotRecord `json:"allocations"`
+				Allocations []directory.SlotRecord `json:"allocations"`
 			}
 			decodeJSON(t, b, &l)
 			var ids []string
@@ -118,7 +120,7 @@ func queueEntries(t *testing.T, tc *testCluster, tn *testNode, hdr map[string]st
 	return resp, q
 }
 
-func queueEntry(q queueBody, id string) *cluster.QueueEntry {
+func queueEntry(q queueBody, id string) *care.QueueEntry {
 	for i := range q.Entries {
 		if q.Entries[i].AttendanceID == id {
 			return &q.Entries[i]
@@ -133,8 +135,8 @@ func queueEntry(q queueBody, id string) *cluster.QueueEntry {
 // later never route it down again.
 func TestWorkflowRisingNEWS2(t *testing.T) {
 	tc, _ := newClockedCluster(t, 3, mondayAfternoon)
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
-	doc := bearerHeader(tc.key(t, cluster.RoleClinician, "Dr Patel"))
+	desk := bearerHeader(tc.key(t, access.RoleReception, "Desk 1"))
+	doc := bearerHeader(tc.key(t, access.RoleClinician, "Dr Patel"))
 	a := createAttendance(t, tc, tc.follower(t), utiWomanBody, desk)
 	a = walkTriage(t, tc, tc.follower(t), a, utiWoman, desk)
 	if a.service() != "ph-high-street" {
@@ -219,8 +221,8 @@ func stateOf(t *testing.T, tc *testCluster) string {
 // hash changes.
 func TestWorkflowBadInput(t *testing.T) {
 	tc, _ := newClockedCluster(t, 3, mondayAfternoon)
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
-	doc := bearerHeader(tc.key(t, cluster.RoleClinician, "Dr Patel"))
+	desk := bearerHeader(tc.key(t, access.RoleReception, "Desk 1"))
+	doc := bearerHeader(tc.key(t, access.RoleClinician, "Dr Patel"))
 	a := createAttendance(t, tc, tc.leader(t), utiWomanBody, desk)
 	q := a.Triage.Questions[0].ID
 	gone := createAttendance(t, tc, tc.leader(t), `{"complaint":"fed up waiting"}`, desk)
@@ -313,7 +315,7 @@ func TestWorkflowBadInput(t *testing.T) {
 // with 503.
 func TestWorkflowQuorumLoss(t *testing.T) {
 	tc, _ := newClockedCluster(t, 3, mondayAfternoon)
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
+	desk := bearerHeader(tc.key(t, access.RoleReception, "Desk 1"))
 	a := createAttendance(t, tc, tc.leader(t), utiWomanBody, desk)
 	lead := tc.leader(t)
 	survivor := tc.follower(t)
@@ -356,14 +358,14 @@ func TestWorkflowQuorumLoss(t *testing.T) {
 // indexes as ids and resumes after Last-Event-ID without loss.
 func TestWorkflowQueueStream(t *testing.T) {
 	tc, _ := newClockedCluster(t, 3, mondayAfternoon)
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
+	desk := bearerHeader(tc.key(t, access.RoleReception, "Desk 1"))
 	tn := tc.follower(t)
 	a1 := createAttendance(t, tc, tn, utiWomanBody, desk)
 	a1 = walkTriage(t, tc, tn, a1, utiWoman, desk)
 	if a1.service() != "ph-high-street" {
 		t.Fatalf("a1 routed to %q", a1.service())
 	}
-	read := func(last uint64, want int) []cluster.QueueEvent {
+	read := func(last uint64, want int) []care.QueueEvent {
 		req, _ := http.NewRequest(http.MethodGet, tn.url+"/v1/queue/stream", nil)
 		req.Header.Set("Authorization", desk["Authorization"])
 		req.Header.Set("Last-Event-ID", fmt.Sprint(last))
@@ -375,7 +377,7 @@ func TestWorkflowQueueStream(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 			t.Fatalf("stream: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
-		var out []cluster.QueueEvent
+		var out []care.QueueEvent
 		sc := bufio.NewScanner(resp.Body)
 		id := ""
 		for sc.Scan() && len(out) < want {
@@ -386,7 +388,7 @@ func TestWorkflowQueueStream(t *testing.T) {
 			case strings.HasPrefix(line, "id: "):
 				id = strings.TrimPrefix(line, "id: ")
 			case strings.HasPrefix(line, "data: ") && strings.Contains(line, "attendance_id"):
-				var ev cluster.QueueEvent
+				var ev care.QueueEvent
 				decodeJSON(t, []byte(strings.TrimPrefix(line, "data: ")), &ev)
 				if id != "" && fmt.Sprint(ev.Index) != id {
 					t.Fatalf("event id %s, index %d", id, ev.Index)
@@ -412,7 +414,7 @@ func TestWorkflowQueueStream(t *testing.T) {
 		t.Fatalf("slot of a departed patient still held: %d %s", resp.StatusCode, b)
 	}
 	evs = read(evs[0].Index, 2)
-	if len(evs) != 2 || evs[0].AttendanceID != a2.ID || evs[1].AttendanceID != a1.ID || evs[1].Status != cluster.AttendanceLeft || evs[1].InQueue {
+	if len(evs) != 2 || evs[0].AttendanceID != a2.ID || evs[1].AttendanceID != a1.ID || evs[1].Status != care.AttendanceLeft || evs[1].InQueue {
 		t.Fatalf("resumed events %+v", evs)
 	}
 }
@@ -422,7 +424,7 @@ func TestWorkflowQueueStream(t *testing.T) {
 // it started with.
 func TestWorkflowProtocolVersions(t *testing.T) {
 	tc, _ := newClockedCluster(t, 3, mondayAfternoon)
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
+	desk := bearerHeader(tc.key(t, access.RoleReception, "Desk 1"))
 	resp, b := tc.doRetry(t, tc.follower(t), http.MethodGet, "/v1/protocols?q=burning+pee", "", desk)
 	var list protocolList
 	decodeJSON(t, b, &list)
@@ -485,7 +487,7 @@ func protocolSource(name string) (string, error) {
 // the same Idempotency-Key returns the first result and records nothing new.
 func TestWorkflowQueueOrderAndIdempotency(t *testing.T) {
 	tc, clk := newClockedCluster(t, 3, mondayAfternoon)
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
+	desk := bearerHeader(tc.key(t, access.RoleReception, "Desk 1"))
 	first := createAttendance(t, tc, tc.leader(t), utiWomanBody, desk) // arrives first, not yet triaged
 	chest := createAttendance(t, tc, tc.follower(t), `{"complaint":"chest pain","protocol":"chest-pain","context":{"age_years":58,"sex":"male"}}`, desk)
 	chest = walkTriage(t, tc, tc.follower(t), chest, map[string]string{"heavy_or_spreading": "yes"}, desk)
@@ -533,13 +535,13 @@ func TestWorkflowQueueOrderAndIdempotency(t *testing.T) {
 // checks them in, and their wait counts from then.
 func TestWorkflowExpectedCheckIn(t *testing.T) {
 	tc, clk := newClockedCluster(t, 3, mondayAfternoon)
-	nhs111 := bearerHeader(tc.key(t, cluster.RoleNHS111, "111 system"))
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
+	nhs111 := bearerHeader(tc.key(t, access.RoleNHS111, "111 system"))
+	desk := bearerHeader(tc.key(t, access.RoleReception, "Desk 1"))
 	if resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances", `{"complaint":"walk-in","expected":true}`, desk); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(b), `"expected"`) {
 		t.Fatalf("a walk-in announced: %d %s", resp.StatusCode, b)
 	}
 	a := createAttendance(t, tc, tc.follower(t), `{"complaint":"sore throat","channel":"nhs111","case_ref":"111-77","expected":true,"dx":{"code":"Dx06"},"patient":{"postcode":"DY1 1AA"},"context":{"age_years":40}}`, nhs111)
-	if a.Status != cluster.AttendanceExpected || a.service() == "" {
+	if a.Status != care.AttendanceExpected || a.service() == "" {
 		t.Fatalf("announced attendance: %s routed to %q", a.Status, a.service())
 	}
 	_, q := queueEntries(t, tc, tc.leader(t), desk)
@@ -556,12 +558,12 @@ func TestWorkflowExpectedCheckIn(t *testing.T) {
 	}
 	var in struct {
 		wfAttendance
-		CheckedInAt *time.Time             `json:"checked_in_at"`
-		Timeline    []cluster.StatusChange `json:"timeline"`
+		CheckedInAt *time.Time          `json:"checked_in_at"`
+		Timeline    []care.StatusChange `json:"timeline"`
 	}
 	decodeJSON(t, b, &in)
-	if in.Status != cluster.AttendanceRouted || in.CheckedInAt == nil || in.Timeline[0].Status != cluster.AttendanceExpected ||
-		in.Timeline[len(in.Timeline)-1].Status != cluster.AttendanceRouted {
+	if in.Status != care.AttendanceRouted || in.CheckedInAt == nil || in.Timeline[0].Status != care.AttendanceExpected ||
+		in.Timeline[len(in.Timeline)-1].Status != care.AttendanceRouted {
 		t.Fatalf("after check-in: %s %+v", in.Status, in.Timeline)
 	}
 	if resp, _ := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/check-in", "", desk); resp.StatusCode != http.StatusConflict {
@@ -579,7 +581,7 @@ func TestWorkflowExpectedCheckIn(t *testing.T) {
 // and queue place stay as they were.
 func TestWorkflowUnnamedCollapseTriagedFirstNamedLater(t *testing.T) {
 	tc, _ := newClockedCluster(t, 3, mondayAfternoon)
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
+	desk := bearerHeader(tc.key(t, access.RoleReception, "Desk 1"))
 	a := createAttendance(t, tc, tc.follower(t), `{"complaint":"collapsed in the waiting room","protocol":"palpitations-dizziness-collapse"}`, desk)
 	resp, b := tc.doRetry(t, tc.follower(t), http.MethodPost, "/v1/attendances/"+a.ID+"/answers",
 		`{"answers":[{"question":"screen.desk_responding","value":"yes"},{"question":"screen.desk_unresponsive_breathing","value":"no"}]}`, desk)

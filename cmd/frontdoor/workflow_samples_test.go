@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
 )
 
 // The workflow routes' sample requests for the role x route test
@@ -68,7 +68,7 @@ func workflowRouteSamples(t *testing.T, tc *testCluster) map[string]sampleFunc {
 			// redirected to a pharmacy, awaiting a clinician's confirmation.
 			id := newAttendance(t)
 			a := walkTriage(t, tc, tc.leader(t), getAttendanceWF(t, tc, tc.leader(t), id), utiWoman, nil)
-			if a.Status != cluster.AttendanceAwaitingConfirmation {
+			if a.Status != care.AttendanceAwaitingConfirmation {
 				t.Fatalf("fixture awaiting confirmation: %s %+v", a.Status, a.Triage.Disposition)
 			}
 			return "/v1/attendances/" + id + "/confirm", `{"note":"sample"}`

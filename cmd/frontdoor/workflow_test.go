@@ -8,7 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/access"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
 )
 
 // fakeClock is the proposal clock of a test cluster: every node stamps
@@ -75,8 +76,8 @@ type wfAttendance struct {
 			Version  int    `json:"version"`
 			Hash     string `json:"hash"`
 		} `json:"session"`
-		Disposition *cluster.Disposition `json:"disposition"`
-		Review      string               `json:"review"`
+		Disposition *care.Disposition `json:"disposition"`
+		Review      string            `json:"review"`
 	} `json:"triage"`
 	Routing *struct {
 		Decision struct {
@@ -85,9 +86,9 @@ type wfAttendance struct {
 			SeeFrom   time.Time `json:"see_from"`
 			Fallback  bool      `json:"fallback"`
 		} `json:"decision"`
-		History []cluster.RouteChange `json:"history"`
+		History []care.RouteChange `json:"history"`
 	} `json:"routing"`
-	Confirmations []cluster.Confirmation `json:"confirmations"`
+	Confirmations []care.Confirmation `json:"confirmations"`
 }
 
 func (a *wfAttendance) service() string {
@@ -172,12 +173,12 @@ const (
 // TestWorkflowAcceptance1 is issue 6 acceptance 1 on a 3-node cluster.
 func TestWorkflowAcceptance1(t *testing.T) {
 	tc, clk := newClockedCluster(t, 3, mondayAfternoon)
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
-	doc := bearerHeader(tc.key(t, cluster.RoleClinician, "Dr Patel"))
+	desk := bearerHeader(tc.key(t, access.RoleReception, "Desk 1"))
+	doc := bearerHeader(tc.key(t, access.RoleClinician, "Dr Patel"))
 
 	t.Run("chest pain with red flags: ED immediate", func(t *testing.T) {
 		a := createAttendance(t, tc, tc.follower(t), `{"complaint":"crushing chest pain","protocol":"chest-pain","context":{"age_years":58,"sex":"male"}}`, desk)
-		if a.Status != cluster.AttendanceArrived || a.Triage == nil || len(a.Triage.Questions) == 0 || !strings.HasPrefix(a.Triage.Questions[0].ID, "screen.") {
+		if a.Status != care.AttendanceArrived || a.Triage == nil || len(a.Triage.Questions) == 0 || !strings.HasPrefix(a.Triage.Questions[0].ID, "screen.") {
 			t.Fatalf("a new attendance starts with the life-threat screen: %+v", a)
 		}
 		a = walkTriage(t, tc, tc.follower(t), a, map[string]string{"heavy_or_spreading": "yes"}, desk)
@@ -185,7 +186,7 @@ func TestWorkflowAcceptance1(t *testing.T) {
 		if d == nil || d.Tier != "ed" || d.Timeframe != "immediate" || d.Dx != "Dx012" {
 			t.Fatalf("disposition %+v, want ed immediate Dx012", d)
 		}
-		if a.service() != "ed-castlegate" || a.Status != cluster.AttendanceRouted {
+		if a.service() != "ed-castlegate" || a.Status != care.AttendanceRouted {
 			t.Fatalf("routed to %q status %s, want ed-castlegate routed", a.service(), a.Status)
 		}
 	})
@@ -197,7 +198,7 @@ func TestWorkflowAcceptance1(t *testing.T) {
 			t.Fatalf("disposition %+v, want pharmacy Dx28", d)
 		}
 		// The nearest pharmacy offering Pharmacy First UTI, open Mon-Sat 09:00-18:00.
-		if a.service() != "ph-high-street" || a.Status != cluster.AttendanceAwaitingConfirmation {
+		if a.service() != "ph-high-street" || a.Status != care.AttendanceAwaitingConfirmation {
 			t.Fatalf("routed to %q status %s, want ph-high-street awaiting confirmation", a.service(), a.Status)
 		}
 		if a.Routing.Decision.SeeFrom.After(londonTime(t, mondayAfternoon).Add(time.Minute)) {
@@ -212,7 +213,7 @@ func TestWorkflowAcceptance1(t *testing.T) {
 			t.Fatalf("confirm: %d %s", resp.StatusCode, b)
 		}
 		decodeJSON(t, b, &a)
-		if a.Status != cluster.AttendanceRouted || len(a.Confirmations) != 1 || a.Confirmations[0].By.Name != "Dr Patel" {
+		if a.Status != care.AttendanceRouted || len(a.Confirmations) != 1 || a.Confirmations[0].By.Name != "Dr Patel" {
 			t.Fatalf("after confirmation: %s %+v", a.Status, a.Confirmations)
 		}
 		if resp, _ := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/confirm", `{}`, doc); resp.StatusCode != http.StatusConflict {

@@ -1,0 +1,162 @@
+package care
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/access"
+	"github.com/frontdoor-ucc/frontdoor/cluster/directory"
+	"github.com/frontdoor-ucc/frontdoor/routing"
+)
+
+var testDesk = cluster.Actor{ID: "k-desk", Name: "Desk 1", Role: access.RoleReception}
+
+// workflowLog is a log of every command kind helper 6a added, including
+// ones Apply refuses: keys, the demo directory, service changes, patients
+// (one a likely duplicate), a link, registrations and their status steps.
+func workflowLog(t testing.TB) []*raft.Log {
+	t.Helper()
+	demo, err := routing.DemoDirectory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	env := func(kind cluster.Kind, actor cluster.Actor, payload any, ids ...string) []byte {
+		n++
+		return kindEnv(t, kind, 3600+n, actor, payload, ids...)
+	}
+	hash := func(s string) string { return access.HashKey(s) }
+	three := 3
+	admin := cluster.Actor{ID: "K1", Name: "bootstrap admin", Role: access.RoleAdmin} // the bootstrap key below
+	cmds := [][]byte{
+		env(access.KindKeyCreate, cluster.SystemActor, access.KeyCreate{Name: "bootstrap admin", Role: access.RoleAdmin, Hash: hash("a"), Bootstrap: true}, "K1"),
+		env(access.KindKeyCreate, cluster.SystemActor, access.KeyCreate{Name: "again", Role: access.RoleAdmin, Hash: hash("b"), Bootstrap: true}, "K2"), // refused: keys exist
+		env(access.KindKeyCreate, admin, access.KeyCreate{Name: "Desk 1", Role: access.RoleReception, Hash: hash("c")}, "K3"),
+		env(access.KindKeyCreate, admin, access.KeyCreate{Name: "dup", Role: access.RoleReception, Hash: hash("c")}, "K4"), // refused: same hash
+		env(access.KindKeyRevoke, admin, access.KeyRevoke{ID: "K1"}),                                                       // refused: last admin
+		env(access.KindKeyRevoke, admin, access.KeyRevoke{ID: "K3"}),
+		env(directory.KindDirectoryLoad, cluster.SystemActor, demo),
+		env(directory.KindDirectoryLoad, cluster.SystemActor, demo), // refused: loaded
+		env(directory.KindServiceStatus, testDesk, directory.ServiceStatus{ServiceID: "mh-crisis", Status: "amber", Places: &three}),
+		env(directory.KindServiceStatus, testDesk, directory.ServiceStatus{ServiceID: "ph-market", Status: "red", Places: &three}), // refused: slots, not places
+		env(directory.KindServiceExcept, testAdmin, directory.ServiceException{ServiceID: "ph-market", Date: "2026-12-24", Sessions: []routing.Session{{Start: "09:00", End: "12:00", Slots: 2}}}),
+		env(directory.KindBankHolidaysSet, testAdmin, directory.BankHolidays{Dates: []string{"2026-12-29"}}),
+		env(KindAttendanceCreate, testDesk, AttendanceCreate{Complaint: "collapsed"}, "A1"),
+		env(KindPatientCreate, testDesk, PatientCreate{GivenName: "Ada", FamilyName: "Lovelace", DateOfBirth: "1990-12-10", Postcode: "DY2 8AD"}, "P1"),
+		env(KindPatientCreate, testDesk, PatientCreate{GivenName: "Adah", FamilyName: "Lovelace", DateOfBirth: "1990-12-10", Postcode: "DY2 8AD"}, "P2"), // refused: likely P1
+		env(KindPatientCreate, testDesk, PatientCreate{GivenName: "Adah", FamilyName: "Lovelace", DateOfBirth: "1990-12-10", ConfirmNew: true}, "P3"),
+		env(KindAttendancePatient, testDesk, AttendancePatient{AttendanceID: "A1", PatientID: "P1"}),
+		env(KindRegistrationCreate, testDesk, RegistrationCreate{AttendanceID: "A1", Consent: true}, "R1"),
+		env(KindRegistrationStatus, testDesk, RegistrationStatus{RegistrationID: "R1", Status: "accepted"}), // refused: not sent
+		env(KindRegistrationStatus, testDesk, RegistrationStatus{RegistrationID: "R1", Status: "sent"}),
+		env(KindRegistrationStatus, testDesk, RegistrationStatus{RegistrationID: "R1", Status: "accepted"}),
+	}
+	var logs []*raft.Log
+	for i := 0; i < len(cmds); i += 2 { // two commands per entry
+		end := min(i+2, len(cmds))
+		logs = append(logs, cmdLog(uint64(len(logs)+1), cmds[i:end]...))
+	}
+	return logs
+}
+
+// TestWorkflowCommandsAreDeterministic: two replicas applying the same log
+// (one batch vs one entry at a time) reach the same state hash and return
+// the same results, refusals included; the decisions are the expected ones.
+func TestWorkflowCommandsAreDeterministic(t *testing.T) {
+	logs := workflowLog(t)
+	a, b := newTestFSM(t), newTestFSM(t)
+	ra := applyInBatches(a, logs, len(logs))
+	rb := applyInBatches(b, logs, 1)
+	ha, ia := mustHash(t, a)
+	hb, ib := mustHash(t, b)
+	if ha != hb || ia != ib {
+		t.Fatalf("replicas differ: %s@%d vs %s@%d", ha, ia, hb, ib)
+	}
+	var flatA, flatB []*cluster.Result
+	for _, r := range ra {
+		for _, x := range r {
+			flatA = append(flatA, x.([]*cluster.Result)...)
+		}
+	}
+	for _, r := range rb {
+		for _, x := range r {
+			flatB = append(flatB, x.([]*cluster.Result)...)
+		}
+	}
+	if !reflect.DeepEqual(flatA, flatB) {
+		t.Fatal("replicas returned different results")
+	}
+	wantErr := map[int]string{1: cluster.CodeConflict, 3: cluster.CodeConflict, 4: cluster.CodeConflict, 7: cluster.CodeConflict, 9: cluster.CodeInvalid, 14: cluster.CodeConflict, 18: cluster.CodeConflict}
+	for i, r := range flatA {
+		code := ""
+		if r.Err != nil {
+			code = r.Err.Code
+		}
+		if code != wantErr[i] {
+			t.Errorf("command %d: error %v, want code %q", i, r.Err, wantErr[i])
+		}
+	}
+	if !strings.Contains(flatA[14].Err.Fields["candidates.P1"], "same date of birth") {
+		t.Errorf("duplicate patient refusal %+v", flatA[14].Err)
+	}
+	var reg RegistrationRecord
+	if err := json.Unmarshal(flatA[17].Value, &reg); err != nil || reg.ODSCode != "X99002" {
+		t.Fatalf("registration %s: %v", flatA[17].Value, err)
+	}
+	view := a.OpenView(t)
+	v := view
+	p, err := In(v).Patient("P1")
+	if err != nil || p.GPPractice != "X99002" {
+		t.Fatalf("P1 after acceptance: %+v %v", p, err)
+	}
+	keys, err := access.In(v).APIKeys()
+	if err != nil || len(keys) != 2 || keys[0].Revoked || !keys[1].Revoked {
+		t.Fatalf("keys %+v %v", keys, err)
+	}
+	if gen, err := access.In(v).AccessGeneration(); err != nil || gen == 0 {
+		t.Fatalf("access generation %d %v", gen, err)
+	}
+	svc, err := directory.In(v).Service("mh-crisis")
+	if err != nil || svc.Capacity.Places != 3 || svc.RAG.Status != routing.StatusAmber || svc.RAG.SetBy != "Desk 1" {
+		t.Fatalf("mh-crisis %+v %v", svc, err)
+	}
+	d, err := directory.In(v).Directory()
+	if err != nil || len(d.ExtraBankHolidays) != 1 {
+		t.Fatalf("directory %v", err)
+	}
+}
+
+// TestWorkflowRefusalsChangeNothing: each refused command leaves the data
+// (every key but the applied index and clock) as it was.
+func TestWorkflowRefusalsChangeNothing(t *testing.T) {
+	logs := workflowLog(t)
+	f := newTestFSM(t)
+	applyInBatches(f, logs, len(logs))
+	before := dataHash(t, f)
+	n := len(logs)
+	refused := [][]byte{
+		kindEnv(t, access.KindKeyCreate, 9000, testAdmin, access.KeyCreate{Name: "x", Role: "porter", Hash: access.HashKey("z")}, "K9"),
+		kindEnv(t, access.KindKeyCreate, 9000, testDesk, access.KeyCreate{Name: "x", Role: access.RoleAdmin, Hash: access.HashKey("y")}, "K8"),  // not an admin key
+		kindEnv(t, access.KindKeyCreate, 9000, testAdmin, access.KeyCreate{Name: "x", Role: access.RoleAdmin, Hash: access.HashKey("w")}, "K7"), // no such key
+		kindEnv(t, access.KindKeyRevoke, 9000, cluster.Actor{ID: "K3", Name: "Desk 1", Role: access.RoleAdmin}, access.KeyRevoke{ID: "K1"}),     // revoked, and not admin
+		kindEnv(t, directory.KindServicePut, 9001, testAdmin, routing.Service{ID: "x", Name: "X", Tier: "hospital", Postcode: "DY1 1AA"}),
+		kindEnv(t, KindPatientCreate, 9002, testDesk, PatientCreate{GivenName: "A", FamilyName: "B", DateOfBirth: "1990-01-01", NHSNumber: "9434765918"}, "P9"),
+		kindEnv(t, KindAttendancePatient, 9003, testDesk, AttendancePatient{AttendanceID: "A1", PatientID: "P3"}),
+		kindEnv(t, KindRegistrationCreate, 9004, testDesk, RegistrationCreate{AttendanceID: "nope"}, "R9"),
+		kindEnv(t, KindRegistrationStatus, 9005, testDesk, RegistrationStatus{RegistrationID: "R1", Status: "refused", Reason: "x"}),
+	}
+	for i, e := range refused {
+		res := f.ApplyBatch([]*raft.Log{cmdLog(uint64(n+1+i), e)})
+		if r := resultValue(t, res[0]); r.Err == nil {
+			t.Fatalf("command %d was not refused: %s", i, r.Value)
+		}
+	}
+	if after := dataHash(t, f); after != before {
+		t.Fatal("a refused command changed the data")
+	}
+}

@@ -1,0 +1,122 @@
+package care
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/frontdoor-ucc/frontdoor/cluster/directory"
+	"github.com/frontdoor-ucc/frontdoor/cluster/protocolset"
+	"github.com/frontdoor-ucc/frontdoor/routing"
+	"github.com/frontdoor-ucc/frontdoor/triage"
+)
+
+// BenchmarkWorkflowTriageAndRoute: one walk-in from arrival to a routed
+// pharmacy decision, as Apply runs it: attendance.create (triage session
+// started on the pinned set) then one attendance.answer with every answer,
+// which reaches the outcome, routes over the directory and slot load in
+// state and takes the slot. Reported per attendance (two commands, two
+// Badger commits with fsync).
+func BenchmarkWorkflowTriageAndRoute(b *testing.B) {
+	dir, err := routing.DemoDirectory()
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := newTestFSM(b)
+	f.ApplyBatch([]*raft.Log{
+		cmdLog(1, kindEnv(b, protocolset.KindProtocolsLoad, 1, bootstrap, protocolsLoadPayload())),
+		cmdLog(2, kindEnv(b, directory.KindDirectoryLoad, 2, bootstrap, dir)),
+	})
+	answers := screenNo(b)
+	for _, k := range []string{"very_unwell", "retention", "catheter", "upper_tract", "visible_blood", "ask_pregnant", "recurrent", "vaginal"} {
+		answers = append(answers, triage.Reply{Question: k, Value: "no"})
+	}
+	age := 30
+	idx := uint64(3)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		id := fmt.Sprintf("W%08d", i)
+		create := kindEnv(b, KindAttendanceCreate, 10+i, testReception, AttendanceCreate{Complaint: "burning pee", Protocol: "urinary-symptoms",
+			Patient: Patient{Postcode: "DY1 1AA"}, Context: &TriageContext{AgeYears: &age, Sex: "female", Pregnant: "no"}}, id)
+		answer := kindEnv(b, KindAttendanceAnswer, 10+i, testReception, AttendanceAnswers{AttendanceID: id, Answers: answers})
+		r1 := f.ApplyBatch([]*raft.Log{cmdLog(idx, create)})
+		r2 := f.ApplyBatch([]*raft.Log{cmdLog(idx+1, answer)})
+		idx += 2
+		if resultValue(b, r1[0]).Err != nil || resultValue(b, r2[0]).Err != nil {
+			b.Fatalf("refused: %v %v", resultValue(b, r1[0]).Err, resultValue(b, r2[0]).Err)
+		}
+	}
+}
+
+// BenchmarkApplyAnswer: one attendance.answer command that reaches the
+// outcome and routes (the expensive kind), applied on a state that already
+// holds `prior` routed attendances (their slot records are what loadAt
+// reads). The attendance.create before each is not timed.
+func BenchmarkApplyAnswer(b *testing.B) {
+	for _, prior := range []int{0, 2000} {
+		b.Run(fmt.Sprintf("prior=%d", prior), func(b *testing.B) {
+			dir, err := routing.DemoDirectory()
+			if err != nil {
+				b.Fatal(err)
+			}
+			f := newTestFSM(b)
+			f.ApplyBatch([]*raft.Log{
+				cmdLog(1, kindEnv(b, protocolset.KindProtocolsLoad, 1, bootstrap, protocolsLoadPayload())),
+				cmdLog(2, kindEnv(b, directory.KindDirectoryLoad, 2, bootstrap, dir)),
+			})
+			answers := screenNo(b)
+			for _, k := range []string{"very_unwell", "retention", "catheter", "upper_tract", "visible_blood", "ask_pregnant", "recurrent", "vaginal"} {
+				answers = append(answers, triage.Reply{Question: k, Value: "no"})
+			}
+			age := 30
+			idx := uint64(3)
+			n := 0
+			one := func(timed bool) {
+				id := fmt.Sprintf("W%08d", n)
+				create := kindEnv(b, KindAttendanceCreate, 10+n/100, testReception, AttendanceCreate{Complaint: "burning pee", Protocol: "urinary-symptoms",
+					Patient: Patient{Postcode: "DY1 1AA", NHSNumber: benchNHSNumber(n)}, Context: &TriageContext{AgeYears: &age, Sex: "female", Pregnant: "no"}}, id)
+				answer := kindEnv(b, KindAttendanceAnswer, 10+n/100, testReception, AttendanceAnswers{AttendanceID: id, Answers: answers})
+				n++
+				if timed {
+					b.StopTimer()
+				}
+				r1 := f.ApplyBatch([]*raft.Log{cmdLog(idx, create)})
+				if timed {
+					b.StartTimer()
+				}
+				r2 := f.ApplyBatch([]*raft.Log{cmdLog(idx+1, answer)})
+				idx += 2
+				if resultValue(b, r1[0]).Err != nil || resultValue(b, r2[0]).Err != nil {
+					b.Fatalf("refused: %v %v", resultValue(b, r1[0]).Err, resultValue(b, r2[0]).Err)
+				}
+			}
+			for range prior {
+				one(false)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				one(true)
+			}
+		})
+	}
+}
+
+// benchNHSNumber is the n-th valid (Modulus 11) NHS number from 400000000x.
+func benchNHSNumber(n int) string {
+	for base := 400000000 + n*2; ; base++ {
+		d := fmt.Sprintf("%09d", base)
+		sum := 0
+		for i, c := range d {
+			sum += int(c-'0') * (10 - i)
+		}
+		check := 11 - sum%11
+		if check == 11 {
+			check = 0
+		}
+		if check != 10 {
+			return fmt.Sprintf("%s%d", d, check)
+		}
+	}
+}
