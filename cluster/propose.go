@@ -96,7 +96,7 @@ func (s *Store) precheck(ctx context.Context, c Command, p Proposal, lv int, now
 		if c.Check == nil {
 			return nil
 		}
-		err := c.Check(v, p.Actor, p.Payload)
+		err := c.Check(v, p.Actor, now, p.Payload)
 		var ce *CommandError
 		if errors.As(err, &ce) {
 			res = &Result{Err: ce}

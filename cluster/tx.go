@@ -32,9 +32,9 @@ type Command struct {
 	// IDs is how many sortable IDs the proposer generates for it.
 	IDs int
 	// Check, optional, refuses a command that cannot succeed with a
-	// *CommandError before it is proposed. It reads the leader's state and
-	// must not write.
-	Check func(r Reader, actor Actor, payload json.RawMessage) error
+	// *CommandError before it is proposed. It reads the leader's state at
+	// the leader's clock now, and must not write.
+	Check func(r Reader, actor Actor, now time.Time, payload json.RawMessage) error
 	// Apply executes the command. It returns the value to put in
 	// Result.Value, a *CommandError for a business failure (nothing it
 	// wrote is kept), or any other error, which stops the node: an internal

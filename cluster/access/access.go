@@ -2,6 +2,7 @@ package access
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -192,7 +193,7 @@ func HashKey(secret string) string { return cluster.HashToken(secret) }
 // Commands are this package's command kinds, for cluster.Config.Commands.
 func Commands() []cluster.Command {
 	return []cluster.Command{
-		{Kind: KindKeyCreate, Since: 1, IDs: 1, Apply: applyKeyCreate},
+		{Kind: KindKeyCreate, Since: 1, IDs: 1, Check: checkKeyCreate, Apply: applyKeyCreate},
 		{Kind: KindKeyRevoke, Since: 1, Apply: applyKeyRevoke},
 	}
 }
@@ -342,4 +343,27 @@ func (v State) AccessGeneration() (uint64, error) {
 		return 0, err
 	}
 	return strconv.ParseUint(string(b), 10, 64)
+}
+
+// checkKeyCreate is the leader's check of key.create: a responder key's
+// service is a rapid response team in the directory.
+func checkKeyCreate(r cluster.Reader, _ cluster.Actor, _ time.Time, raw json.RawMessage) error {
+	var in KeyCreate
+	if err := json.Unmarshal(raw, &in); err != nil {
+		return cluster.PayloadError(err)
+	}
+	if in.ServiceID == "" {
+		return nil
+	}
+	svc, err := directory.In(r).Service(in.ServiceID)
+	if errors.Is(err, cluster.ErrNotFound) {
+		svc, err = nil, nil
+	}
+	if err != nil {
+		return err
+	}
+	if msg := ValidateKeyService(in.ServiceID, svc); msg != "" {
+		return cluster.Invalid(map[string]string{"service_id": msg})
+	}
+	return nil
 }

@@ -59,7 +59,7 @@ func (p *AttendanceAddress) Validate() map[string]string {
 
 func addressCommands() []cluster.Command {
 	return []cluster.Command{
-		{Kind: KindAttendanceAddress, Since: logicTriageRules1, Apply: applyAttendanceAddress},
+		{Kind: KindAttendanceAddress, Since: logicTriageRules1, Check: checkAttendanceOpen, Apply: applyAttendanceAddress},
 	}
 }
 

@@ -620,7 +620,7 @@ func (p *DispatchDeliveryReport) Validate(failed bool) map[string]string {
 	if p.Attempts < 0 {
 		f["attempts"] = "must not be negative"
 	}
-	if failed && p.Result != routing.DeliveryPermanent && p.Result != routing.DeliveryExhausted {
+	if failed && p.Result != NotifyPermanent && p.Result != NotifyExhausted {
 		f["result"] = "must be permanent_failure or retries_exhausted"
 	}
 	if len(p.Error) > 2000 {
@@ -644,9 +644,9 @@ const ErrDeadlineNotPassed = "acceptance deadline has not passed"
 
 func dispatchCommands() []cluster.Command {
 	return []cluster.Command{
-		{Kind: KindDispatchAccept, Since: 1, Apply: applyDispatchAccept},
-		{Kind: KindDispatchDecline, Since: 1, Apply: applyDispatchDecline},
-		{Kind: KindDispatchStatus, Since: 1, Apply: applyDispatchStatus},
+		{Kind: KindDispatchAccept, Since: 1, Check: checkDispatchAccept, Apply: applyDispatchAccept},
+		{Kind: KindDispatchDecline, Since: 1, Check: checkDispatchDecline, Apply: applyDispatchDecline},
+		{Kind: KindDispatchStatus, Since: 1, Check: checkDispatchStatus, Apply: applyDispatchStatus},
 		{Kind: KindDispatchDelivered, Since: 1, Apply: applyDispatchDelivered},
 		{Kind: KindDispatchDeliveryFailed, Since: 1, Apply: applyDispatchDeliveryFailed},
 		{Kind: KindDispatchEscalate, Since: 1, Apply: applyDispatchEscalate},

@@ -281,7 +281,7 @@ func TestDispatchEscalationInFSM(t *testing.T) {
 		t.Fatalf("failure without result: %+v", res.Err)
 	}
 	r.ok(deadline+12, KindDispatchDeliveryFailed, cluster.SystemActor, DispatchDeliveryReport{WebhookID: "msg_A2-d1", Attempts: 1, HTTPStatus: 410,
-		Result: routing.DeliveryPermanent, Error: "notify: permanent failure: HTTP 410"})
+		Result: NotifyPermanent, Error: "notify: permanent failure: HTTP 410"})
 	f1 := r.dispatch("A2-d1")
 	if f1.Status != DispatchEscalated || f1.Escalation != "delivery_failed" || f1.Delivery.Status != DeliveryFailed || f1.EscalatedTo != "A2-d2" {
 		t.Fatalf("failed dispatch %+v", f1)

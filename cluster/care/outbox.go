@@ -30,9 +30,9 @@ import (
 
 // DispatchConfig tunes the worker. Zero fields take the defaults noted.
 type DispatchConfig struct {
-	// Notifier delivers webhooks (default routing.NewNotifier(): 10s per
+	// Notifier delivers webhooks (default NewNotifier(): 10s per
 	// attempt, 6 attempts, backoff 500ms..30s).
-	Notifier *routing.Notifier
+	Notifier *Notifier
 	// Poll is the longest wait between scans (default 1s).
 	Poll time.Duration
 	// LeaderPoll is how often leadership is checked (default 100ms).
@@ -49,7 +49,7 @@ type DispatchConfig struct {
 
 func (c DispatchConfig) withDefaults() DispatchConfig {
 	if c.Notifier == nil {
-		c.Notifier = routing.NewNotifier()
+		c.Notifier = NewNotifier()
 	}
 	if c.Poll <= 0 {
 		c.Poll = time.Second
@@ -229,22 +229,22 @@ func (w *outboxWorker) deliver(ctx context.Context, e *OutboxEntry) {
 		svc, err = directory.In(v).Service(e.ServiceID)
 		return err
 	})
-	var res routing.DeliveryResult
+	var res DeliveryResult
 	switch {
 	case errors.Is(err, cluster.ErrNotFound) || (err == nil && (svc.Webhook == nil || svc.Webhook.URL == "")):
-		res = routing.DeliveryResult{Status: routing.DeliveryPermanent, LastError: "service " + e.ServiceID + " has no dispatch webhook"}
+		res = DeliveryResult{Status: NotifyPermanent, LastError: "service " + e.ServiceID + " has no dispatch webhook"}
 	case err != nil:
 		return
 	default:
 		res, _ = w.cfg.Notifier.Notify(ctx, *svc.Webhook, e.ID, e.Body)
 	}
-	if res.Status == routing.DeliveryCancelled || ctx.Err() != nil {
+	if res.Status == NotifyCancelled || ctx.Err() != nil {
 		return
 	}
 	w.m.deliveries.WithLabelValues(res.Status).Inc()
 	kind := KindDispatchDeliveryFailed
 	rep := DispatchDeliveryReport{WebhookID: e.ID, Attempts: res.Attempts, HTTPStatus: res.LastStatus, Error: res.LastError}
-	if res.Status == routing.DeliveryDelivered {
+	if res.Status == NotifyDelivered {
 		kind = KindDispatchDelivered
 	} else {
 		rep.Result = res.Status

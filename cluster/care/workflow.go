@@ -68,12 +68,12 @@ type AttendanceStatusChange struct {
 
 func workflowCommands() []cluster.Command {
 	return []cluster.Command{
-		{Kind: KindAttendanceAnswer, Since: 1, Apply: applyAttendanceAnswer},
-		{Kind: KindAttendanceObserve, Since: 1, Apply: applyAttendanceObserve},
-		{Kind: KindAttendanceConfirm, Since: 1, Apply: applyAttendanceConfirm},
-		{Kind: KindAttendanceOverride, Since: 1, Apply: applyAttendanceOverride},
-		{Kind: KindAttendanceStatus, Since: 1, Apply: applyAttendanceStatus},
-		{Kind: KindAttendanceCheckIn, Since: 1, Apply: applyAttendanceCheckIn},
+		{Kind: KindAttendanceAnswer, Since: 1, Check: checkAttendanceAnswer, Apply: applyAttendanceAnswer},
+		{Kind: KindAttendanceObserve, Since: 1, Check: checkAttendanceOpen, Apply: applyAttendanceObserve},
+		{Kind: KindAttendanceConfirm, Since: 1, Check: checkAttendanceConfirm, Apply: applyAttendanceConfirm},
+		{Kind: KindAttendanceOverride, Since: 1, Check: checkAttendanceOpen, Apply: applyAttendanceOverride},
+		{Kind: KindAttendanceStatus, Since: 1, Check: checkAttendanceOpen, Apply: applyAttendanceStatus},
+		{Kind: KindAttendanceCheckIn, Since: 1, Check: checkAttendanceCheckIn, Apply: applyAttendanceCheckIn},
 	}
 }
 

@@ -114,7 +114,7 @@ func protocolLintError(errs []triage.LintError) *cluster.CommandError {
 func Commands() []cluster.Command {
 	return []cluster.Command{
 		{Kind: KindProtocolsLoad, Since: 1, Apply: applyProtocolsLoad},
-		{Kind: KindProtocolUpload, Since: 1, Apply: applyProtocolUpload},
+		{Kind: KindProtocolUpload, Since: 1, Check: checkProtocolUpload, Apply: applyProtocolUpload},
 		{Kind: KindProtocolActivate, Since: 1, Apply: applyProtocolActivate},
 	}
 }
@@ -539,4 +539,15 @@ func (v State) ProtocolVersions() ([]ProtocolVersion, error) {
 	out := []ProtocolVersion{}
 	out, err := cluster.ScanValues(v.r, prefixProtocolVersion, out)
 	return out, err
+}
+
+// checkProtocolUpload is the leader's check of protocol.upload: the file
+// lints against the active set and its version is new.
+func checkProtocolUpload(r cluster.Reader, _ cluster.Actor, _ time.Time, raw json.RawMessage) error {
+	var in ProtocolUpload
+	if err := json.Unmarshal(raw, &in); err != nil {
+		return cluster.PayloadError(err)
+	}
+	_, _, _, err := checkUpload(r, []byte(in.Content))
+	return err
 }

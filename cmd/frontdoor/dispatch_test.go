@@ -21,7 +21,7 @@ import (
 )
 
 // webhookReceiver is a rapid response team's endpoint: it verifies every
-// Standard Webhooks signature with routing.Verify and counts deliveries by
+// Standard Webhooks signature with care.Verify and counts deliveries by
 // webhook-id (the receiver-side de-duplication key).
 type webhookReceiver struct {
 	srv     *httptest.Server
@@ -47,13 +47,13 @@ func newWebhookReceiver(t *testing.T) *webhookReceiver {
 		body, _ := io.ReadAll(req.Body)
 		r.mu.Lock()
 		secret, known := r.secrets[req.URL.Path]
-		if !known || routing.Verify(secret, req.Header, body, 5*time.Minute, time.Now()) != nil {
+		if !known || care.Verify(secret, req.Header, body, 5*time.Minute, time.Now()) != nil {
 			r.bad++
 			r.mu.Unlock()
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
-		id := req.Header.Get(routing.HeaderWebhookID)
+		id := req.Header.Get(care.HeaderWebhookID)
 		r.seen[id]++
 		r.bodies[id], r.paths[id] = body, req.URL.Path
 		code := r.status[req.URL.Path]
@@ -106,9 +106,9 @@ type testClock struct{ offset atomic.Int64 }
 
 func (c *testClock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
 func (c *testClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
-func fastNotifier() *routing.Notifier        { return fastNotifierN(200) }
-func fastNotifierN(attempts int) *routing.Notifier {
-	return &routing.Notifier{Client: &http.Client{}, Timeout: 2 * time.Second, MaxAttempts: attempts,
+func fastNotifier() *care.Notifier           { return fastNotifierN(200) }
+func fastNotifierN(attempts int) *care.Notifier {
+	return &care.Notifier{Client: &http.Client{}, Timeout: 2 * time.Second, MaxAttempts: attempts,
 		BaseBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Jitter: func() float64 { return 0.5 }, Now: time.Now}
 }
 

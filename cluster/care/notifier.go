@@ -1,4 +1,4 @@
-package routing
+package care
 
 import (
 	"bytes"
@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/frontdoor-ucc/frontdoor/routing"
 )
 
 // Standard Webhooks header names.
@@ -23,27 +25,10 @@ const (
 	HeaderWebhookSignature = "webhook-signature"
 )
 
-// DecodeSecret turns a webhook secret into HMAC key bytes. A secret in
-// the Standard Webhooks form "whsec_<base64>" is base64-decoded; any
-// other string is used as raw bytes.
-func DecodeSecret(secret string) ([]byte, error) {
-	if rest, ok := strings.CutPrefix(secret, "whsec_"); ok {
-		k, err := base64.StdEncoding.DecodeString(rest)
-		if err != nil {
-			return nil, fmt.Errorf("decode whsec secret: %w", err)
-		}
-		return k, nil
-	}
-	if secret == "" {
-		return nil, errors.New("empty webhook secret")
-	}
-	return []byte(secret), nil
-}
-
 // Sign returns the Standard Webhooks signature header value
 // "v1,<base64 HMAC-SHA256 of id.timestamp.body>".
 func Sign(secret, id string, ts int64, body []byte) (string, error) {
-	key, err := DecodeSecret(secret)
+	key, err := routing.DecodeSecret(secret)
 	if err != nil {
 		return "", err
 	}
@@ -82,7 +67,7 @@ func Verify(secret string, h http.Header, body []byte, tolerance time.Duration, 
 	if d := now.Sub(time.Unix(ts, 0)); d > tolerance || d < -tolerance {
 		return fmt.Errorf("webhook timestamp %d is %s from now: %w", ts, d, ErrTimestampSkew)
 	}
-	key, err := DecodeSecret(secret)
+	key, err := routing.DecodeSecret(secret)
 	if err != nil {
 		return err
 	}
@@ -96,12 +81,12 @@ func Verify(secret string, h http.Header, body []byte, tolerance time.Duration, 
 	return ErrInvalidSignature
 }
 
-// Delivery outcomes.
+// Outcomes of one Notify call (DeliveryResult.Status).
 const (
-	DeliveryDelivered = "delivered"
-	DeliveryPermanent = "permanent_failure" // 4xx other than 408/429: do not retry
-	DeliveryExhausted = "retries_exhausted"
-	DeliveryCancelled = "cancelled"
+	NotifyDelivered = "delivered"
+	NotifyPermanent = "permanent_failure" // 4xx other than 408/429: do not retry
+	NotifyExhausted = "retries_exhausted"
+	NotifyCancelled = "cancelled"
 )
 
 // DeliveryResult reports one Notify call.
@@ -178,11 +163,11 @@ func (n *Notifier) Backoff(attempt int) time.Duration {
 // permanent failure; anything else (5xx, 408, 429, network errors,
 // attempt timeouts) is retried up to MaxAttempts. The returned error is
 // nil only when delivered.
-func (n *Notifier) Notify(ctx context.Context, hook Webhook, msgID string, body []byte) (DeliveryResult, error) {
+func (n *Notifier) Notify(ctx context.Context, hook routing.Webhook, msgID string, body []byte) (DeliveryResult, error) {
 	var res DeliveryResult
 	key := hook.Secret
-	if _, err := DecodeSecret(key); err != nil {
-		res.Status = DeliveryPermanent
+	if _, err := routing.DecodeSecret(key); err != nil {
+		res.Status = NotifyPermanent
 		return res, fmt.Errorf("notify %s: %w", hook.URL, err)
 	}
 	max := n.MaxAttempts
@@ -191,7 +176,7 @@ func (n *Notifier) Notify(ctx context.Context, hook Webhook, msgID string, body 
 	}
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
-			res.Status = DeliveryCancelled
+			res.Status = NotifyCancelled
 			return res, fmt.Errorf("notify %s: %w", hook.URL, err)
 		}
 		res.Attempts = attempt
@@ -203,18 +188,18 @@ func (n *Notifier) Notify(ctx context.Context, hook Webhook, msgID string, body 
 		}
 		switch {
 		case err == nil && code >= 200 && code < 300:
-			res.Status = DeliveryDelivered
+			res.Status = NotifyDelivered
 			return res, nil
 		case err == nil && code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests:
-			res.Status = DeliveryPermanent
+			res.Status = NotifyPermanent
 			return res, fmt.Errorf("notify %s: permanent failure: HTTP %d", hook.URL, code)
 		}
 		if ctx.Err() != nil {
-			res.Status = DeliveryCancelled
+			res.Status = NotifyCancelled
 			return res, fmt.Errorf("notify %s: %w", hook.URL, ctx.Err())
 		}
 		if attempt >= max {
-			res.Status = DeliveryExhausted
+			res.Status = NotifyExhausted
 			if err != nil {
 				return res, fmt.Errorf("notify %s: %d attempts: %w", hook.URL, attempt, err)
 			}
@@ -225,13 +210,13 @@ func (n *Notifier) Notify(ctx context.Context, hook Webhook, msgID string, body 
 			sleep = sleepCtx
 		}
 		if err := sleep(ctx, n.Backoff(attempt)); err != nil {
-			res.Status = DeliveryCancelled
+			res.Status = NotifyCancelled
 			return res, fmt.Errorf("notify %s: %w", hook.URL, err)
 		}
 	}
 }
 
-func (n *Notifier) attempt(ctx context.Context, hook Webhook, msgID string, body []byte) (int, error) {
+func (n *Notifier) attempt(ctx context.Context, hook routing.Webhook, msgID string, body []byte) (int, error) {
 	if n.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, n.Timeout)

@@ -1,4 +1,4 @@
-package routing
+package care
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/frontdoor-ucc/frontdoor/routing"
 )
 
 const testSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -56,8 +58,8 @@ func TestNotifierRetriesThenDelivers(t *testing.T) {
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
 	n, sleeps := testNotifier()
-	res, err := n.Notify(context.Background(), Webhook{URL: srv.URL, Secret: testSecret}, "msg_1", []byte(`{"dispatch":"d1"}`))
-	if err != nil || res.Status != DeliveryDelivered || res.Attempts != 4 || res.LastStatus != 204 {
+	res, err := n.Notify(context.Background(), routing.Webhook{URL: srv.URL, Secret: testSecret}, "msg_1", []byte(`{"dispatch":"d1"}`))
+	if err != nil || res.Status != NotifyDelivered || res.Attempts != 4 || res.LastStatus != 204 {
 		t.Fatalf("result %+v err %v", res, err)
 	}
 	for i, v := range rc.verified {
@@ -84,8 +86,8 @@ func TestNotifierPermanentFailure(t *testing.T) {
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
 	n, sleeps := testNotifier()
-	res, err := n.Notify(context.Background(), Webhook{URL: srv.URL, Secret: testSecret}, "msg_2", []byte(`{}`))
-	if err == nil || res.Status != DeliveryPermanent || res.Attempts != 1 || rc.calls != 1 || len(*sleeps) != 0 {
+	res, err := n.Notify(context.Background(), routing.Webhook{URL: srv.URL, Secret: testSecret}, "msg_2", []byte(`{}`))
+	if err == nil || res.Status != NotifyPermanent || res.Attempts != 1 || rc.calls != 1 || len(*sleeps) != 0 {
 		t.Fatalf("result %+v err %v calls %d sleeps %v", res, err, rc.calls, *sleeps)
 	}
 }
@@ -96,8 +98,8 @@ func TestNotifierExhaustsRetries(t *testing.T) {
 	defer srv.Close()
 	n, _ := testNotifier()
 	n.MaxAttempts = 3
-	res, err := n.Notify(context.Background(), Webhook{URL: srv.URL, Secret: testSecret}, "msg_3", []byte(`{}`))
-	if err == nil || res.Status != DeliveryExhausted || res.Attempts != 3 || rc.calls != 3 {
+	res, err := n.Notify(context.Background(), routing.Webhook{URL: srv.URL, Secret: testSecret}, "msg_3", []byte(`{}`))
+	if err == nil || res.Status != NotifyExhausted || res.Attempts != 3 || rc.calls != 3 {
 		t.Fatalf("result %+v err %v calls %d", res, err, rc.calls)
 	}
 }
@@ -108,8 +110,8 @@ func TestNotifierAttemptTimeout(t *testing.T) {
 	defer srv.Close()
 	n, _ := testNotifier()
 	n.Timeout = 100 * time.Millisecond
-	res, err := n.Notify(context.Background(), Webhook{URL: srv.URL, Secret: testSecret}, "msg_4", []byte(`{}`))
-	if err != nil || res.Status != DeliveryDelivered || res.Attempts != 2 {
+	res, err := n.Notify(context.Background(), routing.Webhook{URL: srv.URL, Secret: testSecret}, "msg_4", []byte(`{}`))
+	if err != nil || res.Status != NotifyDelivered || res.Attempts != 2 {
 		t.Fatalf("result %+v err %v: the first attempt should time out and the second deliver", res, err)
 	}
 }
@@ -121,8 +123,8 @@ func TestNotifierCancelled(t *testing.T) {
 	n, _ := testNotifier()
 	ctx, cancel := context.WithCancel(context.Background())
 	n.Sleep = func(ctx context.Context, d time.Duration) error { cancel(); return ctx.Err() }
-	res, err := n.Notify(ctx, Webhook{URL: srv.URL, Secret: testSecret}, "msg_5", []byte(`{}`))
-	if !errors.Is(err, context.Canceled) || res.Status != DeliveryCancelled || res.Attempts != 1 {
+	res, err := n.Notify(ctx, routing.Webhook{URL: srv.URL, Secret: testSecret}, "msg_5", []byte(`{}`))
+	if !errors.Is(err, context.Canceled) || res.Status != NotifyCancelled || res.Attempts != 1 {
 		t.Fatalf("result %+v err %v", res, err)
 	}
 }
