@@ -41,10 +41,10 @@ type problemBody struct {
 // ?consistency=linearizable from every node (a follower forwards that read).
 func TestWritesThroughFollowerAreLinearizableEverywhere(t *testing.T) {
 	tc := newTestCluster(t, 3)
-	f := tc.follower(t)
+	f := tc.Follower(t)
 	var ids []string
 	for i := 0; i < 5; i++ {
-		resp, body := tc.do(t, f, http.MethodPost, "/v1/attendances", adaBody, nil)
+		resp, body := tc.Do(t, f, http.MethodPost, "/v1/attendances", adaBody, nil)
 		if resp.StatusCode != http.StatusCreated {
 			t.Fatalf("POST via follower: %d %s", resp.StatusCode, body)
 		}
@@ -58,41 +58,41 @@ func TestWritesThroughFollowerAreLinearizableEverywhere(t *testing.T) {
 		}
 		ids = append(ids, c.ID)
 	}
-	for _, tn := range tc.nodes {
+	for _, tn := range tc.Nodes {
 		for _, id := range ids {
-			resp, body := tc.do(t, tn, http.MethodGet, "/v1/attendances/"+id+"?consistency=linearizable", "", nil)
+			resp, body := tc.Do(t, tn, http.MethodGet, "/v1/attendances/"+id+"?consistency=linearizable", "", nil)
 			if resp.StatusCode != http.StatusOK {
-				t.Fatalf("%s: GET %s: %d %s", tn.id, id, resp.StatusCode, body)
+				t.Fatalf("%s: GET %s: %d %s", tn.ID, id, resp.StatusCode, body)
 			}
 			var c created
 			decodeJSON(t, body, &c)
 			if c.ID != id || c.Patient.NHSNumber != "9434765919" {
-				t.Fatalf("%s: read back %s", tn.id, body)
+				t.Fatalf("%s: read back %s", tn.ID, body)
 			}
 		}
-		resp, body := tc.do(t, tn, http.MethodGet, "/v1/attendances?status=arrived&consistency=linearizable", "", nil)
+		resp, body := tc.Do(t, tn, http.MethodGet, "/v1/attendances?status=arrived&consistency=linearizable", "", nil)
 		var list struct {
 			Attendances []created `json:"attendances"`
 		}
 		decodeJSON(t, body, &list)
 		if resp.StatusCode != http.StatusOK || len(list.Attendances) != len(ids) {
-			t.Fatalf("%s: list: %d, %d attendances, want %d", tn.id, resp.StatusCode, len(list.Attendances), len(ids))
+			t.Fatalf("%s: list: %d, %d attendances, want %d", tn.ID, resp.StatusCode, len(list.Attendances), len(ids))
 		}
 		for i, a := range list.Attendances { // by arrival
 			if a.ID != ids[i] {
-				t.Fatalf("%s: list order: got %s at %d, want %s", tn.id, a.ID, i, ids[i])
+				t.Fatalf("%s: list order: got %s at %d, want %s", tn.ID, a.ID, i, ids[i])
 			}
 		}
 	}
 	// The audit trail of one attendance, read on a follower.
-	resp, body := tc.do(t, f, http.MethodGet, "/v1/audit?entity=attendance/"+ids[0], "", nil)
+	resp, body := tc.Do(t, f, http.MethodGet, "/v1/audit?entity=attendance/"+ids[0], "", nil)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "attendance.create") {
 		t.Fatalf("audit: %d %s", resp.StatusCode, body)
 	}
 	// Unknown record and bad consistency.
-	resp, body = tc.do(t, f, http.MethodGet, "/v1/attendances/nope?consistency=stale", "", nil)
+	resp, body = tc.Do(t, f, http.MethodGet, "/v1/attendances/nope?consistency=stale", "", nil)
 	expectProblem(t, resp, body, http.StatusNotFound, problemNotFound, "")
-	resp, body = tc.do(t, f, http.MethodGet, "/v1/attendances?consistency=eventual", "", nil)
+	resp, body = tc.Do(t, f, http.MethodGet, "/v1/attendances?consistency=eventual", "", nil)
 	expectProblem(t, resp, body, http.StatusBadRequest, problemBadRequest, "consistency")
 }
 
@@ -122,7 +122,7 @@ func expectProblem(t testing.TB, resp *http.Response, body []byte, status int, t
 // follower, and the raft index does not move.
 func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 	tc := newTestCluster(t, 3)
-	lead := tc.leader(t)
+	lead := tc.Leader(t)
 	tests := []struct {
 		name   string
 		body   string
@@ -138,16 +138,16 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		{"bad date of birth", `{"patient":{"date_of_birth":"1990-13-45"},"complaint":"cough"}`, http.StatusUnprocessableEntity, problemInvalid, "patient.date_of_birth"},
 		{"missing complaint", `{"patient":{"given_name":"Ada"}}`, http.StatusUnprocessableEntity, problemInvalid, "complaint"},
 	}
-	before := lead.n.store.Status().LastIndex
+	before := lead.N.Store().Status().LastIndex
 	for _, tt := range tests {
-		for _, tn := range []*testNode{lead, tc.follower(t)} {
-			t.Run(tt.name+" via "+tn.id, func(t *testing.T) {
-				resp, body := tc.do(t, tn, http.MethodPost, "/v1/attendances", tt.body, nil)
+		for _, tn := range []*testNode{lead, tc.Follower(t)} {
+			t.Run(tt.name+" via "+tn.ID, func(t *testing.T) {
+				resp, body := tc.Do(t, tn, http.MethodPost, "/v1/attendances", tt.body, nil)
 				expectProblem(t, resp, body, tt.status, tt.typ, tt.field)
 			})
 		}
 	}
-	if after := lead.n.store.Status().LastIndex; after != before {
+	if after := lead.N.Store().Status().LastIndex; after != before {
 		t.Fatalf("raft last index moved from %d to %d on refused input", before, after)
 	}
 }
@@ -158,22 +158,22 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 func TestIdempotencyKey(t *testing.T) {
 	tc := newTestCluster(t, 3)
 	key := map[string]string{headerIdempotencyKey: "visit-123"}
-	resp1, body1 := tc.do(t, tc.leader(t), http.MethodPost, "/v1/attendances", adaBody, key)
+	resp1, body1 := tc.Do(t, tc.Leader(t), http.MethodPost, "/v1/attendances", adaBody, key)
 	if resp1.StatusCode != http.StatusCreated {
 		t.Fatalf("first POST: %d %s", resp1.StatusCode, body1)
 	}
 	// Replays, on the leader and through a follower.
-	for _, tn := range []*testNode{tc.leader(t), tc.follower(t)} {
-		resp2, body2 := tc.do(t, tn, http.MethodPost, "/v1/attendances", adaBody, key)
+	for _, tn := range []*testNode{tc.Leader(t), tc.Follower(t)} {
+		resp2, body2 := tc.Do(t, tn, http.MethodPost, "/v1/attendances", adaBody, key)
 		if resp2.StatusCode != resp1.StatusCode || string(body2) != string(body1) {
-			t.Fatalf("replay via %s: %d %s\nfirst: %d %s", tn.id, resp2.StatusCode, body2, resp1.StatusCode, body1)
+			t.Fatalf("replay via %s: %d %s\nfirst: %d %s", tn.ID, resp2.StatusCode, body2, resp1.StatusCode, body1)
 		}
 	}
-	resp, body := tc.do(t, tc.follower(t), http.MethodPost, "/v1/attendances",
+	resp, body := tc.Do(t, tc.Follower(t), http.MethodPost, "/v1/attendances",
 		strings.Replace(adaBody, "sore throat", "earache", 1), key)
 	expectProblem(t, resp, body, http.StatusUnprocessableEntity, problemIdempotency, "")
 
-	resp, body = tc.do(t, tc.leader(t), http.MethodGet, "/v1/attendances?consistency=linearizable", "", nil)
+	resp, body = tc.Do(t, tc.Leader(t), http.MethodGet, "/v1/attendances?consistency=linearizable", "", nil)
 	var list struct {
 		Attendances []created `json:"attendances"`
 	}
@@ -194,10 +194,10 @@ func TestConcurrentWritesThroughEveryNode(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tn := tc.nodes[w%len(tc.nodes)]
+			tn := tc.Nodes[w%len(tc.Nodes)]
 			for i := range 10 {
 				body := fmt.Sprintf(`{"complaint":"writer %d write %d"}`, w, i)
-				resp, b, err := tc.try(tn, http.MethodPost, "/v1/attendances", body, nil)
+				resp, b, err := tc.Try(tn, http.MethodPost, "/v1/attendances", body, nil)
 				if err != nil || resp.StatusCode != http.StatusCreated {
 					t.Errorf("writer %d: %v %v %s", w, err, resp, b)
 					return
@@ -217,8 +217,8 @@ func TestConcurrentWritesThroughEveryNode(t *testing.T) {
 	if len(ids) != 160 {
 		t.Fatalf("%d acknowledged writes, want 160", len(ids))
 	}
-	for _, tn := range tc.nodes {
-		resp, body := tc.do(t, tn, http.MethodGet, "/v1/attendances?consistency=linearizable", "", nil)
+	for _, tn := range tc.Nodes {
+		resp, body := tc.Do(t, tn, http.MethodGet, "/v1/attendances?consistency=linearizable", "", nil)
 		var list struct {
 			Attendances []created `json:"attendances"`
 		}
@@ -229,7 +229,7 @@ func TestConcurrentWritesThroughEveryNode(t *testing.T) {
 		}
 		for _, id := range ids {
 			if !got[id] {
-				t.Fatalf("%s (%d): acknowledged %s missing", tn.id, resp.StatusCode, id)
+				t.Fatalf("%s (%d): acknowledged %s missing", tn.ID, resp.StatusCode, id)
 			}
 		}
 	}
@@ -240,25 +240,25 @@ func TestConcurrentWritesThroughEveryNode(t *testing.T) {
 // request without the header is forwarded and succeeds.
 func TestForwardLoopGuard(t *testing.T) {
 	tc := newTestCluster(t, 3)
-	f := tc.follower(t)
-	resp, body := tc.do(t, f, http.MethodPost, "/v1/attendances", adaBody, map[string]string{headerForwarded: "1"})
+	f := tc.Follower(t)
+	resp, body := tc.Do(t, f, http.MethodPost, "/v1/attendances", adaBody, map[string]string{headerForwarded: "1"})
 	p := expectProblem(t, resp, body, http.StatusServiceUnavailable, problemNotAccepted, "")
 	if resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("503 without Retry-After: %+v", p)
 	}
-	resp, body = tc.do(t, f, http.MethodGet, "/v1/attendances?consistency=leader", "", map[string]string{headerForwarded: "1"})
+	resp, body = tc.Do(t, f, http.MethodGet, "/v1/attendances?consistency=leader", "", map[string]string{headerForwarded: "1"})
 	expectProblem(t, resp, body, http.StatusServiceUnavailable, problemNotAccepted, "")
 	// Stale reads are local: no forwarding, so no 503.
-	resp, body = tc.do(t, f, http.MethodGet, "/v1/attendances?consistency=stale", "", map[string]string{headerForwarded: "1"})
+	resp, body = tc.Do(t, f, http.MethodGet, "/v1/attendances?consistency=stale", "", map[string]string{headerForwarded: "1"})
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("stale read on a follower: %d %s", resp.StatusCode, body)
 	}
-	resp, body = tc.do(t, f, http.MethodPost, "/v1/attendances", adaBody, nil)
+	resp, body = tc.Do(t, f, http.MethodPost, "/v1/attendances", adaBody, nil)
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("POST via follower: %d %s", resp.StatusCode, body)
 	}
 	// Unknown routes are problems too.
-	resp, body = tc.do(t, f, http.MethodGet, "/v1/nothing-here", "", nil)
+	resp, body = tc.Do(t, f, http.MethodGet, "/v1/nothing-here", "", nil)
 	expectProblem(t, resp, body, http.StatusNotFound, problemNotFound, "")
 }
 
@@ -283,8 +283,8 @@ func TestKillLeaderWhileWriting(t *testing.T) {
 				key := fmt.Sprintf("w%d-%d", w, i)
 				body := fmt.Sprintf(`{"complaint":"writer %d write %d"}`, w, i)
 				for attempt := 0; attempt < 200; attempt++ {
-					tn := tc.nodes[(w+i+attempt)%len(tc.nodes)]
-					resp, b, err := tc.try(tn, http.MethodPost, "/v1/attendances", body, map[string]string{headerIdempotencyKey: key})
+					tn := tc.Nodes[(w+i+attempt)%len(tc.Nodes)]
+					resp, b, err := tc.Try(tn, http.MethodPost, "/v1/attendances", body, map[string]string{headerIdempotencyKey: key})
 					if err == nil && resp.StatusCode == http.StatusCreated {
 						var c created
 						if err := json.Unmarshal(b, &c); err != nil {
@@ -312,23 +312,23 @@ func TestKillLeaderWhileWriting(t *testing.T) {
 		}
 		return nil
 	})
-	victim := tc.leader(t)
-	tc.kill(t, victim.i)
+	victim := tc.Leader(t)
+	tc.Kill(t, victim.Index)
 	eventually(t, "writes continue without the old leader", func() error {
 		if count.Load() < writers*perWriter/2 {
 			return fmt.Errorf("%d acknowledged", count.Load())
 		}
 		return nil
 	})
-	tc.start(t, victim.i)
+	tc.Start(t, victim.Index)
 	wg.Wait()
 	if int(count.Load()) != writers*perWriter {
 		t.Fatalf("%d of %d writes acknowledged", count.Load(), writers*perWriter)
 	}
-	tc.waitReady(t)
-	for _, tn := range tc.nodes {
-		eventually(t, tn.id+" has every acknowledged write once", func() error {
-			resp, body, err := tc.try(tn, http.MethodGet, "/v1/attendances?consistency=stale", "", nil)
+	tc.WaitReady(t)
+	for _, tn := range tc.Nodes {
+		eventually(t, tn.ID+" has every acknowledged write once", func() error {
+			resp, body, err := tc.Try(tn, http.MethodGet, "/v1/attendances?consistency=stale", "", nil)
 			if err != nil || resp.StatusCode != http.StatusOK {
 				return fmt.Errorf("list: %v", err)
 			}
@@ -361,7 +361,7 @@ func TestNHSNumberValidationAgreesWithRouting(t *testing.T) {
 	tc := newTestCluster(t, 1)
 	for _, nhs := range []string{"9434765919", "9434765918", "0000000000", "943476591", "94347659190", "94347659x9", "4010232137", "1111111111", "9999999999"} {
 		body := fmt.Sprintf(`{"patient":{"nhs_number":%q},"complaint":"cough"}`, nhs)
-		resp, b := tc.do(t, tc.nodes[0], http.MethodPost, "/v1/attendances", body, nil)
+		resp, b := tc.Do(t, tc.Nodes[0], http.MethodPost, "/v1/attendances", body, nil)
 		valid := routing.ValidateNHSNumber(nhs) == nil
 		switch {
 		case valid && resp.StatusCode != http.StatusCreated:

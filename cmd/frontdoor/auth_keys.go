@@ -175,8 +175,8 @@ func (s *server) revokeKey(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
-// adminKeyFile holds the bootstrap admin key in the first node's data dir.
-const adminKeyFile = "admin.key"
+// AdminKeyFile holds the bootstrap admin key in the first node's data dir.
+const AdminKeyFile = "admin.key"
 
 // proposer is what bootstrapping needs from the store.
 type proposer interface {
@@ -196,7 +196,7 @@ func bootstrapAccess(ctx context.Context, st proposer, dataDir string, out io.Wr
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(dataDir, adminKeyFile)
+	path := filepath.Join(dataDir, AdminKeyFile)
 	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -221,8 +221,8 @@ func bootstrapAccess(ctx context.Context, st proposer, dataDir string, out io.Wr
 	return nil
 }
 
-// readKeyFile reads a key from a file such as admin.key.
-func readKeyFile(path string) (string, error) {
+// ReadKeyFile reads a key from a file such as admin.key.
+func ReadKeyFile(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return "", err

@@ -23,7 +23,7 @@ type sampleFunc func(t *testing.T) (path, body string)
 func routeSamples(t *testing.T, tc *testCluster) map[string]sampleFunc {
 	t.Helper()
 	attendance := func(t *testing.T) string {
-		resp, b := tc.do(t, tc.leader(t), http.MethodPost, "/v1/attendances", `{"complaint":"fixture"}`, nil)
+		resp, b := tc.Do(t, tc.Leader(t), http.MethodPost, "/v1/attendances", `{"complaint":"fixture"}`, nil)
 		if resp.StatusCode != http.StatusCreated {
 			t.Fatalf("fixture attendance: %d %s", resp.StatusCode, b)
 		}
@@ -40,7 +40,7 @@ func routeSamples(t *testing.T, tc *testCluster) map[string]sampleFunc {
 		"POST /v1/keys":  static("/v1/keys", `{"name":"Sample","role":"reception"}`),
 		"GET /v1/keys":   static("/v1/keys", ""),
 		"DELETE /v1/keys/:id": func(t *testing.T) (string, string) {
-			resp, b := tc.do(t, tc.leader(t), http.MethodPost, "/v1/keys", `{"name":"Victim","role":"responder"}`, nil)
+			resp, b := tc.Do(t, tc.Leader(t), http.MethodPost, "/v1/keys", `{"name":"Victim","role":"responder"}`, nil)
 			if resp.StatusCode != http.StatusCreated {
 				t.Fatalf("victim key: %d %s", resp.StatusCode, b)
 			}
@@ -80,16 +80,16 @@ func workflowSamples(t *testing.T, tc *testCluster) map[string]sampleFunc {
 // follower's key cache and forwarding are exercised too.
 func TestEveryRoleAgainstEveryRoute(t *testing.T) {
 	tc := newTestCluster(t, 3)
-	keys := map[string]string{cluster.RoleAdmin: tc.adminKey}
+	keys := map[string]string{cluster.RoleAdmin: tc.AdminKey}
 	for _, role := range cluster.Roles {
 		if role != cluster.RoleAdmin {
-			keys[role] = tc.key(t, role, "Test "+role)
+			keys[role] = tc.Key(t, role, "Test "+role)
 		}
 	}
-	revoked := tc.key(t, cluster.RoleReception, "Leaver")
+	revoked := tc.Key(t, cluster.RoleReception, "Leaver")
 	var leaver keyView
 	{
-		_, b := tc.do(t, tc.leader(t), http.MethodGet, "/v1/keys", "", nil)
+		_, b := tc.Do(t, tc.Leader(t), http.MethodGet, "/v1/keys", "", nil)
 		var l keyList
 		decodeJSON(t, b, &l)
 		for _, k := range l.Keys {
@@ -97,17 +97,17 @@ func TestEveryRoleAgainstEveryRoute(t *testing.T) {
 				leaver = k
 			}
 		}
-		resp, b := tc.do(t, tc.follower(t), http.MethodDelete, "/v1/keys/"+leaver.ID, "", nil)
+		resp, b := tc.Do(t, tc.Follower(t), http.MethodDelete, "/v1/keys/"+leaver.ID, "", nil)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("revoke: %d %s", resp.StatusCode, b)
 		}
 	}
 	samples := routeSamples(t, tc)
-	nodes := []*testNode{tc.leader(t), tc.follower(t)}
+	nodes := []*testNode{tc.Leader(t), tc.Follower(t)}
 	call := 0
 	send := func(t *testing.T, row *routeRow, path, body string, header map[string]string) (*http.Response, []byte) {
 		call++
-		return tc.do(t, nodes[call%len(nodes)], row.Method, path, body, header)
+		return tc.Do(t, nodes[call%len(nodes)], row.Method, path, body, header)
 	}
 	for i := range routeTable {
 		row := &routeTable[i]
@@ -123,7 +123,7 @@ func TestEveryRoleAgainstEveryRoute(t *testing.T) {
 			for _, h := range []map[string]string{
 				{"Authorization": ""},
 				{"Authorization": "Bearer fdk_not-a-key"},
-				{"Authorization": "Basic " + tc.adminKey},
+				{"Authorization": "Basic " + tc.AdminKey},
 				bearerHeader(revoked),
 			} {
 				resp, b := send(t, row, path, body, h)
@@ -149,7 +149,7 @@ func TestEveryRoleAgainstEveryRoute(t *testing.T) {
 		if row.Access != accessOpen || row.Method != http.MethodGet {
 			continue
 		}
-		resp, b := tc.do(t, tc.leader(t), row.Method, row.Path, "", map[string]string{"Authorization": ""})
+		resp, b := tc.Do(t, tc.Leader(t), row.Method, row.Path, "", map[string]string{"Authorization": ""})
 		if resp.StatusCode/100 != 2 {
 			t.Errorf("open route %s: %d %s", row.Path, resp.StatusCode, b)
 		}
@@ -160,8 +160,8 @@ func TestEveryRoleAgainstEveryRoute(t *testing.T) {
 // audited with that key's holder and role, on every node.
 func TestAuditNamesTheKeyHolder(t *testing.T) {
 	tc := newTestCluster(t, 3)
-	desk := tc.key(t, cluster.RoleReception, "Desk 1 (Mary Jones)")
-	resp, b := tc.do(t, tc.follower(t), http.MethodPost, "/v1/attendances", `{"complaint":"cut hand"}`, bearerHeader(desk))
+	desk := tc.Key(t, cluster.RoleReception, "Desk 1 (Mary Jones)")
+	resp, b := tc.Do(t, tc.Follower(t), http.MethodPost, "/v1/attendances", `{"complaint":"cut hand"}`, bearerHeader(desk))
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("create: %d %s", resp.StatusCode, b)
 	}
@@ -173,17 +173,17 @@ func TestAuditNamesTheKeyHolder(t *testing.T) {
 	if c.CreatedBy.Name != "Desk 1 (Mary Jones)" || c.CreatedBy.Role != cluster.RoleReception || c.CreatedBy.ID == "" {
 		t.Fatalf("created_by %+v", c.CreatedBy)
 	}
-	for _, tn := range tc.nodes {
-		resp, b := tc.do(t, tn, http.MethodGet, "/v1/audit?consistency=linearizable&entity=attendance/"+c.ID, "", nil)
+	for _, tn := range tc.Nodes {
+		resp, b := tc.Do(t, tn, http.MethodGet, "/v1/audit?consistency=linearizable&entity=attendance/"+c.ID, "", nil)
 		var a struct {
 			Events []cluster.AuditEvent `json:"events"`
 		}
 		decodeJSON(t, b, &a)
 		if resp.StatusCode != http.StatusOK || len(a.Events) == 0 || a.Events[0].Actor != c.CreatedBy {
-			t.Fatalf("%s: audit %d %s", tn.id, resp.StatusCode, b)
+			t.Fatalf("%s: audit %d %s", tn.ID, resp.StatusCode, b)
 		}
 	}
-	resp, b = tc.do(t, tc.follower(t), http.MethodGet, "/v1/whoami", "", bearerHeader(desk))
+	resp, b = tc.Do(t, tc.Follower(t), http.MethodGet, "/v1/whoami", "", bearerHeader(desk))
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"role":"reception"`) {
 		t.Fatalf("whoami: %d %s", resp.StatusCode, b)
 	}
@@ -195,23 +195,23 @@ func TestAuditNamesTheKeyHolder(t *testing.T) {
 // last admin key cannot be revoked.
 func TestKeySecretsNeverReplicated(t *testing.T) {
 	tc := newTestCluster(t, 3)
-	st, err := os.Stat(filepath.Join(tc.nodes[0].dir, adminKeyFile))
+	st, err := os.Stat(filepath.Join(tc.Nodes[0].Dir, AdminKeyFile))
 	if err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("admin.key: %v mode %v", err, st.Mode())
 	}
-	if n := strings.Count(tc.nodes[0].out.String(), tc.adminKey); n != 1 {
+	if n := strings.Count(tc.Nodes[0].Out.String(), tc.AdminKey); n != 1 {
 		t.Fatalf("admin key printed %d times on the bootstrapping node", n)
 	}
-	for _, tn := range tc.nodes[1:] {
-		if strings.Contains(tn.out.String(), tc.adminKey) {
-			t.Fatalf("%s printed the admin key", tn.id)
+	for _, tn := range tc.Nodes[1:] {
+		if strings.Contains(tn.Out.String(), tc.AdminKey) {
+			t.Fatalf("%s printed the admin key", tn.ID)
 		}
-		if _, err := os.Stat(filepath.Join(tn.dir, adminKeyFile)); err == nil {
-			t.Fatalf("%s has an admin.key", tn.id)
+		if _, err := os.Stat(filepath.Join(tn.Dir, AdminKeyFile)); err == nil {
+			t.Fatalf("%s has an admin.key", tn.ID)
 		}
 	}
 	idem := map[string]string{headerIdempotencyKey: "key-for-nurse"}
-	resp, b := tc.do(t, tc.leader(t), http.MethodPost, "/v1/keys", `{"name":"Nurse Patel","role":"clinician"}`, idem)
+	resp, b := tc.Do(t, tc.Leader(t), http.MethodPost, "/v1/keys", `{"name":"Nurse Patel","role":"clinician"}`, idem)
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("create: %d %s", resp.StatusCode, b)
 	}
@@ -220,63 +220,63 @@ func TestKeySecretsNeverReplicated(t *testing.T) {
 	if !strings.HasPrefix(k.Key, keySecretPrefix) || k.Role != cluster.RoleClinician {
 		t.Fatalf("created %s", b)
 	}
-	resp, b = tc.do(t, tc.follower(t), http.MethodPost, "/v1/keys", `{"name":"Nurse Patel","role":"clinician"}`, idem)
+	resp, b = tc.Do(t, tc.Follower(t), http.MethodPost, "/v1/keys", `{"name":"Nurse Patel","role":"clinician"}`, idem)
 	var replay keyView
 	decodeJSON(t, b, &replay)
 	if resp.StatusCode != http.StatusCreated || replay.ID != k.ID || replay.Key != "" {
 		t.Fatalf("replay: %d %s", resp.StatusCode, b)
 	}
 	for _, path := range []string{"/v1/keys", "/v1/audit?entity=key/" + k.ID} {
-		_, b := tc.do(t, tc.follower(t), http.MethodGet, path+"&consistency=linearizable", "", nil)
-		if bytes.Contains(b, []byte(k.Key)) || bytes.Contains(b, []byte(tc.adminKey)) || bytes.Contains(b, []byte(cluster.HashKey(k.Key))) {
+		_, b := tc.Do(t, tc.Follower(t), http.MethodGet, path+"&consistency=linearizable", "", nil)
+		if bytes.Contains(b, []byte(k.Key)) || bytes.Contains(b, []byte(tc.AdminKey)) || bytes.Contains(b, []byte(cluster.HashKey(k.Key))) {
 			t.Fatalf("%s shows a secret or hash: %s", path, b)
 		}
 	}
-	for _, tn := range tc.nodes {
-		resp, b := tc.do(t, tn, http.MethodGet, "/v1/audit?consistency=linearizable&entity=attendance/x", "", bearerHeader(k.Key))
+	for _, tn := range tc.Nodes {
+		resp, b := tc.Do(t, tn, http.MethodGet, "/v1/audit?consistency=linearizable&entity=attendance/x", "", bearerHeader(k.Key))
 		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("%s: new clinician key: %d %s", tn.id, resp.StatusCode, b)
+			t.Fatalf("%s: new clinician key: %d %s", tn.ID, resp.StatusCode, b)
 		}
 	}
-	resp, b = tc.do(t, tc.leader(t), http.MethodDelete, "/v1/keys/"+k.ID, "", nil)
+	resp, b = tc.Do(t, tc.Leader(t), http.MethodDelete, "/v1/keys/"+k.ID, "", nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("revoke: %d %s", resp.StatusCode, b)
 	}
 	// The leader applied the revocation before answering: refused at once.
-	resp, b = tc.do(t, tc.leader(t), http.MethodGet, "/v1/whoami", "", bearerHeader(k.Key))
+	resp, b = tc.Do(t, tc.Leader(t), http.MethodGet, "/v1/whoami", "", bearerHeader(k.Key))
 	expectProblem(t, resp, b, http.StatusUnauthorized, problemUnauthorized, "")
-	for _, tn := range tc.nodes {
-		eventually(t, tn.id+" refuses the revoked key", func() error {
-			resp, _ := tc.do(t, tn, http.MethodGet, "/v1/whoami", "", bearerHeader(k.Key))
+	for _, tn := range tc.Nodes {
+		eventually(t, tn.ID+" refuses the revoked key", func() error {
+			resp, _ := tc.Do(t, tn, http.MethodGet, "/v1/whoami", "", bearerHeader(k.Key))
 			if resp.StatusCode != http.StatusUnauthorized {
 				return fmt.Errorf("status %d", resp.StatusCode)
 			}
 			return nil
 		})
 	}
-	resp, b = tc.do(t, tc.leader(t), http.MethodDelete, "/v1/keys/"+k.ID, "", nil)
+	resp, b = tc.Do(t, tc.Leader(t), http.MethodDelete, "/v1/keys/"+k.ID, "", nil)
 	expectProblem(t, resp, b, http.StatusConflict, problemConflict, "")
 	// The bootstrap admin key is the only admin: it cannot be revoked.
-	_, b = tc.do(t, tc.leader(t), http.MethodGet, "/v1/keys", "", nil)
+	_, b = tc.Do(t, tc.Leader(t), http.MethodGet, "/v1/keys", "", nil)
 	var l keyList
 	decodeJSON(t, b, &l)
 	for _, key := range l.Keys {
 		if key.Role == cluster.RoleAdmin {
-			resp, b := tc.do(t, tc.leader(t), http.MethodDelete, "/v1/keys/"+key.ID, "", nil)
+			resp, b := tc.Do(t, tc.Leader(t), http.MethodDelete, "/v1/keys/"+key.ID, "", nil)
 			expectProblem(t, resp, b, http.StatusConflict, problemConflict, "")
 		}
 	}
 	// Bad input names the field; nothing is proposed.
-	before := tc.leader(t).n.store.Status().LastIndex
+	before := tc.Leader(t).N.Store().Status().LastIndex
 	for _, tt := range []struct{ body, field string }{
 		{`{"name":"X","role":"porter"}`, "role"},
 		{`{"name":"","role":"reception"}`, "name"},
 		{`{"name":"X","role":"reception","hash":"00"}`, "hash"},
 	} {
-		resp, b := tc.do(t, tc.follower(t), http.MethodPost, "/v1/keys", tt.body, nil)
+		resp, b := tc.Do(t, tc.Follower(t), http.MethodPost, "/v1/keys", tt.body, nil)
 		expectProblem(t, resp, b, http.StatusUnprocessableEntity, problemInvalid, tt.field)
 	}
-	if after := tc.leader(t).n.store.Status().LastIndex; after != before {
+	if after := tc.Leader(t).N.Store().Status().LastIndex; after != before {
 		t.Fatalf("refused key requests moved the raft index %d -> %d", before, after)
 	}
 }
@@ -285,13 +285,13 @@ func TestKeySecretsNeverReplicated(t *testing.T) {
 // one-node cluster, reading the admin key from --data-dir.
 func TestKeysCommand(t *testing.T) {
 	tc := newTestCluster(t, 1)
-	n := tc.nodes[0]
+	n := tc.Nodes[0]
 	run := func(args ...string) (string, error) {
 		cmd := newRootCmd()
 		var out bytes.Buffer
 		cmd.SetOut(&out)
 		cmd.SetErr(&out)
-		cmd.SetArgs(append(args, "--addr", n.httpAddr, "--data-dir", n.dir))
+		cmd.SetArgs(append(args, "--addr", n.HTTPAddr, "--data-dir", n.Dir))
 		err := cmd.Execute()
 		return out.String(), err
 	}
@@ -311,7 +311,7 @@ func TestKeysCommand(t *testing.T) {
 	if id == "" || !strings.HasPrefix(secret, keySecretPrefix) {
 		t.Fatalf("create printed %q", out)
 	}
-	resp, b := tc.do(t, n, http.MethodGet, "/v1/whoami", "", bearerHeader(secret))
+	resp, b := tc.Do(t, n, http.MethodGet, "/v1/whoami", "", bearerHeader(secret))
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "NHS 111 Castlegate CAS") {
 		t.Fatalf("whoami with the new key: %d %s", resp.StatusCode, b)
 	}
@@ -330,7 +330,7 @@ func TestKeysCommand(t *testing.T) {
 	}
 	// Without a key: a clear error, nothing sent.
 	cmd := newRootCmd()
-	cmd.SetArgs([]string{"keys", "list", "--addr", n.httpAddr, "--data-dir", t.TempDir()})
+	cmd.SetArgs([]string{"keys", "list", "--addr", n.HTTPAddr, "--data-dir", t.TempDir()})
 	cmd.SetOut(&bytes.Buffer{})
 	if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), "no admin key") {
 		t.Fatalf("no key: %v", err)
@@ -395,9 +395,9 @@ const (
 // moved. Neither touches raft.
 func BenchmarkKeyLookup(b *testing.B) {
 	tc := newTestCluster(b, 1)
-	st := tc.nodes[0].n.store
+	st := tc.Nodes[0].N.Store()
 	kc := newKeyCache(st)
-	hash := cluster.HashKey(tc.adminKey)
+	hash := cluster.HashKey(tc.AdminKey)
 	ctx := b.Context()
 	b.Run("hit", func(b *testing.B) {
 		b.ReportAllocs()

@@ -30,10 +30,10 @@ func BenchmarkClusterWrite(b *testing.B) {
 // benchmarkWrites sends b.N POSTs from conc goroutines to the leader, or to
 // a follower that forwards them.
 func benchmarkWrites(b *testing.B, via string, conc int) {
-	tc := newTestClusterWith(b, 3, func(c *serveConfig) { c.raftTuning = cluster.RaftTuning{} })
-	lead := tc.leader(b)
+	tc := newTestClusterWith(b, 3, func(c *Config) { c.RaftTuning = cluster.RaftTuning{} })
+	lead := tc.Leader(b)
 	if via == "follower" {
-		lead = tc.follower(b)
+		lead = tc.Follower(b)
 	}
 	body := `{"patient":{"given_name":"Ada","nhs_number":"9434765919"},"complaint":"sore throat"}`
 	var next atomic.Int64
@@ -47,7 +47,7 @@ func benchmarkWrites(b *testing.B, via string, conc int) {
 		go func() {
 			defer wg.Done()
 			for next.Add(1) <= int64(b.N) {
-				resp, _, err := tc.try(lead, http.MethodPost, "/v1/attendances", body, nil)
+				resp, _, err := tc.Try(lead, http.MethodPost, "/v1/attendances", body, nil)
 				if err != nil || resp.StatusCode != http.StatusCreated {
 					failed.Add(1)
 				}

@@ -116,9 +116,9 @@ func fastNotifierN(attempts int) *routing.Notifier {
 // proposal clock (to show the FSM refusing an early escalation).
 func dispatchCluster(t *testing.T, clk *testClock, watchSkew *atomic.Int64) *testCluster {
 	t.Helper()
-	return newTestClusterWith(t, 3, func(cfg *serveConfig) {
-		cfg.clock = clk.Now
-		cfg.dispatch = cluster.DispatchConfig{Notifier: fastNotifier(), Poll: 200 * time.Millisecond,
+	return newTestClusterWith(t, 3, func(cfg *Config) {
+		cfg.Clock = clk.Now
+		cfg.Dispatch = cluster.DispatchConfig{Notifier: fastNotifier(), Poll: 200 * time.Millisecond,
 			LeaderPoll: 50 * time.Millisecond, EscalateRetry: 300 * time.Millisecond,
 			Now: func() time.Time { return clk.Now().Add(time.Duration(watchSkew.Load())) }}
 	})
@@ -145,7 +145,7 @@ func pointTeamsAt(t *testing.T, tc *testCluster, rcv *webhookReceiver, both bool
 		rcv.mu.Unlock()
 		s.Webhook.URL = rcv.srv.URL + path
 		b, _ := json.Marshal(s)
-		resp, body := tc.do(t, tc.leader(t), http.MethodPut, "/v1/services/"+s.ID, string(b), nil)
+		resp, body := tc.Do(t, tc.Leader(t), http.MethodPut, "/v1/services/"+s.ID, string(b), nil)
 		if resp.StatusCode/100 != 2 {
 			t.Fatalf("put %s: %d %s", s.ID, resp.StatusCode, body)
 		}
@@ -180,7 +180,7 @@ func referFall(t *testing.T, tc *testCluster, tn *testNode, header map[string]st
 
 func getDispatchView(t *testing.T, tc *testCluster, tn *testNode, id string) dispatchView {
 	t.Helper()
-	resp, b := tc.do(t, tn, http.MethodGet, "/v1/dispatches/"+id+"?consistency=stale", "", nil)
+	resp, b := tc.Do(t, tn, http.MethodGet, "/v1/dispatches/"+id+"?consistency=stale", "", nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("get dispatch %s: %d %s", id, resp.StatusCode, b)
 	}
@@ -193,7 +193,7 @@ func waitDispatch(t *testing.T, tc *testCluster, id, what string, cond func(d di
 	t.Helper()
 	var d dispatchView
 	eventually(t, what, func() error {
-		d = getDispatchView(t, tc, tc.leader(t), id)
+		d = getDispatchView(t, tc, tc.Leader(t), id)
 		if !cond(d) {
 			return fmt.Errorf("dispatch %s is %s, delivery %s", id, d.Status, d.Delivery.Status)
 		}
@@ -241,7 +241,7 @@ func metricValue(t *testing.T, tc *testCluster, tn *testNode, name string) float
 
 func metricFound(t *testing.T, tc *testCluster, tn *testNode, name string) (float64, bool) {
 	t.Helper()
-	resp, b := tc.do(t, tn, http.MethodGet, "/metrics", "", nil)
+	resp, b := tc.Do(t, tn, http.MethodGet, "/metrics", "", nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("metrics: %d", resp.StatusCode)
 	}
@@ -267,15 +267,15 @@ func TestRapidResponseDispatchEndToEnd(t *testing.T) {
 	tc := dispatchCluster(t, clk, &atomic.Int64{})
 	rcv := newWebhookReceiver(t)
 	pointTeamsAt(t, tc, rcv, false)
-	responder := bearerHeader(tc.key(t, cluster.RoleResponder, "UCR North crew"))
-	nhs111 := bearerHeader(tc.key(t, cluster.RoleNHS111, "111 call handler"))
-	lead := tc.leader(t)
+	responder := bearerHeader(tc.Key(t, cluster.RoleResponder, "UCR North crew"))
+	nhs111 := bearerHeader(tc.Key(t, cluster.RoleNHS111, "111 call handler"))
+	lead := tc.Leader(t)
 	if v := metricValue(t, tc, lead, "frontdoor_dispatch_time_to_accept_seconds_count"); v != 0 {
 		t.Fatalf("time to accept count before any dispatch: %v", v)
 	}
 
 	// The responder follows the stream on a follower from now on.
-	req, _ := http.NewRequest(http.MethodGet, tc.follower(t).url+"/v1/dispatches/stream", nil)
+	req, _ := http.NewRequest(http.MethodGet, tc.Follower(t).URL+"/v1/dispatches/stream", nil)
 	req.Header.Set("Authorization", responder["Authorization"])
 	resp, err := (&http.Client{}).Do(req)
 	if err != nil || resp.StatusCode != http.StatusOK {
@@ -288,7 +288,7 @@ func TestRapidResponseDispatchEndToEnd(t *testing.T) {
 		t.Fatalf("first event %+v", ev)
 	}
 
-	att := referFall(t, tc, tc.follower(t), nhs111)
+	att := referFall(t, tc, tc.Follower(t), nhs111)
 	id := att + "-d1"
 	d := waitDispatch(t, tc, id, "webhook delivered", func(d dispatchView) bool { return d.Status == cluster.DispatchNotified })
 	if d.ServiceID != "ucr-north" || d.Patient.FamilyName != "Crawley" || d.CaseRef != "111-CASE-0001" ||
@@ -310,57 +310,57 @@ func TestRapidResponseDispatchEndToEnd(t *testing.T) {
 	}
 
 	// Only responders accept; the ETA is required.
-	if resp, b := tc.do(t, tc.follower(t), http.MethodPost, "/v1/dispatches/"+id+"/accept",
+	if resp, b := tc.Do(t, tc.Follower(t), http.MethodPost, "/v1/dispatches/"+id+"/accept",
 		`{"eta":"`+time.Now().Add(30*time.Minute).UTC().Format(time.RFC3339)+`"}`, nhs111); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("nhs111 accept: %d %s", resp.StatusCode, b)
 	}
-	if resp, b := tc.do(t, tc.follower(t), http.MethodPost, "/v1/dispatches/"+id+"/accept", `{}`, responder); resp.StatusCode != http.StatusUnprocessableEntity {
+	if resp, b := tc.Do(t, tc.Follower(t), http.MethodPost, "/v1/dispatches/"+id+"/accept", `{}`, responder); resp.StatusCode != http.StatusUnprocessableEntity {
 		t.Fatalf("accept without eta: %d %s", resp.StatusCode, b)
 	}
 	// On scene before accepting: refused by the handler against local state
 	// (409), so nothing is proposed.
-	if resp, b := tc.do(t, tc.follower(t), http.MethodPost, "/v1/dispatches/"+id+"/status", `{"status":"on_scene"}`, responder); resp.StatusCode != http.StatusConflict {
+	if resp, b := tc.Do(t, tc.Follower(t), http.MethodPost, "/v1/dispatches/"+id+"/status", `{"status":"on_scene"}`, responder); resp.StatusCode != http.StatusConflict {
 		t.Fatalf("on scene before accept: %d %s", resp.StatusCode, b)
 	}
-	if v, _ := metricFound(t, tc, tc.leader(t), `frontdoor_fsm_commands_total{kind="dispatch.status",result="error"}`); v != 0 {
+	if v, _ := metricFound(t, tc, tc.Leader(t), `frontdoor_fsm_commands_total{kind="dispatch.status",result="error"}`); v != 0 {
 		t.Fatalf("a refused status change was proposed (%v)", v)
 	}
 	eta := clk.Now().Add(40 * time.Minute).UTC().Truncate(time.Second)
-	resp2, b := tc.do(t, tc.follower(t), http.MethodPost, "/v1/dispatches/"+id+"/accept", `{"eta":"`+eta.Format(time.RFC3339)+`"}`,
+	resp2, b := tc.Do(t, tc.Follower(t), http.MethodPost, "/v1/dispatches/"+id+"/accept", `{"eta":"`+eta.Format(time.RFC3339)+`"}`,
 		map[string]string{"Authorization": responder["Authorization"], "Idempotency-Key": "accept-" + id})
 	if resp2.StatusCode != http.StatusOK {
 		t.Fatalf("accept: %d %s", resp2.StatusCode, b)
 	}
 	// A retry with the same key returns the same answer; no second change.
-	resp2, b2 := tc.do(t, tc.leader(t), http.MethodPost, "/v1/dispatches/"+id+"/accept", `{"eta":"`+eta.Format(time.RFC3339)+`"}`,
+	resp2, b2 := tc.Do(t, tc.Leader(t), http.MethodPost, "/v1/dispatches/"+id+"/accept", `{"eta":"`+eta.Format(time.RFC3339)+`"}`,
 		map[string]string{"Authorization": responder["Authorization"], "Idempotency-Key": "accept-" + id})
 	if resp2.StatusCode != http.StatusOK || string(b2) == "" {
 		t.Fatalf("accept retry: %d %s", resp2.StatusCode, b2)
 	}
 	for _, step := range []string{`{"status":"en_route"}`, `{"status":"on_scene"}`, `{"status":"completed","outcome":"stayed_at_home","note":"up and mobile, carer present"}`} {
-		resp, b := tc.do(t, tc.follower(t), http.MethodPost, "/v1/dispatches/"+id+"/status", step, responder)
+		resp, b := tc.Do(t, tc.Follower(t), http.MethodPost, "/v1/dispatches/"+id+"/status", step, responder)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("status %s: %d %s", step, resp.StatusCode, b)
 		}
 	}
-	d = getDispatchView(t, tc, tc.leader(t), id)
+	d = getDispatchView(t, tc, tc.Leader(t), id)
 	if d.Status != cluster.DispatchCompleted || d.Outcome != cluster.OutcomeStayedAtHome || d.ETA == nil || !d.ETA.Equal(eta) ||
 		d.Clock.OnSceneAt == nil || d.Clock.Met == nil || !*d.Clock.Met || d.ClockNow.State != "met" {
 		t.Fatalf("completed dispatch %+v", d)
 	}
-	resp3, b := tc.do(t, tc.follower(t), http.MethodGet, "/v1/dispatches", "", responder)
+	resp3, b := tc.Do(t, tc.Follower(t), http.MethodGet, "/v1/dispatches", "", responder)
 	var list dispatchList
 	decodeJSON(t, b, &list)
 	if resp3.StatusCode != http.StatusOK || len(list.Dispatches) != 1 || list.Clock.Completed != 1 || list.Clock.Ratio != 1 {
 		t.Fatalf("list: %d %s", resp3.StatusCode, b)
 	}
 	eventually(t, "metrics moved on every node", func() error {
-		for _, tn := range tc.running() {
+		for _, tn := range tc.Running() {
 			if v := metricValue(t, tc, tn, "frontdoor_dispatch_on_scene_within_2h_ratio"); v != 1 {
-				return fmt.Errorf("%s ratio %v", tn.id, v)
+				return fmt.Errorf("%s ratio %v", tn.ID, v)
 			}
 			if v := metricValue(t, tc, tn, "frontdoor_dispatch_time_to_accept_seconds_count"); v != 1 {
-				return fmt.Errorf("%s time to accept count %v", tn.id, v)
+				return fmt.Errorf("%s time to accept count %v", tn.ID, v)
 			}
 		}
 		return nil
@@ -390,7 +390,7 @@ func TestRapidResponseDispatchEndToEnd(t *testing.T) {
 		}
 	}
 	// A responder who dropped after the second event reconnects with its id.
-	req, _ = http.NewRequest(http.MethodGet, tc.leader(t).url+"/v1/dispatches/stream?once=true", nil)
+	req, _ = http.NewRequest(http.MethodGet, tc.Leader(t).URL+"/v1/dispatches/stream?once=true", nil)
 	req.Header.Set("Authorization", responder["Authorization"])
 	req.Header.Set("Last-Event-ID", got[1].ID)
 	resp4, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
@@ -413,7 +413,7 @@ func TestRapidResponseDispatchEndToEnd(t *testing.T) {
 	}
 	// A live reconnect from the last event gets its headers at once, then
 	// the next change.
-	req, _ = http.NewRequest(http.MethodGet, tc.follower(t).url+"/v1/dispatches/stream", nil)
+	req, _ = http.NewRequest(http.MethodGet, tc.Follower(t).URL+"/v1/dispatches/stream", nil)
 	req.Header.Set("Authorization", responder["Authorization"])
 	req.Header.Set("Last-Event-ID", got[len(got)-1].ID)
 	start := time.Now()
@@ -424,7 +424,7 @@ func TestRapidResponseDispatchEndToEnd(t *testing.T) {
 	defer resp5.Body.Close()
 	live := make(chan sseEvent, 16)
 	go readSSE(resp5.Body, live)
-	next := referFall(t, tc, tc.leader(t), nhs111) + "-d1"
+	next := referFall(t, tc, tc.Leader(t), nhs111) + "-d1"
 	select {
 	case ev := <-live:
 		if ev.Event != "dispatch" || !strings.Contains(ev.Data, `"id":"`+next+`"`) {
@@ -446,7 +446,7 @@ func TestDispatchDeliveredByNewLeaderAfterFailover(t *testing.T) {
 	rcv := newWebhookReceiver(t)
 	pointTeamsAt(t, tc, rcv, false)
 	rcv.setStatus("/ucr-north", http.StatusServiceUnavailable)
-	old := tc.leader(t)
+	old := tc.Leader(t)
 	att := referFall(t, tc, old, nil)
 	id := att + "-d1"
 	eventually(t, "the old leader is trying to deliver", func() error {
@@ -455,10 +455,10 @@ func TestDispatchDeliveredByNewLeaderAfterFailover(t *testing.T) {
 		}
 		return nil
 	})
-	tc.kill(t, old.i)
+	tc.Kill(t, old.Index)
 	rcv.setStatus("/ucr-north", http.StatusOK)
-	lead := tc.leader(t)
-	if lead.id == old.id {
+	lead := tc.Leader(t)
+	if lead.ID == old.ID {
 		t.Fatal("no new leader")
 	}
 	d := waitDispatch(t, tc, id, "delivered by the new leader", func(d dispatchView) bool {
@@ -482,17 +482,17 @@ func TestDispatchEscalations(t *testing.T) {
 	tc := dispatchCluster(t, clk, skew)
 	rcv := newWebhookReceiver(t)
 	pointTeamsAt(t, tc, rcv, true)
-	responder := bearerHeader(tc.key(t, cluster.RoleResponder, "UCR crew"))
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
+	responder := bearerHeader(tc.Key(t, cluster.RoleResponder, "UCR crew"))
+	desk := bearerHeader(tc.Key(t, cluster.RoleReception, "Desk 1"))
 
-	att := referFall(t, tc, tc.leader(t), nil)
+	att := referFall(t, tc, tc.Leader(t), nil)
 	d1 := waitDispatch(t, tc, att+"-d1", "first team notified", func(d dispatchView) bool { return d.Status == cluster.DispatchNotified })
-	if resp, b := tc.do(t, tc.follower(t), http.MethodPost, "/v1/dispatches/"+d1.ID+"/decline", `{"reason":"both crews on calls"}`, responder); resp.StatusCode != http.StatusOK {
+	if resp, b := tc.Do(t, tc.Follower(t), http.MethodPost, "/v1/dispatches/"+d1.ID+"/decline", `{"reason":"both crews on calls"}`, responder); resp.StatusCode != http.StatusOK {
 		t.Fatalf("decline: %d %s", resp.StatusCode, b)
 	}
 	d2 := waitDispatch(t, tc, att+"-d2", "second team notified", func(d dispatchView) bool { return d.Status == cluster.DispatchNotified })
 	var byAtt dispatchList
-	_, b := tc.do(t, tc.leader(t), http.MethodGet, "/v1/dispatches?attendance_id="+att, "", nil)
+	_, b := tc.Do(t, tc.Leader(t), http.MethodGet, "/v1/dispatches?attendance_id="+att, "", nil)
 	decodeJSON(t, b, &byAtt)
 	if len(byAtt.Dispatches) != 2 || byAtt.Dispatches[0].Status != cluster.DispatchDeclined || byAtt.Dispatches[1].ID != d2.ID {
 		t.Fatalf("dispatches of %s: %s", att, b)
@@ -510,12 +510,12 @@ func TestDispatchEscalations(t *testing.T) {
 	// Acceptance 4: the watcher's clock runs ahead; the FSM refuses.
 	skew.Store(int64(time.Until(d2.AcceptBy) + time.Minute))
 	eventually(t, "an early escalation refused by the FSM", func() error {
-		if v, _ := metricFound(t, tc, tc.leader(t), `frontdoor_fsm_commands_total{kind="dispatch.escalate",result="error"}`); v < 1 {
+		if v, _ := metricFound(t, tc, tc.Leader(t), `frontdoor_fsm_commands_total{kind="dispatch.escalate",result="error"}`); v < 1 {
 			return fmt.Errorf("no refused escalation yet")
 		}
 		return nil
 	})
-	if d := getDispatchView(t, tc, tc.leader(t), d2.ID); d.Status != cluster.DispatchNotified {
+	if d := getDispatchView(t, tc, tc.Leader(t), d2.ID); d.Status != cluster.DispatchNotified {
 		t.Fatalf("early escalation changed the dispatch: %s", d.Status)
 	}
 	// FSM time passes the deadline: the next proposal is accepted.
@@ -528,7 +528,7 @@ func TestDispatchEscalations(t *testing.T) {
 
 	// A receiver answering 410: permanent failure, alert, escalation.
 	rcv.setStatus("/ucr-north", http.StatusGone)
-	att2 := referFall(t, tc, tc.leader(t), nil)
+	att2 := referFall(t, tc, tc.Leader(t), nil)
 	f1 := waitDispatch(t, tc, att2+"-d1", "delivery failed for good", func(d dispatchView) bool { return d.Status == cluster.DispatchEscalated })
 	if f1.ServiceID != "ucr-north" || f1.Delivery.Status != cluster.DeliveryFailed || f1.Delivery.LastHTTPStatus != http.StatusGone || f1.EscalatedTo != att2+"-d2" {
 		t.Fatalf("failed dispatch %+v", f1.Dispatch)
@@ -537,34 +537,34 @@ func TestDispatchEscalations(t *testing.T) {
 		t.Fatalf("a 410 was retried: %d requests", seen)
 	}
 	var alerts alertList
-	resp, b := tc.do(t, tc.follower(t), http.MethodGet, "/v1/alerts?consistency=stale", "", desk)
+	resp, b := tc.Do(t, tc.Follower(t), http.MethodGet, "/v1/alerts?consistency=stale", "", desk)
 	decodeJSON(t, b, &alerts)
 	if resp.StatusCode != http.StatusOK || len(alerts.Alerts) != 2 ||
 		alerts.Alerts[0].Kind != cluster.AlertEscalatedToED || alerts.Alerts[1].Kind != cluster.AlertDeliveryFailed {
 		t.Fatalf("alerts: %d %s", resp.StatusCode, b)
 	}
-	if resp, b := tc.do(t, tc.follower(t), http.MethodPost, "/v1/alerts/"+alerts.Alerts[1].ID+"/ack", `{}`, responder); resp.StatusCode != http.StatusForbidden {
+	if resp, b := tc.Do(t, tc.Follower(t), http.MethodPost, "/v1/alerts/"+alerts.Alerts[1].ID+"/ack", `{}`, responder); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("responder ack: %d %s", resp.StatusCode, b)
 	}
 	// Still there after a while: only a person clears it.
 	time.Sleep(500 * time.Millisecond)
-	resp, b = tc.do(t, tc.leader(t), http.MethodGet, "/v1/alerts", "", desk)
+	resp, b = tc.Do(t, tc.Leader(t), http.MethodGet, "/v1/alerts", "", desk)
 	decodeJSON(t, b, &alerts)
 	if len(alerts.Alerts) != 2 {
 		t.Fatalf("alerts went away on their own: %s", b)
 	}
-	if resp, b := tc.do(t, tc.follower(t), http.MethodPost, "/v1/alerts/"+alerts.Alerts[1].ID+"/ack", `{"note":"phoned UCR North, webhook endpoint moved"}`, desk); resp.StatusCode != http.StatusOK {
+	if resp, b := tc.Do(t, tc.Follower(t), http.MethodPost, "/v1/alerts/"+alerts.Alerts[1].ID+"/ack", `{"note":"phoned UCR North, webhook endpoint moved"}`, desk); resp.StatusCode != http.StatusOK {
 		t.Fatalf("ack: %d %s", resp.StatusCode, b)
 	}
-	if resp, _ := tc.do(t, tc.follower(t), http.MethodPost, "/v1/alerts/"+alerts.Alerts[1].ID+"/ack", `{}`, desk); resp.StatusCode != http.StatusConflict {
+	if resp, _ := tc.Do(t, tc.Follower(t), http.MethodPost, "/v1/alerts/"+alerts.Alerts[1].ID+"/ack", `{}`, desk); resp.StatusCode != http.StatusConflict {
 		t.Fatalf("second ack: %d", resp.StatusCode)
 	}
-	resp, b = tc.do(t, tc.leader(t), http.MethodGet, "/v1/alerts", "", desk)
+	resp, b = tc.Do(t, tc.Leader(t), http.MethodGet, "/v1/alerts", "", desk)
 	decodeJSON(t, b, &alerts)
 	if resp.StatusCode != http.StatusOK || len(alerts.Alerts) != 1 || alerts.Alerts[0].Kind != cluster.AlertEscalatedToED {
 		t.Fatalf("open alerts after ack: %s", b)
 	}
-	_, b = tc.do(t, tc.leader(t), http.MethodGet, "/v1/alerts?all=true", "", desk)
+	_, b = tc.Do(t, tc.Leader(t), http.MethodGet, "/v1/alerts?all=true", "", desk)
 	decodeJSON(t, b, &alerts)
 	if len(alerts.Alerts) != 2 || alerts.Alerts[1].AckedBy == nil || alerts.Alerts[1].AckedBy.Name != "Desk 1" {
 		t.Fatalf("all alerts: %s", b)
@@ -581,10 +581,10 @@ func init() {
 			return func(*testing.T) (string, string) { return path, body }
 		}
 		eta := func() string { return `{"eta":"` + time.Now().Add(30*time.Minute).UTC().Format(time.RFC3339) + `"}` }
-		fresh := func(t *testing.T) string { return referFall(t, tc, tc.leader(t), nil) + "-d1" }
+		fresh := func(t *testing.T) string { return referFall(t, tc, tc.Leader(t), nil) + "-d1" }
 		accepted := func(t *testing.T) string {
 			id := fresh(t)
-			if resp, b := tc.do(t, tc.leader(t), http.MethodPost, "/v1/dispatches/"+id+"/accept", eta(), nil); resp.StatusCode != http.StatusOK {
+			if resp, b := tc.Do(t, tc.Leader(t), http.MethodPost, "/v1/dispatches/"+id+"/accept", eta(), nil); resp.StatusCode != http.StatusOK {
 				t.Fatalf("accept: %d %s", resp.StatusCode, b)
 			}
 			return id
@@ -606,7 +606,7 @@ func init() {
 			"GET /v1/alerts": static("/v1/alerts?all=true", ""),
 			"POST /v1/alerts/:id/ack": func(t *testing.T) (string, string) {
 				id := fresh(t)
-				if resp, b := tc.do(t, tc.leader(t), http.MethodPost, "/v1/dispatches/"+id+"/decline", `{"reason":"no crew"}`, nil); resp.StatusCode != http.StatusOK {
+				if resp, b := tc.Do(t, tc.Leader(t), http.MethodPost, "/v1/dispatches/"+id+"/decline", `{"reason":"no crew"}`, nil); resp.StatusCode != http.StatusOK {
 					t.Fatalf("decline: %d %s", resp.StatusCode, b)
 				}
 				return "/v1/alerts/al_" + id + "_escalated_to_ed/ack", `{"note":"seen"}`
@@ -625,13 +625,13 @@ func TestFallCallThroughTriageDispatches(t *testing.T) {
 	tc := dispatchCluster(t, clk, &atomic.Int64{})
 	rcv := newWebhookReceiver(t)
 	pointTeamsAt(t, tc, rcv, false)
-	a := createAttendance(t, tc, tc.leader(t), `{"channel":"nhs111","complaint":"fell at home and cannot get up",
+	a := createAttendance(t, tc, tc.Leader(t), `{"channel":"nhs111","complaint":"fell at home and cannot get up",
 		"protocol":"older-person-unwell-fallen","patient":{"given_name":"Edith","family_name":"Crawley","postcode":"DY1 1AA"},
 		"context":{"age_years":84,"sex":"female"}}`, nil)
-	a = walkTriage(t, tc, tc.leader(t), a, map[string]string{"fallen": "yes", "hip": "no", "fall_collapse": "no", "head": "no",
+	a = walkTriage(t, tc, tc.Leader(t), a, map[string]string{"fallen": "yes", "hip": "no", "fall_collapse": "no", "head": "no",
 		"injury": "no", "fall_need": "yes", "fall_at_home": "yes"}, nil)
 	if a.service() != "ucr-north" {
-		_, b := tc.do(t, tc.leader(t), http.MethodGet, "/v1/attendances/"+a.ID, "", nil)
+		_, b := tc.Do(t, tc.Leader(t), http.MethodGet, "/v1/attendances/"+a.ID, "", nil)
 		t.Fatalf("routed to %q: %s", a.service(), b)
 	}
 	d := waitDispatch(t, tc, a.ID+"-d1", "team notified", func(d dispatchView) bool { return d.Status == cluster.DispatchNotified })
@@ -656,7 +656,7 @@ func TestDispatchRedeliveredWhenLeaderDiesBeforeRecording(t *testing.T) {
 	rcv.mu.Lock()
 	rcv.gate, rcv.arrived = gate, make(chan string, 1)
 	rcv.mu.Unlock()
-	old := tc.leader(t)
+	old := tc.Leader(t)
 	id := referFall(t, tc, old, nil) + "-d1"
 	select {
 	case got := <-rcv.arrived:
@@ -666,7 +666,7 @@ func TestDispatchRedeliveredWhenLeaderDiesBeforeRecording(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("the old leader never sent the webhook")
 	}
-	tc.kill(t, old.i) // the team has the message; the leader never hears back
+	tc.Kill(t, old.Index) // the team has the message; the leader never hears back
 	close(gate)
 	d := waitDispatch(t, tc, id, "delivery recorded by the new leader", func(d dispatchView) bool {
 		return d.Delivery.Status == cluster.DeliveryDelivered

@@ -152,7 +152,7 @@ func (kc *keysClient) adminKey() (string, error) {
 	if kc.key != "" {
 		return kc.key, nil
 	}
-	k, err := readKeyFile(filepath.Join(kc.dataDir, adminKeyFile))
+	k, err := ReadKeyFile(filepath.Join(kc.dataDir, AdminKeyFile))
 	if err != nil {
 		return "", fmt.Errorf("no admin key: give --key (or FRONTDOOR_KEY), or --data-dir of the node that wrote admin.key: %w", err)
 	}

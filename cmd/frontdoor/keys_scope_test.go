@@ -19,30 +19,30 @@ import (
 // accepts it.
 func TestScopedResponderKeyDispatch(t *testing.T) {
 	clk := &testClock{}
-	tc := newTestClusterWith(t, 1, func(cfg *serveConfig) {
-		cfg.clock = clk.Now
-		cfg.dispatch = cluster.DispatchConfig{Notifier: fastNotifier(), Poll: 200 * time.Millisecond,
+	tc := newTestClusterWith(t, 1, func(cfg *Config) {
+		cfg.Clock = clk.Now
+		cfg.Dispatch = cluster.DispatchConfig{Notifier: fastNotifier(), Poll: 200 * time.Millisecond,
 			LeaderPoll: 50 * time.Millisecond, EscalateRetry: 300 * time.Millisecond, Now: clk.Now}
 	})
 	pointTeamsAt(t, tc, newWebhookReceiver(t), false)
-	n := tc.leader(t)
+	n := tc.Leader(t)
 
-	before := n.n.store.Status().LastIndex
+	before := n.N.Store().Status().LastIndex
 	for _, body := range []string{
 		`{"name":"UCR West","role":"responder","service_id":"ucr-west"}`,
 		`{"name":"Market pharmacy","role":"responder","service_id":"ph-market"}`,
 		`{"name":"Desk 1","role":"reception","service_id":"ucr-north"}`,
 	} {
-		resp, b := tc.do(t, n, http.MethodPost, "/v1/keys", body, nil)
+		resp, b := tc.Do(t, n, http.MethodPost, "/v1/keys", body, nil)
 		expectProblem(t, resp, b, http.StatusUnprocessableEntity, problemInvalid, "service_id")
 	}
-	if after := n.n.store.Status().LastIndex; after != before {
+	if after := n.N.Store().Status().LastIndex; after != before {
 		t.Fatalf("refused key requests moved the raft index %d -> %d", before, after)
 	}
 
 	scoped := func(name, service string) map[string]string {
 		t.Helper()
-		resp, b := tc.do(t, n, http.MethodPost, "/v1/keys", fmt.Sprintf(`{"name":%q,"role":"responder","service_id":%q}`, name, service), nil)
+		resp, b := tc.Do(t, n, http.MethodPost, "/v1/keys", fmt.Sprintf(`{"name":%q,"role":"responder","service_id":%q}`, name, service), nil)
 		if resp.StatusCode != http.StatusCreated {
 			t.Fatalf("create %s key: %d %s", service, resp.StatusCode, b)
 		}
@@ -54,10 +54,10 @@ func TestScopedResponderKeyDispatch(t *testing.T) {
 		return bearerHeader(k.Key)
 	}
 	north, south := scoped("UCR North crew", "ucr-north"), scoped("UCR South crew", "ucr-south")
-	tc.key(t, cluster.RoleResponder, "On-call responder")
+	tc.Key(t, cluster.RoleResponder, "On-call responder")
 
 	var l keyList
-	_, b := tc.do(t, n, http.MethodGet, "/v1/keys", "", nil)
+	_, b := tc.Do(t, n, http.MethodGet, "/v1/keys", "", nil)
 	decodeJSON(t, b, &l)
 	scopes := map[string]string{}
 	for _, k := range l.Keys {
@@ -71,7 +71,7 @@ func TestScopedResponderKeyDispatch(t *testing.T) {
 		cmd := newRootCmd()
 		var out bytes.Buffer
 		cmd.SetOut(&out)
-		cmd.SetArgs(append(args, "--addr", n.httpAddr, "--data-dir", n.dir))
+		cmd.SetArgs(append(args, "--addr", n.HTTPAddr, "--data-dir", n.Dir))
 		if err := cmd.Execute(); err != nil {
 			t.Fatalf("%v: %v\n%s", args, err, out.String())
 		}
@@ -94,12 +94,12 @@ func TestScopedResponderKeyDispatch(t *testing.T) {
 		t.Fatalf("dispatch to %s, want ucr-north", d.ServiceID)
 	}
 	accept := fmt.Sprintf(`{"eta":%q}`, clk.Now().Add(40*time.Minute).UTC().Format(time.RFC3339))
-	resp, b := tc.do(t, n, http.MethodPost, "/v1/dispatches/"+id+"/accept", accept, south)
+	resp, b := tc.Do(t, n, http.MethodPost, "/v1/dispatches/"+id+"/accept", accept, south)
 	expectProblem(t, resp, b, http.StatusForbidden, problemForbidden, "")
 	if d := getDispatchView(t, tc, n, id); d.AcceptedBy != nil {
 		t.Fatalf("another team's key accepted the dispatch: %+v", d.AcceptedBy)
 	}
-	if resp, b := tc.do(t, n, http.MethodPost, "/v1/dispatches/"+id+"/accept", accept, north); resp.StatusCode != http.StatusOK {
+	if resp, b := tc.Do(t, n, http.MethodPost, "/v1/dispatches/"+id+"/accept", accept, north); resp.StatusCode != http.StatusOK {
 		t.Fatalf("own team's accept: %d %s", resp.StatusCode, b)
 	}
 }

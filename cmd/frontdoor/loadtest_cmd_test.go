@@ -146,8 +146,8 @@ func TestLoadtestSpawnInterrupted(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "loadtest", "--spawn", "3", "--duration", "60s", "--concurrency", "2",
 		"--progress=false", "--temp-dir", tmp)
-	var out syncBuffer
-	var errb syncBuffer
+	var out SyncBuffer
+	var errb SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

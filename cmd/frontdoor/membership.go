@@ -29,7 +29,7 @@ type membership struct {
 	client   *http.Client
 }
 
-var errJoinRefused = errors.New("join refused")
+var ErrJoinRefused = errors.New("join refused")
 
 func (m *membership) run(ctx context.Context, fresh bool) error {
 	if m.client == nil {
@@ -152,7 +152,7 @@ func (m *membership) post(ctx context.Context, targets []string, path string) er
 		case resp.StatusCode/100 == 2:
 			return nil
 		case resp.StatusCode == http.StatusForbidden:
-			return fmt.Errorf("%w by %s: %s", errJoinRefused, addr, bytes.TrimSpace(msg))
+			return fmt.Errorf("%w by %s: %s", ErrJoinRefused, addr, bytes.TrimSpace(msg))
 		}
 		errs = append(errs, fmt.Errorf("%s%s: %s: %s", addr, path, resp.Status, bytes.TrimSpace(msg)))
 	}
@@ -165,7 +165,7 @@ func (m *membership) retry(ctx context.Context, what string, step func(context.C
 	pause := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		err := step(ctx)
-		if err == nil || errors.Is(err, errJoinRefused) {
+		if err == nil || errors.Is(err, ErrJoinRefused) {
 			return err
 		}
 		if ctx.Err() != nil {

@@ -22,11 +22,11 @@ import (
 // joins is then promoted to voter once caught up.
 func TestJoinNeedsTheToken(t *testing.T) {
 	tc := newTestCluster(t, 2)
-	lead, f := tc.leader(t), tc.follower(t)
+	lead, f := tc.Leader(t), tc.Follower(t)
 	ghost := `{"id":"ghost","raft_addr":"127.0.0.1:1","http_addr":"127.0.0.1:2","version":"dev"%s}`
 	for _, tt := range []struct{ name, token string }{{"no token", ""}, {"wrong token", `,"token":"guess"`}} {
 		for _, tn := range []*testNode{lead, f} {
-			resp, body := tc.do(t, tn, http.MethodPost, "/v1/cluster/join", strings.Replace(ghost, "%s", tt.token, 1), nil)
+			resp, body := tc.Do(t, tn, http.MethodPost, "/v1/cluster/join", strings.Replace(ghost, "%s", tt.token, 1), nil)
 			expectProblem(t, resp, body, http.StatusForbidden, problemForbidden, "")
 		}
 	}
@@ -34,7 +34,7 @@ func TestJoinNeedsTheToken(t *testing.T) {
 		t.Fatalf("refused node is in the cluster as %q", got)
 	}
 	// With the token, through the follower: added, as a non-voter.
-	resp, body := tc.do(t, f, http.MethodPost, "/v1/cluster/join", strings.Replace(ghost, "%s", `,"token":"`+tc.token+`"`, 1), nil)
+	resp, body := tc.Do(t, f, http.MethodPost, "/v1/cluster/join", strings.Replace(ghost, "%s", `,"token":"`+tc.Token+`"`, 1), nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("join with token: %d %s", resp.StatusCode, body)
 	}
@@ -42,7 +42,7 @@ func TestJoinNeedsTheToken(t *testing.T) {
 		t.Fatalf("ghost joined as %q, want nonvoter", got)
 	}
 	// Promotion needs the token too.
-	resp, body = tc.do(t, f, http.MethodPost, "/v1/cluster/nodes/ghost/promote", strings.Replace(ghost, "%s", `,"token":"guess"`, 1), nil)
+	resp, body = tc.Do(t, f, http.MethodPost, "/v1/cluster/nodes/ghost/promote", strings.Replace(ghost, "%s", `,"token":"guess"`, 1), nil)
 	expectProblem(t, resp, body, http.StatusForbidden, problemForbidden, "")
 	if got := suffrageOf(t, tc, lead, "ghost"); got != "nonvoter" {
 		t.Fatalf("ghost is %q after a refused promotion", got)
@@ -50,32 +50,32 @@ func TestJoinNeedsTheToken(t *testing.T) {
 
 	// The harness's second node went through the real flow: it announced
 	// itself as a non-voter, then became a voter.
-	out := tc.nodes[1].out.String()
+	out := tc.Nodes[1].Out.String()
 	joined := strings.Index(out, "joined the cluster as a non-voter")
 	voter := strings.Index(out, "is a voter")
 	if joined < 0 || voter < joined {
 		t.Fatalf("node2 output does not show non-voter then voter:\n%s", out)
 	}
-	if got := suffrageOf(t, tc, lead, tc.nodes[1].id); got != "voter" {
+	if got := suffrageOf(t, tc, lead, tc.Nodes[1].ID); got != "voter" {
 		t.Fatalf("node2 is %q, want voter", got)
 	}
 	// The joiner kept the token, readable by its owner only, to
 	// re-announce itself after a restart.
-	path := filepath.Join(tc.nodes[1].dir, joinTokenFile)
+	path := filepath.Join(tc.Nodes[1].Dir, JoinTokenFile)
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	kept, _ := os.ReadFile(path)
-	if fi.Mode().Perm() != 0o600 || strings.TrimSpace(string(kept)) != tc.token {
-		t.Fatalf("joiner's %s: mode %v, token kept %v", joinTokenFile, fi.Mode().Perm(), strings.TrimSpace(string(kept)) == tc.token)
+	if fi.Mode().Perm() != 0o600 || strings.TrimSpace(string(kept)) != tc.Token {
+		t.Fatalf("joiner's %s: mode %v, token kept %v", JoinTokenFile, fi.Mode().Perm(), strings.TrimSpace(string(kept)) == tc.Token)
 	}
 }
 
 // suffrageOf reads GET /v1/cluster on tn and returns id's suffrage ("" when absent).
 func suffrageOf(t *testing.T, tc *testCluster, tn *testNode, id string) string {
 	t.Helper()
-	resp, body := tc.do(t, tn, http.MethodGet, "/v1/cluster", "", nil)
+	resp, body := tc.Do(t, tn, http.MethodGet, "/v1/cluster", "", nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /v1/cluster: %d %s", resp.StatusCode, body)
 	}
@@ -93,11 +93,11 @@ func suffrageOf(t *testing.T, tc *testCluster, tn *testNode, id string) string {
 // data dir (no join flags needed), catches up, and is ready.
 func TestRestartKeepsIdentityAndCatchesUp(t *testing.T) {
 	tc := newTestCluster(t, 3)
-	f := tc.follower(t)
-	tc.stop(t, f.i)
+	f := tc.Follower(t)
+	tc.Stop(t, f.Index)
 	var ids []string
 	for range 5 {
-		resp, body := tc.do(t, tc.leader(t), http.MethodPost, "/v1/attendances", adaBody, nil)
+		resp, body := tc.Do(t, tc.Leader(t), http.MethodPost, "/v1/attendances", adaBody, nil)
 		if resp.StatusCode != http.StatusCreated {
 			t.Fatalf("POST with a follower down: %d %s", resp.StatusCode, body)
 		}
@@ -105,22 +105,22 @@ func TestRestartKeepsIdentityAndCatchesUp(t *testing.T) {
 		decodeJSON(t, body, &c)
 		ids = append(ids, c.ID)
 	}
-	cfg := tc.config(f.i)
+	cfg := tc.Config(f.Index)
 	cfg.Join, cfg.JoinToken, cfg.NodeID = nil, "", "" // everything from the data dir
-	tc.startWith(t, f.i, cfg)
-	if got := f.n.id; got != f.id {
-		t.Fatalf("restarted as %q, want stored id %q", got, f.id)
+	tc.StartWith(t, f.Index, cfg)
+	if got := f.N.id; got != f.ID {
+		t.Fatalf("restarted as %q, want stored id %q", got, f.ID)
 	}
-	tc.waitReady(t)
+	tc.WaitReady(t)
 	// Ready means caught up with the leader's commit index: the writes made
 	// while it was down are readable locally.
 	for _, id := range ids {
-		resp, body := tc.do(t, f, http.MethodGet, "/v1/attendances/"+id+"?consistency=stale", "", nil)
+		resp, body := tc.Do(t, f, http.MethodGet, "/v1/attendances/"+id+"?consistency=stale", "", nil)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("ready restarted node lacks %s: %d %s", id, resp.StatusCode, body)
 		}
 	}
-	if got := suffrageOf(t, tc, f, f.id); got != "voter" {
+	if got := suffrageOf(t, tc, f, f.ID); got != "voter" {
 		t.Fatalf("restarted node is %q", got)
 	}
 }
@@ -130,11 +130,11 @@ func TestRestartKeepsIdentityAndCatchesUp(t *testing.T) {
 // Retry-After (the client's 9s timeout bounds "promptly"), and /readyz is 503.
 func TestQuorumLossAnswers503Promptly(t *testing.T) {
 	tc := newTestCluster(t, 3)
-	survivor := tc.nodes[2]
-	tc.stop(t, 0)
-	tc.stop(t, 1)
-	tc.client.Timeout = 9 * time.Second
-	resp, body := tc.do(t, survivor, http.MethodPost, "/v1/attendances", adaBody, nil)
+	survivor := tc.Nodes[2]
+	tc.Stop(t, 0)
+	tc.Stop(t, 1)
+	tc.Client.Timeout = 9 * time.Second
+	resp, body := tc.Do(t, survivor, http.MethodPost, "/v1/attendances", adaBody, nil)
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("POST without quorum: %d Retry-After %q: %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
 	}
@@ -144,13 +144,13 @@ func TestQuorumLossAnswers503Promptly(t *testing.T) {
 		t.Fatalf("problem type %q", p.Type)
 	}
 	eventually(t, "survivor not ready", func() error {
-		resp, body := tc.do(t, survivor, http.MethodGet, "/readyz", "", nil)
+		resp, body := tc.Do(t, survivor, http.MethodGet, "/readyz", "", nil)
 		if resp.StatusCode != http.StatusServiceUnavailable {
 			return &problem{Status: resp.StatusCode, Detail: string(body)}
 		}
 		return nil
 	})
-	resp, body = tc.do(t, survivor, http.MethodGet, "/healthz", "", nil)
+	resp, body = tc.Do(t, survivor, http.MethodGet, "/healthz", "", nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("healthz without quorum: %d %s", resp.StatusCode, body)
 	}
@@ -161,23 +161,23 @@ func TestQuorumLossAnswers503Promptly(t *testing.T) {
 // token it kept, so the others forward to and list the new address.
 func TestRestartReannouncesChangedHTTPAddress(t *testing.T) {
 	tc := newTestCluster(t, 3)
-	f := tc.follower(t)
-	tc.stop(t, f.i)
-	f.httpAddr = freeAddr(t)
-	f.url = "http://" + f.httpAddr
-	cfg := tc.config(f.i)
-	cfg.HTTPAddr, cfg.Join, cfg.JoinToken = f.httpAddr, nil, ""
-	tc.startWith(t, f.i, cfg)
-	lead := tc.leader(t)
+	f := tc.Follower(t)
+	tc.Stop(t, f.Index)
+	f.HTTPAddr = freeAddr(t)
+	f.URL = "http://" + f.HTTPAddr
+	cfg := tc.Config(f.Index)
+	cfg.HTTPAddr, cfg.Join, cfg.JoinToken = f.HTTPAddr, nil, ""
+	tc.StartWith(t, f.Index, cfg)
+	lead := tc.Leader(t)
 	eventually(t, "new HTTP address replicated", func() error {
-		for _, ns := range lead.n.store.Status().Nodes {
-			if ns.ID == f.id && ns.HTTPAddr == f.httpAddr {
+		for _, ns := range lead.N.Store().Status().Nodes {
+			if ns.ID == f.ID && ns.HTTPAddr == f.HTTPAddr {
 				return nil
 			}
 		}
 		return fmt.Errorf("registry still has the old address")
 	})
-	tc.waitReady(t)
+	tc.WaitReady(t)
 }
 
 // TestJoinWithWrongTokenStopsTheNode: `serve --join` with a wrong token
@@ -191,23 +191,23 @@ func TestJoinWithWrongTokenStopsTheNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := serveConfig{DataDir: dir, NodeID: "intruder", HTTPAddr: addr, RaftAddr: freeAddr(t),
-		Join: []string{tc.nodes[0].httpAddr}, JoinToken: "not-the-token", httpListener: ln,
-		raftTuning: cluster.FastRaftTuning(), logger: testLogger(), skipRaftMetrics: true, joinRetryMax: 200 * time.Millisecond}
+	cfg := Config{DataDir: dir, NodeID: "intruder", HTTPAddr: addr, RaftAddr: freeAddr(t),
+		Join: []string{tc.Nodes[0].HTTPAddr}, JoinToken: "not-the-token", HTTPListener: ln,
+		RaftTuning: cluster.FastRaftTuning(), Logger: testLogger(), SkipRaftMetrics: true, JoinRetryMax: 200 * time.Millisecond}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err = runServe(ctx, cfg, io.Discard)
-	if !errors.Is(err, errJoinRefused) {
+	err = Run(ctx, cfg, io.Discard)
+	if !errors.Is(err, ErrJoinRefused) {
 		t.Fatalf("runServe = %v, want a join-refused error", err)
 	}
-	if got := suffrageOf(t, tc, tc.nodes[0], "intruder"); got != "" {
+	if got := suffrageOf(t, tc, tc.Nodes[0], "intruder"); got != "" {
 		t.Fatalf("intruder is in the cluster as %q", got)
 	}
 	// Its data dir kept the token but no raft state: starting it again
 	// without --join must not bootstrap a cluster of its own.
-	cfg.Join, cfg.JoinToken, cfg.httpListener = nil, "", nil
+	cfg.Join, cfg.JoinToken, cfg.HTTPListener = nil, "", nil
 	cfg.HTTPAddr = freeAddr(t)
-	if err := runServe(ctx, cfg, io.Discard); err == nil || !strings.Contains(err.Error(), "start it with --join") {
+	if err := Run(ctx, cfg, io.Discard); err == nil || !strings.Contains(err.Error(), "start it with --join") {
 		t.Fatalf("restart without --join = %v, want a refusal to bootstrap", err)
 	}
 }
@@ -216,22 +216,22 @@ func TestJoinWithWrongTokenStopsTheNode(t *testing.T) {
 // join token as a bearer token is refused and removes nothing.
 func TestRemoveNodeNeedsTheToken(t *testing.T) {
 	tc := newTestCluster(t, 2)
-	victim := tc.follower(t).id
+	victim := tc.Follower(t).ID
 	for _, hdr := range []map[string]string{nil, {"Authorization": "Basic eDp5"}, {"Authorization": "Bearer "},
 		{"Authorization": "Bearer not-the-token"}} {
-		resp, body := tc.do(t, tc.leader(t), http.MethodDelete, "/v1/cluster/nodes/"+victim, "", hdr)
+		resp, body := tc.Do(t, tc.Leader(t), http.MethodDelete, "/v1/cluster/nodes/"+victim, "", hdr)
 		expectProblem(t, resp, body, http.StatusForbidden, problemForbidden, "")
 	}
-	if got := suffrageOf(t, tc, tc.leader(t), victim); got != "voter" {
+	if got := suffrageOf(t, tc, tc.Leader(t), victim); got != "voter" {
 		t.Fatalf("%s is %q after refused removals", victim, got)
 	}
 	// With the join token the member goes.
-	resp, body := tc.do(t, tc.leader(t), http.MethodDelete, "/v1/cluster/nodes/"+victim, "",
-		map[string]string{"Authorization": "Bearer " + tc.token})
+	resp, body := tc.Do(t, tc.Leader(t), http.MethodDelete, "/v1/cluster/nodes/"+victim, "",
+		map[string]string{"Authorization": "Bearer " + tc.Token})
 	if resp.StatusCode/100 != 2 {
 		t.Fatalf("DELETE with the token: %d %s", resp.StatusCode, body)
 	}
-	if got := suffrageOf(t, tc, tc.leader(t), victim); got != "" {
+	if got := suffrageOf(t, tc, tc.Leader(t), victim); got != "" {
 		t.Fatalf("%s is still listed as %q after removal", victim, got)
 	}
 }

@@ -13,16 +13,16 @@ import (
 // own metrics and the Go/process collectors.
 func TestMetricsUseRouteTemplates(t *testing.T) {
 	tc := newTestCluster(t, 1)
-	tn := tc.nodes[0]
-	resp, body := tc.do(t, tn, http.MethodPost, "/v1/attendances", adaBody, nil)
+	tn := tc.Nodes[0]
+	resp, body := tc.Do(t, tn, http.MethodPost, "/v1/attendances", adaBody, nil)
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("POST: %d %s", resp.StatusCode, body)
 	}
 	var c created
 	decodeJSON(t, body, &c)
-	tc.do(t, tn, http.MethodGet, "/v1/attendances/"+c.ID, "", nil)
-	tc.do(t, tn, http.MethodGet, "/no/such/route/"+c.ID, "", nil)
-	resp, body = tc.do(t, tn, http.MethodGet, "/metrics", "", nil)
+	tc.Do(t, tn, http.MethodGet, "/v1/attendances/"+c.ID, "", nil)
+	tc.Do(t, tn, http.MethodGet, "/no/such/route/"+c.ID, "", nil)
+	resp, body = tc.Do(t, tn, http.MethodGet, "/metrics", "", nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("/metrics: %d", resp.StatusCode)
 	}
@@ -49,30 +49,30 @@ func TestMetricsUseRouteTemplates(t *testing.T) {
 // cluster: every node, its role and the leader are printed.
 func TestStatusCommand(t *testing.T) {
 	tc := newTestCluster(t, 3)
-	lead := tc.leader(t)
+	lead := tc.Leader(t)
 	root := newRootCmd()
 	var out bytes.Buffer
 	root.SetOut(&out)
-	root.SetArgs([]string{"status", "--addr", tc.follower(t).httpAddr})
+	root.SetArgs([]string{"status", "--addr", tc.Follower(t).HTTPAddr})
 	if err := root.ExecuteContext(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	s := out.String()
-	if !strings.Contains(s, "leader:      "+lead.id) {
-		t.Fatalf("status does not name leader %s:\n%s", lead.id, s)
+	if !strings.Contains(s, "leader:      "+lead.ID) {
+		t.Fatalf("status does not name leader %s:\n%s", lead.ID, s)
 	}
-	for _, tn := range tc.nodes {
+	for _, tn := range tc.Nodes {
 		line := ""
 		for _, l := range strings.Split(s, "\n") {
-			if strings.HasPrefix(l, tn.id+" ") {
+			if strings.HasPrefix(l, tn.ID+" ") {
 				line = l
 			}
 		}
-		if line == "" || !strings.Contains(line, "voter") || !strings.Contains(line, tn.httpAddr) {
-			t.Fatalf("status has no proper line for %s:\n%s", tn.id, s)
+		if line == "" || !strings.Contains(line, "voter") || !strings.Contains(line, tn.HTTPAddr) {
+			t.Fatalf("status has no proper line for %s:\n%s", tn.ID, s)
 		}
 		if (tn == lead) != strings.Contains(line, " leader ") {
-			t.Fatalf("status line for %s has the wrong role:\n%s", tn.id, line)
+			t.Fatalf("status line for %s has the wrong role:\n%s", tn.ID, line)
 		}
 	}
 }

@@ -15,8 +15,8 @@ import (
 // body schema for writes that take one, the roles of keyed routes.
 func TestOpenAPIMatchesRegisteredRoutes(t *testing.T) {
 	tc := newTestCluster(t, 1)
-	n := tc.nodes[0]
-	resp, b := tc.do(t, n, http.MethodGet, "/openapi.json", "", map[string]string{"Authorization": ""})
+	n := tc.Nodes[0]
+	resp, b := tc.Do(t, n, http.MethodGet, "/openapi.json", "", map[string]string{"Authorization": ""})
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("openapi.json: %d %s", resp.StatusCode, b)
 	}
@@ -49,7 +49,7 @@ func TestOpenAPIMatchesRegisteredRoutes(t *testing.T) {
 		}
 	}
 	registered := map[string]bool{}
-	for _, r := range n.n.app.GetRoutes(true) {
+	for _, r := range n.N.App().GetRoutes(true) {
 		if r.Method == http.MethodHead {
 			continue // fiber registers HEAD with every GET
 		}

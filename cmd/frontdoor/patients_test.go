@@ -16,7 +16,7 @@ var fixtureSeq atomic.Int64
 // mustStatus sends a request through the leader and fails unless it gets want.
 func mustStatus(t *testing.T, tc *testCluster, want int, method, path, body string) []byte {
 	t.Helper()
-	resp, b := tc.do(t, tc.leader(t), method, path, body, nil)
+	resp, b := tc.Do(t, tc.Leader(t), method, path, body, nil)
 	if resp.StatusCode != want {
 		t.Fatalf("%s %s: %d, want %d: %s", method, path, resp.StatusCode, want, b)
 	}
@@ -100,11 +100,11 @@ func init() {
 //   - an unnamed collapsed patient is recorded first and named later.
 func TestRegistrationAndIdentitySecond(t *testing.T) {
 	tc := newTestCluster(t, 3)
-	desk := tc.key(t, cluster.RoleReception, "Reception Desk 2")
-	f := tc.follower(t)
+	desk := tc.Key(t, cluster.RoleReception, "Reception Desk 2")
+	f := tc.Follower(t)
 	post := func(path, body string, want int) []byte {
 		t.Helper()
-		resp, b := tc.do(t, f, http.MethodPost, path, body, bearerHeader(desk))
+		resp, b := tc.Do(t, f, http.MethodPost, path, body, bearerHeader(desk))
 		if resp.StatusCode != want {
 			t.Fatalf("POST %s: %d, want %d: %s", path, resp.StatusCode, want, b)
 		}
@@ -112,7 +112,7 @@ func TestRegistrationAndIdentitySecond(t *testing.T) {
 	}
 	get := func(path string) []byte {
 		t.Helper()
-		resp, b := tc.do(t, f, http.MethodGet, path, "", bearerHeader(desk))
+		resp, b := tc.Do(t, f, http.MethodGet, path, "", bearerHeader(desk))
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
 		}
@@ -153,12 +153,12 @@ func TestRegistrationAndIdentitySecond(t *testing.T) {
 		t.Fatalf("sent list %+v", listed)
 	}
 	post("/v1/registrations/"+reg.ID+"/status", `{"status":"accepted"}`, 200)
-	for _, tn := range tc.nodes {
-		resp, b := tc.do(t, tn, http.MethodGet, "/v1/patients/"+priya.ID+"?consistency=linearizable", "", nil)
+	for _, tn := range tc.Nodes {
+		resp, b := tc.Do(t, tn, http.MethodGet, "/v1/patients/"+priya.ID+"?consistency=linearizable", "", nil)
 		var p cluster.PatientRecord
 		decodeJSON(t, b, &p)
 		if resp.StatusCode != 200 || p.GPPractice != "X99002" {
-			t.Fatalf("%s: patient after acceptance %s", tn.id, b)
+			t.Fatalf("%s: patient after acceptance %s", tn.ID, b)
 		}
 	}
 	decodeJSON(t, get("/v1/registrations?status=sent"), &listed)
@@ -198,7 +198,7 @@ func TestRegistrationAndIdentitySecond(t *testing.T) {
 	}
 
 	// A "new" patient who matches an existing one: offered as a candidate.
-	resp, b := tc.do(t, f, http.MethodPost, "/v1/patients", `{"given_name":"Pria","family_name":"Shah","date_of_birth":"1994-05-17","postcode":"DY2 8AD"}`, bearerHeader(desk))
+	resp, b := tc.Do(t, f, http.MethodPost, "/v1/patients", `{"given_name":"Pria","family_name":"Shah","date_of_birth":"1994-05-17","postcode":"DY2 8AD"}`, bearerHeader(desk))
 	p := expectProblem(t, resp, b, http.StatusConflict, problemConflict, "candidates."+priya.ID)
 	if !strings.Contains(p.Errors["candidates."+priya.ID], "same date of birth") {
 		t.Fatalf("candidate reasons %v", p.Errors)
@@ -218,7 +218,7 @@ func TestRegistrationAndIdentitySecond(t *testing.T) {
 	if len(found.Candidates) != 1 || !found.Candidates[0].Exact || found.Candidates[0].Patient.ID != priya.ID {
 		t.Fatalf("NHS number search %+v", found)
 	}
-	resp, b = tc.do(t, f, http.MethodPost, "/v1/patients", `{"given_name":"P","family_name":"S","date_of_birth":"2000-01-01","nhs_number":"9434765919"}`, bearerHeader(desk))
+	resp, b = tc.Do(t, f, http.MethodPost, "/v1/patients", `{"given_name":"P","family_name":"S","date_of_birth":"2000-01-01","nhs_number":"9434765919"}`, bearerHeader(desk))
 	expectProblem(t, resp, b, http.StatusConflict, problemConflict, "nhs_number")
 	// Deliberately someone else (twin sister): created, nothing merged.
 	var twin cluster.PatientRecord
@@ -239,18 +239,18 @@ func TestRegistrationAndIdentitySecond(t *testing.T) {
 	var jo cluster.PatientRecord
 	decodeJSON(t, post("/v1/patients", `{"given_name":"Jo","family_name":"Marsh","date_of_birth":"1950-03-30","postcode":"DY3 1AC"}`, 201), &jo)
 	post("/v1/attendances/"+c.ID+"/patient", `{"patient_id":"`+jo.ID+`"}`, 200)
-	for _, tn := range tc.nodes {
-		resp, b := tc.do(t, tn, http.MethodGet, "/v1/attendances/"+c.ID+"?consistency=linearizable", "", nil)
+	for _, tn := range tc.Nodes {
+		resp, b := tc.Do(t, tn, http.MethodGet, "/v1/attendances/"+c.ID+"?consistency=linearizable", "", nil)
 		var named struct {
 			PatientID string          `json:"patient_id"`
 			Patient   cluster.Patient `json:"patient"`
 		}
 		decodeJSON(t, b, &named)
 		if resp.StatusCode != 200 || named.PatientID != jo.ID || named.Patient.FamilyName != "Marsh" || named.Patient.DateOfBirth != "1950-03-30" {
-			t.Fatalf("%s: named later: %s", tn.id, b)
+			t.Fatalf("%s: named later: %s", tn.ID, b)
 		}
 	}
-	_, b = tc.do(t, f, http.MethodGet, "/v1/audit?entity=attendance/"+c.ID, "", nil) // audit: clinician or admin
+	_, b = tc.Do(t, f, http.MethodGet, "/v1/audit?entity=attendance/"+c.ID, "", nil) // audit: clinician or admin
 	if !strings.Contains(string(b), `"named_later":true`) || !strings.Contains(string(b), "Reception Desk 2") {
 		t.Fatalf("audit of naming: %s", b)
 	}
@@ -285,12 +285,12 @@ func TestPatientBadInputChangesNothing(t *testing.T) {
 		{"status unknown", "/v1/registrations/" + reg.ID + "/status", `{"status":"approved"}`, 422, "status"},
 		{"refusal without reason", "/v1/registrations/" + reg.ID + "/status", `{"status":"refused"}`, 422, "reason"},
 	}
-	before := tc.leader(t).n.store.Status().LastIndex
+	before := tc.Leader(t).N.Store().Status().LastIndex
 	hashBefore := stateHashes(t, tc)
 	for _, tt := range tests {
-		for _, tn := range []*testNode{tc.leader(t), tc.follower(t)} {
-			t.Run(tt.name+" via "+tn.id, func(t *testing.T) {
-				resp, b := tc.do(t, tn, http.MethodPost, tt.path, tt.body, nil)
+		for _, tn := range []*testNode{tc.Leader(t), tc.Follower(t)} {
+			t.Run(tt.name+" via "+tn.ID, func(t *testing.T) {
+				resp, b := tc.Do(t, tn, http.MethodPost, tt.path, tt.body, nil)
 				typ := problemInvalid
 				if tt.status == 400 {
 					typ = problemBadRequest
@@ -304,12 +304,12 @@ func TestPatientBadInputChangesNothing(t *testing.T) {
 		{"given_name=Ada", "family_name"},
 		{"family_name=X&date_of_birth=1990-02-31", "date_of_birth"},
 	} {
-		resp, b := tc.do(t, tc.follower(t), http.MethodGet, "/v1/patients?"+q.query, "", nil)
+		resp, b := tc.Do(t, tc.Follower(t), http.MethodGet, "/v1/patients?"+q.query, "", nil)
 		expectProblem(t, resp, b, http.StatusBadRequest, problemBadRequest, q.field)
 	}
-	resp, b := tc.do(t, tc.follower(t), http.MethodGet, "/v1/registrations?status=lost", "", nil)
+	resp, b := tc.Do(t, tc.Follower(t), http.MethodGet, "/v1/registrations?status=lost", "", nil)
 	expectProblem(t, resp, b, http.StatusBadRequest, problemBadRequest, "status")
-	if after := tc.leader(t).n.store.Status().LastIndex; after != before {
+	if after := tc.Leader(t).N.Store().Status().LastIndex; after != before {
 		t.Fatalf("raft index moved %d -> %d on refused input", before, after)
 	}
 	if after := stateHashes(t, tc); after != hashBefore {
@@ -324,17 +324,17 @@ func TestPatientCreateIdempotent(t *testing.T) {
 	tc := newTestCluster(t, 3)
 	body := `{"given_name":"Ola","family_name":"Nowak","date_of_birth":"1988-08-08"}`
 	key := map[string]string{headerIdempotencyKey: "patient-ola"}
-	resp1, b1 := tc.do(t, tc.leader(t), http.MethodPost, "/v1/patients", body, key)
+	resp1, b1 := tc.Do(t, tc.Leader(t), http.MethodPost, "/v1/patients", body, key)
 	if resp1.StatusCode != http.StatusCreated {
 		t.Fatalf("first: %d %s", resp1.StatusCode, b1)
 	}
-	resp2, b2 := tc.do(t, tc.follower(t), http.MethodPost, "/v1/patients", body, key)
+	resp2, b2 := tc.Do(t, tc.Follower(t), http.MethodPost, "/v1/patients", body, key)
 	if resp2.StatusCode != http.StatusCreated || string(b2) != string(b1) {
 		t.Fatalf("replay: %d %s\nfirst: %s", resp2.StatusCode, b2, b1)
 	}
-	resp, b := tc.do(t, tc.follower(t), http.MethodPost, "/v1/patients", strings.Replace(body, "Ola", "Olga", 1), key)
+	resp, b := tc.Do(t, tc.Follower(t), http.MethodPost, "/v1/patients", strings.Replace(body, "Ola", "Olga", 1), key)
 	expectProblem(t, resp, b, http.StatusUnprocessableEntity, problemIdempotency, "")
 	// Without a key the same person again is a likely duplicate.
-	resp, b = tc.do(t, tc.leader(t), http.MethodPost, "/v1/patients", body, nil)
+	resp, b = tc.Do(t, tc.Leader(t), http.MethodPost, "/v1/patients", body, nil)
 	expectProblem(t, resp, b, http.StatusConflict, problemConflict, "")
 }

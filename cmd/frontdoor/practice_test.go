@@ -32,12 +32,12 @@ type practiceAttendance struct {
 // the explanation shows the gap in words.
 func TestRegisteredPracticeRoutesThroughTheAPI(t *testing.T) {
 	tc, _ := newClockedCluster(t, 3, mondayAfternoon) // Monday 14:00: the practices' afternoon session
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
-	nhs111 := bearerHeader(tc.key(t, cluster.RoleNHS111, "NHS 111"))
-	doc := bearerHeader(tc.key(t, cluster.RoleClinician, "Dr Patel"))
+	desk := bearerHeader(tc.Key(t, cluster.RoleReception, "Desk 1"))
+	nhs111 := bearerHeader(tc.Key(t, cluster.RoleNHS111, "NHS 111"))
+	doc := bearerHeader(tc.Key(t, cluster.RoleClinician, "Dr Patel"))
 
 	// The list the page offers.
-	resp, b := tc.doRetry(t, tc.follower(t), http.MethodGet, "/v1/practices", "", desk)
+	resp, b := tc.doRetry(t, tc.Follower(t), http.MethodGet, "/v1/practices", "", desk)
 	var list struct {
 		Practices []routing.Practice `json:"practices"`
 	}
@@ -58,7 +58,7 @@ func TestRegisteredPracticeRoutesThroughTheAPI(t *testing.T) {
 	}
 	create := func(practice string) practiceAttendance {
 		t.Helper()
-		resp, b := tc.doRetry(t, tc.follower(t), http.MethodPost, "/v1/attendances", referral(practice), nhs111)
+		resp, b := tc.doRetry(t, tc.Follower(t), http.MethodPost, "/v1/attendances", referral(practice), nhs111)
 		if resp.StatusCode != http.StatusCreated {
 			t.Fatalf("create with practice %q: %d %s", practice, resp.StatusCode, b)
 		}
@@ -87,27 +87,27 @@ func TestRegisteredPracticeRoutesThroughTheAPI(t *testing.T) {
 		t.Errorf("a practice for someone without one: %+v", r)
 	}
 
-	lead := tc.leader(t)
-	before := lead.n.store.Status().LastIndex
-	for _, tn := range []*testNode{lead, tc.follower(t)} {
+	lead := tc.Leader(t)
+	before := lead.N.Store().Status().LastIndex
+	for _, tn := range []*testNode{lead, tc.Follower(t)} {
 		resp, b = tc.doRetry(t, tn, http.MethodPost, "/v1/attendances", referral("Nowhere Surgery"), nhs111)
 		p := expectProblem(t, resp, b, http.StatusUnprocessableEntity, problemInvalid, "context.registered_practice")
 		if !strings.Contains(p.Errors["context.registered_practice"], "GET /v1/practices") {
 			t.Errorf("problem %+v", p)
 		}
 	}
-	if after := lead.n.store.Status().LastIndex; after != before {
+	if after := lead.N.Store().Status().LastIndex; after != before {
 		t.Fatalf("raft last index moved from %d to %d on an unknown practice", before, after)
 	}
 
 	// The centre's GP service shut: nothing at the GP level can see them
 	// within 2 hours (the access hub opens at 18:30).
 	dx = "Dx05"
-	if resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/services/gp-ucc-stream/status", `{"status":"red"}`, desk); resp.StatusCode != http.StatusOK {
+	if resp, b := tc.doRetry(t, tc.Leader(t), http.MethodPost, "/v1/services/gp-ucc-stream/status", `{"status":"red"}`, desk); resp.StatusCode != http.StatusOK {
 		t.Fatalf("status: %d %s", resp.StatusCode, b)
 	}
 	gap := create("none")
-	resp, b = tc.doRetry(t, tc.follower(t), http.MethodGet, "/v1/attendances/"+gap.ID+"/explain", "", doc)
+	resp, b = tc.doRetry(t, tc.Follower(t), http.MethodGet, "/v1/attendances/"+gap.ID+"/explain", "", doc)
 	var ex explainBody
 	decodeJSON(t, b, &ex)
 	if resp.StatusCode != http.StatusOK || ex.Routing == nil || ex.Routing.Chosen.ServiceID != "ed-castlegate" || ex.Routing.Gap == nil ||

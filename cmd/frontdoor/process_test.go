@@ -220,14 +220,14 @@ func newProcCluster(t *testing.T, n int) *procCluster {
 	var tok []byte
 	eventually(t, "join token written", func() error {
 		var err error
-		tok, err = os.ReadFile(filepath.Join(pc.procs[0].dir, joinTokenFile))
+		tok, err = os.ReadFile(filepath.Join(pc.procs[0].dir, JoinTokenFile))
 		if err == nil && len(strings.TrimSpace(string(tok))) == 0 {
 			err = fmt.Errorf("join token file empty")
 		}
 		return err
 	})
 	eventually(t, "admin key written", func() error {
-		k, err := readKeyFile(filepath.Join(pc.procs[0].dir, adminKeyFile))
+		k, err := ReadKeyFile(filepath.Join(pc.procs[0].dir, AdminKeyFile))
 		pc.adminKey = k
 		return err
 	})

@@ -15,11 +15,11 @@ import (
 // refuses an unreadable age or sex with the field named.
 func TestProtocolSearchAPI(t *testing.T) {
 	tc, _ := newClockedCluster(t, 1, mondayAfternoon)
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
-	n := tc.leader(t)
+	desk := bearerHeader(tc.Key(t, cluster.RoleReception, "Desk 1"))
+	n := tc.Leader(t)
 	search := func(query string) (int, string, protocolList) {
 		t.Helper()
-		resp, b := tc.do(t, n, http.MethodGet, "/v1/protocols?"+query, "", desk)
+		resp, b := tc.Do(t, n, http.MethodGet, "/v1/protocols?"+query, "", desk)
 		var list protocolList
 		if resp.StatusCode == http.StatusOK {
 			decodeJSON(t, b, &list)

@@ -22,9 +22,9 @@ import (
 	"github.com/frontdoor-ucc/frontdoor/cluster"
 )
 
-// serveConfig is everything `frontdoor serve` takes. The unexported fields
+// Config is everything `frontdoor serve` takes. The unexported fields
 // are test hooks used by the in-process test cluster.
-type serveConfig struct {
+type Config struct {
 	DataDir         string
 	NodeID          string
 	HTTPAddr        string
@@ -36,23 +36,23 @@ type serveConfig struct {
 	ShutdownTimeout time.Duration
 	LogLevel        string
 
-	httpListener    net.Listener       // already bound (tests: 127.0.0.1:0)
-	raftTuning      cluster.RaftTuning // zero -> production defaults
-	logger          *slog.Logger
-	skipRaftMetrics bool // cluster.InstallRaftMetrics is once per process
-	joinRetryMax    time.Duration
-	requestTimeout  time.Duration
-	clock           func() time.Time       // proposal stamps (tests: a fixed time of day); nil -> time.Now
-	dispatch        cluster.DispatchConfig // the leader-only dispatch worker (tests: fast notifier)
+	HTTPListener    net.Listener       // already bound (tests: 127.0.0.1:0)
+	RaftTuning      cluster.RaftTuning // zero -> production defaults
+	Logger          *slog.Logger
+	SkipRaftMetrics bool // cluster.InstallRaftMetrics is once per process
+	JoinRetryMax    time.Duration
+	RequestTimeout  time.Duration
+	Clock           func() time.Time       // proposal stamps (tests: a fixed time of day); nil -> time.Now
+	Dispatch        cluster.DispatchConfig // the leader-only dispatch worker (tests: fast notifier)
 }
 
 const (
-	nodeIDFile    = "node-id"
-	joinTokenFile = "join.token" // written by Bootstrap, or by a joiner from --join-token
+	NodeIDFile    = "node-id"
+	JoinTokenFile = "join.token" // written by Bootstrap, or by a joiner from --join-token
 )
 
 func newServeCmd() *cobra.Command {
-	cfg := serveConfig{}
+	cfg := Config{}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a frontdoor node: the HTTP API and a Raft cluster member",
@@ -70,7 +70,7 @@ FRONTDOOR_DATA_DIR, --join from FRONTDOOR_JOIN (comma-separated), and so on.
 A flag given on the command line wins.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runServe(cmd.Context(), cfg, cmd.OutOrStdout())
+			return Run(cmd.Context(), cfg, cmd.OutOrStdout())
 		},
 	}
 	f := cmd.Flags()
@@ -87,24 +87,24 @@ A flag given on the command line wins.`,
 	return cmd
 }
 
-// runServe runs one node until ctx ends (clean shutdown, nil error) or the
+// Run runs one node until ctx ends (clean shutdown, nil error) or the
 // node cannot go on (fatal FSM error, join refused, HTTP failure).
-func runServe(ctx context.Context, cfg serveConfig, out io.Writer) error {
-	n, err := startNode(ctx, cfg, out)
+func Run(ctx context.Context, cfg Config, out io.Writer) error {
+	n, err := Start(ctx, cfg, out)
 	if err != nil {
 		return err
 	}
-	cause := n.wait(ctx)
-	if err := n.shutdown(); err != nil && cause == nil {
+	cause := n.Wait(ctx)
+	if err := n.Shutdown(); err != nil && cause == nil {
 		cause = err
 	}
 	return cause
 }
 
-// node is one running frontdoor node: store, HTTP server and the
+// Node is one running frontdoor Node: store, HTTP server and the
 // background membership work.
-type node struct {
-	cfg      serveConfig
+type Node struct {
+	cfg      Config
 	id       string
 	log      *slog.Logger
 	store    *cluster.Store
@@ -126,10 +126,10 @@ func newLogger(level string, w io.Writer) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
-// startNode opens the store, starts HTTP, and starts bootstrap, join or
+// Start opens the store, starts HTTP, and starts bootstrap, join or
 // re-announce as the data dir calls for.
-func startNode(ctx context.Context, cfg serveConfig, out io.Writer) (_ *node, err error) {
-	log := cfg.logger
+func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Node, err error) {
+	log := cfg.Logger
 	if log == nil {
 		if log, err = newLogger(cfg.LogLevel, os.Stderr); err != nil {
 			return nil, err
@@ -143,9 +143,9 @@ func startNode(ctx context.Context, cfg serveConfig, out io.Writer) (_ *node, er
 		return nil, err
 	}
 	log = log.With("node", id)
-	n := &node{cfg: cfg, id: id, log: log, served: make(chan error, 1), member: make(chan error, 1)}
+	n := &Node{cfg: cfg, id: id, log: log, served: make(chan error, 1), member: make(chan error, 1)}
 
-	n.ln = cfg.httpListener
+	n.ln = cfg.HTTPListener
 	if n.ln == nil {
 		if n.ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 			return nil, fmt.Errorf("http listen: %w", err)
@@ -165,7 +165,7 @@ func startNode(ctx context.Context, cfg serveConfig, out io.Writer) (_ *node, er
 	}
 
 	n.reg = newRegistry()
-	if !cfg.skipRaftMetrics {
+	if !cfg.SkipRaftMetrics {
 		if err := cluster.InstallRaftMetrics(n.reg); err != nil {
 			return nil, fmt.Errorf("raft metrics: %w", err)
 		}
@@ -179,8 +179,8 @@ func startNode(ctx context.Context, cfg serveConfig, out io.Writer) (_ *node, er
 		Version:       version,
 		Logger:        log,
 		Registerer:    n.reg,
-		Raft:          cfg.raftTuning,
-		Clock:         cfg.clock,
+		Raft:          cfg.RaftTuning,
+		Clock:         cfg.Clock,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
@@ -193,13 +193,13 @@ func startNode(ctx context.Context, cfg serveConfig, out io.Writer) (_ *node, er
 
 	clock := newClockChecker(st, &http.Client{Timeout: 750 * time.Millisecond})
 	n.app = newApp(appConfig{Store: st, Logger: log, Registry: n.reg, Gatherer: n.reg, Clock: clock,
-		RequestTimeout: cfg.requestTimeout})
+		RequestTimeout: cfg.RequestTimeout})
 	go func() { n.served <- n.app.Listener(n.ln) }()
 	workCtx, cancel := context.WithCancel(ctx)
 	n.stopWork = cancel
 	go clock.run(workCtx, 2*time.Second)
 	// The rapid response outbox worker runs while this node leads (dispatch).
-	if err := st.StartDispatch(workCtx, cfg.dispatch); err != nil {
+	if err := st.StartDispatch(workCtx, cfg.Dispatch); err != nil {
 		n.closeAll()
 		return nil, fmt.Errorf("dispatch worker: %w", err)
 	}
@@ -212,7 +212,7 @@ func startNode(ctx context.Context, cfg serveConfig, out io.Writer) (_ *node, er
 	fmt.Fprintf(out, "frontdoor %s: node %s Raft listening on %s (advertised %s)\n", version, id, cfg.RaftAddr, raftAddr)
 
 	if fresh && len(cfg.Join) == 0 {
-		if _, err := os.Stat(filepath.Join(cfg.DataDir, joinTokenFile)); err == nil {
+		if _, err := os.Stat(filepath.Join(cfg.DataDir, JoinTokenFile)); err == nil {
 			// A joiner keeps its token before it has any raft state; started
 			// again without --join it must not found a cluster of its own.
 			n.closeAll()
@@ -246,7 +246,7 @@ func startNode(ctx context.Context, cfg serveConfig, out io.Writer) (_ *node, er
 	m := &membership{
 		self: cluster.JoinRequest{ID: id, RaftAddr: raftAddr, HTTPAddr: n.httpAddr, Version: version,
 			LogicVersion: cluster.LogicVersion, Token: token},
-		seeds: cfg.Join, store: st, log: log, retryMax: cfg.joinRetryMax, out: out,
+		seeds: cfg.Join, store: st, log: log, retryMax: cfg.JoinRetryMax, out: out,
 	}
 	go func() { n.member <- m.run(workCtx, fresh) }()
 	return n, nil
@@ -255,8 +255,8 @@ func startNode(ctx context.Context, cfg serveConfig, out io.Writer) (_ *node, er
 // joinToken finds the token this node uses to (re-)announce itself: the
 // flag, else the copy in the data dir. A fresh joiner keeps the flag's
 // token in the data dir (0600) so it can re-announce after a restart.
-func (n *node) joinToken(fresh bool) (string, error) {
-	path := filepath.Join(n.cfg.DataDir, joinTokenFile)
+func (n *Node) joinToken(fresh bool) (string, error) {
+	path := filepath.Join(n.cfg.DataDir, JoinTokenFile)
 	if n.cfg.JoinToken != "" {
 		if fresh {
 			if err := os.WriteFile(path, []byte(n.cfg.JoinToken+"\n"), 0o600); err != nil {
@@ -275,8 +275,8 @@ func (n *node) joinToken(fresh bool) (string, error) {
 	return "", nil // a restart without a token: no re-announce
 }
 
-// wait blocks until ctx ends (nil) or the node cannot go on (its error).
-func (n *node) wait(ctx context.Context) error {
+// Wait blocks until ctx ends (nil) or the node cannot go on (its error).
+func (n *Node) Wait(ctx context.Context) error {
 	member := n.member
 	for {
 		select {
@@ -301,12 +301,12 @@ type stepDowner interface {
 	StepDown(ctx context.Context) error
 }
 
-// shutdown: a leader hands leadership over first (when the store can do
+// Shutdown: a leader hands leadership over first (when the store can do
 // that on its own), so requests still arriving are forwarded to the new
 // leader; then HTTP stops accepting and in-flight requests get
 // ShutdownTimeout to finish; then the store closes (transferring
 // leadership itself if it still leads) along with raft and Badger.
-func (n *node) shutdown() error {
+func (n *Node) Shutdown() error {
 	n.stopWork()
 	timeout := n.cfg.ShutdownTimeout
 	if timeout <= 0 {
@@ -335,8 +335,23 @@ func (n *node) shutdown() error {
 	return errors.Join(errs...)
 }
 
+// Store is the node's replicated store.
+func (n *Node) Store() *cluster.Store { return n.store }
+
+// App is the node's HTTP API.
+func (n *Node) App() *fiber.App { return n.app }
+
+// Kill stops the node abruptly, as a crash would for raft: no leadership
+// transfer, no HTTP drain, the store killed; the data dir stays for Start
+// to reuse. Tests use it to crash a node.
+func (n *Node) Kill() error {
+	n.stopWork()
+	_ = n.app.ShutdownWithTimeout(0)
+	return n.store.Kill()
+}
+
 // closeAll is shutdown for a node that failed half-way through starting.
-func (n *node) closeAll() {
+func (n *Node) closeAll() {
 	n.stopWork()
 	_ = n.app.Shutdown()
 	_ = n.store.Close(context.Background())
@@ -346,7 +361,7 @@ func (n *node) closeAll() {
 // start (from the flag, or random). A flag that contradicts the stored id
 // is an error: the data dir belongs to another node.
 func loadNodeID(dir, flag string) (string, error) {
-	path := filepath.Join(dir, nodeIDFile)
+	path := filepath.Join(dir, NodeIDFile)
 	b, err := os.ReadFile(path)
 	switch {
 	case err == nil:

@@ -39,23 +39,23 @@ import (
 
 // testCluster is a running in-process cluster.
 type testCluster struct {
-	adjust   func(*serveConfig)
-	nodes    []*testNode
-	token    string
-	adminKey string // the bootstrap admin key, sent by default
-	client   *http.Client
+	adjust   func(*Config)
+	Nodes    []*testNode
+	Token    string
+	AdminKey string // the bootstrap admin key, sent by default
+	Client   *http.Client
 }
 
 // testNode is one member; n is nil while it is stopped.
 type testNode struct {
-	i        int
-	id       string
-	dir      string
-	httpAddr string // 127.0.0.1:port, kept across restarts
-	raftAddr string
-	url      string // http://httpAddr
-	out      *syncBuffer
-	n        *node
+	Index        int
+	ID       string
+	Dir      string
+	HTTPAddr string // 127.0.0.1:port, kept across restarts
+	RaftAddr string
+	URL      string // http://httpAddr
+	Out      *SyncBuffer
+	N        *Node
 	conns    *trackingListener
 }
 
@@ -95,19 +95,19 @@ func (l *trackingListener) closeAll() {
 	}
 }
 
-// syncBuffer is a goroutine-safe bytes.Buffer for a node's stdout.
-type syncBuffer struct {
+// SyncBuffer is a goroutine-safe bytes.Buffer for a node's stdout.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
@@ -139,63 +139,63 @@ func newTestCluster(t testing.TB, n int) *testCluster {
 
 // newTestClusterWith is newTestCluster with a hook that adjusts each node's
 // serve configuration (e.g. production raft timings for benchmarks).
-func newTestClusterWith(t testing.TB, n int, adjust func(*serveConfig)) *testCluster {
+func newTestClusterWith(t testing.TB, n int, adjust func(*Config)) *testCluster {
 	t.Helper()
-	tc := &testCluster{adjust: adjust, client: &http.Client{Timeout: 20 * time.Second,
+	tc := &testCluster{adjust: adjust, Client: &http.Client{Timeout: 20 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
 	for i := range n {
 		id := fmt.Sprintf("node%d", i+1)
 		dir := filepath.Join(t.TempDir(), id)
 		addr := freeAddr(t)
-		tc.nodes = append(tc.nodes, &testNode{i: i, id: id, dir: dir, httpAddr: addr, raftAddr: freeAddr(t),
-			url: "http://" + addr, out: &syncBuffer{}})
+		tc.Nodes = append(tc.Nodes, &testNode{Index: i, ID: id, Dir: dir, HTTPAddr: addr, RaftAddr: freeAddr(t),
+			URL: "http://" + addr, Out: &SyncBuffer{}})
 	}
 	t.Cleanup(func() {
-		for _, tn := range tc.nodes {
-			if tn.n != nil {
-				_ = tn.n.shutdown()
-				tn.n = nil
+		for _, tn := range tc.Nodes {
+			if tn.N != nil {
+				_ = tn.N.Shutdown()
+				tn.N = nil
 			}
 		}
 	})
-	tc.start(t, 0)
-	tok, err := os.ReadFile(filepath.Join(tc.nodes[0].dir, joinTokenFile))
+	tc.Start(t, 0)
+	tok, err := os.ReadFile(filepath.Join(tc.Nodes[0].Dir, JoinTokenFile))
 	if err != nil {
 		t.Fatalf("bootstrap wrote no join token: %v", err)
 	}
-	tc.token = strings.TrimSpace(string(tok))
-	key, err := readKeyFile(filepath.Join(tc.nodes[0].dir, adminKeyFile))
+	tc.Token = strings.TrimSpace(string(tok))
+	key, err := ReadKeyFile(filepath.Join(tc.Nodes[0].Dir, AdminKeyFile))
 	if err != nil {
 		t.Fatalf("bootstrap wrote no admin key: %v", err)
 	}
-	tc.adminKey = key
+	tc.AdminKey = key
 	for i := 1; i < n; i++ {
-		tc.start(t, i)
+		tc.Start(t, i)
 	}
-	tc.waitVoters(t, n)
-	tc.waitReady(t)
+	tc.WaitVoters(t, n)
+	tc.WaitReady(t)
 	return tc
 }
 
-// config is node i's serve configuration; join and token apply to a fresh
+// Config is node i's serve configuration; join and token apply to a fresh
 // data dir only (a restart uses its stored identity).
-func (tc *testCluster) config(i int) serveConfig {
-	tn := tc.nodes[i]
-	cfg := serveConfig{
-		DataDir:         tn.dir,
-		NodeID:          tn.id,
-		HTTPAddr:        tn.httpAddr,
-		RaftAddr:        tn.raftAddr,
+func (tc *testCluster) Config(i int) Config {
+	tn := tc.Nodes[i]
+	cfg := Config{
+		DataDir:         tn.Dir,
+		NodeID:          tn.ID,
+		HTTPAddr:        tn.HTTPAddr,
+		RaftAddr:        tn.RaftAddr,
 		ShutdownTimeout: 5 * time.Second,
-		raftTuning:      cluster.FastRaftTuning(),
-		logger:          testLogger().With("test_node", tn.id),
-		skipRaftMetrics: true,
-		joinRetryMax:    500 * time.Millisecond,
-		requestTimeout:  5 * time.Second,
+		RaftTuning:      cluster.FastRaftTuning(),
+		Logger:          testLogger().With("test_node", tn.ID),
+		SkipRaftMetrics: true,
+		JoinRetryMax:    500 * time.Millisecond,
+		RequestTimeout:  5 * time.Second,
 	}
 	if i > 0 {
-		cfg.Join = []string{tc.nodes[0].httpAddr}
-		cfg.JoinToken = tc.token
+		cfg.Join = []string{tc.Nodes[0].HTTPAddr}
+		cfg.JoinToken = tc.Token
 	}
 	if tc.adjust != nil {
 		tc.adjust(&cfg)
@@ -203,69 +203,67 @@ func (tc *testCluster) config(i int) serveConfig {
 	return cfg
 }
 
-// start starts (or restarts, from its data dir) node i.
-func (tc *testCluster) start(t testing.TB, i int) {
+// Start starts (or restarts, from its data dir) node i.
+func (tc *testCluster) Start(t testing.TB, i int) {
 	t.Helper()
-	tc.startWith(t, i, tc.config(i))
+	tc.StartWith(t, i, tc.Config(i))
 }
 
-func (tc *testCluster) startWith(t testing.TB, i int, cfg serveConfig) {
+func (tc *testCluster) StartWith(t testing.TB, i int, cfg Config) {
 	t.Helper()
-	tn := tc.nodes[i]
-	if tn.n != nil {
-		t.Fatalf("%s already running", tn.id)
+	tn := tc.Nodes[i]
+	if tn.N != nil {
+		t.Fatalf("%s already running", tn.ID)
 	}
 	var ln net.Listener
 	var err error
 	for try := 0; try < 50; try++ { // the port may linger briefly after a stop
-		if ln, err = net.Listen("tcp", tn.httpAddr); err == nil {
+		if ln, err = net.Listen("tcp", tn.HTTPAddr); err == nil {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	if err != nil {
-		t.Fatalf("%s: listen: %v", tn.id, err)
+		t.Fatalf("%s: listen: %v", tn.ID, err)
 	}
 	tn.conns = &trackingListener{Listener: ln, conns: map[net.Conn]struct{}{}}
-	cfg.httpListener = tn.conns
-	n, err := startNode(context.Background(), cfg, tn.out)
+	cfg.HTTPListener = tn.conns
+	n, err := Start(context.Background(), cfg, tn.Out)
 	if err != nil {
 		ln.Close()
-		t.Fatalf("%s: start: %v", tn.id, err)
+		t.Fatalf("%s: start: %v", tn.ID, err)
 	}
-	tn.n = n
+	tn.N = n
 }
 
-// stop shuts node i down cleanly (leadership transfer, HTTP drain, close).
-func (tc *testCluster) stop(t testing.TB, i int) {
+// Stop shuts node i down cleanly (leadership transfer, HTTP drain, close).
+func (tc *testCluster) Stop(t testing.TB, i int) {
 	t.Helper()
-	tn := tc.nodes[i]
-	if tn.n == nil {
+	tn := tc.Nodes[i]
+	if tn.N == nil {
 		return
 	}
-	if err := tn.n.shutdown(); err != nil {
-		t.Errorf("%s: shutdown: %v", tn.id, err)
+	if err := tn.N.Shutdown(); err != nil {
+		t.Errorf("%s: shutdown: %v", tn.ID, err)
 	}
-	tn.n = nil
+	tn.N = nil
 }
 
-// kill stops node i abruptly, as a crash would for raft (no leadership
+// Kill stops node i abruptly, as a crash would for raft (no leadership
 // transfer, no drain); its data dir stays for start to reuse.
-func (tc *testCluster) kill(t testing.TB, i int) {
+func (tc *testCluster) Kill(t testing.TB, i int) {
 	t.Helper()
-	tn := tc.nodes[i]
-	if tn.n == nil {
+	tn := tc.Nodes[i]
+	if tn.N == nil {
 		return
 	}
-	tn.n.stopWork()
 	// A crash drops every connection at once; fiber's shutdown would let
 	// kept-alive ones go on being served by the dead node.
 	tn.conns.closeAll()
-	_ = tn.n.app.ShutdownWithTimeout(0)
-	if err := tn.n.store.Kill(); err != nil {
-		t.Errorf("%s: kill: %v", tn.id, err)
+	if err := tn.N.Kill(); err != nil {
+		t.Errorf("%s: kill: %v", tn.ID, err)
 	}
-	tn.n = nil
+	tn.N = nil
 }
 
 // eventually polls cond every 50ms until it returns nil or 30s pass.
@@ -284,36 +282,36 @@ func eventually(t testing.TB, what string, cond func() error) {
 	}
 }
 
-// running lists the nodes that are up.
-func (tc *testCluster) running() []*testNode {
+// Running lists the nodes that are up.
+func (tc *testCluster) Running() []*testNode {
 	var out []*testNode
-	for _, tn := range tc.nodes {
-		if tn.n != nil {
+	for _, tn := range tc.Nodes {
+		if tn.N != nil {
 			out = append(out, tn)
 		}
 	}
 	return out
 }
 
-// leader waits until every running node agrees on one leader and returns it.
-func (tc *testCluster) leader(t testing.TB) *testNode {
+// Leader waits until every running node agrees on one Leader and returns it.
+func (tc *testCluster) Leader(t testing.TB) *testNode {
 	t.Helper()
 	var lead *testNode
 	eventually(t, "one agreed leader", func() error {
 		lead = nil
 		var id string
-		for _, tn := range tc.running() {
-			li, ok := tn.n.store.Leader()
+		for _, tn := range tc.Running() {
+			li, ok := tn.N.Store().Leader()
 			if !ok {
-				return fmt.Errorf("%s knows no leader", tn.id)
+				return fmt.Errorf("%s knows no leader", tn.ID)
 			}
 			if id != "" && li.ID != id {
 				return fmt.Errorf("nodes disagree: %s and %s", id, li.ID)
 			}
 			id = li.ID
 		}
-		for _, tn := range tc.running() {
-			if tn.id == id && tn.n.store.IsLeader() {
+		for _, tn := range tc.Running() {
+			if tn.ID == id && tn.N.Store().IsLeader() {
 				lead = tn
 			}
 		}
@@ -325,11 +323,11 @@ func (tc *testCluster) leader(t testing.TB) *testNode {
 	return lead
 }
 
-// follower returns a running node that is not the leader.
-func (tc *testCluster) follower(t testing.TB) *testNode {
+// Follower returns a running node that is not the leader.
+func (tc *testCluster) Follower(t testing.TB) *testNode {
 	t.Helper()
-	lead := tc.leader(t)
-	for _, tn := range tc.running() {
+	lead := tc.Leader(t)
+	for _, tn := range tc.Running() {
 		if tn != lead {
 			return tn
 		}
@@ -338,13 +336,13 @@ func (tc *testCluster) follower(t testing.TB) *testNode {
 	return nil
 }
 
-// waitVoters waits until the leader's configuration has n voters.
-func (tc *testCluster) waitVoters(t testing.TB, n int) {
+// WaitVoters waits until the leader's configuration has n voters.
+func (tc *testCluster) WaitVoters(t testing.TB, n int) {
 	t.Helper()
 	eventually(t, fmt.Sprintf("%d voters", n), func() error {
-		lead := tc.leader(t)
+		lead := tc.Leader(t)
 		voters := 0
-		for _, ns := range lead.n.store.Status().Nodes {
+		for _, ns := range lead.N.Store().Status().Nodes {
 			if ns.Suffrage == "voter" {
 				voters++
 			}
@@ -356,12 +354,12 @@ func (tc *testCluster) waitVoters(t testing.TB, n int) {
 	})
 }
 
-// waitReady waits until /readyz is 200 on every running node.
-func (tc *testCluster) waitReady(t testing.TB) {
+// WaitReady waits until /readyz is 200 on every running node.
+func (tc *testCluster) WaitReady(t testing.TB) {
 	t.Helper()
-	for _, tn := range tc.running() {
-		eventually(t, tn.id+" ready", func() error {
-			resp, body := tc.do(t, tn, http.MethodGet, "/readyz", "", nil)
+	for _, tn := range tc.Running() {
+		eventually(t, tn.ID+" ready", func() error {
+			resp, body := tc.Do(t, tn, http.MethodGet, "/readyz", "", nil)
 			if resp.StatusCode != http.StatusOK {
 				return fmt.Errorf("readyz %d: %s", resp.StatusCode, body)
 			}
@@ -370,38 +368,38 @@ func (tc *testCluster) waitReady(t testing.TB) {
 	}
 }
 
-// do sends one request to a node and returns the response and its body.
-func (tc *testCluster) do(t testing.TB, tn *testNode, method, path, body string, header map[string]string) (*http.Response, []byte) {
+// Do sends one request to a node and returns the response and its body.
+func (tc *testCluster) Do(t testing.TB, tn *testNode, method, path, body string, header map[string]string) (*http.Response, []byte) {
 	t.Helper()
-	resp, b, err := tc.try(tn, method, path, body, header)
+	resp, b, err := tc.Try(tn, method, path, body, header)
 	if err != nil {
-		t.Fatalf("%s %s on %s: %v", method, path, tn.id, err)
+		t.Fatalf("%s %s on %s: %v", method, path, tn.ID, err)
 	}
 	return resp, b
 }
 
-// try is do without failing the test on a transport error.
-func (tc *testCluster) try(tn *testNode, method, path, body string, header map[string]string) (*http.Response, []byte, error) {
+// Try is do without failing the test on a transport error.
+func (tc *testCluster) Try(tn *testNode, method, path, body string, header map[string]string) (*http.Response, []byte, error) {
 	var r io.Reader
 	if body != "" {
 		r = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, tn.url+path, r)
+	req, err := http.NewRequest(method, tn.URL+path, r)
 	if err != nil {
 		return nil, nil, err
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if _, own := header["Authorization"]; !own && tc.adminKey != "" {
-		req.Header.Set("Authorization", "Bearer "+tc.adminKey)
+	if _, own := header["Authorization"]; !own && tc.AdminKey != "" {
+		req.Header.Set("Authorization", "Bearer "+tc.AdminKey)
 	}
 	for k, v := range header {
 		if v != "" {
 			req.Header.Set(k, v)
 		}
 	}
-	resp, err := tc.client.Do(req)
+	resp, err := tc.Client.Do(req)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -418,12 +416,12 @@ func decodeJSON(t testing.TB, b []byte, v any) {
 	}
 }
 
-// key creates an API key with role for holder name (through the admin key)
+// Key creates an API Key with role for holder name (through the admin Key)
 // and returns its secret.
-func (tc *testCluster) key(t testing.TB, role, name string) string {
+func (tc *testCluster) Key(t testing.TB, role, name string) string {
 	t.Helper()
 	body := fmt.Sprintf(`{"name":%q,"role":%q}`, name, role)
-	resp, b := tc.do(t, tc.leader(t), http.MethodPost, "/v1/keys", body, nil)
+	resp, b := tc.Do(t, tc.Leader(t), http.MethodPost, "/v1/keys", body, nil)
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("create %s key: %d %s", role, resp.StatusCode, b)
 	}

@@ -21,7 +21,7 @@ import (
 // postAttendance posts to an attendance route and decodes the attendance.
 func postAttendance(t *testing.T, tc *testCluster, path, body string, hdr map[string]string) *cluster.Attendance {
 	t.Helper()
-	resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, path, body, hdr)
+	resp, b := tc.doRetry(t, tc.Leader(t), http.MethodPost, path, body, hdr)
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
 		t.Fatalf("POST %s: %d %s", path, resp.StatusCode, b)
 	}
@@ -87,9 +87,9 @@ func statusAt(a *cluster.Attendance, status string) time.Time {
 // 3-node cluster on a Monday afternoon.
 func TestClinicianFirstAndContextThroughTheAPI(t *testing.T) {
 	tc, _ := newClockedCluster(t, 3, mondayAfternoon)
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
-	nhs111 := bearerHeader(tc.key(t, cluster.RoleNHS111, "111 system"))
-	doc := bearerHeader(tc.key(t, cluster.RoleClinician, "Dr Patel"))
+	desk := bearerHeader(tc.Key(t, cluster.RoleReception, "Desk 1"))
+	nhs111 := bearerHeader(tc.Key(t, cluster.RoleNHS111, "111 system"))
+	doc := bearerHeader(tc.Key(t, cluster.RoleClinician, "Dr Patel"))
 	cough := func(channel string) string {
 		return `{"complaint":"cough and a cold","protocol":"cough-cold-sore-throat","channel":"` + channel +
 			`","patient":{"postcode":"DY1 1AA"},"context":{"age_years":35,"sex":"female","pregnant":"no"}}`
@@ -120,7 +120,7 @@ func TestClinicianFirstAndContextThroughTheAPI(t *testing.T) {
 				if cf.Then == nil || cf.Then.Tier != triage.SelfCare || cf.Then.Dx != "Dx25" || len(cf.Reasons) == 0 {
 					t.Fatalf("then %+v, reasons %v: want the protocol's self care (Dx25)", cf.Then, cf.Reasons)
 				}
-				if resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/confirm", `{}`, desk); resp.StatusCode != http.StatusForbidden {
+				if resp, b := tc.doRetry(t, tc.Leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/confirm", `{}`, desk); resp.StatusCode != http.StatusForbidden {
 					t.Fatalf("reception settling a clinician floor: %d %s", resp.StatusCode, b)
 				}
 				got := postAttendance(t, tc, "/v1/attendances/"+a.ID+"/confirm", `{"note":"no swelling, a cold"}`, doc)
@@ -138,7 +138,7 @@ func TestClinicianFirstAndContextThroughTheAPI(t *testing.T) {
 			stream: triage.StreamClinicianCallback, due: time.Hour,
 			then: func(t *testing.T, a *cluster.Attendance) {
 				for stream, want := range map[string]bool{"clinician_callback": true, "clinician_now": false} {
-					resp, b := tc.doRetry(t, tc.leader(t), http.MethodGet, "/v1/queue?stream="+stream, "", doc)
+					resp, b := tc.doRetry(t, tc.Leader(t), http.MethodGet, "/v1/queue?stream="+stream, "", doc)
 					var q queueBody
 					decodeJSON(t, b, &q)
 					if resp.StatusCode != http.StatusOK || (queueEntry(q, a.ID) != nil) != want {
@@ -252,8 +252,8 @@ func TestClinicianFirstAndContextThroughTheAPI(t *testing.T) {
 // clock, and its stream event carries the clock too.
 func TestClinicianFirstHeadsTheNonEmergencies(t *testing.T) {
 	tc, _ := newClockedCluster(t, 1, mondayAfternoon)
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
-	nhs111 := bearerHeader(tc.key(t, cluster.RoleNHS111, "111 system"))
+	desk := bearerHeader(tc.Key(t, cluster.RoleReception, "Desk 1"))
+	nhs111 := bearerHeader(tc.Key(t, cluster.RoleNHS111, "111 system"))
 	gp := postAttendance(t, tc, "/v1/attendances", `{"complaint":"sore throat","channel":"nhs111","dx":{"code":"Dx05"},"patient":{"postcode":"DY1 1AA"},"context":{"age_years":40}}`, nhs111)
 	ucr := postAttendance(t, tc, "/v1/attendances", `{"complaint":"fallen","channel":"nhs111","dx":{"code":"Dx9001"},"patient":{"postcode":"DY1 1AC"},"context":{"age_years":84,"flags":["usual_residence"]}}`, nhs111)
 	ed := postAttendance(t, tc, "/v1/attendances", `{"complaint":"chest pain","channel":"nhs111","dx":{"code":"Dx03"},"patient":{"postcode":"DY1 1AA"},"context":{"age_years":60}}`, nhs111)
@@ -262,7 +262,7 @@ func TestClinicianFirstHeadsTheNonEmergencies(t *testing.T) {
 	if a.Status != cluster.AttendanceAwaitingClinician || a.ClinicianDue == nil {
 		t.Fatalf("after the desk form: %s due %v", a.Status, a.ClinicianDue)
 	}
-	_, q := queueEntries(t, tc, tc.leader(t), desk)
+	_, q := queueEntries(t, tc, tc.Leader(t), desk)
 	var order []string
 	for _, e := range q.Entries {
 		order = append(order, e.AttendanceID)
@@ -274,7 +274,7 @@ func TestClinicianFirstHeadsTheNonEmergencies(t *testing.T) {
 		len(e.Reasons) == 0 || e.Interim == nil {
 		t.Fatalf("queue entry %+v", e)
 	}
-	resp, b := tc.doRetry(t, tc.leader(t), http.MethodGet, "/v1/queue?stream=everyone", "", desk)
+	resp, b := tc.doRetry(t, tc.Leader(t), http.MethodGet, "/v1/queue?stream=everyone", "", desk)
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), `"stream"`) {
 		t.Fatalf("unknown stream: %d %s", resp.StatusCode, b)
 	}
@@ -284,8 +284,8 @@ func TestClinicianFirstHeadsTheNonEmergencies(t *testing.T) {
 	}
 	// With questions still waiting there is no "then" to confirm yet; the
 	// clinician may override as ever.
-	doc := bearerHeader(tc.key(t, cluster.RoleClinician, "Dr Patel"))
-	if resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/confirm", `{}`, doc); resp.StatusCode != http.StatusConflict ||
+	doc := bearerHeader(tc.Key(t, cluster.RoleClinician, "Dr Patel"))
+	if resp, b := tc.doRetry(t, tc.Leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/confirm", `{}`, doc); resp.StatusCode != http.StatusConflict ||
 		!strings.Contains(string(b), "questions are not finished") {
 		t.Fatalf("confirm with questions waiting: %d %s", resp.StatusCode, b)
 	}
@@ -306,7 +306,7 @@ func TestClinicianFirstHeadsTheNonEmergencies(t *testing.T) {
 // event of attendance id.
 func lastQueueEvent(t *testing.T, tc *testCluster, id string, hdr map[string]string) cluster.QueueEvent {
 	t.Helper()
-	resp, b := tc.do(t, tc.leader(t), http.MethodGet, "/v1/queue/stream?last_event_id=1&max_seconds=1", "", hdr)
+	resp, b := tc.Do(t, tc.Leader(t), http.MethodGet, "/v1/queue/stream?last_event_id=1&max_seconds=1", "", hdr)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("queue stream: %d %s", resp.StatusCode, b)
 	}
@@ -329,14 +329,14 @@ func lastQueueEvent(t *testing.T, tc *testCluster, id string, hdr map[string]str
 // against the FSM clock; acknowledged, it does not come back.
 func TestClinicianFirstLapseRaisesOneAlert(t *testing.T) {
 	tc, clk := newClockedCluster(t, 1, mondayAfternoon)
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
+	desk := bearerHeader(tc.Key(t, cluster.RoleReception, "Desk 1"))
 	a := postAttendance(t, tc, "/v1/attendances", `{"complaint":"cough","protocol":"cough-cold-sore-throat","context":{"age_years":35}}`, desk)
 	a = answerStep(t, tc, a, map[string]string{"screen.desk_fast": "not_sure"}, desk)
 	if a.Status != cluster.AttendanceAwaitingClinician || a.ClinicianDue == nil {
 		t.Fatalf("after the desk form: %s", a.Status)
 	}
 	lapsed := func() []cluster.Alert {
-		resp, b := tc.doRetry(t, tc.leader(t), http.MethodGet, "/v1/alerts?all=true", "", desk)
+		resp, b := tc.doRetry(t, tc.Leader(t), http.MethodGet, "/v1/alerts?all=true", "", desk)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("alerts: %d %s", resp.StatusCode, b)
 		}
@@ -373,7 +373,7 @@ func TestClinicianFirstLapseRaisesOneAlert(t *testing.T) {
 	if !got.ClinicianLapsed || got.Status != cluster.AttendanceAwaitingClinician {
 		t.Fatalf("attendance after the lapse: %s lapsed %v", got.Status, got.ClinicianLapsed)
 	}
-	if resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/alerts/"+als[0].ID+"/ack", `{"note":"seen by Dr Patel"}`, desk); resp.StatusCode != http.StatusOK {
+	if resp, b := tc.doRetry(t, tc.Leader(t), http.MethodPost, "/v1/alerts/"+als[0].ID+"/ack", `{"note":"seen by Dr Patel"}`, desk); resp.StatusCode != http.StatusOK {
 		t.Fatalf("ack: %d %s", resp.StatusCode, b)
 	}
 	time.Sleep(1500 * time.Millisecond)
@@ -384,7 +384,7 @@ func TestClinicianFirstLapseRaisesOneAlert(t *testing.T) {
 
 func getAttendanceFull(t *testing.T, tc *testCluster, id string) *cluster.Attendance {
 	t.Helper()
-	resp, b := tc.doRetry(t, tc.leader(t), http.MethodGet, "/v1/attendances/"+id, "", nil)
+	resp, b := tc.doRetry(t, tc.Leader(t), http.MethodGet, "/v1/attendances/"+id, "", nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("get attendance: %d %s", resp.StatusCode, b)
 	}
@@ -404,8 +404,8 @@ var fallAnswers = map[string]string{"fallen": "yes", "hip": "no", "fall_collapse
 // with an alert.
 func TestRapidResponseAsksWhereThePatientIs(t *testing.T) {
 	tc, _ := newClockedCluster(t, 1, mondayAfternoon)
-	nhs111 := bearerHeader(tc.key(t, cluster.RoleNHS111, "111 system"))
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
+	nhs111 := bearerHeader(tc.Key(t, cluster.RoleNHS111, "111 system"))
+	desk := bearerHeader(tc.Key(t, cluster.RoleReception, "Desk 1"))
 	cases := []struct {
 		name     string
 		postcode string
@@ -426,7 +426,7 @@ func TestRapidResponseAsksWhereThePatientIs(t *testing.T) {
 			if a.Status != cluster.AttendanceAwaitingAddress || a.Routing != nil || !slices.Contains(a.AskingFor, "patient.postcode") {
 				t.Fatalf("without a postcode: %s routed %+v asking for %v", a.Status, a.Routing, a.AskingFor)
 			}
-			_, q := queueEntries(t, tc, tc.leader(t), desk)
+			_, q := queueEntries(t, tc, tc.Leader(t), desk)
 			if e := queueEntry(q, a.ID); e == nil || !slices.Contains(e.AskingFor, "patient.postcode") {
 				t.Fatalf("queue entry %+v", e)
 			}
@@ -436,7 +436,7 @@ func TestRapidResponseAsksWhereThePatientIs(t *testing.T) {
 				a.Routing.Decision.Fallback != c.fallback || len(a.AskingFor) != 0 || a.Dispatch == nil || a.Dispatch.Address != "12 Mill Lane" {
 				t.Fatalf("after the address: %s %+v asking %v", a.Status, a.Routing, a.AskingFor)
 			}
-			resp, b := tc.doRetry(t, tc.leader(t), http.MethodGet, "/v1/alerts", "", desk)
+			resp, b := tc.doRetry(t, tc.Leader(t), http.MethodGet, "/v1/alerts", "", desk)
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("alerts: %d", resp.StatusCode)
 			}
@@ -454,8 +454,8 @@ func TestRapidResponseAsksWhereThePatientIs(t *testing.T) {
 // the same observations again raise nothing new.
 func TestObservationsRaiseBeforeTheScreenIsFinished(t *testing.T) {
 	tc, _ := newClockedCluster(t, 1, mondayAfternoon)
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
-	doc := bearerHeader(tc.key(t, cluster.RoleClinician, "Dr Patel"))
+	desk := bearerHeader(tc.Key(t, cluster.RoleReception, "Desk 1"))
+	doc := bearerHeader(tc.Key(t, cluster.RoleClinician, "Dr Patel"))
 	a := postAttendance(t, tc, "/v1/attendances", `{"complaint":"cough","protocol":"cough-cold-sore-throat","patient":{"postcode":"DY1 1AA"},"context":{"age_years":35,"sex":"male"}}`, desk)
 	obs := `{"respiratory_rate":22,"spo2":95,"pulse":112,"systolic_bp":118}` // NEWS2 5
 	cases := []struct {
@@ -466,7 +466,7 @@ func TestObservationsRaiseBeforeTheScreenIsFinished(t *testing.T) {
 		{"the same again: nothing new", false},
 	}
 	for _, c := range cases {
-		resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/observations", obs, doc)
+		resp, b := tc.doRetry(t, tc.Leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/observations", obs, doc)
 		var got struct {
 			cluster.Attendance
 			Raised       bool   `json:"raised"`
@@ -484,7 +484,7 @@ func TestObservationsRaiseBeforeTheScreenIsFinished(t *testing.T) {
 			t.Fatalf("%s: reason %q", c.name, got.RaisedReason)
 		}
 	}
-	_, q := queueEntries(t, tc, tc.leader(t), desk)
+	_, q := queueEntries(t, tc, tc.Leader(t), desk)
 	if e := queueEntry(q, a.ID); e == nil || e.Priority != triage.Intensity(triage.ED, triage.Within1h) || e.Interim == nil {
 		t.Fatalf("queue entry %+v: want the interim's ED 1h priority", e)
 	}

@@ -22,8 +22,8 @@ import (
 // ED and the outcome shows the gap in words.
 func TestReceptionPagePracticeQuestion(t *testing.T) {
 	tc, _ := newClockedCluster(t, 1, mondayAfternoon)
-	url := tc.nodes[0].url
-	desk := tc.key(t, cluster.RoleReception, "Desk 7")
+	url := tc.Nodes[0].URL
+	desk := tc.Key(t, cluster.RoleReception, "Desk 7")
 
 	d := newTab(t, "practice tab")
 	d.signIn(url, desk)
@@ -112,7 +112,7 @@ func TestReceptionPagePracticeQuestion(t *testing.T) {
 	// With the centre's GP service and the access hub shut, nothing at the
 	// GP level can see a third man: the outcome shows the gap in words.
 	for _, id := range []string{"gp-ucc-stream", "gp-access-hub"} {
-		if resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/services/"+id+"/status", `{"status":"red"}`, bearerHeader(desk)); resp.StatusCode != http.StatusOK {
+		if resp, b := tc.doRetry(t, tc.Leader(t), http.MethodPost, "/v1/services/"+id+"/status", `{"status":"red"}`, bearerHeader(desk)); resp.StatusCode != http.StatusOK {
 			t.Fatalf("%s red: %d %s", id, resp.StatusCode, b)
 		}
 	}

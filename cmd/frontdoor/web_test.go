@@ -346,9 +346,9 @@ func (tb *tab) checkA11y(screen string) {
 // the data behind it still needs a key.
 func TestPageServedAndSealed(t *testing.T) {
 	tc := newTestCluster(t, 1)
-	n := tc.nodes[0]
+	n := tc.Nodes[0]
 	noKey := map[string]string{"Authorization": ""}
-	resp, b := tc.do(t, n, http.MethodGet, "/", "", noKey)
+	resp, b := tc.Do(t, n, http.MethodGet, "/", "", noKey)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `<script type="module" src="/ui/app.js">`) {
 		t.Fatalf("GET /: %d %s", resp.StatusCode, b)
 	}
@@ -356,7 +356,7 @@ func TestPageServedAndSealed(t *testing.T) {
 		t.Fatalf("CSP %q", csp)
 	}
 	etag := resp.Header.Get("ETag")
-	if resp, _ := tc.do(t, n, http.MethodGet, "/", "", map[string]string{"Authorization": "", "If-None-Match": etag}); etag == "" || resp.StatusCode != http.StatusNotModified {
+	if resp, _ := tc.Do(t, n, http.MethodGet, "/", "", map[string]string{"Authorization": "", "If-None-Match": etag}); etag == "" || resp.StatusCode != http.StatusNotModified {
 		t.Fatalf("revalidation with ETag %q: %d", etag, resp.StatusCode)
 	}
 	entries, err := webFiles.ReadDir("web")
@@ -367,18 +367,18 @@ func TestPageServedAndSealed(t *testing.T) {
 		if e.Name() == "index.html" {
 			continue
 		}
-		resp, b := tc.do(t, n, http.MethodGet, "/ui/"+e.Name(), "", noKey)
+		resp, b := tc.Do(t, n, http.MethodGet, "/ui/"+e.Name(), "", noKey)
 		if resp.StatusCode != http.StatusOK || len(b) == 0 || resp.Header.Get("Content-Type") == "" {
 			t.Errorf("GET /ui/%s: %d %q", e.Name(), resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
 	}
 	for _, p := range []string{"/ui/nope.js", "/ui/.hidden.js", "/ui/web.go", "/ui/..%2fweb.go", "/ui/index.html", "/ui/"} {
-		resp, b := tc.do(t, n, http.MethodGet, p, "", noKey)
+		resp, b := tc.Do(t, n, http.MethodGet, p, "", noKey)
 		if resp.StatusCode != http.StatusNotFound {
 			t.Errorf("GET %s: %d %s", p, resp.StatusCode, b)
 		}
 	}
-	resp, _ = tc.do(t, n, http.MethodGet, "/v1/queue", "", noKey)
+	resp, _ = tc.Do(t, n, http.MethodGet, "/v1/queue", "", noKey)
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("queue without a key: %d", resp.StatusCode)
 	}
@@ -393,10 +393,10 @@ func TestPageServedAndSealed(t *testing.T) {
 // confirms and prints the slip. A responder sees no new-attendance button.
 func TestReceptionPageWalkIn(t *testing.T) {
 	tc, clk := newClockedCluster(t, 3, mondayAfternoon)
-	url := tc.nodes[0].url
-	desk := tc.key(t, cluster.RoleReception, "Desk 1 (Mary Jones)")
-	responder := tc.key(t, cluster.RoleResponder, "Rapid response van 2")
-	clinician := tc.key(t, cluster.RoleClinician, "Dr Okafor")
+	url := tc.Nodes[0].URL
+	desk := tc.Key(t, cluster.RoleReception, "Desk 1 (Mary Jones)")
+	responder := tc.Key(t, cluster.RoleResponder, "Rapid response van 2")
+	clinician := tc.Key(t, cluster.RoleClinician, "Dr Okafor")
 
 	// A wrong key is refused next to the key field.
 	watch := newTab(t, "queue tab")
@@ -420,8 +420,8 @@ func TestReceptionPageWalkIn(t *testing.T) {
 
 	// NHS 111 announces a patient: the queue tab lists her as expected,
 	// ready to check in; checking her in moves her into the queue.
-	nhs111 := tc.key(t, cluster.RoleNHS111, "NHS 111 Castlegate CAS")
-	resp, b := tc.do(t, tc.nodes[0], http.MethodPost, "/v1/attendances", `{"complaint":"sore throat for a week","channel":"nhs111","case_ref":"111-2030-77","expected":true,
+	nhs111 := tc.Key(t, cluster.RoleNHS111, "NHS 111 Castlegate CAS")
+	resp, b := tc.Do(t, tc.Nodes[0], http.MethodPost, "/v1/attendances", `{"complaint":"sore throat for a week","channel":"nhs111","case_ref":"111-2030-77","expected":true,
 	  "dx":{"code":"Dx06"},"patient":{"given_name":"Grace","family_name":"Obi","postcode":"DY1 1AA"},"context":{"age_years":40}}`, bearerHeader(nhs111))
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("announce: %d %s", resp.StatusCode, b)
@@ -625,7 +625,7 @@ func TestReceptionPageWalkIn(t *testing.T) {
 	// Four hours and five minutes later (the next write carries the new
 	// time) everyone still waiting is flagged.
 	clk.set(londonTime(t, "2030-01-07 18:05"))
-	if resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+grace.ID+"/status", `{"status":"called"}`, bearerHeader(desk)); resp.StatusCode != http.StatusOK {
+	if resp, b := tc.doRetry(t, tc.Leader(t), http.MethodPost, "/v1/attendances/"+grace.ID+"/status", `{"status":"called"}`, bearerHeader(desk)); resp.StatusCode != http.StatusOK {
 		t.Fatalf("call Grace in: %d %s", resp.StatusCode, b)
 	}
 	watch.waitText("#queue-body", "Over 4 hours")
@@ -756,10 +756,10 @@ func TestReceptionPageRapidResponse(t *testing.T) {
 	tc := dispatchCluster(t, &testClock{}, &atomic.Int64{})
 	rcv := newWebhookReceiver(t)
 	pointTeamsAt(t, tc, rcv, false)
-	url := tc.nodes[1].url
-	desk := tc.key(t, cluster.RoleReception, "Desk 2")
-	call := tc.key(t, cluster.RoleNHS111, "NHS 111 Castlegate CAS")
-	responder := tc.key(t, cluster.RoleResponder, "Castlegate UCR team")
+	url := tc.Nodes[1].URL
+	desk := tc.Key(t, cluster.RoleReception, "Desk 2")
+	call := tc.Key(t, cluster.RoleNHS111, "NHS 111 Castlegate CAS")
+	responder := tc.Key(t, cluster.RoleResponder, "Castlegate UCR team")
 
 	board := newTab(t, "reception board")
 	board.signIn(url, desk)
@@ -827,14 +827,14 @@ func TestReceptionPageRapidResponse(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#dispatch-body tr[data-id="`+first+`"] .complete-btn`)))
 	board.waitText(`#dispatch-body tr[data-id="`+first+`"] .status`, "Completed")
 	board.waitText("#dispatch-body", "On scene within 2 hours: 1 of 1 completed")
-	if d := getDispatchView(t, tc, tc.leader(t), first); d.Outcome != "stayed_at_home" || d.Clock.OnSceneAt == nil {
+	if d := getDispatchView(t, tc, tc.Leader(t), first); d.Outcome != "stayed_at_home" || d.Clock.OnSceneAt == nil {
 		t.Fatalf("completed dispatch %s: outcome %q, on scene at %v", first, d.Outcome, d.Clock.OnSceneAt)
 	}
 
 	// The team's endpoint refuses the next referral for good: an alert
 	// stays until a person at reception acknowledges it.
 	rcv.setStatus("/ucr-north", http.StatusGone)
-	referFall(t, tc, tc.nodes[0], bearerHeader(call))
+	referFall(t, tc, tc.Nodes[0], bearerHeader(call))
 	board.waitText("#alert-count", "(")
 	board.do("alerts", chromedp.Click(chromedp.CSS("#nav-alerts")), board.visible("#alerts-body form"))
 	board.checkA11y("alerts")
@@ -886,7 +886,7 @@ func TestReceptionPageRapidResponse(t *testing.T) {
 	// declined with one, and the reception board shows it.
 	r.waitJS("second dispatch", `!!document.querySelector('#dispatch-body tr[data-status="notified"], #dispatch-body tr[data-status="pending"]')`)
 	second := r.attr(`#dispatch-body tr[data-status="notified"], #dispatch-body tr[data-status="pending"]`, "data-id")
-	if a, b := getDispatchView(t, tc, tc.leader(t), first).Patient.PatientID, getDispatchView(t, tc, tc.leader(t), second).Patient.PatientID; a == "" || a != b {
+	if a, b := getDispatchView(t, tc, tc.Leader(t), first).Patient.PatientID, getDispatchView(t, tc, tc.Leader(t), second).Patient.PatientID; a == "" || a != b {
 		t.Fatalf("the second call's patient record %q is not the first's %q", b, a)
 	}
 	row := `#dispatch-body tr[data-id="` + second + `"] `
@@ -896,7 +896,7 @@ func TestReceptionPageRapidResponse(t *testing.T) {
 	r.do("decline with a reason", chromedp.SendKeys(chromedp.CSS(row+`input[name=reason]`), "both crews on a cardiac arrest"),
 		chromedp.Click(chromedp.CSS(row+".decline-btn")))
 	board.waitText(`#dispatch-body tr[data-id="`+second+`"] .status`, "Declined")
-	if d := getDispatchView(t, tc, tc.leader(t), second); d.DeclineReason != "both crews on a cardiac arrest" {
+	if d := getDispatchView(t, tc, tc.Leader(t), second); d.DeclineReason != "both crews on a cardiac arrest" {
 		t.Fatalf("decline reason %q", d.DeclineReason)
 	}
 
@@ -936,14 +936,14 @@ func TestReceptionPageRapidResponse(t *testing.T) {
 // follower loses its quorum: the queue stays on screen, marked stale.
 func TestReceptionPageSurvivesLeaderChange(t *testing.T) {
 	tc, _ := newClockedCluster(t, 3, mondayAfternoon)
-	f := tc.follower(t)
-	desk := tc.key(t, cluster.RoleReception, "Desk 3")
+	f := tc.Follower(t)
+	desk := tc.Key(t, cluster.RoleReception, "Desk 3")
 
 	// This desk works by keyboard only: Enter signs in, Alt+N opens a new
 	// attendance, N passes the life-threat check, the down arrow and
 	// Enter choose the presentation.
 	d := newTab(t, "desk on a follower")
-	d.do("sign in by keyboard", chromedp.Navigate(f.url+"/"), d.visible("#key"),
+	d.do("sign in by keyboard", chromedp.Navigate(f.URL+"/"), d.visible("#key"),
 		chromedp.SendKeys(chromedp.CSS("#key"), desk+kb.Enter), d.visible("#who"))
 	d.do("new attendance", chromedp.KeyEvent("n", chromedp.KeyModifiers(chromedp.ModifierAlt)), d.visible("#clinician-now"),
 		chromedp.KeyEvent("n"), d.visible("#find-form"),
@@ -975,8 +975,8 @@ func TestReceptionPageSurvivesLeaderChange(t *testing.T) {
   new MutationObserver(() => { if (b.textContent.includes('electing a leader')) window.sawElecting = true; })
     .observe(b, {childList: true, characterData: true, subtree: true});
   return true; })()`))
-	lead := tc.leader(t)
-	tc.kill(t, lead.i)
+	lead := tc.Leader(t)
+	tc.Kill(t, lead.Index)
 
 	d.answerAll(nil)
 	if got := d.text("#outcome-tier"); got != "Pharmacy" {
@@ -988,7 +988,7 @@ func TestReceptionPageSurvivesLeaderChange(t *testing.T) {
 	if b := d.text("#cluster-banner"); b != "" {
 		t.Errorf("banner still shown after the outcome: %q", b)
 	}
-	nl := tc.leader(t)
+	nl := tc.Leader(t)
 	if nl == lead {
 		t.Fatal("no new leader")
 	}
@@ -997,9 +997,9 @@ func TestReceptionPageSurvivesLeaderChange(t *testing.T) {
 	// queue stays on screen, marked stale.
 	d.do("queue", chromedp.Click(chromedp.CSS("#nav-queue")), d.visible("#view-queue"))
 	d.waitText("#queue-body", "stinging when I pee")
-	for _, tn := range tc.running() {
+	for _, tn := range tc.Running() {
 		if tn != f {
-			tc.kill(t, tn.i)
+			tc.Kill(t, tn.Index)
 		}
 	}
 	d.do("stale mark", d.visible("#queue-stale"))
@@ -1011,7 +1011,7 @@ func TestReceptionPageSurvivesLeaderChange(t *testing.T) {
 // attendanceJSON reads an attendance through the API, as key.
 func attendanceJSON(t *testing.T, tc *testCluster, key, id string) map[string]any {
 	t.Helper()
-	resp, b := tc.doRetry(t, tc.leader(t), http.MethodGet, "/v1/attendances/"+id, "", bearerHeader(key))
+	resp, b := tc.doRetry(t, tc.Leader(t), http.MethodGet, "/v1/attendances/"+id, "", bearerHeader(key))
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET attendance %s: %d %s", id, resp.StatusCode, b)
 	}
@@ -1053,9 +1053,9 @@ func jsonAt(v any, path ...any) any {
 // clinician confirms from the queue and the protocol's outcome follows.
 func TestReceptionPageDeskForm(t *testing.T) {
 	tc, clk := newClockedCluster(t, 1, mondayAfternoon)
-	url := tc.nodes[0].url
-	desk := tc.key(t, cluster.RoleReception, "Desk 4")
-	clinician := tc.key(t, cluster.RoleClinician, "Dr Adeyemi")
+	url := tc.Nodes[0].URL
+	desk := tc.Key(t, cluster.RoleReception, "Desk 4")
+	clinician := tc.Key(t, cluster.RoleClinician, "Dr Adeyemi")
 
 	d := newTab(t, "desk form tab")
 	d.signIn(url, desk)
@@ -1234,7 +1234,7 @@ func TestReceptionPageDeskForm(t *testing.T) {
 	// 20 minutes on (the next write carries the time): the clock has
 	// lapsed, shown in red, and the lapse alert is marked.
 	clk.set(londonTime(t, "2030-01-07 14:20"))
-	if resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances", `{"complaint":"a later arrival","patient":{}}`, bearerHeader(desk)); resp.StatusCode != http.StatusCreated {
+	if resp, b := tc.doRetry(t, tc.Leader(t), http.MethodPost, "/v1/attendances", `{"complaint":"a later arrival","patient":{}}`, bearerHeader(desk)); resp.StatusCode != http.StatusCreated {
 		t.Fatalf("a later arrival: %d %s", resp.StatusCode, b)
 	}
 	d.waitJS("clock lapsed", fmt.Sprintf(`(() => { const c = document.querySelector(%q); return !!c && c.classList.contains('clock-lapsed') && c.textContent.includes('Lapsed'); })()`, row+" .clock"))
@@ -1266,8 +1266,8 @@ func TestReceptionPageDeskForm(t *testing.T) {
 // plain checkboxes. The create request carries them and the engine has them.
 func TestReceptionPageContext(t *testing.T) {
 	tc, _ := newClockedCluster(t, 1, mondayAfternoon)
-	url := tc.nodes[0].url
-	desk := tc.key(t, cluster.RoleReception, "Desk 6")
+	url := tc.Nodes[0].URL
+	desk := tc.Key(t, cluster.RoleReception, "Desk 6")
 
 	d := newTab(t, "context tab")
 	d.signIn(url, desk)
@@ -1345,8 +1345,8 @@ func TestReceptionPageContext(t *testing.T) {
 // red (ed, 1h, Dx02), shown by the page and returned by the API.
 func TestReceptionPageInfantAgeInWeeks(t *testing.T) {
 	tc, _ := newClockedCluster(t, 1, mondayAfternoon)
-	url := tc.nodes[0].url
-	desk := tc.key(t, cluster.RoleReception, "Desk 5")
+	url := tc.Nodes[0].URL
+	desk := tc.Key(t, cluster.RoleReception, "Desk 5")
 
 	d := newTab(t, "infant tab")
 	d.signIn(url, desk)
@@ -1456,7 +1456,7 @@ func TestPageNEWS2MatchesServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	tb := newTab(t, "news2")
-	tb.do("open", chromedp.Navigate(tc.nodes[0].url+"/"), tb.visible("#key"))
+	tb.do("open", chromedp.Navigate(tc.Nodes[0].URL+"/"), tb.visible("#key"))
 	out := get(tb, "score in the page", chromedp.Evaluate[string](
 		`import('/ui/news2.js').then((m) => JSON.stringify(`+string(in)+`.map((o) => m.news2(o))))`, chromedp.EvalAwaitPromise))
 	var page []struct {
@@ -1482,8 +1482,8 @@ func TestPageNEWS2MatchesServer(t *testing.T) {
 // "unwell, no specific complaint" presentation when nothing fits.
 func TestReceptionPageComplaintSearch(t *testing.T) {
 	tc, _ := newClockedCluster(t, 1, mondayAfternoon)
-	url := tc.nodes[0].url
-	desk := tc.key(t, cluster.RoleReception, "Desk 6")
+	url := tc.Nodes[0].URL
+	desk := tc.Key(t, cluster.RoleReception, "Desk 6")
 
 	d := newTab(t, "complaint search tab")
 	d.signIn(url, desk)

@@ -23,7 +23,7 @@ import (
 func TestWorkflowContention(t *testing.T) {
 	tc, _ := newClockedCluster(t, 3, mondayAfternoon)
 	// gp-ucc-stream's afternoon session (14:00-22:00) gets 5 slots.
-	resp, b := tc.doRetry(t, tc.leader(t), http.MethodGet, "/v1/services/gp-ucc-stream", "", nil)
+	resp, b := tc.doRetry(t, tc.Leader(t), http.MethodGet, "/v1/services/gp-ucc-stream", "", nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("get service: %d %s", resp.StatusCode, b)
 	}
@@ -35,10 +35,10 @@ func TestWorkflowContention(t *testing.T) {
 		}
 	}
 	put, _ := json.Marshal(&svc)
-	if resp, b := tc.doRetry(t, tc.follower(t), http.MethodPut, "/v1/services/gp-ucc-stream", string(put), nil); resp.StatusCode != http.StatusOK {
+	if resp, b := tc.doRetry(t, tc.Follower(t), http.MethodPut, "/v1/services/gp-ucc-stream", string(put), nil); resp.StatusCode != http.StatusOK {
 		t.Fatalf("put service: %d %s", resp.StatusCode, b)
 	}
-	nhs111 := bearerHeader(tc.key(t, cluster.RoleNHS111, "111 system"))
+	nhs111 := bearerHeader(tc.Key(t, cluster.RoleNHS111, "111 system"))
 	const n = 20
 	got := make([]wfAttendance, n)
 	var wg sync.WaitGroup
@@ -47,10 +47,10 @@ func TestWorkflowContention(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			body := fmt.Sprintf(`{"complaint":"sore throat and fever %d","channel":"nhs111","case_ref":"111-%04d","dx":{"code":"Dx06","symptom_group":"1000","discriminator":"4003"},"patient":{"postcode":"DY1 1AA"},"context":{"age_years":40,"sex":"female"}}`, i, i)
-			tn := tc.nodes[i%len(tc.nodes)]
-			resp, b, err := tc.try(tn, http.MethodPost, "/v1/attendances", body, nhs111)
+			tn := tc.Nodes[i%len(tc.Nodes)]
+			resp, b, err := tc.Try(tn, http.MethodPost, "/v1/attendances", body, nhs111)
 			if err != nil || resp.StatusCode != http.StatusCreated {
-				t.Errorf("booking %d on %s: %v %v %s", i, tn.id, err, resp, b)
+				t.Errorf("booking %d on %s: %v %v %s", i, tn.ID, err, resp, b)
 				return
 			}
 			json.Unmarshal(b, &got[i])
@@ -80,10 +80,10 @@ func TestWorkflowContention(t *testing.T) {
 	for _, a := range got {
 		index = max(index, a.Index)
 	}
-	for _, tn := range tc.nodes {
-		eventually(t, tn.id+" lists the allocations", func() error {
-			if tn.n.store.AppliedIndex() < index {
-				return fmt.Errorf("applied %d < %d", tn.n.store.AppliedIndex(), index)
+	for _, tn := range tc.Nodes {
+		eventually(t, tn.ID+" lists the allocations", func() error {
+			if tn.N.Store().AppliedIndex() < index {
+				return fmt.Errorf("applied %d < %d", tn.N.Store().AppliedIndex(), index)
 			}
 			resp, b := tc.doRetry(t, tn, http.MethodGet, "/v1/services/gp-ucc-stream/allocations?consistency=stale", "", nil)
 			if resp.StatusCode != http.StatusOK {
@@ -99,7 +99,7 @@ func TestWorkflowContention(t *testing.T) {
 			}
 			sort.Strings(ids)
 			if strings.Join(ids, ",") != strings.Join(onUCC, ",") {
-				t.Fatalf("%s lists %v, want %v", tn.id, ids, onUCC)
+				t.Fatalf("%s lists %v, want %v", tn.ID, ids, onUCC)
 			}
 			return nil
 		})
@@ -111,7 +111,7 @@ func queueEntries(t *testing.T, tc *testCluster, tn *testNode, hdr map[string]st
 	t.Helper()
 	resp, b := tc.doRetry(t, tn, http.MethodGet, "/v1/queue", "", hdr)
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("queue on %s: %d %s", tn.id, resp.StatusCode, b)
+		t.Fatalf("queue on %s: %d %s", tn.ID, resp.StatusCode, b)
 	}
 	var q queueBody
 	decodeJSON(t, b, &q)
@@ -133,23 +133,23 @@ func queueEntry(q queueBody, id string) *cluster.QueueEntry {
 // later never route it down again.
 func TestWorkflowRisingNEWS2(t *testing.T) {
 	tc, _ := newClockedCluster(t, 3, mondayAfternoon)
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
-	doc := bearerHeader(tc.key(t, cluster.RoleClinician, "Dr Patel"))
-	a := createAttendance(t, tc, tc.follower(t), utiWomanBody, desk)
-	a = walkTriage(t, tc, tc.follower(t), a, utiWoman, desk)
+	desk := bearerHeader(tc.Key(t, cluster.RoleReception, "Desk 1"))
+	doc := bearerHeader(tc.Key(t, cluster.RoleClinician, "Dr Patel"))
+	a := createAttendance(t, tc, tc.Follower(t), utiWomanBody, desk)
+	a = walkTriage(t, tc, tc.Follower(t), a, utiWoman, desk)
 	if a.service() != "ph-high-street" {
 		t.Fatalf("routed to %q, want ph-high-street", a.service())
 	}
-	if resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/confirm", `{}`, doc); resp.StatusCode != http.StatusOK {
+	if resp, b := tc.doRetry(t, tc.Leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/confirm", `{}`, doc); resp.StatusCode != http.StatusOK {
 		t.Fatalf("confirm: %d %s", resp.StatusCode, b)
 	}
-	_, q := queueEntries(t, tc, tc.leader(t), desk)
+	_, q := queueEntries(t, tc, tc.Leader(t), desk)
 	before := queueEntry(q, a.ID)
 	if before == nil || before.Tier != "pharmacy" || before.ServiceID != "ph-high-street" {
 		t.Fatalf("queue before: %+v", before)
 	}
 	// Respiratory rate 26 (3), SpO2 91 (3), pulse 125 (2): NEWS2 8.
-	resp, b := tc.doRetry(t, tc.follower(t), http.MethodPost, "/v1/attendances/"+a.ID+"/observations",
+	resp, b := tc.doRetry(t, tc.Follower(t), http.MethodPost, "/v1/attendances/"+a.ID+"/observations",
 		`{"respiratory_rate":26,"spo2":91,"pulse":125,"systolic_bp":105,"consciousness":"alert","temperature_c":38.6}`, doc)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("observations: %d %s", resp.StatusCode, b)
@@ -159,8 +159,8 @@ func TestWorkflowRisingNEWS2(t *testing.T) {
 	if up.Triage.Disposition.Tier != "ed" || up.service() != "ed-castlegate" || len(up.Routing.History) != 1 || up.Routing.History[0].ServiceID != "ph-high-street" {
 		t.Fatalf("after rising NEWS2: %+v routing %+v", up.Triage.Disposition, up.Routing)
 	}
-	for _, tn := range tc.nodes {
-		eventually(t, tn.id+" queue shows the re-routing", func() error {
+	for _, tn := range tc.Nodes {
+		eventually(t, tn.ID+" queue shows the re-routing", func() error {
 			_, q := queueEntries(t, tc, tn, desk)
 			e := queueEntry(q, a.ID)
 			if e == nil || e.Tier != "ed" || e.ServiceID != "ed-castlegate" || e.Priority <= before.Priority {
@@ -173,12 +173,12 @@ func TestWorkflowRisingNEWS2(t *testing.T) {
 		})
 	}
 	// The pharmacy slot is free again.
-	resp, b = tc.doRetry(t, tc.leader(t), http.MethodGet, "/v1/services/ph-high-street/allocations", "", nil)
+	resp, b = tc.doRetry(t, tc.Leader(t), http.MethodGet, "/v1/services/ph-high-street/allocations", "", nil)
 	if resp.StatusCode != http.StatusOK || strings.Contains(string(b), a.ID) {
 		t.Fatalf("pharmacy allocations still hold %s: %s", a.ID, b)
 	}
 	// Normal observations later do not route it back down.
-	resp, b = tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/observations",
+	resp, b = tc.doRetry(t, tc.Leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/observations",
 		`{"respiratory_rate":16,"spo2":98,"pulse":70,"systolic_bp":125,"consciousness":"alert","temperature_c":37.0}`, doc)
 	var down wfAttendance
 	decodeJSON(t, b, &down)
@@ -186,7 +186,7 @@ func TestWorkflowRisingNEWS2(t *testing.T) {
 		t.Fatalf("after normal observations: %d %+v", resp.StatusCode, down.Routing)
 	}
 	// The explanation tells the story.
-	resp, b = tc.doRetry(t, tc.follower(t), http.MethodGet, "/v1/attendances/"+a.ID+"/explain", "", doc)
+	resp, b = tc.doRetry(t, tc.Follower(t), http.MethodGet, "/v1/attendances/"+a.ID+"/explain", "", doc)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("explain: %d %s", resp.StatusCode, b)
 	}
@@ -204,12 +204,12 @@ func TestWorkflowRisingNEWS2(t *testing.T) {
 func stateOf(t *testing.T, tc *testCluster) string {
 	t.Helper()
 	var parts []string
-	for _, tn := range tc.running() {
-		h, idx, err := tn.n.store.StateHash()
+	for _, tn := range tc.Running() {
+		h, idx, err := tn.N.Store().StateHash()
 		if err != nil {
 			t.Fatal(err)
 		}
-		parts = append(parts, fmt.Sprintf("%s=%s@%d/%d", tn.id, h, idx, tn.n.store.CommitIndex()))
+		parts = append(parts, fmt.Sprintf("%s=%s@%d/%d", tn.ID, h, idx, tn.N.Store().CommitIndex()))
 	}
 	return strings.Join(parts, " ")
 }
@@ -219,12 +219,12 @@ func stateOf(t *testing.T, tc *testCluster) string {
 // hash changes.
 func TestWorkflowBadInput(t *testing.T) {
 	tc, _ := newClockedCluster(t, 3, mondayAfternoon)
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
-	doc := bearerHeader(tc.key(t, cluster.RoleClinician, "Dr Patel"))
-	a := createAttendance(t, tc, tc.leader(t), utiWomanBody, desk)
+	desk := bearerHeader(tc.Key(t, cluster.RoleReception, "Desk 1"))
+	doc := bearerHeader(tc.Key(t, cluster.RoleClinician, "Dr Patel"))
+	a := createAttendance(t, tc, tc.Leader(t), utiWomanBody, desk)
 	q := a.Triage.Questions[0].ID
-	gone := createAttendance(t, tc, tc.leader(t), `{"complaint":"fed up waiting"}`, desk)
-	if resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+gone.ID+"/status", `{"status":"left"}`, desk); resp.StatusCode != http.StatusOK {
+	gone := createAttendance(t, tc, tc.Leader(t), `{"complaint":"fed up waiting"}`, desk)
+	if resp, b := tc.doRetry(t, tc.Leader(t), http.MethodPost, "/v1/attendances/"+gone.ID+"/status", `{"status":"left"}`, desk); resp.StatusCode != http.StatusOK {
 		t.Fatalf("left: %d %s", resp.StatusCode, b)
 	}
 	cases := []struct {
@@ -286,10 +286,10 @@ func TestWorkflowBadInput(t *testing.T) {
 	}
 	before := settled()
 	for _, c := range cases {
-		for _, tn := range tc.nodes {
+		for _, tn := range tc.Nodes {
 			resp, b := tc.doRetry(t, tn, http.MethodPost, c.path, c.body, c.hdr)
 			if resp.StatusCode != c.status {
-				t.Errorf("%s on %s: %d %s, want %d", c.name, tn.id, resp.StatusCode, b, c.status)
+				t.Errorf("%s on %s: %d %s, want %d", c.name, tn.ID, resp.StatusCode, b, c.status)
 				continue
 			}
 			var p problem
@@ -313,10 +313,10 @@ func TestWorkflowBadInput(t *testing.T) {
 // with 503.
 func TestWorkflowQuorumLoss(t *testing.T) {
 	tc, _ := newClockedCluster(t, 3, mondayAfternoon)
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
-	a := createAttendance(t, tc, tc.leader(t), utiWomanBody, desk)
-	lead := tc.leader(t)
-	survivor := tc.follower(t)
+	desk := bearerHeader(tc.Key(t, cluster.RoleReception, "Desk 1"))
+	a := createAttendance(t, tc, tc.Leader(t), utiWomanBody, desk)
+	lead := tc.Leader(t)
+	survivor := tc.Follower(t)
 	eventually(t, "survivor has the attendance", func() error {
 		_, q := queueEntries(t, tc, survivor, desk)
 		if q.Stale || queueEntry(q, a.ID) == nil {
@@ -324,9 +324,9 @@ func TestWorkflowQuorumLoss(t *testing.T) {
 		}
 		return nil
 	})
-	for _, tn := range tc.running() {
+	for _, tn := range tc.Running() {
 		if tn != survivor {
-			tc.kill(t, tn.i)
+			tc.Kill(t, tn.Index)
 		}
 	}
 	_ = lead
@@ -345,7 +345,7 @@ func TestWorkflowQuorumLoss(t *testing.T) {
 		{"/v1/attendances/" + a.ID + "/answers", `{"question":"screen.desk_responding","value":"no"}`},
 		{"/v1/attendances/" + a.ID + "/status", `{"status":"left"}`},
 	} {
-		resp, b := tc.do(t, survivor, http.MethodPost, w.path, w.body, desk)
+		resp, b := tc.Do(t, survivor, http.MethodPost, w.path, w.body, desk)
 		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 			t.Errorf("write %s without quorum: %d %s", w.path, resp.StatusCode, b)
 		}
@@ -356,15 +356,15 @@ func TestWorkflowQuorumLoss(t *testing.T) {
 // indexes as ids and resumes after Last-Event-ID without loss.
 func TestWorkflowQueueStream(t *testing.T) {
 	tc, _ := newClockedCluster(t, 3, mondayAfternoon)
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
-	tn := tc.follower(t)
+	desk := bearerHeader(tc.Key(t, cluster.RoleReception, "Desk 1"))
+	tn := tc.Follower(t)
 	a1 := createAttendance(t, tc, tn, utiWomanBody, desk)
 	a1 = walkTriage(t, tc, tn, a1, utiWoman, desk)
 	if a1.service() != "ph-high-street" {
 		t.Fatalf("a1 routed to %q", a1.service())
 	}
 	read := func(last uint64, want int) []cluster.QueueEvent {
-		req, _ := http.NewRequest(http.MethodGet, tn.url+"/v1/queue/stream", nil)
+		req, _ := http.NewRequest(http.MethodGet, tn.URL+"/v1/queue/stream", nil)
 		req.Header.Set("Authorization", desk["Authorization"])
 		req.Header.Set("Last-Event-ID", fmt.Sprint(last))
 		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
@@ -402,13 +402,13 @@ func TestWorkflowQueueStream(t *testing.T) {
 	}
 	// Two more changes while nobody listens; resuming from the first id
 	// delivers both, in order.
-	a2 := createAttendance(t, tc, tc.leader(t), utiManBody, desk)
+	a2 := createAttendance(t, tc, tc.Leader(t), utiManBody, desk)
 	resp, b := tc.doRetry(t, tn, http.MethodPost, "/v1/attendances/"+a1.ID+"/status", `{"status":"left"}`, desk)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status: %d %s", resp.StatusCode, b)
 	}
 	// Leaving freed the slot a1 held at the pharmacy.
-	if resp, b := tc.doRetry(t, tc.leader(t), http.MethodGet, "/v1/services/ph-high-street/allocations", "", nil); resp.StatusCode != http.StatusOK || strings.Contains(string(b), a1.ID) {
+	if resp, b := tc.doRetry(t, tc.Leader(t), http.MethodGet, "/v1/services/ph-high-street/allocations", "", nil); resp.StatusCode != http.StatusOK || strings.Contains(string(b), a1.ID) {
 		t.Fatalf("slot of a departed patient still held: %d %s", resp.StatusCode, b)
 	}
 	evs = read(evs[0].Index, 2)
@@ -422,14 +422,14 @@ func TestWorkflowQueueStream(t *testing.T) {
 // it started with.
 func TestWorkflowProtocolVersions(t *testing.T) {
 	tc, _ := newClockedCluster(t, 3, mondayAfternoon)
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
-	resp, b := tc.doRetry(t, tc.follower(t), http.MethodGet, "/v1/protocols?q=burning+pee", "", desk)
+	desk := bearerHeader(tc.Key(t, cluster.RoleReception, "Desk 1"))
+	resp, b := tc.doRetry(t, tc.Follower(t), http.MethodGet, "/v1/protocols?q=burning+pee", "", desk)
 	var list protocolList
 	decodeJSON(t, b, &list)
 	if resp.StatusCode != http.StatusOK || list.Search == nil || len(*list.Search) == 0 || (*list.Search)[0].ID != "urinary-symptoms" || len(list.Protocols) < 20 {
 		t.Fatalf("search: %d %s", resp.StatusCode, b)
 	}
-	old := createAttendance(t, tc, tc.leader(t), utiWomanBody, desk)
+	old := createAttendance(t, tc, tc.Leader(t), utiWomanBody, desk)
 	src, err := protocolSource("urinary-symptoms.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -440,32 +440,32 @@ func TestWorkflowProtocolVersions(t *testing.T) {
 	newSrc = strings.Replace(newSrc, "\ntitle: ", "\ntitle: Revised ", 1)
 	// A broken file is refused with file:line errors and changes nothing.
 	broken := strings.Replace(newSrc, "    tier: pharmacy\n", "    tier: chemist\n", 1)
-	resp, b = tc.doRetry(t, tc.follower(t), http.MethodPost, "/v1/protocols", broken, map[string]string{"Content-Type": "application/yaml"})
+	resp, b = tc.doRetry(t, tc.Follower(t), http.MethodPost, "/v1/protocols", broken, map[string]string{"Content-Type": "application/yaml"})
 	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(b), "urinary-symptoms.yaml:") {
 		t.Fatalf("broken upload: %d %s", resp.StatusCode, b)
 	}
-	resp, b = tc.doRetry(t, tc.follower(t), http.MethodPost, "/v1/protocols", newSrc, map[string]string{"Content-Type": "application/yaml"})
+	resp, b = tc.doRetry(t, tc.Follower(t), http.MethodPost, "/v1/protocols", newSrc, map[string]string{"Content-Type": "application/yaml"})
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("upload: %d %s", resp.StatusCode, b)
 	}
-	if resp, b := tc.doRetry(t, tc.follower(t), http.MethodPost, "/v1/protocols", newSrc, map[string]string{"Content-Type": "application/yaml"}); resp.StatusCode != http.StatusConflict {
+	if resp, b := tc.doRetry(t, tc.Follower(t), http.MethodPost, "/v1/protocols", newSrc, map[string]string{"Content-Type": "application/yaml"}); resp.StatusCode != http.StatusConflict {
 		t.Fatalf("second upload of the same version: %d %s", resp.StatusCode, b)
 	}
 	// Uploaded, not active: new attendances still start on the old version.
-	mid := createAttendance(t, tc, tc.leader(t), utiWomanBody, desk)
+	mid := createAttendance(t, tc, tc.Leader(t), utiWomanBody, desk)
 	if mid.Triage.Session.Version != oldVersion {
 		t.Fatalf("upload activated by itself: version %d", mid.Triage.Session.Version)
 	}
-	resp, b = tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/protocols/urinary-symptoms/activate", fmt.Sprintf(`{"version":%d}`, oldVersion+1), nil)
+	resp, b = tc.doRetry(t, tc.Leader(t), http.MethodPost, "/v1/protocols/urinary-symptoms/activate", fmt.Sprintf(`{"version":%d}`, oldVersion+1), nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("activate: %d %s", resp.StatusCode, b)
 	}
-	fresh := createAttendance(t, tc, tc.follower(t), utiWomanBody, desk)
+	fresh := createAttendance(t, tc, tc.Follower(t), utiWomanBody, desk)
 	if fresh.Triage.Session.Version != oldVersion+1 || fresh.Triage.Session.Hash == old.Triage.Session.Hash {
 		t.Fatalf("new attendance on version %d", fresh.Triage.Session.Version)
 	}
 	// The attendance in progress finishes on its own version.
-	done := walkTriage(t, tc, tc.leader(t), old, utiWoman, desk)
+	done := walkTriage(t, tc, tc.Leader(t), old, utiWoman, desk)
 	if done.Triage.Session.Version != oldVersion || done.Triage.Session.Hash != old.Triage.Session.Hash || done.service() != "ph-high-street" {
 		t.Fatalf("attendance in progress: version %d service %s", done.Triage.Session.Version, done.service())
 	}
@@ -485,34 +485,34 @@ func protocolSource(name string) (string, error) {
 // the same Idempotency-Key returns the first result and records nothing new.
 func TestWorkflowQueueOrderAndIdempotency(t *testing.T) {
 	tc, clk := newClockedCluster(t, 3, mondayAfternoon)
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
-	first := createAttendance(t, tc, tc.leader(t), utiWomanBody, desk) // arrives first, not yet triaged
-	chest := createAttendance(t, tc, tc.follower(t), `{"complaint":"chest pain","protocol":"chest-pain","context":{"age_years":58,"sex":"male"}}`, desk)
-	chest = walkTriage(t, tc, tc.follower(t), chest, map[string]string{"heavy_or_spreading": "yes"}, desk)
-	gp := createAttendance(t, tc, tc.leader(t), `{"complaint":"sore throat","channel":"nhs111","dx":{"code":"Dx06"},"context":{"age_years":40}}`, desk)
+	desk := bearerHeader(tc.Key(t, cluster.RoleReception, "Desk 1"))
+	first := createAttendance(t, tc, tc.Leader(t), utiWomanBody, desk) // arrives first, not yet triaged
+	chest := createAttendance(t, tc, tc.Follower(t), `{"complaint":"chest pain","protocol":"chest-pain","context":{"age_years":58,"sex":"male"}}`, desk)
+	chest = walkTriage(t, tc, tc.Follower(t), chest, map[string]string{"heavy_or_spreading": "yes"}, desk)
+	gp := createAttendance(t, tc, tc.Leader(t), `{"complaint":"sore throat","channel":"nhs111","dx":{"code":"Dx06"},"context":{"age_years":40}}`, desk)
 
 	// Idempotent retry of an answer.
 	hdr := map[string]string{"Authorization": desk["Authorization"], "Idempotency-Key": "answer-1"}
 	body := `{"question":"screen.desk_responding","value":"no"}`
-	resp1, b1 := tc.doRetry(t, tc.follower(t), http.MethodPost, "/v1/attendances/"+first.ID+"/answers", body, hdr)
-	resp2, b2 := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+first.ID+"/answers", body, hdr)
+	resp1, b1 := tc.doRetry(t, tc.Follower(t), http.MethodPost, "/v1/attendances/"+first.ID+"/answers", body, hdr)
+	resp2, b2 := tc.doRetry(t, tc.Leader(t), http.MethodPost, "/v1/attendances/"+first.ID+"/answers", body, hdr)
 	if resp1.StatusCode != http.StatusOK || resp2.StatusCode != http.StatusOK || string(b1) != string(b2) {
 		t.Fatalf("idempotent retry: %d %s / %d %s", resp1.StatusCode, b1, resp2.StatusCode, b2)
 	}
 	var ex explainBody
-	_, b := tc.doRetry(t, tc.leader(t), http.MethodGet, "/v1/attendances/"+first.ID+"/explain", "", nil)
+	_, b := tc.doRetry(t, tc.Leader(t), http.MethodGet, "/v1/attendances/"+first.ID+"/explain", "", nil)
 	decodeJSON(t, b, &ex)
 	if len(ex.Answers) != 1 {
 		t.Fatalf("a replayed answer was recorded again: %d answers", len(ex.Answers))
 	}
-	if resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+first.ID+"/answers", `{"question":"screen.desk_responding","value":"yes"}`, hdr); resp.StatusCode != http.StatusUnprocessableEntity {
+	if resp, b := tc.doRetry(t, tc.Leader(t), http.MethodPost, "/v1/attendances/"+first.ID+"/answers", `{"question":"screen.desk_responding","value":"yes"}`, hdr); resp.StatusCode != http.StatusUnprocessableEntity {
 		t.Fatalf("same key, different body: %d %s", resp.StatusCode, b)
 	}
 
 	// Five hours later (any write moves the FSM clock on).
 	clk.set(londonTime(t, "2030-01-07 19:01"))
-	createAttendance(t, tc, tc.leader(t), `{"complaint":"late arrival"}`, desk)
-	_, q := queueEntries(t, tc, tc.leader(t), desk)
+	createAttendance(t, tc, tc.Leader(t), `{"complaint":"late arrival"}`, desk)
+	_, q := queueEntries(t, tc, tc.Leader(t), desk)
 	var order []string
 	for _, e := range q.Entries {
 		order = append(order, e.AttendanceID)
@@ -533,24 +533,24 @@ func TestWorkflowQueueOrderAndIdempotency(t *testing.T) {
 // checks them in, and their wait counts from then.
 func TestWorkflowExpectedCheckIn(t *testing.T) {
 	tc, clk := newClockedCluster(t, 3, mondayAfternoon)
-	nhs111 := bearerHeader(tc.key(t, cluster.RoleNHS111, "111 system"))
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
-	if resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances", `{"complaint":"walk-in","expected":true}`, desk); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(b), `"expected"`) {
+	nhs111 := bearerHeader(tc.Key(t, cluster.RoleNHS111, "111 system"))
+	desk := bearerHeader(tc.Key(t, cluster.RoleReception, "Desk 1"))
+	if resp, b := tc.doRetry(t, tc.Leader(t), http.MethodPost, "/v1/attendances", `{"complaint":"walk-in","expected":true}`, desk); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(b), `"expected"`) {
 		t.Fatalf("a walk-in announced: %d %s", resp.StatusCode, b)
 	}
-	a := createAttendance(t, tc, tc.follower(t), `{"complaint":"sore throat","channel":"nhs111","case_ref":"111-77","expected":true,"dx":{"code":"Dx06"},"patient":{"postcode":"DY1 1AA"},"context":{"age_years":40}}`, nhs111)
+	a := createAttendance(t, tc, tc.Follower(t), `{"complaint":"sore throat","channel":"nhs111","case_ref":"111-77","expected":true,"dx":{"code":"Dx06"},"patient":{"postcode":"DY1 1AA"},"context":{"age_years":40}}`, nhs111)
 	if a.Status != cluster.AttendanceExpected || a.service() == "" {
 		t.Fatalf("announced attendance: %s routed to %q", a.Status, a.service())
 	}
-	_, q := queueEntries(t, tc, tc.leader(t), desk)
+	_, q := queueEntries(t, tc, tc.Leader(t), desk)
 	if queueEntry(q, a.ID) != nil || len(q.Expected) != 1 || q.Expected[0].AttendanceID != a.ID {
 		t.Fatalf("expected patient in the queue or missing from expected: %+v", q)
 	}
-	if resp, _ := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/check-in", "", nhs111); resp.StatusCode != http.StatusForbidden {
+	if resp, _ := tc.doRetry(t, tc.Leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/check-in", "", nhs111); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("111 checking in: %d", resp.StatusCode)
 	}
 	clk.set(londonTime(t, "2030-01-07 15:30"))
-	resp, b := tc.doRetry(t, tc.follower(t), http.MethodPost, "/v1/attendances/"+a.ID+"/check-in", "", desk)
+	resp, b := tc.doRetry(t, tc.Follower(t), http.MethodPost, "/v1/attendances/"+a.ID+"/check-in", "", desk)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("check-in: %d %s", resp.StatusCode, b)
 	}
@@ -564,10 +564,10 @@ func TestWorkflowExpectedCheckIn(t *testing.T) {
 		in.Timeline[len(in.Timeline)-1].Status != cluster.AttendanceRouted {
 		t.Fatalf("after check-in: %s %+v", in.Status, in.Timeline)
 	}
-	if resp, _ := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/check-in", "", desk); resp.StatusCode != http.StatusConflict {
+	if resp, _ := tc.doRetry(t, tc.Leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/check-in", "", desk); resp.StatusCode != http.StatusConflict {
 		t.Fatalf("second check-in: %d", resp.StatusCode)
 	}
-	_, q = queueEntries(t, tc, tc.leader(t), desk)
+	_, q = queueEntries(t, tc, tc.Leader(t), desk)
 	if e := queueEntry(q, a.ID); e == nil || len(q.Expected) != 0 || e.WaitingMinutes > 1 {
 		t.Fatalf("after check-in the queue has %+v (expected %d)", e, len(q.Expected))
 	}
@@ -579,9 +579,9 @@ func TestWorkflowExpectedCheckIn(t *testing.T) {
 // and queue place stay as they were.
 func TestWorkflowUnnamedCollapseTriagedFirstNamedLater(t *testing.T) {
 	tc, _ := newClockedCluster(t, 3, mondayAfternoon)
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
-	a := createAttendance(t, tc, tc.follower(t), `{"complaint":"collapsed in the waiting room","protocol":"palpitations-dizziness-collapse"}`, desk)
-	resp, b := tc.doRetry(t, tc.follower(t), http.MethodPost, "/v1/attendances/"+a.ID+"/answers",
+	desk := bearerHeader(tc.Key(t, cluster.RoleReception, "Desk 1"))
+	a := createAttendance(t, tc, tc.Follower(t), `{"complaint":"collapsed in the waiting room","protocol":"palpitations-dizziness-collapse"}`, desk)
+	resp, b := tc.doRetry(t, tc.Follower(t), http.MethodPost, "/v1/attendances/"+a.ID+"/answers",
 		`{"answers":[{"question":"screen.desk_responding","value":"yes"},{"question":"screen.desk_unresponsive_breathing","value":"no"}]}`, desk)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("answers: %d %s", resp.StatusCode, b)
@@ -590,7 +590,7 @@ func TestWorkflowUnnamedCollapseTriagedFirstNamedLater(t *testing.T) {
 	if d := a.Triage.Disposition; d == nil || d.Tier != "ed" || d.Timeframe != "immediate" || a.service() != "ed-castlegate" {
 		t.Fatalf("unconscious: %+v -> %q", d, a.service())
 	}
-	resp, b = tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/patients",
+	resp, b = tc.doRetry(t, tc.Leader(t), http.MethodPost, "/v1/patients",
 		`{"given_name":"Alex","family_name":"Unwin","date_of_birth":"1961-03-04","sex":"male","postcode":"DY1 1AA","confirm_new":true}`, desk)
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("patient: %d %s", resp.StatusCode, b)
@@ -599,15 +599,15 @@ func TestWorkflowUnnamedCollapseTriagedFirstNamedLater(t *testing.T) {
 		ID string `json:"id"`
 	}
 	decodeJSON(t, b, &p)
-	resp, b = tc.doRetry(t, tc.follower(t), http.MethodPost, "/v1/attendances/"+a.ID+"/patient", `{"patient_id":"`+p.ID+`"}`, desk)
+	resp, b = tc.doRetry(t, tc.Follower(t), http.MethodPost, "/v1/attendances/"+a.ID+"/patient", `{"patient_id":"`+p.ID+`"}`, desk)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("link: %d %s", resp.StatusCode, b)
 	}
-	named := getAttendanceWF(t, tc, tc.leader(t), a.ID)
+	named := getAttendanceWF(t, tc, tc.Leader(t), a.ID)
 	if named.service() != "ed-castlegate" || named.Triage.Disposition.Tier != "ed" || named.Status != a.Status {
 		t.Fatalf("naming changed the triage: %+v", named)
 	}
-	_, q := queueEntries(t, tc, tc.leader(t), desk)
+	_, q := queueEntries(t, tc, tc.Leader(t), desk)
 	if e := queueEntry(q, a.ID); e == nil || e.Name != "Alex Unwin" || q.Entries[0].AttendanceID != a.ID {
 		t.Fatalf("queue after naming: %+v", q.Entries)
 	}

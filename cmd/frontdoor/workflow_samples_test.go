@@ -20,7 +20,7 @@ var sampleVersion atomic.Int64
 
 func workflowRouteSamples(t *testing.T, tc *testCluster) map[string]sampleFunc {
 	newAttendance := func(t *testing.T) string {
-		resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances", utiWomanBody, nil)
+		resp, b := tc.doRetry(t, tc.Leader(t), http.MethodPost, "/v1/attendances", utiWomanBody, nil)
 		if resp.StatusCode != http.StatusCreated {
 			t.Fatalf("fixture attendance: %d %s", resp.StatusCode, b)
 		}
@@ -52,10 +52,10 @@ func workflowRouteSamples(t *testing.T, tc *testCluster) map[string]sampleFunc {
 		},
 		"POST /v1/protocols/:id/activate": func(t *testing.T) (string, string) {
 			v, body := newVersion(t)
-			if resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/protocols", body, nil); resp.StatusCode != http.StatusCreated {
+			if resp, b := tc.doRetry(t, tc.Leader(t), http.MethodPost, "/v1/protocols", body, nil); resp.StatusCode != http.StatusCreated {
 				t.Fatalf("fixture upload: %d %s", resp.StatusCode, b)
 			}
-			tc.waitReady(t) // let the cluster settle before the request under test
+			tc.WaitReady(t) // let the cluster settle before the request under test
 			return "/v1/protocols/chest-pain/activate", fmt.Sprintf(`{"version":%d}`, v)
 		},
 		"POST /v1/attendances/:id/answers": func(t *testing.T) (string, string) {
@@ -67,7 +67,7 @@ func workflowRouteSamples(t *testing.T, tc *testCluster) map[string]sampleFunc {
 			// A woman of 30 with an uncomplicated UTI, screen "no" as asked:
 			// redirected to a pharmacy, awaiting a clinician's confirmation.
 			id := newAttendance(t)
-			a := walkTriage(t, tc, tc.leader(t), getAttendanceWF(t, tc, tc.leader(t), id), utiWoman, nil)
+			a := walkTriage(t, tc, tc.Leader(t), getAttendanceWF(t, tc, tc.Leader(t), id), utiWoman, nil)
 			if a.Status != cluster.AttendanceAwaitingConfirmation {
 				t.Fatalf("fixture awaiting confirmation: %s %+v", a.Status, a.Triage.Disposition)
 			}
@@ -78,7 +78,7 @@ func workflowRouteSamples(t *testing.T, tc *testCluster) map[string]sampleFunc {
 			return "/v1/attendances/" + newAttendance(t) + "/status", `{"status":"called"}`
 		},
 		"POST /v1/attendances/:id/check-in": func(t *testing.T) (string, string) {
-			resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances", `{"complaint":"sent by 111","channel":"nhs111","expected":true,"dx":{"code":"Dx06"}}`, nil)
+			resp, b := tc.doRetry(t, tc.Leader(t), http.MethodPost, "/v1/attendances", `{"complaint":"sent by 111","channel":"nhs111","expected":true,"dx":{"code":"Dx06"}}`, nil)
 			if resp.StatusCode != http.StatusCreated {
 				t.Fatalf("fixture expected attendance: %d %s", resp.StatusCode, b)
 			}

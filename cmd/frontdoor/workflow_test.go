@@ -52,7 +52,7 @@ const mondayAfternoon = "2030-01-07 14:00"
 func newClockedCluster(t *testing.T, n int, start string) (*testCluster, *fakeClock) {
 	t.Helper()
 	clk := &fakeClock{t: londonTime(t, start)}
-	tc := newTestClusterWith(t, n, func(cfg *serveConfig) { cfg.clock = clk.now })
+	tc := newTestClusterWith(t, n, func(cfg *Config) { cfg.Clock = clk.now })
 	return tc, clk
 }
 
@@ -172,15 +172,15 @@ const (
 // TestWorkflowAcceptance1 is issue 6 acceptance 1 on a 3-node cluster.
 func TestWorkflowAcceptance1(t *testing.T) {
 	tc, clk := newClockedCluster(t, 3, mondayAfternoon)
-	desk := bearerHeader(tc.key(t, cluster.RoleReception, "Desk 1"))
-	doc := bearerHeader(tc.key(t, cluster.RoleClinician, "Dr Patel"))
+	desk := bearerHeader(tc.Key(t, cluster.RoleReception, "Desk 1"))
+	doc := bearerHeader(tc.Key(t, cluster.RoleClinician, "Dr Patel"))
 
 	t.Run("chest pain with red flags: ED immediate", func(t *testing.T) {
-		a := createAttendance(t, tc, tc.follower(t), `{"complaint":"crushing chest pain","protocol":"chest-pain","context":{"age_years":58,"sex":"male"}}`, desk)
+		a := createAttendance(t, tc, tc.Follower(t), `{"complaint":"crushing chest pain","protocol":"chest-pain","context":{"age_years":58,"sex":"male"}}`, desk)
 		if a.Status != cluster.AttendanceArrived || a.Triage == nil || len(a.Triage.Questions) == 0 || !strings.HasPrefix(a.Triage.Questions[0].ID, "screen.") {
 			t.Fatalf("a new attendance starts with the life-threat screen: %+v", a)
 		}
-		a = walkTriage(t, tc, tc.follower(t), a, map[string]string{"heavy_or_spreading": "yes"}, desk)
+		a = walkTriage(t, tc, tc.Follower(t), a, map[string]string{"heavy_or_spreading": "yes"}, desk)
 		d := a.Triage.Disposition
 		if d == nil || d.Tier != "ed" || d.Timeframe != "immediate" || d.Dx != "Dx012" {
 			t.Fatalf("disposition %+v, want ed immediate Dx012", d)
@@ -191,8 +191,8 @@ func TestWorkflowAcceptance1(t *testing.T) {
 	})
 
 	t.Run("woman of 30 with uncomplicated UTI, weekday afternoon: open pharmacy after confirmation", func(t *testing.T) {
-		a := createAttendance(t, tc, tc.leader(t), utiWomanBody, desk)
-		a = walkTriage(t, tc, tc.follower(t), a, utiWoman, desk)
+		a := createAttendance(t, tc, tc.Leader(t), utiWomanBody, desk)
+		a = walkTriage(t, tc, tc.Follower(t), a, utiWoman, desk)
 		if d := a.Triage.Disposition; d == nil || d.Tier != "pharmacy" || d.Dx != "Dx28" {
 			t.Fatalf("disposition %+v, want pharmacy Dx28", d)
 		}
@@ -204,10 +204,10 @@ func TestWorkflowAcceptance1(t *testing.T) {
 			t.Fatalf("open now, yet see from %v", a.Routing.Decision.SeeFrom)
 		}
 		// Reception cannot confirm; a clinician does, once.
-		if resp, b := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/confirm", `{}`, desk); resp.StatusCode != http.StatusForbidden {
+		if resp, b := tc.doRetry(t, tc.Leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/confirm", `{}`, desk); resp.StatusCode != http.StatusForbidden {
 			t.Fatalf("reception confirm: %d %s", resp.StatusCode, b)
 		}
-		resp, b := tc.doRetry(t, tc.follower(t), http.MethodPost, "/v1/attendances/"+a.ID+"/confirm", `{"note":"UTI, no red flags"}`, doc)
+		resp, b := tc.doRetry(t, tc.Follower(t), http.MethodPost, "/v1/attendances/"+a.ID+"/confirm", `{"note":"UTI, no red flags"}`, doc)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("confirm: %d %s", resp.StatusCode, b)
 		}
@@ -215,14 +215,14 @@ func TestWorkflowAcceptance1(t *testing.T) {
 		if a.Status != cluster.AttendanceRouted || len(a.Confirmations) != 1 || a.Confirmations[0].By.Name != "Dr Patel" {
 			t.Fatalf("after confirmation: %s %+v", a.Status, a.Confirmations)
 		}
-		if resp, _ := tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/confirm", `{}`, doc); resp.StatusCode != http.StatusConflict {
+		if resp, _ := tc.doRetry(t, tc.Leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/confirm", `{}`, doc); resp.StatusCode != http.StatusConflict {
 			t.Fatalf("second confirm: %d", resp.StatusCode)
 		}
 	})
 
 	t.Run("a man with the same symptoms: not a pharmacy", func(t *testing.T) {
-		a := createAttendance(t, tc, tc.leader(t), utiManBody, desk)
-		a = walkTriage(t, tc, tc.leader(t), a, utiMan, desk)
+		a := createAttendance(t, tc, tc.Leader(t), utiManBody, desk)
+		a = walkTriage(t, tc, tc.Leader(t), a, utiMan, desk)
 		if a.Triage.Disposition == nil || a.Triage.Disposition.Tier == "pharmacy" || a.Routing == nil || a.Routing.Decision.Tier == "pharmacy" {
 			t.Fatalf("man routed to %+v", a.Routing)
 		}
@@ -230,8 +230,8 @@ func TestWorkflowAcceptance1(t *testing.T) {
 
 	t.Run("the same woman at 03:00", func(t *testing.T) {
 		clk.set(londonTime(t, "2030-01-08 03:00")) // Tuesday night
-		a := createAttendance(t, tc, tc.follower(t), utiWomanBody, desk)
-		a = walkTriage(t, tc, tc.follower(t), a, utiWoman, desk)
+		a := createAttendance(t, tc, tc.Follower(t), utiWomanBody, desk)
+		a = walkTriage(t, tc, tc.Follower(t), a, utiWoman, desk)
 		// Pharmacy First UTI has 24h. Every UTI pharmacy is closed at 03:00;
 		// the first to open is ph-superstore (daily 07:00-02:00; ph-late-night
 		// also opens at 07:00 but is further), not the nearest, ph-high-street
@@ -242,7 +242,7 @@ func TestWorkflowAcceptance1(t *testing.T) {
 		if want := londonTime(t, "2030-01-08 07:00"); !a.Routing.Decision.SeeFrom.Equal(want) {
 			t.Fatalf("see from %v, want %v (opening)", a.Routing.Decision.SeeFrom, want)
 		}
-		resp, b := tc.doRetry(t, tc.leader(t), http.MethodGet, "/v1/attendances/"+a.ID+"/explain", "", doc)
+		resp, b := tc.doRetry(t, tc.Leader(t), http.MethodGet, "/v1/attendances/"+a.ID+"/explain", "", doc)
 		var ex explainBody
 		decodeJSON(t, b, &ex)
 		found := false
@@ -255,12 +255,12 @@ func TestWorkflowAcceptance1(t *testing.T) {
 			t.Fatalf("the explanation does not say ph-high-street opens later: %+v", ex.Routing.Considered)
 		}
 		// The slip tells the patient where and when.
-		resp, b = tc.doRetry(t, tc.leader(t), http.MethodGet, "/v1/attendances/"+a.ID+"/slip", "", desk)
+		resp, b = tc.doRetry(t, tc.Leader(t), http.MethodGet, "/v1/attendances/"+a.ID+"/slip", "", desk)
 		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "clinician is checking") {
 			t.Fatalf("slip before confirmation: %d %s", resp.StatusCode, b)
 		}
-		tc.doRetry(t, tc.leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/confirm", `{}`, doc)
-		resp, b = tc.doRetry(t, tc.leader(t), http.MethodGet, "/v1/attendances/"+a.ID+"/slip", "", desk)
+		tc.doRetry(t, tc.Leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/confirm", `{}`, doc)
+		resp, b = tc.doRetry(t, tc.Leader(t), http.MethodGet, "/v1/attendances/"+a.ID+"/slip", "", desk)
 		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "07:00") || !strings.Contains(string(b), "Pharmacy First") {
 			t.Fatalf("slip: %d %s", resp.StatusCode, b)
 		}
@@ -281,7 +281,7 @@ func (tc *testCluster) doOnce(t *testing.T, tn *testNode, method, path, body str
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, b := tc.do(t, tn, method, path, body, h)
+		resp, b := tc.Do(t, tn, method, path, body, h)
 		if resp.StatusCode != http.StatusServiceUnavailable || time.Now().After(deadline) {
 			return resp, b
 		}
@@ -293,7 +293,7 @@ func (tc *testCluster) doRetry(t *testing.T, tn *testNode, method, path, body st
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, b := tc.do(t, tn, method, path, body, hdr)
+		resp, b := tc.Do(t, tn, method, path, body, hdr)
 		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), problemNotAccepted) || time.Now().After(deadline) {
 			return resp, b
 		}
