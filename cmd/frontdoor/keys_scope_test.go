@@ -46,7 +46,7 @@ func TestScopedResponderKeyDispatch(t *testing.T) {
 		if resp.StatusCode != http.StatusCreated {
 			t.Fatalf("create %s key: %d %s", service, resp.StatusCode, b)
 		}
-		var k keyView
+		var k KeyView
 		decodeJSON(t, b, &k)
 		if k.ServiceID != service || k.Key == "" {
 			t.Fatalf("created key %s", b)
@@ -56,7 +56,7 @@ func TestScopedResponderKeyDispatch(t *testing.T) {
 	north, south := scoped("UCR North crew", "ucr-north"), scoped("UCR South crew", "ucr-south")
 	tc.Key(t, cluster.RoleResponder, "On-call responder")
 
-	var l keyList
+	var l KeyList
 	_, b := tc.Do(t, n, http.MethodGet, "/v1/keys", "", nil)
 	decodeJSON(t, b, &l)
 	scopes := map[string]string{}

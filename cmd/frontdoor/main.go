@@ -9,11 +9,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-)
 
-// The blank imports pin dependencies that later work uses (protocol files,
-// browser tests), so go.mod keeps them until then.
-import (
+	// The blank imports pin dependencies that later work uses (protocol files,
+	// browser tests), so go.mod keeps them until then.
+
 	_ "github.com/chromedp/chromedp"
 	_ "gopkg.in/yaml.v3"
 )

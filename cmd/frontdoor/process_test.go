@@ -140,7 +140,7 @@ func (pc *procCluster) leader(t *testing.T) *proc {
 			if p.cmd == nil {
 				continue
 			}
-			var v clusterView
+			var v ClusterView
 			if code, err := pc.get(p, "/v1/cluster", &v); err != nil || code != 200 {
 				continue
 			}
@@ -238,7 +238,7 @@ func newProcCluster(t *testing.T, n int) *procCluster {
 		pc.start(t, p)
 	}
 	eventually(t, "all voters", func() error {
-		var v clusterView
+		var v ClusterView
 		if code, err := pc.get(pc.procs[0], "/v1/cluster", &v); err != nil || code != 200 {
 			return fmt.Errorf("cluster %d %v", code, err)
 		}
@@ -376,7 +376,7 @@ func TestProcessClusterKillLeaderLosesNoAcknowledgedWrite(t *testing.T) {
 	// retries with the same key on another node.
 	lead := pc.leader(t)
 	const key7, body7 = "failover-key", `{"complaint":"idempotent across failover"}`
-	var before nodeFigures
+	var before NodeFigures
 	if code, err := pc.get(lead, "/v1/cluster/self", &before); err != nil || code != 200 {
 		t.Fatalf("leader figures: %d %v", code, err)
 	}
@@ -389,7 +389,7 @@ func TestProcessClusterKillLeaderLosesNoAcknowledgedWrite(t *testing.T) {
 	// response is written (and if the response won the race, the retry
 	// below must still not make a second attendance).
 	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
-		var now nodeFigures
+		var now NodeFigures
 		if code, err := pc.get(lead, "/v1/cluster/self", &now); err == nil && code == 200 && now.LastIndex > before.LastIndex {
 			break
 		}
