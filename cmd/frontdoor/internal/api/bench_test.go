@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node/nodetest"
 )
 
 // BenchmarkClusterWrite measures durable write throughput of a 3-node
@@ -16,7 +18,7 @@ import (
 // acknowledged only after commit and apply (raft-boltdb fsync on a quorum,
 // Badger). Real TCP raft, real disks, production raft timings, one process.
 //
-//	go test -run '^$' -bench ClusterWrite -benchtime 2000x ./cmd/frontdoor
+//	go test -run '^$' -bench ClusterWrite -benchtime 2000x ./cmd/frontdoor/internal/api
 func BenchmarkClusterWrite(b *testing.B) {
 	for _, via := range []string{"leader", "follower"} {
 		for _, conc := range []int{1, 16, 128} {
@@ -30,7 +32,7 @@ func BenchmarkClusterWrite(b *testing.B) {
 // benchmarkWrites sends b.N POSTs from conc goroutines to the leader, or to
 // a follower that forwards them.
 func benchmarkWrites(b *testing.B, via string, conc int) {
-	tc := newTestClusterWith(b, 3, func(c *Config) { c.RaftTuning = cluster.RaftTuning{} })
+	tc := nodetest.NewWith(b, 3, func(c *node.Config) { c.RaftTuning = cluster.RaftTuning{} })
 	lead := tc.Leader(b)
 	if via == "follower" {
 		lead = tc.Follower(b)

@@ -13,7 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/api"
+
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node/nodetest"
 )
 
 // TestJoinNeedsTheToken is acceptance 8 at the HTTP level: a join without
@@ -21,13 +25,13 @@ import (
 // follower); with it the node is added as a non-voter, and a real node that
 // joins is then promoted to voter once caught up.
 func TestJoinNeedsTheToken(t *testing.T) {
-	tc := newTestCluster(t, 2)
+	tc := nodetest.New(t, 2)
 	lead, f := tc.Leader(t), tc.Follower(t)
 	ghost := `{"id":"ghost","raft_addr":"127.0.0.1:1","http_addr":"127.0.0.1:2","version":"dev"%s}`
 	for _, tt := range []struct{ name, token string }{{"no token", ""}, {"wrong token", `,"token":"guess"`}} {
-		for _, tn := range []*testNode{lead, f} {
+		for _, tn := range []*nodetest.Node{lead, f} {
 			resp, body := tc.Do(t, tn, http.MethodPost, "/v1/cluster/join", strings.Replace(ghost, "%s", tt.token, 1), nil)
-			expectProblem(t, resp, body, http.StatusForbidden, problemForbidden, "")
+			expectProblem(t, resp, body, http.StatusForbidden, api.ProblemForbidden, "")
 		}
 	}
 	if got := suffrageOf(t, tc, lead, "ghost"); got != "" {
@@ -43,7 +47,7 @@ func TestJoinNeedsTheToken(t *testing.T) {
 	}
 	// Promotion needs the token too.
 	resp, body = tc.Do(t, f, http.MethodPost, "/v1/cluster/nodes/ghost/promote", strings.Replace(ghost, "%s", `,"token":"guess"`, 1), nil)
-	expectProblem(t, resp, body, http.StatusForbidden, problemForbidden, "")
+	expectProblem(t, resp, body, http.StatusForbidden, api.ProblemForbidden, "")
 	if got := suffrageOf(t, tc, lead, "ghost"); got != "nonvoter" {
 		t.Fatalf("ghost is %q after a refused promotion", got)
 	}
@@ -61,26 +65,26 @@ func TestJoinNeedsTheToken(t *testing.T) {
 	}
 	// The joiner kept the token, readable by its owner only, to
 	// re-announce itself after a restart.
-	path := filepath.Join(tc.Nodes[1].Dir, JoinTokenFile)
+	path := filepath.Join(tc.Nodes[1].Dir, node.JoinTokenFile)
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	kept, _ := os.ReadFile(path)
 	if fi.Mode().Perm() != 0o600 || strings.TrimSpace(string(kept)) != tc.Token {
-		t.Fatalf("joiner's %s: mode %v, token kept %v", JoinTokenFile, fi.Mode().Perm(), strings.TrimSpace(string(kept)) == tc.Token)
+		t.Fatalf("joiner's %s: mode %v, token kept %v", node.JoinTokenFile, fi.Mode().Perm(), strings.TrimSpace(string(kept)) == tc.Token)
 	}
 }
 
 // suffrageOf reads GET /v1/cluster on tn and returns id's suffrage ("" when absent).
-func suffrageOf(t *testing.T, tc *testCluster, tn *testNode, id string) string {
+func suffrageOf(t *testing.T, tc *nodetest.Cluster, tn *nodetest.Node, id string) string {
 	t.Helper()
 	resp, body := tc.Do(t, tn, http.MethodGet, "/v1/cluster", "", nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /v1/cluster: %d %s", resp.StatusCode, body)
 	}
-	var v ClusterView
-	decodeJSON(t, body, &v)
+	var v api.ClusterView
+	nodetest.DecodeJSON(t, body, &v)
 	for _, n := range v.Nodes {
 		if n.ID == id {
 			return n.Suffrage
@@ -92,7 +96,7 @@ func suffrageOf(t *testing.T, tc *testCluster, tn *testNode, id string) string {
 // TestRestartKeepsIdentityAndCatchesUp: a stopped follower restarts from its
 // data dir (no join flags needed), catches up, and is ready.
 func TestRestartKeepsIdentityAndCatchesUp(t *testing.T) {
-	tc := newTestCluster(t, 3)
+	tc := nodetest.New(t, 3)
 	f := tc.Follower(t)
 	tc.Stop(t, f.Index)
 	var ids []string
@@ -102,13 +106,13 @@ func TestRestartKeepsIdentityAndCatchesUp(t *testing.T) {
 			t.Fatalf("POST with a follower down: %d %s", resp.StatusCode, body)
 		}
 		var c created
-		decodeJSON(t, body, &c)
+		nodetest.DecodeJSON(t, body, &c)
 		ids = append(ids, c.ID)
 	}
 	cfg := tc.Config(f.Index)
 	cfg.Join, cfg.JoinToken, cfg.NodeID = nil, "", "" // everything from the data dir
 	tc.StartWith(t, f.Index, cfg)
-	if got := f.N.id; got != f.ID {
+	if got := f.N.ID(); got != f.ID {
 		t.Fatalf("restarted as %q, want stored id %q", got, f.ID)
 	}
 	tc.WaitReady(t)
@@ -129,7 +133,7 @@ func TestRestartKeepsIdentityAndCatchesUp(t *testing.T) {
 // three nodes stopped, a write to the survivor is 503 problem+json with
 // Retry-After (the client's 9s timeout bounds "promptly"), and /readyz is 503.
 func TestQuorumLossAnswers503Promptly(t *testing.T) {
-	tc := newTestCluster(t, 3)
+	tc := nodetest.New(t, 3)
 	survivor := tc.Nodes[2]
 	tc.Stop(t, 0)
 	tc.Stop(t, 1)
@@ -139,14 +143,14 @@ func TestQuorumLossAnswers503Promptly(t *testing.T) {
 		t.Fatalf("POST without quorum: %d Retry-After %q: %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
 	}
 	var p problemBody
-	decodeJSON(t, body, &p)
-	if p.Type != problemNotAccepted && p.Type != problemOutcomeUnkown {
+	nodetest.DecodeJSON(t, body, &p)
+	if p.Type != api.ProblemNotAccepted && p.Type != api.ProblemOutcomeUnknown {
 		t.Fatalf("problem type %q", p.Type)
 	}
-	eventually(t, "survivor not ready", func() error {
+	nodetest.Eventually(t, "survivor not ready", func() error {
 		resp, body := tc.Do(t, survivor, http.MethodGet, "/readyz", "", nil)
 		if resp.StatusCode != http.StatusServiceUnavailable {
-			return &Problem{Status: resp.StatusCode, Detail: string(body)}
+			return &api.Problem{Status: resp.StatusCode, Detail: string(body)}
 		}
 		return nil
 	})
@@ -160,16 +164,16 @@ func TestQuorumLossAnswers503Promptly(t *testing.T) {
 // dir on a new HTTP address (no --join flags) re-announces itself with the
 // token it kept, so the others forward to and list the new address.
 func TestRestartReannouncesChangedHTTPAddress(t *testing.T) {
-	tc := newTestCluster(t, 3)
+	tc := nodetest.New(t, 3)
 	f := tc.Follower(t)
 	tc.Stop(t, f.Index)
-	f.HTTPAddr = freeAddr(t)
+	f.HTTPAddr = nodetest.FreeAddr(t)
 	f.URL = "http://" + f.HTTPAddr
 	cfg := tc.Config(f.Index)
 	cfg.HTTPAddr, cfg.Join, cfg.JoinToken = f.HTTPAddr, nil, ""
 	tc.StartWith(t, f.Index, cfg)
 	lead := tc.Leader(t)
-	eventually(t, "new HTTP address replicated", func() error {
+	nodetest.Eventually(t, "new HTTP address replicated", func() error {
 		for _, ns := range lead.N.Store().Status().Nodes {
 			if ns.ID == f.ID && ns.HTTPAddr == f.HTTPAddr {
 				return nil
@@ -184,20 +188,20 @@ func TestRestartReannouncesChangedHTTPAddress(t *testing.T) {
 // ends with a join-refused error (serve exits non-zero) instead of retrying
 // forever, and the node never enters the cluster.
 func TestJoinWithWrongTokenStopsTheNode(t *testing.T) {
-	tc := newTestCluster(t, 1)
+	tc := nodetest.New(t, 1)
 	dir := t.TempDir()
-	addr := freeAddr(t)
+	addr := nodetest.FreeAddr(t)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{DataDir: dir, NodeID: "intruder", HTTPAddr: addr, RaftAddr: freeAddr(t),
+	cfg := node.Config{DataDir: dir, NodeID: "intruder", HTTPAddr: addr, RaftAddr: nodetest.FreeAddr(t),
 		Join: []string{tc.Nodes[0].HTTPAddr}, JoinToken: "not-the-token", HTTPListener: ln,
-		RaftTuning: cluster.FastRaftTuning(), Logger: testLogger(), SkipRaftMetrics: true, JoinRetryMax: 200 * time.Millisecond}
+		RaftTuning: cluster.FastRaftTuning(), Logger: nodetest.Logger(), SkipRaftMetrics: true, JoinRetryMax: 200 * time.Millisecond}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err = Run(ctx, cfg, io.Discard)
-	if !errors.Is(err, ErrJoinRefused) {
+	err = node.Run(ctx, cfg, io.Discard)
+	if !errors.Is(err, node.ErrJoinRefused) {
 		t.Fatalf("runServe = %v, want a join-refused error", err)
 	}
 	if got := suffrageOf(t, tc, tc.Nodes[0], "intruder"); got != "" {
@@ -206,8 +210,8 @@ func TestJoinWithWrongTokenStopsTheNode(t *testing.T) {
 	// Its data dir kept the token but no raft state: starting it again
 	// without --join must not bootstrap a cluster of its own.
 	cfg.Join, cfg.JoinToken, cfg.HTTPListener = nil, "", nil
-	cfg.HTTPAddr = freeAddr(t)
-	if err := Run(ctx, cfg, io.Discard); err == nil || !strings.Contains(err.Error(), "start it with --join") {
+	cfg.HTTPAddr = nodetest.FreeAddr(t)
+	if err := node.Run(ctx, cfg, io.Discard); err == nil || !strings.Contains(err.Error(), "start it with --join") {
 		t.Fatalf("restart without --join = %v, want a refusal to bootstrap", err)
 	}
 }
@@ -215,12 +219,12 @@ func TestJoinWithWrongTokenStopsTheNode(t *testing.T) {
 // TestRemoveNodeNeedsTheToken: DELETE /v1/cluster/nodes/{id} without the
 // join token as a bearer token is refused and removes nothing.
 func TestRemoveNodeNeedsTheToken(t *testing.T) {
-	tc := newTestCluster(t, 2)
+	tc := nodetest.New(t, 2)
 	victim := tc.Follower(t).ID
 	for _, hdr := range []map[string]string{nil, {"Authorization": "Basic eDp5"}, {"Authorization": "Bearer "},
 		{"Authorization": "Bearer not-the-token"}} {
 		resp, body := tc.Do(t, tc.Leader(t), http.MethodDelete, "/v1/cluster/nodes/"+victim, "", hdr)
-		expectProblem(t, resp, body, http.StatusForbidden, problemForbidden, "")
+		expectProblem(t, resp, body, http.StatusForbidden, api.ProblemForbidden, "")
 	}
 	if got := suffrageOf(t, tc, tc.Leader(t), victim); got != "voter" {
 		t.Fatalf("%s is %q after refused removals", victim, got)

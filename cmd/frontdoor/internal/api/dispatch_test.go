@@ -15,7 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/api"
+
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node/nodetest"
 	"github.com/frontdoor-ucc/frontdoor/routing"
 )
 
@@ -114,9 +118,9 @@ func fastNotifierN(attempts int) *routing.Notifier {
 // dispatchCluster starts a 3-node cluster whose nodes share clk, with a fast
 // notifier; watchSkew puts the deadline watcher's clock ahead of the
 // proposal clock (to show the FSM refusing an early escalation).
-func dispatchCluster(t *testing.T, clk *testClock, watchSkew *atomic.Int64) *testCluster {
+func dispatchCluster(t *testing.T, clk *testClock, watchSkew *atomic.Int64) *nodetest.Cluster {
 	t.Helper()
-	return newTestClusterWith(t, 3, func(cfg *Config) {
+	return nodetest.NewWith(t, 3, func(cfg *node.Config) {
 		cfg.Clock = clk.Now
 		cfg.Dispatch = cluster.DispatchConfig{Notifier: fastNotifier(), Poll: 200 * time.Millisecond,
 			LeaderPoll: 50 * time.Millisecond, EscalateRetry: 300 * time.Millisecond,
@@ -126,7 +130,7 @@ func dispatchCluster(t *testing.T, clk *testClock, watchSkew *atomic.Int64) *tes
 
 // pointTeamsAt makes the demo UCR teams always open, cover DY1 (south only
 // when both), with room, and sends their webhooks to the receiver.
-func pointTeamsAt(t *testing.T, tc *testCluster, rcv *webhookReceiver, both bool) {
+func pointTeamsAt(t *testing.T, tc *nodetest.Cluster, rcv *webhookReceiver, both bool) {
 	t.Helper()
 	demo, err := routing.DemoDirectory()
 	if err != nil {
@@ -164,35 +168,35 @@ const fallCallBody = `{"channel":"nhs111","complaint":"fell at home and cannot g
 
 // referFall posts the call and returns the attendance id (routed to rapid
 // response, so its first dispatch is <id>-d1).
-func referFall(t *testing.T, tc *testCluster, tn *testNode, header map[string]string) string {
+func referFall(t *testing.T, tc *nodetest.Cluster, tn *nodetest.Node, header map[string]string) string {
 	t.Helper()
 	resp, b := tc.DoOnce(t, tn, http.MethodPost, "/v1/attendances", fallCallBody, header)
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("attendance: %d %s", resp.StatusCode, b)
 	}
 	var a cluster.Attendance
-	decodeJSON(t, b, &a)
+	nodetest.DecodeJSON(t, b, &a)
 	if a.Routing == nil || a.Routing.Decision.Tier != routing.TierRapidResponse {
 		t.Fatalf("not routed to rapid response: %s", b)
 	}
 	return a.ID
 }
 
-func getDispatchView(t *testing.T, tc *testCluster, tn *testNode, id string) dispatchView {
+func getDispatchView(t *testing.T, tc *nodetest.Cluster, tn *nodetest.Node, id string) api.DispatchView {
 	t.Helper()
 	resp, b := tc.Do(t, tn, http.MethodGet, "/v1/dispatches/"+id+"?consistency=stale", "", nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("get dispatch %s: %d %s", id, resp.StatusCode, b)
 	}
-	var d dispatchView
-	decodeJSON(t, b, &d)
+	var d api.DispatchView
+	nodetest.DecodeJSON(t, b, &d)
 	return d
 }
 
-func waitDispatch(t *testing.T, tc *testCluster, id, what string, cond func(d dispatchView) bool) dispatchView {
+func waitDispatch(t *testing.T, tc *nodetest.Cluster, id, what string, cond func(d api.DispatchView) bool) api.DispatchView {
 	t.Helper()
-	var d dispatchView
-	eventually(t, what, func() error {
+	var d api.DispatchView
+	nodetest.Eventually(t, what, func() error {
 		d = getDispatchView(t, tc, tc.Leader(t), id)
 		if !cond(d) {
 			return fmt.Errorf("dispatch %s is %s, delivery %s", id, d.Status, d.Delivery.Status)
@@ -230,7 +234,7 @@ func readSSE(body io.Reader, out chan<- sseEvent) {
 	close(out)
 }
 
-func metricValue(t *testing.T, tc *testCluster, tn *testNode, name string) float64 {
+func metricValue(t *testing.T, tc *nodetest.Cluster, tn *nodetest.Node, name string) float64 {
 	t.Helper()
 	v, found := metricFound(t, tc, tn, name)
 	if !found {
@@ -239,7 +243,7 @@ func metricValue(t *testing.T, tc *testCluster, tn *testNode, name string) float
 	return v
 }
 
-func metricFound(t *testing.T, tc *testCluster, tn *testNode, name string) (float64, bool) {
+func metricFound(t *testing.T, tc *nodetest.Cluster, tn *nodetest.Node, name string) (float64, bool) {
 	t.Helper()
 	resp, b := tc.Do(t, tn, http.MethodGet, "/metrics", "", nil)
 	if resp.StatusCode != http.StatusOK {
@@ -267,8 +271,8 @@ func TestRapidResponseDispatchEndToEnd(t *testing.T) {
 	tc := dispatchCluster(t, clk, &atomic.Int64{})
 	rcv := newWebhookReceiver(t)
 	pointTeamsAt(t, tc, rcv, false)
-	responder := bearerHeader(tc.Key(t, cluster.RoleResponder, "UCR North crew"))
-	nhs111 := bearerHeader(tc.Key(t, cluster.RoleNHS111, "111 call handler"))
+	responder := nodetest.BearerHeader(tc.Key(t, cluster.RoleResponder, "UCR North crew"))
+	nhs111 := nodetest.BearerHeader(tc.Key(t, cluster.RoleNHS111, "111 call handler"))
 	lead := tc.Leader(t)
 	if v := metricValue(t, tc, lead, "frontdoor_dispatch_time_to_accept_seconds_count"); v != 0 {
 		t.Fatalf("time to accept count before any dispatch: %v", v)
@@ -290,7 +294,7 @@ func TestRapidResponseDispatchEndToEnd(t *testing.T) {
 
 	att := referFall(t, tc, tc.Follower(t), nhs111)
 	id := att + "-d1"
-	d := waitDispatch(t, tc, id, "webhook delivered", func(d dispatchView) bool { return d.Status == cluster.DispatchNotified })
+	d := waitDispatch(t, tc, id, "webhook delivered", func(d api.DispatchView) bool { return d.Status == cluster.DispatchNotified })
 	if d.ServiceID != "ucr-north" || d.Patient.FamilyName != "Crawley" || d.CaseRef != "111-CASE-0001" ||
 		d.Delivery.WebhookID != "msg_"+id || d.ClockNow.State != "running" {
 		t.Fatalf("dispatch %+v", d)
@@ -349,12 +353,12 @@ func TestRapidResponseDispatchEndToEnd(t *testing.T) {
 		t.Fatalf("completed dispatch %+v", d)
 	}
 	resp3, b := tc.Do(t, tc.Follower(t), http.MethodGet, "/v1/dispatches", "", responder)
-	var list dispatchList
-	decodeJSON(t, b, &list)
+	var list api.DispatchList
+	nodetest.DecodeJSON(t, b, &list)
 	if resp3.StatusCode != http.StatusOK || len(list.Dispatches) != 1 || list.Clock.Completed != 1 || list.Clock.Ratio != 1 {
 		t.Fatalf("list: %d %s", resp3.StatusCode, b)
 	}
-	eventually(t, "metrics moved on every node", func() error {
+	nodetest.Eventually(t, "metrics moved on every node", func() error {
 		for _, tn := range tc.Running() {
 			if v := metricValue(t, tc, tn, "frontdoor_dispatch_on_scene_within_2h_ratio"); v != 1 {
 				return fmt.Errorf("%s ratio %v", tn.ID, v)
@@ -449,7 +453,7 @@ func TestDispatchDeliveredByNewLeaderAfterFailover(t *testing.T) {
 	old := tc.Leader(t)
 	att := referFall(t, tc, old, nil)
 	id := att + "-d1"
-	eventually(t, "the old leader is trying to deliver", func() error {
+	nodetest.Eventually(t, "the old leader is trying to deliver", func() error {
 		if seen, _, _ := rcv.counts("msg_" + id); seen == 0 {
 			return fmt.Errorf("no attempt yet")
 		}
@@ -461,7 +465,7 @@ func TestDispatchDeliveredByNewLeaderAfterFailover(t *testing.T) {
 	if lead.ID == old.ID {
 		t.Fatal("no new leader")
 	}
-	d := waitDispatch(t, tc, id, "delivered by the new leader", func(d dispatchView) bool {
+	d := waitDispatch(t, tc, id, "delivered by the new leader", func(d api.DispatchView) bool {
 		return d.Delivery.Status == cluster.DeliveryDelivered && d.Status == cluster.DispatchNotified
 	})
 	_, ok, bad := rcv.counts("msg_" + id)
@@ -482,18 +486,18 @@ func TestDispatchEscalations(t *testing.T) {
 	tc := dispatchCluster(t, clk, skew)
 	rcv := newWebhookReceiver(t)
 	pointTeamsAt(t, tc, rcv, true)
-	responder := bearerHeader(tc.Key(t, cluster.RoleResponder, "UCR crew"))
-	desk := bearerHeader(tc.Key(t, cluster.RoleReception, "Desk 1"))
+	responder := nodetest.BearerHeader(tc.Key(t, cluster.RoleResponder, "UCR crew"))
+	desk := nodetest.BearerHeader(tc.Key(t, cluster.RoleReception, "Desk 1"))
 
 	att := referFall(t, tc, tc.Leader(t), nil)
-	d1 := waitDispatch(t, tc, att+"-d1", "first team notified", func(d dispatchView) bool { return d.Status == cluster.DispatchNotified })
+	d1 := waitDispatch(t, tc, att+"-d1", "first team notified", func(d api.DispatchView) bool { return d.Status == cluster.DispatchNotified })
 	if resp, b := tc.Do(t, tc.Follower(t), http.MethodPost, "/v1/dispatches/"+d1.ID+"/decline", `{"reason":"both crews on calls"}`, responder); resp.StatusCode != http.StatusOK {
 		t.Fatalf("decline: %d %s", resp.StatusCode, b)
 	}
-	d2 := waitDispatch(t, tc, att+"-d2", "second team notified", func(d dispatchView) bool { return d.Status == cluster.DispatchNotified })
-	var byAtt dispatchList
+	d2 := waitDispatch(t, tc, att+"-d2", "second team notified", func(d api.DispatchView) bool { return d.Status == cluster.DispatchNotified })
+	var byAtt api.DispatchList
 	_, b := tc.Do(t, tc.Leader(t), http.MethodGet, "/v1/dispatches?attendance_id="+att, "", nil)
-	decodeJSON(t, b, &byAtt)
+	nodetest.DecodeJSON(t, b, &byAtt)
 	if len(byAtt.Dispatches) != 2 || byAtt.Dispatches[0].Status != cluster.DispatchDeclined || byAtt.Dispatches[1].ID != d2.ID {
 		t.Fatalf("dispatches of %s: %s", att, b)
 	}
@@ -509,7 +513,7 @@ func TestDispatchEscalations(t *testing.T) {
 
 	// Acceptance 4: the watcher's clock runs ahead; the FSM refuses.
 	skew.Store(int64(time.Until(d2.AcceptBy) + time.Minute))
-	eventually(t, "an early escalation refused by the FSM", func() error {
+	nodetest.Eventually(t, "an early escalation refused by the FSM", func() error {
 		if v, _ := metricFound(t, tc, tc.Leader(t), `frontdoor_fsm_commands_total{kind="dispatch.escalate",result="error"}`); v < 1 {
 			return fmt.Errorf("no refused escalation yet")
 		}
@@ -521,7 +525,7 @@ func TestDispatchEscalations(t *testing.T) {
 	// FSM time passes the deadline: the next proposal is accepted.
 	skew.Store(0)
 	clk.advance(time.Until(d2.AcceptBy) + time.Minute)
-	d2v := waitDispatch(t, tc, d2.ID, "escalated after the deadline", func(d dispatchView) bool { return d.Status == cluster.DispatchEscalated })
+	d2v := waitDispatch(t, tc, d2.ID, "escalated after the deadline", func(d api.DispatchView) bool { return d.Status == cluster.DispatchEscalated })
 	if !d2v.EscalatedToED || d2v.Escalation != "deadline" {
 		t.Fatalf("escalated dispatch %+v", d2v.Dispatch)
 	}
@@ -529,16 +533,16 @@ func TestDispatchEscalations(t *testing.T) {
 	// A receiver answering 410: permanent failure, alert, escalation.
 	rcv.setStatus("/ucr-north", http.StatusGone)
 	att2 := referFall(t, tc, tc.Leader(t), nil)
-	f1 := waitDispatch(t, tc, att2+"-d1", "delivery failed for good", func(d dispatchView) bool { return d.Status == cluster.DispatchEscalated })
+	f1 := waitDispatch(t, tc, att2+"-d1", "delivery failed for good", func(d api.DispatchView) bool { return d.Status == cluster.DispatchEscalated })
 	if f1.ServiceID != "ucr-north" || f1.Delivery.Status != cluster.DeliveryFailed || f1.Delivery.LastHTTPStatus != http.StatusGone || f1.EscalatedTo != att2+"-d2" {
 		t.Fatalf("failed dispatch %+v", f1.Dispatch)
 	}
 	if seen, _, _ := rcv.counts("msg_" + f1.ID); seen != 1 {
 		t.Fatalf("a 410 was retried: %d requests", seen)
 	}
-	var alerts alertList
+	var alerts api.AlertList
 	resp, b := tc.Do(t, tc.Follower(t), http.MethodGet, "/v1/alerts?consistency=stale", "", desk)
-	decodeJSON(t, b, &alerts)
+	nodetest.DecodeJSON(t, b, &alerts)
 	if resp.StatusCode != http.StatusOK || len(alerts.Alerts) != 2 ||
 		alerts.Alerts[0].Kind != cluster.AlertEscalatedToED || alerts.Alerts[1].Kind != cluster.AlertDeliveryFailed {
 		t.Fatalf("alerts: %d %s", resp.StatusCode, b)
@@ -549,7 +553,7 @@ func TestDispatchEscalations(t *testing.T) {
 	// Still there after a while: only a person clears it.
 	time.Sleep(500 * time.Millisecond)
 	resp, b = tc.Do(t, tc.Leader(t), http.MethodGet, "/v1/alerts", "", desk)
-	decodeJSON(t, b, &alerts)
+	nodetest.DecodeJSON(t, b, &alerts)
 	if len(alerts.Alerts) != 2 {
 		t.Fatalf("alerts went away on their own: %s", b)
 	}
@@ -560,12 +564,12 @@ func TestDispatchEscalations(t *testing.T) {
 		t.Fatalf("second ack: %d", resp.StatusCode)
 	}
 	resp, b = tc.Do(t, tc.Leader(t), http.MethodGet, "/v1/alerts", "", desk)
-	decodeJSON(t, b, &alerts)
+	nodetest.DecodeJSON(t, b, &alerts)
 	if resp.StatusCode != http.StatusOK || len(alerts.Alerts) != 1 || alerts.Alerts[0].Kind != cluster.AlertEscalatedToED {
 		t.Fatalf("open alerts after ack: %s", b)
 	}
 	_, b = tc.Do(t, tc.Leader(t), http.MethodGet, "/v1/alerts?all=true", "", desk)
-	decodeJSON(t, b, &alerts)
+	nodetest.DecodeJSON(t, b, &alerts)
 	if len(alerts.Alerts) != 2 || alerts.Alerts[1].AckedBy == nil || alerts.Alerts[1].AckedBy.Name != "Desk 1" {
 		t.Fatalf("all alerts: %s", b)
 	}
@@ -574,7 +578,7 @@ func TestDispatchEscalations(t *testing.T) {
 // Sample requests for the role x route test (auth_test.go): each call makes
 // its own dispatch (the UCR team points at a local receiver).
 func init() {
-	workflowSampleHooks = append(workflowSampleHooks, func(t *testing.T, tc *testCluster) map[string]sampleFunc {
+	workflowSampleHooks = append(workflowSampleHooks, func(t *testing.T, tc *nodetest.Cluster) map[string]sampleFunc {
 		rcv := newWebhookReceiver(t)
 		pointTeamsAt(t, tc, rcv, false)
 		static := func(path, body string) sampleFunc {
@@ -634,7 +638,7 @@ func TestFallCallThroughTriageDispatches(t *testing.T) {
 		_, b := tc.Do(t, tc.Leader(t), http.MethodGet, "/v1/attendances/"+a.ID, "", nil)
 		t.Fatalf("routed to %q: %s", a.service(), b)
 	}
-	d := waitDispatch(t, tc, a.ID+"-d1", "team notified", func(d dispatchView) bool { return d.Status == cluster.DispatchNotified })
+	d := waitDispatch(t, tc, a.ID+"-d1", "team notified", func(d api.DispatchView) bool { return d.Status == cluster.DispatchNotified })
 	if strings.Join(d.ConditionGroup, ",") != "ucr:falls" || d.Disposition == nil || d.Disposition.Dx != "Dx9001" {
 		t.Fatalf("dispatch condition group %v, disposition %+v", d.ConditionGroup, d.Disposition)
 	}
@@ -668,7 +672,7 @@ func TestDispatchRedeliveredWhenLeaderDiesBeforeRecording(t *testing.T) {
 	}
 	tc.Kill(t, old.Index) // the team has the message; the leader never hears back
 	close(gate)
-	d := waitDispatch(t, tc, id, "delivery recorded by the new leader", func(d dispatchView) bool {
+	d := waitDispatch(t, tc, id, "delivery recorded by the new leader", func(d api.DispatchView) bool {
 		return d.Delivery.Status == cluster.DeliveryDelivered
 	})
 	seen, ok, bad := rcv.counts("msg_" + id)

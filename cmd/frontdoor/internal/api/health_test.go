@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/clustertest"
 )
 
 // fakeStore is a Store whose readiness figures a test sets.
@@ -79,12 +81,12 @@ func TestReadyz(t *testing.T) {
 			return &fakeStore{leader: &cluster.LeaderInfo{ID: "lead", HTTPAddr: leaderAt(t, 0, 42)}, applied: 9, commit: 9}
 		}, 503, "applied index 9 behind commit index 42"},
 		{"follower, leader unreachable", func(t *testing.T) *fakeStore {
-			return &fakeStore{leader: &cluster.LeaderInfo{ID: "lead", HTTPAddr: freeAddr(t)}, applied: 9, commit: 9}
+			return &fakeStore{leader: &cluster.LeaderInfo{ID: "lead", HTTPAddr: clustertest.FreeAddr(t)}, applied: 9, commit: 9}
 		}, 503, "clock offset to the leader unknown"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			app := newApp(appConfig{Store: tt.store(t), Logger: testLogger()})
+			app := New(Config{Store: tt.store(t), Logger: slog.New(slog.DiscardHandler)})
 			resp, err := app.Test(httptest.NewRequest(http.MethodGet, "/readyz", nil), -1)
 			if err != nil {
 				t.Fatal(err)

@@ -6,6 +6,10 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/api"
+
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node/nodetest"
 )
 
 // TestOpenAPIMatchesRegisteredRoutes: /openapi.json (open, no key) names
@@ -14,7 +18,7 @@ import (
 // — and every operation is complete: path parameters declared, a request
 // body schema for writes that take one, the roles of keyed routes.
 func TestOpenAPIMatchesRegisteredRoutes(t *testing.T) {
-	tc := newTestCluster(t, 1)
+	tc := nodetest.New(t, 1)
 	n := tc.Nodes[0]
 	resp, b := tc.Do(t, n, http.MethodGet, "/openapi.json", "", map[string]string{"Authorization": ""})
 	if resp.StatusCode != http.StatusOK {
@@ -24,7 +28,7 @@ func TestOpenAPIMatchesRegisteredRoutes(t *testing.T) {
 		OpenAPI string                               `json:"openapi"`
 		Paths   map[string]map[string]map[string]any `json:"paths"`
 	}
-	decodeJSON(t, b, &doc)
+	nodetest.DecodeJSON(t, b, &doc)
 	if !strings.HasPrefix(doc.OpenAPI, "3.") {
 		t.Fatalf("openapi version %q", doc.OpenAPI)
 	}
@@ -53,7 +57,7 @@ func TestOpenAPIMatchesRegisteredRoutes(t *testing.T) {
 		if r.Method == http.MethodHead {
 			continue // fiber registers HEAD with every GET
 		}
-		registered[r.Method+" "+openAPIPath(r.Path)] = true
+		registered[r.Method+" "+api.OpenAPIPath(r.Path)] = true
 	}
 	var missing, extra []string
 	for k := range registered {
@@ -69,7 +73,7 @@ func TestOpenAPIMatchesRegisteredRoutes(t *testing.T) {
 	sort.Strings(missing)
 	sort.Strings(extra)
 	if len(missing) > 0 {
-		t.Errorf("registered but not in /openapi.json (add a row to routeTable): %v", missing)
+		t.Errorf("registered but not in /openapi.json (add a row to api.RouteTable()): %v", missing)
 	}
 	if len(extra) > 0 {
 		t.Errorf("in /openapi.json but not registered: %v", extra)
@@ -80,7 +84,7 @@ func TestOpenAPIMatchesRegisteredRoutes(t *testing.T) {
 	// Request schemas come from the Go types: unknown fields are refused,
 	// and the schema says so.
 	var full map[string]any
-	decodeJSON(t, b, &full)
+	nodetest.DecodeJSON(t, b, &full)
 	schemas := full["components"].(map[string]any)["schemas"].(map[string]any)
 	pc, ok := schemas["PatientCreate"].(map[string]any)
 	if !ok || pc["additionalProperties"] != false || pc["properties"].(map[string]any)["nhs_number"] == nil {
@@ -109,11 +113,11 @@ func TestOpenAPIDocumentsTheTriageContext(t *testing.T) {
 			} `json:"schemas"`
 		} `json:"components"`
 	}
-	b, err := json.Marshal(buildOpenAPI())
+	b, err := json.Marshal(api.BuildOpenAPI("dev"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	decodeJSON(t, b, &doc)
+	nodetest.DecodeJSON(t, b, &doc)
 	for _, name := range []string{"TriageContext", "EarlierContact", "Observations", "addressBody"} {
 		sch, ok := doc.Components.Schemas[name]
 		if !ok || len(sch.Properties) == 0 {

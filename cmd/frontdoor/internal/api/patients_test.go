@@ -7,14 +7,17 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/api"
+
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node/nodetest"
 )
 
 // fixtureSeq makes fixture names unique within a test binary.
 var fixtureSeq atomic.Int64
 
 // mustStatus sends a request through the leader and fails unless it gets want.
-func mustStatus(t *testing.T, tc *testCluster, want int, method, path, body string) []byte {
+func mustStatus(t *testing.T, tc *nodetest.Cluster, want int, method, path, body string) []byte {
 	t.Helper()
 	resp, b := tc.Do(t, tc.Leader(t), method, path, body, nil)
 	if resp.StatusCode != want {
@@ -23,45 +26,45 @@ func mustStatus(t *testing.T, tc *testCluster, want int, method, path, body stri
 	return b
 }
 
-func newAttendance(t *testing.T, tc *testCluster, body string) string {
+func newAttendance(t *testing.T, tc *nodetest.Cluster, body string) string {
 	t.Helper()
 	var c created
-	decodeJSON(t, mustStatus(t, tc, http.StatusCreated, http.MethodPost, "/v1/attendances", body), &c)
+	nodetest.DecodeJSON(t, mustStatus(t, tc, http.StatusCreated, http.MethodPost, "/v1/attendances", body), &c)
 	return c.ID
 }
 
-func newPatient(t *testing.T, tc *testCluster, body string) cluster.PatientRecord {
+func newPatient(t *testing.T, tc *nodetest.Cluster, body string) cluster.PatientRecord {
 	t.Helper()
 	var p cluster.PatientRecord
-	decodeJSON(t, mustStatus(t, tc, http.StatusCreated, http.MethodPost, "/v1/patients", body), &p)
+	nodetest.DecodeJSON(t, mustStatus(t, tc, http.StatusCreated, http.MethodPost, "/v1/patients", body), &p)
 	return p
 }
 
 // fixturePatient is a fresh patient with no GP, living in DY1.
-func fixturePatient(t *testing.T, tc *testCluster) cluster.PatientRecord {
+func fixturePatient(t *testing.T, tc *nodetest.Cluster) cluster.PatientRecord {
 	t.Helper()
 	n := fixtureSeq.Add(1)
 	return newPatient(t, tc, fmt.Sprintf(`{"given_name":"Sam","family_name":"Fixture%c%c","date_of_birth":"1980-01-%02d","postcode":"DY1 1AB","confirm_new":true}`,
 		'a'+rune(n%26), 'a'+rune(n/26%26), 1+n%28))
 }
 
-func link(t *testing.T, tc *testCluster, attendanceID, patientID string) {
+func link(t *testing.T, tc *nodetest.Cluster, attendanceID, patientID string) {
 	t.Helper()
 	mustStatus(t, tc, http.StatusOK, http.MethodPost, "/v1/attendances/"+attendanceID+"/patient", `{"patient_id":"`+patientID+`"}`)
 }
 
 // fixtureRegistration is a proposed registration (consent given).
-func fixtureRegistration(t *testing.T, tc *testCluster) cluster.RegistrationRecord {
+func fixtureRegistration(t *testing.T, tc *nodetest.Cluster) cluster.RegistrationRecord {
 	t.Helper()
 	a := newAttendance(t, tc, `{"complaint":"needs a GP"}`)
 	link(t, tc, a, fixturePatient(t, tc).ID)
 	var r cluster.RegistrationRecord
-	decodeJSON(t, mustStatus(t, tc, http.StatusCreated, http.MethodPost, "/v1/attendances/"+a+"/registration", `{"consent":true}`), &r)
+	nodetest.DecodeJSON(t, mustStatus(t, tc, http.StatusCreated, http.MethodPost, "/v1/attendances/"+a+"/registration", `{"consent":true}`), &r)
 	return r
 }
 
 func init() {
-	workflowSampleHooks = append(workflowSampleHooks, func(t *testing.T, tc *testCluster) map[string]sampleFunc {
+	workflowSampleHooks = append(workflowSampleHooks, func(t *testing.T, tc *nodetest.Cluster) map[string]sampleFunc {
 		pat := fixturePatient(t, tc)
 		reg := fixtureRegistration(t, tc)
 		return map[string]sampleFunc{
@@ -99,12 +102,12 @@ func init() {
 //     merged; confirm_new creates the new record deliberately;
 //   - an unnamed collapsed patient is recorded first and named later.
 func TestRegistrationAndIdentitySecond(t *testing.T) {
-	tc := newTestCluster(t, 3)
+	tc := nodetest.New(t, 3)
 	desk := tc.Key(t, cluster.RoleReception, "Reception Desk 2")
 	f := tc.Follower(t)
 	post := func(path, body string, want int) []byte {
 		t.Helper()
-		resp, b := tc.Do(t, f, http.MethodPost, path, body, bearerHeader(desk))
+		resp, b := tc.Do(t, f, http.MethodPost, path, body, nodetest.BearerHeader(desk))
 		if resp.StatusCode != want {
 			t.Fatalf("POST %s: %d, want %d: %s", path, resp.StatusCode, want, b)
 		}
@@ -112,7 +115,7 @@ func TestRegistrationAndIdentitySecond(t *testing.T) {
 	}
 	get := func(path string) []byte {
 		t.Helper()
-		resp, b := tc.Do(t, f, http.MethodGet, path, "", bearerHeader(desk))
+		resp, b := tc.Do(t, f, http.MethodGet, path, "", nodetest.BearerHeader(desk))
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
 		}
@@ -122,15 +125,15 @@ func TestRegistrationAndIdentitySecond(t *testing.T) {
 	// In catchment: DY2 8AD is in X99002's, X99007's (list closed) and
 	// X99009's catchments; X99002 is nearest.
 	var c created
-	decodeJSON(t, post("/v1/attendances", `{"patient":{"given_name":"Priya","family_name":"Shah","date_of_birth":"1994-05-17","postcode":"DY2 8AD"},"complaint":"rash"}`, 201), &c)
+	nodetest.DecodeJSON(t, post("/v1/attendances", `{"patient":{"given_name":"Priya","family_name":"Shah","date_of_birth":"1994-05-17","postcode":"DY2 8AD"},"complaint":"rash"}`, 201), &c)
 	var priya cluster.PatientRecord
-	decodeJSON(t, post("/v1/patients", `{"given_name":"Priya","family_name":"Shah","date_of_birth":"1994-05-17","postcode":"dy28ad","nhs_number":"943 476 5919"}`, 201), &priya)
+	nodetest.DecodeJSON(t, post("/v1/patients", `{"given_name":"Priya","family_name":"Shah","date_of_birth":"1994-05-17","postcode":"dy28ad","nhs_number":"943 476 5919"}`, 201), &priya)
 	if priya.Postcode != "DY2 8AD" || priya.NHSNumber != "9434765919" || priya.CreatedBy.Name != "Reception Desk 2" {
 		t.Fatalf("patient %+v", priya)
 	}
 	post("/v1/attendances/"+c.ID+"/patient", `{"patient_id":"`+priya.ID+`"}`, 200)
 	var reg cluster.RegistrationRecord
-	decodeJSON(t, post("/v1/attendances/"+c.ID+"/registration", `{"consent":true}`, 201), &reg)
+	nodetest.DecodeJSON(t, post("/v1/attendances/"+c.ID+"/registration", `{"consent":true}`, 201), &reg)
 	if reg.ODSCode != "X99002" || reg.State != "proposed" || reg.Type != cluster.RegistrationPermanent || !reg.Consent.Given ||
 		!strings.Contains(reg.Reason, "nearest practice with an open list") {
 		t.Fatalf("in-catchment registration %+v", reg)
@@ -147,8 +150,8 @@ func TestRegistrationAndIdentitySecond(t *testing.T) {
 	// Accepting before sending is not a legal step.
 	post("/v1/registrations/"+reg.ID+"/status", `{"status":"accepted"}`, 409)
 	post("/v1/registrations/"+reg.ID+"/status", `{"status":"sent"}`, 200)
-	var listed registrationList
-	decodeJSON(t, get("/v1/registrations?status=sent&consistency=linearizable"), &listed)
+	var listed api.RegistrationList
+	nodetest.DecodeJSON(t, get("/v1/registrations?status=sent&consistency=linearizable"), &listed)
 	if len(listed.Registrations) != 1 || listed.Registrations[0].ID != reg.ID {
 		t.Fatalf("sent list %+v", listed)
 	}
@@ -156,12 +159,12 @@ func TestRegistrationAndIdentitySecond(t *testing.T) {
 	for _, tn := range tc.Nodes {
 		resp, b := tc.Do(t, tn, http.MethodGet, "/v1/patients/"+priya.ID+"?consistency=linearizable", "", nil)
 		var p cluster.PatientRecord
-		decodeJSON(t, b, &p)
+		nodetest.DecodeJSON(t, b, &p)
 		if resp.StatusCode != 200 || p.GPPractice != "X99002" {
 			t.Fatalf("%s: patient after acceptance %s", tn.ID, b)
 		}
 	}
-	decodeJSON(t, get("/v1/registrations?status=sent"), &listed)
+	nodetest.DecodeJSON(t, get("/v1/registrations?status=sent"), &listed)
 	if len(listed.Registrations) != 0 {
 		t.Fatalf("still listed as sent: %+v", listed)
 	}
@@ -169,7 +172,7 @@ func TestRegistrationAndIdentitySecond(t *testing.T) {
 		PatientID      string `json:"patient_id"`
 		RegistrationID string `json:"registration_id"`
 	}
-	decodeJSON(t, get("/v1/attendances/"+c.ID), &att)
+	nodetest.DecodeJSON(t, get("/v1/attendances/"+c.ID), &att)
 	if att.PatientID != priya.ID || att.RegistrationID != reg.ID {
 		t.Fatalf("attendance refs %+v", att)
 	}
@@ -180,11 +183,11 @@ func TestRegistrationAndIdentitySecond(t *testing.T) {
 
 	// No fixed abode: the designated practice, never refused; temporary
 	// for a short stay.
-	decodeJSON(t, post("/v1/attendances", `{"complaint":"chest infection"}`, 201), &c)
+	nodetest.DecodeJSON(t, post("/v1/attendances", `{"complaint":"chest infection"}`, 201), &c)
 	var tom cluster.PatientRecord
-	decodeJSON(t, post("/v1/patients", `{"given_name":"Tom","family_name":"Byrne","date_of_birth":"1961-11-02","no_fixed_abode":true}`, 201), &tom)
+	nodetest.DecodeJSON(t, post("/v1/patients", `{"given_name":"Tom","family_name":"Byrne","date_of_birth":"1961-11-02","no_fixed_abode":true}`, 201), &tom)
 	post("/v1/attendances/"+c.ID+"/patient", `{"patient_id":"`+tom.ID+`"}`, 200)
-	decodeJSON(t, post("/v1/attendances/"+c.ID+"/registration", `{"consent":false,"stay_days":30}`, 201), &reg)
+	nodetest.DecodeJSON(t, post("/v1/attendances/"+c.ID+"/registration", `{"consent":false,"stay_days":30}`, 201), &reg)
 	if reg.ODSCode != "X99008" || !reg.NoFixedAbode || reg.Type != cluster.RegistrationTemporary || !strings.Contains(reg.Reason, "no fixed abode") {
 		t.Fatalf("NFA registration %+v", reg)
 	}
@@ -192,19 +195,19 @@ func TestRegistrationAndIdentitySecond(t *testing.T) {
 	post("/v1/registrations/"+reg.ID+"/status", `{"status":"sent"}`, 409)
 	post("/v1/registrations/"+reg.ID+"/status", `{"status":"sent","consent":true}`, 200)
 	post("/v1/registrations/"+reg.ID+"/status", `{"status":"refused","reason":"list full this week"}`, 200)
-	decodeJSON(t, get("/v1/registrations?status=refused"), &listed)
+	nodetest.DecodeJSON(t, get("/v1/registrations?status=refused"), &listed)
 	if len(listed.Registrations) != 1 || listed.Registrations[0].History[len(listed.Registrations[0].History)-1].Reason != "list full this week" {
 		t.Fatalf("refused list %+v", listed)
 	}
 
 	// A "new" patient who matches an existing one: offered as a candidate.
-	resp, b := tc.Do(t, f, http.MethodPost, "/v1/patients", `{"given_name":"Pria","family_name":"Shah","date_of_birth":"1994-05-17","postcode":"DY2 8AD"}`, bearerHeader(desk))
-	p := expectProblem(t, resp, b, http.StatusConflict, problemConflict, "candidates."+priya.ID)
+	resp, b := tc.Do(t, f, http.MethodPost, "/v1/patients", `{"given_name":"Pria","family_name":"Shah","date_of_birth":"1994-05-17","postcode":"DY2 8AD"}`, nodetest.BearerHeader(desk))
+	p := expectProblem(t, resp, b, http.StatusConflict, api.ProblemConflict, "candidates."+priya.ID)
 	if !strings.Contains(p.Errors["candidates."+priya.ID], "same date of birth") {
 		t.Fatalf("candidate reasons %v", p.Errors)
 	}
-	var found candidateList
-	decodeJSON(t, get("/v1/patients?given_name=Pria&family_name=Shaw&date_of_birth=1994-05-17&postcode=DY2+8AD"), &found)
+	var found api.CandidateList
+	nodetest.DecodeJSON(t, get("/v1/patients?given_name=Pria&family_name=Shaw&date_of_birth=1994-05-17&postcode=DY2+8AD"), &found)
 	if len(found.Candidates) == 0 || found.Candidates[0].Patient.ID != priya.ID || found.Candidates[0].Exact {
 		t.Fatalf("search candidates %+v", found)
 	}
@@ -214,30 +217,30 @@ func TestRegistrationAndIdentitySecond(t *testing.T) {
 			t.Fatalf("reasons %q lack %q", reasons, want)
 		}
 	}
-	decodeJSON(t, get("/v1/patients?nhs_number=9434765919"), &found)
+	nodetest.DecodeJSON(t, get("/v1/patients?nhs_number=9434765919"), &found)
 	if len(found.Candidates) != 1 || !found.Candidates[0].Exact || found.Candidates[0].Patient.ID != priya.ID {
 		t.Fatalf("NHS number search %+v", found)
 	}
-	resp, b = tc.Do(t, f, http.MethodPost, "/v1/patients", `{"given_name":"P","family_name":"S","date_of_birth":"2000-01-01","nhs_number":"9434765919"}`, bearerHeader(desk))
-	expectProblem(t, resp, b, http.StatusConflict, problemConflict, "nhs_number")
+	resp, b = tc.Do(t, f, http.MethodPost, "/v1/patients", `{"given_name":"P","family_name":"S","date_of_birth":"2000-01-01","nhs_number":"9434765919"}`, nodetest.BearerHeader(desk))
+	expectProblem(t, resp, b, http.StatusConflict, api.ProblemConflict, "nhs_number")
 	// Deliberately someone else (twin sister): created, nothing merged.
 	var twin cluster.PatientRecord
-	decodeJSON(t, post("/v1/patients", `{"given_name":"Pria","family_name":"Shah","date_of_birth":"1994-05-17","postcode":"DY2 8AD","confirm_new":true}`, 201), &twin)
+	nodetest.DecodeJSON(t, post("/v1/patients", `{"given_name":"Pria","family_name":"Shah","date_of_birth":"1994-05-17","postcode":"DY2 8AD","confirm_new":true}`, 201), &twin)
 	if twin.ID == priya.ID {
 		t.Fatal("confirm_new returned the existing record")
 	}
 
 	// Unnamed collapsed patient: recorded with no identity, named later.
-	decodeJSON(t, post("/v1/attendances", `{"complaint":"collapsed in the car park"}`, 201), &c)
+	nodetest.DecodeJSON(t, post("/v1/attendances", `{"complaint":"collapsed in the car park"}`, 201), &c)
 	var unnamed struct {
 		Patient cluster.Patient `json:"patient"`
 	}
-	decodeJSON(t, get("/v1/attendances/"+c.ID), &unnamed)
+	nodetest.DecodeJSON(t, get("/v1/attendances/"+c.ID), &unnamed)
 	if unnamed.Patient != (cluster.Patient{}) {
 		t.Fatalf("arrived with identity %+v", unnamed.Patient)
 	}
 	var jo cluster.PatientRecord
-	decodeJSON(t, post("/v1/patients", `{"given_name":"Jo","family_name":"Marsh","date_of_birth":"1950-03-30","postcode":"DY3 1AC"}`, 201), &jo)
+	nodetest.DecodeJSON(t, post("/v1/patients", `{"given_name":"Jo","family_name":"Marsh","date_of_birth":"1950-03-30","postcode":"DY3 1AC"}`, 201), &jo)
 	post("/v1/attendances/"+c.ID+"/patient", `{"patient_id":"`+jo.ID+`"}`, 200)
 	for _, tn := range tc.Nodes {
 		resp, b := tc.Do(t, tn, http.MethodGet, "/v1/attendances/"+c.ID+"?consistency=linearizable", "", nil)
@@ -245,7 +248,7 @@ func TestRegistrationAndIdentitySecond(t *testing.T) {
 			PatientID string          `json:"patient_id"`
 			Patient   cluster.Patient `json:"patient"`
 		}
-		decodeJSON(t, b, &named)
+		nodetest.DecodeJSON(t, b, &named)
 		if resp.StatusCode != 200 || named.PatientID != jo.ID || named.Patient.FamilyName != "Marsh" || named.Patient.DateOfBirth != "1950-03-30" {
 			t.Fatalf("%s: named later: %s", tn.ID, b)
 		}
@@ -263,7 +266,7 @@ func TestRegistrationAndIdentitySecond(t *testing.T) {
 // through a follower, with the raft index and every node's state hash
 // unchanged.
 func TestPatientBadInputChangesNothing(t *testing.T) {
-	tc := newTestCluster(t, 3)
+	tc := nodetest.New(t, 3)
 	reg := fixtureRegistration(t, tc)
 	a := newAttendance(t, tc, `{"complaint":"x"}`)
 	tests := []struct {
@@ -288,12 +291,12 @@ func TestPatientBadInputChangesNothing(t *testing.T) {
 	before := tc.Leader(t).N.Store().Status().LastIndex
 	hashBefore := stateHashes(t, tc)
 	for _, tt := range tests {
-		for _, tn := range []*testNode{tc.Leader(t), tc.Follower(t)} {
+		for _, tn := range []*nodetest.Node{tc.Leader(t), tc.Follower(t)} {
 			t.Run(tt.name+" via "+tn.ID, func(t *testing.T) {
 				resp, b := tc.Do(t, tn, http.MethodPost, tt.path, tt.body, nil)
-				typ := problemInvalid
+				typ := api.ProblemInvalid
 				if tt.status == 400 {
-					typ = problemBadRequest
+					typ = api.ProblemBadRequest
 				}
 				expectProblem(t, resp, b, tt.status, typ, tt.field)
 			})
@@ -305,10 +308,10 @@ func TestPatientBadInputChangesNothing(t *testing.T) {
 		{"family_name=X&date_of_birth=1990-02-31", "date_of_birth"},
 	} {
 		resp, b := tc.Do(t, tc.Follower(t), http.MethodGet, "/v1/patients?"+q.query, "", nil)
-		expectProblem(t, resp, b, http.StatusBadRequest, problemBadRequest, q.field)
+		expectProblem(t, resp, b, http.StatusBadRequest, api.ProblemBadRequest, q.field)
 	}
 	resp, b := tc.Do(t, tc.Follower(t), http.MethodGet, "/v1/registrations?status=lost", "", nil)
-	expectProblem(t, resp, b, http.StatusBadRequest, problemBadRequest, "status")
+	expectProblem(t, resp, b, http.StatusBadRequest, api.ProblemBadRequest, "status")
 	if after := tc.Leader(t).N.Store().Status().LastIndex; after != before {
 		t.Fatalf("raft index moved %d -> %d on refused input", before, after)
 	}
@@ -321,9 +324,9 @@ func TestPatientBadInputChangesNothing(t *testing.T) {
 // Idempotency-Key (through another node) returns the first answer instead
 // of refusing the "duplicate"; the same key with another body is refused.
 func TestPatientCreateIdempotent(t *testing.T) {
-	tc := newTestCluster(t, 3)
+	tc := nodetest.New(t, 3)
 	body := `{"given_name":"Ola","family_name":"Nowak","date_of_birth":"1988-08-08"}`
-	key := map[string]string{headerIdempotencyKey: "patient-ola"}
+	key := map[string]string{api.HeaderIdempotencyKey: "patient-ola"}
 	resp1, b1 := tc.Do(t, tc.Leader(t), http.MethodPost, "/v1/patients", body, key)
 	if resp1.StatusCode != http.StatusCreated {
 		t.Fatalf("first: %d %s", resp1.StatusCode, b1)
@@ -333,8 +336,8 @@ func TestPatientCreateIdempotent(t *testing.T) {
 		t.Fatalf("replay: %d %s\nfirst: %s", resp2.StatusCode, b2, b1)
 	}
 	resp, b := tc.Do(t, tc.Follower(t), http.MethodPost, "/v1/patients", strings.Replace(body, "Ola", "Olga", 1), key)
-	expectProblem(t, resp, b, http.StatusUnprocessableEntity, problemIdempotency, "")
+	expectProblem(t, resp, b, http.StatusUnprocessableEntity, api.ProblemIdempotency, "")
 	// Without a key the same person again is a likely duplicate.
 	resp, b = tc.Do(t, tc.Leader(t), http.MethodPost, "/v1/patients", body, nil)
-	expectProblem(t, resp, b, http.StatusConflict, problemConflict, "")
+	expectProblem(t, resp, b, http.StatusConflict, api.ProblemConflict, "")
 }

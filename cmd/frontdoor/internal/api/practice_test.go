@@ -6,7 +6,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/api"
+
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node/nodetest"
 	"github.com/frontdoor-ucc/frontdoor/routing"
 )
 
@@ -32,16 +35,16 @@ type practiceAttendance struct {
 // the explanation shows the gap in words.
 func TestRegisteredPracticeRoutesThroughTheAPI(t *testing.T) {
 	tc, _ := newClockedCluster(t, 3, mondayAfternoon) // Monday 14:00: the practices' afternoon session
-	desk := bearerHeader(tc.Key(t, cluster.RoleReception, "Desk 1"))
-	nhs111 := bearerHeader(tc.Key(t, cluster.RoleNHS111, "NHS 111"))
-	doc := bearerHeader(tc.Key(t, cluster.RoleClinician, "Dr Patel"))
+	desk := nodetest.BearerHeader(tc.Key(t, cluster.RoleReception, "Desk 1"))
+	nhs111 := nodetest.BearerHeader(tc.Key(t, cluster.RoleNHS111, "NHS 111"))
+	doc := nodetest.BearerHeader(tc.Key(t, cluster.RoleClinician, "Dr Patel"))
 
 	// The list the page offers.
 	resp, b := tc.DoRetry(t, tc.Follower(t), http.MethodGet, "/v1/practices", "", desk)
 	var list struct {
 		Practices []routing.Practice `json:"practices"`
 	}
-	decodeJSON(t, b, &list)
+	nodetest.DecodeJSON(t, b, &list)
 	name := ""
 	for _, p := range list.Practices {
 		if p.ODSCode == "X99001" {
@@ -63,7 +66,7 @@ func TestRegisteredPracticeRoutesThroughTheAPI(t *testing.T) {
 			t.Fatalf("create with practice %q: %d %s", practice, resp.StatusCode, b)
 		}
 		var a practiceAttendance
-		decodeJSON(t, b, &a)
+		nodetest.DecodeJSON(t, b, &a)
 		return a
 	}
 
@@ -89,9 +92,9 @@ func TestRegisteredPracticeRoutesThroughTheAPI(t *testing.T) {
 
 	lead := tc.Leader(t)
 	before := lead.N.Store().Status().LastIndex
-	for _, tn := range []*testNode{lead, tc.Follower(t)} {
+	for _, tn := range []*nodetest.Node{lead, tc.Follower(t)} {
 		resp, b = tc.DoRetry(t, tn, http.MethodPost, "/v1/attendances", referral("Nowhere Surgery"), nhs111)
-		p := expectProblem(t, resp, b, http.StatusUnprocessableEntity, problemInvalid, "context.registered_practice")
+		p := expectProblem(t, resp, b, http.StatusUnprocessableEntity, api.ProblemInvalid, "context.registered_practice")
 		if !strings.Contains(p.Errors["context.registered_practice"], "GET /v1/practices") {
 			t.Errorf("problem %+v", p)
 		}
@@ -108,8 +111,8 @@ func TestRegisteredPracticeRoutesThroughTheAPI(t *testing.T) {
 	}
 	gap := create("none")
 	resp, b = tc.DoRetry(t, tc.Follower(t), http.MethodGet, "/v1/attendances/"+gap.ID+"/explain", "", doc)
-	var ex explainBody
-	decodeJSON(t, b, &ex)
+	var ex api.ExplainBody
+	nodetest.DecodeJSON(t, b, &ex)
 	if resp.StatusCode != http.StatusOK || ex.Routing == nil || ex.Routing.Chosen.ServiceID != "ed-castlegate" || ex.Routing.Gap == nil ||
 		ex.Routing.Gap.Reason != "no GP service could see them within 2 hours, so they go to Castlegate General Hospital Emergency Department (fictional) instead" {
 		t.Fatalf("explanation of the gap: %d %s", resp.StatusCode, b)
@@ -131,7 +134,7 @@ func TestExplanationCarriesGapAndFallbackReasons(t *testing.T) {
 	a := &cluster.Attendance{ID: "A1", Routing: &cluster.RoutingRecord{Decision: routing.Decision{ServiceID: "ed-castlegate", Fallback: true,
 		FallbackReason: "nothing suitable from pharmacy level up could see them within 1 hour: the ED is the safe default (always open)",
 		Gap:            &routing.ServiceGap{Tier: routing.TierPharmacy, Reason: "no pharmacy service could see them within 1 hour"}}}}
-	b, err := json.Marshal(explainOf(a))
+	b, err := json.Marshal(api.ExplainOf(a))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,11 +155,11 @@ func TestOpenAPIListsRegisteredPractice(t *testing.T) {
 			} `json:"schemas"`
 		} `json:"components"`
 	}
-	b, err := json.Marshal(buildOpenAPI())
+	b, err := json.Marshal(api.BuildOpenAPI("dev"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	decodeJSON(t, b, &doc)
+	nodetest.DecodeJSON(t, b, &doc)
 	prop, ok := doc.Components.Schemas["TriageContext"].Properties["registered_practice"]
 	if d, _ := prop["description"].(string); !ok || !strings.Contains(d, "GET /v1/practices") || !strings.Contains(d, `"none"`) {
 		t.Errorf("TriageContext.registered_practice: %v", prop)

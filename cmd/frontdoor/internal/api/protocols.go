@@ -29,13 +29,6 @@ func protocolRoutes() []routeRow {
 	}
 }
 
-// The attendance workflow over HTTP: protocols (list, search, upload,
-// activate), answers, observations, a clinician's confirmation and
-// override, status changes. Every write is validated here first (decode
-// strictly, check the shape, and where the answer depends on state, check
-// it against local state) so a refused request proposes nothing; Apply
-// validates again and decides (cluster/workflow.go, cluster/triage.go).
-
 // protocolList is the GET /v1/protocols body.
 type protocolList struct {
 	Protocols []cluster.ProtocolVersion `json:"protocols"`

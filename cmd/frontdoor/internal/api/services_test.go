@@ -6,12 +6,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/api"
+
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node/nodetest"
 	"github.com/frontdoor-ucc/frontdoor/routing"
 )
 
 func init() {
-	workflowSampleHooks = append(workflowSampleHooks, func(t *testing.T, tc *testCluster) map[string]sampleFunc {
+	workflowSampleHooks = append(workflowSampleHooks, func(t *testing.T, tc *nodetest.Cluster) map[string]sampleFunc {
 		static := func(path, body string) sampleFunc {
 			return func(*testing.T) (string, string) { return path, body }
 		}
@@ -35,22 +38,22 @@ func init() {
 // its staff's RAG status, a date exception and extra bank holidays are
 // commands visible on every node and audited with the key holder.
 func TestDirectoryIsReplicatedReferenceData(t *testing.T) {
-	tc := newTestCluster(t, 3)
+	tc := nodetest.New(t, 3)
 	demo, err := routing.DemoDirectory()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tn := range tc.Nodes {
 		resp, b := tc.Do(t, tn, http.MethodGet, "/v1/directory?consistency=stale", "", nil)
-		var d directoryBody
-		decodeJSON(t, b, &d)
+		var d api.DirectoryBody
+		nodetest.DecodeJSON(t, b, &d)
 		if resp.StatusCode != http.StatusOK || d.Name != demo.Name || d.Services != len(demo.Services) || d.Practices != len(demo.Practices) {
 			t.Fatalf("%s: directory %d %s", tn.ID, resp.StatusCode, b)
 		}
 	}
 	resp, b := tc.Do(t, tc.Follower(t), http.MethodGet, "/v1/services?tier=pharmacy", "", nil)
-	var l serviceList
-	decodeJSON(t, b, &l)
+	var l api.ServiceList
+	nodetest.DecodeJSON(t, b, &l)
 	if resp.StatusCode != http.StatusOK || len(l.Services) == 0 {
 		t.Fatalf("pharmacies: %d %s", resp.StatusCode, b)
 	}
@@ -68,8 +71,8 @@ func TestDirectoryIsReplicatedReferenceData(t *testing.T) {
 		}
 	}
 	resp, b = tc.Do(t, tc.Follower(t), http.MethodGet, "/v1/practices", "", nil)
-	var pl practiceList
-	decodeJSON(t, b, &pl)
+	var pl api.PracticeList
+	nodetest.DecodeJSON(t, b, &pl)
 	if resp.StatusCode != http.StatusOK || len(pl.Practices) != len(demo.Practices) {
 		t.Fatalf("practices: %d %s", resp.StatusCode, b)
 	}
@@ -84,7 +87,7 @@ func TestDirectoryIsReplicatedReferenceData(t *testing.T) {
 	// Its staff (a clinician key) set it red with fewer places elsewhere.
 	nurse := tc.Key(t, cluster.RoleClinician, "Pharmacist Okafor")
 	resp, b = tc.Do(t, tc.Follower(t), http.MethodPost, "/v1/services/ph-high-street/status",
-		`{"status":"red","reset_after_minutes":120,"note":"power cut"}`, bearerHeader(nurse))
+		`{"status":"red","reset_after_minutes":120,"note":"power cut"}`, nodetest.BearerHeader(nurse))
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status: %d %s", resp.StatusCode, b)
 	}
@@ -100,15 +103,15 @@ func TestDirectoryIsReplicatedReferenceData(t *testing.T) {
 	for _, tn := range tc.Nodes {
 		_, b := tc.Do(t, tn, http.MethodGet, "/v1/services/ph-high-street?consistency=linearizable", "", nil)
 		var s routing.Service
-		decodeJSON(t, b, &s)
+		nodetest.DecodeJSON(t, b, &s)
 		if s.Name != strings.Replace(demo.Services[1].Name, "High Street Pharmacy", "High St Pharmacy", 1) ||
 			s.RAG.Status != routing.StatusRed || s.RAG.SetBy != "Pharmacist Okafor" || s.RAG.ResetAfterMinutes != 120 ||
 			len(s.Exceptions) != 1 || s.Exceptions[0].Date != "2026-12-26" || len(s.Exceptions[0].Sessions) != 0 {
 			t.Fatalf("%s: service after changes: %s", tn.ID, b)
 		}
 		_, b = tc.Do(t, tn, http.MethodGet, "/v1/directory?consistency=linearizable", "", nil)
-		var d directoryBody
-		decodeJSON(t, b, &d)
+		var d api.DirectoryBody
+		nodetest.DecodeJSON(t, b, &d)
 		if strings.Join(d.ExtraBankHolidays, ",") != "2026-12-29,2027-01-04" {
 			t.Fatalf("%s: bank holidays %v", tn.ID, d.ExtraBankHolidays)
 		}
@@ -123,14 +126,14 @@ func TestDirectoryIsReplicatedReferenceData(t *testing.T) {
 		t.Fatalf("allocations: %d %s", resp.StatusCode, b)
 	}
 	resp, b = tc.Do(t, tc.Leader(t), http.MethodGet, "/v1/services/no-such/allocations", "", nil)
-	expectProblem(t, resp, b, http.StatusNotFound, problemNotFound, "")
+	expectProblem(t, resp, b, http.StatusNotFound, api.ProblemNotFound, "")
 }
 
 // TestDirectoryBadInputChangesNothing is acceptance 6 for the reference
 // data routes: each bad request is a 4xx problem naming the field, on the
 // leader and through a follower, and the raft index does not move.
 func TestDirectoryBadInputChangesNothing(t *testing.T) {
-	tc := newTestCluster(t, 3)
+	tc := nodetest.New(t, 3)
 	_, svc := tc.Do(t, tc.Leader(t), http.MethodGet, "/v1/services/ph-high-street", "", nil)
 	tests := []struct {
 		name, method, path, body string
@@ -151,12 +154,12 @@ func TestDirectoryBadInputChangesNothing(t *testing.T) {
 	before := tc.Leader(t).N.Store().Status().LastIndex
 	hashBefore := stateHashes(t, tc)
 	for _, tt := range tests {
-		for _, tn := range []*testNode{tc.Leader(t), tc.Follower(t)} {
+		for _, tn := range []*nodetest.Node{tc.Leader(t), tc.Follower(t)} {
 			t.Run(tt.name+" via "+tn.ID, func(t *testing.T) {
 				resp, b := tc.Do(t, tn, tt.method, tt.path, tt.body, nil)
-				typ := problemInvalid
+				typ := api.ProblemInvalid
 				if tt.status == 400 {
-					typ = problemBadRequest
+					typ = api.ProblemBadRequest
 				}
 				expectProblem(t, resp, b, tt.status, typ, tt.field)
 			})
@@ -171,17 +174,17 @@ func TestDirectoryBadInputChangesNothing(t *testing.T) {
 	// Refused inside Apply (the handler cannot know): a status for a
 	// service that does not exist is a 404 and changes no state.
 	resp, b := tc.Do(t, tc.Follower(t), http.MethodPost, "/v1/services/nowhere/status", `{"status":"red"}`, nil)
-	expectProblem(t, resp, b, http.StatusNotFound, problemNotFound, "")
+	expectProblem(t, resp, b, http.StatusNotFound, api.ProblemNotFound, "")
 }
 
 // stateHashes is every node's state hash and applied index, once all have
 // caught up with the leader (so it compares like with like).
-func stateHashes(t testing.TB, tc *testCluster) string {
+func stateHashes(t testing.TB, tc *nodetest.Cluster) string {
 	t.Helper()
 	lead := tc.Leader(t)
 	want := lead.N.Store().Status().CommitIndex
 	var out string
-	eventually(t, "nodes caught up", func() error {
+	nodetest.Eventually(t, "nodes caught up", func() error {
 		out = ""
 		for _, tn := range tc.Running() {
 			h, applied, err := tn.N.Store().StateHash()

@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/api"
+
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node/nodetest"
 	"github.com/frontdoor-ucc/frontdoor/triage"
 )
 
@@ -19,20 +22,20 @@ import (
 // observations that raise at once.
 
 // postAttendance posts to an attendance route and decodes the attendance.
-func postAttendance(t *testing.T, tc *testCluster, path, body string, hdr map[string]string) *cluster.Attendance {
+func postAttendance(t *testing.T, tc *nodetest.Cluster, path, body string, hdr map[string]string) *cluster.Attendance {
 	t.Helper()
 	resp, b := tc.DoRetry(t, tc.Leader(t), http.MethodPost, path, body, hdr)
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
 		t.Fatalf("POST %s: %d %s", path, resp.StatusCode, b)
 	}
 	var a cluster.Attendance
-	decodeJSON(t, b, &a)
+	nodetest.DecodeJSON(t, b, &a)
 	return &a
 }
 
 // answerStep answers the questions the attendance asks now: from answers,
 // else "no" (a number 0); a choice question must be in answers.
-func answerStep(t *testing.T, tc *testCluster, a *cluster.Attendance, answers map[string]string, hdr map[string]string) *cluster.Attendance {
+func answerStep(t *testing.T, tc *nodetest.Cluster, a *cluster.Attendance, answers map[string]string, hdr map[string]string) *cluster.Attendance {
 	t.Helper()
 	var replies []triage.Reply
 	for _, q := range a.Triage.Questions {
@@ -57,7 +60,7 @@ func answerStep(t *testing.T, tc *testCluster, a *cluster.Attendance, answers ma
 
 // answerAll answers step by step until no question remains; seen gets
 // every intermediate attendance.
-func answerAll(t *testing.T, tc *testCluster, a *cluster.Attendance, answers map[string]string, hdr map[string]string, seen func(*cluster.Attendance)) *cluster.Attendance {
+func answerAll(t *testing.T, tc *nodetest.Cluster, a *cluster.Attendance, answers map[string]string, hdr map[string]string, seen func(*cluster.Attendance)) *cluster.Attendance {
 	t.Helper()
 	for step := 0; len(a.Triage.Questions) > 0; step++ {
 		if step == 60 {
@@ -87,9 +90,9 @@ func statusAt(a *cluster.Attendance, status string) time.Time {
 // 3-node cluster on a Monday afternoon.
 func TestClinicianFirstAndContextThroughTheAPI(t *testing.T) {
 	tc, _ := newClockedCluster(t, 3, mondayAfternoon)
-	desk := bearerHeader(tc.Key(t, cluster.RoleReception, "Desk 1"))
-	nhs111 := bearerHeader(tc.Key(t, cluster.RoleNHS111, "111 system"))
-	doc := bearerHeader(tc.Key(t, cluster.RoleClinician, "Dr Patel"))
+	desk := nodetest.BearerHeader(tc.Key(t, cluster.RoleReception, "Desk 1"))
+	nhs111 := nodetest.BearerHeader(tc.Key(t, cluster.RoleNHS111, "111 system"))
+	doc := nodetest.BearerHeader(tc.Key(t, cluster.RoleClinician, "Dr Patel"))
 	cough := func(channel string) string {
 		return `{"complaint":"cough and a cold","protocol":"cough-cold-sore-throat","channel":"` + channel +
 			`","patient":{"postcode":"DY1 1AA"},"context":{"age_years":35,"sex":"female","pregnant":"no"}}`
@@ -139,8 +142,8 @@ func TestClinicianFirstAndContextThroughTheAPI(t *testing.T) {
 			then: func(t *testing.T, a *cluster.Attendance) {
 				for stream, want := range map[string]bool{"clinician_callback": true, "clinician_now": false} {
 					resp, b := tc.DoRetry(t, tc.Leader(t), http.MethodGet, "/v1/queue?stream="+stream, "", doc)
-					var q queueBody
-					decodeJSON(t, b, &q)
+					var q api.QueueBody
+					nodetest.DecodeJSON(t, b, &q)
 					if resp.StatusCode != http.StatusOK || (queueEntry(q, a.ID) != nil) != want {
 						t.Fatalf("worklist %s: %d, has the caller %v, want %v: %s", stream, resp.StatusCode, queueEntry(q, a.ID) != nil, want, b)
 					}
@@ -252,8 +255,8 @@ func TestClinicianFirstAndContextThroughTheAPI(t *testing.T) {
 // clock, and its stream event carries the clock too.
 func TestClinicianFirstHeadsTheNonEmergencies(t *testing.T) {
 	tc, _ := newClockedCluster(t, 1, mondayAfternoon)
-	desk := bearerHeader(tc.Key(t, cluster.RoleReception, "Desk 1"))
-	nhs111 := bearerHeader(tc.Key(t, cluster.RoleNHS111, "111 system"))
+	desk := nodetest.BearerHeader(tc.Key(t, cluster.RoleReception, "Desk 1"))
+	nhs111 := nodetest.BearerHeader(tc.Key(t, cluster.RoleNHS111, "111 system"))
 	gp := postAttendance(t, tc, "/v1/attendances", `{"complaint":"sore throat","channel":"nhs111","dx":{"code":"Dx05"},"patient":{"postcode":"DY1 1AA"},"context":{"age_years":40}}`, nhs111)
 	ucr := postAttendance(t, tc, "/v1/attendances", `{"complaint":"fallen","channel":"nhs111","dx":{"code":"Dx9001"},"patient":{"postcode":"DY1 1AC"},"context":{"age_years":84,"flags":["usual_residence"]}}`, nhs111)
 	ed := postAttendance(t, tc, "/v1/attendances", `{"complaint":"chest pain","channel":"nhs111","dx":{"code":"Dx03"},"patient":{"postcode":"DY1 1AA"},"context":{"age_years":60}}`, nhs111)
@@ -284,7 +287,7 @@ func TestClinicianFirstHeadsTheNonEmergencies(t *testing.T) {
 	}
 	// With questions still waiting there is no "then" to confirm yet; the
 	// clinician may override as ever.
-	doc := bearerHeader(tc.Key(t, cluster.RoleClinician, "Dr Patel"))
+	doc := nodetest.BearerHeader(tc.Key(t, cluster.RoleClinician, "Dr Patel"))
 	if resp, b := tc.DoRetry(t, tc.Leader(t), http.MethodPost, "/v1/attendances/"+a.ID+"/confirm", `{}`, doc); resp.StatusCode != http.StatusConflict ||
 		!strings.Contains(string(b), "questions are not finished") {
 		t.Fatalf("confirm with questions waiting: %d %s", resp.StatusCode, b)
@@ -304,7 +307,7 @@ func TestClinicianFirstHeadsTheNonEmergencies(t *testing.T) {
 
 // lastQueueEvent reads the queue stream from the start and returns the last
 // event of attendance id.
-func lastQueueEvent(t *testing.T, tc *testCluster, id string, hdr map[string]string) cluster.QueueEvent {
+func lastQueueEvent(t *testing.T, tc *nodetest.Cluster, id string, hdr map[string]string) cluster.QueueEvent {
 	t.Helper()
 	resp, b := tc.Do(t, tc.Leader(t), http.MethodGet, "/v1/queue/stream?last_event_id=1&max_seconds=1", "", hdr)
 	if resp.StatusCode != http.StatusOK {
@@ -329,7 +332,7 @@ func lastQueueEvent(t *testing.T, tc *testCluster, id string, hdr map[string]str
 // against the FSM clock; acknowledged, it does not come back.
 func TestClinicianFirstLapseRaisesOneAlert(t *testing.T) {
 	tc, clk := newClockedCluster(t, 1, mondayAfternoon)
-	desk := bearerHeader(tc.Key(t, cluster.RoleReception, "Desk 1"))
+	desk := nodetest.BearerHeader(tc.Key(t, cluster.RoleReception, "Desk 1"))
 	a := postAttendance(t, tc, "/v1/attendances", `{"complaint":"cough","protocol":"cough-cold-sore-throat","context":{"age_years":35}}`, desk)
 	a = answerStep(t, tc, a, map[string]string{"screen.desk_fast": "not_sure"}, desk)
 	if a.Status != cluster.AttendanceAwaitingClinician || a.ClinicianDue == nil {
@@ -343,7 +346,7 @@ func TestClinicianFirstLapseRaisesOneAlert(t *testing.T) {
 		var body struct {
 			Alerts []cluster.Alert `json:"alerts"`
 		}
-		decodeJSON(t, b, &body)
+		nodetest.DecodeJSON(t, b, &body)
 		var out []cluster.Alert
 		for _, al := range body.Alerts {
 			if al.Kind == cluster.AlertClinicianFirstLapsed && al.AttendanceID == a.ID {
@@ -358,7 +361,7 @@ func TestClinicianFirstLapseRaisesOneAlert(t *testing.T) {
 	}
 	clk.set(a.ClinicianDue.Add(time.Minute))
 	postAttendance(t, tc, "/v1/attendances", `{"complaint":"moves the clock on"}`, desk)
-	eventually(t, "the lapse alert", func() error {
+	nodetest.Eventually(t, "the lapse alert", func() error {
 		if len(lapsed()) != 1 {
 			return fmt.Errorf("no alert yet")
 		}
@@ -382,14 +385,14 @@ func TestClinicianFirstLapseRaisesOneAlert(t *testing.T) {
 	}
 }
 
-func getAttendanceFull(t *testing.T, tc *testCluster, id string) *cluster.Attendance {
+func getAttendanceFull(t *testing.T, tc *nodetest.Cluster, id string) *cluster.Attendance {
 	t.Helper()
 	resp, b := tc.DoRetry(t, tc.Leader(t), http.MethodGet, "/v1/attendances/"+id, "", nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("get attendance: %d %s", resp.StatusCode, b)
 	}
 	var a cluster.Attendance
-	decodeJSON(t, b, &a)
+	nodetest.DecodeJSON(t, b, &a)
 	return &a
 }
 
@@ -404,8 +407,8 @@ var fallAnswers = map[string]string{"fallen": "yes", "hip": "no", "fall_collapse
 // with an alert.
 func TestRapidResponseAsksWhereThePatientIs(t *testing.T) {
 	tc, _ := newClockedCluster(t, 1, mondayAfternoon)
-	nhs111 := bearerHeader(tc.Key(t, cluster.RoleNHS111, "111 system"))
-	desk := bearerHeader(tc.Key(t, cluster.RoleReception, "Desk 1"))
+	nhs111 := nodetest.BearerHeader(tc.Key(t, cluster.RoleNHS111, "111 system"))
+	desk := nodetest.BearerHeader(tc.Key(t, cluster.RoleReception, "Desk 1"))
 	cases := []struct {
 		name     string
 		postcode string
@@ -454,8 +457,8 @@ func TestRapidResponseAsksWhereThePatientIs(t *testing.T) {
 // the same observations again raise nothing new.
 func TestObservationsRaiseBeforeTheScreenIsFinished(t *testing.T) {
 	tc, _ := newClockedCluster(t, 1, mondayAfternoon)
-	desk := bearerHeader(tc.Key(t, cluster.RoleReception, "Desk 1"))
-	doc := bearerHeader(tc.Key(t, cluster.RoleClinician, "Dr Patel"))
+	desk := nodetest.BearerHeader(tc.Key(t, cluster.RoleReception, "Desk 1"))
+	doc := nodetest.BearerHeader(tc.Key(t, cluster.RoleClinician, "Dr Patel"))
 	a := postAttendance(t, tc, "/v1/attendances", `{"complaint":"cough","protocol":"cough-cold-sore-throat","patient":{"postcode":"DY1 1AA"},"context":{"age_years":35,"sex":"male"}}`, desk)
 	obs := `{"respiratory_rate":22,"spo2":95,"pulse":112,"systolic_bp":118}` // NEWS2 5
 	cases := []struct {
@@ -472,7 +475,7 @@ func TestObservationsRaiseBeforeTheScreenIsFinished(t *testing.T) {
 			Raised       bool   `json:"raised"`
 			RaisedReason string `json:"raised_reason"`
 		}
-		decodeJSON(t, b, &got)
+		nodetest.DecodeJSON(t, b, &got)
 		if resp.StatusCode != http.StatusOK || got.Raised != c.raised {
 			t.Fatalf("%s: %d raised %v: %s", c.name, resp.StatusCode, got.Raised, b)
 		}

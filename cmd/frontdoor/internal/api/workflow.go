@@ -11,6 +11,13 @@ import (
 	"github.com/frontdoor-ucc/frontdoor/triage"
 )
 
+// The attendance workflow over HTTP: answers, observations, a clinician's
+// confirmation and override, status changes (protocols.go has the protocol
+// versions). Every write is validated here first (decode
+// strictly, check the shape, and where the answer depends on state, check
+// it against local state) so a refused request proposes nothing; Apply
+// validates again and decides (cluster/workflow.go, cluster/triage.go).
+
 // workflowRoutes are the route table's rows of the attendance workflow: triage answers, observations, address, clinician decisions, status (routes.go).
 func workflowRoutes() []routeRow {
 	return []routeRow{

@@ -10,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/api"
+
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node/nodetest"
 	"github.com/frontdoor-ucc/frontdoor/routing"
 )
 
@@ -40,7 +43,7 @@ type problemBody struct {
 // follower are forwarded, acknowledged with 201, and readable with
 // ?consistency=linearizable from every node (a follower forwards that read).
 func TestWritesThroughFollowerAreLinearizableEverywhere(t *testing.T) {
-	tc := newTestCluster(t, 3)
+	tc := nodetest.New(t, 3)
 	f := tc.Follower(t)
 	var ids []string
 	for i := 0; i < 5; i++ {
@@ -49,7 +52,7 @@ func TestWritesThroughFollowerAreLinearizableEverywhere(t *testing.T) {
 			t.Fatalf("POST via follower: %d %s", resp.StatusCode, body)
 		}
 		var c created
-		decodeJSON(t, body, &c)
+		nodetest.DecodeJSON(t, body, &c)
 		if c.ID == "" || c.Status != cluster.AttendanceArrived || c.Index == 0 || c.ArrivedAt == "" {
 			t.Fatalf("created body incomplete: %s", body)
 		}
@@ -65,7 +68,7 @@ func TestWritesThroughFollowerAreLinearizableEverywhere(t *testing.T) {
 				t.Fatalf("%s: GET %s: %d %s", tn.ID, id, resp.StatusCode, body)
 			}
 			var c created
-			decodeJSON(t, body, &c)
+			nodetest.DecodeJSON(t, body, &c)
 			if c.ID != id || c.Patient.NHSNumber != "9434765919" {
 				t.Fatalf("%s: read back %s", tn.ID, body)
 			}
@@ -74,7 +77,7 @@ func TestWritesThroughFollowerAreLinearizableEverywhere(t *testing.T) {
 		var list struct {
 			Attendances []created `json:"attendances"`
 		}
-		decodeJSON(t, body, &list)
+		nodetest.DecodeJSON(t, body, &list)
 		if resp.StatusCode != http.StatusOK || len(list.Attendances) != len(ids) {
 			t.Fatalf("%s: list: %d, %d attendances, want %d", tn.ID, resp.StatusCode, len(list.Attendances), len(ids))
 		}
@@ -91,9 +94,9 @@ func TestWritesThroughFollowerAreLinearizableEverywhere(t *testing.T) {
 	}
 	// Unknown record and bad consistency.
 	resp, body = tc.Do(t, f, http.MethodGet, "/v1/attendances/nope?consistency=stale", "", nil)
-	expectProblem(t, resp, body, http.StatusNotFound, problemNotFound, "")
+	expectProblem(t, resp, body, http.StatusNotFound, api.ProblemNotFound, "")
 	resp, body = tc.Do(t, f, http.MethodGet, "/v1/attendances?consistency=eventual", "", nil)
-	expectProblem(t, resp, body, http.StatusBadRequest, problemBadRequest, "consistency")
+	expectProblem(t, resp, body, http.StatusBadRequest, api.ProblemBadRequest, "consistency")
 }
 
 func expectProblem(t testing.TB, resp *http.Response, body []byte, status int, typ, field string) problemBody {
@@ -105,7 +108,7 @@ func expectProblem(t testing.TB, resp *http.Response, body []byte, status int, t
 		t.Fatalf("Content-Type %q, want application/problem+json", ct)
 	}
 	var p problemBody
-	decodeJSON(t, body, &p)
+	nodetest.DecodeJSON(t, body, &p)
 	if p.Type != typ || p.Status != status || p.Title == "" {
 		t.Fatalf("problem %+v, want type %s status %d", p, typ, status)
 	}
@@ -121,7 +124,7 @@ func expectProblem(t testing.TB, resp *http.Response, body []byte, status int, t
 // invalid values get problem responses, on the leader and through a
 // follower, and the raft index does not move.
 func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
-	tc := newTestCluster(t, 3)
+	tc := nodetest.New(t, 3)
 	lead := tc.Leader(t)
 	tests := []struct {
 		name   string
@@ -130,17 +133,17 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		typ    string
 		field  string
 	}{
-		{"malformed JSON", `{"patient":`, http.StatusBadRequest, problemBadRequest, ""},
-		{"not an object", `[1,2]`, http.StatusUnprocessableEntity, problemInvalid, "(body)"},
-		{"unknown field", `{"complaint":"cough","favourite_colour":"red"}`, http.StatusUnprocessableEntity, problemInvalid, "favourite_colour"},
-		{"NHS number fails Modulus 11", `{"patient":{"nhs_number":"9434765918"},"complaint":"cough"}`, http.StatusUnprocessableEntity, problemInvalid, "patient.nhs_number"},
-		{"NHS number all zeros", `{"patient":{"nhs_number":"0000000000"},"complaint":"cough"}`, http.StatusUnprocessableEntity, problemInvalid, "patient.nhs_number"},
-		{"bad date of birth", `{"patient":{"date_of_birth":"1990-13-45"},"complaint":"cough"}`, http.StatusUnprocessableEntity, problemInvalid, "patient.date_of_birth"},
-		{"missing complaint", `{"patient":{"given_name":"Ada"}}`, http.StatusUnprocessableEntity, problemInvalid, "complaint"},
+		{"malformed JSON", `{"patient":`, http.StatusBadRequest, api.ProblemBadRequest, ""},
+		{"not an object", `[1,2]`, http.StatusUnprocessableEntity, api.ProblemInvalid, "(body)"},
+		{"unknown field", `{"complaint":"cough","favourite_colour":"red"}`, http.StatusUnprocessableEntity, api.ProblemInvalid, "favourite_colour"},
+		{"NHS number fails Modulus 11", `{"patient":{"nhs_number":"9434765918"},"complaint":"cough"}`, http.StatusUnprocessableEntity, api.ProblemInvalid, "patient.nhs_number"},
+		{"NHS number all zeros", `{"patient":{"nhs_number":"0000000000"},"complaint":"cough"}`, http.StatusUnprocessableEntity, api.ProblemInvalid, "patient.nhs_number"},
+		{"bad date of birth", `{"patient":{"date_of_birth":"1990-13-45"},"complaint":"cough"}`, http.StatusUnprocessableEntity, api.ProblemInvalid, "patient.date_of_birth"},
+		{"missing complaint", `{"patient":{"given_name":"Ada"}}`, http.StatusUnprocessableEntity, api.ProblemInvalid, "complaint"},
 	}
 	before := lead.N.Store().Status().LastIndex
 	for _, tt := range tests {
-		for _, tn := range []*testNode{lead, tc.Follower(t)} {
+		for _, tn := range []*nodetest.Node{lead, tc.Follower(t)} {
 			t.Run(tt.name+" via "+tn.ID, func(t *testing.T) {
 				resp, body := tc.Do(t, tn, http.MethodPost, "/v1/attendances", tt.body, nil)
 				expectProblem(t, resp, body, tt.status, tt.typ, tt.field)
@@ -156,14 +159,14 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 // status and body without a second attendance; the same key with another
 // body is 422.
 func TestIdempotencyKey(t *testing.T) {
-	tc := newTestCluster(t, 3)
-	key := map[string]string{headerIdempotencyKey: "visit-123"}
+	tc := nodetest.New(t, 3)
+	key := map[string]string{api.HeaderIdempotencyKey: "visit-123"}
 	resp1, body1 := tc.Do(t, tc.Leader(t), http.MethodPost, "/v1/attendances", adaBody, key)
 	if resp1.StatusCode != http.StatusCreated {
 		t.Fatalf("first POST: %d %s", resp1.StatusCode, body1)
 	}
 	// Replays, on the leader and through a follower.
-	for _, tn := range []*testNode{tc.Leader(t), tc.Follower(t)} {
+	for _, tn := range []*nodetest.Node{tc.Leader(t), tc.Follower(t)} {
 		resp2, body2 := tc.Do(t, tn, http.MethodPost, "/v1/attendances", adaBody, key)
 		if resp2.StatusCode != resp1.StatusCode || string(body2) != string(body1) {
 			t.Fatalf("replay via %s: %d %s\nfirst: %d %s", tn.ID, resp2.StatusCode, body2, resp1.StatusCode, body1)
@@ -171,13 +174,13 @@ func TestIdempotencyKey(t *testing.T) {
 	}
 	resp, body := tc.Do(t, tc.Follower(t), http.MethodPost, "/v1/attendances",
 		strings.Replace(adaBody, "sore throat", "earache", 1), key)
-	expectProblem(t, resp, body, http.StatusUnprocessableEntity, problemIdempotency, "")
+	expectProblem(t, resp, body, http.StatusUnprocessableEntity, api.ProblemIdempotency, "")
 
 	resp, body = tc.Do(t, tc.Leader(t), http.MethodGet, "/v1/attendances?consistency=linearizable", "", nil)
 	var list struct {
 		Attendances []created `json:"attendances"`
 	}
-	decodeJSON(t, body, &list)
+	nodetest.DecodeJSON(t, body, &list)
 	if resp.StatusCode != http.StatusOK || len(list.Attendances) != 1 {
 		t.Fatalf("want exactly one attendance, got %d: %s", len(list.Attendances), body)
 	}
@@ -186,7 +189,7 @@ func TestIdempotencyKey(t *testing.T) {
 // TestConcurrentWritesThroughEveryNode: 16 writers spread over all nodes;
 // every acknowledged id is readable linearizably afterwards.
 func TestConcurrentWritesThroughEveryNode(t *testing.T) {
-	tc := newTestCluster(t, 3)
+	tc := nodetest.New(t, 3)
 	var mu sync.Mutex
 	var ids []string
 	var wg sync.WaitGroup
@@ -222,7 +225,7 @@ func TestConcurrentWritesThroughEveryNode(t *testing.T) {
 		var list struct {
 			Attendances []created `json:"attendances"`
 		}
-		decodeJSON(t, body, &list)
+		nodetest.DecodeJSON(t, body, &list)
 		got := map[string]bool{}
 		for _, a := range list.Attendances {
 			got[a.ID] = true
@@ -239,17 +242,17 @@ func TestConcurrentWritesThroughEveryNode(t *testing.T) {
 // non-leader is answered 503 not-accepted, never forwarded again; the same
 // request without the header is forwarded and succeeds.
 func TestForwardLoopGuard(t *testing.T) {
-	tc := newTestCluster(t, 3)
+	tc := nodetest.New(t, 3)
 	f := tc.Follower(t)
-	resp, body := tc.Do(t, f, http.MethodPost, "/v1/attendances", adaBody, map[string]string{headerForwarded: "1"})
-	p := expectProblem(t, resp, body, http.StatusServiceUnavailable, problemNotAccepted, "")
+	resp, body := tc.Do(t, f, http.MethodPost, "/v1/attendances", adaBody, map[string]string{api.HeaderForwarded: "1"})
+	p := expectProblem(t, resp, body, http.StatusServiceUnavailable, api.ProblemNotAccepted, "")
 	if resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("503 without Retry-After: %+v", p)
 	}
-	resp, body = tc.Do(t, f, http.MethodGet, "/v1/attendances?consistency=leader", "", map[string]string{headerForwarded: "1"})
-	expectProblem(t, resp, body, http.StatusServiceUnavailable, problemNotAccepted, "")
+	resp, body = tc.Do(t, f, http.MethodGet, "/v1/attendances?consistency=leader", "", map[string]string{api.HeaderForwarded: "1"})
+	expectProblem(t, resp, body, http.StatusServiceUnavailable, api.ProblemNotAccepted, "")
 	// Stale reads are local: no forwarding, so no 503.
-	resp, body = tc.Do(t, f, http.MethodGet, "/v1/attendances?consistency=stale", "", map[string]string{headerForwarded: "1"})
+	resp, body = tc.Do(t, f, http.MethodGet, "/v1/attendances?consistency=stale", "", map[string]string{api.HeaderForwarded: "1"})
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("stale read on a follower: %d %s", resp.StatusCode, body)
 	}
@@ -259,7 +262,7 @@ func TestForwardLoopGuard(t *testing.T) {
 	}
 	// Unknown routes are problems too.
 	resp, body = tc.Do(t, f, http.MethodGet, "/v1/nothing-here", "", nil)
-	expectProblem(t, resp, body, http.StatusNotFound, problemNotFound, "")
+	expectProblem(t, resp, body, http.StatusNotFound, api.ProblemNotFound, "")
 }
 
 // TestKillLeaderWhileWriting: 16 writers through every node, each write
@@ -267,7 +270,7 @@ func TestForwardLoopGuard(t *testing.T) {
 // leader is killed abruptly mid-run and restarted from its data dir. Every
 // acknowledged write is on every node, exactly once.
 func TestKillLeaderWhileWriting(t *testing.T) {
-	tc := newTestCluster(t, 3)
+	tc := nodetest.New(t, 3)
 	const writers, perWriter = 16, 12
 	var (
 		mu    sync.Mutex
@@ -284,7 +287,7 @@ func TestKillLeaderWhileWriting(t *testing.T) {
 				body := fmt.Sprintf(`{"complaint":"writer %d write %d"}`, w, i)
 				for attempt := 0; attempt < 200; attempt++ {
 					tn := tc.Nodes[(w+i+attempt)%len(tc.Nodes)]
-					resp, b, err := tc.Try(tn, http.MethodPost, "/v1/attendances", body, map[string]string{headerIdempotencyKey: key})
+					resp, b, err := tc.Try(tn, http.MethodPost, "/v1/attendances", body, map[string]string{api.HeaderIdempotencyKey: key})
 					if err == nil && resp.StatusCode == http.StatusCreated {
 						var c created
 						if err := json.Unmarshal(b, &c); err != nil {
@@ -306,7 +309,7 @@ func TestKillLeaderWhileWriting(t *testing.T) {
 			}
 		}()
 	}
-	eventually(t, "writes under way", func() error {
+	nodetest.Eventually(t, "writes under way", func() error {
 		if count.Load() < writers*perWriter/4 {
 			return fmt.Errorf("%d acknowledged", count.Load())
 		}
@@ -314,7 +317,7 @@ func TestKillLeaderWhileWriting(t *testing.T) {
 	})
 	victim := tc.Leader(t)
 	tc.Kill(t, victim.Index)
-	eventually(t, "writes continue without the old leader", func() error {
+	nodetest.Eventually(t, "writes continue without the old leader", func() error {
 		if count.Load() < writers*perWriter/2 {
 			return fmt.Errorf("%d acknowledged", count.Load())
 		}
@@ -327,7 +330,7 @@ func TestKillLeaderWhileWriting(t *testing.T) {
 	}
 	tc.WaitReady(t)
 	for _, tn := range tc.Nodes {
-		eventually(t, tn.ID+" has every acknowledged write once", func() error {
+		nodetest.Eventually(t, tn.ID+" has every acknowledged write once", func() error {
 			resp, body, err := tc.Try(tn, http.MethodGet, "/v1/attendances?consistency=stale", "", nil)
 			if err != nil || resp.StatusCode != http.StatusOK {
 				return fmt.Errorf("list: %v", err)
@@ -358,7 +361,7 @@ func TestKillLeaderWhileWriting(t *testing.T) {
 // TestNHSNumberValidationAgreesWithRouting: the API accepts exactly the NHS
 // numbers routing.ValidateNHSNumber (the one Modulus 11 check) accepts.
 func TestNHSNumberValidationAgreesWithRouting(t *testing.T) {
-	tc := newTestCluster(t, 1)
+	tc := nodetest.New(t, 1)
 	for _, nhs := range []string{"9434765919", "9434765918", "0000000000", "943476591", "94347659190", "94347659x9", "4010232137", "1111111111", "9999999999"} {
 		body := fmt.Sprintf(`{"patient":{"nhs_number":%q},"complaint":"cough"}`, nhs)
 		resp, b := tc.Do(t, tc.Nodes[0], http.MethodPost, "/v1/attendances", body, nil)
@@ -367,7 +370,7 @@ func TestNHSNumberValidationAgreesWithRouting(t *testing.T) {
 		case valid && resp.StatusCode != http.StatusCreated:
 			t.Errorf("%s: routing accepts it, the API answered %d %s", nhs, resp.StatusCode, b)
 		case !valid:
-			expectProblem(t, resp, b, http.StatusUnprocessableEntity, problemInvalid, "patient.nhs_number")
+			expectProblem(t, resp, b, http.StatusUnprocessableEntity, api.ProblemInvalid, "patient.nhs_number")
 		}
 	}
 }

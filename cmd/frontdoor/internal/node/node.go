@@ -311,6 +311,9 @@ func (n *Node) Shutdown() error {
 	return errors.Join(errs...)
 }
 
+// ID is the node's id (kept in its data dir).
+func (n *Node) ID() string { return n.id }
+
 // Store is the node's replicated store.
 func (n *Node) Store() *cluster.Store { return n.store }
 

@@ -1,4 +1,4 @@
-package web_test
+package api_test
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node/nodetest"
 
 	"github.com/chromedp/chromedp"
 
@@ -112,7 +114,7 @@ func TestReceptionPagePracticeQuestion(t *testing.T) {
 	// With the centre's GP service and the access hub shut, nothing at the
 	// GP level can see a third man: the outcome shows the gap in words.
 	for _, id := range []string{"gp-ucc-stream", "gp-access-hub"} {
-		if resp, b := tc.DoRetry(t, tc.Leader(t), http.MethodPost, "/v1/services/"+id+"/status", `{"status":"red"}`, bearerHeader(desk)); resp.StatusCode != http.StatusOK {
+		if resp, b := tc.DoRetry(t, tc.Leader(t), http.MethodPost, "/v1/services/"+id+"/status", `{"status":"red"}`, nodetest.BearerHeader(desk)); resp.StatusCode != http.StatusOK {
 			t.Fatalf("%s red: %d %s", id, resp.StatusCode, b)
 		}
 	}

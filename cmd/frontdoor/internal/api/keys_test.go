@@ -1,12 +1,14 @@
-package main
+package api_test
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/api"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node/nodetest"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
 )
@@ -14,12 +16,13 @@ import (
 // TestScopedResponderKeyDispatch: POST /v1/keys takes a service_id for a
 // responder key (422 naming service_id when it is not a rapid_response team
 // of the directory, or the key is not a responder's, and nothing is
-// proposed); GET /v1/keys and `frontdoor keys list` show the scope; a key
+// proposed); GET /v1/keys shows the scope (`frontdoor keys list` too:
+// TestKeysCommandShowsTheScope in cmd/frontdoor); a key
 // scoped to another team gets 403 on the dispatch, the team's own key
 // accepts it.
 func TestScopedResponderKeyDispatch(t *testing.T) {
 	clk := &testClock{}
-	tc := newTestClusterWith(t, 1, func(cfg *Config) {
+	tc := nodetest.NewWith(t, 1, func(cfg *node.Config) {
 		cfg.Clock = clk.Now
 		cfg.Dispatch = cluster.DispatchConfig{Notifier: fastNotifier(), Poll: 200 * time.Millisecond,
 			LeaderPoll: 50 * time.Millisecond, EscalateRetry: 300 * time.Millisecond, Now: clk.Now}
@@ -34,7 +37,7 @@ func TestScopedResponderKeyDispatch(t *testing.T) {
 		`{"name":"Desk 1","role":"reception","service_id":"ucr-north"}`,
 	} {
 		resp, b := tc.Do(t, n, http.MethodPost, "/v1/keys", body, nil)
-		expectProblem(t, resp, b, http.StatusUnprocessableEntity, problemInvalid, "service_id")
+		expectProblem(t, resp, b, http.StatusUnprocessableEntity, api.ProblemInvalid, "service_id")
 	}
 	if after := n.N.Store().Status().LastIndex; after != before {
 		t.Fatalf("refused key requests moved the raft index %d -> %d", before, after)
@@ -46,19 +49,19 @@ func TestScopedResponderKeyDispatch(t *testing.T) {
 		if resp.StatusCode != http.StatusCreated {
 			t.Fatalf("create %s key: %d %s", service, resp.StatusCode, b)
 		}
-		var k KeyView
-		decodeJSON(t, b, &k)
+		var k api.KeyView
+		nodetest.DecodeJSON(t, b, &k)
 		if k.ServiceID != service || k.Key == "" {
 			t.Fatalf("created key %s", b)
 		}
-		return bearerHeader(k.Key)
+		return nodetest.BearerHeader(k.Key)
 	}
 	north, south := scoped("UCR North crew", "ucr-north"), scoped("UCR South crew", "ucr-south")
 	tc.Key(t, cluster.RoleResponder, "On-call responder")
 
-	var l KeyList
+	var l api.KeyList
 	_, b := tc.Do(t, n, http.MethodGet, "/v1/keys", "", nil)
-	decodeJSON(t, b, &l)
+	nodetest.DecodeJSON(t, b, &l)
 	scopes := map[string]string{}
 	for _, k := range l.Keys {
 		scopes[k.Name] = k.ServiceID
@@ -66,28 +69,6 @@ func TestScopedResponderKeyDispatch(t *testing.T) {
 	if scopes["UCR North crew"] != "ucr-north" || scopes["UCR South crew"] != "ucr-south" || scopes["On-call responder"] != "" {
 		t.Fatalf("GET /v1/keys scopes %v: %s", scopes, b)
 	}
-	run := func(args ...string) string {
-		t.Helper()
-		cmd := newRootCmd()
-		var out bytes.Buffer
-		cmd.SetOut(&out)
-		cmd.SetArgs(append(args, "--addr", n.HTTPAddr, "--data-dir", n.Dir))
-		if err := cmd.Execute(); err != nil {
-			t.Fatalf("%v: %v\n%s", args, err, out.String())
-		}
-		return out.String()
-	}
-	if out := run("keys", "create", "--role", "responder", "--name", "UCR North", "--service", "ucr-north"); !strings.Contains(out, "service: ucr-north") {
-		t.Fatalf("keys create --service printed:\n%s", out)
-	}
-	out := run("keys", "list")
-	for _, line := range strings.Split(out, "\n") {
-		if strings.Contains(line, "On-call responder") && !strings.Contains(line, "any team") ||
-			strings.Contains(line, "UCR North") && !strings.Contains(line, "ucr-north") {
-			t.Fatalf("keys list line %q:\n%s", line, out)
-		}
-	}
-
 	att := referFall(t, tc, n, nil)
 	id := att + "-d1"
 	if d := getDispatchView(t, tc, n, id); d.ServiceID != "ucr-north" {
@@ -95,7 +76,7 @@ func TestScopedResponderKeyDispatch(t *testing.T) {
 	}
 	accept := fmt.Sprintf(`{"eta":%q}`, clk.Now().Add(40*time.Minute).UTC().Format(time.RFC3339))
 	resp, b := tc.Do(t, n, http.MethodPost, "/v1/dispatches/"+id+"/accept", accept, south)
-	expectProblem(t, resp, b, http.StatusForbidden, problemForbidden, "")
+	expectProblem(t, resp, b, http.StatusForbidden, api.ProblemForbidden, "")
 	if d := getDispatchView(t, tc, n, id); d.AcceptedBy != nil {
 		t.Fatalf("another team's key accepted the dispatch: %+v", d.AcceptedBy)
 	}

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Fetches axe-core (Deque, MPL-2.0), the accessibility engine the reception
 # page's browser tests run, at a pinned version, and checks its hash.
-# Run by `go generate ./cmd/frontdoor` (see web_test.go); needs npm.
+# Run by `go generate ./cmd/frontdoor/internal/api` (see web_test.go); needs npm.
 set -eu
 version=4.14.1
 sum=29348999450cdf2849a8e70b7912fc2da85a849da39c0d0d5394f51d4a9ed95c

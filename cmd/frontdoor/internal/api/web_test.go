@@ -1,4 +1,4 @@
-package web_test
+package api_test
 
 // Browser tests of the reception page: a real headless Chromium, driven by
 // chromedp, against a real in-process cluster (testcluster_test.go). One
@@ -24,6 +24,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node/nodetest"
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -330,7 +332,7 @@ func (tb *tab) checkA11y(screen string) {
 	faults := get(tb, "accessibility check", chromedp.Evaluate[[]string](a11yCheckJS))
 	src, err := axeSource()
 	if err != nil {
-		tb.t.Fatalf("axe-core: %v (go generate ./cmd/frontdoor fetches it)", err)
+		tb.t.Fatalf("axe-core: %v (go generate ./cmd/frontdoor/internal/api fetches it)", err)
 	}
 	if !get(tb, "axe loaded?", chromedp.Evaluate[bool](`typeof window.axe === 'object'`)) {
 		get(tb, "load axe-core", chromedp.Evaluate[bool](src+";\ntrue"))
@@ -345,7 +347,7 @@ func (tb *tab) checkA11y(screen string) {
 // binary with a strict content security policy; unknown files are 404 and
 // the data behind it still needs a key.
 func TestPageServedAndSealed(t *testing.T) {
-	tc := newTestCluster(t, 1)
+	tc := nodetest.New(t, 1)
 	n := tc.Nodes[0]
 	noKey := map[string]string{"Authorization": ""}
 	resp, b := tc.Do(t, n, http.MethodGet, "/", "", noKey)
@@ -359,7 +361,7 @@ func TestPageServedAndSealed(t *testing.T) {
 	if resp, _ := tc.Do(t, n, http.MethodGet, "/", "", map[string]string{"Authorization": "", "If-None-Match": etag}); etag == "" || resp.StatusCode != http.StatusNotModified {
 		t.Fatalf("revalidation with ETag %q: %d", etag, resp.StatusCode)
 	}
-	entries, err := webFiles.ReadDir("web")
+	entries, err := os.ReadDir(filepath.Join("..", "web", "web")) // the page's files, as package web embeds them
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,14 +424,14 @@ func TestReceptionPageWalkIn(t *testing.T) {
 	// ready to check in; checking her in moves her into the queue.
 	nhs111 := tc.Key(t, cluster.RoleNHS111, "NHS 111 Castlegate CAS")
 	resp, b := tc.Do(t, tc.Nodes[0], http.MethodPost, "/v1/attendances", `{"complaint":"sore throat for a week","channel":"nhs111","case_ref":"111-2030-77","expected":true,
-	  "dx":{"code":"Dx06"},"patient":{"given_name":"Grace","family_name":"Obi","postcode":"DY1 1AA"},"context":{"age_years":40}}`, bearerHeader(nhs111))
+	  "dx":{"code":"Dx06"},"patient":{"given_name":"Grace","family_name":"Obi","postcode":"DY1 1AA"},"context":{"age_years":40}}`, nodetest.BearerHeader(nhs111))
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("announce: %d %s", resp.StatusCode, b)
 	}
 	var grace struct {
 		ID string `json:"id"`
 	}
-	decodeJSON(t, b, &grace)
+	nodetest.DecodeJSON(t, b, &grace)
 	watch.waitText("#expected-body", "Grace Obi")
 	watch.checkA11y("queue with an expected patient")
 	watch.do("check in", chromedp.Click(chromedp.CSS("#expected-body button.check-in")))
@@ -625,7 +627,7 @@ func TestReceptionPageWalkIn(t *testing.T) {
 	// Four hours and five minutes later (the next write carries the new
 	// time) everyone still waiting is flagged.
 	clk.set(londonTime(t, "2030-01-07 18:05"))
-	if resp, b := tc.DoRetry(t, tc.Leader(t), http.MethodPost, "/v1/attendances/"+grace.ID+"/status", `{"status":"called"}`, bearerHeader(desk)); resp.StatusCode != http.StatusOK {
+	if resp, b := tc.DoRetry(t, tc.Leader(t), http.MethodPost, "/v1/attendances/"+grace.ID+"/status", `{"status":"called"}`, nodetest.BearerHeader(desk)); resp.StatusCode != http.StatusOK {
 		t.Fatalf("call Grace in: %d %s", resp.StatusCode, b)
 	}
 	watch.waitText("#queue-body", "Over 4 hours")
@@ -834,7 +836,7 @@ func TestReceptionPageRapidResponse(t *testing.T) {
 	// The team's endpoint refuses the next referral for good: an alert
 	// stays until a person at reception acknowledges it.
 	rcv.setStatus("/ucr-north", http.StatusGone)
-	referFall(t, tc, tc.Nodes[0], bearerHeader(call))
+	referFall(t, tc, tc.Nodes[0], nodetest.BearerHeader(call))
 	board.waitText("#alert-count", "(")
 	board.do("alerts", chromedp.Click(chromedp.CSS("#nav-alerts")), board.visible("#alerts-body form"))
 	board.checkA11y("alerts")
@@ -1009,14 +1011,14 @@ func TestReceptionPageSurvivesLeaderChange(t *testing.T) {
 }
 
 // attendanceJSON reads an attendance through the API, as key.
-func attendanceJSON(t *testing.T, tc *testCluster, key, id string) map[string]any {
+func attendanceJSON(t *testing.T, tc *nodetest.Cluster, key, id string) map[string]any {
 	t.Helper()
-	resp, b := tc.DoRetry(t, tc.Leader(t), http.MethodGet, "/v1/attendances/"+id, "", bearerHeader(key))
+	resp, b := tc.DoRetry(t, tc.Leader(t), http.MethodGet, "/v1/attendances/"+id, "", nodetest.BearerHeader(key))
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET attendance %s: %d %s", id, resp.StatusCode, b)
 	}
 	var a map[string]any
-	decodeJSON(t, b, &a)
+	nodetest.DecodeJSON(t, b, &a)
 	return a
 }
 
@@ -1234,7 +1236,7 @@ func TestReceptionPageDeskForm(t *testing.T) {
 	// 20 minutes on (the next write carries the time): the clock has
 	// lapsed, shown in red, and the lapse alert is marked.
 	clk.set(londonTime(t, "2030-01-07 14:20"))
-	if resp, b := tc.DoRetry(t, tc.Leader(t), http.MethodPost, "/v1/attendances", `{"complaint":"a later arrival","patient":{}}`, bearerHeader(desk)); resp.StatusCode != http.StatusCreated {
+	if resp, b := tc.DoRetry(t, tc.Leader(t), http.MethodPost, "/v1/attendances", `{"complaint":"a later arrival","patient":{}}`, nodetest.BearerHeader(desk)); resp.StatusCode != http.StatusCreated {
 		t.Fatalf("a later arrival: %d %s", resp.StatusCode, b)
 	}
 	d.waitJS("clock lapsed", fmt.Sprintf(`(() => { const c = document.querySelector(%q); return !!c && c.classList.contains('clock-lapsed') && c.textContent.includes('Lapsed'); })()`, row+" .clock"))
@@ -1422,7 +1424,7 @@ func TestReceptionPageInfantAgeInWeeks(t *testing.T) {
 // are typed (web/news2.js) is the server's (triage.NEWS2) for every band
 // edge of every parameter, on both SpO2 scales, with and without oxygen.
 func TestPageNEWS2MatchesServer(t *testing.T) {
-	tc := newTestCluster(t, 1)
+	tc := nodetest.New(t, 1)
 	var sets []triage.Observations
 	ip := func(v int) *int { return &v }
 	for _, rr := range []int{8, 9, 11, 12, 20, 21, 24, 25} {
