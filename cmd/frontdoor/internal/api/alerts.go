@@ -9,7 +9,7 @@ import (
 	"github.com/frontdoor-ucc/frontdoor/cluster"
 )
 
-// Alerts (issue 7): a dispatch escalated to ED or a dispatch webhook that
+// Alerts: a dispatch escalated to ED or a dispatch webhook that
 // failed for good. They stay on the list until a person at reception or a
 // clinician acknowledges them.
 

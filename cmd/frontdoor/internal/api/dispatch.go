@@ -16,7 +16,7 @@ import (
 	"github.com/frontdoor-ucc/frontdoor/cluster"
 )
 
-// Rapid response dispatches (issue 7): responders accept or decline, report
+// Rapid response dispatches: responders accept or decline, report
 // en route / on scene / completed, and follow the live feed. Every write is
 // validated here (422, nothing proposed) and again in Apply.
 

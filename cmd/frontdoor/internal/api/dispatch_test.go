@@ -156,7 +156,7 @@ func pointTeamsAt(t *testing.T, tc *nodetest.Cluster, rcv *webhookReceiver, both
 	}
 }
 
-// fallCallBody is issue 7's acceptance 1: an NHS 111 call for an
+// fallCallBody is the rapid response case: an NHS 111 call for an
 // 84-year-old who fell at home and cannot get up, uninjured, sent with the
 // urgent community response disposition (Dx9001, 2 hours).
 const fallCallBody = `{"channel":"nhs111","complaint":"fell at home and cannot get up, no injury",
@@ -260,7 +260,7 @@ func metricFound(t *testing.T, tc *nodetest.Cluster, tn *nodetest.Node, name str
 	return v, true
 }
 
-// TestRapidResponseDispatchEndToEnd is issue 7's acceptance 1 (and 5): the
+// TestRapidResponseDispatchEndToEnd: the
 // fall call is routed to rapid response; the team's receiver gets exactly
 // one signed webhook; the responder accepts with an ETA, is on scene and
 // completes; the 2-hour clock is recorded and the metrics move; a
@@ -439,7 +439,7 @@ func TestRapidResponseDispatchEndToEnd(t *testing.T) {
 	}
 }
 
-// TestDispatchDeliveredByNewLeaderAfterFailover is issue 7's acceptance 2:
+// TestDispatchDeliveredByNewLeaderAfterFailover:
 // the leader dies after the dispatch is committed but before its webhook is
 // delivered (the receiver answers 503 until then); the new leader delivers
 // it with the same webhook-id; the receiver sees it at least once, never
@@ -474,7 +474,7 @@ func TestDispatchDeliveredByNewLeaderAfterFailover(t *testing.T) {
 	}
 }
 
-// TestDispatchEscalations is issue 7's acceptances 3 and 4 in a cluster: a
+// TestDispatchEscalations, in a cluster: a
 // decline goes to the second team; the deadline watcher's early proposal is
 // refused by the FSM (its clock has not passed the deadline); once FSM time
 // passes it, the dispatch escalates to ED with an alert; a receiver

@@ -35,7 +35,7 @@ var fieldDocs = map[string]string{
 	"addressBody.access_notes":       "Key safe, door code, a dog.",
 	"confirmBody.note":               "The clinician's note. On an attendance awaiting_clinician the confirm settles the clinician-first floor: the disposition becomes its then (never below an NHS 111 Dx floor) and is routed.",
 
-	// The practice question (issue 14, logic version 4).
+	// The practice question (from logic version 4).
 	"TriageContext.registered_practice": "Who the person says their GP practice is: an ODS code or a practice name as GET /v1/practices lists them (any case), or \"none\" (no GP, or they do not know). Stored as the ODS code (\"none\" as given; GP registration is offered). Routing sends a GP-level outcome to that practice first when it is open with capacity, the centre's GP service otherwise; a linked patient record's gp_practice wins. An unknown practice is refused (422). From logic version 4.",
 }
 

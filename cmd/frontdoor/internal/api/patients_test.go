@@ -91,8 +91,8 @@ func init() {
 	})
 }
 
-// TestRegistrationAndIdentitySecond is acceptance 2 of the workflow
-// issue, on a 3-node cluster with requests through a follower:
+// TestRegistrationAndIdentitySecond: GP registration and "identity
+// second", on a 3-node cluster with requests through a follower:
 //   - an unregistered walk-in is registered with an in-catchment practice
 //     with an open list (nearest), proposed -> sent -> accepted, and the
 //     practice lands on the patient record;

@@ -25,7 +25,7 @@ type practiceAttendance struct {
 	} `json:"routing"`
 }
 
-// TestRegisteredPracticeRoutesThroughTheAPI is issue 14's practice question
+// TestRegisteredPracticeRoutesThroughTheAPI is the practice question
 // through the cluster: an NHS 111 referral (GP within 6 hours) naming the
 // person's practice as GET /v1/practices lists it is stored with its ODS
 // code and routed to that practice while it is open with capacity; "none"

@@ -16,7 +16,7 @@ import (
 	"github.com/frontdoor-ucc/frontdoor/triage"
 )
 
-// Issue 13 through the API: an unsure person is triaged safely without
+// Uncertainty through the API: an unsure person is triaged safely without
 // being sent to the ED (clinician first), the context that decides (ages in
 // weeks, pregnancy weeks, earlier contacts, where the patient is), and
 // observations that raise at once.
@@ -85,7 +85,7 @@ func statusAt(a *cluster.Attendance, status string) time.Time {
 	return at
 }
 
-// TestClinicianFirstAndContextThroughTheAPI: the issue 13 cases, each with
+// TestClinicianFirstAndContextThroughTheAPI: the uncertainty cases, each with
 // the exact tier, timeframe and Dx it must reach, through the HTTP API of a
 // 3-node cluster on a Monday afternoon.
 func TestClinicianFirstAndContextThroughTheAPI(t *testing.T) {

@@ -1044,7 +1044,7 @@ func jsonAt(v any, path ...any) any {
 }
 
 // TestReceptionPageDeskForm: a walk-in's desk observations are one screen
-// and one request (issue 13). Reception answers every sign by keyboard —
+// and one request. Reception answers every sign by keyboard —
 // Normal, with one "Can't tell" (colour) — and sees "Not normal" on a sign
 // turn the form into an alarm (and back) before sending. The floor is
 // raised at once while the questions go on; the attendance reaches the

@@ -176,7 +176,8 @@ const (
 	utiManBody   = `{"complaint":"burning when peeing","protocol":"urinary-symptoms","patient":{"postcode":"DY1 1AA"},"context":{"age_years":30,"sex":"male"}}`
 )
 
-// TestWorkflowAcceptance1 is issue 6 acceptance 1 on a 3-node cluster.
+// TestWorkflowAcceptance1: the attendance workflow end to end on a 3-node
+// cluster: arrival, triage answers, outcome and routing, the queue.
 func TestWorkflowAcceptance1(t *testing.T) {
 	tc, clk := newClockedCluster(t, 3, mondayAfternoon)
 	desk := nodetest.BearerHeader(tc.Key(t, cluster.RoleReception, "Desk 1"))
@@ -356,7 +357,7 @@ func workflowRouteSamples(t *testing.T, tc *nodetest.Cluster) map[string]sampleF
 	}
 }
 
-// TestWorkflowContention is issue 6 acceptance 3: 20 concurrent NHS 111
+// TestWorkflowContention: 20 concurrent NHS 111
 // bookings (Dx06, GP within 6 hours) for a GP service with 5 slots, sent
 // to different nodes: exactly 5 get it, the others go to their next
 // option, and every node lists the same allocations.
@@ -446,7 +447,7 @@ func TestWorkflowContention(t *testing.T) {
 	}
 }
 
-// TestWorkflowRisingNEWS2 is issue 6 acceptance 4: observations after
+// TestWorkflowRisingNEWS2: observations after
 // routing to a pharmacy raise NEWS2; the attendance is re-routed upward,
 // the pharmacy slot is freed, and the queue shows it; lower observations
 // later never route it down again.
@@ -533,7 +534,7 @@ func stateOf(t *testing.T, tc *nodetest.Cluster) string {
 	return strings.Join(parts, " ")
 }
 
-// TestWorkflowBadInput is issue 6 acceptance 6 for the workflow routes: a
+// TestWorkflowBadInput: bad input to the workflow routes gets a
 // 4xx problem naming the field, and neither the raft index nor the state
 // hash changes.
 func TestWorkflowBadInput(t *testing.T) {
@@ -627,7 +628,7 @@ func TestWorkflowBadInput(t *testing.T) {
 	}
 }
 
-// TestWorkflowQuorumLoss is issue 6 acceptance 7: with 2 of 3 nodes down
+// TestWorkflowQuorumLoss: with 2 of 3 nodes down
 // the survivor still serves the queue, marked stale, and refuses writes
 // with 503.
 func TestWorkflowQuorumLoss(t *testing.T) {
@@ -717,7 +718,7 @@ func TestWorkflowExpectedCheckIn(t *testing.T) {
 }
 
 // TestWorkflowUnnamedCollapseTriagedFirstNamedLater is the workflow half of
-// issue 6 acceptance 2: a collapsed patient with no name is screened and
+// "triage first, identity second": a collapsed patient with no name is screened and
 // sent to a clinician at once; identity follows, and the triage, routing
 // and queue place stay as they were.
 func TestWorkflowUnnamedCollapseTriagedFirstNamedLater(t *testing.T) {
