@@ -20,21 +20,26 @@ import (
 func keyRoutes() []routeRow {
 	return []routeRow{
 		{Method: "GET", Path: "/v1/whoami", Roles: rolesAll, Summary: "The key's holder and role", Handler: (*server).whoami},
-		{Method: "POST", Path: "/v1/keys", Roles: rolesAdmin, Summary: "Create an API key (the secret is shown once)", Body: KeyCreateBody{}, Handler: (*server).createKey},
+		{Method: "POST", Path: "/v1/keys", Roles: rolesAdmin, Summary: "Create an API key (the secret is shown once)", Body: keyCreateBody{}, Handler: (*server).createKey},
 		{Method: "GET", Path: "/v1/keys", Roles: rolesAdmin, Summary: "List API keys (never their secrets)", Query: []string{consistencyQuery}, Handler: (*server).listKeys},
 		{Method: "DELETE", Path: "/v1/keys/:id", Roles: rolesAdmin, Summary: "Revoke an API key", Handler: (*server).revokeKey},
 	}
 }
 
-// KeyCreateBody is the POST /v1/keys body. ServiceID scopes a responder
+// keyCreateBody is the POST /v1/keys body. ServiceID scopes a responder
 // key to one rapid_response team of the directory: it may then accept,
 // decline and update only that team's dispatches. Without it a responder
 // key acts for every team.
-type KeyCreateBody struct {
+type keyCreateBody struct {
 	Name      string `json:"name"`
 	Role      string `json:"role"`
 	ServiceID string `json:"service_id,omitempty"`
 }
+
+// KeyCreateBody is the POST /v1/keys body for clients (`frontdoor keys
+// create`): an alias, so /openapi.json still names the schema
+// keyCreateBody.
+type KeyCreateBody = keyCreateBody
 
 // KeyView is a key as the API shows it: never the hash, and the secret
 // only in the response that created it.
@@ -81,7 +86,7 @@ func (s *server) whoami(c *fiber.Ctx) error {
 // stored).
 func (s *server) createKey(c *fiber.Ctx) error {
 	body := bytes.Clone(c.Body())
-	var req KeyCreateBody
+	var req keyCreateBody
 	if err := decodeStrict(body, &req); err != nil {
 		return err
 	}
