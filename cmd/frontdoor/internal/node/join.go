@@ -30,6 +30,7 @@ type membership struct {
 	client   *http.Client
 }
 
+// ErrJoinRefused: a seed refused the join token; joining does not retry it.
 var ErrJoinRefused = errors.New("join refused")
 
 func (m *membership) run(ctx context.Context, fresh bool) error {
