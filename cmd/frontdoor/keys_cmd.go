@@ -13,8 +13,11 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/frontdoor-ucc/frontdoor/cluster/access"
 	"github.com/spf13/cobra"
+
+	"github.com/frontdoor-ucc/frontdoor/cluster/access"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/api"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node"
 )
 
 // keysClient is what every `frontdoor keys` subcommand needs: the address
@@ -63,8 +66,8 @@ func newKeysCreateCmd() *cobra.Command {
 		Short: "Create a key and print its secret (shown once)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			body, _ := json.Marshal(keyCreateBody{Name: name, Role: role, ServiceID: service})
-			var k keyView
+			body, _ := json.Marshal(api.KeyCreateBody{Name: name, Role: role, ServiceID: service})
+			var k api.KeyView
 			if err := kc.call(cmd.Context(), http.MethodPost, "/v1/keys", body, &k); err != nil {
 				return fmt.Errorf("keys create: %w", err)
 			}
@@ -94,7 +97,7 @@ func newKeysListCmd() *cobra.Command {
 		Short: "List keys: id, holder, role, service scope, created, revoked",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var l keyList
+			var l api.KeyList
 			if err := kc.call(cmd.Context(), http.MethodGet, "/v1/keys", nil, &l); err != nil {
 				return fmt.Errorf("keys list: %w", err)
 			}
@@ -121,7 +124,7 @@ func newKeysRevokeCmd() *cobra.Command {
 		Short: "Revoke a key (its holder gets 401 from then on)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var k keyView
+			var k api.KeyView
 			if err := kc.call(cmd.Context(), http.MethodDelete, "/v1/keys/"+args[0], nil, &k); err != nil {
 				return fmt.Errorf("keys revoke: %w", err)
 			}
@@ -136,7 +139,7 @@ func newKeysRevokeCmd() *cobra.Command {
 // keyScope is the SERVICE column: a responder key's team, "any team" for
 // an unscoped responder key (it may act on every team's dispatches), "-"
 // for other roles.
-func keyScope(k *keyView) string {
+func keyScope(k *api.KeyView) string {
 	switch {
 	case k.ServiceID != "":
 		return k.ServiceID
@@ -151,7 +154,7 @@ func (kc *keysClient) adminKey() (string, error) {
 	if kc.key != "" {
 		return kc.key, nil
 	}
-	k, err := readKeyFile(filepath.Join(kc.dataDir, adminKeyFile))
+	k, err := node.ReadKeyFile(filepath.Join(kc.dataDir, node.AdminKeyFile))
 	if err != nil {
 		return "", fmt.Errorf("no admin key: give --key (or FRONTDOOR_KEY), or --data-dir of the node that wrote admin.key: %w", err)
 	}
@@ -195,7 +198,7 @@ func (kc *keysClient) call(ctx context.Context, method, path string, body []byte
 		return err
 	}
 	if resp.StatusCode/100 != 2 {
-		var p problem
+		var p api.Problem
 		if json.Unmarshal(b, &p) == nil && p.Title != "" {
 			msg := p.Title
 			if p.Detail != "" {

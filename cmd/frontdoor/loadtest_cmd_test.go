@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node/nodetest"
 )
 
 // runRoot runs the command tree in process with args.
@@ -146,13 +148,13 @@ func TestLoadtestSpawnInterrupted(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "loadtest", "--spawn", "3", "--duration", "60s", "--concurrency", "2",
 		"--progress=false", "--temp-dir", tmp)
-	var out syncBuffer
-	var errb syncBuffer
+	var out nodetest.SyncBuffer
+	var errb nodetest.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the load to start", func() error {
+	nodetest.Eventually(t, "the load to start", func() error {
 		if !strings.Contains(errb.String(), "loadtest: create: closed loop") {
 			return fmt.Errorf("stderr so far: %s", errb.String())
 		}

@@ -18,7 +18,39 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/api"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node/nodetest"
 )
+
+// What the process tests read of the HTTP API, as any client sees it (the
+// api package's tests use its own names for the same things).
+const (
+	headerIdempotencyKey = "Idempotency-Key"
+	problemNotAccepted   = "/problems/not-accepted"    // nothing was accepted: safe to retry
+	problemOutcomeUnkown = "/problems/outcome-unknown" // may have committed: retry with the same Idempotency-Key
+)
+
+// created is what the API answers to POST /v1/attendances.
+type created struct {
+	ID        string `json:"id"`
+	Status    string `json:"status"`
+	ArrivedAt string `json:"arrived_at"`
+	Index     uint64 `json:"index"`
+	Patient   struct {
+		NHSNumber string `json:"nhs_number"`
+	} `json:"patient"`
+}
+
+// problemBody is an RFC 9457 body as clients see it.
+type problemBody struct {
+	Type   string            `json:"type"`
+	Title  string            `json:"title"`
+	Status int               `json:"status"`
+	Detail string            `json:"detail"`
+	Errors map[string]string `json:"errors"`
+}
 
 // buildBinary builds cmd/frontdoor into a temp dir.
 func buildBinary(t *testing.T) string {
@@ -135,12 +167,12 @@ func (pc *procCluster) dumpLogs(t *testing.T) {
 func (pc *procCluster) leader(t *testing.T) *proc {
 	t.Helper()
 	var lead *proc
-	eventually(t, "a leader", func() error {
+	nodetest.Eventually(t, "a leader", func() error {
 		for _, p := range pc.procs {
 			if p.cmd == nil {
 				continue
 			}
-			var v clusterView
+			var v api.ClusterView
 			if code, err := pc.get(p, "/v1/cluster", &v); err != nil || code != 200 {
 				continue
 			}
@@ -158,7 +190,7 @@ func (pc *procCluster) leader(t *testing.T) *proc {
 
 func (pc *procCluster) waitReady(t *testing.T, p *proc) {
 	t.Helper()
-	eventually(t, p.id+" ready", func() error {
+	nodetest.Eventually(t, p.id+" ready", func() error {
 		code, err := pc.get(p, "/readyz", nil)
 		if err != nil || code != http.StatusOK {
 			return fmt.Errorf("readyz %d %v", code, err)
@@ -208,7 +240,7 @@ func newProcCluster(t *testing.T, n int) *procCluster {
 	base := t.TempDir()
 	for i := range n {
 		p := &proc{id: fmt.Sprintf("p%d", i+1), dir: filepath.Join(base, fmt.Sprintf("p%d", i+1)),
-			httpAddr: freeAddr(t), raftAddr: freeAddr(t), log: filepath.Join(base, fmt.Sprintf("p%d.log", i+1))}
+			httpAddr: nodetest.FreeAddr(t), raftAddr: nodetest.FreeAddr(t), log: filepath.Join(base, fmt.Sprintf("p%d.log", i+1))}
 		p.args = []string{"serve", "--node-id", p.id, "--data-dir", p.dir, "--http-addr", p.httpAddr,
 			"--raft-addr", p.raftAddr, "--shutdown-timeout", "5s", "--log-level", "warn"}
 		pc.procs = append(pc.procs, p)
@@ -218,16 +250,16 @@ func newProcCluster(t *testing.T, n int) *procCluster {
 	// /readyz can turn 200 before Bootstrap has finished writing the token
 	// file: wait for the whole token.
 	var tok []byte
-	eventually(t, "join token written", func() error {
+	nodetest.Eventually(t, "join token written", func() error {
 		var err error
-		tok, err = os.ReadFile(filepath.Join(pc.procs[0].dir, joinTokenFile))
+		tok, err = os.ReadFile(filepath.Join(pc.procs[0].dir, node.JoinTokenFile))
 		if err == nil && len(strings.TrimSpace(string(tok))) == 0 {
 			err = fmt.Errorf("join token file empty")
 		}
 		return err
 	})
-	eventually(t, "admin key written", func() error {
-		k, err := readKeyFile(filepath.Join(pc.procs[0].dir, adminKeyFile))
+	nodetest.Eventually(t, "admin key written", func() error {
+		k, err := node.ReadKeyFile(filepath.Join(pc.procs[0].dir, node.AdminKeyFile))
 		pc.adminKey = k
 		return err
 	})
@@ -237,8 +269,8 @@ func newProcCluster(t *testing.T, n int) *procCluster {
 		p.env = []string{"FRONTDOOR_JOIN=" + pc.procs[0].httpAddr, "FRONTDOOR_JOIN_TOKEN=" + strings.TrimSpace(string(tok))}
 		pc.start(t, p)
 	}
-	eventually(t, "all voters", func() error {
-		var v clusterView
+	nodetest.Eventually(t, "all voters", func() error {
+		var v api.ClusterView
 		if code, err := pc.get(pc.procs[0], "/v1/cluster", &v); err != nil || code != 200 {
 			return fmt.Errorf("cluster %d %v", code, err)
 		}
@@ -311,7 +343,7 @@ func TestProcessClusterKillLeaderLosesNoAcknowledgedWrite(t *testing.T) {
 		}()
 	}
 	// Kill the leader mid-writes, then restart it from its data dir.
-	eventually(t, "some writes acknowledged", func() error {
+	nodetest.Eventually(t, "some writes acknowledged", func() error {
 		if count.Load() < writers*perWriter/4 {
 			return fmt.Errorf("%d acknowledged", count.Load())
 		}
@@ -320,7 +352,7 @@ func TestProcessClusterKillLeaderLosesNoAcknowledgedWrite(t *testing.T) {
 	victim := pc.leader(t)
 	victim.kill(t)
 	t.Logf("kill -9 leader %s after %d acknowledged writes", victim.id, count.Load())
-	eventually(t, "writes continue after the kill", func() error {
+	nodetest.Eventually(t, "writes continue after the kill", func() error {
 		if count.Load() < writers*perWriter/2 {
 			return fmt.Errorf("%d acknowledged", count.Load())
 		}
@@ -335,7 +367,7 @@ func TestProcessClusterKillLeaderLosesNoAcknowledgedWrite(t *testing.T) {
 	// Every acknowledged write is on every node, the restarted one included.
 	for _, p := range pc.procs {
 		pc.waitReady(t, p)
-		eventually(t, p.id+" has every acknowledged write", func() error {
+		nodetest.Eventually(t, p.id+" has every acknowledged write", func() error {
 			var list struct {
 				Attendances []created `json:"attendances"`
 			}
@@ -376,7 +408,7 @@ func TestProcessClusterKillLeaderLosesNoAcknowledgedWrite(t *testing.T) {
 	// retries with the same key on another node.
 	lead := pc.leader(t)
 	const key7, body7 = "failover-key", `{"complaint":"idempotent across failover"}`
-	var before nodeFigures
+	var before api.NodeFigures
 	if code, err := pc.get(lead, "/v1/cluster/self", &before); err != nil || code != 200 {
 		t.Fatalf("leader figures: %d %v", code, err)
 	}
@@ -389,7 +421,7 @@ func TestProcessClusterKillLeaderLosesNoAcknowledgedWrite(t *testing.T) {
 	// response is written (and if the response won the race, the retry
 	// below must still not make a second attendance).
 	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
-		var now nodeFigures
+		var now api.NodeFigures
 		if code, err := pc.get(lead, "/v1/cluster/self", &now); err == nil && code == 200 && now.LastIndex > before.LastIndex {
 			break
 		}
@@ -404,7 +436,7 @@ func TestProcessClusterKillLeaderLosesNoAcknowledgedWrite(t *testing.T) {
 			break
 		}
 	}
-	eventually(t, "retry with the same key succeeds", func() error {
+	nodetest.Eventually(t, "retry with the same key succeeds", func() error {
 		code, b, err := pc.post(other, key7, body7)
 		if err != nil || code != http.StatusCreated {
 			return fmt.Errorf("%d %v %s", code, err, b)
@@ -442,7 +474,7 @@ func TestProcessClusterKillLeaderLosesNoAcknowledgedWrite(t *testing.T) {
 		t.Fatalf("POST without quorum: %d %v %s", code, err, b)
 	}
 	var p problemBody
-	decodeJSON(t, b, &p)
+	nodetest.DecodeJSON(t, b, &p)
 	t.Logf("without quorum: %d %s", code, b)
 	if p.Type != problemNotAccepted && p.Type != problemOutcomeUnkown {
 		t.Fatalf("problem type %q", p.Type)
@@ -459,7 +491,7 @@ func TestProcessClusterKillLeaderLosesNoAcknowledgedWrite(t *testing.T) {
 	}
 	// Readiness follows once the survivor notices it has no leader (a
 	// heartbeat timeout or so after the last contact).
-	eventually(t, "survivor not ready", func() error {
+	nodetest.Eventually(t, "survivor not ready", func() error {
 		if code, err := pc.get(survivor, "/readyz", nil); err != nil || code != http.StatusServiceUnavailable {
 			return fmt.Errorf("readyz without quorum: %d %v", code, err)
 		}

@@ -15,7 +15,6 @@ const envPrefix = "FRONTDOOR"
 
 // newRootCmd builds the whole command tree. Every call returns a fresh tree
 // (no package-level flag variables), so tests can run commands side by side.
-// Later issues add their commands here (keys, loadtest, backup).
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "frontdoor",
@@ -39,7 +38,7 @@ func newRootCmd() *cobra.Command {
 		newServeCmd(),
 		newStatusCmd(),
 		newVersionCmd(),
-		newKeysCmd(), // keys_cmd.go (workflow issue, helper 6a)
+		newKeysCmd(),
 		newProtocolsCmd(),
 	)
 	return root

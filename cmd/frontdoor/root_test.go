@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node/nodetest"
+
 	"github.com/spf13/cobra"
 )
 
@@ -105,7 +107,7 @@ func TestEnvName(t *testing.T) {
 func TestServeRefusesUnreachableAdvertisedAddress(t *testing.T) {
 	root := newRootCmd()
 	root.SetOut(&bytes.Buffer{})
-	root.SetArgs([]string{"serve", "--data-dir", t.TempDir(), "--http-addr", "0.0.0.0:0", "--raft-addr", freeAddr(t)})
+	root.SetArgs([]string{"serve", "--data-dir", t.TempDir(), "--http-addr", "0.0.0.0:0", "--raft-addr", nodetest.FreeAddr(t)})
 	err := root.Execute()
 	if err == nil || !strings.Contains(err.Error(), "--http-advertise") {
 		t.Fatalf("err = %v, want one asking for --http-advertise", err)

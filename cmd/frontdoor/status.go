@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/api"
 	"github.com/spf13/cobra"
 )
 
@@ -46,14 +47,14 @@ func runStatus(ctx context.Context, addr string, out io.Writer) error {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		return fmt.Errorf("status: %s: %s", resp.Status, strings.TrimSpace(string(b)))
 	}
-	var v clusterView
+	var v api.ClusterView
 	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
 		return fmt.Errorf("status: %w", err)
 	}
 	return printStatus(out, v)
 }
 
-func printStatus(out io.Writer, v clusterView) error {
+func printStatus(out io.Writer, v api.ClusterView) error {
 	leader := v.Leader
 	if leader == "" {
 		leader = "(none known)"

@@ -1,0 +1,161 @@
+// Package api is a frontdoor node's HTTP API on fiber: the route table
+// (routes.go), whose rows carry their handlers, access control by API key
+// and role, RFC 9457 problems, forwarding to the leader, OpenAPI, health
+// and metrics, and one file per resource for the handlers.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
+
+	"github.com/frontdoor-ucc/frontdoor/cluster"
+)
+
+// Store is what the HTTP layer needs from the replicated store
+// (*cluster.Store implements it).
+type Store interface {
+	Propose(ctx context.Context, p cluster.Proposal) (*cluster.Result, error)
+	Read(ctx context.Context, c cluster.Consistency, fn func(v *cluster.View) error) error
+	IsLeader() bool
+	Leader() (cluster.LeaderInfo, bool)
+	Status() cluster.Status
+	AppliedIndex() uint64
+	CommitIndex() uint64
+	Join(ctx context.Context, r cluster.JoinRequest) error
+	Promote(ctx context.Context, id string) error
+	RemoveNode(ctx context.Context, id string) error
+}
+
+// Config is what New needs.
+type Config struct {
+	Store    Store
+	Logger   *slog.Logger
+	Registry prometheus.Registerer // HTTP metrics are registered here
+	Gatherer prometheus.Gatherer   // served on /metrics; nil -> no /metrics route
+	Version  string                // the binary's version, shown in /openapi.json (default "dev")
+	clock    *clockChecker         // tests: a checker of their own; nil -> a fresh one
+
+	// RequestTimeout bounds a proposal or read on this node (default 5s); a
+	// forwarded request gets ForwardTimeout (default RequestTimeout + 2s).
+	RequestTimeout time.Duration
+	ForwardTimeout time.Duration
+	// BodyLimit caps request bodies (default 1 MiB).
+	BodyLimit int
+}
+
+// Server is one node's HTTP API: the fiber app, and the background work
+// its answers rely on (Run).
+type Server struct {
+	*fiber.App
+	clock *clockChecker
+}
+
+// Run checks the peers' clocks every 2 seconds until ctx ends (the figures
+// GET /v1/cluster and /readyz report).
+func (s *Server) Run(ctx context.Context) { s.clock.run(ctx, 2*time.Second) }
+
+// server holds what the route handlers share. Handlers live in one file per
+// resource (attendances.go, cluster.go, health.go, ...); routes.go lists
+// the routes.
+type server struct {
+	store      Store
+	selfID     string // this node's id
+	log        *slog.Logger
+	clock      *clockChecker
+	reqTO      time.Duration
+	fwdTO      time.Duration
+	forwarder  *fasthttp.Client // leader forwarding
+	peers      *http.Client     // short-timeout calls to other members
+	keys       *keyCache        // API key hashes from local state (auth.go)
+	metrics    fiber.Handler    // GET /metrics; nil: not served
+	version    string
+	openAPIDoc func() []byte // the /openapi.json document, built once
+	// complaints: the complaint search index of the protocol set in force
+	complaints complaintIndexes
+}
+
+// New builds the HTTP API of one node.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = 5 * time.Second
+	}
+	if cfg.ForwardTimeout == 0 {
+		cfg.ForwardTimeout = cfg.RequestTimeout + 2*time.Second
+	}
+	if cfg.BodyLimit == 0 {
+		cfg.BodyLimit = 1 << 20
+	}
+	if cfg.Version == "" {
+		cfg.Version = "dev"
+	}
+	s := &server{
+		store:  cfg.Store,
+		selfID: cfg.Store.Status().NodeID,
+		log:    cfg.Logger,
+		clock:  cfg.clock,
+		reqTO:  cfg.RequestTimeout,
+		fwdTO:  cfg.ForwardTimeout,
+		forwarder: &fasthttp.Client{
+			Name:                "frontdoor-forwarder",
+			MaxConnsPerHost:     512,
+			ReadTimeout:         cfg.ForwardTimeout,
+			WriteTimeout:        cfg.ForwardTimeout,
+			MaxIdleConnDuration: 30 * time.Second,
+			// A forwarded POST must not be re-sent by the client library:
+			// only the caller may retry, with its Idempotency-Key.
+			RetryIf: func(*fasthttp.Request) bool { return false },
+		},
+		peers:   &http.Client{Timeout: 750 * time.Millisecond},
+		keys:    newKeyCache(cfg.Store),
+		version: cfg.Version,
+	}
+	s.openAPIDoc = sync.OnceValue(func() []byte { return mustOpenAPI(cfg.Version) })
+	if cfg.Gatherer != nil {
+		s.metrics = metricsHandler(cfg.Gatherer)
+	}
+	if s.clock == nil {
+		s.clock = newClockChecker(cfg.Store, s.peers)
+	}
+	app := fiber.New(fiber.Config{
+		AppName:               "frontdoor",
+		DisableStartupMessage: true,
+		ErrorHandler:          errorHandler(cfg.Logger),
+		BodyLimit:             cfg.BodyLimit,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           60 * time.Second,
+		StrictRouting:         false,
+		CaseSensitive:         true,
+	})
+	if cfg.Registry != nil {
+		app.Use(newHTTPMetrics(cfg.Registry).handler())
+	}
+	app.Use(recover.New())
+
+	// Every route comes from the route table (routes.go), with its access
+	// check in front of its handler; the rows' order is the registration
+	// order.
+	rows := routeTable()
+	for i := range rows {
+		rt := &rows[i]
+		h := rt.Handler
+		handlers := []fiber.Handler{s.authorize(rt), func(c *fiber.Ctx) error { return h(s, c) }}
+		if rt.Method == fiber.MethodGet {
+			app.Get(rt.Path, handlers...) // and HEAD, as fiber does for every GET
+		} else {
+			app.Add(rt.Method, rt.Path, handlers...)
+		}
+	}
+	return &Server{App: app, clock: s.clock}
+}

@@ -1,0 +1,113 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/access"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
+)
+
+// attendanceRoutes are the route table's rows of attendances (routes.go).
+func attendanceRoutes() []routeRow {
+	return []routeRow{
+		{Method: "POST", Path: "/v1/attendances", Roles: rolesFront, Summary: "Record an arrival (walk-in or NHS 111)", Body: care.AttendanceCreate{}, Handler: (*server).createAttendance},
+		{Method: "GET", Path: "/v1/attendances", Roles: []string{access.RoleReception, access.RoleClinician}, Summary: "List attendances by arrival", Query: []string{"status", "limit", consistencyQuery}, Handler: (*server).listAttendances},
+		{Method: "GET", Path: "/v1/attendances/:id", Roles: rolesAll, Summary: "One attendance", Query: []string{consistencyQuery}, Handler: (*server).getAttendance},
+	}
+}
+
+// attendanceBody is an attendance as the API returns it: the record plus
+// the raft index that created it (stable across idempotent replays).
+type attendanceBody struct {
+	*care.Attendance
+	Index uint64 `json:"index"`
+}
+
+func renderAttendance(a *care.Attendance) attendanceBody {
+	return attendanceBody{Attendance: a, Index: a.CreatedIndex}
+}
+
+// createAttendance: POST /v1/attendances -> 201 with the attendance.
+// Input is decoded strictly and validated here (422, nothing proposed); the
+// FSM validates again deterministically.
+func (s *server) createAttendance(c *fiber.Ctx) error {
+	body := bytes.Clone(c.Body())
+	var req care.AttendanceCreate
+	if err := decodeStrict(body, &req); err != nil {
+		return err
+	}
+	// Validate uses routing's NHS number check, like Apply does. What
+	// depends on state (the practice named is in the directory, the
+	// protocol exists and applies) the leader checks after the
+	// Idempotency-Key lookup (care's checkAttendanceCreate).
+	if fields := req.Validate(time.Now()); fields != nil {
+		return invalid("the attendance is not valid", fields)
+	}
+	p, err := proposal(c, care.KindAttendanceCreate, "POST /v1/attendances", body)
+	if err != nil {
+		return err
+	}
+	res, handled, err := s.propose(c, p)
+	if handled || err != nil {
+		return err
+	}
+	var a care.Attendance
+	if err := json.Unmarshal(res.Value, &a); err != nil {
+		return err
+	}
+	c.Location("/v1/attendances/" + a.ID)
+	return c.Status(http.StatusCreated).JSON(renderAttendance(&a))
+}
+
+func (s *server) getAttendance(c *fiber.Ctx) error {
+	id := strings.Clone(c.Params("id"))
+	var a *care.Attendance
+	handled, err := s.read(c, func(v *cluster.View) error {
+		var err error
+		a, err = care.In(v).Attendance(id)
+		return err
+	})
+	if handled || err != nil {
+		return err
+	}
+	return c.JSON(renderAttendance(a))
+}
+
+// attendanceList is the GET /v1/attendances body.
+type attendanceList struct {
+	Attendances []attendanceBody `json:"attendances"`
+}
+
+func (s *server) listAttendances(c *fiber.Ctx) error {
+	q := care.AttendanceQuery{Status: strings.Clone(c.Query("status"))}
+	if l := c.Query("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 0 {
+			return &Problem{Type: problemBadRequest, Title: "Bad request", Status: http.StatusBadRequest,
+				Detail: "limit must be a non-negative integer", Errors: map[string]string{"limit": "not a non-negative integer"}}
+		}
+		q.Limit = n
+	}
+	var list []*care.Attendance
+	handled, err := s.read(c, func(v *cluster.View) error {
+		var err error
+		list, err = care.In(v).Attendances(q)
+		return err
+	})
+	if handled || err != nil {
+		return err
+	}
+	out := attendanceList{Attendances: make([]attendanceBody, 0, len(list))}
+	for _, a := range list {
+		out.Attendances = append(out.Attendances, renderAttendance(a))
+	}
+	return c.JSON(out)
+}

@@ -1,0 +1,312 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/access"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
+)
+
+// Rapid response dispatches: responders accept or decline, report
+// en route / on scene / completed, and follow the live feed. Every write is
+// validated here (422, nothing proposed) and again in Apply.
+
+var (
+	dispatchReaders = []string{access.RoleReception, access.RoleClinician, access.RoleResponder}
+	alertPeople     = []string{access.RoleReception, access.RoleClinician}
+)
+
+// dispatchRoutes are the route table's rows of rapid response dispatches (routes.go).
+func dispatchRoutes() []routeRow {
+	return []routeRow{
+		{Method: "GET", Path: "/v1/dispatches", Roles: dispatchReaders, Summary: "Rapid response dispatches with their 2-hour clock (referral to on scene) and the share on scene within 2 hours", Query: []string{"status", "service_id", "attendance_id", "open", "limit", consistencyQuery}, Handler: (*server).listDispatches},
+		{Method: "GET", Path: "/v1/dispatches/stream", Roles: dispatchReaders, Summary: "Server-Sent Events of every dispatch and alert change (id = <raft index>/<record id>; resumable with Last-Event-ID; ?once=true catches up and ends)", Query: []string{"last_event_id", "once"}, Handler: (*server).streamDispatches},
+		{Method: "GET", Path: "/v1/dispatches/:id", Roles: dispatchReaders, Summary: "One dispatch: patient, access notes, condition group, observations, delivery, timeline, clock", Query: []string{consistencyQuery}, Handler: (*server).getDispatch},
+		{Method: "POST", Path: "/v1/dispatches/:id/accept", Roles: []string{access.RoleResponder}, Summary: "A rapid response team accepts a dispatch with its ETA", Body: dispatchAcceptBody{}, Handler: (*server).acceptDispatch},
+		{Method: "POST", Path: "/v1/dispatches/:id/decline", Roles: []string{access.RoleResponder}, Summary: "A team declines, with a reason: the dispatch escalates to the next eligible team, else ED", Body: dispatchDeclineBody{}, Handler: (*server).declineDispatch},
+		{Method: "POST", Path: "/v1/dispatches/:id/status", Roles: []string{access.RoleResponder}, Summary: "Report en_route, on_scene (stops the 2-hour clock) or completed with an outcome", Body: dispatchStatusBody{}, Handler: (*server).statusDispatch},
+	}
+}
+
+// Request bodies.
+type dispatchAcceptBody struct {
+	ETA time.Time `json:"eta"` // RFC 3339
+}
+
+type dispatchDeclineBody struct {
+	Reason string `json:"reason"`
+}
+
+type dispatchStatusBody struct {
+	Status  string `json:"status"`            // en_route | on_scene | completed
+	Outcome string `json:"outcome,omitempty"` // with completed: stayed_at_home | admitted | referred
+	Note    string `json:"note,omitempty"`
+}
+
+// clockView is the two-hour clock as seen now: met / not_met once on scene,
+// running or breached before.
+type clockView struct {
+	State          string  `json:"state"` // running | breached | met | not_met
+	ElapsedMinutes float64 `json:"elapsed_minutes"`
+}
+
+// dispatchView is a dispatch as the API returns it.
+type dispatchView struct {
+	*care.Dispatch
+	ClockNow clockView `json:"clock_now"`
+}
+
+func renderDispatch(d *care.Dispatch, now time.Time) dispatchView {
+	cv := clockView{}
+	switch {
+	case d.Clock.OnSceneAt != nil:
+		cv.ElapsedMinutes = d.Clock.OnSceneAt.Sub(d.Clock.ReferralAt).Minutes()
+		cv.State = "not_met"
+		if d.Clock.Met != nil && *d.Clock.Met {
+			cv.State = "met"
+		}
+	default:
+		cv.ElapsedMinutes = now.Sub(d.Clock.ReferralAt).Minutes()
+		cv.State = "running"
+		if now.After(d.Clock.TargetAt) {
+			cv.State = "breached"
+		}
+	}
+	cv.ElapsedMinutes = float64(int(cv.ElapsedMinutes*10)) / 10
+	return dispatchView{Dispatch: d, ClockNow: cv}
+}
+
+// dispatchList is the GET /v1/dispatches body: the dispatches and the
+// two-hour standard so far (completed dispatches on scene within 2 hours).
+type dispatchList struct {
+	Dispatches []dispatchView `json:"dispatches"`
+	Clock      struct {
+		Completed       int     `json:"completed"`
+		OnSceneWithin2h int     `json:"on_scene_within_2h"`
+		Ratio           float64 `json:"ratio"`
+		Target          float64 `json:"target"`
+	} `json:"clock"`
+}
+
+func (s *server) listDispatches(c *fiber.Ctx) error {
+	q := care.DispatchQuery{Status: strings.Clone(c.Query("status")), ServiceID: strings.Clone(c.Query("service_id")),
+		AttendanceID: strings.Clone(c.Query("attendance_id"))}
+	switch c.Query("open") {
+	case "", "false":
+	case "true":
+		q.OpenOnly = true
+	default:
+		return badRequest("open must be true or false")
+	}
+	if l := c.Query("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 0 {
+			return &Problem{Type: problemBadRequest, Title: "Bad request", Status: http.StatusBadRequest,
+				Detail: "limit must be a non-negative integer", Errors: map[string]string{"limit": "not a non-negative integer"}}
+		}
+		q.Limit = n
+	}
+	var list []*care.Dispatch
+	var st care.DispatchStats
+	handled, err := s.read(c, func(v *cluster.View) error {
+		var err error
+		if list, err = care.In(v).Dispatches(q); err != nil {
+			return err
+		}
+		st, err = care.In(v).DispatchStats()
+		return err
+	})
+	if handled || err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	var out dispatchList
+	out.Dispatches = make([]dispatchView, 0, len(list))
+	for _, d := range list {
+		out.Dispatches = append(out.Dispatches, renderDispatch(d, now))
+	}
+	out.Clock.Completed, out.Clock.OnSceneWithin2h, out.Clock.Ratio, out.Clock.Target = st.Completed, st.CompletedWithin, st.Ratio(), 0.7
+	return c.JSON(out)
+}
+
+func (s *server) getDispatch(c *fiber.Ctx) error {
+	id := strings.Clone(c.Params("id"))
+	var d *care.Dispatch
+	handled, err := s.read(c, func(v *cluster.View) error {
+		var err error
+		d, err = care.In(v).Dispatch(id)
+		return err
+	})
+	if handled || err != nil {
+		return err
+	}
+	return c.JSON(renderDispatch(d, time.Now().UTC()))
+}
+
+// dispatchCommand proposes a dispatch command and answers with the dispatch.
+func (s *server) dispatchCommand(c *fiber.Ctx, kind cluster.Kind, route string, payload any) error {
+	res, handled, err := s.proposeJSON(c, kind, route, payload)
+	if handled || err != nil {
+		return err
+	}
+	var d care.Dispatch
+	if err := json.Unmarshal(res.Value, &d); err != nil {
+		return err
+	}
+	return c.JSON(renderDispatch(&d, time.Now().UTC()))
+}
+
+func (s *server) acceptDispatch(c *fiber.Ctx) error {
+	var in dispatchAcceptBody
+	if err := decodeStrict(c.Body(), &in); err != nil {
+		return err
+	}
+	cmd := care.DispatchAccept{DispatchID: strings.Clone(c.Params("id")), ETA: in.ETA}
+	if f := cmd.Validate(time.Now()); f != nil {
+		return invalid("the acceptance is not valid", f)
+	}
+	return s.dispatchCommand(c, care.KindDispatchAccept, "POST /v1/dispatches/{id}/accept", &cmd)
+}
+
+func (s *server) declineDispatch(c *fiber.Ctx) error {
+	var in dispatchDeclineBody
+	if err := decodeStrict(c.Body(), &in); err != nil {
+		return err
+	}
+	cmd := care.DispatchDecline{DispatchID: strings.Clone(c.Params("id")), Reason: in.Reason}
+	if f := cmd.Validate(); f != nil {
+		return invalid("the decline is not valid", f)
+	}
+	return s.dispatchCommand(c, care.KindDispatchDecline, "POST /v1/dispatches/{id}/decline", &cmd)
+}
+
+func (s *server) statusDispatch(c *fiber.Ctx) error {
+	var in dispatchStatusBody
+	if err := decodeStrict(c.Body(), &in); err != nil {
+		return err
+	}
+	cmd := care.DispatchStatusChange{DispatchID: strings.Clone(c.Params("id")), Status: in.Status, Outcome: in.Outcome, Note: in.Note}
+	if f := cmd.Validate(); f != nil {
+		return invalid("the status is not valid", f)
+	}
+	return s.dispatchCommand(c, care.KindDispatchStatus, "POST /v1/dispatches/{id}/status", &cmd)
+}
+
+// streamDispatches: GET /v1/dispatches/stream, Server-Sent Events of every
+// dispatch change ("dispatch" events whose data is the dispatch) and alert
+// change ("alert" events: raised, acknowledged). Event ids are
+// "<raft index, 20 digits>/<dispatch or alert id>"; a client reconnecting with
+// Last-Event-ID (or ?last_event_id=) gets every change after it. Without
+// one the stream starts at the current applied index (a "ready" event whose
+// id is that index; a bare index is also accepted as Last-Event-ID).
+// ?once=true sends what is there and ends (catch-up polling). Apply never
+// waits for a reader: changes are records in state, and readers wake on the
+// FSM's applied-index notification.
+func (s *server) streamDispatches(c *fiber.Ctx) error {
+	after, fresh, err := dispatchCursor(c)
+	if err != nil {
+		return err
+	}
+	once := c.Query("once") == "true"
+	store := s.store
+	waiter, _ := store.(applyWaiter)
+	c.Set(fiber.HeaderContentType, "text/event-stream")
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	c.Set(fiber.HeaderConnection, "keep-alive")
+	c.Set("X-Accel-Buffering", "no")
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		// Something at once, so the headers go out even when a resumed
+		// stream has nothing new yet.
+		if _, err := w.WriteString(": connected\n\n"); err != nil {
+			return
+		}
+		end := time.Now().Add(streamMaxLife)
+		for time.Now().Before(end) {
+			var evs []care.DispatchEvent
+			var applied uint64
+			err := store.Read(context.Background(), cluster.ConsistencyStale, func(v *cluster.View) error {
+				var err error
+				if applied, err = v.AppliedIndex(); err != nil {
+					return err
+				}
+				if fresh {
+					return nil
+				}
+				evs, err = care.In(v).DispatchEvents(after, streamBatch)
+				return err
+			})
+			if err != nil {
+				return
+			}
+			if !fresh && cursorIndex(after)+care.DispatchEventWindow < applied {
+				// Events after the cursor may have been pruned: start again.
+				fresh = true
+				fmt.Fprintf(w, "id: %d\nevent: reset\ndata: {\"index\":%d,\"reason\":\"too far behind: reload GET /v1/dispatches\"}\n\n", applied, applied)
+				evs = nil
+			}
+			if fresh {
+				fresh = false
+				after = indexCursor(applied)
+				fmt.Fprintf(w, "id: %d\nevent: ready\ndata: {\"index\":%d}\n\n", applied, applied)
+			}
+			for _, ev := range evs {
+				fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", ev.ID, ev.Type, ev.Data)
+				after = ev.ID
+			}
+			if err := w.Flush(); err != nil {
+				return // the client went away
+			}
+			if len(evs) == streamBatch {
+				continue
+			}
+			// Every event up to applied has been sent: move the cursor there
+			// so an idle reader does not fall behind the pruning window.
+			after = indexCursor(applied)
+			if once {
+				return
+			}
+			if !waitForApply(w, waiter, applied+1, streamKeepAlive) {
+				return
+			}
+		}
+	})
+	return nil
+}
+
+// cursorIndex is the raft index a cursor points at.
+func cursorIndex(cursor string) uint64 {
+	n, _ := strconv.ParseUint(strings.SplitN(cursor, "/", 2)[0], 10, 64)
+	return n
+}
+
+// indexCursor is the stream position just after every event of index.
+func indexCursor(index uint64) string { return fmt.Sprintf("%020d/\xff", index) }
+
+// dispatchCursor reads Last-Event-ID: a dispatch event id, or a bare raft
+// index (the "ready" event's id). fresh is true without one.
+func dispatchCursor(c *fiber.Ctx) (after string, fresh bool, err error) {
+	v := strings.TrimSpace(c.Get("Last-Event-ID"))
+	if v == "" {
+		v = strings.TrimSpace(c.Query("last_event_id"))
+	}
+	if v == "" {
+		return "", true, nil
+	}
+	if n, err := strconv.ParseUint(v, 10, 64); err == nil {
+		return indexCursor(n), false, nil
+	}
+	if err := care.ParseDispatchEventID(v); err != nil {
+		return "", false, badRequest("Last-Event-ID must be a dispatch event id (<index>/<dispatch id>) or a raft index")
+	}
+	return strings.Clone(v), false, nil
+}

@@ -1,0 +1,88 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/frontdoor-ucc/frontdoor/cluster"
+)
+
+// headerIdempotencyKey names a client's retry key; every POST accepts it.
+const headerIdempotencyKey = "Idempotency-Key"
+
+const maxIdempotencyKeyLen = 255
+
+// proposal builds the Proposal for a validated write. body must already be
+// a copy (not fiber's buffer, which is reused after the handler returns).
+func proposal(c *fiber.Ctx, kind cluster.Kind, route string, body []byte) (cluster.Proposal, error) {
+	p := cluster.Proposal{Kind: kind, Actor: actorFor(c), Payload: body}
+	if key := c.Get(headerIdempotencyKey); key != "" {
+		if len(key) > maxIdempotencyKeyLen {
+			return p, invalid("Idempotency-Key too long", map[string]string{headerIdempotencyKey: "at most 255 characters"})
+		}
+		sum := sha256.Sum256(body)
+		p.Idempotency = &cluster.Idempotency{Key: strings.Clone(key), Route: route, BodyHash: hex.EncodeToString(sum[:])}
+	}
+	return p, nil
+}
+
+// proposeJSON proposes payload, encoded as JSON, as a command of kind made
+// by this request (actor, Idempotency-Key over the encoded payload); see
+// propose for res and handled.
+func (s *server) proposeJSON(c *fiber.Ctx, kind cluster.Kind, route string, payload any) (res *cluster.Result, handled bool, err error) {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return nil, false, err
+	}
+	p, err := proposal(c, kind, route, b)
+	if err != nil {
+		return nil, false, err
+	}
+	return s.propose(c, p)
+}
+
+// propose runs a proposal on this node. handled is true when the request was
+// forwarded to the leader and the leader's answer is already in the
+// response; otherwise exactly one of res and err is set.
+func (s *server) propose(c *fiber.Ctx, p cluster.Proposal) (res *cluster.Result, handled bool, err error) {
+	ctx, cancel := context.WithTimeout(c.UserContext(), s.reqTO)
+	defer cancel()
+	res, err = s.store.Propose(ctx, p)
+	switch {
+	case errors.Is(err, cluster.ErrNotLeader):
+		return nil, true, s.forward(c, true)
+	case errors.Is(err, context.DeadlineExceeded):
+		// The entry may be in raft's pipeline: say so, so the client
+		// retries with its key rather than assuming nothing happened.
+		return nil, false, outcomeUnknown("the proposal timed out: " + err.Error())
+	case err != nil:
+		return nil, false, err
+	case res.Err != nil:
+		return nil, false, commandProblem(res.Err)
+	}
+	return res, false, nil
+}
+
+// read runs fn under the request's ?consistency= on this node, or forwards
+// the request to the leader (handled true) when the level needs it.
+func (s *server) read(c *fiber.Ctx, fn func(v *cluster.View) error) (handled bool, err error) {
+	cons, err := cluster.ParseConsistency(strings.Clone(c.Query("consistency")))
+	if err != nil {
+		return false, &Problem{Type: problemBadRequest, Title: "Bad request", Status: http.StatusBadRequest,
+			Detail: err.Error(), Errors: map[string]string{"consistency": "must be stale, leader or linearizable"}}
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), s.reqTO)
+	defer cancel()
+	err = s.store.Read(ctx, cons, fn)
+	if errors.Is(err, cluster.ErrNotLeader) {
+		return true, s.forward(c, false)
+	}
+	return false, err
+}

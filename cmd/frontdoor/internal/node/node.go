@@ -1,0 +1,382 @@
+// Package node starts, joins, seeds and shuts down one frontdoor node: the
+// replicated store (cluster), the HTTP API (api) on its listener, and the
+// background work around them (joining through a seed, the leader's
+// dispatch worker, the clock check of the peers).
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
+	"github.com/frontdoor-ucc/frontdoor/cluster/clinic"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/api"
+)
+
+// Config is everything `frontdoor serve` takes. The fields after LogLevel
+// are hooks for the in-process test cluster (nodetest); serve leaves them
+// zero.
+type Config struct {
+	DataDir         string
+	NodeID          string
+	HTTPAddr        string
+	HTTPAdvertise   string
+	RaftAddr        string
+	RaftAdvertise   string
+	Join            []string
+	JoinToken       string
+	ShutdownTimeout time.Duration
+	LogLevel        string
+	// Version is the binary's version, replicated in the node registry and
+	// shown in /openapi.json (default "dev").
+	Version string
+
+	HTTPListener    net.Listener       // already bound (tests: 127.0.0.1:0)
+	RaftTuning      cluster.RaftTuning // zero -> production defaults
+	Logger          *slog.Logger
+	SkipRaftMetrics bool // cluster.InstallRaftMetrics is once per process
+	JoinRetryMax    time.Duration
+	RequestTimeout  time.Duration
+	Clock           func() time.Time    // proposal stamps (tests: a fixed time of day); nil -> time.Now
+	Dispatch        care.DispatchConfig // the leader-only dispatch worker (tests: fast notifier)
+}
+
+// Files a node keeps in its data dir.
+const (
+	NodeIDFile    = "node-id"
+	JoinTokenFile = "join.token" // written by Bootstrap, or by a joiner from --join-token
+)
+
+// Run runs one node until ctx ends (clean shutdown, nil error) or the
+// node cannot go on (fatal FSM error, join refused, HTTP failure).
+func Run(ctx context.Context, cfg Config, out io.Writer) error {
+	n, err := Start(ctx, cfg, out)
+	if err != nil {
+		return err
+	}
+	cause := n.Wait(ctx)
+	if err := n.Shutdown(); err != nil && cause == nil {
+		cause = err
+	}
+	return cause
+}
+
+// Node is one running frontdoor node: store, HTTP server and the
+// background membership work.
+type Node struct {
+	cfg      Config
+	id       string
+	log      *slog.Logger
+	store    *cluster.Store
+	app      *api.Server
+	ln       net.Listener
+	reg      *prometheus.Registry
+	httpAddr string // advertised
+
+	served   chan error // HTTP server stopped
+	member   chan error // membership work ended (nil: done)
+	stopWork context.CancelFunc
+}
+
+func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// Start opens the store, starts HTTP, and starts bootstrap, join or
+// re-announce as the data dir calls for.
+func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Node, err error) {
+	if cfg.Version == "" {
+		cfg.Version = "dev"
+	}
+	version := cfg.Version
+	log := cfg.Logger
+	if log == nil {
+		if log, err = newLogger(cfg.LogLevel, os.Stderr); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	id, err := loadNodeID(cfg.DataDir, cfg.NodeID)
+	if err != nil {
+		return nil, err
+	}
+	log = log.With("node", id)
+	n := &Node{cfg: cfg, id: id, log: log, served: make(chan error, 1), member: make(chan error, 1)}
+
+	n.ln = cfg.HTTPListener
+	if n.ln == nil {
+		if n.ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			return nil, fmt.Errorf("http listen: %w", err)
+		}
+	}
+	defer func() {
+		if err != nil {
+			n.ln.Close()
+		}
+	}()
+	n.httpAddr = cfg.HTTPAdvertise
+	if n.httpAddr == "" {
+		n.httpAddr = n.ln.Addr().String()
+	}
+	if host, _, herr := net.SplitHostPort(n.httpAddr); herr != nil || host == "" || net.ParseIP(host).IsUnspecified() {
+		return nil, fmt.Errorf("HTTP address %q cannot be reached by other nodes: set --http-advertise", n.httpAddr)
+	}
+
+	n.reg = newRegistry()
+	if !cfg.SkipRaftMetrics {
+		if err := cluster.InstallRaftMetrics(n.reg); err != nil {
+			return nil, fmt.Errorf("raft metrics: %w", err)
+		}
+	}
+	st, err := cluster.New(cluster.Config{
+		NodeID:        id,
+		Dir:           cfg.DataDir,
+		RaftBind:      cfg.RaftAddr,
+		RaftAdvertise: cfg.RaftAdvertise,
+		HTTPAdvertise: n.httpAddr,
+		Version:       version,
+		Logger:        log,
+		Registerer:    n.reg,
+		Raft:          cfg.RaftTuning,
+		Clock:         cfg.Clock,
+		Commands:      clinic.Commands(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	if err := st.Open(ctx); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	n.store = st
+	fresh := !st.HasExistingState()
+
+	n.app = api.New(api.Config{Store: st, Logger: log, Registry: n.reg, Gatherer: n.reg, Version: version,
+		RequestTimeout: cfg.RequestTimeout})
+	go func() { n.served <- n.app.Listener(n.ln) }()
+	workCtx, cancel := context.WithCancel(ctx)
+	n.stopWork = cancel
+	go n.app.Run(workCtx) // the clock check of the peers
+	// The rapid response outbox worker runs while this node leads (dispatch).
+	if err := care.StartDispatch(workCtx, st, n.reg, cfg.Dispatch); err != nil {
+		n.closeAll()
+		return nil, fmt.Errorf("dispatch worker: %w", err)
+	}
+
+	raftAddr := cfg.RaftAdvertise
+	if raftAddr == "" {
+		raftAddr = cfg.RaftAddr
+	}
+	fmt.Fprintf(out, "frontdoor %s: node %s HTTP API listening on http://%s\n", version, id, n.ln.Addr())
+	fmt.Fprintf(out, "frontdoor %s: node %s Raft listening on %s (advertised %s)\n", version, id, cfg.RaftAddr, raftAddr)
+
+	if fresh && len(cfg.Join) == 0 {
+		if _, err := os.Stat(filepath.Join(cfg.DataDir, JoinTokenFile)); err == nil {
+			// A joiner keeps its token before it has any raft state; started
+			// again without --join it must not found a cluster of its own.
+			n.closeAll()
+			return nil, fmt.Errorf("data dir %s has a join token but no raft state: this node was joining a cluster; start it with --join", cfg.DataDir)
+		}
+		info, err := st.Bootstrap(ctx)
+		if err != nil {
+			n.closeAll()
+			return nil, fmt.Errorf("bootstrap: %w", err)
+		}
+		fmt.Fprintf(out, "frontdoor: bootstrapped a new cluster; join token in %s\n", info.JoinTokenPath)
+		// Reference data of a new cluster (seed.go): the first admin key
+		// and the demo directory.
+		if err := bootstrapReferenceData(ctx, st, cfg.DataDir, out); err != nil {
+			n.closeAll()
+			return nil, fmt.Errorf("bootstrap: %w", err)
+		}
+		// The embedded clinical protocols (seed.go).
+		if err := bootstrapProtocols(ctx, st); err != nil {
+			n.closeAll()
+			return nil, fmt.Errorf("bootstrap: %w", err)
+		}
+		n.member <- nil
+		return n, nil
+	}
+	token, err := n.joinToken(fresh)
+	if err != nil {
+		n.closeAll()
+		return nil, err
+	}
+	m := &membership{
+		self: cluster.JoinRequest{ID: id, RaftAddr: raftAddr, HTTPAddr: n.httpAddr, Version: version,
+			LogicVersion: cluster.LogicVersion, Token: token},
+		seeds: cfg.Join, store: st, log: log, retryMax: cfg.JoinRetryMax, out: out,
+	}
+	go func() { n.member <- m.run(workCtx, fresh) }()
+	return n, nil
+}
+
+// joinToken finds the token this node uses to (re-)announce itself: the
+// flag, else the copy in the data dir. A fresh joiner keeps the flag's
+// token in the data dir (0600) so it can re-announce after a restart.
+func (n *Node) joinToken(fresh bool) (string, error) {
+	path := filepath.Join(n.cfg.DataDir, JoinTokenFile)
+	if n.cfg.JoinToken != "" {
+		if fresh {
+			if err := os.WriteFile(path, []byte(n.cfg.JoinToken+"\n"), 0o600); err != nil {
+				return "", fmt.Errorf("keep join token: %w", err)
+			}
+		}
+		return n.cfg.JoinToken, nil
+	}
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if fresh {
+		return "", errors.New("--join needs --join-token (the join.token file in the first node's data dir)")
+	}
+	return "", nil // a restart without a token: no re-announce
+}
+
+// Wait blocks until ctx ends (nil) or the node cannot go on (its error).
+func (n *Node) Wait(ctx context.Context) error {
+	member := n.member
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-n.store.Fatal():
+			return fmt.Errorf("state machine stopped: %w", err)
+		case err := <-n.served:
+			return fmt.Errorf("http server: %w", err)
+		case err := <-member:
+			if err != nil && ctx.Err() == nil {
+				return fmt.Errorf("membership: %w", err)
+			}
+			member = nil
+		}
+	}
+}
+
+// stepDowner is implemented by stores that can hand leadership over
+// without closing.
+type stepDowner interface {
+	StepDown(ctx context.Context) error
+}
+
+// Shutdown: a leader hands leadership over first (when the store can do
+// that on its own), so requests still arriving are forwarded to the new
+// leader; then HTTP stops accepting and in-flight requests get
+// ShutdownTimeout to finish; then the store closes (transferring
+// leadership itself if it still leads) along with raft and Badger.
+func (n *Node) Shutdown() error {
+	n.stopWork()
+	timeout := n.cfg.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	var errs []error
+	if sd, ok := any(n.store).(stepDowner); ok && n.store.IsLeader() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		if err := sd.StepDown(ctx); err != nil {
+			n.log.Warn("leadership transfer before shutdown", "err", err)
+		}
+		cancel()
+	}
+	if err := n.app.ShutdownWithTimeout(timeout); err != nil {
+		// Requests still running (or kept-alive client connections, which
+		// fasthttp waits for) after the grace period are cut off: worth a
+		// warning, not a failed shutdown.
+		n.log.Warn("http shutdown: connections still open after the grace period", "timeout", timeout, "err", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout+10*time.Second)
+	defer cancel()
+	if err := n.store.Close(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("close store: %w", err))
+	}
+	n.log.Info("stopped")
+	return errors.Join(errs...)
+}
+
+// ID is the node's id (kept in its data dir).
+func (n *Node) ID() string { return n.id }
+
+// Store is the node's replicated store.
+func (n *Node) Store() *cluster.Store { return n.store }
+
+// App is the node's HTTP API.
+func (n *Node) App() *fiber.App { return n.app.App }
+
+// Kill stops the node abruptly, as a crash would for raft: no leadership
+// transfer, no HTTP drain, the store killed; the data dir stays for Start
+// to reuse. Tests use it to crash a node.
+func (n *Node) Kill() error {
+	n.stopWork()
+	_ = n.app.ShutdownWithTimeout(0)
+	return n.store.Kill()
+}
+
+// closeAll is shutdown for a node that failed half-way through starting.
+func (n *Node) closeAll() {
+	n.stopWork()
+	_ = n.app.Shutdown()
+	_ = n.store.Close(context.Background())
+}
+
+// loadNodeID returns the node id kept in the data dir, creating it on first
+// start (from the flag, or random). A flag that contradicts the stored id
+// is an error: the data dir belongs to another node.
+func loadNodeID(dir, flag string) (string, error) {
+	path := filepath.Join(dir, NodeIDFile)
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		id := strings.TrimSpace(string(b))
+		if flag != "" && flag != id {
+			return "", fmt.Errorf("--node-id %q: the data dir %s belongs to node %q", flag, dir, id)
+		}
+		return id, nil
+	case !errors.Is(err, os.ErrNotExist):
+		return "", fmt.Errorf("node id: %w", err)
+	}
+	id := flag
+	if id == "" {
+		var r [6]byte
+		if _, err := rand.Read(r[:]); err != nil {
+			return "", err
+		}
+		id = "node-" + hex.EncodeToString(r[:])
+	}
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("node id: %w", err)
+	}
+	return id, nil
+}
+
+// newRegistry is the process's metrics registry: Go runtime, process and
+// build-info collectors; Start adds the cluster's and raft's metrics.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewBuildInfoCollector(),
+	)
+	return reg
+}
