@@ -17,12 +17,12 @@ type Kind string
 // were first applied.
 //
 //	2: idempotency records expire after 24 h (idempotency.go)
-//	3: triage rules 1 and what issue 13 decides: clinician-first floors
+//	3: triage rules 1 and the context that decides: clinician-first floors
 //	   (awaiting_clinician), interim raises, awaiting_address before a
 //	   rapid response, reported earlier contacts, ages in months, weeks or
 //	   days, pregnancy weeks, the NG133 check for Dx-only attendances
 //	   (triage_context.go, clinician_first.go, address.go)
-//	4: care needs decide the service (issue 14): a clinician's override to
+//	4: care needs decide the service: a clinician's override to
 //	   another tier takes that tier's generic care need (workflow.go);
 //	   routing explains in words (routing.RulesWords: the missing care
 //	   need, the gap, the fallback) and the route audit names a gap; the

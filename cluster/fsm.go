@@ -56,7 +56,7 @@ type fatalResult struct{ err error }
 
 var _ raft.BatchingFSM = (*fsm)(nil)
 
-// badgerOptions sizes Badger for a modest on-premise node rather than
+// BadgerOptions sizes Badger for a modest on-premise node rather than
 // Badger's big-server defaults (64 MiB memtables x5, 256 MiB block cache):
 //   - 16 MiB memtables, at most 3 in memory: a few tens of MiB of writes
 //     buffered; our records are small JSON documents.
@@ -73,9 +73,17 @@ var _ raft.BatchingFSM = (*fsm)(nil)
 // log (fsynced by raft-boltdb) holds everything later, so restart resumes
 // from Badger and raft re-sends the rest, which Apply skips or applies. The
 // fsync is paid once per batch of entries (group commit), not per command.
-func badgerOptions(dir string, log *slog.Logger) badger.Options {
+//
+// The load tool's bare raft + Badger baseline opens its store with the same
+// options, so the two are compared like for like. log nil: Badger logs
+// nothing.
+func BadgerOptions(dir string, log *slog.Logger) badger.Options {
+	var l badger.Logger
+	if log != nil {
+		l = badgerLogger{log}
+	}
 	return badger.DefaultOptions(dir).
-		WithLogger(badgerLogger{log}).
+		WithLogger(l).
 		WithSyncWrites(true).
 		WithNumVersionsToKeep(1).
 		WithDetectConflicts(false).
@@ -168,7 +176,7 @@ func writeCurrentGen(dir string, gen int) error {
 
 func openHandle(dir string, gen int, log *slog.Logger) (*dbHandle, error) {
 	p := filepath.Join(dir, genDir(gen))
-	db, err := badger.Open(badgerOptions(p, log))
+	db, err := badger.Open(BadgerOptions(p, log))
 	if err != nil {
 		return nil, fmt.Errorf("open badger %s: %w", p, err)
 	}

@@ -49,8 +49,8 @@ type ChaosReport struct {
 	UnavailableMS float64 `json:"unavailable_ms"`
 }
 
-// FailoverTarget is how soon after a kill writes should be accepted again
-// (issue 9): the report counts the failovers that missed it.
+// FailoverTarget is how soon after a kill writes should be accepted again:
+// the report counts the failovers that missed it.
 const FailoverTarget = 3 * time.Second
 
 // chaos kills and restarts spawned nodes while the load runs, and hears

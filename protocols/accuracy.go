@@ -44,7 +44,7 @@ func (m Mode) Default(q triage.Question) string {
 
 // Effective is the level of care a result means for judging accuracy: a
 // clinician-now floor (a walk-in seen by the centre's clinician at once)
-// counts as ED-level, as the triage issue asks; otherwise the tier.
+// counts as ED-level, as the accuracy measure defines it; otherwise the tier.
 func Effective(r *triage.Result) triage.Tier {
 	if r.ClinicianFirst != nil && r.ClinicianFirst.Stream == triage.StreamClinicianNow {
 		return triage.ED

@@ -71,7 +71,7 @@ func TestOutcomeCareNeedsAreInTheVocabulary(t *testing.T) {
 	}
 }
 
-// TestEveryOutcomeNamesACareNeed: protocol rule 1 of issue 14 — an outcome
+// TestEveryOutcomeNamesACareNeed: the first protocol rule of care needs: an outcome
 // without a care need matches any service of its tier.
 func TestEveryOutcomeNamesACareNeed(t *testing.T) {
 	all := protocolOutcomes(t)

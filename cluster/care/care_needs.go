@@ -9,7 +9,7 @@ import (
 	"github.com/frontdoor-ucc/frontdoor/routing"
 )
 
-// Care needs decide the service, and the practice question (issue 14).
+// Care needs decide the service, and the practice question.
 // Logic version 4 introduced, for commands proposed under it:
 //   - routing explains itself in words (routing.RulesWords): a missing
 //     care need named in words, a dedicated service's care in words, the

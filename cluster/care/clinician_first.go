@@ -10,7 +10,7 @@ import (
 	"github.com/frontdoor-ucc/frontdoor/triage"
 )
 
-// Clinician first (issue 13, logic version 3). An uncertain red-flag answer
+// Clinician first (logic version 3). An uncertain red-flag answer
 // that stays uncertain is resolved by a clinician, not by the ED: the
 // engine's clinician_now floor (a walk-in is seen by the centre's clinician
 // at once, RCEM's 15-minute initial assessment) or clinician_callback (an

@@ -15,7 +15,7 @@ import (
 	"github.com/frontdoor-ucc/frontdoor/triage"
 )
 
-// Rapid response dispatch (issue 7). Routing an attendance to a
+// Rapid response dispatch. Routing an attendance to a
 // rapid_response service creates, in the same Apply, a Dispatch for that
 // team and an outbox entry whose webhook-id is fixed here. Only the leader
 // delivers outbox entries (outbox.go) and records the outcome with another

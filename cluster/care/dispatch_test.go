@@ -63,7 +63,7 @@ func (r *dispatchRun) dispatch(id string) *Dispatch {
 	return d
 }
 
-// fallCall is the NHS 111 referral of issue 7's acceptance 1 as a Dx-only
+// fallCall is an NHS 111 urgent community response referral as a Dx-only
 // attendance: an 84-year-old at home on the floor, uninjured (Dx9001, the
 // 2-hour urgent community response).
 func fallCall() AttendanceCreate {
@@ -98,8 +98,7 @@ func demoWithSouthCovering(t *testing.T) *routing.Directory {
 	return demo
 }
 
-// TestDispatchCreatedWithRoutingAndClockInFSM (issue 7, acceptances 1 and 4
-// at the FSM level): routing to rapid response writes the dispatch and its
+// TestDispatchCreatedWithRoutingAndClockInFSM, at the FSM level: routing to rapid response writes the dispatch and its
 // outbox entry in the same Apply; an escalation before the deadline is
 // refused in FSM time; delivery, acceptance, on scene and completion move it
 // on and the clock is recorded; two replicas applying the same log one entry
@@ -141,7 +140,7 @@ func TestDispatchCreatedWithRoutingAndClockInFSM(t *testing.T) {
 		t.Fatalf("outbox %+v (%v)", e, err)
 	}
 
-	// Acceptance 4: escalation before the deadline (FSM time) is refused.
+	// Escalation before the deadline (FSM time) is refused.
 	res = r.apply(3601+14*60, KindDispatchEscalate, cluster.SystemActor, DispatchEscalate{DispatchID: "A1-d1"})
 	if res.Err == nil || res.Err.Code != cluster.CodeConflict || !strings.Contains(res.Err.Message, ErrDeadlineNotPassed) {
 		t.Fatalf("early escalation: %+v", res.Err)
@@ -232,7 +231,7 @@ func TestDispatchCreatedWithRoutingAndClockInFSM(t *testing.T) {
 	}
 }
 
-// TestDispatchEscalationInFSM (issue 7, acceptance 3 at the FSM level): a
+// TestDispatchEscalationInFSM, at the FSM level: a
 // decline goes to the second team; that team's deadline passing (in FSM
 // time) escalates to ED with an alert; a permanent webhook failure raises
 // an alert and escalates; alerts stay until a person acknowledges them.

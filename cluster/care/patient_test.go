@@ -2,7 +2,6 @@ package care
 
 import (
 	"encoding/json"
-	"reflect"
 	"strings"
 	"testing"
 
@@ -16,10 +15,11 @@ import (
 
 var testDesk = cluster.Actor{ID: "k-desk", Name: "Desk 1", Role: access.RoleReception}
 
-// workflowLog is a log of every command kind helper 6a added, including
-// ones Apply refuses: keys, the demo directory, service changes, patients
-// (one a likely duplicate), a link, registrations and their status steps.
-func workflowLog(t testing.TB) []*raft.Log {
+// referenceLog is a log of the reference-data and patient commands,
+// including ones Apply refuses: keys, the demo directory, service changes,
+// patients (one a likely duplicate), a link, registrations and their status
+// steps. workflowLog (workflow_test.go) is its twin for the workflow.
+func referenceLog(t testing.TB) []*raft.Log {
 	t.Helper()
 	demo, err := routing.DemoDirectory()
 	if err != nil {
@@ -64,33 +64,11 @@ func workflowLog(t testing.TB) []*raft.Log {
 	return logs
 }
 
-// TestWorkflowCommandsAreDeterministic: two replicas applying the same log
+// TestReferenceCommandsAreDeterministic: two replicas applying the same log
 // (one batch vs one entry at a time) reach the same state hash and return
 // the same results, refusals included; the decisions are the expected ones.
-func TestWorkflowCommandsAreDeterministic(t *testing.T) {
-	logs := workflowLog(t)
-	a, b := newTestFSM(t), newTestFSM(t)
-	ra := applyInBatches(a, logs, len(logs))
-	rb := applyInBatches(b, logs, 1)
-	ha, ia := mustHash(t, a)
-	hb, ib := mustHash(t, b)
-	if ha != hb || ia != ib {
-		t.Fatalf("replicas differ: %s@%d vs %s@%d", ha, ia, hb, ib)
-	}
-	var flatA, flatB []*cluster.Result
-	for _, r := range ra {
-		for _, x := range r {
-			flatA = append(flatA, x.([]*cluster.Result)...)
-		}
-	}
-	for _, r := range rb {
-		for _, x := range r {
-			flatB = append(flatB, x.([]*cluster.Result)...)
-		}
-	}
-	if !reflect.DeepEqual(flatA, flatB) {
-		t.Fatal("replicas returned different results")
-	}
+func TestReferenceCommandsAreDeterministic(t *testing.T) {
+	a, flatA := deterministic(t, referenceLog(t), len(referenceLog(t)))
 	wantErr := map[int]string{1: cluster.CodeConflict, 3: cluster.CodeConflict, 4: cluster.CodeConflict, 7: cluster.CodeConflict, 9: cluster.CodeInvalid, 14: cluster.CodeConflict, 18: cluster.CodeConflict}
 	for i, r := range flatA {
 		code := ""
@@ -131,14 +109,9 @@ func TestWorkflowCommandsAreDeterministic(t *testing.T) {
 	}
 }
 
-// TestWorkflowRefusalsChangeNothing: each refused command leaves the data
+// TestReferenceRefusalsChangeNothing: each refused command leaves the data
 // (every key but the applied index and clock) as it was.
-func TestWorkflowRefusalsChangeNothing(t *testing.T) {
-	logs := workflowLog(t)
-	f := newTestFSM(t)
-	applyInBatches(f, logs, len(logs))
-	before := dataHash(t, f)
-	n := len(logs)
+func TestReferenceRefusalsChangeNothing(t *testing.T) {
 	refused := [][]byte{
 		kindEnv(t, access.KindKeyCreate, 9000, testAdmin, access.KeyCreate{Name: "x", Role: "porter", Hash: access.HashKey("z")}, "K9"),
 		kindEnv(t, access.KindKeyCreate, 9000, testDesk, access.KeyCreate{Name: "x", Role: access.RoleAdmin, Hash: access.HashKey("y")}, "K8"),  // not an admin key
@@ -150,13 +123,5 @@ func TestWorkflowRefusalsChangeNothing(t *testing.T) {
 		kindEnv(t, KindRegistrationCreate, 9004, testDesk, RegistrationCreate{AttendanceID: "nope"}, "R9"),
 		kindEnv(t, KindRegistrationStatus, 9005, testDesk, RegistrationStatus{RegistrationID: "R1", Status: "refused", Reason: "x"}),
 	}
-	for i, e := range refused {
-		res := f.ApplyBatch([]*raft.Log{cmdLog(uint64(n+1+i), e)})
-		if r := resultValue(t, res[0]); r.Err == nil {
-			t.Fatalf("command %d was not refused: %s", i, r.Value)
-		}
-	}
-	if after := dataHash(t, f); after != before {
-		t.Fatal("a refused command changed the data")
-	}
+	refusalsChangeNothing(t, referenceLog(t), refused)
 }

@@ -678,7 +678,7 @@ func decide(tx *cluster.Tx, a *Attendance, d *Disposition, why string) error {
 // intensive (never downward), unless a clinician overrides.
 func route(tx *cluster.Tx, a *Attendance, reason string) error {
 	d := a.Triage.Disposition
-	need, err := routing.NeedFromTimeframe(routing.Tier(d.Tier), string(d.Timeframe), d.Dx, d.CareNeeds)
+	need, err := routing.NeedFromTimeframe(routingTier(d.Tier), string(d.Timeframe), d.Dx, d.CareNeeds)
 	if err != nil {
 		return &cluster.CommandError{Code: cluster.CodeConflict, Message: "disposition cannot be routed: " + err.Error()}
 	}
@@ -740,7 +740,7 @@ func withoutOwn(load *routing.Load, a *Attendance) {
 // earliestOpening: when the service routing chose at the minimum tier
 // cannot see the patient now (everything suitable is closed, as at 03:00),
 // the patient goes to the suitable service of that tier that opens first
-// within the timeframe (issue 6, acceptance 1), nearest among those opening
+// within the timeframe, nearest among those opening
 // at the same time. It narrows the timeframe to the shortest one in which
 // that tier still has a suitable service (a binary search over minutes:
 // about a dozen pure Route calls) and takes that decision. Deterministic.
@@ -810,7 +810,7 @@ func applyDecision(tx *cluster.Tx, a *Attendance, need routing.Need, p routing.P
 	return nil
 }
 
-// onRapidResponse is where rapid response dispatch starts (next issue): it
+// onRapidResponse is where rapid response dispatch starts: it
 // is called inside Apply, in the same transaction, whenever an attendance is
 // routed to a rapid_response service. It must stay deterministic: it will
 // write a dispatch record and an outbox entry that the leader's worker

@@ -8,14 +8,14 @@ import (
 	"github.com/frontdoor-ucc/frontdoor/triage"
 )
 
-// The context that decides (issue 13): an age given to the day for
+// The context that decides: an age given to the day for
 // children without a date of birth, pregnancy weeks and the weeks since a
 // birth, and the earlier contacts a patient reports. Logic version 3
 // introduced them; an entry of an older logic version that carries any is
 // refused as the older binary refused it (unknown field or flag).
 
 // logicTriageRules1 is the logic version from which Apply starts sessions
-// under the engine's rules 1 and decides with the issue 13 behaviour:
+// under the engine's rules 1 and decides with logic version 3's behaviour:
 // clinician-first floors, interim raises, awaiting an address, the
 // context fields below.
 const logicTriageRules1 = 3

@@ -594,7 +594,7 @@ func applyAttendanceOverride(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 		if !found {
 			return nil, cluster.Invalid(map[string]string{"service_id": "no such service"})
 		}
-		d.Tier = triage.Tier(svc.Tier)
+		d.Tier = triageTier(svc.Tier)
 	}
 	if in.Tier != "" {
 		d.Tier = in.Tier
@@ -611,14 +611,14 @@ func applyAttendanceOverride(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 	if tx.LogicVersion() >= overrideRetierSince && (tr.Disposition == nil || d.Tier != tr.Disposition.Tier) {
 		// A new tier asks for that tier's kind of care: an ED outcome
 		// moved to a GP needs a GP assessment, not emergency care.
-		d.CareNeeds = routing.RetierCareNeeds(d.CareNeeds, routing.Tier(d.Tier))
+		d.CareNeeds = routing.RetierCareNeeds(d.CareNeeds, routingTier(d.Tier))
 	}
 	tr.Disposition = d
 	tr.Review = ""
 	tr.FloorWaived = true // the clinician's decision replaces the Dx and clinician-now floors
 	a.Overrides = append(a.Overrides, Override{Tier: in.Tier, Timeframe: in.Timeframe, ServiceID: in.ServiceID, Reason: in.Reason,
 		By: tx.Actor(), At: tx.Now(), Index: tx.Index()})
-	need, err := routing.NeedFromTimeframe(routing.Tier(d.Tier), string(d.Timeframe), d.Dx, d.CareNeeds)
+	need, err := routing.NeedFromTimeframe(routingTier(d.Tier), string(d.Timeframe), d.Dx, d.CareNeeds)
 	if err != nil {
 		return nil, cluster.Invalid(map[string]string{"timeframe": err.Error()})
 	}

@@ -60,12 +60,13 @@ func protocolsLoadPayload() protocolset.ProtocolsLoad {
 	return in
 }
 
-// workflowCommandLog is a log exercising every workflow command: protocols
+// workflowLog is a log exercising every workflow command (referenceLog,
+// patient_test.go, is its twin for reference data and patients): protocols
 // and directory at bootstrap, walk-ins triaged and routed, an NHS 111 Dx
 // (mapped and unmapped), observations raising a disposition, a
 // confirmation, an override, status changes, a protocol upload and
 // activation with an attendance pinned to the old version.
-func workflowCommandLog(t testing.TB) []*raft.Log {
+func workflowLog(t testing.TB) []*raft.Log {
 	t.Helper()
 	dir, err := routing.DemoDirectory()
 	if err != nil {
@@ -152,21 +153,7 @@ func pow10(n int) int {
 // replicas however it is batched, and every command succeeded with the
 // expected decisions.
 func TestWorkflowDeterminism(t *testing.T) {
-	logs := workflowCommandLog(t)
-	a, b := newTestFSM(t), newTestFSM(t)
-	resA := applyInBatches(a, logs, 1)
-	applyInBatches(b, logs, 5)
-	ha, ia := mustHash(t, a)
-	hb, ib := mustHash(t, b)
-	if ha != hb || ia != ib {
-		t.Fatalf("replicas differ: %s@%d vs %s@%d", ha, ia, hb, ib)
-	}
-	var flat []*cluster.Result
-	for _, part := range resA {
-		for _, r := range part {
-			flat = append(flat, resultValue(t, r))
-		}
-	}
+	_, flat := deterministic(t, workflowLog(t), 5)
 	for i, r := range flat {
 		if r.Err != nil {
 			t.Fatalf("command %d refused: %v", i+1, r.Err)
@@ -212,11 +199,6 @@ func TestWorkflowDeterminism(t *testing.T) {
 // TestWorkflowRefusalsLeaveStateUnchanged: refused workflow commands give
 // the same CommandError and change no key.
 func TestWorkflowRefusalsLeaveStateUnchanged(t *testing.T) {
-	logs := workflowCommandLog(t)
-	f := newTestFSM(t)
-	applyInBatches(f, logs, len(logs))
-	before := dataHash(t, f)
-	n := len(logs)
 	refused := [][]byte{
 		kindEnv(t, KindAttendanceAnswer, 100, testReception, AttendanceAnswers{AttendanceID: "A5", Answers: []triage.Reply{{Question: "screen.desk_fast", Value: "maybe"}}}),
 		kindEnv(t, KindAttendanceAnswer, 100, testReception, AttendanceAnswers{AttendanceID: "A1", Answers: []triage.Reply{{Question: "screen.desk_fast", Value: "no"}}}),
@@ -230,15 +212,7 @@ func TestWorkflowRefusalsLeaveStateUnchanged(t *testing.T) {
 		kindEnv(t, protocolset.KindProtocolsLoad, 108, bootstrap, protocolsLoadPayload()),
 		kindEnv(t, KindAttendanceCheckIn, 109, testReception, AttendanceCheckIn{AttendanceID: "A6"}), // already checked in
 	}
-	for i, e := range refused {
-		res := f.ApplyBatch([]*raft.Log{cmdLog(uint64(n+1+i), e)})
-		if r := resultValue(t, res[0]); r.Err == nil {
-			t.Fatalf("command %d was not refused: %s", i, r.Value)
-		}
-	}
-	if after := dataHash(t, f); after != before {
-		t.Fatal("a refused workflow command changed the state")
-	}
+	refusalsChangeNothing(t, workflowLog(t), refused)
 }
 
 // TestPreviousContactsCountedInApply: earlier attendances of the same

@@ -291,12 +291,12 @@ func newProcCluster(t *testing.T, n int) *procCluster {
 	return pc
 }
 
-// TestProcessClusterKillLeaderLosesNoAcknowledgedWrite is acceptance 4
-// (kill -9 the leader while writing, restart it; every acknowledged write is
-// on every node), then acceptance 7 (a POST whose leader dies before the
-// response, retried with the same key elsewhere, makes one attendance) and
-// acceptance 5 (two of three stopped: 503 with Retry-After, /readyz 503),
-// and finally that SIGTERM exits 0.
+// TestProcessClusterKillLeaderLosesNoAcknowledgedWrite kills -9 the leader
+// while writing and restarts it (every acknowledged write is on every
+// node); then a POST whose leader dies before the response, retried with
+// the same key elsewhere, makes one attendance; then with two of three
+// stopped a write is 503 with Retry-After and /readyz 503; and finally
+// SIGTERM exits 0.
 func TestProcessClusterKillLeaderLosesNoAcknowledgedWrite(t *testing.T) {
 	pc := newProcCluster(t, 3)
 
@@ -404,7 +404,7 @@ func TestProcessClusterKillLeaderLosesNoAcknowledgedWrite(t *testing.T) {
 		}
 	}
 
-	// Acceptance 7: the leader dies before it can answer; the client
+	// The leader dies before it can answer; the client
 	// retries with the same key on another node.
 	lead := pc.leader(t)
 	const key7, body7 = "failover-key", `{"complaint":"idempotent across failover"}`
@@ -428,7 +428,7 @@ func TestProcessClusterKillLeaderLosesNoAcknowledgedWrite(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	lead.kill(t)
-	t.Logf("acceptance 7: the first POST got status %d (0: no response) before the leader died", <-answered)
+	t.Logf("the first POST got status %d (0: no response) before the leader died", <-answered)
 	var other *proc
 	for _, p := range pc.procs {
 		if p.cmd != nil {
@@ -459,12 +459,12 @@ func TestProcessClusterKillLeaderLosesNoAcknowledgedWrite(t *testing.T) {
 			n7++
 		}
 	}
-	t.Logf("acceptance 7: %d attendance(s) for the key retried after killing %s", n7, lead.id)
+	t.Logf("%d attendance(s) for the key retried after killing %s", n7, lead.id)
 	if n7 != 1 {
 		t.Fatalf("%d attendances for the retried request, want exactly 1", n7)
 	}
 
-	// Acceptance 5: two of three stopped (cleanly: SIGTERM exits 0).
+	// Two of three stopped (cleanly: SIGTERM exits 0).
 	survivor := pc.procs[2]
 	pc.procs[0].term(t)
 	pc.procs[1].term(t)

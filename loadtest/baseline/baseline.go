@@ -16,6 +16,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	frontdoor "github.com/frontdoor-ucc/frontdoor/cluster"
 	"io"
 	"os"
 	"path/filepath"
@@ -179,25 +180,12 @@ func (c *cluster) close() error {
 }
 
 // fsm stores every command under its log index, and the applied index,
-// in one synced Badger transaction per batch, as frontdoor's FSM does.
+// in one synced Badger transaction per batch, as frontdoor's FSM does,
+// with the engine's own Badger options (cluster.BadgerOptions).
 type fsm struct{ db *badger.DB }
 
 func openFSM(dir string) (*fsm, error) {
-	opts := badger.DefaultOptions(dir).
-		WithLogger(nil).
-		WithSyncWrites(true).
-		WithNumVersionsToKeep(1).
-		WithDetectConflicts(false).
-		WithMemTableSize(16 << 20).
-		WithNumMemtables(3).
-		WithNumLevelZeroTables(3).
-		WithNumLevelZeroTablesStall(8).
-		WithBlockCacheSize(32 << 20).
-		WithIndexCacheSize(16 << 20).
-		WithValueLogFileSize(64 << 20).
-		WithValueThreshold(1 << 10).
-		WithNumCompactors(2).
-		WithCompactL0OnClose(false)
+	opts := frontdoor.BadgerOptions(dir, nil)
 	db, err := badger.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("baseline: badger: %w", err)

@@ -78,7 +78,7 @@ func workflowSamples(t *testing.T, tc *nodetest.Cluster) map[string]sampleFunc {
 	return out
 }
 
-// TestEveryRoleAgainstEveryRoute is acceptance 5: for each keyed route of
+// TestEveryRoleAgainstEveryRoute for each keyed route of
 // the route table and each role, an allowed role succeeds (2xx), any other
 // gets a 403 problem, and no key (or an unknown or revoked one) gets a 401
 // problem. Requests alternate between the leader and a follower, so the

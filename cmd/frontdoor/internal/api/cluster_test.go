@@ -20,7 +20,7 @@ import (
 	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node/nodetest"
 )
 
-// TestJoinNeedsTheToken is acceptance 8 at the HTTP level: a join without
+// TestJoinNeedsTheToken at the HTTP level: a join without
 // the token, or with a wrong one, is refused (directly and through a
 // follower); with it the node is added as a non-voter, and a real node that
 // joins is then promoted to voter once caught up.
@@ -129,7 +129,7 @@ func TestRestartKeepsIdentityAndCatchesUp(t *testing.T) {
 	}
 }
 
-// TestQuorumLossAnswers503Promptly is acceptance 5 in-process: with two of
+// TestQuorumLossAnswers503Promptly in-process: with two of
 // three nodes stopped, a write to the survivor is 503 problem+json with
 // Retry-After (the client's 9s timeout bounds "promptly"), and /readyz is 503.
 func TestQuorumLossAnswers503Promptly(t *testing.T) {

@@ -374,7 +374,7 @@ func TestRapidResponseDispatchEndToEnd(t *testing.T) {
 		t.Fatalf("receiver saw %d deliveries of %v", seen, rcv.ids())
 	}
 
-	// Acceptance 5: the stream delivered every change, in order.
+	// The stream delivered every change, in order.
 	var got []sseEvent
 	want := []string{"pending", "notified", "accepted", "en_route", "on_scene", "completed"}
 	timeout := time.After(10 * time.Second)
@@ -512,7 +512,7 @@ func TestDispatchEscalations(t *testing.T) {
 		t.Fatalf("second webhook went to %q", path)
 	}
 
-	// Acceptance 4: the watcher's clock runs ahead; the FSM refuses.
+	// The watcher's clock runs ahead; the FSM refuses.
 	skew.Store(int64(time.Until(d2.AcceptBy) + time.Minute))
 	nodetest.Eventually(t, "an early escalation refused by the FSM", func() error {
 		if v, _ := metricFound(t, tc, tc.Leader(t), `frontdoor_fsm_commands_total{kind="dispatch.escalate",result="error"}`); v < 1 {
@@ -648,8 +648,8 @@ func TestFallCallThroughTriageDispatches(t *testing.T) {
 	}
 }
 
-// TestDispatchRedeliveredWhenLeaderDiesBeforeRecording is acceptance 2's
-// other half: the old leader's webhook reaches the team, but the leader dies
+// TestDispatchRedeliveredWhenLeaderDiesBeforeRecording is the other half
+// of redelivery: the old leader's webhook reaches the team, but the leader dies
 // before it records the delivery; the new leader sends it again with the
 // same webhook-id (the receiver de-duplicates on it), and records it once.
 func TestDispatchRedeliveredWhenLeaderDiesBeforeRecording(t *testing.T) {

@@ -262,7 +262,7 @@ func TestRegistrationAndIdentitySecond(t *testing.T) {
 	post("/v1/attendances/"+c.ID+"/patient", `{"patient_id":"`+priya.ID+`"}`, 409)
 }
 
-// TestPatientBadInputChangesNothing is acceptance 6 for the patient and
+// TestPatientBadInputChangesNothing for the patient and
 // registration routes: a 4xx problem naming the field, on the leader and
 // through a follower, with the raft index and every node's state hash
 // unchanged.

@@ -129,7 +129,7 @@ func TestDirectoryIsReplicatedReferenceData(t *testing.T) {
 	expectProblem(t, resp, b, http.StatusNotFound, api.ProblemNotFound, "")
 }
 
-// TestDirectoryBadInputChangesNothing is acceptance 6 for the reference
+// TestDirectoryBadInputChangesNothing for the reference
 // data routes: each bad request is a 4xx problem naming the field, on the
 // leader and through a follower, and the raft index does not move.
 func TestDirectoryBadInputChangesNothing(t *testing.T) {

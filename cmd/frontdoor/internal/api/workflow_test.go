@@ -178,9 +178,9 @@ const (
 	utiManBody   = `{"complaint":"burning when peeing","protocol":"urinary-symptoms","patient":{"postcode":"DY1 1AA"},"context":{"age_years":30,"sex":"male"}}`
 )
 
-// TestWorkflowAcceptance1: the attendance workflow end to end on a 3-node
+// TestWorkflowEndToEnd: the attendance workflow end to end on a 3-node
 // cluster: arrival, triage answers, outcome and routing, the queue.
-func TestWorkflowAcceptance1(t *testing.T) {
+func TestWorkflowEndToEnd(t *testing.T) {
 	tc, clk := newClockedCluster(t, 3, mondayAfternoon)
 	desk := nodetest.BearerHeader(tc.Key(t, access.RoleReception, "Desk 1"))
 	doc := nodetest.BearerHeader(tc.Key(t, access.RoleClinician, "Dr Patel"))
