@@ -149,6 +149,19 @@ func Run(ctx context.Context, o Options, env Env) (*Report, error) {
 		}
 	}
 
+	var prof *profiler
+	if o.ProfileDir != "" {
+		var err error
+		if prof, err = newProfiler(o.ProfileDir, o.Workload, key, targets); err != nil {
+			return nil, err
+		}
+		d := o.Duration
+		if d == 0 {
+			d = maxCPUProfile
+		}
+		prof.startCPU(ctx, d)
+	}
+
 	fmt.Fprintf(env.Log, "loadtest: %s: %s against %s\n", o.Workload, rep.Mode, rep.Target)
 	res := runLoad(ctx, cfg)
 	stopBG()
@@ -161,6 +174,9 @@ func Run(ctx context.Context, o Options, env Env) (*Report, error) {
 	}
 	if cl != nil {
 		rep.Nodes = cl.Usage(time.Now())
+	}
+	if prof != nil {
+		rep.Profiles, rep.ProfileErrors = prof.finish(ctx)
 	}
 	if ch != nil {
 		rep.Chaos = ch.report()

@@ -42,6 +42,10 @@ type Options struct {
 
 	Baseline bool
 
+	// ProfileDir (--profile) receives each node's CPU, heap and allocation
+	// profiles of the run; it needs an administrator's key.
+	ProfileDir string
+
 	Progress bool // progress line on stderr
 }
 

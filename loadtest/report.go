@@ -33,6 +33,11 @@ type Report struct {
 	Acked     int               `json:"acknowledged_writes"`
 	Abandoned map[string]uint64 `json:"-"`
 
+	// Profiles are the pprof files written (--profile), ProfileErrors the
+	// profiles that could not be taken.
+	Profiles      []string `json:"profiles,omitempty"`
+	ProfileErrors []string `json:"profile_errors,omitempty"`
+
 	Problem string `json:"problem,omitempty"` // why the run stopped early
 }
 
@@ -125,6 +130,15 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if errLines == 0 {
 		b.WriteString("\nerrors: none\n")
+	}
+	if len(r.Profiles) > 0 || len(r.ProfileErrors) > 0 {
+		fmt.Fprintf(&b, "\nprofiles (go tool pprof FILE): %d written\n", len(r.Profiles))
+		for _, f := range r.Profiles {
+			fmt.Fprintf(&b, "  %s\n", f)
+		}
+		for _, e := range r.ProfileErrors {
+			fmt.Fprintf(&b, "  not taken: %s\n", e)
+		}
 	}
 
 	if len(r.Nodes) > 0 {

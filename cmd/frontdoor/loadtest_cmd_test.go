@@ -105,6 +105,10 @@ func TestLoadtestSpawnEndToEnd(t *testing.T) {
 			defer cancel()
 			tmp := t.TempDir()
 			args := append([]string{"loadtest", "--spawn", "3", "--progress=false", "--temp-dir", tmp}, c.args...)
+			profiles := t.TempDir()
+			if c.name == "mix" {
+				args = append(args, "--profile", profiles)
+			}
 			cmd := exec.CommandContext(ctx, bin, args...)
 			var out, errb bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &errb
@@ -126,6 +130,19 @@ func TestLoadtestSpawnEndToEnd(t *testing.T) {
 			}
 			if m := regexp.MustCompile(`acknowledged writes: (\d+)\n`).FindStringSubmatch(report); m == nil || m[1] == "0" {
 				t.Errorf("no write acknowledged: %v", m)
+			}
+			if c.name == "mix" {
+				// --profile: each node's CPU profile of the run, heap and
+				// allocations, in pprof's gzipped format.
+				names, _ := filepath.Glob(filepath.Join(profiles, "mix-*.pprof"))
+				if len(names) != 9 || !strings.Contains(report, "profiles (go tool pprof FILE): 9 written") {
+					t.Errorf("profiles written: %v", names)
+				}
+				for _, n := range names {
+					if b, err := os.ReadFile(n); err != nil || !bytes.HasPrefix(b, []byte{0x1f, 0x8b}) {
+						t.Errorf("%s is not a pprof profile (%d bytes, %v)", n, len(b), err)
+					}
+				}
 			}
 			// The spawned cluster is gone: nothing left in the temp dir.
 			if left, _ := exec.Command("find", tmp, "-mindepth", "1").Output(); len(left) > 0 {

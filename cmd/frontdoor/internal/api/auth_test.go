@@ -41,9 +41,10 @@ func routeSamples(t *testing.T, tc *nodetest.Cluster) map[string]sampleFunc {
 		return func(*testing.T) (string, string) { return path, body }
 	}
 	m := map[string]sampleFunc{
-		"GET /v1/whoami": static("/v1/whoami", ""),
-		"POST /v1/keys":  static("/v1/keys", `{"name":"Sample","role":"reception"}`),
-		"GET /v1/keys":   static("/v1/keys", ""),
+		"GET /v1/whoami":            static("/v1/whoami", ""),
+		"GET /debug/pprof/:profile": static("/debug/pprof/heap", ""),
+		"POST /v1/keys":             static("/v1/keys", `{"name":"Sample","role":"reception"}`),
+		"GET /v1/keys":              static("/v1/keys", ""),
 		"DELETE /v1/keys/:id": func(t *testing.T) (string, string) {
 			resp, b := tc.Do(t, tc.Leader(t), http.MethodPost, "/v1/keys", `{"name":"Victim","role":"responder"}`, nil)
 			if resp.StatusCode != http.StatusCreated {

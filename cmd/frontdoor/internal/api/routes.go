@@ -26,7 +26,7 @@ import (
 // literal path such as /v1/dispatches/stream comes before /v1/dispatches/:id).
 // Admin may call every keyed route without being listed.
 
-// access says how a route is protected.
+// routeAccess says how a route is protected.
 type routeAccess int
 
 const (
@@ -68,6 +68,7 @@ const consistencyQuery = "consistency"
 func routeTable() []routeRow {
 	rows := slices.Concat(
 		healthRoutes(), // health, readiness, metrics
+		profileRoutes(),
 		openAPIRoutes(),
 		clusterRoutes(),
 		keyRoutes(),     // access

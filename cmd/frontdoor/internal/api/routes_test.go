@@ -47,7 +47,7 @@ func TestRoleTableMarkdown(t *testing.T) {
 	}
 	_, rest, found := strings.Cut(string(readme), roleTableBegin+"\n")
 	if !found {
-		t.Logf("README.md has no %s block yet: paste /work/notes/roles-table.md (regenerate with FRONTDOOR_WRITE_ROLE_TABLE=<file> go test -run TestRoleTableMarkdown)", roleTableBegin)
+		t.Logf("README.md has no %s block yet: generate it with FRONTDOOR_WRITE_ROLE_TABLE=<file> go test -run TestRoleTableMarkdown and paste it", roleTableBegin)
 		return
 	}
 	inREADME, _, _ := strings.Cut(rest, roleTableEnd)
