@@ -65,13 +65,13 @@ func routeSamples(t *testing.T, tc *nodetest.Cluster) map[string]sampleFunc {
 	return m
 }
 
-// workflowSamples is where later routes add their samples (filled in by
-// the files that add the routes; see services_test.go, patients_test.go).
-var workflowSampleHooks []func(t *testing.T, tc *nodetest.Cluster) map[string]sampleFunc
-
+// workflowSamples gathers the sample requests each resource's test file
+// gives for its routes.
 func workflowSamples(t *testing.T, tc *nodetest.Cluster) map[string]sampleFunc {
 	out := map[string]sampleFunc{}
-	for _, h := range workflowSampleHooks {
+	for _, h := range []func(t *testing.T, tc *nodetest.Cluster) map[string]sampleFunc{
+		serviceRouteSamples, patientRouteSamples, dispatchRouteSamples, workflowRouteSamples,
+	} {
 		for k, f := range h(t, tc) {
 			out[k] = f
 		}

@@ -578,46 +578,45 @@ func TestDispatchEscalations(t *testing.T) {
 
 // Sample requests for the role x route test (auth_test.go): each call makes
 // its own dispatch (the UCR team points at a local receiver).
-func init() {
-	workflowSampleHooks = append(workflowSampleHooks, func(t *testing.T, tc *nodetest.Cluster) map[string]sampleFunc {
-		rcv := newWebhookReceiver(t)
-		pointTeamsAt(t, tc, rcv, false)
-		static := func(path, body string) sampleFunc {
-			return func(*testing.T) (string, string) { return path, body }
+// dispatchRouteSamples are sample requests for its routes (routeSamples, auth_test.go).
+func dispatchRouteSamples(t *testing.T, tc *nodetest.Cluster) map[string]sampleFunc {
+	rcv := newWebhookReceiver(t)
+	pointTeamsAt(t, tc, rcv, false)
+	static := func(path, body string) sampleFunc {
+		return func(*testing.T) (string, string) { return path, body }
+	}
+	eta := func() string { return `{"eta":"` + time.Now().Add(30*time.Minute).UTC().Format(time.RFC3339) + `"}` }
+	fresh := func(t *testing.T) string { return referFall(t, tc, tc.Leader(t), nil) + "-d1" }
+	accepted := func(t *testing.T) string {
+		id := fresh(t)
+		if resp, b := tc.Do(t, tc.Leader(t), http.MethodPost, "/v1/dispatches/"+id+"/accept", eta(), nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("accept: %d %s", resp.StatusCode, b)
 		}
-		eta := func() string { return `{"eta":"` + time.Now().Add(30*time.Minute).UTC().Format(time.RFC3339) + `"}` }
-		fresh := func(t *testing.T) string { return referFall(t, tc, tc.Leader(t), nil) + "-d1" }
-		accepted := func(t *testing.T) string {
+		return id
+	}
+	first := fresh(t)
+	return map[string]sampleFunc{
+		"GET /v1/dispatches":        static("/v1/dispatches?open=true", ""),
+		"GET /v1/dispatches/stream": static("/v1/dispatches/stream?once=true&last_event_id=0", ""),
+		"GET /v1/dispatches/:id":    static("/v1/dispatches/"+first, ""),
+		"POST /v1/dispatches/:id/accept": func(t *testing.T) (string, string) {
+			return "/v1/dispatches/" + fresh(t) + "/accept", eta()
+		},
+		"POST /v1/dispatches/:id/decline": func(t *testing.T) (string, string) {
+			return "/v1/dispatches/" + fresh(t) + "/decline", `{"reason":"no crew"}`
+		},
+		"POST /v1/dispatches/:id/status": func(t *testing.T) (string, string) {
+			return "/v1/dispatches/" + accepted(t) + "/status", `{"status":"en_route"}`
+		},
+		"GET /v1/alerts": static("/v1/alerts?all=true", ""),
+		"POST /v1/alerts/:id/ack": func(t *testing.T) (string, string) {
 			id := fresh(t)
-			if resp, b := tc.Do(t, tc.Leader(t), http.MethodPost, "/v1/dispatches/"+id+"/accept", eta(), nil); resp.StatusCode != http.StatusOK {
-				t.Fatalf("accept: %d %s", resp.StatusCode, b)
+			if resp, b := tc.Do(t, tc.Leader(t), http.MethodPost, "/v1/dispatches/"+id+"/decline", `{"reason":"no crew"}`, nil); resp.StatusCode != http.StatusOK {
+				t.Fatalf("decline: %d %s", resp.StatusCode, b)
 			}
-			return id
-		}
-		first := fresh(t)
-		return map[string]sampleFunc{
-			"GET /v1/dispatches":        static("/v1/dispatches?open=true", ""),
-			"GET /v1/dispatches/stream": static("/v1/dispatches/stream?once=true&last_event_id=0", ""),
-			"GET /v1/dispatches/:id":    static("/v1/dispatches/"+first, ""),
-			"POST /v1/dispatches/:id/accept": func(t *testing.T) (string, string) {
-				return "/v1/dispatches/" + fresh(t) + "/accept", eta()
-			},
-			"POST /v1/dispatches/:id/decline": func(t *testing.T) (string, string) {
-				return "/v1/dispatches/" + fresh(t) + "/decline", `{"reason":"no crew"}`
-			},
-			"POST /v1/dispatches/:id/status": func(t *testing.T) (string, string) {
-				return "/v1/dispatches/" + accepted(t) + "/status", `{"status":"en_route"}`
-			},
-			"GET /v1/alerts": static("/v1/alerts?all=true", ""),
-			"POST /v1/alerts/:id/ack": func(t *testing.T) (string, string) {
-				id := fresh(t)
-				if resp, b := tc.Do(t, tc.Leader(t), http.MethodPost, "/v1/dispatches/"+id+"/decline", `{"reason":"no crew"}`, nil); resp.StatusCode != http.StatusOK {
-					t.Fatalf("decline: %d %s", resp.StatusCode, b)
-				}
-				return "/v1/alerts/al_" + id + "_escalated_to_ed/ack", `{"note":"seen"}`
-			},
-		}
-	})
+			return "/v1/alerts/al_" + id + "_escalated_to_ed/ack", `{"note":"seen"}`
+		},
+	}
 }
 
 // TestFallCallThroughTriageDispatches: the same NHS 111 call triaged with

@@ -64,32 +64,31 @@ func fixtureRegistration(t *testing.T, tc *nodetest.Cluster) care.RegistrationRe
 	return r
 }
 
-func init() {
-	workflowSampleHooks = append(workflowSampleHooks, func(t *testing.T, tc *nodetest.Cluster) map[string]sampleFunc {
-		pat := fixturePatient(t, tc)
-		reg := fixtureRegistration(t, tc)
-		return map[string]sampleFunc{
-			"POST /v1/patients": func(*testing.T) (string, string) {
-				n := fixtureSeq.Add(1)
-				return "/v1/patients", fmt.Sprintf(`{"given_name":"Role","family_name":"Sample%d","date_of_birth":"1970-02-03","confirm_new":true}`, n)
-			},
-			"GET /v1/patients":     func(*testing.T) (string, string) { return "/v1/patients?family_name=" + pat.FamilyName, "" },
-			"GET /v1/patients/:id": func(*testing.T) (string, string) { return "/v1/patients/" + pat.ID, "" },
-			"POST /v1/attendances/:id/patient": func(t *testing.T) (string, string) {
-				return "/v1/attendances/" + newAttendance(t, tc, `{"complaint":"x"}`) + "/patient", `{"patient_id":"` + pat.ID + `"}`
-			},
-			"POST /v1/attendances/:id/registration": func(t *testing.T) (string, string) {
-				a := newAttendance(t, tc, `{"complaint":"x"}`)
-				link(t, tc, a, fixturePatient(t, tc).ID)
-				return "/v1/attendances/" + a + "/registration", `{"consent":true}`
-			},
-			"GET /v1/registrations":     func(*testing.T) (string, string) { return "/v1/registrations?status=proposed", "" },
-			"GET /v1/registrations/:id": func(*testing.T) (string, string) { return "/v1/registrations/" + reg.ID, "" },
-			"POST /v1/registrations/:id/status": func(t *testing.T) (string, string) {
-				return "/v1/registrations/" + fixtureRegistration(t, tc).ID + "/status", `{"status":"sent"}`
-			},
-		}
-	})
+// patientRouteSamples are sample requests for its routes (routeSamples, auth_test.go).
+func patientRouteSamples(t *testing.T, tc *nodetest.Cluster) map[string]sampleFunc {
+	pat := fixturePatient(t, tc)
+	reg := fixtureRegistration(t, tc)
+	return map[string]sampleFunc{
+		"POST /v1/patients": func(*testing.T) (string, string) {
+			n := fixtureSeq.Add(1)
+			return "/v1/patients", fmt.Sprintf(`{"given_name":"Role","family_name":"Sample%d","date_of_birth":"1970-02-03","confirm_new":true}`, n)
+		},
+		"GET /v1/patients":     func(*testing.T) (string, string) { return "/v1/patients?family_name=" + pat.FamilyName, "" },
+		"GET /v1/patients/:id": func(*testing.T) (string, string) { return "/v1/patients/" + pat.ID, "" },
+		"POST /v1/attendances/:id/patient": func(t *testing.T) (string, string) {
+			return "/v1/attendances/" + newAttendance(t, tc, `{"complaint":"x"}`) + "/patient", `{"patient_id":"` + pat.ID + `"}`
+		},
+		"POST /v1/attendances/:id/registration": func(t *testing.T) (string, string) {
+			a := newAttendance(t, tc, `{"complaint":"x"}`)
+			link(t, tc, a, fixturePatient(t, tc).ID)
+			return "/v1/attendances/" + a + "/registration", `{"consent":true}`
+		},
+		"GET /v1/registrations":     func(*testing.T) (string, string) { return "/v1/registrations?status=proposed", "" },
+		"GET /v1/registrations/:id": func(*testing.T) (string, string) { return "/v1/registrations/" + reg.ID, "" },
+		"POST /v1/registrations/:id/status": func(t *testing.T) (string, string) {
+			return "/v1/registrations/" + fixtureRegistration(t, tc).ID + "/status", `{"status":"sent"}`
+		},
+	}
 }
 
 // TestRegistrationAndIdentitySecond: GP registration and "identity

@@ -13,24 +13,23 @@ import (
 	"github.com/frontdoor-ucc/frontdoor/routing"
 )
 
-func init() {
-	workflowSampleHooks = append(workflowSampleHooks, func(t *testing.T, tc *nodetest.Cluster) map[string]sampleFunc {
-		static := func(path, body string) sampleFunc {
-			return func(*testing.T) (string, string) { return path, body }
-		}
-		_, svc := tc.Do(t, tc.Leader(t), http.MethodGet, "/v1/services/ph-high-street", "", nil)
-		return map[string]sampleFunc{
-			"GET /v1/directory":                static("/v1/directory", ""),
-			"PUT /v1/directory/bank-holidays":  static("/v1/directory/bank-holidays", `{"dates":["2026-12-29"]}`),
-			"GET /v1/services":                 static("/v1/services?tier=gp", ""),
-			"GET /v1/services/:id":             static("/v1/services/ph-high-street", ""),
-			"PUT /v1/services/:id":             static("/v1/services/ph-high-street", string(svc)),
-			"POST /v1/services/:id/status":     static("/v1/services/ph-high-street/status", `{"status":"amber","note":"one pharmacist off sick"}`),
-			"POST /v1/services/:id/exceptions": static("/v1/services/ph-high-street/exceptions", `{"date":"2026-12-24","sessions":[{"start":"09:00","end":"13:00","slots":4}],"note":"Christmas Eve"}`),
-			"GET /v1/services/:id/allocations": static("/v1/services/ph-high-street/allocations", ""),
-			"GET /v1/practices":                static("/v1/practices", ""),
-		}
-	})
+// serviceRouteSamples are sample requests for its routes (routeSamples, auth_test.go).
+func serviceRouteSamples(t *testing.T, tc *nodetest.Cluster) map[string]sampleFunc {
+	static := func(path, body string) sampleFunc {
+		return func(*testing.T) (string, string) { return path, body }
+	}
+	_, svc := tc.Do(t, tc.Leader(t), http.MethodGet, "/v1/services/ph-high-street", "", nil)
+	return map[string]sampleFunc{
+		"GET /v1/directory":                static("/v1/directory", ""),
+		"PUT /v1/directory/bank-holidays":  static("/v1/directory/bank-holidays", `{"dates":["2026-12-29"]}`),
+		"GET /v1/services":                 static("/v1/services?tier=gp", ""),
+		"GET /v1/services/:id":             static("/v1/services/ph-high-street", ""),
+		"PUT /v1/services/:id":             static("/v1/services/ph-high-street", string(svc)),
+		"POST /v1/services/:id/status":     static("/v1/services/ph-high-street/status", `{"status":"amber","note":"one pharmacist off sick"}`),
+		"POST /v1/services/:id/exceptions": static("/v1/services/ph-high-street/exceptions", `{"date":"2026-12-24","sessions":[{"start":"09:00","end":"13:00","slots":4}],"note":"Christmas Eve"}`),
+		"GET /v1/services/:id/allocations": static("/v1/services/ph-high-street/allocations", ""),
+		"GET /v1/practices":                static("/v1/practices", ""),
+	}
 }
 
 // TestDirectoryIsReplicatedReferenceData: the demo directory enters the

@@ -280,7 +280,6 @@ func TestWorkflowEndToEnd(t *testing.T) {
 // The workflow routes' sample requests for the role x route test
 // (auth_test.go): each returns a request an allowed role can make
 // successfully, creating a fresh attendance where the request consumes it.
-func init() { workflowSampleHooks = append(workflowSampleHooks, workflowRouteSamples) }
 
 var sampleVersion atomic.Int64
 
