@@ -155,6 +155,9 @@ func (f *fsm) close() error {
 	case <-time.After(10 * time.Second):
 		f.log.Warn("closing badger with a reader still open")
 	}
+	if err := h.db.Sync(); err != nil {
+		f.log.Warn("closing badger: sync", "err", err)
+	}
 	return h.db.Close()
 }
 

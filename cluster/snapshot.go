@@ -37,6 +37,12 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Once the snapshot is persisted raft may drop the log up to its
+	// index: everything applied so far must be durable first (BadgerOptions).
+	if err := h.db.Sync(); err != nil {
+		h.release()
+		return nil, fmt.Errorf("snapshot: sync the state: %w", err)
+	}
 	txn := h.db.NewTransaction(false)
 	applied, _, err := readMeta(txn)
 	if err != nil {
@@ -120,6 +126,11 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		_ = nh.db.Close()
 		_ = os.RemoveAll(nh.dir)
 		return fmt.Errorf("restore: %w", err)
+	}
+	if err := nh.db.Sync(); err != nil {
+		_ = nh.db.Close()
+		_ = os.RemoveAll(nh.dir)
+		return fmt.Errorf("restore: sync: %w", err)
 	}
 	if err := writeCurrentGen(f.dir, gen); err != nil {
 		_ = nh.db.Close()

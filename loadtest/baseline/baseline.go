@@ -2,13 +2,15 @@
 // bare 3-node hashicorp/raft cluster in one process, on loopback TCP, with
 // raft-boltdb/v2 log and stable stores (fsync per append) and a Badger v4
 // state machine that writes each command and the applied index in one
-// synced transaction per batch. It is what frontdoor's write path would
+// transaction per batch, with frontdoor's own Badger options (so its
+// durability is frontdoor's: cluster.BadgerOptions). It is what frontdoor's write path would
 // cost with nothing of frontdoor in it (no HTTP, JSON, validation,
 // idempotency or audit), measured on the same machine and disks in the same
 // run; only the ratio between the two means anything on a noisy machine.
 //
-// It links raft and Badger directly and nothing of the project's cluster
-// package, so it measures the libraries, not our use of them.
+// It links raft and Badger directly and, of the project's cluster package,
+// only its Badger options, so it measures the libraries, not our use of
+// them.
 package baseline
 
 import (
@@ -180,7 +182,7 @@ func (c *cluster) close() error {
 }
 
 // fsm stores every command under its log index, and the applied index,
-// in one synced Badger transaction per batch, as frontdoor's FSM does,
+// in one Badger transaction per batch, as frontdoor's FSM does,
 // with the engine's own Badger options (cluster.BadgerOptions).
 type fsm struct{ db *badger.DB }
 
