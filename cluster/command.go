@@ -30,7 +30,9 @@ type Kind string
 //	   routing when the patient record names no practice; directory.load
 //	   and service.put refuse a care need outside the vocabulary
 //	   (care_needs.go)
-const LogicVersion = 4
+//	5: attendance.answer runs the triage engine once in Apply, with the
+//	   earlier contacts counted afresh (workflow.go logicOneEngineRun)
+const LogicVersion = 5
 
 // Actor is who asked for a change.
 type Actor struct {

@@ -40,6 +40,10 @@ type fsm struct {
 	restores   atomic.Uint64 // snapshots restored since open
 	fatalErr   atomic.Pointer[fatalError]
 
+	// checked holds what the leader's checks computed (Tx.Checked); nil
+	// in a Replica, which only replays.
+	checked *checkedTable
+
 	notifyMu sync.Mutex
 	notifyCh chan struct{} // closed and replaced whenever applied advances or the FSM stops
 }
@@ -474,7 +478,7 @@ func (f *fsm) applyEntry(txn *badger.Txn, l *raft.Log, clock int64) ([]*Result, 
 		if err := json.Unmarshal(raw, &env); err != nil {
 			return nil, nil, clock, fmt.Errorf("command %d: %w: %v", i, errBadEntry, err)
 		}
-		r, rk, newClock, err := applyCommand(f.cmds, txn, &env, l.Index, clock)
+		r, rk, newClock, err := applyCommand(f.cmds, txn, &env, l.Index, clock, f.checked.take(raw))
 		if err != nil {
 			return nil, nil, clock, fmt.Errorf("apply %s: %w", env.Kind, err)
 		}
@@ -504,7 +508,7 @@ var (
 
 // applyCommand is the command processor: stateless apart from the
 // transaction, so tests and replay can reuse it.
-func applyCommand(cmds commandTable, txn *badger.Txn, env *Envelope, index uint64, clock int64) (*Result, string, int64, error) {
+func applyCommand(cmds commandTable, txn *badger.Txn, env *Envelope, index uint64, clock int64, checked any) (*Result, string, int64, error) {
 	h, ok := cmds[env.Kind]
 	if !ok {
 		return nil, "", clock, fmt.Errorf("%w %q", errUnknownKind, env.Kind)
@@ -515,7 +519,7 @@ func applyCommand(cmds commandTable, txn *badger.Txn, env *Envelope, index uint6
 	if t := env.Time.UnixNano(); t > clock {
 		clock = t
 	}
-	tx := &Tx{txn: txn, env: env, index: index, now: time.Unix(0, clock).UTC(), pending: map[string]*[]byte{}}
+	tx := &Tx{txn: txn, env: env, index: index, now: time.Unix(0, clock).UTC(), pending: map[string]*[]byte{}, checked: checked}
 
 	// prevIdem is an expired record the command's key replaces (idempotency.go).
 	var prevIdem *idemRecord

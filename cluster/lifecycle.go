@@ -62,6 +62,7 @@ func (s *Store) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("open: %w", err)
 	}
 	closers = append(closers, f.close)
+	f.checked = s.checked
 	s.fsmPtr.Store(f)
 
 	rc := raft.DefaultConfig()

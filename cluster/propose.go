@@ -34,7 +34,8 @@ func (s *Store) Propose(ctx context.Context, p Proposal) (*Result, error) {
 	if s.cfg.Clock != nil {
 		now = s.cfg.Clock().UTC()
 	}
-	if res, err := s.precheck(ctx, h, p, lv, now); err != nil || res != nil {
+	res, checked, err := s.precheck(ctx, h, p, lv, now)
+	if err != nil || res != nil {
 		return res, err
 	}
 	env := Envelope{
@@ -56,6 +57,8 @@ func (s *Store) Propose(ctx context.Context, p Proposal) (*Result, error) {
 		return nil, fmt.Errorf("propose %s: encode: %w", p.Kind, err)
 	}
 	req := &proposeReq{env: b, done: make(chan proposeResp, 1)}
+	s.checked.put(b, checked)
+	defer s.checked.forget(b) // applied: already taken; otherwise never will be
 	if err := s.batcher.submit(ctx, req); err != nil {
 		return nil, err
 	}
@@ -74,13 +77,15 @@ func (s *Store) Propose(ctx context.Context, p Proposal) (*Result, error) {
 // idempotency lookup (a retry gets its first Result, or the mismatch error,
 // whatever the state is now) and then the command's Check (a refusal is
 // returned as the Result's Err and nothing is proposed). A nil Result means
-// propose. Apply repeats both, so a command that passes here can still be
-// refused, or replayed, by what commits before it.
-func (s *Store) precheck(ctx context.Context, c Command, p Proposal, lv int, now time.Time) (*Result, error) {
+// propose, with what the Check computed for Apply (Tx.Checked). Apply
+// repeats both, so a command that passes here can still be refused, or
+// replayed, by what commits before it.
+func (s *Store) precheck(ctx context.Context, c Command, p Proposal, lv int, now time.Time) (*Result, any, error) {
 	if p.Idempotency == nil && c.Check == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	var res *Result
+	var checked any
 	err := s.Read(ctx, ConsistencyStale, func(v *View) error {
 		if p.Idempotency != nil {
 			var rec idemRecord
@@ -96,7 +101,8 @@ func (s *Store) precheck(ctx context.Context, c Command, p Proposal, lv int, now
 		if c.Check == nil {
 			return nil
 		}
-		err := c.Check(v, p.Actor, now, p.Payload)
+		var err error
+		checked, err = c.Check(v, p.Actor, now, p.Payload)
 		var ce *CommandError
 		if errors.As(err, &ce) {
 			res = &Result{Err: ce}
@@ -105,9 +111,12 @@ func (s *Store) precheck(ctx context.Context, c Command, p Proposal, lv int, now
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("check %s: %w", p.Kind, err)
+		return nil, nil, fmt.Errorf("check %s: %w", p.Kind, err)
 	}
-	return res, nil
+	if res != nil {
+		checked = nil
+	}
+	return res, checked, nil
 }
 
 // leaderRaft returns raft if this node is an open, healthy leader.

@@ -40,6 +40,8 @@ type Store struct {
 
 	ids idGen // sortable IDs stamped on proposals
 
+	checked *checkedTable // what checks computed, for Apply on this node (Tx.Checked)
+
 	lvMu sync.Mutex
 	lv   lvEntry // cached clusterLogicVersion
 
@@ -74,6 +76,7 @@ func New(cfg Config) (*Store, error) {
 	s := &Store{
 		cfg:     cfg,
 		cmds:    cmds,
+		checked: newCheckedTable(),
 		tuning:  cfg.Raft.withDefaults(),
 		log:     cfg.Logger.With("component", "cluster", "node", cfg.NodeID),
 		stop:    make(chan struct{}),

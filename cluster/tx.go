@@ -33,8 +33,10 @@ type Command struct {
 	IDs int
 	// Check, optional, refuses a command that cannot succeed with a
 	// *CommandError before it is proposed. It reads the leader's state at
-	// the leader's clock now, and must not write.
-	Check func(r Reader, actor Actor, now time.Time, payload json.RawMessage) error
+	// the leader's clock now, and must not write. What else it returns
+	// (nil for nothing) is handed to Apply on this node as Tx.Checked, so
+	// the leader need not decode and compute the same thing twice.
+	Check func(r Reader, actor Actor, now time.Time, payload json.RawMessage) (checked any, err error)
 	// Apply executes the command. It returns the value to put in
 	// Result.Value, a *CommandError for a business failure (nothing it
 	// wrote is kept), or any other error, which stops the node: an internal
@@ -110,7 +112,15 @@ type Tx struct {
 	pending map[string]*[]byte // nil value pointer target = delete
 	order   []string
 	audits  int
+	checked any // what the leader's Check computed for this command (Checked)
 }
+
+// Checked is what this command's Check computed on this node before it was
+// proposed (nil on a follower, in replay, or when Check kept nothing). The
+// state may have changed since: Apply reuses it only after verifying that
+// what it depends on is as Check saw it (for a record, the same bytes), so
+// the result is exactly what deciding afresh would give.
+func (tx *Tx) Checked() any { return tx.checked }
 
 // Now is the FSM clock: the later of the command's proposer time and the last
 // applied command's time. Deterministic on every replica.
@@ -342,4 +352,11 @@ func DecodeCommand[T any, PT interface {
 		return nil, Invalid(f)
 	}
 	return &in, nil
+}
+
+// CheckOnly adapts a check that keeps nothing for Apply to Command.Check.
+func CheckOnly(check func(r Reader, actor Actor, now time.Time, payload json.RawMessage) error) func(Reader, Actor, time.Time, json.RawMessage) (any, error) {
+	return func(r Reader, actor Actor, now time.Time, payload json.RawMessage) (any, error) {
+		return nil, check(r, actor, now, payload)
+	}
 }

@@ -193,7 +193,7 @@ func HashKey(secret string) string { return cluster.HashToken(secret) }
 // Commands are this package's command kinds, for cluster.Config.Commands.
 func Commands() []cluster.Command {
 	return []cluster.Command{
-		{Kind: KindKeyCreate, Since: 1, IDs: 1, Check: checkKeyCreate, Apply: applyKeyCreate},
+		{Kind: KindKeyCreate, Since: 1, IDs: 1, Check: cluster.CheckOnly(checkKeyCreate), Apply: applyKeyCreate},
 		{Kind: KindKeyRevoke, Since: 1, Apply: applyKeyRevoke},
 	}
 }

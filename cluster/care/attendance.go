@@ -186,7 +186,7 @@ func (a *AttendanceCreate) Validate(now time.Time) map[string]string {
 
 func attendanceCommands() []cluster.Command {
 	return []cluster.Command{
-		{Kind: KindAttendanceCreate, Since: 1, IDs: 1, Check: checkAttendanceCreate, Apply: applyAttendanceCreate},
+		{Kind: KindAttendanceCreate, Since: 1, IDs: 1, Check: cluster.CheckOnly(checkAttendanceCreate), Apply: applyAttendanceCreate},
 	}
 }
 

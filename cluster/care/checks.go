@@ -3,6 +3,7 @@ package care
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
@@ -23,61 +24,90 @@ func checkAttendanceCreate(r cluster.Reader, _ cluster.Actor, now time.Time, raw
 	return In(r).CheckTriageStart(&req, now)
 }
 
-func checkAttendanceAnswer(r cluster.Reader, _ cluster.Actor, _ time.Time, raw json.RawMessage) error {
+func checkAttendanceAnswer(r cluster.Reader, _ cluster.Actor, _ time.Time, raw json.RawMessage) (any, error) {
 	var in AttendanceAnswers
 	if err := json.Unmarshal(raw, &in); err != nil {
-		return cluster.PayloadError(err)
+		return nil, cluster.PayloadError(err)
 	}
-	return In(r).CheckAnswers(&in)
+	c, err := attendanceChecked(r, in.AttendanceID)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := checkAnswers(r, c.a, in.Answers); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// checkedAttendance is what a check read of the attendance its command
+// names: the stored bytes and the record decoded from them. Apply takes the
+// record instead of decoding it again when the bytes it finds are the same
+// (loadAttendance), which is exactly what decoding afresh would give.
+type checkedAttendance struct {
+	raw []byte
+	a   *Attendance
+}
+
+// attendanceChecked reads attendance id for a check (CodeNotFound when
+// there is none).
+func attendanceChecked(r cluster.Reader, id string) (*checkedAttendance, error) {
+	raw, found, err := r.GetRaw(keyAttendance(id))
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, &cluster.CommandError{Code: cluster.CodeNotFound, Message: "no attendance " + id}
+	}
+	var a Attendance
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return nil, fmt.Errorf("decode attendance %s: %w", id, err)
+	}
+	return &checkedAttendance{raw: raw, a: &a}, nil
 }
 
 // attendanceOf reads the attendance a command names (attendance_id).
-func attendanceOf(r cluster.Reader, raw json.RawMessage) (*Attendance, error) {
+func attendanceOf(r cluster.Reader, raw json.RawMessage) (*checkedAttendance, error) {
 	var in struct {
 		AttendanceID string `json:"attendance_id"`
 	}
 	if err := json.Unmarshal(raw, &in); err != nil {
 		return nil, cluster.PayloadError(err)
 	}
-	a, err := In(r).Attendance(in.AttendanceID)
-	if errors.Is(err, cluster.ErrNotFound) {
-		return nil, &cluster.CommandError{Code: cluster.CodeNotFound, Message: "no attendance " + in.AttendanceID}
-	}
-	return a, err
+	return attendanceChecked(r, in.AttendanceID)
 }
 
 // checkAttendanceOpen: the attendance exists and is not over.
-func checkAttendanceOpen(r cluster.Reader, _ cluster.Actor, _ time.Time, raw json.RawMessage) error {
-	a, err := attendanceOf(r, raw)
+func checkAttendanceOpen(r cluster.Reader, _ cluster.Actor, _ time.Time, raw json.RawMessage) (any, error) {
+	c, err := attendanceOf(r, raw)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if closed(a.Status) {
-		return &cluster.CommandError{Code: cluster.CodeConflict, Message: "the attendance is already " + a.Status}
+	if closed(c.a.Status) {
+		return nil, &cluster.CommandError{Code: cluster.CodeConflict, Message: "the attendance is already " + c.a.Status}
 	}
-	return nil
+	return c, nil
 }
 
-func checkAttendanceConfirm(r cluster.Reader, _ cluster.Actor, _ time.Time, raw json.RawMessage) error {
-	a, err := attendanceOf(r, raw)
+func checkAttendanceConfirm(r cluster.Reader, _ cluster.Actor, _ time.Time, raw json.RawMessage) (any, error) {
+	c, err := attendanceOf(r, raw)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if a.Status != AttendanceAwaitingConfirmation && a.Status != AttendanceAwaitingClinician {
-		return &cluster.CommandError{Code: cluster.CodeConflict, Message: "nothing to confirm: the attendance is " + a.Status}
+	if s := c.a.Status; s != AttendanceAwaitingConfirmation && s != AttendanceAwaitingClinician {
+		return nil, &cluster.CommandError{Code: cluster.CodeConflict, Message: "nothing to confirm: the attendance is " + s}
 	}
-	return nil
+	return c, nil
 }
 
-func checkAttendanceCheckIn(r cluster.Reader, _ cluster.Actor, _ time.Time, raw json.RawMessage) error {
-	a, err := attendanceOf(r, raw)
+func checkAttendanceCheckIn(r cluster.Reader, _ cluster.Actor, _ time.Time, raw json.RawMessage) (any, error) {
+	c, err := attendanceOf(r, raw)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if a.Status != AttendanceExpected {
-		return &cluster.CommandError{Code: cluster.CodeConflict, Message: "only an expected attendance can be checked in; this one is " + a.Status}
+	if c.a.Status != AttendanceExpected {
+		return nil, &cluster.CommandError{Code: cluster.CodeConflict, Message: "only an expected attendance can be checked in; this one is " + c.a.Status}
 	}
-	return nil
+	return c, nil
 }
 
 // dispatchCheck reads the dispatch a command names (dispatch_id) and asks

@@ -644,9 +644,9 @@ const ErrDeadlineNotPassed = "acceptance deadline has not passed"
 
 func dispatchCommands() []cluster.Command {
 	return []cluster.Command{
-		{Kind: KindDispatchAccept, Since: 1, Check: checkDispatchAccept, Apply: applyDispatchAccept},
-		{Kind: KindDispatchDecline, Since: 1, Check: checkDispatchDecline, Apply: applyDispatchDecline},
-		{Kind: KindDispatchStatus, Since: 1, Check: checkDispatchStatus, Apply: applyDispatchStatus},
+		{Kind: KindDispatchAccept, Since: 1, Check: cluster.CheckOnly(checkDispatchAccept), Apply: applyDispatchAccept},
+		{Kind: KindDispatchDecline, Since: 1, Check: cluster.CheckOnly(checkDispatchDecline), Apply: applyDispatchDecline},
+		{Kind: KindDispatchStatus, Since: 1, Check: cluster.CheckOnly(checkDispatchStatus), Apply: applyDispatchStatus},
 		{Kind: KindDispatchDelivered, Since: 1, Apply: applyDispatchDelivered},
 		{Kind: KindDispatchDeliveryFailed, Since: 1, Apply: applyDispatchDeliveryFailed},
 		{Kind: KindDispatchEscalate, Since: 1, Apply: applyDispatchEscalate},

@@ -101,6 +101,13 @@ type outboxWorker struct {
 	inflight map[string]bool      // webhook ids being delivered
 	retryAt  map[string]time.Time // dispatch or attendance id -> earliest next escalation or lapse proposal
 	wg       sync.WaitGroup
+
+	// deadlinesAt is when the deadline watch (clinician-first lapses,
+	// dispatch acceptance) last ran: it reads every attendance awaiting a
+	// clinician and every open dispatch, so it runs at most once per Poll
+	// rather than on every applied entry (under load that scan was a third
+	// of the leader's CPU). Deadlines are minutes long; a second is plenty.
+	deadlinesAt time.Time
 }
 
 func (w *outboxWorker) run(ctx context.Context) {
@@ -123,9 +130,10 @@ func (w *outboxWorker) scan(ctx context.Context) error {
 	var pending []*OutboxEntry
 	var open []*Dispatch
 	var awaiting []*Attendance
+	deadlines := time.Since(w.deadlinesAt) >= w.cfg.Poll
 	err := w.s.Read(ctx, cluster.ConsistencyStale, func(v *cluster.View) error {
 		var err error
-		if pending, err = In(v).PendingOutbox(); err != nil {
+		if pending, err = In(v).PendingOutbox(); err != nil || !deadlines {
 			return err
 		}
 		if awaiting, err = In(v).AwaitingClinician(); err != nil {
@@ -156,6 +164,10 @@ func (w *outboxWorker) scan(ctx context.Context) error {
 			w.mu.Unlock()
 		}(e)
 	}
+	if !deadlines {
+		return nil
+	}
+	w.deadlinesAt = time.Now()
 	now := w.cfg.Now()
 	if err := w.lapses(ctx, awaiting, now); err != nil {
 		return err

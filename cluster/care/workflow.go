@@ -1,6 +1,7 @@
 package care
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -187,15 +188,31 @@ func nilIfEmpty(f map[string]string) map[string]string {
 	return f
 }
 
-// loadAttendance reads an attendance for a workflow command.
+// loadAttendance reads an attendance for a workflow command. On the leader
+// it takes the record its check decoded when the stored bytes are still the
+// same (checkedAttendance), rather than decoding them a second time.
 func loadAttendance(tx *cluster.Tx, id string) (*Attendance, error) {
-	var a Attendance
-	found, err := tx.Get(keyAttendance(id), &a)
+	raw, found, err := tx.GetRaw(keyAttendance(id))
 	if err != nil {
 		return nil, err
 	}
 	if !found {
 		return nil, &cluster.CommandError{Code: cluster.CodeNotFound, Message: "no attendance " + id}
+	}
+	return decodeAttendance(id, raw, tx.Checked())
+}
+
+// decodeAttendance decodes the stored record raw of attendance id, or
+// takes the one a check decoded from the same bytes (checked).
+func decodeAttendance(id string, raw []byte, checked any) (*Attendance, error) {
+	if c, ok := checked.(*checkedAttendance); ok && c.a != nil && c.a.ID == id && bytes.Equal(c.raw, raw) {
+		a := c.a
+		c.a = nil // Apply changes it: never hand it out twice
+		return a, nil
+	}
+	var a Attendance
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return nil, fmt.Errorf("decode attendance %s: %w", id, err)
 	}
 	return &a, nil
 }
@@ -252,16 +269,29 @@ func answerError(err error, answers []triage.Reply) error {
 	return &cluster.CommandError{Code: cluster.CodeConflict, Message: "triage: " + err.Error()}
 }
 
-// checkAnswers runs the answers against the attendance's pinned session
-// without writing (the handler's pre-check and Apply's first step).
-func checkAnswers(txn cluster.Reader, a *Attendance, answers []triage.Reply) (*triage.Set, error) {
+// logicOneEngineRun (logic version 5): Apply of attendance.answer runs the
+// triage engine once, with the earlier contacts counted afresh, instead of
+// once to check the answers and again to take them. Under older versions an
+// answer the first run refused was refused even if the second would take it.
+const logicOneEngineRun = 5
+
+// answerable returns the pinned protocol set of an attendance that can take
+// answers: it has a session and is not over.
+func answerable(txn cluster.Reader, a *Attendance) (*triage.Set, error) {
 	if a.Triage == nil || a.Triage.Session == nil {
 		return nil, &cluster.CommandError{Code: cluster.CodeConflict, Message: "the attendance has no triage session (create it with a protocol)"}
 	}
 	if closed(a.Status) {
 		return nil, &cluster.CommandError{Code: cluster.CodeConflict, Message: "the attendance is " + a.Status}
 	}
-	set, err := protocolset.ReadSet(txn, a.Triage.SetKey)
+	return protocolset.ReadSet(txn, a.Triage.SetKey)
+}
+
+// checkAnswers runs the answers against the attendance's pinned session
+// without writing (the leader's check; Apply's first step before logic
+// version 5).
+func checkAnswers(txn cluster.Reader, a *Attendance, answers []triage.Reply) (*triage.Set, error) {
+	set, err := answerable(txn, a)
 	if err != nil {
 		return nil, err
 	}
@@ -269,20 +299,6 @@ func checkAnswers(txn cluster.Reader, a *Attendance, answers []triage.Reply) (*t
 		return nil, answerError(err, answers)
 	}
 	return set, nil
-}
-
-// CheckAnswers is the handler's check of answers against local state: a
-// *CommandError when Apply would refuse them (so nothing is proposed).
-func (v State) CheckAnswers(in *AttendanceAnswers) error {
-	a, err := v.Attendance(in.AttendanceID)
-	if errors.Is(err, cluster.ErrNotFound) {
-		return &cluster.CommandError{Code: cluster.CodeNotFound, Message: "no attendance " + in.AttendanceID}
-	}
-	if err != nil {
-		return err
-	}
-	_, err = checkAnswers(v.r, a, in.Answers)
-	return err
 }
 
 func applyAttendanceAnswer(tx *cluster.Tx, raw json.RawMessage) (any, error) {
@@ -294,7 +310,12 @@ func applyAttendanceAnswer(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	set, err := checkAnswers(tx, a, in.Answers)
+	var set *triage.Set
+	if tx.LogicVersion() >= logicOneEngineRun {
+		set, err = answerable(tx, a)
+	} else {
+		set, err = checkAnswers(tx, a, in.Answers)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -114,7 +114,7 @@ func protocolLintError(errs []triage.LintError) *cluster.CommandError {
 func Commands() []cluster.Command {
 	return []cluster.Command{
 		{Kind: KindProtocolsLoad, Since: 1, Apply: applyProtocolsLoad},
-		{Kind: KindProtocolUpload, Since: 1, Check: checkProtocolUpload, Apply: applyProtocolUpload},
+		{Kind: KindProtocolUpload, Since: 1, Check: cluster.CheckOnly(checkProtocolUpload), Apply: applyProtocolUpload},
 		{Kind: KindProtocolActivate, Since: 1, Apply: applyProtocolActivate},
 	}
 }

@@ -1,0 +1,59 @@
+package cluster
+
+import "sync"
+
+// checkedTable hands what a command's Check computed on the leader to its
+// Apply on the same node (Tx.Checked), so the leader does not decode the
+// same records and run the same engine twice for one command. It is keyed
+// by the command's encoded envelope (unique: it carries fresh IDs or the
+// proposer's nanosecond clock, and the same bytes reach the FSM), holds at
+// most checkedMax entries (oldest dropped: a proposal that never commits,
+// say because leadership moved, is forgotten), and every entry is taken at
+// most once. Followers never have entries: they decide from the log alone.
+type checkedTable struct {
+	mu    sync.Mutex
+	memos map[string]any
+	order []string // insertion order, for dropping the oldest
+}
+
+const checkedMax = 1024
+
+func newCheckedTable() *checkedTable {
+	return &checkedTable{memos: make(map[string]any)}
+}
+
+// put remembers memo for the envelope env (nil memo: nothing to keep).
+func (t *checkedTable) put(env []byte, memo any) {
+	if t == nil || memo == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for len(t.order) >= checkedMax {
+		delete(t.memos, t.order[0])
+		t.order = t.order[1:]
+	}
+	k := string(env)
+	t.memos[k] = memo
+	t.order = append(t.order, k)
+}
+
+// take returns and forgets the memo kept for env (nil when none).
+func (t *checkedTable) take(env []byte) any {
+	if t == nil {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m, ok := t.memos[string(env)]
+	if !ok {
+		return nil
+	}
+	delete(t.memos, string(env))
+	// order keeps the key until it reaches the front; put skips keys
+	// already gone (delete of a missing key is a no-op).
+	return m
+}
+
+// forget drops the memo of a proposal that will not be applied here.
+func (t *checkedTable) forget(env []byte) { t.take(env) }

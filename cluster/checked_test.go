@@ -1,0 +1,98 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// kindTestChecked is a stand-in command whose Check keeps a note for Apply
+// and whose Apply answers with the note it got (none: "-"), writing nothing.
+const kindTestChecked Kind = "test.checked"
+
+func checkedCommands() []Command {
+	return append(testCommands(), Command{Kind: kindTestChecked, Since: 1,
+		Check: func(_ Reader, _ Actor, _ time.Time, payload json.RawMessage) (any, error) {
+			return "checked " + string(payload), nil
+		},
+		Apply: func(tx *Tx, _ json.RawMessage) (any, error) {
+			note, _ := tx.Checked().(string)
+			if note == "" {
+				note = "-"
+			}
+			return map[string]string{"note": note}, nil
+		}})
+}
+
+// TestCheckedHandsTheCheckToApplyOnThisNodeOnly: what a kind's Check
+// returns reaches its Apply on the node that proposed it (Tx.Checked), once;
+// a replica replaying the same entry decides without it.
+func TestCheckedHandsTheCheckToApplyOnThisNodeOnly(t *testing.T) {
+	_, trans := raft.NewInmemTransport("")
+	s, err := New(Config{NodeID: "n1", Dir: t.TempDir(), Transport: trans, Logger: testLogger(),
+		Raft: FastRaftTuning(), Commands: checkedCommands()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	if _, err := s.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Propose(ctx, Proposal{Kind: kindTestChecked, Payload: []byte(`"one"`)})
+	if err != nil || res.Err != nil {
+		t.Fatalf("propose: %v %+v", err, res)
+	}
+	if got := string(res.Value); got != `{"note":"checked \"one\""}` {
+		t.Fatalf("leader's Apply got %s, want the check's note", got)
+	}
+	if n := len(s.checked.memos); n != 0 {
+		t.Fatalf("%d notes left after apply, want 0", n)
+	}
+	// The same entry replayed elsewhere: no note.
+	env, _ := json.Marshal(Envelope{Kind: kindTestChecked, LogicVersion: LogicVersion, Time: time.Now(), Payload: []byte(`"one"`)})
+	f, err := openFSM(t.TempDir(), mustCommandTable(checkedCommands()), testLogger(), nil, func(error) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.close()
+	out := f.ApplyBatch([]*raft.Log{{Index: 1, Term: 1, Type: raft.LogCommand, Data: encodeEntry([][]byte{env})}})
+	rs, ok := out[0].([]*Result)
+	if !ok || len(rs) != 1 || string(rs[0].Value) != `{"note":"-"}` {
+		t.Fatalf("replica's Apply: %#v", out[0])
+	}
+}
+
+// TestCheckedTableIsBoundedAndTakenOnce: at most checkedMax notes are
+// kept (the oldest go first) and each is handed out once.
+func TestCheckedTableIsBoundedAndTakenOnce(t *testing.T) {
+	tab := newCheckedTable()
+	for i := range checkedMax + 10 {
+		tab.put([]byte(fmt.Sprint("env", i)), i)
+	}
+	if len(tab.memos) != checkedMax || len(tab.order) != checkedMax {
+		t.Fatalf("kept %d notes in order of %d, want %d", len(tab.memos), len(tab.order), checkedMax)
+	}
+	if got := tab.take([]byte("env0")); got != nil {
+		t.Fatalf("oldest note still there: %v", got)
+	}
+	last := []byte(fmt.Sprint("env", checkedMax+9))
+	if got := tab.take(last); got != checkedMax+9 {
+		t.Fatalf("newest note = %v", got)
+	}
+	if got := tab.take(last); got != nil {
+		t.Fatalf("note handed out twice: %v", got)
+	}
+	tab.put([]byte("nothing"), nil)
+	if _, ok := tab.memos["nothing"]; ok {
+		t.Fatal("a nil note was kept")
+	}
+}
