@@ -31,7 +31,10 @@ type Kind string
 //	   and service.put refuse a care need outside the vocabulary
 //	   (care_needs.go)
 //	5: attendance.answer runs the triage engine once in Apply, with the
-//	   earlier contacts counted afresh (workflow.go logicOneEngineRun)
+//	   earlier contacts counted afresh (workflow.go logicOneEngineRun); an
+//	   attendance is stored as small records, the current state, session
+//	   and routing decision apart from the append-only answer and routing
+//	   history logs (care/record.go)
 const LogicVersion = 5
 
 // Actor is who asked for a change.

@@ -123,6 +123,10 @@ type Attendance struct {
 	// AskingFor names the fields the attendance waits for (awaiting_address:
 	// patient.postcode and dispatch.address).
 	AskingFor []string `json:"asking_for,omitempty"`
+
+	// loaded: what a command loaded of an attendance stored as small
+	// records, so that only what changed is written (record.go).
+	loaded *loadedParts
 }
 
 // AttendanceQuery filters View.Attendances.
@@ -258,7 +262,7 @@ func putAttendance(tx *cluster.Tx, a *Attendance, oldStatus string) (json.RawMes
 	if oldStatus != "" && oldStatus != a.Status {
 		tx.Delete(keyAttendanceByStatus(oldStatus, a.ArrivedAt, a.ID))
 	}
-	b, err := tx.PutJSON(keyAttendance(a.ID), a)
+	b, err := putRecord(tx, a)
 	if err != nil {
 		return nil, err
 	}
@@ -293,13 +297,35 @@ func nhsNumberProblem(err error) string {
 	return "not a valid NHS number"
 }
 
-// Attendance returns one attendance (ErrNotFound).
+// Attendance returns one attendance, whole (ErrNotFound).
 func (v State) Attendance(id string) (*Attendance, error) {
-	var a Attendance
-	if err := v.get(keyAttendance(id), &a); err != nil {
+	a, err := v.attendanceState(id)
+	if err != nil || a.loaded == nil {
+		return a, err
+	}
+	b, err := attendanceJSON(v.r, a)
+	if err != nil {
 		return nil, err
 	}
-	return &a, nil
+	var whole Attendance
+	if err := json.Unmarshal(b, &whole); err != nil {
+		return nil, fmt.Errorf("decode attendance %s: %w", id, err)
+	}
+	return &whole, nil
+}
+
+// attendanceState returns one attendance's current state without its
+// answer and routing history logs (as a command loads it): what the queue
+// and the deadline watch read (ErrNotFound).
+func (v State) attendanceState(id string) (*Attendance, error) {
+	raw, found, err := v.r.GetRaw(keyAttendance(id))
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, cluster.ErrNotFound
+	}
+	return decodeStored(v.r, id, raw)
 }
 
 // Attendances lists attendances in order of arrival, optionally only those

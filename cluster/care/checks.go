@@ -3,7 +3,6 @@ package care
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
@@ -58,11 +57,11 @@ func attendanceChecked(r cluster.Reader, id string) (*checkedAttendance, error) 
 	if !found {
 		return nil, &cluster.CommandError{Code: cluster.CodeNotFound, Message: "no attendance " + id}
 	}
-	var a Attendance
-	if err := json.Unmarshal(raw, &a); err != nil {
-		return nil, fmt.Errorf("decode attendance %s: %w", id, err)
+	a, err := decodeStored(r, id, raw)
+	if err != nil {
+		return nil, err
 	}
-	return &checkedAttendance{raw: raw, a: &a}, nil
+	return &checkedAttendance{raw: raw, a: a}, nil
 }
 
 // attendanceOf reads the attendance a command names (attendance_id).

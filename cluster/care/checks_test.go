@@ -38,7 +38,7 @@ func TestDecodeAttendanceTakesTheCheckedRecordOnlyWhenUnchanged(t *testing.T) {
 			if ca, ok := c.checked.(*checkedAttendance); ok {
 				kept = ca.a
 			}
-			a, err := decodeAttendance(c.id, c.stored, c.checked)
+			a, err := decodeAttendance(nil, c.id, c.stored, c.checked)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -48,7 +48,7 @@ func TestDecodeAttendanceTakesTheCheckedRecordOnlyWhenUnchanged(t *testing.T) {
 			if !c.reused {
 				return
 			}
-			again, err := decodeAttendance(c.id, c.stored, c.checked)
+			again, err := decodeAttendance(nil, c.id, c.stored, c.checked)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -363,7 +363,7 @@ func describeAttendance(a *Attendance) string {
 func (v State) AwaitingClinician() ([]*Attendance, error) {
 	var out []*Attendance
 	err := v.r.Keys(prefixByStatus+AttendanceAwaitingClinician+"/", "", func(key string) error {
-		a, err := v.Attendance(key[strings.LastIndexByte(key, '/')+1:])
+		a, err := v.attendanceState(key[strings.LastIndexByte(key, '/')+1:])
 		if err != nil {
 			return fmt.Errorf("awaiting clinician index %s: %w", key, err)
 		}

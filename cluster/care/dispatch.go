@@ -972,8 +972,7 @@ func escalate(tx *cluster.Tx, d *Dispatch, status, why, note string) error {
 	}
 	old = d.Status
 
-	var a Attendance
-	found, err := tx.Get(keyAttendance(d.AttendanceID), &a)
+	a, found, err := getAttendance(tx, d.AttendanceID)
 	if err != nil {
 		return err
 	}
@@ -994,11 +993,11 @@ func escalate(tx *cluster.Tx, d *Dispatch, status, why, note string) error {
 	}
 	attOld := a.Status
 	if routeErr == nil {
-		if err := applyDecision(tx, &a, a.Routing.Need, a.Routing.Patient, dec, false,
+		if err := applyDecision(tx, a, a.Routing.Need, a.Routing.Patient, dec, false,
 			fmt.Sprintf("dispatch %s %s", d.ID, why)); err != nil {
 			return err
 		}
-		if _, err := putAttendance(tx, &a, attOld); err != nil {
+		if _, err := putAttendance(tx, a, attOld); err != nil {
 			return err
 		}
 	}
@@ -1010,7 +1009,7 @@ func escalate(tx *cluster.Tx, d *Dispatch, status, why, note string) error {
 		if err != nil {
 			return err
 		}
-		if err := startDispatch(tx, &a, &dec); err != nil {
+		if err := startDispatch(tx, a, &dec); err != nil {
 			return err
 		}
 		d.EscalatedTo = fmt.Sprintf("%s-d%d", a.ID, len(prior)+1)

@@ -323,8 +323,7 @@ func applyAttendancePatient(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 	if in.PatientID == "" {
 		return nil, cluster.Invalid(map[string]string{"patient_id": "required"})
 	}
-	var a Attendance
-	found, err := tx.Get(keyAttendance(in.AttendanceID), &a)
+	a, found, err := getAttendance(tx, in.AttendanceID)
 	if err != nil {
 		return nil, err
 	}
@@ -355,10 +354,10 @@ func applyAttendancePatient(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 	}
 	// A rapid response need waiting for where the patient is (address.go)
 	// is routed once the record gives a postcode.
-	if err := routeWhenAddressed(tx, &a, "patient linked: postcode known"); err != nil {
+	if err := routeWhenAddressed(tx, a, "patient linked: postcode known"); err != nil {
 		return nil, err
 	}
-	b, err := putAttendance(tx, &a, old)
+	b, err := putAttendance(tx, a, old)
 	if err != nil {
 		return nil, err
 	}

@@ -195,7 +195,7 @@ func (v State) queueOf(now time.Time, statuses []string) ([]QueueEntry, error) {
 	for _, st := range statuses {
 		err := v.r.Keys(prefixByStatus+st+"/", "", func(key string) error {
 			id := key[strings.LastIndexByte(key, '/')+1:]
-			a, err := v.Attendance(id)
+			a, err := v.attendanceState(id)
 			if err != nil {
 				return fmt.Errorf("queue index %s: %w", key, err)
 			}

@@ -125,8 +125,7 @@ func applyRegistrationCreate(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var a Attendance
-	found, err := tx.Get(keyAttendance(in.AttendanceID), &a)
+	a, found, err := getAttendance(tx, in.AttendanceID)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +196,7 @@ func applyRegistrationCreate(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 		return nil, err
 	}
 	a.RegistrationID = id
-	if _, err := putAttendance(tx, &a, a.Status); err != nil {
+	if _, err := putAttendance(tx, a, a.Status); err != nil {
 		return nil, err
 	}
 	details := map[string]any{"ods_code": rec.ODSCode, "type": typ, "consent": in.Consent, "no_fixed_abode": req.NoFixedAbode, "reason": alloc.Reason}

@@ -338,8 +338,9 @@ func previousContacts(tx *cluster.Tx, a *Attendance, rec *PatientRecord) (int, e
 			}
 			seen[id] = true
 			// The index may lag a changed identity: check the record.
+			// a/<id> alone: who it was for is in the current state.
 			var o Attendance
-			if found, err := tx.Get(keyAttendance(id), &o); err != nil {
+			if found, err := tx.Get(keyAttendance(id), &storedAttendance{Attendance: &o}); err != nil {
 				return err
 			} else if found && ((a.PatientID != "" && o.PatientID == a.PatientID) || (nhs != "" && o.Patient.NHSNumber == nhs)) {
 				n++

@@ -199,22 +199,31 @@ func loadAttendance(tx *cluster.Tx, id string) (*Attendance, error) {
 	if !found {
 		return nil, &cluster.CommandError{Code: cluster.CodeNotFound, Message: "no attendance " + id}
 	}
-	return decodeAttendance(id, raw, tx.Checked())
+	return decodeAttendance(tx, id, raw, tx.Checked())
 }
 
-// decodeAttendance decodes the stored record raw of attendance id, or
-// takes the one a check decoded from the same bytes (checked).
-func decodeAttendance(id string, raw []byte, checked any) (*Attendance, error) {
+// decodeAttendance decodes the stored record raw of attendance id (with
+// its session and routing parts, read through r), or takes the one a check
+// decoded from the same bytes (checked): a command rewrites a/<id> whenever
+// it writes any part, so the same bytes mean the same parts.
+func decodeAttendance(r partReader, id string, raw []byte, checked any) (*Attendance, error) {
 	if c, ok := checked.(*checkedAttendance); ok && c.a != nil && c.a.ID == id && bytes.Equal(c.raw, raw) {
 		a := c.a
 		c.a = nil // Apply changes it: never hand it out twice
 		return a, nil
 	}
-	var a Attendance
-	if err := json.Unmarshal(raw, &a); err != nil {
-		return nil, fmt.Errorf("decode attendance %s: %w", id, err)
+	return decodeStored(r, id, raw)
+}
+
+// getAttendance reads an attendance for a command; found is false when
+// there is none.
+func getAttendance(tx *cluster.Tx, id string) (a *Attendance, found bool, err error) {
+	raw, found, err := tx.GetRaw(keyAttendance(id))
+	if err != nil || !found {
+		return nil, found, err
 	}
-	return &a, nil
+	a, err = decodeAttendance(tx, id, raw, tx.Checked())
+	return a, err == nil, err
 }
 
 // AttendanceClosed reports whether an attendance of this status is over

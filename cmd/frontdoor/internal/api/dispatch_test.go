@@ -542,18 +542,24 @@ func TestDispatchEscalations(t *testing.T) {
 		t.Fatalf("a 410 was retried: %d requests", seen)
 	}
 	var alerts api.AlertList
-	resp, b := tc.Do(t, tc.Follower(t), http.MethodGet, "/v1/alerts?consistency=stale", "", desk)
-	nodetest.DecodeJSON(t, b, &alerts)
-	if resp.StatusCode != http.StatusOK || len(alerts.Alerts) != 2 ||
-		alerts.Alerts[0].Kind != care.AlertEscalatedToED || alerts.Alerts[1].Kind != care.AlertDeliveryFailed {
-		t.Fatalf("alerts: %d %s", resp.StatusCode, b)
-	}
+	// A stale read on a follower: it shows both alerts once it has applied
+	// the entries the leader just did.
+	nodetest.Eventually(t, "both alerts on a follower", func() error {
+		resp, b := tc.Do(t, tc.Follower(t), http.MethodGet, "/v1/alerts?consistency=stale", "", desk)
+		alerts = api.AlertList{}
+		nodetest.DecodeJSON(t, b, &alerts)
+		if resp.StatusCode != http.StatusOK || len(alerts.Alerts) != 2 ||
+			alerts.Alerts[0].Kind != care.AlertEscalatedToED || alerts.Alerts[1].Kind != care.AlertDeliveryFailed {
+			return fmt.Errorf("alerts: %d %s", resp.StatusCode, b)
+		}
+		return nil
+	})
 	if resp, b := tc.Do(t, tc.Follower(t), http.MethodPost, "/v1/alerts/"+alerts.Alerts[1].ID+"/ack", `{}`, responder); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("responder ack: %d %s", resp.StatusCode, b)
 	}
 	// Still there after a while: only a person clears it.
 	time.Sleep(500 * time.Millisecond)
-	resp, b = tc.Do(t, tc.Leader(t), http.MethodGet, "/v1/alerts", "", desk)
+	resp, b := tc.Do(t, tc.Leader(t), http.MethodGet, "/v1/alerts", "", desk)
 	nodetest.DecodeJSON(t, b, &alerts)
 	if len(alerts.Alerts) != 2 {
 		t.Fatalf("alerts went away on their own: %s", b)

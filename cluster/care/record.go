@@ -1,0 +1,388 @@
+package care
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/routing"
+	"github.com/frontdoor-ucc/frontdoor/triage"
+)
+
+// How an attendance is stored.
+//
+// Up to logic version 4 an attendance is one JSON record under a/<id>,
+// rewritten whole by every command: by the end of a walk-in it is over
+// 20 KB (every answer with who gave it, the session and its path, the
+// routing decision with every service it considered), and every command
+// decoded and re-encoded all of it. From logic version 5
+// (logicSmallRecords) it is stored as small records:
+//
+//	a/<id>              the current state (status, patient, disposition,
+//	                    interim, observations, timeline...) and how many
+//	                    parts lie beside it (recordParts)
+//	ap/<id>/s           the triage session and the questions waiting,
+//	                    rewritten only when the session moves on
+//	ap/<id>/r           the routing decision in force, with the services it
+//	                    considered, rewritten only when it changes
+//	ap/<id>/an/<seq>    one answer each, with who gave it: append-only
+//	ap/<id>/rh/<seq>    one replaced routing decision each: append-only
+//
+// A command loads a/<id>, the session and the routing decision (what its
+// decisions read), adds to the logs without reading them, and writes only
+// what changed. The attendance as the API shows it, and as commands return
+// it, is assembled from the stored JSON of the parts without decoding the
+// logs (attendanceJSON): byte for byte the record a version 4 command
+// would have written. A record stored whole (by a version 4 command) is
+// read as it is and split when a version 5 command next writes it.
+const logicSmallRecords = 5
+
+const prefixAttendanceParts = "ap/"
+
+func keyAttendancePart(id, part string) string { return prefixAttendanceParts + id + "/" + part }
+
+func keyAttendanceLog(id, log string, seq int) string {
+	s := strconv.Itoa(seq)
+	for len(s) < 6 {
+		s = "0" + s
+	}
+	return prefixAttendanceParts + id + "/" + log + "/" + s
+}
+
+const (
+	partSession = "s"
+	partRouting = "r"
+	logAnswers  = "an"
+	logHistory  = "rh"
+)
+
+// recordParts is a/<id>'s account of the parts stored beside it.
+type recordParts struct {
+	Answers int  `json:"answers"` // ap/<id>/an/0..Answers-1
+	History int  `json:"history"` // ap/<id>/rh/0..History-1
+	Session bool `json:"session"` // ap/<id>/s
+	Routing bool `json:"routing"` // ap/<id>/r
+}
+
+// storedAttendance is the record under a/<id>: the attendance without its
+// parts, and the count of them (nil in a record stored whole).
+type storedAttendance struct {
+	*Attendance
+	Parts *recordParts `json:"parts,omitempty"`
+}
+
+// sessionPart is ap/<id>/s.
+type sessionPart struct {
+	Session   *triage.Session   `json:"session,omitempty"`
+	Questions []triage.Question `json:"questions,omitempty"`
+}
+
+// loadedParts is what a command loaded of an attendance stored as parts,
+// to tell what it changed (never stored).
+type loadedParts struct {
+	parts      recordParts
+	session    *triage.Session
+	questions  []triage.Question
+	routingRaw []byte
+}
+
+// partReader is what reading parts needs: a command's Tx or a View.
+type partReader interface {
+	GetRaw(key string) ([]byte, bool, error)
+}
+
+// decodeStored decodes the record under a/<id> and, for one stored as
+// parts, the session and routing decision beside it: what a command needs
+// to decide. The answer and routing history logs are left unread; the
+// record remembers what was loaded (Attendance.loaded) so that
+// putAttendance writes only what changed.
+func decodeStored(r partReader, id string, raw []byte) (*Attendance, error) {
+	var a Attendance
+	st := storedAttendance{Attendance: &a}
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return nil, fmt.Errorf("decode attendance %s: %w", id, err)
+	}
+	if st.Parts == nil {
+		return &a, nil
+	}
+	ld := &loadedParts{parts: *st.Parts}
+	if st.Parts.Session {
+		b, found, err := r.GetRaw(keyAttendancePart(id, partSession))
+		if err != nil {
+			return nil, err
+		}
+		if !found {
+			return nil, fmt.Errorf("attendance %s: session part missing", id)
+		}
+		var sp sessionPart
+		if err := json.Unmarshal(b, &sp); err != nil {
+			return nil, fmt.Errorf("decode attendance %s session: %w", id, err)
+		}
+		if a.Triage == nil {
+			return nil, fmt.Errorf("attendance %s: a session part but no triage", id)
+		}
+		a.Triage.Session, a.Triage.Questions = sp.Session, sp.Questions
+		ld.session, ld.questions = sp.Session, sp.Questions
+	}
+	if a.Triage != nil {
+		a.Triage.Answers = []AnswerRecord{} // the log's new answers only
+	}
+	if st.Parts.Routing {
+		b, found, err := r.GetRaw(keyAttendancePart(id, partRouting))
+		if err != nil {
+			return nil, err
+		}
+		if !found {
+			return nil, fmt.Errorf("attendance %s: routing part missing", id)
+		}
+		var rr RoutingRecord
+		if err := json.Unmarshal(b, &rr); err != nil {
+			return nil, fmt.Errorf("decode attendance %s routing: %w", id, err)
+		}
+		a.Routing, ld.routingRaw = &rr, b
+	}
+	a.loaded = ld
+	return &a, nil
+}
+
+// putRecord writes a to the store: whole under logic version 4, as parts
+// from version 5 (only what changed since it was loaded). It returns the
+// attendance's JSON as the API shows it (the command's Result value).
+func putRecord(tx *cluster.Tx, a *Attendance) (json.RawMessage, error) {
+	if tx.LogicVersion() < logicSmallRecords {
+		if a.loaded != nil {
+			// Stored as parts, written by a version 4 command (a node of an
+			// older binary joined): write it whole, as that binary would.
+			whole, err := attendanceJSON(tx, a)
+			if err != nil {
+				return nil, err
+			}
+			tx.PutRaw(keyAttendance(a.ID), whole)
+			return whole, nil
+		}
+		return tx.PutJSON(keyAttendance(a.ID), a)
+	}
+	ld := a.loaded
+	if ld == nil {
+		ld = &loadedParts{} // new, or stored whole: every part is written
+	}
+	parts := ld.parts
+	id := a.ID
+	core := *a
+	if tr := a.Triage; tr != nil {
+		for _, ans := range tr.Answers {
+			b, err := json.Marshal(&ans)
+			if err != nil {
+				return nil, fmt.Errorf("encode answer of %s: %w", id, err)
+			}
+			tx.PutRaw(keyAttendanceLog(id, logAnswers, parts.Answers), b)
+			parts.Answers++
+		}
+		if tr.Session != ld.session || !sameQuestions(tr.Questions, ld.questions) || !parts.Session {
+			if _, err := tx.PutJSON(keyAttendancePart(id, partSession), &sessionPart{Session: tr.Session, Questions: tr.Questions}); err != nil {
+				return nil, err
+			}
+			parts.Session = true
+		}
+		t := *tr
+		t.Session, t.Questions, t.Answers = nil, nil, nil
+		core.Triage = &t
+	}
+	if rr := a.Routing; rr != nil {
+		for _, h := range rr.History {
+			if _, err := tx.PutJSON(keyAttendanceLog(id, logHistory, parts.History), &h); err != nil {
+				return nil, err
+			}
+			parts.History++
+		}
+		cur := *rr
+		cur.History = nil
+		b, err := json.Marshal(&cur)
+		if err != nil {
+			return nil, fmt.Errorf("encode routing of %s: %w", id, err)
+		}
+		if !bytes.Equal(b, ld.routingRaw) {
+			tx.PutRaw(keyAttendancePart(id, partRouting), b)
+		}
+		parts.Routing = true
+		core.Routing = nil
+	}
+	core.loaded = nil
+	if _, err := tx.PutJSON(keyAttendance(id), &storedAttendance{Attendance: &core, Parts: &parts}); err != nil {
+		return nil, err
+	}
+	// What is stored now is the new baseline (a command may write twice).
+	ld2 := &loadedParts{parts: parts}
+	if tr := a.Triage; tr != nil {
+		ld2.session, ld2.questions = tr.Session, tr.Questions
+		tr.Answers = []AnswerRecord{}
+	}
+	if rr := a.Routing; rr != nil {
+		rr.History = nil
+		b, _, err := tx.GetRaw(keyAttendancePart(id, partRouting))
+		if err != nil {
+			return nil, err
+		}
+		ld2.routingRaw = b
+	}
+	a.loaded = ld2
+	return attendanceJSON(tx, a)
+}
+
+// sameQuestions reports whether q is the very slice the command loaded
+// (the engine replaces the questions, it never edits them in place).
+func sameQuestions(q, loaded []triage.Question) bool {
+	if len(q) != len(loaded) {
+		return false
+	}
+	return len(q) == 0 || &q[0] == &loaded[0]
+}
+
+// attendanceJSON is the attendance as the API shows it: a, which a
+// command loaded (or wrote) as parts, with its answer and routing history
+// logs put back from their stored JSON. a itself must be the state as
+// stored (putRecord leaves it so).
+func attendanceJSON(r partReader, a *Attendance) (json.RawMessage, error) {
+	ld := a.loaded
+	if ld == nil {
+		return json.Marshal(a)
+	}
+	v := wholeAttendance(a)
+	if tr := a.Triage; tr != nil {
+		answers, err := logJSON(r, a.ID, logAnswers, ld.parts.Answers, len(tr.Answers), func(i int) any { return &tr.Answers[i] })
+		if err != nil {
+			return nil, err
+		}
+		v.Triage = wholeTriage(tr, answers)
+	}
+	if rr := a.Routing; rr != nil {
+		var history json.RawMessage
+		if n := ld.parts.History + len(rr.History); n > 0 {
+			h, err := logJSON(r, a.ID, logHistory, ld.parts.History, len(rr.History), func(i int) any { return &rr.History[i] })
+			if err != nil {
+				return nil, err
+			}
+			history = h
+		}
+		v.Routing = wholeRouting(rr, history)
+	}
+	return json.Marshal(v)
+}
+
+// logJSON is a log's JSON array: the stored entries 0..stored-1 as they
+// are, then the fresh ones (item(i), i < fresh) encoded.
+func logJSON(r partReader, id, log string, stored, fresh int, item func(i int) any) (json.RawMessage, error) {
+	var buf bytes.Buffer
+	buf.WriteByte('[')
+	for i := range stored {
+		b, found, err := r.GetRaw(keyAttendanceLog(id, log, i))
+		if err != nil {
+			return nil, err
+		}
+		if !found {
+			return nil, fmt.Errorf("attendance %s: %s entry %d missing", id, log, i)
+		}
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.Write(b)
+	}
+	for i := range fresh {
+		b, err := json.Marshal(item(i))
+		if err != nil {
+			return nil, fmt.Errorf("encode %s of %s: %w", log, id, err)
+		}
+		if stored+i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.Write(b)
+	}
+	buf.WriteByte(']')
+	return buf.Bytes(), nil
+}
+
+// The attendance's JSON with stored logs spliced in. These mirror
+// Attendance, TriageRecord and RoutingRecord field for field (names, tags,
+// order; TestWholeRecordMirrorsAttendance checks) except that the logs are
+// JSON already.
+type (
+	wholeAttendanceJSON struct {
+		ID              string            `json:"id"`
+		ArrivedAt       time.Time         `json:"arrived_at"`
+		Status          string            `json:"status"`
+		Channel         string            `json:"channel"`
+		Patient         Patient           `json:"patient"`
+		Complaint       string            `json:"complaint"`
+		CreatedBy       cluster.Actor     `json:"created_by"`
+		CreatedIndex    uint64            `json:"created_index"`
+		UpdatedIndex    uint64            `json:"updated_index"`
+		Timeline        []StatusChange    `json:"timeline"`
+		PatientID       string            `json:"patient_id,omitempty"`
+		RegistrationID  string            `json:"registration_id,omitempty"`
+		CaseRef         string            `json:"case_ref,omitempty"`
+		Context         *TriageContext    `json:"context,omitempty"`
+		Triage          *wholeTriageJSON  `json:"triage,omitempty"`
+		Routing         *wholeRoutingJSON `json:"routing,omitempty"`
+		Overrides       []Override        `json:"overrides,omitempty"`
+		Confirmations   []Confirmation    `json:"confirmations,omitempty"`
+		Dispatch        *DispatchDetails  `json:"dispatch,omitempty"`
+		CheckInStatus   string            `json:"check_in_status,omitempty"`
+		CheckedInAt     *time.Time        `json:"checked_in_at,omitempty"`
+		ClinicianDue    *time.Time        `json:"clinician_due,omitempty"`
+		ClinicianLapsed bool              `json:"clinician_lapsed,omitempty"`
+		AskingFor       []string          `json:"asking_for,omitempty"`
+	}
+	wholeTriageJSON struct {
+		SetKey                string              `json:"set_key"`
+		Session               *triage.Session     `json:"session,omitempty"`
+		Questions             []triage.Question   `json:"questions,omitempty"`
+		Answers               json.RawMessage     `json:"answers"`
+		Observations          []ObservationRecord `json:"observations,omitempty"`
+		Dx                    *DxReferral         `json:"dx,omitempty"`
+		DxInfo                *triage.DxInfo      `json:"dx_info,omitempty"`
+		NEWS2                 *triage.NEWS2Result `json:"news2,omitempty"`
+		Disposition           *Disposition        `json:"disposition,omitempty"`
+		Review                string              `json:"review,omitempty"`
+		Interim               *triage.Interim     `json:"interim,omitempty"`
+		SettledClinicianFirst *ClinicianFirst     `json:"settled_clinician_first,omitempty"`
+		ClinicianNow          bool                `json:"clinician_now,omitempty"`
+		FloorWaived           bool                `json:"floor_waived,omitempty"`
+	}
+	wholeRoutingJSON struct {
+		Need     routing.Need     `json:"need"`
+		Patient  routing.Patient  `json:"patient"`
+		At       time.Time        `json:"at"`
+		Index    uint64           `json:"index"`
+		Decision routing.Decision `json:"decision"`
+		Override bool             `json:"override,omitempty"`
+		History  json.RawMessage  `json:"history,omitempty"`
+	}
+)
+
+func wholeAttendance(a *Attendance) *wholeAttendanceJSON {
+	return &wholeAttendanceJSON{
+		ID: a.ID, ArrivedAt: a.ArrivedAt, Status: a.Status, Channel: a.Channel, Patient: a.Patient,
+		Complaint: a.Complaint, CreatedBy: a.CreatedBy, CreatedIndex: a.CreatedIndex, UpdatedIndex: a.UpdatedIndex,
+		Timeline: a.Timeline, PatientID: a.PatientID, RegistrationID: a.RegistrationID, CaseRef: a.CaseRef,
+		Context: a.Context, Overrides: a.Overrides, Confirmations: a.Confirmations, Dispatch: a.Dispatch,
+		CheckInStatus: a.CheckInStatus, CheckedInAt: a.CheckedInAt, ClinicianDue: a.ClinicianDue,
+		ClinicianLapsed: a.ClinicianLapsed, AskingFor: a.AskingFor,
+	}
+}
+
+func wholeTriage(tr *TriageRecord, answers json.RawMessage) *wholeTriageJSON {
+	return &wholeTriageJSON{
+		SetKey: tr.SetKey, Session: tr.Session, Questions: tr.Questions, Answers: answers,
+		Observations: tr.Observations, Dx: tr.Dx, DxInfo: tr.DxInfo, NEWS2: tr.NEWS2,
+		Disposition: tr.Disposition, Review: tr.Review, Interim: tr.Interim,
+		SettledClinicianFirst: tr.SettledClinicianFirst, ClinicianNow: tr.ClinicianNow, FloorWaived: tr.FloorWaived,
+	}
+}
+
+func wholeRouting(rr *RoutingRecord, history json.RawMessage) *wholeRoutingJSON {
+	return &wholeRoutingJSON{Need: rr.Need, Patient: rr.Patient, At: rr.At, Index: rr.Index,
+		Decision: rr.Decision, Override: rr.Override, History: history}
+}
