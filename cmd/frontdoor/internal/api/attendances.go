@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -35,6 +36,46 @@ func renderAttendance(a *care.Attendance) attendanceBody {
 	return attendanceBody{Attendance: a, Index: a.CreatedIndex}
 }
 
+// attendanceResponse is attendanceBody's JSON made from an attendance's
+// JSON as a command returned it (Result.Value): the same bytes as encoding
+// the decoded attendance with the index, without decoding and encoding
+// the attendance again.
+func attendanceResponse(value []byte, index uint64) ([]byte, error) {
+	v := bytes.TrimRight(value, " \t\r\n")
+	if len(v) < 2 || v[0] != '{' || v[len(v)-1] != '}' {
+		return nil, fmt.Errorf("attendance result is not a JSON object: %.40q", value)
+	}
+	out := make([]byte, 0, len(v)+32)
+	out = append(out, v[:len(v)-1]...)
+	if len(v) > 2 {
+		out = append(out, ',')
+	}
+	out = append(out, `"index":`...)
+	out = strconv.AppendUint(out, index, 10)
+	return append(out, '}'), nil
+}
+
+// sendAttendance answers with attendanceResponse.
+func sendAttendance(c *fiber.Ctx, value []byte, index uint64) error {
+	b, err := attendanceResponse(value, index)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(b)
+}
+
+// attendanceID reads the id of an attendance's JSON as a command returned it.
+func attendanceID(value []byte) (string, error) {
+	var a struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(value, &a); err != nil || a.ID == "" {
+		return "", fmt.Errorf("attendance result without an id: %v", err)
+	}
+	return a.ID, nil
+}
+
 // createAttendance: POST /v1/attendances -> 201 with the attendance.
 // Input is decoded strictly and validated here (422, nothing proposed); the
 // FSM validates again deterministically.
@@ -59,12 +100,13 @@ func (s *server) createAttendance(c *fiber.Ctx) error {
 	if handled || err != nil {
 		return err
 	}
-	var a care.Attendance
-	if err := json.Unmarshal(res.Value, &a); err != nil {
+	id, err := attendanceID(res.Value)
+	if err != nil {
 		return err
 	}
-	c.Location("/v1/attendances/" + a.ID)
-	return c.Status(http.StatusCreated).JSON(renderAttendance(&a))
+	c.Location("/v1/attendances/" + id)
+	// The index of a new attendance is its created_index: the entry's.
+	return sendAttendance(c.Status(http.StatusCreated), res.Value, res.Index)
 }
 
 func (s *server) getAttendance(c *fiber.Ctx) error {

@@ -66,11 +66,7 @@ func (s *server) attendanceCommand(c *fiber.Ctx, kind cluster.Kind, route string
 	if handled || err != nil {
 		return err
 	}
-	var a care.Attendance
-	if err := json.Unmarshal(res.Value, &a); err != nil {
-		return err
-	}
-	return c.JSON(attendanceBody{Attendance: &a, Index: res.Index})
+	return sendAttendance(c, res.Value, res.Index)
 }
 
 func (s *server) answerAttendance(c *fiber.Ctx) error {
