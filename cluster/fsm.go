@@ -369,20 +369,17 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 // (applied or skipped), the number of commands applied, and a fatal error
 // for the entry at logs[n] if it stopped there.
 func (f *fsm) applyPart(h *dbHandle, logs []*raft.Log, res []any) (n, cmds int, fe *fatalError) {
-	applied := f.applied.Load()
-	clock := f.clockNanos.Load()
-	txn := h.db.NewTransaction(true)
-	defer func() { txn.Discard() }() // txn is replaced when a part is split
-
 	var kinds []resultKind
-	lastIdx := applied
-	fits := len(logs) // entries that fit; shrinks on ErrTxnTooBig
+	fits := len(logs) // entries tried in this part; shrinks on ErrTxnTooBig
 	for {
+		applied := f.applied.Load()
+		clock := f.clockNanos.Load()
+		lastIdx := applied
+		part := newPartTxn(h.db)
 		kinds = kinds[:0]
 		cmds = 0
 		n = 0
 		fe = nil
-		tooBig := false
 		for j := 0; j < fits; j++ {
 			l := logs[j]
 			if l.Index <= applied {
@@ -398,12 +395,7 @@ func (f *fsm) applyPart(h *dbHandle, logs []*raft.Log, res []any) (n, cmds int, 
 				n = j + 1
 				continue
 			}
-			results, rk, newClock, err := f.applyEntry(txn, l, clock)
-			if errors.Is(err, badger.ErrTxnTooBig) && j > 0 {
-				tooBig = true
-				fits = j
-				break
-			}
+			results, rk, newClock, err := f.applyEntry(part, l, clock)
 			if err != nil {
 				fe = &fatalError{index: l.Index, err: err}
 				break
@@ -415,28 +407,26 @@ func (f *fsm) applyPart(h *dbHandle, logs []*raft.Log, res []any) (n, cmds int, 
 			lastIdx = l.Index
 			n = j + 1
 		}
-		if tooBig {
-			// Start again with a fresh transaction holding only the entries
-			// that fitted; the rest go in the next part.
-			txn.Discard()
-			txn = h.db.NewTransaction(true)
-			applied = f.applied.Load()
-			clock = f.clockNanos.Load()
-			lastIdx = applied
-			continue
+		if lastIdx > applied {
+			err := part.commit(lastIdx, clock)
+			part.discard()
+			if errors.Is(err, badger.ErrTxnTooBig) && n > 1 {
+				// Start again with half the entries; the rest go in the
+				// next part. Applying is deterministic, so the results are
+				// the same however the batch is cut.
+				fits = n / 2
+				continue
+			}
+			if err != nil {
+				return n, 0, &fatalError{index: lastIdx, err: fmt.Errorf("commit: %w", err)}
+			}
+			f.commits.Add(1)
+			f.clockNanos.Store(clock)
+			f.applied.Store(lastIdx)
+		} else {
+			part.discard()
 		}
 		break
-	}
-	if lastIdx > f.applied.Load() {
-		if err := putMeta(txn, lastIdx, clock); err != nil {
-			return n, 0, &fatalError{index: lastIdx, err: err}
-		}
-		if err := txn.Commit(); err != nil {
-			return n, 0, &fatalError{index: lastIdx, err: fmt.Errorf("commit: %w", err)}
-		}
-		f.commits.Add(1)
-		f.clockNanos.Store(clock)
-		f.applied.Store(lastIdx)
 	}
 	f.applyCount.Add(uint64(cmds))
 	if f.metrics != nil {
@@ -465,7 +455,7 @@ type resultKind struct {
 // applyEntry decodes and applies every command of one entry. A non-nil error
 // is fatal (unknown kind, newer logic version, malformed entry, storage
 // failure) except badger.ErrTxnTooBig, which the caller handles.
-func (f *fsm) applyEntry(txn *badger.Txn, l *raft.Log, clock int64) ([]*Result, []resultKind, int64, error) {
+func (f *fsm) applyEntry(part *partTxn, l *raft.Log, clock int64) ([]*Result, []resultKind, int64, error) {
 	raws, err := decodeEntry(l.Data)
 	if err != nil {
 		return nil, nil, clock, err
@@ -478,7 +468,7 @@ func (f *fsm) applyEntry(txn *badger.Txn, l *raft.Log, clock int64) ([]*Result, 
 		if err := json.Unmarshal(raw, &env); err != nil {
 			return nil, nil, clock, fmt.Errorf("command %d: %w: %v", i, errBadEntry, err)
 		}
-		r, rk, newClock, err := applyCommand(f.cmds, txn, &env, l.Index, clock, f.checked.take(raw))
+		r, rk, newClock, err := applyCommand(f.cmds, part, &env, l.Index, clock, f.checked.take(raw))
 		if err != nil {
 			return nil, nil, clock, fmt.Errorf("apply %s: %w", env.Kind, err)
 		}
@@ -490,7 +480,7 @@ func (f *fsm) applyEntry(txn *badger.Txn, l *raft.Log, clock int64) ([]*Result, 
 	// would re-sort the batch's pending writes each time): deterministic,
 	// since entries are the log's units whatever the batching.
 	if len(raws) > 0 {
-		tx := &Tx{txn: txn, env: &env, index: l.Index, now: time.Unix(0, clock).UTC(), pending: map[string]*[]byte{}}
+		tx := &Tx{part: part, env: &env, index: l.Index, now: time.Unix(0, clock).UTC(), pending: map[string]*[]byte{}}
 		if err := pruneIdem(tx, idemPruneMax*len(raws)); err != nil {
 			return nil, nil, clock, err
 		}
@@ -508,7 +498,7 @@ var (
 
 // applyCommand is the command processor: stateless apart from the
 // transaction, so tests and replay can reuse it.
-func applyCommand(cmds commandTable, txn *badger.Txn, env *Envelope, index uint64, clock int64, checked any) (*Result, string, int64, error) {
+func applyCommand(cmds commandTable, part *partTxn, env *Envelope, index uint64, clock int64, checked any) (*Result, string, int64, error) {
 	h, ok := cmds[env.Kind]
 	if !ok {
 		return nil, "", clock, fmt.Errorf("%w %q", errUnknownKind, env.Kind)
@@ -519,7 +509,7 @@ func applyCommand(cmds commandTable, txn *badger.Txn, env *Envelope, index uint6
 	if t := env.Time.UnixNano(); t > clock {
 		clock = t
 	}
-	tx := &Tx{txn: txn, env: env, index: index, now: time.Unix(0, clock).UTC(), pending: map[string]*[]byte{}, checked: checked}
+	tx := &Tx{part: part, env: env, index: index, now: time.Unix(0, clock).UTC(), pending: map[string]*[]byte{}, checked: checked}
 
 	// prevIdem is an expired record the command's key replaces (idempotency.go).
 	var prevIdem *idemRecord

@@ -104,7 +104,7 @@ var (
 // kept only if it succeeds), the FSM clock, the proposer's IDs, and the audit
 // helper.
 type Tx struct {
-	txn     *badger.Txn
+	part    *partTxn
 	env     *Envelope
 	index   uint64
 	now     time.Time
@@ -163,18 +163,7 @@ func (tx *Tx) GetRaw(key string) (val []byte, ok bool, err error) {
 		}
 		return *p, true, nil
 	}
-	item, err := tx.txn.Get([]byte(key))
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("get %s: %w", key, err)
-	}
-	val, err = item.ValueCopy(nil)
-	if err != nil {
-		return nil, false, fmt.Errorf("get %s: %w", key, err)
-	}
-	return val, true, nil
+	return tx.part.getRaw(key)
 }
 
 // Get decodes the JSON record at key into v; ok is false when absent.
@@ -219,12 +208,12 @@ func (tx *Tx) Delete(key string) { tx.setPending(key, nil) }
 // Scan calls fn for each key with prefix in key order from prefix+from, as
 // the batch transaction sees it before this command's own pending writes.
 func (tx *Tx) Scan(prefix, from string, fn func(key string, val []byte) error) error {
-	return scanTxn(tx.txn, prefix, from, fn)
+	return tx.part.scan(prefix, from, true, fn)
 }
 
 // Keys is Scan without values.
 func (tx *Tx) Keys(prefix, from string, fn func(key string) error) error {
-	return scanKeys(tx.txn, prefix, from, fn)
+	return tx.part.scan(prefix, from, false, func(key string, _ []byte) error { return fn(key) })
 }
 
 // Audit records an audit event for entity in the same transaction as the
@@ -254,16 +243,7 @@ func (tx *Tx) Audit(action, entity string, details any) {
 // flush moves the command's pending writes into the batch transaction.
 func (tx *Tx) flush() error {
 	for _, k := range tx.order {
-		p := tx.pending[k]
-		var err error
-		if p == nil {
-			err = tx.txn.Delete([]byte(k))
-		} else {
-			err = tx.txn.Set([]byte(k), *p)
-		}
-		if err != nil {
-			return err
-		}
+		tx.part.set(k, tx.pending[k])
 	}
 	return nil
 }
