@@ -291,8 +291,10 @@ func matchPatients(txn cluster.Reader, q routing.Person) ([]PatientCandidate, er
 		}
 	}
 	sort.Strings(ids)
-	recs := make(map[string]*PatientRecord, len(ids))
+	// Blocks can be large (a common surname, a shared postcode): decode only
+	// the fields Match compares, and the whole record of those it returns.
 	persons := make([]routing.Person, 0, len(ids))
+	raws := make(map[string][]byte, len(ids))
 	for _, id := range ids {
 		b, ok, err := txn.GetRaw(prefixPatient + id)
 		if err != nil {
@@ -301,18 +303,34 @@ func matchPatients(txn cluster.Reader, q routing.Person) ([]PatientCandidate, er
 		if !ok {
 			return nil, fmt.Errorf("patient index names missing patient %s", id)
 		}
-		var p PatientRecord
+		var p matchFields
 		if err := json.Unmarshal(b, &p); err != nil {
 			return nil, fmt.Errorf("decode patient %s: %w", id, err)
 		}
-		recs[id] = &p
-		persons = append(persons, p.person())
+		raws[id] = b
+		persons = append(persons, routing.Person{ID: p.ID, NHSNumber: p.NHSNumber, GivenName: p.GivenName,
+			FamilyName: p.FamilyName, DateOfBirth: p.DateOfBirth, Postcode: p.Postcode})
 	}
 	var out []PatientCandidate
 	for _, m := range routing.Match(q, persons) {
-		out = append(out, PatientCandidate{Patient: recs[m.ID], Score: m.Score, Exact: m.Exact, Reasons: m.Reasons})
+		var rec PatientRecord
+		if err := json.Unmarshal(raws[m.ID], &rec); err != nil {
+			return nil, fmt.Errorf("decode patient %s: %w", m.ID, err)
+		}
+		out = append(out, PatientCandidate{Patient: &rec, Score: m.Score, Exact: m.Exact, Reasons: m.Reasons})
 	}
 	return out, nil
+}
+
+// matchFields are the fields of a PatientRecord that matching compares
+// (PatientRecord.person).
+type matchFields struct {
+	ID          string `json:"id"`
+	NHSNumber   string `json:"nhs_number"`
+	GivenName   string `json:"given_name"`
+	FamilyName  string `json:"family_name"`
+	DateOfBirth string `json:"date_of_birth"`
+	Postcode    string `json:"postcode"`
 }
 
 func applyAttendancePatient(tx *cluster.Tx, raw json.RawMessage) (any, error) {
