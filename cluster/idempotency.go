@@ -81,7 +81,9 @@ func pruneIdem(tx *Tx, limit int) error {
 	}
 	cutoff := SortableTime(tx.Now().Add(-idemRetention))
 	var expired []string
-	err := tx.Scan(prefixIdemByTime, "", func(k string, _ []byte) error {
+	// Keys, not Scan: a value-prefetching iterator would read a hundred
+	// index values on every entry to look at the first key.
+	err := tx.Keys(prefixIdemByTime, "", func(k string) error {
 		if len(expired) == limit {
 			return errStopScan
 		}
