@@ -86,6 +86,7 @@ type loadedParts struct {
 	parts      recordParts
 	session    *triage.Session
 	questions  []triage.Question
+	sessionRaw []byte // ap/<id>/s as stored: the session's JSON for the whole record
 	routingRaw []byte
 }
 
@@ -125,7 +126,7 @@ func decodeStored(r partReader, id string, raw []byte) (*Attendance, error) {
 			return nil, fmt.Errorf("attendance %s: a session part but no triage", id)
 		}
 		a.Triage.Session, a.Triage.Questions = sp.Session, sp.Questions
-		ld.session, ld.questions = sp.Session, sp.Questions
+		ld.session, ld.questions, ld.sessionRaw = sp.Session, sp.Questions, b
 	}
 	if a.Triage != nil {
 		a.Triage.Answers = []AnswerRecord{} // the log's new answers only
@@ -170,6 +171,7 @@ func putRecord(tx *cluster.Tx, a *Attendance) (json.RawMessage, error) {
 		ld = &loadedParts{} // new, or stored whole: every part is written
 	}
 	parts := ld.parts
+	sessionRaw := ld.sessionRaw
 	id := a.ID
 	core := *a
 	if tr := a.Triage; tr != nil {
@@ -182,10 +184,11 @@ func putRecord(tx *cluster.Tx, a *Attendance) (json.RawMessage, error) {
 			parts.Answers++
 		}
 		if tr.Session != ld.session || !sameQuestions(tr.Questions, ld.questions) || !parts.Session {
-			if _, err := tx.PutJSON(keyAttendancePart(id, partSession), &sessionPart{Session: tr.Session, Questions: tr.Questions}); err != nil {
+			b, err := tx.PutJSON(keyAttendancePart(id, partSession), &sessionPart{Session: tr.Session, Questions: tr.Questions})
+			if err != nil {
 				return nil, err
 			}
-			parts.Session = true
+			parts.Session, sessionRaw = true, b
 		}
 		t := *tr
 		t.Session, t.Questions, t.Answers = nil, nil, nil
@@ -215,7 +218,7 @@ func putRecord(tx *cluster.Tx, a *Attendance) (json.RawMessage, error) {
 		return nil, err
 	}
 	// What is stored now is the new baseline (a command may write twice).
-	ld2 := &loadedParts{parts: parts}
+	ld2 := &loadedParts{parts: parts, sessionRaw: sessionRaw}
 	if tr := a.Triage; tr != nil {
 		ld2.session, ld2.questions = tr.Session, tr.Questions
 		tr.Answers = []AnswerRecord{}
@@ -256,7 +259,15 @@ func attendanceJSON(r partReader, a *Attendance) (json.RawMessage, error) {
 		if err != nil {
 			return nil, err
 		}
-		v.Triage = wholeTriage(tr, answers)
+		// The session as stored (the command's own write, or as loaded:
+		// putRecord leaves a as stored), not encoded again.
+		var sp struct{ Session, Questions json.RawMessage }
+		if len(ld.sessionRaw) > 0 {
+			if err := json.Unmarshal(ld.sessionRaw, &sp); err != nil {
+				return nil, fmt.Errorf("attendance %s session: %w", a.ID, err)
+			}
+		}
+		v.Triage = wholeTriage(tr, sp.Session, sp.Questions, answers)
 	}
 	if rr := a.Routing; rr != nil {
 		var history json.RawMessage
@@ -337,8 +348,8 @@ type (
 	}
 	wholeTriageJSON struct {
 		SetKey                string              `json:"set_key"`
-		Session               *triage.Session     `json:"session,omitempty"`
-		Questions             []triage.Question   `json:"questions,omitempty"`
+		Session               json.RawMessage     `json:"session,omitempty"`
+		Questions             json.RawMessage     `json:"questions,omitempty"`
 		Answers               json.RawMessage     `json:"answers"`
 		Observations          []ObservationRecord `json:"observations,omitempty"`
 		Dx                    *DxReferral         `json:"dx,omitempty"`
@@ -373,9 +384,9 @@ func wholeAttendance(a *Attendance) *wholeAttendanceJSON {
 	}
 }
 
-func wholeTriage(tr *TriageRecord, answers json.RawMessage) *wholeTriageJSON {
+func wholeTriage(tr *TriageRecord, session, questions, answers json.RawMessage) *wholeTriageJSON {
 	return &wholeTriageJSON{
-		SetKey: tr.SetKey, Session: tr.Session, Questions: tr.Questions, Answers: answers,
+		SetKey: tr.SetKey, Session: session, Questions: questions, Answers: answers,
 		Observations: tr.Observations, Dx: tr.Dx, DxInfo: tr.DxInfo, NEWS2: tr.NEWS2,
 		Disposition: tr.Disposition, Review: tr.Review, Interim: tr.Interim,
 		SettledClinicianFirst: tr.SettledClinicianFirst, ClinicianNow: tr.ClinicianNow, FloorWaived: tr.FloorWaived,
