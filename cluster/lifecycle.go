@@ -141,11 +141,15 @@ func (s *Store) valueLogGC(every time.Duration) {
 	}
 }
 
+// close syncs and closes Badger; closing again does nothing.
 func (f *fsm) close() error {
 	f.mu.Lock()
-	h := f.h
+	h, already := f.h, f.closed
 	f.closed = true
 	f.mu.Unlock()
+	if already {
+		return nil
+	}
 	// Readers and snapshots release their handle quickly; do not let one
 	// that never does (a snapshot abandoned by a raft shutdown) hang Close.
 	released := make(chan struct{})
