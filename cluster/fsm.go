@@ -33,6 +33,9 @@ type fsm struct {
 	h      *dbHandle
 	closed bool
 
+	gcMu   sync.Mutex    // held by Restore and by each value-log GC step (vloggc.go)
+	gcKick chan struct{} // a snapshot asks for a value-log GC pass
+
 	applied    atomic.Uint64
 	clockNanos atomic.Int64  // FSM clock, unix nanos
 	applyCount atomic.Uint64 // commands applied since open (tests: proves no replay)
@@ -124,7 +127,7 @@ func openFSM(dir string, cmds commandTable, log *slog.Logger, m *metrics, onFata
 			_ = os.RemoveAll(filepath.Join(dir, e.Name()))
 		}
 	}
-	f := &fsm{dir: dir, cmds: cmds, log: log, metrics: m, onFatal: onFatal, h: h, notifyCh: make(chan struct{})}
+	f := &fsm{dir: dir, cmds: cmds, log: log, metrics: m, onFatal: onFatal, h: h, notifyCh: make(chan struct{}), gcKick: make(chan struct{}, 1)}
 	if err := f.loadMeta(h); err != nil {
 		_ = h.db.Close()
 		return nil, err
