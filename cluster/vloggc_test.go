@@ -14,12 +14,13 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 )
 
-// vlogBulk is how many large values a GC test writes: a little more than
-// one value-log file (BadgerOptions), so the first file is full and is no
-// longer the head, which GC never rewrites.
-const (
-	vlogBulkValue = 4 << 10
-	vlogBulkKeys  = 72 << 20 / vlogBulkValue
+// The GC tests write values at the value threshold (BadgerOptions), which
+// go to the value log, a little more than one value-log file of them, so
+// the first file is full and is no longer the head, which GC never
+// rewrites.
+var (
+	vlogBulkValue = int(BadgerOptions("", nil).ValueThreshold)
+	vlogBulkKeys  = int(BadgerOptions("", nil).ValueLogFileSize)/vlogBulkValue + 8
 )
 
 func bulkKey(i int) []byte { return fmt.Appendf(nil, "gc/%06d", i) }
