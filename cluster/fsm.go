@@ -33,6 +33,9 @@ type fsm struct {
 	h      *dbHandle
 	closed bool
 
+	gcMu   sync.Mutex    // held by Restore and by each value-log GC step (vloggc.go)
+	gcKick chan struct{} // a snapshot asks for a value-log GC pass
+
 	applied    atomic.Uint64
 	clockNanos atomic.Int64  // FSM clock, unix nanos
 	applyCount atomic.Uint64 // commands applied since open (tests: proves no replay)
@@ -61,12 +64,20 @@ type fatalResult struct{ err error }
 var _ raft.BatchingFSM = (*fsm)(nil)
 
 // BadgerOptions sizes Badger for a modest on-premise node rather than
-// Badger's big-server defaults (64 MiB memtables x5, 256 MiB block cache):
-//   - 16 MiB memtables, at most 3 in memory: a few tens of MiB of writes
-//     buffered; our records are small JSON documents.
-//   - 32 MiB block cache, 16 MiB index cache: bounded read memory, enough
+// Badger's big-server defaults (64 MiB memtables x5, 256 MiB block cache);
+// a node's resident memory stays bounded under any load (README, Memory):
+//   - 8 MiB memtables, at most 2 in memory (one taking writes, one being
+//     flushed): each costs its arena on the heap, its mapped write-ahead
+//     file and, while flushed, a table built in memory.
+//   - 16 MiB block cache, 8 MiB index cache: bounded read memory, enough
 //     for the working set of a day's attendances.
-//   - 64 MiB value-log files; values up to 1 KiB stay in the LSM tree.
+//   - Records stay in the LSM tree (Badger's default value threshold,
+//     1 MiB): our records are JSON documents of a few KiB, rewritten at
+//     every step of an attendance. In the value log every version stayed
+//     on disk and mapped into memory until value-log GC (vloggc.go) found
+//     a file half dead; in the tree compaction drops old versions as it
+//     goes, so disk and mapped pages follow the live data, not the history.
+//   - 64 MiB value-log files, for the rare value over the threshold.
 //   - NumVersionsToKeep 1: the FSM needs no history (audit is explicit).
 //   - DetectConflicts off: the FSM goroutine is the only writer.
 //
@@ -96,14 +107,13 @@ func BadgerOptions(dir string, log *slog.Logger) badger.Options {
 		WithSyncWrites(false).
 		WithNumVersionsToKeep(1).
 		WithDetectConflicts(false).
-		WithMemTableSize(16 << 20).
-		WithNumMemtables(3).
+		WithMemTableSize(8 << 20).
+		WithNumMemtables(2).
 		WithNumLevelZeroTables(3).
 		WithNumLevelZeroTablesStall(8).
-		WithBlockCacheSize(32 << 20).
-		WithIndexCacheSize(16 << 20).
+		WithBlockCacheSize(16 << 20).
+		WithIndexCacheSize(8 << 20).
 		WithValueLogFileSize(64 << 20).
-		WithValueThreshold(1 << 10).
 		WithNumCompactors(2).
 		WithCompactL0OnClose(false)
 }
@@ -128,7 +138,7 @@ func openFSM(dir string, cmds commandTable, log *slog.Logger, m *metrics, onFata
 			_ = os.RemoveAll(filepath.Join(dir, e.Name()))
 		}
 	}
-	f := &fsm{dir: dir, cmds: cmds, log: log, metrics: m, onFatal: onFatal, h: h, notifyCh: make(chan struct{})}
+	f := &fsm{dir: dir, cmds: cmds, log: log, metrics: m, onFatal: onFatal, h: h, notifyCh: make(chan struct{}), gcKick: make(chan struct{}, 1)}
 	if err := f.loadMeta(h); err != nil {
 		_ = h.db.Close()
 		return nil, err

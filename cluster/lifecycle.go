@@ -111,42 +111,19 @@ func (s *Store) Open(ctx context.Context) (err error) {
 	s.opened = true
 	s.wg.Add(2)
 	go s.watchLeadership()
-	go s.valueLogGC(10 * time.Minute)
+	go s.valueLogGC(f)
 	return nil
 }
 
-// valueLogGC reclaims Badger value-log space left by overwritten records
-// (attendances are rewritten as they move through triage and routing). It is
-// local housekeeping: it changes no logical state, so it runs outside Apply.
-func (s *Store) valueLogGC(every time.Duration) {
-	defer s.wg.Done()
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-		}
-		f := s.fsmPtr.Load()
-		h, err := f.acquire()
-		if err != nil {
-			return
-		}
-		for i := 0; i < 16; i++ { // bounded: at most 16 files per round
-			if err := h.db.RunValueLogGC(0.5); err != nil {
-				break // badger.ErrNoRewrite: nothing worth rewriting
-			}
-		}
-		h.release()
-	}
-}
-
+// close syncs and closes Badger; closing again does nothing.
 func (f *fsm) close() error {
 	f.mu.Lock()
-	h := f.h
+	h, already := f.h, f.closed
 	f.closed = true
 	f.mu.Unlock()
+	if already {
+		return nil
+	}
 	// Readers and snapshots release their handle quickly; do not let one
 	// that never does (a snapshot abandoned by a raft shutdown) hang Close.
 	released := make(chan struct{})

@@ -16,6 +16,8 @@ type metrics struct {
 	batchCommands prometheus.Histogram
 	proposalBatch prometheus.Histogram
 	commands      *prometheus.CounterVec
+	vlogGCRuns    *prometheus.CounterVec
+	vlogRewrites  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, s *Store) *metrics {
@@ -39,11 +41,19 @@ func newMetrics(reg prometheus.Registerer, s *Store) *metrics {
 			Name: "frontdoor_fsm_commands_total",
 			Help: "Commands applied by the FSM, by kind and result (ok, error, replayed).",
 		}, []string{"kind", "result"}),
+		vlogGCRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "frontdoor_badger_vlog_gc_runs_total",
+			Help: "Badger value-log GC passes, by result (rewrote, nothing, error).",
+		}, []string{"result"}),
+		vlogRewrites: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "frontdoor_badger_vlog_gc_files_rewritten_total",
+			Help: "Badger value-log files rewritten by GC (their dead values reclaimed).",
+		}),
 	}
 	if reg == nil {
 		return m
 	}
-	reg.MustRegister(m.applyDuration, m.batchCommands, m.proposalBatch, m.commands)
+	reg.MustRegister(m.applyDuration, m.batchCommands, m.proposalBatch, m.commands, m.vlogGCRuns, m.vlogRewrites)
 	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "frontdoor_fsm_applied_index",

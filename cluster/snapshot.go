@@ -22,6 +22,7 @@ var errSnapshotFatal = errors.New("state machine stopped: refusing to snapshot")
 // fsmSnapshot is one read-only Badger transaction: Persist streams exactly
 // what it sees, tagged with its applied index.
 type fsmSnapshot struct {
+	f     *fsm
 	h     *dbHandle
 	txn   *badger.Txn
 	index uint64
@@ -50,7 +51,7 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 		h.release()
 		return nil, fmt.Errorf("snapshot meta: %w", err)
 	}
-	return &fsmSnapshot{h: h, txn: txn, index: applied}, nil
+	return &fsmSnapshot{f: f, h: h, txn: txn, index: applied}, nil
 }
 
 // Persist streams the transaction's view to sink; it runs concurrently with
@@ -63,10 +64,12 @@ func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 	return sink.Close()
 }
 
-// Release ends the transaction.
+// Release ends the transaction and asks for a value-log GC pass: a
+// snapshot follows a burst of writes, which leaves dead values behind.
 func (s *fsmSnapshot) Release() {
 	s.txn.Discard()
 	s.h.release()
+	s.f.kickValueLogGC()
 }
 
 func writeSnapshot(w io.Writer, txn *badger.Txn, index uint64) error {
@@ -113,6 +116,8 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if fe := f.fatal(); fe != nil {
 		return fmt.Errorf("restore: %w", fe)
 	}
+	f.gcMu.Lock() // no value-log GC step while the database is replaced
+	defer f.gcMu.Unlock()
 	f.mu.RLock()
 	gen := f.h.gen + 1
 	f.mu.RUnlock()

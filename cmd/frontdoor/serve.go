@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -29,6 +31,9 @@ FRONTDOOR_DATA_DIR, --join from FRONTDOOR_JOIN (comma-separated), and so on.
 A flag given on the command line wins.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if limit, ok := nodeMemoryLimit(os.Getenv("GOMEMLIMIT")); ok {
+				debug.SetMemoryLimit(limit)
+			}
 			return node.Run(cmd.Context(), cfg, cmd.OutOrStdout())
 		},
 	}
@@ -44,4 +49,21 @@ A flag given on the command line wins.`,
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to let in-flight requests finish on shutdown")
 	f.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd
+}
+
+// defaultMemoryLimit is a node's Go soft memory limit (README, Memory).
+// Its live heap is bounded (Badger's memtables and caches, BadgerOptions):
+// about 65 MB under create load at C=128, so with Go's default GOGC the
+// heap would grow to about this limit anyway; the limit stops it doubling
+// past the live set in a burst (a memtable flush builds a whole table in
+// memory), which is what took RSS past 200 MB under load.
+const defaultMemoryLimit = 128 << 20
+
+// nodeMemoryLimit is the soft memory limit serve sets: the default unless
+// GOMEMLIMIT is set, which the Go runtime has already applied.
+func nodeMemoryLimit(gomemlimit string) (int64, bool) {
+	if gomemlimit != "" {
+		return 0, false
+	}
+	return defaultMemoryLimit, true
 }

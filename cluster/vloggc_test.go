@@ -1,0 +1,214 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// The GC tests write values at the value threshold (BadgerOptions), which
+// go to the value log, a little more than one value-log file of them, so
+// the first file is full and is no longer the head, which GC never
+// rewrites.
+var (
+	vlogBulkValue = int(BadgerOptions("", nil).ValueThreshold)
+	vlogBulkKeys  = int(BadgerOptions("", nil).ValueLogFileSize)/vlogBulkValue + 8
+)
+
+func bulkKey(i int) []byte { return fmt.Appendf(nil, "gc/%06d", i) }
+
+// writeBulk sets every bulk key to a value over the value threshold, or
+// (big false) to a small one that lives in the LSM tree.
+func writeBulk(t *testing.T, db *badger.DB, big bool) {
+	t.Helper()
+	val := []byte("small")
+	if big {
+		val = []byte(strings.Repeat("v", vlogBulkValue))
+	}
+	wb := db.NewWriteBatch()
+	defer wb.Cancel()
+	for i := range vlogBulkKeys {
+		if err := wb.Set(bulkKey(i), val); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func deleteBulk(t *testing.T, db *badger.DB) {
+	t.Helper()
+	wb := db.NewWriteBatch()
+	defer wb.Cancel()
+	for i := range vlogBulkKeys {
+		if err := wb.Delete(bulkKey(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// vlogOnDisk counts the value-log files of f's current database and sums
+// their sizes.
+func vlogOnDisk(t *testing.T, f *fsm) (files int, bytes int64) {
+	t.Helper()
+	h, err := f.acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.release()
+	paths, err := filepath.Glob(filepath.Join(h.dir, "*.vlog"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bytes += fi.Size()
+	}
+	return len(paths), bytes
+}
+
+// reopenCompacted closes f, then opens its database once with Badger
+// alone to compact level 0 on close (compaction drops the old versions and
+// tells the value log which of its values are dead), then reopens the FSM.
+// A busy node's compactions do the same as data flows.
+func reopenCompacted(t *testing.T, f *fsm) *fsm {
+	t.Helper()
+	dir := f.h.dir
+	if err := f.close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := badger.Open(BadgerOptions(dir, nil).WithCompactL0OnClose(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	g, err := openFSM(f.dir, f.cmds, f.log, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = g.close() })
+	return g
+}
+
+func TestValueLogGC(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes more than one value-log file")
+	}
+	cases := []struct {
+		name    string
+		after   func(t *testing.T, db *badger.DB) // what happens to the large values
+		reclaim bool
+	}{
+		{"live values are kept", func(*testing.T, *badger.DB) {}, false},
+		{"overwritten values are reclaimed", func(t *testing.T, db *badger.DB) { writeBulk(t, db, false) }, true},
+		{"deleted values are reclaimed", deleteBulk, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tf := newTestFSM(t)
+			applyInBatches(tf, testLog(t, 40), 8)
+			h, err := tf.acquire()
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeBulk(t, h.db, true)
+			tc.after(t, h.db)
+			h.release()
+			f := reopenCompacted(t, tf.fsm)
+
+			wantHash, err := stateHashOf(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			filesBefore, bytesBefore := vlogOnDisk(t, f)
+			n, err := f.collectValueLog(context.Background())
+			if err != nil {
+				t.Fatalf("collectValueLog: %v", err)
+			}
+			filesAfter, bytesAfter := vlogOnDisk(t, f)
+			t.Logf("rewrote %d; vlog files %d -> %d, %d -> %d MiB", n, filesBefore, filesAfter, bytesBefore>>20, bytesAfter>>20)
+
+			if got := n > 0; got != tc.reclaim {
+				t.Errorf("files rewritten = %d, want reclaim %v", n, tc.reclaim)
+			}
+			if reclaimed := bytesAfter < bytesBefore && filesAfter < filesBefore; reclaimed != tc.reclaim {
+				t.Errorf("vlog on disk %d files %d B -> %d files %d B, want reclaim %v",
+					filesBefore, bytesBefore, filesAfter, bytesAfter, tc.reclaim)
+			}
+			if got, err := stateHashOf(f); err != nil || got != wantHash {
+				t.Errorf("state after GC: hash %s (err %v), want %s", got, err, wantHash)
+			}
+		})
+	}
+}
+
+func stateHashOf(f *fsm) (string, error) {
+	h, _, err := f.stateHash()
+	return h, err
+}
+
+func TestValueLogGCAfterCloseFails(t *testing.T) {
+	tf := newTestFSM(t)
+	if err := tf.close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tf.collectValueLog(context.Background()); !errors.Is(err, ErrNotOpen) {
+		t.Fatalf("collectValueLog after close: err %v, want ErrNotOpen", err)
+	}
+}
+
+// TestValueLogGCDuringRestores runs GC passes while snapshots are restored
+// one after another (under -race): a pass never touches a database being
+// swapped out, nor fails because of one, and the restored state is intact.
+func TestValueLogGCDuringRestores(t *testing.T) {
+	a := newTestFSM(t)
+	applyInBatches(a, testLog(t, 25), 5)
+	snap, err := a.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := snapshotBytes(t, snap)
+	want, _ := mustHash(t, a)
+
+	b := newTestFSM(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	gcErr := make(chan error, 1)
+	go func() {
+		for ctx.Err() == nil {
+			if _, err := b.collectValueLog(ctx); err != nil && ctx.Err() == nil {
+				gcErr <- err
+				return
+			}
+		}
+		gcErr <- nil
+	}()
+	for i := range 5 {
+		if err := b.Restore(io.NopCloser(bytes.NewReader(data))); err != nil {
+			t.Fatalf("restore %d: %v", i, err)
+		}
+	}
+	cancel()
+	if err := <-gcErr; err != nil {
+		t.Fatalf("GC during restores: %v", err)
+	}
+	if got, _ := mustHash(t, b); got != want {
+		t.Fatalf("state after restores with GC: %s, want %s", got, want)
+	}
+}
