@@ -169,6 +169,7 @@ func (w *outboxWorker) scan(ctx context.Context) error {
 	}
 	w.deadlinesAt = time.Now()
 	now := w.cfg.Now()
+	w.forgetPassedRetries(now)
 	if err := w.lapses(ctx, awaiting, now); err != nil {
 		return err
 	}
@@ -197,6 +198,19 @@ func (w *outboxWorker) scan(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// forgetPassedRetries drops the retry times that have passed (a passed
+// one and none mean the same: propose again), so retryAt holds only the
+// refusals of the last EscalateRetry and cannot grow without bound.
+func (w *outboxWorker) forgetPassedRetries(now time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for id, next := range w.retryAt {
+		if !now.Before(next) {
+			delete(w.retryAt, id)
+		}
+	}
 }
 
 // lapses proposes attendance.clinician_lapsed for each attendance awaiting
