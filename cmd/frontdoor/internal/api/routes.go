@@ -20,7 +20,10 @@ import (
 //     exist without a row;
 //   - the README role table (routeRoleMarkdown, checked against the
 //     README by TestRoleTableMarkdown);
-//   - the OpenAPI document served at /openapi.json (openapi.go).
+//   - the OpenAPI document served at /openapi.json (openapi.go);
+//   - what a follower's forwarded proposal may do (forward_proposal.go):
+//     the leader checks the route it names, that route's roles, and its
+//     Kinds.
 //
 // Each resource's file lists its rows (clusterRoutes in cluster.go, ...);
 // routeTable puts them together in the order the README shows them, which
