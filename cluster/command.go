@@ -50,7 +50,7 @@ type Actor struct {
 // Proposal is what an HTTP handler asks the leader to do. The leader's Store
 // stamps the time (leader clock), fresh IDs and the logic version; a follower
 // never builds a half command: Propose on a follower returns ErrNotLeader and
-// the HTTP layer forwards the HTTP request to the leader.
+// the HTTP layer sends the Proposal it built to the leader.
 type Proposal struct {
 	Kind        Kind
 	Actor       Actor

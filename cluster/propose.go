@@ -15,7 +15,7 @@ import (
 // logic version, sends it to raft (grouped with concurrent proposals into one
 // entry) and returns the command's Result once applied here.
 //
-// Errors: ErrNotLeader (forward the HTTP request), ErrNoLeader (not
+// Errors: ErrNotLeader (forward to the leader), ErrNoLeader (not
 // accepted, retry later), ErrOutcomeUnknown (may still commit: retry with the
 // same idempotency key), ErrUnsupportedKind, ErrFatal, ErrNotOpen.
 func (s *Store) Propose(ctx context.Context, p Proposal) (*Result, error) {

@@ -18,7 +18,7 @@ import (
 func alertRoutes() []routeRow {
 	return []routeRow{
 		{Method: "GET", Path: "/v1/alerts", Roles: alertPeople, Summary: "Alerts (escalated to ED, webhook failed, a clinician-first floor lapsed unconfirmed, a rapid response need fell back to ED) open until a person acknowledges them; ?all=true includes acknowledged", Query: []string{"all", consistencyQuery}, Handler: (*server).listAlerts},
-		{Method: "POST", Path: "/v1/alerts/:id/ack", Roles: alertPeople, Summary: "A person at reception or a clinician acknowledges an alert", Body: alertAckBody{}, Handler: (*server).ackAlert},
+		{Method: "POST", Path: "/v1/alerts/:id/ack", Roles: alertPeople, Summary: "A person at reception or a clinician acknowledges an alert", Body: alertAckBody{}, Kinds: []cluster.Kind{care.KindAlertAck}, Handler: (*server).ackAlert},
 	}
 }
 

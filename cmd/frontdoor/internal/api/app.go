@@ -72,10 +72,11 @@ type server struct {
 	clock      *clockChecker
 	reqTO      time.Duration
 	fwdTO      time.Duration
-	forwarder  *fasthttp.Client // leader forwarding
-	peers      *http.Client     // short-timeout calls to other members
-	keys       *keyCache        // API key hashes from local state (auth.go)
-	metrics    fiber.Handler    // GET /metrics; nil: not served
+	forwarder  *fasthttp.Client     // leader forwarding
+	peers      *http.Client         // short-timeout calls to other members
+	keys       *keyCache            // API key hashes from local state (auth.go)
+	routes     map[string]*routeRow // the route table by rowKey: forwarded proposals name theirs
+	metrics    fiber.Handler        // GET /metrics; nil: not served
 	version    string
 	openAPIDoc func() []byte // the /openapi.json document, built once
 	// complaints: the complaint search index of the protocol set in force
@@ -100,25 +101,16 @@ func New(cfg Config) *Server {
 		cfg.Version = "dev"
 	}
 	s := &server{
-		store:  cfg.Store,
-		selfID: cfg.Store.Status().NodeID,
-		log:    cfg.Logger,
-		clock:  cfg.clock,
-		reqTO:  cfg.RequestTimeout,
-		fwdTO:  cfg.ForwardTimeout,
-		forwarder: &fasthttp.Client{
-			Name:                "frontdoor-forwarder",
-			MaxConnsPerHost:     512,
-			ReadTimeout:         cfg.ForwardTimeout,
-			WriteTimeout:        cfg.ForwardTimeout,
-			MaxIdleConnDuration: 30 * time.Second,
-			// A forwarded POST must not be re-sent by the client library:
-			// only the caller may retry, with its Idempotency-Key.
-			RetryIf: func(*fasthttp.Request) bool { return false },
-		},
-		peers:   &http.Client{Timeout: 750 * time.Millisecond},
-		keys:    newKeyCache(cfg.Store),
-		version: cfg.Version,
+		store:     cfg.Store,
+		selfID:    cfg.Store.Status().NodeID,
+		log:       cfg.Logger,
+		clock:     cfg.clock,
+		reqTO:     cfg.RequestTimeout,
+		fwdTO:     cfg.ForwardTimeout,
+		forwarder: newForwarder(cfg.ForwardTimeout),
+		peers:     &http.Client{Timeout: 750 * time.Millisecond},
+		keys:      newKeyCache(cfg.Store),
+		version:   cfg.Version,
 	}
 	s.openAPIDoc = sync.OnceValue(func() []byte { return mustOpenAPI(cfg.Version) })
 	if cfg.Gatherer != nil {
@@ -147,8 +139,10 @@ func New(cfg Config) *Server {
 	// check in front of its handler; the rows' order is the registration
 	// order.
 	rows := routeTable()
+	s.routes = make(map[string]*routeRow, len(rows))
 	for i := range rows {
 		rt := &rows[i]
+		s.routes[rowKey(rt.Method, rt.Path)] = rt
 		h := rt.Handler
 		handlers := []fiber.Handler{s.authorize(rt), func(c *fiber.Ctx) error { return h(s, c) }}
 		if rt.Method == fiber.MethodGet {
@@ -158,4 +152,19 @@ func New(cfg Config) *Server {
 		}
 	}
 	return &Server{App: app, clock: s.clock}
+}
+
+// newForwarder is the kept-alive client a follower forwards to the leader
+// with (forward.go, forward_proposal.go).
+func newForwarder(timeout time.Duration) *fasthttp.Client {
+	return &fasthttp.Client{
+		Name:                "frontdoor-forwarder",
+		MaxConnsPerHost:     512,
+		ReadTimeout:         timeout,
+		WriteTimeout:        timeout,
+		MaxIdleConnDuration: 30 * time.Second,
+		// A forwarded POST must not be re-sent by the client library:
+		// only the caller may retry, with its Idempotency-Key.
+		RetryIf: func(*fasthttp.Request) bool { return false },
+	}
 }

@@ -19,7 +19,7 @@ import (
 // attendanceRoutes are the route table's rows of attendances (routes.go).
 func attendanceRoutes() []routeRow {
 	return []routeRow{
-		{Method: "POST", Path: "/v1/attendances", Roles: rolesFront, Summary: "Record an arrival (walk-in or NHS 111)", Body: care.AttendanceCreate{}, Handler: (*server).createAttendance},
+		{Method: "POST", Path: "/v1/attendances", Roles: rolesFront, Summary: "Record an arrival (walk-in or NHS 111)", Body: care.AttendanceCreate{}, Kinds: []cluster.Kind{care.KindAttendanceCreate}, Handler: (*server).createAttendance},
 		{Method: "GET", Path: "/v1/attendances", Roles: []string{access.RoleReception, access.RoleClinician}, Summary: "List attendances by arrival", Query: []string{"status", "limit", consistencyQuery}, Handler: (*server).listAttendances},
 		{Method: "GET", Path: "/v1/attendances/:id", Roles: rolesAll, Summary: "One attendance", Query: []string{consistencyQuery}, Handler: (*server).getAttendance},
 	}

@@ -37,17 +37,16 @@ func forbiddenRole(role string, row *routeRow) *Problem {
 const localActor = "frontdoor.actor"
 
 // authorize is the access check in front of one route's handler.
+// It also records the row in the request's Locals (routeOf), for propose.
 func (s *server) authorize(row *routeRow) fiber.Handler {
 	if row.Access != accessKey {
-		return func(c *fiber.Ctx) error { return c.Next() }
+		return func(c *fiber.Ctx) error {
+			c.Locals(localRow, row)
+			return c.Next()
+		}
 	}
 	return func(c *fiber.Ctx) error {
-		secret, ok := bearer(c)
-		if !ok {
-			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="frontdoor"`)
-			return unauthorized("send an API key as Authorization: Bearer <key>")
-		}
-		actor, found, err := s.keys.lookup(c.UserContext(), access.HashKey(secret))
+		actor, found, err := s.keyHolder(c)
 		if err != nil {
 			return err
 		}
@@ -57,15 +56,43 @@ func (s *server) authorize(row *routeRow) fiber.Handler {
 			if !s.store.IsLeader() && c.Get(headerForwarded) == "" {
 				return s.forward(c, c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead)
 			}
-			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="frontdoor", error="invalid_token"`)
-			return unauthorized("unknown or revoked API key")
+			return unknownKey(c)
 		}
 		if !row.allows(actor.Role) {
 			return forbiddenRole(actor.Role, row)
 		}
+		c.Locals(localRow, row)
 		c.Locals(localActor, actor)
 		return c.Next()
 	}
+}
+
+// keyHolder is the holder of the request's bearer key by this node's
+// state: found false for a key it does not know (or a revoked one), a 401
+// problem for a request without one.
+func (s *server) keyHolder(c *fiber.Ctx) (actor cluster.Actor, found bool, err error) {
+	secret, ok := bearer(c)
+	if !ok {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="frontdoor"`)
+		return cluster.Actor{}, false, unauthorized("send an API key as Authorization: Bearer <key>")
+	}
+	return s.keys.lookup(c.UserContext(), access.HashKey(secret))
+}
+
+// unknownKey is the answer to a key the cluster does not know, or revoked.
+func unknownKey(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="frontdoor", error="invalid_token"`)
+	return unauthorized("unknown or revoked API key")
+}
+
+// localRow is the fiber Locals key of the route table row being served.
+const localRow = "frontdoor.route"
+
+// routeOf is the route table row the request is served by (nil outside
+// the registered routes).
+func routeOf(c *fiber.Ctx) *routeRow {
+	row, _ := c.Locals(localRow).(*routeRow)
+	return row
 }
 
 // bearer returns the token of an "Authorization: Bearer <token>" header.

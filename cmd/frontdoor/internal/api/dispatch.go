@@ -32,9 +32,9 @@ func dispatchRoutes() []routeRow {
 		{Method: "GET", Path: "/v1/dispatches", Roles: dispatchReaders, Summary: "Rapid response dispatches with their 2-hour clock (referral to on scene) and the share on scene within 2 hours", Query: []string{"status", "service_id", "attendance_id", "open", "limit", consistencyQuery}, Handler: (*server).listDispatches},
 		{Method: "GET", Path: "/v1/dispatches/stream", Roles: dispatchReaders, Summary: "Server-Sent Events of every dispatch and alert change (id = <raft index>/<record id>; resumable with Last-Event-ID; ?once=true catches up and ends)", Query: []string{"last_event_id", "once"}, Handler: (*server).streamDispatches},
 		{Method: "GET", Path: "/v1/dispatches/:id", Roles: dispatchReaders, Summary: "One dispatch: patient, access notes, condition group, observations, delivery, timeline, clock", Query: []string{consistencyQuery}, Handler: (*server).getDispatch},
-		{Method: "POST", Path: "/v1/dispatches/:id/accept", Roles: []string{access.RoleResponder}, Summary: "A rapid response team accepts a dispatch with its ETA", Body: dispatchAcceptBody{}, Handler: (*server).acceptDispatch},
-		{Method: "POST", Path: "/v1/dispatches/:id/decline", Roles: []string{access.RoleResponder}, Summary: "A team declines, with a reason: the dispatch escalates to the next eligible team, else ED", Body: dispatchDeclineBody{}, Handler: (*server).declineDispatch},
-		{Method: "POST", Path: "/v1/dispatches/:id/status", Roles: []string{access.RoleResponder}, Summary: "Report en_route, on_scene (stops the 2-hour clock) or completed with an outcome", Body: dispatchStatusBody{}, Handler: (*server).statusDispatch},
+		{Method: "POST", Path: "/v1/dispatches/:id/accept", Roles: []string{access.RoleResponder}, Summary: "A rapid response team accepts a dispatch with its ETA", Body: dispatchAcceptBody{}, Kinds: []cluster.Kind{care.KindDispatchAccept}, Handler: (*server).acceptDispatch},
+		{Method: "POST", Path: "/v1/dispatches/:id/decline", Roles: []string{access.RoleResponder}, Summary: "A team declines, with a reason: the dispatch escalates to the next eligible team, else ED", Body: dispatchDeclineBody{}, Kinds: []cluster.Kind{care.KindDispatchDecline}, Handler: (*server).declineDispatch},
+		{Method: "POST", Path: "/v1/dispatches/:id/status", Roles: []string{access.RoleResponder}, Summary: "Report en_route, on_scene (stops the 2-hour clock) or completed with an outcome", Body: dispatchStatusBody{}, Kinds: []cluster.Kind{care.KindDispatchStatus}, Handler: (*server).statusDispatch},
 	}
 }
 

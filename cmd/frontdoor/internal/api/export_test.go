@@ -28,6 +28,9 @@ const (
 
 	AccessKey  = accessKey
 	AccessOpen = accessOpen
+
+	ForwardPath           = forwardPath
+	HeaderForwardProtocol = headerForwardProtocol
 )
 
 type (
@@ -53,7 +56,14 @@ var (
 	ExplainOf    = explainOf
 	London       = london
 	NewKeyCache  = newKeyCache
+	DecodeResult = decodeResult
 )
+
+// EncodeForwarded is a POST /v1/cluster/forward body, as a follower (or
+// someone forging one) sends it.
+func EncodeForwarded(route, actorID string, kind cluster.Kind, idem *cluster.Idempotency, payload []byte) []byte {
+	return encodeForwarded(&forwardedProposal{Route: route, ActorID: actorID, Kind: kind, Idempotency: idem, Payload: payload})
+}
 
 // Allows reports whether role may call the route.
 func (r *routeRow) Allows(role string) bool { return r.allows(role) }

@@ -20,9 +20,9 @@ import (
 func keyRoutes() []routeRow {
 	return []routeRow{
 		{Method: "GET", Path: "/v1/whoami", Roles: rolesAll, Summary: "The key's holder and role", Handler: (*server).whoami},
-		{Method: "POST", Path: "/v1/keys", Roles: rolesAdmin, Summary: "Create an API key (the secret is shown once)", Body: keyCreateBody{}, Handler: (*server).createKey},
+		{Method: "POST", Path: "/v1/keys", Roles: rolesAdmin, Summary: "Create an API key (the secret is shown once)", Body: keyCreateBody{}, Kinds: []cluster.Kind{access.KindKeyCreate}, Handler: (*server).createKey},
 		{Method: "GET", Path: "/v1/keys", Roles: rolesAdmin, Summary: "List API keys (never their secrets)", Query: []string{consistencyQuery}, Handler: (*server).listKeys},
-		{Method: "DELETE", Path: "/v1/keys/:id", Roles: rolesAdmin, Summary: "Revoke an API key", Handler: (*server).revokeKey},
+		{Method: "DELETE", Path: "/v1/keys/:id", Roles: rolesAdmin, Summary: "Revoke an API key", Kinds: []cluster.Kind{access.KindKeyRevoke}, Handler: (*server).revokeKey},
 	}
 }
 

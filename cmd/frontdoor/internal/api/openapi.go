@@ -101,7 +101,7 @@ func buildOpenAPI(version string) jsonObject {
 			}
 			params = append(params, param)
 		}
-		if row.Method == fiber.MethodPost || row.Method == fiber.MethodPut || row.Method == fiber.MethodDelete {
+		if (row.Method == fiber.MethodPost || row.Method == fiber.MethodPut || row.Method == fiber.MethodDelete) && row.Access != accessForwarded {
 			params = append(params, jsonObject{"name": headerIdempotencyKey, "in": "header", "required": false,
 				"description": "a retry with the same key and body returns the first answer", "schema": jsonObject{"type": "string", "maxLength": maxIdempotencyKeyLen}})
 		}
@@ -126,6 +126,12 @@ func buildOpenAPI(version string) jsonObject {
 		case accessJoinToken:
 			op["security"] = []any{}
 			op["description"] = "Node to node: authorised by the cluster's join token."
+		case accessForwarded:
+			op["security"] = []any{jsonObject{"bearer": []string{}}}
+			op["x-roles"] = access.Roles
+			op["description"] = "Node to node: the caller's key, allowed the roles of the route the proposal names. " +
+				"The bodies are binary (" + mimeForwardedProposal + ", " + mimeForwardedResult + ")."
+			op["requestBody"] = jsonObject{"required": true, "content": jsonObject{mimeForwardedProposal: jsonObject{"schema": jsonObject{"type": "string"}}}}
 		}
 		p := openAPIPath(row.Path)
 		item, _ := paths[p].(jsonObject)

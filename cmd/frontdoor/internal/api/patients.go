@@ -17,10 +17,10 @@ import (
 // patientRoutes are the route table's rows of patient records and linking an attendance to one (routes.go).
 func patientRoutes() []routeRow {
 	return []routeRow{
-		{Method: "POST", Path: "/v1/patients", Roles: rolesDesk, Summary: "Create a patient record (409 with candidates when it looks like an existing one)", Body: care.PatientCreate{}, Handler: (*server).createPatient},
+		{Method: "POST", Path: "/v1/patients", Roles: rolesDesk, Summary: "Create a patient record (409 with candidates when it looks like an existing one)", Body: care.PatientCreate{}, Kinds: []cluster.Kind{care.KindPatientCreate}, Handler: (*server).createPatient},
 		{Method: "GET", Path: "/v1/patients", Roles: rolesDesk, Summary: "Find a patient: ranked candidates with reasons, never a merge", Query: []string{"nhs_number", "given_name", "family_name", "date_of_birth", "postcode", consistencyQuery}, Handler: (*server).searchPatients},
 		{Method: "GET", Path: "/v1/patients/:id", Roles: rolesDesk, Summary: "One patient record", Query: []string{consistencyQuery}, Handler: (*server).getPatient},
-		{Method: "POST", Path: "/v1/attendances/:id/patient", Roles: rolesDesk, Summary: "Link an attendance to a patient record (names an unnamed attendee)", Body: linkPatientBody{}, Handler: (*server).linkPatient},
+		{Method: "POST", Path: "/v1/attendances/:id/patient", Roles: rolesDesk, Summary: "Link an attendance to a patient record (names an unnamed attendee)", Body: linkPatientBody{}, Kinds: []cluster.Kind{care.KindAttendancePatient}, Handler: (*server).linkPatient},
 	}
 }
 

@@ -25,8 +25,8 @@ import (
 func protocolRoutes() []routeRow {
 	return []routeRow{
 		{Method: "GET", Path: "/v1/protocols", Roles: rolesAll, Summary: "Protocol versions; ?q= finds the presentations for a complaint in the person's words, ranked by their age and sex (the complaint box)", Query: []string{"q", "search", "age_years", "age_months", "age_weeks", "age_days", "sex", consistencyQuery}, Handler: (*server).listProtocols},
-		{Method: "POST", Path: "/v1/protocols", Roles: rolesAdmin, Summary: "Upload a new protocol version (YAML body, or JSON {content}); linted, not yet active", Body: protocolset.ProtocolUpload{}, Handler: (*server).uploadProtocol},
-		{Method: "POST", Path: "/v1/protocols/:id/activate", Roles: rolesAdmin, Summary: "Activate an uploaded version; attendances in progress keep theirs", Body: activateBody{}, Handler: (*server).activateProtocol},
+		{Method: "POST", Path: "/v1/protocols", Roles: rolesAdmin, Summary: "Upload a new protocol version (YAML body, or JSON {content}); linted, not yet active", Body: protocolset.ProtocolUpload{}, Kinds: []cluster.Kind{protocolset.KindProtocolUpload}, Handler: (*server).uploadProtocol},
+		{Method: "POST", Path: "/v1/protocols/:id/activate", Roles: rolesAdmin, Summary: "Activate an uploaded version; attendances in progress keep theirs", Body: activateBody{}, Kinds: []cluster.Kind{protocolset.KindProtocolActivate}, Handler: (*server).activateProtocol},
 	}
 }
 

@@ -17,10 +17,10 @@ import (
 // registrationRoutes are the route table's rows of GP registration (routes.go).
 func registrationRoutes() []routeRow {
 	return []routeRow{
-		{Method: "POST", Path: "/v1/attendances/:id/registration", Roles: []string{access.RoleReception}, Summary: "Register an attendee with no GP: a practice is allocated (designated practice for no fixed abode)", Body: registrationBody{}, Handler: (*server).createRegistration},
+		{Method: "POST", Path: "/v1/attendances/:id/registration", Roles: []string{access.RoleReception}, Summary: "Register an attendee with no GP: a practice is allocated (designated practice for no fixed abode)", Body: registrationBody{}, Kinds: []cluster.Kind{care.KindRegistrationCreate}, Handler: (*server).createRegistration},
 		{Method: "GET", Path: "/v1/registrations", Roles: []string{access.RoleReception}, Summary: "GP registrations by status, for the practice-side follow-up", Query: []string{"status", consistencyQuery}, Handler: (*server).listRegistrations},
 		{Method: "GET", Path: "/v1/registrations/:id", Roles: []string{access.RoleReception}, Summary: "One GP registration", Query: []string{consistencyQuery}, Handler: (*server).getRegistration},
-		{Method: "POST", Path: "/v1/registrations/:id/status", Roles: []string{access.RoleReception}, Summary: "Move a registration on: sent, accepted or refused", Body: registrationStatusBody{}, Handler: (*server).setRegistrationStatus},
+		{Method: "POST", Path: "/v1/registrations/:id/status", Roles: []string{access.RoleReception}, Summary: "Move a registration on: sent, accepted or refused", Body: registrationStatusBody{}, Kinds: []cluster.Kind{care.KindRegistrationStatus}, Handler: (*server).setRegistrationStatus},
 	}
 }
 

@@ -5,8 +5,10 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/frontdoor-ucc/frontdoor/cluster/access"
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/access"
 )
 
 // The route table: every HTTP route of the API, with who may call it,
@@ -18,7 +20,10 @@ import (
 //     exist without a row;
 //   - the README role table (routeRoleMarkdown, checked against the
 //     README by TestRoleTableMarkdown);
-//   - the OpenAPI document served at /openapi.json (openapi.go).
+//   - the OpenAPI document served at /openapi.json (openapi.go);
+//   - what a follower's forwarded proposal may do (forward_proposal.go):
+//     the leader checks the route it names, that route's roles, and its
+//     Kinds.
 //
 // Each resource's file lists its rows (clusterRoutes in cluster.go, ...);
 // routeTable puts them together in the order the README shows them, which
@@ -33,6 +38,7 @@ const (
 	accessKey       routeAccess = iota // Authorization: Bearer <API key> with one of Roles (or admin)
 	accessOpen                         // no key: health, metrics, cluster figures, the API description
 	accessJoinToken                    // node-to-node: the cluster's join token (checked by the handler)
+	accessForwarded                    // node-to-node: a follower's proposal with its caller's key, checked by the handler against the row it names
 )
 
 // routeRow is one row of the route table.
@@ -47,6 +53,11 @@ type routeRow struct {
 	Body any
 	// Query lists the query parameters the route reads.
 	Query []string
+	// Kinds are the command kinds the handler proposes (none: it proposes
+	// nothing). propose refuses any other kind, so the list stays true, and
+	// the leader refuses a forwarded proposal whose kind is not in the row
+	// it names (forward.go).
+	Kinds []cluster.Kind
 	// Handler answers the route, behind the row's access check; a method
 	// expression such as (*server).listProtocols.
 	Handler func(*server, *fiber.Ctx) error
@@ -71,6 +82,7 @@ func routeTable() []routeRow {
 		profileRoutes(),
 		openAPIRoutes(),
 		clusterRoutes(),
+		forwardRoutes(), // node to node: a follower's proposals
 		keyRoutes(),     // access
 		serviceRoutes(), // reference data: the directory, services and GP practices
 		attendanceRoutes(),
@@ -100,10 +112,13 @@ func routeTable() []routeRow {
 // rowKey identifies a row: "GET /v1/attendances/:id".
 func rowKey(method, path string) string { return method + " " + path }
 
+// proposes reports whether the route's handler proposes commands of kind.
+func (r *routeRow) proposes(kind cluster.Kind) bool { return slices.Contains(r.Kinds, kind) }
+
 // allows reports whether role may call the route.
 func (r *routeRow) allows(role string) bool {
 	switch r.Access {
-	case accessOpen, accessJoinToken:
+	case accessOpen, accessJoinToken, accessForwarded:
 		return true
 	}
 	if role == access.RoleAdmin {
@@ -140,6 +155,8 @@ func routeRoleMarkdown() string {
 				b.WriteString(" open |")
 			case row.Access == accessJoinToken:
 				b.WriteString(" join token |")
+			case row.Access == accessForwarded:
+				b.WriteString(" forwarded key |")
 			case row.allows(role):
 				b.WriteString(" ✓ |")
 			default:

@@ -17,12 +17,12 @@ import (
 func serviceRoutes() []routeRow {
 	return []routeRow{
 		{Method: "GET", Path: "/v1/directory", Roles: rolesAll, Summary: "The directory's name, centre and extra bank holidays", Query: []string{consistencyQuery}, Handler: (*server).getDirectory},
-		{Method: "PUT", Path: "/v1/directory/bank-holidays", Roles: rolesAdmin, Summary: "Set the extra bank holidays (besides England's)", Body: directory.BankHolidays{}, Handler: (*server).putBankHolidays},
+		{Method: "PUT", Path: "/v1/directory/bank-holidays", Roles: rolesAdmin, Summary: "Set the extra bank holidays (besides England's)", Body: directory.BankHolidays{}, Kinds: []cluster.Kind{directory.KindBankHolidaysSet}, Handler: (*server).putBankHolidays},
 		{Method: "GET", Path: "/v1/services", Roles: rolesAll, Summary: "List services (webhook secrets hidden)", Query: []string{"tier", consistencyQuery}, Handler: (*server).listServices},
 		{Method: "GET", Path: "/v1/services/:id", Roles: rolesAll, Summary: "One service", Query: []string{consistencyQuery}, Handler: (*server).getService},
-		{Method: "PUT", Path: "/v1/services/:id", Roles: rolesAdmin, Summary: "Create or replace a service", Body: routing.Service{}, Handler: (*server).putService},
-		{Method: "POST", Path: "/v1/services/:id/status", Roles: []string{access.RoleReception, access.RoleClinician, access.RoleResponder}, Summary: "Set a service's RAG status and places (its staff)", Body: serviceStatusBody{}, Handler: (*server).setServiceStatus},
-		{Method: "POST", Path: "/v1/services/:id/exceptions", Roles: rolesAdmin, Summary: "Set or remove a date's opening exception (bank holiday, closure)", Body: serviceExceptionBody{}, Handler: (*server).setServiceException},
+		{Method: "PUT", Path: "/v1/services/:id", Roles: rolesAdmin, Summary: "Create or replace a service", Body: routing.Service{}, Kinds: []cluster.Kind{directory.KindServicePut}, Handler: (*server).putService},
+		{Method: "POST", Path: "/v1/services/:id/status", Roles: []string{access.RoleReception, access.RoleClinician, access.RoleResponder}, Summary: "Set a service's RAG status and places (its staff)", Body: serviceStatusBody{}, Kinds: []cluster.Kind{directory.KindServiceStatus}, Handler: (*server).setServiceStatus},
+		{Method: "POST", Path: "/v1/services/:id/exceptions", Roles: rolesAdmin, Summary: "Set or remove a date's opening exception (bank holiday, closure)", Body: serviceExceptionBody{}, Kinds: []cluster.Kind{directory.KindServiceExcept}, Handler: (*server).setServiceException},
 		{Method: "GET", Path: "/v1/services/:id/allocations", Roles: []string{access.RoleReception, access.RoleClinician}, Summary: "Slots and places taken, and by which attendance", Query: []string{consistencyQuery}, Handler: (*server).listAllocations},
 		{Method: "GET", Path: "/v1/practices", Roles: rolesAll, Summary: "GP practices, their catchments and list status", Query: []string{consistencyQuery}, Handler: (*server).listPractices},
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -48,26 +49,42 @@ func (s *server) proposeJSON(c *fiber.Ctx, kind cluster.Kind, route string, payl
 	return s.propose(c, p)
 }
 
-// propose runs a proposal on this node. handled is true when the request was
-// forwarded to the leader and the leader's answer is already in the
-// response; otherwise exactly one of res and err is set.
+// propose runs a proposal on this node, or on the leader when this node is
+// a follower (forwardProposal): either way the handler goes on with the
+// Result. handled is true when the request was proxied whole to the leader
+// and the leader's answer is already in the response; otherwise exactly one
+// of res and err is set.
 func (s *server) propose(c *fiber.Ctx, p cluster.Proposal) (res *cluster.Result, handled bool, err error) {
-	ctx, cancel := context.WithTimeout(c.UserContext(), s.reqTO)
-	defer cancel()
-	res, err = s.store.Propose(ctx, p)
+	row := routeOf(c)
+	if row == nil || !row.proposes(p.Kind) {
+		return nil, false, fmt.Errorf("propose %s: not a kind the route's row lists (routes.go Kinds)", p.Kind)
+	}
+	res, err = s.proposeHere(c, p)
+	if errors.Is(err, cluster.ErrNotLeader) {
+		res, handled, err = s.forwardProposal(c, row, p)
+	}
 	switch {
-	case errors.Is(err, cluster.ErrNotLeader):
-		return nil, true, s.forward(c, true)
-	case errors.Is(err, context.DeadlineExceeded):
-		// The entry may be in raft's pipeline: say so, so the client
-		// retries with its key rather than assuming nothing happened.
-		return nil, false, outcomeUnknown("the proposal timed out: " + err.Error())
-	case err != nil:
-		return nil, false, err
+	case handled || err != nil:
+		return nil, handled, err
 	case res.Err != nil:
 		return nil, false, commandProblem(res.Err)
 	}
 	return res, false, nil
+}
+
+// proposeHere runs a proposal on this node's store, within the request
+// timeout. ErrNotLeader is returned as it is, for the caller to forward or
+// refuse.
+func (s *server) proposeHere(c *fiber.Ctx, p cluster.Proposal) (*cluster.Result, error) {
+	ctx, cancel := context.WithTimeout(c.UserContext(), s.reqTO)
+	defer cancel()
+	res, err := s.store.Propose(ctx, p)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// The entry may be in raft's pipeline: say so, so the client
+		// retries with its key rather than assuming nothing happened.
+		return nil, outcomeUnknown("the proposal timed out: " + err.Error())
+	}
+	return res, err
 }
 
 // read runs fn under the request's ?consistency= on this node, or forwards
