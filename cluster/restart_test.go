@@ -97,16 +97,29 @@ func TestRestartWithoutReplay(t *testing.T) {
 // test binary runs a single node that writes until it is killed.
 func TestMain(m *testing.M) {
 	if dir := os.Getenv("FRONTDOOR_KILL9_DIR"); dir != "" {
-		os.Exit(kill9Child(dir, os.Getenv("FRONTDOOR_KILL9_ADDR")))
+		os.Exit(kill9Child(dir, os.Getenv("FRONTDOOR_KILL9_ADDR"), os.Getenv("FRONTDOOR_KILL9_SNAPSHOTS") != ""))
 	}
 	os.Exit(m.Run())
 }
 
-func kill9Child(dir, addr string) int {
+// snapshotTuning makes raft snapshot and compact its log all the time.
+func snapshotTuning() cluster.RaftTuning {
+	tuning := cluster.FastRaftTuning()
+	tuning.SnapshotThreshold = 16
+	tuning.SnapshotInterval = 20 * time.Millisecond
+	tuning.TrailingLogs = 8
+	return tuning
+}
+
+func kill9Child(dir, addr string, snapshots bool) int {
 	ctx := context.Background()
+	tuning := cluster.FastRaftTuning()
+	if snapshots {
+		tuning = snapshotTuning()
+	}
 	s, err := cluster.New(cluster.Config{
 		NodeID: "solo", Dir: dir, RaftBind: addr, HTTPAdvertise: "127.0.0.1:1", Version: "test",
-		Logger: clustertest.Logger(), Raft: cluster.FastRaftTuning(), Commands: clinic.Commands(),
+		Logger: clustertest.Logger(), Raft: tuning, Commands: clinic.Commands(),
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -148,10 +161,38 @@ func kill9Child(dir, addr string) int {
 }
 
 func TestKill9LosesNothing(t *testing.T) {
+	kill9Round(t, false, 1500)
+}
+
+// TestKill9DuringSnapshotsLosesNothing: the same with raft snapshotting
+// and compacting its log every few entries (the state store synced before
+// each snapshot, not after each batch), so kills land before, during and
+// after snapshots; three rounds at different points. After each, every
+// acknowledged write is there and the log really was compacted.
+func TestKill9DuringSnapshotsLosesNothing(t *testing.T) {
+	for _, after := range []int{700, 1100, 1500} {
+		t.Run(fmt.Sprint("after ", after), func(t *testing.T) {
+			dir := kill9Round(t, true, after)
+			snaps, _ := os.ReadDir(filepath.Join(dir, "raft", "snapshots"))
+			if len(snaps) == 0 {
+				t.Fatal("no snapshot was taken before the kill: the round tested nothing")
+			}
+		})
+	}
+}
+
+// kill9Round runs a child node that writes until it has acknowledged
+// killAfter writes, kill -9s it, reopens its data dir and checks every
+// acknowledged write is there. It returns the data dir.
+func kill9Round(t *testing.T, snapshots bool, killAfter int) string {
+	t.Helper()
 	dir := t.TempDir()
 	addr := clustertest.FreeAddr(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "FRONTDOOR_KILL9_DIR="+dir, "FRONTDOOR_KILL9_ADDR="+addr)
+	if snapshots {
+		cmd.Env = append(cmd.Env, "FRONTDOOR_KILL9_SNAPSHOTS=1")
+	}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
@@ -171,19 +212,23 @@ func TestKill9LosesNothing(t *testing.T) {
 		if id, ok := strings.CutPrefix(line, "ACK "); ok {
 			acked = append(acked, id)
 		}
-		if len(acked) == 1500 && !killed {
+		if len(acked) == killAfter && !killed {
 			killed = true
 			_ = cmd.Process.Kill() // SIGKILL: no Close, no flush, no transfer
 		}
 	}
 	_ = cmd.Wait()
-	if len(acked) < 1500 {
+	if len(acked) < killAfter {
 		t.Fatalf("child acknowledged only %d writes before dying; stderr:\n%s", len(acked), stderr.String())
 	}
 
+	tuning := cluster.FastRaftTuning()
+	if snapshots {
+		tuning = snapshotTuning()
+	}
 	s, err := cluster.New(cluster.Config{
 		NodeID: "solo", Dir: dir, RaftBind: addr, HTTPAdvertise: "127.0.0.1:1", Version: "test",
-		Logger: clustertest.Logger(), Raft: cluster.FastRaftTuning(), Commands: clinic.Commands(),
+		Logger: clustertest.Logger(), Raft: tuning, Commands: clinic.Commands(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -211,4 +256,5 @@ func TestKill9LosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d acknowledged writes all present after kill -9; %d commands re-applied from the raft log", len(acked), s.ApplyCount())
+	return dir
 }
