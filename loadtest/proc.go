@@ -15,24 +15,31 @@ import (
 // kernel fixes at 100 per second for userspace whatever its own HZ.
 const userHZ = 100
 
+// procMem is a process's memory from /proc/<pid>/status, in kB: its
+// resident set, peak resident set, and the anonymous part of the resident
+// set (heap and stacks; the rest is mapped files, such as Badger's
+// value-log and table files, which the kernel can drop and read back).
+type procMem struct {
+	rssKB, hwmKB, anonKB uint64
+}
+
 // procStat reads a process's CPU time (user+system, in ticks) from
-// /proc/<pid>/stat and its resident set and peak resident set (kB) from
-// /proc/<pid>/status.
-func procStat(pid int) (ticks uint64, rssKB, hwmKB uint64, err error) {
+// /proc/<pid>/stat and its memory from /proc/<pid>/status.
+func procStat(pid int) (ticks uint64, mem procMem, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, mem, err
 	}
 	ticks, err = parseStatTicks(b)
 	if err != nil {
-		return 0, 0, 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+		return 0, mem, fmt.Errorf("/proc/%d/stat: %w", pid, err)
 	}
 	s, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, mem, err
 	}
-	rssKB, hwmKB = parseStatusKB(s, "VmRSS:"), parseStatusKB(s, "VmHWM:")
-	return ticks, rssKB, hwmKB, nil
+	mem = procMem{rssKB: parseStatusKB(s, "VmRSS:"), hwmKB: parseStatusKB(s, "VmHWM:"), anonKB: parseStatusKB(s, "RssAnon:")}
+	return ticks, mem, nil
 }
 
 // parseStatTicks is utime+stime (fields 14 and 15) of a /proc/<pid>/stat
@@ -89,6 +96,8 @@ type procUsage struct {
 	markAt    time.Time
 	rssKB     uint64 // last sampled
 	peakKB    uint64 // highest VmHWM / VmRSS seen since mark
+	anonKB    uint64 // last sampled RssAnon
+	peakAnon  uint64 // highest RssAnon sampled since mark
 }
 
 func (u *procUsage) startProcess(pid int) {
@@ -101,7 +110,7 @@ func (u *procUsage) startProcess(pid int) {
 // sample reads the process's figures (ignored if it is not the current
 // process or is gone).
 func (u *procUsage) sample(pid int) {
-	ticks, rss, hwm, err := procStat(pid)
+	ticks, mem, err := procStat(pid)
 	if err != nil {
 		return
 	}
@@ -111,8 +120,9 @@ func (u *procUsage) sample(pid int) {
 		return
 	}
 	u.ticks = ticks
-	u.rssKB = rss
-	u.peakKB = max(u.peakKB, rss, hwm)
+	u.rssKB, u.anonKB = mem.rssKB, mem.anonKB
+	u.peakKB = max(u.peakKB, mem.rssKB, mem.hwmKB)
+	u.peakAnon = max(u.peakAnon, mem.anonKB)
 }
 
 // mark starts the measured interval (the load run): CPU counts from here.
@@ -122,6 +132,7 @@ func (u *procUsage) mark(now time.Time) {
 	u.markTicks = u.doneTicks + u.ticks
 	u.markAt = now
 	u.peakKB = u.rssKB
+	u.peakAnon = u.anonKB
 }
 
 // NodeUsage is one spawned node's figures in the report.
@@ -129,6 +140,9 @@ type NodeUsage struct {
 	Node       string  `json:"node"`
 	RSSMB      float64 `json:"rss_mb"`      // at the end of the run
 	PeakRSSMB  float64 `json:"peak_rss_mb"` // highest seen during the run
+	// PeakAnonMB is the highest anonymous part of RSS sampled (heap and
+	// stacks, without mapped files).
+	PeakAnonMB float64 `json:"peak_anon_mb"`
 	CPUSeconds float64 `json:"cpu_seconds"` // user+system during the run
 	CPUPercent float64 `json:"cpu_percent"` // of one core, averaged over the run
 	Restarts   int     `json:"restarts"`
@@ -138,7 +152,7 @@ func (u *procUsage) report(name string, restarts int, now time.Time) NodeUsage {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	cpu := float64(u.doneTicks+u.ticks-u.markTicks) / userHZ
-	r := NodeUsage{Node: name, RSSMB: float64(u.rssKB) / 1024, PeakRSSMB: float64(u.peakKB) / 1024,
+	r := NodeUsage{Node: name, RSSMB: float64(u.rssKB) / 1024, PeakRSSMB: float64(u.peakKB) / 1024, PeakAnonMB: float64(u.peakAnon) / 1024,
 		CPUSeconds: cpu, Restarts: restarts}
 	if wall := now.Sub(u.markAt).Seconds(); wall > 0 {
 		r.CPUPercent = 100 * cpu / wall

@@ -142,9 +142,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 
 	if len(r.Nodes) > 0 {
-		fmt.Fprintf(&b, "\n%-6s %9s %9s %9s %9s %9s\n", "node", "RSS MB", "peak MB", "CPU s", "CPU %", "restarts")
+		fmt.Fprintf(&b, "\n%-6s %9s %9s %9s %9s %9s %9s\n", "node", "RSS MB", "peak MB", "anon MB", "CPU s", "CPU %", "restarts")
 		for _, n := range r.Nodes {
-			fmt.Fprintf(&b, "%-6s %9.1f %9.1f %9.2f %9.1f %9d\n", n.Node, n.RSSMB, n.PeakRSSMB, n.CPUSeconds, n.CPUPercent, n.Restarts)
+			fmt.Fprintf(&b, "%-6s %9.1f %9.1f %9.1f %9.2f %9.1f %9d\n", n.Node, n.RSSMB, n.PeakRSSMB, n.PeakAnonMB, n.CPUSeconds, n.CPUPercent, n.Restarts)
 		}
 	}
 	if r.Chaos != nil {

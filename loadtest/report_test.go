@@ -26,7 +26,7 @@ func sampleReport() *Report {
 			Errors:     map[string]uint64{"503 /problems/not-accepted": 30, "connection refused": 12},
 			FailedWith: map[string]uint64{"422 /problems/invalid": 2},
 			Examples:   map[string]string{"422 /problems/invalid": `POST /v1/attendances: {"type":"/problems/invalid","detail":"the command is not valid"}`}}},
-		Nodes: []NodeUsage{{Node: "n1", RSSMB: 60.5, PeakRSSMB: 70, CPUSeconds: 9.5, CPUPercent: 47.5, Restarts: 1}},
+		Nodes: []NodeUsage{{Node: "n1", RSSMB: 60.5, PeakRSSMB: 70, PeakAnonMB: 48.2, CPUSeconds: 9.5, CPUPercent: 47.5, Restarts: 1}},
 		Chaos: &ChaosReport{Mode: ChaosKillLeader, EveryMS: 10000, MeanRecoverMS: 1500, MaxRecoverMS: 1800, MaxGapMS: 1900, UnavailableMS: 3400,
 			Failovers: []Failover{
 				{At: at.Add(10 * time.Second), Killed: []string{"n1"}, WasLeader: true, RecoveredMS: 1800, GapMS: 1900, NewLeader: "n2", RejoinedMS: 4100},
@@ -134,7 +134,7 @@ func TestProcParsing(t *testing.T) {
 		t.Fatalf("VmRSS %d VmHWM %d", rss, hwm)
 	}
 	// This process's own figures are readable and plausible.
-	if ticks, rss, _, err := procStat(os.Getpid()); err != nil || rss == 0 || ticks > 1<<40 {
-		t.Fatalf("own /proc: ticks %d rss %d err %v", ticks, rss, err)
+	if ticks, mem, err := procStat(os.Getpid()); err != nil || mem.rssKB == 0 || mem.anonKB == 0 || mem.anonKB > mem.rssKB || ticks > 1<<40 {
+		t.Fatalf("own /proc: ticks %d memory %+v err %v", ticks, mem, err)
 	}
 }
