@@ -32,21 +32,9 @@ func checkedCommands() []Command {
 // returns reaches its Apply on the node that proposed it (Tx.Checked), once;
 // a replica replaying the same entry decides without it.
 func TestCheckedHandsTheCheckToApplyOnThisNodeOnly(t *testing.T) {
-	_, trans := raft.NewInmemTransport("")
-	s, err := New(Config{NodeID: "n1", Dir: t.TempDir(), Transport: trans, Logger: testLogger(),
-		Raft: FastRaftTuning(), Commands: checkedCommands()})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := s.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(ctx)
-	if _, err := s.Bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := soloStore(ctx, t, checkedCommands(), nil)
 	res, err := s.Propose(ctx, Proposal{Kind: kindTestChecked, Payload: []byte(`"one"`)})
 	if err != nil || res.Err != nil {
 		t.Fatalf("propose: %v %+v", err, res)

@@ -15,22 +15,10 @@ import (
 // OnFatal fires, the applied index freezes, Propose and leader reads fail
 // with ErrFatal, Status reports why.
 func TestStoreStopsOnUnknownEntry(t *testing.T) {
-	_, trans := raft.NewInmemTransport("")
 	fatal := make(chan error, 1)
-	s, err := New(Config{NodeID: "n1", Dir: t.TempDir(), Transport: trans, Logger: testLogger(),
-		Raft: FastRaftTuning(), Commands: testCommands(), OnFatal: func(err error) { fatal <- err }})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := s.Open(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close(ctx)
-	if _, err := s.Bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := soloStore(ctx, t, testCommands(), func(err error) { fatal <- err })
 	before := s.AppliedIndex()
 	env, _ := json.Marshal(Envelope{Kind: "dispatch.from_a_newer_binary", LogicVersion: LogicVersion, Time: time.Now()})
 	f := s.raft.Apply(encodeEntry([][]byte{env}), 5*time.Second)
@@ -66,4 +54,24 @@ func TestStoreStopsOnUnknownEntry(t *testing.T) {
 	if err := s.raft.Snapshot().Error(); err == nil {
 		t.Fatal("snapshot succeeded on a stopped FSM")
 	}
+}
+
+// soloStore opens a bootstrapped single-node Store with cmds on an
+// in-memory transport, closed when the test ends.
+func soloStore(ctx context.Context, t *testing.T, cmds []Command, onFatal func(error)) *Store {
+	t.Helper()
+	_, trans := raft.NewInmemTransport("")
+	s, err := New(Config{NodeID: "n1", Dir: t.TempDir(), Transport: trans, Logger: testLogger(),
+		Raft: FastRaftTuning(), Commands: cmds, OnFatal: onFatal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	if _, err := s.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
