@@ -30,7 +30,9 @@ import (
 //	al/<id>, alo/<id>                       alerts and the unacknowledged ones (alert.go)
 //	pv/b/<hash>, pv/v/<id>/<ver>, pv/s/<set>, pv/active   protocol files, versions, sets (protocolset.go)
 //	ev/<index>/<attendance id>              queue change feed, last 4096 indexes (queue.go)
-//	(triage sessions live inside the attendance record a/<id>; no t/ or q/ keys)
+//	evp/<prefix>                            the last event of a feed pruned (dispatch.go pruneEvents)
+//	ap/<id>/{s,r}, ap/<id>/{an,rh}/<seq>    an attendance's parts beside a/<id> (care/record.go)
+//	(triage sessions live in the attendance's record a/<id> up to logic version 4, in ap/<id>/s after)
 const (
 	keyApplied       = "m/applied"
 	keyClock         = "m/clock"

@@ -422,9 +422,23 @@ func pruneEvents(tx *cluster.Tx, prefix string, window uint64) error {
 		return nil
 	}
 	cutoff := fmt.Sprintf("%s%020d", prefix, tx.Index()-window)
+	// From logic version 5 the scan starts at the last event it deleted
+	// (keyPruned): scanning from the start of the prefix walked past the
+	// tombstone of every event deleted since the last compaction, which
+	// grew with the node's uptime (over half the leader's CPU at one
+	// client after a few thousand arrivals).
+	from := ""
+	mark := keyPruned(prefix)
+	if tx.LogicVersion() >= logicSmallRecords {
+		b, _, err := tx.GetRaw(mark)
+		if err != nil {
+			return err
+		}
+		from = string(b)
+	}
 	errStop := errors.New("stop")
 	var old []string
-	err := tx.Scan(prefix, "", func(key string, _ []byte) error {
+	err := tx.Keys(prefix, from, func(key string) error {
 		if key >= cutoff || len(old) >= 64 {
 			return errStop
 		}
@@ -437,8 +451,15 @@ func pruneEvents(tx *cluster.Tx, prefix string, window uint64) error {
 	for _, k := range old {
 		tx.Delete(k)
 	}
+	if len(old) > 0 && tx.LogicVersion() >= logicSmallRecords {
+		tx.PutRaw(mark, []byte(strings.TrimPrefix(old[len(old)-1], prefix)))
+	}
 	return nil
 }
+
+// keyPruned is where pruneEvents notes the last event of prefix it
+// deleted (its key after the prefix): every event before it is gone.
+func keyPruned(prefix string) string { return "evp/" + prefix }
 
 // putOutbox queues the webhook for d with a body fixed now: the creation
 // message under d's webhook id, a later message under its own.
