@@ -24,7 +24,15 @@ const (
 	idemRetention   = 24 * time.Hour
 	idemPruneMax    = 16
 	idemExpirySince = 2 // LogicVersion that introduced expiry
+	// idemMarkSince: expiry scans from the last index key it deleted
+	// (keyIdemPruned) rather than from the start, past the tombstone of
+	// every key deleted since Badger's last compaction; it deletes the
+	// same keys, as everything before the mark is already gone.
+	idemMarkSince = 5
 )
+
+// keyIdemPruned holds the last ix/ key expiry deleted.
+const keyIdemPruned = "ixp"
 
 // idemRecord is what the FSM keeps per Idempotency-Key.
 type idemRecord struct {
@@ -80,10 +88,18 @@ func pruneIdem(tx *Tx, limit int) error {
 		return nil
 	}
 	cutoff := SortableTime(tx.Now().Add(-idemRetention))
+	from := ""
+	if tx.LogicVersion() >= idemMarkSince {
+		b, _, err := tx.GetRaw(keyIdemPruned)
+		if err != nil {
+			return fmt.Errorf("idempotency expiry: %w", err)
+		}
+		from = string(b)
+	}
 	var expired []string
 	// Keys, not Scan: a value-prefetching iterator would read a hundred
 	// index values on every entry to look at the first key.
-	err := tx.Keys(prefixIdemByTime, "", func(k string) error {
+	err := tx.Keys(prefixIdemByTime, from, func(k string) error {
 		if len(expired) == limit {
 			return errStopScan
 		}
@@ -96,6 +112,9 @@ func pruneIdem(tx *Tx, limit int) error {
 	})
 	if err != nil && !errors.Is(err, errStopScan) {
 		return fmt.Errorf("idempotency expiry: %w", err)
+	}
+	if n := len(expired); n > 0 && tx.LogicVersion() >= idemMarkSince {
+		tx.PutRaw(keyIdemPruned, []byte(strings.TrimPrefix(expired[n-1], prefixIdemByTime)))
 	}
 	for _, k := range expired {
 		tx.Delete(k)

@@ -258,3 +258,41 @@ func TestIdempotencyExpirySameStateAnyBatching(t *testing.T) {
 		}
 	}
 }
+
+// TestIdempotencyExpiryFromTheMarkDeletesTheSame: from logic version 5
+// expiry starts from the last index key it deleted (keyIdemPruned); over
+// three FSM days of keys it keeps and deletes exactly what version 4 does.
+func TestIdempotencyExpiryFromTheMarkDeletesTheSame(t *testing.T) {
+	logs := func(lv int) []*raft.Log {
+		var out []*raft.Log
+		n := 0
+		for i := 1; i <= 80; i++ {
+			var envs [][]byte
+			for j := 0; j <= i%3; j++ {
+				key := fmt.Sprintf("k%d", n%31)
+				if n%5 == 0 {
+					key = ""
+				}
+				envs = append(envs, idemEnv(t, n, testEpoch.Add(time.Duration(n)*75*time.Minute/2), key, lv))
+				n++
+			}
+			out = append(out, cmdLog(uint64(i), envs...))
+		}
+		return out
+	}
+	f4, f5 := newTestFSM(t), newTestFSM(t)
+	applyInBatches(f4, logs(4), 1)
+	applyInBatches(f5, logs(5), 1)
+	for _, prefix := range []string{prefixIdem, prefixIdemByTime} {
+		a, b := keysUnder(t, f4, prefix), keysUnder(t, f5, prefix)
+		if fmt.Sprint(a) != fmt.Sprint(b) {
+			t.Fatalf("%s: version 4 keeps %v, version 5 %v", prefix, a, b)
+		}
+		if prefix == prefixIdemByTime && len(a) == 0 {
+			t.Fatal("nothing left to compare")
+		}
+	}
+	if len(keysUnder(t, f5, keyIdemPruned)) != 1 || len(keysUnder(t, f4, keyIdemPruned)) != 0 {
+		t.Fatal("the mark is not where it should be")
+	}
+}
