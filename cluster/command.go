@@ -34,7 +34,9 @@ type Kind string
 //	   earlier contacts counted afresh (workflow.go logicOneEngineRun); an
 //	   attendance is stored as small records, the current state, session
 //	   and routing decision apart from the append-only answer and routing
-//	   history logs (care/record.go)
+//	   history logs (care/record.go); the queue and dispatch feeds and
+//	   idempotency expiry resume pruning from the last key they deleted
+//	   (evp/<feed>, ixp) instead of walking every tombstone
 const LogicVersion = 5
 
 // Actor is who asked for a change.
