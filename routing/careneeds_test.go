@@ -107,7 +107,7 @@ func TestCareNeedsDecideTheService(t *testing.T) {
 				}
 			}
 			// A service that lacks a care need says which one, in words.
-			for _, r := range dec.Rejections {
+			for _, r := range dec.Rejections.All() {
 				if r.Code != RejectNotProvided {
 					continue
 				}
@@ -125,7 +125,7 @@ func TestCareNeedsDecideTheService(t *testing.T) {
 
 func rejectionLines(dec Decision) string {
 	var b strings.Builder
-	for _, r := range dec.Rejections {
+	for _, r := range dec.Rejections.All() {
 		b.WriteString("  " + r.ServiceID + " [" + r.Code + "] " + r.Reason + "\n")
 	}
 	return b.String()
@@ -194,7 +194,7 @@ func TestGenericGPOutcomeNeverReachesASpecialist(t *testing.T) {
 				if p.Pregnant && dec.ServiceID == "miu-castlegate" {
 					t.Fatalf("%v: a pregnant woman's %v outcome sent to minor injuries", now, cn)
 				}
-				for _, rj := range dec.Rejections {
+				for _, rj := range dec.Rejections.All() {
 					if !specialists[rj.ServiceID] {
 						continue
 					}
@@ -237,14 +237,14 @@ func TestRouteRulesChangeTheWordsNotTheChoice(t *testing.T) {
 			t.Fatal(err0, err1)
 		}
 		if old.ServiceID != words.ServiceID || old.Allocation != words.Allocation || old.Fallback != words.Fallback ||
-			len(old.Rejections) != len(words.Rejections) || (old.Gap == nil) != (words.Gap == nil) {
+			old.Rejections.Len() != words.Rejections.Len() || (old.Gap == nil) != (words.Gap == nil) {
 			t.Fatalf("%v %+v: rules 0 chose %s, rules 1 %s", now, need, old.ServiceID, words.ServiceID)
 		}
 		if old.FallbackReason != "" || (old.Gap != nil && old.Gap.Reason != "") {
 			t.Fatalf("rules 0 gave a reason: %q %+v", old.FallbackReason, old.Gap)
 		}
-		for j, rj := range old.Rejections {
-			wj := words.Rejections[j]
+		for j, rj := range old.Rejections.All() {
+			wj := words.Rejections.At(j)
 			if rj.ServiceID != wj.ServiceID || rj.Code != wj.Code {
 				t.Fatalf("rejection %d differs: %+v %+v", j, rj, wj)
 			}

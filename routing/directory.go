@@ -689,6 +689,9 @@ func buildIndex(d *Directory, vocabulary bool) (*dirIndex, error) {
 	if len(d.Services) > 0 && !hasED {
 		bad("no always-open ed service (not care_needs_only) to fall back to")
 	}
+	if len(d.Services) > MaxServices {
+		bad("%d services: at most %d", len(d.Services), MaxServices)
+	}
 	for t := range idx.byTier {
 		list := idx.byTier[t]
 		sort.Slice(list, func(a, b int) bool { return d.Services[list[a]].ID < d.Services[list[b]].ID })

@@ -177,7 +177,7 @@ type Decision struct {
 	// FallbackReason says why the fallback ED was chosen (rules 1).
 	FallbackReason string      `json:"fallback_reason,omitempty"`
 	AcceptBy       *time.Time  `json:"accept_by,omitempty"`
-	Rejections     []Rejection `json:"rejections"`
+	Rejections     Rejections  `json:"rejections"`
 	Gap            *ServiceGap `json:"gap,omitempty"`
 }
 
@@ -216,18 +216,21 @@ type memoKey struct {
 
 type memoEntry struct {
 	k memoKey
-	v string
+	v reason
 }
 
 // memo is a small hash table: a Route call sees few distinct texts.
 // It is fixed-size so that it lives on Route's stack; callers look a
 // key up and build the text themselves on a miss (no closures, which
-// would escape to the heap on every call).
+// would escape to the heap on every call). A text is known by its
+// number (a whyText rejection's argument): entries first, then extra
+// (texts built once the table is full, never looked up again).
 type memo struct {
 	rules       int
 	n           int
 	slots       [128]uint8 // index+1 into entries, by hash; 0 empty
 	entries     [64]memoEntry
+	extra       []reason
 	notProvided []string // by index in Need.CareNeeds
 }
 
@@ -236,31 +239,47 @@ func (k *memoKey) slot() int {
 	return int(h >> 57) // 7 bits: one of 128 slots
 }
 
-func (m *memo) lookup(k memoKey) (string, bool) {
+func (m *memo) lookup(k memoKey) (why, bool) {
 	for i := k.slot(); ; i = (i + 1) % len(m.slots) {
 		e := m.slots[i]
 		if e == 0 {
-			return "", false
+			return why{}, false
 		}
 		if m.entries[e-1].k == k {
-			return m.entries[e-1].v, true
+			return why{kind: whyText, arg: uint16(e - 1)}, true
 		}
 	}
 }
 
-// put remembers v for k, which lookup has just missed (while there is
-// room), and returns v.
-func (m *memo) put(k memoKey, v string) string {
+// put remembers the code and text for k, which lookup has just missed,
+// and returns its number.
+func (m *memo) put(k memoKey, code, text string) why {
 	if m.n < len(m.entries) {
 		i := k.slot()
 		for m.slots[i] != 0 {
 			i = (i + 1) % len(m.slots)
 		}
-		m.entries[m.n] = memoEntry{k, v}
+		m.entries[m.n] = memoEntry{k, reason{code, text}}
 		m.n++
 		m.slots[i] = uint8(m.n)
+		return why{kind: whyText, arg: uint16(m.n - 1)}
 	}
-	return v
+	// at most one per service: a uint16 holds every number for any
+	// directory Validate accepts
+	m.extra = append(m.extra, reason{code, text})
+	return why{kind: whyText, arg: uint16(len(m.entries) + len(m.extra) - 1)}
+}
+
+// texts is every text the call built, by number.
+func (m *memo) texts() []reason {
+	if m.n == 0 && len(m.extra) == 0 {
+		return nil
+	}
+	out := make([]reason, 0, m.n+len(m.extra))
+	for i := range m.n {
+		out = append(out, m.entries[i].v)
+	}
+	return append(out, m.extra...)
 }
 
 type candidate struct {
@@ -318,7 +337,9 @@ func RouteRules(need Need, p Patient, now time.Time, dir *Directory, load *Load,
 	}
 	pCos := math.Cos(pLoc.Lat * math.Pi / 180)
 	var d Decision
-	d.Rejections = make([]Rejection, 0, len(idx.byTier[minRank]))
+	rj := &d.Rejections.c
+	rj.svcs, rj.rules = idx.services, rules
+	rj.items = make([]compactRejection, 0, len(idx.byTier[minRank]))
 	m := &memo{rules: rules}
 	// care needs as bit numbers; -1 for a need no service provides
 	needBits := make([]int, len(need.CareNeeds))
@@ -344,18 +365,17 @@ func RouteRules(need Need, p Patient, now time.Time, dir *Directory, load *Load,
 	for r := minRank; r < len(Tiers); r++ {
 		list := idx.byTier[r]
 		// every service of this tier ends up rejected except the chosen one
-		if n := len(d.Rejections) + len(list); cap(d.Rejections) < n {
-			grown := make([]Rejection, len(d.Rejections), n)
-			copy(grown, d.Rejections)
-			d.Rejections = grown
+		if n := len(rj.items) + len(list); cap(rj.items) < n {
+			grown := make([]compactRejection, len(rj.items), n)
+			copy(grown, rj.items)
+			rj.items = grown
 		}
 		suitable := loserBuf[:0]
 		var best, c candidate
 		for _, si := range list {
 			ps := &idx.services[si]
-			code, reason := evaluate(&c, ps, &need, needBits, &p, &area, nowU, winEnd, &cal, load, m)
-			if code != "" {
-				d.reject(ps.id, ps.tier, code, reason, 0)
+			if w := evaluate(&c, ps, &need, needBits, &p, &area, nowU, winEnd, &cal, load, m); w.kind != whySuitable {
+				rj.items = append(rj.items, compactRejection{svc: int32(si), why: w})
 				continue
 			}
 			c.i = si
@@ -379,6 +399,7 @@ func RouteRules(need Need, p Patient, now time.Time, dir *Directory, load *Load,
 			continue
 		}
 		// the others, in id order, each with why it lost
+		rj.dists = make([]int32, 0, len(suitable)-1)
 		for _, l := range suitable {
 			if int(l.i) == best.i {
 				continue
@@ -392,10 +413,12 @@ func RouteRules(need Need, p Patient, now time.Time, dir *Directory, load *Load,
 				evaluate(&e, ps, &need, needBits, &p, &area, nowU, winEnd, &cal, load, m)
 				c.used = e.used
 			}
-			d.reject(ps.id, Tiers[r], RejectNotChosen, notChosenReason(&c, &best), c.dist)
+			rj.items = append(rj.items, compactRejection{svc: l.i, why: why{kind: notChosenReason(&c, &best), arg: uint16(len(rj.dists))}})
+			rj.dists = append(rj.dists, l.dist)
 		}
 		d.choose(&idx.services[best.i], best, now)
 		d.explainGap(&need, rules)
+		rj.texts, rj.notProvided = m.texts(), m.notProvided
 		return d, nil
 	}
 	// Fallback: nearest always-open ED regardless of anything else (a
@@ -412,6 +435,7 @@ func RouteRules(need Need, p Patient, now time.Time, dir *Directory, load *Load,
 		}
 	}
 	if bestI < 0 {
+		rj.texts, rj.notProvided = m.texts(), m.notProvided
 		return d, fmt.Errorf("route: %w", ErrNoService)
 	}
 	d.choose(&idx.services[bestI], candidate{dist: bestDist, start: nowU, end: nowU, visit: nowU}, now)
@@ -421,6 +445,7 @@ func RouteRules(need Need, p Patient, now time.Time, dir *Directory, load *Load,
 			": " + d.ServiceName + " is the safe default (always open)"
 	}
 	d.explainGap(&need, rules)
+	rj.texts, rj.notProvided = m.texts(), m.notProvided
 	return d, nil
 }
 
@@ -459,21 +484,6 @@ func timeframeWords(n *Need) string {
 		return "within " + strconv.Itoa(m/60) + " hours"
 	}
 	return "within " + strconv.Itoa(m) + " minutes"
-}
-
-// reject appends a rejection field by field: the slice always has room
-// (Route sizes it per tier), and storing the fields one by one avoids
-// the bulk write barrier that copying a whole struct into the heap
-// takes while the garbage collector is marking.
-func (d *Decision) reject(id string, t Tier, code, reason string, dist int) {
-	n := len(d.Rejections)
-	if n == cap(d.Rejections) {
-		d.Rejections = append(d.Rejections, Rejection{ServiceID: id, Tier: t, Code: code, Reason: reason, DistanceM: dist})
-		return
-	}
-	d.Rejections = d.Rejections[:n+1]
-	r := &d.Rejections[n]
-	r.ServiceID, r.Tier, r.Code, r.Reason, r.DistanceM = id, t, code, reason, dist
 }
 
 func (d *Decision) choose(ps *pservice, c candidate, now time.Time) {
@@ -518,18 +528,20 @@ func isOwnPractice(ps *pservice, t Tier, p *Patient) bool {
 	return t == TierGP && p.RegisteredPractice != "" && ps.svc.ODSCode == p.RegisteredPractice
 }
 
-func notChosenReason(c, best *candidate) string {
+// notChosenReason is the kind of rejection of suitable c, which lost to best.
+func notChosenReason(c, best *candidate) uint8 {
+	v := fixedNotChosenTie
 	switch {
 	case best.specialist && !c.specialist:
-		return "suitable, but a service dedicated to this care comes first"
+		v = fixedNotChosenDedicate
 	case best.own && !c.own:
-		return "suitable, but the patient's own practice comes first"
+		v = fixedNotChosenOwn
 	case c.dist != best.dist:
-		return "suitable, but further away"
+		v = fixedNotChosenFurther
 	case c.used != best.used:
-		return "suitable, but busier"
+		v = fixedNotChosenBusier
 	}
-	return "suitable, tie broken by id"
+	return whyNotChosen + uint8(v-fixedNotChosenDedicate)
 }
 
 func km(m int) string {
@@ -543,11 +555,12 @@ type patientArea struct {
 	district, sector string
 }
 
-// evaluate checks one service; a non-empty code is the rejection,
-// otherwise *c is the slot found (c is scratch space on rejection).
-func evaluate(c *candidate, ps *pservice, need *Need, needBits []int, p *Patient, area *patientArea, now, winEnd int64, cal *calendar, load *Load, m *memo) (code, reason string) {
+// evaluate checks one service; a why other than whySuitable is the
+// rejection, otherwise *c is the slot found (c is scratch space on
+// rejection).
+func evaluate(c *candidate, ps *pservice, need *Need, needBits []int, p *Patient, area *patientArea, now, winEnd int64, cal *calendar, load *Load, m *memo) why {
 	if ps.red && (ps.redUntil == 0 || now < ps.redUntil) {
-		return RejectStatusRed, "status red"
+		return fixed(fixedStatusRed)
 	}
 	for i := range need.CareNeeds {
 		b := needBits[i]
@@ -559,30 +572,27 @@ func evaluate(c *candidate, ps *pservice, need *Need, needBits []int, p *Patient
 			}
 		}
 		if b < 0 || w&(1<<(b%64)) == 0 {
-			return RejectNotProvided, m.notProvided[i]
+			return why{kind: whyNotProvided, arg: uint16(i)}
 		}
 	}
 	if !ps.age.admits(p) {
-		return ageRejection(&ps.age, &ps.svc.Eligibility.Age, p, "", m)
+		return ageRejection(&ps.age, &ps.svc.Eligibility.Age, p, "", m, whyAgeUnknown, 0)
 	}
-	if code, reason := checkSex(&ps.sex, p.Sex); code != "" {
-		return code, reason
+	if w := checkSex(&ps.sex, p.Sex, whySexUnknown, 0); w.kind != whySuitable {
+		return w
 	}
 	if ps.registeredOnly != "" && p.RegisteredPractice != ps.svc.ODSCode {
-		return RejectNotRegistered, ps.registeredOnly
+		return why{kind: whyNotRegistered}
 	}
 	if ps.usualResidence && !p.AtUsualResidence {
-		return RejectNotAtResidence, "sees patients only at their usual residence"
+		return fixed(fixedNotAtResidence)
 	}
 	if ps.careNeedsOnly != "" && len(need.CareNeeds) == 0 {
-		if m.rules >= RulesWords {
-			return RejectCareNeedsOnly, ps.careNeedsOnlyWords
-		}
-		return RejectCareNeedsOnly, ps.careNeedsOnly
+		return why{kind: whyCareNeedsOnly}
 	}
 	if len(ps.catchment) > 0 {
 		if p.Postcode == "" {
-			return RejectPostcodeUnknown, "postcode unknown, service has a catchment"
+			return fixed(fixedPostcodeUnknown)
 		}
 		if !area.done {
 			area.district, area.sector = PostcodeDistrict(p.Postcode), PostcodeSector(p.Postcode)
@@ -596,21 +606,22 @@ func evaluate(c *candidate, ps *pservice, need *Need, needBits []int, p *Patient
 			}
 		}
 		if !in {
-			return RejectOutsideCatchment, "outside catchment"
+			return fixed(fixedOutsideCatchment)
 		}
 	}
 	for i, n := range need.CareNeeds {
-		var pr *pprovision
+		pj := -1
 		for j := range ps.provs {
 			if ps.provs[j].need == needBits[i] {
-				pr = &ps.provs[j]
+				pj = j
 			}
 		}
+		pr := &ps.provs[pj]
 		if !pr.age.admits(p) {
-			return ageRejection(&pr.age, &pr.pr.Age, p, n, m)
+			return ageRejection(&pr.age, &pr.pr.Age, p, n, m, whyProvAgeUnknown, pj)
 		}
-		if code, reason := checkSex(&pr.sex, p.Sex); code != "" {
-			return code, reason
+		if w := checkSex(&pr.sex, p.Sex, whyProvSexUnknown, pj); w.kind != whySuitable {
+			return w
 		}
 	}
 	return openSlot(c, ps, now, winEnd, cal, load, m)
@@ -623,14 +634,15 @@ func (l *ageLimit) admits(p *Patient) bool {
 }
 
 // ageRejection is the rejection for a patient l does not admit; a is the
-// range l was made from (for the text of an age outside it).
-func ageRejection(l *ageLimit, a *AgeRange, p *Patient, need string, m *memo) (string, string) {
+// range l was made from (for the text of an age outside it); unknown and
+// arg say where l's age-unknown text lives.
+func ageRejection(l *ageLimit, a *AgeRange, p *Patient, need string, m *memo, unknown uint8, arg int) why {
 	if !p.AgeKnown {
-		return RejectAgeUnknown, l.unknown
+		return why{kind: unknown, arg: uint16(arg)}
 	}
 	k := memoKey{kind: 2, a: int64(l.lo), b: int64(l.hi), s: need}
-	if v, ok := m.lookup(k); ok {
-		return RejectAge, v
+	if w, ok := m.lookup(k); ok {
+		return w
 	}
 	var buf [96]byte
 	b := append(buf[:0], "age "...)
@@ -640,7 +652,7 @@ func ageRejection(l *ageLimit, a *AgeRange, p *Patient, need string, m *memo) (s
 	if need != "" {
 		b = append(append(b, " for "...), need...)
 	}
-	return RejectAge, m.put(k, string(b))
+	return m.put(k, RejectAge, string(b))
 }
 
 func forNeed(need string) string {
@@ -694,14 +706,17 @@ func (a *AgeRange) appendTo(b []byte) []byte {
 	}
 }
 
-func checkSex(l *sexLimit, got string) (string, string) {
+// checkSex is the rejection, if any, of a patient of sex got by l;
+// unknown (whySexUnknown or whyProvSexUnknown, with the other-sex kind
+// after it) and arg say where l lives.
+func checkSex(l *sexLimit, got string, unknown uint8, arg int) why {
 	switch {
 	case l.want == "" || l.want == got:
-		return "", ""
+		return why{}
 	case got == "":
-		return RejectSex, l.unknown
+		return why{kind: unknown, arg: uint16(arg)}
 	}
-	return RejectSex, l.other
+	return why{kind: unknown + 1, arg: uint16(arg)}
 }
 
 // sessionsFor returns the sessions that apply on day i.
@@ -719,17 +734,17 @@ func (ps *pservice) sessionsFor(d *dayInfo) []psession {
 
 // openSlot finds the first session usable within [now, winEnd] with
 // capacity left.
-func openSlot(c *candidate, ps *pservice, now, winEnd int64, cal *calendar, load *Load, m *memo) (code, reason string) {
+func openSlot(c *candidate, ps *pservice, now, winEnd int64, cal *calendar, load *Load, m *memo) why {
 	kind := ps.capKind
 	if ps.alwaysOpen {
 		*c = candidate{start: now, end: now, visit: now, capacity: kind}
 		if kind == CapacityPlaces {
 			c.used = load.used(ps.id, kind, 0)
 			if c.used >= ps.places {
-				return RejectFull, placesFull(ps.places, m)
+				return placesFull(ps.places, m)
 			}
 		}
-		return "", ""
+		return why{}
 	}
 	var fullStart int64 = -1
 	var fullSlots int
@@ -766,24 +781,24 @@ func openSlot(c *candidate, ps *pservice, now, winEnd int64, cal *calendar, load
 			case CapacityPlaces:
 				c.used = load.used(ps.id, kind, 0)
 				if c.used >= ps.places {
-					return RejectFull, placesFull(ps.places, m)
+					return placesFull(ps.places, m)
 				}
 			}
-			return "", ""
+			return why{}
 		}
 	}
 	return closedReason(fullStart, fullSlots, closingAt, -1, now, cal, m)
 }
 
-func placesFull(places int, m *memo) string {
+func placesFull(places int, m *memo) why {
 	k := memoKey{kind: 6, a: int64(places)}
-	if v, ok := m.lookup(k); ok {
-		return v
+	if w, ok := m.lookup(k); ok {
+		return w
 	}
-	return m.put(k, "full: 0 of "+strconv.Itoa(places)+" places free")
+	return m.put(k, RejectFull, "full: 0 of "+strconv.Itoa(places)+" places free")
 }
 
-func closedReason(fullStart int64, fullSlots int, closingAt, next, now int64, cal *calendar, m *memo) (string, string) {
+func closedReason(fullStart int64, fullSlots int, closingAt, next, now int64, cal *calendar, m *memo) why {
 	var k memoKey
 	code := RejectClosed
 	switch {
@@ -794,10 +809,10 @@ func closedReason(fullStart int64, fullSlots int, closingAt, next, now int64, ca
 	case next >= 0:
 		k = memoKey{kind: 5, a: next}
 	default:
-		return RejectClosed, "closed throughout the timeframe"
+		return fixed(fixedClosedThroughout)
 	}
-	if v, ok := m.lookup(k); ok {
-		return code, v
+	if w, ok := m.lookup(k); ok {
+		return w
 	}
 	var buf [64]byte
 	b := buf[:0]
@@ -816,7 +831,7 @@ func closedReason(fullStart int64, fullSlots int, closingAt, next, now int64, ca
 		b = append(b, "closed until "...)
 		b = cal.appendClock(b, next, now)
 	}
-	return code, m.put(k, string(b))
+	return m.put(k, code, string(b))
 }
 
 // appendClock appends t in London time: "08:00" on now's local day,

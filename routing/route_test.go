@@ -18,7 +18,7 @@ func demo(t testing.TB) *Directory {
 }
 
 func rejectionOf(d Decision, id string) (Rejection, bool) {
-	for _, r := range d.Rejections {
+	for _, r := range d.Rejections.All() {
 		if r.ServiceID == id {
 			return r, true
 		}
@@ -114,7 +114,7 @@ func TestRouteAcrossTheWeek(t *testing.T) {
 func checkEveryServiceAccounted(t *testing.T, d *Directory, need Need, dec Decision) {
 	t.Helper()
 	count := map[string]int{}
-	for _, r := range dec.Rejections {
+	for _, r := range dec.Rejections.All() {
 		count[r.ServiceID]++
 		if r.Code == "" || r.Reason == "" {
 			t.Errorf("rejection without code or reason: %+v", r)
@@ -241,7 +241,7 @@ func TestRouteOwnPracticeFirstAndNeverBelowMinimum(t *testing.T) {
 	if r, _ := rejectionOf(dec, "gp-x99001"); r.Code != RejectNotRegistered {
 		t.Errorf("other practice rejection %+v", r)
 	}
-	for _, r := range dec.Rejections {
+	for _, r := range dec.Rejections.All() {
 		if r.Tier.Rank() < TierGP.Rank() {
 			t.Errorf("service below the minimum tier considered: %+v", r)
 		}

@@ -213,8 +213,8 @@ func TestRoutingExplainsByLogicVersion(t *testing.T) {
 	}
 }
 
-func rejectionNamed(rs []routing.Rejection, id string) (routing.Rejection, bool) {
-	for _, r := range rs {
+func rejectionNamed(rs routing.Rejections, id string) (routing.Rejection, bool) {
+	for _, r := range rs.All() {
 		if r.ServiceID == id {
 			return r, true
 		}

@@ -169,8 +169,9 @@ type RouteChange struct {
 	ServiceID string       `json:"service_id"`
 	Tier      routing.Tier `json:"tier"`
 	Reason    string       `json:"reason"`
-	// Rejections are the other services that decision considered.
-	Rejections []routing.Rejection `json:"rejections,omitempty"`
+	// Rejections are the other services that decision considered
+	// (omitted when none, as a []routing.Rejection with omitempty was).
+	Rejections routing.Rejections `json:"rejections,omitzero"`
 }
 
 // RoutingRecord is where the attendance was sent and why.

@@ -89,7 +89,7 @@ type explainRouting struct {
 	Patient    routing.Patient     `json:"patient"`
 	At         time.Time           `json:"at"`
 	Chosen     explainChosen       `json:"chosen"`
-	Considered []routing.Rejection `json:"considered"` // every other service and why it was not chosen
+	Considered routing.Rejections  `json:"considered"` // every other service and why it was not chosen
 	Gap        *routing.ServiceGap `json:"gap,omitempty"`
 	History    []care.RouteChange  `json:"history,omitempty"`
 	Override   bool                `json:"override,omitempty"`
@@ -173,8 +173,8 @@ func explainOf(a *care.Attendance) explainBody {
 			History: r.History, Override: r.Override,
 			Chosen: explainChosen{ServiceID: dec.ServiceID, ServiceName: dec.ServiceName, Tier: dec.Tier, SeeFrom: dec.SeeFrom,
 				DistanceM: dec.DistanceM, Fallback: dec.Fallback, FallbackReason: dec.FallbackReason, Allocation: dec.Allocation}}
-		if out.Routing.Considered == nil {
-			out.Routing.Considered = []routing.Rejection{}
+		if out.Routing.Considered.Len() == 0 {
+			out.Routing.Considered = routing.Rejected([]routing.Rejection{})
 		}
 	}
 	return out

@@ -121,7 +121,7 @@ func TestRegisteredPracticeRoutesThroughTheAPI(t *testing.T) {
 }
 
 func rejection(d routing.Decision, id string) routing.Rejection {
-	for _, r := range d.Rejections {
+	for _, r := range d.Rejections.All() {
 		if r.ServiceID == id {
 			return r
 		}

@@ -256,7 +256,7 @@ func TestWorkflowEndToEnd(t *testing.T) {
 		var ex api.ExplainBody
 		nodetest.DecodeJSON(t, b, &ex)
 		found := false
-		for _, r := range ex.Routing.Considered {
+		for _, r := range ex.Routing.Considered.All() {
 			if r.ServiceID == "ph-high-street" {
 				found = strings.Contains(r.Reason, "09:00")
 			}
@@ -516,7 +516,7 @@ func TestWorkflowRisingNEWS2(t *testing.T) {
 	if ex.Protocol == nil || ex.Protocol.ID != "urinary-symptoms" || ex.Protocol.Hash == "" || len(ex.Answers) == 0 ||
 		ex.Answers[0].By.Name != "Desk 1" || ex.Scores.NEWS2 == nil || len(ex.Observations) != 2 || !ex.Observations[0].Raised ||
 		ex.Decision.DecidedBy != "news2" || ex.Decision.TreeOutcome != "pharmacy_uti" || ex.Routing == nil ||
-		len(ex.Routing.History) != 1 || len(ex.Routing.History[0].Rejections) == 0 || len(ex.Confirmations) != 1 || len(ex.Audit) == 0 {
+		len(ex.Routing.History) != 1 || ex.Routing.History[0].Rejections.Len() == 0 || len(ex.Confirmations) != 1 || len(ex.Audit) == 0 {
 		t.Fatalf("explanation incomplete: %s", b)
 	}
 }
