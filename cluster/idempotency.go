@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -75,7 +77,44 @@ func putIdem(tx *Tx, idem *Idempotency, r *Result, prev *idemRecord) error {
 		}
 		tx.PutRaw(keyIdemByTime(rec.At, idem.Key), nil)
 	}
-	return tx.Put(keyIdem(idem.Key), rec)
+	b, err := encodeIdem(&rec)
+	if err != nil {
+		return fmt.Errorf("encode idempotency record: %w", err)
+	}
+	tx.PutRaw(keyIdem(idem.Key), b)
+	return nil
+}
+
+// encodeIdem is json.Marshal(rec) with the Result's value (the whole
+// resource, often many kilobytes, encoded by the command that wrote it)
+// copied in as it is rather than checked and compacted again.
+func encodeIdem(rec *idemRecord) ([]byte, error) {
+	head := *rec
+	head.Result.Value = nil
+	enc, err := json.Marshal(&head)
+	if err != nil || len(rec.Result.Value) == 0 {
+		return enc, err
+	}
+	// encoding/json escapes these even inside a value already encoded; a
+	// value written by encoding/json never holds them raw
+	if v := rec.Result.Value; bytes.ContainsAny(v, "<>&") || bytes.Contains(v, []byte("\u2028")) || bytes.Contains(v, []byte("\u2029")) {
+		return json.Marshal(rec)
+	}
+	// enc is {"route":…,"body_hash":…,"result":{"index":N…: the value
+	// follows the index, as its field does
+	at := bytes.Index(enc, []byte(`,"result":{"index":`))
+	if at < 0 {
+		return nil, fmt.Errorf("idempotency record without a result index: %s", enc)
+	}
+	at += len(`,"result":{"index":`)
+	for at < len(enc) && enc[at] >= '0' && enc[at] <= '9' {
+		at++
+	}
+	out := make([]byte, 0, len(enc)+len(rec.Result.Value)+10)
+	out = append(out, enc[:at]...)
+	out = append(out, `,"value":`...)
+	out = append(out, rec.Result.Value...)
+	return append(out, enc[at:]...), nil
 }
 
 var errStopScan = errors.New("stop scan")

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -294,5 +295,37 @@ func TestIdempotencyExpiryFromTheMarkDeletesTheSame(t *testing.T) {
 	}
 	if len(keysUnder(t, f5, keyIdemPruned)) != 1 || len(keysUnder(t, f4, keyIdemPruned)) != 0 {
 		t.Fatal("the mark is not where it should be")
+	}
+}
+
+// TestEncodeIdemIsMarshal: an idempotency record is stored byte for byte
+// as json.Marshal writes it, its value copied in rather than re-encoded.
+func TestEncodeIdemIsMarshal(t *testing.T) {
+	at := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	for _, rec := range []idemRecord{
+		{Route: "POST /v1/attendances", BodyHash: "ab12", Result: Result{Index: 7, Value: json.RawMessage(`{"id":"A1","x":[1,2,{"y":"<&>"}]}`)}, At: at},
+		{Route: `odd "route" ,"result":{"index":1`, BodyHash: "", Result: Result{Index: 12345, Value: json.RawMessage(`"s"`), Replayed: true}},
+		{Route: "r", BodyHash: "h", Result: Result{Index: 3, Err: &CommandError{Code: "conflict", Message: "no"}}, At: at},
+		{Route: "r", BodyHash: "h", Result: Result{Index: 0, Value: json.RawMessage(`null`), Err: &CommandError{Code: "c"}}},
+		{Route: "r", BodyHash: "h"},
+	} {
+		want, err := json.Marshal(&rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := encodeIdem(&rec)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("encodeIdem:\n%s (%v)\nwant\n%s", got, err, want)
+		}
+	}
+}
+
+func TestEncodeIdemEscapesAsMarshal(t *testing.T) {
+	for _, v := range []string{`"a\u2028b"`, "\"a\u2028b\"", "\"a\u2029b\"", `"<"`, `["&",">"]`, `"–"`} {
+		rec := idemRecord{Route: "r", BodyHash: "h", Result: Result{Index: 1, Value: json.RawMessage(v)}}
+		want, _ := json.Marshal(&rec)
+		if got, err := encodeIdem(&rec); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("value %s: %s, want %s", v, got, want)
+		}
 	}
 }

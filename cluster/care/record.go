@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
-	"github.com/frontdoor-ucc/frontdoor/routing"
 	"github.com/frontdoor-ucc/frontdoor/triage"
 )
 
@@ -253,34 +252,93 @@ func attendanceJSON(r partReader, a *Attendance) (json.RawMessage, error) {
 	if ld == nil {
 		return json.Marshal(a)
 	}
-	v := wholeAttendance(a)
+	// The object is written field by field in Attendance's order: the
+	// fields before triage and after routing encoded as usual, the stored
+	// JSON of the parts and logs copied in as it is (encoding/json would
+	// check and compact every byte of it again).
+	b := make([]byte, 0, 4096)
+	head, err := json.Marshal(&wholeAttendanceHead{ID: a.ID, ArrivedAt: a.ArrivedAt, Status: a.Status, Channel: a.Channel,
+		Patient: a.Patient, Complaint: a.Complaint, CreatedBy: a.CreatedBy, CreatedIndex: a.CreatedIndex,
+		UpdatedIndex: a.UpdatedIndex, Timeline: a.Timeline, PatientID: a.PatientID, RegistrationID: a.RegistrationID,
+		CaseRef: a.CaseRef, Context: a.Context})
+	if err != nil {
+		return nil, fmt.Errorf("encode attendance %s: %w", a.ID, err)
+	}
+	b = append(b, head[:len(head)-1]...) // always has fields: id is never omitted
 	if tr := a.Triage; tr != nil {
 		answers, err := logJSON(r, a.ID, logAnswers, ld.parts.Answers, len(tr.Answers), func(i int) any { return &tr.Answers[i] })
 		if err != nil {
 			return nil, err
 		}
-		// The session as stored (the command's own write, or as loaded:
-		// putRecord leaves a as stored), not encoded again.
-		var sp struct{ Session, Questions json.RawMessage }
-		if len(ld.sessionRaw) > 0 {
-			if err := json.Unmarshal(ld.sessionRaw, &sp); err != nil {
-				return nil, fmt.Errorf("attendance %s session: %w", a.ID, err)
-			}
+		b = append(b, `,"triage":{"set_key":`...)
+		if b, err = appendJSON(b, tr.SetKey); err != nil {
+			return nil, err
 		}
-		v.Triage = wholeTriage(tr, sp.Session, sp.Questions, answers)
+		// The session as stored (the command's own write, or as loaded:
+		// putRecord leaves a as stored): its fields are the record's
+		// "session" and "questions", in that order.
+		if len(ld.sessionRaw) > 2 {
+			b = append(b, ',')
+			b = append(b, ld.sessionRaw[1:len(ld.sessionRaw)-1]...)
+		}
+		b = append(b, `,"answers":`...)
+		b = append(b, answers...)
+		if b, err = appendFields(b, &wholeTriageRest{Observations: tr.Observations, Dx: tr.Dx, DxInfo: tr.DxInfo,
+			NEWS2: tr.NEWS2, Disposition: tr.Disposition, Review: tr.Review, Interim: tr.Interim,
+			SettledClinicianFirst: tr.SettledClinicianFirst, ClinicianNow: tr.ClinicianNow, FloorWaived: tr.FloorWaived}); err != nil {
+			return nil, fmt.Errorf("encode attendance %s: %w", a.ID, err)
+		}
+		b = append(b, '}')
 	}
 	if rr := a.Routing; rr != nil {
-		var history json.RawMessage
-		if n := ld.parts.History + len(rr.History); n > 0 {
+		// The routing decision as stored: RoutingRecord without its
+		// history, which is its last field.
+		cur := ld.routingRaw
+		if len(cur) < 2 || len(rr.History) > 0 {
+			c := *rr
+			c.History = nil
+			if cur, err = json.Marshal(&c); err != nil {
+				return nil, fmt.Errorf("encode routing of %s: %w", a.ID, err)
+			}
+		}
+		b = append(b, `,"routing":`...)
+		b = append(b, cur[:len(cur)-1]...)
+		if ld.parts.History+len(rr.History) > 0 {
 			h, err := logJSON(r, a.ID, logHistory, ld.parts.History, len(rr.History), func(i int) any { return &rr.History[i] })
 			if err != nil {
 				return nil, err
 			}
-			history = h
+			b = append(b, `,"history":`...)
+			b = append(b, h...)
 		}
-		v.Routing = wholeRouting(rr, history)
+		b = append(b, '}')
 	}
-	return json.Marshal(v)
+	if b, err = appendFields(b, &wholeAttendanceTail{Overrides: a.Overrides, Confirmations: a.Confirmations,
+		Dispatch: a.Dispatch, CheckInStatus: a.CheckInStatus, CheckedInAt: a.CheckedInAt, ClinicianDue: a.ClinicianDue,
+		ClinicianLapsed: a.ClinicianLapsed, AskingFor: a.AskingFor}); err != nil {
+		return nil, fmt.Errorf("encode attendance %s: %w", a.ID, err)
+	}
+	return append(b, '}'), nil
+}
+
+// appendJSON appends v encoded.
+func appendJSON(b []byte, v any) ([]byte, error) {
+	enc, err := json.Marshal(v)
+	return append(b, enc...), err
+}
+
+// appendFields appends the fields of v's JSON object, each after a comma
+// (nothing when every field is omitted).
+func appendFields(b []byte, v any) ([]byte, error) {
+	enc, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	if len(enc) > 2 {
+		b = append(b, ',')
+		b = append(b, enc[1:len(enc)-1]...)
+	}
+	return b, nil
 }
 
 // logJSON is a log's JSON array: the stored entries 0..stored-1 as they
@@ -315,42 +373,42 @@ func logJSON(r partReader, id, log string, stored, fresh int, item func(i int) a
 	return buf.Bytes(), nil
 }
 
-// The attendance's JSON with stored logs spliced in. These mirror
-// Attendance, TriageRecord and RoutingRecord field for field (names, tags,
-// order; TestWholeRecordMirrorsAttendance checks) except that the logs are
-// JSON already.
+// The attendance's JSON is assembled (attendanceJSON) from these and the
+// stored JSON of its parts, in the order of Attendance's fields: the
+// fields before Triage (wholeAttendanceHead), the triage record (its
+// set_key, the session part's fields, the answers log, then
+// wholeTriageRest), the routing part with its history log, and the fields
+// after Routing (wholeAttendanceTail). TestWholeRecordMirrorsAttendance
+// checks that they mirror Attendance, TriageRecord and RoutingRecord field
+// for field (names, tags, order).
 type (
-	wholeAttendanceJSON struct {
-		ID              string            `json:"id"`
-		ArrivedAt       time.Time         `json:"arrived_at"`
-		Status          string            `json:"status"`
-		Channel         string            `json:"channel"`
-		Patient         Patient           `json:"patient"`
-		Complaint       string            `json:"complaint"`
-		CreatedBy       cluster.Actor     `json:"created_by"`
-		CreatedIndex    uint64            `json:"created_index"`
-		UpdatedIndex    uint64            `json:"updated_index"`
-		Timeline        []StatusChange    `json:"timeline"`
-		PatientID       string            `json:"patient_id,omitempty"`
-		RegistrationID  string            `json:"registration_id,omitempty"`
-		CaseRef         string            `json:"case_ref,omitempty"`
-		Context         *TriageContext    `json:"context,omitempty"`
-		Triage          *wholeTriageJSON  `json:"triage,omitempty"`
-		Routing         *wholeRoutingJSON `json:"routing,omitempty"`
-		Overrides       []Override        `json:"overrides,omitempty"`
-		Confirmations   []Confirmation    `json:"confirmations,omitempty"`
-		Dispatch        *DispatchDetails  `json:"dispatch,omitempty"`
-		CheckInStatus   string            `json:"check_in_status,omitempty"`
-		CheckedInAt     *time.Time        `json:"checked_in_at,omitempty"`
-		ClinicianDue    *time.Time        `json:"clinician_due,omitempty"`
-		ClinicianLapsed bool              `json:"clinician_lapsed,omitempty"`
-		AskingFor       []string          `json:"asking_for,omitempty"`
+	wholeAttendanceHead struct {
+		ID             string         `json:"id"`
+		ArrivedAt      time.Time      `json:"arrived_at"`
+		Status         string         `json:"status"`
+		Channel        string         `json:"channel"`
+		Patient        Patient        `json:"patient"`
+		Complaint      string         `json:"complaint"`
+		CreatedBy      cluster.Actor  `json:"created_by"`
+		CreatedIndex   uint64         `json:"created_index"`
+		UpdatedIndex   uint64         `json:"updated_index"`
+		Timeline       []StatusChange `json:"timeline"`
+		PatientID      string         `json:"patient_id,omitempty"`
+		RegistrationID string         `json:"registration_id,omitempty"`
+		CaseRef        string         `json:"case_ref,omitempty"`
+		Context        *TriageContext `json:"context,omitempty"`
 	}
-	wholeTriageJSON struct {
-		SetKey                string              `json:"set_key"`
-		Session               json.RawMessage     `json:"session,omitempty"`
-		Questions             json.RawMessage     `json:"questions,omitempty"`
-		Answers               json.RawMessage     `json:"answers"`
+	wholeAttendanceTail struct {
+		Overrides       []Override       `json:"overrides,omitempty"`
+		Confirmations   []Confirmation   `json:"confirmations,omitempty"`
+		Dispatch        *DispatchDetails `json:"dispatch,omitempty"`
+		CheckInStatus   string           `json:"check_in_status,omitempty"`
+		CheckedInAt     *time.Time       `json:"checked_in_at,omitempty"`
+		ClinicianDue    *time.Time       `json:"clinician_due,omitempty"`
+		ClinicianLapsed bool             `json:"clinician_lapsed,omitempty"`
+		AskingFor       []string         `json:"asking_for,omitempty"`
+	}
+	wholeTriageRest struct {
 		Observations          []ObservationRecord `json:"observations,omitempty"`
 		Dx                    *DxReferral         `json:"dx,omitempty"`
 		DxInfo                *triage.DxInfo      `json:"dx_info,omitempty"`
@@ -362,38 +420,4 @@ type (
 		ClinicianNow          bool                `json:"clinician_now,omitempty"`
 		FloorWaived           bool                `json:"floor_waived,omitempty"`
 	}
-	wholeRoutingJSON struct {
-		Need     routing.Need     `json:"need"`
-		Patient  routing.Patient  `json:"patient"`
-		At       time.Time        `json:"at"`
-		Index    uint64           `json:"index"`
-		Decision routing.Decision `json:"decision"`
-		Override bool             `json:"override,omitempty"`
-		History  json.RawMessage  `json:"history,omitempty"`
-	}
 )
-
-func wholeAttendance(a *Attendance) *wholeAttendanceJSON {
-	return &wholeAttendanceJSON{
-		ID: a.ID, ArrivedAt: a.ArrivedAt, Status: a.Status, Channel: a.Channel, Patient: a.Patient,
-		Complaint: a.Complaint, CreatedBy: a.CreatedBy, CreatedIndex: a.CreatedIndex, UpdatedIndex: a.UpdatedIndex,
-		Timeline: a.Timeline, PatientID: a.PatientID, RegistrationID: a.RegistrationID, CaseRef: a.CaseRef,
-		Context: a.Context, Overrides: a.Overrides, Confirmations: a.Confirmations, Dispatch: a.Dispatch,
-		CheckInStatus: a.CheckInStatus, CheckedInAt: a.CheckedInAt, ClinicianDue: a.ClinicianDue,
-		ClinicianLapsed: a.ClinicianLapsed, AskingFor: a.AskingFor,
-	}
-}
-
-func wholeTriage(tr *TriageRecord, session, questions, answers json.RawMessage) *wholeTriageJSON {
-	return &wholeTriageJSON{
-		SetKey: tr.SetKey, Session: session, Questions: questions, Answers: answers,
-		Observations: tr.Observations, Dx: tr.Dx, DxInfo: tr.DxInfo, NEWS2: tr.NEWS2,
-		Disposition: tr.Disposition, Review: tr.Review, Interim: tr.Interim,
-		SettledClinicianFirst: tr.SettledClinicianFirst, ClinicianNow: tr.ClinicianNow, FloorWaived: tr.FloorWaived,
-	}
-}
-
-func wholeRouting(rr *RoutingRecord, history json.RawMessage) *wholeRoutingJSON {
-	return &wholeRoutingJSON{Need: rr.Need, Patient: rr.Patient, At: rr.At, Index: rr.Index,
-		Decision: rr.Decision, Override: rr.Override, History: history}
-}
