@@ -37,7 +37,10 @@ type Kind string
 //	   history logs (care/record.go); the queue and dispatch feeds and
 //	   idempotency expiry resume pruning from the last key they deleted
 //	   (evp/<feed>, ixp) instead of walking every tombstone
-const LogicVersion = 5
+//	6: a patient's blocking keys hold the fields matching compares, so
+//	   matching reads no patient record outside the few it returns
+//	   (care/patient.go logicMatchIndex)
+const LogicVersion = 6
 
 // Actor is who asked for a change.
 type Actor struct {

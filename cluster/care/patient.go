@@ -1,6 +1,7 @@
 package care
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -220,17 +221,69 @@ func applyPatientCreate(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 }
 
 // putPatient writes a patient and its blocking keys (which never change:
-// the fields they index are set at creation).
+// the fields they index are set at creation). From logic version
+// logicMatchIndex each blocking key holds the fields matching compares, so
+// that matching a block (a common surname, a shared postcode: hundreds of
+// records in a centre's year) reads no patient record.
 func putPatient(tx *cluster.Tx, p *PatientRecord) (json.RawMessage, error) {
 	p.UpdatedIndex = tx.Index()
 	b, err := tx.PutJSON(prefixPatient+p.ID, p)
 	if err != nil {
 		return nil, err
 	}
+	var fields []byte
+	if tx.LogicVersion() >= logicMatchIndex {
+		fields = encodeMatchFields(p)
+	}
 	for _, k := range patientIndexKeys(p) {
-		tx.PutRaw(k, nil)
+		tx.PutRaw(k, fields)
 	}
 	return b, nil
+}
+
+// logicMatchIndex is the logic version from which the patient blocking
+// keys carry the fields matching compares (encodeMatchFields). Matching
+// decides the same either way: a key written before holds nothing, and
+// the record is read instead.
+const logicMatchIndex = 6
+
+// matchFieldsFormat is byte 0 of a blocking key's value.
+const matchFieldsFormat = 1
+
+// encodeMatchFields is the value of p's blocking keys: a format byte, then
+// id, NHS number, given name, family name, date of birth and postcode, each
+// as a uvarint length and its bytes.
+func encodeMatchFields(p *PatientRecord) []byte {
+	fs := [...]string{p.ID, p.NHSNumber, p.GivenName, p.FamilyName, p.DateOfBirth, p.Postcode}
+	n := 1
+	for _, f := range fs {
+		n += binary.MaxVarintLen64 + len(f)
+	}
+	b := make([]byte, 1, n)
+	b[0] = matchFieldsFormat
+	for _, f := range fs {
+		b = binary.AppendUvarint(b, uint64(len(f)))
+		b = append(b, f...)
+	}
+	return b
+}
+
+// decodeMatchFields reads encodeMatchFields' value.
+func decodeMatchFields(b []byte) (routing.Person, error) {
+	if len(b) == 0 || b[0] != matchFieldsFormat {
+		return routing.Person{}, fmt.Errorf("patient blocking key: unknown format")
+	}
+	var fs [6]string
+	b = b[1:]
+	for i := range fs {
+		n, w := binary.Uvarint(b)
+		if w <= 0 || n > uint64(len(b)-w) {
+			return routing.Person{}, fmt.Errorf("patient blocking key: field %d truncated", i)
+		}
+		fs[i] = string(b[w : w+int(n)])
+		b = b[w+int(n):]
+	}
+	return routing.Person{ID: fs[0], NHSNumber: fs[1], GivenName: fs[2], FamilyName: fs[3], DateOfBirth: fs[4], Postcode: fs[5]}, nil
 }
 
 func patientIndexKeys(p *PatientRecord) []string {
@@ -276,45 +329,57 @@ func matchPatients(txn cluster.Reader, q routing.Person) ([]PatientCandidate, er
 	if pc := strings.ReplaceAll(routing.NormalisePostcode(q.Postcode), " ", ""); pc != "" {
 		prefixes = append(prefixes, prefixPatPcode+pc+"/")
 	}
+	// Blocks can be large (a common surname, a shared postcode): read the
+	// fields Match compares from the blocking keys (or, for a key written
+	// before logicMatchIndex, from the record), and the whole record only
+	// of those Match returns.
 	seen := map[string]bool{}
-	var ids []string
+	var persons []routing.Person
 	for _, pfx := range prefixes {
-		if err := txn.Keys(pfx, "", func(key string) error {
+		if err := txn.Scan(pfx, "", func(key string, val []byte) error {
 			id := key[strings.LastIndexByte(key, '/')+1:]
-			if id != q.ID && !seen[id] {
-				seen[id] = true
-				ids = append(ids, id)
+			if id == q.ID || seen[id] {
+				return nil
 			}
+			seen[id] = true
+			if len(val) > 0 {
+				p, err := decodeMatchFields(val)
+				if err != nil {
+					return fmt.Errorf("%s: %w", key, err)
+				}
+				persons = append(persons, p)
+				return nil
+			}
+			b, ok, err := txn.GetRaw(prefixPatient + id)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("patient index names missing patient %s", id)
+			}
+			var p matchFields
+			if err := json.Unmarshal(b, &p); err != nil {
+				return fmt.Errorf("decode patient %s: %w", id, err)
+			}
+			persons = append(persons, routing.Person{ID: p.ID, NHSNumber: p.NHSNumber, GivenName: p.GivenName,
+				FamilyName: p.FamilyName, DateOfBirth: p.DateOfBirth, Postcode: p.Postcode})
 			return nil
 		}); err != nil {
 			return nil, err
 		}
 	}
-	sort.Strings(ids)
-	// Blocks can be large (a common surname, a shared postcode): decode only
-	// the fields Match compares, and the whole record of those it returns.
-	persons := make([]routing.Person, 0, len(ids))
-	raws := make(map[string][]byte, len(ids))
-	for _, id := range ids {
-		b, ok, err := txn.GetRaw(prefixPatient + id)
+	sort.Slice(persons, func(i, j int) bool { return persons[i].ID < persons[j].ID })
+	var out []PatientCandidate
+	for _, m := range routing.Match(q, persons) {
+		b, ok, err := txn.GetRaw(prefixPatient + m.ID)
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
-			return nil, fmt.Errorf("patient index names missing patient %s", id)
+			return nil, fmt.Errorf("patient index names missing patient %s", m.ID)
 		}
-		var p matchFields
-		if err := json.Unmarshal(b, &p); err != nil {
-			return nil, fmt.Errorf("decode patient %s: %w", id, err)
-		}
-		raws[id] = b
-		persons = append(persons, routing.Person{ID: p.ID, NHSNumber: p.NHSNumber, GivenName: p.GivenName,
-			FamilyName: p.FamilyName, DateOfBirth: p.DateOfBirth, Postcode: p.Postcode})
-	}
-	var out []PatientCandidate
-	for _, m := range routing.Match(q, persons) {
 		var rec PatientRecord
-		if err := json.Unmarshal(raws[m.ID], &rec); err != nil {
+		if err := json.Unmarshal(b, &rec); err != nil {
 			return nil, fmt.Errorf("decode patient %s: %w", m.ID, err)
 		}
 		out = append(out, PatientCandidate{Patient: &rec, Score: m.Score, Exact: m.Exact, Reasons: m.Reasons})

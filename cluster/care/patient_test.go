@@ -1,7 +1,9 @@
 package care
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -124,4 +126,107 @@ func TestReferenceRefusalsChangeNothing(t *testing.T) {
 		kindEnv(t, KindRegistrationStatus, 9005, testDesk, RegistrationStatus{RegistrationID: "R1", Status: "refused", Reason: "x"}),
 	}
 	refusalsChangeNothing(t, referenceLog(t), refused)
+}
+
+// TestPatientMatchingFromBlockingKeys: from logic version 6 a patient's
+// blocking keys carry the fields matching compares, and matching decides
+// exactly as it did reading the records: the same patients, some of them
+// refused as likely duplicates, created on a state written at version 5
+// and then 6 and on one written at version 5 only, get the same answers,
+// and searches return the same candidates in the same order.
+func TestPatientMatchingFromBlockingKeys(t *testing.T) {
+	given := []string{"Ada", "Adah", "Alan", "Grace", "Gracie", "Tim"}
+	family := []string{"Lovelace", "Lovelase", "Turing", "Hopper", "Berners-Lee"}
+	dobs := []string{"1990-12-10", "1990-12-01", "1954-06-07", "1906-12-09"}
+	postcodes := []string{"DY2 8AD", "DY2 8AE", "DY1 1AA", ""}
+	var creates []PatientCreate
+	for i := range 48 {
+		creates = append(creates, PatientCreate{GivenName: given[i%len(given)], FamilyName: family[(i/2)%len(family)],
+			DateOfBirth: dobs[(i/3)%len(dobs)], Postcode: postcodes[(i/5)%len(postcodes)], ConfirmNew: i%4 == 0})
+	}
+	mixed, old := newTestFSM(t), newTestFSM(t)
+	idx := uint64(0)
+	refused := 0
+	for i, c := range creates {
+		idx++
+		lv := 5
+		if i >= len(creates)/2 {
+			lv = cluster.LogicVersion
+		}
+		id := fmt.Sprintf("P%03d", i)
+		a := resultValue(t, mixed.ApplyBatch([]*raft.Log{cmdLog(idx, kindEnvAt(t, lv, KindPatientCreate, 10+i, testDesk, c, id))})[0])
+		b := resultValue(t, old.ApplyBatch([]*raft.Log{cmdLog(idx, kindEnvAt(t, 5, KindPatientCreate, 10+i, testDesk, c, id))})[0])
+		if !bytes.Equal(a.Value, b.Value) || fmt.Sprint(a.Err) != fmt.Sprint(b.Err) {
+			t.Fatalf("patient %d (v%d) answers differently:\n%s %v\n%s %v", i, lv, a.Value, a.Err, b.Value, b.Err)
+		}
+		if a.Err != nil {
+			refused++
+		}
+	}
+	if refused == 0 || refused == len(creates) {
+		t.Fatalf("%d of %d refused as likely duplicates: the log does not exercise matching", refused, len(creates))
+	}
+	withFields, without := 0, 0
+	mixed.ReadState(t, func(v *cluster.View) error {
+		return v.Scan("px/", "", func(k string, val []byte) error {
+			if len(val) == 0 {
+				without++
+				return nil
+			}
+			p, err := decodeMatchFields(val)
+			if err != nil || !strings.HasSuffix(k, "/"+p.ID) {
+				t.Errorf("%s holds %+v (%v)", k, p, err)
+			}
+			withFields++
+			return nil
+		})
+	})
+	if withFields == 0 || without == 0 {
+		t.Fatalf("blocking keys: %d with fields, %d without; want both (versions 5 and 6)", withFields, without)
+	}
+	search := func(f *testFSM, q routing.Person) string {
+		var out []byte
+		f.ReadState(t, func(v *cluster.View) error {
+			c, err := In(v).MatchPatients(q)
+			if err != nil {
+				return err
+			}
+			out, err = json.Marshal(c)
+			return err
+		})
+		return string(out)
+	}
+	found := 0
+	for _, q := range []routing.Person{
+		{GivenName: "Ada", FamilyName: "Lovelace", DateOfBirth: "1990-12-10"},
+		{FamilyName: "Lovelase", DateOfBirth: "1990-12-01", Postcode: "DY2 8AD"},
+		{GivenName: "Grace", FamilyName: "Hopper", DateOfBirth: "1906-12-09", Postcode: "DY1 1AA"},
+		{GivenName: "Tim", FamilyName: "Berners Lee", DateOfBirth: "1954-06-07"},
+		{GivenName: "Alan", FamilyName: "Turing", Postcode: "DY2 8AE"},
+	} {
+		a, b := search(mixed, q), search(old, q)
+		if a != b {
+			t.Errorf("search %+v:\n%s\n%s", q, a, b)
+		}
+		if a != "null" {
+			found++
+		}
+	}
+	if found < 3 {
+		t.Fatalf("only %d searches found anyone", found)
+	}
+}
+
+func TestMatchFieldsRoundTrip(t *testing.T) {
+	p := &PatientRecord{ID: "P1", NHSNumber: "9434765919", GivenName: "Zoë", FamilyName: "O'Brien-Ng", DateOfBirth: "2026-11-01", Postcode: ""}
+	b := encodeMatchFields(p)
+	got, err := decodeMatchFields(b)
+	if err != nil || got != p.person() {
+		t.Fatalf("round trip: %+v %v", got, err)
+	}
+	for _, bad := range [][]byte{nil, {2}, b[:len(b)-1], {1, 200}} {
+		if _, err := decodeMatchFields(bad); err == nil {
+			t.Errorf("decoded %v", bad)
+		}
+	}
 }
