@@ -267,6 +267,59 @@ func TestSnapshotRestoreIntoEmptyFSM(t *testing.T) {
 	}
 }
 
+// TestOlderSnapshotDoesNotTakeStateBack: hashicorp/raft installs any
+// snapshot a leader sends, and a leader behind on a follower's progress
+// sends one older than what the follower has applied. The follower keeps its
+// newer state (its stale reads never go back in time) and skips the entries
+// raft then re-sends; a snapshot past its state is still loaded.
+func TestOlderSnapshotDoesNotTakeStateBack(t *testing.T) {
+	logs := testLog(t, 30)
+	leader := newTestFSM(t)
+	applyInBatches(leader, logs[:10], 5)
+	snap, err := leader.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	older := snapshotBytes(t, snap)
+
+	follower := newTestFSM(t)
+	applyInBatches(follower, logs[:20], 5)
+	before, at := mustHash(t, follower)
+	if err := follower.Restore(io.NopCloser(bytes.NewReader(older))); err != nil {
+		t.Fatalf("restore an older snapshot: %v", err)
+	}
+	if h, i := mustHash(t, follower); h != before || i != at || at != 20 {
+		t.Fatalf("state after an older snapshot: %s@%d, want %s@%d", h, i, before, at)
+	}
+	if n := follower.restores.Load(); n != 0 {
+		t.Fatalf("%d restores counted for a snapshot that was not loaded", n)
+	}
+	// raft re-sends the entries after the snapshot's index: skipped or applied once.
+	applyInBatches(leader, logs[10:], 7)
+	applyInBatches(follower, logs[10:], 7)
+	hl, il := mustHash(t, leader)
+	hf, iff := mustHash(t, follower)
+	if hl != hf || il != iff || il != 30 {
+		t.Fatalf("follower %s@%d, leader %s@%d", hf, iff, hl, il)
+	}
+
+	// A snapshot past the follower's state replaces it.
+	more := testLog(t, 40)
+	applyInBatches(leader, more[30:], 5)
+	snap, err = leader.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := follower.Restore(io.NopCloser(bytes.NewReader(snapshotBytes(t, snap)))); err != nil {
+		t.Fatal(err)
+	}
+	hl, il = mustHash(t, leader)
+	hf, iff = mustHash(t, follower)
+	if hl != hf || il != iff || iff != 40 || follower.restores.Load() != 1 {
+		t.Fatalf("after a newer snapshot: follower %s@%d, leader %s@%d", hf, iff, hl, il)
+	}
+}
+
 func TestSnapshotWhileWritesContinueRestoresToItsIndex(t *testing.T) {
 	logs := testLog(t, 60)
 	a := newTestFSM(t)

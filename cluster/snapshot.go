@@ -111,10 +111,29 @@ func writeSnapshot(w io.Writer, txn *badger.Txn, index uint64) error {
 // Restore loads a snapshot into a fresh Badger directory, then swaps it in
 // under the lock, resets the in-memory state and removes the old database
 // once no reader holds it.
+//
+// A snapshot at or below the index this FSM has already applied is not
+// loaded: hashicorp/raft installs whatever snapshot a leader sends, and a
+// leader whose record of a follower's progress is behind (a timed-out
+// AppendEntries on a loaded machine) sends its newest snapshot to a follower
+// that has applied past it. Loading it would take the follower's state back
+// in time: its stale reads would lose records it had served, until a leader
+// commits again (if none ever does, for good). Everything applied here was
+// committed, so the state already holds the snapshot's and more; raft then
+// re-sends the later entries, which Apply skips.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	if fe := f.fatal(); fe != nil {
 		return fmt.Errorf("restore: %w", fe)
+	}
+	br := bufio.NewReaderSize(rc, 256<<10)
+	index, err := readSnapshotHeader(br)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if applied := f.applied.Load(); index <= applied {
+		f.log.Info("snapshot not restored: state already past it", "snapshot_index", index, "applied", applied)
+		return nil
 	}
 	f.gcMu.Lock() // no value-log GC step while the database is replaced
 	defer f.gcMu.Unlock()
@@ -126,8 +145,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	index, err := loadSnapshot(rc, nh.db)
-	if err != nil {
+	if err := loadSnapshot(br, nh.db); err != nil {
 		_ = nh.db.Close()
 		_ = os.RemoveAll(nh.dir)
 		return fmt.Errorf("restore: %w", err)
@@ -160,42 +178,39 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	return nil
 }
 
-func loadSnapshot(r io.Reader, db *badger.DB) (uint64, error) {
-	br := bufio.NewReaderSize(r, 256<<10)
-	index, err := readSnapshotHeader(br)
-	if err != nil {
-		return 0, err
-	}
+// loadSnapshot writes the records of a snapshot whose header has been read
+// into db.
+func loadSnapshot(br *bufio.Reader, db *badger.DB) error {
 	wb := db.NewWriteBatch()
 	defer wb.Cancel()
 	for {
 		kl, err := binary.ReadUvarint(br)
 		if err != nil {
-			return 0, fmt.Errorf("snapshot key length: %w", err)
+			return fmt.Errorf("snapshot key length: %w", err)
 		}
 		if kl == 0 {
 			break
 		}
 		k := make([]byte, kl)
 		if _, err := io.ReadFull(br, k); err != nil {
-			return 0, fmt.Errorf("snapshot key: %w", err)
+			return fmt.Errorf("snapshot key: %w", err)
 		}
 		vl, err := binary.ReadUvarint(br)
 		if err != nil {
-			return 0, fmt.Errorf("snapshot value length: %w", err)
+			return fmt.Errorf("snapshot value length: %w", err)
 		}
 		v := make([]byte, vl)
 		if _, err := io.ReadFull(br, v); err != nil {
-			return 0, fmt.Errorf("snapshot value: %w", err)
+			return fmt.Errorf("snapshot value: %w", err)
 		}
 		if err := wb.Set(k, v); err != nil {
-			return 0, err
+			return err
 		}
 	}
 	if err := wb.Flush(); err != nil {
-		return 0, err
+		return err
 	}
-	return index, nil
+	return nil
 }
 
 // readSnapshotHeader reads the magic and the applied index a snapshot

@@ -178,13 +178,19 @@ func TestValueLogGCAfterCloseFails(t *testing.T) {
 // one after another (under -race): a pass never touches a database being
 // swapped out, nor fails because of one, and the restored state is intact.
 func TestValueLogGCDuringRestores(t *testing.T) {
+	// Five snapshots at rising indexes: Restore loads only a snapshot past
+	// what the FSM has applied.
 	a := newTestFSM(t)
-	applyInBatches(a, testLog(t, 25), 5)
-	snap, err := a.Snapshot()
-	if err != nil {
-		t.Fatal(err)
+	logs := testLog(t, 50)
+	var snaps [][]byte
+	for i := range 5 {
+		applyInBatches(a, logs[i*10:i*10+10], 5)
+		snap, err := a.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		snaps = append(snaps, snapshotBytes(t, snap))
 	}
-	data := snapshotBytes(t, snap)
 	want, _ := mustHash(t, a)
 
 	b := newTestFSM(t)
@@ -199,10 +205,13 @@ func TestValueLogGCDuringRestores(t *testing.T) {
 		}
 		gcErr <- nil
 	}()
-	for i := range 5 {
+	for i, data := range snaps {
 		if err := b.Restore(io.NopCloser(bytes.NewReader(data))); err != nil {
 			t.Fatalf("restore %d: %v", i, err)
 		}
+	}
+	if n := b.restores.Load(); n != 5 {
+		t.Fatalf("%d of 5 snapshots restored", n)
 	}
 	cancel()
 	if err := <-gcErr; err != nil {
