@@ -999,6 +999,7 @@ func TestReceptionPageSurvivesLeaderChange(t *testing.T) {
 	// queue stays on screen, marked stale.
 	d.do("queue", chromedp.Click(chromedp.CSS("#nav-queue")), d.visible("#view-queue"))
 	d.waitText("#queue-body", "stinging when I pee")
+	tc.WaitCaughtUp(t, f)
 	for _, tn := range tc.Running() {
 		if tn != f {
 			tc.Kill(t, tn.Index)

@@ -356,6 +356,20 @@ func (tc *Cluster) WaitVoters(t testing.TB, n int) {
 	})
 }
 
+// WaitCaughtUp waits until tn has applied everything the leader has. A
+// request to tn is not proof of that: a key tn has not applied yet is
+// forwarded to the leader, which answers for it.
+func (tc *Cluster) WaitCaughtUp(t testing.TB, tn *Node) {
+	t.Helper()
+	want := tc.Leader(t).N.Store().AppliedIndex()
+	Eventually(t, tn.ID+" caught up", func() error {
+		if got := tn.N.Store().AppliedIndex(); got < want {
+			return fmt.Errorf("applied %d of the leader's %d", got, want)
+		}
+		return nil
+	})
+}
+
 // WaitReady waits until /readyz is 200 on every running node.
 func (tc *Cluster) WaitReady(t testing.TB) {
 	t.Helper()
