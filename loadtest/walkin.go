@@ -490,10 +490,21 @@ func (w *walkinWorkload) protocolsFor(ctx context.Context, s *Session, complaint
 	return p, nil
 }
 
-// register asks for a GP registration for the attendee.
+// register asks for a GP registration for the attendee. The patient record
+// found by NHS number may be someone an earlier journey registered already
+// (synthetic numbers are shared): the centre then refuses with 409, which is
+// right, and is counted as an expected refusal.
 func (w *walkinWorkload) register(ctx context.Context, s *Session, attendanceID, postcode, key string) error {
 	b, _ := json.Marshal(map[string]any{"consent": true, "postcode": postcode})
-	resp, err := s.Write(ctx, opRegister, http.MethodPost, "/v1/attendances/"+attendanceID+"/registration", b, key)
+	path := "/v1/attendances/" + attendanceID + "/registration"
+	resp, err := s.TryWrite(ctx, opRegister, http.MethodPost, path, b, key)
+	var refused *Refusal
+	if errors.As(err, &refused) {
+		if refused.Resp.Status == http.StatusConflict && strings.Contains(string(refused.Resp.Body), "registered with practice") {
+			return nil
+		}
+		s.stats.failure(opRegister, refused.Kind, "POST "+path+": "+trim(refused.Resp.Body, 300))
+	}
 	if err != nil {
 		return err
 	}
