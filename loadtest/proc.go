@@ -137,9 +137,9 @@ func (u *procUsage) mark(now time.Time) {
 
 // NodeUsage is one spawned node's figures in the report.
 type NodeUsage struct {
-	Node       string  `json:"node"`
-	RSSMB      float64 `json:"rss_mb"`      // at the end of the run
-	PeakRSSMB  float64 `json:"peak_rss_mb"` // highest seen during the run
+	Node      string  `json:"node"`
+	RSSMB     float64 `json:"rss_mb"`      // at the end of the run
+	PeakRSSMB float64 `json:"peak_rss_mb"` // highest seen during the run
 	// PeakAnonMB is the highest anonymous part of RSS sampled (heap and
 	// stacks, without mapped files).
 	PeakAnonMB float64 `json:"peak_anon_mb"`
