@@ -6,6 +6,8 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/frontdoor-ucc/frontdoor/cluster/trust"
 )
 
 // Config configures a Store. New only copies it; Open acts on it.
@@ -37,6 +39,10 @@ type Config struct {
 	// fast unit tests). RaftBind is then only informational and RaftAdvertise
 	// must equal the transport's LocalAddr.
 	Transport raft.Transport
+	// Identity is the node's key and certificate; nil -> the one kept in
+	// Dir/tls (created on first open). Raft over TCP always runs over
+	// mutual TLS with it.
+	Identity *trust.Identity
 	// Clock stamps proposals (the FSM clock is the later of the proposer's
 	// stamp and the last applied one). nil -> time.Now. Tests inject a
 	// fixed clock to decide at a given time of day (opening hours).

@@ -24,6 +24,9 @@ var (
 	// ErrBadJoinToken: a join request carried a token whose hash does not
 	// match the replicated one.
 	ErrBadJoinToken = errors.New("bad join token")
+	// ErrNodeKey: a join names a registered node but not with its key, or
+	// its certificate request is missing or does not name what it asks for.
+	ErrNodeKey = errors.New("node key refused")
 	// ErrNotOpen: the Store is not open (before Open or after Close).
 	ErrNotOpen = errors.New("store not open")
 	// ErrUnsupportedKind: the command kind is unknown to this binary, or not

@@ -48,7 +48,7 @@ func TestJoinNeedsTokenThenNonVoterThenVoter(t *testing.T) {
 	}
 	// Joining through a follower is the HTTP layer's forwarding; here the
 	// store itself says who leads.
-	if err := nd.Store.Join(ctx, cluster.JoinRequest{ID: "x", RaftAddr: "127.0.0.1:1", Token: c.Token}); !errors.Is(err, cluster.ErrNoLeader) && !errors.Is(err, cluster.ErrNotLeader) {
+	if _, err := nd.Store.Join(ctx, cluster.JoinRequest{ID: "x", RaftAddr: "127.0.0.1:1", Token: c.Token}); !errors.Is(err, cluster.ErrNoLeader) && !errors.Is(err, cluster.ErrNotLeader) {
 		t.Fatalf("join on a non-member: %v", err)
 	}
 

@@ -37,6 +37,7 @@ const (
 	keyApplied       = "m/applied"
 	keyClock         = "m/clock"
 	keyJoinTokenHash = "c/join_token_hash"
+	keyClusterCA     = "c/ca"
 	prefixNode       = "n/"
 	prefixIdem       = "i/"
 	prefixIdemByTime = "ix/"

@@ -2,17 +2,18 @@ package cluster
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/frontdoor-ucc/frontdoor/cluster/trust"
 )
 
 // Open opens Badger and raft. If Badger's applied index is at or past the
@@ -84,18 +85,28 @@ func (s *Store) Open(ctx context.Context) (err error) {
 	s.log.Info("opening raft", "fsm_applied", f.appliedIndex(), "existing_state", s.hasState,
 		"no_snapshot_restore", rc.NoSnapshotRestoreOnStart)
 
+	s.identity = s.cfg.Identity
+	if s.identity == nil {
+		if s.identity, err = trust.LoadIdentity(s.cfg.Dir); err != nil {
+			return fmt.Errorf("open: %w", err)
+		}
+	}
 	trans := s.cfg.Transport
 	if trans == nil {
 		addr, err := resolveTCP(s.cfg.RaftAdvertise)
 		if err != nil {
 			return fmt.Errorf("open: raft advertise %q: %w", s.cfg.RaftAdvertise, err)
 		}
-		nt, err := raft.NewTCPTransportWithLogger(s.cfg.RaftBind, addr, 3, 10*time.Second, hlog)
+		mux, err := newPeerMux(s.cfg.RaftBind, addr, s.identity, s.checkPeer, s.log)
 		if err != nil {
-			return fmt.Errorf("open: raft transport on %s: %w", s.cfg.RaftBind, err)
+			return fmt.Errorf("open: raft port %s: %w", s.cfg.RaftBind, err)
 		}
+		nt := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+			Stream: raftLayer{mux}, MaxPool: 3, Timeout: 10 * time.Second, Logger: hlog,
+		})
+		s.mux = mux
 		trans = nt
-		closers = append(closers, nt.Close)
+		closers = append(closers, mux.close, nt.Close)
 	}
 	s.transport = trans
 
@@ -149,10 +160,13 @@ func (s *Store) onFatal(err error) {
 	})
 }
 
-// Bootstrap starts a fresh single-node cluster: this node becomes leader and
-// proposes the initial reference data (the join-token hash and its own
-// registry entry). The join token is written to join.token (mode 0600) in
-// Dir.
+// Bootstrap starts a fresh single-node cluster: this node creates the
+// cluster CA and join token (kept in Dir until the cluster holds them, so a
+// restart half-way reuses them), certifies itself, becomes leader and
+// proposes the initial reference data (the join-token hash, the CA with its
+// key sealed by the token, and its own registry entry). The join token
+// (which names the CA's fingerprint) is written to join.token (mode 0600)
+// in Dir.
 func (s *Store) Bootstrap(ctx context.Context) (BootstrapInfo, error) {
 	r := s.raftNode()
 	if r == nil {
@@ -160,6 +174,11 @@ func (s *Store) Bootstrap(ctx context.Context) (BootstrapInfo, error) {
 	}
 	if s.HasExistingState() {
 		return BootstrapInfo{}, errors.New("bootstrap: raft state already exists")
+	}
+	path := filepath.Join(s.cfg.Dir, "join.token")
+	material, err := s.bootstrapMaterial(path)
+	if err != nil {
+		return BootstrapInfo{}, fmt.Errorf("bootstrap: %w", err)
 	}
 	cfg := raft.Configuration{Servers: []raft.Server{{
 		Suffrage: raft.Voter, ID: raft.ServerID(s.cfg.NodeID), Address: raft.ServerAddress(s.cfg.RaftAdvertise),
@@ -170,19 +189,39 @@ func (s *Store) Bootstrap(ctx context.Context) (BootstrapInfo, error) {
 	if err := s.waitLeaderReady(ctx); err != nil {
 		return BootstrapInfo{}, fmt.Errorf("bootstrap: %w", err)
 	}
-	var tok [32]byte
-	if _, err := rand.Read(tok[:]); err != nil {
-		return BootstrapInfo{}, fmt.Errorf("bootstrap: join token: %w", err)
-	}
-	token := hex.EncodeToString(tok[:])
-	path := filepath.Join(s.cfg.Dir, "join.token")
-	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
-		return BootstrapInfo{}, fmt.Errorf("bootstrap: write join token: %w", err)
-	}
-	if _, err := s.ProposeSystem(ctx, KindClusterInit, clusterInit{JoinTokenHash: HashToken(token), Node: s.selfNode()}); err != nil {
+	init := clusterInit{JoinTokenHash: HashToken(material.Token), Node: s.selfNode(),
+		CA: &clusterCA{Cert: string(material.CA.CertPEM()), SealedKey: material.Sealed}}
+	if _, err := s.ProposeSystem(ctx, KindClusterInit, init); err != nil {
 		return BootstrapInfo{}, fmt.Errorf("bootstrap: %w", err)
 	}
+	if err := s.identity.ForgetBootstrap(); err != nil {
+		s.log.Warn("bootstrap: removing the kept CA material", "err", err)
+	}
 	return BootstrapInfo{JoinTokenPath: path}, nil
+}
+
+// bootstrapMaterial is the new cluster's CA and join token: those a
+// bootstrap that stopped half-way kept, or new ones (the token written to
+// tokenPath).
+func (s *Store) bootstrapMaterial(tokenPath string) (*trust.Bootstrap, error) {
+	if tb, err := os.ReadFile(tokenPath); err == nil {
+		m, ok, err := s.identity.LoadBootstrap(strings.TrimSpace(string(tb)))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return m, nil
+		}
+	}
+	self := s.selfNode()
+	m, err := s.identity.NewCluster(trust.Request{ID: self.ID, RaftAddr: self.RaftAddr, HTTPAddr: self.HTTPAddr}, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(tokenPath, []byte(m.Token+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("write join token: %w", err)
+	}
+	return m, nil
 }
 
 // watchLeadership runs while the store is open. Each time this node becomes

@@ -28,13 +28,24 @@ type Node struct {
 	HTTPAddr     string `json:"http_addr"`
 	Version      string `json:"version"`
 	LogicVersion int    `json:"logic_version"`
+	// KeyFP is the fingerprint of the node's public key: peers present a
+	// certificate for that key, or are refused (peerCheck).
+	KeyFP        string `json:"key_fp,omitempty"`
 	JoinedIndex  uint64 `json:"joined_index"`
 	UpdatedIndex uint64 `json:"updated_index"`
 }
 
 type clusterInit struct {
-	JoinTokenHash string `json:"join_token_hash"`
-	Node          Node   `json:"node"`
+	JoinTokenHash string     `json:"join_token_hash"`
+	Node          Node       `json:"node"`
+	CA            *clusterCA `json:"ca,omitempty"` // absent in clusters created before TLS
+}
+
+// clusterCA is the cluster's certificate authority in replicated state:
+// its certificate, and its key sealed with the join token (trust.SealKey).
+type clusterCA struct {
+	Cert      string `json:"cert"` // PEM
+	SealedKey []byte `json:"sealed_key"`
 }
 
 type nodeRemove struct {
@@ -65,6 +76,14 @@ func applyClusterInit(tx *Tx, raw json.RawMessage) (any, error) {
 		return nil, &CommandError{Code: CodeConflict, Message: "cluster already initialised"}
 	}
 	tx.PutRaw(keyJoinTokenHash, []byte(in.JoinTokenHash))
+	if in.CA != nil {
+		if in.CA.Cert == "" || len(in.CA.SealedKey) == 0 {
+			return nil, Invalid(map[string]string{"ca": "cert and sealed_key are required"})
+		}
+		if err := tx.Put(keyClusterCA, in.CA); err != nil {
+			return nil, err
+		}
+	}
 	tx.Audit("cluster.init", "cluster", nil)
 	return registerNode(tx, in.Node)
 }
@@ -112,9 +131,13 @@ func registerNode(tx *Tx, n Node) (any, error) {
 	if err := tx.Put(keyNode(n.ID), n); err != nil {
 		return nil, err
 	}
-	tx.Audit("node.register", "node/"+n.ID, map[string]any{
+	detail := map[string]any{
 		"raft_addr": n.RaftAddr, "http_addr": n.HTTPAddr, "version": n.Version, "logic_version": n.LogicVersion,
-	})
+	}
+	if n.KeyFP != "" { // absent before TLS: old entries replay to the same audit
+		detail["key_fp"] = n.KeyFP
+	}
+	tx.Audit("node.register", "node/"+n.ID, detail)
 	return n, nil
 }
 
@@ -134,7 +157,12 @@ func HashToken(token string) string {
 }
 
 func (s *Store) selfNode() Node {
+	var fp string
+	if s.identity != nil {
+		fp = s.identity.KeyFingerprint()
+	}
 	return Node{
+		KeyFP:        fp,
 		ID:           s.cfg.NodeID,
 		RaftAddr:     s.cfg.RaftAdvertise,
 		HTTPAddr:     s.cfg.HTTPAdvertise,
@@ -182,23 +210,35 @@ func (s *Store) CheckJoinToken(ctx context.Context, token string) error {
 }
 
 // Join adds a node as a non-voter (leader only; ErrNotLeader otherwise). The
-// token is checked against the replicated hash (ErrBadJoinToken). The same id
-// refreshes its registry entry; a new id at a raft address the cluster
+// token is checked against the replicated hash (ErrBadJoinToken). In a
+// cluster with a CA the request must carry a certificate request for the
+// node's key naming its ID and addresses; an ID registered with another key
+// is refused (ErrNodeKey), so a token holder cannot take over a member's
+// ID or addresses. The answer carries the node's new certificate. The same
+// id refreshes its registry entry; a new id at a raft address the cluster
 // already knows replaces the old server.
-func (s *Store) Join(ctx context.Context, r JoinRequest) error {
+func (s *Store) Join(ctx context.Context, r JoinRequest) (JoinAnswer, error) {
 	rn, err := s.leaderRaft()
 	if err != nil {
-		return err
+		return JoinAnswer{}, err
 	}
 	if r.ID == "" || r.RaftAddr == "" {
-		return fmt.Errorf("join: id and raft_addr are required")
+		return JoinAnswer{}, fmt.Errorf("join: id and raft_addr are required")
 	}
 	if err := s.CheckJoinToken(ctx, r.Token); err != nil {
-		return fmt.Errorf("join: %w", err)
+		return JoinAnswer{}, fmt.Errorf("join: %w", err)
+	}
+	issue, keyFP, err := s.checkJoinCSR(ctx, r)
+	if err != nil {
+		return JoinAnswer{}, fmt.Errorf("join: %w", err)
 	}
 	cf := rn.GetConfiguration()
 	if err := cf.Error(); err != nil {
-		return fmt.Errorf("join: configuration: %w", mapRaftError(err))
+		return JoinAnswer{}, fmt.Errorf("join: configuration: %w", mapRaftError(err))
+	}
+	lv := r.LogicVersion
+	if lv == 0 {
+		lv = LogicVersion
 	}
 	member := false
 	for _, srv := range cf.Configuration().Servers {
@@ -209,32 +249,36 @@ func (s *Store) Join(ctx context.Context, r JoinRequest) error {
 			// Same id at a new address, or a new id at a known address:
 			// the old entry goes.
 			if err := rn.RemoveServer(srv.ID, 0, s.tuning.ApplyTimeout).Error(); err != nil {
-				return fmt.Errorf("join: remove old server %s: %w", srv.ID, mapRaftError(err))
+				return JoinAnswer{}, fmt.Errorf("join: remove old server %s: %w", srv.ID, mapRaftError(err))
 			}
 			if srv.ID != raft.ServerID(r.ID) {
 				if _, err := s.ProposeSystem(ctx, KindNodeRemove, nodeRemove{ID: string(srv.ID)}); err != nil {
-					return fmt.Errorf("join: %w", err)
+					return JoinAnswer{}, fmt.Errorf("join: %w", err)
 				}
 			}
 		}
 	}
-	if !member {
-		if err := rn.AddNonvoter(raft.ServerID(r.ID), raft.ServerAddress(r.RaftAddr), 0, s.tuning.ApplyTimeout).Error(); err != nil {
-			return fmt.Errorf("join: add non-voter %s: %w", r.ID, mapRaftError(err))
-		}
-	}
-	lv := r.LogicVersion
-	if lv == 0 {
-		lv = LogicVersion
-	}
+	// Registered before it is added, so members accept the node's
+	// certificate when the leader starts replicating to it.
 	_, err = s.ProposeSystem(ctx, KindNodeRegister, Node{
-		ID: r.ID, RaftAddr: r.RaftAddr, HTTPAddr: r.HTTPAddr, Version: r.Version, LogicVersion: lv,
+		ID: r.ID, RaftAddr: r.RaftAddr, HTTPAddr: r.HTTPAddr, Version: r.Version, LogicVersion: lv, KeyFP: keyFP,
 	})
 	if err != nil {
-		return fmt.Errorf("join: %w", err)
+		return JoinAnswer{}, fmt.Errorf("join: %w", err)
+	}
+	if !member {
+		if err := rn.AddNonvoter(raft.ServerID(r.ID), raft.ServerAddress(r.RaftAddr), 0, s.tuning.ApplyTimeout).Error(); err != nil {
+			return JoinAnswer{}, fmt.Errorf("join: add non-voter %s: %w", r.ID, mapRaftError(err))
+		}
+	}
+	var ans JoinAnswer
+	if issue != nil {
+		if ans, err = issue(); err != nil {
+			return JoinAnswer{}, fmt.Errorf("join: %w", err)
+		}
 	}
 	s.log.Info("node joined", "id", r.ID, "raft_addr", r.RaftAddr, "http_addr", r.HTTPAddr, "already_member", member)
-	return nil
+	return ans, nil
 }
 
 // Promote makes a non-voter a voter (leader only). The caller decides when

@@ -72,6 +72,16 @@ type JoinRequest struct {
 	Version      string `json:"version"`
 	LogicVersion int    `json:"logic_version"` // 0 -> assumed LogicVersion of the leader's binary
 	Token        string `json:"token"`
+	// CSR is a PEM certificate request for the node's key naming its ID
+	// and addresses (trust.NewCSR); required by a cluster with a CA.
+	CSR string `json:"csr,omitempty"`
+}
+
+// JoinAnswer is what a join gives the node: its certificate and the
+// cluster's CA (PEM), empty in a cluster without a CA.
+type JoinAnswer struct {
+	Certificate string `json:"certificate,omitempty"`
+	CA          string `json:"ca,omitempty"`
 }
 
 // BootstrapInfo is what Bootstrap produced.

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/frontdoor-ucc/frontdoor/cluster/trust"
 )
 
 // Store owns the raft node, its log, stable and snapshot stores, and the
@@ -27,7 +29,9 @@ type Store struct {
 
 	raft      *raft.Raft
 	transport raft.Transport
-	closers   []func() error // log store, transport... closed in reverse order
+	identity  *trust.Identity // this node's key and certificate (trust.go)
+	mux       *peerMux        // the raft port's TLS channels; nil with Config.Transport
+	closers   []func() error  // log store, transport... closed in reverse order
 
 	fsmPtr  atomic.Pointer[fsm] // set by Open; read by metrics scrapes at any time
 	batcher *batcher

@@ -75,7 +75,8 @@ func TestImportDirection(t *testing.T) {
 	for pkg := range deps {
 		if strings.HasPrefix(pkg, "loadtest") {
 			for _, d := range deps[pkg] {
-				if strings.HasPrefix(d, mod+"cluster/") || strings.HasPrefix(d, mod+"cmd/") {
+				engine := d == mod+"cluster/trust" // the engine's own part, under its settings
+				if (strings.HasPrefix(d, mod+"cluster/") && !engine) || strings.HasPrefix(d, mod+"cmd/") {
 					t.Errorf("%s depends on %s; the load tool talks HTTP (only its baseline shares the engine's settings)", pkg, d)
 				}
 			}

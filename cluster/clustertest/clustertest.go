@@ -199,9 +199,15 @@ func (c *Cluster) Join(ctx context.Context, nd *Node, token string) error {
 		if l == nil {
 			return cluster.ErrNoLeader
 		}
-		return l.Store.Join(ctx, cluster.JoinRequest{
-			ID: nd.ID, RaftAddr: nd.RaftAddr, HTTPAddr: nd.HTTPAddr, Version: "test", Token: token,
-		})
+		req, err := nd.Store.NewJoinRequest(token)
+		if err != nil {
+			return err
+		}
+		ans, err := l.Store.Join(ctx, req)
+		if err != nil {
+			return err
+		}
+		return nd.Store.AcceptJoin(token, ans)
 	})
 }
 

@@ -26,6 +26,13 @@ cluster through any member: the node is added as a non-voter and promoted to
 voter once it has caught up. An existing data directory restarts the node
 with its stored identity.
 
+Nodes talk to each other (raft, forwarded writes) only over mutual TLS on
+the raft port, with certificates from the cluster's own CA: the first node
+creates it, and the join token carries its fingerprint, so a joining node
+gets its certificate by joining. The API is served over HTTPS with the
+node's certificate unless its address is loopback (or --insecure-http);
+clients trust <data-dir>/tls/ca.crt.
+
 Every flag can also be set from the environment: --data-dir from
 FRONTDOOR_DATA_DIR, --join from FRONTDOOR_JOIN (comma-separated), and so on.
 A flag given on the command line wins.`,
@@ -48,6 +55,8 @@ A flag given on the command line wins.`,
 	f.StringVar(&cfg.JoinToken, "join-token", "", "the cluster's join token (from join.token in the first node's data dir)")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to let in-flight requests finish on shutdown")
 	f.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.BoolVar(&cfg.HTTPS, "https", false, "serve the API over HTTPS even on a loopback address (it always is on any other)")
+	f.BoolVar(&cfg.InsecureHTTP, "insecure-http", false, "serve the API over plain HTTP on a non-loopback address (patient data and keys in clear: only behind a TLS proxy on the same host)")
 	return cmd
 }
 

@@ -7,6 +7,7 @@ package api
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -29,7 +30,7 @@ type Store interface {
 	Status() cluster.Status
 	AppliedIndex() uint64
 	CommitIndex() uint64
-	Join(ctx context.Context, r cluster.JoinRequest) error
+	Join(ctx context.Context, r cluster.JoinRequest) (cluster.JoinAnswer, error)
 	Promote(ctx context.Context, id string) error
 	RemoveNode(ctx context.Context, id string) error
 }
@@ -49,6 +50,11 @@ type Config struct {
 	ForwardTimeout time.Duration
 	// BodyLimit caps request bodies (default 1 MiB).
 	BodyLimit int
+	// PeerDial opens a node-to-node connection to the member serving the
+	// given HTTP address (forwarding to the leader, a member's figures):
+	// *cluster.Store's DialPeerHTTP, mutual TLS over the raft port. nil ->
+	// plain TCP to that address.
+	PeerDial func(httpAddr string) (net.Conn, error)
 }
 
 // Server is one node's HTTP API: the fiber app, and the background work
@@ -107,8 +113,8 @@ func New(cfg Config) *Server {
 		clock:     cfg.clock,
 		reqTO:     cfg.RequestTimeout,
 		fwdTO:     cfg.ForwardTimeout,
-		forwarder: newForwarder(cfg.ForwardTimeout),
-		peers:     &http.Client{Timeout: 750 * time.Millisecond},
+		forwarder: newForwarder(cfg.ForwardTimeout, cfg.PeerDial),
+		peers:     newPeerClient(cfg.PeerDial),
 		keys:      newKeyCache(cfg.Store),
 		version:   cfg.Version,
 	}
@@ -156,8 +162,9 @@ func New(cfg Config) *Server {
 
 // newForwarder is the kept-alive client a follower forwards to the leader
 // with (forward.go, forward_proposal.go).
-func newForwarder(timeout time.Duration) *fasthttp.Client {
+func newForwarder(timeout time.Duration, dial func(string) (net.Conn, error)) *fasthttp.Client {
 	return &fasthttp.Client{
+		Dial:                dial,
 		Name:                "frontdoor-forwarder",
 		MaxConnsPerHost:     512,
 		ReadTimeout:         timeout,
@@ -167,4 +174,18 @@ func newForwarder(timeout time.Duration) *fasthttp.Client {
 		// only the caller may retry, with its Idempotency-Key.
 		RetryIf: func(*fasthttp.Request) bool { return false },
 	}
+}
+
+// newPeerClient is the short-timeout client for other members' figures,
+// dialling through dial when given.
+func newPeerClient(dial func(string) (net.Conn, error)) *http.Client {
+	c := &http.Client{Timeout: 750 * time.Millisecond}
+	if dial != nil {
+		c.Transport = &http.Transport{
+			DialContext:         func(_ context.Context, _, addr string) (net.Conn, error) { return dial(addr) },
+			MaxIdleConnsPerHost: 4,
+			IdleConnTimeout:     time.Minute,
+		}
+	}
+	return c
 }

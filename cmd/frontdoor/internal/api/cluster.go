@@ -158,6 +158,16 @@ func (s *server) peerFigures(ctx context.Context, base NodeFigures) NodeFigures 
 	return f
 }
 
+// JoinAnswer is the answer to POST /v1/cluster/join and .../promote: the
+// node's state and, in a cluster with a CA, its new certificate and the
+// CA's (PEM).
+type JoinAnswer struct {
+	ID       string `json:"id"`
+	Status   string `json:"status"`
+	Suffrage string `json:"suffrage"`
+	cluster.JoinAnswer
+}
+
 // joinBody is the body of POST /v1/cluster/join and .../promote.
 type joinBody = cluster.JoinRequest
 
@@ -187,14 +197,14 @@ func (s *server) clusterJoin(c *fiber.Ctx) error {
 	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), s.reqTO)
 	defer cancel()
-	err := s.store.Join(ctx, req)
+	ans, err := s.store.Join(ctx, req)
 	if errors.Is(err, cluster.ErrNotLeader) {
 		return s.forward(c, true)
 	}
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"id": req.ID, "status": "joined", "suffrage": "nonvoter"})
+	return c.JSON(JoinAnswer{ID: req.ID, Status: "joined", Suffrage: "nonvoter", JoinAnswer: ans})
 }
 
 // clusterPromote makes a caught-up non-voter a voter. The body is the
@@ -214,7 +224,7 @@ func (s *server) clusterPromote(c *fiber.Ctx) error {
 	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), s.reqTO)
 	defer cancel()
-	err := s.store.Join(ctx, req)
+	ans, err := s.store.Join(ctx, req)
 	if err == nil {
 		err = s.store.Promote(ctx, id)
 	}
@@ -224,7 +234,7 @@ func (s *server) clusterPromote(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"id": id, "status": "promoted", "suffrage": "voter"})
+	return c.JSON(JoinAnswer{ID: id, Status: "promoted", Suffrage: "voter", JoinAnswer: ans})
 }
 
 // tokenChecker is implemented by stores that can check a join token

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/api"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/trust"
 	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node"
 	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node/nodetest"
 )
@@ -37,13 +39,49 @@ func TestJoinNeedsTheToken(t *testing.T) {
 	if got := suffrageOf(t, tc, lead, "ghost"); got != "" {
 		t.Fatalf("refused node is in the cluster as %q", got)
 	}
-	// With the token, through the follower: added, as a non-voter.
+	// With the token but no certificate request for the node's key: refused.
 	resp, body := tc.Do(t, f, http.MethodPost, "/v1/cluster/join", strings.Replace(ghost, "%s", `,"token":"`+tc.Token+`"`, 1), nil)
+	expectProblem(t, resp, body, http.StatusConflict, api.ProblemConflict, "")
+	if !strings.Contains(string(body), "certificate request") {
+		t.Fatalf("refusal does not say why: %s", body)
+	}
+	// With the token and a certificate request, through the follower:
+	// added, as a non-voter, with a certificate from the cluster CA.
+	ghostKey, err := trust.NewNodeKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := trust.NewCSR(ghostKey, trust.Request{ID: "ghost", RaftAddr: "127.0.0.1:1", HTTPAddr: "127.0.0.1:2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withCSR := `,"token":"` + tc.Token + `","csr":` + strconv.Quote(string(csr))
+	resp, body = tc.Do(t, f, http.MethodPost, "/v1/cluster/join", strings.Replace(ghost, "%s", withCSR, 1), nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("join with token: %d %s", resp.StatusCode, body)
 	}
+	var ans api.JoinAnswer
+	nodetest.DecodeJSON(t, body, &ans)
+	caCert, err := trust.ParseCert([]byte(ans.CA))
+	if err != nil || trust.CheckCA(tc.Token, caCert) != nil || !strings.Contains(ans.Certificate, "BEGIN CERTIFICATE") {
+		t.Fatalf("join answer without a certificate from the token's CA: %s (%v)", body, err)
+	}
 	if got := suffrageOf(t, tc, lead, "ghost"); got != "nonvoter" {
 		t.Fatalf("ghost joined as %q, want nonvoter", got)
+	}
+	// A token holder cannot re-register a member's address: node2's id
+	// with another key and a new HTTP address is refused.
+	n2 := tc.Nodes[1]
+	stealCSR, err := trust.NewCSR(ghostKey, trust.Request{ID: n2.ID, RaftAddr: n2.RaftAddr, HTTPAddr: "127.0.0.1:3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steal := fmt.Sprintf(`{"id":%q,"raft_addr":%q,"http_addr":"127.0.0.1:3","version":"dev","token":%q,"csr":%s}`,
+		n2.ID, n2.RaftAddr, tc.Token, strconv.Quote(string(stealCSR)))
+	resp, body = tc.Do(t, lead, http.MethodPost, "/v1/cluster/join", steal, nil)
+	expectProblem(t, resp, body, http.StatusConflict, api.ProblemConflict, "")
+	if !strings.Contains(string(body), "another key") {
+		t.Fatalf("refusal does not say why: %s", body)
 	}
 	// Promotion needs the token too.
 	resp, body = tc.Do(t, f, http.MethodPost, "/v1/cluster/nodes/ghost/promote", strings.Replace(ghost, "%s", `,"token":"guess"`, 1), nil)

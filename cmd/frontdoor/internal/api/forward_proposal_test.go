@@ -37,7 +37,7 @@ func followerApp(leaderAddr string) *fiber.App {
 		log:       slog.New(slog.DiscardHandler),
 		reqTO:     time.Second,
 		fwdTO:     2 * time.Second,
-		forwarder: newForwarder(2 * time.Second),
+		forwarder: newForwarder(2*time.Second, nil),
 	}
 	row := &routeRow{Method: "POST", Path: "/v1/attendances", Access: accessKey, Kinds: []cluster.Kind{"attendance.create"}}
 	app := fiber.New(fiber.Config{ErrorHandler: errorHandler(s.log)})

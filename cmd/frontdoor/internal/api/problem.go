@@ -120,6 +120,8 @@ func problemFor(err error) *Problem {
 		return &Problem{Type: problemNotFound, Title: "Not found", Status: http.StatusNotFound, Detail: err.Error()}
 	case errors.Is(err, cluster.ErrBadJoinToken):
 		return &Problem{Type: problemForbidden, Title: "Join token refused", Status: http.StatusForbidden, Detail: err.Error()}
+	case errors.Is(err, cluster.ErrNodeKey):
+		return &Problem{Type: problemConflict, Title: "Node key refused", Status: http.StatusConflict, Detail: err.Error()}
 	case errors.Is(err, cluster.ErrOutcomeUnknown):
 		return outcomeUnknown(err.Error())
 	case errors.Is(err, cluster.ErrNoLeader), errors.Is(err, cluster.ErrNotLeader):

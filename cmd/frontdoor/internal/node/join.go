@@ -9,9 +9,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/trust"
 	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/api"
 )
 
@@ -21,8 +23,8 @@ import (
 // promoted to voter. Every step retries with backoff until it succeeds or
 // the context ends; a refused token is final.
 type membership struct {
-	self     cluster.JoinRequest
-	seeds    []string // --join addresses
+	self     cluster.JoinRequest // without its certificate request (request adds one)
+	seeds    []string            // --join addresses
 	store    *cluster.Store
 	log      *slog.Logger
 	out      io.Writer
@@ -35,7 +37,8 @@ var ErrJoinRefused = errors.New("join refused")
 
 func (m *membership) run(ctx context.Context, fresh bool) error {
 	if m.client == nil {
-		m.client = &http.Client{Timeout: 15 * time.Second}
+		m.client = &http.Client{Timeout: 15 * time.Second,
+			Transport: &http.Transport{TLSClientConfig: trust.PinnedConfig(m.self.Token)}}
 	}
 	if m.retryMax == 0 {
 		m.retryMax = 5 * time.Second
@@ -57,8 +60,10 @@ func (m *membership) run(ctx context.Context, fresh bool) error {
 			// Restarted but not in the registry (e.g. removed): announce again.
 			return m.post(ctx, m.targets(), "/v1/cluster/join")
 		}
-		if ok && (me.HTTPAddr != m.self.HTTPAddr || me.Version != m.self.Version || me.RaftAddr != m.self.RaftAddr) {
-			// Re-announce a changed address or version (same id: metadata refresh).
+		if ok && (me.HTTPAddr != m.self.HTTPAddr || me.Version != m.self.Version || me.RaftAddr != m.self.RaftAddr ||
+			m.needsCertificate()) {
+			// Re-announce a changed address or version (same id: metadata
+			// refresh), or to get a certificate (none yet, or expiring).
 			if err := m.post(ctx, m.targets(), "/v1/cluster/join"); err != nil {
 				return err
 			}
@@ -75,6 +80,16 @@ func (m *membership) run(ctx context.Context, fresh bool) error {
 		fmt.Fprintf(m.out, "frontdoor: node %s is a voter\n", m.self.ID)
 		return nil
 	})
+}
+
+// needsCertificate: this node has no certificate, or less than
+// trust.RenewBefore of it is left.
+func (m *membership) needsCertificate() bool {
+	id := m.store.Identity()
+	if id == nil || id.External() {
+		return false
+	}
+	return !id.Certified() || time.Until(id.NotAfter()) < trust.RenewBefore
 }
 
 // selfStatus is this node's entry as the local replica of the registry and
@@ -107,11 +122,7 @@ func (m *membership) catchUp(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+li.HTTPAddr+"/v1/cluster/self", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := m.client.Do(req)
+	resp, err := m.do(ctx, http.MethodGet, li.HTTPAddr, "/v1/cluster/self", nil)
 	if err != nil {
 		return fmt.Errorf("leader figures: %w", err)
 	}
@@ -132,26 +143,35 @@ func (m *membership) post(ctx context.Context, targets []string, path string) er
 	if len(targets) == 0 {
 		return errors.New("no member address to contact (give --join)")
 	}
-	body, err := json.Marshal(m.self)
+	self, err := m.store.NewJoinRequest(m.self.Token)
+	if err != nil {
+		return err
+	}
+	self.HTTPAddr, self.Version, self.LogicVersion = m.self.HTTPAddr, m.self.Version, m.self.LogicVersion
+	body, err := json.Marshal(self)
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for _, addr := range targets {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+path, bytes.NewReader(body))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := m.client.Do(req)
+		resp, err := m.do(ctx, http.MethodPost, addr, path, body)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
 		switch {
 		case resp.StatusCode/100 == 2:
+			var ans api.JoinAnswer
+			if err := json.Unmarshal(msg, &ans); err != nil {
+				return fmt.Errorf("%s%s: answer: %w", addr, path, err)
+			}
+			if err := m.store.AcceptJoin(m.self.Token, ans.JoinAnswer); err != nil {
+				// An answer signed by another CA than the token names: an
+				// impostor, or the wrong cluster. Final.
+				return fmt.Errorf("%w by %s: %v", ErrJoinRefused, addr, err)
+			}
 			return nil
 		case resp.StatusCode == http.StatusForbidden:
 			return fmt.Errorf("%w by %s: %s", ErrJoinRefused, addr, bytes.TrimSpace(msg))
@@ -159,6 +179,49 @@ func (m *membership) post(ctx context.Context, targets []string, path string) er
 		errs = append(errs, fmt.Errorf("%s%s: %s: %s", addr, path, resp.Status, bytes.TrimSpace(msg)))
 	}
 	return errors.Join(errs...)
+}
+
+// do sends one request to a member. An address with a scheme is used as
+// given; a bare host:port is tried over HTTPS first (plain HTTP first on
+// loopback, where members serve it), then the other way if the member
+// answers in the other protocol.
+func (m *membership) do(ctx context.Context, method, addr, path string, body []byte) (*http.Response, error) {
+	schemes := []string{"https://", "http://"}
+	if isLoopback(addr) {
+		schemes = []string{"http://", "https://"}
+	}
+	if strings.HasPrefix(addr, "http://") || strings.HasPrefix(addr, "https://") {
+		schemes = []string{""}
+	}
+	var err error
+	for _, scheme := range schemes {
+		var req *http.Request
+		req, err = http.NewRequestWithContext(ctx, method, scheme+addr+path, bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		var resp *http.Response
+		resp, err = m.client.Do(req)
+		if err == nil {
+			return resp, nil
+		}
+		if !wrongProtocol(err) {
+			return nil, err
+		}
+	}
+	return nil, err
+}
+
+// wrongProtocol: the member speaks plain HTTP to a TLS client or the other
+// way round.
+func wrongProtocol(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "server gave HTTP response to HTTPS client") ||
+		strings.Contains(s, "malformed HTTP response") || strings.Contains(s, "first record does not look like a TLS handshake") ||
+		errors.Is(err, io.EOF) || strings.Contains(s, "connection reset by peer")
 }
 
 // retry runs step until it succeeds, returns errJoinRefused, or ctx ends;

@@ -7,6 +7,7 @@ package node
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -25,6 +26,7 @@ import (
 	"github.com/frontdoor-ucc/frontdoor/cluster"
 	"github.com/frontdoor-ucc/frontdoor/cluster/care"
 	"github.com/frontdoor-ucc/frontdoor/cluster/clinic"
+	"github.com/frontdoor-ucc/frontdoor/cluster/trust"
 	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/api"
 )
 
@@ -45,6 +47,10 @@ type Config struct {
 	// Version is the binary's version, replicated in the node registry and
 	// shown in /openapi.json (default "dev").
 	Version string
+	// HTTPS serves the API over HTTPS even on a loopback address; on any
+	// other address it always is, unless InsecureHTTP.
+	HTTPS        bool
+	InsecureHTTP bool
 
 	HTTPListener    net.Listener       // already bound (tests: 127.0.0.1:0)
 	RaftTuning      cluster.RaftTuning // zero -> production defaults
@@ -172,8 +178,18 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Node, err error) 
 	fresh := !st.HasExistingState()
 
 	n.app = api.New(api.Config{Store: st, Logger: log, Registry: n.reg, Gatherer: n.reg, Version: version,
-		RequestTimeout: cfg.RequestTimeout})
-	go func() { n.served <- n.app.Listener(n.ln) }()
+		RequestTimeout: cfg.RequestTimeout, PeerDial: st.DialPeerHTTP})
+	// One server for the public listener and the raft port's node-to-node
+	// channel (mutual TLS: forwarded writes, members' figures).
+	serveLn := n.ln
+	scheme := "http"
+	if servesHTTPS(cfg, n.httpAddr) {
+		serveLn, scheme = tls.NewListener(n.ln, st.Identity().HTTPSConfig()), "https"
+	}
+	if pl := st.PeerListener(); pl != nil {
+		serveLn = mergeListeners(serveLn, pl)
+	}
+	go func() { n.served <- n.app.Listener(serveLn) }()
 	workCtx, cancel := context.WithCancel(ctx)
 	n.stopWork = cancel
 	go n.app.Run(workCtx) // the clock check of the peers
@@ -187,11 +203,11 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Node, err error) 
 	if raftAddr == "" {
 		raftAddr = cfg.RaftAddr
 	}
-	fmt.Fprintf(out, "frontdoor %s: node %s HTTP API listening on http://%s\n", version, id, n.ln.Addr())
+	fmt.Fprintf(out, "frontdoor %s: node %s HTTP API listening on %s://%s\n", version, id, scheme, n.ln.Addr())
 	fmt.Fprintf(out, "frontdoor %s: node %s Raft listening on %s (advertised %s)\n", version, id, cfg.RaftAddr, raftAddr)
 
 	if fresh && len(cfg.Join) == 0 {
-		if _, err := os.Stat(filepath.Join(cfg.DataDir, JoinTokenFile)); err == nil {
+		if _, err := os.Stat(filepath.Join(cfg.DataDir, JoinTokenFile)); err == nil && !trust.HasBootstrap(cfg.DataDir) {
 			// A joiner keeps its token before it has any raft state; started
 			// again without --join it must not found a cluster of its own.
 			n.closeAll()
@@ -229,6 +245,28 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Node, err error) 
 	}
 	go func() { n.member <- m.run(workCtx, fresh) }()
 	return n, nil
+}
+
+// servesHTTPS: the API is served over HTTPS on any address but loopback
+// (unless InsecureHTTP), and on loopback too with HTTPS.
+func servesHTTPS(cfg Config, httpAddr string) bool {
+	if cfg.HTTPS {
+		return true
+	}
+	return !cfg.InsecureHTTP && !isLoopback(httpAddr)
+}
+
+// isLoopback reports whether addr (host:port) is on a loopback address.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // joinToken finds the token this node uses to (re-)announce itself: the
