@@ -79,13 +79,17 @@ func workflowSamples(t *testing.T, tc *nodetest.Cluster) map[string]sampleFunc {
 	return out
 }
 
-// TestEveryRoleAgainstEveryRoute for each keyed route of
-// the route table and each role, an allowed role succeeds (2xx), any other
+// TestEveryRoleAgainstEveryRoute, over HTTPS (the nodes' certificates from
+// the cluster CA, a client that trusts only that CA): for each keyed route
+// of the route table and each role, an allowed role succeeds (2xx), any other
 // gets a 403 problem, and no key (or an unknown or revoked one) gets a 401
 // problem. Requests alternate between the leader and a follower, so the
 // follower's key cache and forwarding are exercised too.
 func TestEveryRoleAgainstEveryRoute(t *testing.T) {
-	tc := nodetest.New(t, 3)
+	tc := nodetest.NewHTTPS(t, 3)
+	if resp, _ := tc.Do(t, tc.Leader(t), http.MethodGet, "/v1/cluster", "", nil); resp.TLS == nil {
+		t.Fatal("the API answered over plain HTTP")
+	}
 	keys := map[string]string{access.RoleAdmin: tc.AdminKey}
 	for _, role := range access.Roles {
 		if role != access.RoleAdmin {

@@ -21,6 +21,8 @@ package nodetest
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -36,6 +38,7 @@ import (
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
 	"github.com/frontdoor-ucc/frontdoor/cluster/clustertest"
+	"github.com/frontdoor-ucc/frontdoor/cluster/trust"
 	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node"
 )
 
@@ -55,7 +58,7 @@ type Node struct {
 	Dir      string
 	HTTPAddr string // 127.0.0.1:port, kept across restarts
 	RaftAddr string
-	URL      string // http://httpAddr
+	URL      string // http://httpAddr (https:// with NewHTTPS)
 	Out      *SyncBuffer
 	N        *node.Node
 	conns    *trackingListener
@@ -143,14 +146,31 @@ func New(t testing.TB, n int) *Cluster {
 // serve configuration (e.g. production raft timings for benchmarks).
 func NewWith(t testing.TB, n int, adjust func(*node.Config)) *Cluster {
 	t.Helper()
-	tc := &Cluster{adjust: adjust, Client: &http.Client{Timeout: 20 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
+	return newCluster(t, n, adjust, false)
+}
+
+// NewHTTPS is New with every node serving its API over HTTPS (the node
+// certificates from the cluster CA), and a client that trusts only that
+// CA (read from the first node's tls/ca.crt once it has bootstrapped).
+func NewHTTPS(t testing.TB, n int) *Cluster {
+	t.Helper()
+	return newCluster(t, n, func(c *node.Config) { c.HTTPS = true }, true)
+}
+
+func newCluster(t testing.TB, n int, adjust func(*node.Config), https bool) *Cluster {
+	t.Helper()
+	transport := &http.Transport{MaxIdleConnsPerHost: 256}
+	tc := &Cluster{adjust: adjust, Client: &http.Client{Timeout: 20 * time.Second, Transport: transport}}
+	scheme := "http://"
+	if https {
+		scheme = "https://"
+	}
 	for i := range n {
 		id := fmt.Sprintf("node%d", i+1)
 		dir := filepath.Join(t.TempDir(), id)
 		addr := FreeAddr(t)
 		tc.Nodes = append(tc.Nodes, &Node{Index: i, ID: id, Dir: dir, HTTPAddr: addr, RaftAddr: FreeAddr(t),
-			URL: "http://" + addr, Out: &SyncBuffer{}})
+			URL: scheme + addr, Out: &SyncBuffer{}})
 	}
 	t.Cleanup(func() {
 		for _, tn := range tc.Nodes {
@@ -161,6 +181,17 @@ func NewWith(t testing.TB, n int, adjust func(*node.Config)) *Cluster {
 		}
 	})
 	tc.Start(t, 0)
+	if https {
+		caPEM, err := os.ReadFile(filepath.Join(trust.Dir(tc.Nodes[0].Dir), "ca.crt"))
+		if err != nil {
+			t.Fatalf("bootstrap wrote no CA certificate: %v", err)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(caPEM) {
+			t.Fatal("bad CA certificate")
+		}
+		transport.TLSClientConfig = &tls.Config{RootCAs: roots}
+	}
 	tok, err := os.ReadFile(filepath.Join(tc.Nodes[0].Dir, node.JoinTokenFile))
 	if err != nil {
 		t.Fatalf("bootstrap wrote no join token: %v", err)
