@@ -189,8 +189,10 @@ func (s *Store) Bootstrap(ctx context.Context) (BootstrapInfo, error) {
 	if err := s.waitLeaderReady(ctx); err != nil {
 		return BootstrapInfo{}, fmt.Errorf("bootstrap: %w", err)
 	}
-	init := clusterInit{JoinTokenHash: HashToken(material.Token), Node: s.selfNode(),
-		CA: &clusterCA{Cert: string(material.CA.CertPEM()), SealedKey: material.Sealed}}
+	init := clusterInit{JoinTokenHash: HashToken(material.Token), Node: s.selfNode()}
+	if material.CA != nil {
+		init.CA = &clusterCA{Cert: string(material.CA.CertPEM()), SealedKey: material.Sealed}
+	}
 	if _, err := s.ProposeSystem(ctx, KindClusterInit, init); err != nil {
 		return BootstrapInfo{}, fmt.Errorf("bootstrap: %w", err)
 	}
@@ -204,7 +206,7 @@ func (s *Store) Bootstrap(ctx context.Context) (BootstrapInfo, error) {
 // bootstrap that stopped half-way kept, or new ones (the token written to
 // tokenPath).
 func (s *Store) bootstrapMaterial(tokenPath string) (*trust.Bootstrap, error) {
-	if tb, err := os.ReadFile(tokenPath); err == nil {
+	if tb, err := os.ReadFile(tokenPath); err == nil && !s.identity.External() {
 		m, ok, err := s.identity.LoadBootstrap(strings.TrimSpace(string(tb)))
 		if err != nil {
 			return nil, err
@@ -212,6 +214,18 @@ func (s *Store) bootstrapMaterial(tokenPath string) (*trust.Bootstrap, error) {
 		if ok {
 			return m, nil
 		}
+	}
+	if s.identity.External() {
+		// The trust's own PKI certifies the nodes: no cluster CA, and a
+		// token that is only a secret.
+		tok, err := trust.NewSecretToken()
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(tokenPath, []byte(tok+"\n"), 0o600); err != nil {
+			return nil, fmt.Errorf("write join token: %w", err)
+		}
+		return &trust.Bootstrap{Token: tok}, nil
 	}
 	self := s.selfNode()
 	m, err := s.identity.NewCluster(trust.Request{ID: self.ID, RaftAddr: self.RaftAddr, HTTPAddr: self.HTTPAddr}, time.Now())

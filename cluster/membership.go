@@ -158,7 +158,9 @@ func HashToken(token string) string {
 
 func (s *Store) selfNode() Node {
 	var fp string
-	if s.identity != nil {
+	if s.identity != nil && !s.identity.External() {
+		// The trust's own certificates may change key on renewal: those
+		// are trusted by their CA and the node id they name alone.
 		fp = s.identity.KeyFingerprint()
 	}
 	return Node{

@@ -349,6 +349,14 @@ func (id *Identity) ClientConfig(addr string, check PeerCheck) *tls.Config {
 	}
 }
 
+// RootsConfig is the TLS configuration of a client that trusts the CA this
+// node trusts (the trust's own PKI: a joining node reaching a seed).
+func (id *Identity) RootsConfig() *tls.Config {
+	id.mu.RLock()
+	defer id.mu.RUnlock()
+	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: id.roots}
+}
+
 // HTTPSConfig is the TLS configuration of the public HTTPS API: the node's
 // certificate, no client certificate asked for.
 func (id *Identity) HTTPSConfig() *tls.Config {
@@ -492,4 +500,15 @@ func writeFile(path string, b []byte) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// NodeID is the node the current certificate names ("" before one).
+func (id *Identity) NodeID() string {
+	id.mu.RLock()
+	defer id.mu.RUnlock()
+	if id.cert == nil {
+		return ""
+	}
+	nid, _ := NodeID(id.cert.Leaf)
+	return nid
 }

@@ -263,6 +263,16 @@ func NewJoinToken(ca *x509.Certificate) (string, error) {
 	return tokenPrefix + Fingerprint(ca) + "." + hex.EncodeToString(secret[:]), nil
 }
 
+// NewSecretToken makes a join token that names no CA (a cluster certified
+// by the trust's own PKI, whose CA every node already has).
+func NewSecretToken() (string, error) {
+	var secret [32]byte
+	if _, err := rand.Read(secret[:]); err != nil {
+		return "", fmt.Errorf("join token: %w", err)
+	}
+	return hex.EncodeToString(secret[:]), nil
+}
+
 // TokenCA is the CA fingerprint a join token carries; ok is false for a
 // token that carries none (a cluster created before TLS).
 func TokenCA(token string) (fp string, ok bool) {

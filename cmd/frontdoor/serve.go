@@ -57,6 +57,9 @@ A flag given on the command line wins.`,
 	f.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.BoolVar(&cfg.HTTPS, "https", false, "serve the API over HTTPS even on a loopback address (it always is on any other)")
 	f.BoolVar(&cfg.InsecureHTTP, "insecure-http", false, "serve the API over plain HTTP on a non-loopback address (patient data and keys in clear: only behind a TLS proxy on the same host)")
+	f.StringVar(&cfg.TLSCert, "tls-cert", "", "the trust's own node certificate (PEM) instead of the cluster CA's; it must name the node id (URI SAN urn:frontdoor:node:<id> or Common Name); reloaded on SIGHUP")
+	f.StringVar(&cfg.TLSKey, "tls-key", "", "the private key of --tls-cert (PEM)")
+	f.StringVar(&cfg.TLSCA, "tls-ca", "", "the CA (PEM) that signs every member's --tls-cert")
 	return cmd
 }
 

@@ -2,6 +2,8 @@ package api_test
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -275,5 +277,79 @@ func TestRemoveNodeNeedsTheToken(t *testing.T) {
 	}
 	if got := suffrageOf(t, tc, tc.Leader(t), victim); got != "" {
 		t.Fatalf("%s is still listed as %q after removal", victim, got)
+	}
+}
+
+// TestTrustPKI: nodes certified by the trust's own CA (--tls-cert,
+// --tls-key, --tls-ca) form a cluster without a cluster CA, and a node
+// reloads a renewed certificate (with a new key) without restarting.
+func TestTrustPKI(t *testing.T) {
+	ca, err := trust.NewCA(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	caPath := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caPath, ca.CertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	issueFiles := func(id, raftAddr, httpAddr string) (string, string) {
+		key, err := trust.NewNodeKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := trust.Request{ID: id, RaftAddr: raftAddr, HTTPAddr: httpAddr}
+		csrPEM, err := trust.NewCSR(key, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		csr, _, err := trust.CheckCSR(csrPEM, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		certPEM, err := ca.Issue(csr, req, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		certPath, keyPath := filepath.Join(dir, id+".crt"), filepath.Join(dir, id+".key")
+		if err := os.WriteFile(certPath, certPEM, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return certPath, keyPath
+	}
+	tc := nodetest.NewWith(t, 2, func(c *node.Config) {
+		c.TLSCert, c.TLSKey = issueFiles(c.NodeID, c.RaftAddr, c.HTTPAddr)
+		c.TLSCA = caPath
+	})
+	if _, ok := trust.TokenCA(tc.Token); ok {
+		t.Fatalf("a cluster on the trust's PKI made a token naming a CA: %s", tc.Token)
+	}
+	n2 := tc.Nodes[1]
+	before := n2.N.Store().Identity().NotAfter()
+	time.Sleep(1100 * time.Millisecond) // NotAfter has a resolution of one second
+	issueFiles(n2.ID, n2.RaftAddr, n2.HTTPAddr)
+	if err := n2.N.ReloadTLS(); err != nil {
+		t.Fatal(err)
+	}
+	if after := n2.N.Store().Identity().NotAfter(); !after.After(before) {
+		t.Fatalf("certificate not reloaded: %v then %v", before, after)
+	}
+	// Writes through the reloaded node still reach the leader and back.
+	key := tc.Key(t, "reception", "After reload")
+	if key == "" {
+		t.Fatal("no key made after the reload")
+	}
+	// A certificate naming another node is refused at start.
+	bad := tc.Config(1)
+	bad.TLSCert, bad.TLSKey = issueFiles("someone-else", n2.RaftAddr, n2.HTTPAddr)
+	if _, err := node.Start(context.Background(), bad, io.Discard); err == nil || !strings.Contains(err.Error(), "names node") {
+		t.Fatalf("start with another node's certificate: %v", err)
 	}
 }

@@ -37,8 +37,11 @@ var ErrJoinRefused = errors.New("join refused")
 
 func (m *membership) run(ctx context.Context, fresh bool) error {
 	if m.client == nil {
-		m.client = &http.Client{Timeout: 15 * time.Second,
-			Transport: &http.Transport{TLSClientConfig: trust.PinnedConfig(m.self.Token)}}
+		tlsCfg := trust.PinnedConfig(m.self.Token)
+		if id := m.store.Identity(); id.External() {
+			tlsCfg = id.RootsConfig()
+		}
+		m.client = &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg}}
 	}
 	if m.retryMax == 0 {
 		m.retryMax = 5 * time.Second

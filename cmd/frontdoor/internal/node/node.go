@@ -15,8 +15,10 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -51,6 +53,11 @@ type Config struct {
 	// other address it always is, unless InsecureHTTP.
 	HTTPS        bool
 	InsecureHTTP bool
+	// TLSCert, TLSKey and TLSCA are the trust's own PKI (PEM files) in
+	// place of the cluster CA: the certificate must name this node (URI
+	// SAN urn:frontdoor:node:<id>, or Common Name <id>); ReloadTLS (SIGHUP)
+	// reads them again.
+	TLSCert, TLSKey, TLSCA string
 
 	HTTPListener    net.Listener       // already bound (tests: 127.0.0.1:0)
 	RaftTuning      cluster.RaftTuning // zero -> production defaults
@@ -75,6 +82,21 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if cfg.TLSCert != "" {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-hup:
+					_ = n.ReloadTLS()
+				}
+			}
+		}()
+	}
 	cause := n.Wait(ctx)
 	if err := n.Shutdown(); err != nil && cause == nil {
 		cause = err
@@ -93,6 +115,8 @@ type Node struct {
 	ln       net.Listener
 	reg      *prometheus.Registry
 	httpAddr string // advertised
+
+	identity *trust.Identity // the trust's own PKI (nil: the cluster CA's, in the store)
 
 	served   chan error // HTTP server stopped
 	member   chan error // membership work ended (nil: done)
@@ -130,6 +154,13 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Node, err error) 
 	log = log.With("node", id)
 	n := &Node{cfg: cfg, id: id, log: log, served: make(chan error, 1), member: make(chan error, 1)}
 
+	var identity *trust.Identity
+	if cfg.TLSCert != "" || cfg.TLSKey != "" || cfg.TLSCA != "" {
+		if identity, err = loadTrustPKI(cfg, id); err != nil {
+			return nil, err
+		}
+	}
+	n.identity = identity
 	n.ln = cfg.HTTPListener
 	if n.ln == nil {
 		if n.ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
@@ -156,6 +187,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Node, err error) 
 		}
 	}
 	st, err := cluster.New(cluster.Config{
+		Identity:      identity,
 		NodeID:        id,
 		Dir:           cfg.DataDir,
 		RaftBind:      cfg.RaftAddr,
@@ -245,6 +277,39 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Node, err error) 
 	}
 	go func() { n.member <- m.run(workCtx, fresh) }()
 	return n, nil
+}
+
+// loadTrustPKI loads the trust's own certificate files and checks that the
+// certificate names this node.
+func loadTrustPKI(cfg Config, nodeID string) (*trust.Identity, error) {
+	if cfg.TLSCert == "" || cfg.TLSKey == "" || cfg.TLSCA == "" {
+		return nil, errors.New("--tls-cert, --tls-key and --tls-ca go together")
+	}
+	identity, err := trust.LoadFiles(cfg.TLSCert, cfg.TLSKey, cfg.TLSCA)
+	if err != nil {
+		return nil, err
+	}
+	if got := identity.NodeID(); got != nodeID {
+		return nil, fmt.Errorf("--tls-cert %s names node %q, but this node is %q", cfg.TLSCert, got, nodeID)
+	}
+	return identity, nil
+}
+
+// ReloadTLS reads the trust's certificate files again (SIGHUP); with the
+// cluster CA's certificates it does nothing.
+func (n *Node) ReloadTLS() error {
+	if n.identity == nil {
+		return nil
+	}
+	if err := n.identity.Reload(); err != nil {
+		n.log.Error("TLS reload failed; keeping the certificate in use", "err", err)
+		return err
+	}
+	if got := n.identity.NodeID(); got != n.id {
+		n.log.Error("reloaded certificate names another node", "names", got)
+	}
+	n.log.Info("TLS certificate reloaded", "not_after", n.identity.NotAfter())
+	return nil
 }
 
 // servesHTTPS: the API is served over HTTPS on any address but loopback
