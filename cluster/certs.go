@@ -198,3 +198,22 @@ func (s *Store) DialPeerHTTP(httpAddr string) (net.Conn, error) {
 	}
 	return s.DialPeer(raftAddr)
 }
+
+// RenewOwnCertificate gives this node a new certificate signed by the
+// cluster CA, opened with the join token (a leader renews its own; other
+// nodes re-announce themselves to it).
+func (s *Store) RenewOwnCertificate(ctx context.Context, token string) error {
+	ca, err := s.readCA(ctx)
+	if err != nil {
+		return err
+	}
+	if ca == nil {
+		return errors.New("renew certificate: this cluster has no CA")
+	}
+	c, err := trust.OpenCA([]byte(ca.Cert), ca.SealedKey, token)
+	if err != nil {
+		return fmt.Errorf("renew certificate: %w", err)
+	}
+	self := s.selfNode()
+	return s.identity.SelfIssue(c, trust.Request{ID: self.ID, RaftAddr: self.RaftAddr, HTTPAddr: self.HTTPAddr}, time.Now())
+}

@@ -199,7 +199,7 @@ func (s *Store) Bootstrap(ctx context.Context) (BootstrapInfo, error) {
 	if err := s.identity.ForgetBootstrap(); err != nil {
 		s.log.Warn("bootstrap: removing the kept CA material", "err", err)
 	}
-	return BootstrapInfo{JoinTokenPath: path}, nil
+	return BootstrapInfo{JoinTokenPath: path, Token: material.Token}, nil
 }
 
 // bootstrapMaterial is the new cluster's CA and join token: those a

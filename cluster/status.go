@@ -87,6 +87,7 @@ type JoinAnswer struct {
 // BootstrapInfo is what Bootstrap produced.
 type BootstrapInfo struct {
 	JoinTokenPath string // the 0600 file holding the join token
+	Token         string
 }
 
 // Leader returns the current leader as this node knows it, with its HTTP

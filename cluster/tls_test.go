@@ -273,3 +273,31 @@ func TestJoinIssuesCertificate(t *testing.T) {
 		t.Fatal("a join answer from another CA was accepted")
 	}
 }
+
+// TestRenewOwnCertificate: a leader renews its certificate with the CA
+// opened by the join token, keeps its key (peers pin it), and the cluster
+// goes on replicating.
+func TestRenewOwnCertificate(t *testing.T) {
+	c := clustertest.New(t, 2, clustertest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	leader := c.Leader(ctx)
+	id := leader.Store.Identity()
+	before, fp := id.NotAfter(), id.KeyFingerprint()
+	time.Sleep(1100 * time.Millisecond) // NotAfter has a resolution of one second
+	if err := leader.Store.RenewOwnCertificate(ctx, "fdj1.wrong"); err == nil {
+		t.Fatal("renewed with a wrong token")
+	}
+	if err := leader.Store.RenewOwnCertificate(ctx, c.Token); err != nil {
+		t.Fatal(err)
+	}
+	if !id.NotAfter().After(before) || id.KeyFingerprint() != fp {
+		t.Fatalf("not renewed under the same key: %v -> %v", before, id.NotAfter())
+	}
+	if _, _, err := clustertest.CreateAttendance(ctx, leader, "after renewal", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitConverged(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
@@ -30,22 +31,14 @@ type membership struct {
 	out      io.Writer
 	retryMax time.Duration // cap of the backoff (default 5s)
 	client   *http.Client
+	once     sync.Once
 }
 
 // ErrJoinRefused: a seed refused the join token; joining does not retry it.
 var ErrJoinRefused = errors.New("join refused")
 
 func (m *membership) run(ctx context.Context, fresh bool) error {
-	if m.client == nil {
-		tlsCfg := trust.PinnedConfig(m.self.Token)
-		if id := m.store.Identity(); id.External() {
-			tlsCfg = id.RootsConfig()
-		}
-		m.client = &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg}}
-	}
-	if m.retryMax == 0 {
-		m.retryMax = 5 * time.Second
-	}
+	m.init()
 	if m.self.Token == "" {
 		return nil // a restart without a token: nothing to announce
 	}
@@ -184,11 +177,31 @@ func (m *membership) post(ctx context.Context, targets []string, path string) er
 	return errors.Join(errs...)
 }
 
+// init sets the client (pinned to the token's CA, or trusting the trust's
+// own) and the backoff cap.
+func (m *membership) init() {
+	m.once.Do(m.initOnce)
+}
+
+func (m *membership) initOnce() {
+	if m.client == nil {
+		tlsCfg := trust.PinnedConfig(m.self.Token)
+		if id := m.store.Identity(); id.External() {
+			tlsCfg = id.RootsConfig()
+		}
+		m.client = &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg}}
+	}
+	if m.retryMax == 0 {
+		m.retryMax = 5 * time.Second
+	}
+}
+
 // do sends one request to a member. An address with a scheme is used as
 // given; a bare host:port is tried over HTTPS first (plain HTTP first on
 // loopback, where members serve it), then the other way if the member
 // answers in the other protocol.
 func (m *membership) do(ctx context.Context, method, addr, path string, body []byte) (*http.Response, error) {
+	m.init()
 	schemes := []string{"https://", "http://"}
 	if isLoopback(addr) {
 		schemes = []string{"http://", "https://"}

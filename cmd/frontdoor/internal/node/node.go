@@ -181,6 +181,15 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Node, err error) 
 	}
 
 	n.reg = newRegistry()
+	n.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "frontdoor_tls_certificate_expiry_timestamp_seconds",
+		Help: "When this node's certificate expires (Unix seconds; 0 before it has one). Alert well before: nodes renew a cluster-CA certificate with a third of its life left.",
+	}, func() float64 {
+		if n.store == nil || n.store.Identity() == nil || n.store.Identity().NotAfter().IsZero() {
+			return 0
+		}
+		return float64(n.store.Identity().NotAfter().Unix())
+	}))
 	if !cfg.SkipRaftMetrics {
 		if err := cluster.InstallRaftMetrics(n.reg); err != nil {
 			return nil, fmt.Errorf("raft metrics: %w", err)
@@ -263,6 +272,9 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Node, err error) 
 			return nil, fmt.Errorf("bootstrap: %w", err)
 		}
 		n.member <- nil
+		go n.renewCertificates(workCtx, &membership{store: st, log: log, out: io.Discard,
+			self: cluster.JoinRequest{ID: id, RaftAddr: raftAddr, HTTPAddr: n.httpAddr, Version: version,
+				LogicVersion: cluster.LogicVersion, Token: info.Token}})
 		return n, nil
 	}
 	token, err := n.joinToken(fresh)
@@ -276,7 +288,39 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Node, err error) 
 		seeds: cfg.Join, store: st, log: log, retryMax: cfg.JoinRetryMax, out: out,
 	}
 	go func() { n.member <- m.run(workCtx, fresh) }()
+	go n.renewCertificates(workCtx, m)
 	return n, nil
+}
+
+// renewCertificates checks the node's certificate every hour and, with a
+// third of its life left, renews it: a leader signs its own with the
+// cluster CA (opened with the join token), any other node re-announces
+// itself to the leader, whose answer carries a new certificate. The trust's
+// own certificates are renewed by the trust (ReloadTLS).
+func (n *Node) renewCertificates(ctx context.Context, m *membership) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		id := n.store.Identity()
+		if id != nil && !id.External() && id.Certified() && time.Until(id.NotAfter()) < trust.RenewBefore {
+			var err error
+			if n.store.IsLeader() {
+				err = n.store.RenewOwnCertificate(ctx, m.self.Token)
+			} else {
+				err = m.post(ctx, m.targets(), "/v1/cluster/join")
+			}
+			if err != nil {
+				n.log.Warn("certificate renewal failed; will retry", "not_after", id.NotAfter(), "err", err)
+			} else {
+				n.log.Info("certificate renewed", "not_after", id.NotAfter())
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // loadTrustPKI loads the trust's own certificate files and checks that the
