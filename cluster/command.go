@@ -40,7 +40,10 @@ type Kind string
 //	6: a patient's blocking keys hold the fields matching compares, so
 //	   matching reads no patient record outside the few it returns
 //	   (care/patient.go logicMatchIndex)
-const LogicVersion = 6
+//	7: every write a command makes extends the running state hash, and
+//	   the hash is checkpointed every CheckpointEvery entries for members
+//	   to compare (statehash.go)
+const LogicVersion = 7
 
 // Actor is who asked for a change.
 type Actor struct {

@@ -63,6 +63,10 @@ type RaftTuning struct {
 	// SnapshotInterval.
 	SnapshotThreshold uint64 // default 1024 entries
 	TrailingLogs      uint64 // default 2048 entries
+	// CheckpointEvery is how many log entries apart the state hash is
+	// checkpointed for members to compare (statehash.go); default 256.
+	// Every member must use the same.
+	CheckpointEvery uint64
 	// ApplyTimeout bounds how long Propose waits for raft to accept an entry
 	// when the caller's context has no earlier deadline. Default 10s.
 	ApplyTimeout time.Duration

@@ -37,6 +37,7 @@ type fsm struct {
 	gcKick chan struct{} // a snapshot asks for a value-log GC pass
 
 	applied    atomic.Uint64
+	hashes     hashState     // the state hash chain and its checkpoints (statehash.go)
 	clockNanos atomic.Int64  // FSM clock, unix nanos
 	applyCount atomic.Uint64 // commands applied since open (tests: proves no replay)
 	commits    atomic.Uint64 // Badger transactions committed by ApplyBatch
@@ -210,8 +211,10 @@ func (f *fsm) loadMeta(h *dbHandle) error {
 	var clock int64
 	err := h.db.View(func(txn *badger.Txn) error {
 		var err error
-		applied, clock, err = readMeta(txn)
-		return err
+		if applied, clock, err = readMeta(txn); err != nil {
+			return err
+		}
+		return f.hashes.load(txn)
 	})
 	if err != nil {
 		return fmt.Errorf("fsm meta: %w", err)
@@ -389,6 +392,7 @@ func (f *fsm) applyPart(h *dbHandle, logs []*raft.Log, res []any) (n, cmds int, 
 		clock := f.clockNanos.Load()
 		lastIdx := applied
 		part := newPartTxn(h.db)
+		part.hash, part.hashes = f.hashes.begin(), &f.hashes
 		kinds = kinds[:0]
 		cmds = 0
 		n = 0
@@ -405,6 +409,7 @@ func (f *fsm) applyPart(h *dbHandle, logs []*raft.Log, res []any) (n, cmds int, 
 				// they only advance the applied index.
 				res[j] = nil
 				lastIdx = l.Index
+				part.hash.entryDone(l.Index)
 				n = j + 1
 				continue
 			}
@@ -414,6 +419,7 @@ func (f *fsm) applyPart(h *dbHandle, logs []*raft.Log, res []any) (n, cmds int, 
 				break
 			}
 			clock = newClock
+			part.hash.entryDone(l.Index)
 			res[j] = results
 			kinds = append(kinds, rk...)
 			cmds += len(results)
@@ -434,6 +440,7 @@ func (f *fsm) applyPart(h *dbHandle, logs []*raft.Log, res []any) (n, cmds int, 
 				return n, 0, &fatalError{index: lastIdx, err: fmt.Errorf("commit: %w", err)}
 			}
 			f.commits.Add(1)
+			f.hashes.committed(&part.hash)
 			f.clockNanos.Store(clock)
 			f.applied.Store(lastIdx)
 		} else {
@@ -523,6 +530,7 @@ func applyCommand(cmds commandTable, part *partTxn, env *Envelope, index uint64,
 		clock = t
 	}
 	tx := &Tx{part: part, env: env, index: index, now: time.Unix(0, clock).UTC(), pending: map[string]*[]byte{}, checked: checked}
+	part.hash.on = env.LogicVersion >= stateHashSince
 
 	// prevIdem is an expired record the command's key replaces (idempotency.go).
 	var prevIdem *idemRecord

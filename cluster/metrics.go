@@ -56,6 +56,15 @@ func newMetrics(reg prometheus.Registerer, s *Store) *metrics {
 	reg.MustRegister(m.applyDuration, m.batchCommands, m.proposalBatch, m.commands, m.vlogGCRuns, m.vlogRewrites)
 	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "frontdoor_node_quarantined",
+			Help: "1 when this node found its state differs from the cluster majority's and stopped (alert on it).",
+		}, func() float64 {
+			if s.Quarantined() != "" {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "frontdoor_fsm_applied_index",
 			Help: "The FSM's own applied raft index.",
 		}, func() float64 { return float64(s.AppliedIndex()) }),

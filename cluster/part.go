@@ -29,6 +29,10 @@ type partTxn struct {
 	vals  map[string]*[]byte // nil target: deleted in this part
 	keys  []string           // the keys of vals, sorted
 	bytes int                // keys and values written, for the commit
+	// hash is the state hash chain extended by every write in order
+	// (statehash.go); hashes, when set, commits it with the part.
+	hash   stateHash
+	hashes *hashState
 }
 
 func newPartTxn(db *badger.DB) *partTxn {
@@ -148,6 +152,11 @@ func (p *partTxn) commit(applied uint64, clock int64) error {
 	}
 	if err := putMeta(txn, applied, clock); err != nil {
 		return err
+	}
+	if p.hashes != nil {
+		if err := p.hashes.put(txn, &p.hash); err != nil {
+			return err
+		}
 	}
 	return txn.Commit()
 }

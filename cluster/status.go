@@ -52,6 +52,8 @@ type Status struct {
 	Version      string       `json:"version"`
 	LogicVersion int          `json:"logic_version"`
 	Fatal        string       `json:"fatal,omitempty"` // why the FSM stopped, if it did
+	// Checkpoints are the last state hash checkpoints (statehash.go).
+	Checkpoints []Checkpoint `json:"checkpoints,omitempty"`
 }
 
 // ClockInLine reports whether a node's clock is within MaxClockSkew of the
@@ -128,6 +130,10 @@ func (s *Store) Status() Status {
 		if fe := s.fsmPtr.Load().fatal(); fe != nil {
 			st.Fatal = fe.Error()
 		}
+		st.Checkpoints = s.fsmPtr.Load().hashes.checkpoints()
+	}
+	if q := s.Quarantined(); q != "" {
+		st.Fatal = "quarantined: " + q
 	}
 	r := s.raftNode()
 	if r == nil {

@@ -51,6 +51,8 @@ type Store struct {
 
 	fatalOnce sync.Once
 	fatalCh   chan error
+
+	quarantined atomic.Pointer[string] // why the node stopped (Quarantine)
 }
 
 // New builds a Store from cfg without any I/O.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -244,6 +245,16 @@ func (tx *Tx) Audit(action, entity string, details any) {
 func (tx *Tx) flush() error {
 	for _, k := range tx.order {
 		tx.part.set(k, tx.pending[k])
+	}
+	if tx.part.hash.on && len(tx.order) > 0 {
+		// The state hash takes the command's writes in key order: what a
+		// command leaves behind is deterministic, the order it wrote in
+		// need not be (a map walked to write a protocol set's files).
+		keys := slices.Clone(tx.order)
+		slices.Sort(keys)
+		for _, k := range keys {
+			tx.part.hash.write(k, tx.pending[k])
+		}
 	}
 	return nil
 }

@@ -24,6 +24,9 @@ func (s *Store) Read(ctx context.Context, c Consistency, fn func(v *View) error)
 	if s.fsmPtr.Load() == nil {
 		return ErrNotOpen
 	}
+	if q := s.quarantined.Load(); q != nil {
+		return fmt.Errorf("%w: %s", ErrQuarantined, *q)
+	}
 	switch c {
 	case ConsistencyStale:
 	case ConsistencyLeader, "":

@@ -61,12 +61,18 @@ type Config struct {
 // its answers rely on (Run).
 type Server struct {
 	*fiber.App
-	clock *clockChecker
+	clock      *clockChecker
+	divergence *divergenceChecker
 }
 
-// Run checks the peers' clocks every 2 seconds until ctx ends (the figures
+// Run compares the members' state hash checkpoints every 5 seconds
+// (divergence.go) and checks the peers' clocks every 2 seconds until ctx
+// ends (the figures
 // GET /v1/cluster and /readyz report).
-func (s *Server) Run(ctx context.Context) { s.clock.run(ctx, 2*time.Second) }
+func (s *Server) Run(ctx context.Context) {
+	go s.divergence.run(ctx, 5*time.Second)
+	s.clock.run(ctx, 2*time.Second)
+}
 
 // server holds what the route handlers share. Handlers live in one file per
 // resource (attendances.go, cluster.go, health.go, ...); routes.go lists
@@ -157,7 +163,7 @@ func New(cfg Config) *Server {
 			app.Add(rt.Method, rt.Path, handlers...)
 		}
 	}
-	return &Server{App: app, clock: s.clock}
+	return &Server{App: app, clock: s.clock, divergence: &divergenceChecker{s: s, log: cfg.Logger}}
 }
 
 // newForwarder is the kept-alive client a follower forwards to the leader

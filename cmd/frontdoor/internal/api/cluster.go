@@ -49,6 +49,9 @@ type NodeFigures struct {
 	Reachable     bool     `json:"reachable"`
 	Error         string   `json:"error,omitempty"`
 	Fatal         string   `json:"fatal,omitempty"`
+	// Checkpoints are the member's last state hash checkpoints: members
+	// compare them to find one whose state differs (divergence.go).
+	Checkpoints []cluster.Checkpoint `json:"checkpoints,omitempty"`
 }
 
 // ClusterView is the GET /v1/cluster body.
@@ -64,7 +67,7 @@ func (s *server) self() NodeFigures {
 	f := NodeFigures{
 		ID: st.NodeID, State: st.State, Version: st.Version, LogicVersion: st.LogicVersion,
 		Clock: st.Clock, Term: st.Term, LastIndex: st.LastIndex, CommitIndex: st.CommitIndex,
-		AppliedIndex: st.AppliedIndex, Reachable: true, Fatal: st.Fatal,
+		AppliedIndex: st.AppliedIndex, Reachable: true, Fatal: st.Fatal, Checkpoints: st.Checkpoints,
 	}
 	if st.Clock.IsZero() {
 		f.Clock = time.Now()
