@@ -16,6 +16,7 @@ import (
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 	"github.com/hashicorp/raft"
 )
 
@@ -119,7 +120,12 @@ func BadgerOptions(dir string, log *slog.Logger) badger.Options {
 		WithIndexCacheSize(8 << 20).
 		WithValueLogFileSize(64 << 20).
 		WithNumCompactors(2).
-		WithCompactL0OnClose(false)
+		WithCompactL0OnClose(false).
+		// A flipped byte in a table or the value log is refused when read,
+		// not served: every table is checked when opened and every block
+		// when read from disk, every value when read from the log.
+		WithChecksumVerificationMode(options.OnBlockRead).
+		WithVerifyValueChecksum(true)
 }
 
 // openFSM opens (or creates) the current database under dir.
@@ -199,6 +205,9 @@ func writeCurrentGen(dir string, gen int) error {
 
 func openHandle(dir string, gen int, log *slog.Logger) (*dbHandle, error) {
 	p := filepath.Join(dir, genDir(gen))
+	if _, err := verifyTables(p); err != nil {
+		return nil, fmt.Errorf("the state store is corrupt, refusing to open it (move the data dir aside and join this node again with an empty one): %w", err)
+	}
 	db, err := badger.Open(BadgerOptions(p, log))
 	if err != nil {
 		return nil, fmt.Errorf("open badger %s: %w", p, err)

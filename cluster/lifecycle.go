@@ -39,11 +39,20 @@ func (s *Store) Open(ctx context.Context) (err error) {
 		}
 	}()
 
-	bolt, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "raft.db")})
+	bolt, err := openBolt(filepath.Join(raftDir, "raft.db"))
 	if err != nil {
-		return fmt.Errorf("open raft log: %w", err)
+		return fmt.Errorf("open: %w", err)
 	}
 	closers = append(closers, bolt.Close)
+	logs, err := newMACLogStore(bolt, bolt, raftDir)
+	if err != nil {
+		return fmt.Errorf("open: %w", err)
+	}
+	if n, err := verifyLog(logs); err != nil {
+		return fmt.Errorf("open: the raft log is corrupt, refusing to start (move the data dir aside and join this node again with an empty one): %w", err)
+	} else if n > 0 {
+		s.log.Info("raft log checked", "entries", n)
+	}
 	hlog := hclog.New(&hclog.LoggerOptions{
 		Name:   "raft",
 		Level:  hclog.Info,
@@ -53,7 +62,7 @@ func (s *Store) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("open snapshots: %w", err)
 	}
-	s.hasState, err = raft.HasExistingState(bolt, bolt, snaps)
+	s.hasState, err = raft.HasExistingState(logs, bolt, snaps)
 	if err != nil {
 		return fmt.Errorf("open: existing state: %w", err)
 	}
@@ -111,7 +120,7 @@ func (s *Store) Open(ctx context.Context) (err error) {
 	}
 	s.transport = trans
 
-	r, err := raft.NewRaft(rc, f, bolt, bolt, snaps, trans)
+	r, err := raft.NewRaft(rc, f, logs, bolt, snaps, trans)
 	if err != nil {
 		return fmt.Errorf("open: raft: %w", err)
 	}
@@ -121,9 +130,10 @@ func (s *Store) Open(ctx context.Context) (err error) {
 	s.reads = newReadIndex(s)
 	s.leaderReady = make(chan struct{})
 	s.opened = true
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.watchLeadership()
 	go s.valueLogGC(f)
+	go s.verifyState(f)
 	return nil
 }
 
@@ -437,4 +447,33 @@ func canSkipSnapshotRestore(snaps raft.SnapshotStore, applied uint64) (bool, err
 		return false, nil
 	}
 	return applied >= index, nil
+}
+
+// openBolt opens the raft log, turning bbolt's panic on a damaged file
+// into an error naming it.
+func openBolt(path string) (b *raftboltdb.BoltStore, err error) {
+	if err := checkBoltFile(path); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("raft log %s is corrupt or truncated: %v", path, r)
+		}
+	}()
+	b, err = raftboltdb.New(raftboltdb.Options{Path: path})
+	if err != nil {
+		return nil, fmt.Errorf("raft log %s: %w", path, err)
+	}
+	return b, nil
+}
+
+// verifyLog checks every entry's MAC, turning a bbolt panic on a damaged
+// page into an error.
+func verifyLog(m *macLogStore) (n int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("raft log %s is corrupt: %v", m.path, r)
+		}
+	}()
+	return m.verifyAll()
 }

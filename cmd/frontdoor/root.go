@@ -40,6 +40,7 @@ func newRootCmd() *cobra.Command {
 		newVersionCmd(),
 		newKeysCmd(),
 		newProtocolsCmd(),
+		newVerifyCmd(),
 	)
 	return root
 }
