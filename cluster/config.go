@@ -43,6 +43,12 @@ type Config struct {
 	// Dir/tls (created on first open). Raft over TCP always runs over
 	// mutual TLS with it.
 	Identity *trust.Identity
+	// MinFreeBytes is the free space the data dir's file system must keep;
+	// below it the node takes no writes (diskspace.go). Default 256 MiB.
+	MinFreeBytes uint64
+	// FreeSpace measures the data dir's free bytes; nil -> statfs. Tests
+	// inject a reading instead of filling a disk.
+	FreeSpace func() (uint64, error)
 	// Clock stamps proposals (the FSM clock is the later of the proposer's
 	// stamp and the last applied one). nil -> time.Now. Tests inject a
 	// fixed clock to decide at a given time of day (opening hours).

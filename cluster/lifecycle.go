@@ -44,7 +44,7 @@ func (s *Store) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("open: %w", err)
 	}
 	closers = append(closers, bolt.Close)
-	logs, err := newMACLogStore(bolt, bolt, raftDir)
+	logs, err := newMACLogStore(bolt, bolt, raftDir, s.DiskLow)
 	if err != nil {
 		return fmt.Errorf("open: %w", err)
 	}
@@ -130,7 +130,9 @@ func (s *Store) Open(ctx context.Context) (err error) {
 	s.reads = newReadIndex(s)
 	s.leaderReady = make(chan struct{})
 	s.opened = true
-	s.wg.Add(3)
+	s.checkDisk() // before raft takes any entry
+	s.wg.Add(4)
+	go s.watchDisk()
 	go s.watchLeadership()
 	go s.valueLogGC(f)
 	go s.verifyState(f)

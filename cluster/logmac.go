@@ -26,6 +26,9 @@ type macLogStore struct {
 	key  []byte
 	from uint64 // first index that must carry a MAC
 	path string // raft.db, for messages
+	// diskLow, when it says why, makes StoreLogs refuse entries (the node
+	// is short of disk space: diskspace.go).
+	diskLow func() string
 }
 
 const (
@@ -40,7 +43,7 @@ var ErrCorruptLog = errors.New("raft log entry corrupt")
 
 // newMACLogStore wraps inner with the key kept in raftDir (created on
 // first use). stable records the first index under the MAC.
-func newMACLogStore(inner raft.LogStore, stable raft.StableStore, raftDir string) (*macLogStore, error) {
+func newMACLogStore(inner raft.LogStore, stable raft.StableStore, raftDir string, diskLow func() string) (*macLogStore, error) {
 	kp := filepath.Join(raftDir, macKeyFile)
 	key, err := os.ReadFile(kp)
 	if errors.Is(err, os.ErrNotExist) {
@@ -68,7 +71,7 @@ func newMACLogStore(inner raft.LogStore, stable raft.StableStore, raftDir string
 			return nil, fmt.Errorf("raft log: %w", err)
 		}
 	}
-	return &macLogStore{LogStore: inner, key: key, from: from, path: filepath.Join(raftDir, "raft.db")}, nil
+	return &macLogStore{LogStore: inner, key: key, from: from, path: filepath.Join(raftDir, "raft.db"), diskLow: diskLow}, nil
 }
 
 func (m *macLogStore) mac(l *raft.Log) []byte {
@@ -107,6 +110,11 @@ func (m *macLogStore) StoreLog(l *raft.Log) error { return m.StoreLogs([]*raft.L
 // StoreLogs stores copies of the entries with their MACs (raft keeps the
 // originals).
 func (m *macLogStore) StoreLogs(logs []*raft.Log) error {
+	if m.diskLow != nil {
+		if why := m.diskLow(); why != "" {
+			return fmt.Errorf("%w: %s", ErrDiskFull, why)
+		}
+	}
 	out := make([]*raft.Log, len(logs))
 	for i, l := range logs {
 		c := *l

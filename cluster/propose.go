@@ -22,6 +22,9 @@ func (s *Store) Propose(ctx context.Context, p Proposal) (*Result, error) {
 	if _, err := s.leaderRaft(); err != nil {
 		return nil, err
 	}
+	if why := s.DiskLow(); why != "" {
+		return nil, fmt.Errorf("propose %s: %w (%s)", p.Kind, ErrDiskFull, why)
+	}
 	h, ok := s.cmds[p.Kind]
 	if !ok {
 		return nil, fmt.Errorf("propose %s: %w", p.Kind, ErrUnsupportedKind)

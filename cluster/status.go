@@ -52,6 +52,8 @@ type Status struct {
 	Version      string       `json:"version"`
 	LogicVersion int          `json:"logic_version"`
 	Fatal        string       `json:"fatal,omitempty"` // why the FSM stopped, if it did
+	// DiskLow says why the node takes no writes for want of disk space.
+	DiskLow string `json:"disk_low,omitempty"`
 	// Checkpoints are the last state hash checkpoints (statehash.go).
 	Checkpoints []Checkpoint `json:"checkpoints,omitempty"`
 }
@@ -135,6 +137,7 @@ func (s *Store) Status() Status {
 	if q := s.Quarantined(); q != "" {
 		st.Fatal = "quarantined: " + q
 	}
+	st.DiskLow = s.DiskLow()
 	r := s.raftNode()
 	if r == nil {
 		return st

@@ -53,6 +53,7 @@ type Store struct {
 	fatalCh   chan error
 
 	quarantined atomic.Pointer[string] // why the node stopped (Quarantine)
+	diskLow     atomic.Pointer[string] // why the node takes no writes (diskspace.go)
 }
 
 // New builds a Store from cfg without any I/O.

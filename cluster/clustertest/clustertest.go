@@ -41,6 +41,9 @@ type Node struct {
 type Options struct {
 	Raft   cluster.RaftTuning // zero -> cluster.FastRaftTuning()
 	Logger *slog.Logger       // nil -> discard (set FRONTDOOR_TEST_LOG=1 for stderr)
+	// Configure adjusts a node's store config (e.g. an injected free-space
+	// reading).
+	Configure func(nd *Node, cfg *cluster.Config)
 }
 
 // Cluster is a set of in-process nodes.
@@ -172,10 +175,18 @@ func (c *Cluster) Config(nd *Node) cluster.Config {
 	}
 }
 
+func (c *Cluster) configure(nd *Node) cluster.Config {
+	cfg := c.Config(nd)
+	if c.opts.Configure != nil {
+		c.opts.Configure(nd, &cfg)
+	}
+	return cfg
+}
+
 func (c *Cluster) open(ctx context.Context, nd *Node) error {
 	c.mu.Lock()
 	nd.Registry = prometheus.NewRegistry()
-	cfg := c.Config(nd)
+	cfg := c.configure(nd)
 	c.mu.Unlock()
 	fatal := make(chan error, 1)
 	cfg.OnFatal = func(err error) { fatal <- err }

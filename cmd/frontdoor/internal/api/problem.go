@@ -126,6 +126,8 @@ func problemFor(err error) *Problem {
 		return outcomeUnknown(err.Error())
 	case errors.Is(err, cluster.ErrNoLeader), errors.Is(err, cluster.ErrNotLeader):
 		return notAccepted(err.Error())
+	case errors.Is(err, cluster.ErrDiskFull), errors.Is(err, cluster.ErrQuarantined):
+		return notAccepted(err.Error())
 	case errors.Is(err, cluster.ErrUnsupportedKind):
 		return notAccepted(err.Error())
 	case errors.Is(err, cluster.ErrNotOpen), errors.Is(err, cluster.ErrFatal):
