@@ -63,13 +63,16 @@ type Server struct {
 	*fiber.App
 	clock      *clockChecker
 	divergence *divergenceChecker
+	peers      *peerWatch
 }
 
-// Run compares the members' state hash checkpoints every 5 seconds
-// (divergence.go) and checks the peers' clocks every 2 seconds until ctx
-// ends (the figures
+// Run fetches the other members' figures every 2 seconds (GET
+// /v1/cluster serves them), compares the members' state hash checkpoints
+// every 5 seconds (divergence.go) and checks the peers' clocks every 2
+// seconds until ctx ends (the figures
 // GET /v1/cluster and /readyz report).
 func (s *Server) Run(ctx context.Context) {
+	go s.peers.run(ctx, 2*time.Second)
 	go s.divergence.run(ctx, 5*time.Second)
 	s.clock.run(ctx, 2*time.Second)
 }
@@ -87,6 +90,8 @@ type server struct {
 	forwarder  *fasthttp.Client     // leader forwarding
 	peers      *http.Client         // short-timeout calls to other members
 	keys       *keyCache            // API key hashes from local state (auth.go)
+	unknown    *unknownKeys         // what unknown keys may cost (keyflood.go)
+	peerWatch  *peerWatch           // the other members' figures, refreshed in the background (cluster.go)
 	routes     map[string]*routeRow // the route table by rowKey: forwarded proposals name theirs
 	metrics    fiber.Handler        // GET /metrics; nil: not served
 	version    string
@@ -122,8 +127,10 @@ func New(cfg Config) *Server {
 		forwarder: newForwarder(cfg.ForwardTimeout, cfg.PeerDial),
 		peers:     newPeerClient(cfg.PeerDial),
 		keys:      newKeyCache(cfg.Store),
+		unknown:   newUnknownKeys(),
 		version:   cfg.Version,
 	}
+	s.peerWatch = &peerWatch{s: s}
 	s.openAPIDoc = sync.OnceValue(func() []byte { return mustOpenAPI(cfg.Version) })
 	if cfg.Gatherer != nil {
 		s.metrics = metricsHandler(cfg.Gatherer)
@@ -163,7 +170,7 @@ func New(cfg Config) *Server {
 			app.Add(rt.Method, rt.Path, handlers...)
 		}
 	}
-	return &Server{App: app, clock: s.clock, divergence: &divergenceChecker{s: s, log: cfg.Logger}}
+	return &Server{App: app, clock: s.clock, divergence: &divergenceChecker{s: s, log: cfg.Logger}, peers: s.peerWatch}
 }
 
 // newForwarder is the kept-alive client a follower forwards to the leader

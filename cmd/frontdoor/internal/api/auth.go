@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -51,10 +52,20 @@ func (s *server) authorize(row *routeRow) fiber.Handler {
 			return err
 		}
 		if !found {
+			forwarded := c.Get(headerForwarded) != ""
+			now := time.Now()
+			if !forwarded && !s.unknown.clientOK(c.IP(), now) {
+				return tooManyUnknownKeys(c)
+			}
 			// A follower may not have applied a key created a moment ago:
-			// the leader, which acknowledged its creation, decides.
-			if !s.store.IsLeader() && c.Get(headerForwarded) == "" {
-				return s.forward(c, c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead)
+			// the leader, which acknowledged its creation, decides. Only
+			// while this node is behind, or within a small budget: a flood
+			// of made-up keys is answered here (keyflood.go).
+			if !s.store.IsLeader() && !forwarded {
+				behind := s.store.AppliedIndex() < s.store.CommitIndex()
+				if behind || s.unknown.forward.AllowN(now, 1) {
+					return s.forward(c, c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead)
+				}
 			}
 			return unknownKey(c)
 		}

@@ -85,18 +85,23 @@ func (s *server) clusterSelf(c *fiber.Ctx) error {
 	return c.JSON(s.self())
 }
 
-// clusterStatus gathers every member's figures: the membership from this
-// node's view, each member's indexes and clock from its /v1/cluster/self
-// (short timeout; an unreachable member is reported, not waited for).
+// clusterStatus is every member's figures: the membership from this
+// node's view, each member's indexes and clock from its /v1/cluster/self as
+// the background refresh last fetched them (peerWatch): an open route must
+// not fan out to every peer on each call.
 func (s *server) clusterStatus(c *fiber.Ctx) error {
 	st := s.store.Status()
 	view := ClusterView{NodeID: st.NodeID, Nodes: make([]NodeFigures, len(st.Nodes))}
 	if st.Leader != nil {
 		view.Leader = st.Leader.ID
 	}
-	ctx, cancel := context.WithTimeout(c.UserContext(), time.Second)
-	defer cancel()
-	var wg sync.WaitGroup
+	var want []string
+	for _, n := range st.Nodes {
+		if n.ID != st.NodeID && n.HTTPAddr != "" {
+			want = append(want, n.ID)
+		}
+	}
+	cached := s.peerWatch.fresh(c.UserContext(), want)
 	for i, n := range st.Nodes {
 		base := NodeFigures{ID: n.ID, RaftAddr: n.RaftAddr, HTTPAddr: n.HTTPAddr, Suffrage: n.Suffrage,
 			State: n.State, Version: n.Version, LogicVersion: n.LogicVersion, Leader: n.Leader}
@@ -109,19 +114,119 @@ func (s *server) clusterStatus(c *fiber.Ctx) error {
 			continue
 		}
 		view.Nodes[i] = base
-		if n.HTTPAddr == "" {
+		switch f, ok := cached[n.ID]; {
+		case n.HTTPAddr == "":
 			view.Nodes[i].Error = "no HTTP address registered"
-			continue
+		case !ok:
+			view.Nodes[i].Error = "not measured yet"
+		default:
+			f.Suffrage, f.Leader, f.State = base.Suffrage, base.Leader, base.State
+			view.Nodes[i] = f
 		}
-		wg.Add(1)
-		go func(i int, base NodeFigures) {
-			defer wg.Done()
-			view.Nodes[i] = s.peerFigures(ctx, base)
-		}(i, base)
 	}
-	wg.Wait()
 	sort.SliceStable(view.Nodes, func(a, b int) bool { return view.Nodes[a].ID < view.Nodes[b].ID })
 	return c.JSON(view)
+}
+
+// peerWatch keeps the other members' figures (their /v1/cluster/self),
+// fetched by run every interval; GET /v1/cluster and the divergence check
+// read them.
+type peerWatch struct {
+	s *server
+
+	refreshing sync.Mutex // one refresh at a time; callers of fresh wait for it
+	mu         sync.Mutex
+	figs map[string]NodeFigures
+	at   time.Time
+}
+
+func (w *peerWatch) run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		w.refresh(cctx)
+		cancel()
+		cctx, cancel = context.WithTimeout(ctx, 5*time.Second)
+		w.checkLeaderClock(cctx)
+		cancel()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// refresh asks every other member for its figures (short timeout; an
+// unreachable member is reported with the error).
+func (w *peerWatch) refresh(ctx context.Context) {
+	w.refreshing.Lock()
+	defer w.refreshing.Unlock()
+	st := w.s.store.Status()
+	figs := map[string]NodeFigures{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, n := range st.Nodes {
+		if n.ID == st.NodeID || n.HTTPAddr == "" {
+			continue
+		}
+		base := NodeFigures{ID: n.ID, RaftAddr: n.RaftAddr, HTTPAddr: n.HTTPAddr, Suffrage: n.Suffrage,
+			State: n.State, Version: n.Version, LogicVersion: n.LogicVersion, Leader: n.Leader}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f := w.s.peerFigures(ctx, base)
+			mu.Lock()
+			figs[n.ID] = f
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	w.mu.Lock()
+	w.figs, w.at = figs, time.Now()
+	w.mu.Unlock()
+}
+
+// peerFiguresMaxAge: GET /v1/cluster refreshes figures older than this
+// itself (at most one refresh at a time, whatever the request rate).
+const peerFiguresMaxAge = 3 * time.Second
+
+// fresh is figures, refreshed first when they are older than
+// peerFiguresMaxAge or lack a member in want (a node just started, a
+// member just joined).
+func (w *peerWatch) fresh(ctx context.Context, want []string) map[string]NodeFigures {
+	stale := func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if time.Since(w.at) > peerFiguresMaxAge {
+			return true
+		}
+		for _, id := range want {
+			if _, ok := w.figs[id]; !ok {
+				return true
+			}
+		}
+		return false
+	}
+	if stale() {
+		w.refreshing.Lock()
+		still := stale()
+		w.refreshing.Unlock()
+		if still {
+			cctx, cancel := context.WithTimeout(ctx, time.Second)
+			w.refresh(cctx)
+			cancel()
+		}
+	}
+	return w.figures()
+}
+
+// figures are the last fetched figures by member id.
+func (w *peerWatch) figures() map[string]NodeFigures {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.figs
 }
 
 // peerFigures asks a member for its own figures; membership fields (from

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
@@ -18,7 +17,8 @@ type quarantiner interface {
 }
 
 // divergenceChecker compares this node's state hash checkpoints with the
-// other members' (their GET /v1/cluster/self) every interval. A node whose
+// other members' (their GET /v1/cluster/self, fetched by peerWatch) every
+// interval. A node whose
 // checkpoint differs from the one a majority of the voters hold at the same
 // index quarantines itself: it names the first differing index, stops
 // serving and never leads again. A leader in the minority is found the
@@ -44,46 +44,29 @@ func (d *divergenceChecker) run(ctx context.Context, interval time.Duration) {
 		if q.Quarantined() != "" {
 			return
 		}
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		reason := d.check(cctx)
-		cancel()
-		if reason != "" {
+		if reason := d.check(); reason != "" {
 			q.Quarantine(reason)
 			return
 		}
 	}
 }
 
-// check gathers the members' checkpoints and returns why this node is in
-// the minority ("" when it is not).
-func (d *divergenceChecker) check(ctx context.Context) string {
+// check compares this node's checkpoints with the members' as peerWatch
+// last fetched them, and returns why this node is in the minority ("" when
+// it is not).
+func (d *divergenceChecker) check() string {
 	st := d.s.store.Status()
 	voters := 0
-	var peers []NodeFigures
-	var mu sync.Mutex
-	var wg sync.WaitGroup
 	for _, n := range st.Nodes {
 		if n.Suffrage == "voter" {
 			voters++
 		}
-		if n.ID == st.NodeID || n.HTTPAddr == "" {
-			continue
-		}
-		wg.Add(1)
-		go func(n cluster.NodeStatus) {
-			defer wg.Done()
-			f := d.s.peerFigures(ctx, NodeFigures{ID: n.ID, HTTPAddr: n.HTTPAddr, RaftAddr: n.RaftAddr})
-			if f.Reachable {
-				mu.Lock()
-				peers = append(peers, f)
-				mu.Unlock()
-			}
-		}(n)
 	}
-	wg.Wait()
-	others := make([][]cluster.Checkpoint, len(peers))
-	for i, p := range peers {
-		others[i] = p.Checkpoints
+	var others [][]cluster.Checkpoint
+	for id, f := range d.s.peerWatch.figures() {
+		if id != st.NodeID && f.Reachable {
+			others = append(others, f.Checkpoints)
+		}
 	}
 	idx, own, majority, ok := firstDivergence(st.Checkpoints, others, voters)
 	if !ok {
