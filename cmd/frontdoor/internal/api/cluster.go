@@ -136,8 +136,8 @@ type peerWatch struct {
 
 	refreshing sync.Mutex // one refresh at a time; callers of fresh wait for it
 	mu         sync.Mutex
-	figs map[string]NodeFigures
-	at   time.Time
+	figs       map[string]NodeFigures
+	at         time.Time
 }
 
 func (w *peerWatch) run(ctx context.Context, interval time.Duration) {
