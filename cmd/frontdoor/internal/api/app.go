@@ -92,6 +92,7 @@ type server struct {
 	keys       *keyCache            // API key hashes from local state (auth.go)
 	unknown    *unknownKeys         // what unknown keys may cost (keyflood.go)
 	peerWatch  *peerWatch           // the other members' figures, refreshed in the background (cluster.go)
+	peerOnly   bool                 // node-to-node requests only over the raft port (PeerDial given)
 	routes     map[string]*routeRow // the route table by rowKey: forwarded proposals name theirs
 	metrics    fiber.Handler        // GET /metrics; nil: not served
 	version    string
@@ -128,6 +129,7 @@ func New(cfg Config) *Server {
 		peers:     newPeerClient(cfg.PeerDial),
 		keys:      newKeyCache(cfg.Store),
 		unknown:   newUnknownKeys(),
+		peerOnly:  cfg.PeerDial != nil,
 		version:   cfg.Version,
 	}
 	s.peerWatch = &peerWatch{s: s}

@@ -52,7 +52,9 @@ func (s *server) authorize(row *routeRow) fiber.Handler {
 			return err
 		}
 		if !found {
-			forwarded := c.Get(headerForwarded) != ""
+			// The forwarded mark counts only from a member (a client could
+			// set it to skip the limit below).
+			forwarded := c.Get(headerForwarded) != "" && (!s.peerOnly || fromPeer(c))
 			now := time.Now()
 			if !forwarded && !s.unknown.clientOK(c.IP(), now) {
 				return tooManyUnknownKeys(c)

@@ -110,6 +110,9 @@ func relayProblem(c *fiber.Ctx, li cluster.LeaderInfo, resp *fasthttp.Response) 
 // problem the leader would have answered the caller directly.
 func (s *server) acceptForwarded(c *fiber.Ctx) error {
 	c.Set(headerForwardProtocol, forwardProtocolV1)
+	if s.peerOnly && !fromPeer(c) {
+		return forbidden("forwarded proposals come from members only, over the raft port's mutual TLS")
+	}
 	if !s.store.IsLeader() {
 		return notAccepted(notLeaderDetail)
 	}
@@ -140,6 +143,13 @@ func (s *server) acceptForwarded(c *fiber.Ctx) error {
 	}
 	c.Set(fiber.HeaderContentType, mimeForwardedResult)
 	return c.Send(b)
+}
+
+// fromPeer reports whether the request came over the raft port's
+// node-to-node channel (a verified member's certificate).
+func fromPeer(c *fiber.Ctx) bool {
+	_, ok := c.Context().Conn().(*cluster.PeerConn)
+	return ok
 }
 
 // checkForwarded refuses (403) a forwarded proposal that actor's key could

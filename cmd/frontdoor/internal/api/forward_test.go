@@ -1,10 +1,15 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
 	"github.com/frontdoor-ucc/frontdoor/cluster/access"
@@ -146,7 +151,7 @@ func TestForgedForwardedProposalsAreRefused(t *testing.T) {
 			if tt.key != "" {
 				hdr = nodetest.BearerHeader(tt.key)
 			}
-			resp, b := tc.Do(t, lead, http.MethodPost, api.ForwardPath, string(tt.body), hdr)
+			resp, b := peerDo(t, tc.Follower(t), lead, http.MethodPost, api.ForwardPath, string(tt.body), hdr)
 			expectProblem(t, resp, b, tt.status, tt.problem, "")
 			if resp.Header.Get(api.HeaderForwardProtocol) == "" {
 				t.Fatalf("answer without %s", api.HeaderForwardProtocol)
@@ -157,9 +162,12 @@ func TestForgedForwardedProposalsAreRefused(t *testing.T) {
 		t.Fatalf("%d keys after the forgeries, %d before", n, keysBefore)
 	}
 
-	// The same key, honestly: proposed as the key's holder.
+	// The same key, honestly: proposed as the key's holder; refused from a
+	// client that is not a member, accepted over a member's mutual TLS.
 	honest := api.EncodeForwarded("POST /v1/attendances", desk.ID, care.KindAttendanceCreate, nil, arrival)
 	resp, b := tc.Do(t, lead, http.MethodPost, api.ForwardPath, string(honest), nodetest.BearerHeader(deskKey))
+	expectProblem(t, resp, b, http.StatusForbidden, api.ProblemForbidden, "")
+	resp, b = peerDo(t, tc.Follower(t), lead, http.MethodPost, api.ForwardPath, string(honest), nodetest.BearerHeader(deskKey))
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("honest forwarded proposal: %d %s", resp.StatusCode, b)
 	}
@@ -174,7 +182,13 @@ func TestForgedForwardedProposalsAreRefused(t *testing.T) {
 		t.Fatalf("created by %+v (%v), want %+v", a.CreatedBy, err, desk)
 	}
 	// A node that is not the leader does not forward it on.
-	resp, b = tc.Do(t, tc.Follower(t), http.MethodPost, api.ForwardPath, string(honest), nodetest.BearerHeader(deskKey))
+	var other *nodetest.Node
+	for _, tn := range tc.Nodes {
+		if tn != lead && tn != tc.Follower(t) {
+			other = tn
+		}
+	}
+	resp, b = peerDo(t, other, tc.Follower(t), http.MethodPost, api.ForwardPath, string(honest), nodetest.BearerHeader(deskKey))
 	expectProblem(t, resp, b, http.StatusServiceUnavailable, api.ProblemNotAccepted, "")
 }
 
@@ -211,4 +225,32 @@ func TestFollowerForwardingToAStoppedLeader(t *testing.T) {
 	if first := answerOf(resp, b); !reflect.DeepEqual(first, again) {
 		t.Fatalf("retry through the new leader\n%+v\nfirst answer\n%+v", again, first)
 	}
+}
+
+// peerDo sends a request to to's node-to-node channel (the raft port, mutual
+// TLS) with from's member certificate, as a forwarding follower does.
+func peerDo(t *testing.T, from, to *nodetest.Node, method, path, body string, hdr map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DialContext: func(context.Context, string, string) (net.Conn, error) {
+			return from.N.Store().DialPeerHTTP(to.HTTPAddr)
+		},
+	}}
+	req, err := http.NewRequest(method, "http://"+to.HTTPAddr+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
 }
