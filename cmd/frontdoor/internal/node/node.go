@@ -30,6 +30,7 @@ import (
 	"github.com/frontdoor-ucc/frontdoor/cluster/clinic"
 	"github.com/frontdoor-ucc/frontdoor/cluster/trust"
 	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/api"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/netguard"
 )
 
 // Config is everything `frontdoor serve` takes. The fields after LogLevel
@@ -167,6 +168,18 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Node, err error) 
 			return nil, fmt.Errorf("http listen: %w", err)
 		}
 	}
+	// A flood of connections must not take the process down: the file
+	// limit is raised to its hard limit, accepting backs off on "too many
+	// open files" instead of failing, and accepted connections are capped
+	// below the limit (netguard).
+	oldLimit, fileLimit, lerr := netguard.RaiseFileLimit()
+	if lerr != nil {
+		log.Warn("raising the open file limit", "err", lerr)
+	} else if fileLimit != oldLimit {
+		log.Info("open file limit raised", "from", oldLimit, "to", fileLimit)
+	}
+	maxConns := netguard.MaxConnsFor(fileLimit)
+	n.ln = netguard.Limit(n.ln, maxConns, log)
 	defer func() {
 		if err != nil {
 			n.ln.Close()
@@ -219,7 +232,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Node, err error) 
 	fresh := !st.HasExistingState()
 
 	n.app = api.New(api.Config{Store: st, Logger: log, Registry: n.reg, Gatherer: n.reg, Version: version,
-		RequestTimeout: cfg.RequestTimeout, PeerDial: st.DialPeerHTTP})
+		RequestTimeout: cfg.RequestTimeout, PeerDial: st.DialPeerHTTP, MaxConnsPerIP: max(maxConns/4, 16)})
 	// One server for the public listener and the raft port's node-to-node
 	// channel (mutual TLS: forwarded writes, members' figures).
 	serveLn := n.ln
