@@ -5,7 +5,6 @@
 package api
 
 import (
-	"cmp"
 	"context"
 	"log/slog"
 	"net"
@@ -56,9 +55,6 @@ type Config struct {
 	// *cluster.Store's DialPeerHTTP, mutual TLS over the raft port. nil ->
 	// plain TCP to that address.
 	PeerDial func(httpAddr string) (net.Conn, error)
-	// MaxConnsPerIP caps one client address's open connections; keep it
-	// well below the listener's own cap (default 1024).
-	MaxConnsPerIP int
 }
 
 // Server is one node's HTTP API: the fiber app, and the background work
@@ -155,9 +151,6 @@ func New(cfg Config) *Server {
 		StrictRouting:         false,
 		CaseSensitive:         true,
 	})
-	// One client address may hold at most this many connections, so a
-	// flood from one machine cannot take every place netguard.Limit leaves.
-	app.Server().MaxConnsPerIP = cmp.Or(cfg.MaxConnsPerIP, defaultMaxConnsPerIP)
 	if cfg.Registry != nil {
 		app.Use(newHTTPMetrics(cfg.Registry).handler())
 	}
@@ -181,11 +174,6 @@ func New(cfg Config) *Server {
 	}
 	return &Server{App: app, clock: s.clock, divergence: &divergenceChecker{s: s, log: cfg.Logger}, peers: s.peerWatch}
 }
-
-// defaultMaxConnsPerIP caps one client address's open connections
-// (fasthttp answers more with 429): far above what a reception PC or a 111
-// system opens, and above a member forwarding at full load.
-const defaultMaxConnsPerIP = 1024
 
 // newForwarder is the kept-alive client a follower forwards to the leader
 // with (forward.go, forward_proposal.go).

@@ -178,8 +178,11 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Node, err error) 
 	} else if fileLimit != oldLimit {
 		log.Info("open file limit raised", "from", oldLimit, "to", fileLimit)
 	}
+	// One client address holds at most a quarter of the places, so one
+	// flooding machine cannot take them all. (Members' forwarded requests
+	// come over the raft port, not this listener.)
 	maxConns := netguard.MaxConnsFor(fileLimit)
-	n.ln = netguard.Limit(n.ln, maxConns, log)
+	n.ln = netguard.PerAddress(netguard.Limit(n.ln, maxConns, log), max(maxConns/4, 16))
 	defer func() {
 		if err != nil {
 			n.ln.Close()
@@ -232,7 +235,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Node, err error) 
 	fresh := !st.HasExistingState()
 
 	n.app = api.New(api.Config{Store: st, Logger: log, Registry: n.reg, Gatherer: n.reg, Version: version,
-		RequestTimeout: cfg.RequestTimeout, PeerDial: st.DialPeerHTTP, MaxConnsPerIP: max(maxConns/4, 16)})
+		RequestTimeout: cfg.RequestTimeout, PeerDial: st.DialPeerHTTP})
 	// One server for the public listener and the raft port's node-to-node
 	// channel (mutual TLS: forwarded writes, members' figures).
 	serveLn := n.ln
