@@ -149,6 +149,13 @@ func Run(ctx context.Context, o Options, env Env) (*Report, error) {
 		}
 	}
 
+	var flood *streamFlood
+	if o.Streams > 0 {
+		flood = newStreamFlood(targets[0], key, o.Streams)
+		bg.Add(1)
+		go func() { defer bg.Done(); flood.run(bgCtx) }()
+	}
+
 	var prof *profiler
 	if o.ProfileDir != "" {
 		var err error
@@ -180,6 +187,9 @@ func Run(ctx context.Context, o Options, env Env) (*Report, error) {
 	}
 	if ch != nil {
 		rep.Chaos = ch.report()
+	}
+	if flood != nil {
+		rep.Streams = flood.report()
 	}
 	if res.fatal != nil {
 		rep.Problem = res.fatal.Error()

@@ -42,6 +42,10 @@ type Options struct {
 
 	Baseline bool
 
+	// Streams (--streams N) opens N event streams on the run's key against
+	// the first node while the load runs, and holds the accepted ones.
+	Streams int
+
 	// ProfileDir (--profile) receives each node's CPU, heap and allocation
 	// profiles of the run; it needs an administrator's key.
 	ProfileDir string
@@ -55,6 +59,9 @@ func (o *Options) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 
+	if o.Streams < 0 || o.Streams > 20000 {
+		bad("--streams %d: give 0 to 20000 event streams", o.Streams)
+	}
 	switch {
 	case len(o.Targets) > 0 && o.Spawn > 0:
 		bad("give either --target (drive an existing cluster) or --spawn N (start one), not both")

@@ -24,14 +24,15 @@ type Report struct {
 	// WorkloadSummary is what the workload says it did ("" for create).
 	WorkloadSummary string `json:"workload_summary,omitempty"`
 
-	Ops       []OpReport        `json:"operations"`
-	Nodes     []NodeUsage       `json:"nodes,omitempty"`
-	Chaos     *ChaosReport      `json:"chaos,omitempty"`
-	Baseline  *BaselineResult   `json:"baseline,omitempty"`
-	Ratios    *BaselineRatios   `json:"ratio_to_baseline,omitempty"`
-	Checks    []CheckResult     `json:"checks"`
-	Acked     int               `json:"acknowledged_writes"`
-	Abandoned map[string]uint64 `json:"-"`
+	Ops       []OpReport         `json:"operations"`
+	Nodes     []NodeUsage        `json:"nodes,omitempty"`
+	Chaos     *ChaosReport       `json:"chaos,omitempty"`
+	Streams   *StreamFloodReport `json:"streams,omitempty"`
+	Baseline  *BaselineResult    `json:"baseline,omitempty"`
+	Ratios    *BaselineRatios    `json:"ratio_to_baseline,omitempty"`
+	Checks    []CheckResult      `json:"checks"`
+	Acked     int                `json:"acknowledged_writes"`
+	Abandoned map[string]uint64  `json:"-"`
 
 	// Profiles are the pprof files written (--profile), ProfileErrors the
 	// profiles that could not be taken.
@@ -149,6 +150,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if r.Chaos != nil {
 		r.Chaos.writeText(&b)
+	}
+	if r.Streams != nil {
+		r.Streams.writeText(&b)
 	}
 	if r.Baseline != nil {
 		bl := r.Baseline

@@ -103,6 +103,7 @@ frontdoor's throughput and p99 as a ratio to it.`,
 	f.Int64Var(&o.Seed, "seed", 0, "seed of the synthetic data (0: from the clock)")
 	f.StringVar(&o.Chaos, "chaos", "", "with --spawn: kill-leader, kill-random or restart-all (kill -9, then restart)")
 	f.DurationVar(&o.ChaosEvery, "chaos-every", 10*time.Second, "time between chaos kills")
+	f.IntVar(&o.Streams, "streams", 0, "also open this many event streams on the run's key against the first node while the load runs (a flood), holding those accepted")
 	f.BoolVar(&o.Baseline, "baseline", false, "first run a bare 3-node raft + Badger cluster in process, and report the ratio to it")
 	f.StringVar(&o.ProfileDir, "profile", "", "write each node's CPU profile of the run (at most 25 s) and its heap and allocation profiles to this folder (pprof; needs an admin key)")
 	f.BoolVar(&o.Progress, "progress", true, "show progress on stderr")
