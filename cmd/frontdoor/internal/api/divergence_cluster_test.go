@@ -90,7 +90,7 @@ func TestCorruptedLeaderLosesToTheMajority(t *testing.T) {
 	}
 	// The corrupted node is not ready and says why on /v1/cluster/self.
 	resp, b := tc.Do(t, victim, http.MethodGet, "/readyz", "", nil)
-	if resp.StatusCode != http.StatusServiceUnavailable {
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), "quarantined") {
 		t.Fatalf("quarantined node /readyz: %d %s", resp.StatusCode, b)
 	}
 	_, b = tc.Do(t, victim, http.MethodGet, "/v1/cluster/self", "", nil)

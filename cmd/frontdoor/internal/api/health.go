@@ -61,6 +61,14 @@ type readiness struct {
 func (s *server) readyz(c *fiber.Ctx) error {
 	r := readiness{AppliedIndex: s.store.AppliedIndex(), CommitIndex: s.store.CommitIndex()}
 	var reasons []string
+	// A node that stopped itself says why first: its state differs from
+	// the majority's, or it is short of disk space (it takes no writes).
+	if q, ok := s.store.(quarantiner); ok && q.Quarantined() != "" {
+		reasons = append(reasons, "quarantined: "+q.Quarantined())
+	}
+	if d, ok := s.store.(interface{ DiskLow() string }); ok && d.DiskLow() != "" {
+		reasons = append(reasons, "disk space low: "+d.DiskLow())
+	}
 	li, ok := s.store.Leader()
 	if !ok {
 		reasons = append(reasons, "no leader known")
