@@ -30,7 +30,7 @@ var (
 func dispatchRoutes() []routeRow {
 	return []routeRow{
 		{Method: "GET", Path: "/v1/dispatches", Roles: dispatchReaders, Summary: "Rapid response dispatches with their 2-hour clock (referral to on scene) and the share on scene within 2 hours", Query: []string{"status", "service_id", "attendance_id", "open", "limit", consistencyQuery}, Handler: (*server).listDispatches},
-		{Method: "GET", Path: "/v1/dispatches/stream", Roles: dispatchReaders, Summary: "Server-Sent Events of every dispatch and alert change (id = <raft index>/<record id>; resumable with Last-Event-ID; ?once=true catches up and ends)", Query: []string{"last_event_id", "once"}, Handler: (*server).streamDispatches},
+		{Method: "GET", Path: "/v1/dispatches/stream", Roles: dispatchReaders, Summary: "Server-Sent Events of every dispatch and alert change (id = <raft index>/<record id>; resumable with Last-Event-ID; ?once=true catches up and ends)", Query: []string{"last_event_id", "once"}, Handler: (*server).streamDispatches, Stream: true},
 		{Method: "GET", Path: "/v1/dispatches/:id", Roles: dispatchReaders, Summary: "One dispatch: patient, access notes, condition group, observations, delivery, timeline, clock", Query: []string{consistencyQuery}, Handler: (*server).getDispatch},
 		{Method: "POST", Path: "/v1/dispatches/:id/accept", Roles: []string{access.RoleResponder}, Summary: "A rapid response team accepts a dispatch with its ETA", Body: dispatchAcceptBody{}, Kinds: []cluster.Kind{care.KindDispatchAccept}, Handler: (*server).acceptDispatch},
 		{Method: "POST", Path: "/v1/dispatches/:id/decline", Roles: []string{access.RoleResponder}, Summary: "A team declines, with a reason: the dispatch escalates to the next eligible team, else ED", Body: dispatchDeclineBody{}, Kinds: []cluster.Kind{care.KindDispatchDecline}, Handler: (*server).declineDispatch},
@@ -218,13 +218,17 @@ func (s *server) streamDispatches(c *fiber.Ctx) error {
 		return err
 	}
 	once := c.Query("once") == "true"
+	release, err := s.streamSlot(c)
+	if err != nil {
+		return err
+	}
 	store := s.store
 	waiter, _ := store.(applyWaiter)
-	c.Set(fiber.HeaderContentType, "text/event-stream")
-	c.Set(fiber.HeaderCacheControl, "no-cache")
-	c.Set(fiber.HeaderConnection, "keep-alive")
-	c.Set("X-Accel-Buffering", "no")
-	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+	conn := c.Context().Conn()
+	setStreamHeaders(c)
+	c.Context().SetBodyStreamWriter(func(bw *bufio.Writer) {
+		defer release()
+		w := newSSEWriter(bw, conn)
 		// Something at once, so the headers go out even when a resumed
 		// stream has nothing new yet.
 		if _, err := w.WriteString(": connected\n\n"); err != nil {
@@ -263,7 +267,7 @@ func (s *server) streamDispatches(c *fiber.Ctx) error {
 				fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", ev.ID, ev.Type, ev.Data)
 				after = ev.ID
 			}
-			if err := w.Flush(); err != nil {
+			if err := w.flush(); err != nil {
 				return // the client went away
 			}
 			if len(evs) == streamBatch {

@@ -61,6 +61,12 @@ type routeRow struct {
 	// Handler answers the route, behind the row's access check; a method
 	// expression such as (*server).listProtocols.
 	Handler func(*server, *fiber.Ctx) error
+	// Stream marks a Server-Sent Events route: its handler holds one of
+	// the node's stream slots while the stream is open (streamlimit.go).
+	Stream bool
+	// streams is the node's stream limiter (Stream rows only): routeTable
+	// gives every Stream row of a table the same one.
+	streams *streamLimiter
 }
 
 // Role sets used by many rows.
@@ -105,6 +111,14 @@ func routeTable() []routeRow {
 			panic("route table: duplicate row " + k)
 		}
 		seen[k] = true
+	}
+	// One stream limiter per table: New builds one table per server, so
+	// the stream caps hold per node.
+	streams := newStreamLimiter(defaultStreamsPerKey, defaultStreamsPerNode)
+	for i := range rows {
+		if rows[i].Stream {
+			rows[i].streams = streams
+		}
 	}
 	return rows
 }

@@ -23,11 +23,21 @@ import (
 // which then read the events after their last id from local state. A
 // client reconnects with Last-Event-ID and misses nothing that is still in
 // the window; further behind it gets a "reset" event and reloads the queue.
+//
+// A stream outlives the server's WriteTimeout: fasthttp sets the
+// connection's write deadline once, before it copies the body stream to the
+// connection, so every flush here moves it on (sseWriter). A stream sends
+// something at least every streamKeepAlive, a comment line when there is
+// nothing else, so a departed client is noticed and its stream slot
+// (streamlimit.go) freed.
 
 const (
 	streamKeepAlive = 5 * time.Second // also how soon a departed client is noticed
 	streamMaxLife   = time.Hour       // clients reconnect with Last-Event-ID
 	streamBatch     = 500
+	// streamWriteTimeout is how long a stream's writes may wait for a
+	// client that has stopped reading; longer than streamKeepAlive.
+	streamWriteTimeout = 30 * time.Second
 )
 
 // applyWaiter is implemented by *cluster.Store.
@@ -49,18 +59,22 @@ func (s *server) streamQueue(c *fiber.Ctx) error {
 		}
 		life = time.Duration(n) * time.Second
 	}
+	release, err := s.streamSlot(c)
+	if err != nil {
+		return err
+	}
 	store := s.store
 	waiter, _ := store.(applyWaiter)
-	c.Set(fiber.HeaderContentType, "text/event-stream")
-	c.Set(fiber.HeaderCacheControl, "no-cache")
-	c.Set(fiber.HeaderConnection, "keep-alive")
-	c.Set("X-Accel-Buffering", "no")
-	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+	conn := c.Context().Conn()
+	setStreamHeaders(c)
+	c.Context().SetBodyStreamWriter(func(bw *bufio.Writer) {
+		defer release()
+		w := newSSEWriter(bw, conn)
 		end := time.Now().Add(life)
 		fresh := last == 0
 		// Send the headers at once: a resumed stream with nothing new would
 		// otherwise leave the client waiting for the first event.
-		if _, err := w.WriteString(": connected\n\n"); err != nil || w.Flush() != nil {
+		if _, err := w.WriteString(": connected\n\n"); err != nil || w.flush() != nil {
 			return
 		}
 		for time.Now().Before(end) {
@@ -113,7 +127,7 @@ func (s *server) streamQueue(c *fiber.Ctx) error {
 				fmt.Fprintf(w, "event: queue\ndata: %s\n\n", b)
 				last = ev.Index
 			}
-			if err := w.Flush(); err != nil {
+			if err := w.flush(); err != nil {
 				return // the client went away
 			}
 			if full {
@@ -131,10 +145,10 @@ func (s *server) streamQueue(c *fiber.Ctx) error {
 }
 
 // waitForApply waits up to d for the FSM to apply index (or just d when the
-// store cannot signal it); when nothing arrived it writes an SSE keep-alive
+// store cannot signal it); when nothing arrived it sends an SSE keep-alive
 // comment so a departed client is noticed. False: end the stream (the FSM
 // stopped or the client is gone).
-func waitForApply(w *bufio.Writer, waiter applyWaiter, index uint64, d time.Duration) bool {
+func waitForApply(w *sseWriter, waiter applyWaiter, index uint64, d time.Duration) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	var werr error
@@ -150,10 +164,74 @@ func waitForApply(w *bufio.Writer, waiter applyWaiter, index uint64, d time.Dura
 	if ctx.Err() == nil {
 		return false // the FSM stopped
 	}
-	if _, err := w.WriteString(": keep-alive\n\n"); err != nil {
-		return false
+	return w.heartbeat() == nil
+}
+
+// setStreamHeaders makes the response an event stream that proxies pass
+// on unbuffered.
+func setStreamHeaders(c *fiber.Ctx) {
+	c.Set(fiber.HeaderContentType, "text/event-stream")
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	c.Set(fiber.HeaderConnection, "keep-alive")
+	c.Set("X-Accel-Buffering", "no")
+}
+
+// writeDeadliner is the part of the client's net.Conn a stream uses.
+type writeDeadliner interface {
+	SetWriteDeadline(t time.Time) error
+}
+
+// sseWriter is a stream's buffered writer. Each flush first moves the
+// connection's write deadline to streamWriteTimeout from now, so the
+// server's WriteTimeout, set once when the response started, does not cut
+// a stream that is alive; and a flush with nothing to send sends a
+// keep-alive comment when the stream has been silent for streamKeepAlive,
+// even while the FSM applies entries the stream does not carry.
+type sseWriter struct {
+	*bufio.Writer
+	conn      writeDeadliner // the client's connection; nil: none to extend
+	timeout   time.Duration  // write deadline, from each flush
+	keepAlive time.Duration  // longest silence
+	now       func() time.Time
+	sent      time.Time // the last flush that sent something
+}
+
+func newSSEWriter(w *bufio.Writer, conn writeDeadliner) *sseWriter {
+	return &sseWriter{Writer: w, conn: conn, timeout: streamWriteTimeout, keepAlive: streamKeepAlive, now: time.Now}
+}
+
+// flush sends what is buffered, or a keep-alive comment when nothing is
+// and the stream has been silent for keepAlive; otherwise nothing.
+func (w *sseWriter) flush() error {
+	if w.Buffered() == 0 {
+		if w.now().Sub(w.sent) < w.keepAlive {
+			return nil
+		}
+		return w.heartbeat()
 	}
-	return w.Flush() == nil
+	return w.send()
+}
+
+// heartbeat sends an SSE comment line.
+func (w *sseWriter) heartbeat() error {
+	if _, err := w.WriteString(": keep-alive\n\n"); err != nil {
+		return err
+	}
+	return w.send()
+}
+
+func (w *sseWriter) send() error {
+	now := w.now()
+	if w.conn != nil {
+		// Best effort: a connection that refuses a deadline is written
+		// without one.
+		_ = w.conn.SetWriteDeadline(now.Add(w.timeout))
+	}
+	if err := w.Writer.Flush(); err != nil {
+		return err
+	}
+	w.sent = now
+	return nil
 }
 
 // lastEventID reads Last-Event-ID (header, or ?last_event_id for clients
