@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -224,11 +223,7 @@ func (s *server) streamDispatches(c *fiber.Ctx) error {
 	}
 	store := s.store
 	waiter, _ := store.(applyWaiter)
-	conn := c.Context().Conn()
-	setStreamHeaders(c)
-	c.Context().SetBodyStreamWriter(func(bw *bufio.Writer) {
-		defer release()
-		w := newSSEWriter(bw, conn)
+	startStream(c, release, func(w *sseWriter) {
 		// Something at once, so the headers go out even when a resumed
 		// stream has nothing new yet.
 		if _, err := w.WriteString(": connected\n\n"); err != nil {

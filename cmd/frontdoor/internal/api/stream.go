@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
 	"github.com/frontdoor-ucc/frontdoor/cluster/care"
@@ -28,7 +30,8 @@ import (
 // connection's write deadline once, before it copies the body stream to the
 // connection, so every flush here moves it on (sseWriter). A stream sends
 // something at least every streamKeepAlive, a comment line when there is
-// nothing else, so a departed client is noticed and its stream slot
+// nothing else, so a departed client is noticed (the write after the one
+// its TCP reset answers fails: within two keep-alives) and its stream slot
 // (streamlimit.go) freed.
 
 const (
@@ -65,11 +68,7 @@ func (s *server) streamQueue(c *fiber.Ctx) error {
 	}
 	store := s.store
 	waiter, _ := store.(applyWaiter)
-	conn := c.Context().Conn()
-	setStreamHeaders(c)
-	c.Context().SetBodyStreamWriter(func(bw *bufio.Writer) {
-		defer release()
-		w := newSSEWriter(bw, conn)
+	startStream(c, release, func(w *sseWriter) {
 		end := time.Now().Add(life)
 		fresh := last == 0
 		// Send the headers at once: a resumed stream with nothing new would
@@ -167,13 +166,36 @@ func waitForApply(w *sseWriter, waiter applyWaiter, index uint64, d time.Duratio
 	return w.heartbeat() == nil
 }
 
-// setStreamHeaders makes the response an event stream that proxies pass
-// on unbuffered.
-func setStreamHeaders(c *fiber.Ctx) {
+// startStream makes the response an event stream, unbuffered by proxies,
+// whose body send writes (in a goroutine of its own, as fasthttp's
+// SetBodyStreamWriter does). release frees the stream's slot
+// (streamlimit.go) as soon as the server is done with the response, sent or
+// failed, without waiting for send's next write to fail; release must be
+// idempotent.
+func startStream(c *fiber.Ctx, release func(), send func(w *sseWriter)) {
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-cache")
 	c.Set(fiber.HeaderConnection, "keep-alive")
 	c.Set("X-Accel-Buffering", "no")
+	conn := c.Context().Conn()
+	body := fasthttp.NewStreamReader(func(bw *bufio.Writer) {
+		defer release()
+		send(newSSEWriter(bw, conn))
+	})
+	c.Context().SetBodyStream(&releasingBody{ReadCloser: body, release: release}, -1)
+}
+
+// releasingBody is a stream's body as fasthttp reads it: fasthttp closes
+// it when the response has been sent or could not be.
+type releasingBody struct {
+	io.ReadCloser
+	release func()
+}
+
+func (b *releasingBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.release()
+	return err
 }
 
 // writeDeadliner is the part of the client's net.Conn a stream uses.
