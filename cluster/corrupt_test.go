@@ -37,6 +37,23 @@ func flipAll(t *testing.T, path string, marker []byte) int {
 	return n
 }
 
+// reopen opens a stopped node's store again and returns Open's error (a
+// store that opened is closed again).
+func reopen(ctx context.Context, t *testing.T, c *clustertest.Cluster, nd *clustertest.Node) error {
+	t.Helper()
+	cfg := c.Config(nd)
+	cfg.Registerer = nil
+	s, err := cluster.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Open(ctx)
+	if err == nil {
+		s.Close(ctx)
+	}
+	return err
+}
+
 // TestCorruptRaftLogIsRefused: a byte changed inside an entry of raft.db
 // (a complaint's text), or a truncated raft.db, stops the node at start
 // with an error naming the file (and the entry), never a panic, and
@@ -76,15 +93,8 @@ func TestCorruptRaftLogIsRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			tc.corrupt(t, filepath.Join(nd.Dir, "raft", "raft.db"))
-			cfg := c.Config(nd)
-			cfg.Registerer = nil
-			s, err := cluster.New(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = s.Open(ctx)
+			err := reopen(ctx, t, c, nd)
 			if err == nil {
-				s.Close(ctx)
 				t.Fatal("a corrupt raft log opened")
 			}
 			for _, w := range tc.want {
@@ -126,15 +136,8 @@ func TestCorruptStateTableIsRefused(t *testing.T) {
 	if err := os.WriteFile(tables[0], b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := c.Config(nd)
-	cfg.Registerer = nil
-	s, err := cluster.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = s.Open(ctx)
+	err = reopen(ctx, t, c, nd)
 	if err == nil {
-		s.Close(ctx)
 		t.Fatal("a corrupt state table opened")
 	}
 	if !errors.Is(err, cluster.ErrCorruptState) || !strings.Contains(err.Error(), filepath.Base(tables[0])) {

@@ -307,14 +307,8 @@ func sealKey(token string) ([]byte, error) {
 	return hkdf.Key(sha256.New, []byte(token), []byte("frontdoor"), "cluster CA key", 32)
 }
 
-// SealKey encrypts the CA's private key with the join token (AES-256-GCM,
-// key derived with HKDF): what the replicated state keeps, so any member
-// holding the token can sign a join.
-func (ca *CA) SealKey(token string) ([]byte, error) {
-	der, err := x509.MarshalPKCS8PrivateKey(ca.Key)
-	if err != nil {
-		return nil, fmt.Errorf("seal CA key: %w", err)
-	}
+// sealer is the AES-256-GCM that seals the CA key under token.
+func sealer(token string) (cipher.AEAD, error) {
 	k, err := sealKey(token)
 	if err != nil {
 		return nil, err
@@ -323,7 +317,18 @@ func (ca *CA) SealKey(token string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	aead, err := cipher.NewGCM(block)
+	return cipher.NewGCM(block)
+}
+
+// SealKey encrypts the CA's private key with the join token (AES-256-GCM,
+// key derived with HKDF): what the replicated state keeps, so any member
+// holding the token can sign a join.
+func (ca *CA) SealKey(token string) ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(ca.Key)
+	if err != nil {
+		return nil, fmt.Errorf("seal CA key: %w", err)
+	}
+	aead, err := sealer(token)
 	if err != nil {
 		return nil, err
 	}
@@ -340,15 +345,7 @@ func OpenCA(certPEM, sealed []byte, token string) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open CA: %w", err)
 	}
-	k, err := sealKey(token)
-	if err != nil {
-		return nil, err
-	}
-	block, err := aes.NewCipher(k)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
+	aead, err := sealer(token)
 	if err != nil {
 		return nil, err
 	}
