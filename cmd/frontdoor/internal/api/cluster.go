@@ -124,6 +124,7 @@ func (s *server) clusterStatus(c *fiber.Ctx) error {
 			view.Nodes[i] = f
 		}
 	}
+	markClocksInLine(view.Nodes) // in line with the members' median, not with this node
 	sort.SliceStable(view.Nodes, func(a, b int) bool { return view.Nodes[a].ID < view.Nodes[b].ID })
 	return c.JSON(view)
 }
