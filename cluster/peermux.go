@@ -172,6 +172,11 @@ func peerOf(tc *tls.Conn) (trust.Peer, error) {
 // dial opens channel ch to the member at addr.
 func (m *peerMux) dial(addr string, ch byte, timeout time.Duration) (net.Conn, error) {
 	d := net.Dialer{Timeout: timeout}
+	// Dial from the address the raft port is bound to, when it names one:
+	// peers (and a fault proxy in tests) see this node's own address.
+	if ta, ok := m.ln.Addr().(*net.TCPAddr); ok && !ta.IP.IsUnspecified() && !ta.IP.Equal(net.IPv4(127, 0, 0, 1)) {
+		d.LocalAddr = &net.TCPAddr{IP: ta.IP}
+	}
 	conn, err := d.Dial("tcp", addr)
 	if err != nil {
 		return nil, err
