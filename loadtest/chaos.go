@@ -28,7 +28,11 @@ type Failover struct {
 	// RejoinedMS is from the kill until every killed node, restarted,
 	// was ready again (caught up with the leader); -1 when not measured.
 	RejoinedMS float64 `json:"rejoined_ms"`
-	Error      string  `json:"error,omitempty"`
+	// MinorityRefusedMS (--chaos partition) is from the cut until the
+	// isolated node answered a write with 503 (it no longer leads); -1
+	// when it never did.
+	MinorityRefusedMS float64 `json:"minority_refused_ms,omitempty"`
+	Error             string  `json:"error,omitempty"`
 
 	recovered bool
 }
@@ -48,6 +52,10 @@ type ChaosReport struct {
 	// UnavailableMS adds up the gaps: the time clients could not write.
 	UnavailableMS float64 `json:"unavailable_ms"`
 }
+
+// MinorityRefuseTarget is how soon a node cut off from the majority should
+// refuse writes (--chaos partition).
+const MinorityRefuseTarget = 2 * time.Second
 
 // FailoverTarget is how soon after a kill writes should be accepted again:
 // the report counts the failovers that missed it.
@@ -147,6 +155,10 @@ func (ch *chaos) strike(ctx context.Context) {
 	case ChaosRestartAll:
 		victims = ch.c.Nodes
 	}
+	if ch.mode == ChaosPartition {
+		ch.partition(ctx, lead)
+		return
+	}
 	ev := &Failover{RecoveredMS: -1, RejoinedMS: -1}
 	for _, v := range victims {
 		ev.Killed = append(ev.Killed, v.Name)
@@ -192,6 +204,58 @@ func (ch *chaos) strike(ctx context.Context) {
 	ch.mu.Unlock()
 }
 
+// partition cuts the leader off from the others (both ways, by the fault
+// proxies), times how soon it refuses a write sent to it directly and how
+// soon the majority acknowledges writes again, then heals and times the
+// isolated node's return.
+func (ch *chaos) partition(ctx context.Context, lead *Node) {
+	ev := &Failover{RecoveredMS: -1, RejoinedMS: -1, MinorityRefusedMS: -1, Killed: []string{lead.Name}, WasLeader: true}
+	at := time.Now()
+	ev.At = at
+	ch.mu.Lock()
+	ch.events = append(ch.events, ev)
+	ch.killAt = append(ch.killAt, at)
+	ch.mu.Unlock()
+	if err := ch.c.Net.Isolate(lead.Name); err != nil {
+		ch.mu.Lock()
+		ev.Error = err.Error()
+		ch.mu.Unlock()
+		return
+	}
+	// Writes sent straight to the isolated node: the first 503 is when it
+	// stopped taking them (a write it still took would be lost or delayed,
+	// never acknowledged by a majority it cannot reach).
+	idx := ch.c.index(lead)
+	for time.Since(at) < 10*time.Second && ctx.Err() == nil {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		resp, err := ch.c.client.Do(rctx, Request{Method: "POST", Path: "/v1/attendances", Node: idx,
+			Body: []byte(`{"complaint":"partition probe"}`), Timeout: 2 * time.Second})
+		cancel()
+		if err == nil && resp.Status == 503 {
+			ch.mu.Lock()
+			ev.MinorityRefusedMS = ms(time.Since(at))
+			ch.mu.Unlock()
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !ch.recovered(ev) && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if nl, err := ch.c.Leader(ctx); err == nil {
+		ch.mu.Lock()
+		ev.NewLeader = nl.Name
+		ch.mu.Unlock()
+	}
+	ch.c.Net.Heal()
+	if ch.c.WaitReady(ctx, lead, 60*time.Second) == nil {
+		ch.mu.Lock()
+		ev.RejoinedMS = ms(time.Since(at))
+		ch.mu.Unlock()
+	}
+}
+
 // restartAll starts every node that is down (the end of a chaos run).
 func (ch *chaos) restartAll() {
 	for _, nd := range ch.c.Nodes {
@@ -233,6 +297,17 @@ func (ch *chaos) report() *ChaosReport {
 }
 
 func (r *ChaosReport) writeText(b *strings.Builder) {
+	defer func() {
+		for _, f := range r.Failovers {
+			switch {
+			case f.MinorityRefusedMS > 0:
+				fmt.Fprintf(b, "  partition of %s: it refused writes after %.0f ms (target %v)\n",
+					strings.Join(f.Killed, ","), f.MinorityRefusedMS, MinorityRefuseTarget)
+			case f.MinorityRefusedMS < 0:
+				fmt.Fprintf(b, "  partition of %s: no refusal seen before the run ended\n", strings.Join(f.Killed, ","))
+			}
+		}
+	}()
 	fmt.Fprintf(b, "\nchaos: %s every %.0fs: %d failovers", r.Mode, r.EveryMS/1000, len(r.Failovers))
 	if len(r.Failovers) > 0 {
 		fmt.Fprintf(b, ", writes accepted again after mean %.0f ms, max %.0f ms (%d over the %v target); longest client gap %.0f ms, %.0f ms in all",
@@ -251,7 +326,11 @@ func (r *ChaosReport) writeText(b *strings.Builder) {
 		if ev.WasLeader {
 			who += " (leader)"
 		}
-		fmt.Fprintf(b, "  %2d  %s  kill -9 %-20s %s, client gap %.0f ms", i+1, ev.At.Format("15:04:05.000"), who, rec, ev.GapMS)
+		what := "kill -9"
+		if r.Mode == ChaosPartition {
+			what = "cut off"
+		}
+		fmt.Fprintf(b, "  %2d  %s  %s %-20s %s, client gap %.0f ms", i+1, ev.At.Format("15:04:05.000"), what, who, rec, ev.GapMS)
 		if ev.NewLeader != "" {
 			fmt.Fprintf(b, ", leader now %s", ev.NewLeader)
 		}

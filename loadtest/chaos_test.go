@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -42,5 +43,22 @@ func TestChaosTiming(t *testing.T) {
 	// (2400) to 5200: with no traffic in between, that is all of it.
 	if r.UnavailableMS != 1900+2800 || r.MaxGapMS != 2800 {
 		t.Fatalf("gaps: max %v total %v", r.MaxGapMS, r.UnavailableMS)
+	}
+}
+
+// TestPartitionReportNamesTheRefusal: a --chaos partition report says how
+// soon the cut-off node refused writes, or that it never did.
+func TestPartitionReportNamesTheRefusal(t *testing.T) {
+	r := &ChaosReport{Mode: ChaosPartition, Failovers: []Failover{
+		{Killed: []string{"n1"}, WasLeader: true, RecoveredMS: 400, MinorityRefusedMS: 510, RejoinedMS: 900},
+		{Killed: []string{"n2"}, WasLeader: true, RecoveredMS: -1, MinorityRefusedMS: -1, RejoinedMS: -1},
+	}}
+	var b strings.Builder
+	r.writeText(&b)
+	out := b.String()
+	for _, want := range []string{"cut off n1", "partition of n1: it refused writes after 510 ms", "partition of n2: no refusal seen"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
 	}
 }

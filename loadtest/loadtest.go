@@ -83,7 +83,7 @@ func Run(ctx context.Context, o Options, env Env) (*Report, error) {
 	if o.Spawn > 0 {
 		fmt.Fprintf(env.Log, "loadtest: starting a %d-node cluster of %s\n", o.Spawn, o.Binary)
 		var err error
-		cl, err = SpawnCluster(ctx, o.Binary, o.Spawn, o.TempDir, env.Log)
+		cl, err = SpawnCluster(ctx, o.Binary, o.Spawn, o.TempDir, env.Log, o.Chaos == ChaosPartition)
 		if err != nil {
 			return nil, err
 		}

@@ -14,6 +14,7 @@ const (
 	ChaosKillLeader = "kill-leader" // kill -9 the leader, restart it
 	ChaosKillRandom = "kill-random" // kill -9 any node, restart it
 	ChaosRestartAll = "restart-all" // kill -9 every node, restart them all
+	ChaosPartition  = "partition"   // cut the leader off from the others (fault proxies), then heal
 )
 
 // DefaultDuration bounds a run given neither --duration nor --requests.
@@ -114,7 +115,7 @@ func (o *Options) Validate() error {
 	}
 	switch o.Chaos {
 	case ChaosNone:
-	case ChaosKillLeader, ChaosKillRandom, ChaosRestartAll:
+	case ChaosKillLeader, ChaosKillRandom, ChaosRestartAll, ChaosPartition:
 		if o.Spawn == 0 {
 			bad("--chaos %s needs --spawn: loadtest only kills processes it started itself", o.Chaos)
 		}
@@ -122,7 +123,7 @@ func (o *Options) Validate() error {
 			bad("--chaos %s needs --spawn 3 or more: a cluster of %d cannot lose a node and still accept writes", o.Chaos, o.Spawn)
 		}
 	default:
-		bad("--chaos %q: want kill-leader, kill-random or restart-all", o.Chaos)
+		bad("--chaos %q: want kill-leader, kill-random, restart-all or partition", o.Chaos)
 	}
 	if o.ChaosEvery == 0 {
 		o.ChaosEvery = 10 * time.Second

@@ -36,7 +36,7 @@ func TestOptionsValidate(t *testing.T) {
 		{"chaos without spawn", func(o *Options) { o.Spawn, o.Targets, o.Chaos = 0, []string{"http://a:1"}, ChaosKillLeader }, "--chaos kill-leader needs --spawn: loadtest only kills processes it started itself"},
 		{"kill-leader on one node", func(o *Options) { o.Spawn, o.Chaos = 1, ChaosKillLeader }, "--chaos kill-leader needs --spawn 3 or more"},
 		{"restart-all on one node", func(o *Options) { o.Spawn, o.Chaos = 1, ChaosRestartAll }, ""},
-		{"unknown chaos", func(o *Options) { o.Chaos = "kill-all" }, `--chaos "kill-all": want kill-leader, kill-random or restart-all`},
+		{"unknown chaos", func(o *Options) { o.Chaos = "kill-all" }, `--chaos "kill-all": want kill-leader, kill-random, restart-all or partition`},
 		{"chaos too often", func(o *Options) { o.Chaos, o.ChaosEvery = ChaosKillRandom, 100*time.Millisecond }, "--chaos-every 100ms: want at least 1s"},
 		{"op timeout too short", func(o *Options) { o.OpTimeout = time.Millisecond }, "--op-timeout 1ms: want at least 100ms"},
 	}

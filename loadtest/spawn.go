@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/frontdoor-ucc/frontdoor/cluster/faultproxy"
 	"io"
 	"net"
 	"net/http"
@@ -32,6 +33,9 @@ type Cluster struct {
 	bin    string
 	client *Client
 	log    io.Writer
+	// Net holds a fault proxy in front of each node's raft port when the
+	// cluster was spawned for partitions (nil otherwise).
+	Net *faultproxy.Network
 }
 
 // Node is one spawned process.
@@ -96,12 +100,19 @@ func freeAddr() (string, error) {
 // SpawnCluster starts n nodes of bin: the first bootstraps, the others
 // join with its join token; it returns once every node is a ready voter.
 // On error everything it started is stopped and removed.
-func SpawnCluster(ctx context.Context, bin string, n int, parent string, log io.Writer) (_ *Cluster, err error) {
+//
+// With partitions, each node binds its raft port on its own loopback
+// address (127.0.0.2, .3, ...) and advertises a fault proxy in front of it
+// (Cluster.Net), so the load tool can cut a node off.
+func SpawnCluster(ctx context.Context, bin string, n int, parent string, log io.Writer, partitions bool) (_ *Cluster, err error) {
 	dir, err := os.MkdirTemp(parent, "frontdoor-loadtest-")
 	if err != nil {
 		return nil, fmt.Errorf("spawn: temp dir: %w", err)
 	}
 	c := &Cluster{Dir: dir, bin: bin, log: log}
+	if partitions {
+		c.Net = faultproxy.NewNetwork()
+	}
 	defer func() {
 		if err != nil {
 			c.dumpLogs()
@@ -119,6 +130,24 @@ func SpawnCluster(ctx context.Context, bin string, n int, parent string, log io.
 		}
 		nd.args = []string{"serve", "--node-id", nd.Name, "--data-dir", nd.DataDir, "--http-addr", nd.HTTPAddr,
 			"--raft-addr", nd.RaftAddr, "--shutdown-timeout", "5s", "--log-level", "warn"}
+		if c.Net != nil {
+			ip := faultproxy.LoopbackIP(i + 2)
+			if ip == "127.0.0.1" {
+				return nil, errors.New("spawn: --chaos partition needs distinct loopback addresses (127.0.0.N)")
+			}
+			l, err := net.Listen("tcp", ip+":0")
+			if err != nil {
+				return nil, fmt.Errorf("spawn: %w", err)
+			}
+			bind := l.Addr().String()
+			l.Close()
+			p, err := faultproxy.New(nd.RaftAddr, bind)
+			if err != nil {
+				return nil, fmt.Errorf("spawn: fault proxy: %w", err)
+			}
+			c.Net.Add(nd.Name, p, faultproxy.Source{IP: ip})
+			nd.args = append(nd.args, "--raft-addr", bind, "--raft-advertise", nd.RaftAddr)
+		}
 		c.Nodes = append(c.Nodes, nd)
 	}
 	urls := make([]string, n)
@@ -191,6 +220,7 @@ func (c *Cluster) findKey(ctx context.Context) error {
 	return poll(ctx, 30*time.Second, "the admin key in "+path+" (the cluster answers 401 without one)", func() error {
 		if b, err := os.ReadFile(path); err == nil && strings.TrimSpace(string(b)) != "" {
 			c.Key = strings.TrimSpace(string(b))
+			c.client.SetKey(c.Key) // the chaos probes write too
 			return nil
 		}
 		resp, err := c.client.Do(ctx, Request{Method: http.MethodGet, Path: "/v1/attendances?limit=1&consistency=stale", Node: 0})
@@ -308,6 +338,9 @@ func (c *Cluster) Remove(keep bool) {
 	wg.Wait()
 	if c.client != nil {
 		c.client.Close()
+	}
+	if c.Net != nil {
+		c.Net.Close()
 	}
 	if keep {
 		fmt.Fprintf(c.log, "loadtest: kept the cluster's data dirs and logs in %s\n", c.Dir)
