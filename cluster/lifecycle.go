@@ -459,7 +459,7 @@ func openBolt(path string) (b *raftboltdb.BoltStore, err error) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("raft log %s is corrupt or truncated: %v", path, r)
+			err = fmt.Errorf("%w: raft log %s is corrupt or truncated: %v", ErrCorruptLog, path, r)
 		}
 	}()
 	b, err = raftboltdb.New(raftboltdb.Options{Path: path})
@@ -474,7 +474,7 @@ func openBolt(path string) (b *raftboltdb.BoltStore, err error) {
 func verifyLog(m *macLogStore) (n int, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("raft log %s is corrupt: %v", m.path, r)
+			err = fmt.Errorf("%w: raft log %s is corrupt: %v", ErrCorruptLog, m.path, r)
 		}
 	}()
 	return m.verifyAll()

@@ -177,7 +177,7 @@ func checkBoltFile(path string) error {
 	offsets := []int64{0}
 	for i := 0; i < 2 && i < len(offsets); i++ {
 		if _, err := f.ReadAt(buf, offsets[i]); err != nil {
-			return fmt.Errorf("raft log %s is truncated: %d bytes, no header", path, fi.Size())
+			return fmt.Errorf("%w: raft log %s is truncated: %d bytes, no header", ErrCorruptLog, path, fi.Size())
 		}
 		m := buf[pageHeader:]
 		pageSize := binary.LittleEndian.Uint32(m[8:])
@@ -198,10 +198,10 @@ func checkBoltFile(path string) error {
 		}
 	}
 	if !best.ok {
-		return fmt.Errorf("raft log %s is corrupt: no valid header page", path)
+		return fmt.Errorf("%w: raft log %s is corrupt: no valid header page", ErrCorruptLog, path)
 	}
 	if need := int64(best.pgid) * int64(best.pageSize); fi.Size() < need {
-		return fmt.Errorf("raft log %s is truncated: %d bytes, its header says %d", path, fi.Size(), need)
+		return fmt.Errorf("%w: raft log %s is truncated: %d bytes, its header says %d", ErrCorruptLog, path, fi.Size(), need)
 	}
 	return nil
 }

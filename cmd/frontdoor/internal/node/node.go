@@ -229,6 +229,9 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Node, err error) 
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	if err := st.Open(ctx); err != nil {
+		if errors.Is(err, cluster.ErrCorruptLog) || errors.Is(err, cluster.ErrCorruptState) {
+			return n.startQuarantined(ctx, st, err, out)
+		}
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	n.store = st
@@ -337,6 +340,34 @@ func (n *Node) renewCertificates(ctx context.Context, m *membership) {
 		case <-t.C:
 		}
 	}
+}
+
+// startQuarantined serves a node whose raft log or state store is corrupt:
+// it takes no part in the cluster (raft never starts) but stays up, so
+// /readyz answers not ready and names the file, and
+// frontdoor_node_quarantined is 1, instead of a process that exits and is
+// restarted over and over. It is rebuilt by removing it from the cluster
+// and joining it again with an empty data dir.
+func (n *Node) startQuarantined(ctx context.Context, st *cluster.Store, cause error, out io.Writer) (*Node, error) {
+	n.log.Error("the data dir is corrupt: not joining the cluster; serving not-ready until the node is rebuilt", "err", cause)
+	st.Quarantine("refused at start: " + cause.Error())
+	n.store = st
+	n.app = api.New(api.Config{Store: st, Logger: n.log, Registry: n.reg, Gatherer: n.reg, Version: n.cfg.Version,
+		RequestTimeout: n.cfg.RequestTimeout})
+	ln := n.ln
+	if servesHTTPS(n.cfg, n.httpAddr) {
+		id, err := trust.LoadIdentity(n.cfg.DataDir)
+		if err != nil || !id.Certified() {
+			return nil, fmt.Errorf("open store: %w (and no certificate to serve HTTPS with)", cause)
+		}
+		ln = tls.NewListener(n.ln, id.HTTPSConfig())
+	}
+	go func() { n.served <- n.app.Listener(ln) }()
+	_, cancel := context.WithCancel(ctx)
+	n.stopWork = cancel
+	n.member <- nil
+	fmt.Fprintf(out, "frontdoor %s: node %s did not join the cluster: %v\n", n.cfg.Version, n.id, cause)
+	return n, nil
 }
 
 // loadTrustPKI loads the trust's own certificate files and checks that the
