@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -32,7 +33,18 @@ type Failover struct {
 	// isolated node answered a write with 503 (it no longer leads); -1
 	// when it never did.
 	MinorityRefusedMS float64 `json:"minority_refused_ms,omitempty"`
-	Error             string  `json:"error,omitempty"`
+	// MajorityAckedMS (--chaos partition) is from the cut until the
+	// majority acknowledged a write sent straight to one of its nodes; -1
+	// when it never did. Clients may see a longer gap (RecoveredMS): a
+	// follower forwards to the leader it knew until it hears of a new one.
+	MajorityAckedMS float64 `json:"majority_acked_ms,omitempty"`
+	// HealedMS (--chaos partition) is from the heal until the cut-off
+	// node was ready again (caught up); -1 when not measured.
+	HealedMS float64 `json:"healed_ms,omitempty"`
+	// MinorityAcked counts writes the cut-off node acknowledged while cut
+	// off (--chaos partition): it must be 0.
+	MinorityAcked int    `json:"minority_acked,omitempty"`
+	Error         string `json:"error,omitempty"`
 
 	recovered bool
 }
@@ -69,6 +81,8 @@ type chaos struct {
 	every time.Duration
 	rng   *rand.Rand
 	log   io.Writer
+
+	probes Ledger // probe writes acknowledged (--chaos partition)
 
 	mu      sync.Mutex
 	events  []*Failover
@@ -205,11 +219,16 @@ func (ch *chaos) strike(ctx context.Context) {
 }
 
 // partition cuts the leader off from the others (both ways, by the fault
-// proxies), times how soon it refuses a write sent to it directly and how
-// soon the majority acknowledges writes again, then heals and times the
-// isolated node's return.
+// proxies) and, with writes sent straight to the nodes, times how soon the
+// cut-off node refuses them (503) and how soon the majority acknowledges
+// one. It holds the cut while the load runs (at least partitionHold, until
+// both were seen or partitionMax), then heals and times the cut-off
+// node's return. Probe writes that were acknowledged join the checked
+// ledger; one acknowledged by the cut-off node is also counted: it must
+// never happen.
 func (ch *chaos) partition(ctx context.Context, lead *Node) {
-	ev := &Failover{RecoveredMS: -1, RejoinedMS: -1, MinorityRefusedMS: -1, Killed: []string{lead.Name}, WasLeader: true}
+	ev := &Failover{RecoveredMS: -1, RejoinedMS: -1, MinorityRefusedMS: -1, MajorityAckedMS: -1, HealedMS: -1,
+		Killed: []string{lead.Name}, WasLeader: true}
 	at := time.Now()
 	ev.At = at
 	ch.mu.Lock()
@@ -222,37 +241,131 @@ func (ch *chaos) partition(ctx context.Context, lead *Node) {
 		ch.mu.Unlock()
 		return
 	}
-	// Writes sent straight to the isolated node: the first 503 is when it
-	// stopped taking them (a write it still took would be lost or delayed,
-	// never acknowledged by a majority it cannot reach).
-	idx := ch.c.index(lead)
-	for time.Since(at) < 10*time.Second && ctx.Err() == nil {
-		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		resp, err := ch.c.client.Do(rctx, Request{Method: "POST", Path: "/v1/attendances", Node: idx,
-			Body: []byte(`{"complaint":"partition probe"}`), Timeout: 2 * time.Second})
-		cancel()
-		if err == nil && resp.Status == 503 {
-			ch.mu.Lock()
-			ev.MinorityRefusedMS = ms(time.Since(at))
-			ch.mu.Unlock()
-			break
+	minority := ch.c.index(lead)
+	var majority []int
+	for i, nd := range ch.c.Nodes {
+		if nd != lead {
+			majority = append(majority, i)
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !ch.recovered(ev) && time.Now().Before(deadline) && ctx.Err() == nil {
-		time.Sleep(20 * time.Millisecond)
-	}
+	pctx, stopProbes := context.WithTimeout(ctx, partitionMax)
+	defer stopProbes()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { // the cut-off node: until it refuses
+		defer wg.Done()
+		countAck := func() { ch.mu.Lock(); ev.MinorityAcked++; ch.mu.Unlock() }
+		if t, ok := ch.probeUntil(pctx, []int{minority}, "partition probe (cut-off node)", true, countAck); ok {
+			ch.mu.Lock()
+			ev.MinorityRefusedMS = ms(t.Sub(at))
+			ch.mu.Unlock()
+		}
+	}()
+	go func() { // the majority: until it acknowledges a write
+		defer wg.Done()
+		if t, ok := ch.probeUntil(pctx, majority, "partition probe (majority)", false, nil); ok {
+			ch.mu.Lock()
+			ev.MajorityAckedMS = ms(t.Sub(at))
+			ch.mu.Unlock()
+		}
+	}()
+	sleepCtx(ctx, partitionHold)
+	wg.Wait()
+	stopProbes()
 	if nl, err := ch.c.Leader(ctx); err == nil {
 		ch.mu.Lock()
 		ev.NewLeader = nl.Name
 		ch.mu.Unlock()
 	}
 	ch.c.Net.Heal()
+	healed := time.Now()
 	if ch.c.WaitReady(ctx, lead, 60*time.Second) == nil {
 		ch.mu.Lock()
 		ev.RejoinedMS = ms(time.Since(at))
+		ev.HealedMS = ms(time.Since(healed))
 		ch.mu.Unlock()
+	}
+}
+
+// How long a partition lasts: at least partitionHold (the majority takes
+// writes the cut-off node must catch up on), at most partitionMax.
+const (
+	partitionHold = 2 * time.Second
+	partitionMax  = 10 * time.Second
+)
+
+// probeUntil sends a write to nodes in turn every probeEvery, each in its
+// own goroutine (one held by a partition does not delay the next), until
+// one is refused (wantRefusal) or acknowledged (otherwise), and returns
+// when that answer came. onAck hears of every acknowledgement.
+func (ch *chaos) probeUntil(ctx context.Context, nodes []int, complaint string, wantRefusal bool, onAck func()) (time.Time, bool) {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var (
+		mu    sync.Mutex
+		first time.Time
+		wg    sync.WaitGroup
+	)
+	for k := 0; ctx.Err() == nil; k++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			refused, acked := ch.probe(ctx, i, complaint)
+			if acked && onAck != nil {
+				onAck()
+			}
+			if (wantRefusal && refused) || (!wantRefusal && acked) {
+				mu.Lock()
+				if first.IsZero() {
+					first = time.Now()
+				}
+				mu.Unlock()
+				stop()
+			}
+		}(nodes[k%len(nodes)])
+		sleepCtx(ctx, probeEvery)
+	}
+	wg.Wait()
+	return first, !first.IsZero()
+}
+
+// probeEvery spaces the probe writes of a partition (at most
+// partitionMax/probeEvery of each kind).
+const probeEvery = 100 * time.Millisecond
+
+// probe sends one write straight to node i: refused is a 503, acked a
+// 2xx (recorded in ch.probes for the checker).
+func (ch *chaos) probe(ctx context.Context, i int, complaint string) (refused, acked bool) {
+	body := []byte(fmt.Sprintf(`{"complaint":%q}`, complaint))
+	resp, err := ch.c.client.Do(ctx, Request{Method: "POST", Path: "/v1/attendances", Node: i, Body: body, Timeout: 2 * time.Second})
+	if err != nil {
+		return false, false
+	}
+	if resp.Status == 503 {
+		return true, false
+	}
+	if resp.Status < 200 || resp.Status > 299 {
+		return false, false
+	}
+	var got struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(resp.Body, &got) != nil || got.ID == "" {
+		return false, true
+	}
+	expect, err := NewExpect(map[string]any{"id": got.ID, "complaint": complaint})
+	if err == nil {
+		ch.probes.Add(AckedWrite{Op: "chaos.probe", Path: "/v1/attendances/" + got.ID, Node: i, AckedAt: time.Now(), Expect: expect})
+	}
+	return false, true
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }
 
@@ -299,13 +412,24 @@ func (ch *chaos) report() *ChaosReport {
 func (r *ChaosReport) writeText(b *strings.Builder) {
 	defer func() {
 		for _, f := range r.Failovers {
-			switch {
-			case f.MinorityRefusedMS > 0:
-				fmt.Fprintf(b, "  partition of %s: it refused writes after %.0f ms (target %v)\n",
-					strings.Join(f.Killed, ","), f.MinorityRefusedMS, MinorityRefuseTarget)
-			case f.MinorityRefusedMS < 0:
-				fmt.Fprintf(b, "  partition of %s: no refusal seen before the run ended\n", strings.Join(f.Killed, ","))
+			if r.Mode != ChaosPartition {
+				continue
 			}
+			who := strings.Join(f.Killed, ",")
+			if f.MinorityRefusedMS >= 0 {
+				fmt.Fprintf(b, "  partition of %s: it refused writes after %.0f ms (target %v)", who, f.MinorityRefusedMS, MinorityRefuseTarget)
+			} else {
+				fmt.Fprintf(b, "  partition of %s: no refusal seen", who)
+			}
+			if f.MajorityAckedMS >= 0 {
+				fmt.Fprintf(b, "; the majority acknowledged a write after %.0f ms", f.MajorityAckedMS)
+			} else {
+				b.WriteString("; the majority acknowledged no write")
+			}
+			if f.HealedMS >= 0 {
+				fmt.Fprintf(b, "; healed, %s was ready again after %.0f ms", who, f.HealedMS)
+			}
+			fmt.Fprintf(b, "; writes it acknowledged while cut off: %d\n", f.MinorityAcked)
 		}
 	}()
 	fmt.Fprintf(b, "\nchaos: %s every %.0fs: %d failovers", r.Mode, r.EveryMS/1000, len(r.Failovers))

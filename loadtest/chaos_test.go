@@ -47,16 +47,20 @@ func TestChaosTiming(t *testing.T) {
 }
 
 // TestPartitionReportNamesTheRefusal: a --chaos partition report says how
-// soon the cut-off node refused writes, or that it never did.
+// soon the cut-off node refused writes (or that it never did), how soon the
+// majority acknowledged one, how soon the node was back after the heal,
+// and what the cut-off node acknowledged.
 func TestPartitionReportNamesTheRefusal(t *testing.T) {
 	r := &ChaosReport{Mode: ChaosPartition, Failovers: []Failover{
-		{Killed: []string{"n1"}, WasLeader: true, RecoveredMS: 400, MinorityRefusedMS: 510, RejoinedMS: 900},
-		{Killed: []string{"n2"}, WasLeader: true, RecoveredMS: -1, MinorityRefusedMS: -1, RejoinedMS: -1},
+		{Killed: []string{"n1"}, WasLeader: true, RecoveredMS: 400, MinorityRefusedMS: 510, MajorityAckedMS: 1620, HealedMS: 230, RejoinedMS: 2300},
+		{Killed: []string{"n2"}, WasLeader: true, RecoveredMS: -1, MinorityRefusedMS: -1, MajorityAckedMS: -1, HealedMS: -1, RejoinedMS: -1, MinorityAcked: 1},
 	}}
 	var b strings.Builder
 	r.writeText(&b)
 	out := b.String()
-	for _, want := range []string{"cut off n1", "partition of n1: it refused writes after 510 ms", "partition of n2: no refusal seen"} {
+	for _, want := range []string{"cut off n1",
+		"partition of n1: it refused writes after 510 ms (target 2s); the majority acknowledged a write after 1620 ms; healed, n1 was ready again after 230 ms; writes it acknowledged while cut off: 0",
+		"partition of n2: no refusal seen; the majority acknowledged no write; writes it acknowledged while cut off: 1"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}

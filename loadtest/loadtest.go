@@ -173,6 +173,11 @@ func Run(ctx context.Context, o Options, env Env) (*Report, error) {
 	res := runLoad(ctx, cfg)
 	stopBG()
 	bg.Wait()
+	if ch != nil { // probe writes the chaos had acknowledged are checked too
+		for _, w := range ch.probes.Writes() {
+			res.ledger.Add(w)
+		}
+	}
 	rep.StartedAt, rep.Elapsed, rep.Dropped = res.started, res.elapsed, res.dropped
 	rep.Ops = res.stats.report(res.elapsed)
 	rep.Acked = res.ledger.Len()
