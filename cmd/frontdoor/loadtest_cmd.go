@@ -101,7 +101,7 @@ frontdoor's throughput and p99 as a ratio to it.`,
 	f.IntVar(&o.Requests, "requests", 0, "stop after this many iterations (0: --duration only)")
 	f.DurationVar(&o.OpTimeout, "op-timeout", 30*time.Second, "give up on one operation, retries included, after this long")
 	f.Int64Var(&o.Seed, "seed", 0, "seed of the synthetic data (0: from the clock)")
-	f.StringVar(&o.Chaos, "chaos", "", "with --spawn: kill-leader, kill-random or restart-all (kill -9, then restart)")
+	f.StringVar(&o.Chaos, "chaos", "", "with --spawn: kill-leader, kill-random or restart-all (kill -9, then restart), or partition (the leader cut off by fault proxies, then healed)")
 	f.DurationVar(&o.ChaosEvery, "chaos-every", 10*time.Second, "time between chaos kills")
 	f.IntVar(&o.Streams, "streams", 0, "also open this many event streams on the run's key against the first node while the load runs (a flood), holding those accepted")
 	f.BoolVar(&o.Baseline, "baseline", false, "first run a bare 3-node raft + Badger cluster in process, and report the ratio to it")
