@@ -82,18 +82,39 @@ func vlogOnDisk(t *testing.T, f *fsm) (files int, bytes int64) {
 	return len(paths), bytes
 }
 
-// reopenCompacted closes f, then opens its database once with Badger
-// alone to compact level 0 on close (compaction drops the old versions and
-// tells the value log which of its values are dead), then reopens the FSM.
-// A busy node's compactions do the same as data flows.
-func reopenCompacted(t *testing.T, f *fsm) *fsm {
+// bulkThenCompact closes f, writes the large values and then does after
+// to them with Badger alone, then compacts and reopens the FSM.
+//
+// The compaction is what drops old versions and tells the value log which
+// of its values are dead; a busy node's compactions do the same as data
+// flows. Here it is made certain rather than left to timing: background
+// compactions are off while writing, so a compaction cannot run while a
+// read of the old versions is still open (it would have to keep them), and
+// the database is then reopened, so no read is open at all, and flattened.
+// Level 0 is compacted a run of overlapping tables at a time, so a single
+// close-time compaction can leave the bulk tables behind.
+func bulkThenCompact(t *testing.T, f *fsm, after func(*testing.T, *badger.DB)) *fsm {
 	t.Helper()
 	dir := f.h.dir
 	if err := f.close(); err != nil {
 		t.Fatal(err)
 	}
-	db, err := badger.Open(BadgerOptions(dir, nil).WithCompactL0OnClose(true))
+	db, err := badger.Open(BadgerOptions(dir, nil).WithNumCompactors(0))
 	if err != nil {
+		t.Fatal(err)
+	}
+	writeBulk(t, db, true)
+	after(t, db)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Flatten compacts level 0 (overlapping runs of tables at a time)
+	// into one level; it starts only when level 0 is over its target.
+	db, err = badger.Open(BadgerOptions(dir, nil).WithNumCompactors(0).WithNumLevelZeroTables(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Flatten(1); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Close(); err != nil {
@@ -124,14 +145,7 @@ func TestValueLogGC(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tf := newTestFSM(t)
 			applyInBatches(tf, testLog(t, 40), 8)
-			h, err := tf.acquire()
-			if err != nil {
-				t.Fatal(err)
-			}
-			writeBulk(t, h.db, true)
-			tc.after(t, h.db)
-			h.release()
-			f := reopenCompacted(t, tf.fsm)
+			f := bulkThenCompact(t, tf.fsm, tc.after)
 
 			wantHash, err := stateHashOf(f)
 			if err != nil {
