@@ -194,7 +194,13 @@ func (v *View) get(key string, out any) error {
 // order.
 func (v *View) Audit(entity string) ([]*AuditEvent, error) {
 	var out []*AuditEvent
-	err := scanTxn(v.txn, prefixAudit+entity+"/", "", func(key string, val []byte) error {
+	prefix := prefixAudit + entity + "/"
+	err := scanTxn(v.txn, prefix, "", func(key string, val []byte) error {
+		if !isAuditSuffix(key[len(prefix):]) {
+			// Another entity's event under a longer name: "attendance"
+			// is a prefix of every "attendance/<id>".
+			return nil
+		}
 		var ev AuditEvent
 		if err := json.Unmarshal(val, &ev); err != nil {
 			return fmt.Errorf("decode %s: %w", key, err)
@@ -203,6 +209,20 @@ func (v *View) Audit(entity string) ([]*AuditEvent, error) {
 		return nil
 	})
 	return out, err
+}
+
+// isAuditSuffix reports whether s is what keyAudit puts after the entity:
+// "<20-digit index>/<4-digit seq>".
+func isAuditSuffix(s string) bool {
+	if len(s) != 25 || s[20] != '/' {
+		return false
+	}
+	for i := range len(s) {
+		if i != 20 && (s[i] < '0' || s[i] > '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // Nodes returns the node registry, sorted by id.

@@ -23,6 +23,9 @@ func (s *server) listAudit(c *fiber.Ctx) error {
 	if entity == "" {
 		return invalid("entity is required", map[string]string{"entity": "required, e.g. attendance/<id>"})
 	}
+	if kind, id, ok := strings.Cut(entity, "/"); entity != "cluster" && (!ok || kind == "" || id == "" || strings.Contains(id, "/")) {
+		return invalid("entity must name one record", map[string]string{"entity": "kind/id, e.g. attendance/<id>, or cluster"})
+	}
 	var events []*cluster.AuditEvent
 	handled, err := s.read(c, func(v *cluster.View) error {
 		var err error

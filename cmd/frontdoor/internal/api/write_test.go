@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -91,6 +92,12 @@ func TestWritesThroughFollowerAreLinearizableEverywhere(t *testing.T) {
 	resp, body := tc.Do(t, f, http.MethodGet, "/v1/audit?entity=attendance/"+ids[0], "", nil)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "attendance.create") {
 		t.Fatalf("audit: %d %s", resp.StatusCode, body)
+	}
+	// An entity that names no one record is refused, not read as a
+	// prefix of every attendance's trail.
+	for _, e := range []string{"attendance", "attendance/", "attendance/" + ids[0] + "/x", "/" + ids[0]} {
+		resp, body = tc.Do(t, f, http.MethodGet, "/v1/audit?entity="+url.QueryEscape(e), "", nil)
+		expectProblem(t, resp, body, http.StatusUnprocessableEntity, api.ProblemInvalid, "entity")
 	}
 	// Unknown record and bad consistency.
 	resp, body = tc.Do(t, f, http.MethodGet, "/v1/attendances/nope?consistency=stale", "", nil)
