@@ -181,7 +181,9 @@ func SpawnCluster(ctx context.Context, bin string, n int, parent string, log io.
 		return nil, err
 	}
 	for _, nd := range c.Nodes[1:] {
-		nd.args = append(nd.args, "--join", first.HTTPAddr, "--join-token", token)
+		// The token goes by file (the first node's join.token), never as a
+		// flag: a flag would show in ps.
+		nd.args = append(nd.args, "--join", first.HTTPAddr, "--join-token-file", filepath.Join(first.DataDir, joinTokenFile))
 		if err := c.Start(nd); err != nil {
 			return nil, err
 		}

@@ -264,9 +264,10 @@ func newProcCluster(t *testing.T, n int) *procCluster {
 		return err
 	})
 	for _, p := range pc.procs[1:] {
-		// The seed and the token come from the environment, as a systemd
-		// unit would pass them (flags and env are interchangeable).
-		p.env = []string{"FRONTDOOR_JOIN=" + pc.procs[0].httpAddr, "FRONTDOOR_JOIN_TOKEN=" + strings.TrimSpace(string(tok))}
+		// The seed and the token's file come from the environment, as a
+		// systemd unit would pass them (flags and env are interchangeable).
+		p.env = []string{"FRONTDOOR_JOIN=" + pc.procs[0].httpAddr,
+			"FRONTDOOR_JOIN_TOKEN_FILE=" + filepath.Join(pc.procs[0].dir, node.JoinTokenFile)}
 		pc.start(t, p)
 	}
 	nodetest.Eventually(t, "all voters", func() error {

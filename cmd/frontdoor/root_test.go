@@ -28,10 +28,10 @@ func TestServeFlagsFromEnv(t *testing.T) {
 			env: map[string]string{
 				"FRONTDOOR_DATA_DIR": "/tmp/d", "FRONTDOOR_NODE_ID": "n9", "FRONTDOOR_HTTP_ADDR": "127.0.0.1:9",
 				"FRONTDOOR_RAFT_ADDR": "127.0.0.1:10", "FRONTDOOR_RAFT_ADVERTISE": "10.0.0.1:10",
-				"FRONTDOOR_JOIN": "127.0.0.1:1,127.0.0.1:2", "FRONTDOOR_JOIN_TOKEN": "sekrit",
+				"FRONTDOOR_JOIN": "127.0.0.1:1,127.0.0.1:2", "FRONTDOOR_JOIN_TOKEN_FILE": "/etc/frontdoor/join.token",
 			},
 			want: map[string]string{"data-dir": "/tmp/d", "node-id": "n9", "http-addr": "127.0.0.1:9", "raft-addr": "127.0.0.1:10",
-				"raft-advertise": "10.0.0.1:10", "join": "[127.0.0.1:1,127.0.0.1:2]", "join-token": "sekrit"},
+				"raft-advertise": "10.0.0.1:10", "join": "[127.0.0.1:1,127.0.0.1:2]", "join-token-file": "/etc/frontdoor/join.token"},
 		},
 		{
 			name: "flags win over env",

@@ -21,7 +21,7 @@ func newServeCmd() *cobra.Command {
 
 A fresh data directory without --join bootstraps a single-node cluster; the
 join token for other nodes is written to <data-dir>/join.token (mode 0600).
-A fresh data directory with --join and --join-token joins an existing
+A fresh data directory with --join and --join-token-file joins an existing
 cluster through any member: the node is added as a non-voter and promoted to
 voter once it has caught up. An existing data directory restarts the node
 with its stored identity.
@@ -52,7 +52,7 @@ A flag given on the command line wins.`,
 	f.StringVar(&cfg.RaftAddr, "raft-addr", "127.0.0.1:7000", "Raft listen address")
 	f.StringVar(&cfg.RaftAdvertise, "raft-advertise", "", "Raft address peers use to reach this node, when the bind address is not reachable (default: --raft-addr)")
 	f.StringSliceVar(&cfg.Join, "join", nil, "HTTP address of any cluster member to join through (repeatable)")
-	f.StringVar(&cfg.JoinToken, "join-token", "", "the cluster's join token (from join.token in the first node's data dir)")
+	f.StringVar(&cfg.JoinTokenFile, "join-token-file", "", "file holding the cluster's join token (a copy of join.token from the first node's data dir, mode 0600); the token itself is never a flag, so it stays out of ps")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to let in-flight requests finish on shutdown")
 	f.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.BoolVar(&cfg.HTTPS, "https", false, "serve the API over HTTPS even on a loopback address (it always is on any other)")

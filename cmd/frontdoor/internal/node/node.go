@@ -37,13 +37,18 @@ import (
 // are hooks for the in-process test cluster (nodetest); serve leaves them
 // zero.
 type Config struct {
-	DataDir         string
-	NodeID          string
-	HTTPAddr        string
-	HTTPAdvertise   string
-	RaftAddr        string
-	RaftAdvertise   string
-	Join            []string
+	DataDir       string
+	NodeID        string
+	HTTPAddr      string
+	HTTPAdvertise string
+	RaftAddr      string
+	RaftAdvertise string
+	Join          []string
+	// JoinTokenFile is the file holding the join token (--join-token-file):
+	// the secret is read from a file, never taken as a flag, so it stays
+	// out of the process list. JoinToken is the token itself, for
+	// in-process callers (tests); it wins over the file.
+	JoinTokenFile   string
 	JoinToken       string
 	ShutdownTimeout time.Duration
 	LogLevel        string
@@ -73,7 +78,7 @@ type Config struct {
 // Files a node keeps in its data dir.
 const (
 	NodeIDFile    = "node-id"
-	JoinTokenFile = "join.token" // written by Bootstrap, or by a joiner from --join-token
+	JoinTokenFile = "join.token" // written by Bootstrap, or by a joiner from --join-token-file
 )
 
 // Run runs one node until ctx ends (clean shutdown, nil error) or the
@@ -426,24 +431,35 @@ func isLoopback(addr string) bool {
 }
 
 // joinToken finds the token this node uses to (re-)announce itself: the
-// flag, else the copy in the data dir. A fresh joiner keeps the flag's
+// configured one (Config.JoinToken, else the file --join-token-file
+// names), else the copy in the data dir. A fresh joiner keeps the given
 // token in the data dir (0600) so it can re-announce after a restart.
 func (n *Node) joinToken(fresh bool) (string, error) {
 	path := filepath.Join(n.cfg.DataDir, JoinTokenFile)
-	if n.cfg.JoinToken != "" {
+	given := n.cfg.JoinToken
+	if given == "" && n.cfg.JoinTokenFile != "" {
+		b, err := os.ReadFile(n.cfg.JoinTokenFile)
+		if err != nil {
+			return "", fmt.Errorf("--join-token-file: %w", err)
+		}
+		if given = strings.TrimSpace(string(b)); given == "" {
+			return "", fmt.Errorf("--join-token-file: %s is empty", n.cfg.JoinTokenFile)
+		}
+	}
+	if given != "" {
 		if fresh {
-			if err := os.WriteFile(path, []byte(n.cfg.JoinToken+"\n"), 0o600); err != nil {
+			if err := os.WriteFile(path, []byte(given+"\n"), 0o600); err != nil {
 				return "", fmt.Errorf("keep join token: %w", err)
 			}
 		}
-		return n.cfg.JoinToken, nil
+		return given, nil
 	}
 	b, err := os.ReadFile(path)
 	if err == nil {
 		return strings.TrimSpace(string(b)), nil
 	}
 	if fresh {
-		return "", errors.New("--join needs --join-token (the join.token file in the first node's data dir)")
+		return "", errors.New("--join needs --join-token-file (a copy of the join.token file in the first node's data dir)")
 	}
 	return "", nil // a restart without a token: no re-announce
 }

@@ -47,9 +47,11 @@ var bootstrapActor = cluster.Actor{ID: "system", Name: "frontdoor bootstrap", Ro
 
 // bootstrapAccess makes the first admin key of a new cluster: the secret is
 // written to <dataDir>/admin.key (0600) before its hash is proposed (so a
-// crash cannot leave a key nobody holds), printed once to out, and only
-// the hash enters the replicated state. A cluster that already has keys
-// refuses the bootstrap key (Apply decides); the file is then removed.
+// crash cannot leave a key nobody holds), and only the hash enters the
+// replicated state. out (standard output, which a service manager such as
+// journald keeps) is told where the file is, never the key itself. A
+// cluster that already has keys refuses the bootstrap key (Apply decides);
+// the file is then removed.
 func bootstrapAccess(ctx context.Context, st proposer, dataDir string, out io.Writer) error {
 	secret, err := api.NewKeySecret()
 	if err != nil {
@@ -75,7 +77,7 @@ func bootstrapAccess(ctx context.Context, st proposer, dataDir string, out io.Wr
 		}
 		return fmt.Errorf("admin key: %w", res.Err)
 	}
-	fmt.Fprintf(out, "frontdoor: admin API key (shown once; also in %s, mode 0600):\n\n    %s\n\n", path, secret)
+	fmt.Fprintf(out, "frontdoor: the admin API key is in %s (mode 0600, readable by this user only; never printed)\n", path)
 	fmt.Fprintf(out, "frontdoor: create keys for staff with: frontdoor keys create --role reception --name \"<holder>\" --data-dir %s\n", dataDir)
 	return nil
 }
