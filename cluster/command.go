@@ -43,7 +43,10 @@ type Kind string
 //	7: every write a command makes extends the running state hash, and
 //	   the hash is checkpointed every CheckpointEvery entries for members
 //	   to compare (statehash.go)
-const LogicVersion = 7
+//	8: retention: care's retention.purge deletes attendances past the NHS
+//	   Records Management Code's periods and what is keyed by them
+//	   (care/retention.go)
+const LogicVersion = 8
 
 // Actor is who asked for a change.
 type Actor struct {

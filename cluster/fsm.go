@@ -36,6 +36,8 @@ type fsm struct {
 
 	gcMu   sync.Mutex    // held by Restore and by each value-log GC step (vloggc.go)
 	gcKick chan struct{} // a snapshot asks for a value-log GC pass
+	// compactKick: a command declared CompactAfter applied (compact.go).
+	compactKick chan struct{}
 
 	applied    atomic.Uint64
 	hashes     hashState     // the state hash chain and its checkpoints (statehash.go)
@@ -148,7 +150,8 @@ func openFSM(dir string, cmds commandTable, log *slog.Logger, m *metrics, onFata
 			_ = os.RemoveAll(filepath.Join(dir, e.Name()))
 		}
 	}
-	f := &fsm{dir: dir, cmds: cmds, log: log, metrics: m, onFatal: onFatal, h: h, notifyCh: make(chan struct{}), gcKick: make(chan struct{}, 1)}
+	f := &fsm{dir: dir, cmds: cmds, log: log, metrics: m, onFatal: onFatal, h: h, notifyCh: make(chan struct{}), gcKick: make(chan struct{}, 1),
+		compactKick: make(chan struct{}, 1)}
 	if err := f.loadMeta(h); err != nil {
 		_ = h.db.Close()
 		return nil, err
@@ -461,6 +464,11 @@ func (f *fsm) applyPart(h *dbHandle, logs []*raft.Log, res []any) (n, cmds int, 
 	if f.metrics != nil {
 		for _, k := range kinds {
 			f.metrics.commands.WithLabelValues(string(k.kind), k.result).Inc()
+		}
+	}
+	for _, k := range kinds {
+		if k.result == "ok" && f.cmds[k.kind].CompactAfter {
+			f.kickCompaction()
 		}
 	}
 	return n, cmds, fe

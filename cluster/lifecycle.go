@@ -131,11 +131,13 @@ func (s *Store) Open(ctx context.Context) (err error) {
 	s.leaderReady = make(chan struct{})
 	s.opened = true
 	s.checkDisk() // before raft takes any entry
-	s.wg.Add(4)
+	s.snaps, s.raftDir = snaps, raftDir
+	s.wg.Add(5)
 	go s.watchDisk()
 	go s.watchLeadership()
 	go s.valueLogGC(f)
 	go s.verifyState(f)
+	go s.compactAfterPurge(f, snaps, raftDir)
 	return nil
 }
 

@@ -32,6 +32,8 @@ type Store struct {
 	identity  *trust.Identity // this node's key and certificate (trust.go)
 	mux       *peerMux        // the raft port's TLS channels; nil with Config.Transport
 	closers   []func() error  // log store, transport... closed in reverse order
+	snaps     raft.SnapshotStore
+	raftDir   string
 
 	fsmPtr  atomic.Pointer[fsm] // set by Open; read by metrics scrapes at any time
 	batcher *batcher

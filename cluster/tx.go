@@ -43,6 +43,11 @@ type Command struct {
 	// wrote is kept), or any other error, which stops the node: an internal
 	// failure that another replica might not share must not be skipped.
 	Apply func(tx *Tx, payload json.RawMessage) (any, error)
+	// CompactAfter: once the command has applied without a business
+	// failure, every node takes a raft snapshot and drops its older ones
+	// (compact.go), so what the command deleted leaves the raft log and
+	// the snapshots as well as the state (a retention purge).
+	CompactAfter bool
 }
 
 // commandTable is the kind -> Command table of one Store, read-only once

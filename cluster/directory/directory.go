@@ -579,6 +579,32 @@ func slotKeys(attendanceID string, a routing.Allocation) (primary, byService str
 		prefixSlotSvc + a.ServiceID + "/" + st + "/" + attendanceID
 }
 
+// ForgetSlot deletes what attendanceID holds of a's capacity, without an
+// audit event (a retention purge: the attendance is gone, and the service's
+// audit trail keeps its slot.allocate and slot.release events, which name
+// the attendance by id only). It returns how many keys it deleted.
+func ForgetSlot(tx *cluster.Tx, attendanceID string, a routing.Allocation) (int, error) {
+	if a.Kind != routing.CapacitySlots && a.Kind != routing.CapacityPlaces {
+		return 0, nil
+	}
+	primary, bySvc := slotKeys(attendanceID, a)
+	n := 0
+	for _, k := range []string{primary, bySvc} {
+		if k == "" {
+			continue
+		}
+		_, found, err := tx.GetRaw(k)
+		if err != nil {
+			return n, err
+		}
+		if found {
+			tx.Delete(k)
+			n++
+		}
+	}
+	return n, nil
+}
+
 // AllocateSlot records that attendanceID took the capacity of a (a
 // routing.Decision's Allocation). An allocation of an unlimited service
 // (Kind "") records nothing. Audited as slot.allocate on the service.
