@@ -26,11 +26,15 @@ import (
 // record goes once no attendance of that patient (linked, or by NHS
 // number) remains and its own period has passed (counted from when it was
 // created). The audit trail of the purge itself is one event on the
-// entity "retention": when, who proposed it, who approved it, the period
+// entity "retention/purge": when, who proposed it, who approved it, the period
 // setting, the counts by period and the ids purged, no patient details.
 // Every node then takes a raft snapshot and drops its older ones
 // (Command.CompactAfter), so the purged records leave the raft log and
 // the snapshots too.
+
+// RetentionAuditEntity is the audit entity every purge's event is
+// recorded under (GET /v1/audit?entity=retention/purge lists them).
+const RetentionAuditEntity = "retention/purge"
 
 // KindRetentionPurge deletes attendances past their retention period.
 const KindRetentionPurge cluster.Kind = "retention.purge"
@@ -162,8 +166,15 @@ func checkRetentionPurge(r cluster.Reader, _ cluster.Actor, now time.Time, raw j
 	return nil
 }
 
+// NothingDueField names, in the conflict a purge with nothing due gets
+// (refused by the leader's check, so never proposed), the field that holds
+// the as_of it decided at: the HTTP layer answers such a purge with zero
+// counts, so repeating a purge is a harmless no-op.
+const NothingDueField = "nothing_due_as_of"
+
 func nothingDue(asOf time.Time) *cluster.CommandError {
-	return conflictf("nothing is due for purge as of %s", asOf.Format(time.RFC3339))
+	return &cluster.CommandError{Code: cluster.CodeConflict, Message: "nothing is due for purge as of " + asOf.Format(time.RFC3339),
+		Fields: map[string]string{NothingDueField: asOf.Format(time.RFC3339Nano)}}
 }
 
 func applyRetentionPurge(tx *cluster.Tx, raw json.RawMessage) (any, error) {
@@ -242,7 +253,7 @@ func applyRetentionPurge(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 	}
 	out.Records = p.deleted
 	out.Remaining = len(due) - out.Attendances
-	tx.Audit("retention.purge", "retention", out)
+	tx.Audit("retention.purge", RetentionAuditEntity, out)
 	return out, nil
 }
 

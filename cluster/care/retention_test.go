@@ -235,7 +235,7 @@ func TestRetentionPurge(t *testing.T) {
 	after := r.keys()
 	audits := 0
 	for k, v := range after {
-		if strings.HasPrefix(k, "u/retention/") {
+		if strings.HasPrefix(k, "u/retention/purge/") {
 			audits++
 			var ev cluster.AuditEvent
 			if err := json.Unmarshal([]byte(v), &ev); err != nil || ev.Action != "retention.purge" || ev.Actor.ID != testAdmin.ID ||

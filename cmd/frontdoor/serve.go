@@ -55,6 +55,7 @@ A flag given on the command line wins.`,
 	f.StringVar(&cfg.JoinTokenFile, "join-token-file", "", "file holding the cluster's join token (a copy of join.token from the first node's data dir, mode 0600); the token itself is never a flag, so it stays out of ps")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to let in-flight requests finish on shutdown")
 	f.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.IntVar(&cfg.RetentionExtraYears, "retention-extra-years", 0, "years added to every retention period of the NHS Records Management Code (adults 8 years after treatment, children to their 25th/26th birthday); never fewer than the code's (give every node the same value)")
 	f.BoolVar(&cfg.HTTPS, "https", false, "serve the API over HTTPS even on a loopback address (it always is on any other)")
 	f.BoolVar(&cfg.InsecureHTTP, "insecure-http", false, "serve the API over plain HTTP on a non-loopback address (patient data and keys in clear: only behind a TLS proxy on the same host)")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "the trust's own node certificate (PEM) instead of the cluster CA's; it must name the node id (URI SAN urn:frontdoor:node:<id> or Common Name); reloaded on SIGHUP")

@@ -50,6 +50,10 @@ type Config struct {
 	ForwardTimeout time.Duration
 	// BodyLimit caps request bodies (default 1 MiB).
 	BodyLimit int
+	// RetentionExtraYears is the centre's retention setting: years added
+	// to every period of the NHS Records Management Code (0 to
+	// care.MaxRetentionExtra; retention.go).
+	RetentionExtraYears int
 	// PeerDial opens a node-to-node connection to the member serving the
 	// given HTTP address (forwarding to the leader, a member's figures):
 	// *cluster.Store's DialPeerHTTP, mutual TLS over the raft port. nil ->
@@ -99,6 +103,9 @@ type server struct {
 	openAPIDoc func() []byte // the /openapi.json document, built once
 	// complaints: the complaint search index of the protocol set in force
 	complaints complaintIndexes
+	// retentionExtra is Config.RetentionExtraYears; retention counts purges.
+	retentionExtra int
+	retention      *retentionMetrics
 }
 
 // New builds the HTTP API of one node.
@@ -131,6 +138,9 @@ func New(cfg Config) *Server {
 		unknown:   newUnknownKeys(),
 		peerOnly:  cfg.PeerDial != nil,
 		version:   cfg.Version,
+
+		retentionExtra: cfg.RetentionExtraYears,
+		retention:      newRetentionMetrics(cfg.Registry),
 	}
 	s.peerWatch = &peerWatch{s: s}
 	s.openAPIDoc = sync.OnceValue(func() []byte { return mustOpenAPI(cfg.Version) })

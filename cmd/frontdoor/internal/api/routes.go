@@ -95,7 +95,8 @@ func routeTable() []routeRow {
 		patientRoutes(), // patients and GP registration (identity second)
 		registrationRoutes(),
 		auditRoutes(),
-		dispatchRoutes(), // rapid response
+		retentionRoutes(), // review and purge past the NHS retention periods
+		dispatchRoutes(),  // rapid response
 		alertRoutes(),
 		webRoutes(), // the reception page
 		protocolRoutes(),

@@ -52,6 +52,10 @@ type Config struct {
 	JoinToken       string
 	ShutdownTimeout time.Duration
 	LogLevel        string
+	// RetentionExtraYears: years the centre adds to every retention period
+	// of the NHS Records Management Code (--retention-extra-years; 0 to
+	// care.MaxRetentionExtra). Give every node the same value.
+	RetentionExtraYears int
 	// Version is the binary's version, replicated in the node registry and
 	// shown in /openapi.json (default "dev").
 	Version string
@@ -144,6 +148,10 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Node, err error) 
 		cfg.Version = "dev"
 	}
 	version := cfg.Version
+	if cfg.RetentionExtraYears < 0 || cfg.RetentionExtraYears > care.MaxRetentionExtra {
+		return nil, fmt.Errorf("--retention-extra-years %d: must be 0 to %d (a centre may keep records longer than the NHS Records Management Code's periods, never shorter)",
+			cfg.RetentionExtraYears, care.MaxRetentionExtra)
+	}
 	log := cfg.Logger
 	if log == nil {
 		if log, err = newLogger(cfg.LogLevel, os.Stderr); err != nil {
@@ -243,7 +251,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Node, err error) 
 	fresh := !st.HasExistingState()
 
 	n.app = api.New(api.Config{Store: st, Logger: log, Registry: n.reg, Gatherer: n.reg, Version: version,
-		RequestTimeout: cfg.RequestTimeout, PeerDial: st.DialPeerHTTP})
+		RequestTimeout: cfg.RequestTimeout, PeerDial: st.DialPeerHTTP, RetentionExtraYears: cfg.RetentionExtraYears})
 	// One server for the public listener and the raft port's node-to-node
 	// channel (mutual TLS: forwarded writes, members' figures).
 	serveLn := n.ln
@@ -358,7 +366,7 @@ func (n *Node) startQuarantined(ctx context.Context, st *cluster.Store, cause er
 	st.Quarantine("refused at start: " + cause.Error())
 	n.store = st
 	n.app = api.New(api.Config{Store: st, Logger: n.log, Registry: n.reg, Gatherer: n.reg, Version: n.cfg.Version,
-		RequestTimeout: n.cfg.RequestTimeout})
+		RequestTimeout: n.cfg.RequestTimeout, RetentionExtraYears: n.cfg.RetentionExtraYears})
 	ln := n.ln
 	if servesHTTPS(n.cfg, n.httpAddr) {
 		id, err := trust.LoadIdentity(n.cfg.DataDir)
