@@ -146,6 +146,7 @@ func (r *retentionRun) review(asOf time.Time, extra int) *RetentionReview {
 }
 
 // retentionFixture: a directory, then at testEpoch (24 November 2026):
+//   - P2, an adult's patient record that no attendance names;
 //   - A1, an adult (born 1990), linked to patient P1, seen an hour later;
 //   - A2, a child of 10 (born 2016), left;
 //   - A3, an 84-year-old at home, no date of birth, routed to rapid
@@ -160,6 +161,8 @@ func retentionFixture(t *testing.T) *retentionRun {
 	r.ok(testEpoch, directory.KindDirectoryLoad, cluster.SystemActor, demo)
 	r.ok(testEpoch, KindPatientCreate, testDesk, PatientCreate{GivenName: "Ada", FamilyName: "Lovelace", DateOfBirth: "1990-12-10",
 		NHSNumber: "9434765919", Postcode: "DY1 1AA", ConfirmNew: true}, "P1")
+	r.ok(testEpoch, KindPatientCreate, testDesk, PatientCreate{GivenName: "Olive", FamilyName: "Orphan", DateOfBirth: "1970-01-01",
+		ConfirmNew: true}, "P2")
 	r.ok(testEpoch, KindAttendanceCreate, testDesk, AttendanceCreate{Complaint: "sore throat",
 		Patient: Patient{GivenName: "Ada", FamilyName: "Lovelace", DateOfBirth: "1990-12-10", NHSNumber: "9434765919"}}, "A1")
 	r.ok(testEpoch, KindAttendancePatient, testDesk, AttendancePatient{AttendanceID: "A1", PatientID: "P1"})
@@ -189,7 +192,8 @@ func TestRetentionPurge(t *testing.T) {
 	concludedA3 := testEpoch.Add(2 * time.Hour)
 	early := concludedA3.AddDate(8, 0, 0).Add(-time.Hour)
 	rv := r.review(early, 0)
-	if rv.Attendances != 1 || len(rv.Due) != 1 || rv.Due[0] != (RetentionDue{ID: "A1", Period: PeriodAdult}) || rv.Patients != 1 || rv.PatientIDs[0] != "P1" {
+	if rv.Attendances != 1 || len(rv.Due) != 1 || rv.Due[0] != (RetentionDue{ID: "A1", Period: PeriodAdult}) || rv.Patients != 2 ||
+		strings.Join(rv.PatientIDs, ",") != "P1,P2" {
 		t.Fatalf("review an hour before A3 is due: %+v", rv)
 	}
 	due := concludedA3.AddDate(8, 0, 0)
@@ -208,7 +212,7 @@ func TestRetentionPurge(t *testing.T) {
 	}
 
 	before := r.keys()
-	for _, k := range []string{"a/A1", "a/A3", "dp/A3-d1", "ob/msg_A3-d1", "p/P1", "a/A2"} {
+	for _, k := range []string{"a/A1", "a/A3", "dp/A3-d1", "ob/msg_A3-d1", "p/P1", "p/P2", "a/A2"} {
 		if _, ok := before[k]; !ok {
 			t.Fatalf("fixture has no %s", k)
 		}
@@ -220,7 +224,8 @@ func TestRetentionPurge(t *testing.T) {
 	if err := json.Unmarshal(res.Value, &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.Attendances != 1 || got.Patients != 1 || got.AttendanceIDs[0] != "A1" || got.PatientIDs[0] != "P1" || !got.AsOf.Equal(early) || got.Remaining != 0 {
+	if got.Attendances != 1 || got.Patients != 2 || got.AttendanceIDs[0] != "A1" || strings.Join(got.PatientIDs, ",") != "P1,P2" ||
+		!got.AsOf.Equal(early) || got.Remaining != 0 {
 		t.Fatalf("purge as of the review: %+v", got)
 	}
 	// Then the rest, as of now.
@@ -244,12 +249,12 @@ func TestRetentionPurge(t *testing.T) {
 			}
 			continue
 		}
-		for _, id := range []string{"A1", "A3", "P1"} {
+		for _, id := range []string{"A1", "A3", "P1", "P2"} {
 			if strings.Contains(k, id) {
 				t.Errorf("purged %s still keys %s", id, k)
 			}
 		}
-		for _, leak := range []string{"Lovelace", "9434765919", "Crawley", "key safe"} {
+		for _, leak := range []string{"Lovelace", "9434765919", "Crawley", "key safe", "Orphan"} {
 			if strings.Contains(v, leak) {
 				t.Errorf("%s survives the purge in %s", leak, k)
 			}
