@@ -43,7 +43,9 @@ type Kind string
 //	7: every write a command makes extends the running state hash, and
 //	   the hash is checkpointed every CheckpointEvery entries for members
 //	   to compare (statehash.go)
-const LogicVersion = 7
+//	8: cluster.restore records in the audit trail the backup a cluster
+//	   was seeded from (restore.go)
+const LogicVersion = 8
 
 // Actor is who asked for a change.
 type Actor struct {

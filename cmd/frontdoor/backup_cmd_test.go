@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/api"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node/nodetest"
+)
+
+// testWorkFactor keeps scrypt cheap in tests (age's default is 18).
+const testWorkFactor = "10"
+
+// writePassphrase writes a passphrase file in a temp dir.
+func writePassphrase(t *testing.T, pass string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "passphrase")
+	if err := os.WriteFile(p, []byte(pass+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// acked is what a test wrote and the cluster acknowledged.
+type acked struct {
+	attendances, patients []string
+}
+
+// write creates n attendances and n patients through node tn and records
+// those acknowledged (201).
+func (a *acked) write(t *testing.T, tc *nodetest.Cluster, tn *nodetest.Node, tag string, n int) {
+	t.Helper()
+	for i := range n {
+		resp, b := tc.Do(t, tn, http.MethodPost, "/v1/attendances", fmt.Sprintf(`{"complaint":"drill %s %d"}`, tag, i), nil)
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("attendance: %d %s", resp.StatusCode, b)
+		}
+		var c struct{ ID string }
+		nodetest.DecodeJSON(t, b, &c)
+		a.attendances = append(a.attendances, c.ID)
+		body := fmt.Sprintf(`{"given_name":"Drill","family_name":"%s%c%c","date_of_birth":"19%02d-0%d-1%d","postcode":"DY2 8AD","confirm_new":true}`,
+			tag, 'a'+i%26, 'a'+i/26, 40+i%50, 1+i%9, i%10)
+		resp, b = tc.Do(t, tn, http.MethodPost, "/v1/patients", body, nil)
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("patient %s: %d %s", body, resp.StatusCode, b)
+		}
+		nodetest.DecodeJSON(t, b, &c)
+		a.patients = append(a.patients, c.ID)
+	}
+}
+
+// check asserts that every acknowledged write is readable on tn.
+func (a *acked) check(t *testing.T, tc *nodetest.Cluster, tn *nodetest.Node) {
+	t.Helper()
+	missing := 0
+	for _, p := range [][2]any{{"/v1/attendances/", a.attendances}, {"/v1/patients/", a.patients}} {
+		for _, id := range p[1].([]string) {
+			resp, b := tc.Do(t, tn, http.MethodGet, p[0].(string)+id+"?consistency=linearizable", "", nil)
+			if resp.StatusCode != http.StatusOK {
+				missing++
+				t.Errorf("acknowledged %s%s: %d %s", p[0], id, resp.StatusCode, b)
+			}
+		}
+	}
+	if missing == 0 && len(a.attendances)+len(a.patients) == 0 {
+		t.Fatal("nothing to check")
+	}
+}
+
+// absent asserts that none of a's writes is readable on tn.
+func (a *acked) absent(t *testing.T, tc *nodetest.Cluster, tn *nodetest.Node) {
+	t.Helper()
+	for _, id := range a.attendances {
+		if resp, b := tc.Do(t, tn, http.MethodGet, "/v1/attendances/"+id, "", nil); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("attendance %s written after the backup: %d %s", id, resp.StatusCode, b)
+		}
+	}
+}
+
+// TestBackupRestoreDrill is the disaster drill: a 3-node cluster takes
+// writes, `frontdoor backup` (through a follower, with a passphrase) saves
+// it, every node is destroyed (stopped, data dirs deleted), `frontdoor
+// restore` seeds a new data dir, and the node started on it holds every
+// write acknowledged before the backup, none after, under a new identity
+// (new join token, itself the only member) that a new member joins.
+func TestBackupRestoreDrill(t *testing.T) {
+	tc := nodetest.New(t, 3)
+	var before, after acked
+	before.write(t, tc, tc.Leader(t), "before", 20)
+	before.write(t, tc, tc.Follower(t), "follower", 5)
+
+	pass := writePassphrase(t, "correct horse battery staple")
+	file := filepath.Join(t.TempDir(), "drill.fdbackup")
+	f := tc.Follower(t)
+	out, err := runCLI(t, "", "backup", "--to", file, "--addr", f.HTTPAddr, "--key", tc.AdminKey,
+		"--passphrase-file", pass, "--scrypt-work-factor", testWorkFactor)
+	if err != nil {
+		t.Fatalf("backup: %v\n%s", err, out)
+	}
+	t.Logf("backup:\n%s", out)
+	if st, err := os.Stat(file); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("backup file: %v %v", st, err)
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(file), ".*")); len(leftovers) > 0 {
+		t.Fatalf("temporary files left: %v", leftovers)
+	}
+	raw, _ := os.ReadFile(file)
+	if bytes.Contains(raw, []byte("drill before")) || bytes.Contains(raw, []byte("Drill")) {
+		t.Fatal("the backup holds patient data in clear")
+	}
+	after.write(t, tc, tc.Leader(t), "after", 3)
+
+	oldToken := tc.Token
+	for i, tn := range tc.Nodes {
+		tc.Stop(t, i)
+		if err := os.RemoveAll(tn.Dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	n0 := tc.Nodes[0]
+	n0.Dir = filepath.Join(t.TempDir(), "restored")
+	out, err = runCLI(t, "", "restore", "--from", file, "--data-dir", n0.Dir, "--passphrase-file", pass,
+		"--node-id", "restored1", "--raft-addr", n0.RaftAddr, "--http-addr", n0.HTTPAddr)
+	if err != nil {
+		t.Fatalf("restore: %v\n%s", err, out)
+	}
+	t.Logf("restore:\n%s", out)
+	n0.ID = "restored1"
+	cfg := tc.Config(0)
+	tc.StartWith(t, 0, cfg)
+	tc.WaitReady(t)
+
+	before.check(t, tc, n0)
+	after.absent(t, tc, n0)
+
+	// A new identity: a new join token, this node the only member.
+	tok, err := os.ReadFile(filepath.Join(n0.Dir, "join.token"))
+	if err != nil || strings.TrimSpace(string(tok)) == oldToken {
+		t.Fatalf("join token after restore: %v (old token kept: %v)", err, strings.TrimSpace(string(tok)) == oldToken)
+	}
+	var cv api.ClusterView
+	_, b := tc.Do(t, n0, http.MethodGet, "/v1/cluster", "", nil)
+	nodetest.DecodeJSON(t, b, &cv)
+	if len(cv.Nodes) != 1 || cv.Nodes[0].ID != "restored1" || cv.Leader != "restored1" {
+		t.Fatalf("members after restore: %s", b)
+	}
+	_, b = tc.Do(t, n0, http.MethodGet, "/v1/audit?entity=cluster", "", nil)
+	if !strings.Contains(string(b), "cluster.restore") || !strings.Contains(string(b), "backup_sha256") {
+		t.Fatalf("no cluster.restore audit event: %s", b)
+	}
+	// It takes writes, and a new member joins with the new token.
+	var later acked
+	later.write(t, tc, n0, "later", 2)
+	tc.Token = strings.TrimSpace(string(tok))
+	tc.Nodes[1].Dir = filepath.Join(t.TempDir(), "joiner")
+	tc.Start(t, 1)
+	tc.WaitVoters(t, 2)
+	tc.WaitCaughtUp(t, tc.Nodes[1])
+	before.check(t, tc, tc.Nodes[1])
+	later.check(t, tc, tc.Nodes[1])
+}
