@@ -13,6 +13,7 @@ import (
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
 	"github.com/frontdoor-ucc/frontdoor/cluster/clinic"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/backup"
 )
 
 // RestoreConfig is what `frontdoor restore` and `frontdoor recover` take.
@@ -119,4 +120,32 @@ func Recover(ctx context.Context, cfg RestoreConfig) (cluster.RecoverInfo, error
 	return cluster.Recover(ctx, cluster.Config{
 		NodeID: id, Dir: cfg.DataDir, RaftAdvertise: cfg.RaftAdvertise, Logger: cfg.Logger, Commands: clinic.Commands(),
 	})
+}
+
+// backupSchedule is the scheduled-backup configuration of cfg (nil: off),
+// checked before the node starts anything.
+func backupSchedule(cfg Config) (*backup.Schedule, error) {
+	if cfg.BackupDir == "" {
+		if len(cfg.BackupRecipients) > 0 {
+			return nil, errors.New("--backup-recipient needs --backup-dir")
+		}
+		return nil, nil
+	}
+	s := &backup.Schedule{Dir: cfg.BackupDir, Every: cfg.BackupEvery, Keep: cfg.BackupKeep}
+	for _, r := range cfg.BackupRecipients {
+		rcp, err := backup.ParseRecipient(r)
+		if err != nil {
+			return nil, fmt.Errorf("--backup-recipient: %w", err)
+		}
+		s.Recipients = append(s.Recipients, rcp)
+	}
+	switch {
+	case len(s.Recipients) == 0:
+		return nil, errors.New("--backup-dir needs --backup-recipient: the age public key the backups are encrypted to")
+	case s.Every <= 0:
+		return nil, fmt.Errorf("--backup-every %s: must be positive", s.Every)
+	case s.Keep < 1:
+		return nil, fmt.Errorf("--backup-keep %d: keep at least one", s.Keep)
+	}
+	return s, nil
 }
