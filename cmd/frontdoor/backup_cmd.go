@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,11 +13,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"filippo.io/age"
 	"github.com/spf13/cobra"
 
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/api"
 	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/backup"
 )
 
@@ -107,7 +111,13 @@ func (o *backupOpts) run(cmd *cobra.Command) error {
 		return err
 	}
 	q := url.Values{"recipient": ask}
-	resp, err := o.kc.send(cmd.Context(), client, http.MethodGet, "/v1/cluster/backup?"+q.Encode(), nil)
+	// Straight to the leader when --addr names it: a follower would relay
+	// the whole file through its memory, within its forwarding timeout.
+	kc := o.kc
+	if addr, ok := o.leaderAddr(cmd.Context(), client); ok {
+		kc.addr = addr
+	}
+	resp, err := kc.send(cmd.Context(), client, http.MethodGet, "/v1/cluster/backup?"+q.Encode(), nil)
 	if err != nil {
 		return err
 	}
@@ -171,6 +181,38 @@ func (o *backupOpts) run(cmd *cobra.Command) error {
 	fmt.Fprintf(out, "backup written to %s (%d bytes, mode %v)\n", o.to, st.Size(), st.Mode().Perm())
 	printHeader(out, &written.Header, written.SHA256)
 	return nil
+}
+
+// leaderAddr is the leader's HTTP address as --addr's member knows it
+// (the open GET /v1/cluster), in --addr's scheme; ok is false when it
+// cannot tell.
+func (o *backupOpts) leaderAddr(ctx context.Context, client *http.Client) (string, bool) {
+	base := o.kc.addr
+	scheme := "http://"
+	if s, rest, ok := strings.Cut(base, "://"); ok {
+		scheme, base = s+"://", rest
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+strings.TrimSuffix(base, "/")+"/v1/cluster", nil)
+	if err != nil {
+		return "", false
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", false
+	}
+	defer resp.Body.Close()
+	var cv api.ClusterView
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&cv) != nil {
+		return "", false
+	}
+	for _, n := range cv.Nodes {
+		if n.ID == cv.Leader && n.HTTPAddr != "" {
+			return scheme + n.HTTPAddr, true
+		}
+	}
+	return "", false
 }
 
 // printHeader prints what a backup file's header says.
