@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -164,4 +165,46 @@ func TestBackupRestoreDrill(t *testing.T) {
 	tc.WaitCaughtUp(t, tc.Nodes[1])
 	before.check(t, tc, tc.Nodes[1])
 	later.check(t, tc, tc.Nodes[1])
+}
+
+// TestBackupOverHTTPSToRecipient: `backup keygen` makes a key pair;
+// `backup --recipient` over HTTPS (trusting the data dir's cluster CA,
+// with its admin.key) writes a backup that only the private key opens:
+// `restore --identity` takes it, a passphrase does not.
+func TestBackupOverHTTPSToRecipient(t *testing.T) {
+	tc := nodetest.NewHTTPS(t, 1)
+	n := tc.Nodes[0]
+	var a acked
+	a.write(t, tc, n, "https", 1)
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "backup-key.txt")
+	out, err := runCLI(t, "", "backup", "keygen", "--out", keyFile)
+	if err != nil {
+		t.Fatalf("keygen: %v\n%s", err, out)
+	}
+	pub := regexp.MustCompile(`age1[0-9a-z]+`).FindString(out)
+	if st, err := os.Stat(keyFile); pub == "" || err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("keygen: %q %v %v", out, st, err)
+	}
+	if out, err := runCLI(t, "", "backup", "keygen", "--out", keyFile); err == nil {
+		t.Fatalf("keygen overwrote a key file:\n%s", out)
+	}
+	file := filepath.Join(dir, "ucc.fdbackup")
+	if out, err := runCLI(t, "", "backup", "--to", file, "--addr", n.URL, "--data-dir", n.Dir, "--recipient", pub); err != nil {
+		t.Fatalf("backup over https: %v\n%s", err, out)
+	}
+	pass := writePassphrase(t, "a passphrase of some length")
+	restore := func(key ...string) (string, error) {
+		return runCLI(t, "", append([]string{"restore", "--from", file, "--data-dir", filepath.Join(t.TempDir(), "new"),
+			"--raft-addr", "127.0.0.1:1", "--http-addr", "127.0.0.1:2"}, key...)...)
+	}
+	if out, err := restore("--passphrase-file", pass); err == nil || !strings.Contains(err.Error(), "does not open") {
+		t.Fatalf("restore with a passphrase: %v\n%s", err, out)
+	}
+	if out, err := restore(); err == nil || !strings.Contains(err.Error(), "--identity") {
+		t.Fatalf("restore without a key: %v\n%s", err, out)
+	}
+	if out, err := restore("--identity", keyFile); err != nil {
+		t.Fatalf("restore with the identity: %v\n%s", err, out)
+	}
 }
