@@ -124,6 +124,11 @@ func (s *Scheduler) Run(ctx context.Context) {
 // written.
 func (s *Scheduler) Once(ctx context.Context) (string, error) {
 	path, size, err := s.write(ctx)
+	if errors.Is(err, cluster.ErrNotLeader) || errors.Is(err, cluster.ErrNoLeader) {
+		// Leadership moved since the tick: the new leader writes it.
+		s.log.Info("scheduled backup skipped: not the leader any more", "err", err)
+		return "", nil
+	}
 	if err != nil {
 		s.failures.Inc()
 		return "", err
