@@ -39,6 +39,7 @@ func TestScheduledBackups(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("attendance: %d %s", resp.StatusCode, b)
 	}
+	written := n.N.Store().AppliedIndex() // the write is applied here
 	total := regexp.MustCompile(`(?m)^frontdoor_backups_total (\d+)`)
 	var newest string
 	nodetest.Eventually(t, "backups written and pruned", func() error {
@@ -58,12 +59,29 @@ func TestScheduledBackups(t *testing.T) {
 			return fmt.Errorf("%d backups kept, want 2: %v", len(names), names)
 		}
 		newest = filepath.Join(dir, names[1])
-		return nil
+		f, err := backup.Open(newest, cluster.LogicVersion)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if f.Header.AppliedIndex < written {
+			return fmt.Errorf("newest backup at index %d, the write at %d", f.Header.AppliedIndex, written)
+		}
+		// Keep a copy: retention may delete it before the checks below.
+		st, err := os.Stat(newest)
+		if err != nil {
+			return err
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Fatalf("backup file mode %v", st.Mode())
+		}
+		b, err := os.ReadFile(newest)
+		if err != nil {
+			return err
+		}
+		newest = filepath.Join(t.TempDir(), "newest.fdbackup")
+		return os.WriteFile(newest, b, 0o600)
 	})
-	st, err := os.Stat(newest)
-	if err != nil || st.Mode().Perm() != 0o600 {
-		t.Fatalf("backup file %v: %v", st, err)
-	}
 	f, err := backup.Open(newest, cluster.LogicVersion)
 	if err != nil {
 		t.Fatal(err)
