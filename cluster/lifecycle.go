@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -464,7 +465,7 @@ type raftStores struct {
 
 // openRaftStores opens the raft stores under raftDir and checks every log
 // entry's MAC.
-func openRaftStores(raftDir string, hlog hclog.Logger, log interface{ Info(string, ...any) }, diskLow func() string) (*raftStores, error) {
+func openRaftStores(raftDir string, hlog hclog.Logger, log *slog.Logger, diskLow func() string) (*raftStores, error) {
 	bolt, err := openBolt(filepath.Join(raftDir, "raft.db"))
 	if err != nil {
 		return nil, err
