@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -9,9 +10,11 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/api"
 	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node/nodetest"
+	"github.com/frontdoor-ucc/frontdoor/loadtest"
 )
 
 // testWorkFactor keeps scrypt cheap in tests (age's default is 18).
@@ -27,59 +30,76 @@ func writePassphrase(t *testing.T, pass string) string {
 	return p
 }
 
-// acked is what a test wrote and the cluster acknowledged.
+// acked is what a test wrote and the cluster acknowledged, in the
+// loadtest's ledger of acknowledged writes: its checker reads each back.
 type acked struct {
-	attendances, patients []string
+	ledger loadtest.Ledger
 }
 
 // write creates n attendances and n patients through node tn and records
-// those acknowledged (201).
+// those acknowledged (201), with what each record must contain.
 func (a *acked) write(t *testing.T, tc *nodetest.Cluster, tn *nodetest.Node, tag string, n int) {
 	t.Helper()
+	add := func(path string, expect map[string]any) {
+		e, err := loadtest.NewExpect(expect)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.ledger.Add(loadtest.AckedWrite{Op: "create", Path: path, Node: tn.Index, AckedAt: time.Now(), Expect: e})
+	}
 	for i := range n {
-		resp, b := tc.Do(t, tn, http.MethodPost, "/v1/attendances", fmt.Sprintf(`{"complaint":"drill %s %d"}`, tag, i), nil)
+		complaint := fmt.Sprintf("drill %s %d", tag, i)
+		resp, b := tc.Do(t, tn, http.MethodPost, "/v1/attendances", fmt.Sprintf(`{"complaint":%q}`, complaint), nil)
 		if resp.StatusCode != http.StatusCreated {
 			t.Fatalf("attendance: %d %s", resp.StatusCode, b)
 		}
 		var c struct{ ID string }
 		nodetest.DecodeJSON(t, b, &c)
-		a.attendances = append(a.attendances, c.ID)
-		body := fmt.Sprintf(`{"given_name":"Drill","family_name":"%s%c%c","date_of_birth":"19%02d-0%d-1%d","postcode":"DY2 8AD","confirm_new":true}`,
-			tag, 'a'+i%26, 'a'+i/26, 40+i%50, 1+i%9, i%10)
+		add("/v1/attendances/"+c.ID, map[string]any{"id": c.ID, "complaint": complaint})
+		family, dob := fmt.Sprintf("%s%c%c", tag, 'a'+i%26, 'a'+i/26), fmt.Sprintf("19%02d-0%d-1%d", 40+i%50, 1+i%9, i%10)
+		body := fmt.Sprintf(`{"given_name":"Drill","family_name":%q,"date_of_birth":%q,"postcode":"DY2 8AD","confirm_new":true}`, family, dob)
 		resp, b = tc.Do(t, tn, http.MethodPost, "/v1/patients", body, nil)
 		if resp.StatusCode != http.StatusCreated {
 			t.Fatalf("patient %s: %d %s", body, resp.StatusCode, b)
 		}
 		nodetest.DecodeJSON(t, b, &c)
-		a.patients = append(a.patients, c.ID)
+		add("/v1/patients/"+c.ID, map[string]any{"id": c.ID, "family_name": family, "date_of_birth": dob})
 	}
 }
 
-// check asserts that every acknowledged write is readable on tn.
-func (a *acked) check(t *testing.T, tc *nodetest.Cluster, tn *nodetest.Node) {
+// check runs the loadtest's lost-writes checker against the running
+// nodes: every acknowledged write read back, linearizable and stale, from
+// each, and found as acknowledged.
+func (a *acked) check(t *testing.T, tc *nodetest.Cluster) {
 	t.Helper()
-	missing := 0
-	for _, p := range [][2]any{{"/v1/attendances/", a.attendances}, {"/v1/patients/", a.patients}} {
-		for _, id := range p[1].([]string) {
-			resp, b := tc.Do(t, tn, http.MethodGet, p[0].(string)+id+"?consistency=linearizable", "", nil)
-			if resp.StatusCode != http.StatusOK {
-				missing++
-				t.Errorf("acknowledged %s%s: %d %s", p[0], id, resp.StatusCode, b)
-			}
-		}
+	res := a.run(t, tc, 0)
+	if res.Failed() || res.Items != a.ledger.Len() || res.Items == 0 {
+		t.Fatalf("%s (%d of %d writes checked): %s %v", res.Line(), res.Items, a.ledger.Len(), res.Note, res.Details)
 	}
-	if missing == 0 && len(a.attendances)+len(a.patients) == 0 {
-		t.Fatal("nothing to check")
-	}
+	t.Logf("%s: %s", res.Line(), res.Note)
 }
 
-// absent asserts that none of a's writes is readable on tn.
-func (a *acked) absent(t *testing.T, tc *nodetest.Cluster, tn *nodetest.Node) {
+// run runs the checker over the running nodes.
+func (a *acked) run(t *testing.T, tc *nodetest.Cluster, patience time.Duration) loadtest.CheckResult {
 	t.Helper()
-	for _, id := range a.attendances {
-		if resp, b := tc.Do(t, tn, http.MethodGet, "/v1/attendances/"+id, "", nil); resp.StatusCode != http.StatusNotFound {
-			t.Errorf("attendance %s written after the backup: %d %s", id, resp.StatusCode, b)
-		}
+	var urls []string
+	for _, tn := range tc.Running() {
+		urls = append(urls, tn.URL)
+	}
+	cl := loadtest.NewClient(urls, tc.AdminKey, 8)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	return (&loadtest.LostWritesCheck{Patience: patience}).Run(ctx, &loadtest.CheckEnv{Client: cl, Ledger: &a.ledger})
+}
+
+// lostAll asserts that the checker finds every one of a's writes lost:
+// the negative control, for writes made after the backup.
+func (a *acked) lostAll(t *testing.T, tc *nodetest.Cluster) {
+	t.Helper()
+	res := a.run(t, tc, 500*time.Millisecond) // each is missing: no need to wait for it
+	if !res.Checked || res.Count != a.ledger.Len() {
+		t.Fatalf("writes made after the backup: %s, want all %d lost %v", res.Line(), a.ledger.Len(), res.Details)
 	}
 }
 
@@ -137,8 +157,8 @@ func TestBackupRestoreDrill(t *testing.T) {
 	tc.StartWith(t, 0, cfg)
 	tc.WaitReady(t)
 
-	before.check(t, tc, n0)
-	after.absent(t, tc, n0)
+	before.check(t, tc)
+	after.lostAll(t, tc)
 
 	// A new identity: a new join token, this node the only member.
 	tok, err := os.ReadFile(filepath.Join(n0.Dir, "join.token"))
@@ -163,8 +183,8 @@ func TestBackupRestoreDrill(t *testing.T) {
 	tc.Start(t, 1)
 	tc.WaitVoters(t, 2)
 	tc.WaitCaughtUp(t, tc.Nodes[1])
-	before.check(t, tc, tc.Nodes[1])
-	later.check(t, tc, tc.Nodes[1])
+	before.check(t, tc)
+	later.check(t, tc)
 }
 
 // TestBackupOverHTTPSToRecipient: `backup keygen` makes a key pair;

@@ -53,7 +53,7 @@ func TestRecoverFromLostQuorum(t *testing.T) {
 	if l := tc.Leader(t); l != survivor {
 		t.Fatalf("leader %s, want the survivor", l.ID)
 	}
-	a.check(t, tc, survivor)
+	a.check(t, tc)
 	var later acked
 	later.write(t, tc, survivor, "later", 3)
 
@@ -75,6 +75,6 @@ func TestRecoverFromLostQuorum(t *testing.T) {
 	tc.Start(t, 1)
 	tc.WaitVoters(t, 2)
 	tc.WaitCaughtUp(t, tc.Nodes[1])
-	a.check(t, tc, tc.Nodes[1])
-	later.check(t, tc, tc.Nodes[1])
+	a.check(t, tc)
+	later.check(t, tc)
 }
