@@ -13,6 +13,7 @@ import (
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
 	"github.com/frontdoor-ucc/frontdoor/cluster/clinic"
+	"github.com/frontdoor-ucc/frontdoor/cluster/trust"
 	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/backup"
 )
 
@@ -25,7 +26,11 @@ type RestoreConfig struct {
 	RaftAdvertise string
 	HTTPAdvertise string // restore: the HTTP address the node will serve on (refreshed when it starts)
 	Version       string
-	Logger        *slog.Logger
+	// TLSCert, TLSKey and TLSCA are the trust's own PKI (restore): the
+	// restored cluster runs on it, as serve --tls-cert does, instead of
+	// a cluster CA of its own.
+	TLSCert, TLSKey, TLSCA string
+	Logger                 *slog.Logger
 }
 
 // Restore makes cfg.DataDir, which must be absent or empty, the data dir
@@ -67,7 +72,14 @@ func Restore(ctx context.Context, cfg RestoreConfig, snapshot io.Reader, note cl
 	if err != nil {
 		return cluster.BootstrapInfo{}, fmt.Errorf("restore: %w", err)
 	}
+	var identity *trust.Identity
+	if cfg.TLSCert != "" || cfg.TLSKey != "" || cfg.TLSCA != "" {
+		if identity, err = loadTrustPKI(Config{TLSCert: cfg.TLSCert, TLSKey: cfg.TLSKey, TLSCA: cfg.TLSCA}, id); err != nil {
+			return cluster.BootstrapInfo{}, fmt.Errorf("restore: %w", err)
+		}
+	}
 	info, err := cluster.SeedFromSnapshot(ctx, cluster.Config{
+		Identity:      identity,
 		NodeID:        id,
 		Dir:           tmp,
 		RaftBind:      cfg.RaftAdvertise,
