@@ -43,9 +43,10 @@ type Kind string
 //	7: every write a command makes extends the running state hash, and
 //	   the hash is checkpointed every CheckpointEvery entries for members
 //	   to compare (statehash.go)
-//	8: retention: care's retention.purge deletes attendances past the NHS
-//	   Records Management Code's periods and what is keyed by them
-//	   (care/retention.go)
+//	8: data protection (issue 18): care's retention.purge deletes
+//	   attendances past the NHS Records Management Code's periods and
+//	   what is keyed by them (care/retention.go); cluster.restore records
+//	   in the audit trail the backup a cluster was seeded from (restore.go)
 const LogicVersion = 8
 
 // Actor is who asked for a change.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,29 +40,17 @@ func (s *Store) Open(ctx context.Context) (err error) {
 		}
 	}()
 
-	bolt, err := openBolt(filepath.Join(raftDir, "raft.db"))
-	if err != nil {
-		return fmt.Errorf("open: %w", err)
-	}
-	closers = append(closers, bolt.Close)
-	logs, err := newMACLogStore(bolt, bolt, raftDir, s.DiskLow)
-	if err != nil {
-		return fmt.Errorf("open: %w", err)
-	}
-	if n, err := verifyLog(logs); err != nil {
-		return fmt.Errorf("open: the raft log is corrupt, refusing to start (move the data dir aside and join this node again with an empty one): %w", err)
-	} else if n > 0 {
-		s.log.Info("raft log checked", "entries", n)
-	}
 	hlog := hclog.New(&hclog.LoggerOptions{
 		Name:   "raft",
 		Level:  hclog.Info,
 		Output: lineWriter{s.log},
 	})
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(raftDir, 2, hlog)
+	rs, err := openRaftStores(raftDir, hlog, s.log, s.DiskLow)
 	if err != nil {
-		return fmt.Errorf("open snapshots: %w", err)
+		return fmt.Errorf("open: %w", err)
 	}
+	closers = append(closers, rs.bolt.Close)
+	bolt, logs, snaps := rs.bolt, rs.logs, rs.snaps
 	s.hasState, err = raft.HasExistingState(logs, bolt, snaps)
 	if err != nil {
 		return fmt.Errorf("open: existing state: %w", err)
@@ -195,26 +184,41 @@ func (s *Store) Bootstrap(ctx context.Context) (BootstrapInfo, error) {
 	if err != nil {
 		return BootstrapInfo{}, fmt.Errorf("bootstrap: %w", err)
 	}
+	if err := s.bootstrapRaft(ctx, r); err != nil {
+		return BootstrapInfo{}, fmt.Errorf("bootstrap: %w", err)
+	}
+	if err := s.initCluster(ctx, material); err != nil {
+		return BootstrapInfo{}, fmt.Errorf("bootstrap: %w", err)
+	}
+	return BootstrapInfo{JoinTokenPath: path, Token: material.Token}, nil
+}
+
+// bootstrapRaft makes raft a one-voter cluster of this node and waits until
+// it leads and has applied its first command.
+func (s *Store) bootstrapRaft(ctx context.Context, r *raft.Raft) error {
 	cfg := raft.Configuration{Servers: []raft.Server{{
 		Suffrage: raft.Voter, ID: raft.ServerID(s.cfg.NodeID), Address: raft.ServerAddress(s.cfg.RaftAdvertise),
 	}}}
 	if err := r.BootstrapCluster(cfg).Error(); err != nil {
-		return BootstrapInfo{}, fmt.Errorf("bootstrap: %w", err)
+		return err
 	}
-	if err := s.waitLeaderReady(ctx); err != nil {
-		return BootstrapInfo{}, fmt.Errorf("bootstrap: %w", err)
-	}
+	return s.waitLeaderReady(ctx)
+}
+
+// initCluster proposes the cluster's identity: the join-token hash, the CA
+// with its key sealed by the token, and this node's registry entry.
+func (s *Store) initCluster(ctx context.Context, material *trust.Bootstrap) error {
 	init := clusterInit{JoinTokenHash: HashToken(material.Token), Node: s.selfNode()}
 	if material.CA != nil {
 		init.CA = &clusterCA{Cert: string(material.CA.CertPEM()), SealedKey: material.Sealed}
 	}
 	if _, err := s.ProposeSystem(ctx, KindClusterInit, init); err != nil {
-		return BootstrapInfo{}, fmt.Errorf("bootstrap: %w", err)
+		return err
 	}
 	if err := s.identity.ForgetBootstrap(); err != nil {
 		s.log.Warn("bootstrap: removing the kept CA material", "err", err)
 	}
-	return BootstrapInfo{JoinTokenPath: path, Token: material.Token}, nil
+	return nil
 }
 
 // bootstrapMaterial is the new cluster's CA and join token: those a
@@ -451,6 +455,40 @@ func canSkipSnapshotRestore(snaps raft.SnapshotStore, applied uint64) (bool, err
 		return false, nil
 	}
 	return applied >= index, nil
+}
+
+// raftStores are the raft log (MAC-checked), stable store and snapshot
+// store of one data dir, as Open and Recover use them.
+type raftStores struct {
+	bolt  *raftboltdb.BoltStore // log and stable store; close it
+	logs  *macLogStore
+	snaps raft.SnapshotStore
+}
+
+// openRaftStores opens the raft stores under raftDir and checks every log
+// entry's MAC.
+func openRaftStores(raftDir string, hlog hclog.Logger, log *slog.Logger, diskLow func() string) (*raftStores, error) {
+	bolt, err := openBolt(filepath.Join(raftDir, "raft.db"))
+	if err != nil {
+		return nil, err
+	}
+	logs, err := newMACLogStore(bolt, bolt, raftDir, diskLow)
+	if err != nil {
+		bolt.Close()
+		return nil, err
+	}
+	if n, err := verifyLog(logs); err != nil {
+		bolt.Close()
+		return nil, fmt.Errorf("the raft log is corrupt, refusing to start (move the data dir aside and join this node again with an empty one): %w", err)
+	} else if n > 0 {
+		log.Info("raft log checked", "entries", n)
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(raftDir, 2, hlog)
+	if err != nil {
+		bolt.Close()
+		return nil, fmt.Errorf("open snapshots: %w", err)
+	}
+	return &raftStores{bolt: bolt, logs: logs, snaps: snaps}, nil
 }
 
 // openBolt opens the raft log, turning bbolt's panic on a damaged file

@@ -59,6 +59,7 @@ func membershipCommands() []Command {
 		{Kind: KindClusterInit, Since: 1, Apply: applyClusterInit},
 		{Kind: KindNodeRegister, Since: 1, Apply: applyNodeRegister},
 		{Kind: KindNodeRemove, Since: 1, Apply: applyNodeRemove},
+		{Kind: KindClusterRestore, Since: 8, Apply: applyClusterRestore},
 	}
 }
 

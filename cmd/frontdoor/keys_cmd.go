@@ -164,31 +164,11 @@ func (kc *keysClient) adminKey() (string, error) {
 // call sends one request with the admin key and decodes a 2xx JSON answer
 // into out; a problem answer becomes an error with its detail.
 func (kc *keysClient) call(ctx context.Context, method, path string, body []byte, out any) error {
-	key, err := kc.adminKey()
-	if err != nil {
-		return err
-	}
-	addr := kc.addr
-	if !strings.Contains(addr, "://") {
-		addr = "http://" + addr
-	}
 	client := kc.client
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
 	}
-	var r io.Reader
-	if body != nil {
-		r = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(addr, "/")+path, r)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+key)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := client.Do(req)
+	resp, err := kc.send(ctx, client, method, path, body)
 	if err != nil {
 		return err
 	}
@@ -197,19 +177,55 @@ func (kc *keysClient) call(ctx context.Context, method, path string, body []byte
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode/100 != 2 {
-		var p api.Problem
-		if json.Unmarshal(b, &p) == nil && p.Title != "" {
-			msg := p.Title
-			if p.Detail != "" {
-				msg += ": " + p.Detail
-			}
-			for f, why := range p.Errors {
-				msg += fmt.Sprintf(" (%s: %s)", f, why)
-			}
-			return errors.New(resp.Status + ": " + msg)
-		}
-		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
-	}
 	return json.Unmarshal(b, out)
+}
+
+// send sends one request with the admin key through client. A 2xx answer
+// is returned with its body open; any other becomes an error with the
+// problem's detail.
+func (kc *keysClient) send(ctx context.Context, client *http.Client, method, path string, body []byte) (*http.Response, error) {
+	key, err := kc.adminKey()
+	if err != nil {
+		return nil, err
+	}
+	addr := kc.addr
+	if !strings.Contains(addr, "://") {
+		addr = "http://" + addr
+	}
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(addr, "/")+path, r)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode/100 == 2 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	var p api.Problem
+	if json.Unmarshal(b, &p) == nil && p.Title != "" {
+		msg := p.Title
+		if p.Detail != "" {
+			msg += ": " + p.Detail
+		}
+		for f, why := range p.Errors {
+			msg += fmt.Sprintf(" (%s: %s)", f, why)
+		}
+		return nil, errors.New(resp.Status + ": " + msg)
+	}
+	return nil, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
 }

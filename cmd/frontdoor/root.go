@@ -41,6 +41,9 @@ func newRootCmd() *cobra.Command {
 		newKeysCmd(),
 		newProtocolsCmd(),
 		newVerifyCmd(),
+		newBackupCmd(),
+		newRestoreCmd(),
+		newRecoverCmd(),
 	)
 	return root
 }

@@ -61,6 +61,10 @@ A flag given on the command line wins.`,
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "the trust's own node certificate (PEM) instead of the cluster CA's; it must name the node id (URI SAN urn:frontdoor:node:<id> or Common Name); reloaded on SIGHUP")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "the private key of --tls-cert (PEM)")
 	f.StringVar(&cfg.TLSCA, "tls-ca", "", "the CA (PEM) that signs every member's --tls-cert")
+	f.StringVar(&cfg.BackupDir, "backup-dir", "", "write scheduled backups here while this node leads (off when empty)")
+	f.DurationVar(&cfg.BackupEvery, "backup-every", time.Hour, "how often to write a scheduled backup")
+	f.IntVar(&cfg.BackupKeep, "backup-keep", 24, "how many scheduled backups to keep; older ones are deleted")
+	f.StringSliceVar(&cfg.BackupRecipients, "backup-recipient", nil, "age public key (age1...) scheduled backups are encrypted to (repeatable; required with --backup-dir)")
 	return cmd
 }
 

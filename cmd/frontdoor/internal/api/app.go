@@ -33,6 +33,7 @@ type Store interface {
 	Join(ctx context.Context, r cluster.JoinRequest) (cluster.JoinAnswer, error)
 	Promote(ctx context.Context, id string) error
 	RemoveNode(ctx context.Context, id string) error
+	OpenBackup(ctx context.Context) (*cluster.Backup, error)
 }
 
 // Config is what New needs.

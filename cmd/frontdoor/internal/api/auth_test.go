@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"filippo.io/age"
+
 	"github.com/frontdoor-ucc/frontdoor/cluster/access"
 	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/api"
 
@@ -45,6 +47,13 @@ func routeSamples(t *testing.T, tc *nodetest.Cluster) map[string]sampleFunc {
 		"GET /debug/pprof/:profile": static("/debug/pprof/heap", ""),
 		"POST /v1/keys":             static("/v1/keys", `{"name":"Sample","role":"reception"}`),
 		"GET /v1/keys":              static("/v1/keys", ""),
+		"GET /v1/cluster/backup": func(t *testing.T) (string, string) {
+			id, err := age.GenerateX25519Identity()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return "/v1/cluster/backup?recipient=" + id.Recipient().String(), ""
+		},
 		"DELETE /v1/keys/:id": func(t *testing.T) (string, string) {
 			resp, b := tc.Do(t, tc.Leader(t), http.MethodPost, "/v1/keys", `{"name":"Victim","role":"responder"}`, nil)
 			if resp.StatusCode != http.StatusCreated {

@@ -32,9 +32,10 @@ func (p *paramStore) Read(_ context.Context, c cluster.Consistency, _ func(*clus
 	p.cons = append(p.cons, c)
 	return errParsed
 }
-func (p *paramStore) IsLeader() bool                     { return true }
-func (p *paramStore) Leader() (cluster.LeaderInfo, bool) { return cluster.LeaderInfo{}, true }
-func (p *paramStore) Status() cluster.Status             { return cluster.Status{} }
+func (p *paramStore) OpenBackup(context.Context) (*cluster.Backup, error) { return nil, errParsed }
+func (p *paramStore) IsLeader() bool                                      { return true }
+func (p *paramStore) Leader() (cluster.LeaderInfo, bool)                  { return cluster.LeaderInfo{}, true }
+func (p *paramStore) Status() cluster.Status                              { return cluster.Status{} }
 
 // paramRows are the GET rows that read query parameters or Last-Event-ID.
 // The pprof row is left out: a valid ?seconds= takes a CPU profile that
@@ -174,6 +175,7 @@ func FuzzQueryParams(f *testing.F) {
 		"entity=attendance/01J", "entity=", "nhs_number=9434765919", "family_name=Smith&date_of_birth=1990-02-30",
 		"given_name=Ann&postcode=DY1+1AA", "max_seconds=3600", "max_seconds=0", "once=true", "last_event_id=12",
 		"consistency=stale&consistency=bogus", "limit=1&limit=x", "%zz=1", "limit",
+		"recipient=age1d804pkfnu4pfpmqvyzzj4xzy0tw599tfcz8ts7ydd08u4jwt7vnswfsjpq", "recipient=age1x&recipient=",
 	} {
 		for i := range rows {
 			f.Add(uint8(i), q, "")

@@ -88,6 +88,7 @@ func routeTable() []routeRow {
 		profileRoutes(),
 		openAPIRoutes(),
 		clusterRoutes(),
+		backupRoutes(),
 		forwardRoutes(), // node to node: a follower's proposals
 		keyRoutes(),     // access
 		serviceRoutes(), // reference data: the directory, services and GP practices

@@ -30,6 +30,7 @@ import (
 	"github.com/frontdoor-ucc/frontdoor/cluster/clinic"
 	"github.com/frontdoor-ucc/frontdoor/cluster/trust"
 	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/api"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/backup"
 	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/netguard"
 )
 
@@ -68,6 +69,14 @@ type Config struct {
 	// SAN urn:frontdoor:node:<id>, or Common Name <id>); ReloadTLS (SIGHUP)
 	// reads them again.
 	TLSCert, TLSKey, TLSCA string
+	// Scheduled backups (backup.Scheduler), off unless BackupDir is set:
+	// while this node leads it writes one every BackupEvery into
+	// BackupDir, encrypted to BackupRecipients (age public keys), keeping
+	// the newest BackupKeep.
+	BackupDir        string
+	BackupEvery      time.Duration
+	BackupKeep       int
+	BackupRecipients []string
 
 	HTTPListener    net.Listener       // already bound (tests: 127.0.0.1:0)
 	RaftTuning      cluster.RaftTuning // zero -> production defaults
@@ -160,6 +169,10 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Node, err error) 
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	schedule, err := backupSchedule(cfg)
+	if err != nil {
+		return nil, err
 	}
 	id, err := loadNodeID(cfg.DataDir, cfg.NodeID)
 	if err != nil {
@@ -270,6 +283,14 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Node, err error) 
 	if err := care.StartDispatch(workCtx, st, n.reg, cfg.Dispatch); err != nil {
 		n.closeAll()
 		return nil, fmt.Errorf("dispatch worker: %w", err)
+	}
+	if schedule != nil {
+		sched, err := backup.NewScheduler(*schedule, st, n.reg, log)
+		if err != nil {
+			n.closeAll()
+			return nil, fmt.Errorf("scheduled backups: %w", err)
+		}
+		go sched.Run(workCtx)
 	}
 
 	raftAddr := cfg.RaftAdvertise
