@@ -30,6 +30,11 @@ func (s *Store) Open(ctx context.Context) (err error) {
 	if err := os.MkdirAll(raftDir, 0o700); err != nil {
 		return fmt.Errorf("open: %w", err)
 	}
+	// Every file of the data dir is its owner's only (a dir written by an
+	// earlier release had Badger's and the snapshots' files 0644).
+	if err := tightenModes(s.cfg.Dir); err != nil {
+		return fmt.Errorf("open: file modes: %w", err)
+	}
 	var closers []func() error
 	defer func() {
 		if err != nil {
@@ -44,7 +49,7 @@ func (s *Store) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("open: %w", err)
 	}
 	closers = append(closers, bolt.Close)
-	logs, err := newMACLogStore(bolt, bolt, raftDir, s.DiskLow)
+	logs, err := newMACLogStore(bolt, bolt, raftDir, s.keys, s.DiskLow)
 	if err != nil {
 		return fmt.Errorf("open: %w", err)
 	}
@@ -58,7 +63,7 @@ func (s *Store) Open(ctx context.Context) (err error) {
 		Level:  hclog.Info,
 		Output: lineWriter{s.log},
 	})
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(raftDir, 2, hlog)
+	snaps, err := openSnapshotStore(raftDir, s.keys, hlog)
 	if err != nil {
 		return fmt.Errorf("open snapshots: %w", err)
 	}
@@ -67,7 +72,7 @@ func (s *Store) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("open: existing state: %w", err)
 	}
 
-	f, err := openFSM(filepath.Join(s.cfg.Dir, "fsm"), s.cmds, s.log, s.metrics, s.onFatal)
+	f, err := openFSM(filepath.Join(s.cfg.Dir, "fsm"), s.keys.badgerKey(), s.cmds, s.log, s.metrics, s.onFatal)
 	if err != nil {
 		return fmt.Errorf("open: %w", err)
 	}
@@ -406,6 +411,11 @@ func (s *Store) shutdown(ctx context.Context, graceful bool) error {
 		if err := s.closers[i](); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	// Badger creates its files 0644 unless the process umask says
+	// otherwise (serve sets 077); leave none readable by others.
+	if err := tightenModes(s.cfg.Dir); err != nil {
+		errs = append(errs, fmt.Errorf("close: file modes: %w", err))
 	}
 	return errors.Join(errs...)
 }

@@ -59,6 +59,9 @@ type Config struct {
 	// SAN urn:frontdoor:node:<id>, or Common Name <id>); ReloadTLS (SIGHUP)
 	// reads them again.
 	TLSCert, TLSKey, TLSCA string
+	// EncryptionKey is the master key of encryption at rest (nil: the
+	// data dir in clear; serve always gives one).
+	EncryptionKey []byte
 
 	HTTPListener    net.Listener       // already bound (tests: 127.0.0.1:0)
 	RaftTuning      cluster.RaftTuning // zero -> production defaults
@@ -224,6 +227,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Node, err error) 
 		Raft:          cfg.RaftTuning,
 		Clock:         cfg.Clock,
 		Commands:      clinic.Commands(),
+		EncryptionKey: cfg.EncryptionKey,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
