@@ -41,6 +41,7 @@ func newRootCmd() *cobra.Command {
 		newKeysCmd(),
 		newProtocolsCmd(),
 		newVerifyCmd(),
+		newEncryptionCmd(),
 	)
 	return root
 }
