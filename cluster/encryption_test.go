@@ -1,0 +1,401 @@
+package cluster_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
+
+	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
+	"github.com/frontdoor-ucc/frontdoor/cluster/clustertest"
+)
+
+// The patient every test here writes; what must never be on disk in
+// clear once encryption is on.
+const (
+	secretName = "Quennell-Barraclough"
+	secretNHS  = "9434765919"
+)
+
+func newMasterKey(t *testing.T) []byte {
+	t.Helper()
+	k := make([]byte, cluster.MasterKeySize)
+	if _, err := rand.Read(k); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// createPatient proposes an attendance for the secret patient through the
+// real command (care's attendance.create).
+func createPatient(ctx context.Context, t *testing.T, nd *clustertest.Node) (index uint64, id string) {
+	t.Helper()
+	body, _ := json.Marshal(care.AttendanceCreate{
+		Patient:   care.Patient{GivenName: "Ottoline", FamilyName: secretName, NHSNumber: secretNHS, DateOfBirth: "1961-04-12"},
+		Complaint: "chest pain",
+	})
+	res, err := nd.Store.Propose(ctx, cluster.Proposal{
+		Kind: care.KindAttendanceCreate, Actor: cluster.Actor{ID: "test", Name: "Test Receptionist", Role: "reception"}, Payload: body,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	var a care.Attendance
+	if err := json.Unmarshal(res.Value, &a); err != nil {
+		t.Fatal(err)
+	}
+	return res.Index, a.ID
+}
+
+// scanDataDir returns, for each secret, the data dir's files (relative)
+// that hold it in clear; it also checks every file is 0600 and every
+// folder 0700 when modes is set.
+func scanDataDir(t *testing.T, dir string, modes bool, found map[string]map[string]bool) {
+	t.Helper()
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if modes {
+			want := fs.FileMode(0o600)
+			if d.IsDir() {
+				want = 0o700
+			}
+			if info.Mode().Perm() != want {
+				t.Errorf("%s: mode %v, want %v", rel, info.Mode().Perm(), want)
+			}
+		}
+		if d.IsDir() || !info.Mode().IsRegular() {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // removed meanwhile (compaction, a new snapshot)
+		}
+		if err != nil {
+			return err
+		}
+		for _, s := range []string{secretName, secretNHS} {
+			if bytes.Contains(b, []byte(s)) {
+				if found[s] == nil {
+					found[s] = map[string]bool{}
+				}
+				found[s][kind(rel)] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// kind names the sort of file: raft.db, snapshot, or Badger's by
+// extension.
+func kind(rel string) string {
+	switch {
+	case strings.HasSuffix(rel, "raft.db"):
+		return "raft.db"
+	case strings.Contains(rel, "snapshots"):
+		return "snapshot"
+	default:
+		return "badger" + filepath.Ext(rel)
+	}
+}
+
+func keys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestEncryptionAtRest (acceptance 1): a patient's name and NHS number,
+// written through the real command, are in clear in the raft log, Badger's
+// memtable and the snapshots without encryption (the control: the search
+// can see them) and in no file of the data dir with it, scanned while the
+// node runs (log, memtable) and after it stops (tables); every file 0600
+// and folder 0700.
+func TestEncryptionAtRest(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		key  []byte
+	}{
+		{"off (control)", nil},
+		{"on", newMasterKey(t)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tuning := snapshotTuning()
+			c := clustertest.New(t, 1, clustertest.Options{Raft: tuning, EncryptionKey: tc.key})
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			nd := c.Leader(ctx)
+			index, id := createPatient(ctx, t, nd)
+			found := map[string]map[string]bool{}
+			scanDataDir(t, nd.Dir, false, found) // log and memtable, before compaction
+			// Enough entries after it for snapshots that hold it.
+			for i := 0; i < 40; i++ {
+				if _, _, err := clustertest.CreateAttendance(ctx, nd, "filler", nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitSnapshotPast(ctx, t, nd.Dir, index)
+			scanDataDir(t, nd.Dir, false, found)
+			if err := c.Stop(ctx, nd); err != nil {
+				t.Fatal(err)
+			}
+			scanDataDir(t, nd.Dir, true, found)
+			if tc.key == nil {
+				for _, s := range []string{secretName, secretNHS} {
+					for _, k := range []string{"raft.db", "snapshot", "badger.mem"} {
+						if !found[s][k] {
+							t.Errorf("control: %q not seen in clear in %s (seen in %v): the search cannot see plaintext", s, k, keys(found[s]))
+						}
+					}
+					t.Logf("in clear: %q in %v", s, keys(found[s]))
+				}
+				return
+			}
+			for s, where := range found {
+				t.Errorf("encrypted: %q found in clear in %v", s, keys(where))
+			}
+			// The data is all there: the node reopens with its key.
+			if err := c.Restart(ctx, nd); err != nil {
+				t.Fatal(err)
+			}
+			assertPatient(ctx, t, nd, id)
+		})
+	}
+}
+
+// waitSnapshotPast waits until a snapshot of an index at or past index is
+// on disk.
+func waitSnapshotPast(ctx context.Context, t *testing.T, dir string, index uint64) {
+	t.Helper()
+	for {
+		es, _ := os.ReadDir(filepath.Join(dir, "raft", "snapshots"))
+		for _, e := range es {
+			b, err := os.ReadFile(filepath.Join(dir, "raft", "snapshots", e.Name(), "meta.json"))
+			if err != nil {
+				continue
+			}
+			var m raft.SnapshotMeta
+			if json.Unmarshal(b, &m) == nil && m.Index >= index {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("no snapshot past the patient's entry")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// assertPatient finds the secret patient in nd's state.
+func assertPatient(ctx context.Context, t *testing.T, nd *clustertest.Node, id string) {
+	t.Helper()
+	var got *care.Attendance
+	err := clustertest.Retry(ctx, func() error {
+		return nd.Store.Read(ctx, cluster.ConsistencyStale, func(v *cluster.View) error {
+			var err error
+			got, err = care.In(v).Attendance(id)
+			return err
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Patient.FamilyName != secretName || got.Patient.NHSNumber != secretNHS {
+		t.Fatalf("patient: %+v", got.Patient)
+	}
+}
+
+// TestEncryptionWrongKey: a data dir opens only with its key: a wrong key
+// and no key are refused with a clear error before anything is written,
+// and the right key still opens it with everything in it.
+func TestEncryptionWrongKey(t *testing.T) {
+	key := newMasterKey(t)
+	c := clustertest.New(t, 1, clustertest.Options{EncryptionKey: key})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	nd := c.Leader(ctx)
+	_, id := createPatient(ctx, t, nd)
+	if err := c.Stop(ctx, nd); err != nil {
+		t.Fatal(err)
+	}
+	before := dirDigest(t, nd.Dir)
+	for _, tc := range []struct {
+		name string
+		key  []byte
+		want error
+	}{
+		{"wrong key", newMasterKey(t), cluster.ErrWrongKey},
+		{"no key", nil, cluster.ErrEncrypted},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := c.Config(nd)
+			cfg.Registerer = nil
+			cfg.EncryptionKey = tc.key
+			s, err := cluster.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = s.Open(ctx)
+			if err == nil {
+				s.Close(ctx)
+				t.Fatal("opened")
+			}
+			if !errors.Is(err, tc.want) || errors.Is(err, cluster.ErrCorruptLog) {
+				t.Fatalf("refusal %v, want %v (and not a corrupt log)", err, tc.want)
+			}
+			if after := dirDigest(t, nd.Dir); after != before {
+				t.Fatalf("a refused open changed the data dir:\n%s\n%s", before, after)
+			}
+			if _, err := cluster.VerifyDataDir(nd.Dir, tc.key); !errors.Is(err, tc.want) {
+				t.Fatalf("verify: %v, want %v", err, tc.want)
+			}
+		})
+	}
+	if _, err := cluster.VerifyDataDir(nd.Dir, key); err != nil {
+		t.Fatalf("verify with the key: %v", err)
+	}
+	if err := c.Restart(ctx, nd); err != nil {
+		t.Fatal(err)
+	}
+	assertPatient(ctx, t, nd, id)
+}
+
+// dirDigest lists every file of dir with its size and contents' hash.
+func dirDigest(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if d.Name() == "raft.db" {
+			// bbolt commits a transaction (its meta page) at every open:
+			// compare what it holds.
+			fmt.Fprintf(&b, "%s %s\n", rel, boltDigest(t, p))
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(data)
+		fmt.Fprintf(&b, "%s %d %x\n", rel, len(data), sum)
+		return nil
+	})
+	return b.String()
+}
+
+// TestEncryptedLogEntryTampered: a changed byte in an encrypted entry's
+// data, or an entry moved to another index, fails authentication at open
+// (ErrCorruptLog naming raft.db and the index), and verify says so too.
+func TestEncryptedLogEntryTampered(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		tamper func(l *raft.Log, other *raft.Log)
+	}{
+		{"a byte of the data", func(l, _ *raft.Log) { l.Data[len(l.Data)/2] ^= 0x01 }},
+		{"the term", func(l, _ *raft.Log) { l.Term++ }},
+		{"another entry's sealed data", func(l, o *raft.Log) { l.Data, l.Extensions = o.Data, o.Extensions }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			key := newMasterKey(t)
+			c := clustertest.New(t, 1, clustertest.Options{EncryptionKey: key})
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			nd := c.Leader(ctx)
+			index, _ := createPatient(ctx, t, nd)
+			if _, _, err := clustertest.CreateAttendance(ctx, nd, "after", nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Stop(ctx, nd); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(nd.Dir, "raft", "raft.db")
+			b, err := raftboltdb.NewBoltStore(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var l, o raft.Log
+			if err := b.GetLog(index, &l); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.GetLog(index+1, &o); err != nil {
+				t.Fatal(err)
+			}
+			tc.tamper(&l, &o)
+			if err := b.StoreLog(&l); err != nil {
+				t.Fatal(err)
+			}
+			b.Close()
+			err = reopen(ctx, t, c, nd)
+			if !errors.Is(err, cluster.ErrCorruptLog) || !strings.Contains(err.Error(), "raft.db") || !strings.Contains(err.Error(), "index") {
+				t.Fatalf("open of a tampered log: %v", err)
+			}
+			if _, err := cluster.VerifyDataDir(nd.Dir, key); !errors.Is(err, cluster.ErrCorruptLog) {
+				t.Fatalf("verify of a tampered log: %v", err)
+			}
+		})
+	}
+}
+
+// boltDigest hashes every bucket's keys and values of a bolt file.
+func boltDigest(t *testing.T, path string) string {
+	t.Helper()
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	h := sha256.New()
+	err = db.View(func(tx *bbolt.Tx) error {
+		return tx.ForEach(func(name []byte, b *bbolt.Bucket) error {
+			fmt.Fprintf(h, "bucket %q\n", name)
+			return b.ForEach(func(k, v []byte) error {
+				fmt.Fprintf(h, "%x=%x\n", k, v)
+				return nil
+			})
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%x", h.Sum(nil))
+}
