@@ -399,3 +399,185 @@ func boltDigest(t *testing.T, path string) string {
 	}
 	return fmt.Sprintf("%x", h.Sum(nil))
 }
+
+// patientDir runs a one-node cluster under key (nil: in clear), writes
+// the secret patient and enough after it for snapshots that hold it,
+// stops it, and returns the cluster, node and attendance id. The node's
+// key afterwards is *key (tests change it).
+func patientDir(t *testing.T, key *[]byte) (*clustertest.Cluster, *clustertest.Node, string) {
+	t.Helper()
+	c := clustertest.New(t, 1, clustertest.Options{Raft: snapshotTuning(), EncryptionKey: *key,
+		Configure: func(_ *clustertest.Node, cfg *cluster.Config) { cfg.EncryptionKey = *key }})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	nd := c.Leader(ctx)
+	index, id := createPatient(ctx, t, nd)
+	for i := 0; i < 40; i++ {
+		if _, _, err := clustertest.CreateAttendance(ctx, nd, "filler", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitSnapshotPast(ctx, t, nd.Dir, index)
+	if err := c.Stop(ctx, nd); err != nil {
+		t.Fatal(err)
+	}
+	return c, nd, id
+}
+
+// TestEncryptionMigrate: a data dir written in clear is encrypted in
+// place: afterwards no file holds the patient in clear (the old raft.db
+// is gone, not just its entries), and the node opens with the key, with
+// everything, even from the snapshot alone.
+func TestEncryptionMigrate(t *testing.T) {
+	var key []byte
+	c, nd, id := patientDir(t, &key)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	before := map[string]map[string]bool{}
+	scanDataDir(t, nd.Dir, false, before)
+	if len(before[secretName]) == 0 {
+		t.Fatal("control: the patient is not in clear before migrating")
+	}
+	key = newMasterKey(t)
+	rep, err := cluster.MigrateEncryption(nd.Dir, key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.LogEntries == 0 || rep.StateKeys == 0 || rep.Snapshots == 0 {
+		t.Fatalf("migrate report %+v", rep)
+	}
+	after := map[string]map[string]bool{}
+	scanDataDir(t, nd.Dir, true, after)
+	for s, where := range after {
+		t.Errorf("migrated: %q still in clear in %v", s, keys(where))
+	}
+	// Again: nothing left to do, nothing broken.
+	if rep, err := cluster.MigrateEncryption(nd.Dir, key, nil); err != nil || rep.LogEntries != 0 || rep.Snapshots != 0 {
+		t.Fatalf("second migrate: %+v %v", rep, err)
+	}
+	if _, err := cluster.VerifyDataDir(nd.Dir, key); err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	// From the snapshot and log alone (the state store removed).
+	if err := os.RemoveAll(filepath.Join(nd.Dir, "fsm")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Restart(ctx, nd); err != nil {
+		t.Fatal(err)
+	}
+	assertPatient(ctx, t, nd, id)
+	if err := c.Stop(ctx, nd); err != nil {
+		t.Fatal(err)
+	}
+	// A migrated dir opens only with its key.
+	key = nil
+	if err := reopen(ctx, t, c, nd); !errors.Is(err, cluster.ErrEncrypted) {
+		t.Fatalf("open without the key: %v", err)
+	}
+}
+
+// TestEncryptionRotate: after rotating, the old key opens nothing and the
+// new one opens everything: the state store, the log and the snapshots.
+func TestEncryptionRotate(t *testing.T) {
+	oldKey := newMasterKey(t)
+	key := oldKey
+	c, nd, id := patientDir(t, &key)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	newKey := newMasterKey(t)
+	if _, err := cluster.RotateEncryptionKey(nd.Dir, newKey, newMasterKey(t), nil); !errors.Is(err, cluster.ErrWrongKey) {
+		t.Fatalf("rotate from a wrong key: %v", err)
+	}
+	rep, err := cluster.RotateEncryptionKey(nd.Dir, oldKey, newKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.LogEntries == 0 || rep.Snapshots == 0 {
+		t.Fatalf("rotate report %+v", rep)
+	}
+	found := map[string]map[string]bool{}
+	scanDataDir(t, nd.Dir, true, found)
+	for s, where := range found {
+		t.Errorf("rotated: %q in clear in %v", s, keys(where))
+	}
+	if _, err := cluster.VerifyDataDir(nd.Dir, oldKey); !errors.Is(err, cluster.ErrWrongKey) {
+		t.Fatalf("verify with the old key: %v", err)
+	}
+	if err := reopen(ctx, t, c, nd); !errors.Is(err, cluster.ErrWrongKey) {
+		t.Fatalf("open with the old key: %v", err)
+	}
+	key = newKey
+	if _, err := cluster.VerifyDataDir(nd.Dir, newKey); err != nil {
+		t.Fatalf("verify with the new key: %v", err)
+	}
+	// The state store under the new key.
+	if err := c.Restart(ctx, nd); err != nil {
+		t.Fatal(err)
+	}
+	assertPatient(ctx, t, nd, id)
+	if err := c.Stop(ctx, nd); err != nil {
+		t.Fatal(err)
+	}
+	// The snapshot under the new key (the state store removed).
+	if err := os.RemoveAll(filepath.Join(nd.Dir, "fsm")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Restart(ctx, nd); err != nil {
+		t.Fatal(err)
+	}
+	assertPatient(ctx, t, nd, id)
+}
+
+// TestEncryptionRefusesRunningNode: migrate and rotate refuse a data dir
+// a running node holds.
+func TestEncryptionRefusesRunningNode(t *testing.T) {
+	key := newMasterKey(t)
+	c := clustertest.New(t, 1, clustertest.Options{EncryptionKey: key})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	nd := c.Leader(ctx)
+	if _, err := cluster.RotateEncryptionKey(nd.Dir, key, newMasterKey(t), nil); !errors.Is(err, cluster.ErrDataDirInUse) {
+		t.Fatalf("rotate of a running node's dir: %v", err)
+	}
+	if _, err := cluster.MigrateEncryption(nd.Dir, key, nil); !errors.Is(err, cluster.ErrDataDirInUse) {
+		t.Fatalf("migrate of a running node's dir: %v", err)
+	}
+	createPatient(ctx, t, nd) // still running, still takes writes
+}
+
+// TestEncryptedSnapshotInstalledOnFollower: a node joining an encrypted
+// cluster whose log is compacted gets the state as a snapshot (decrypted
+// by the leader, re-encrypted by the follower under its own key).
+func TestEncryptedSnapshotInstalledOnFollower(t *testing.T) {
+	keys := map[string][]byte{}
+	c := clustertest.New(t, 1, clustertest.Options{Raft: snapshotTuning(), Configure: func(nd *clustertest.Node, cfg *cluster.Config) {
+		if keys[nd.ID] == nil {
+			keys[nd.ID] = newMasterKey(t)
+		}
+		cfg.EncryptionKey = keys[nd.ID]
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	leader := c.Leader(ctx)
+	index, id := createPatient(ctx, t, leader)
+	for i := 0; i < 40; i++ {
+		if _, _, err := clustertest.CreateAttendance(ctx, leader, "filler", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitSnapshotPast(ctx, t, leader.Dir, index)
+	nd, err := c.AddNode(ctx, "node1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Join(ctx, nd, c.Token); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitConverged(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if nd.Store.RestoreCount() == 0 {
+		t.Fatal("the follower caught up without a snapshot")
+	}
+	assertPatient(ctx, t, nd, id)
+}

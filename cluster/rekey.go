@@ -382,7 +382,11 @@ func copySnapshot(src, dst *snapshotStore, id string) error {
 		return err
 	}
 	defer rc.Close()
-	sink, err := dst.Create(meta.Version, meta.Index, meta.Term, meta.Configuration, meta.ConfigurationIndex, nil)
+	// The transport only encodes the peers into the meta's legacy field:
+	// every raft transport encodes an address as its bytes.
+	_, trans := raft.NewInmemTransport("")
+	defer trans.Close()
+	sink, err := dst.Create(meta.Version, meta.Index, meta.Term, meta.Configuration, meta.ConfigurationIndex, trans)
 	if err != nil {
 		return err
 	}
