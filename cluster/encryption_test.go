@@ -492,8 +492,12 @@ func TestEncryptionRotate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.LogEntries == 0 || rep.Snapshots == 0 {
+	if rep.LogEntries == 0 || rep.Snapshots == 0 || rep.StateKeys == 0 {
 		t.Fatalf("rotate report %+v", rep)
+	}
+	// New data keys: the old database (and its key registry) is gone.
+	if dbs, _ := filepath.Glob(filepath.Join(nd.Dir, "fsm", "db-*")); len(dbs) != 1 || dbs[0] != rep.StateStore {
+		t.Fatalf("state databases after rotate: %v, report %+v", dbs, rep)
 	}
 	found := map[string]map[string]bool{}
 	scanDataDir(t, nd.Dir, true, found)

@@ -50,9 +50,9 @@ func MigrateEncryption(dir string, masterKey []byte, log *slog.Logger) (RekeyRep
 }
 
 // RotateEncryptionKey re-keys an encrypted data dir from oldKey to newKey:
-// Badger's key registry (its data keys) is re-encrypted under the new
-// key, and the raft log and snapshots are rewritten under keys derived
-// from it.
+// the state store is streamed into a new database (new data keys) under
+// the new key, and the raft log and snapshots are rewritten under keys
+// derived from it.
 func RotateEncryptionKey(dir string, oldKey, newKey []byte, log *slog.Logger) (RekeyReport, error) {
 	oldKeys, err := deriveKeys(oldKey)
 	if err != nil || oldKeys == nil {
@@ -234,10 +234,12 @@ func writeLogCopy(src *macLogStore, path, raftDir string, stable map[string][]by
 	return nil
 }
 
-// rekeyState moves the current state store under to's key: migrate
-// streams it into a new encrypted database (Badger will not add a key to a
-// plain one); rotate rewrites Badger's key registry, whose data keys
-// encrypt the files.
+// rekeyState streams the current state store into a new database under
+// to's key, then points CURRENT at it and removes the old one. Migrate
+// must (Badger will not add a key to a plain database); rotate does too,
+// rather than only re-encrypting Badger's key registry as badger's own
+// rotate does: that keeps the data keys, so the old master key with an old
+// copy of the registry would still read every file written before.
 func rekeyState(fsmDir string, from, to *dataKeys, log *slog.Logger) (int, string, error) {
 	gen, err := readCurrentGen(fsmDir)
 	if err != nil {
@@ -247,23 +249,9 @@ func rekeyState(fsmDir string, from, to *dataKeys, log *slog.Logger) (int, strin
 	if opensWith(cur, to.badger) {
 		return 0, cur, nil // done
 	}
-	if from != nil {
-		kr, err := badger.OpenKeyRegistry(badger.KeyRegistryOptions{Dir: cur, ReadOnly: true, EncryptionKey: from.badger,
-			EncryptionKeyRotationDuration: BadgerKeyRotation})
-		if err != nil {
-			return 0, "", fmt.Errorf("state store %s: %w", cur, badgerKeyErr(err, from.badger))
-		}
-		err = badger.WriteKeyRegistry(kr, badger.KeyRegistryOptions{Dir: cur, EncryptionKey: to.badger,
-			EncryptionKeyRotationDuration: BadgerKeyRotation})
-		_ = kr.Close()
-		if err != nil {
-			return 0, "", fmt.Errorf("state store %s: rewrite key registry: %w", cur, err)
-		}
-		return 0, cur, syncDir(cur)
-	}
-	old, err := badger.Open(BadgerOptions(cur, nil))
+	old, err := badger.Open(withBadgerKey(BadgerOptions(cur, nil), from.badgerKey()))
 	if err != nil {
-		return 0, "", fmt.Errorf("state store %s: %w", cur, inUse(err))
+		return 0, "", fmt.Errorf("state store %s: %w", cur, badgerKeyErr(inUse(err), from.badgerKey()))
 	}
 	next := filepath.Join(fsmDir, genDir(gen+1))
 	_ = os.RemoveAll(next)
@@ -310,7 +298,7 @@ func rekeyState(fsmDir string, from, to *dataKeys, log *slog.Logger) (int, strin
 	if err := os.RemoveAll(cur); err != nil {
 		return n, next, fmt.Errorf("remove the plain state store %s: %w", cur, err)
 	}
-	log.Info("state store encrypted", "keys", n, "dir", next)
+	log.Info("state store re-encrypted", "keys", n, "dir", next)
 	return n, next, nil
 }
 

@@ -258,7 +258,7 @@ func (s *Store) verifyState(f *fsm) {
 
 // VerifyReport is what VerifyDataDir checked.
 type VerifyReport struct {
-	LogEntries   int    // raft log entries whose MAC matched
+	LogEntries   int    // raft log entries whose MAC or seal checked
 	FirstIndex   uint64 // of the raft log
 	LastIndex    uint64
 	Tables       int // state tables whose every block matched its checksum

@@ -66,9 +66,8 @@ func newEncryptionRotateCmd() *cobra.Command {
 		Use:   "rotate",
 		Short: "Change a stopped node's encryption key",
 		Long: `Change the master key of a stopped node's encrypted data dir: the state
-store's key registry (the data keys that encrypt its files) is re-encrypted
-under the new key, and the raft log and snapshots are rewritten under keys
-derived from it. The old key no longer opens anything afterwards. Refuses
+store is copied into a new database (new data keys, under the new key), and
+the raft log and snapshots are rewritten under keys derived from it. The old key no longer opens anything afterwards. Refuses
 while a node holds the data dir. If interrupted, run it again with the same
 keys. Each node of a cluster has its own data dir: rotate each, one at a
 time.`,
@@ -90,7 +89,7 @@ time.`,
 				return fmt.Errorf("rotate %s: %w", dir, err)
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "state store: key registry of %s re-encrypted\n", rep.StateStore)
+			fmt.Fprintf(out, "state store: %d keys copied into %s (new data keys, under the new key)\n", rep.StateKeys, rep.StateStore)
 			fmt.Fprintf(out, "snapshots: %d re-encrypted\n", rep.Snapshots)
 			fmt.Fprintf(out, "raft log: %d entries rewritten into a new raft.db\n", rep.LogEntries)
 			fmt.Fprintf(out, "ok: start the node with --encryption-key-file %s\n", newFile)
