@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc64"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -584,4 +585,64 @@ func TestEncryptedSnapshotInstalledOnFollower(t *testing.T) {
 		t.Fatal("the follower caught up without a snapshot")
 	}
 	assertPatient(ctx, t, nd, id)
+}
+
+// TestEncryptedSnapshotTampered: a snapshot changed on disk (raft's own
+// CRC in meta.json made to match, as someone with the disk could) is
+// refused: by verify, and by a node that must restore it, which names it
+// instead of falling back to an older one.
+func TestEncryptedSnapshotTampered(t *testing.T) {
+	key := newMasterKey(t)
+	c, nd, _ := patientDir(t, &key)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err := cluster.VerifyDataDir(nd.Dir, key)
+	if err != nil || rep.Snapshots == 0 {
+		t.Fatalf("verify before: %+v %v", rep, err)
+	}
+	snaps, _ := filepath.Glob(filepath.Join(nd.Dir, "raft", "snapshots", "*"))
+	for _, d := range snaps {
+		p := filepath.Join(d, "state.bin")
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)/2] ^= 0x04
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		setSnapshotCRC(t, d, b)
+	}
+	if _, err := cluster.VerifyDataDir(nd.Dir, key); !errors.Is(err, cluster.ErrCorruptSnapshot) {
+		t.Fatalf("verify of a tampered snapshot: %v", err)
+	}
+	// The state store gone, the node must restore the snapshot.
+	if err := os.RemoveAll(filepath.Join(nd.Dir, "fsm")); err != nil {
+		t.Fatal(err)
+	}
+	err = reopen(ctx, t, c, nd)
+	if !errors.Is(err, cluster.ErrCorruptSnapshot) || !strings.Contains(err.Error(), "snapshots") {
+		t.Fatalf("open with a tampered snapshot: %v", err)
+	}
+}
+
+// setSnapshotCRC rewrites a snapshot's meta.json CRC (raft's CRC-64 ECMA)
+// to match state.
+func setSnapshotCRC(t *testing.T, dir string, state []byte) {
+	t.Helper()
+	var meta map[string]any
+	b, err := os.ReadFile(filepath.Join(dir, "meta.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &meta); err != nil {
+		t.Fatal(err)
+	}
+	h := crc64.New(crc64.MakeTable(crc64.ECMA))
+	h.Write(state)
+	meta["CRC"] = h.Sum(nil)
+	b, _ = json.Marshal(meta)
+	if err := os.WriteFile(filepath.Join(dir, "meta.json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -97,6 +97,16 @@ func (s *Store) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("open: %w", err)
 	}
 	rc.NoSnapshotRestoreOnStart = skip
+	if !skip {
+		// raft restores the newest snapshot it can read and, if that one
+		// fails, an older one, silently: the log may already be compacted
+		// past it. Refuse a damaged newest snapshot, naming it.
+		if metas, _ := snaps.List(); len(metas) > 0 {
+			if err := snaps.verify(metas[0].ID); err != nil {
+				return fmt.Errorf("open: the newest snapshot is corrupt, refusing to start (move the data dir aside and join this node again with an empty one): %w", err)
+			}
+		}
+	}
 	s.log.Info("opening raft", "fsm_applied", f.appliedIndex(), "existing_state", s.hasState,
 		"no_snapshot_restore", rc.NoSnapshotRestoreOnStart)
 

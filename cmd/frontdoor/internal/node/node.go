@@ -233,7 +233,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Node, err error) 
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	if err := st.Open(ctx); err != nil {
-		if errors.Is(err, cluster.ErrCorruptLog) || errors.Is(err, cluster.ErrCorruptState) {
+		if errors.Is(err, cluster.ErrCorruptLog) || errors.Is(err, cluster.ErrCorruptState) || errors.Is(err, cluster.ErrCorruptSnapshot) {
 			return n.startQuarantined(ctx, st, err, out)
 		}
 		return nil, fmt.Errorf("open store: %w", err)
