@@ -178,9 +178,15 @@ func (m *macLogStore) seal(l *raft.Log) (*raft.Log, error) {
 	plain = binary.AppendUvarint(plain, uint64(len(l.Data)))
 	plain = append(plain, l.Data...)
 	plain = append(plain, l.Extensions...)
+	// The nonce is the entry's index and 4 random bytes: nonces under one
+	// key never repeat across indexes (random 12-byte nonces would near
+	// a collision after about 2^32 entries), and the few times raft
+	// rewrites one index (an uncommitted entry replaced) collide with
+	// chance 2^-32 each.
 	ext := make([]byte, len(gcmMagic)+m.aead.NonceSize())
 	copy(ext, gcmMagic)
-	if _, err := rand.Read(ext[len(gcmMagic):]); err != nil {
+	binary.BigEndian.PutUint64(ext[len(gcmMagic):], l.Index)
+	if _, err := rand.Read(ext[len(gcmMagic)+8:]); err != nil {
 		return nil, err
 	}
 	c.Data = m.aead.Seal(nil, ext[len(gcmMagic):], plain, logHeader(l))
