@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
 	"github.com/frontdoor-ucc/frontdoor/cluster/clustertest"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node/nodetest"
 )
 
 // runCmd runs the command tree with args: its standard output and error.
@@ -107,5 +110,46 @@ func TestServeKey(t *testing.T) {
 	}
 	if _, err := resolveKey(fresh, loose, true, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "0600") {
 		t.Fatalf("key file 0644: %v", err)
+	}
+}
+
+// TestNodeEncryptsAtRest: a node given a key (as serve always gives one)
+// keeps a patient written through the API in no file of its data dir in
+// clear, and its dir checks only with that key. (With no key the same
+// test finds the NHS number in a table and both in raft.db.)
+func TestNodeEncryptsAtRest(t *testing.T) {
+	key := bytes.Repeat([]byte{0x5a}, cluster.MasterKeySize)
+	tc := nodetest.NewWith(t, 1, func(c *node.Config) { c.EncryptionKey = key })
+	tn := tc.Leader(t)
+	hdr := nodetest.BearerHeader(tc.Key(t, "reception", "Desk"))
+	body := `{"patient":{"given_name":"Ottoline","family_name":"Quennell-Barraclough","nhs_number":"9434765919"},"complaint":"chest pain"}`
+	resp, b := tc.Do(t, tn, "POST", "/v1/attendances", body, hdr)
+	if resp.StatusCode != 201 {
+		t.Fatalf("create: %d %s", resp.StatusCode, b)
+	}
+	tc.Stop(t, 0)
+	err := filepath.WalkDir(tn.Dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, s := range []string{"Quennell-Barraclough", "9434765919"} {
+			if bytes.Contains(data, []byte(s)) {
+				t.Errorf("%s holds %q in clear", p, s)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cluster.VerifyDataDir(tn.Dir, key); err != nil {
+		t.Fatalf("verify with the key: %v", err)
+	}
+	if _, err := cluster.VerifyDataDir(tn.Dir, nil); !errors.Is(err, cluster.ErrEncrypted) {
+		t.Fatalf("verify without the key: %v", err)
 	}
 }
