@@ -47,7 +47,7 @@ func TestCheckedHandsTheCheckToApplyOnThisNodeOnly(t *testing.T) {
 	}
 	// The same entry replayed elsewhere: no note.
 	env, _ := json.Marshal(Envelope{Kind: kindTestChecked, LogicVersion: LogicVersion, Time: time.Now(), Payload: []byte(`"one"`)})
-	f, err := openFSM(t.TempDir(), mustCommandTable(checkedCommands()), testLogger(), nil, func(error) {})
+	f, err := openFSM(t.TempDir(), nil, mustCommandTable(checkedCommands()), testLogger(), nil, func(error) {})
 	if err != nil {
 		t.Fatal(err)
 	}

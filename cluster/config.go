@@ -53,6 +53,10 @@ type Config struct {
 	// stamp and the last applied one). nil -> time.Now. Tests inject a
 	// fixed clock to decide at a given time of day (opening hours).
 	Clock func() time.Time
+	// EncryptionKey is the master key (MasterKeySize bytes) that encrypts
+	// the raft log, snapshots and state store (encryption.go); nil leaves
+	// them in clear. A data dir written with a key opens only with it.
+	EncryptionKey []byte
 }
 
 // RaftTuning holds raft timing and snapshot settings. Zero values mean the

@@ -164,7 +164,7 @@ func TestVerifyDataDir(t *testing.T) {
 	if err := c.Stop(ctx, nd); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := cluster.VerifyDataDir(nd.Dir)
+	rep, err := cluster.VerifyDataDir(nd.Dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ func TestVerifyDataDir(t *testing.T) {
 		t.Fatalf("report %+v, checkpoints want %v", rep, want)
 	}
 	flipAll(t, filepath.Join(nd.Dir, "raft", "raft.db"), []byte("verify-marker-text"))
-	if _, err := cluster.VerifyDataDir(nd.Dir); !errors.Is(err, cluster.ErrCorruptLog) || !strings.Contains(err.Error(), "index") {
+	if _, err := cluster.VerifyDataDir(nd.Dir, nil); !errors.Is(err, cluster.ErrCorruptLog) || !strings.Contains(err.Error(), "index") {
 		t.Fatalf("verify of a changed raft.db: %v", err)
 	}
 }

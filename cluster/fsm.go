@@ -25,6 +25,7 @@ import (
 // current database handle.
 type fsm struct {
 	dir     string // <data dir>/fsm; databases live in db-<generation> under it
+	key     []byte // Badger's encryption key; nil: none
 	cmds    commandTable
 	log     *slog.Logger
 	metrics *metrics
@@ -131,7 +132,7 @@ func BadgerOptions(dir string, log *slog.Logger) badger.Options {
 }
 
 // openFSM opens (or creates) the current database under dir.
-func openFSM(dir string, cmds commandTable, log *slog.Logger, m *metrics, onFatal func(error)) (*fsm, error) {
+func openFSM(dir string, key []byte, cmds commandTable, log *slog.Logger, m *metrics, onFatal func(error)) (*fsm, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("fsm dir: %w", err)
 	}
@@ -139,7 +140,7 @@ func openFSM(dir string, cmds commandTable, log *slog.Logger, m *metrics, onFata
 	if err != nil {
 		return nil, err
 	}
-	h, err := openHandle(dir, gen, log)
+	h, err := openHandle(dir, gen, key, log)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +151,7 @@ func openFSM(dir string, cmds commandTable, log *slog.Logger, m *metrics, onFata
 			_ = os.RemoveAll(filepath.Join(dir, e.Name()))
 		}
 	}
-	f := &fsm{dir: dir, cmds: cmds, log: log, metrics: m, onFatal: onFatal, h: h, notifyCh: make(chan struct{}), gcKick: make(chan struct{}, 1),
+	f := &fsm{dir: dir, key: key, cmds: cmds, log: log, metrics: m, onFatal: onFatal, h: h, notifyCh: make(chan struct{}), gcKick: make(chan struct{}, 1),
 		compactKick: make(chan struct{}, 1)}
 	if err := f.loadMeta(h); err != nil {
 		_ = h.db.Close()
@@ -206,14 +207,21 @@ func writeCurrentGen(dir string, gen int) error {
 	return d.Sync()
 }
 
-func openHandle(dir string, gen int, log *slog.Logger) (*dbHandle, error) {
+func openHandle(dir string, gen int, key []byte, log *slog.Logger) (*dbHandle, error) {
 	p := filepath.Join(dir, genDir(gen))
-	if _, err := verifyTables(p); err != nil {
+	if _, err := verifyTables(p, key); err != nil {
+		if errors.Is(err, ErrWrongKey) || errors.Is(err, ErrNotEncrypted) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("the state store is corrupt, refusing to open it (move the data dir aside and join this node again with an empty one): %w", err)
 	}
-	db, err := badger.Open(BadgerOptions(p, log))
+	db, err := badger.Open(withBadgerKey(BadgerOptions(p, log), key))
 	if err != nil {
-		return nil, fmt.Errorf("open badger %s: %w", p, err)
+		return nil, fmt.Errorf("open badger %s: %w", p, badgerKeyErr(err, key))
+	}
+	if err := tightenModes(p); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open badger %s: file modes: %w", p, err)
 	}
 	return &dbHandle{db: db, dir: p, gen: gen}, nil
 }

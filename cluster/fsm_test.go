@@ -37,7 +37,7 @@ type testFSM struct {
 func newTestFSM(t testing.TB) *testFSM {
 	t.Helper()
 	tf := &testFSM{}
-	f, err := openFSM(t.TempDir(), mustCommandTable(testCommands()), testLogger(), nil, func(err error) {
+	f, err := openFSM(t.TempDir(), nil, mustCommandTable(testCommands()), testLogger(), nil, func(err error) {
 		tf.mu.Lock()
 		tf.fatals = append(tf.fatals, err)
 		tf.mu.Unlock()

@@ -31,6 +31,11 @@ func (s *Store) Open(ctx context.Context) (err error) {
 	if err := os.MkdirAll(raftDir, 0o700); err != nil {
 		return fmt.Errorf("open: %w", err)
 	}
+	// Every file of the data dir is its owner's only (a dir written by an
+	// earlier release had Badger's and the snapshots' files 0644).
+	if err := tightenModes(s.cfg.Dir); err != nil {
+		return fmt.Errorf("open: file modes: %w", err)
+	}
 	var closers []func() error
 	defer func() {
 		if err != nil {
@@ -45,7 +50,7 @@ func (s *Store) Open(ctx context.Context) (err error) {
 		Level:  hclog.Info,
 		Output: lineWriter{s.log},
 	})
-	rs, err := openRaftStores(raftDir, hlog, s.log, s.DiskLow)
+	rs, err := openRaftStores(raftDir, s.keys, hlog, s.log, s.DiskLow)
 	if err != nil {
 		return fmt.Errorf("open: %w", err)
 	}
@@ -56,7 +61,7 @@ func (s *Store) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("open: existing state: %w", err)
 	}
 
-	f, err := openFSM(filepath.Join(s.cfg.Dir, "fsm"), s.cmds, s.log, s.metrics, s.onFatal)
+	f, err := openFSM(filepath.Join(s.cfg.Dir, "fsm"), s.keys.badgerKey(), s.cmds, s.log, s.metrics, s.onFatal)
 	if err != nil {
 		return fmt.Errorf("open: %w", err)
 	}
@@ -81,6 +86,16 @@ func (s *Store) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("open: %w", err)
 	}
 	rc.NoSnapshotRestoreOnStart = skip
+	if !skip {
+		// raft restores the newest snapshot it can read and, if that one
+		// fails, an older one, silently: the log may already be compacted
+		// past it. Refuse a damaged newest snapshot, naming it.
+		if metas, _ := snaps.List(); len(metas) > 0 {
+			if err := snaps.verify(metas[0].ID); err != nil {
+				return fmt.Errorf("open: the newest snapshot is corrupt, refusing to start (move the data dir aside and join this node again with an empty one): %w", err)
+			}
+		}
+	}
 	s.log.Info("opening raft", "fsm_applied", f.appliedIndex(), "existing_state", s.hasState,
 		"no_snapshot_restore", rc.NoSnapshotRestoreOnStart)
 
@@ -413,6 +428,11 @@ func (s *Store) shutdown(ctx context.Context, graceful bool) error {
 			errs = append(errs, err)
 		}
 	}
+	// Badger creates its files 0644 unless the process umask says
+	// otherwise (serve sets 077); leave none readable by others.
+	if err := tightenModes(s.cfg.Dir); err != nil {
+		errs = append(errs, fmt.Errorf("close: file modes: %w", err))
+	}
 	return errors.Join(errs...)
 }
 
@@ -462,17 +482,17 @@ func canSkipSnapshotRestore(snaps raft.SnapshotStore, applied uint64) (bool, err
 type raftStores struct {
 	bolt  *raftboltdb.BoltStore // log and stable store; close it
 	logs  *macLogStore
-	snaps raft.SnapshotStore
+	snaps *snapshotStore
 }
 
-// openRaftStores opens the raft stores under raftDir and checks every log
-// entry's MAC.
-func openRaftStores(raftDir string, hlog hclog.Logger, log *slog.Logger, diskLow func() string) (*raftStores, error) {
+// openRaftStores opens the raft stores under raftDir with the data keys
+// (nil: in clear) and checks every log entry's seal or MAC.
+func openRaftStores(raftDir string, keys *dataKeys, hlog hclog.Logger, log *slog.Logger, diskLow func() string) (*raftStores, error) {
 	bolt, err := openBolt(filepath.Join(raftDir, "raft.db"))
 	if err != nil {
 		return nil, err
 	}
-	logs, err := newMACLogStore(bolt, bolt, raftDir, diskLow)
+	logs, err := newMACLogStore(bolt, bolt, raftDir, keys, diskLow)
 	if err != nil {
 		bolt.Close()
 		return nil, err
@@ -483,7 +503,7 @@ func openRaftStores(raftDir string, hlog hclog.Logger, log *slog.Logger, diskLow
 	} else if n > 0 {
 		log.Info("raft log checked", "entries", n)
 	}
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(raftDir, 2, hlog)
+	snaps, err := openSnapshotStore(raftDir, keys, hlog)
 	if err != nil {
 		bolt.Close()
 		return nil, fmt.Errorf("open snapshots: %w", err)

@@ -58,16 +58,20 @@ func Recover(ctx context.Context, cfg Config) (RecoverInfo, error) {
 	if err != nil {
 		return RecoverInfo{}, fmt.Errorf("recover: %w", err)
 	}
+	keys, err := deriveKeys(cfg.EncryptionKey)
+	if err != nil {
+		return RecoverInfo{}, fmt.Errorf("recover: %w", err)
+	}
 	// Badger first: it refuses at once a data dir a running node holds,
 	// where bolt would wait for its lock.
 	var fatal error
-	f, err := openFSM(filepath.Join(cfg.Dir, "fsm"), cmds, log, nil, func(err error) { fatal = err })
+	f, err := openFSM(filepath.Join(cfg.Dir, "fsm"), keys.badgerKey(), cmds, log, nil, func(err error) { fatal = err })
 	if err != nil {
 		return RecoverInfo{}, fmt.Errorf("recover (is the node stopped?): %w", err)
 	}
 	defer f.close()
 	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Info, Output: lineWriter{log}})
-	rs, err := openRaftStores(raftDir, hlog, log, func() string { return "" })
+	rs, err := openRaftStores(raftDir, keys, hlog, log, func() string { return "" })
 	if err != nil {
 		return RecoverInfo{}, fmt.Errorf("recover: %w", err)
 	}

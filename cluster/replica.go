@@ -20,12 +20,22 @@ type Replica struct {
 // OpenReplica opens (or creates) the state under dir (a node's
 // <data dir>/fsm) with the engine's membership commands and cmds.
 func OpenReplica(dir string, cmds []Command, log *slog.Logger) (*Replica, error) {
+	return OpenEncryptedReplica(dir, nil, cmds, log)
+}
+
+// OpenEncryptedReplica is OpenReplica for state encrypted under the master
+// key (Config.EncryptionKey; nil: none).
+func OpenEncryptedReplica(dir string, key []byte, cmds []Command, log *slog.Logger) (*Replica, error) {
+	keys, err := deriveKeys(key)
+	if err != nil {
+		return nil, err
+	}
 	t, err := newCommandTable(append(membershipCommands(), cmds...))
 	if err != nil {
 		return nil, err
 	}
 	r := &Replica{}
-	f, err := openFSM(dir, t, log, nil, func(err error) {
+	f, err := openFSM(dir, keys.badgerKey(), t, log, nil, func(err error) {
 		r.mu.Lock()
 		r.fatals = append(r.fatals, err)
 		r.mu.Unlock()

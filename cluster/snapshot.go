@@ -141,7 +141,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	gen := f.h.gen + 1
 	f.mu.RUnlock()
 	_ = os.RemoveAll(f.dir + "/" + genDir(gen))
-	nh, err := openHandle(f.dir, gen, f.log)
+	nh, err := openHandle(f.dir, gen, f.key, f.log)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}

@@ -21,6 +21,7 @@ type Store struct {
 	cmds   commandTable
 	tuning RaftTuning
 	log    *slog.Logger
+	keys   *dataKeys // derived from Config.EncryptionKey; nil: no encryption
 
 	mu       sync.Mutex // guards open/closed transitions
 	opened   bool
@@ -82,7 +83,12 @@ func New(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
+	keys, err := deriveKeys(cfg.EncryptionKey)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
 	s := &Store{
+		keys:    keys,
 		cfg:     cfg,
 		cmds:    cmds,
 		checked: newCheckedTable(),

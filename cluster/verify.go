@@ -1,15 +1,20 @@
 package cluster
 
 import (
+	"crypto/aes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"go.etcd.io/bbolt"
 
@@ -26,16 +31,29 @@ var ErrCorruptState = errors.New("state store file corrupt")
 // verifyTables checks every block of every Badger table in dir against its
 // checksum. Badger can do this itself (options.OnTableRead), but in v4.9.6
 // a block it cannot read makes it dereference nil in a goroutine of its own
-// and the process dies; this reads the files (BadgerOptions: Snappy, no
-// encryption) and returns an error naming the table and block instead.
-func verifyTables(dir string) (tables int, err error) {
+// and the process dies; this reads the files (BadgerOptions: Snappy; with
+// key, each table decrypted with its data key from Badger's key registry)
+// and returns an error naming the table and block instead.
+func verifyTables(dir string, key []byte) (tables int, err error) {
 	paths, err := filepath.Glob(filepath.Join(dir, "*.sst"))
+	if err != nil {
+		return 0, err
+	}
+	if len(paths) == 0 {
+		return 0, nil
+	}
+	keys, err := tableKeys(dir, key)
 	if err != nil {
 		return 0, err
 	}
 	sort.Strings(paths)
 	for _, p := range paths {
-		if err := verifyTable(p); err != nil {
+		id, perr := strconv.ParseUint(strings.TrimSuffix(filepath.Base(p), ".sst"), 10, 64)
+		dk, listed := keys[id]
+		if perr != nil || !listed {
+			continue // not in the manifest: Badger deletes it at open
+		}
+		if err := verifyTable(p, dk); err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				continue // compacted away meanwhile
 			}
@@ -46,8 +64,68 @@ func verifyTables(dir string) (tables int, err error) {
 	return tables, nil
 }
 
+// tableKeys maps every table in dir's manifest to the data key it was
+// written with (nil: in clear), read from Badger's key registry with its
+// master key (nil: none).
+func tableKeys(dir string, key []byte) (map[uint64][]byte, error) {
+	kr, err := badger.OpenKeyRegistry(badger.KeyRegistryOptions{Dir: dir, ReadOnly: true, EncryptionKey: key})
+	if err != nil {
+		return nil, fmt.Errorf("state store %s: %w", dir, badgerKeyErr(err, key))
+	}
+	defer kr.Close()
+	fp, err := os.Open(filepath.Join(dir, badger.ManifestFilename))
+	if err != nil {
+		return nil, fmt.Errorf("state store manifest: %w", err)
+	}
+	defer fp.Close()
+	mf, _, err := badger.ReplayManifestFile(fp, 0, badger.DefaultOptions(dir))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: manifest: %v", ErrCorruptState, fp.Name(), err)
+	}
+	out := make(map[uint64][]byte, len(mf.Tables))
+	for id, tm := range mf.Tables {
+		if tm.KeyID == 0 {
+			out[id] = nil
+			continue
+		}
+		if key == nil {
+			return nil, fmt.Errorf("state store %s: %w", dir, ErrEncrypted)
+		}
+		dk, err := kr.DataKey(tm.KeyID)
+		if err != nil || dk == nil {
+			return nil, fmt.Errorf("%w: %s: table %d: data key %d: %v", ErrCorruptState, dir, id, tm.KeyID, err)
+		}
+		out[id] = dk.Data
+	}
+	return out, nil
+}
+
+// badgerKeyErr names Badger's refusal of a key in frontdoor's terms.
+func badgerKeyErr(err error, key []byte) error {
+	if !errors.Is(err, badger.ErrEncryptionKeyMismatch) {
+		return err
+	}
+	if key == nil {
+		return ErrEncrypted
+	}
+	return fmt.Errorf("%w (or the state store was written without encryption: %w)", ErrWrongKey, ErrNotEncrypted)
+}
+
+// decryptPart undoes Badger's AES-CTR over a table part (the IV follows
+// the ciphertext).
+func decryptPart(b, dk []byte) ([]byte, error) {
+	if dk == nil {
+		return b, nil
+	}
+	if len(b) < aes.BlockSize {
+		return nil, errors.New("shorter than its IV")
+	}
+	n := len(b) - aes.BlockSize
+	return y.XORBlockAllocate(b[:n], dk, b[n:])
+}
+
 // verifyTable checks one table's index and blocks.
-func verifyTable(path string) (err error) {
+func verifyTable(path string, dk []byte) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: %s: unreadable (%v)", ErrCorruptState, path, r)
@@ -82,6 +160,9 @@ func verifyTable(path string) (err error) {
 	if err := y.VerifyChecksum(index, &chk); err != nil {
 		return bad("index: %v", err)
 	}
+	if index, err = decryptPart(index, dk); err != nil {
+		return bad("index: %v", err)
+	}
 	ti := fb.GetRootAsTableIndex(index, 0)
 	var ko fb.BlockOffset
 	for i := 0; i < ti.OffsetsLength(); i++ {
@@ -92,7 +173,11 @@ func verifyTable(path string) (err error) {
 		if off < 0 || n < 8 || off+n > len(b) {
 			return bad("block %d: out of the file", i)
 		}
-		data, err := snappy.Decode(nil, b[off:off+n])
+		block, err := decryptPart(b[off:off+n], dk)
+		if err != nil {
+			return bad("block %d at offset %d: %v", i, off, err)
+		}
+		data, err := snappy.Decode(nil, block)
 		if err != nil {
 			return bad("block %d at offset %d: %v", i, off, err)
 		}
@@ -120,9 +205,19 @@ func (f *fsm) verifyLiveTables() (int, error) {
 		return 0, err
 	}
 	defer h.release()
+	var keys map[uint64][]byte
+	if f.key != nil {
+		if keys, err = tableKeys(h.dir, f.key); err != nil {
+			return 0, err
+		}
+	}
 	n := 0
 	for _, ti := range h.db.Tables() {
-		err := verifyTable(filepath.Join(h.dir, fmt.Sprintf("%06d.sst", ti.ID)))
+		dk, listed := keys[ti.ID]
+		if f.key != nil && !listed {
+			continue // newer than the manifest read above
+		}
+		err := verifyTable(filepath.Join(h.dir, fmt.Sprintf("%06d.sst", ti.ID)), dk)
 		if errors.Is(err, os.ErrNotExist) {
 			continue // compacted away meanwhile
 		}
@@ -165,20 +260,27 @@ func (s *Store) verifyState(f *fsm) {
 
 // VerifyReport is what VerifyDataDir checked.
 type VerifyReport struct {
-	LogEntries   int    // raft log entries whose MAC matched
+	LogEntries   int    // raft log entries whose MAC or seal checked
 	FirstIndex   uint64 // of the raft log
 	LastIndex    uint64
+	Snapshots    int // snapshots read through (CRC, and each chunk authenticated)
 	Tables       int // state tables whose every block matched its checksum
 	AppliedIndex uint64
 	Checkpoints  []Checkpoint
 }
 
 // VerifyDataDir checks a stopped node's data dir offline (frontdoor
-// verify): every raft log entry against its MAC, every state table block
+// verify): every raft log entry against its MAC or seal, every snapshot
+// read through, every state table block
 // against its checksum, and reads the applied index and state hash
-// checkpoints. The first problem is returned, naming the file.
-func VerifyDataDir(dir string) (VerifyReport, error) {
+// checkpoints. masterKey is the encryption key (nil: none). The first
+// problem is returned, naming the file.
+func VerifyDataDir(dir string, masterKey []byte) (VerifyReport, error) {
 	var rep VerifyReport
+	keys, err := deriveKeys(masterKey)
+	if err != nil {
+		return rep, err
+	}
 	raftDir := filepath.Join(dir, "raft")
 	path := filepath.Join(raftDir, "raft.db")
 	if _, err := os.Stat(path); err != nil {
@@ -198,24 +300,31 @@ func VerifyDataDir(dir string) (VerifyReport, error) {
 			return fmt.Errorf("raft log %s (is the node still running?): %w", path, err)
 		}
 		defer bolt.Close()
-		key, err := os.ReadFile(filepath.Join(raftDir, macKeyFile))
+		m, err := loadLogStore(bolt, bolt, raftDir, keys, true)
 		if err != nil {
-			return fmt.Errorf("raft log key: %w", err)
+			return err
 		}
-		from, _ := bolt.GetUint64(macFromKey)
 		if rep.LastIndex, err = bolt.LastIndex(); err != nil {
 			return err
 		}
 		if rep.FirstIndex, err = bolt.FirstIndex(); err != nil {
 			return err
 		}
-		if from == 0 {
-			from = rep.LastIndex + 1
-		}
-		m := &macLogStore{LogStore: bolt, key: key, from: from, path: path}
 		rep.LogEntries, err = m.verifyAll()
 		return err
 	}(); err != nil {
+		return rep, err
+	}
+	snaps := &snapshotStore{dir: filepath.Join(raftDir, "snapshots")}
+	if snaps.inner, err = raft.NewFileSnapshotStoreWithLogger(raftDir, 2, hclog.NewNullLogger()); err != nil {
+		return rep, fmt.Errorf("snapshots: %w", err)
+	}
+	if keys != nil {
+		if snaps.aead, err = newGCM(keys.snap); err != nil {
+			return rep, err
+		}
+	}
+	if rep.Snapshots, err = snaps.verifyAll(); err != nil {
 		return rep, err
 	}
 	fsmDir := filepath.Join(dir, "fsm")
@@ -224,12 +333,12 @@ func VerifyDataDir(dir string) (VerifyReport, error) {
 		return rep, err
 	}
 	stateDir := filepath.Join(fsmDir, genDir(gen))
-	if rep.Tables, err = verifyTables(stateDir); err != nil {
+	if rep.Tables, err = verifyTables(stateDir, keys.badgerKey()); err != nil {
 		return rep, err
 	}
-	db, err := badger.Open(BadgerOptions(stateDir, nil).WithReadOnly(true))
+	db, err := badger.Open(withBadgerKey(BadgerOptions(stateDir, nil).WithReadOnly(true), keys.badgerKey()))
 	if err != nil {
-		return rep, fmt.Errorf("state store %s (is the node still running?): %w", stateDir, err)
+		return rep, fmt.Errorf("state store %s (is the node still running?): %w", stateDir, badgerKeyErr(err, keys.badgerKey()))
 	}
 	defer db.Close()
 	var hs hashState

@@ -120,7 +120,7 @@ func bulkThenCompact(t *testing.T, f *fsm, after func(*testing.T, *badger.DB)) *
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	g, err := openFSM(f.dir, f.cmds, f.log, nil, nil)
+	g, err := openFSM(f.dir, f.key, f.cmds, f.log, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,6 +44,8 @@ type Options struct {
 	// Configure adjusts a node's store config (e.g. an injected free-space
 	// reading).
 	Configure func(nd *Node, cfg *cluster.Config)
+	// EncryptionKey encrypts every node's data dir (nil: in clear).
+	EncryptionKey []byte
 }
 
 // Cluster is a set of in-process nodes.
@@ -172,6 +174,7 @@ func (c *Cluster) Config(nd *Node) cluster.Config {
 		Registerer:    nd.Registry,
 		Raft:          c.opts.Raft,
 		Commands:      clinic.Commands(),
+		EncryptionKey: c.opts.EncryptionKey,
 	}
 }
 

@@ -18,6 +18,10 @@ import (
 )
 
 func main() {
+	// Every file the node writes is its owner's only: Badger and raft's
+	// snapshot store create theirs 0644 and 0755 (the store also tightens
+	// the data dir at open and close).
+	syscall.Umask(0o077)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()

@@ -13,7 +13,7 @@ import (
 )
 
 func newRestoreCmd() *cobra.Command {
-	var from, passFile, idFile string
+	var from, passFile, idFile, keyFile string
 	cfg := node.RestoreConfig{Version: version}
 	var raftAddr, httpAddr string
 	cmd := &cobra.Command{
@@ -67,6 +67,9 @@ the node will serve on.`,
 			if err != nil {
 				return fmt.Errorf("restore: %w", err)
 			}
+			if cfg.EncryptionKey, err = resolveKey(cfg.DataDir, keyFile, true, cmd.OutOrStdout()); err != nil {
+				return fmt.Errorf("restore: %w", err)
+			}
 			cfg.RaftAdvertise = raftAddr
 			if cfg.HTTPAdvertise == "" {
 				cfg.HTTPAdvertise = httpAddr
@@ -90,6 +93,7 @@ the node will serve on.`,
 	f := cmd.Flags()
 	f.StringVar(&from, "from", "", "the backup file")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "the new node's data dir (absent or empty)")
+	keyFileFlag(f, &keyFile)
 	f.StringVar(&passFile, "passphrase-file", "", "file whose first line is the backup's passphrase")
 	f.StringVar(&idFile, "identity", "", "file with the age private key of the backup's recipient")
 	f.StringVar(&cfg.NodeID, "node-id", "", "the new node's id (default: generated)")
@@ -105,6 +109,7 @@ the node will serve on.`,
 }
 
 func newRecoverCmd() *cobra.Command {
+	var keyFile string
 	cfg := node.RestoreConfig{Version: version}
 	cmd := &cobra.Command{
 		Use:   "recover --data-dir DIR",
@@ -123,6 +128,11 @@ Only ever recover one node of a cluster: two recovered survivors would be two
 clusters.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			key, err := resolveKey(cfg.DataDir, keyFile, false, cmd.OutOrStdout())
+			if err != nil {
+				return fmt.Errorf("recover: %w", err)
+			}
+			cfg.EncryptionKey = key
 			info, err := node.Recover(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -142,6 +152,7 @@ clusters.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.DataDir, "data-dir", "", "the surviving node's data dir (the node must be stopped)")
+	keyFileFlag(f, &keyFile)
 	f.StringVar(&cfg.RaftAdvertise, "raft-advertise", "", "the node's raft address (default: its registry entry's)")
 	_ = cmd.MarkFlagRequired("data-dir")
 	return cmd

@@ -44,6 +44,7 @@ func newRootCmd() *cobra.Command {
 		newBackupCmd(),
 		newRestoreCmd(),
 		newRecoverCmd(),
+		newEncryptionCmd(),
 	)
 	return root
 }

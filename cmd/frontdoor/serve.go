@@ -14,6 +14,7 @@ import (
 // node.Run runs the node until the command's context ends.
 func newServeCmd() *cobra.Command {
 	cfg := node.Config{Version: version}
+	var keyFile string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a frontdoor node: the HTTP API and a Raft cluster member",
@@ -33,6 +34,11 @@ gets its certificate by joining. The API is served over HTTPS with the
 node's certificate unless its address is loopback (or --insecure-http);
 clients trust <data-dir>/tls/ca.crt.
 
+The raft log, snapshots and state are encrypted with the key in
+--encryption-key-file (64 hex digits, e.g. from openssl rand -hex 32). Without
+it a fresh data dir gets a new key in <data-dir>.key: beside the data it
+protects nothing against a stolen disk, so move it to other storage.
+
 Every flag can also be set from the environment: --data-dir from
 FRONTDOOR_DATA_DIR, --join from FRONTDOOR_JOIN (comma-separated), and so on.
 A flag given on the command line wins.`,
@@ -41,11 +47,17 @@ A flag given on the command line wins.`,
 			if limit, ok := nodeMemoryLimit(os.Getenv("GOMEMLIMIT")); ok {
 				debug.SetMemoryLimit(limit)
 			}
+			key, err := resolveKey(cfg.DataDir, keyFile, true, cmd.OutOrStdout())
+			if err != nil {
+				return err
+			}
+			cfg.EncryptionKey = key
 			return node.Run(cmd.Context(), cfg, cmd.OutOrStdout())
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.DataDir, "data-dir", "./frontdoor-data", "directory for this node's raft log, snapshots and state")
+	keyFileFlag(f, &keyFile)
 	f.StringVar(&cfg.NodeID, "node-id", "", "node id (default: generated once and kept in the data dir)")
 	f.StringVar(&cfg.HTTPAddr, "http-addr", "127.0.0.1:8080", "HTTP API listen address")
 	f.StringVar(&cfg.HTTPAdvertise, "http-advertise", "", "HTTP address other nodes use to reach this one (default: --http-addr)")

@@ -77,6 +77,9 @@ type Config struct {
 	BackupEvery      time.Duration
 	BackupKeep       int
 	BackupRecipients []string
+	// EncryptionKey is the master key of encryption at rest (nil: the
+	// data dir in clear; serve always gives one).
+	EncryptionKey []byte
 
 	HTTPListener    net.Listener       // already bound (tests: 127.0.0.1:0)
 	RaftTuning      cluster.RaftTuning // zero -> production defaults
@@ -250,12 +253,13 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Node, err error) 
 		Raft:          cfg.RaftTuning,
 		Clock:         cfg.Clock,
 		Commands:      clinic.Commands(),
+		EncryptionKey: cfg.EncryptionKey,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	if err := st.Open(ctx); err != nil {
-		if errors.Is(err, cluster.ErrCorruptLog) || errors.Is(err, cluster.ErrCorruptState) {
+		if errors.Is(err, cluster.ErrCorruptLog) || errors.Is(err, cluster.ErrCorruptState) || errors.Is(err, cluster.ErrCorruptSnapshot) {
 			return n.startQuarantined(ctx, st, err, out)
 		}
 		return nil, fmt.Errorf("open store: %w", err)

@@ -30,7 +30,10 @@ type RestoreConfig struct {
 	// restored cluster runs on it, as serve --tls-cert does, instead of
 	// a cluster CA of its own.
 	TLSCert, TLSKey, TLSCA string
-	Logger                 *slog.Logger
+	// EncryptionKey is the data dir's master key of encryption at rest
+	// (nil: in clear), as serve takes it.
+	EncryptionKey []byte
+	Logger        *slog.Logger
 }
 
 // Restore makes cfg.DataDir, which must be absent or empty, the data dir
@@ -88,6 +91,7 @@ func Restore(ctx context.Context, cfg RestoreConfig, snapshot io.Reader, note cl
 		Version:       cfg.Version,
 		Logger:        cfg.Logger.With("node", id),
 		Commands:      clinic.Commands(),
+		EncryptionKey: cfg.EncryptionKey,
 	}, snapshot, note)
 	if err != nil {
 		return cluster.BootstrapInfo{}, fmt.Errorf("restore: %w", err)
@@ -131,6 +135,7 @@ func Recover(ctx context.Context, cfg RestoreConfig) (cluster.RecoverInfo, error
 	}
 	return cluster.Recover(ctx, cluster.Config{
 		NodeID: id, Dir: cfg.DataDir, RaftAdvertise: cfg.RaftAdvertise, Logger: cfg.Logger, Commands: clinic.Commands(),
+		EncryptionKey: cfg.EncryptionKey,
 	})
 }
 
