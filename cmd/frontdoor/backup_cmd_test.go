@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frontdoor-ucc/frontdoor/cluster"
 	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/api"
 	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node/nodetest"
 	"github.com/frontdoor-ucc/frontdoor/loadtest"
@@ -154,6 +155,10 @@ func TestBackupRestoreDrill(t *testing.T) {
 	t.Logf("restore:\n%s", out)
 	n0.ID = "restored1"
 	cfg := tc.Config(0)
+	// restore gave the new data dir its own key, as serve does.
+	if cfg.EncryptionKey, err = cluster.ReadKeyFile(cluster.DefaultKeyFile(n0.Dir)); err != nil {
+		t.Fatalf("the restored dir's key: %v", err)
+	}
 	tc.StartWith(t, 0, cfg)
 	tc.WaitReady(t)
 

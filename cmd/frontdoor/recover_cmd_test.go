@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/frontdoor-ucc/frontdoor/cluster"
 	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/api"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node"
 	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node/nodetest"
 )
 
@@ -17,7 +19,14 @@ import (
 // acknowledged write, takes new ones, drops the dead members from its
 // registry, and lets a new member join with the cluster's token.
 func TestRecoverFromLostQuorum(t *testing.T) {
-	tc := nodetest.New(t, 3)
+	// The nodes encrypt at rest: recover opens the log, snapshots and
+	// state with the key, as serve does.
+	keyFile := filepath.Join(t.TempDir(), "cluster.key")
+	key, _, err := cluster.EnsureKeyFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := nodetest.NewWith(t, 3, func(c *node.Config) { c.EncryptionKey = key })
 	var a acked
 	a.write(t, tc, tc.Leader(t), "quorum", 15)
 	a.write(t, tc, tc.Follower(t), "follower", 5)
@@ -37,7 +46,10 @@ func TestRecoverFromLostQuorum(t *testing.T) {
 	}
 	tc.Kill(t, 0)
 
-	out, err := runCLI(t, "", "recover", "--data-dir", survivor.Dir)
+	if out, err := runCLI(t, "", "recover", "--data-dir", survivor.Dir); err == nil || !strings.Contains(err.Error(), "encryption-key-file") {
+		t.Fatalf("recover without the key: %v\n%s", err, out)
+	}
+	out, err := runCLI(t, "", "recover", "--data-dir", survivor.Dir, "--encryption-key-file", keyFile)
 	if err != nil {
 		t.Fatalf("recover: %v\n%s", err, out)
 	}

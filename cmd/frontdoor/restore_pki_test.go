@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frontdoor-ucc/frontdoor/cluster"
 	"github.com/frontdoor-ucc/frontdoor/cluster/trust"
 	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node"
 	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node/nodetest"
@@ -109,6 +110,9 @@ func TestRestoreOnTrustPKI(t *testing.T) {
 	}
 	cfg := tc.Config(0)
 	cfg.NodeID, cfg.DataDir, cfg.TLSCert, cfg.TLSKey = n.ID, n.Dir, cert, key
+	if cfg.EncryptionKey, err = cluster.ReadKeyFile(cluster.DefaultKeyFile(n.Dir)); err != nil {
+		t.Fatalf("the restored dir's key: %v", err)
+	}
 	tc.StartWith(t, 0, cfg)
 	tc.WaitReady(t)
 	a.check(t, tc)
