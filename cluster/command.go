@@ -43,7 +43,13 @@ type Kind string
 //	7: every write a command makes extends the running state hash, and
 //	   the hash is checkpointed every CheckpointEvery entries for members
 //	   to compare (statehash.go)
-const LogicVersion = 7
+//	8: service.put and directory.load refuse a webhook URL outside the
+//	   destination rules and the webhook allow-list (new kind
+//	   webhook.allowlist; directory/webhooks.go), and a secret not in
+//	   whsec_ form of at least 24 bytes; every command's payload is refused
+//	   when a string breaks the input limits (inputlimit) and a date of
+//	   birth is before 1900 or after the command's time
+const LogicVersion = 8
 
 // Actor is who asked for a change.
 type Actor struct {

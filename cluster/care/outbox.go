@@ -250,9 +250,13 @@ func (w *outboxWorker) lapses(ctx context.Context, awaiting []*Attendance, now t
 // resumes it with the same webhook-id.
 func (w *outboxWorker) deliver(ctx context.Context, e *OutboxEntry) {
 	var svc *routing.Service
+	var allow *routing.WebhookAllowList
 	err := w.s.Read(ctx, cluster.ConsistencyStale, func(v *cluster.View) error {
 		var err error
-		svc, err = directory.In(v).Service(e.ServiceID)
+		if svc, err = directory.In(v).Service(e.ServiceID); err != nil {
+			return err
+		}
+		allow, err = directory.In(v).WebhookAllowList()
 		return err
 	})
 	var res DeliveryResult
@@ -262,7 +266,7 @@ func (w *outboxWorker) deliver(ctx context.Context, e *OutboxEntry) {
 	case err != nil:
 		return
 	default:
-		res, _ = w.cfg.Notifier.Notify(ctx, *svc.Webhook, e.ID, e.Body)
+		res, _ = w.cfg.Notifier.Notify(ctx, *svc.Webhook, allow, e.ID, e.Body)
 	}
 	if res.Status == NotifyCancelled || ctx.Err() != nil {
 		return

@@ -55,6 +55,9 @@ type Config struct {
 	// *cluster.Store's DialPeerHTTP, mutual TLS over the raft port. nil ->
 	// plain TCP to that address.
 	PeerDial func(httpAddr string) (net.Conn, error)
+	// WebhookDevLoopback is serve --webhook-dev-loopback: PUT
+	// /v1/services accepts http and loopback webhook URLs only with it.
+	WebhookDevLoopback bool
 }
 
 // Server is one node's HTTP API: the fiber app, and the background work
@@ -96,6 +99,7 @@ type server struct {
 	routes     map[string]*routeRow // the route table by rowKey: forwarded proposals name theirs
 	metrics    fiber.Handler        // GET /metrics; nil: not served
 	version    string
+	devHooks   bool          // Config.WebhookDevLoopback
 	openAPIDoc func() []byte // the /openapi.json document, built once
 	// complaints: the complaint search index of the protocol set in force
 	complaints complaintIndexes
@@ -131,6 +135,7 @@ func New(cfg Config) *Server {
 		unknown:   newUnknownKeys(),
 		peerOnly:  cfg.PeerDial != nil,
 		version:   cfg.Version,
+		devHooks:  cfg.WebhookDevLoopback,
 	}
 	s.peerWatch = &peerWatch{s: s}
 	s.openAPIDoc = sync.OnceValue(func() []byte { return mustOpenAPI(cfg.Version) })

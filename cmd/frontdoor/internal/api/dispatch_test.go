@@ -112,7 +112,7 @@ func (c *testClock) Now() time.Time          { return time.Now().Add(time.Durati
 func (c *testClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 func fastNotifier() *care.Notifier           { return fastNotifierN(200) }
 func fastNotifierN(attempts int) *care.Notifier {
-	return &care.Notifier{Client: &http.Client{}, Timeout: 2 * time.Second, MaxAttempts: attempts,
+	return &care.Notifier{DevLoopback: true, Timeout: 2 * time.Second, MaxAttempts: attempts,
 		BaseBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Jitter: func() float64 { return 0.5 }, Now: time.Now}
 }
 
