@@ -257,9 +257,6 @@ func applyServicePut(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 	if existed && svc.Webhook != nil && old.Webhook != nil && svc.Webhook.Secret == "" && svc.Webhook.URL == old.Webhook.URL {
 		svc.Webhook.Secret = old.Webhook.Secret // the API never shows secrets; keep the stored one
 	}
-	if f := validateServiceChange(dir, &svc, tx.LogicVersion() >= CareNeedsSince); f != nil {
-		return nil, cluster.Invalid(f)
-	}
 	if tx.LogicVersion() >= WebhookRulesSince {
 		allow, err := In(tx).WebhookAllowList()
 		if err != nil {
@@ -268,6 +265,9 @@ func applyServicePut(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 		if f := CheckWebhook(&svc, allow); f != nil {
 			return nil, cluster.Invalid(f)
 		}
+	}
+	if f := validateServiceChange(dir, &svc, tx.LogicVersion() >= CareNeedsSince); f != nil {
+		return nil, cluster.Invalid(f)
 	}
 	b, err := tx.PutJSON(PrefixService+svc.ID, &svc)
 	if err != nil {

@@ -70,7 +70,7 @@ func routeSamples(t *testing.T, tc *nodetest.Cluster) map[string]sampleFunc {
 func workflowSamples(t *testing.T, tc *nodetest.Cluster) map[string]sampleFunc {
 	out := map[string]sampleFunc{}
 	for _, h := range []func(t *testing.T, tc *nodetest.Cluster) map[string]sampleFunc{
-		serviceRouteSamples, patientRouteSamples, dispatchRouteSamples, workflowRouteSamples,
+		serviceRouteSamples, webhookRouteSamples, patientRouteSamples, dispatchRouteSamples, workflowRouteSamples,
 	} {
 		for k, f := range h(t, tc) {
 			out[k] = f

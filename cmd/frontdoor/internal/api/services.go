@@ -192,9 +192,6 @@ func (s *server) putService(c *fiber.Ctx) error {
 	}); err != nil {
 		return err
 	}
-	if f := directory.ValidateServiceChange(dir, &svc); f != nil {
-		return invalid("the service is not valid", f)
-	}
 	var old *routing.Service
 	if dir != nil {
 		for i := range dir.Services {
@@ -205,6 +202,9 @@ func (s *server) putService(c *fiber.Ctx) error {
 	}
 	if f := s.checkServiceWebhook(&svc, old, allow); f != nil {
 		return invalid("the service's webhook is not allowed", f)
+	}
+	if f := directory.ValidateServiceChange(dir, &svc); f != nil {
+		return invalid("the service is not valid", f)
 	}
 	return s.proposeAndRenderService(c, directory.KindServicePut, "PUT /v1/services/"+id, body, &svc)
 }
