@@ -106,8 +106,9 @@ func (w *walker) object(path string, depth int) error {
 		kp := joinPath(path, key)
 		switch folded := strings.ToLower(key); {
 		case seen[folded]:
-			if err := w.problem(kp, "duplicate key"); err != nil {
-				return err
+			w.out[kp] = "duplicate key" // says more than what the first value broke
+			if len(w.out) >= maxProblems {
+				return errEnough
 			}
 		case len(key) > MaxKeyLen:
 			if err := w.problem(path, fmt.Sprintf("a key is longer than %d bytes", MaxKeyLen)); err != nil {

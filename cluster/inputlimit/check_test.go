@@ -38,6 +38,7 @@ func TestCheck(t *testing.T) {
 		{"duplicate key by escape", `{"role":"reception","\u0072ole":"admin"}`, "role"},
 		{"duplicate key by case", `{"role":"reception","ROLE":"admin"}`, "ROLE"},
 		{"duplicate key nested", `{"patient":{"nhs_number":"9434765919","nhs_number":"4010232137"}}`, "patient.nhs_number"},
+		{"duplicate key whose first value broke a limit", `{"date_of_birth":"1800-01-01","date_of_birth":"1970-01-01"}`, "date_of_birth"},
 		{"same key in sibling objects", `{"a":{"id":"1"},"b":{"id":"2"}}`, ""},
 		{"a long key", `{"` + strings.Repeat("k", MaxKeyLen+1) + `":1}`, BodyField},
 		{"deep nesting", strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1), BodyField},
