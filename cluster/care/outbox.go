@@ -12,6 +12,7 @@ import (
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
 	"github.com/frontdoor-ucc/frontdoor/cluster/directory"
+	"github.com/frontdoor-ucc/frontdoor/cluster/inputlimit"
 	"github.com/frontdoor-ucc/frontdoor/routing"
 )
 
@@ -279,9 +280,9 @@ func (w *outboxWorker) deliver(ctx context.Context, e *OutboxEntry) {
 	} else {
 		rep.Result = res.Status
 	}
-	if len(rep.Error) > 2000 {
-		rep.Error = rep.Error[:2000]
-	}
+	// The error text is the node's own, but it quotes what a receiver
+	// sent: keep it within the input limits Apply holds it to.
+	rep.Error = inputlimit.Clean(rep.Error, 2000)
 	if _, err := w.s.ProposeSystem(ctx, kind, rep); err != nil {
 		w.log.Warn("dispatch worker: record delivery", "webhook_id", e.ID, "kind", kind, "err", err)
 		return

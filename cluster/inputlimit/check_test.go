@@ -78,3 +78,20 @@ func TestDateOfBirthAgainstLondonDate(t *testing.T) {
 		t.Fatal("a date of birth after today accepted")
 	}
 }
+
+func TestClean(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"dial tcp: refused", 100, "dial tcp: refused"},
+		{"a\x00b\u202ec\xffd\ufffde\n", 100, "abcde\n"},
+		{"ééé", 5, "éé"}, // never half a character
+	} {
+		got := Clean(tt.in, tt.max)
+		if got != tt.want || Check([]byte(`{"error":"`+strings.ReplaceAll(got, "\n", `\n`)+`"}`), time.Time{}) != nil {
+			t.Errorf("Clean(%q, %d) = %q, want %q", tt.in, tt.max, got, tt.want)
+		}
+	}
+}

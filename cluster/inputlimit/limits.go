@@ -251,3 +251,21 @@ func lastKey(path string) string {
 	}
 	return path
 }
+
+// Clean makes s acceptable as free text of at most max bytes: invalid
+// UTF-8, U+FFFD, control characters other than tab, CR and LF, and
+// bidirectional formatting dropped, then cut at a character boundary. For
+// text the node itself puts in a command (a delivery's error message).
+func Clean(s string, max int) string {
+	var b strings.Builder
+	for _, r := range strings.ToValidUTF8(s, "") {
+		if checkString(string(r), Limit{4, Text}) != "" {
+			continue
+		}
+		if b.Len()+len(string(r)) > max {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
