@@ -78,3 +78,53 @@ func TestApplyHoldsLimitsAndWebhookRules(t *testing.T) {
 		})
 	}
 }
+
+// TestDirectoryLoadWebhookRules: from logic version 8 a directory whose
+// webhooks break the rules is not loaded; one that lists its teams'
+// destinations in webhook_allowlist is, and that list becomes the state's.
+func TestDirectoryLoadWebhookRules(t *testing.T) {
+	admin := cluster.Actor{ID: "k-admin", Name: "Admin", Role: "admin"}
+	load := func(t *testing.T, lv int, edit func(d *routing.Directory)) (*fsmtest.FSM, *cluster.Result) {
+		d, err := routing.DemoDirectory()
+		if err != nil {
+			t.Fatal(err)
+		}
+		edit(d)
+		f := fsmtest.Open(t, clinic.Commands())
+		return f, fsmtest.ApplyOne(t, f, 1, fsmtest.KindEnvAt(t, lv, directory.KindDirectoryLoad, 1, admin, d))
+	}
+	setHook := func(url string) func(d *routing.Directory) {
+		return func(d *routing.Directory) {
+			for i := range d.Services {
+				if d.Services[i].Webhook != nil {
+					d.Services[i].Webhook.URL = url
+					return
+				}
+			}
+		}
+	}
+	for _, url := range []string{"gopher://10.0.0.1:70/_x", "https://169.254.169.254/", "https://ucr.trust.example/hook", "not a url"} {
+		if _, r := load(t, 8, setHook(url)); r.Err == nil || r.Err.Code != cluster.CodeInvalid {
+			t.Fatalf("%s: loaded at logic 8 (%v)", url, r.Err)
+		}
+		if url != "not a url" {
+			if _, r := load(t, 7, setHook(url)); r.Err != nil {
+				t.Fatalf("%s at logic 7: %v", url, r.Err)
+			}
+		}
+	}
+	f, r := load(t, 8, func(d *routing.Directory) {
+		setHook("https://ucr.trust.example/hook")(d)
+		d.WebhookAllowList = &routing.WebhookAllowList{Hosts: []string{"ucr.trust.example"}, CIDRs: []string{"10.40.0.0/16"}}
+	})
+	if r.Err != nil {
+		t.Fatalf("with its allow-list: %v", r.Err)
+	}
+	f.ReadState(t, func(v *cluster.View) error {
+		a, err := directory.In(v).WebhookAllowList()
+		if err != nil || strings.Join(a.Hosts, ",") != "ucr.trust.example" || strings.Join(a.CIDRs, ",") != "10.40.0.0/16" {
+			t.Fatalf("allow-list in state %+v %v", a, err)
+		}
+		return nil
+	})
+}
