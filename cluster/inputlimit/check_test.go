@@ -1,9 +1,12 @@
 package inputlimit
 
 import (
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestCheck(t *testing.T) {
@@ -94,4 +97,37 @@ func TestClean(t *testing.T) {
 			t.Errorf("Clean(%q, %d) = %q, want %q", tt.in, tt.max, got, tt.want)
 		}
 	}
+}
+
+// FuzzCheckMatchesReference: on any valid JSON the scanner reports
+// exactly what the reference walk on encoding/json's token reader does;
+// on anything else it reports a problem and does not panic.
+func FuzzCheckMatchesReference(f *testing.F) {
+	for _, s := range []string{
+		`{"patient":{"given_name":"Ann","family_name":"O'Neill","date_of_birth":"1951-03-02"},"complaint":"fell\nhit head"}`,
+		`{"a":{"id":"1"},"b":{"id":"2"},"c":[1,2.5e3,-0,true,false,null,"x"]}`,
+		`{"role":"reception","\u0072ole":"admin","ROLE":"x","Σ":1,"ς":2}`,
+		`{"given_name":"An\ud800n","x":"\ud83d\ude00","y":"\ud800\u0041","z":"\udc00"}`,
+		`{"note":"a\u0085b\u202e\ufeff\u2028","name":"t\tab","Date_Of_Birth":"1800-01-01"}`,
+		`{"a.b":{"c[1]":"` + strings.Repeat("x", 1001) + `"},"date_of_birth":"2999-01-01","date_of_birth":"1800-01-01"}`,
+		`[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]`,
+		`"top"`, `[]`, `{}`, `{"":""}`, `{"k":[{"k":"v"},{"k":"v"}]}`,
+		`{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":10,"k":11,"l":12,"m":13,"n":14,"o":15,"p":16,"q":17,"A":18}`,
+	} {
+		f.Add([]byte(s))
+	}
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		got := Check(doc, now)
+		if !json.Valid(doc) {
+			if got == nil && utf8.Valid(doc) {
+				t.Fatalf("%q is not JSON, but Check found nothing", doc)
+			}
+			return
+		}
+		want := checkReference(doc, now)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q:\nscanner   %v\nreference %v", doc, got, want)
+		}
+	})
 }

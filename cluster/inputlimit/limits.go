@@ -183,21 +183,45 @@ func checkString(s string, l Limit) string {
 		return fmt.Sprintf("too long: %d bytes, at most %d", len(s), l.Max)
 	}
 	for _, r := range s {
-		switch {
-		case r == '\uFFFD':
-			return "not valid UTF-8 (or an unpaired surrogate escape)"
-		case isBidi(r):
-			return fmt.Sprintf("bidirectional formatting character U+%04X not allowed", r)
-		case r == '\t' || r == '\n' || r == '\r':
-			if l.Class != Text {
-				return fmt.Sprintf("control character U+%04X not allowed", r)
-			}
-		case r < 0x20 || (r >= 0x7f && r <= 0x9f):
+		if msg := runeProblem(r, l.Class); msg != "" {
+			return msg
+		}
+	}
+	return ""
+}
+
+// checkBytes is checkString of a decoded JSON string's bytes.
+func checkBytes(b []byte, l Limit) string {
+	if len(b) > l.Max {
+		return fmt.Sprintf("too long: %d bytes, at most %d", len(b), l.Max)
+	}
+	for _, r := range string(b) { // no copy: the compiler ranges over b
+		if msg := runeProblem(r, l.Class); msg != "" {
+			return msg
+		}
+	}
+	return ""
+}
+
+// runeProblem says why r may not appear in a field of class c ("" when
+// it may).
+func runeProblem(r rune, c Class) string {
+	switch {
+	case r >= 0x20 && r < 0x7f:
+		return "" // printable ASCII, the common case
+	case r == '\uFFFD':
+		return "not valid UTF-8 (or an unpaired surrogate escape)"
+	case isBidi(r):
+		return fmt.Sprintf("bidirectional formatting character U+%04X not allowed", r)
+	case r == '\t' || r == '\n' || r == '\r':
+		if c != Text {
 			return fmt.Sprintf("control character U+%04X not allowed", r)
-		case r == '\u2028' || r == '\u2029' || r == '\uFEFF':
-			if l.Class != Text || r == '\uFEFF' {
-				return fmt.Sprintf("character U+%04X not allowed", r)
-			}
+		}
+	case r < 0x20 || (r >= 0x7f && r <= 0x9f):
+		return fmt.Sprintf("control character U+%04X not allowed", r)
+	case r == '\u2028' || r == '\u2029' || r == '\uFEFF':
+		if c != Text || r == '\uFEFF' {
+			return fmt.Sprintf("character U+%04X not allowed", r)
 		}
 	}
 	return ""
@@ -227,29 +251,6 @@ func checkDateOfBirth(s string, now time.Time) string {
 		return "in the future"
 	}
 	return ""
-}
-
-// joinPath is the field path of a key below path ("patient.given_name").
-func joinPath(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
-// lastKey is the field name a path's value is checked as.
-func lastKey(path string) string {
-	for strings.HasSuffix(path, "]") {
-		i := strings.LastIndexByte(path, '[')
-		if i < 0 {
-			break
-		}
-		path = path[:i]
-	}
-	if i := strings.LastIndexByte(path, '.'); i >= 0 {
-		return path[i+1:]
-	}
-	return path
 }
 
 // Clean makes s acceptable as free text of at most max bytes: invalid
