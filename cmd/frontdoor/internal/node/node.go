@@ -259,13 +259,16 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Node, err error) 
 	go n.app.Run(workCtx) // the clock check of the peers
 	// The rapid response outbox worker runs while this node leads (dispatch).
 	dcfg := cfg.Dispatch
-	if dcfg.Notifier == nil {
-		dcfg.Notifier = care.NewNotifier()
+	notifier := care.NewNotifier()
+	if dcfg.Notifier != nil {
+		c := *dcfg.Notifier // this node's copy: the flag and logger are the node's
+		notifier = &c
 	}
-	if dcfg.Notifier.Logger == nil {
-		dcfg.Notifier.Logger = log
+	if notifier.Logger == nil {
+		notifier.Logger = log
 	}
-	dcfg.Notifier.DevLoopback = dcfg.Notifier.DevLoopback || cfg.WebhookDevLoopback
+	notifier.DevLoopback = notifier.DevLoopback || cfg.WebhookDevLoopback
+	dcfg.Notifier = notifier
 	if err := care.StartDispatch(workCtx, st, n.reg, dcfg); err != nil {
 		n.closeAll()
 		return nil, fmt.Errorf("dispatch worker: %w", err)
