@@ -111,6 +111,7 @@ type testClock struct{ offset atomic.Int64 }
 func (c *testClock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
 func (c *testClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 func fastNotifier() *care.Notifier           { return fastNotifierN(200) }
+
 // fastNotifierN leaves DevLoopback to the node: nodetest's nodes run with
 // WebhookDevLoopback (serve --webhook-dev-loopback), which lets these
 // notifiers reach the tests' http receivers on 127.0.0.1.
