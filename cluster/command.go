@@ -46,7 +46,13 @@ type Kind string
 //	8: data protection (issue 18): care's retention.purge deletes
 //	   attendances past the NHS Records Management Code's periods and
 //	   what is keyed by them (care/retention.go); cluster.restore records
-//	   in the audit trail the backup a cluster was seeded from (restore.go)
+//	   in the audit trail the backup a cluster was seeded from (restore.go);
+//	   service.put and directory.load refuse a webhook URL outside the
+//	   destination rules and the webhook allow-list (new kind
+//	   webhook.allowlist; directory/webhooks.go), and a secret not in
+//	   whsec_ form of at least 24 bytes; every command's payload is refused
+//	   when a string breaks the input limits (inputlimit) and a date of
+//	   birth is before 1900 or after the command's time
 const LogicVersion = 8
 
 // Actor is who asked for a change.

@@ -129,7 +129,10 @@ func SpawnCluster(ctx context.Context, bin string, n int, parent string, log io.
 			return nil, fmt.Errorf("spawn: %w", err)
 		}
 		nd.args = []string{"serve", "--node-id", nd.Name, "--data-dir", nd.DataDir, "--http-addr", nd.HTTPAddr,
-			"--raft-addr", nd.RaftAddr, "--shutdown-timeout", "5s", "--log-level", "warn"}
+			"--raft-addr", nd.RaftAddr, "--shutdown-timeout", "5s", "--log-level", "warn",
+			// The dispatch workload's teams are loadtest's own plain http
+			// receiver on 127.0.0.1 (a throwaway loopback cluster).
+			"--webhook-dev-loopback"}
 		if c.Net != nil {
 			ip := faultproxy.LoopbackIP(i + 2)
 			if ip == "127.0.0.1" {

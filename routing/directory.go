@@ -171,6 +171,9 @@ type Directory struct {
 	Practices         []Practice        `json:"practices,omitempty"`
 	Postcodes         map[string]LatLon `json:"postcodes,omitempty"`
 	ExtraBankHolidays []string          `json:"extra_bank_holidays,omitempty"`
+	// WebhookAllowList, when given at load, becomes the state's webhook
+	// allow-list (later changed with PUT /v1/webhooks/allow-list).
+	WebhookAllowList *WebhookAllowList `json:"webhook_allowlist,omitempty"`
 
 	idx *dirIndex
 }

@@ -14,7 +14,9 @@
 // with snake_case field names. routing imports nothing from the project.
 //
 // Webhook secrets are in the Standard Webhooks form "whsec_<base64>" (the
-// HMAC key is the decoded bytes); any other non-empty string is used as
-// raw key bytes. Signatures are "v1,<base64 HMAC-SHA256 of
+// HMAC key is the decoded bytes); a secret set from logic version 8 must be
+// that form with at least 24 bytes (ValidateSecret), while one stored
+// earlier in any other non-empty form still signs, as raw key bytes.
+// Where a webhook may be sent is decided by webhookpolicy.go. Signatures are "v1,<base64 HMAC-SHA256 of
 // id.timestamp.body>" in the webhook-signature header.
 package routing

@@ -5,12 +5,15 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -84,7 +87,9 @@ func Verify(secret string, h http.Header, body []byte, tolerance time.Duration, 
 // Outcomes of one Notify call (DeliveryResult.Status).
 const (
 	NotifyDelivered = "delivered"
-	NotifyPermanent = "permanent_failure" // 4xx other than 408/429: do not retry
+	// NotifyPermanent is not retried: a 4xx other than 408/429, a 3xx
+	// (redirects are never followed), a destination the rules refuse.
+	NotifyPermanent = "permanent_failure"
 	NotifyExhausted = "retries_exhausted"
 	NotifyCancelled = "cancelled"
 )
@@ -97,10 +102,25 @@ type DeliveryResult struct {
 	LastError  string `json:"last_error,omitempty"`
 }
 
-// Notifier posts signed JSON webhooks with retries. The zero value is
-// not usable; set at least Client or rely on NewNotifier's defaults.
+// Notifier posts signed JSON webhooks with retries, through a client that
+// dials only destinations the webhook rules allow (webhookdial.go) and
+// follows no redirect. The zero value works, without waits between retries
+// or attempt timeouts.
 type Notifier struct {
-	Client      *http.Client
+	// DevLoopback lets webhooks go over http to loopback hosts, and to
+	// loopback addresses at all (serve --webhook-dev-loopback): for
+	// development and tests only.
+	DevLoopback bool
+	// LookupIP resolves a host name when dialling (default
+	// net.DefaultResolver.LookupNetIP); tests inject a resolver.
+	LookupIP func(ctx context.Context, network, host string) ([]netip.Addr, error)
+	// TLSConfig, when set, is the client's TLS configuration (tests: the
+	// test server's root).
+	TLSConfig *tls.Config
+	// Logger records refused destinations and redirects (default
+	// slog.Default()).
+	Logger *slog.Logger
+
 	Timeout     time.Duration // per attempt
 	MaxAttempts int
 	BaseBackoff time.Duration // doubled each retry, capped at MaxBackoff
@@ -118,7 +138,6 @@ type Notifier struct {
 // and backoff from 500ms up to 30s.
 func NewNotifier() *Notifier {
 	return &Notifier{
-		Client:      &http.Client{},
 		Timeout:     10 * time.Second,
 		MaxAttempts: 6,
 		BaseBackoff: 500 * time.Millisecond,
@@ -159,17 +178,28 @@ func (n *Notifier) Backoff(attempt int) time.Duration {
 
 // Notify POSTs body (JSON) to hook.URL with Standard Webhooks headers,
 // using msgID as webhook-id on every attempt so receivers can
-// de-duplicate. 2xx is delivered; 4xx other than 408 and 429 is a
-// permanent failure; anything else (5xx, 408, 429, network errors,
+// de-duplicate. Only a destination that allow (the state's allow-list)
+// and the webhook rules permit is dialled, checked on each address the
+// host resolves to, at dial time (so a name re-pointed at a forbidden
+// address is refused). 2xx is delivered; a 3xx (redirects are never
+// followed), a 4xx other than 408 and 429 and a refused destination are
+// permanent failures; anything else (5xx, 408, 429, network errors,
 // attempt timeouts) is retried up to MaxAttempts. The returned error is
 // nil only when delivered.
-func (n *Notifier) Notify(ctx context.Context, hook routing.Webhook, msgID string, body []byte) (DeliveryResult, error) {
+func (n *Notifier) Notify(ctx context.Context, hook routing.Webhook, allow *routing.WebhookAllowList, msgID string, body []byte) (DeliveryResult, error) {
 	var res DeliveryResult
 	key := hook.Secret
 	if _, err := routing.DecodeSecret(key); err != nil {
 		res.Status = NotifyPermanent
 		return res, fmt.Errorf("notify %s: %w", hook.URL, err)
 	}
+	if err := n.checkURL(hook.URL); err != nil {
+		res.Status, res.LastError = NotifyPermanent, err.Error()
+		n.logger().Warn("webhook destination refused", "url", hook.URL, "webhook_id", msgID, "err", err)
+		return res, fmt.Errorf("notify %s: %w", hook.URL, err)
+	}
+	client := n.client(allow)
+	defer client.CloseIdleConnections()
 	max := n.MaxAttempts
 	if max < 1 {
 		max = 1
@@ -180,7 +210,7 @@ func (n *Notifier) Notify(ctx context.Context, hook routing.Webhook, msgID strin
 			return res, fmt.Errorf("notify %s: %w", hook.URL, err)
 		}
 		res.Attempts = attempt
-		code, err := n.attempt(ctx, hook, msgID, body)
+		code, loc, err := n.attempt(ctx, client, hook, msgID, body)
 		res.LastStatus = code
 		res.LastError = ""
 		if err != nil {
@@ -190,9 +220,18 @@ func (n *Notifier) Notify(ctx context.Context, hook routing.Webhook, msgID strin
 		case err == nil && code >= 200 && code < 300:
 			res.Status = NotifyDelivered
 			return res, nil
+		case err == nil && code >= 300 && code < 400:
+			res.Status = NotifyPermanent
+			res.LastError = fmt.Sprintf("redirect (HTTP %d to %q) not followed", code, loc)
+			n.logger().Warn("webhook redirect not followed", "url", hook.URL, "webhook_id", msgID, "status", code, "location", loc)
+			return res, fmt.Errorf("notify %s: permanent failure: %s", hook.URL, res.LastError)
 		case err == nil && code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests:
 			res.Status = NotifyPermanent
 			return res, fmt.Errorf("notify %s: permanent failure: HTTP %d", hook.URL, code)
+		case errors.Is(err, errDestinationRefused):
+			res.Status = NotifyPermanent
+			n.logger().Warn("webhook destination refused", "url", hook.URL, "webhook_id", msgID, "err", err)
+			return res, fmt.Errorf("notify %s: %w", hook.URL, err)
 		}
 		if ctx.Err() != nil {
 			res.Status = NotifyCancelled
@@ -216,7 +255,7 @@ func (n *Notifier) Notify(ctx context.Context, hook routing.Webhook, msgID strin
 	}
 }
 
-func (n *Notifier) attempt(ctx context.Context, hook routing.Webhook, msgID string, body []byte) (int, error) {
+func (n *Notifier) attempt(ctx context.Context, client *http.Client, hook routing.Webhook, msgID string, body []byte) (int, string, error) {
 	if n.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, n.Timeout)
@@ -229,25 +268,21 @@ func (n *Notifier) attempt(ctx context.Context, hook routing.Webhook, msgID stri
 	ts := now().Unix()
 	sig, err := Sign(hook.Secret, msgID, ts, body)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, hook.URL, bytes.NewReader(body))
 	if err != nil {
-		return 0, fmt.Errorf("build request: %w", err)
+		return 0, "", fmt.Errorf("build request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(HeaderWebhookID, msgID)
 	req.Header.Set(HeaderWebhookTimestamp, strconv.FormatInt(ts, 10))
 	req.Header.Set(HeaderWebhookSignature, sig)
-	client := n.Client
-	if client == nil {
-		client = http.DefaultClient
-	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	return resp.StatusCode, nil
+	return resp.StatusCode, resp.Header.Get("Location"), nil
 }

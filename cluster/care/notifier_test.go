@@ -47,6 +47,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func testNotifier() (*Notifier, *[]time.Duration) {
 	var sleeps []time.Duration
 	n := NewNotifier()
+	n.DevLoopback = true // the test servers are plain http on 127.0.0.1
 	n.Jitter = func() float64 { return 0.5 }
 	n.Sleep = func(ctx context.Context, d time.Duration) error { sleeps = append(sleeps, d); return ctx.Err() }
 	n.Timeout = 2 * time.Second
@@ -58,7 +59,7 @@ func TestNotifierRetriesThenDelivers(t *testing.T) {
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
 	n, sleeps := testNotifier()
-	res, err := n.Notify(context.Background(), routing.Webhook{URL: srv.URL, Secret: testSecret}, "msg_1", []byte(`{"dispatch":"d1"}`))
+	res, err := n.Notify(context.Background(), routing.Webhook{URL: srv.URL, Secret: testSecret}, nil, "msg_1", []byte(`{"dispatch":"d1"}`))
 	if err != nil || res.Status != NotifyDelivered || res.Attempts != 4 || res.LastStatus != 204 {
 		t.Fatalf("result %+v err %v", res, err)
 	}
@@ -86,7 +87,7 @@ func TestNotifierPermanentFailure(t *testing.T) {
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
 	n, sleeps := testNotifier()
-	res, err := n.Notify(context.Background(), routing.Webhook{URL: srv.URL, Secret: testSecret}, "msg_2", []byte(`{}`))
+	res, err := n.Notify(context.Background(), routing.Webhook{URL: srv.URL, Secret: testSecret}, nil, "msg_2", []byte(`{}`))
 	if err == nil || res.Status != NotifyPermanent || res.Attempts != 1 || rc.calls != 1 || len(*sleeps) != 0 {
 		t.Fatalf("result %+v err %v calls %d sleeps %v", res, err, rc.calls, *sleeps)
 	}
@@ -98,7 +99,7 @@ func TestNotifierExhaustsRetries(t *testing.T) {
 	defer srv.Close()
 	n, _ := testNotifier()
 	n.MaxAttempts = 3
-	res, err := n.Notify(context.Background(), routing.Webhook{URL: srv.URL, Secret: testSecret}, "msg_3", []byte(`{}`))
+	res, err := n.Notify(context.Background(), routing.Webhook{URL: srv.URL, Secret: testSecret}, nil, "msg_3", []byte(`{}`))
 	if err == nil || res.Status != NotifyExhausted || res.Attempts != 3 || rc.calls != 3 {
 		t.Fatalf("result %+v err %v calls %d", res, err, rc.calls)
 	}
@@ -110,7 +111,7 @@ func TestNotifierAttemptTimeout(t *testing.T) {
 	defer srv.Close()
 	n, _ := testNotifier()
 	n.Timeout = 100 * time.Millisecond
-	res, err := n.Notify(context.Background(), routing.Webhook{URL: srv.URL, Secret: testSecret}, "msg_4", []byte(`{}`))
+	res, err := n.Notify(context.Background(), routing.Webhook{URL: srv.URL, Secret: testSecret}, nil, "msg_4", []byte(`{}`))
 	if err != nil || res.Status != NotifyDelivered || res.Attempts != 2 {
 		t.Fatalf("result %+v err %v: the first attempt should time out and the second deliver", res, err)
 	}
@@ -123,7 +124,7 @@ func TestNotifierCancelled(t *testing.T) {
 	n, _ := testNotifier()
 	ctx, cancel := context.WithCancel(context.Background())
 	n.Sleep = func(ctx context.Context, d time.Duration) error { cancel(); return ctx.Err() }
-	res, err := n.Notify(ctx, routing.Webhook{URL: srv.URL, Secret: testSecret}, "msg_5", []byte(`{}`))
+	res, err := n.Notify(ctx, routing.Webhook{URL: srv.URL, Secret: testSecret}, nil, "msg_5", []byte(`{}`))
 	if !errors.Is(err, context.Canceled) || res.Status != NotifyCancelled || res.Attempts != 1 {
 		t.Fatalf("result %+v err %v", res, err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
 	"github.com/frontdoor-ucc/frontdoor/cluster/directory"
+	"github.com/frontdoor-ucc/frontdoor/cluster/inputlimit"
 	"github.com/frontdoor-ucc/frontdoor/routing"
 )
 
@@ -250,9 +251,13 @@ func (w *outboxWorker) lapses(ctx context.Context, awaiting []*Attendance, now t
 // resumes it with the same webhook-id.
 func (w *outboxWorker) deliver(ctx context.Context, e *OutboxEntry) {
 	var svc *routing.Service
+	var allow *routing.WebhookAllowList
 	err := w.s.Read(ctx, cluster.ConsistencyStale, func(v *cluster.View) error {
 		var err error
-		svc, err = directory.In(v).Service(e.ServiceID)
+		if svc, err = directory.In(v).Service(e.ServiceID); err != nil {
+			return err
+		}
+		allow, err = directory.In(v).WebhookAllowList()
 		return err
 	})
 	var res DeliveryResult
@@ -262,7 +267,7 @@ func (w *outboxWorker) deliver(ctx context.Context, e *OutboxEntry) {
 	case err != nil:
 		return
 	default:
-		res, _ = w.cfg.Notifier.Notify(ctx, *svc.Webhook, e.ID, e.Body)
+		res, _ = w.cfg.Notifier.Notify(ctx, *svc.Webhook, allow, e.ID, e.Body)
 	}
 	if res.Status == NotifyCancelled || ctx.Err() != nil {
 		return
@@ -275,9 +280,9 @@ func (w *outboxWorker) deliver(ctx context.Context, e *OutboxEntry) {
 	} else {
 		rep.Result = res.Status
 	}
-	if len(rep.Error) > 2000 {
-		rep.Error = rep.Error[:2000]
-	}
+	// The error text is the node's own, but it quotes what a receiver
+	// sent: keep it within the input limits Apply holds it to.
+	rep.Error = inputlimit.Clean(rep.Error, 2000)
 	if _, err := w.s.ProposeSystem(ctx, kind, rep); err != nil {
 		w.log.Warn("dispatch worker: record delivery", "webhook_id", e.ID, "kind", kind, "err", err)
 		return

@@ -113,6 +113,7 @@ func Commands() []cluster.Command {
 		{Kind: KindServiceStatus, Since: 1, Apply: applyServiceStatus},
 		{Kind: KindServiceExcept, Since: 1, Apply: applyServiceException},
 		{Kind: KindBankHolidaysSet, Since: 1, Apply: applyBankHolidays},
+		{Kind: KindWebhookAllowList, Since: WebhookRulesSince, Apply: applyWebhookAllowList},
 	}
 }
 
@@ -131,6 +132,11 @@ func applyDirectoryLoad(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 	}
 	if err := validate(); err != nil {
 		return nil, cluster.Invalid(map[string]string{"directory": err.Error()})
+	}
+	if tx.LogicVersion() >= WebhookRulesSince {
+		if f := checkDirectoryWebhooks(&d); f != nil {
+			return nil, cluster.Invalid(f)
+		}
 	}
 	if _, found, err := tx.GetRaw(keyDirectory); err != nil {
 		return nil, err
@@ -151,6 +157,13 @@ func applyDirectoryLoad(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 		if err := tx.Put(prefixPractice+d.Practices[i].ODSCode, &d.Practices[i]); err != nil {
 			return nil, err
 		}
+	}
+	if d.WebhookAllowList != nil {
+		n := d.WebhookAllowList.Normalised()
+		if err := tx.Put(keyWebhookAllowList, &n); err != nil {
+			return nil, err
+		}
+		tx.Audit("webhook.allowlist", AllowListAuditEntity, map[string]any{"hosts": n.Hosts, "cidrs": n.CIDRs, "at": "directory.load"})
 	}
 	touchDirectory(tx)
 	tx.Audit("directory.load", "directory", map[string]any{"name": d.Name, "services": len(d.Services), "practices": len(d.Practices)})
@@ -243,6 +256,15 @@ func applyServicePut(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 	}
 	if existed && svc.Webhook != nil && old.Webhook != nil && svc.Webhook.Secret == "" && svc.Webhook.URL == old.Webhook.URL {
 		svc.Webhook.Secret = old.Webhook.Secret // the API never shows secrets; keep the stored one
+	}
+	if tx.LogicVersion() >= WebhookRulesSince {
+		allow, err := In(tx).WebhookAllowList()
+		if err != nil {
+			return nil, err
+		}
+		if f := CheckWebhook(&svc, allow); f != nil {
+			return nil, cluster.Invalid(f)
+		}
 	}
 	if f := validateServiceChange(dir, &svc, tx.LogicVersion() >= CareNeedsSince); f != nil {
 		return nil, cluster.Invalid(f)

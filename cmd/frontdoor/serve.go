@@ -72,6 +72,7 @@ A flag given on the command line wins.`,
 	f.BoolVar(&cfg.InsecureHTTP, "insecure-http", false, "serve the API over plain HTTP on a non-loopback address (patient data and keys in clear: only behind a TLS proxy on the same host)")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "the trust's own node certificate (PEM) instead of the cluster CA's; it must name the node id (URI SAN urn:frontdoor:node:<id> or Common Name); reloaded on SIGHUP")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "the private key of --tls-cert (PEM)")
+	f.BoolVar(&cfg.WebhookDevLoopback, "webhook-dev-loopback", false, "development only: let dispatch webhooks go over plain http to loopback hosts, and to loopback addresses at all (never to other hosts)")
 	f.StringVar(&cfg.TLSCA, "tls-ca", "", "the CA (PEM) that signs every member's --tls-cert")
 	f.StringVar(&cfg.BackupDir, "backup-dir", "", "write scheduled backups here while this node leads (off when empty)")
 	f.DurationVar(&cfg.BackupEvery, "backup-every", time.Hour, "how often to write a scheduled backup")

@@ -60,6 +60,9 @@ type Config struct {
 	// *cluster.Store's DialPeerHTTP, mutual TLS over the raft port. nil ->
 	// plain TCP to that address.
 	PeerDial func(httpAddr string) (net.Conn, error)
+	// WebhookDevLoopback is serve --webhook-dev-loopback: PUT
+	// /v1/services accepts http and loopback webhook URLs only with it.
+	WebhookDevLoopback bool
 }
 
 // Server is one node's HTTP API: the fiber app, and the background work
@@ -101,6 +104,7 @@ type server struct {
 	routes     map[string]*routeRow // the route table by rowKey: forwarded proposals name theirs
 	metrics    fiber.Handler        // GET /metrics; nil: not served
 	version    string
+	devHooks   bool          // Config.WebhookDevLoopback
 	openAPIDoc func() []byte // the /openapi.json document, built once
 	// complaints: the complaint search index of the protocol set in force
 	complaints complaintIndexes
@@ -142,6 +146,7 @@ func New(cfg Config) *Server {
 
 		retentionExtra: cfg.RetentionExtraYears,
 		retention:      newRetentionMetrics(cfg.Registry),
+		devHooks:       cfg.WebhookDevLoopback,
 	}
 	s.peerWatch = &peerWatch{s: s}
 	s.openAPIDoc = sync.OnceValue(func() []byte { return mustOpenAPI(cfg.Version) })

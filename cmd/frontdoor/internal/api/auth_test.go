@@ -79,7 +79,7 @@ func routeSamples(t *testing.T, tc *nodetest.Cluster) map[string]sampleFunc {
 func workflowSamples(t *testing.T, tc *nodetest.Cluster) map[string]sampleFunc {
 	out := map[string]sampleFunc{}
 	for _, h := range []func(t *testing.T, tc *nodetest.Cluster) map[string]sampleFunc{
-		serviceRouteSamples, patientRouteSamples, dispatchRouteSamples, workflowRouteSamples, retentionRouteSamples,
+		serviceRouteSamples, webhookRouteSamples, patientRouteSamples, dispatchRouteSamples, workflowRouteSamples, retentionRouteSamples,
 	} {
 		for k, f := range h(t, tc) {
 			out[k] = f

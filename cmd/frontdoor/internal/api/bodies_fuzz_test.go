@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/frontdoor-ucc/frontdoor/cluster/access"
 	"github.com/frontdoor-ucc/frontdoor/cluster/care"
 	"github.com/frontdoor-ucc/frontdoor/cluster/directory"
+	"github.com/frontdoor-ucc/frontdoor/cluster/inputlimit"
 	"github.com/frontdoor-ucc/frontdoor/cluster/protocolset"
 	"github.com/frontdoor-ucc/frontdoor/routing"
 )
@@ -86,8 +88,17 @@ func validate(v reflect.Value) (map[string]string, bool) {
 	return nil, false
 }
 
+// applyDecode is how Apply reads a payload from logic version 8: the
+// input limits first (clinic's withInputLimits), then cluster.DecodeStrict.
+func applyDecode(body []byte, v any) error {
+	if f := inputlimit.Check(body, time.Now()); f != nil {
+		return fmt.Errorf("input limits: %v", f)
+	}
+	return cluster.DecodeStrict(body, v)
+}
+
 // FuzzBodyDecoders feeds any bytes to the HTTP layer's strict decoder
-// (decodeStrict) and the state machine's (cluster.DecodeStrict) for every
+// (decodeStrict) and the state machine's (applyDecode) for every
 // type JSON from outside is decoded into. Properties: no panic; the HTTP
 // decoder's refusal is a 400/422 problem and it accepts nothing but one
 // valid JSON value; on valid JSON the two decoders agree (a body the
@@ -135,7 +146,7 @@ func FuzzBodyDecoders(f *testing.F) {
 			t.Fatalf("%v: accepted %q, which is not one JSON value", typ, body)
 		}
 		fsm := reflect.New(typ)
-		ferr := cluster.DecodeStrict(body, fsm.Interface())
+		ferr := applyDecode(body, fsm.Interface())
 		if json.Valid(body) {
 			if (err == nil) != (ferr == nil) {
 				t.Fatalf("%v %q: the handler's decoder says %v, Apply's %v", typ, body, err, ferr)
@@ -156,7 +167,7 @@ func FuzzBodyDecoders(f *testing.F) {
 		if err := decodeStrict(enc, v2.Interface()); err != nil {
 			t.Fatalf("%v: %s, re-encoded, refused: %v", typ, enc, err)
 		}
-		if err := cluster.DecodeStrict(enc, reflect.New(typ).Interface()); err != nil {
+		if err := applyDecode(enc, reflect.New(typ).Interface()); err != nil {
 			t.Fatalf("%v: %s, re-encoded, refused by Apply's decoder: %v", typ, enc, err)
 		}
 		if enc2, _ := json.Marshal(v2.Interface()); !bytes.Equal(enc, enc2) {

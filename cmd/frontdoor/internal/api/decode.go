@@ -7,12 +7,29 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
+
+	"github.com/frontdoor-ucc/frontdoor/cluster/inputlimit"
 )
 
 // decodeStrict decodes one JSON value into v, refusing unknown fields and
-// trailing data. Malformed JSON is a 400 problem; an unknown field or a
-// value of the wrong type is a 422 problem naming the field.
+// trailing data, then holds the body to the input limits (inputlimit:
+// lengths, UTF-8, control and bidi characters, duplicate keys, dates of
+// birth against this node's clock). Malformed JSON is a 400 problem; an
+// unknown field, a value of the wrong type or a broken limit is a 422
+// problem naming the field.
 func decodeStrict(body []byte, v any) error {
+	if err := decodeJSON(body, v); err != nil {
+		return err
+	}
+	if f := inputlimit.Check(body, time.Now()); f != nil {
+		return invalid("the request breaks the input limits", f)
+	}
+	return nil
+}
+
+// decodeJSON is decodeStrict without the input limits.
+func decodeJSON(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return badRequest("request body is empty; expected a JSON object")
 	}

@@ -111,8 +111,12 @@ type testClock struct{ offset atomic.Int64 }
 func (c *testClock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
 func (c *testClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 func fastNotifier() *care.Notifier           { return fastNotifierN(200) }
+
+// fastNotifierN leaves DevLoopback to the node: nodetest's nodes run with
+// WebhookDevLoopback (serve --webhook-dev-loopback), which lets these
+// notifiers reach the tests' http receivers on 127.0.0.1.
 func fastNotifierN(attempts int) *care.Notifier {
-	return &care.Notifier{Client: &http.Client{}, Timeout: 2 * time.Second, MaxAttempts: attempts,
+	return &care.Notifier{Timeout: 2 * time.Second, MaxAttempts: attempts,
 		BaseBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Jitter: func() float64 { return 0.5 }, Now: time.Now}
 }
 

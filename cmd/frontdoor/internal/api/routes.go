@@ -92,6 +92,7 @@ func routeTable() []routeRow {
 		forwardRoutes(), // node to node: a follower's proposals
 		keyRoutes(),     // access
 		serviceRoutes(), // reference data: the directory, services and GP practices
+		webhookRoutes(), // the webhook allow-list
 		attendanceRoutes(),
 		patientRoutes(), // patients and GP registration (identity second)
 		registrationRoutes(),

@@ -181,12 +181,27 @@ func (s *server) putService(c *fiber.Ctx) error {
 		return invalid("the id in the body must match the path", map[string]string{"id": "must be " + id})
 	}
 	var dir *routing.Directory
+	var allow *routing.WebhookAllowList
 	if err := s.store.Read(c.UserContext(), cluster.ConsistencyStale, func(v *cluster.View) error {
 		var err error
-		dir, err = directory.In(v).Directory()
+		if dir, err = directory.In(v).Directory(); err != nil {
+			return err
+		}
+		allow, err = directory.In(v).WebhookAllowList()
 		return err
 	}); err != nil {
 		return err
+	}
+	var old *routing.Service
+	if dir != nil {
+		for i := range dir.Services {
+			if dir.Services[i].ID == svc.ID {
+				old = &dir.Services[i]
+			}
+		}
+	}
+	if f := s.checkServiceWebhook(&svc, old, allow); f != nil {
+		return invalid("the service's webhook is not allowed", f)
 	}
 	if f := directory.ValidateServiceChange(dir, &svc); f != nil {
 		return invalid("the service is not valid", f)

@@ -89,6 +89,10 @@ type Config struct {
 	RequestTimeout  time.Duration
 	Clock           func() time.Time    // proposal stamps (tests: a fixed time of day); nil -> time.Now
 	Dispatch        care.DispatchConfig // the leader-only dispatch worker (tests: fast notifier)
+	// WebhookDevLoopback lets dispatch webhooks go over http to loopback
+	// hosts, and to loopback addresses at all (serve
+	// --webhook-dev-loopback): development and tests only.
+	WebhookDevLoopback bool
 }
 
 // Files a node keeps in its data dir.
@@ -268,7 +272,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Node, err error) 
 	fresh := !st.HasExistingState()
 
 	n.app = api.New(api.Config{Store: st, Logger: log, Registry: n.reg, Gatherer: n.reg, Version: version,
-		RequestTimeout: cfg.RequestTimeout, PeerDial: st.DialPeerHTTP, RetentionExtraYears: cfg.RetentionExtraYears})
+		RequestTimeout: cfg.RequestTimeout, PeerDial: st.DialPeerHTTP, RetentionExtraYears: cfg.RetentionExtraYears, WebhookDevLoopback: cfg.WebhookDevLoopback})
 	// One server for the public listener and the raft port's node-to-node
 	// channel (mutual TLS: forwarded writes, members' figures).
 	serveLn := n.ln
@@ -284,7 +288,18 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Node, err error) 
 	n.stopWork = cancel
 	go n.app.Run(workCtx) // the clock check of the peers
 	// The rapid response outbox worker runs while this node leads (dispatch).
-	if err := care.StartDispatch(workCtx, st, n.reg, cfg.Dispatch); err != nil {
+	dcfg := cfg.Dispatch
+	notifier := care.NewNotifier()
+	if dcfg.Notifier != nil {
+		c := *dcfg.Notifier // this node's copy: the flag and logger are the node's
+		notifier = &c
+	}
+	if notifier.Logger == nil {
+		notifier.Logger = log
+	}
+	notifier.DevLoopback = notifier.DevLoopback || cfg.WebhookDevLoopback
+	dcfg.Notifier = notifier
+	if err := care.StartDispatch(workCtx, st, n.reg, dcfg); err != nil {
 		n.closeAll()
 		return nil, fmt.Errorf("dispatch worker: %w", err)
 	}
@@ -391,7 +406,7 @@ func (n *Node) startQuarantined(ctx context.Context, st *cluster.Store, cause er
 	st.Quarantine("refused at start: " + cause.Error())
 	n.store = st
 	n.app = api.New(api.Config{Store: st, Logger: n.log, Registry: n.reg, Gatherer: n.reg, Version: n.cfg.Version,
-		RequestTimeout: n.cfg.RequestTimeout, RetentionExtraYears: n.cfg.RetentionExtraYears})
+		RequestTimeout: n.cfg.RequestTimeout, RetentionExtraYears: n.cfg.RetentionExtraYears, WebhookDevLoopback: n.cfg.WebhookDevLoopback})
 	ln := n.ln
 	if servesHTTPS(n.cfg, n.httpAddr) {
 		id, err := trust.LoadIdentity(n.cfg.DataDir)

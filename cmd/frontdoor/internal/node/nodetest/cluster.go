@@ -225,6 +225,8 @@ func (tc *Cluster) Config(i int) node.Config {
 		SkipRaftMetrics: true,
 		JoinRetryMax:    500 * time.Millisecond,
 		RequestTimeout:  5 * time.Second,
+		// Test receivers are plain http on 127.0.0.1.
+		WebhookDevLoopback: true,
 	}
 	if i > 0 {
 		cfg.Join = []string{tc.Nodes[0].HTTPAddr}
