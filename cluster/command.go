@@ -43,15 +43,21 @@ type Kind string
 //	7: every write a command makes extends the running state hash, and
 //	   the hash is checkpointed every CheckpointEvery entries for members
 //	   to compare (statehash.go)
-const LogicVersion = 7
+//	8: least privilege: service.status only by an admin key or a key
+//	   scoped to that service (directory.go), and key.create scopes
+//	   reception and clinician keys to a service too (access.go); a
+//	   record.read command audits who viewed a patient's record
+const LogicVersion = 8
 
 // Actor is who asked for a change.
 type Actor struct {
 	ID   string `json:"id"`
 	Name string `json:"name,omitempty"`
 	Role string `json:"role,omitempty"`
-	// ServiceID is the rapid response team a scoped responder key acts for
-	// (access.go); empty for every other key, so it is absent from the JSON.
+	// ServiceID is the service a scoped key acts for (access.go): the
+	// rapid response team of a responder key, the service whose staff a
+	// reception or clinician key belongs to; empty for an unscoped key, so
+	// it is absent from the JSON.
 	ServiceID string `json:"service_id,omitempty"`
 }
 

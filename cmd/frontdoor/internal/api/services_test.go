@@ -83,8 +83,8 @@ func TestDirectoryIsReplicatedReferenceData(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "High St Pharmacy") {
 		t.Fatalf("put: %d %s", resp.StatusCode, b)
 	}
-	// Its staff (a clinician key) set it red with fewer places elsewhere.
-	nurse := tc.Key(t, access.RoleClinician, "Pharmacist Okafor")
+	// Its staff (a clinician key scoped to it) set it red.
+	nurse := tc.ScopedKey(t, access.RoleClinician, "Pharmacist Okafor", "ph-high-street")
 	resp, b = tc.Do(t, tc.Follower(t), http.MethodPost, "/v1/services/ph-high-street/status",
 		`{"status":"red","reset_after_minutes":120,"note":"power cut"}`, nodetest.BearerHeader(nurse))
 	if resp.StatusCode != http.StatusOK {
