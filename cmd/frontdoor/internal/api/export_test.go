@@ -27,6 +27,9 @@ const (
 	ProblemUnauthorized   = problemUnauthorized
 
 	AccessKey  = accessKey
+	// Route scopes (routes.go).
+	ScopeService = scopeService
+	ScopeTeam    = scopeTeam
 	AccessOpen = accessOpen
 
 	ForwardPath           = forwardPath

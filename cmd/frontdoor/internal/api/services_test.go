@@ -25,7 +25,7 @@ func serviceRouteSamples(t *testing.T, tc *nodetest.Cluster) map[string]sampleFu
 		"GET /v1/services":                 static("/v1/services?tier=gp", ""),
 		"GET /v1/services/:id":             static("/v1/services/ph-high-street", ""),
 		"PUT /v1/services/:id":             static("/v1/services/ph-high-street", string(svc)),
-		"POST /v1/services/:id/status":     static("/v1/services/ph-high-street/status", `{"status":"amber","note":"one pharmacist off sick"}`),
+		"POST /v1/services/:id/status":     static("/v1/services/"+scopeSampleService+"/status", `{"status":"amber","note":"one crew off sick"}`),
 		"POST /v1/services/:id/exceptions": static("/v1/services/ph-high-street/exceptions", `{"date":"2026-12-24","sessions":[{"start":"09:00","end":"13:00","slots":4}],"note":"Christmas Eve"}`),
 		"GET /v1/services/:id/allocations": static("/v1/services/ph-high-street/allocations", ""),
 		"GET /v1/practices":                static("/v1/practices", ""),
