@@ -26,11 +26,11 @@ const (
 	ProblemOutcomeUnknown = problemOutcomeUnkown
 	ProblemUnauthorized   = problemUnauthorized
 
-	AccessKey  = accessKey
+	AccessKey = accessKey
 	// Route scopes (routes.go).
 	ScopeService = scopeService
 	ScopeTeam    = scopeTeam
-	AccessOpen = accessOpen
+	AccessOpen   = accessOpen
 
 	ForwardPath           = forwardPath
 	HeaderForwardProtocol = headerForwardProtocol
