@@ -69,9 +69,11 @@ type Server struct {
 	divergence *divergenceChecker
 	peers      *peerWatch
 	lease      *keyLease
+	reads      *readAuditor
 }
 
-// Run keeps this node's key lease fresh (keylease.go), fetches the other
+// Run keeps this node's key lease fresh (keylease.go), has the record
+// reads it served audited (readaudit.go), fetches the other
 // members' figures every 2 seconds (GET /v1/cluster serves them), compares the members' state hash checkpoints
 // every 5 seconds (divergence.go) and checks the peers' clocks every 2
 // seconds until ctx ends (the figures
@@ -79,6 +81,7 @@ type Server struct {
 func (s *Server) Run(ctx context.Context) {
 	go s.peers.run(ctx, 2*time.Second)
 	go s.lease.run(ctx)
+	go s.reads.run(ctx)
 	go s.divergence.run(ctx, 5*time.Second)
 	s.clock.run(ctx, 2*time.Second)
 }
@@ -97,6 +100,7 @@ type server struct {
 	peers      *http.Client         // short-timeout calls to other members
 	keys       *keyCache            // API key hashes from local state (auth.go)
 	lease      *keyLease            // whether the local key state may be trusted (keylease.go)
+	reads      *readAuditor         // who read which patient's record, queued for the trail (readaudit.go)
 	unknown    *unknownKeys         // what unknown keys may cost (keyflood.go)
 	peerWatch  *peerWatch           // the other members' figures, refreshed in the background (cluster.go)
 	peerOnly   bool                 // node-to-node requests only over the raft port (PeerDial given)
@@ -141,6 +145,7 @@ func New(cfg Config) *Server {
 	}
 	s.peerWatch = &peerWatch{s: s}
 	s.lease = newKeyLease(s, cfg.KeyLease)
+	s.reads = newReadAuditor(s, cfg.Registry)
 	s.openAPIDoc = sync.OnceValue(func() []byte { return mustOpenAPI(cfg.Version) })
 	if cfg.Gatherer != nil {
 		s.metrics = metricsHandler(cfg.Gatherer)
@@ -180,7 +185,7 @@ func New(cfg Config) *Server {
 			app.Add(rt.Method, rt.Path, handlers...)
 		}
 	}
-	return &Server{App: app, clock: s.clock, divergence: &divergenceChecker{s: s, log: cfg.Logger}, peers: s.peerWatch, lease: s.lease}
+	return &Server{App: app, clock: s.clock, divergence: &divergenceChecker{s: s, log: cfg.Logger}, peers: s.peerWatch, lease: s.lease, reads: s.reads}
 }
 
 // newForwarder is the kept-alive client a follower forwards to the leader

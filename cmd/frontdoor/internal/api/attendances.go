@@ -130,6 +130,7 @@ func (s *server) getAttendance(c *fiber.Ctx) error {
 	if !ours {
 		return teamForbidden(team, "attendance "+id+" (no dispatch of it to this team)")
 	}
+	s.reads.noteAttendance(c, a.ID, a.PatientID)
 	return c.JSON(renderAttendance(a))
 }
 

@@ -158,6 +158,7 @@ func (s *server) getDispatch(c *fiber.Ctx) error {
 	if team := teamScope(c); team != "" && d.ServiceID != team {
 		return teamForbidden(team, "dispatch "+id)
 	}
+	s.reads.noteAttendance(c, d.AttendanceID, "") // the patient's details and access notes
 	return c.JSON(renderDispatch(d, time.Now().UTC()))
 }
 

@@ -111,12 +111,14 @@ type explainChosen struct {
 func (s *server) explainAttendance(c *fiber.Ctx) error {
 	id := strings.Clone(c.Params("id"))
 	var out explainBody
+	var patientID string
 	handled, err := s.read(c, func(v *cluster.View) error {
 		a, err := care.In(v).Attendance(id)
 		if err != nil {
 			return err
 		}
 		out = explainOf(a)
+		patientID = a.PatientID
 		out.Audit, err = v.Audit("attendance/" + id)
 		if out.Audit == nil {
 			out.Audit = []*cluster.AuditEvent{}
@@ -126,6 +128,7 @@ func (s *server) explainAttendance(c *fiber.Ctx) error {
 	if handled || err != nil {
 		return err
 	}
+	s.reads.noteAttendance(c, id, patientID)
 	return c.JSON(out)
 }
 

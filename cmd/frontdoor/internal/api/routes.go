@@ -104,10 +104,11 @@ func routeTable() []routeRow {
 		profileRoutes(),
 		openAPIRoutes(),
 		clusterRoutes(),
-		forwardRoutes(),  // node to node: a follower's proposals
-		keyLeaseRoutes(), // node to node: followers' lease on their API key state
-		keyRoutes(),      // access
-		serviceRoutes(),  // reference data: the directory, services and GP practices
+		forwardRoutes(),   // node to node: a follower's proposals
+		keyLeaseRoutes(),  // node to node: followers' lease on their API key state
+		readAuditRoutes(), // node to node: followers' record reads for the audit trail
+		keyRoutes(),       // access
+		serviceRoutes(),   // reference data: the directory, services and GP practices
 		attendanceRoutes(),
 		patientRoutes(), // patients and GP registration (identity second)
 		registrationRoutes(),
