@@ -54,6 +54,7 @@ A flag given on the command line wins.`,
 	f.StringSliceVar(&cfg.Join, "join", nil, "HTTP address of any cluster member to join through (repeatable)")
 	f.StringVar(&cfg.JoinToken, "join-token", "", "the cluster's join token (from join.token in the first node's data dir)")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to let in-flight requests finish on shutdown")
+	f.DurationVar(&cfg.KeyLease, "key-lease", 2*time.Second, "how long a node trusts its API key state without the leader confirming it: a node cut off from the leader refuses every key after this, and a revocation is acknowledged at most this long after it applied")
 	f.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.BoolVar(&cfg.HTTPS, "https", false, "serve the API over HTTPS even on a loopback address (it always is on any other)")
 	f.BoolVar(&cfg.InsecureHTTP, "insecure-http", false, "serve the API over plain HTTP on a non-loopback address (patient data and keys in clear: only behind a TLS proxy on the same host)")

@@ -138,6 +138,9 @@ type keyLeaseRequest struct {
 type keyLeaseAnswer struct {
 	LeaderID string `json:"leader_id"`
 	Gen      uint64 `json:"gen"`
+	// LeaseMS is the leader's lease length: a member with a longer one of
+	// its own takes the leader's, so the leader's wait covers it.
+	LeaseMS int64 `json:"lease_ms"`
 }
 
 // ask gets a lease: from this node's own linearizable read when it leads,
@@ -145,6 +148,7 @@ type keyLeaseAnswer struct {
 func (l *keyLease) ask(ctx context.Context) error {
 	t0 := time.Now()
 	var gen uint64
+	dur := l.dur
 	if l.s.store.IsLeader() {
 		g, err := l.leaderGen(ctx)
 		if err != nil {
@@ -179,9 +183,12 @@ func (l *keyLease) ask(ctx context.Context) error {
 			return fmt.Errorf("key lease from %s: %w", li.ID, err)
 		}
 		gen = a.Gen
+		if d := time.Duration(a.LeaseMS) * time.Millisecond; d < dur {
+			dur = d
+		}
 	}
 	l.mu.Lock()
-	l.gen, l.until = gen, t0.Add(l.dur)
+	l.gen, l.until = gen, t0.Add(dur)
 	l.mu.Unlock()
 	return nil
 }
@@ -318,7 +325,7 @@ func (s *server) grantKeyLease(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(keyLeaseAnswer{LeaderID: s.selfID, Gen: gen})
+	return c.JSON(keyLeaseAnswer{LeaderID: s.selfID, Gen: gen, LeaseMS: s.lease.dur.Milliseconds()})
 }
 
 // errKeyStateStale: this node may not trust its key state now and cannot

@@ -629,11 +629,14 @@ func TestWorkflowBadInput(t *testing.T) {
 	}
 }
 
-// TestWorkflowQuorumLoss: with 2 of 3 nodes down
-// the survivor still serves the queue, marked stale, and refuses writes
-// with 503.
+// TestWorkflowQuorumLoss: with 2 of 3 nodes down the survivor still
+// serves the queue, marked stale, while its key lease lasts, and refuses
+// writes with 503; once the lease has run out with no leader to renew it
+// (a revocation could have been acknowledged by a majority it cannot
+// see), it refuses every key with a 503 and Retry-After too.
 func TestWorkflowQuorumLoss(t *testing.T) {
-	tc, _ := newClockedCluster(t, 3, mondayAfternoon)
+	clk := &fakeClock{t: londonTime(t, mondayAfternoon)}
+	tc := nodetest.NewWith(t, 3, func(cfg *node.Config) { cfg.Clock = clk.now; cfg.KeyLease = 4 * time.Second })
 	desk := nodetest.BearerHeader(tc.Key(t, access.RoleReception, "Desk 1"))
 	a := createAttendance(t, tc, tc.Leader(t), utiWomanBody, desk)
 	survivor := tc.Follower(t)
@@ -668,6 +671,13 @@ func TestWorkflowQuorumLoss(t *testing.T) {
 			t.Errorf("write %s without quorum: %d %s", w.path, resp.StatusCode, b)
 		}
 	}
+	nodetest.Eventually(t, "survivor refuses keys once its lease is out", func() error {
+		resp, b := tc.Do(t, survivor, http.MethodGet, "/v1/queue", "", desk)
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			return fmt.Errorf("queue: %d %s", resp.StatusCode, b)
+		}
+		return nil
+	})
 }
 
 // TestWorkflowExpectedCheckIn: NHS 111 announces a patient (expected); they

@@ -66,8 +66,11 @@ type Config struct {
 	SkipRaftMetrics bool // cluster.InstallRaftMetrics is once per process
 	JoinRetryMax    time.Duration
 	RequestTimeout  time.Duration
-	Clock           func() time.Time    // proposal stamps (tests: a fixed time of day); nil -> time.Now
-	Dispatch        care.DispatchConfig // the leader-only dispatch worker (tests: fast notifier)
+	// KeyLease is how long a node trusts its API key state without the
+	// leader's word (api.Config.KeyLease; default 2s).
+	KeyLease time.Duration
+	Clock    func() time.Time    // proposal stamps (tests: a fixed time of day); nil -> time.Now
+	Dispatch care.DispatchConfig // the leader-only dispatch worker (tests: fast notifier)
 }
 
 // Files a node keeps in its data dir.
@@ -238,7 +241,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Node, err error) 
 	fresh := !st.HasExistingState()
 
 	n.app = api.New(api.Config{Store: st, Logger: log, Registry: n.reg, Gatherer: n.reg, Version: version,
-		RequestTimeout: cfg.RequestTimeout, PeerDial: st.DialPeerHTTP})
+		RequestTimeout: cfg.RequestTimeout, KeyLease: cfg.KeyLease, PeerDial: st.DialPeerHTTP})
 	// One server for the public listener and the raft port's node-to-node
 	// channel (mutual TLS: forwarded writes, members' figures).
 	serveLn := n.ln
@@ -353,7 +356,7 @@ func (n *Node) startQuarantined(ctx context.Context, st *cluster.Store, cause er
 	st.Quarantine("refused at start: " + cause.Error())
 	n.store = st
 	n.app = api.New(api.Config{Store: st, Logger: n.log, Registry: n.reg, Gatherer: n.reg, Version: n.cfg.Version,
-		RequestTimeout: n.cfg.RequestTimeout})
+		RequestTimeout: n.cfg.RequestTimeout, KeyLease: n.cfg.KeyLease})
 	ln := n.ln
 	if servesHTTPS(n.cfg, n.httpAddr) {
 		id, err := trust.LoadIdentity(n.cfg.DataDir)
