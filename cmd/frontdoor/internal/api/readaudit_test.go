@@ -9,6 +9,7 @@ import (
 	"github.com/frontdoor-ucc/frontdoor/cluster"
 	"github.com/frontdoor-ucc/frontdoor/cluster/access"
 	"github.com/frontdoor-ucc/frontdoor/cluster/care"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/api"
 	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node/nodetest"
 )
 
@@ -106,5 +107,29 @@ func waitAudit(t *testing.T, tc *nodetest.Cluster, entity, s string) {
 			t.Fatalf("%s's trail never showed %s: %s", entity, s, b)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestForgedReadAuditsAreRefused: POST /v1/cluster/read-audit takes a
+// member's batch over the raft port only; the same body from a client,
+// even with the admin key, is refused (403) and proposes nothing, so no
+// one can write "X viewed Y" into the trail. POST /v1/cluster/key-lease
+// answers anyone the access generation (no patient data); the member's
+// confirmation in it counts only from a member (grantKeyLease).
+func TestForgedReadAuditsAreRefused(t *testing.T) {
+	tc := nodetest.New(t, 3)
+	lead := tc.Leader(t)
+	before := lead.N.Store().Status().LastIndex
+	body := `{"node":"node2","reads":[{"actor":{"id":"k1","name":"Dr Framed","role":"clinician"},"entity":"patient/P1","route":"GET /v1/patients/:id","at":"2026-12-06T10:00:00Z"}]}`
+	for _, hdr := range []map[string]string{nil, {"Authorization": ""}} {
+		resp, b := tc.Do(t, lead, http.MethodPost, "/v1/cluster/read-audit", body, hdr)
+		expectProblem(t, resp, b, http.StatusForbidden, api.ProblemForbidden, "")
+	}
+	if after := lead.N.Store().Status().LastIndex; after != before {
+		t.Fatalf("a forged read audit moved the raft index %d -> %d", before, after)
+	}
+	resp, b := tc.Do(t, lead, http.MethodPost, "/v1/cluster/key-lease", `{"node_id":"node2","gen":999999}`, map[string]string{"Authorization": ""})
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"gen":`) {
+		t.Fatalf("key lease: %d %s", resp.StatusCode, b)
 	}
 }
