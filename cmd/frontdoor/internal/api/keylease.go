@@ -332,8 +332,8 @@ func (s *server) grantKeyLease(c *fiber.Ctx) error {
 // ask the leader.
 var errKeyStateStale = errors.New("this node's API key state is not confirmed by the leader")
 
-// keyStateStale is the 503 for a request whose key this node cannot check.
+// keyStateStale is the 503 for a request whose key this node cannot check:
+// nothing was done, so it is safe to retry (the not-accepted problem).
 func keyStateStale() *Problem {
-	return &Problem{Type: problemUnavailable, Title: "Key state not confirmed", Status: http.StatusServiceUnavailable,
-		Detail: errKeyStateStale.Error() + ": no leader to confirm it or to forward to; retry", retryAfter: retryAfterSeconds}
+	return notAccepted(errKeyStateStale.Error() + ": no leader to confirm it or to forward to; retry")
 }
