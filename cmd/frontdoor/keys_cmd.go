@@ -77,7 +77,7 @@ func newKeysCreateCmd() *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "id:      %s\nname:    %s\nrole:    %s\n", k.ID, k.Name, k.Role)
-			if k.Role == access.RoleResponder {
+			if k.Role == access.RoleResponder || k.ServiceID != "" {
 				fmt.Fprintf(out, "service: %s\n", keyScope(&k))
 			}
 			fmt.Fprintf(out, "key:     %s\n", k.Key)
