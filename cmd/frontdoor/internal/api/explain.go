@@ -119,9 +119,15 @@ func (s *server) explainAttendance(c *fiber.Ctx) error {
 		}
 		out = explainOf(a)
 		patientID = a.PatientID
-		out.Audit, err = v.Audit("attendance/" + id)
-		if out.Audit == nil {
-			out.Audit = []*cluster.AuditEvent{}
+		evs, err := v.Audit("attendance/" + id)
+		// The story of the care, not of who looked at it: reads of the
+		// record (record.read) are in GET /v1/audit, not here, or each
+		// explanation would lengthen the next.
+		out.Audit = make([]*cluster.AuditEvent, 0, len(evs))
+		for _, ev := range evs {
+			if ev.Kind != care.KindRecordRead {
+				out.Audit = append(out.Audit, ev)
+			}
 		}
 		return err
 	})
