@@ -145,6 +145,7 @@ func New(cfg Config) *Server {
 	}
 	s.peerWatch = &peerWatch{s: s}
 	s.lease = newKeyLease(s, cfg.KeyLease)
+	s.lease.register(cfg.Registry)
 	s.reads = newReadAuditor(s, cfg.Registry)
 	s.openAPIDoc = sync.OnceValue(func() []byte { return mustOpenAPI(cfg.Version) })
 	if cfg.Gatherer != nil {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
 	"github.com/frontdoor-ucc/frontdoor/cluster/access"
@@ -72,6 +74,29 @@ func newKeyLease(s *server, d time.Duration) *keyLease {
 		d = defaultKeyLease
 	}
 	return &keyLease{s: s, dur: d, confirmed: map[string]uint64{}, confCh: make(chan struct{})}
+}
+
+// register exports the lease as frontdoor_key_lease_valid (1 while this
+// node holds one with time left: a 0 node forwards or refuses keyed
+// requests) and frontdoor_key_lease_generation.
+func (l *keyLease) register(reg prometheus.Registerer) {
+	if reg == nil {
+		return
+	}
+	promauto.With(reg).NewGaugeFunc(prometheus.GaugeOpts{Name: "frontdoor_key_lease_valid",
+		Help: "1 while this node holds a key lease from the leader with time left (keylease.go)."},
+		func() float64 {
+			if l.current() {
+				return 1
+			}
+			return 0
+		})
+	promauto.With(reg).NewGaugeFunc(prometheus.GaugeOpts{Name: "frontdoor_key_lease_generation",
+		Help: "The leader's access generation (raft index of the last key change) in this node's key lease."},
+		func() float64 {
+			gen, _ := l.granted()
+			return float64(gen)
+		})
 }
 
 // trusts reports whether key state at generation gen may be used now.

@@ -646,6 +646,9 @@ func TestWorkflowQuorumLoss(t *testing.T) {
 	if _, q := queueEntries(t, tc, survivor, desk); q.Stale || queueEntry(q, a.ID) == nil {
 		t.Fatalf("survivor's queue before the loss: %+v", q)
 	}
+	if _, b := tc.Do(t, survivor, http.MethodGet, "/metrics", "", nil); !strings.Contains(string(b), "\nfrontdoor_key_lease_valid 1\n") {
+		t.Fatalf("the survivor's metrics do not show its lease:\n%s", b)
+	}
 	for _, tn := range tc.Running() {
 		if tn != survivor {
 			tc.Kill(t, tn.Index)
@@ -678,6 +681,9 @@ func TestWorkflowQuorumLoss(t *testing.T) {
 		}
 		return nil
 	})
+	if _, b := tc.Do(t, survivor, http.MethodGet, "/metrics", "", nil); !strings.Contains(string(b), "\nfrontdoor_key_lease_valid 0\n") {
+		t.Fatalf("the survivor's metrics do not show its lease out:\n%s", b)
+	}
 }
 
 // TestWorkflowExpectedCheckIn: NHS 111 announces a patient (expected); they
