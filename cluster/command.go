@@ -52,7 +52,11 @@ type Kind string
 //	   webhook.allowlist; directory/webhooks.go), and a secret not in
 //	   whsec_ form of at least 24 bytes; every command's payload is refused
 //	   when a string breaks the input limits (inputlimit) and a date of
-//	   birth is before 1900 or after the command's time
+//	   birth is before 1900 or after the command's time;
+//	   least privilege: service.status only by an admin key or a key
+//	   scoped to that service (directory.go), and key.create scopes
+//	   reception and clinician keys to a service too (access.go); a
+//	   record.read command audits who viewed a patient's record
 const LogicVersion = 8
 
 // Actor is who asked for a change.
@@ -60,8 +64,10 @@ type Actor struct {
 	ID   string `json:"id"`
 	Name string `json:"name,omitempty"`
 	Role string `json:"role,omitempty"`
-	// ServiceID is the rapid response team a scoped responder key acts for
-	// (access.go); empty for every other key, so it is absent from the JSON.
+	// ServiceID is the service a scoped key acts for (access.go): the
+	// rapid response team of a responder key, the service whose staff a
+	// reception or clinician key belongs to; empty for an unscoped key, so
+	// it is absent from the JSON.
 	ServiceID string `json:"service_id,omitempty"`
 }
 

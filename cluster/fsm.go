@@ -54,6 +54,10 @@ type fsm struct {
 
 	notifyMu sync.Mutex
 	notifyCh chan struct{} // closed and replaced whenever applied advances or the FSM stops
+
+	// held, while set, holds ApplyBatch back until it is closed
+	// (Store.HoldApply: a lagging replica, for tests and drills).
+	held atomic.Pointer[chan struct{}]
 }
 
 type dbHandle struct {
@@ -360,6 +364,9 @@ func (f *fsm) Apply(l *raft.Log) any {
 // only when Badger says the transaction is too big; each part records the
 // applied index of its last entry in the same transaction.
 func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
+	if ch := f.held.Load(); ch != nil {
+		<-*ch
+	}
 	start := time.Now() // metrics only; never reaches state
 	res := make([]any, len(logs))
 	if fe := f.fatalErr.Load(); fe != nil {

@@ -145,6 +145,27 @@ func (s *Store) CommitIndex() uint64 {
 	return r.CommitIndex()
 }
 
+// HoldApply holds this node's FSM back from applying committed entries
+// until release is called: raft goes on appending and acknowledging them,
+// so the node is a replica that lags behind while the cluster goes on (the
+// revocation-on-a-lagging-follower test). Reads on it see the state as it
+// was. release is idempotent.
+func (s *Store) HoldApply() (release func()) {
+	f := s.fsmPtr.Load()
+	if f == nil {
+		return func() {}
+	}
+	ch := make(chan struct{})
+	f.held.Store(&ch)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			f.held.CompareAndSwap(&ch, nil)
+			close(ch)
+		})
+	}
+}
+
 // WaitApplied blocks until the FSM has applied index, ctx ends, or the FSM
 // stops (ErrFatal).
 func (s *Store) WaitApplied(ctx context.Context, index uint64) error {

@@ -225,6 +225,12 @@ func (tx *Tx) Keys(prefix, from string, fn func(key string) error) error {
 // Audit records an audit event for entity in the same transaction as the
 // command's effects.
 func (tx *Tx) Audit(action, entity string, details any) {
+	tx.AuditBy(tx.env.Actor, action, entity, details)
+}
+
+// AuditBy is Audit naming another actor than the command's: a command the
+// cluster proposes for a person (record.read: who viewed a record).
+func (tx *Tx) AuditBy(actor Actor, action, entity string, details any) {
 	var raw json.RawMessage
 	if details != nil {
 		b, err := json.Marshal(details)
@@ -235,7 +241,7 @@ func (tx *Tx) Audit(action, entity string, details any) {
 	ev := AuditEvent{
 		Index:   tx.index,
 		Time:    tx.now,
-		Actor:   tx.env.Actor,
+		Actor:   actor,
 		Action:  action,
 		Entity:  entity,
 		Kind:    tx.env.Kind,

@@ -211,6 +211,40 @@ func (v *View) Audit(entity string) ([]*AuditEvent, error) {
 	return out, err
 }
 
+// AuditPage returns up to limit of entity's events after the cursor after
+// ("" from the first), in log order, and the cursor of the last one
+// returned when more follow ("" at the end). A cursor is
+// "<20-digit index>/<4-digit seq>" (ValidAuditCursor).
+func (v *View) AuditPage(entity, after string, limit int) (events []*AuditEvent, next string, err error) {
+	prefix := prefixAudit + entity + "/"
+	from := ""
+	if after != "" {
+		from = after + "\x00"
+	}
+	last := ""
+	err = scanTxn(v.txn, prefix, from, func(key string, val []byte) error {
+		suffix := key[len(prefix):]
+		if !isAuditSuffix(suffix) {
+			return nil // another entity's event under a longer name
+		}
+		if len(events) == limit {
+			next = last
+			return ErrStop
+		}
+		var ev AuditEvent
+		if err := json.Unmarshal(val, &ev); err != nil {
+			return fmt.Errorf("decode %s: %w", key, err)
+		}
+		last = suffix
+		events = append(events, &ev)
+		return nil
+	})
+	return events, next, err
+}
+
+// ValidAuditCursor reports whether s is an audit page cursor.
+func ValidAuditCursor(s string) bool { return isAuditSuffix(s) }
+
 // isAuditSuffix reports whether s is what keyAudit puts after the entity:
 // "<20-digit index>/<4-digit seq>".
 func isAuditSuffix(s string) bool {

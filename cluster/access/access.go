@@ -60,7 +60,7 @@ type APIKey struct {
 	ID           string         `json:"id"`
 	Name         string         `json:"name"`
 	Role         string         `json:"role"`
-	ServiceID    string         `json:"service_id,omitempty"` // responder keys only: the team it acts for
+	ServiceID    string         `json:"service_id,omitempty"` // the service it acts for (see KeyCreate)
 	Hash         string         `json:"hash"`                 // hex sha256 of the secret
 	CreatedAt    time.Time      `json:"created_at"`
 	CreatedBy    cluster.Actor  `json:"created_by"`
@@ -79,9 +79,12 @@ func (k *APIKey) Actor() cluster.Actor {
 // KeyCreate is the payload of KindKeyCreate. The HTTP layer generates the
 // secret and proposes only its hash. Bootstrap marks the first admin key of
 // a new cluster: it is refused once any key exists, so a retried or
-// duplicated bootstrap can never leave two. ServiceID scopes a responder
-// key to one rapid response team: it may accept, decline and update only
-// that team's dispatches. A responder key without one may act on any
+// duplicated bootstrap can never leave two. ServiceID scopes a key to one
+// service's staff: a responder key to one rapid response team (it reads,
+// follows, accepts, declines and updates only that team's dispatches and
+// sets only that team's status), a reception or clinician key (logic
+// version 8) to the service whose status it may set. A key without one
+// sets no service's status; an unscoped responder key still acts on any
 // team's dispatches (as every responder key did before scopes existed).
 type KeyCreate struct {
 	Name      string `json:"name"`
@@ -116,7 +119,10 @@ func ValidateKeyName(name string) string {
 
 // Validate returns field errors (nil when valid); pure, so the HTTP layer
 // and Apply run the same check.
-func (k *KeyCreate) Validate() map[string]string {
+func (k *KeyCreate) Validate() map[string]string { return k.validateAt(cluster.LogicVersion) }
+
+// validateAt is Validate as the decision code of logic version v made it.
+func (k *KeyCreate) validateAt(v int) map[string]string {
 	f := map[string]string{}
 	if msg := ValidateKeyName(k.Name); msg != "" {
 		f["name"] = msg
@@ -130,8 +136,12 @@ func (k *KeyCreate) Validate() map[string]string {
 	if k.Bootstrap && k.Role != RoleAdmin {
 		f["role"] = "the bootstrap key must be an admin key"
 	}
-	if k.ServiceID != "" && k.Role != RoleResponder {
+	switch {
+	case k.ServiceID == "":
+	case v < ScopeSince && k.Role != RoleResponder:
 		f["service_id"] = "only a responder key can be scoped to a service"
+	case !ScopedRole(k.Role):
+		f["service_id"] = "only a reception, clinician or responder key can be scoped to a service"
 	}
 	if len(f) == 0 {
 		return nil
@@ -139,19 +149,31 @@ func (k *KeyCreate) Validate() map[string]string {
 	return f
 }
 
+// ScopedRole reports whether a key of role r may be scoped to a service:
+// the roles of a service's own staff. Admin keys act for every service and
+// NHS 111 keys for none.
+func ScopedRole(r string) bool {
+	return r == RoleReception || r == RoleClinician || r == RoleResponder
+}
+
 // ValidateKeyService checks a key's service scope against the service of
-// that id in the directory (nil: no such service); "" when valid. The HTTP
-// layer asks it against the leader's state, Apply against the state the
-// command applies to.
-func ValidateKeyService(id string, svc *routing.Service) string {
+// that id in the directory (nil: no such service); "" when valid. A
+// responder key's service must be a rapid response team. The HTTP layer
+// asks it against the leader's state, Apply against the state the command
+// applies to.
+func ValidateKeyService(role, id string, svc *routing.Service) string {
 	switch {
 	case svc == nil:
 		return "no service " + id + " in the directory"
-	case svc.Tier != routing.TierRapidResponse:
+	case role == RoleResponder && svc.Tier != routing.TierRapidResponse:
 		return "service " + id + " is " + string(svc.Tier) + ", not a rapid_response team"
 	}
 	return ""
 }
+
+// ScopeSince is the logic version from which reception and clinician keys
+// may carry a service scope (before it only responder keys could).
+const ScopeSince = 8
 
 func isHexSHA256(s string) bool {
 	if len(s) != 64 {
@@ -203,7 +225,7 @@ func applyKeyCreate(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 	if err := cluster.DecodeStrict(raw, &in); err != nil {
 		return nil, &cluster.CommandError{Code: cluster.CodeInvalid, Message: fmt.Sprintf("payload: %v", err)}
 	}
-	if f := in.Validate(); f != nil {
+	if f := in.validateAt(tx.LogicVersion()); f != nil {
 		return nil, cluster.Invalid(f)
 	}
 	if !in.Bootstrap {
@@ -230,7 +252,7 @@ func applyKeyCreate(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 		if !found {
 			p = nil
 		}
-		if msg := ValidateKeyService(in.ServiceID, p); msg != "" {
+		if msg := ValidateKeyService(in.Role, in.ServiceID, p); msg != "" {
 			return nil, cluster.Invalid(map[string]string{"service_id": msg})
 		}
 	}
@@ -345,8 +367,8 @@ func (v State) AccessGeneration() (uint64, error) {
 	return strconv.ParseUint(string(b), 10, 64)
 }
 
-// checkKeyCreate is the leader's check of key.create: a responder key's
-// service is a rapid response team in the directory.
+// checkKeyCreate is the leader's check of key.create: a scoped key's
+// service is in the directory (a rapid response team for a responder key).
 func checkKeyCreate(r cluster.Reader, _ cluster.Actor, _ time.Time, raw json.RawMessage) error {
 	var in KeyCreate
 	if err := json.Unmarshal(raw, &in); err != nil {
@@ -362,7 +384,7 @@ func checkKeyCreate(r cluster.Reader, _ cluster.Actor, _ time.Time, raw json.Raw
 	if err != nil {
 		return err
 	}
-	if msg := ValidateKeyService(in.ServiceID, svc); msg != "" {
+	if msg := ValidateKeyService(in.Role, in.ServiceID, svc); msg != "" {
 		return cluster.Invalid(map[string]string{"service_id": msg})
 	}
 	return nil

@@ -35,6 +35,7 @@ func referenceLog(t testing.TB) []*raft.Log {
 	hash := func(s string) string { return access.HashKey(s) }
 	three := 3
 	admin := cluster.Actor{ID: "K1", Name: "bootstrap admin", Role: access.RoleAdmin} // the bootstrap key below
+	staffOf := func(service string) cluster.Actor { a := testDesk; a.ServiceID = service; return a }
 	cmds := [][]byte{
 		env(access.KindKeyCreate, cluster.SystemActor, access.KeyCreate{Name: "bootstrap admin", Role: access.RoleAdmin, Hash: hash("a"), Bootstrap: true}, "K1"),
 		env(access.KindKeyCreate, cluster.SystemActor, access.KeyCreate{Name: "again", Role: access.RoleAdmin, Hash: hash("b"), Bootstrap: true}, "K2"), // refused: keys exist
@@ -44,8 +45,8 @@ func referenceLog(t testing.TB) []*raft.Log {
 		env(access.KindKeyRevoke, admin, access.KeyRevoke{ID: "K3"}),
 		env(directory.KindDirectoryLoad, cluster.SystemActor, demo),
 		env(directory.KindDirectoryLoad, cluster.SystemActor, demo), // refused: loaded
-		env(directory.KindServiceStatus, testDesk, directory.ServiceStatus{ServiceID: "mh-crisis", Status: "amber", Places: &three}),
-		env(directory.KindServiceStatus, testDesk, directory.ServiceStatus{ServiceID: "ph-market", Status: "red", Places: &three}), // refused: slots, not places
+		env(directory.KindServiceStatus, staffOf("mh-crisis"), directory.ServiceStatus{ServiceID: "mh-crisis", Status: "amber", Places: &three}),
+		env(directory.KindServiceStatus, staffOf("ph-market"), directory.ServiceStatus{ServiceID: "ph-market", Status: "red", Places: &three}), // refused: slots, not places
 		env(directory.KindServiceExcept, testAdmin, directory.ServiceException{ServiceID: "ph-market", Date: "2026-12-24", Sessions: []routing.Session{{Start: "09:00", End: "12:00", Slots: 2}}}),
 		env(directory.KindBankHolidaysSet, testAdmin, directory.BankHolidays{Dates: []string{"2026-12-29"}}),
 		env(KindAttendanceCreate, testDesk, AttendanceCreate{Complaint: "collapsed"}, "A1"),

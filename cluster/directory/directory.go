@@ -301,10 +301,44 @@ func (s *ServiceStatus) Validate() map[string]string {
 	return f
 }
 
+// StatusScopeSince is the logic version from which a service's status is
+// set only by an admin key or a key scoped to that service.
+const StatusScopeSince = 8
+
+// roleAdmin is access.RoleAdmin (access imports this package).
+const roleAdmin = "admin"
+
+// codeForbidden is access.CodeForbidden.
+const codeForbidden = "forbidden"
+
+// CanSetStatus is the least-privilege rule of service.status: an admin key
+// sets any service's status; any other key only the status of the service
+// it is scoped to (its Actor's ServiceID: the service's own staff). A key
+// without a scope sets none. Apply decides it, on the scope the key's
+// Actor carries in the command.
+func CanSetStatus(a cluster.Actor, serviceID string) *cluster.CommandError {
+	switch {
+	case a.Role == roleAdmin:
+		return nil
+	case a.ServiceID == "":
+		return &cluster.CommandError{Code: codeForbidden, Message: fmt.Sprintf(
+			"only an admin key or a key scoped to service %s may set its status; this key is scoped to no service", serviceID)}
+	case a.ServiceID != serviceID:
+		return &cluster.CommandError{Code: codeForbidden, Message: fmt.Sprintf(
+			"this key acts only for service %s, not %s", a.ServiceID, serviceID)}
+	}
+	return nil
+}
+
 func applyServiceStatus(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 	in, err := cluster.DecodeCommand[ServiceStatus](raw)
 	if err != nil {
 		return nil, err
+	}
+	if tx.LogicVersion() >= StatusScopeSince {
+		if cerr := CanSetStatus(tx.Actor(), in.ServiceID); cerr != nil {
+			return nil, cerr
+		}
 	}
 	var svc routing.Service
 	found, err := tx.Get(PrefixService+in.ServiceID, &svc)

@@ -47,9 +47,13 @@ Each key carries one role (reception, clinician, nhs111, responder, admin) and
 is named after the person or system that holds it; audit events name the
 holder. The cluster stores only a hash: a new key's secret is printed once.
 
-A responder key can be scoped to one rapid response team with --service
-<service id>: it may then accept, decline and update only that team's
-dispatches. A responder key without --service acts for every team.
+A reception, clinician or responder key can be scoped to one service with
+--service <service id>: it belongs to that service's staff and may set that
+service's status (and no other's). A responder key's service must be a rapid
+response team: it then reads, follows, accepts, declines and updates only that
+team's dispatches. A responder key without --service acts for every team's
+dispatches; a key without --service sets no service's status (admin keys set
+any).
 
 The admin key is taken from --key (or FRONTDOOR_KEY), else from the admin.key
 file the first node wrote in its --data-dir (or FRONTDOOR_DATA_DIR).`,
@@ -73,7 +77,7 @@ func newKeysCreateCmd() *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "id:      %s\nname:    %s\nrole:    %s\n", k.ID, k.Name, k.Role)
-			if k.Role == access.RoleResponder {
+			if k.Role == access.RoleResponder || k.ServiceID != "" {
 				fmt.Fprintf(out, "service: %s\n", keyScope(&k))
 			}
 			fmt.Fprintf(out, "key:     %s\n", k.Key)
@@ -84,7 +88,7 @@ func newKeysCreateCmd() *cobra.Command {
 	kc.flags(cmd)
 	cmd.Flags().StringVar(&role, "role", "", "role: "+strings.Join(access.Roles, ", "))
 	cmd.Flags().StringVar(&name, "name", "", "the person or system holding the key")
-	cmd.Flags().StringVar(&service, "service", "", "responder keys: the rapid_response service id the key acts for (default: every team)")
+	cmd.Flags().StringVar(&service, "service", "", "the service whose staff the key belongs to (reception, clinician, responder; a responder's is a rapid_response team)")
 	_ = cmd.MarkFlagRequired("role")
 	_ = cmd.MarkFlagRequired("name")
 	return cmd

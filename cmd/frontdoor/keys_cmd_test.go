@@ -92,10 +92,14 @@ func TestKeysCommandShowsTheScope(t *testing.T) {
 	if out := run("keys", "create", "--role", "responder", "--name", "UCR North", "--service", "ucr-north"); !strings.Contains(out, "service: ucr-north") {
 		t.Fatalf("keys create --service printed:\n%s", out)
 	}
+	if out := run("keys", "create", "--role", "clinician", "--name", "Market pharmacist", "--service", "ph-market"); !strings.Contains(out, "service: ph-market") {
+		t.Fatalf("keys create --service for a clinician printed:\n%s", out)
+	}
 	out := run("keys", "list")
 	for _, line := range strings.Split(out, "\n") {
 		if strings.Contains(line, "On-call responder") && !strings.Contains(line, "any team") ||
-			strings.Contains(line, "UCR North") && !strings.Contains(line, "ucr-north") {
+			strings.Contains(line, "UCR North") && !strings.Contains(line, "ucr-north") ||
+			strings.Contains(line, "Market pharmacist") && !strings.Contains(line, "ph-market") {
 			t.Fatalf("keys list line %q:\n%s", line, out)
 		}
 	}

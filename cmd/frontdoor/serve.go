@@ -66,6 +66,7 @@ A flag given on the command line wins.`,
 	f.StringSliceVar(&cfg.Join, "join", nil, "HTTP address of any cluster member to join through (repeatable)")
 	f.StringVar(&cfg.JoinTokenFile, "join-token-file", "", "file holding the cluster's join token (a copy of join.token from the first node's data dir, mode 0600); the token itself is never a flag, so it stays out of ps")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long to let in-flight requests finish on shutdown")
+	f.DurationVar(&cfg.KeyLease, "key-lease", 2*time.Second, "how long a node trusts its API key state without the leader confirming it: a node cut off from the leader refuses every key after this, and a revocation is acknowledged at most this long after it applied")
 	f.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.IntVar(&cfg.RetentionExtraYears, "retention-extra-years", 0, "years added to every retention period of the NHS Records Management Code (adults 8 years after treatment, children to their 25th/26th birthday); never fewer than the code's (give every node the same value)")
 	f.BoolVar(&cfg.HTTPS, "https", false, "serve the API over HTTPS even on a loopback address (it always is on any other)")

@@ -55,6 +55,10 @@ type Config struct {
 	// to every period of the NHS Records Management Code (0 to
 	// care.MaxRetentionExtra; retention.go).
 	RetentionExtraYears int
+	// KeyLease is how long a node trusts its API key state without the
+	// leader's word (keylease.go; default 2s): the longest a revocation's
+	// acknowledgement waits for a member that does not confirm it.
+	KeyLease time.Duration
 	// PeerDial opens a node-to-node connection to the member serving the
 	// given HTTP address (forwarding to the leader, a member's figures):
 	// *cluster.Store's DialPeerHTTP, mutual TLS over the raft port. nil ->
@@ -72,15 +76,20 @@ type Server struct {
 	clock      *clockChecker
 	divergence *divergenceChecker
 	peers      *peerWatch
+	lease      *keyLease
+	reads      *readAuditor
 }
 
-// Run fetches the other members' figures every 2 seconds (GET
-// /v1/cluster serves them), compares the members' state hash checkpoints
+// Run keeps this node's key lease fresh (keylease.go), has the record
+// reads it served audited (readaudit.go), fetches the other
+// members' figures every 2 seconds (GET /v1/cluster serves them), compares the members' state hash checkpoints
 // every 5 seconds (divergence.go) and checks the peers' clocks every 2
 // seconds until ctx ends (the figures
 // GET /v1/cluster and /readyz report).
 func (s *Server) Run(ctx context.Context) {
 	go s.peers.run(ctx, 2*time.Second)
+	go s.lease.run(ctx)
+	go s.reads.run(ctx)
 	go s.divergence.run(ctx, 5*time.Second)
 	s.clock.run(ctx, 2*time.Second)
 }
@@ -98,6 +107,8 @@ type server struct {
 	forwarder  *fasthttp.Client     // leader forwarding
 	peers      *http.Client         // short-timeout calls to other members
 	keys       *keyCache            // API key hashes from local state (auth.go)
+	lease      *keyLease            // whether the local key state may be trusted (keylease.go)
+	reads      *readAuditor         // who read which patient's record, queued for the trail (readaudit.go)
 	unknown    *unknownKeys         // what unknown keys may cost (keyflood.go)
 	peerWatch  *peerWatch           // the other members' figures, refreshed in the background (cluster.go)
 	peerOnly   bool                 // node-to-node requests only over the raft port (PeerDial given)
@@ -149,6 +160,9 @@ func New(cfg Config) *Server {
 		devHooks:       cfg.WebhookDevLoopback,
 	}
 	s.peerWatch = &peerWatch{s: s}
+	s.lease = newKeyLease(s, cfg.KeyLease)
+	s.lease.register(cfg.Registry)
+	s.reads = newReadAuditor(s, cfg.Registry)
 	s.openAPIDoc = sync.OnceValue(func() []byte { return mustOpenAPI(cfg.Version) })
 	if cfg.Gatherer != nil {
 		s.metrics = metricsHandler(cfg.Gatherer)
@@ -188,7 +202,7 @@ func New(cfg Config) *Server {
 			app.Add(rt.Method, rt.Path, handlers...)
 		}
 	}
-	return &Server{App: app, clock: s.clock, divergence: &divergenceChecker{s: s, log: cfg.Logger}, peers: s.peerWatch}
+	return &Server{App: app, clock: s.clock, divergence: &divergenceChecker{s: s, log: cfg.Logger}, peers: s.peerWatch, lease: s.lease, reads: s.reads}
 }
 
 // newForwarder is the kept-alive client a follower forwards to the leader

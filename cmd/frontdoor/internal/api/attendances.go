@@ -21,7 +21,7 @@ func attendanceRoutes() []routeRow {
 	return []routeRow{
 		{Method: "POST", Path: "/v1/attendances", Roles: rolesFront, Summary: "Record an arrival (walk-in or NHS 111)", Body: care.AttendanceCreate{}, Kinds: []cluster.Kind{care.KindAttendanceCreate}, Handler: (*server).createAttendance},
 		{Method: "GET", Path: "/v1/attendances", Roles: []string{access.RoleReception, access.RoleClinician}, Summary: "List attendances by arrival", Query: []string{"status", "limit", consistencyQuery}, Handler: (*server).listAttendances},
-		{Method: "GET", Path: "/v1/attendances/:id", Roles: rolesAll, Summary: "One attendance", Query: []string{consistencyQuery}, Handler: (*server).getAttendance},
+		{Method: "GET", Path: "/v1/attendances/:id", Roles: rolesAll, Scope: scopeTeam, Summary: "One attendance", Query: []string{consistencyQuery}, Handler: (*server).getAttendance},
 	}
 }
 
@@ -111,15 +111,26 @@ func (s *server) createAttendance(c *fiber.Ctx) error {
 
 func (s *server) getAttendance(c *fiber.Ctx) error {
 	id := strings.Clone(c.Params("id"))
+	team := teamScope(c)
 	var a *care.Attendance
+	ours := true
 	handled, err := s.read(c, func(v *cluster.View) error {
 		var err error
-		a, err = care.In(v).Attendance(id)
+		if a, err = care.In(v).Attendance(id); err != nil || team == "" {
+			return err
+		}
+		// A team's key reads only the attendances dispatched to its team.
+		ds, err := care.In(v).Dispatches(care.DispatchQuery{AttendanceID: id, ServiceID: team, Limit: 1})
+		ours = len(ds) > 0
 		return err
 	})
 	if handled || err != nil {
 		return err
 	}
+	if !ours {
+		return teamForbidden(team, "attendance "+id+" (no dispatch of it to this team)")
+	}
+	s.reads.noteAttendance(c, a.ID, a.PatientID)
 	return c.JSON(renderAttendance(a))
 }
 

@@ -47,9 +47,20 @@ func (s *server) authorize(row *routeRow) fiber.Handler {
 		}
 	}
 	return func(c *fiber.Ctx) error {
-		actor, found, err := s.keyHolder(c)
+		actor, found, gen, err := s.keyHolder(c)
 		if err != nil {
 			return err
+		}
+		if found && !s.lease.trusts(gen) {
+			// This node's key state is not confirmed by the leader
+			// (keylease.go): the key may have been revoked since.
+			if actor, found, handled, err := s.keyHolderConfirmed(c); handled || err != nil {
+				return err
+			} else if !found {
+				return unknownKey(c)
+			} else {
+				return s.allowed(c, row, actor)
+			}
 		}
 		if !found {
 			// The forwarded mark counts only from a member (a client could
@@ -71,23 +82,98 @@ func (s *server) authorize(row *routeRow) fiber.Handler {
 			}
 			return unknownKey(c)
 		}
-		if !row.allows(actor.Role) {
-			return forbiddenRole(actor.Role, row)
+		return s.allowed(c, row, actor)
+	}
+}
+
+// allowed lets actor through to row's handler when its role may call it.
+func (s *server) allowed(c *fiber.Ctx, row *routeRow, actor cluster.Actor) error {
+	if !row.allows(actor.Role) {
+		return forbiddenRole(actor.Role, row)
+	}
+	c.Locals(localRow, row)
+	c.Locals(localActor, actor)
+	return c.Next()
+}
+
+// keyHolderConfirmed looks the request's key up again once this node's
+// lease is renewed; when the lease has time left but this node's key state
+// is behind the leader's (a revocation not yet applied here), or no lease
+// can be had, the leader decides: the request is forwarded there (handled)
+// or, on the leader or a request already forwarded, refused with a 503.
+func (s *server) keyHolderConfirmed(c *fiber.Ctx) (actor cluster.Actor, found, handled bool, err error) {
+	if !s.lease.current() {
+		ctx, cancel := context.WithTimeout(c.UserContext(), s.lease.dur/2)
+		rerr := s.lease.refresh(ctx)
+		cancel()
+		if rerr == nil {
+			var gen uint64
+			actor, found, gen, err = s.keyHolder(c)
+			if err != nil || !found || s.lease.trusts(gen) {
+				return actor, found, false, err
+			}
+		} else {
+			s.log.Debug("key lease", "err", rerr)
 		}
-		c.Locals(localRow, row)
-		c.Locals(localActor, actor)
-		return c.Next()
+	}
+	if gen, ok := s.lease.granted(); ok {
+		// Behind the leader's generation: usually by a moment (a key made
+		// or revoked just now), so wait a little for this node to apply it.
+		if w, isWaiter := s.store.(applyWaiter); isWaiter {
+			ctx, cancel := context.WithTimeout(c.UserContext(), keyCatchUpWait)
+			werr := w.WaitApplied(ctx, gen)
+			cancel()
+			if werr == nil {
+				var g uint64
+				actor, found, g, err = s.keyHolder(c)
+				if err != nil || !found || s.lease.trusts(g) {
+					return actor, found, false, err
+				}
+			}
+		}
+	}
+	forwarded := c.Get(headerForwarded) != "" && (!s.peerOnly || fromPeer(c))
+	if s.store.IsLeader() || forwarded {
+		return cluster.Actor{}, false, true, keyStateStale()
+	}
+	return cluster.Actor{}, false, true, s.forward(c, c.Method() != fiber.MethodGet && c.Method() != fiber.MethodHead)
+}
+
+// keyStillValid is what a stream asks before each batch: false once the
+// request's key is revoked in this node's state, or once this node has
+// gone a lease's length without the leader confirming its key state (the
+// client reconnects, and its new request is checked like any other).
+func (s *server) keyStillValid(c *fiber.Ctx) func() bool {
+	secret, ok := bearer(c)
+	if !ok {
+		return func() bool { return true } // an open route: nothing to revoke
+	}
+	hash := access.HashKey(secret)
+	var untrustedSince time.Time
+	return func() bool {
+		_, found, gen, err := s.keys.lookup(context.Background(), hash)
+		if err != nil || !found {
+			return false
+		}
+		if s.lease.trusts(gen) {
+			untrustedSince = time.Time{}
+			return true
+		}
+		if untrustedSince.IsZero() {
+			untrustedSince = time.Now()
+		}
+		return time.Since(untrustedSince) < s.lease.dur
 	}
 }
 
 // keyHolder is the holder of the request's bearer key by this node's
 // state: found false for a key it does not know (or a revoked one), a 401
 // problem for a request without one.
-func (s *server) keyHolder(c *fiber.Ctx) (actor cluster.Actor, found bool, err error) {
+func (s *server) keyHolder(c *fiber.Ctx) (actor cluster.Actor, found bool, gen uint64, err error) {
 	secret, ok := bearer(c)
 	if !ok {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="frontdoor"`)
-		return cluster.Actor{}, false, unauthorized("send an API key as Authorization: Bearer <key>")
+		return cluster.Actor{}, false, 0, unauthorized("send an API key as Authorization: Bearer <key>")
 	}
 	return s.keys.lookup(c.UserContext(), access.HashKey(secret))
 }
@@ -142,16 +228,18 @@ type keySnapshot struct {
 
 func newKeyCache(st Store) *keyCache { return &keyCache{store: st} }
 
-func (kc *keyCache) lookup(ctx context.Context, hash string) (cluster.Actor, bool, error) {
+// lookup returns the active key of that hash and the access generation of
+// the state it was found in (keylease.go decides whether to trust it).
+func (kc *keyCache) lookup(ctx context.Context, hash string) (cluster.Actor, bool, uint64, error) {
 	snap := kc.cur.Load()
 	if snap == nil || snap.applied != kc.store.AppliedIndex() {
 		var err error
 		if snap, err = kc.refresh(ctx, snap); err != nil {
-			return cluster.Actor{}, false, err
+			return cluster.Actor{}, false, 0, err
 		}
 	}
 	a, ok := snap.byHash[hash]
-	return a, ok, nil
+	return a, ok, snap.gen, nil
 }
 
 // refresh re-checks the access generation against old (nil: none yet).

@@ -2,12 +2,14 @@ package api_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"filippo.io/age"
 
@@ -121,6 +123,18 @@ func TestEveryRoleAgainstEveryRoute(t *testing.T) {
 			t.Fatalf("revoke: %d %s", resp.StatusCode, b)
 		}
 	}
+	// Scoped keys: the staff of the service the status sample names (each
+	// role that may be scoped), another service's desk, and a responder
+	// of each rapid response team.
+	staff := map[string]string{}
+	for _, role := range []string{access.RoleReception, access.RoleClinician, access.RoleResponder} {
+		staff[role] = tc.ScopedKey(t, role, "Staff "+role+" of "+scopeSampleService, scopeSampleService)
+	}
+	pharmacyDesk := tc.ScopedKey(t, access.RoleReception, "High Street pharmacy desk", "ph-high-street")
+	teamKeys := map[string]string{}
+	for _, team := range []string{"ucr-north", "ucr-south"} {
+		teamKeys[team] = tc.ScopedKey(t, access.RoleResponder, "Responder of "+team, team)
+	}
 	samples := routeSamples(t, tc)
 	nodes := []*nodetest.Node{tc.Leader(t), tc.Follower(t)}
 	call := 0
@@ -149,16 +163,41 @@ func TestEveryRoleAgainstEveryRoute(t *testing.T) {
 				expectProblem(t, resp, b, http.StatusUnauthorized, api.ProblemUnauthorized, "")
 			}
 			for _, role := range access.Roles {
+				key := keys[role]
+				if row.Scope == api.ScopeService && role != access.RoleAdmin && staff[role] != "" {
+					key = staff[role] // the service's own staff
+				}
 				if row.Allows(role) {
 					path, body := sample(t)
-					resp, b := send(t, row, path, body, nodetest.BearerHeader(keys[role]))
+					resp, b := send(t, row, path, body, nodetest.BearerHeader(key))
 					if resp.StatusCode/100 != 2 {
 						t.Errorf("%s (allowed): %d %s", role, resp.StatusCode, b)
 					}
 					continue
 				}
-				resp, b := send(t, row, path, body, nodetest.BearerHeader(keys[role]))
+				resp, b := send(t, row, path, body, nodetest.BearerHeader(key))
 				expectProblem(t, resp, b, http.StatusForbidden, api.ProblemForbidden, "")
+			}
+			switch row.Scope {
+			case api.ScopeService:
+				// Another service's staff, a rapid response team's
+				// responder and an unscoped key of each role may not.
+				others := map[string]string{"another service's desk": pharmacyDesk, "ucr-north's responder": teamKeys["ucr-north"]}
+				for _, role := range row.Roles {
+					others["unscoped "+role] = keys[role]
+				}
+				for who, k := range others {
+					path, body := sample(t)
+					resp, b := send(t, row, path, body, nodetest.BearerHeader(k))
+					if resp.StatusCode != http.StatusForbidden {
+						t.Errorf("%s: %d %s", who, resp.StatusCode, b)
+					}
+				}
+			case api.ScopeTeam:
+				checkTeamScope(t, tc, row, teamKeys, send)
+			case "":
+			default:
+				t.Fatalf("scope %q has no check here", row.Scope)
 			}
 		})
 	}
@@ -327,4 +366,103 @@ func BenchmarkKeyLookup(b *testing.B) {
 			}
 		}
 	})
+}
+
+// scopeSampleService is the service whose status the role test sets: a
+// rapid response team, so every role that may be scoped can be its staff.
+const scopeSampleService = "ucr-south"
+
+// checkTeamScope: a team-scoped route called with a responder key of the
+// team the sample's dispatch is for (ucr-north: a fall at home) succeeds;
+// with the other team's key, reads of one record and writes are refused
+// (403) and lists and streams carry none of the first team's records.
+func checkTeamScope(t *testing.T, tc *nodetest.Cluster, row *api.RouteRow, teamKeys map[string]string,
+	send func(*testing.T, *api.RouteRow, string, string, map[string]string) (*http.Response, []byte)) {
+	t.Helper()
+	const own, other = "ucr-north", "ucr-south"
+	sample := func() (string, string) {
+		// A fresh fall referral, dispatched to ucr-north.
+		att := referFall(t, tc, tc.Leader(t), nil)
+		d := att + "-d1"
+		if v := getDispatchView(t, tc, tc.Leader(t), d); v.ServiceID != own {
+			t.Fatalf("the fall went to %s, not %s", v.ServiceID, own)
+		}
+		eta := `{"eta":"` + time.Now().Add(30*time.Minute).UTC().Format(time.RFC3339) + `"}`
+		switch api.RowKey(row.Method, row.Path) {
+		case "GET /v1/attendances/:id":
+			return "/v1/attendances/" + att, ""
+		case "GET /v1/dispatches":
+			return "/v1/dispatches", ""
+		case "GET /v1/dispatches/stream":
+			return "/v1/dispatches/stream?once=true&last_event_id=0", ""
+		case "GET /v1/dispatches/:id":
+			return "/v1/dispatches/" + d, ""
+		case "POST /v1/dispatches/:id/accept":
+			return "/v1/dispatches/" + d + "/accept", eta
+		case "POST /v1/dispatches/:id/decline":
+			return "/v1/dispatches/" + d + "/decline", `{"reason":"no crew"}`
+		case "POST /v1/dispatches/:id/status":
+			if resp, b := tc.Do(t, tc.Leader(t), http.MethodPost, "/v1/dispatches/"+d+"/accept", eta, nil); resp.StatusCode != http.StatusOK {
+				t.Fatalf("accept: %d %s", resp.StatusCode, b)
+			}
+			return "/v1/dispatches/" + d + "/status", `{"status":"en_route"}`
+		}
+		t.Fatalf("no team scope sample for %s %s", row.Method, row.Path)
+		return "", ""
+	}
+	path, body := sample()
+	resp, b := send(t, row, path, body, nodetest.BearerHeader(teamKeys[other]))
+	switch {
+	case row.Method == http.MethodGet && (strings.HasSuffix(row.Path, "/dispatches") || strings.HasSuffix(row.Path, "/stream")):
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s's key: %d %s", other, resp.StatusCode, b)
+		}
+		teams := teamsIn(t, b)
+		if teams[own] > 0 {
+			t.Errorf("%s's key was shown %d records of %s: %s", other, teams[own], own, b)
+		}
+		// Positive control: the same request with the team's own key
+		// does show them.
+		resp, b = send(t, row, path, body, nodetest.BearerHeader(teamKeys[own]))
+		if teams := teamsIn(t, b); resp.StatusCode != http.StatusOK || teams[own] == 0 || teams[other] > 0 {
+			t.Errorf("%s's key: %d, teams %v", own, resp.StatusCode, teams)
+		}
+	default:
+		expectProblem(t, resp, b, http.StatusForbidden, api.ProblemForbidden, "")
+		path, body = sample()
+		if resp, b := send(t, row, path, body, nodetest.BearerHeader(teamKeys[own])); resp.StatusCode/100 != 2 {
+			t.Errorf("%s's own key: %d %s", own, resp.StatusCode, b)
+		}
+	}
+}
+
+// teamsIn counts the records of each team in a dispatch list or an event
+// stream's data lines.
+func teamsIn(t *testing.T, b []byte) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	var list struct {
+		Dispatches []struct {
+			ServiceID string `json:"service_id"`
+		} `json:"dispatches"`
+	}
+	if json.Unmarshal(b, &list) == nil {
+		for _, d := range list.Dispatches {
+			out[d.ServiceID]++
+		}
+		return out
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		data, ok := strings.CutPrefix(line, "data: ")
+		if !ok {
+			continue
+		}
+		var rec struct {
+			ServiceID string `json:"service_id"`
+		}
+		if json.Unmarshal([]byte(data), &rec) == nil && rec.ServiceID != "" {
+			out[rec.ServiceID]++
+		}
+	}
+	return out
 }

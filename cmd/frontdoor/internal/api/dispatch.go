@@ -28,12 +28,12 @@ var (
 // dispatchRoutes are the route table's rows of rapid response dispatches (routes.go).
 func dispatchRoutes() []routeRow {
 	return []routeRow{
-		{Method: "GET", Path: "/v1/dispatches", Roles: dispatchReaders, Summary: "Rapid response dispatches with their 2-hour clock (referral to on scene) and the share on scene within 2 hours", Query: []string{"status", "service_id", "attendance_id", "open", "limit", consistencyQuery}, Handler: (*server).listDispatches},
-		{Method: "GET", Path: "/v1/dispatches/stream", Roles: dispatchReaders, Summary: "Server-Sent Events of every dispatch and alert change (id = <raft index>/<record id>; resumable with Last-Event-ID; ?once=true catches up and ends)", Query: []string{"last_event_id", "once"}, Handler: (*server).streamDispatches, Stream: true},
-		{Method: "GET", Path: "/v1/dispatches/:id", Roles: dispatchReaders, Summary: "One dispatch: patient, access notes, condition group, observations, delivery, timeline, clock", Query: []string{consistencyQuery}, Handler: (*server).getDispatch},
-		{Method: "POST", Path: "/v1/dispatches/:id/accept", Roles: []string{access.RoleResponder}, Summary: "A rapid response team accepts a dispatch with its ETA", Body: dispatchAcceptBody{}, Kinds: []cluster.Kind{care.KindDispatchAccept}, Handler: (*server).acceptDispatch},
-		{Method: "POST", Path: "/v1/dispatches/:id/decline", Roles: []string{access.RoleResponder}, Summary: "A team declines, with a reason: the dispatch escalates to the next eligible team, else ED", Body: dispatchDeclineBody{}, Kinds: []cluster.Kind{care.KindDispatchDecline}, Handler: (*server).declineDispatch},
-		{Method: "POST", Path: "/v1/dispatches/:id/status", Roles: []string{access.RoleResponder}, Summary: "Report en_route, on_scene (stops the 2-hour clock) or completed with an outcome", Body: dispatchStatusBody{}, Kinds: []cluster.Kind{care.KindDispatchStatus}, Handler: (*server).statusDispatch},
+		{Method: "GET", Path: "/v1/dispatches", Roles: dispatchReaders, Scope: scopeTeam, Summary: "Rapid response dispatches (a team's key: its team's only) with their 2-hour clock (referral to on scene) and the share on scene within 2 hours", Query: []string{"status", "service_id", "attendance_id", "open", "limit", consistencyQuery}, Handler: (*server).listDispatches},
+		{Method: "GET", Path: "/v1/dispatches/stream", Roles: dispatchReaders, Scope: scopeTeam, Summary: "Server-Sent Events of every dispatch and alert change (a team's key: its team's only; id = <raft index>/<record id>; resumable with Last-Event-ID; ?once=true catches up and ends; a revoked key's stream ends)", Query: []string{"last_event_id", "once"}, Handler: (*server).streamDispatches, Stream: true},
+		{Method: "GET", Path: "/v1/dispatches/:id", Roles: dispatchReaders, Scope: scopeTeam, Summary: "One dispatch (a team's key: its team's only): patient, access notes, condition group, observations, delivery, timeline, clock", Query: []string{consistencyQuery}, Handler: (*server).getDispatch},
+		{Method: "POST", Path: "/v1/dispatches/:id/accept", Roles: []string{access.RoleResponder}, Scope: scopeTeam, Summary: "A rapid response team accepts a dispatch with its ETA", Body: dispatchAcceptBody{}, Kinds: []cluster.Kind{care.KindDispatchAccept}, Handler: (*server).acceptDispatch},
+		{Method: "POST", Path: "/v1/dispatches/:id/decline", Roles: []string{access.RoleResponder}, Scope: scopeTeam, Summary: "A team declines, with a reason: the dispatch escalates to the next eligible team, else ED", Body: dispatchDeclineBody{}, Kinds: []cluster.Kind{care.KindDispatchDecline}, Handler: (*server).declineDispatch},
+		{Method: "POST", Path: "/v1/dispatches/:id/status", Roles: []string{access.RoleResponder}, Scope: scopeTeam, Summary: "Report en_route, on_scene (stops the 2-hour clock) or completed with an outcome", Body: dispatchStatusBody{}, Kinds: []cluster.Kind{care.KindDispatchStatus}, Handler: (*server).statusDispatch},
 	}
 }
 
@@ -115,6 +115,12 @@ func (s *server) listDispatches(c *fiber.Ctx) error {
 		}
 		q.Limit = n
 	}
+	if team := teamScope(c); team != "" {
+		if q.ServiceID != "" && q.ServiceID != team {
+			return teamForbidden(team, "the dispatches of "+q.ServiceID)
+		}
+		q.ServiceID = team
+	}
 	var list []*care.Dispatch
 	var st care.DispatchStats
 	handled, err := s.read(c, func(v *cluster.View) error {
@@ -149,11 +155,59 @@ func (s *server) getDispatch(c *fiber.Ctx) error {
 	if handled || err != nil {
 		return err
 	}
+	if team := teamScope(c); team != "" && d.ServiceID != team {
+		return teamForbidden(team, "dispatch "+id)
+	}
+	s.reads.noteAttendance(c, d.AttendanceID, "") // the patient's details and access notes
 	return c.JSON(renderDispatch(d, time.Now().UTC()))
 }
 
+// teamScope is the rapid response team whose dispatches the caller may
+// read: a responder key scoped to a team reads that team's dispatches only
+// (its access notes are no other team's business); "" reads every team's
+// (reception, clinicians, admin and unscoped responder keys).
+func teamScope(c *fiber.Ctx) string {
+	if a := actorFor(c); a.Role == access.RoleResponder {
+		return a.ServiceID
+	}
+	return ""
+}
+
+// teamForbidden is the answer to a team-scoped key asking for another
+// team's dispatch.
+func teamForbidden(team, what string) *Problem {
+	return &Problem{Type: problemForbidden, Title: "Not allowed", Status: http.StatusForbidden,
+		Detail: fmt.Sprintf("this key reads only the dispatches of %s, not %s", team, what)}
+}
+
+// forTeam reports whether a dispatch stream event (a dispatch or an alert,
+// both carrying service_id) belongs to team ("": every event does).
+func forTeam(ev *care.DispatchEvent, team string) bool {
+	if team == "" {
+		return true
+	}
+	var rec struct {
+		ServiceID string `json:"service_id"`
+	}
+	return json.Unmarshal(ev.Data, &rec) == nil && rec.ServiceID == team
+}
+
 // dispatchCommand proposes a dispatch command and answers with the dispatch.
+// A team's key is refused another team's dispatch here, on the local copy,
+// without a log entry; Apply decides it again (Dispatch.CanActFor).
 func (s *server) dispatchCommand(c *fiber.Ctx, kind cluster.Kind, route string, payload any) error {
+	if team := teamScope(c); team != "" {
+		id := strings.Clone(c.Params("id"))
+		var d *care.Dispatch
+		err := s.store.Read(c.UserContext(), cluster.ConsistencyStale, func(v *cluster.View) error {
+			var err error
+			d, err = care.In(v).Dispatch(id)
+			return err
+		})
+		if err == nil && d.ServiceID != team {
+			return teamForbidden(team, "dispatch "+id)
+		}
+	}
 	res, handled, err := s.proposeJSON(c, kind, route, payload)
 	if handled || err != nil {
 		return err
@@ -217,6 +271,8 @@ func (s *server) streamDispatches(c *fiber.Ctx) error {
 		return err
 	}
 	once := c.Query("once") == "true"
+	team := teamScope(c)
+	valid := s.keyStillValid(c)
 	release, err := s.streamSlot(c)
 	if err != nil {
 		return err
@@ -231,6 +287,10 @@ func (s *server) streamDispatches(c *fiber.Ctx) error {
 		}
 		end := time.Now().Add(streamMaxLife)
 		for time.Now().Before(end) {
+			if !valid() {
+				endRevoked(w)
+				return
+			}
 			var evs []care.DispatchEvent
 			var applied uint64
 			err := store.Read(context.Background(), cluster.ConsistencyStale, func(v *cluster.View) error {
@@ -258,8 +318,11 @@ func (s *server) streamDispatches(c *fiber.Ctx) error {
 				after = indexCursor(applied)
 				fmt.Fprintf(w, "id: %d\nevent: ready\ndata: {\"index\":%d}\n\n", applied, applied)
 			}
-			for _, ev := range evs {
-				fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", ev.ID, ev.Type, ev.Data)
+			for i := range evs {
+				ev := &evs[i]
+				if forTeam(ev, team) {
+					fmt.Fprintf(w, "id: %s\nevent: %s\ndata: %s\n\n", ev.ID, ev.Type, ev.Data)
+				}
 				after = ev.ID
 			}
 			if err := w.flush(); err != nil {

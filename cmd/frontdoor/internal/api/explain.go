@@ -111,21 +111,30 @@ type explainChosen struct {
 func (s *server) explainAttendance(c *fiber.Ctx) error {
 	id := strings.Clone(c.Params("id"))
 	var out explainBody
+	var patientID string
 	handled, err := s.read(c, func(v *cluster.View) error {
 		a, err := care.In(v).Attendance(id)
 		if err != nil {
 			return err
 		}
 		out = explainOf(a)
-		out.Audit, err = v.Audit("attendance/" + id)
-		if out.Audit == nil {
-			out.Audit = []*cluster.AuditEvent{}
+		patientID = a.PatientID
+		evs, err := v.Audit("attendance/" + id)
+		// The story of the care, not of who looked at it: reads of the
+		// record (record.read) are in GET /v1/audit, not here, or each
+		// explanation would lengthen the next.
+		out.Audit = make([]*cluster.AuditEvent, 0, len(evs))
+		for _, ev := range evs {
+			if ev.Kind != care.KindRecordRead {
+				out.Audit = append(out.Audit, ev)
+			}
 		}
 		return err
 	})
 	if handled || err != nil {
 		return err
 	}
+	s.reads.noteAttendance(c, id, patientID)
 	return c.JSON(out)
 }
 

@@ -26,8 +26,11 @@ const (
 	ProblemOutcomeUnknown = problemOutcomeUnkown
 	ProblemUnauthorized   = problemUnauthorized
 
-	AccessKey  = accessKey
-	AccessOpen = accessOpen
+	AccessKey = accessKey
+	// Route scopes (routes.go).
+	ScopeService = scopeService
+	ScopeTeam    = scopeTeam
+	AccessOpen   = accessOpen
 
 	ForwardPath           = forwardPath
 	HeaderForwardProtocol = headerForwardProtocol
@@ -70,7 +73,8 @@ func (r *routeRow) Allows(role string) bool { return r.allows(role) }
 
 // Lookup is the key check of one request.
 func (kc *keyCache) Lookup(ctx context.Context, hash string) (cluster.Actor, bool, error) {
-	return kc.lookup(ctx, hash)
+	a, ok, _, err := kc.lookup(ctx, hash)
+	return a, ok, err
 }
 
 // ForgetApplied makes the next Lookup re-check the access generation, as

@@ -120,9 +120,16 @@ func (s *server) acceptForwarded(c *fiber.Ctx) error {
 	if err != nil {
 		return badRequest(err.Error())
 	}
-	actor, found, err := s.keyHolder(c)
+	actor, found, gen, err := s.keyHolder(c)
 	if err != nil {
 		return err
+	}
+	if found && !s.lease.trusts(gen) {
+		// A leader that has not yet applied every acknowledged key change
+		// (just elected) waits for its lease like any node (keylease.go).
+		if actor, found, _, err = s.keyHolderConfirmed(c); err != nil {
+			return err
+		}
 	}
 	if !found {
 		return unknownKey(c)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -146,12 +147,22 @@ func (s *server) listKeys(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
-// revokeKey: DELETE /v1/keys/:id -> 200 with the revoked key.
+// revokeKey: DELETE /v1/keys/:id -> 200 with the revoked key, once no
+// member can accept it any more (keylease.go). It runs on the leader, which
+// knows what its followers have confirmed: a follower forwards the request.
 func (s *server) revokeKey(c *fiber.Ctx) error {
+	if !s.store.IsLeader() && (c.Get(headerForwarded) == "" || (s.peerOnly && !fromPeer(c))) {
+		return s.forward(c, true)
+	}
 	id := strings.Clone(c.Params("id"))
 	res, handled, err := s.proposeJSON(c, access.KindKeyRevoke, "DELETE /v1/keys/"+id, access.KeyRevoke{ID: id})
 	if handled || err != nil {
 		return err
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), s.fwdTO)
+	defer cancel()
+	if err := s.lease.awaitRevocation(ctx, res.Index); err != nil {
+		return outcomeUnknown(fmt.Sprintf("key %s is revoked (index %d) but not every member has confirmed it yet; it is refused everywhere within %s", id, res.Index, s.lease.dur+keyLeaseMargin(s.lease.dur)))
 	}
 	var k access.APIKey
 	if err := json.Unmarshal(res.Value, &k); err != nil {

@@ -15,8 +15,8 @@ import (
 
 // TestScopedResponderKeyDispatch: POST /v1/keys takes a service_id for a
 // responder key (422 naming service_id when it is not a rapid_response team
-// of the directory, or the key is not a responder's, and nothing is
-// proposed); GET /v1/keys shows the scope (`frontdoor keys list` too:
+// of the directory, or the key's role cannot be scoped, or a reception
+// key's service is not in the directory, and nothing is proposed); GET /v1/keys shows the scope (`frontdoor keys list` too:
 // TestKeysCommandShowsTheScope in cmd/frontdoor); a key
 // scoped to another team gets 403 on the dispatch, the team's own key
 // accepts it.
@@ -34,7 +34,8 @@ func TestScopedResponderKeyDispatch(t *testing.T) {
 	for _, body := range []string{
 		`{"name":"UCR West","role":"responder","service_id":"ucr-west"}`,
 		`{"name":"Market pharmacy","role":"responder","service_id":"ph-market"}`,
-		`{"name":"Desk 1","role":"reception","service_id":"ucr-north"}`,
+		`{"name":"NHS 111 line","role":"nhs111","service_id":"ucr-north"}`,
+		`{"name":"Desk 1","role":"reception","service_id":"nowhere"}`,
 	} {
 		resp, b := tc.Do(t, n, http.MethodPost, "/v1/keys", body, nil)
 		expectProblem(t, resp, b, http.StatusUnprocessableEntity, api.ProblemInvalid, "service_id")

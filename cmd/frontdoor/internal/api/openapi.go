@@ -120,6 +120,14 @@ func buildOpenAPI(version string) jsonObject {
 			resp["401"] = problemRef("No API key, or an unknown or revoked one")
 			resp["403"] = problemRef("The key's role may not call this route")
 			op["description"] = "Roles: " + strings.Join(roles, ", ") + "."
+			switch row.Scope {
+			case scopeService:
+				op["x-scope"] = string(row.Scope)
+				op["description"] = op["description"].(string) + " Scope: an admin key, or a key scoped to this service (its own staff); any other key gets 403."
+			case scopeTeam:
+				op["x-scope"] = string(row.Scope)
+				op["description"] = op["description"].(string) + " Scope: a responder key scoped to a rapid response team sees and acts on its own team's dispatches only."
+			}
 		case accessOpen:
 			op["security"] = []any{}
 			op["description"] = "Open: no key needed."

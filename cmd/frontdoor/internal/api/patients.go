@@ -69,6 +69,7 @@ func (s *server) getPatient(c *fiber.Ctx) error {
 	if handled || err != nil {
 		return err
 	}
+	s.reads.note(c, "patient/"+p.ID)
 	return c.JSON(p)
 }
 
@@ -116,6 +117,11 @@ func (s *server) searchPatients(c *fiber.Ctx) error {
 	}
 	if out.Candidates == nil {
 		out.Candidates = []care.PatientCandidate{}
+	}
+	for _, cand := range out.Candidates {
+		if cand.Patient != nil {
+			s.reads.note(c, "patient/"+cand.Patient.ID) // shown to the caller
+		}
 	}
 	return c.JSON(out)
 }

@@ -107,7 +107,8 @@ func TestRegisteredPracticeRoutesThroughTheAPI(t *testing.T) {
 	// The centre's GP service shut: nothing at the GP level can see them
 	// within 2 hours (the access hub opens at 18:30).
 	dx = "Dx05"
-	if resp, b := tc.DoRetry(t, tc.Leader(t), http.MethodPost, "/v1/services/gp-ucc-stream/status", `{"status":"red"}`, desk); resp.StatusCode != http.StatusOK {
+	streamDesk := nodetest.BearerHeader(tc.ScopedKey(t, access.RoleReception, "GP stream desk", "gp-ucc-stream")) // its own staff
+	if resp, b := tc.DoRetry(t, tc.Leader(t), http.MethodPost, "/v1/services/gp-ucc-stream/status", `{"status":"red"}`, streamDesk); resp.StatusCode != http.StatusOK {
 		t.Fatalf("status: %d %s", resp.StatusCode, b)
 	}
 	gap := create("none")

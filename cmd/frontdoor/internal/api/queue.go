@@ -17,7 +17,7 @@ import (
 // queueRoutes are the route table's rows of the queue and its stream (routes.go).
 func queueRoutes() []routeRow {
 	return []routeRow{
-		{Method: "GET", Path: "/v1/queue", Roles: []string{access.RoleReception, access.RoleClinician}, Summary: "Attendances waiting, by clinical priority then arrival (awaiting the clinician first among non-emergencies, soonest due first); ?stream=clinician_callback is the clinician's call-back worklist (clinician_now the walk-ins); served from local state (stale: true) without quorum", Query: []string{"stream"}, Handler: (*server).getQueue},
+		{Method: "GET", Path: "/v1/queue", Roles: []string{access.RoleReception, access.RoleClinician}, Summary: "Attendances waiting, by clinical priority then arrival (awaiting the clinician first among non-emergencies, soonest due first); ?stream=clinician_callback is the clinician's call-back worklist (clinician_now the walk-ins); served from local state (stale: true) without quorum while this node's key lease lasts", Query: []string{"stream"}, Handler: (*server).getQueue},
 		{Method: "GET", Path: "/v1/queue/stream", Roles: []string{access.RoleReception, access.RoleClinician}, Summary: "Server-Sent Events of queue changes (event id = raft index; resumable with Last-Event-ID)", Query: []string{"last_event_id", "max_seconds"}, Handler: (*server).streamQueue, Stream: true},
 	}
 }

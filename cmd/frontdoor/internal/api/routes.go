@@ -31,6 +31,21 @@ import (
 // literal path such as /v1/dispatches/stream comes before /v1/dispatches/:id).
 // Admin may call every keyed route without being listed.
 
+// routeScope says how a scoped key (access.KeyCreate ServiceID) is held
+// to its service on a route, on top of its role.
+type routeScope string
+
+const (
+	scopeNone routeScope = ""
+	// scopeService: the path's :id is a service; only an admin key or a
+	// key scoped to that service may call it (decided in Apply too).
+	scopeService routeScope = "service"
+	// scopeTeam: a responder key scoped to a rapid response team reads,
+	// follows and acts on its own team's dispatches only (and the
+	// attendances dispatched to it).
+	scopeTeam routeScope = "team"
+)
+
 // routeAccess says how a route is protected.
 type routeAccess int
 
@@ -47,6 +62,7 @@ type routeRow struct {
 	Path    string      // the fiber path, e.g. /v1/attendances/:id
 	Access  routeAccess // accessKey unless stated
 	Roles   []string    // roles allowed besides admin (accessKey only)
+	Scope   routeScope  // how a key scoped to a service is narrowed further
 	Summary string      // one line, used by the OpenAPI document and the README table
 	// Body is a value of the request body's type (nil: no body); the
 	// OpenAPI document derives its schema by reflection.
@@ -89,10 +105,12 @@ func routeTable() []routeRow {
 		openAPIRoutes(),
 		clusterRoutes(),
 		backupRoutes(),
-		forwardRoutes(), // node to node: a follower's proposals
-		keyRoutes(),     // access
-		serviceRoutes(), // reference data: the directory, services and GP practices
-		webhookRoutes(), // the webhook allow-list
+		forwardRoutes(),   // node to node: a follower's proposals
+		keyLeaseRoutes(),  // node to node: followers' lease on their API key state
+		readAuditRoutes(), // node to node: followers' record reads for the audit trail
+		keyRoutes(),       // access
+		serviceRoutes(),   // reference data: the directory, services and GP practices
+		webhookRoutes(),   // the webhook allow-list
 		attendanceRoutes(),
 		patientRoutes(), // patients and GP registration (identity second)
 		registrationRoutes(),

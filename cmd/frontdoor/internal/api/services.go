@@ -21,7 +21,7 @@ func serviceRoutes() []routeRow {
 		{Method: "GET", Path: "/v1/services", Roles: rolesAll, Summary: "List services (webhook secrets hidden)", Query: []string{"tier", consistencyQuery}, Handler: (*server).listServices},
 		{Method: "GET", Path: "/v1/services/:id", Roles: rolesAll, Summary: "One service", Query: []string{consistencyQuery}, Handler: (*server).getService},
 		{Method: "PUT", Path: "/v1/services/:id", Roles: rolesAdmin, Summary: "Create or replace a service", Body: routing.Service{}, Kinds: []cluster.Kind{directory.KindServicePut}, Handler: (*server).putService},
-		{Method: "POST", Path: "/v1/services/:id/status", Roles: []string{access.RoleReception, access.RoleClinician, access.RoleResponder}, Summary: "Set a service's RAG status and places (its staff)", Body: serviceStatusBody{}, Kinds: []cluster.Kind{directory.KindServiceStatus}, Handler: (*server).setServiceStatus},
+		{Method: "POST", Path: "/v1/services/:id/status", Roles: []string{access.RoleReception, access.RoleClinician, access.RoleResponder}, Scope: scopeService, Summary: "Set a service's RAG status and places (admin, or a key scoped to that service: its own staff)", Body: serviceStatusBody{}, Kinds: []cluster.Kind{directory.KindServiceStatus}, Handler: (*server).setServiceStatus},
 		{Method: "POST", Path: "/v1/services/:id/exceptions", Roles: rolesAdmin, Summary: "Set or remove a date's opening exception (bank holiday, closure)", Body: serviceExceptionBody{}, Kinds: []cluster.Kind{directory.KindServiceExcept}, Handler: (*server).setServiceException},
 		{Method: "GET", Path: "/v1/services/:id/allocations", Roles: []string{access.RoleReception, access.RoleClinician}, Summary: "Slots and places taken, and by which attendance", Query: []string{consistencyQuery}, Handler: (*server).listAllocations},
 		{Method: "GET", Path: "/v1/practices", Roles: rolesAll, Summary: "GP practices, their catchments and list status", Query: []string{consistencyQuery}, Handler: (*server).listPractices},
@@ -240,6 +240,11 @@ func (s *server) setServiceStatus(c *fiber.Ctx) error {
 	payload := directory.ServiceStatus{ServiceID: id, Status: req.Status, ResetAfterMinutes: req.ResetAfterMinutes, Places: req.Places, Note: req.Note}
 	if f := payload.Validate(); f != nil {
 		return invalid("the status is not valid", f)
+	}
+	// Apply decides the scope (the key's Actor travels in the command);
+	// asking here too refuses another service's key without a log entry.
+	if cerr := directory.CanSetStatus(actorFor(c), id); cerr != nil {
+		return commandProblem(cerr)
 	}
 	return s.proposeAndRenderService(c, directory.KindServiceStatus, "POST /v1/services/"+id+"/status", body, &payload)
 }

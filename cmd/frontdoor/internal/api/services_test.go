@@ -25,7 +25,7 @@ func serviceRouteSamples(t *testing.T, tc *nodetest.Cluster) map[string]sampleFu
 		"GET /v1/services":                 static("/v1/services?tier=gp", ""),
 		"GET /v1/services/:id":             static("/v1/services/ph-high-street", ""),
 		"PUT /v1/services/:id":             static("/v1/services/ph-high-street", string(svc)),
-		"POST /v1/services/:id/status":     static("/v1/services/ph-high-street/status", `{"status":"amber","note":"one pharmacist off sick"}`),
+		"POST /v1/services/:id/status":     static("/v1/services/"+scopeSampleService+"/status", `{"status":"amber","note":"one crew off sick"}`),
 		"POST /v1/services/:id/exceptions": static("/v1/services/ph-high-street/exceptions", `{"date":"2026-12-24","sessions":[{"start":"09:00","end":"13:00","slots":4}],"note":"Christmas Eve"}`),
 		"GET /v1/services/:id/allocations": static("/v1/services/ph-high-street/allocations", ""),
 		"GET /v1/practices":                static("/v1/practices", ""),
@@ -83,8 +83,8 @@ func TestDirectoryIsReplicatedReferenceData(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "High St Pharmacy") {
 		t.Fatalf("put: %d %s", resp.StatusCode, b)
 	}
-	// Its staff (a clinician key) set it red with fewer places elsewhere.
-	nurse := tc.Key(t, access.RoleClinician, "Pharmacist Okafor")
+	// Its staff (a clinician key scoped to it) set it red.
+	nurse := tc.ScopedKey(t, access.RoleClinician, "Pharmacist Okafor", "ph-high-street")
 	resp, b = tc.Do(t, tc.Follower(t), http.MethodPost, "/v1/services/ph-high-street/status",
 		`{"status":"red","reset_after_minutes":120,"note":"power cut"}`, nodetest.BearerHeader(nurse))
 	if resp.StatusCode != http.StatusOK {

@@ -66,6 +66,7 @@ var london = func() *time.Location {
 func (s *server) slipAttendance(c *fiber.Ctx) error {
 	id := strings.Clone(c.Params("id"))
 	var d slipData
+	var patientID string
 	handled, err := s.read(c, func(v *cluster.View) error {
 		a, err := care.In(v).Attendance(id)
 		if err != nil {
@@ -78,6 +79,7 @@ func (s *server) slipAttendance(c *fiber.Ctx) error {
 			}
 		}
 		d = slipOf(a, svc)
+		patientID = a.PatientID
 		if h, err := directory.In(v).DirectoryHeader(); err == nil {
 			d.Centre = h.Name
 		}
@@ -86,6 +88,7 @@ func (s *server) slipAttendance(c *fiber.Ctx) error {
 	if handled || err != nil {
 		return err
 	}
+	s.reads.noteAttendance(c, id, patientID)
 	if d.Centre == "" {
 		d.Centre = "Urgent care centre"
 	}

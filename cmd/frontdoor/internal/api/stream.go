@@ -25,6 +25,9 @@ import (
 // which then read the events after their last id from local state. A
 // client reconnects with Last-Event-ID and misses nothing that is still in
 // the window; further behind it gets a "reset" event and reloads the queue.
+// A stream whose key is revoked ends with a "revoked" event at the next
+// change or keep-alive (the revocation itself is a change, so at once on a
+// node that has applied it).
 //
 // A stream outlives the server's WriteTimeout: fasthttp sets the
 // connection's write deadline once, before it copies the body stream to the
@@ -62,6 +65,7 @@ func (s *server) streamQueue(c *fiber.Ctx) error {
 		}
 		life = time.Duration(n) * time.Second
 	}
+	valid := s.keyStillValid(c)
 	release, err := s.streamSlot(c)
 	if err != nil {
 		return err
@@ -77,6 +81,10 @@ func (s *server) streamQueue(c *fiber.Ctx) error {
 			return
 		}
 		for time.Now().Before(end) {
+			if !valid() {
+				endRevoked(w)
+				return
+			}
 			var evs []care.QueueEvent
 			var truncated bool
 			var applied uint64
@@ -141,6 +149,13 @@ func (s *server) streamQueue(c *fiber.Ctx) error {
 		}
 	})
 	return nil
+}
+
+// endRevoked is a stream's last event when its key is no longer accepted
+// (revoked, or this node's key state unconfirmed for a lease's length).
+func endRevoked(w *sseWriter) {
+	_, _ = w.WriteString("event: revoked\ndata: {\"reason\":\"the API key is revoked or cannot be confirmed on this node: reconnect\"}\n\n")
+	_ = w.send()
 }
 
 // waitForApply waits up to d for the FSM to apply index (or just d when the

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster/access"
-	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node/nodetest"
 
 	"github.com/chromedp/chromedp"
 )
@@ -113,7 +112,7 @@ func TestReceptionPagePracticeQuestion(t *testing.T) {
 	// With the centre's GP service and the access hub shut, nothing at the
 	// GP level can see a third man: the outcome shows the gap in words.
 	for _, id := range []string{"gp-ucc-stream", "gp-access-hub"} {
-		if resp, b := tc.DoRetry(t, tc.Leader(t), http.MethodPost, "/v1/services/"+id+"/status", `{"status":"red"}`, nodetest.BearerHeader(desk)); resp.StatusCode != http.StatusOK {
+		if resp, b := tc.DoRetry(t, tc.Leader(t), http.MethodPost, "/v1/services/"+id+"/status", `{"status":"red"}`, nil); resp.StatusCode != http.StatusOK { // the admin: the desk key belongs to no service
 			t.Fatalf("%s red: %d %s", id, resp.StatusCode, b)
 		}
 	}

@@ -629,11 +629,14 @@ func TestWorkflowBadInput(t *testing.T) {
 	}
 }
 
-// TestWorkflowQuorumLoss: with 2 of 3 nodes down
-// the survivor still serves the queue, marked stale, and refuses writes
-// with 503.
+// TestWorkflowQuorumLoss: with 2 of 3 nodes down the survivor still
+// serves the queue, marked stale, while its key lease lasts, and refuses
+// writes with 503; once the lease has run out with no leader to renew it
+// (a revocation could have been acknowledged by a majority it cannot
+// see), it refuses every key with a 503 and Retry-After too.
 func TestWorkflowQuorumLoss(t *testing.T) {
-	tc, _ := newClockedCluster(t, 3, mondayAfternoon)
+	clk := &fakeClock{t: londonTime(t, mondayAfternoon)}
+	tc := nodetest.NewWith(t, 3, func(cfg *node.Config) { cfg.Clock = clk.now; cfg.KeyLease = 4 * time.Second })
 	desk := nodetest.BearerHeader(tc.Key(t, access.RoleReception, "Desk 1"))
 	a := createAttendance(t, tc, tc.Leader(t), utiWomanBody, desk)
 	survivor := tc.Follower(t)
@@ -642,6 +645,9 @@ func TestWorkflowQuorumLoss(t *testing.T) {
 	tc.WaitCaughtUp(t, survivor)
 	if _, q := queueEntries(t, tc, survivor, desk); q.Stale || queueEntry(q, a.ID) == nil {
 		t.Fatalf("survivor's queue before the loss: %+v", q)
+	}
+	if _, b := tc.Do(t, survivor, http.MethodGet, "/metrics", "", nil); !strings.Contains(string(b), "\nfrontdoor_key_lease_valid 1\n") {
+		t.Fatalf("the survivor's metrics do not show its lease:\n%s", b)
 	}
 	for _, tn := range tc.Running() {
 		if tn != survivor {
@@ -667,6 +673,16 @@ func TestWorkflowQuorumLoss(t *testing.T) {
 		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 			t.Errorf("write %s without quorum: %d %s", w.path, resp.StatusCode, b)
 		}
+	}
+	nodetest.Eventually(t, "survivor refuses keys once its lease is out", func() error {
+		resp, b := tc.Do(t, survivor, http.MethodGet, "/v1/queue", "", desk)
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			return fmt.Errorf("queue: %d %s", resp.StatusCode, b)
+		}
+		return nil
+	})
+	if _, b := tc.Do(t, survivor, http.MethodGet, "/metrics", "", nil); !strings.Contains(string(b), "\nfrontdoor_key_lease_valid 0\n") {
+		t.Fatalf("the survivor's metrics do not show its lease out:\n%s", b)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frontdoor-ucc/frontdoor/cluster"
 	"github.com/frontdoor-ucc/frontdoor/cluster/care"
 	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/api"
 
@@ -98,6 +99,42 @@ func TestWritesThroughFollowerAreLinearizableEverywhere(t *testing.T) {
 	for _, e := range []string{"attendance", "attendance/", "attendance/" + ids[0] + "/x", "/" + ids[0]} {
 		resp, body = tc.Do(t, f, http.MethodGet, "/v1/audit?entity="+url.QueryEscape(e), "", nil)
 		expectProblem(t, resp, body, http.StatusUnprocessableEntity, api.ProblemInvalid, "entity")
+	}
+	// The trail comes a page at a time: limit=1 pages through the same
+	// events with each page's next cursor (events are only ever appended,
+	// so the pages agree with the whole trail read first).
+	var whole struct {
+		Events []cluster.AuditEvent `json:"events"`
+		Next   string               `json:"next"`
+	}
+	_, body = tc.Do(t, f, http.MethodGet, "/v1/audit?entity=attendance/"+ids[0], "", nil)
+	nodetest.DecodeJSON(t, body, &whole)
+	if len(whole.Events) == 0 || whole.Next != "" {
+		t.Fatalf("whole trail: %s", body)
+	}
+	cursor := ""
+	for i, want := range whole.Events {
+		resp, body = tc.Do(t, f, http.MethodGet, "/v1/audit?limit=1&entity=attendance/"+ids[0]+"&cursor="+url.QueryEscape(cursor), "", nil)
+		var page struct {
+			Events []cluster.AuditEvent `json:"events"`
+			Next   string               `json:"next"`
+		}
+		nodetest.DecodeJSON(t, body, &page)
+		if resp.StatusCode != http.StatusOK || len(page.Events) != 1 || page.Events[0].Index != want.Index || page.Events[0].Action != want.Action {
+			t.Fatalf("page %d after %q: %d %s", i, cursor, resp.StatusCode, body)
+		}
+		if i < len(whole.Events)-1 && page.Next == "" {
+			t.Fatalf("page %d of %d has no next: %s", i, len(whole.Events), body)
+		}
+		cursor = page.Next
+	}
+	for _, q := range []string{"limit=0", "limit=1001", "limit=x", "cursor=1/2", "cursor=00000000000000000001/000a"} {
+		resp, body = tc.Do(t, f, http.MethodGet, "/v1/audit?entity=attendance/"+ids[0]+"&"+q, "", nil)
+		field := "limit"
+		if strings.HasPrefix(q, "cursor") {
+			field = "cursor"
+		}
+		expectProblem(t, resp, body, http.StatusUnprocessableEntity, api.ProblemInvalid, field)
 	}
 	// Unknown record and bad consistency.
 	resp, body = tc.Do(t, f, http.MethodGet, "/v1/attendances/nope?consistency=stale", "", nil)

@@ -87,8 +87,11 @@ type Config struct {
 	SkipRaftMetrics bool // cluster.InstallRaftMetrics is once per process
 	JoinRetryMax    time.Duration
 	RequestTimeout  time.Duration
-	Clock           func() time.Time    // proposal stamps (tests: a fixed time of day); nil -> time.Now
-	Dispatch        care.DispatchConfig // the leader-only dispatch worker (tests: fast notifier)
+	// KeyLease is how long a node trusts its API key state without the
+	// leader's word (api.Config.KeyLease; default 2s).
+	KeyLease time.Duration
+	Clock    func() time.Time    // proposal stamps (tests: a fixed time of day); nil -> time.Now
+	Dispatch care.DispatchConfig // the leader-only dispatch worker (tests: fast notifier)
 	// WebhookDevLoopback lets dispatch webhooks go over http to loopback
 	// hosts, and to loopback addresses at all (serve
 	// --webhook-dev-loopback): development and tests only.
@@ -272,7 +275,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Node, err error) 
 	fresh := !st.HasExistingState()
 
 	n.app = api.New(api.Config{Store: st, Logger: log, Registry: n.reg, Gatherer: n.reg, Version: version,
-		RequestTimeout: cfg.RequestTimeout, PeerDial: st.DialPeerHTTP, RetentionExtraYears: cfg.RetentionExtraYears, WebhookDevLoopback: cfg.WebhookDevLoopback})
+		RequestTimeout: cfg.RequestTimeout, KeyLease: cfg.KeyLease, PeerDial: st.DialPeerHTTP, RetentionExtraYears: cfg.RetentionExtraYears, WebhookDevLoopback: cfg.WebhookDevLoopback})
 	// One server for the public listener and the raft port's node-to-node
 	// channel (mutual TLS: forwarded writes, members' figures).
 	serveLn := n.ln
@@ -406,7 +409,7 @@ func (n *Node) startQuarantined(ctx context.Context, st *cluster.Store, cause er
 	st.Quarantine("refused at start: " + cause.Error())
 	n.store = st
 	n.app = api.New(api.Config{Store: st, Logger: n.log, Registry: n.reg, Gatherer: n.reg, Version: n.cfg.Version,
-		RequestTimeout: n.cfg.RequestTimeout, RetentionExtraYears: n.cfg.RetentionExtraYears, WebhookDevLoopback: n.cfg.WebhookDevLoopback})
+		RequestTimeout: n.cfg.RequestTimeout, KeyLease: n.cfg.KeyLease, RetentionExtraYears: n.cfg.RetentionExtraYears, WebhookDevLoopback: n.cfg.WebhookDevLoopback})
 	ln := n.ln
 	if servesHTTPS(n.cfg, n.httpAddr) {
 		id, err := trust.LoadIdentity(n.cfg.DataDir)

@@ -469,7 +469,17 @@ func DecodeJSON(t testing.TB, b []byte, v any) {
 // and returns its secret.
 func (tc *Cluster) Key(t testing.TB, role, name string) string {
 	t.Helper()
+	return tc.ScopedKey(t, role, name, "")
+}
+
+// ScopedKey creates a key of role scoped to the service serviceID (its
+// staff: "" for none) and returns its secret.
+func (tc *Cluster) ScopedKey(t testing.TB, role, name, serviceID string) string {
+	t.Helper()
 	body := fmt.Sprintf(`{"name":%q,"role":%q}`, name, role)
+	if serviceID != "" {
+		body = fmt.Sprintf(`{"name":%q,"role":%q,"service_id":%q}`, name, role, serviceID)
+	}
 	resp, b := tc.Do(t, tc.Leader(t), http.MethodPost, "/v1/keys", body, nil)
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("create %s key: %d %s", role, resp.StatusCode, b)
