@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -95,9 +96,8 @@ func SeedFromSnapshot(ctx context.Context, cfg Config, snapshot io.Reader, note 
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return BootstrapInfo{}, fmt.Errorf("seed: %w", err)
 	}
-	snapPath := filepath.Join(cfg.Dir, "restore.snap")
-	defer os.Remove(snapPath)
-	backupIndex, removed, err := filterSnapshot(snapshot, snapPath)
+	var snap bytes.Buffer
+	backupIndex, removed, err := filterSnapshot(snapshot, &snap)
 	if err != nil {
 		return BootstrapInfo{}, fmt.Errorf("seed: %w", err)
 	}
@@ -113,14 +113,14 @@ func SeedFromSnapshot(ctx context.Context, cfg Config, snapshot io.Reader, note 
 	if err := s.Open(ctx); err != nil {
 		return BootstrapInfo{}, fmt.Errorf("seed: %w", err)
 	}
-	info, err := s.seed(ctx, snapPath, backupIndex, note)
+	info, err := s.seed(ctx, snap.Bytes(), backupIndex, note)
 	if cerr := s.Close(context.Background()); cerr != nil && err == nil {
 		err = fmt.Errorf("seed: close: %w", cerr)
 	}
 	return info, err
 }
 
-func (s *Store) seed(ctx context.Context, snapPath string, backupIndex uint64, note RestoreNote) (BootstrapInfo, error) {
+func (s *Store) seed(ctx context.Context, snap []byte, backupIndex uint64, note RestoreNote) (BootstrapInfo, error) {
 	r := s.raftNode()
 	if s.HasExistingState() {
 		return BootstrapInfo{}, errors.New("seed: the data dir already holds raft state")
@@ -137,20 +137,9 @@ func (s *Store) seed(ctx context.Context, snapPath string, backupIndex uint64, n
 	// bootstrap's own entries): the snapshot says it reflects at least the
 	// next index, and raft places it past the log's end anyway.
 	index := max(backupIndex, r.LastIndex()+1)
-	if err := setSnapshotIndex(snapPath, index); err != nil {
-		return BootstrapInfo{}, fmt.Errorf("seed: %w", err)
-	}
-	fh, err := os.Open(snapPath)
-	if err != nil {
-		return BootstrapInfo{}, fmt.Errorf("seed: %w", err)
-	}
-	defer fh.Close()
-	st, err := fh.Stat()
-	if err != nil {
-		return BootstrapInfo{}, fmt.Errorf("seed: %w", err)
-	}
-	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Index: index, Size: st.Size()}
-	if err := r.Restore(meta, fh, 0); err != nil {
+	setSnapshotIndex(snap, index)
+	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Index: index, Size: int64(len(snap))}
+	if err := r.Restore(meta, bytes.NewReader(snap), 0); err != nil {
 		return BootstrapInfo{}, fmt.Errorf("seed: restore the snapshot: %w", err)
 	}
 	if err := s.initCluster(ctx, material); err != nil {
@@ -169,24 +158,17 @@ func (s *Store) seed(ctx context.Context, snapPath string, backupIndex uint64, n
 	return BootstrapInfo{JoinTokenPath: path, Token: material.Token}, nil
 }
 
-// filterSnapshot copies a snapshot stream to path (mode 0600) without the
-// old cluster's membership records, returning the index it reflects and
-// how many records it left out.
-func filterSnapshot(r io.Reader, path string) (index uint64, removed int, err error) {
+// filterSnapshot copies a snapshot stream to out without the old
+// cluster's membership records, returning the index it reflects and how
+// many records it left out. The copy is held in memory, not in a file: it
+// is the decrypted state, and a file would leave it in clear on a disk
+// whose data dir is encrypted at rest.
+func filterSnapshot(r io.Reader, out *bytes.Buffer) (index uint64, removed int, err error) {
 	br := bufio.NewReaderSize(r, 256<<10)
 	index, err = readSnapshotHeader(br)
 	if err != nil {
 		return 0, 0, err
 	}
-	out, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer func() {
-		if cerr := out.Close(); cerr != nil && err == nil {
-			err = cerr
-		}
-	}()
 	bw := bufio.NewWriterSize(out, 256<<10)
 	var buf [binary.MaxVarintLen64]byte
 	bw.WriteString(snapshotMagic)
@@ -233,20 +215,10 @@ func filterSnapshot(r io.Reader, path string) (index uint64, removed int, err er
 	if err := bw.Flush(); err != nil {
 		return 0, 0, err
 	}
-	return index, removed, out.Sync()
+	return index, removed, nil
 }
 
-// setSnapshotIndex rewrites the applied index in a snapshot file's header.
-func setSnapshotIndex(path string, index uint64) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], index)
-	if _, err := f.WriteAt(b[:], int64(len(snapshotMagic))); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+// setSnapshotIndex rewrites the applied index in a snapshot's header.
+func setSnapshotIndex(snap []byte, index uint64) {
+	binary.BigEndian.PutUint64(snap[len(snapshotMagic):], index)
 }

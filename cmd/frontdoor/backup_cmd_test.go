@@ -153,6 +153,23 @@ func TestBackupRestoreDrill(t *testing.T) {
 		t.Fatalf("restore: %v\n%s", err, out)
 	}
 	t.Logf("restore:\n%s", out)
+	// The restored dir is encrypted at rest: no file of it, nor anything
+	// restore left beside it, holds the records in clear.
+	if err := filepath.WalkDir(filepath.Dir(n0.Dir), func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(b, []byte("drill before")) || bytes.Contains(b, []byte("Drill")) {
+			t.Errorf("%s holds the restored records in clear", path)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	n0.ID = "restored1"
 	cfg := tc.Config(0)
 	// restore gave the new data dir its own key, as serve does.
