@@ -51,6 +51,7 @@ var Fields = map[string]Limit{
 	"set_by":              {200, Name},
 	"registered_practice": {200, Name}, // an ODS code or a practice's name, as the caller says it
 	"title":               {200, Name},
+	"approved_by":         {200, Name}, // who approved a retention purge
 	// Identifiers and codes.
 	"id":                  {64, Code},
 	"patient_id":          {64, Code},
@@ -102,6 +103,10 @@ var Fields = map[string]Limit{
 	"centre_postcode":     {10, Code},
 	"extra_bank_holidays": {10, Code},
 	"result":              {32, Code},
+	"entity":              {140, Code}, // an audited record: kind/id
+	"route":               {200, Code}, // the route a record read was served on
+	"node":                {64, Code},  // a node id
+	"node_id":             {64, Code},
 	// Joining a node (POST /v1/cluster/join).
 	"http_addr": {262, Code}, // a host name and a port
 	"raft_addr": {262, Code},
