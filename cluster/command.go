@@ -57,7 +57,10 @@ type Kind string
 //	   scoped to that service (directory.go), and key.create scopes
 //	   reception and clinician keys to a service too (access.go); a
 //	   record.read command audits who viewed a patient's record
-const LogicVersion = 8
+//	9: directory.import (new kind) adds or updates GP practices, pharmacies
+//	   and postcode coordinates from national data (ODS epraccur and
+//	   edispensary, ONSPD; directory/import.go)
+const LogicVersion = 9
 
 // Actor is who asked for a change.
 type Actor struct {

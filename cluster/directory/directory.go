@@ -114,6 +114,7 @@ func Commands() []cluster.Command {
 		{Kind: KindServiceExcept, Since: 1, Apply: applyServiceException},
 		{Kind: KindBankHolidaysSet, Since: 1, Apply: applyBankHolidays},
 		{Kind: KindWebhookAllowList, Since: WebhookRulesSince, Apply: applyWebhookAllowList},
+		{Kind: KindDirectoryImport, Since: ImportSince, Apply: applyDirectoryImport},
 	}
 }
 

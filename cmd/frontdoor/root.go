@@ -39,6 +39,7 @@ func newRootCmd() *cobra.Command {
 		newStatusCmd(),
 		newVersionCmd(),
 		newKeysCmd(),
+		newDirectoryCmd(),
 		newProtocolsCmd(),
 		newVerifyCmd(),
 		newBackupCmd(),

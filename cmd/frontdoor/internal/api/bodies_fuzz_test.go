@@ -45,7 +45,7 @@ func decodedTypes() []reflect.Type {
 		care.RegistrationStatus{}, care.DispatchAccept{}, care.DispatchDecline{}, care.DispatchStatusChange{},
 		care.DispatchDeliveryReport{}, care.DispatchEscalate{}, care.AttendanceCreate{}, care.AttendanceClinicianLapsed{},
 		routing.Directory{}, routing.Service{}, directory.ServiceStatus{}, directory.ServiceException{},
-		directory.BankHolidays{}, protocolset.ProtocolsLoad{}, protocolset.ProtocolUpload{}, protocolset.ProtocolActivate{},
+		directory.BankHolidays{}, directory.Import{}, protocolset.ProtocolsLoad{}, protocolset.ProtocolUpload{}, protocolset.ProtocolActivate{},
 	} {
 		add(v)
 	}

@@ -18,6 +18,7 @@ func serviceRoutes() []routeRow {
 	return []routeRow{
 		{Method: "GET", Path: "/v1/directory", Roles: rolesAll, Summary: "The directory's name, centre and extra bank holidays", Query: []string{consistencyQuery}, Handler: (*server).getDirectory},
 		{Method: "PUT", Path: "/v1/directory/bank-holidays", Roles: rolesAdmin, Summary: "Set the extra bank holidays (besides England's)", Body: directory.BankHolidays{}, Kinds: []cluster.Kind{directory.KindBankHolidaysSet}, Handler: (*server).putBankHolidays},
+		{Method: "POST", Path: "/v1/directory/import", Roles: rolesAdmin, Summary: "Add or update GP practices, pharmacies and postcode coordinates from national data (frontdoor directory import)", Body: directory.Import{}, Kinds: []cluster.Kind{directory.KindDirectoryImport}, Handler: (*server).importDirectory},
 		{Method: "GET", Path: "/v1/services", Roles: rolesAll, Summary: "List services (webhook secrets hidden)", Query: []string{"tier", consistencyQuery}, Handler: (*server).listServices},
 		{Method: "GET", Path: "/v1/services/:id", Roles: rolesAll, Summary: "One service", Query: []string{consistencyQuery}, Handler: (*server).getService},
 		{Method: "PUT", Path: "/v1/services/:id", Roles: rolesAdmin, Summary: "Create or replace a service", Body: routing.Service{}, Kinds: []cluster.Kind{directory.KindServicePut}, Handler: (*server).putService},
@@ -98,6 +99,35 @@ func (s *server) putBankHolidays(c *fiber.Ctx) error {
 		return invalid("the bank holidays are not valid", f)
 	}
 	return s.proposeAndRender(c, directory.KindBankHolidaysSet, "PUT /v1/directory/bank-holidays", body, nil)
+}
+
+// importDirectory: POST /v1/directory/import. The handler checks the
+// import against a local copy of the directory (422, nothing proposed);
+// Apply plans it again on the current state.
+func (s *server) importDirectory(c *fiber.Ctx) error {
+	body := bytes.Clone(c.Body())
+	var req directory.Import
+	if err := decodeStrict(body, &req); err != nil {
+		return err
+	}
+	if f := req.Validate(); f != nil {
+		return invalid("the import is not valid", f)
+	}
+	var dir *routing.Directory
+	if err := s.store.Read(c.UserContext(), cluster.ConsistencyStale, func(v *cluster.View) error {
+		var err error
+		dir, err = directory.In(v).Directory()
+		return err
+	}); err != nil {
+		return err
+	}
+	if dir == nil {
+		return commandProblem(directory.ErrNoDirectory)
+	}
+	if _, f := directory.PlanImport(dir, &req); f != nil {
+		return invalid("the import does not fit the directory", f)
+	}
+	return s.proposeAndRender(c, directory.KindDirectoryImport, "POST /v1/directory/import", body, nil)
 }
 
 // proposeAndRender proposes body (or payload, when the command carries more

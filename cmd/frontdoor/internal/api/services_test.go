@@ -22,6 +22,7 @@ func serviceRouteSamples(t *testing.T, tc *nodetest.Cluster) map[string]sampleFu
 	return map[string]sampleFunc{
 		"GET /v1/directory":                static("/v1/directory", ""),
 		"PUT /v1/directory/bank-holidays":  static("/v1/directory/bank-holidays", `{"dates":["2026-12-29"]}`),
+		"POST /v1/directory/import":        static("/v1/directory/import", `{"practices":[{"ods_code":"X99001","name":"Castlegate Medical Practice (fictional)","postcode":"DY1 1AE"}]}`),
 		"GET /v1/services":                 static("/v1/services?tier=gp", ""),
 		"GET /v1/services/:id":             static("/v1/services/ph-high-street", ""),
 		"PUT /v1/services/:id":             static("/v1/services/ph-high-street", string(svc)),

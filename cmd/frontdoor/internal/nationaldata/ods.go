@@ -1,0 +1,174 @@
+// Package nationaldata reads the national reference files a centre's
+// directory is built from: the ODS organisation files epraccur (GP
+// practices) and edispensary (pharmacies), and the ONS Postcode Directory
+// (ONSPD) for coordinates. It is pure file parsing: what to send and how
+// is `frontdoor directory import`'s job, what to accept the replicated
+// command's (cluster/directory, directory.import).
+package nationaldata
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+
+	"github.com/frontdoor-ucc/frontdoor/cluster/directory"
+	"github.com/frontdoor-ucc/frontdoor/routing"
+)
+
+// FileKind is which ODS file a reader expects.
+type FileKind int
+
+// The ODS files read.
+const (
+	// Epraccur is the GP practices file: 27 columns, no header.
+	Epraccur FileKind = iota
+	// Edispensary is the dispensing contractors (pharmacies) file, the
+	// same general ODS layout (at least 13 columns), no header.
+	Edispensary
+)
+
+func (k FileKind) String() string {
+	if k == Epraccur {
+		return "epraccur"
+	}
+	return "edispensary"
+}
+
+// Columns of the ODS layout (0-based; the ODS documentation counts from 1).
+const (
+	colCode        = 0
+	colName        = 1
+	colAddress1    = 4 // address lines 1-5: columns 5-9
+	colPostcode    = 9
+	colStatus      = 12
+	colPrescribing = 25 // epraccur: prescribing setting, 4 = GP practice
+	epraccurCols   = 27
+	minODSCols     = 13
+)
+
+// Status codes of the ODS files.
+var statusWords = map[string]string{"A": "active", "C": "closed", "D": "dormant", "P": "proposed"}
+
+// Org is one active organisation read from an ODS file.
+type Org struct {
+	File string
+	Line int
+	directory.ImportedOrg
+}
+
+// Skip is a record not imported, and why.
+type Skip struct {
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	Code   string `json:"ods_code"`
+	Reason string `json:"reason"`
+}
+
+func (s Skip) String() string {
+	return fmt.Sprintf("%s:%d %s: %s", s.File, s.Line, s.Code, s.Reason)
+}
+
+// LineError is a file that cannot be read as its layout: nothing from it
+// is imported.
+type LineError struct {
+	File string
+	Line int
+	Err  error
+}
+
+func (e *LineError) Error() string { return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err) }
+func (e *LineError) Unwrap() error { return e.Err }
+
+var odsCodeShape = regexp.MustCompile(`^[A-Z0-9]{3,10}$`)
+
+// ReadODS reads an epraccur or edispensary file (CSV, no header) named
+// name. It returns the active organisations (and, for epraccur, only
+// prescribing setting 4: GP practices) whose ODS code has the shape of
+// their kind, and every other record with the reason it was skipped. A
+// record the layout cannot hold (too few columns, an unknown status, no
+// name or postcode) is a *LineError.
+func ReadODS(r io.Reader, name string, kind FileKind) ([]Org, []Skip, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	codeRule, shape := directory.PracticeCodePattern, "a GP practice code is a letter and five digits"
+	if kind == Edispensary {
+		codeRule, shape = directory.PharmacyCodePattern, "a pharmacy code is F and four letters or digits"
+	}
+	var orgs []Org
+	var skips []Skip
+	seen := map[string]int{}
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		line, _ := cr.FieldPos(0)
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				return nil, nil, &LineError{File: name, Line: pe.StartLine, Err: pe.Err}
+			}
+			return nil, nil, fmt.Errorf("read %s: %w", name, err)
+		}
+		bad := func(format string, a ...any) error {
+			return &LineError{File: name, Line: line, Err: fmt.Errorf(format, a...)}
+		}
+		switch {
+		case kind == Epraccur && len(rec) != epraccurCols:
+			return nil, nil, bad("%d columns, an epraccur record has %d", len(rec), epraccurCols)
+		case len(rec) < minODSCols:
+			return nil, nil, bad("%d columns, an ODS record has at least %d", len(rec), minODSCols)
+		}
+		code := strings.ToUpper(strings.TrimSpace(rec[colCode]))
+		if !odsCodeShape.MatchString(code) {
+			return nil, nil, bad("column 1 (organisation code) %q is not an ODS code", rec[colCode])
+		}
+		status := strings.ToUpper(strings.TrimSpace(rec[colStatus]))
+		word, ok := statusWords[status]
+		if !ok {
+			return nil, nil, bad("column 13 (status code) %q is not A, C, D or P", rec[colStatus])
+		}
+		orgName := strings.TrimSpace(rec[colName])
+		if orgName == "" {
+			return nil, nil, bad("column 2 (name) is empty")
+		}
+		skip := func(format string, a ...any) {
+			skips = append(skips, Skip{File: name, Line: line, Code: code, Reason: fmt.Sprintf(format, a...)})
+		}
+		if first, dup := seen[code]; dup {
+			return nil, nil, bad("%s is listed again (first on line %d)", code, first)
+		}
+		seen[code] = line
+		switch {
+		case status != "A":
+			skip("%s (status %s)", word, status)
+			continue
+		case !codeRule.MatchString(code):
+			skip("not imported: %s", shape)
+			continue
+		}
+		if kind == Epraccur {
+			if setting := strings.TrimSpace(rec[colPrescribing]); setting != "4" {
+				skip("prescribing setting %q is not 4 (GP practice)", setting)
+				continue
+			}
+		}
+		pc := strings.TrimSpace(rec[colPostcode])
+		if pc == "" {
+			return nil, nil, bad("column 10 (postcode) is empty")
+		}
+		var lines []string
+		for _, l := range rec[colAddress1 : colAddress1+5] {
+			if l = strings.TrimSpace(l); l != "" {
+				lines = append(lines, l)
+			}
+		}
+		orgs = append(orgs, Org{File: name, Line: line, ImportedOrg: directory.ImportedOrg{ODSCode: code, Name: orgName,
+			Address: strings.Join(lines, ", "), Postcode: routing.NormalisePostcode(pc)}})
+	}
+	return orgs, skips, nil
+}
