@@ -17,6 +17,10 @@ import (
 // in chunks (postcodes first) to POST /v1/directory/import.
 const KindDirectoryImport cluster.Kind = "directory.import"
 
+// ImportAuditEntity is the audit entity of every import (GET
+// /v1/audit?entity=directory/import).
+const ImportAuditEntity = "directory/import"
+
 // ImportSince is the logic version that introduced directory.import.
 const ImportSince = 9
 
@@ -341,7 +345,7 @@ func applyDirectoryImport(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 		}
 	}
 	touchDirectory(tx)
-	tx.Audit("directory.import", "directory", map[string]any{"postcodes": p.result.Postcodes,
+	tx.Audit("directory.import", ImportAuditEntity, map[string]any{"postcodes": p.result.Postcodes,
 		"practices": p.result.Practices, "pharmacies": p.result.Pharmacies})
 	return p.result, nil
 }

@@ -150,6 +150,13 @@ func TestDirectoryBadInputChangesNothing(t *testing.T) {
 		{"bad exception date", "POST", "/v1/services/ph-high-street/exceptions", `{"date":"2026-02-30"}`, 422, "date"},
 		{"bad bank holiday", "PUT", "/v1/directory/bank-holidays", `{"dates":["2026-12-25","Christmas"]}`, 422, "dates[1]"},
 		{"wrong type", "POST", "/v1/services/ph-high-street/status", `{"status":1}`, 422, "status"},
+		{"import: nothing", "POST", "/v1/directory/import", `{}`, 422, "postcodes"},
+		{"import: practice code", "POST", "/v1/directory/import", `{"practices":[{"ods_code":"XY1234","name":"A","postcode":"DY1 1AE"}]}`, 422, "practices[0].ods_code"},
+		{"import: pharmacy code", "POST", "/v1/directory/import", `{"pharmacies":[{"ods_code":"A1234","name":"A","postcode":"DY1 1AE"}]}`, 422, "pharmacies[0].ods_code"},
+		{"import: postcode not located", "POST", "/v1/directory/import", `{"practices":[{"ods_code":"A81001","name":"A","postcode":"ZZ9 9ZZ"}]}`, 422, "practices[0].postcode"},
+		{"import: postcode not normalised", "POST", "/v1/directory/import", `{"postcodes":{"dy88aa":{"lat":52.4,"lon":-2.1}}}`, 422, "postcodes.dy88aa"},
+		{"import: coordinates", "POST", "/v1/directory/import", `{"postcodes":{"DY8 8AA":{"lat":0,"lon":0}}}`, 422, "postcodes.DY8 8AA"},
+		{"import: pharmacy hours", "POST", "/v1/directory/import", `{"pharmacies":[{"ods_code":"FQ001","name":"A","postcode":"DY1 1AE"}],"pharmacy_sessions":[{"days":"mon","start":"09:00","end":"25:00","slots":1}]}`, 422, "pharmacy_sessions"},
 	}
 	before := tc.Leader(t).N.Store().Status().LastIndex
 	hashBefore := stateHashes(t, tc)
