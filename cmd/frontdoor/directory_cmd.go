@@ -18,7 +18,7 @@ import (
 )
 
 // maxAreaPostcodes bounds the postcode table an import builds.
-const maxAreaPostcodes = 200000
+const maxAreaPostcodes = 50000
 
 func newDirectoryCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -87,7 +87,7 @@ Importing the same files again changes nothing.`,
 	f.StringVar(&o.epraccur, "epraccur", "", "the ODS GP practices file (epraccur.csv)")
 	f.StringVar(&o.edispensary, "edispensary", "", "the ODS pharmacies file (edispensary.csv)")
 	f.StringVar(&o.onspd, "onspd", "", "the ONS Postcode Directory CSV (ONSPD_<release>_UK.csv)")
-	f.Float64Var(&o.withinKm, "within-km", 20, "import the area within this distance of --centre (0: every postcode in the files)")
+	f.Float64Var(&o.withinKm, "within-km", 15, "import the area within this distance of --centre (0: every postcode in the files)")
 	f.StringVar(&o.centre, "centre", "", "the postcode the area is centred on (default: the directory's centre postcode)")
 	f.StringVar(&o.sessions, "pharmacy-sessions", "", `weekly hours of newly imported pharmacies: "DAYS HH:MM-HH:MM SLOTS" separated by ";", e.g. "mon-fri 09:00-18:00 6; sat 09:00-13:00 4"`)
 	f.BoolVar(&o.dryRun, "dry-run", false, "read and check the files and say what would be imported; send nothing")

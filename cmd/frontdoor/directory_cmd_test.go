@@ -91,7 +91,7 @@ func TestDirectoryImport(t *testing.T) {
 	}
 	t.Logf("first import:\n%s", out)
 	for _, want := range []string{
-		"onspd.csv: 15 postcodes read, 3 without coordinates (terminated or no grid reference); 11 live within 20 km of DY1 1AA",
+		"onspd.csv: 15 postcodes read, 3 without coordinates (terminated or no grid reference); 11 live within 15 km of DY1 1AA",
 		"to import: 4 practices, 5 pharmacies, 11 postcodes; 15 records skipped",
 		"skipped epraccur.csv:4 Y12350: closed (status C)",
 		"skipped edispensary.csv:3 FQ003: postcode DY8 4ZZ has no grid reference",
