@@ -81,8 +81,12 @@ func TestDirectoryImport(t *testing.T) {
 			}
 		})
 	}
+	if out, err := run(append(append([]string{}, files...), "--dry-run")...); err != nil ||
+		!strings.Contains(out, "to import: 4 practices, 5 pharmacies, 11 postcodes") || !strings.Contains(out, "dry run: nothing sent") {
+		t.Fatalf("dry run: %v\n%s", err, out)
+	}
 	if after := n.N.Store().Status().LastIndex; after != idx {
-		t.Fatalf("refused imports moved the raft index %d -> %d", idx, after)
+		t.Fatalf("refused imports and a dry run moved the raft index %d -> %d", idx, after)
 	}
 
 	out, err := run(files...)
