@@ -40,6 +40,7 @@ const (
 //	sl/p/<service>/<att>                  SlotRecord of an occupied concurrent place
 const (
 	keyDirectory    = "sx/directory"
+	keyPostcodes    = "sx/postcodes" // an imported postcode table (import.go)
 	keyDirectoryGen = "sx/gen"
 	PrefixService   = "s/"
 	prefixPractice  = "pr/"
@@ -50,11 +51,17 @@ const (
 
 // DirectoryHeader is the directory minus its services and practices.
 type DirectoryHeader struct {
-	Name              string                    `json:"name"`
-	CentrePostcode    string                    `json:"centre_postcode"`
-	Postcodes         map[string]routing.LatLon `json:"postcodes,omitempty"`
-	ExtraBankHolidays []string                  `json:"extra_bank_holidays,omitempty"`
-	UpdatedIndex      uint64                    `json:"updated_index"`
+	Name           string                    `json:"name"`
+	CentrePostcode string                    `json:"centre_postcode"`
+	Postcodes      map[string]routing.LatLon `json:"postcodes,omitempty"`
+	// PostcodesSHA256, once an import has run, is the hash of the postcode
+	// table kept apart under keyPostcodes (Postcodes then empty): an
+	// imported area holds tens of thousands of postcodes, and the header
+	// is read and hashed by every routing decision (ReadDirectory), the
+	// table only when the directory is built anew.
+	PostcodesSHA256   string   `json:"postcodes_sha256,omitempty"`
+	ExtraBankHolidays []string `json:"extra_bank_holidays,omitempty"`
+	UpdatedIndex      uint64   `json:"updated_index"`
 }
 
 // ServiceStatus is the payload of KindServiceStatus: what a service's staff
@@ -540,6 +547,18 @@ func ReadDirectory(txn cluster.Reader) (*routing.Directory, error) {
 	var h DirectoryHeader
 	if err := json.Unmarshal(hb, &h); err != nil {
 		return nil, fmt.Errorf("decode %s: %w", keyDirectory, err)
+	}
+	if h.PostcodesSHA256 != "" {
+		pb, found, err := txn.GetRaw(keyPostcodes)
+		if err != nil {
+			return nil, err
+		}
+		if !found {
+			return nil, fmt.Errorf("directory in state: %s missing", keyPostcodes)
+		}
+		if err := json.Unmarshal(pb, &h.Postcodes); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", keyPostcodes, err)
+		}
 	}
 	d = &routing.Directory{Name: h.Name, CentrePostcode: h.CentrePostcode, Postcodes: h.Postcodes,
 		ExtraBankHolidays: h.ExtraBankHolidays,

@@ -1,6 +1,8 @@
 package directory
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -328,7 +330,15 @@ func applyDirectoryImport(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 		if _, err := tx.Get(keyDirectory, &h); err != nil {
 			return nil, err
 		}
-		h.Postcodes = p.postcodes
+		// The table goes under its own key, the header keeps its hash
+		// (DirectoryHeader.PostcodesSHA256).
+		b, err := tx.PutJSON(keyPostcodes, p.postcodes)
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(b)
+		h.Postcodes = nil
+		h.PostcodesSHA256 = hex.EncodeToString(sum[:])
 		h.UpdatedIndex = tx.Index()
 		if err := tx.Put(keyDirectory, &h); err != nil {
 			return nil, err
