@@ -57,7 +57,10 @@ type Kind string
 //	   scoped to that service (directory.go), and key.create scopes
 //	   reception and clinician keys to a service too (access.go); a
 //	   record.read command audits who viewed a patient's record
-const LogicVersion = 8
+//	9: (issue 19, coding) a decided disposition carries its ECDS coding:
+//	   the protocol's chief complaint and the acuity, discharge destination
+//	   and follow-up of its tier, timeframe and care needs (care/ecds.go)
+const LogicVersion = 9
 
 // Actor is who asked for a change.
 type Actor struct {
