@@ -45,6 +45,7 @@ func newRootCmd() *cobra.Command {
 		newRestoreCmd(),
 		newRecoverCmd(),
 		newEncryptionCmd(),
+		newExportCmd(),
 	)
 	return root
 }
