@@ -74,10 +74,14 @@ func codingOf(l, n *linter, p *Protocol, lists *coding.Lists) {
 			l.add(o.Line, RuleECDSCode, "add a row for this tier and timeframe to triage/coding/codes/outcome-map.csv",
 				"outcome %s (%s %s) maps to no ECDS acuity, discharge destination and follow-up", o.ID, o.Tier, o.Timeframe)
 		} else {
+			var local []string
 			for _, c := range []string{m.Acuity, m.Destination, m.FollowUp} {
 				if coding.IsLocal(c) {
-					n.add(o.Line, RuleLocalCode, "replace with the ECDS code once checked against the ETOS release", "outcome %s: ECDS %s is a local fallback", o.ID, c)
+					local = append(local, c)
 				}
+			}
+			if len(local) > 0 {
+				n.add(o.Line, RuleLocalCode, "replace with the ECDS codes once checked against the ETOS release", "outcome %s: ECDS local fallbacks %v", o.ID, local)
 			}
 		}
 		dxMeaning(l, n, o, lists)

@@ -93,7 +93,7 @@ func localSummary(notes []triage.LintError) string {
 			ecds++
 		}
 	}
-	return fmt.Sprintf("local fallbacks: %d chief complaints, %d outcome Dx, %d outcome ECDS codes", cc, dx, ecds)
+	return fmt.Sprintf("local fallbacks: %d presentations' chief complaints, %d outcomes' Dx, %d outcomes' ECDS codes", cc, dx, ecds)
 }
 
 type tryOptions struct {
