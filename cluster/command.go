@@ -57,9 +57,13 @@ type Kind string
 //	   scoped to that service (directory.go), and key.create scopes
 //	   reception and clinician keys to a service too (access.go); a
 //	   record.read command audits who viewed a patient's record
-//	9: directory.import (new kind) adds or updates GP practices, pharmacies
-//	   and postcode coordinates from national data (ODS epraccur and
-//	   edispensary, ONSPD; directory/import.go)
+//	9: speaking NHS (issue 19): directory.import (new kind) adds or
+//	   updates GP practices, pharmacies and postcode coordinates from
+//	   national data (ODS epraccur and edispensary, ONSPD; the postcodes
+//	   under their own key, directory/import.go); a decided disposition
+//	   carries its ECDS coding: the protocol's chief complaint and the
+//	   acuity, discharge destination and follow-up of its tier, timeframe
+//	   and care needs (care/ecds.go)
 const LogicVersion = 9
 
 // Actor is who asked for a change.

@@ -173,11 +173,16 @@ type Protocol struct {
 	// Usually is who usually has this presentation. The complaint search
 	// ranks a person outside it lower; it never hides the protocol (an
 	// unknown age or sex demotes nothing, and people do not always fit).
-	Usually      *Usually   `yaml:"usually" json:"usually,omitempty"`
-	ImpliesFlags []string   `yaml:"implies_flags" json:"implies_flags,omitempty"`
-	Start        string     `yaml:"start" json:"start"`
-	Nodes        []*Node    `yaml:"nodes" json:"nodes"`
-	Outcomes     []*Outcome `yaml:"outcomes" json:"outcomes"`
+	Usually      *Usually `yaml:"usually" json:"usually,omitempty"`
+	ImpliesFlags []string `yaml:"implies_flags" json:"implies_flags,omitempty"`
+	// ChiefComplaint is the presentation's Emergency Care Data Set chief
+	// complaint: SNOMED CT concept ids from the vendored ECDS list, or
+	// frontdoor's documented local fallbacks (LOCAL:...) where no code is
+	// known with confidence (triage/coding). LintCoding checks them.
+	ChiefComplaint []string   `yaml:"chief_complaint" json:"chief_complaint,omitempty"`
+	Start          string     `yaml:"start" json:"start"`
+	Nodes          []*Node    `yaml:"nodes" json:"nodes"`
+	Outcomes       []*Outcome `yaml:"outcomes" json:"outcomes"`
 
 	// File is the file name the protocol came from; Hash the hex SHA-256 of its bytes.
 	File string `yaml:"-" json:"file"`
@@ -185,6 +190,8 @@ type Protocol struct {
 	// Line numbers for lint messages.
 	Line      int `yaml:"-" json:"-"`
 	StartLine int `yaml:"-" json:"-"`
+	// ChiefComplaintLine is the line of chief_complaint (or of the protocol).
+	ChiefComplaintLine int `yaml:"-" json:"-"`
 
 	nodeIdx    map[string]int
 	outcomeIdx map[string]int

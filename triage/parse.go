@@ -42,6 +42,16 @@ func checkKeys(v *yaml.Node, sink *issueSink, what string, allowed ...string) {
 	}
 }
 
+// keyLine is the line of key in mapping v (the mapping's own line when absent).
+func keyLine(v *yaml.Node, key string) int {
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		if v.Content[i].Value == key {
+			return v.Content[i].Line
+		}
+	}
+	return v.Line
+}
+
 // Each type gets a decode wrapper that records its line and checks its keys.
 // The sink travels in a package-private decoding context stored on the value
 // being decoded's parent; to keep this simple and race-free the parser decodes
@@ -54,20 +64,21 @@ type fileDoc struct {
 
 func (d *fileDoc) UnmarshalYAML(v *yaml.Node) error {
 	s := &d.sink
-	checkKeys(v, s, "protocol", "id", "version", "kind", "title", "synonyms", "guidance", "applies_to", "usually", "implies_flags", "start", "nodes", "outcomes")
+	checkKeys(v, s, "protocol", "id", "version", "kind", "title", "synonyms", "guidance", "applies_to", "usually", "implies_flags", "chief_complaint", "start", "nodes", "outcomes")
 	type plain struct {
-		ID           string    `yaml:"id"`
-		Version      int       `yaml:"version"`
-		Kind         string    `yaml:"kind"`
-		Title        string    `yaml:"title"`
-		Synonyms     []string  `yaml:"synonyms"`
-		Guidance     []string  `yaml:"guidance"`
-		AppliesTo    yaml.Node `yaml:"applies_to"`
-		Usually      yaml.Node `yaml:"usually"`
-		ImpliesFlags []string  `yaml:"implies_flags"`
-		Start        yaml.Node `yaml:"start"`
-		Nodes        []yaml.Node
-		Outcomes     []yaml.Node
+		ID             string    `yaml:"id"`
+		Version        int       `yaml:"version"`
+		Kind           string    `yaml:"kind"`
+		Title          string    `yaml:"title"`
+		Synonyms       []string  `yaml:"synonyms"`
+		Guidance       []string  `yaml:"guidance"`
+		AppliesTo      yaml.Node `yaml:"applies_to"`
+		Usually        yaml.Node `yaml:"usually"`
+		ImpliesFlags   []string  `yaml:"implies_flags"`
+		ChiefComplaint []string  `yaml:"chief_complaint"`
+		Start          yaml.Node `yaml:"start"`
+		Nodes          []yaml.Node
+		Outcomes       []yaml.Node
 	}
 	var raw plain
 	var errs []error
@@ -77,7 +88,9 @@ func (d *fileDoc) UnmarshalYAML(v *yaml.Node) error {
 	p := &d.p
 	p.ID, p.Version, p.Kind, p.Title = raw.ID, raw.Version, raw.Kind, raw.Title
 	p.Synonyms, p.Guidance, p.ImpliesFlags = raw.Synonyms, raw.Guidance, raw.ImpliesFlags
+	p.ChiefComplaint = raw.ChiefComplaint
 	p.Line = v.Line
+	p.ChiefComplaintLine = keyLine(v, "chief_complaint")
 	if raw.Start.Kind != 0 {
 		p.Start, p.StartLine = raw.Start.Value, raw.Start.Line
 	}

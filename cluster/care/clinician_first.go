@@ -111,8 +111,7 @@ func clinicianFirstTitle(stream, reason string) string {
 func settle(tx *cluster.Tx, a *Attendance, d *Disposition, why string) error {
 	if d.ClinicianFirst != nil && tx.LogicVersion() >= logicTriageRules1 {
 		if !a.Triage.FloorWaived && !closedForRouting(a.Status) {
-			awaitClinician(tx, a, d)
-			return nil
+			return awaitClinician(tx, a, d)
 		}
 		// A clinician's override has already assessed them (or they are
 		// being seen): what follows the floor counts, never below the
@@ -150,7 +149,7 @@ func thenDisposition(then *triage.Then) *Disposition {
 // awaitClinician holds the attendance for the clinician: the disposition
 // is recorded, nothing is routed, and the clock starts at the first
 // clinician-first decision (a finished protocol does not restart it).
-func awaitClinician(tx *cluster.Tx, a *Attendance, d *Disposition) {
+func awaitClinician(tx *cluster.Tx, a *Attendance, d *Disposition) error {
 	due := tx.Now().Add(clinicianWithin(d.ClinicianFirst.Stream))
 	if a.Status == AttendanceAwaitingClinician && a.ClinicianDue != nil {
 		due = *a.ClinicianDue
@@ -158,6 +157,9 @@ func awaitClinician(tx *cluster.Tx, a *Attendance, d *Disposition) {
 	d.ClinicianFirst.Due = due
 	first := a.ClinicianDue == nil || a.Status != AttendanceAwaitingClinician
 	a.Triage.Disposition = d
+	if err := codeECDS(tx, a); err != nil {
+		return err
+	}
 	if s := a.Triage.Session; s == nil || s.Done {
 		a.Triage.Questions = nil
 	}
@@ -167,6 +169,7 @@ func awaitClinician(tx *cluster.Tx, a *Attendance, d *Disposition) {
 		tx.Audit("attendance.clinician_first", "attendance/"+a.ID, map[string]any{"stream": d.ClinicianFirst.Stream,
 			"reasons": d.ClinicianFirst.Reasons, "due": due})
 	}
+	return nil
 }
 
 // applyInterim records what a session still asking questions already
@@ -197,7 +200,9 @@ func applyInterim(tx *cluster.Tx, a *Attendance, step triage.Step) (raised bool,
 		return raised, reason, nil
 	}
 	if d := clinicianFirstInterim(in); d != nil && !tr.FloorWaived && d.Intensity() > tr.floor().Intensity() && d.Intensity() >= tr.Disposition.Intensity() {
-		awaitClinician(tx, a, d)
+		if err := awaitClinician(tx, a, d); err != nil {
+			return raised, reason, err
+		}
 	}
 	if d := interimEmergency(a, in); d != nil && d.Intensity() > tr.Disposition.Intensity() {
 		return raised, reason, decide(tx, a, d, "interim: "+in.DecidedBy)

@@ -107,6 +107,9 @@ type Disposition struct {
 	// ClinicianFirst: a clinician assesses first (logic version 3); the
 	// attendance is awaiting_clinician until one confirms or overrides.
 	ClinicianFirst *ClinicianFirst `json:"clinician_first,omitempty"`
+	// ECDS is the outcome's Emergency Care Data Set coding (logic version
+	// 9, ecds.go).
+	ECDS *ECDSCoding `json:"ecds,omitempty"`
 }
 
 // Intensity orders dispositions (triage.Intensity).
@@ -666,6 +669,9 @@ func clinicianNow() *Disposition {
 // decide records the disposition (status triaged) and routes.
 func decide(tx *cluster.Tx, a *Attendance, d *Disposition, why string) error {
 	a.Triage.Disposition = d
+	if err := codeECDS(tx, a); err != nil {
+		return err
+	}
 	if s := a.Triage.Session; s == nil || s.Done {
 		a.Triage.Questions = nil // otherwise questions may still follow
 	}

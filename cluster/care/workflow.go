@@ -461,8 +461,7 @@ func applyAttendanceObserve(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 func raiseTo(tx *cluster.Tx, a *Attendance, fresh *Disposition) error {
 	if fresh.ClinicianFirst != nil && tx.LogicVersion() >= logicTriageRules1 {
 		if !a.Triage.FloorWaived {
-			awaitClinician(tx, a, fresh)
-			return nil
+			return awaitClinician(tx, a, fresh)
 		}
 		// A clinician's override has already assessed them: only what
 		// follows the floor can raise it.
@@ -473,6 +472,9 @@ func raiseTo(tx *cluster.Tx, a *Attendance, fresh *Disposition) error {
 	fresh.ClinicianFirst = nil
 	prev := a.Triage.Disposition
 	a.Triage.Disposition = fresh
+	if err := codeECDS(tx, a); err != nil {
+		return err
+	}
 	if prev == nil {
 		setStatus(tx, a, AttendanceTriaged)
 	}
@@ -644,6 +646,9 @@ func applyAttendanceOverride(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 		d.CareNeeds = routing.RetierCareNeeds(d.CareNeeds, routingTier(d.Tier))
 	}
 	tr.Disposition = d
+	if err := codeECDS(tx, a); err != nil {
+		return nil, err
+	}
 	tr.Review = ""
 	tr.FloorWaived = true // the clinician's decision replaces the Dx and clinician-now floors
 	a.Overrides = append(a.Overrides, Override{Tier: in.Tier, Timeframe: in.Timeframe, ServiceID: in.ServiceID, Reason: in.Reason,

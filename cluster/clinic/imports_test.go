@@ -65,9 +65,12 @@ func TestImportDirection(t *testing.T) {
 			t.Errorf("%s depends on the HTTP layer", d)
 		}
 	}
+	// triage and routing are pure: they depend on nothing of the project
+	// but their own subpackages (triage/coding, the vendored code lists),
+	// which are held to the same rule, as Deps is transitive.
 	for _, pure := range []string{"triage", "routing"} {
 		for _, d := range deps[pure] {
-			if strings.HasPrefix(d, mod) {
+			if strings.HasPrefix(d, mod) && !strings.HasPrefix(d, mod+pure+"/") {
 				t.Errorf("%s depends on %s; it must import nothing of the project", pure, d)
 			}
 		}

@@ -66,8 +66,34 @@ func runProtocolsLint(out io.Writer, files map[string][]byte, where string) erro
 	if err != nil {
 		return err
 	}
+	// The coding (ECDS codes, Dx meanings) against the vendored code lists.
+	cerrs, notes := triage.LintCoding(files)
+	for _, e := range cerrs {
+		e.File = where + "/" + e.File
+		fmt.Fprintln(out, e.Error())
+	}
+	if len(cerrs) > 0 {
+		return fmt.Errorf("protocols lint: %d coding error(s) (triage/coding/codes)", len(cerrs))
+	}
 	fmt.Fprintf(out, "%s: %d files OK (screen + %d presentations)\n", where, len(files), len(set.Presentations))
+	fmt.Fprintf(out, "%s: coding OK; %s\n", where, localSummary(notes))
 	return nil
+}
+
+// localSummary counts the local fallbacks the coding lint reported.
+func localSummary(notes []triage.LintError) string {
+	cc, dx, ecds := 0, 0, 0
+	for _, n := range notes {
+		switch {
+		case strings.Contains(n.Message, "chief complaint"):
+			cc++
+		case strings.Contains(n.Message, "local code"):
+			dx++
+		default:
+			ecds++
+		}
+	}
+	return fmt.Sprintf("local fallbacks: %d presentations' chief complaints, %d outcomes' Dx, %d outcomes' ECDS codes", cc, dx, ecds)
 }
 
 type tryOptions struct {

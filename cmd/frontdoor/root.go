@@ -46,6 +46,7 @@ func newRootCmd() *cobra.Command {
 		newRestoreCmd(),
 		newRecoverCmd(),
 		newEncryptionCmd(),
+		newExportCmd(),
 	)
 	return root
 }

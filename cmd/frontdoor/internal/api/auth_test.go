@@ -69,6 +69,7 @@ func routeSamples(t *testing.T, tc *nodetest.Cluster) map[string]sampleFunc {
 		"GET /v1/attendances":     static("/v1/attendances", ""),
 		"GET /v1/attendances/:id": static("/v1/attendances/"+fixed, ""),
 		"GET /v1/audit":           static("/v1/audit?entity=attendance/"+fixed, ""),
+		"GET /v1/exports/ecds":    static("/v1/exports/ecds?from=2026-01-01&to=2026-01-31&format=csv", ""),
 	}
 	for k, f := range workflowSamples(t, tc) {
 		m[k] = f

@@ -175,6 +175,8 @@ func FuzzQueryParams(f *testing.F) {
 		"entity=attendance/01J", "entity=", "nhs_number=9434765919", "family_name=Smith&date_of_birth=1990-02-30",
 		"given_name=Ann&postcode=DY1+1AA", "max_seconds=3600", "max_seconds=0", "once=true", "last_event_id=12",
 		"consistency=stale&consistency=bogus", "limit=1&limit=x", "%zz=1", "limit",
+		"from=2026-12-01&to=2026-12-05", "from=2026-12-05&to=2026-12-01", "from=2026-12-01&to=2027-02-01&format=fhir",
+		"from=2026-02-30&to=2026-03-01", "from=2026-12-01&to=2026-12-01&format=xml", "from=&to=", "format=csv",
 		"recipient=age1d804pkfnu4pfpmqvyzzj4xzy0tw599tfcz8ts7ydd08u4jwt7vnswfsjpq", "recipient=age1x&recipient=",
 	} {
 		for i := range rows {

@@ -124,6 +124,7 @@ func routeTable() []routeRow {
 		explainRoutes(),
 		slipRoutes(),
 		queueRoutes(),
+		exportRoutes(), // data extracts (ECDS)
 	)
 	seen := make(map[string]bool, len(rows))
 	for i := range rows {
