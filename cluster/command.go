@@ -57,7 +57,11 @@ type Kind string
 //	   scoped to that service (directory.go), and key.create scopes
 //	   reception and clinician keys to a service too (access.go); a
 //	   record.read command audits who viewed a patient's record
-const LogicVersion = 8
+//	9: NHS 111 over BaRS (issue 19): care's referral.receive makes a
+//	   FHIR servicerequest-request an expected nhs111 attendance with the
+//	   patient matched or created by NHS number, and referral.cancel
+//	   closes it while still expected (care/referral.go)
+const LogicVersion = 9
 
 // Actor is who asked for a change.
 type Actor struct {
