@@ -41,12 +41,12 @@ const (
 // ReferralObservation is one Observation of the referral as sent: its code
 // and what it said (a value, or a note).
 type ReferralObservation struct {
-	ID      string `json:"id,omitempty"` // the sender's Observation id
-	System  string `json:"system,omitempty"`
-	Code    string `json:"code"`
-	Display string `json:"display,omitempty"`
-	Value   string `json:"value,omitempty"`
-	Note    string `json:"note,omitempty"`
+	ID      string `json:"observation_id,omitempty"` // the sender's Observation id
+	System  string `json:"code_system,omitempty"`
+	Code    string `json:"observation_code"`
+	Display string `json:"observation_display,omitempty"`
+	Value   string `json:"observation_value,omitempty"`
+	Note    string `json:"observation_note,omitempty"`
 }
 
 // ReferralReceive is the payload of KindReferralReceive.
@@ -93,8 +93,8 @@ type ReferralResult struct {
 
 func referralCommands() []cluster.Command {
 	return []cluster.Command{
-		{Kind: KindReferralReceive, Since: 9, IDs: 3, Apply: applyReferralReceive},
-		{Kind: KindReferralCancel, Since: 9, Apply: applyReferralCancel},
+		{Kind: KindReferralReceive, Since: 9, IDs: 3, Check: cluster.CheckOnly(checkReferralReceive), Apply: applyReferralReceive},
+		{Kind: KindReferralCancel, Since: 9, Check: cluster.CheckOnly(checkReferralCancel), Apply: applyReferralCancel},
 	}
 }
 
@@ -138,8 +138,77 @@ func (r *ReferralReceive) Validate(now time.Time) map[string]string {
 	return f
 }
 
-// resolveTarget finds the receiving service by id or ODS code.
-func resolveTarget(r cluster.Reader, target string) (string, error) {
+// checkReferralReceive refuses, before proposing, a referral to a
+// service not in the directory or of a ServiceRequest already received
+// (Apply decides the same again).
+func checkReferralReceive(r cluster.Reader, _ cluster.Actor, _ time.Time, raw json.RawMessage) error {
+	var in ReferralReceive
+	if err := json.Unmarshal(raw, &in); err != nil {
+		return cluster.PayloadError(err)
+	}
+	if _, err := ResolveTarget(r, in.Target); err != nil {
+		return err
+	}
+	return notReceived(r, in.ServiceRequestID)
+}
+
+// checkReferralCancel refuses, before proposing, what Apply would.
+func checkReferralCancel(r cluster.Reader, _ cluster.Actor, _ time.Time, raw json.RawMessage) error {
+	var in ReferralCancel
+	if err := json.Unmarshal(raw, &in); err != nil {
+		return cluster.PayloadError(err)
+	}
+	_, _, err := cancellable(r, &in)
+	return err
+}
+
+// notReceived refuses a ServiceRequest id already received.
+func notReceived(r cluster.Reader, srID string) error {
+	if _, found, err := r.GetRaw(prefixReferralBySR + srID); err != nil {
+		return err
+	} else if found {
+		return &cluster.CommandError{Code: cluster.CodeConflict, Message: "ServiceRequest " + srID + " was already received (updates are not supported yet; revoke it to cancel)",
+			Fields: map[string]string{"service_request_id": "duplicate"}}
+	}
+	return nil
+}
+
+// cancellable finds the referral a cancellation names and its attendance,
+// or says why it cannot be cancelled.
+func cancellable(r cluster.Reader, in *ReferralCancel) (*Referral, *Attendance, error) {
+	if in.ServiceRequestID == "" || in.MessageID == "" {
+		return nil, nil, cluster.Invalid(map[string]string{"service_request_id": "required", "message_id": "required"})
+	}
+	target, err := ResolveTarget(r, in.Target)
+	if err != nil {
+		return nil, nil, err
+	}
+	ref, err := In(r).ReferralByServiceRequest(in.ServiceRequestID)
+	if errors.Is(err, cluster.ErrNotFound) {
+		return nil, nil, &cluster.CommandError{Code: cluster.CodeNotFound, Message: "no referral with ServiceRequest " + in.ServiceRequestID}
+	} else if err != nil {
+		return nil, nil, err
+	}
+	if ref.Target != target {
+		return nil, nil, &cluster.CommandError{Code: cluster.CodeNotFound, Message: "ServiceRequest " + in.ServiceRequestID + " was not sent to " + in.Target}
+	}
+	if ref.Status == ReferralRevoked {
+		return nil, nil, &cluster.CommandError{Code: cluster.CodeConflict, Message: "the referral is already revoked"}
+	}
+	a, err := In(r).attendanceState(ref.AttendanceID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if a.Status != AttendanceExpected {
+		return nil, nil, &cluster.CommandError{Code: cluster.CodeConflict,
+			Message: "the patient has already been checked in (attendance " + a.Status + "): the referral can no longer be revoked"}
+	}
+	return ref, a, nil
+}
+
+// ResolveTarget finds the receiving service by id or ODS code
+// (CodeNotFound when the directory has none).
+func ResolveTarget(r cluster.Reader, target string) (string, error) {
 	svcs, err := directory.In(r).Services()
 	if err != nil {
 		return "", err
@@ -161,15 +230,12 @@ func applyReferralReceive(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 	if f := in.Validate(tx.Now()); f != nil {
 		return nil, cluster.Invalid(f)
 	}
-	target, err := resolveTarget(tx, in.Target)
+	target, err := ResolveTarget(tx, in.Target)
 	if err != nil {
 		return nil, err
 	}
-	if _, found, err := tx.GetRaw(prefixReferralBySR + in.ServiceRequestID); err != nil {
+	if err := notReceived(tx, in.ServiceRequestID); err != nil {
 		return nil, err
-	} else if found {
-		return nil, &cluster.CommandError{Code: cluster.CodeConflict, Message: "ServiceRequest " + in.ServiceRequestID + " was already received (send an update with reason 'update' or a cancellation)",
-			Fields: map[string]string{"service_request_id": "duplicate"}}
 	}
 	if err := resolveContextPractice(tx, in.Attendance.Context); err != nil {
 		return nil, err
@@ -243,30 +309,13 @@ func applyReferralCancel(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 	if err := cluster.DecodeStrict(raw, &in); err != nil {
 		return nil, cluster.PayloadError(err)
 	}
-	if in.ServiceRequestID == "" || in.MessageID == "" {
-		return nil, cluster.Invalid(map[string]string{"service_request_id": "required", "message_id": "required"})
-	}
-	target, err := resolveTarget(tx, in.Target)
+	ref, _, err := cancellable(tx, &in)
 	if err != nil {
 		return nil, err
-	}
-	ref, err := In(tx).ReferralByServiceRequest(in.ServiceRequestID)
-	if err != nil {
-		return nil, err
-	}
-	if ref.Target != target {
-		return nil, &cluster.CommandError{Code: cluster.CodeNotFound, Message: "ServiceRequest " + in.ServiceRequestID + " was not sent to " + in.Target}
-	}
-	if ref.Status == ReferralRevoked {
-		return nil, &cluster.CommandError{Code: cluster.CodeConflict, Message: "the referral is already revoked"}
 	}
 	a, err := loadAttendance(tx, ref.AttendanceID)
 	if err != nil {
 		return nil, err
-	}
-	if a.Status != AttendanceExpected {
-		return nil, &cluster.CommandError{Code: cluster.CodeConflict,
-			Message: "the patient has already been checked in (attendance " + a.Status + "): the referral can no longer be revoked"}
 	}
 	old := a.Status
 	setStatus(tx, a, AttendanceLeft)

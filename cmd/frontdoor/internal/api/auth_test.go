@@ -82,6 +82,7 @@ func workflowSamples(t *testing.T, tc *nodetest.Cluster) map[string]sampleFunc {
 	out := map[string]sampleFunc{}
 	for _, h := range []func(t *testing.T, tc *nodetest.Cluster) map[string]sampleFunc{
 		serviceRouteSamples, webhookRouteSamples, patientRouteSamples, dispatchRouteSamples, workflowRouteSamples, retentionRouteSamples,
+		fhirRouteSamples,
 	} {
 		for k, f := range h(t, tc) {
 			out[k] = f
@@ -140,7 +141,7 @@ func TestEveryRoleAgainstEveryRoute(t *testing.T) {
 	call := 0
 	send := func(t *testing.T, row *api.RouteRow, path, body string, header map[string]string) (*http.Response, []byte) {
 		call++
-		return tc.Do(t, nodes[call%len(nodes)], row.Method, path, body, header)
+		return tc.Do(t, nodes[call%len(nodes)], row.Method, path, body, withFHIRHeaders(path, header))
 	}
 	for i := range api.RouteTable() {
 		row := &api.RouteTable()[i]
@@ -160,7 +161,7 @@ func TestEveryRoleAgainstEveryRoute(t *testing.T) {
 				nodetest.BearerHeader(revoked),
 			} {
 				resp, b := send(t, row, path, body, h)
-				expectProblem(t, resp, b, http.StatusUnauthorized, api.ProblemUnauthorized, "")
+				expectRefusal(t, path, resp, b, http.StatusUnauthorized, api.ProblemUnauthorized)
 			}
 			for _, role := range access.Roles {
 				key := keys[role]
@@ -176,7 +177,7 @@ func TestEveryRoleAgainstEveryRoute(t *testing.T) {
 					continue
 				}
 				resp, b := send(t, row, path, body, nodetest.BearerHeader(key))
-				expectProblem(t, resp, b, http.StatusForbidden, api.ProblemForbidden, "")
+				expectRefusal(t, path, resp, b, http.StatusForbidden, api.ProblemForbidden)
 			}
 			switch row.Scope {
 			case api.ScopeService:

@@ -124,6 +124,7 @@ func routeTable() []routeRow {
 		explainRoutes(),
 		slipRoutes(),
 		queueRoutes(),
+		fhirRoutes(), // the BaRS receiver (FHIR R4, UK Core)
 	)
 	seen := make(map[string]bool, len(rows))
 	for i := range rows {

@@ -213,3 +213,20 @@ func anyIn(have, allowed []string) bool {
 	}
 	return false
 }
+
+// MessageBody is the shape of a $process-message body for the API's
+// description (the route table's Body): a FHIR Bundle of type message
+// whose first entry is the MessageHeader. The handler decodes it with the
+// FHIR model and checks it against the FHIR input limits
+// (inputlimit.CheckFHIR), not the clinic's.
+type MessageBody struct {
+	ResourceType string             `json:"resourceType"` // Bundle
+	Type         string             `json:"type"`         // message
+	Entry        []MessageBodyEntry `json:"entry"`
+}
+
+// MessageBodyEntry is one entry of MessageBody.
+type MessageBodyEntry struct {
+	FullURL  string          `json:"fullUrl,omitempty"`
+	Resource json.RawMessage `json:"resource"`
+}

@@ -206,18 +206,15 @@ func officialName(ns []fhir.HumanName) *fhir.HumanName {
 }
 
 // mapReasons reads the NHS Pathways codes of ServiceRequest.reasonCode:
-// the Dx (a minimum), symptom group and discriminator, and the presenting
-// complaint (the Pathways template, else the symptom group).
+// the Dx (a minimum), symptom group and discriminator codes, and the
+// presenting complaint (the Pathways template's name, else the symptom
+// group's).
 func mapReasons(e *entry, sr *fhir.ServiceRequest, a *care.AttendanceCreate) *Error {
-	var template, sg, sd string
+	var template, sg, sgText, sd string
 	for i, rc := range sr.ReasonCode {
 		for _, c := range rc.Coding {
 			if c.System == nil || c.Code == nil {
 				continue
-			}
-			disp := *c.Code
-			if c.Display != nil {
-				disp = *c.Display
 			}
 			switch *c.System {
 			case systemDx:
@@ -233,11 +230,17 @@ func mapReasons(e *entry, sr *fhir.ServiceRequest, a *care.AttendanceCreate) *Er
 					return BadRequest(fhir.IssueTypeCodeInvalid, e.path(fmt.Sprintf("reasonCode[%d].coding", i)), "Dx code "+*c.Code+" is not one this centre knows")
 				}
 			case systemSG:
-				sg = disp
+				sg = *c.Code
+				if c.Display != nil {
+					sgText = *c.Display
+				}
 			case systemSD:
-				sd = disp
+				sd = *c.Code
 			case systemTemplate:
-				template = disp
+				template = *c.Code
+				if c.Display != nil {
+					template = *c.Display
+				}
 			}
 		}
 	}
@@ -247,8 +250,8 @@ func mapReasons(e *entry, sr *fhir.ServiceRequest, a *care.AttendanceCreate) *Er
 	switch {
 	case template != "":
 		a.Complaint = template
-	case sg != "":
-		a.Complaint = sg
+	case sgText != "":
+		a.Complaint = sgText
 	default:
 		a.Complaint = "NHS 111 referral"
 	}

@@ -204,8 +204,10 @@ func ResponseBundle(event string, messageID string, r *care.Referral, a *care.At
 // MessageHeader always writes eventUri; an empty one is dropped, as R4
 // allows only one of eventCoding and eventUri.
 func messageBundle(id string, at time.Time, resources []any) ([]byte, error) {
-	b := fhir.Bundle{Id: ptr(id), Meta: &fhir.Meta{Profile: []string{bundleProfiles[0]}}, Type: fhir.BundleTypeMessage,
-		Timestamp: ptr(at.UTC().Format(time.RFC3339))}
+	b := fhir.Bundle{Id: ptr(id), Meta: &fhir.Meta{Profile: []string{bundleProfiles[0]}}, Type: fhir.BundleTypeMessage}
+	if !at.IsZero() {
+		b.Timestamp = ptr(at.UTC().Format(time.RFC3339))
+	}
 	for _, r := range resources {
 		raw, err := resourceJSON(r)
 		if err != nil {
@@ -255,4 +257,22 @@ func resourceJSON(r any) ([]byte, error) {
 		delete(m, "eventUri")
 	}
 	return json.Marshal(m)
+}
+
+// Resource marshals one resource as FHIR JSON.
+func Resource(r any) ([]byte, error) { return resourceJSON(r) }
+
+// ValidationResponse answers a validation request that passed: a message
+// Bundle whose MessageHeader says ok to the request's message id, focus
+// the sender's ServiceRequest. Nothing was recorded.
+func ValidationResponse(messageID, srID, target string) ([]byte, error) {
+	hdr := fhir.MessageHeader{
+		Id:          ptr("validation-" + messageID),
+		Meta:        &fhir.Meta{Profile: []string{profileMessageHeader}},
+		EventCoding: fhir.Coding{System: ptr("https://fhir.nhs.uk/CodeSystem/message-events-bars"), Code: ptr(EventServiceRequest)},
+		Source:      fhir.MessageHeaderSource{Name: ptr("frontdoor"), Endpoint: "urn:frontdoor:" + target},
+		Response:    &fhir.MessageHeaderResponse{Identifier: messageID, Code: fhir.ResponseTypeOk},
+		Focus:       []fhir.Reference{{Reference: ptr("urn:uuid:" + srID)}},
+	}
+	return messageBundle(*hdr.Id, time.Time{}, []any{hdr})
 }

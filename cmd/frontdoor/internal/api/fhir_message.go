@@ -1,0 +1,136 @@
+package api
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/samply/golang-fhir-models/fhir-models/fhir"
+
+	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
+	"github.com/frontdoor-ucc/frontdoor/cluster/inputlimit"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/bars"
+)
+
+// processMessageRoute names the route in idempotency records.
+const processMessageRoute = "POST " + fhirBase + "/$process-message"
+
+// fhirProcessMessage: POST /fhir/R4/$process-message. The Bundle is
+// checked here (headers, input limits, BaRS structure, UK Core elements:
+// 400 OperationOutcome, nothing proposed); what depends on state (the
+// target service, the patient by NHS number, a ServiceRequest already
+// received, a cancellation of a referral already checked in) the FSM
+// decides. The message id is the idempotency key: a replay gets the first
+// answer, a different message under the same id a 409.
+func (s *server) fhirProcessMessage(c *fiber.Ctx) error {
+	if err := requireBaRSHeaders(c, headerTargetIdentifier, headerEndUserOrg, headerRequestingSW); err != nil {
+		return err
+	}
+	target, err := targetIdentifier(c)
+	if err != nil {
+		return err
+	}
+	body := bytes.Clone(c.Body())
+	if f := inputlimit.CheckFHIR(body, time.Now()); f != nil {
+		return fhirInvalid(f)
+	}
+	msg, berr := bars.ParseMessage(body)
+	if berr != nil {
+		return berr
+	}
+	if msg.Event == bars.EventBooking {
+		return &bars.Error{Status: http.StatusUnprocessableEntity, Issues: []bars.Issue{{Code: fhir.IssueTypeNotSupported,
+			Expression: "MessageHeader.eventCoding.code", Diagnostics: "booking-request is not supported by this receiver yet: send a servicerequest-request"}}}
+	}
+	ref, berr := bars.ToReferral(msg, target)
+	if berr != nil {
+		return berr
+	}
+	if ref.Validation {
+		return s.fhirValidate(c, msg, ref)
+	}
+	kind := care.KindReferralReceive
+	var payload any = &ref.Receive
+	if ref.Cancel {
+		kind = care.KindReferralCancel
+		payload = &care.ReferralCancel{MessageID: ref.Receive.MessageID, ServiceRequestID: ref.Receive.ServiceRequestID, Target: target}
+	} else if f := ref.Receive.Validate(time.Now()); f != nil {
+		return fhirInvalid(f)
+	}
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(b)
+	p := cluster.Proposal{Kind: kind, Actor: actorFor(c), Payload: b,
+		Idempotency: &cluster.Idempotency{Key: "bars/" + msg.ID, Route: processMessageRoute, BodyHash: hex.EncodeToString(sum[:])}}
+	res, handled, err := s.propose(c, p)
+	if handled {
+		return err
+	}
+	if err != nil {
+		var pr *Problem
+		if errors.As(err, &pr) && pr.Type == problemIdempotency {
+			return &bars.Error{Status: http.StatusConflict, Issues: []bars.Issue{{Code: fhir.IssueTypeDuplicate, Expression: "MessageHeader.id",
+				Diagnostics: "message " + msg.ID + " was already received with different content"}}}
+		}
+		return err
+	}
+	var out care.ReferralResult
+	if err := json.Unmarshal(res.Value, &out); err != nil || out.Referral == nil {
+		return fmt.Errorf("referral result: %v", err)
+	}
+	var a care.Attendance
+	if err := json.Unmarshal(out.Attendance, &a); err != nil {
+		return fmt.Errorf("referral attendance: %w", err)
+	}
+	resp, err := bars.ResponseBundle(bars.EventServiceRequest, msg.ID, out.Referral, &a, nil)
+	if err != nil {
+		return err
+	}
+	c.Location(fhirBase + "/ServiceRequest/" + out.Referral.ID)
+	return sendFHIR(c, http.StatusOK, resp)
+}
+
+// fhirInvalid is a 400 REC_BAD_REQUEST naming each element at fault.
+func fhirInvalid(fields map[string]string) error {
+	e := outcomeOf(invalid("the message is not valid", fields), nil)
+	e.Status = http.StatusBadRequest
+	for i := range e.Issues {
+		if e.Issues[i].Expression == inputlimit.BodyField {
+			e.Issues[i].Expression = "Bundle" // the whole document
+		}
+	}
+	return e
+}
+
+// fhirValidate answers a validation request: everything a referral would
+// be checked for, the target service included, and nothing proposed.
+func (s *server) fhirValidate(c *fiber.Ctx, msg *bars.Message, ref *bars.Referral) error {
+	if f := ref.Receive.Validate(time.Now()); f != nil && !ref.Cancel {
+		return fhirInvalid(f)
+	}
+	handled, err := s.read(c, func(v *cluster.View) error {
+		_, err := care.ResolveTarget(v, ref.Receive.Target)
+		return err
+	})
+	if handled || err != nil {
+		var ce *cluster.CommandError
+		if errors.As(err, &ce) {
+			return commandProblem(ce)
+		}
+		return err
+	}
+	resp, err := bars.ValidationResponse(msg.ID, ref.Receive.ServiceRequestID, ref.Receive.Target)
+	if err != nil {
+		return err
+	}
+	return sendFHIR(c, http.StatusOK, resp)
+}
