@@ -60,7 +60,8 @@ type Kind string
 //	9: NHS 111 over BaRS (issue 19): care's referral.receive makes a
 //	   FHIR servicerequest-request an expected nhs111 attendance with the
 //	   patient matched or created by NHS number, and referral.cancel
-//	   closes it while still expected (care/referral.go)
+//	   closes it while still expected (care/referral.go); retention.purge
+//	   deletes an attendance's referral with it
 const LogicVersion = 9
 
 // Actor is who asked for a change.
