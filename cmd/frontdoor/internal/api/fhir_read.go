@@ -83,7 +83,11 @@ func (s *server) fhirServiceRequest(c *fiber.Ctx) error {
 	var a *care.Attendance
 	handled, err := s.read(c, func(v *cluster.View) error {
 		var err error
-		if r, err = care.In(v).Referral(id); err != nil {
+		// frontdoor's id, or the sender's ServiceRequest id.
+		if r, err = care.In(v).Referral(id); errors.Is(err, cluster.ErrNotFound) {
+			r, err = care.In(v).ReferralByServiceRequest(id)
+		}
+		if err != nil {
 			return err
 		}
 		a, err = care.In(v).Attendance(r.AttendanceID)
