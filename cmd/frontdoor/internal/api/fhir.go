@@ -36,7 +36,9 @@ func fhirRoutes() []routeRow {
 	return []routeRow{
 		{Method: "GET", Path: fhirBase + "/metadata", Roles: rolesAll, Summary: "FHIR CapabilityStatement of the BaRS receiver", Handler: (*server).fhirMetadata},
 		{Method: "GET", Path: fhirBase + "/MessageDefinition", Roles: rolesAll, Summary: "BaRS MessageDefinitions this receiver takes (searchset)", Handler: (*server).fhirMessageDefinitions},
-		{Method: "POST", Path: fhirBase + "/$process-message", Roles: []string{access.RoleNHS111}, Summary: "BaRS $process-message: a servicerequest-request referral (new, validation, cancellation)", Body: bars.MessageBody{}, Kinds: []cluster.Kind{care.KindReferralReceive, care.KindReferralCancel}, Handler: (*server).fhirProcessMessage},
+		{Method: "POST", Path: fhirBase + "/$process-message", Roles: []string{access.RoleNHS111}, Summary: "BaRS $process-message: a servicerequest-request referral (new, validation, cancellation) or a booking-request (book, cancel)", Body: bars.MessageBody{}, Kinds: []cluster.Kind{care.KindReferralReceive, care.KindReferralCancel, care.KindBookingCreate, care.KindBookingCancel}, Handler: (*server).fhirProcessMessage},
+		{Method: "GET", Path: fhirBase + "/Slot", Roles: rolesDesk, Summary: "Free (and busy) slots of the target service: its sessions with places left, from the directory", Query: []string{"status", "start"}, Handler: (*server).fhirSlots},
+		{Method: "GET", Path: fhirBase + "/Appointment/:id", Roles: desk, Summary: "A BaRS booking as a UK Core Appointment", Query: []string{consistencyQuery}, Handler: (*server).fhirAppointment},
 		{Method: "GET", Path: fhirBase + "/Patient/:id", Roles: desk, Summary: "A patient record as a UK Core Patient", Query: []string{consistencyQuery}, Handler: (*server).fhirPatient},
 		{Method: "GET", Path: fhirBase + "/Encounter/:id", Roles: desk, Summary: "An attendance as a UK Core Encounter", Query: []string{consistencyQuery}, Handler: (*server).fhirEncounter},
 		{Method: "GET", Path: fhirBase + "/ServiceRequest/:id", Roles: desk, Summary: "A BaRS referral as a UK Core ServiceRequest", Query: []string{consistencyQuery}, Handler: (*server).fhirServiceRequest},

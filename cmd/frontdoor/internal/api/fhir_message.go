@@ -46,8 +46,7 @@ func (s *server) fhirProcessMessage(c *fiber.Ctx) error {
 		return berr
 	}
 	if msg.Event == bars.EventBooking {
-		return &bars.Error{Status: http.StatusUnprocessableEntity, Issues: []bars.Issue{{Code: fhir.IssueTypeNotSupported,
-			Expression: "MessageHeader.eventCoding.code", Diagnostics: "booking-request is not supported by this receiver yet: send a servicerequest-request"}}}
+		return s.fhirBooking(c, msg, target)
 	}
 	ref, berr := bars.ToReferral(msg, target)
 	if berr != nil {
@@ -64,23 +63,8 @@ func (s *server) fhirProcessMessage(c *fiber.Ctx) error {
 	} else if f := ref.Receive.Validate(time.Now()); f != nil {
 		return fhirInvalid(f)
 	}
-	b, err := json.Marshal(payload)
-	if err != nil {
-		return err
-	}
-	sum := sha256.Sum256(b)
-	p := cluster.Proposal{Kind: kind, Actor: actorFor(c), Payload: b,
-		Idempotency: &cluster.Idempotency{Key: "bars/" + msg.ID, Route: processMessageRoute, BodyHash: hex.EncodeToString(sum[:])}}
-	res, handled, err := s.propose(c, p)
-	if handled {
-		return err
-	}
-	if err != nil {
-		var pr *Problem
-		if errors.As(err, &pr) && pr.Type == problemIdempotency {
-			return &bars.Error{Status: http.StatusConflict, Issues: []bars.Issue{{Code: fhir.IssueTypeDuplicate, Expression: "MessageHeader.id",
-				Diagnostics: "message " + msg.ID + " was already received with different content"}}}
-		}
+	res, handled, err := s.proposeMessage(c, msg, kind, payload)
+	if handled || err != nil {
 		return err
 	}
 	var out care.ReferralResult
@@ -132,5 +116,62 @@ func (s *server) fhirValidate(c *fiber.Ctx, msg *bars.Message, ref *bars.Referra
 	if err != nil {
 		return err
 	}
+	return sendFHIR(c, http.StatusOK, resp)
+}
+
+// proposeMessage proposes a message's command with the message id as its
+// idempotency key (see propose for handled): a replay gets the first
+// Result, the same id with another payload a 409 duplicate.
+func (s *server) proposeMessage(c *fiber.Ctx, msg *bars.Message, kind cluster.Kind, payload any) (*cluster.Result, bool, error) {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return nil, false, err
+	}
+	sum := sha256.Sum256(b)
+	p := cluster.Proposal{Kind: kind, Actor: actorFor(c), Payload: b,
+		Idempotency: &cluster.Idempotency{Key: "bars/" + msg.ID, Route: processMessageRoute, BodyHash: hex.EncodeToString(sum[:])}}
+	res, handled, err := s.propose(c, p)
+	if err != nil {
+		var pr *Problem
+		if errors.As(err, &pr) && pr.Type == problemIdempotency {
+			return nil, false, &bars.Error{Status: http.StatusConflict, Issues: []bars.Issue{{Code: fhir.IssueTypeDuplicate, Expression: "MessageHeader.id",
+				Diagnostics: "message " + msg.ID + " was already received with different content"}}}
+		}
+	}
+	return res, handled, err
+}
+
+// fhirBooking: a booking-request books a place of the target service's
+// session (or cancels the booking): decided in the FSM, so two bookings
+// of the last place on two nodes get one appointment and one 409.
+func (s *server) fhirBooking(c *fiber.Ctx, msg *bars.Message, target string) error {
+	bk, berr := bars.ToBooking(msg, target)
+	if berr != nil {
+		return berr
+	}
+	kind := care.KindBookingCreate
+	var payload any = &bk.Create
+	if bk.Cancel {
+		kind, payload = care.KindBookingCancel, &bk.Cancels
+	} else if f := bk.Create.Validate(time.Now()); f != nil {
+		return fhirInvalid(f)
+	}
+	res, handled, err := s.proposeMessage(c, msg, kind, payload)
+	if handled || err != nil {
+		return err
+	}
+	var out care.BookingResult
+	if err := json.Unmarshal(res.Value, &out); err != nil || out.Appointment == nil {
+		return fmt.Errorf("booking result: %v", err)
+	}
+	var a care.Attendance
+	if err := json.Unmarshal(out.Attendance, &a); err != nil {
+		return fmt.Errorf("booking attendance: %w", err)
+	}
+	resp, err := bars.BookingResponse(msg.ID, out.Appointment, &a)
+	if err != nil {
+		return err
+	}
+	c.Location(fhirBase + "/Appointment/" + out.Appointment.ID)
 	return sendFHIR(c, http.StatusOK, resp)
 }

@@ -3,11 +3,15 @@ package api_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster/access"
 	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node/nodetest"
@@ -379,6 +383,20 @@ func fhirRouteSamples(t *testing.T, tc *nodetest.Cluster) map[string]sampleFunc 
 	static := func(path string) sampleFunc {
 		return func(*testing.T) (string, string) { return path, "" }
 	}
+	// A booking of the first free place of the UCC stream.
+	var apID string
+	for _, s := range freeSlots(t, tc, tc.Leader(t), tc.AdminKey) {
+		bk := example(t, "BookingRequest.json", bookingEdit("sample-book", "sample-ap", s["id"].(string), "booked"))
+		resp, b := tc.Do(t, tc.Leader(t), http.MethodPost, processRoute, bk, barsHeaders(tc.AdminKey, barsTarget, "sample-book"))
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("fixture booking: %d %s", resp.StatusCode, b)
+		}
+		apID = resources(decodeMap(t, b), "Appointment")[0]["id"].(string)
+		break
+	}
+	if apID == "" {
+		t.Fatal("fixture booking: no free slot")
+	}
 	n := 0
 	return map[string]sampleFunc{
 		"GET " + fhirBase + "/metadata":          static(fhirBase + "/metadata"),
@@ -392,6 +410,9 @@ func fhirRouteSamples(t *testing.T, tc *nodetest.Cluster) map[string]sampleFunc 
 		"GET " + fhirBase + "/Encounter/:id":      static(fhirBase + "/Encounter/" + encID),
 		"GET " + fhirBase + "/ServiceRequest/:id": static(fhirBase + "/ServiceRequest/" + srID),
 		"GET " + fhirBase + "/Observation":        static(fhirBase + "/Observation?encounter=" + encID),
+		"GET " + fhirBase + "/Slot": static(fhirBase + "/Slot?status=free,busy&start=ge" + url.QueryEscape(time.Now().UTC().Format(time.RFC3339)) +
+			"&start=le" + url.QueryEscape(time.Now().UTC().Add(24*time.Hour).Format(time.RFC3339))),
+		"GET " + fhirBase + "/Appointment/:id": static(fhirBase + "/Appointment/" + apID),
 	}
 }
 
@@ -419,4 +440,155 @@ func expectRefusal(t testing.TB, path string, resp *http.Response, body []byte, 
 	}
 	rec := map[int]string{http.StatusUnauthorized: "REC_UNAUTHORIZED", http.StatusForbidden: "REC_FORBIDDEN"}[status]
 	expectOutcome(t, resp, body, status, rec, "")
+}
+
+// bookingEdit makes the published booking example book slot (a Slot id
+// from GET /Slot) under message id msgID and Appointment id apID.
+func bookingEdit(msgID, apID, slot, status string) func(b map[string]any) {
+	return func(b map[string]any) {
+		h := resources(b, "MessageHeader")[0]
+		h["id"] = msgID
+		h["focus"] = []any{map[string]any{"reference": "urn:uuid:" + apID}}
+		for _, e := range b["entry"].([]any) {
+			en := e.(map[string]any)
+			r := en["resource"].(map[string]any)
+			if r["resourceType"] == "Appointment" {
+				en["fullUrl"] = "urn:uuid:" + apID
+				r["slot"] = []any{map[string]any{"reference": "Slot/" + slot}}
+				r["status"] = status
+			}
+		}
+	}
+}
+
+// freeSlots searches the target's free slots in the next two days.
+func freeSlots(t *testing.T, tc *nodetest.Cluster, tn *nodetest.Node, key string) []map[string]any {
+	t.Helper()
+	from := time.Now().UTC()
+	q := "?status=free&start=ge" + url.QueryEscape(from.Format(time.RFC3339)) + "&start=le" + url.QueryEscape(from.Add(48*time.Hour).Format(time.RFC3339))
+	resp, b := tc.Do(t, tn, http.MethodGet, fhirBase+"/Slot"+q, "", barsHeaders(key, barsTarget, "req-slot"))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("Slot search: %d %s", resp.StatusCode, b)
+	}
+	out := decodeMap(t, b)
+	if out["type"] != "searchset" {
+		t.Fatalf("Slot search: %s", b)
+	}
+	var slots []map[string]any
+	for _, e := range out["entry"].([]any) {
+		slots = append(slots, e.(map[string]any)["resource"].(map[string]any))
+	}
+	return slots
+}
+
+// TestBaRSBookingFromExample: a Slot search answers from the directory's
+// sessions; the published booking example books a real place, replayed it
+// gets the first answer; bookings of one session sent at once through
+// every node never overbook it (decided in the FSM); a cancelled
+// Appointment frees its place.
+func TestBaRSBookingFromExample(t *testing.T) {
+	tc := nodetest.New(t, 3)
+	key := tc.Key(t, access.RoleNHS111, "NHS 111 booking")
+	slots := freeSlots(t, tc, tc.Follower(t), key)
+	if len(slots) == 0 {
+		t.Fatal("no free slots of gp-ucc-stream in two days")
+	}
+	// A session that has not started yet, so nothing but these bookings
+	// takes its places.
+	var slot map[string]any
+	for _, s := range slots {
+		st, _ := time.Parse(time.RFC3339, s["start"].(string))
+		if st.After(time.Now()) {
+			slot = s
+			break
+		}
+	}
+	if slot == nil || slot["status"] != "free" || !strings.HasPrefix(slot["id"].(string), "gp-ucc-stream.") {
+		t.Fatalf("slot %v", slot)
+	}
+	var places int
+	if _, err := fmt.Sscanf(slot["comment"].(string), "%d of %d places free", &places, new(int)); err != nil || places < 2 {
+		t.Fatalf("slot comment %q", slot["comment"])
+	}
+	slotID := slot["id"].(string)
+
+	// The published booking, through a follower; a replay gets the first answer.
+	body := example(t, "BookingRequest.json", bookingEdit("book-msg-1", "book-ap-1", slotID, "booked"))
+	resp1, b1 := tc.Do(t, tc.Follower(t), http.MethodPost, processRoute, body, barsHeaders(key, barsTarget, "req-book"))
+	if resp1.StatusCode != http.StatusOK {
+		t.Fatalf("booking: %d %s", resp1.StatusCode, b1)
+	}
+	out := decodeMap(t, b1)
+	ap := resources(out, "Appointment")[0]
+	if ap["status"] != "booked" || ap["start"] != slot["start"] || resources(out, "Encounter")[0]["status"] != "planned" ||
+		resources(out, "MessageHeader")[0]["response"].(map[string]any)["identifier"] != "book-msg-1" {
+		t.Fatalf("booking answer: %s", b1)
+	}
+	resp2, b2 := tc.Do(t, tc.Leader(t), http.MethodPost, processRoute, body, barsHeaders(key, barsTarget, "req-book-again"))
+	if resp2.StatusCode != http.StatusOK || string(b2) != string(b1) {
+		t.Fatalf("replayed booking: %d %s", resp2.StatusCode, b2)
+	}
+	resp, b := tc.Do(t, tc.Leader(t), http.MethodGet, fhirBase+"/Appointment/book-ap-1", "", barsHeaders(key, barsTarget, "req-ap"))
+	if resp.StatusCode != http.StatusOK || decodeMap(t, b)["status"] != "booked" {
+		t.Fatalf("Appointment read: %d %s", resp.StatusCode, b)
+	}
+
+	// The rest of the session's places and two more, at once, through
+	// every node: exactly the places left are booked.
+	left := places - 1
+	var wg sync.WaitGroup
+	codes := make([]int, left+2)
+	bodies := make([]string, len(codes))
+	for i := range bodies {
+		id := fmt.Sprintf("race-%d", i)
+		bodies[i] = example(t, "BookingRequest.json", bookingEdit("msg-"+id, "ap-"+id, slotID, "booked"))
+	}
+	for i := range codes {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			id := fmt.Sprintf("race-%d", i)
+			r, rb, err := tc.Try(tc.Nodes[i%len(tc.Nodes)], http.MethodPost, processRoute, bodies[i], barsHeaders(key, barsTarget, id))
+			if err == nil {
+				codes[i] = r.StatusCode
+				if r.StatusCode != http.StatusOK && r.StatusCode != http.StatusConflict {
+					t.Logf("booking %d: %d %s", i, r.StatusCode, rb)
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+	booked, full := 0, 0
+	for _, c := range codes {
+		switch c {
+		case http.StatusOK:
+			booked++
+		case http.StatusConflict:
+			full++
+		}
+	}
+	if booked != left || full != 2 {
+		t.Fatalf("%d booked and %d refused of %d places left (codes %v)", booked, full, left, codes)
+	}
+	for _, s := range freeSlots(t, tc, tc.Leader(t), key) {
+		if s["id"] == slotID {
+			t.Fatalf("a full session is still offered free: %v", s)
+		}
+	}
+
+	// Cancelling the first booking frees a place.
+	cancel := example(t, "BookingRequest.json", bookingEdit("book-msg-cancel", "book-ap-1", slotID, "cancelled"))
+	resp, b = tc.Do(t, tc.Follower(t), http.MethodPost, processRoute, cancel, barsHeaders(key, barsTarget, "req-cancel"))
+	if resp.StatusCode != http.StatusOK || resources(decodeMap(t, b), "Appointment")[0]["status"] != "cancelled" {
+		t.Fatalf("cancel: %d %s", resp.StatusCode, b)
+	}
+	var again map[string]any
+	for _, s := range freeSlots(t, tc, tc.Leader(t), key) {
+		if s["id"] == slotID {
+			again = s
+		}
+	}
+	if again == nil || again["comment"] != fmt.Sprintf("1 of %d places free", places) {
+		t.Fatalf("after the cancellation the session is %v", again)
+	}
 }

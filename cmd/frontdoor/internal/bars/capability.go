@@ -11,8 +11,9 @@ const capabilityDate = "2026-12-06"
 
 // CapabilityStatement says what this receiver supports, and nothing more:
 // $process-message for servicerequest-request (referrals, validations,
-// cancellations), MessageDefinition search, and UK Core reads of Patient,
-// Encounter, ServiceRequest and Observation (search by encounter).
+// cancellations) and booking-request (book, cancel), MessageDefinition
+// and Slot search, and UK Core reads of Patient, Encounter,
+// ServiceRequest, Appointment and Observation (search by encounter).
 func CapabilityStatement(base, version string) ([]byte, error) {
 	read := []fhir.CapabilityStatementRestResourceInteraction{{Code: fhir.TypeRestfulInteractionRead}}
 	cs := fhir.CapabilityStatement{
@@ -35,6 +36,9 @@ func CapabilityStatement(base, version string) ([]byte, error) {
 				{Type: fhir.ResourceTypePatient, SupportedProfile: []string{profilePatient}, Interaction: read},
 				{Type: fhir.ResourceTypeEncounter, SupportedProfile: []string{profileEncounter}, Interaction: read},
 				{Type: fhir.ResourceTypeServiceRequest, SupportedProfile: []string{profileServiceRequest}, Interaction: read},
+				{Type: fhir.ResourceTypeSlot, Interaction: []fhir.CapabilityStatementRestResourceInteraction{{Code: fhir.TypeRestfulInteractionSearchType}},
+					SearchParam: []fhir.CapabilityStatementRestResourceSearchParam{{Name: "status", Type: fhir.SearchParamTypeToken}, {Name: "start", Type: fhir.SearchParamTypeDate}}},
+				{Type: fhir.ResourceTypeAppointment, SupportedProfile: []string{"https://fhir.hl7.org.uk/StructureDefinition/UKCore-Appointment"}, Interaction: read},
 				{Type: fhir.ResourceTypeObservation, SupportedProfile: []string{profileObservation},
 					Interaction: []fhir.CapabilityStatementRestResourceInteraction{{Code: fhir.TypeRestfulInteractionSearchType}},
 					SearchParam: []fhir.CapabilityStatementRestResourceSearchParam{{Name: "encounter", Type: fhir.SearchParamTypeReference}}},
@@ -69,5 +73,21 @@ func MessageDefinitions(base string) ([]byte, error) {
 			{Code: fhir.ResourceTypeObservation, Profile: ptr(profileObservation), Min: 0, Max: &many},
 		},
 	}
-	return SearchSet(base+"/MessageDefinition", []any{md})
+	booking := fhir.MessageDefinition{
+		Id:          ptr("frontdoor-booking-request"),
+		Meta:        &fhir.Meta{Profile: []string{"https://fhir.nhs.uk/StructureDefinition/BARSMessageDefinition-Booking-Request"}},
+		Url:         ptr("https://fhir.nhs.uk/MessageDefinition/bars-message-booking-request"),
+		Name:        ptr("FrontdoorBookingRequest"),
+		Title:       ptr("BaRS Booking - Request (a place in a session found with GET /Slot)"),
+		Status:      fhir.PublicationStatusActive,
+		Date:        capabilityDate,
+		EventCoding: fhir.Coding{System: ptr("https://fhir.nhs.uk/CodeSystem/message-events-bars"), Code: ptr(EventBooking)},
+		Focus: []fhir.MessageDefinitionFocus{
+			{Code: fhir.ResourceTypeBundle, Profile: ptr(bundleProfiles[0]), Min: 1, Max: &max1},
+			{Code: fhir.ResourceTypeMessageHeader, Profile: ptr(headerProfiles(EventBooking)[0]), Min: 1, Max: &max1},
+			{Code: fhir.ResourceTypeAppointment, Profile: ptr("https://fhir.hl7.org.uk/StructureDefinition/UKCore-Appointment"), Min: 1, Max: &max1},
+			{Code: fhir.ResourceTypePatient, Profile: ptr(profilePatient), Min: 1, Max: &max1},
+		},
+	}
+	return SearchSet(base+"/MessageDefinition", []any{md, booking})
 }

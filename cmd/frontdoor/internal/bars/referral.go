@@ -128,13 +128,34 @@ func ToReferral(m *Message, target string) (*Referral, *Error) {
 	return ref, nil
 }
 
-// mapPatient reads the UK Core Patient: NHS number (system
-// https://fhir.nhs.uk/Id/nhs-number, Modulus 11), official name, birth
-// date, gender, postcode and phone.
+// mapPatient reads the UK Core Patient into r's attendance and patient.
 func mapPatient(pe *entry, r *care.ReferralReceive) *Error {
+	pc, pat, err := readPatient(pe)
+	if err != nil {
+		return err
+	}
+	a := &r.Attendance
+	a.Patient = pat
+	if pc.Sex == "female" || pc.Sex == "male" || pc.Sex == "unknown" {
+		if a.Context == nil {
+			a.Context = &care.TriageContext{}
+		}
+		a.Context.Sex = pc.Sex
+	}
+	if pc.NHSNumber != "" {
+		r.Patient = pc
+	}
+	return nil
+}
+
+// readPatient reads a UK Core Patient: NHS number (system
+// https://fhir.nhs.uk/Id/nhs-number, Modulus 11), official name, birth
+// date, gender, postcode and phone. With an NHS number the patient record
+// needs a name and date of birth.
+func readPatient(pe *entry) (*care.PatientCreate, care.Patient, *Error) {
 	var p fhir.Patient
 	if err := decode(pe, &p); err != nil {
-		return err
+		return nil, care.Patient{}, err
 	}
 	pc := &care.PatientCreate{}
 	for i, id := range p.Identifier {
@@ -142,13 +163,12 @@ func mapPatient(pe *entry, r *care.ReferralReceive) *Error {
 			continue
 		}
 		if id.Value == nil || routing.ValidateNHSNumber(*id.Value) != nil {
-			return BadRequest(fhir.IssueTypeValue, pe.path(fmt.Sprintf("identifier[%d].value", i)),
+			return nil, care.Patient{}, BadRequest(fhir.IssueTypeValue, pe.path(fmt.Sprintf("identifier[%d].value", i)),
 				"not a valid NHS number (10 digits, Modulus 11 check digit) in the "+SystemNHSNumber+" identifier")
 		}
 		pc.NHSNumber, _ = routing.NormaliseNHSNumber(*id.Value)
 	}
-	name := officialName(p.Name)
-	if name != nil {
+	if name := officialName(p.Name); name != nil {
 		if name.Family != nil {
 			pc.FamilyName = *name.Family
 		}
@@ -174,23 +194,11 @@ func mapPatient(pe *entry, r *care.ReferralReceive) *Error {
 			break
 		}
 	}
-	a := &r.Attendance
-	a.Patient = care.Patient{GivenName: pc.GivenName, FamilyName: pc.FamilyName, DateOfBirth: pc.DateOfBirth, NHSNumber: pc.NHSNumber, Postcode: pc.Postcode}
-	if pc.Sex == "female" || pc.Sex == "male" || pc.Sex == "unknown" {
-		if a.Context == nil {
-			a.Context = &care.TriageContext{}
-		}
-		a.Context.Sex = pc.Sex
+	if pc.NHSNumber != "" && (pc.FamilyName == "" || pc.GivenName == "" || pc.DateOfBirth == "") {
+		return nil, care.Patient{}, BadRequest(fhir.IssueTypeRequired, pe.path("name"), "a Patient with an NHS number needs an official name (family, given) and birthDate")
 	}
-	if pc.NHSNumber != "" {
-		// The patient record needs a name and date of birth; without
-		// them the attendance keeps what was sent and no record is made.
-		if pc.FamilyName == "" || pc.GivenName == "" || pc.DateOfBirth == "" {
-			return BadRequest(fhir.IssueTypeRequired, pe.path("name"), "a Patient with an NHS number needs an official name (family, given) and birthDate")
-		}
-		r.Patient = pc
-	}
-	return nil
+	pat := care.Patient{GivenName: pc.GivenName, FamilyName: pc.FamilyName, DateOfBirth: pc.DateOfBirth, NHSNumber: pc.NHSNumber, Postcode: pc.Postcode}
+	return pc, pat, nil
 }
 
 func officialName(ns []fhir.HumanName) *fhir.HumanName {
