@@ -126,6 +126,8 @@ var Fields = map[string]Limit{
 	// The outline of a FHIR message body (the rest of a FHIR Bundle is
 	// checked against FHIRFields, fhir.go).
 	"resourcetype":        {64, Code},
+	"op":                  {16, Code},  // a JSON Patch operation (PATCH of a FHIR resource)
+	"path":                {200, Code}, // its JSON Pointer
 	"fullurl":             {500, Code},
 	"service_request_id":  {64, Code},
 	"target":              {100, Code},

@@ -32,16 +32,20 @@ const (
 
 // fhirRoutes are the route table's rows of the FHIR R4 BaRS receiver.
 func fhirRoutes() []routeRow {
-	desk := rolesDesk
+	desk, senders := rolesDesk, []string{access.RoleNHS111}
 	return []routeRow{
 		{Method: "GET", Path: fhirBase + "/metadata", Roles: rolesAll, Summary: "FHIR CapabilityStatement of the BaRS receiver", Handler: (*server).fhirMetadata},
 		{Method: "GET", Path: fhirBase + "/MessageDefinition", Roles: rolesAll, Summary: "BaRS MessageDefinitions this receiver takes (searchset)", Handler: (*server).fhirMessageDefinitions},
-		{Method: "POST", Path: fhirBase + "/$process-message", Roles: []string{access.RoleNHS111}, Summary: "BaRS $process-message: a servicerequest-request referral (new, validation, cancellation) or a booking-request (book, cancel)", Body: bars.MessageBody{}, Kinds: []cluster.Kind{care.KindReferralReceive, care.KindReferralCancel, care.KindBookingCreate, care.KindBookingCancel}, Handler: (*server).fhirProcessMessage},
+		{Method: "POST", Path: fhirBase + "/$process-message", Roles: senders, Summary: "BaRS $process-message: a servicerequest-request referral (new, validation, cancellation) or a booking-request (book, cancel)", Body: bars.MessageBody{}, Kinds: []cluster.Kind{care.KindReferralReceive, care.KindReferralCancel, care.KindBookingCreate, care.KindBookingCancel}, Handler: (*server).fhirProcessMessage},
 		{Method: "GET", Path: fhirBase + "/Slot", Roles: rolesDesk, Summary: "Free (and busy) slots of the target service: its sessions with places left, from the directory", Query: []string{"status", "start"}, Handler: (*server).fhirSlots},
 		{Method: "GET", Path: fhirBase + "/Appointment/:id", Roles: desk, Summary: "A BaRS booking as a UK Core Appointment", Query: []string{consistencyQuery}, Handler: (*server).fhirAppointment},
+		{Method: "PUT", Path: fhirBase + "/Appointment/:id", Roles: senders, Summary: "Update a booking: status cancelled frees the place", Body: bars.StatusUpdate{}, Kinds: []cluster.Kind{care.KindBookingCancel}, Handler: (*server).fhirUpdateAppointment},
+		{Method: "PATCH", Path: fhirBase + "/Appointment/:id", Roles: senders, Summary: "JSON Patch of a booking: replace /status with cancelled frees the place", Body: []bars.PatchOp{}, Kinds: []cluster.Kind{care.KindBookingCancel}, Handler: (*server).fhirUpdateAppointment},
 		{Method: "GET", Path: fhirBase + "/Patient/:id", Roles: desk, Summary: "A patient record as a UK Core Patient", Query: []string{consistencyQuery}, Handler: (*server).fhirPatient},
 		{Method: "GET", Path: fhirBase + "/Encounter/:id", Roles: desk, Summary: "An attendance as a UK Core Encounter", Query: []string{consistencyQuery}, Handler: (*server).fhirEncounter},
 		{Method: "GET", Path: fhirBase + "/ServiceRequest/:id", Roles: desk, Summary: "A BaRS referral as a UK Core ServiceRequest", Query: []string{consistencyQuery}, Handler: (*server).fhirServiceRequest},
+		{Method: "PUT", Path: fhirBase + "/ServiceRequest/:id", Roles: senders, Summary: "Update a referral: status revoked cancels it", Body: bars.StatusUpdate{}, Kinds: []cluster.Kind{care.KindReferralCancel}, Handler: (*server).fhirUpdateServiceRequest},
+		{Method: "PATCH", Path: fhirBase + "/ServiceRequest/:id", Roles: senders, Summary: "JSON Patch of a referral: replace /status with revoked cancels it", Body: []bars.PatchOp{}, Kinds: []cluster.Kind{care.KindReferralCancel}, Handler: (*server).fhirUpdateServiceRequest},
 		{Method: "GET", Path: fhirBase + "/Observation", Roles: desk, Summary: "The observations a referral carried (?encounter=)", Query: []string{"encounter", consistencyQuery}, Handler: (*server).fhirObservations},
 	}
 }

@@ -413,8 +413,23 @@ func fhirRouteSamples(t *testing.T, tc *nodetest.Cluster) map[string]sampleFunc 
 		"GET " + fhirBase + "/Slot": static(fhirBase + "/Slot?status=free,busy&start=ge" + url.QueryEscape(time.Now().UTC().Format(time.RFC3339)) +
 			"&start=le" + url.QueryEscape(time.Now().UTC().Add(24*time.Hour).Format(time.RFC3339))),
 		"GET " + fhirBase + "/Appointment/:id": static(fhirBase + "/Appointment/" + apID),
+		// Updates cancel: each call cancels a booking or referral made for it.
+		"PUT " + fhirBase + "/Appointment/:id": func(t *testing.T) (string, string) {
+			return fhirBase + "/Appointment/" + sampleBooking(t, tc), `{"resourceType":"Appointment","status":"cancelled"}`
+		},
+		"PATCH " + fhirBase + "/Appointment/:id": func(t *testing.T) (string, string) {
+			return fhirBase + "/Appointment/" + sampleBooking(t, tc), `[{"op":"replace","path":"/status","value":"cancelled"}]`
+		},
+		"PUT " + fhirBase + "/ServiceRequest/:id": func(t *testing.T) (string, string) {
+			return fhirBase + "/ServiceRequest/" + sampleReferral(t, tc), `{"resourceType":"ServiceRequest","status":"revoked"}`
+		},
+		"PATCH " + fhirBase + "/ServiceRequest/:id": func(t *testing.T) (string, string) {
+			return fhirBase + "/ServiceRequest/" + sampleReferral(t, tc), `[{"op":"replace","path":"/status","value":"revoked"}]`
+		},
 	}
 }
+
+var roleTestRequests int
 
 // withFHIRHeaders adds the BaRS headers to a FHIR route's request (the
 // caller's Authorization kept).
@@ -422,7 +437,8 @@ func withFHIRHeaders(path string, h map[string]string) map[string]string {
 	if !strings.HasPrefix(path, fhirBase+"/") {
 		return h
 	}
-	out := barsHeaders("", barsTarget, "role-test")
+	roleTestRequests++ // a fresh X-Request-Id per request, as a sender's
+	out := barsHeaders("", barsTarget, fmt.Sprintf("role-test-%d", roleTestRequests))
 	delete(out, "Authorization")
 	for k, v := range h {
 		out[k] = v
@@ -591,4 +607,84 @@ func TestBaRSBookingFromExample(t *testing.T) {
 	if again == nil || again["comment"] != fmt.Sprintf("1 of %d places free", places) {
 		t.Fatalf("after the cancellation the session is %v", again)
 	}
+}
+
+var sampleN int
+
+// sampleReferral makes a referral for a sample request; its id.
+func sampleReferral(t *testing.T, tc *nodetest.Cluster) string {
+	t.Helper()
+	sampleN++
+	id := fmt.Sprintf("sample-ref-%d", sampleN)
+	body := example(t, "111-to-ED-ServiceRequest.json", referralEdit(id, "sr-"+id, validNHS))
+	resp, b := tc.Do(t, tc.Leader(t), http.MethodPost, processRoute, body, barsHeaders(tc.AdminKey, barsTarget, id))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("sample referral: %d %s", resp.StatusCode, b)
+	}
+	return resources(decodeMap(t, b), "ServiceRequest")[0]["id"].(string)
+}
+
+// sampleBooking books a place for a sample request; the Appointment's id.
+func sampleBooking(t *testing.T, tc *nodetest.Cluster) string {
+	t.Helper()
+	sampleN++
+	id := fmt.Sprintf("sample-book-%d", sampleN)
+	for _, s := range freeSlots(t, tc, tc.Leader(t), tc.AdminKey) {
+		body := example(t, "BookingRequest.json", bookingEdit(id, "ap-"+id, s["id"].(string), "booked"))
+		resp, b := tc.Do(t, tc.Leader(t), http.MethodPost, processRoute, body, barsHeaders(tc.AdminKey, barsTarget, id))
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("sample booking: %d %s", resp.StatusCode, b)
+		}
+		return resources(decodeMap(t, b), "Appointment")[0]["id"].(string)
+	}
+	t.Fatal("sample booking: no free slot")
+	return ""
+}
+
+// TestBaRSUpdatesCancel: PATCH of a ServiceRequest to revoked and PUT of
+// an Appointment to cancelled cancel, a retry with the same X-Request-Id
+// gets the first answer, and any other change is refused with nothing
+// changed.
+func TestBaRSUpdatesCancel(t *testing.T) {
+	tc := nodetest.New(t, 3)
+	key := tc.Key(t, access.RoleNHS111, "NHS 111")
+	srID := sampleReferral(t, tc)
+	apID := sampleBooking(t, tc)
+	lead := tc.Leader(t)
+	before := lead.N.Store().Status().LastIndex
+	for _, tt := range []struct {
+		name, method, path, body string
+		status                   int
+		rec                      string
+	}{
+		{"PATCH another field", http.MethodPatch, "/ServiceRequest/" + srID, `[{"op":"replace","path":"/intent","value":"order"}]`, 422, "REC_UNPROCESSABLE_ENTITY"},
+		{"PUT another status", http.MethodPut, "/Appointment/" + apID, `{"resourceType":"Appointment","status":"noshow"}`, 422, "REC_UNPROCESSABLE_ENTITY"},
+		{"PUT the wrong resource", http.MethodPut, "/Appointment/" + apID, `{"resourceType":"Patient","status":"cancelled"}`, 400, "REC_BAD_REQUEST"},
+		{"PATCH not a patch", http.MethodPatch, "/ServiceRequest/" + srID, `{"status":"revoked"}`, 400, "REC_BAD_REQUEST"},
+		{"unknown ServiceRequest", http.MethodPatch, "/ServiceRequest/nope", `[{"op":"replace","path":"/status","value":"revoked"}]`, 404, "REC_NOT_FOUND"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, b := tc.Do(t, tc.Follower(t), tt.method, fhirBase+tt.path, tt.body, barsHeaders(key, barsTarget, "upd-bad"))
+			expectOutcome(t, resp, b, tt.status, tt.rec, "")
+		})
+	}
+	if after := lead.N.Store().Status().LastIndex; after != before {
+		t.Fatalf("refused updates moved the raft index %d -> %d", before, after)
+	}
+	patch := `[{"op":"replace","path":"/status","value":"revoked"}]`
+	resp1, b1 := tc.Do(t, tc.Follower(t), http.MethodPatch, fhirBase+"/ServiceRequest/"+srID, patch, barsHeaders(key, barsTarget, "upd-1"))
+	if resp1.StatusCode != http.StatusOK || decodeMap(t, b1)["status"] != "revoked" {
+		t.Fatalf("PATCH revoked: %d %s", resp1.StatusCode, b1)
+	}
+	resp2, b2 := tc.Do(t, lead, http.MethodPatch, fhirBase+"/ServiceRequest/"+srID, patch, barsHeaders(key, barsTarget, "upd-1"))
+	if resp2.StatusCode != http.StatusOK || string(b2) != string(b1) {
+		t.Fatalf("retried PATCH: %d %s", resp2.StatusCode, b2)
+	}
+	resp, b := tc.Do(t, tc.Follower(t), http.MethodPut, fhirBase+"/Appointment/"+apID, `{"resourceType":"Appointment","status":"cancelled"}`, barsHeaders(key, barsTarget, "upd-2"))
+	if resp.StatusCode != http.StatusOK || decodeMap(t, b)["status"] != "cancelled" {
+		t.Fatalf("PUT cancelled: %d %s", resp.StatusCode, b)
+	}
+	// Cancelled already: a new request to cancel again is a conflict.
+	resp, b = tc.Do(t, tc.Follower(t), http.MethodPut, fhirBase+"/Appointment/"+apID, `{"resourceType":"Appointment","status":"cancelled"}`, barsHeaders(key, barsTarget, "upd-3"))
+	expectOutcome(t, resp, b, http.StatusConflict, "REC_CONFLICT", "")
 }

@@ -16,6 +16,8 @@ const capabilityDate = "2026-12-06"
 // ServiceRequest, Appointment and Observation (search by encounter).
 func CapabilityStatement(base, version string) ([]byte, error) {
 	read := []fhir.CapabilityStatementRestResourceInteraction{{Code: fhir.TypeRestfulInteractionRead}}
+	readUpdate := []fhir.CapabilityStatementRestResourceInteraction{{Code: fhir.TypeRestfulInteractionRead},
+		{Code: fhir.TypeRestfulInteractionUpdate}, {Code: fhir.TypeRestfulInteractionPatch}}
 	cs := fhir.CapabilityStatement{
 		Id:             ptr("frontdoor-bars-receiver"),
 		Url:            ptr(base + "/metadata"),
@@ -35,10 +37,11 @@ func CapabilityStatement(base, version string) ([]byte, error) {
 				{Type: fhir.ResourceTypeMessageDefinition, Interaction: []fhir.CapabilityStatementRestResourceInteraction{{Code: fhir.TypeRestfulInteractionSearchType}}},
 				{Type: fhir.ResourceTypePatient, SupportedProfile: []string{profilePatient}, Interaction: read},
 				{Type: fhir.ResourceTypeEncounter, SupportedProfile: []string{profileEncounter}, Interaction: read},
-				{Type: fhir.ResourceTypeServiceRequest, SupportedProfile: []string{profileServiceRequest}, Interaction: read},
+				{Type: fhir.ResourceTypeServiceRequest, SupportedProfile: []string{profileServiceRequest}, Interaction: readUpdate},
 				{Type: fhir.ResourceTypeSlot, Interaction: []fhir.CapabilityStatementRestResourceInteraction{{Code: fhir.TypeRestfulInteractionSearchType}},
 					SearchParam: []fhir.CapabilityStatementRestResourceSearchParam{{Name: "status", Type: fhir.SearchParamTypeToken}, {Name: "start", Type: fhir.SearchParamTypeDate}}},
-				{Type: fhir.ResourceTypeAppointment, SupportedProfile: []string{"https://fhir.hl7.org.uk/StructureDefinition/UKCore-Appointment"}, Interaction: read},
+				{Type: fhir.ResourceTypeAppointment, SupportedProfile: []string{"https://fhir.hl7.org.uk/StructureDefinition/UKCore-Appointment"}, Interaction: readUpdate,
+					Documentation: ptr("update and patch take status cancelled only (the place is freed)")},
 				{Type: fhir.ResourceTypeObservation, SupportedProfile: []string{profileObservation},
 					Interaction: []fhir.CapabilityStatementRestResourceInteraction{{Code: fhir.TypeRestfulInteractionSearchType}},
 					SearchParam: []fhir.CapabilityStatementRestResourceSearchParam{{Name: "encounter", Type: fhir.SearchParamTypeReference}}},

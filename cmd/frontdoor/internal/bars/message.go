@@ -230,3 +230,18 @@ type MessageBodyEntry struct {
 	FullURL  string          `json:"fullUrl,omitempty"`
 	Resource json.RawMessage `json:"resource"`
 }
+
+// StatusUpdate is the part of a PUT body (a whole Appointment or
+// ServiceRequest) frontdoor takes: its status.
+type StatusUpdate struct {
+	ResourceType string `json:"resourceType"`
+	Status       string `json:"status"`
+}
+
+// PatchOp is one operation of a JSON Patch (RFC 6902) body; frontdoor
+// takes replace of /status.
+type PatchOp struct {
+	Op    string `json:"op"`
+	Path  string `json:"path"`
+	Value any    `json:"value"`
+}
