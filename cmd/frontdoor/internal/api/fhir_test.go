@@ -688,3 +688,53 @@ func TestBaRSUpdatesCancel(t *testing.T) {
 	resp, b = tc.Do(t, tc.Follower(t), http.MethodPut, fhirBase+"/Appointment/"+apID, `{"resourceType":"Appointment","status":"cancelled"}`, barsHeaders(key, barsTarget, "upd-3"))
 	expectOutcome(t, resp, b, http.StatusConflict, "REC_CONFLICT", "")
 }
+
+// TestBaRSInputLimits: a $process-message Bundle breaking the FHIR input
+// limits (inputlimit.CheckFHIR) is a 400 REC_BAD_REQUEST naming the
+// element, through the leader and a follower, and the raft index and
+// state hash do not move; the same message within the limits is taken.
+func TestBaRSInputLimits(t *testing.T) {
+	tc := nodetest.New(t, 3)
+	key := tc.Key(t, access.RoleNHS111, "NHS 111")
+	patientEdit := func(f func(p map[string]any)) func(b map[string]any) {
+		return func(b map[string]any) {
+			referralEdit("lim", "lim-sr", validNHS)(b)
+			f(resources(b, "Patient")[0])
+		}
+	}
+	name := func(family string) func(p map[string]any) {
+		return func(p map[string]any) { p["name"].([]any)[0].(map[string]any)["family"] = family }
+	}
+	ok := example(t, "111-to-ED-ServiceRequest.json", patientEdit(name("Jones")))
+	tests := []struct{ name, body, expression string }{
+		{"right-to-left override in a family name", example(t, "111-to-ED-ServiceRequest.json", patientEdit(name("Jones\u202E"))), "family"},
+		{"NUL in a family name", example(t, "111-to-ED-ServiceRequest.json", patientEdit(name("Jo\u0000nes"))), "family"},
+		{"family name over 200 bytes", example(t, "111-to-ED-ServiceRequest.json", patientEdit(name(strings.Repeat("J", 201)))), "family"},
+		{"a display over 1000 bytes", example(t, "111-to-ED-ServiceRequest.json", patientEdit(func(p map[string]any) {
+			p["maritalStatus"] = map[string]any{"coding": []any{map[string]any{"display": strings.Repeat("d", 1001)}}}
+		})), "display"},
+		{"duplicate key", strings.Replace(ok, `"resourceType":"Bundle"`, `"resourceType":"Bundle","type":"message","type":"message"`, 1), "type"},
+		{"invalid UTF-8", strings.Replace(ok, "Jones", "Jo\xffnes", 1), "Bundle"},
+	}
+	lead := tc.Leader(t)
+	before := lead.N.Store().Status().LastIndex
+	hashBefore := stateHashes(t, tc)
+	for _, tt := range tests {
+		for _, tn := range []*nodetest.Node{lead, tc.Follower(t)} {
+			t.Run(tt.name+" via "+tn.ID, func(t *testing.T) {
+				resp, b := tc.Do(t, tn, http.MethodPost, processRoute, tt.body, barsHeaders(key, barsTarget, "lim"))
+				expectOutcome(t, resp, b, http.StatusBadRequest, "REC_BAD_REQUEST", tt.expression)
+			})
+		}
+	}
+	if after := lead.N.Store().Status().LastIndex; after != before {
+		t.Fatalf("raft index moved %d -> %d on refused input", before, after)
+	}
+	if after := stateHashes(t, tc); after != hashBefore {
+		t.Fatalf("state hash changed on refused input:\n%s\n%s", hashBefore, after)
+	}
+	resp, b := tc.Do(t, tc.Follower(t), http.MethodPost, processRoute, ok, barsHeaders(key, barsTarget, "lim-ok"))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("within the limits: %d %s", resp.StatusCode, b)
+	}
+}
