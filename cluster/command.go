@@ -61,7 +61,7 @@ type Kind string
 //	   FHIR servicerequest-request an expected nhs111 attendance with the
 //	   patient matched or created by NHS number, and referral.cancel
 //	   closes it while still expected (care/referral.go); retention.purge
-//	   deletes an attendance's referral with it; booking.create takes a
+//	   deletes an attendance's referral and booking with it; booking.create takes a
 //	   place of a slot-capacity session for an expected nhs111 attendance
 //	   and booking.cancel frees it (care/booking.go)
 const LogicVersion = 9

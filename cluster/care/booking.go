@@ -27,9 +27,11 @@ const (
 //
 //	ap/<appointment id>          Appointment
 //	apx/snd/<sender's id>        -> appointment id
+//	apx/ax/<attendance id>       -> appointment id
 const (
 	prefixAppointment      = "ap/"
 	prefixAppointmentBySnd = "apx/snd/"
+	prefixAppointmentByAtt = "apx/ax/"
 	AppointmentBooked      = "booked"
 	AppointmentCancelled   = "cancelled"
 )
@@ -221,6 +223,7 @@ func putAppointment(tx *cluster.Tx, ap *Appointment) error {
 		return err
 	}
 	tx.PutRaw(prefixAppointmentBySnd+ap.AppointmentID, []byte(ap.ID))
+	tx.PutRaw(prefixAppointmentByAtt+ap.AttendanceID, []byte(ap.ID))
 	return nil
 }
 

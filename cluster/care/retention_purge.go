@@ -318,9 +318,12 @@ func (p *purger) attendance(id string) error {
 		p.deleted += n
 	}
 	if tx.LogicVersion() >= 9 {
-		// A BaRS referral of the attendance (referral.go): its record,
-		// its indexes and its audit events.
+		// A BaRS referral or booking of the attendance (referral.go,
+		// booking.go): its record, its indexes and its audit events.
 		if err := p.referral(id); err != nil {
+			return err
+		}
+		if err := p.appointment(id); err != nil {
 			return err
 		}
 	}
@@ -454,6 +457,28 @@ func (p *purger) referral(attendanceID string) error {
 			return err
 		}
 		return p.prefix(auditPrefix("referral/" + r.ID))
+	}
+	return nil
+}
+
+// appointment deletes the BaRS booking that made attendance id, if any.
+func (p *purger) appointment(attendanceID string) error {
+	apID, found, err := p.tx.GetRaw(prefixAppointmentByAtt + attendanceID)
+	if err != nil || !found {
+		return err
+	}
+	var ap Appointment
+	ok, err := p.tx.Get(prefixAppointment+string(apID), &ap)
+	if err != nil {
+		return err
+	}
+	p.del(prefixAppointmentByAtt + attendanceID)
+	if ok {
+		p.del(prefixAppointment + ap.ID)
+		if err := p.delIfPresent(prefixAppointmentBySnd + ap.AppointmentID); err != nil {
+			return err
+		}
+		return p.prefix(auditPrefix("appointment/" + ap.ID))
 	}
 	return nil
 }
