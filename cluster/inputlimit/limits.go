@@ -122,7 +122,9 @@ var Fields = map[string]Limit{
 	"complaint":     {1000, Text},
 	// A BaRS referral (care/referral.go): the sender's ids, the target
 	// service, and each Observation as sent.
-	"message_id": {64, Code},
+	"message_id":     {64, Code},
+	"appointment_id": {64, Code}, // a BaRS booking (care/booking.go): the sender's Appointment id
+	"at":             {40, Code}, // the time a booking wants (RFC 3339)
 	// The outline of a FHIR message body (the rest of a FHIR Bundle is
 	// checked against FHIRFields, fhir.go).
 	"resourcetype":        {64, Code},
