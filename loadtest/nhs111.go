@@ -68,6 +68,12 @@ func (w *nhs111Workload) Setup(ctx context.Context, s *Session) error {
 	if err != nil {
 		return fmt.Errorf("nhs111: %w", err)
 	}
+	return w.useServices(sc)
+}
+
+// useServices takes the directory's capacity and picks the service 111
+// refers and books to: the UCC stream, else the first by id.
+func (w *nhs111Workload) useServices(sc *serviceCapacity) error {
 	w.services = sc
 	w.target = "gp-ucc-stream"
 	if _, ok := sc.services[w.target]; !ok {
