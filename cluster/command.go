@@ -63,7 +63,14 @@ type Kind string
 //	   under their own key, directory/import.go); a decided disposition
 //	   carries its ECDS coding: the protocol's chief complaint and the
 //	   acuity, discharge destination and follow-up of its tier, timeframe
-//	   and care needs (care/ecds.go)
+//	   and care needs (care/ecds.go); NHS 111 over BaRS: care's
+//	   referral.receive makes a
+//	   FHIR servicerequest-request an expected nhs111 attendance with the
+//	   patient matched or created by NHS number, and referral.cancel
+//	   closes it while still expected (care/referral.go); retention.purge
+//	   deletes an attendance's referral and booking with it; booking.create takes a
+//	   place of a slot-capacity session for an expected nhs111 attendance
+//	   and booking.cancel frees it (care/booking.go)
 const LogicVersion = 9
 
 // Actor is who asked for a change.

@@ -56,6 +56,7 @@ type Request struct {
 	Path           string // with query
 	Body           []byte
 	IdempotencyKey string
+	Header         map[string]string // further headers (BaRS's, bars.go)
 	Node           int
 	Timeout        time.Duration // one attempt; 0 -> 10s
 }
@@ -110,6 +111,9 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 	}
 	if r.Body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range r.Header {
+		req.Header.Set(k, v)
 	}
 	if r.IdempotencyKey != "" {
 		req.Header.Set("Idempotency-Key", r.IdempotencyKey)

@@ -53,7 +53,9 @@ func (m *mixWorkload) Setup(ctx context.Context, s *Session) error {
 	if err := m.walkin.Setup(ctx, s); err != nil {
 		return err
 	}
-	m.nhs111.services = m.walkin.services
+	if err := m.nhs111.useServices(m.walkin.services); err != nil {
+		return err
+	}
 	if m.dispatch != nil {
 		return m.dispatch.Setup(ctx, s)
 	}

@@ -6,22 +6,27 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
 )
 
 // nhs111Workload is --workload nhs111: NHS 111 call handlers send callers
-// already triaged by NHS Pathways, each with its Dx disposition code, in
-// one call (POST /v1/attendances with channel nhs111, the Dx code and the
-// 111 case reference); the cluster routes at once, usually to a GP or
-// pharmacy slot. Half the callers never turn up (status left, which
-// frees the slot), so capacity is used and freed all through the run.
+// already triaged by NHS Pathways over BaRS (bars.go): three calls in four
+// are referrals (a servicerequest-request with the Dx code and the 111
+// case reference; the cluster routes at once, usually to a GP or pharmacy
+// slot), one in four a booking of the first free place found with GET
+// /fhir/R4/Slot (a booking-request). Half the referred callers never turn
+// up (status left, which frees the slot) and half the bookings are
+// cancelled, so capacity is used and freed all through the run.
 type nhs111Workload struct {
 	bytes    int
 	services *serviceCapacity
 
-	calls, allocated, released atomic.Int64
+	target string // the directory service 111 refers and books to
+
+	calls, booked, full, allocated, released atomic.Int64
 }
 
 // nhs111Dx is the mix of dispositions 111 sends to an urgent care centre:
@@ -63,7 +68,25 @@ func (w *nhs111Workload) Setup(ctx context.Context, s *Session) error {
 	if err != nil {
 		return fmt.Errorf("nhs111: %w", err)
 	}
+	return w.useServices(sc)
+}
+
+// useServices takes the directory's capacity and picks the service 111
+// refers and books to: the UCC stream, else the first by id.
+func (w *nhs111Workload) useServices(sc *serviceCapacity) error {
 	w.services = sc
+	w.target = "gp-ucc-stream"
+	if _, ok := sc.services[w.target]; !ok {
+		ids := make([]string, 0, len(sc.services))
+		for id := range sc.services {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		if len(ids) == 0 {
+			return errors.New("nhs111: the directory has no slot-capacity service to refer or book to")
+		}
+		w.target = ids[0]
+	}
 	return nil
 }
 
@@ -75,8 +98,8 @@ func (w *nhs111Workload) SlotCapacity() SlotCapacity {
 }
 
 func (w *nhs111Workload) Summary() string {
-	return fmt.Sprintf("%d NHS 111 referrals: %d took a GP or pharmacy slot or place, %d did not turn up and freed theirs",
-		w.calls.Load(), w.allocated.Load(), w.released.Load())
+	return fmt.Sprintf("%d NHS 111 referrals and %d bookings over BaRS (%d bookings refused: session full); %d did not turn up or cancelled",
+		w.calls.Load(), w.booked.Load(), w.full.Load(), w.released.Load())
 }
 
 // nhs111Request is POST /v1/attendances for an NHS 111 referral.
@@ -112,38 +135,38 @@ func (s *synth) nhs111Call(now time.Time) nhs111Request {
 
 func (w *nhs111Workload) Step(ctx context.Context, s *Session, n uint64) error {
 	req := s.synth.nhs111Call(time.Now())
-	b, err := json.Marshal(req)
-	if err != nil {
-		return err
+	if req.Patient.DateOfBirth == "" {
+		req.Patient.NHSNumber = "" // a UK Core NHS number comes with a traced name and date of birth
+	}
+	if n%4 == 3 {
+		if done, err := w.book(ctx, s, n, req); done || err != nil {
+			return err
+		}
 	}
 	key := s.Key(n, "nhs111")
-	resp, err := s.Write(ctx, opNHS111, http.MethodPost, "/v1/attendances", b, key)
+	resp, err := s.WriteWith(ctx, opNHS111, http.MethodPost, barsProcessMessage, barsReferral(key, req), key, barsHeaders(key, w.target), false)
 	if err != nil {
 		return err
 	}
-	var a walkinAttendance
-	if err := json.Unmarshal(resp.Body, &a); err != nil || a.ID == "" {
-		return fmt.Errorf("%s: acknowledged with an unreadable body: %s", opNHS111, trim(resp.Body, 200))
+	id, err := barsResourceID(resp.Body, "Encounter")
+	if err != nil {
+		return fmt.Errorf("%s: acknowledged with an unreadable body (%v): %s", opNHS111, err, trim(resp.Body, 200))
 	}
-	e := expectAttendance(a.ID, req.attendanceRequest)
+	e := expectAttendance(id, req.attendanceRequest)
 	e["case_ref"] = req.CaseRef
 	e["triage"] = map[string]any{"dx": map[string]any{"code": req.Dx["code"]}}
 	expect, err := NewExpect(e)
 	if err != nil {
 		return err
 	}
-	path := "/v1/attendances/" + a.ID
+	path := "/v1/attendances/" + id
 	s.ledger.Add(AckedWrite{Op: opNHS111, Key: key, Path: path, Node: resp.Node, AckedAt: time.Now(), Expect: expect})
 	w.calls.Add(1)
-	slot := a.Routing != nil && a.Routing.Decision.Allocation != nil &&
-		(a.Routing.Decision.Allocation.Kind == "slots" || a.Routing.Decision.Allocation.Kind == "places")
-	if slot {
-		w.allocated.Add(1)
-	}
-	if a.Routing == nil || strings.HasPrefix(a.Status, "awaiting") || s.synth.r.IntN(2) != 0 {
+	if s.synth.r.IntN(2) != 0 {
 		return nil
 	}
-	// The caller does not turn up: reception marks them left.
+	// The caller does not turn up: reception marks them left (which frees
+	// any slot the referral was routed to).
 	k := s.Key(n, "left")
 	resp, err = s.Write(ctx, opAttendanceState, http.MethodPost, path+"/status", []byte(`{"status":"left"}`), k)
 	if err != nil {
@@ -151,11 +174,70 @@ func (w *nhs111Workload) Step(ctx context.Context, s *Session, n uint64) error {
 	}
 	expect, _ = NewExpect(map[string]any{"timeline": []any{map[string]any{"status": "left"}}})
 	s.ledger.Add(AckedWrite{Op: opAttendanceState, Key: k, Path: path, Node: resp.Node, AckedAt: time.Now(), Expect: expect})
-	if slot {
-		w.released.Add(1)
-	}
+	w.released.Add(1)
 	return nil
 }
+
+// book books the caller a place of the target's first free session
+// (done false when there is none: the caller is referred instead); half
+// the bookings are cancelled again, freeing the place. A full session is
+// an expected refusal (409): the double-booking checker counts what the
+// cluster allocated against the sessions' capacity.
+func (w *nhs111Workload) book(ctx context.Context, s *Session, n uint64, req nhs111Request) (bool, error) {
+	key := s.Key(n, "book")
+	resp, err := s.ReadWith(ctx, opBARSSlots, barsSlotQuery(time.Now()), barsHeaders(key+"-slots", w.target))
+	if err != nil {
+		return false, err
+	}
+	slot := barsFirstSlot(resp.Body, time.Now())
+	if slot == "" {
+		return false, nil
+	}
+	resp, err = s.WriteWith(ctx, opBARSBooking, http.MethodPost, barsProcessMessage, barsBooking(key, slot, req), key, barsHeaders(key, w.target), true)
+	var refused *Refusal
+	if errors.As(err, &refused) {
+		w.full.Add(1)
+		return true, nil
+	}
+	if err != nil {
+		return true, err
+	}
+	id, err := barsResourceID(resp.Body, "Encounter")
+	if err != nil {
+		return true, fmt.Errorf("%s: acknowledged with an unreadable body (%v): %s", opBARSBooking, err, trim(resp.Body, 200))
+	}
+	e := expectAttendance(id, req.attendanceRequest)
+	e["channel"] = "nhs111"
+	expect, err := NewExpect(e)
+	if err != nil {
+		return true, err
+	}
+	path := "/v1/attendances/" + id
+	s.ledger.Add(AckedWrite{Op: opBARSBooking, Key: key, Path: path, Node: resp.Node, AckedAt: time.Now(), Expect: expect})
+	w.booked.Add(1)
+	w.allocated.Add(1)
+	if s.synth.r.IntN(2) != 0 {
+		return true, nil
+	}
+	// The caller cancels: the Appointment cancelled, in a new message.
+	k := s.Key(n, "unbook")
+	body := strings.Replace(string(barsBooking(k, slot, req)), `"status":"booked"`, `"status":"cancelled"`, 1)
+	body = strings.ReplaceAll(body, "ap-"+k, "ap-"+key) // the same Appointment
+	resp, err = s.WriteWith(ctx, opBARSBooking, http.MethodPost, barsProcessMessage, []byte(body), k, barsHeaders(k, w.target), false)
+	if err != nil {
+		return true, err
+	}
+	expect, _ = NewExpect(map[string]any{"timeline": []any{map[string]any{"status": "left"}}})
+	s.ledger.Add(AckedWrite{Op: opBARSBooking, Key: k, Path: path, Node: resp.Node, AckedAt: time.Now(), Expect: expect})
+	w.released.Add(1)
+	return true, nil
+}
+
+// Report names of the BaRS operations.
+const (
+	opBARSSlots   = "bars.slot_search"
+	opBARSBooking = "bars.booking"
+)
 
 // opNHS111 is the NHS 111 referral in the report.
 const opNHS111 = "attendance.nhs111"

@@ -87,6 +87,16 @@ func (s *Session) TryWrite(ctx context.Context, op, method, path string, body []
 	return s.do(ctx, op, Request{Method: method, Path: path, Body: body, IdempotencyKey: key, Node: -1}, true, true)
 }
 
+// WriteWith is Write with further headers (a BaRS message's).
+func (s *Session) WriteWith(ctx context.Context, op, method, path string, body []byte, key string, header map[string]string, mayRefuse bool) (*Response, error) {
+	return s.do(ctx, op, Request{Method: method, Path: path, Body: body, IdempotencyKey: key, Header: header, Node: -1}, true, mayRefuse)
+}
+
+// ReadWith is Read with further headers.
+func (s *Session) ReadWith(ctx context.Context, op, path string, header map[string]string) (*Response, error) {
+	return s.do(ctx, op, Request{Method: http.MethodGet, Path: path, Header: header, Node: -1}, false, false)
+}
+
 // Read sends a GET with the same retry rules (reads are always safe to retry).
 func (s *Session) Read(ctx context.Context, op, path string) (*Response, error) {
 	return s.do(ctx, op, Request{Method: http.MethodGet, Path: path, Node: -1}, false, false)

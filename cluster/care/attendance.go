@@ -211,9 +211,21 @@ func applyAttendanceCreate(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 	if err := resolveContextPractice(tx, req.Context); err != nil {
 		return nil, err
 	}
-	id, err := tx.NewID()
+	a, b, err := createAttendance(tx, &req, "")
 	if err != nil {
 		return nil, err
+	}
+	tx.Audit("attendance.create", "attendance/"+a.ID, map[string]string{"channel": a.Channel, "status": a.Status})
+	return b, nil
+}
+
+// createAttendance writes a new attendance from a validated request
+// (linked to patientID when not ""), triaged and routed as the request
+// asks; applyAttendanceCreate and a BaRS referral (referral.go) share it.
+func createAttendance(tx *cluster.Tx, req *AttendanceCreate, patientID string) (*Attendance, json.RawMessage, error) {
+	id, err := tx.NewID()
+	if err != nil {
+		return nil, nil, err
 	}
 	if req.Channel == "" {
 		req.Channel = ChannelWalkIn
@@ -238,20 +250,20 @@ func applyAttendanceCreate(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 		CaseRef:      req.CaseRef,
 		Context:      req.Context,
 		Dispatch:     req.Dispatch,
+		PatientID:    patientID,
 	}
 	if req.Expected {
 		a.Status, a.CheckInStatus = AttendanceExpected, AttendanceArrived
 		a.Timeline[0].Status = AttendanceExpected
 	}
-	if err := startTriage(tx, a, &req); err != nil {
-		return nil, err
+	if err := startTriage(tx, a, req); err != nil {
+		return nil, nil, err
 	}
 	b, err := putAttendance(tx, a, "")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	tx.Audit("attendance.create", "attendance/"+id, map[string]string{"channel": a.Channel, "status": a.Status})
-	return b, nil
+	return a, b, nil
 }
 
 // putAttendance writes an attendance and keeps its secondary indexes in

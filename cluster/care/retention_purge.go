@@ -317,6 +317,16 @@ func (p *purger) attendance(id string) error {
 		}
 		p.deleted += n
 	}
+	if tx.LogicVersion() >= 9 {
+		// A BaRS referral or booking of the attendance (referral.go,
+		// booking.go): its record, its indexes and its audit events.
+		if err := p.referral(id); err != nil {
+			return err
+		}
+		if err := p.appointment(id); err != nil {
+			return err
+		}
+	}
 	if a.RegistrationID != "" {
 		var reg RegistrationRecord
 		found, err := tx.Get(prefixRegistration+a.RegistrationID, &reg)
@@ -428,3 +438,47 @@ func (p *purger) patient(rec *PatientRecord) error {
 
 // auditPrefix is where the audit events of entity lie (cluster.keyAudit).
 func auditPrefix(entity string) string { return "u/" + entity + "/" }
+
+// referral deletes the BaRS referral that made attendance id, if any.
+func (p *purger) referral(attendanceID string) error {
+	refID, found, err := p.tx.GetRaw(prefixReferralByAtt + attendanceID)
+	if err != nil || !found {
+		return err
+	}
+	var r Referral
+	ok, err := p.tx.Get(prefixReferral+string(refID), &r)
+	if err != nil {
+		return err
+	}
+	p.del(prefixReferralByAtt + attendanceID)
+	if ok {
+		p.del(prefixReferral + r.ID)
+		if err := p.delIfPresent(prefixReferralBySR + r.ServiceRequestID); err != nil {
+			return err
+		}
+		return p.prefix(auditPrefix("referral/" + r.ID))
+	}
+	return nil
+}
+
+// appointment deletes the BaRS booking that made attendance id, if any.
+func (p *purger) appointment(attendanceID string) error {
+	apID, found, err := p.tx.GetRaw(prefixAppointmentByAtt + attendanceID)
+	if err != nil || !found {
+		return err
+	}
+	var ap Appointment
+	ok, err := p.tx.Get(prefixAppointment+string(apID), &ap)
+	if err != nil {
+		return err
+	}
+	p.del(prefixAppointmentByAtt + attendanceID)
+	if ok {
+		p.del(prefixAppointment + ap.ID)
+		if err := p.delIfPresent(prefixAppointmentBySnd + ap.AppointmentID); err != nil {
+			return err
+		}
+		return p.prefix(auditPrefix("appointment/" + ap.ID))
+	}
+	return nil
+}

@@ -618,7 +618,7 @@ const slotLookback = 48 * time.Hour
 // It reads keys only: a slot's key (sl/t/<start>/<service>/<attendance>)
 // and a place's (sl/p/<service>/<attendance>) say all Load needs, so no
 // record is fetched or decoded (LoadAt runs in every routing Apply).
-func LoadAt(tx *cluster.Tx, now time.Time) (*routing.Load, error) {
+func LoadAt(tx cluster.Reader, now time.Time) (*routing.Load, error) {
 	load := &routing.Load{}
 	err := tx.Keys(prefixSlotTime, cluster.SortableTime(now.Add(-slotLookback)), func(key string) error {
 		rest := key[len(prefixSlotTime):]

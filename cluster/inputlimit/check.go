@@ -32,10 +32,15 @@ const maxProblems = 20
 // objects' keys (a reference walk on encoding/json's token reader is the
 // specification it is fuzzed against).
 func Check(doc []byte, now time.Time) map[string]string {
+	return checkWith(doc, now, LimitOf)
+}
+
+// checkWith is Check with a table of limits by field name.
+func checkWith(doc []byte, now time.Time, limitOf func(field string) Limit) map[string]string {
 	if !utf8.Valid(doc) {
 		return map[string]string{BodyField: "not valid UTF-8"}
 	}
-	s := &scanner{b: doc, now: now}
+	s := &scanner{b: doc, now: now, limitOf: limitOf}
 	s.ws()
 	err := s.value("", 0)
 	if err == nil {
@@ -66,12 +71,13 @@ type seg struct {
 }
 
 type scanner struct {
-	b    []byte
-	i    int
-	now  time.Time
-	out  map[string]string
-	path []seg  // built into a string only when a problem is reported
-	buf  []byte // an escaped string, decoded
+	b       []byte
+	i       int
+	now     time.Time
+	limitOf func(field string) Limit
+	out     map[string]string
+	path    []seg  // built into a string only when a problem is reported
+	buf     []byte // an escaped string, decoded
 }
 
 // pathString is the field path of the current value ("a.b[2].c").
@@ -140,7 +146,7 @@ func (s *scanner) value(field string, depth int) error {
 		if err != nil {
 			return err
 		}
-		if msg := checkBytes(str, LimitOf(field)); msg != "" {
+		if msg := checkBytes(str, s.limitOf(field)); msg != "" {
 			return s.problemAt(s.pathString(), msg, false)
 		}
 		if strings.EqualFold(field, "date_of_birth") {

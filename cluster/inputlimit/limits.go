@@ -120,11 +120,30 @@ var Fields = map[string]Limit{
 	"safeguarding":  {500, Text},
 	"address":       {500, Text}, // five lines of 35, the town and more
 	"complaint":     {1000, Text},
-	"note":          {2000, Text},
-	"reason":        {2000, Text},
-	"access_notes":  {2000, Text},
-	"error":         {2000, Text},
-	"content":       {256 << 10, Text}, // a protocol file's YAML (the largest is under 50 KB)
+	// A BaRS referral (care/referral.go): the sender's ids, the target
+	// service, and each Observation as sent.
+	"message_id":     {64, Code},
+	"appointment_id": {64, Code}, // a BaRS booking (care/booking.go): the sender's Appointment id
+	"at":             {40, Code}, // the time a booking wants (RFC 3339)
+	// The outline of a FHIR message body (the rest of a FHIR Bundle is
+	// checked against FHIRFields, fhir.go).
+	"resourcetype":        {64, Code},
+	"op":                  {16, Code},  // a JSON Patch operation (PATCH of a FHIR resource)
+	"path":                {200, Code}, // its JSON Pointer
+	"fullurl":             {500, Code},
+	"service_request_id":  {64, Code},
+	"target":              {100, Code},
+	"observation_id":      {64, Code},
+	"code_system":         {500, Code},
+	"observation_code":    {200, Code},
+	"observation_display": {1000, Text},
+	"observation_value":   {4000, Text},
+	"observation_note":    {4000, Text},
+	"note":                {2000, Text},
+	"reason":              {2000, Text},
+	"access_notes":        {2000, Text},
+	"error":               {2000, Text},
+	"content":             {256 << 10, Text}, // a protocol file's YAML (the largest is under 50 KB)
 }
 
 // Default is the limit of a string field not in Fields (payloads of

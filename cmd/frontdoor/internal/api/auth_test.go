@@ -83,6 +83,7 @@ func workflowSamples(t *testing.T, tc *nodetest.Cluster) map[string]sampleFunc {
 	out := map[string]sampleFunc{}
 	for _, h := range []func(t *testing.T, tc *nodetest.Cluster) map[string]sampleFunc{
 		serviceRouteSamples, webhookRouteSamples, patientRouteSamples, dispatchRouteSamples, workflowRouteSamples, retentionRouteSamples,
+		fhirRouteSamples,
 	} {
 		for k, f := range h(t, tc) {
 			out[k] = f
@@ -144,7 +145,7 @@ func TestEveryRoleAgainstEveryRoute(t *testing.T) {
 	// retried; every other answer is the one checked.
 	send := func(t *testing.T, row *api.RouteRow, path, body string, header map[string]string) (*http.Response, []byte) {
 		call++
-		return tc.DoRetry(t, nodes[call%len(nodes)], row.Method, path, body, header)
+		return tc.DoRetry(t, nodes[call%len(nodes)], row.Method, path, body, withFHIRHeaders(path, header))
 	}
 	for i := range api.RouteTable() {
 		row := &api.RouteTable()[i]
@@ -164,7 +165,7 @@ func TestEveryRoleAgainstEveryRoute(t *testing.T) {
 				nodetest.BearerHeader(revoked),
 			} {
 				resp, b := send(t, row, path, body, h)
-				expectProblem(t, resp, b, http.StatusUnauthorized, api.ProblemUnauthorized, "")
+				expectRefusal(t, path, resp, b, http.StatusUnauthorized, api.ProblemUnauthorized)
 			}
 			for _, role := range access.Roles {
 				key := keys[role]
@@ -180,7 +181,7 @@ func TestEveryRoleAgainstEveryRoute(t *testing.T) {
 					continue
 				}
 				resp, b := send(t, row, path, body, nodetest.BearerHeader(key))
-				expectProblem(t, resp, b, http.StatusForbidden, api.ProblemForbidden, "")
+				expectRefusal(t, path, resp, b, http.StatusForbidden, api.ProblemForbidden)
 			}
 			switch row.Scope {
 			case api.ScopeService:

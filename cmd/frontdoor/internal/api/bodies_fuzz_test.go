@@ -44,6 +44,7 @@ func decodedTypes() []reflect.Type {
 		care.AttendanceStatusChange{}, care.PatientCreate{}, care.AttendancePatient{}, care.RegistrationCreate{},
 		care.RegistrationStatus{}, care.DispatchAccept{}, care.DispatchDecline{}, care.DispatchStatusChange{},
 		care.DispatchDeliveryReport{}, care.DispatchEscalate{}, care.AttendanceCreate{}, care.AttendanceClinicianLapsed{},
+		care.ReferralReceive{}, care.ReferralCancel{}, care.BookingCreate{}, care.BookingCancel{},
 		routing.Directory{}, routing.Service{}, directory.ServiceStatus{}, directory.ServiceException{},
 		directory.BankHolidays{}, directory.Import{}, protocolset.ProtocolsLoad{}, protocolset.ProtocolUpload{}, protocolset.ProtocolActivate{},
 	} {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
 	"github.com/frontdoor-ucc/frontdoor/cluster/access"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/bars"
 )
 
 // Problem types (RFC 9457 "type" members). They are relative URIs, resolved
@@ -77,7 +78,7 @@ func commandProblem(e *cluster.CommandError) *Problem {
 	case cluster.CodeInvalid:
 		return invalid(e.Message, e.Fields)
 	case cluster.CodeNotFound:
-		return &Problem{Type: problemNotFound, Title: "Not found", Status: http.StatusNotFound, Detail: e.Message}
+		return &Problem{Type: problemNotFound, Title: "Not found", Status: http.StatusNotFound, Detail: e.Message, Errors: e.Fields}
 	case cluster.CodeConflict:
 		return &Problem{Type: problemConflict, Title: "Conflict", Status: http.StatusConflict, Detail: e.Message, Errors: e.Fields}
 	case access.CodeForbidden:
@@ -144,6 +145,9 @@ func writeProblem(c *fiber.Ctx, p *Problem) error {
 	if p.retryAfter > 0 {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(p.retryAfter))
 	}
+	if isFHIR(c) {
+		return writeOutcome(c, outcomeOf(p, p))
+	}
 	c.Status(p.Status)
 	if err := c.JSON(p); err != nil {
 		return err
@@ -155,6 +159,10 @@ func writeProblem(c *fiber.Ctx, p *Problem) error {
 // errorHandler is the app's single fiber.Config.ErrorHandler.
 func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
+		var be *bars.Error
+		if isFHIR(c) && errors.As(err, &be) {
+			return writeOutcome(c, be)
+		}
 		p := problemFor(err)
 		switch {
 		case p.Status == fiber.StatusServiceUnavailable:

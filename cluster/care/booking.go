@@ -1,0 +1,320 @@
+package care
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/directory"
+	"github.com/frontdoor-ucc/frontdoor/routing"
+)
+
+// BaRS bookings (logic version 9): a booking-request takes one place of a
+// session of a slot-capacity service in the directory (the same slot
+// records routing allocates, so a booking and a routed walk-in never both
+// take the last place), and makes the patient an expected nhs111
+// attendance at that service. Decided in Apply, serially: two bookings of
+// the last place on two nodes get one appointment and one conflict. A
+// cancelled Appointment frees the place.
+const (
+	KindBookingCreate cluster.Kind = "booking.create"
+	KindBookingCancel cluster.Kind = "booking.cancel"
+)
+
+// Key layout:
+//
+//	ap/<appointment id>          Appointment
+//	apx/snd/<sender's id>        -> appointment id
+//	apx/ax/<attendance id>       -> appointment id
+const (
+	prefixAppointment      = "ap/"
+	prefixAppointmentBySnd = "apx/snd/"
+	prefixAppointmentByAtt = "apx/ax/"
+	AppointmentBooked      = "booked"
+	AppointmentCancelled   = "cancelled"
+)
+
+// BookingCreate is the payload of KindBookingCreate.
+type BookingCreate struct {
+	MessageID     string `json:"message_id"`
+	AppointmentID string `json:"appointment_id"` // the sender's Appointment id
+	Target        string `json:"target"`         // the service booked: id or ODS code
+	// At is the time wanted: the session of Target that runs at At is
+	// booked (Slot ids from GET /Slot name a session's start).
+	At         time.Time        `json:"at"`
+	Patient    *PatientCreate   `json:"patient,omitempty"`
+	Attendance AttendanceCreate `json:"attendance"`
+}
+
+// BookingCancel is the payload of KindBookingCancel.
+type BookingCancel struct {
+	MessageID     string `json:"message_id"`
+	AppointmentID string `json:"appointment_id"` // the sender's
+	Target        string `json:"target"`
+}
+
+// Appointment is a booked place.
+type Appointment struct {
+	ID            string    `json:"id"`
+	AppointmentID string    `json:"appointment_id"` // the sender's
+	MessageID     string    `json:"message_id"`
+	ServiceID     string    `json:"service_id"`
+	SessionStart  time.Time `json:"session_start"`
+	SessionEnd    time.Time `json:"session_end"`
+	Status        string    `json:"status"`
+	AttendanceID  string    `json:"attendance_id"`
+	PatientID     string    `json:"patient_id,omitempty"`
+	CreatedIndex  uint64    `json:"created_index"`
+	UpdatedIndex  uint64    `json:"updated_index"`
+}
+
+func barsBookingCommands() []cluster.Command {
+	return []cluster.Command{
+		{Kind: KindBookingCreate, Since: 9, IDs: 3, Check: cluster.CheckOnly(checkBookingCreate), Apply: applyBookingCreate},
+		{Kind: KindBookingCancel, Since: 9, Check: cluster.CheckOnly(checkBookingCancel), Apply: applyBookingCancel},
+	}
+}
+
+// Validate checks the payload (pure).
+func (b *BookingCreate) Validate(now time.Time) map[string]string {
+	f := map[string]string{}
+	if b.MessageID == "" {
+		f["message_id"] = "required"
+	}
+	if b.AppointmentID == "" {
+		f["appointment_id"] = "required"
+	}
+	if b.Target == "" {
+		f["target"] = "required"
+	}
+	if b.At.IsZero() {
+		f["at"] = "required"
+	}
+	if b.Attendance.Channel != ChannelNHS111 || !b.Attendance.Expected || b.Attendance.Dx != nil || b.Attendance.Protocol != "" {
+		f["attendance"] = "a booking is an expected nhs111 attendance without triage"
+	}
+	if b.Patient != nil {
+		for k, v := range b.Patient.Validate(now) {
+			f["patient."+k] = v
+		}
+	}
+	for k, v := range b.Attendance.Validate(now) {
+		f["attendance."+k] = v
+	}
+	if len(f) == 0 {
+		return nil
+	}
+	return f
+}
+
+// bookableSession is the session of the target service that runs at at,
+// with a free place (CodeConflict otherwise).
+func bookableSession(r cluster.Reader, target string, at, now time.Time) (routing.SessionSlots, error) {
+	var none routing.SessionSlots
+	svcID, err := ResolveTarget(r, target)
+	if err != nil {
+		return none, err
+	}
+	dir, err := directory.In(r).Directory()
+	if err != nil {
+		return none, err
+	}
+	if dir == nil {
+		return none, &cluster.CommandError{Code: cluster.CodeNotFound, Message: "no directory loaded"}
+	}
+	load, err := directory.LoadAt(r, now)
+	if err != nil {
+		return none, err
+	}
+	// A session starts at most a day before the time it covers.
+	ss, err := routing.Sessions(dir, load, svcID, at.Add(-24*time.Hour), at.Add(time.Second))
+	if err != nil {
+		return none, err
+	}
+	for _, s := range ss {
+		if s.Start.After(at) || !s.End.After(at) {
+			continue
+		}
+		if !s.End.After(now) {
+			return none, &cluster.CommandError{Code: cluster.CodeConflict, Message: fmt.Sprintf("the session of %s at %s has ended", svcID, at.UTC().Format(time.RFC3339))}
+		}
+		if s.Free() == 0 {
+			return none, &cluster.CommandError{Code: cluster.CodeConflict, Message: fmt.Sprintf("no free slot: the %s session of %s is full (%d of %d booked)",
+				s.Start.UTC().Format(time.RFC3339), svcID, s.Used, s.Slots), Fields: map[string]string{"slot": "full"}}
+		}
+		return s, nil
+	}
+	return none, &cluster.CommandError{Code: cluster.CodeNotFound, Message: fmt.Sprintf("%s has no bookable session at %s", svcID, at.UTC().Format(time.RFC3339)),
+		Fields: map[string]string{"slot": "no session"}}
+}
+
+func checkBookingCreate(r cluster.Reader, _ cluster.Actor, now time.Time, raw json.RawMessage) error {
+	var in BookingCreate
+	if err := json.Unmarshal(raw, &in); err != nil {
+		return cluster.PayloadError(err)
+	}
+	if _, found, err := r.GetRaw(prefixAppointmentBySnd + in.AppointmentID); err != nil {
+		return err
+	} else if found {
+		return &cluster.CommandError{Code: cluster.CodeConflict, Message: "Appointment " + in.AppointmentID + " is already booked"}
+	}
+	_, err := bookableSession(r, in.Target, in.At, now)
+	return err
+}
+
+func applyBookingCreate(tx *cluster.Tx, raw json.RawMessage) (any, error) {
+	var in BookingCreate
+	if err := cluster.DecodeStrict(raw, &in); err != nil {
+		return nil, cluster.PayloadError(err)
+	}
+	if f := in.Validate(tx.Now()); f != nil {
+		return nil, cluster.Invalid(f)
+	}
+	if _, found, err := tx.GetRaw(prefixAppointmentBySnd + in.AppointmentID); err != nil {
+		return nil, err
+	} else if found {
+		return nil, &cluster.CommandError{Code: cluster.CodeConflict, Message: "Appointment " + in.AppointmentID + " is already booked"}
+	}
+	s, err := bookableSession(tx, in.Target, in.At, tx.Now())
+	if err != nil {
+		return nil, err
+	}
+	ap := &Appointment{AppointmentID: in.AppointmentID, MessageID: in.MessageID, ServiceID: s.ServiceID,
+		SessionStart: s.Start, SessionEnd: s.End, Status: AppointmentBooked, CreatedIndex: tx.Index()}
+	if ap.ID, err = tx.NewID(); err != nil {
+		return nil, err
+	}
+	var matched bool
+	if in.Patient != nil {
+		if ap.PatientID, matched, err = matchOrCreatePatient(tx, in.Patient); err != nil {
+			return nil, err
+		}
+	}
+	a, b, err := createAttendance(tx, &in.Attendance, ap.PatientID)
+	if err != nil {
+		return nil, err
+	}
+	ap.AttendanceID = a.ID
+	alloc := routing.Allocation{ServiceID: s.ServiceID, Kind: routing.CapacitySlots, SessionStart: s.Start, SessionEnd: s.End}
+	if err := directory.AllocateSlot(tx, a.ID, alloc); err != nil {
+		return nil, err
+	}
+	if err := putAppointment(tx, ap); err != nil {
+		return nil, err
+	}
+	tx.Audit("attendance.create", "attendance/"+a.ID, map[string]string{"channel": a.Channel, "status": a.Status, "via": "bars booking"})
+	tx.Audit("booking.create", "appointment/"+ap.ID, map[string]any{"appointment": in.AppointmentID, "message": in.MessageID,
+		"service": s.ServiceID, "session_start": s.Start, "attendance": a.ID, "patient": ap.PatientID, "patient_matched": matched,
+		"free_before": s.Free()})
+	return &BookingResult{Appointment: ap, Attendance: b}, nil
+}
+
+// BookingResult is what both booking commands return.
+type BookingResult struct {
+	Appointment *Appointment    `json:"appointment"`
+	Attendance  json.RawMessage `json:"attendance"`
+}
+
+func putAppointment(tx *cluster.Tx, ap *Appointment) error {
+	ap.UpdatedIndex = tx.Index()
+	if err := tx.Put(prefixAppointment+ap.ID, ap); err != nil {
+		return err
+	}
+	tx.PutRaw(prefixAppointmentBySnd+ap.AppointmentID, []byte(ap.ID))
+	tx.PutRaw(prefixAppointmentByAtt+ap.AttendanceID, []byte(ap.ID))
+	return nil
+}
+
+// cancellableBooking finds the appointment a cancellation names.
+func cancellableBooking(r cluster.Reader, in *BookingCancel) (*Appointment, error) {
+	if in.AppointmentID == "" || in.MessageID == "" {
+		return nil, cluster.Invalid(map[string]string{"appointment_id": "required", "message_id": "required"})
+	}
+	svcID, err := ResolveTarget(r, in.Target)
+	if err != nil {
+		return nil, err
+	}
+	ap, err := In(r).AppointmentBySender(in.AppointmentID)
+	if errors.Is(err, cluster.ErrNotFound) || (err == nil && ap.ServiceID != svcID) {
+		return nil, &cluster.CommandError{Code: cluster.CodeNotFound, Message: "no appointment " + in.AppointmentID + " at " + in.Target}
+	} else if err != nil {
+		return nil, err
+	}
+	if ap.Status == AppointmentCancelled {
+		return nil, &cluster.CommandError{Code: cluster.CodeConflict, Message: "the appointment is already cancelled"}
+	}
+	return ap, nil
+}
+
+func checkBookingCancel(r cluster.Reader, _ cluster.Actor, _ time.Time, raw json.RawMessage) error {
+	var in BookingCancel
+	if err := json.Unmarshal(raw, &in); err != nil {
+		return cluster.PayloadError(err)
+	}
+	_, err := cancellableBooking(r, &in)
+	return err
+}
+
+func applyBookingCancel(tx *cluster.Tx, raw json.RawMessage) (any, error) {
+	var in BookingCancel
+	if err := cluster.DecodeStrict(raw, &in); err != nil {
+		return nil, cluster.PayloadError(err)
+	}
+	ap, err := cancellableBooking(tx, &in)
+	if err != nil {
+		return nil, err
+	}
+	alloc := routing.Allocation{ServiceID: ap.ServiceID, Kind: routing.CapacitySlots, SessionStart: ap.SessionStart, SessionEnd: ap.SessionEnd}
+	if err := directory.ReleaseSlot(tx, ap.AttendanceID, alloc); err != nil {
+		return nil, err
+	}
+	a, err := loadAttendance(tx, ap.AttendanceID)
+	if err != nil {
+		return nil, err
+	}
+	var b json.RawMessage
+	if a.Status == AttendanceExpected {
+		old := a.Status
+		setStatus(tx, a, AttendanceLeft)
+		if b, err = putAttendance(tx, a, old); err != nil {
+			return nil, err
+		}
+		tx.Audit("attendance.status", "attendance/"+a.ID, map[string]any{"from": old, "to": AttendanceLeft, "via": "bars booking cancel"})
+	} else if b, err = json.Marshal(a); err != nil {
+		return nil, err
+	}
+	ap.Status = AppointmentCancelled
+	if err := putAppointment(tx, ap); err != nil {
+		return nil, err
+	}
+	tx.Audit("booking.cancel", "appointment/"+ap.ID, map[string]any{"appointment": ap.AppointmentID, "message": in.MessageID})
+	return &BookingResult{Appointment: ap, Attendance: b}, nil
+}
+
+// Appointment returns one appointment by frontdoor's id (ErrNotFound).
+func (v State) Appointment(id string) (*Appointment, error) {
+	var ap Appointment
+	ok, err := v.r.Get(prefixAppointment+id, &ap)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, cluster.ErrNotFound
+	}
+	return &ap, nil
+}
+
+// AppointmentBySender returns the appointment of a sender's Appointment
+// id (ErrNotFound).
+func (v State) AppointmentBySender(id string) (*Appointment, error) {
+	ref, found, err := v.r.GetRaw(prefixAppointmentBySnd + id)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, cluster.ErrNotFound
+	}
+	return v.Appointment(string(ref))
+}

@@ -1,0 +1,177 @@
+package api
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/samply/golang-fhir-models/fhir-models/fhir"
+
+	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
+	"github.com/frontdoor-ucc/frontdoor/cluster/inputlimit"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/bars"
+)
+
+// processMessageRoute names the route in idempotency records.
+const processMessageRoute = "POST " + fhirBase + "/$process-message"
+
+// fhirProcessMessage: POST /fhir/R4/$process-message. The Bundle is
+// checked here (headers, input limits, BaRS structure, UK Core elements:
+// 400 OperationOutcome, nothing proposed); what depends on state (the
+// target service, the patient by NHS number, a ServiceRequest already
+// received, a cancellation of a referral already checked in) the FSM
+// decides. The message id is the idempotency key: a replay gets the first
+// answer, a different message under the same id a 409.
+func (s *server) fhirProcessMessage(c *fiber.Ctx) error {
+	if err := requireBaRSHeaders(c, headerTargetIdentifier, headerEndUserOrg, headerRequestingSW); err != nil {
+		return err
+	}
+	target, err := targetIdentifier(c)
+	if err != nil {
+		return err
+	}
+	body := bytes.Clone(c.Body())
+	if f := inputlimit.CheckFHIR(body, time.Now()); f != nil {
+		return fhirInvalid(f)
+	}
+	msg, berr := bars.ParseMessage(body)
+	if berr != nil {
+		return berr
+	}
+	if msg.Event == bars.EventBooking {
+		return s.fhirBooking(c, msg, target)
+	}
+	ref, berr := bars.ToReferral(msg, target)
+	if berr != nil {
+		return berr
+	}
+	if ref.Validation {
+		return s.fhirValidate(c, msg, ref)
+	}
+	kind := care.KindReferralReceive
+	var payload any = &ref.Receive
+	if ref.Cancel {
+		kind = care.KindReferralCancel
+		payload = &care.ReferralCancel{MessageID: ref.Receive.MessageID, ServiceRequestID: ref.Receive.ServiceRequestID, Target: target}
+	} else if f := ref.Receive.Validate(time.Now()); f != nil {
+		return fhirInvalid(f)
+	}
+	res, handled, err := s.proposeMessage(c, msg, kind, payload)
+	if handled || err != nil {
+		return err
+	}
+	var out care.ReferralResult
+	if err := json.Unmarshal(res.Value, &out); err != nil || out.Referral == nil {
+		return fmt.Errorf("referral result: %v", err)
+	}
+	var a care.Attendance
+	if err := json.Unmarshal(out.Attendance, &a); err != nil {
+		return fmt.Errorf("referral attendance: %w", err)
+	}
+	resp, err := bars.ResponseBundle(bars.EventServiceRequest, msg.ID, out.Referral, &a, nil)
+	if err != nil {
+		return err
+	}
+	c.Location(fhirBase + "/ServiceRequest/" + out.Referral.ID)
+	return sendFHIR(c, http.StatusOK, resp)
+}
+
+// fhirInvalid is a 400 REC_BAD_REQUEST naming each element at fault.
+func fhirInvalid(fields map[string]string) error {
+	e := outcomeOf(invalid("the message is not valid", fields), nil)
+	e.Status = http.StatusBadRequest
+	for i := range e.Issues {
+		if e.Issues[i].Expression == inputlimit.BodyField {
+			e.Issues[i].Expression = "Bundle" // the whole document
+		}
+	}
+	return e
+}
+
+// fhirValidate answers a validation request: everything a referral would
+// be checked for, the target service included, and nothing proposed.
+func (s *server) fhirValidate(c *fiber.Ctx, msg *bars.Message, ref *bars.Referral) error {
+	if f := ref.Receive.Validate(time.Now()); f != nil && !ref.Cancel {
+		return fhirInvalid(f)
+	}
+	handled, err := s.read(c, func(v *cluster.View) error {
+		_, err := care.ResolveTarget(v, ref.Receive.Target)
+		return err
+	})
+	if handled || err != nil {
+		var ce *cluster.CommandError
+		if errors.As(err, &ce) {
+			return commandProblem(ce)
+		}
+		return err
+	}
+	resp, err := bars.ValidationResponse(msg.ID, ref.Receive.ServiceRequestID, ref.Receive.Target)
+	if err != nil {
+		return err
+	}
+	return sendFHIR(c, http.StatusOK, resp)
+}
+
+// proposeMessage proposes a message's command with the message id as its
+// idempotency key (see propose for handled): a replay gets the first
+// Result, the same id with another payload a 409 duplicate.
+func (s *server) proposeMessage(c *fiber.Ctx, msg *bars.Message, kind cluster.Kind, payload any) (*cluster.Result, bool, error) {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return nil, false, err
+	}
+	sum := sha256.Sum256(b)
+	p := cluster.Proposal{Kind: kind, Actor: actorFor(c), Payload: b,
+		Idempotency: &cluster.Idempotency{Key: "bars/" + msg.ID, Route: processMessageRoute, BodyHash: hex.EncodeToString(sum[:])}}
+	res, handled, err := s.propose(c, p)
+	if err != nil {
+		var pr *Problem
+		if errors.As(err, &pr) && pr.Type == problemIdempotency {
+			return nil, false, &bars.Error{Status: http.StatusConflict, Issues: []bars.Issue{{Code: fhir.IssueTypeDuplicate, Expression: "MessageHeader.id",
+				Diagnostics: "message " + msg.ID + " was already received with different content"}}}
+		}
+	}
+	return res, handled, err
+}
+
+// fhirBooking: a booking-request books a place of the target service's
+// session (or cancels the booking): decided in the FSM, so two bookings
+// of the last place on two nodes get one appointment and one 409.
+func (s *server) fhirBooking(c *fiber.Ctx, msg *bars.Message, target string) error {
+	bk, berr := bars.ToBooking(msg, target)
+	if berr != nil {
+		return berr
+	}
+	kind := care.KindBookingCreate
+	var payload any = &bk.Create
+	if bk.Cancel {
+		kind, payload = care.KindBookingCancel, &bk.Cancels
+	} else if f := bk.Create.Validate(time.Now()); f != nil {
+		return fhirInvalid(f)
+	}
+	res, handled, err := s.proposeMessage(c, msg, kind, payload)
+	if handled || err != nil {
+		return err
+	}
+	var out care.BookingResult
+	if err := json.Unmarshal(res.Value, &out); err != nil || out.Appointment == nil {
+		return fmt.Errorf("booking result: %v", err)
+	}
+	var a care.Attendance
+	if err := json.Unmarshal(out.Attendance, &a); err != nil {
+		return fmt.Errorf("booking attendance: %w", err)
+	}
+	resp, err := bars.BookingResponse(msg.ID, out.Appointment, &a)
+	if err != nil {
+		return err
+	}
+	c.Location(fhirBase + "/Appointment/" + out.Appointment.ID)
+	return sendFHIR(c, http.StatusOK, resp)
+}

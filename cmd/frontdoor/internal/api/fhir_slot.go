@@ -1,0 +1,138 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/samply/golang-fhir-models/fhir-models/fhir"
+
+	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/care"
+	"github.com/frontdoor-ucc/frontdoor/cluster/directory"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/bars"
+	"github.com/frontdoor-ucc/frontdoor/routing"
+)
+
+// maxSlotWindow bounds a Slot search.
+const maxSlotWindow = 14 * 24 * time.Hour
+
+// fhirSlots: GET /fhir/R4/Slot?status=free[,busy]&start=geT1&start=leT2
+// with NHSD-Target-Identifier naming the service: its sessions starting
+// in the window, each free while a place is left, from the directory and
+// the slots taken in state.
+func (s *server) fhirSlots(c *fiber.Ctx) error {
+	if err := requireBaRSHeaders(c, headerTargetIdentifier); err != nil {
+		return err
+	}
+	target, err := targetIdentifier(c)
+	if err != nil {
+		return err
+	}
+	want := map[string]bool{}
+	for _, st := range strings.Split(strings.Clone(c.Query("status", "free")), ",") {
+		switch st = strings.TrimSpace(st); st {
+		case "free", "busy":
+			want[st] = true
+		default:
+			return bars.BadRequest(fhir.IssueTypeValue, "status", "status is free, busy or free,busy")
+		}
+	}
+	var from, to time.Time
+	for _, v := range c.Context().QueryArgs().PeekMulti("start") {
+		p := string(v)
+		if len(p) < 3 {
+			return bars.BadRequest(fhir.IssueTypeValue, "start", "start is ge<dateTime> or le<dateTime> (and gt, lt)")
+		}
+		t, err := time.Parse(time.RFC3339, p[2:])
+		if err != nil {
+			return bars.BadRequest(fhir.IssueTypeValue, "start", "start needs a FHIR dateTime with an offset, e.g. ge2026-12-06T08:00:00+00:00")
+		}
+		switch p[:2] {
+		case "ge", "gt":
+			from = t
+		case "le", "lt":
+			to = t
+		default:
+			return bars.BadRequest(fhir.IssueTypeValue, "start", "start takes the prefix ge, gt, le or lt")
+		}
+	}
+	if from.IsZero() || to.IsZero() {
+		return bars.BadRequest(fhir.IssueTypeRequired, "start", "give the window twice: start=ge<dateTime>&start=le<dateTime>")
+	}
+	if !to.After(from) || to.Sub(from) > maxSlotWindow {
+		return bars.BadRequest(fhir.IssueTypeValue, "start", "the window must end after it starts and last at most 14 days")
+	}
+	var sessions []routing.SessionSlots
+	var name string
+	handled, err := s.read(c, func(v *cluster.View) error {
+		svcID, err := care.ResolveTarget(v, target)
+		if err != nil {
+			return err
+		}
+		svc, err := directory.In(v).Service(svcID)
+		if err != nil {
+			return err
+		}
+		name = svc.Name
+		dir, err := directory.In(v).Directory()
+		if err != nil || dir == nil {
+			return err
+		}
+		load, err := directory.LoadAt(v, from)
+		if err != nil {
+			return err
+		}
+		sessions, err = routing.Sessions(dir, load, svcID, from, to.Add(time.Second))
+		return err
+	})
+	if handled {
+		return err
+	}
+	var ce *cluster.CommandError
+	if errors.As(err, &ce) {
+		return commandProblem(ce)
+	} else if err != nil {
+		return err
+	}
+	var list []any
+	for _, ss := range sessions {
+		if st := map[bool]string{true: "free", false: "busy"}[ss.Free() > 0]; want[st] {
+			list = append(list, bars.Slot(ss, name))
+		}
+	}
+	b, err := bars.SearchSet(c.BaseURL()+c.OriginalURL(), list)
+	if err != nil {
+		return err
+	}
+	return sendFHIR(c, http.StatusOK, b)
+}
+
+// fhirAppointment: GET /fhir/R4/Appointment/{id} (frontdoor's id or the
+// sender's), audited as a read of the patient's record.
+func (s *server) fhirAppointment(c *fiber.Ctx) error {
+	if err := requireBaRSHeaders(c); err != nil {
+		return err
+	}
+	id := strings.Clone(c.Params("id"))
+	var ap *care.Appointment
+	handled, err := s.read(c, func(v *cluster.View) error {
+		var err error
+		if ap, err = care.In(v).Appointment(id); errors.Is(err, cluster.ErrNotFound) {
+			ap, err = care.In(v).AppointmentBySender(id)
+		}
+		return err
+	})
+	if handled {
+		return err
+	}
+	if errors.Is(err, cluster.ErrNotFound) {
+		return fhirNotFound("Appointment " + id)
+	} else if err != nil {
+		return err
+	}
+	s.reads.noteAttendance(c, ap.AttendanceID, ap.PatientID)
+	return fhirJSON(c, bars.Appointment(ap))
+}
