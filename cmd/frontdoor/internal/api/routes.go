@@ -125,7 +125,7 @@ func routeTable() []routeRow {
 		slipRoutes(),
 		queueRoutes(),
 		exportRoutes(), // data extracts (ECDS)
-		fhirRoutes(), // the BaRS receiver (FHIR R4, UK Core)
+		fhirRoutes(),   // the BaRS receiver (FHIR R4, UK Core)
 	)
 	seen := make(map[string]bool, len(rows))
 	for i := range rows {
