@@ -48,9 +48,23 @@ func (a *acked) write(t *testing.T, tc *nodetest.Cluster, tn *nodetest.Node, tag
 		}
 		a.ledger.Add(loadtest.AckedWrite{Op: "create", Path: path, Node: tn.Index, AckedAt: time.Now(), Expect: e})
 	}
+	// A write is sent as a client should: with an Idempotency-Key, and
+	// again with the same key after a 503 (an election on a loaded
+	// machine), so it is acknowledged exactly once.
+	post := func(path, body, key string) (*http.Response, []byte) {
+		hdr := map[string]string{"Idempotency-Key": key}
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			resp, b := tc.Do(t, tn, http.MethodPost, path, body, hdr)
+			if resp.StatusCode != http.StatusServiceUnavailable || time.Now().After(deadline) {
+				return resp, b
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
 	for i := range n {
 		complaint := fmt.Sprintf("drill %s %d", tag, i)
-		resp, b := tc.Do(t, tn, http.MethodPost, "/v1/attendances", fmt.Sprintf(`{"complaint":%q}`, complaint), nil)
+		resp, b := post("/v1/attendances", fmt.Sprintf(`{"complaint":%q}`, complaint), fmt.Sprintf("drill-%s-a%d", tag, i))
 		if resp.StatusCode != http.StatusCreated {
 			t.Fatalf("attendance: %d %s", resp.StatusCode, b)
 		}
@@ -59,7 +73,7 @@ func (a *acked) write(t *testing.T, tc *nodetest.Cluster, tn *nodetest.Node, tag
 		add("/v1/attendances/"+c.ID, map[string]any{"id": c.ID, "complaint": complaint})
 		family, dob := fmt.Sprintf("%s%c%c", tag, 'a'+i%26, 'a'+i/26), fmt.Sprintf("19%02d-0%d-1%d", 40+i%50, 1+i%9, i%10)
 		body := fmt.Sprintf(`{"given_name":"Drill","family_name":%q,"date_of_birth":%q,"postcode":"DY2 8AD","confirm_new":true}`, family, dob)
-		resp, b = tc.Do(t, tn, http.MethodPost, "/v1/patients", body, nil)
+		resp, b = post("/v1/patients", body, fmt.Sprintf("drill-%s-p%d", tag, i))
 		if resp.StatusCode != http.StatusCreated {
 			t.Fatalf("patient %s: %d %s", body, resp.StatusCode, b)
 		}

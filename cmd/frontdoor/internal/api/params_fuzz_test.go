@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
 	"github.com/frontdoor-ucc/frontdoor/cluster/care"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/bars"
 )
 
 // errParsed is what paramStore answers every read with: the handler got
@@ -117,10 +119,29 @@ func (pa *paramApp) run(t *testing.T, row *routeRow, query, lastEventID string) 
 	if lastEventID != "" {
 		fc.Request.Header.Set("Last-Event-ID", lastEventID)
 	}
+	if strings.HasPrefix(row.Path, fhirBase+"/") {
+		// A FHIR route needs the BaRS request headers before it reads
+		// its parameters.
+		fc.Request.Header.Set(headerRequestID, "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a")
+		fc.Request.Header.Set(headerCorrelationID, "1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d")
+		fc.Request.Header.Set(headerTargetIdentifier, base64.StdEncoding.EncodeToString(
+			[]byte(`{"system":"https://fhir.nhs.uk/Id/dos-service-id","value":"gp-ucc-stream"}`)))
+	}
 	pa.app.Handler()(&fc)
 	err := pa.err
 	out := paramOutcome{cons: pa.st.cons}
 	var p *Problem
+	var be *bars.Error
+	if errors.As(err, &be) {
+		// A FHIR route refuses with an OperationOutcome: the same
+		// properties hold of its status and the elements it names.
+		p = &Problem{Status: be.Status, Errors: map[string]string{}}
+		for _, is := range be.Issues {
+			p.Errors[is.Expression] = is.Diagnostics
+			p.Detail += is.Diagnostics + " "
+		}
+		err = p
+	}
 	switch {
 	case errors.Is(err, errNoHandler):
 		for _, b := range []byte(query) {
