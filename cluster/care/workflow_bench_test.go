@@ -120,3 +120,44 @@ func benchNHSNumber(n int) string {
 		}
 	}
 }
+
+// BenchmarkCheckAndApplyAnswer is BenchmarkApplyAnswer/prior=0 on the
+// leader: each attendance.answer is checked (Store.precheck's Check, on a
+// view) and then applied with what the check computed (Tx.Checked), both
+// timed.
+func BenchmarkCheckAndApplyAnswer(b *testing.B) {
+	dir, err := routing.DemoDirectory()
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := newTestFSM(b)
+	f.ApplyBatch([]*raft.Log{
+		cmdLog(1, kindEnv(b, protocolset.KindProtocolsLoad, 1, bootstrap, protocolsLoadPayload())),
+		cmdLog(2, kindEnv(b, directory.KindDirectoryLoad, 2, bootstrap, dir)),
+	})
+	answers := screenNo(b)
+	for _, k := range []string{"very_unwell", "retention", "catheter", "upper_tract", "visible_blood", "ask_pregnant", "recurrent", "vaginal"} {
+		answers = append(answers, triage.Reply{Question: k, Value: "no"})
+	}
+	age := 30
+	idx := uint64(3)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		id := fmt.Sprintf("W%08d", i)
+		create := kindEnv(b, KindAttendanceCreate, 10+i/100, testReception, AttendanceCreate{Complaint: "burning pee", Protocol: "urinary-symptoms",
+			Patient: Patient{Postcode: "DY1 1AA", NHSNumber: benchNHSNumber(i)}, Context: &TriageContext{AgeYears: &age, Sex: "female", Pregnant: "no"}}, id)
+		answer := kindEnv(b, KindAttendanceAnswer, 10+i/100, testReception, AttendanceAnswers{AttendanceID: id, Answers: answers})
+		b.StopTimer()
+		r1 := f.ApplyBatch([]*raft.Log{cmdLog(idx, create)})
+		b.StartTimer()
+		if _, err := f.Check(answer); err != nil {
+			b.Fatal(err)
+		}
+		r2 := f.ApplyBatch([]*raft.Log{cmdLog(idx+1, answer)})
+		idx += 2
+		if resultValue(b, r1[0]).Err != nil || resultValue(b, r2[0]).Err != nil {
+			b.Fatalf("refused: %v %v", resultValue(b, r1[0]).Err, resultValue(b, r2[0]).Err)
+		}
+	}
+}
