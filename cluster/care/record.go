@@ -171,15 +171,14 @@ func putRecord(tx *cluster.Tx, a *Attendance) (json.RawMessage, error) {
 	}
 	parts := ld.parts
 	sessionRaw := ld.sessionRaw
+	var routingRaw []byte
 	id := a.ID
 	core := *a
 	if tr := a.Triage; tr != nil {
-		for _, ans := range tr.Answers {
-			b, err := json.Marshal(&ans)
-			if err != nil {
+		for i := range tr.Answers {
+			if _, err := tx.PutJSON(keyAttendanceLog(id, logAnswers, parts.Answers), &tr.Answers[i]); err != nil {
 				return nil, fmt.Errorf("encode answer of %s: %w", id, err)
 			}
-			tx.PutRaw(keyAttendanceLog(id, logAnswers, parts.Answers), b)
 			parts.Answers++
 		}
 		if tr.Session != ld.session || !sameQuestions(tr.Questions, ld.questions) || !parts.Session {
@@ -211,6 +210,7 @@ func putRecord(tx *cluster.Tx, a *Attendance) (json.RawMessage, error) {
 		}
 		parts.Routing = true
 		core.Routing = nil
+		routingRaw = b // what ap/<id>/r holds now, written or not
 	}
 	core.loaded = nil
 	if _, err := tx.PutJSON(keyAttendance(id), &storedAttendance{Attendance: &core, Parts: &parts}); err != nil {
@@ -224,11 +224,7 @@ func putRecord(tx *cluster.Tx, a *Attendance) (json.RawMessage, error) {
 	}
 	if rr := a.Routing; rr != nil {
 		rr.History = nil
-		b, _, err := tx.GetRaw(keyAttendancePart(id, partRouting))
-		if err != nil {
-			return nil, err
-		}
-		ld2.routingRaw = b
+		ld2.routingRaw = routingRaw
 	}
 	a.loaded = ld2
 	return attendanceJSON(tx, a)
