@@ -1,11 +1,14 @@
 package care
 
 import (
+	"encoding/json"
 	"fmt"
+	"strconv"
 	"testing"
 
 	"github.com/hashicorp/raft"
 
+	"github.com/frontdoor-ucc/frontdoor/cluster"
 	"github.com/frontdoor-ucc/frontdoor/cluster/directory"
 	"github.com/frontdoor-ucc/frontdoor/cluster/protocolset"
 	"github.com/frontdoor-ucc/frontdoor/routing"
@@ -160,4 +163,64 @@ func BenchmarkCheckAndApplyAnswer(b *testing.B) {
 			b.Fatalf("refused: %v %v", resultValue(b, r1[0]).Err, resultValue(b, r2[0]).Err)
 		}
 	}
+}
+
+// BenchmarkWalkInOneAtATime: one walk-in as the loadtest's walk-in client
+// drives it: attendance.create, then attendance.answer with one reply at a
+// time (the first question waiting) until triage ends; each answer checked
+// first as on the leader (Check, then Apply with what it computed).
+// Reported per walk-in.
+func BenchmarkWalkInOneAtATime(b *testing.B) {
+	dir, err := routing.DemoDirectory()
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := newTestFSM(b)
+	f.ApplyBatch([]*raft.Log{
+		cmdLog(1, kindEnv(b, protocolset.KindProtocolsLoad, 1, bootstrap, protocolsLoadPayload())),
+		cmdLog(2, kindEnv(b, directory.KindDirectoryLoad, 2, bootstrap, dir)),
+	})
+	age := 30
+	idx := uint64(3)
+	apply := func(env []byte) *cluster.Result {
+		if _, err := f.Check(env); err != nil {
+			b.Fatal(err)
+		}
+		r := resultValue(b, f.ApplyBatch([]*raft.Log{cmdLog(idx, env)})[0])
+		idx++
+		if r.Err != nil {
+			b.Fatal(r.Err)
+		}
+		return r
+	}
+	answers := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		id := fmt.Sprintf("W%08d", i)
+		r := apply(kindEnv(b, KindAttendanceCreate, 10+i/100, testReception, AttendanceCreate{Complaint: "burning pee", Protocol: "urinary-symptoms",
+			Patient: Patient{Postcode: "DY1 1AA", NHSNumber: benchNHSNumber(i)}, Context: &TriageContext{AgeYears: &age, Sex: "female", Pregnant: "no"}}, id))
+		for step := 0; step < 60; step++ {
+			var a Attendance
+			if err := json.Unmarshal(r.Value, &a); err != nil {
+				b.Fatal(err)
+			}
+			if a.Triage == nil || len(a.Triage.Questions) == 0 {
+				break
+			}
+			q := a.Triage.Questions[0]
+			v := "no"
+			if q.Type == triage.Number {
+				v = "1"
+				if q.Min != nil {
+					v = strconv.FormatFloat(*q.Min, 'f', -1, 64)
+				}
+			} else if len(q.Allowed) > 0 && !contains(q.Allowed, v) {
+				v = q.Allowed[0]
+			}
+			r = apply(kindEnv(b, KindAttendanceAnswer, 10+i/100, testReception, AttendanceAnswers{AttendanceID: id, Answers: []triage.Reply{{Question: q.ID, Value: v}}}))
+			answers++
+		}
+	}
+	b.ReportMetric(float64(answers)/float64(b.N), "answers/walk-in")
 }
