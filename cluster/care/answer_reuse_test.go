@@ -204,3 +204,71 @@ func contains(xs []string, x string) bool {
 	}
 	return false
 }
+
+// TestAttendancePersonReadsTheRecord: previousContacts decodes only who an
+// attendance is for (attendancePerson) from a/<id>: the same values as
+// decoding the whole record, whole or as stored beside its parts.
+func TestAttendancePersonReadsTheRecord(t *testing.T) {
+	a := &Attendance{ID: "A1", Patient: Patient{GivenName: "Ada", NHSNumber: "9434765919", Postcode: "DY1 1AA"}, PatientID: "P7",
+		Complaint: "patient_id nhs_number", Triage: &TriageRecord{Answers: []AnswerRecord{}}}
+	for _, v := range []any{a, &storedAttendance{Attendance: a, Parts: &recordParts{Answers: 3}}} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p attendancePerson
+		if err := json.Unmarshal(b, &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.PatientID != a.PatientID || p.Patient.NHSNumber != a.Patient.NHSNumber {
+			t.Fatalf("%s read as %+v", b, p)
+		}
+	}
+}
+
+// BenchmarkPreviousContactRead: what previousContacts reads of each
+// earlier attendance of the same person (a/<id> of a walk-in triaged and
+// routed): who it was for (attendancePerson) against the whole record.
+func BenchmarkPreviousContactRead(b *testing.B) {
+	dir, err := routing.DemoDirectory()
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := newTestFSM(b)
+	answers := screenNo(b)
+	for _, k := range []string{"very_unwell", "retention", "catheter", "upper_tract", "visible_blood", "ask_pregnant", "recurrent", "vaginal"} {
+		answers = append(answers, triage.Reply{Question: k, Value: "no"})
+	}
+	age := 30
+	f.ApplyBatch([]*raft.Log{
+		cmdLog(1, kindEnv(b, protocolset.KindProtocolsLoad, 1, bootstrap, protocolsLoadPayload())),
+		cmdLog(2, kindEnv(b, directory.KindDirectoryLoad, 2, bootstrap, dir)),
+		cmdLog(3, kindEnv(b, KindAttendanceCreate, 3, testReception, AttendanceCreate{Complaint: "burning pee", Protocol: "urinary-symptoms",
+			Patient: Patient{Postcode: "DY1 1AA", NHSNumber: benchNHSNumber(1)}, Context: &TriageContext{AgeYears: &age, Sex: "female", Pregnant: "no"}}, "A1")),
+		cmdLog(4, kindEnv(b, KindAttendanceAnswer, 4, testReception, AttendanceAnswers{AttendanceID: "A1", Answers: answers})),
+	})
+	var raw []byte
+	f.ReadState(b, func(v *cluster.View) error {
+		var err error
+		raw, _, err = v.GetRaw(keyAttendance("A1"))
+		return err
+	})
+	b.Run("whole", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			var o Attendance
+			if err := json.Unmarshal(raw, &storedAttendance{Attendance: &o}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("person", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			var o attendancePerson
+			if err := json.Unmarshal(raw, &o); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
