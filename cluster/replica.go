@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"sync"
 
@@ -12,9 +14,10 @@ import (
 // it, exactly as a node's FSM does. Tests of the domain packages, replay of
 // a saved log and checks of a data dir use it.
 type Replica struct {
-	f      *fsm
-	mu     sync.Mutex
-	fatals []error
+	f       *fsm
+	mu      sync.Mutex
+	fatals  []error
+	checked *checkedTable // what Check computed, for Apply (Tx.Checked)
 }
 
 // OpenReplica opens (or creates) the state under dir (a node's
@@ -34,7 +37,7 @@ func OpenEncryptedReplica(dir string, key []byte, cmds []Command, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	r := &Replica{}
+	r := &Replica{checked: newCheckedTable()}
 	f, err := openFSM(dir, keys.badgerKey(), t, log, nil, func(err error) {
 		r.mu.Lock()
 		r.fatals = append(r.fatals, err)
@@ -43,6 +46,7 @@ func OpenEncryptedReplica(dir string, key []byte, cmds []Command, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
+	f.checked = r.checked
 	r.f = f
 	return r, nil
 }
@@ -97,4 +101,35 @@ func (r *Replica) View() (v *View, done func(), err error) {
 	}
 	txn := h.db.NewTransaction(false)
 	return &View{txn: txn}, func() { txn.Discard(); h.release() }, nil
+}
+
+// Check runs the Check of the command env (an encoded Envelope) on the
+// replica's state, as a leader does before proposing it, and keeps what
+// the check computed for the command's Apply on this replica (Tx.Checked),
+// as the leader's own FSM gets it. A refusal is returned as a
+// *CommandError (nothing kept). It returns what it kept. Tests use it to
+// apply a log as the leader that proposed it did, and compare with a
+// replica that did not check.
+func (r *Replica) Check(env []byte) (any, error) {
+	var e Envelope
+	if err := json.Unmarshal(env, &e); err != nil {
+		return nil, fmt.Errorf("check: %w: %v", errBadEntry, err)
+	}
+	h, ok := r.f.cmds[e.Kind]
+	if !ok {
+		return nil, fmt.Errorf("check: %w %q", errUnknownKind, e.Kind)
+	}
+	if h.Check == nil {
+		return nil, nil
+	}
+	var memo any
+	if err := r.Read(func(v *View) error {
+		var err error
+		memo, err = h.Check(v, e.Actor, e.Time, e.Payload)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	r.checked.put(env, memo)
+	return memo, nil
 }

@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -57,5 +58,22 @@ func BenchmarkValidateSynthetic(b *testing.B) {
 		if err := d.Validate(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkMatch: one patient search over a block of 500 records sharing
+// a surname or postcode (what patient.create scores before it creates).
+func BenchmarkMatch(b *testing.B) {
+	given := []string{"Ada", "Adah", "Ava", "Noah", "Olivia", "Amelia", "Isla", "Jack", "Harry", "Zoë"}
+	records := make([]Person, 500)
+	for i := range records {
+		records[i] = Person{ID: fmt.Sprintf("P%04d", i), GivenName: given[i%len(given)], FamilyName: []string{"Lovelace", "Lovelance", "Lovelock"}[i%3],
+			DateOfBirth: fmt.Sprintf("19%02d-%02d-%02d", 40+i%60, 1+i%12, 1+i%28), Postcode: fmt.Sprintf("DY%d %dAA", 1+i%9, i%10)}
+	}
+	q := Person{GivenName: "Ada", FamilyName: "Lovelace", DateOfBirth: "1990-12-10", Postcode: "DY1 1AA"}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		Match(q, records)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Person is a patient record for matching.
@@ -51,9 +52,24 @@ var foldAccent = map[rune]string{
 
 // levenshtein is the edit distance between two strings of runes.
 func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
+	if isASCII(a) && isASCII(b) {
+		// Bytes are runes here: no conversion. Match calls this three
+		// times per candidate of every patient.create.
+		return editDistance([]byte(a), []byte(b))
+	}
+	return editDistance([]rune(a), []rune(b))
+}
+
+// editDistance is the Levenshtein distance of two sequences, with the two
+// rows on the stack for the short strings names and dates are.
+func editDistance[E byte | rune](ra, rb []E) int {
+	var buf [2 * 48]int
+	var prev, cur []int
+	if n := len(rb) + 1; n <= len(buf)/2 {
+		prev, cur = buf[:n], buf[n:2*n]
+	} else {
+		prev, cur = make([]int, n), make([]int, n)
+	}
 	for j := range prev {
 		prev[j] = j
 	}
@@ -71,6 +87,15 @@ func levenshtein(a, b string) int {
 	return prev[len(rb)]
 }
 
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
 // Match ranks records that may be the same patient as q. A record with
 // the same valid NHS number is an exact match and comes first; otherwise
 // candidates are scored on date of birth, normalised names and postcode,
@@ -79,6 +104,8 @@ func levenshtein(a, b string) int {
 func Match(q Person, records []Person) []MatchCandidate {
 	qNHS, qErr := NormaliseNHSNumber(q.NHSNumber)
 	qf, qg := NormaliseName(q.FamilyName), NormaliseName(q.GivenName)
+	qp := NormalisePostcode(q.Postcode) // the query's, once: not per record
+	qSector, qDistrict := PostcodeSector(qp), PostcodeDistrict(qp)
 	var out []MatchCandidate
 	for _, r := range records {
 		if qErr == nil {
@@ -111,13 +138,13 @@ func Match(q Person, records []Person) []MatchCandidate {
 		case qg != "" && len(qg) > 0 && len(rg) > 0 && qg[0] == rg[0]:
 			add(5, "same given name initial")
 		}
-		qp, rp := NormalisePostcode(q.Postcode), NormalisePostcode(r.Postcode)
+		rp := NormalisePostcode(r.Postcode)
 		switch {
 		case qp != "" && qp == rp:
 			add(15, "same postcode")
-		case qp != "" && PostcodeSector(qp) != "" && PostcodeSector(qp) == PostcodeSector(rp):
+		case qp != "" && qSector != "" && qSector == PostcodeSector(rp):
 			add(10, "same postcode sector")
-		case qp != "" && PostcodeDistrict(qp) == PostcodeDistrict(rp):
+		case qp != "" && qDistrict == PostcodeDistrict(rp):
 			add(6, "same postcode district")
 		}
 		if c.Score >= 40 {

@@ -3,9 +3,11 @@ package care
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/triage"
 )
 
 // The leader's checks (cluster.Command.Check): they refuse, before a
@@ -32,10 +34,53 @@ func checkAttendanceAnswer(r cluster.Reader, _ cluster.Actor, _ time.Time, raw j
 	if err != nil {
 		return nil, err
 	}
-	if _, err := checkAnswers(r, c.a, in.Answers); err != nil {
+	set, err := answerable(r, c.a)
+	if err != nil {
 		return nil, err
 	}
+	from := c.a.Triage.Session
+	next, step, err := triage.Answer(set, *from, in.Answers...)
+	if err != nil {
+		return nil, answerError(err, in.Answers)
+	}
+	c.run = &answerRun{from: from, set: set, answers: in.Answers, next: next, step: step}
 	return c, nil
+}
+
+// answerRun is a check's run of the engine for attendance.answer: the
+// answers on the session as stored, with the contacts it recorded. Apply
+// takes it instead of running the engine again when its own run would
+// have exactly the same inputs (takeAnswerRun); triage.Answer is a pure
+// function of them, so the result is the one a fresh run gives.
+type answerRun struct {
+	from    *triage.Session // the session the check ran on (its record's)
+	set     *triage.Set
+	answers []triage.Reply
+	next    triage.Session
+	step    triage.Step
+	reused  bool // Apply took it (tests tell the two paths apart)
+}
+
+// takeAnswerRun returns the check's engine run for Apply's run of answers
+// on a's session with set, the contacts counted afresh being contacts; nil
+// (run the engine) unless every input is the same: a is the very record
+// the check decoded (its session the same object, so nothing was applied
+// to the attendance in between), the same set, the same answers, and the
+// contacts the session recorded are the ones Apply counted. A run is taken
+// at most once. On followers there is never one.
+func takeAnswerRun(tx *cluster.Tx, a *Attendance, set *triage.Set, answers []triage.Reply, contacts int) *answerRun {
+	c, ok := tx.Checked().(*checkedAttendance)
+	if !ok || c.run == nil {
+		return nil
+	}
+	run := c.run
+	c.run = nil
+	if a.Triage == nil || run.from != a.Triage.Session || run.set != set ||
+		run.from.Patient.PreviousContacts96h != contacts || !slices.Equal(run.answers, answers) {
+		return nil
+	}
+	run.reused = true
+	return run
 }
 
 // checkedAttendance is what a check read of the attendance its command
@@ -45,6 +90,7 @@ func checkAttendanceAnswer(r cluster.Reader, _ cluster.Actor, _ time.Time, raw j
 type checkedAttendance struct {
 	raw []byte
 	a   *Attendance
+	run *answerRun // attendance.answer's engine run on a
 }
 
 // attendanceChecked reads attendance id for a check (CodeNotFound when

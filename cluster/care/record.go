@@ -45,8 +45,8 @@ func keyAttendancePart(id, part string) string { return prefixAttendanceParts + 
 
 func keyAttendanceLog(id, log string, seq int) string {
 	s := strconv.Itoa(seq)
-	for len(s) < 6 {
-		s = "0" + s
+	if len(s) < 6 {
+		s = "000000"[len(s):] + s // zero-padded to 6 digits, one allocation
 	}
 	return prefixAttendanceParts + id + "/" + log + "/" + s
 }
@@ -171,15 +171,14 @@ func putRecord(tx *cluster.Tx, a *Attendance) (json.RawMessage, error) {
 	}
 	parts := ld.parts
 	sessionRaw := ld.sessionRaw
+	var routingRaw []byte
 	id := a.ID
 	core := *a
 	if tr := a.Triage; tr != nil {
-		for _, ans := range tr.Answers {
-			b, err := json.Marshal(&ans)
-			if err != nil {
+		for i := range tr.Answers {
+			if _, err := tx.PutJSON(keyAttendanceLog(id, logAnswers, parts.Answers), &tr.Answers[i]); err != nil {
 				return nil, fmt.Errorf("encode answer of %s: %w", id, err)
 			}
-			tx.PutRaw(keyAttendanceLog(id, logAnswers, parts.Answers), b)
 			parts.Answers++
 		}
 		if tr.Session != ld.session || !sameQuestions(tr.Questions, ld.questions) || !parts.Session {
@@ -211,6 +210,7 @@ func putRecord(tx *cluster.Tx, a *Attendance) (json.RawMessage, error) {
 		}
 		parts.Routing = true
 		core.Routing = nil
+		routingRaw = b // what ap/<id>/r holds now, written or not
 	}
 	core.loaded = nil
 	if _, err := tx.PutJSON(keyAttendance(id), &storedAttendance{Attendance: &core, Parts: &parts}); err != nil {
@@ -224,11 +224,7 @@ func putRecord(tx *cluster.Tx, a *Attendance) (json.RawMessage, error) {
 	}
 	if rr := a.Routing; rr != nil {
 		rr.History = nil
-		b, _, err := tx.GetRaw(keyAttendancePart(id, partRouting))
-		if err != nil {
-			return nil, err
-		}
-		ld2.routingRaw = b
+		ld2.routingRaw = routingRaw
 	}
 	a.loaded = ld2
 	return attendanceJSON(tx, a)
@@ -255,8 +251,11 @@ func attendanceJSON(r partReader, a *Attendance) (json.RawMessage, error) {
 	// The object is written field by field in Attendance's order: the
 	// fields before triage and after routing encoded as usual, the stored
 	// JSON of the parts and logs copied in as it is (encoding/json would
-	// check and compact every byte of it again).
-	b := make([]byte, 0, 4096)
+	// check and compact every byte of it again). The pieces are collected
+	// first and joined in one allocation of the final size: the record of
+	// a long walk-in is many kilobytes, and growing it as it is written
+	// cost a copy of it per doubling.
+	var j jsonPieces
 	head, err := json.Marshal(&wholeAttendanceHead{ID: a.ID, ArrivedAt: a.ArrivedAt, Status: a.Status, Channel: a.Channel,
 		Patient: a.Patient, Complaint: a.Complaint, CreatedBy: a.CreatedBy, CreatedIndex: a.CreatedIndex,
 		UpdatedIndex: a.UpdatedIndex, Timeline: a.Timeline, PatientID: a.PatientID, RegistrationID: a.RegistrationID,
@@ -264,31 +263,31 @@ func attendanceJSON(r partReader, a *Attendance) (json.RawMessage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode attendance %s: %w", a.ID, err)
 	}
-	b = append(b, head[:len(head)-1]...) // always has fields: id is never omitted
+	j.add(head[:len(head)-1]) // always has fields: id is never omitted
 	if tr := a.Triage; tr != nil {
-		answers, err := logJSON(r, a.ID, logAnswers, ld.parts.Answers, len(tr.Answers), func(i int) any { return &tr.Answers[i] })
+		j.addString(`,"triage":{"set_key":`)
+		setKey, err := json.Marshal(tr.SetKey)
 		if err != nil {
 			return nil, err
 		}
-		b = append(b, `,"triage":{"set_key":`...)
-		if b, err = appendJSON(b, tr.SetKey); err != nil {
-			return nil, err
-		}
+		j.add(setKey)
 		// The session as stored (the command's own write, or as loaded:
 		// putRecord leaves a as stored): its fields are the record's
 		// "session" and "questions", in that order.
 		if len(ld.sessionRaw) > 2 {
-			b = append(b, ',')
-			b = append(b, ld.sessionRaw[1:len(ld.sessionRaw)-1]...)
+			j.addString(",")
+			j.add(ld.sessionRaw[1 : len(ld.sessionRaw)-1])
 		}
-		b = append(b, `,"answers":`...)
-		b = append(b, answers...)
-		if b, err = appendFields(b, &wholeTriageRest{Observations: tr.Observations, Dx: tr.Dx, DxInfo: tr.DxInfo,
+		j.addString(`,"answers":`)
+		if err := j.addLog(r, a.ID, logAnswers, ld.parts.Answers, len(tr.Answers), func(i int) any { return &tr.Answers[i] }); err != nil {
+			return nil, err
+		}
+		if err := j.addFields(&wholeTriageRest{Observations: tr.Observations, Dx: tr.Dx, DxInfo: tr.DxInfo,
 			NEWS2: tr.NEWS2, Disposition: tr.Disposition, Review: tr.Review, Interim: tr.Interim,
 			SettledClinicianFirst: tr.SettledClinicianFirst, ClinicianNow: tr.ClinicianNow, FloorWaived: tr.FloorWaived}); err != nil {
 			return nil, fmt.Errorf("encode attendance %s: %w", a.ID, err)
 		}
-		b = append(b, '}')
+		j.addString("}")
 	}
 	if rr := a.Routing; rr != nil {
 		// The routing decision as stored: RoutingRecord without its
@@ -301,76 +300,104 @@ func attendanceJSON(r partReader, a *Attendance) (json.RawMessage, error) {
 				return nil, fmt.Errorf("encode routing of %s: %w", a.ID, err)
 			}
 		}
-		b = append(b, `,"routing":`...)
-		b = append(b, cur[:len(cur)-1]...)
+		j.addString(`,"routing":`)
+		j.add(cur[:len(cur)-1])
 		if ld.parts.History+len(rr.History) > 0 {
-			h, err := logJSON(r, a.ID, logHistory, ld.parts.History, len(rr.History), func(i int) any { return &rr.History[i] })
-			if err != nil {
+			j.addString(`,"history":`)
+			if err := j.addLog(r, a.ID, logHistory, ld.parts.History, len(rr.History), func(i int) any { return &rr.History[i] }); err != nil {
 				return nil, err
 			}
-			b = append(b, `,"history":`...)
-			b = append(b, h...)
 		}
-		b = append(b, '}')
+		j.addString("}")
 	}
-	if b, err = appendFields(b, &wholeAttendanceTail{Overrides: a.Overrides, Confirmations: a.Confirmations,
+	if err := j.addFields(&wholeAttendanceTail{Overrides: a.Overrides, Confirmations: a.Confirmations,
 		Dispatch: a.Dispatch, CheckInStatus: a.CheckInStatus, CheckedInAt: a.CheckedInAt, ClinicianDue: a.ClinicianDue,
 		ClinicianLapsed: a.ClinicianLapsed, AskingFor: a.AskingFor}); err != nil {
 		return nil, fmt.Errorf("encode attendance %s: %w", a.ID, err)
 	}
-	return append(b, '}'), nil
+	j.addString("}")
+	return j.join(), nil
 }
 
-// appendJSON appends v encoded.
-func appendJSON(b []byte, v any) ([]byte, error) {
-	enc, err := json.Marshal(v)
-	return append(b, enc...), err
+// jsonPieces is a JSON document as the pieces it is made of, joined in one
+// allocation of the final size (join).
+type jsonPieces struct {
+	pieces []jsonPiece
+	n      int
 }
 
-// appendFields appends the fields of v's JSON object, each after a comma
+// jsonPiece is bytes or, for the literal punctuation and keys between
+// them, a string (no conversion, no allocation).
+type jsonPiece struct {
+	b []byte
+	s string
+}
+
+func (j *jsonPieces) add(b []byte) {
+	j.pieces = append(j.pieces, jsonPiece{b: b})
+	j.n += len(b)
+}
+
+func (j *jsonPieces) addString(s string) {
+	j.pieces = append(j.pieces, jsonPiece{s: s})
+	j.n += len(s)
+}
+
+func (j *jsonPieces) join() []byte {
+	out := make([]byte, 0, j.n)
+	for _, p := range j.pieces {
+		if p.b != nil {
+			out = append(out, p.b...)
+		} else {
+			out = append(out, p.s...)
+		}
+	}
+	return out
+}
+
+// addFields adds the fields of v's JSON object, each after a comma
 // (nothing when every field is omitted).
-func appendFields(b []byte, v any) ([]byte, error) {
+func (j *jsonPieces) addFields(v any) error {
 	enc, err := json.Marshal(v)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if len(enc) > 2 {
-		b = append(b, ',')
-		b = append(b, enc[1:len(enc)-1]...)
+		j.addString(",")
+		j.add(enc[1 : len(enc)-1])
 	}
-	return b, nil
+	return nil
 }
 
-// logJSON is a log's JSON array: the stored entries 0..stored-1 as they
+// addLog adds a log's JSON array: the stored entries 0..stored-1 as they
 // are, then the fresh ones (item(i), i < fresh) encoded.
-func logJSON(r partReader, id, log string, stored, fresh int, item func(i int) any) (json.RawMessage, error) {
-	var buf bytes.Buffer
-	buf.WriteByte('[')
+func (j *jsonPieces) addLog(r partReader, id, log string, stored, fresh int, item func(i int) any) error {
+	j.addString("[")
 	for i := range stored {
 		b, found, err := r.GetRaw(keyAttendanceLog(id, log, i))
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if !found {
-			return nil, fmt.Errorf("attendance %s: %s entry %d missing", id, log, i)
+			return fmt.Errorf("attendance %s: %s entry %d missing", id, log, i)
 		}
 		if i > 0 {
-			buf.WriteByte(',')
+			j.addString(",")
 		}
-		buf.Write(b)
+		j.add(b)
 	}
 	for i := range fresh {
 		b, err := json.Marshal(item(i))
 		if err != nil {
-			return nil, fmt.Errorf("encode %s of %s: %w", log, id, err)
+			return fmt.Errorf("encode %s of %s: %w", log, id, err)
 		}
 		if stored+i > 0 {
-			buf.WriteByte(',')
+			j.addString(",")
 		}
-		buf.Write(b)
+		j.add(b)
 	}
-	buf.WriteByte(']')
-	return buf.Bytes(), nil
+	j.addString("]")
+	return nil
 }
 
 // The attendance's JSON is assembled (attendanceJSON) from these and the

@@ -342,9 +342,11 @@ func previousContacts(tx *cluster.Tx, a *Attendance, rec *PatientRecord) (int, e
 			}
 			seen[id] = true
 			// The index may lag a changed identity: check the record.
-			// a/<id> alone: who it was for is in the current state.
-			var o Attendance
-			if found, err := tx.Get(keyAttendance(id), &storedAttendance{Attendance: &o}); err != nil {
+			// a/<id> alone: who it was for is in the current state, and
+			// only who it was for is decoded (a record of a long
+			// attendance is kilobytes; every answer counts them).
+			var o attendancePerson
+			if found, err := tx.Get(keyAttendance(id), &o); err != nil {
 				return err
 			} else if found && ((a.PatientID != "" && o.PatientID == a.PatientID) || (nhs != "" && o.Patient.NHSNumber == nhs)) {
 				n++
@@ -359,6 +361,16 @@ func previousContacts(tx *cluster.Tx, a *Attendance, rec *PatientRecord) (int, e
 		return 0, err
 	}
 	return n, nil
+}
+
+// attendancePerson is who an attendance is for, as its record a/<id> holds
+// it (Attendance's fields of the same names; the rest of the record is
+// skipped, not decoded).
+type attendancePerson struct {
+	Patient struct {
+		NHSNumber string `json:"nhs_number"`
+	} `json:"patient"`
+	PatientID string `json:"patient_id"`
 }
 
 func hasFlag(flags []string, f string) bool {

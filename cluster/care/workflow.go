@@ -335,15 +335,21 @@ func applyAttendanceAnswer(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := *tr.Session
-	if n, err := previousContactsAt(tx, a, rec); err != nil {
-		return nil, err
-	} else {
-		s.Patient.PreviousContacts96h = n
-	}
-	next, step, err := triage.Answer(set, s, in.Answers...)
+	n, err := previousContactsAt(tx, a, rec)
 	if err != nil {
-		return nil, answerError(err, in.Answers)
+		return nil, err
+	}
+	var next triage.Session
+	var step triage.Step
+	if run := takeAnswerRun(tx, a, set, in.Answers, n); run != nil {
+		// The leader's check ran the engine on the same inputs.
+		next, step = run.next, run.step
+	} else {
+		s := *tr.Session
+		s.Patient.PreviousContacts96h = n
+		if next, step, err = triage.Answer(set, s, in.Answers...); err != nil {
+			return nil, answerError(err, in.Answers)
+		}
 	}
 	for _, r := range in.Answers {
 		tr.Answers = append(tr.Answers, AnswerRecord{Question: r.Question, Value: r.Value, By: tx.Actor(), At: tx.Now(), Index: tx.Index()})

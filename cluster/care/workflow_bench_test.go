@@ -1,11 +1,14 @@
 package care
 
 import (
+	"encoding/json"
 	"fmt"
+	"strconv"
 	"testing"
 
 	"github.com/hashicorp/raft"
 
+	"github.com/frontdoor-ucc/frontdoor/cluster"
 	"github.com/frontdoor-ucc/frontdoor/cluster/directory"
 	"github.com/frontdoor-ucc/frontdoor/cluster/protocolset"
 	"github.com/frontdoor-ucc/frontdoor/routing"
@@ -119,4 +122,105 @@ func benchNHSNumber(n int) string {
 			return fmt.Sprintf("%s%d", d, check)
 		}
 	}
+}
+
+// BenchmarkCheckAndApplyAnswer is BenchmarkApplyAnswer/prior=0 on the
+// leader: each attendance.answer is checked (Store.precheck's Check, on a
+// view) and then applied with what the check computed (Tx.Checked), both
+// timed.
+func BenchmarkCheckAndApplyAnswer(b *testing.B) {
+	dir, err := routing.DemoDirectory()
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := newTestFSM(b)
+	f.ApplyBatch([]*raft.Log{
+		cmdLog(1, kindEnv(b, protocolset.KindProtocolsLoad, 1, bootstrap, protocolsLoadPayload())),
+		cmdLog(2, kindEnv(b, directory.KindDirectoryLoad, 2, bootstrap, dir)),
+	})
+	answers := screenNo(b)
+	for _, k := range []string{"very_unwell", "retention", "catheter", "upper_tract", "visible_blood", "ask_pregnant", "recurrent", "vaginal"} {
+		answers = append(answers, triage.Reply{Question: k, Value: "no"})
+	}
+	age := 30
+	idx := uint64(3)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		id := fmt.Sprintf("W%08d", i)
+		create := kindEnv(b, KindAttendanceCreate, 10+i/100, testReception, AttendanceCreate{Complaint: "burning pee", Protocol: "urinary-symptoms",
+			Patient: Patient{Postcode: "DY1 1AA", NHSNumber: benchNHSNumber(i)}, Context: &TriageContext{AgeYears: &age, Sex: "female", Pregnant: "no"}}, id)
+		answer := kindEnv(b, KindAttendanceAnswer, 10+i/100, testReception, AttendanceAnswers{AttendanceID: id, Answers: answers})
+		b.StopTimer()
+		r1 := f.ApplyBatch([]*raft.Log{cmdLog(idx, create)})
+		b.StartTimer()
+		if _, err := f.Check(answer); err != nil {
+			b.Fatal(err)
+		}
+		r2 := f.ApplyBatch([]*raft.Log{cmdLog(idx+1, answer)})
+		idx += 2
+		if resultValue(b, r1[0]).Err != nil || resultValue(b, r2[0]).Err != nil {
+			b.Fatalf("refused: %v %v", resultValue(b, r1[0]).Err, resultValue(b, r2[0]).Err)
+		}
+	}
+}
+
+// BenchmarkWalkInOneAtATime: one walk-in as the loadtest's walk-in client
+// drives it: attendance.create, then attendance.answer with one reply at a
+// time (the first question waiting) until triage ends; each answer checked
+// first as on the leader (Check, then Apply with what it computed).
+// Reported per walk-in.
+func BenchmarkWalkInOneAtATime(b *testing.B) {
+	dir, err := routing.DemoDirectory()
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := newTestFSM(b)
+	f.ApplyBatch([]*raft.Log{
+		cmdLog(1, kindEnv(b, protocolset.KindProtocolsLoad, 1, bootstrap, protocolsLoadPayload())),
+		cmdLog(2, kindEnv(b, directory.KindDirectoryLoad, 2, bootstrap, dir)),
+	})
+	age := 30
+	idx := uint64(3)
+	apply := func(env []byte) *cluster.Result {
+		if _, err := f.Check(env); err != nil {
+			b.Fatal(err)
+		}
+		r := resultValue(b, f.ApplyBatch([]*raft.Log{cmdLog(idx, env)})[0])
+		idx++
+		if r.Err != nil {
+			b.Fatal(r.Err)
+		}
+		return r
+	}
+	answers := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		id := fmt.Sprintf("W%08d", i)
+		r := apply(kindEnv(b, KindAttendanceCreate, 10+i/100, testReception, AttendanceCreate{Complaint: "burning pee", Protocol: "urinary-symptoms",
+			Patient: Patient{Postcode: "DY1 1AA", NHSNumber: benchNHSNumber(i)}, Context: &TriageContext{AgeYears: &age, Sex: "female", Pregnant: "no"}}, id))
+		for step := 0; step < 60; step++ {
+			var a Attendance
+			if err := json.Unmarshal(r.Value, &a); err != nil {
+				b.Fatal(err)
+			}
+			if a.Triage == nil || len(a.Triage.Questions) == 0 {
+				break
+			}
+			q := a.Triage.Questions[0]
+			v := "no"
+			if q.Type == triage.Number {
+				v = "1"
+				if q.Min != nil {
+					v = strconv.FormatFloat(*q.Min, 'f', -1, 64)
+				}
+			} else if len(q.Allowed) > 0 && !contains(q.Allowed, v) {
+				v = q.Allowed[0]
+			}
+			r = apply(kindEnv(b, KindAttendanceAnswer, 10+i/100, testReception, AttendanceAnswers{AttendanceID: id, Answers: []triage.Reply{{Question: q.ID, Value: v}}}))
+			answers++
+		}
+	}
+	b.ReportMetric(float64(answers)/float64(b.N), "answers/walk-in")
 }
