@@ -67,15 +67,11 @@ func (s *server) fhirProcessMessage(c *fiber.Ctx) error {
 	if handled || err != nil {
 		return err
 	}
-	var out care.ReferralResult
-	if err := json.Unmarshal(res.Value, &out); err != nil || out.Referral == nil {
-		return fmt.Errorf("referral result: %v", err)
+	out, a, err := decodeReferralResult(res.Value)
+	if err != nil {
+		return err
 	}
-	var a care.Attendance
-	if err := json.Unmarshal(out.Attendance, &a); err != nil {
-		return fmt.Errorf("referral attendance: %w", err)
-	}
-	resp, err := bars.ResponseBundle(bars.EventServiceRequest, msg.ID, out.Referral, &a, nil)
+	resp, err := bars.ResponseBundle(bars.EventServiceRequest, msg.ID, out.Referral, a, nil)
 	if err != nil {
 		return err
 	}
@@ -174,4 +170,18 @@ func (s *server) fhirBooking(c *fiber.Ctx, msg *bars.Message, target string) err
 	}
 	c.Location(fhirBase + "/Appointment/" + out.Appointment.ID)
 	return sendFHIR(c, http.StatusOK, resp)
+}
+
+// decodeReferralResult decodes what referral.receive and referral.cancel
+// answer: the referral and its attendance.
+func decodeReferralResult(value []byte) (*care.ReferralResult, *care.Attendance, error) {
+	var out care.ReferralResult
+	if err := json.Unmarshal(value, &out); err != nil || out.Referral == nil {
+		return nil, nil, fmt.Errorf("referral result: %v", err)
+	}
+	var a care.Attendance
+	if err := json.Unmarshal(out.Attendance, &a); err != nil {
+		return nil, nil, fmt.Errorf("referral attendance: %w", err)
+	}
+	return &out, &a, nil
 }

@@ -28,23 +28,54 @@ func fhirNotFound(what string) error {
 	return &bars.Error{Status: http.StatusNotFound, Issues: []bars.Issue{{Code: fhir.IssueTypeNotFound, Diagnostics: "no " + what}}}
 }
 
+// readFHIR reads one resource for a FHIR route: get runs in a read of the
+// consistency asked for; a missing record is the OperationOutcome naming
+// what (not found). done reports that the request is answered (forwarded,
+// or refused): the handler returns err then.
+func readFHIR[T any](s *server, c *fiber.Ctx, what string, get func(v *cluster.View) (T, error)) (out T, done bool, err error) {
+	handled, err := s.read(c, func(v *cluster.View) error {
+		var err error
+		out, err = get(v)
+		return err
+	})
+	switch {
+	case handled:
+		return out, true, err
+	case errors.Is(err, cluster.ErrNotFound):
+		return out, true, fhirNotFound(what)
+	default:
+		return out, err != nil, err
+	}
+}
+
+// referralByAnyID finds a referral by frontdoor's id or the sender's
+// ServiceRequest id.
+func referralByAnyID(v *cluster.View, id string) (*care.Referral, error) {
+	r, err := care.In(v).Referral(id)
+	if errors.Is(err, cluster.ErrNotFound) {
+		r, err = care.In(v).ReferralByServiceRequest(id)
+	}
+	return r, err
+}
+
+// appointmentByAnyID finds a booking by frontdoor's id or the sender's.
+func appointmentByAnyID(v *cluster.View, id string) (*care.Appointment, error) {
+	ap, err := care.In(v).Appointment(id)
+	if errors.Is(err, cluster.ErrNotFound) {
+		ap, err = care.In(v).AppointmentBySender(id)
+	}
+	return ap, err
+}
+
 func (s *server) fhirPatient(c *fiber.Ctx) error {
 	if err := requireBaRSHeaders(c); err != nil {
 		return err
 	}
 	id := strings.Clone(c.Params("id"))
-	var p *care.PatientRecord
-	handled, err := s.read(c, func(v *cluster.View) error {
-		var err error
-		p, err = care.In(v).Patient(id)
-		return err
+	p, done, err := readFHIR(s, c, "Patient "+id, func(v *cluster.View) (*care.PatientRecord, error) {
+		return care.In(v).Patient(id)
 	})
-	if handled {
-		return err
-	}
-	if errors.Is(err, cluster.ErrNotFound) {
-		return fhirNotFound("Patient " + id)
-	} else if err != nil {
+	if done {
 		return err
 	}
 	s.reads.note(c, "patient/"+p.ID)
@@ -56,18 +87,10 @@ func (s *server) fhirEncounter(c *fiber.Ctx) error {
 		return err
 	}
 	id := strings.Clone(c.Params("id"))
-	var a *care.Attendance
-	handled, err := s.read(c, func(v *cluster.View) error {
-		var err error
-		a, err = care.In(v).Attendance(id)
-		return err
+	a, done, err := readFHIR(s, c, "Encounter "+id, func(v *cluster.View) (*care.Attendance, error) {
+		return care.In(v).Attendance(id)
 	})
-	if handled {
-		return err
-	}
-	if errors.Is(err, cluster.ErrNotFound) {
-		return fhirNotFound("Encounter " + id)
-	} else if err != nil {
+	if done {
 		return err
 	}
 	s.reads.noteAttendance(c, a.ID, a.PatientID)
@@ -79,26 +102,16 @@ func (s *server) fhirServiceRequest(c *fiber.Ctx) error {
 		return err
 	}
 	id := strings.Clone(c.Params("id"))
-	var r *care.Referral
 	var a *care.Attendance
-	handled, err := s.read(c, func(v *cluster.View) error {
-		var err error
-		// frontdoor's id, or the sender's ServiceRequest id.
-		if r, err = care.In(v).Referral(id); errors.Is(err, cluster.ErrNotFound) {
-			r, err = care.In(v).ReferralByServiceRequest(id)
-		}
+	r, done, err := readFHIR(s, c, "ServiceRequest "+id, func(v *cluster.View) (*care.Referral, error) {
+		r, err := referralByAnyID(v, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		a, err = care.In(v).Attendance(r.AttendanceID)
-		return err
+		return r, err
 	})
-	if handled {
-		return err
-	}
-	if errors.Is(err, cluster.ErrNotFound) {
-		return fhirNotFound("ServiceRequest " + id)
-	} else if err != nil {
+	if done {
 		return err
 	}
 	s.reads.noteAttendance(c, a.ID, a.PatientID)

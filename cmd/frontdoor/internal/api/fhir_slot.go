@@ -117,20 +117,10 @@ func (s *server) fhirAppointment(c *fiber.Ctx) error {
 		return err
 	}
 	id := strings.Clone(c.Params("id"))
-	var ap *care.Appointment
-	handled, err := s.read(c, func(v *cluster.View) error {
-		var err error
-		if ap, err = care.In(v).Appointment(id); errors.Is(err, cluster.ErrNotFound) {
-			ap, err = care.In(v).AppointmentBySender(id)
-		}
-		return err
+	ap, done, err := readFHIR(s, c, "Appointment "+id, func(v *cluster.View) (*care.Appointment, error) {
+		return appointmentByAnyID(v, id)
 	})
-	if handled {
-		return err
-	}
-	if errors.Is(err, cluster.ErrNotFound) {
-		return fhirNotFound("Appointment " + id)
-	} else if err != nil {
+	if done {
 		return err
 	}
 	s.reads.noteAttendance(c, ap.AttendanceID, ap.PatientID)

@@ -118,20 +118,10 @@ func (s *server) fhirUpdateAppointment(c *fiber.Ctx) error {
 		return notSupportedChange("the only change taken is status cancelled (re-book with a booking-request)")
 	}
 	id := strings.Clone(c.Params("id"))
-	var ap *care.Appointment
-	handled, err := s.read(c, func(v *cluster.View) error {
-		var err error
-		if ap, err = care.In(v).Appointment(id); errors.Is(err, cluster.ErrNotFound) {
-			ap, err = care.In(v).AppointmentBySender(id)
-		}
-		return err
+	ap, done, err := readFHIR(s, c, "Appointment "+id, func(v *cluster.View) (*care.Appointment, error) {
+		return appointmentByAnyID(v, id)
 	})
-	if handled {
-		return err
-	}
-	if errors.Is(err, cluster.ErrNotFound) {
-		return fhirNotFound("Appointment " + id)
-	} else if err != nil {
+	if done {
 		return err
 	}
 	mid, err := updateMessageID(c)
@@ -167,20 +157,10 @@ func (s *server) fhirUpdateServiceRequest(c *fiber.Ctx) error {
 		return notSupportedChange("the only change taken is status revoked (re-refer with a servicerequest-request)")
 	}
 	id := strings.Clone(c.Params("id"))
-	var r *care.Referral
-	handled, err := s.read(c, func(v *cluster.View) error {
-		var err error
-		if r, err = care.In(v).Referral(id); errors.Is(err, cluster.ErrNotFound) {
-			r, err = care.In(v).ReferralByServiceRequest(id)
-		}
-		return err
+	r, done, err := readFHIR(s, c, "ServiceRequest "+id, func(v *cluster.View) (*care.Referral, error) {
+		return referralByAnyID(v, id)
 	})
-	if handled {
-		return err
-	}
-	if errors.Is(err, cluster.ErrNotFound) {
-		return fhirNotFound("ServiceRequest " + id)
-	} else if err != nil {
+	if done {
 		return err
 	}
 	mid, err := updateMessageID(c)
@@ -191,13 +171,9 @@ func (s *server) fhirUpdateServiceRequest(c *fiber.Ctx) error {
 	if handled || err != nil {
 		return err
 	}
-	var out care.ReferralResult
-	if err := json.Unmarshal(res.Value, &out); err != nil || out.Referral == nil {
-		return fmt.Errorf("referral cancel result: %v", err)
+	out, a, err := decodeReferralResult(res.Value)
+	if err != nil {
+		return err
 	}
-	var a care.Attendance
-	if err := json.Unmarshal(out.Attendance, &a); err != nil {
-		return fmt.Errorf("referral attendance: %w", err)
-	}
-	return fhirJSON(c, bars.ServiceRequest(out.Referral, &a))
+	return fhirJSON(c, bars.ServiceRequest(out.Referral, a))
 }
