@@ -207,11 +207,24 @@ func New(cfg Config) *Server {
 
 // newForwarder is the kept-alive client a follower forwards to the leader
 // with (forward.go, forward_proposal.go).
+// forwardConns is how many connections a node keeps to the leader for
+// forwarded writes: with two followers well under the leader's bound on
+// handshakes in progress, and enough for its pace (each carries a write in
+// a few milliseconds).
+const forwardConns = 24
+
 func newForwarder(timeout time.Duration, dial func(string) (net.Conn, error)) *fasthttp.Client {
 	return &fasthttp.Client{
-		Dial:                dial,
-		Name:                "frontdoor-forwarder",
-		MaxConnsPerHost:     512,
+		Dial: dial,
+		Name: "frontdoor-forwarder",
+		// A few kept-alive connections to the leader carry every
+		// forwarded write; a burst waits for a free one rather than
+		// opening more. Opening one per request in a burst of 128 went
+		// past the raft port's bound on handshakes in progress
+		// (cluster.maxHandshakes, 64, shared by every member), which
+		// closed the excess: 503s at the follower.
+		MaxConnsPerHost:     forwardConns,
+		MaxConnWaitTimeout:  timeout,
 		ReadTimeout:         timeout,
 		WriteTimeout:        timeout,
 		MaxIdleConnDuration: 30 * time.Second,
