@@ -71,7 +71,12 @@ type Kind string
 //	   deletes an attendance's referral and booking with it; booking.create takes a
 //	   place of a slot-capacity session for an expected nhs111 attendance
 //	   and booking.cancel frees it (care/booking.go)
-const LogicVersion = 9
+//	10: ECDS "standard" and "low" acuity as their SNOMED CT ids, not the
+//	   local fallbacks (care/ecds.go logicECDSAcuity); a BaRS booking's
+//	   place is freed when its attendance leaves or is handed over, and an
+//	   expected one that leaves marks the Appointment noshow
+//	   (care/booking.go releaseBooking)
+const LogicVersion = 10
 
 // Actor is who asked for a change.
 type Actor struct {

@@ -34,7 +34,14 @@ const (
 	prefixAppointmentByAtt = "apx/ax/"
 	AppointmentBooked      = "booked"
 	AppointmentCancelled   = "cancelled"
+	// AppointmentNoShow: the expected patient was marked left without
+	// ever arriving (from logic version 10); the place is free again.
+	AppointmentNoShow = "noshow"
 )
+
+// logicBookingRelease is the logic version from which a booked place is
+// freed when its attendance leaves or is handed over (releaseBooking).
+const logicBookingRelease = 10
 
 // BookingCreate is the payload of KindBookingCreate.
 type BookingCreate struct {
@@ -291,6 +298,42 @@ func applyBookingCancel(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 	}
 	tx.Audit("booking.cancel", "appointment/"+ap.ID, map[string]any{"appointment": ap.AppointmentID, "message": in.MessageID})
 	return &BookingResult{Appointment: ap, Attendance: b}, nil
+}
+
+// releaseBooking frees the place a BaRS booking holds for attendance a,
+// which has just moved from status from to to (left or handed over): the
+// place was not used, as a routed walk-in's slot is freed then
+// (applyAttendanceStatus). An expected patient who never arrived makes the
+// Appointment noshow. Nothing for an attendance without a booked
+// Appointment, or before logic version 10.
+func releaseBooking(tx *cluster.Tx, a *Attendance, from, to string) error {
+	if tx.LogicVersion() < logicBookingRelease || (to != AttendanceLeft && to != AttendanceHandedOver) {
+		return nil
+	}
+	ref, found, err := tx.GetRaw(prefixAppointmentByAtt + a.ID)
+	if err != nil || !found {
+		return err
+	}
+	ap, err := In(tx).Appointment(string(ref))
+	if err != nil {
+		return fmt.Errorf("appointment of attendance %s: %w", a.ID, err)
+	}
+	if ap.Status != AppointmentBooked {
+		return nil
+	}
+	alloc := routing.Allocation{ServiceID: ap.ServiceID, Kind: routing.CapacitySlots, SessionStart: ap.SessionStart, SessionEnd: ap.SessionEnd}
+	if err := directory.ReleaseSlot(tx, a.ID, alloc); err != nil {
+		return err
+	}
+	if from != AttendanceExpected || to != AttendanceLeft {
+		return nil
+	}
+	ap.Status = AppointmentNoShow
+	if err := putAppointment(tx, ap); err != nil {
+		return err
+	}
+	tx.Audit("booking.noshow", "appointment/"+ap.ID, map[string]any{"appointment": ap.AppointmentID, "attendance": a.ID})
+	return nil
 }
 
 // Appointment returns one appointment by frontdoor's id (ErrNotFound).

@@ -12,6 +12,26 @@ import (
 // carries its ECDS coding (issue 19).
 const logicECDS = 9
 
+// logicECDSAcuity is the logic version from which the "standard" and
+// "low" acuity levels are coded with their SNOMED CT ids; version 9
+// entries replay to the local fallbacks they were coded with then
+// (acuityBefore10), so a node of the older binary and one of this binary
+// write the same state for the same entry.
+const logicECDSAcuity = 10
+
+// acuityBefore10 is the acuity version 9 coded where this binary codes
+// acuity: the ids added to the lists at logic version 10 go back to the
+// local fallbacks used until then.
+func acuityBefore10(acuity string) string {
+	switch acuity {
+	case "1077241000000103": // standard
+		return coding.LocalPrefix + "acuity-standard"
+	case "1077251000000100": // low
+		return coding.LocalPrefix + "acuity-low"
+	}
+	return acuity
+}
+
 // ChiefComplaintNotRecorded is the local chief complaint of an attendance
 // triaged without a coded protocol (an NHS 111 referral by Dx only, or a
 // protocol set stored before the code lists).
@@ -64,6 +84,9 @@ func codeECDS(tx *cluster.Tx, a *Attendance) error {
 		m = coding.Mapping{}
 	}
 	c.Acuity, c.DischargeDestination, c.DischargeFollowUp = m.Acuity, m.Destination, m.FollowUp
+	if tx.LogicVersion() < logicECDSAcuity {
+		c.Acuity = acuityBefore10(c.Acuity)
+	}
 	d.ECDS = c
 	return nil
 }

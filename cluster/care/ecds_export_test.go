@@ -17,8 +17,9 @@ import (
 var updateECDS = flag.Bool("update-ecds", false, "rewrite testdata/ecds-export.* (then check them by hand)")
 
 // ecdsExportLog: a walk-in with a cough awaiting the clinician (H1), NHS
-// 111 referrals by Dx02 with an NHS number (D1) and Dx28 (D2), one decided
-// under logic version 8 (O1, uncoded), one announced that never arrived
+// 111 referrals by Dx02 with an NHS number (D1) and Dx28 (D2), the same
+// Dx28 under logic version 9 (D3: the low acuity local fallback version 9
+// coded), one decided under logic version 8 (O1, uncoded), one announced that never arrived
 // (E1, not an attendance) and one after the period (L1).
 func ecdsExportLog(t *testing.T) [][]byte {
 	nhs111 := cluster.Actor{ID: "k-111", Name: "111", Role: access.RoleNHS111}
@@ -33,6 +34,7 @@ func ecdsExportLog(t *testing.T) [][]byte {
 	return append(clinicianFirstLog(t, lv),
 		ref(lv, 5, "D1", "Dx02", Patient{NHSNumber: "9434765919", DateOfBirth: "1986-05-01"}, false),
 		ref(lv, 6, "D2", "Dx28", Patient{}, false),
+		ref(9, 6, "D3", "Dx28", Patient{}, false),
 		ref(8, 7, "O1", "Dx05", Patient{}, false),
 		ref(lv, 8, "E1", "Dx03", Patient{}, true),
 		ref(lv, 9, "L1", "Dx02", Patient{}, false),
@@ -109,7 +111,7 @@ func TestAttendancesArrivedBounds(t *testing.T) {
 	for _, tc := range []struct {
 		from, to int
 		want     string
-	}{{0, 100, "H1 D1 D2 O1 E1 L1 "}, {5, 6, "D1 "}, {5, 5, ""}, {6, 9, "D2 O1 E1 "}, {10, 20, ""}} {
+	}{{0, 100, "H1 D1 D2 D3 O1 E1 L1 "}, {5, 6, "D1 "}, {5, 5, ""}, {6, 9, "D2 D3 O1 E1 "}, {10, 20, ""}} {
 		var got string
 		f.ReadState(t, func(v *cluster.View) error {
 			return In(v).AttendancesArrived(testEpoch.Add(time.Duration(tc.from)*time.Second), testEpoch.Add(time.Duration(tc.to)*time.Second), func(a *Attendance) error {

@@ -2,6 +2,7 @@ package care
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -118,5 +119,106 @@ func TestReferralsAndBookingsInTheFSM(t *testing.T) {
 		if strings.Contains(v, "Crawley") {
 			t.Errorf("a referral's observation survives in %s", k)
 		}
+	}
+}
+
+// TestBookedPlaceFreedWhenTheAttendanceLeaves: from logic version 10, an
+// expected 111 booking marked left frees its place and the Appointment is
+// noshow; one that arrived and is then handed over frees its place too; a
+// booking whose attendance was seen keeps it. Entries of version 9 replay
+// as they were applied then: the place stays taken.
+func TestBookedPlaceFreedWhenTheAttendanceLeaves(t *testing.T) {
+	demo, err := routing.DemoDirectory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := testEpoch.In(routing.London).AddDate(0, 0, 1)
+	at := time.Date(day.Year(), day.Month(), day.Day(), 9, 0, 0, 0, routing.London)
+	pat := Patient{GivenName: "Ada", FamilyName: "Lovelace", DateOfBirth: "1990-12-10", NHSNumber: "9434765919"}
+	book := func(r *retentionRun, n int) {
+		b := BookingCreate{MessageID: fmt.Sprintf("m%d", n), AppointmentID: fmt.Sprintf("ap%d", n), Target: "gp-ucc-stream", At: at,
+			Attendance: AttendanceCreate{Complaint: "booked", Channel: ChannelNHS111, Expected: true, Patient: pat}}
+		r.ok(testEpoch, KindBookingCreate, testAdmin, b, fmt.Sprintf("B%d", n), fmt.Sprintf("A%d", n))
+	}
+	free := func(r *retentionRun) int {
+		var n int
+		r.f.ReadState(t, func(v *cluster.View) error {
+			load, err := directory.LoadAt(v, testEpoch)
+			if err != nil {
+				return err
+			}
+			ss, err := routing.Sessions(demo, load, "gp-ucc-stream", at.Add(-time.Hour), at)
+			if err != nil || len(ss) != 1 {
+				t.Fatalf("sessions %v %v", ss, err)
+			}
+			n = ss[0].Free()
+			return nil
+		})
+		return n
+	}
+	status := func(r *retentionRun, id string) string {
+		var s string
+		r.f.ReadState(t, func(v *cluster.View) error {
+			ap, err := In(v).Appointment(id)
+			if err != nil {
+				return err
+			}
+			s = ap.Status
+			return nil
+		})
+		return s
+	}
+	for _, tc := range []struct {
+		lv                 int
+		wantFree           int
+		wantB1, wantB2     string
+		wantReleaseAudited bool
+	}{
+		{lv: 9, wantFree: 9, wantB1: AppointmentBooked, wantB2: AppointmentBooked},
+		{lv: 10, wantFree: 11, wantB1: AppointmentNoShow, wantB2: AppointmentBooked, wantReleaseAudited: true},
+	} {
+		t.Run(fmt.Sprintf("logic %d", tc.lv), func(t *testing.T) {
+			r := &retentionRun{t: t, f: newTestFSM(t), lv: tc.lv}
+			r.ok(testEpoch, directory.KindDirectoryLoad, cluster.SystemActor, demo)
+			for n := 1; n <= 3; n++ {
+				book(r, n)
+			}
+			if n := free(r); n != 9 {
+				t.Fatalf("%d places free after three bookings, want 9", n)
+			}
+			// A1 never comes; A2 arrives and is handed over; A3 is seen.
+			r.ok(testEpoch.Add(time.Minute), KindAttendanceStatus, testDesk, AttendanceStatusChange{AttendanceID: "A1", Status: AttendanceLeft})
+			r.ok(testEpoch.Add(time.Minute), KindAttendanceCheckIn, testDesk, AttendanceCheckIn{AttendanceID: "A2"})
+			r.ok(testEpoch.Add(time.Minute), KindAttendanceStatus, testDesk, AttendanceStatusChange{AttendanceID: "A2", Status: AttendanceHandedOver})
+			r.ok(testEpoch.Add(time.Minute), KindAttendanceCheckIn, testDesk, AttendanceCheckIn{AttendanceID: "A3"})
+			r.ok(testEpoch.Add(time.Minute), KindAttendanceStatus, testDesk, AttendanceStatusChange{AttendanceID: "A3", Status: AttendanceSeen})
+			if n := free(r); n != tc.wantFree {
+				t.Errorf("%d places free, want %d", n, tc.wantFree)
+			}
+			if s1, s2 := status(r, "B1"), status(r, "B2"); s1 != tc.wantB1 || s2 != tc.wantB2 {
+				t.Errorf("appointments %s %s, want %s %s", s1, s2, tc.wantB1, tc.wantB2)
+			}
+			if s := status(r, "B3"); s != AppointmentBooked {
+				t.Errorf("the seen patient's appointment is %s", s)
+			}
+			// A cancellation after the release frees nothing twice.
+			r.ok(testEpoch.Add(2*time.Minute), KindBookingCancel, testAdmin, BookingCancel{MessageID: "m9", AppointmentID: "ap1", Target: "gp-ucc-stream"})
+			want := tc.wantFree
+			if tc.lv < 10 {
+				want++ // version 9: only the cancellation frees A1's place
+			}
+			if n := free(r); n != want {
+				t.Errorf("%d places free after cancelling ap1, want %d", n, want)
+			}
+			noshow := false
+			for k, v := range r.keys() {
+				if strings.HasPrefix(k, "u/appointment/B1/") && strings.Contains(v, "booking.noshow") {
+					noshow = true
+				}
+			}
+			if noshow != tc.wantReleaseAudited {
+				t.Errorf("booking.noshow audited: %v, want %v", noshow, tc.wantReleaseAudited)
+			}
+		})
 	}
 }

@@ -100,11 +100,16 @@ type retentionRun struct {
 	t    *testing.T
 	f    *testFSM
 	logs []*raft.Log
+	lv   int // the entries' logic version; 0 is the binary's
 }
 
 func (r *retentionRun) apply(when time.Time, kind cluster.Kind, actor cluster.Actor, payload any, ids ...string) *cluster.Result {
 	r.t.Helper()
-	l := cmdLog(uint64(len(r.logs)+1), kindEnv(r.t, kind, int(when.Sub(testEpoch)/time.Second), actor, payload, ids...))
+	lv := r.lv
+	if lv == 0 {
+		lv = cluster.LogicVersion
+	}
+	l := cmdLog(uint64(len(r.logs)+1), kindEnvAt(r.t, lv, kind, int(when.Sub(testEpoch)/time.Second), actor, payload, ids...))
 	r.logs = append(r.logs, l)
 	return resultValue(r.t, r.f.ApplyBatch([]*raft.Log{l})[0])
 }

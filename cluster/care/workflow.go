@@ -726,6 +726,9 @@ func applyAttendanceStatus(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 			return nil, err
 		}
 	}
+	if err := releaseBooking(tx, a, old, in.Status); err != nil {
+		return nil, err
+	}
 	b, err := putAttendance(tx, a, old)
 	if err != nil {
 		return nil, err

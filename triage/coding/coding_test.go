@@ -53,13 +53,13 @@ func TestOutcomeMap(t *testing.T) {
 	}{
 		{"ed", "immediate", []string{"emergency"}, Mapping{"1064891000000107", "19712007", "LOCAL:fu-transferred"}},
 		{"ed", "1h", []string{"emergency", "dental"}, Mapping{"1064901000000108", "19712007", "LOCAL:fu-transferred"}},
-		{"ed", "4h", nil, Mapping{"LOCAL:acuity-standard", "19712007", "LOCAL:fu-transferred"}},
+		{"ed", "4h", nil, Mapping{"1077241000000103", "19712007", "LOCAL:fu-transferred"}},
 		{"gp", "immediate", nil, Mapping{"1064911000000105", "306689006", "LOCAL:fu-gp"}},
-		{"gp", "6h", []string{"dental"}, Mapping{"LOCAL:acuity-low", "306689006", "LOCAL:fu-dental"}},
-		{"gp", "24h", []string{"gp_assessment"}, Mapping{"LOCAL:acuity-low", "306689006", "LOCAL:fu-gp"}},
-		{"pharmacy", "2h", []string{"repeat_medicine"}, Mapping{"LOCAL:acuity-standard", "306689006", "LOCAL:fu-pharmacy"}},
-		{"self_care", "none", []string{"self_care"}, Mapping{"LOCAL:acuity-low", "306689006", "3780001"}},
-		{"rapid_response", "2h", []string{"ucr:falls"}, Mapping{"LOCAL:acuity-standard", "306689006", "LOCAL:fu-community"}},
+		{"gp", "6h", []string{"dental"}, Mapping{"1077251000000100", "306689006", "LOCAL:fu-dental"}},
+		{"gp", "24h", []string{"gp_assessment"}, Mapping{"1077251000000100", "306689006", "LOCAL:fu-gp"}},
+		{"pharmacy", "2h", []string{"repeat_medicine"}, Mapping{"1077241000000103", "306689006", "LOCAL:fu-pharmacy"}},
+		{"self_care", "none", []string{"self_care"}, Mapping{"1077251000000100", "306689006", "3780001"}},
+		{"rapid_response", "2h", []string{"ucr:falls"}, Mapping{"1077241000000103", "306689006", "LOCAL:fu-community"}},
 	} {
 		got, ok := l.Outcome(tc.tier, tc.tf, tc.needs)
 		if !ok || got != tc.want {

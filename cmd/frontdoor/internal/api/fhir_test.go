@@ -615,6 +615,44 @@ func TestBaRSBookingFromExample(t *testing.T) {
 	if again == nil || again["comment"] != fmt.Sprintf("1 of %d places free", places) {
 		t.Fatalf("after the cancellation the session is %v", again)
 	}
+
+	// Reception marks a booked patient who never came as left: the place
+	// is free again and the Appointment is noshow (logic version 10).
+	var booked0 string
+	for i, c := range codes {
+		if c == http.StatusOK {
+			booked0 = fmt.Sprintf("ap-race-%d", i)
+			break
+		}
+	}
+	resp, b = tc.Do(t, tc.Leader(t), http.MethodGet, fhirBase+"/Appointment/"+booked0, "", barsHeaders(key, barsTarget, "req-ap-race"))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("Appointment %s: %d %s", booked0, resp.StatusCode, b)
+	}
+	var encounter string
+	for _, p := range decodeMap(t, b)["participant"].([]any) {
+		if ref, _ := p.(map[string]any)["actor"].(map[string]any)["reference"].(string); strings.HasPrefix(ref, "Encounter/") {
+			encounter = strings.TrimPrefix(ref, "Encounter/")
+		}
+	}
+	desk := tc.Key(t, access.RoleReception, "Desk")
+	resp, b = tc.DoRetry(t, tc.Follower(t), http.MethodPost, "/v1/attendances/"+encounter+"/status", `{"status":"left"}`, nodetest.BearerHeader(desk))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("marking %s left: %d %s", encounter, resp.StatusCode, b)
+	}
+	resp, b = tc.Do(t, tc.Leader(t), http.MethodGet, fhirBase+"/Appointment/"+booked0, "", barsHeaders(key, barsTarget, "req-ap-race-2"))
+	if resp.StatusCode != http.StatusOK || decodeMap(t, b)["status"] != "noshow" {
+		t.Fatalf("Appointment after the patient left: %d %s", resp.StatusCode, b)
+	}
+	again = nil
+	for _, s := range freeSlots(t, tc, tc.Leader(t), key) {
+		if s["id"] == slotID {
+			again = s
+		}
+	}
+	if again == nil || again["comment"] != fmt.Sprintf("2 of %d places free", places) {
+		t.Fatalf("after the booked patient left the session is %v", again)
+	}
 }
 
 var sampleN int

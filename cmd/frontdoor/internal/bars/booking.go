@@ -54,8 +54,11 @@ func Slot(s routing.SessionSlots, name string) fhir.Slot {
 // Appointment renders an appointment as a UK Core Appointment.
 func Appointment(ap *care.Appointment) fhir.Appointment {
 	status := fhir.AppointmentStatusBooked
-	if ap.Status == care.AppointmentCancelled {
+	switch ap.Status {
+	case care.AppointmentCancelled:
 		status = fhir.AppointmentStatusCancelled
+	case care.AppointmentNoShow:
+		status = fhir.AppointmentStatusNoshow
 	}
 	out := fhir.Appointment{
 		Id:         ptr(ap.ID),
