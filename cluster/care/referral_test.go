@@ -74,22 +74,7 @@ func TestReferralsAndBookingsInTheFSM(t *testing.T) {
 	if bk.Appointment.ServiceID != "gp-ucc-stream" || bk.Appointment.PatientID != "P1" || bk.Appointment.SessionStart.Hour() != 8 {
 		t.Fatalf("booking %+v", bk.Appointment)
 	}
-	free := func() int {
-		var n int
-		r.f.ReadState(t, func(v *cluster.View) error {
-			load, err := directory.LoadAt(v, testEpoch)
-			if err != nil {
-				return err
-			}
-			ss, err := routing.Sessions(demo, load, "gp-ucc-stream", at.Add(-time.Hour), at)
-			if err != nil || len(ss) != 1 {
-				t.Fatalf("sessions %v %v", ss, err)
-			}
-			n = ss[0].Free()
-			return nil
-		})
-		return n
-	}
+	free := func() int { return freePlaces(t, r.f, demo, at) }
 	if n := free(); n != 11 {
 		t.Fatalf("%d places free after the booking, want 11", n)
 	}
@@ -140,22 +125,7 @@ func TestBookedPlaceFreedWhenTheAttendanceLeaves(t *testing.T) {
 			Attendance: AttendanceCreate{Complaint: "booked", Channel: ChannelNHS111, Expected: true, Patient: pat}}
 		r.ok(testEpoch, KindBookingCreate, testAdmin, b, fmt.Sprintf("B%d", n), fmt.Sprintf("A%d", n))
 	}
-	free := func(r *retentionRun) int {
-		var n int
-		r.f.ReadState(t, func(v *cluster.View) error {
-			load, err := directory.LoadAt(v, testEpoch)
-			if err != nil {
-				return err
-			}
-			ss, err := routing.Sessions(demo, load, "gp-ucc-stream", at.Add(-time.Hour), at)
-			if err != nil || len(ss) != 1 {
-				t.Fatalf("sessions %v %v", ss, err)
-			}
-			n = ss[0].Free()
-			return nil
-		})
-		return n
-	}
+	free := func(r *retentionRun) int { return freePlaces(t, r.f, demo, at) }
 	status := func(r *retentionRun, id string) string {
 		var s string
 		r.f.ReadState(t, func(v *cluster.View) error {
@@ -221,4 +191,24 @@ func TestBookedPlaceFreedWhenTheAttendanceLeaves(t *testing.T) {
 			}
 		})
 	}
+}
+
+// freePlaces is how many places of the UCC stream's session running at at
+// are free in f's state.
+func freePlaces(t *testing.T, f *testFSM, demo *routing.Directory, at time.Time) int {
+	t.Helper()
+	var n int
+	f.ReadState(t, func(v *cluster.View) error {
+		load, err := directory.LoadAt(v, testEpoch)
+		if err != nil {
+			return err
+		}
+		ss, err := routing.Sessions(demo, load, "gp-ucc-stream", at.Add(-time.Hour), at)
+		if err != nil || len(ss) != 1 {
+			t.Fatalf("sessions %v %v", ss, err)
+		}
+		n = ss[0].Free()
+		return nil
+	})
+	return n
 }
