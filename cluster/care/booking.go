@@ -34,14 +34,20 @@ const (
 	prefixAppointmentByAtt = "apx/ax/"
 	AppointmentBooked      = "booked"
 	AppointmentCancelled   = "cancelled"
-	// AppointmentNoShow: the expected patient was marked left without
-	// ever arriving (from logic version 10); the place is free again.
-	AppointmentNoShow = "noshow"
+	// From logic version 10 an Appointment follows its attendance
+	// (bookingFollows): arrived when reception checks the patient in,
+	// fulfilled when they are seen, noshow when the expected patient is
+	// marked left without ever arriving (the place is free again).
+	AppointmentArrived   = "arrived"
+	AppointmentFulfilled = "fulfilled"
+	AppointmentNoShow    = "noshow"
 )
 
-// logicBookingRelease is the logic version from which a booked place is
-// freed when its attendance leaves or is handed over (releaseBooking).
-const logicBookingRelease = 10
+// logicBookingFollows is the logic version from which an Appointment
+// follows its attendance and a booked place is freed when the attendance
+// leaves or is handed over (bookingFollows), and a booking can no longer
+// be cancelled once the patient has arrived (cancellableBooking).
+const logicBookingFollows = 10
 
 // BookingCreate is the payload of KindBookingCreate.
 type BookingCreate struct {
@@ -260,8 +266,26 @@ func checkBookingCancel(r cluster.Reader, _ cluster.Actor, _ time.Time, raw json
 	if err := json.Unmarshal(raw, &in); err != nil {
 		return cluster.PayloadError(err)
 	}
-	_, err := cancellableBooking(r, &in)
-	return err
+	ap, err := cancellableBooking(r, &in)
+	if err != nil {
+		return err
+	}
+	a, err := In(r).attendanceState(ap.AttendanceID)
+	if err != nil {
+		return err
+	}
+	return notArrived(a)
+}
+
+// notArrived refuses to cancel the booking of a patient who has arrived
+// (checked in): the place was theirs, whatever happened next; as a
+// referral cannot be revoked once its patient is checked in.
+func notArrived(a *Attendance) error {
+	if a.CheckedInAt == nil {
+		return nil
+	}
+	return &cluster.CommandError{Code: cluster.CodeConflict,
+		Message: "the patient has already been checked in (attendance " + a.Status + "): the booking can no longer be cancelled"}
 }
 
 func applyBookingCancel(tx *cluster.Tx, raw json.RawMessage) (any, error) {
@@ -273,12 +297,17 @@ func applyBookingCancel(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	alloc := routing.Allocation{ServiceID: ap.ServiceID, Kind: routing.CapacitySlots, SessionStart: ap.SessionStart, SessionEnd: ap.SessionEnd}
-	if err := directory.ReleaseSlot(tx, ap.AttendanceID, alloc); err != nil {
-		return nil, err
-	}
 	a, err := loadAttendance(tx, ap.AttendanceID)
 	if err != nil {
+		return nil, err
+	}
+	if tx.LogicVersion() >= logicBookingFollows {
+		if err := notArrived(a); err != nil {
+			return nil, err
+		}
+	}
+	alloc := routing.Allocation{ServiceID: ap.ServiceID, Kind: routing.CapacitySlots, SessionStart: ap.SessionStart, SessionEnd: ap.SessionEnd}
+	if err := directory.ReleaseSlot(tx, ap.AttendanceID, alloc); err != nil {
 		return nil, err
 	}
 	var b json.RawMessage
@@ -300,14 +329,14 @@ func applyBookingCancel(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 	return &BookingResult{Appointment: ap, Attendance: b}, nil
 }
 
-// releaseBooking frees the place a BaRS booking holds for attendance a,
-// which has just moved from status from to to (left or handed over): the
-// place was not used, as a routed walk-in's slot is freed then
-// (applyAttendanceStatus). An expected patient who never arrived makes the
-// Appointment noshow. Nothing for an attendance without a booked
-// Appointment, or before logic version 10.
-func releaseBooking(tx *cluster.Tx, a *Attendance, from, to string) error {
-	if tx.LogicVersion() < logicBookingRelease || (to != AttendanceLeft && to != AttendanceHandedOver) {
+// bookingFollows moves the BaRS Appointment of attendance a (if any) on
+// with the attendance, which has just moved from status from to to: a
+// check-in makes it arrived, being seen fulfilled. Leaving or being handed
+// over frees the place the booking holds, as a routed walk-in's slot is
+// freed (applyAttendanceStatus): it was not used; an expected patient who
+// never arrived makes it noshow. Nothing before logic version 10.
+func bookingFollows(tx *cluster.Tx, a *Attendance, from, to string) error {
+	if tx.LogicVersion() < logicBookingFollows {
 		return nil
 	}
 	ref, found, err := tx.GetRaw(prefixAppointmentByAtt + a.ID)
@@ -318,21 +347,32 @@ func releaseBooking(tx *cluster.Tx, a *Attendance, from, to string) error {
 	if err != nil {
 		return fmt.Errorf("appointment of attendance %s: %w", a.ID, err)
 	}
-	if ap.Status != AppointmentBooked {
+	if ap.Status != AppointmentBooked && ap.Status != AppointmentArrived {
+		return nil // cancelled, fulfilled or noshow already
+	}
+	next := ap.Status
+	switch {
+	case to == AttendanceSeen:
+		next = AppointmentFulfilled
+	case to == AttendanceLeft || to == AttendanceHandedOver:
+		alloc := routing.Allocation{ServiceID: ap.ServiceID, Kind: routing.CapacitySlots, SessionStart: ap.SessionStart, SessionEnd: ap.SessionEnd}
+		if err := directory.ReleaseSlot(tx, a.ID, alloc); err != nil {
+			return err
+		}
+		if from == AttendanceExpected && to == AttendanceLeft {
+			next = AppointmentNoShow
+		}
+	case from == AttendanceExpected:
+		next = AppointmentArrived
+	}
+	if next == ap.Status {
 		return nil
 	}
-	alloc := routing.Allocation{ServiceID: ap.ServiceID, Kind: routing.CapacitySlots, SessionStart: ap.SessionStart, SessionEnd: ap.SessionEnd}
-	if err := directory.ReleaseSlot(tx, a.ID, alloc); err != nil {
-		return err
-	}
-	if from != AttendanceExpected || to != AttendanceLeft {
-		return nil
-	}
-	ap.Status = AppointmentNoShow
+	ap.Status = next
 	if err := putAppointment(tx, ap); err != nil {
 		return err
 	}
-	tx.Audit("booking.noshow", "appointment/"+ap.ID, map[string]any{"appointment": ap.AppointmentID, "attendance": a.ID})
+	tx.Audit("booking."+next, "appointment/"+ap.ID, map[string]any{"appointment": ap.AppointmentID, "attendance": a.ID})
 	return nil
 }
 

@@ -74,15 +74,53 @@ func (v State) AttendancesArrived(from, to time.Time, fn func(*Attendance) error
 }
 
 // InECDS reports whether an attendance belongs in the extract: one NHS 111
-// announced that never arrived is not an attendance.
-func InECDS(a *Attendance) bool { return a.Status != AttendanceExpected }
+// announced whose patient never arrived (still expected, or cancelled or
+// marked left before checking in) is not an attendance.
+func InECDS(a *Attendance) bool {
+	_, ok := ECDSArrival(a)
+	return ok
+}
+
+// ECDSArrival is when the patient arrived: for one NHS 111 announced, when
+// reception checked them in (the attendance was created when 111 sent the
+// referral or booking); for a walk-in, when it was created. ok is false for
+// one announced whose patient never arrived.
+func ECDSArrival(a *Attendance) (at time.Time, ok bool) {
+	if a.CheckedInAt != nil {
+		return *a.CheckedInAt, true
+	}
+	if a.Status == AttendanceExpected || (len(a.Timeline) > 0 && a.Timeline[0].Status == AttendanceExpected) {
+		return time.Time{}, false
+	}
+	return a.ArrivedAt, true
+}
+
+// announcedAhead bounds how long before arriving NHS 111 may announce a
+// patient: a booking is of a session at most 14 days ahead (GET /Slot),
+// a referral a few hours.
+const announcedAhead = 15 * 24 * time.Hour
+
+// ECDSAttendances calls fn with every attendance whose patient arrived in
+// [from, to) (ECDSArrival), in order of creation, stopping at fn's first
+// error. Those announced by NHS 111 are found by their check-in, which may
+// come days after the announcement.
+func (v State) ECDSAttendances(from, to time.Time, fn func(*Attendance) error) error {
+	return v.AttendancesArrived(from.Add(-announcedAhead), to, func(a *Attendance) error {
+		at, ok := ECDSArrival(a)
+		if !ok || at.Before(from) || !at.Before(to) {
+			return nil
+		}
+		return fn(a)
+	})
+}
 
 // ECDSRecordOf shapes one attendance; loc is the local time zone
 // (Europe/London).
 func ECDSRecordOf(a *Attendance, lists *coding.Lists, loc *time.Location) ECDSRecord {
-	at := a.ArrivedAt.In(loc)
+	arrived, _ := ECDSArrival(a)
+	at := arrived.In(loc)
 	r := ECDSRecord{AttendanceID: a.ID, ArrivalDate: at.Format("2006-01-02"), ArrivalTime: at.Format("15:04:05"),
-		ArrivedAt: a.ArrivedAt.UTC(), Channel: a.Channel, NHSNumber: a.Patient.NHSNumber, DateOfBirth: a.Patient.DateOfBirth,
+		ArrivedAt: arrived.UTC(), Channel: a.Channel, NHSNumber: a.Patient.NHSNumber, DateOfBirth: a.Patient.DateOfBirth,
 		Status: a.Status, LocalCodes: []string{}}
 	if a.Triage == nil || a.Triage.Disposition == nil {
 		return r

@@ -58,10 +58,7 @@ func TestECDSExport(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		err = In(v).AttendancesArrived(from, to, func(a *Attendance) error {
-			if !InECDS(a) {
-				return nil
-			}
+		err = In(v).ECDSAttendances(from, to, func(a *Attendance) error {
 			r := ECDSRecordOf(a, lists, time.UTC)
 			if err := cw.Write(&r); err != nil {
 				return err
@@ -122,5 +119,46 @@ func TestAttendancesArrivedBounds(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("[%d,%d): %q, want %q", tc.from, tc.to, got, tc.want)
 		}
+	}
+}
+
+// TestECDSArrivalIsTheCheckIn: a patient NHS 111 announced arrives when
+// reception checks them in, which may be the next day: the extract of that
+// day has them, at the check-in time, and the day of the referral does not;
+// one announced who was marked left without arriving is in no extract.
+func TestECDSArrivalIsTheCheckIn(t *testing.T) {
+	nhs111 := cluster.Actor{ID: "k-111", Name: "111", Role: access.RoleNHS111}
+	age := 40
+	ref := func(n int, id string) []byte {
+		return kindEnv(t, KindAttendanceCreate, n, nhs111, AttendanceCreate{Complaint: "referred", Channel: ChannelNHS111,
+			Dx: &DxReferral{Code: "Dx05"}, Patient: Patient{Postcode: "DY1 1AA"}, Context: &TriageContext{AgeYears: &age}, Expected: true}, id)
+	}
+	const day = 24 * 60 * 60
+	log := clinicianFirstLog(t, cluster.LogicVersion)[:2] // protocols and directory
+	log = append(log,
+		ref(3, "LATE"),  // referred on day 0 ...
+		ref(4, "NEVER"), // ... and one who never came
+		kindEnv(t, KindAttendanceStatus, 5, testDesk, AttendanceStatusChange{AttendanceID: "NEVER", Status: AttendanceLeft}),
+		kindEnv(t, KindAttendanceCheckIn, day+30, testDesk, AttendanceCheckIn{AttendanceID: "LATE"}), // ... checked in on day 1
+	)
+	f := newTestFSM(t)
+	applyAll(t, f, log)
+	extract := func(fromDay int) string {
+		var got string
+		from := testEpoch.Add(time.Duration(fromDay*day) * time.Second)
+		f.ReadState(t, func(v *cluster.View) error {
+			return In(v).ECDSAttendances(from, from.Add(day*time.Second), func(a *Attendance) error {
+				r := ECDSRecordOf(a, coding.MustDefault(), time.UTC)
+				got += a.ID + "@" + r.ArrivedAt.Sub(testEpoch).String() + " "
+				return nil
+			})
+		})
+		return got
+	}
+	if got := extract(0); got != "" {
+		t.Errorf("day of the referral: %q, want nobody", got)
+	}
+	if got, want := extract(1), "LATE@24h0m30s "; got != want {
+		t.Errorf("day of the check-in: %q, want %q", got, want)
 	}
 }

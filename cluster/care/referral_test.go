@@ -109,9 +109,11 @@ func TestReferralsAndBookingsInTheFSM(t *testing.T) {
 
 // TestBookedPlaceFreedWhenTheAttendanceLeaves: from logic version 10, an
 // expected 111 booking marked left frees its place and the Appointment is
-// noshow; one that arrived and is then handed over frees its place too; a
-// booking whose attendance was seen keeps it. Entries of version 9 replay
-// as they were applied then: the place stays taken.
+// noshow; one that arrived (Appointment arrived) and is then handed over
+// frees its place too; a booking whose attendance was seen keeps it and is
+// fulfilled; once the patient has arrived the booking cannot be cancelled.
+// Entries of version 9 replay as they were applied then: the place stays
+// taken, the Appointments stay booked and a late cancellation is taken.
 func TestBookedPlaceFreedWhenTheAttendanceLeaves(t *testing.T) {
 	demo, err := routing.DemoDirectory()
 	if err != nil {
@@ -139,13 +141,13 @@ func TestBookedPlaceFreedWhenTheAttendanceLeaves(t *testing.T) {
 		return s
 	}
 	for _, tc := range []struct {
-		lv                 int
-		wantFree           int
-		wantB1, wantB2     string
-		wantReleaseAudited bool
+		lv                     int
+		wantFree               int
+		wantB1, wantB2, wantB3 string
+		wantReleaseAudited     bool
 	}{
-		{lv: 9, wantFree: 9, wantB1: AppointmentBooked, wantB2: AppointmentBooked},
-		{lv: 10, wantFree: 11, wantB1: AppointmentNoShow, wantB2: AppointmentBooked, wantReleaseAudited: true},
+		{lv: 9, wantFree: 9, wantB1: AppointmentBooked, wantB2: AppointmentBooked, wantB3: AppointmentBooked},
+		{lv: 10, wantFree: 11, wantB1: AppointmentNoShow, wantB2: AppointmentArrived, wantB3: AppointmentFulfilled, wantReleaseAudited: true},
 	} {
 		t.Run(fmt.Sprintf("logic %d", tc.lv), func(t *testing.T) {
 			r := &retentionRun{t: t, f: newTestFSM(t), lv: tc.lv}
@@ -165,11 +167,20 @@ func TestBookedPlaceFreedWhenTheAttendanceLeaves(t *testing.T) {
 			if n := free(r); n != tc.wantFree {
 				t.Errorf("%d places free, want %d", n, tc.wantFree)
 			}
-			if s1, s2 := status(r, "B1"), status(r, "B2"); s1 != tc.wantB1 || s2 != tc.wantB2 {
-				t.Errorf("appointments %s %s, want %s %s", s1, s2, tc.wantB1, tc.wantB2)
+			if s1, s2, s3 := status(r, "B1"), status(r, "B2"), status(r, "B3"); s1 != tc.wantB1 || s2 != tc.wantB2 || s3 != tc.wantB3 {
+				t.Errorf("appointments %s %s %s, want %s %s %s", s1, s2, s3, tc.wantB1, tc.wantB2, tc.wantB3)
 			}
-			if s := status(r, "B3"); s != AppointmentBooked {
-				t.Errorf("the seen patient's appointment is %s", s)
+			// The seen patient's booking: a cancellation is refused from
+			// version 10 and frees nothing; version 9 took it.
+			res := r.apply(testEpoch.Add(2*time.Minute), KindBookingCancel, testAdmin, BookingCancel{MessageID: "m8", AppointmentID: "ap3", Target: "gp-ucc-stream"})
+			if tc.lv >= 10 && (res.Err == nil || res.Err.Code != cluster.CodeConflict) {
+				t.Errorf("cancelling a seen patient's booking: %+v, want a conflict", res.Err)
+			}
+			if tc.lv < 10 {
+				if res.Err != nil {
+					t.Errorf("version 9 cancellation of a seen patient's booking: %v", res.Err)
+				}
+				tc.wantFree++ // version 9: the cancellation freed A3's place
 			}
 			// A cancellation after the release frees nothing twice.
 			r.ok(testEpoch.Add(2*time.Minute), KindBookingCancel, testAdmin, BookingCancel{MessageID: "m9", AppointmentID: "ap1", Target: "gp-ucc-stream"})

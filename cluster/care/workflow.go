@@ -103,6 +103,9 @@ func applyAttendanceCheckIn(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 	if next != "" && next != AttendanceArrived {
 		setStatus(tx, a, next)
 	}
+	if err := bookingFollows(tx, a, old, a.Status); err != nil {
+		return nil, err
+	}
 	b, err := putAttendance(tx, a, old)
 	if err != nil {
 		return nil, err
@@ -726,7 +729,7 @@ func applyAttendanceStatus(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 			return nil, err
 		}
 	}
-	if err := releaseBooking(tx, a, old, in.Status); err != nil {
+	if err := bookingFollows(tx, a, old, in.Status); err != nil {
 		return nil, err
 	}
 	b, err := putAttendance(tx, a, old)

@@ -73,11 +73,9 @@ func (s *server) exportECDS(c *fiber.Ctx) error {
 	var patients []string
 	handled, err := s.read(c, func(v *cluster.View) error {
 		recs, patients = recs[:0], patients[:0]
-		return care.In(v).AttendancesArrived(start, end, func(a *care.Attendance) error {
-			if care.InECDS(a) {
-				recs = append(recs, care.ECDSRecordOf(a, lists, london))
-				patients = append(patients, a.PatientID)
-			}
+		return care.In(v).ECDSAttendances(start, end, func(a *care.Attendance) error {
+			recs = append(recs, care.ECDSRecordOf(a, lists, london))
+			patients = append(patients, a.PatientID)
 			return nil
 		})
 	})

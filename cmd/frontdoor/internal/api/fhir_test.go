@@ -337,6 +337,10 @@ func TestBaRSBadMessagesChangeNothing(t *testing.T) {
 			_ = json.Unmarshal([]byte(strings.Replace(string(s), `"DX02"`, `"DX99999"`, 1)), &rc)
 			resources(b, "ServiceRequest")[0]["reasonCode"] = rc
 		}), barsTarget, "", 400, "REC_BAD_REQUEST", "reasonCode"},
+		{"a booking with no Patient", example(t, "BookingRequest.json", func(b map[string]any) {
+			bookingEdit("m9", "ap9", "gp-ucc-stream.1796565600", "booked")(b)
+			resources(b, "Appointment")[0]["participant"] = []any{}
+		}), barsTarget, "", 400, "REC_BAD_REQUEST", "participant"},
 	}
 	before := lead.N.Store().Status().LastIndex
 	for _, tt := range tests {

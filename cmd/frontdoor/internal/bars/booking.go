@@ -59,6 +59,10 @@ func Appointment(ap *care.Appointment) fhir.Appointment {
 		status = fhir.AppointmentStatusCancelled
 	case care.AppointmentNoShow:
 		status = fhir.AppointmentStatusNoshow
+	case care.AppointmentArrived:
+		status = fhir.AppointmentStatusArrived
+	case care.AppointmentFulfilled:
+		status = fhir.AppointmentStatusFulfilled
 	}
 	out := fhir.Appointment{
 		Id:         ptr(ap.ID),
@@ -143,6 +147,7 @@ func ToBooking(m *Message, target string) (*Booking, *Error) {
 		a.Complaint = strings.TrimSpace(*ap.Description)
 	}
 	a.CaseRef = apID
+	hasPatient := false
 	for _, p := range ap.Participant {
 		if p.Actor == nil || p.Actor.Reference == nil {
 			continue
@@ -155,11 +160,16 @@ func ToBooking(m *Message, target string) (*Booking, *Error) {
 		if err != nil {
 			return nil, err
 		}
-		a.Patient = pat
+		a.Patient, hasPatient = pat, true
 		if pc.NHSNumber != "" {
 			c.Patient = pc
 		}
 		break
+	}
+	if !hasPatient {
+		// The booking-request MessageDefinition has Patient min 1: a place
+		// held for nobody in particular cannot be checked in.
+		return nil, BadRequest(fhir.IssueTypeRequired, e.path("participant"), "a booking's Appointment needs a participant whose actor is the Patient in the Bundle")
 	}
 	return bk, nil
 }
