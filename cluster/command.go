@@ -72,10 +72,12 @@ type Kind string
 //	   place of a slot-capacity session for an expected nhs111 attendance
 //	   and booking.cancel frees it (care/booking.go)
 //	10: ECDS "standard" and "low" acuity as their SNOMED CT ids, not the
-//	   local fallbacks (care/ecds.go logicECDSAcuity); a BaRS booking's
-//	   place is freed when its attendance leaves or is handed over, and an
-//	   expected one that leaves marks the Appointment noshow
-//	   (care/booking.go releaseBooking)
+//	   local fallbacks (care/ecds.go logicECDSAcuity); a BaRS Appointment
+//	   follows its attendance: arrived at check-in, fulfilled when seen,
+//	   its place freed when the attendance leaves or is handed over, noshow
+//	   when an expected patient is marked left; a booking can no longer be
+//	   cancelled once its patient is checked in (care/booking.go
+//	   bookingFollows, notArrived)
 const LogicVersion = 10
 
 // Actor is who asked for a change.
