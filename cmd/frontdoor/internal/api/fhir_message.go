@@ -151,6 +151,17 @@ func (s *server) fhirBooking(c *fiber.Ctx, msg *bars.Message, target string) err
 		kind, payload = care.KindBookingCancel, &bk.Cancels
 	} else if f := bk.Create.Validate(time.Now()); f != nil {
 		return fhirInvalid(f)
+	} else if bk.Create.Target != bk.Target {
+		// A Slot names its service; it must be the service the message
+		// is sent to (a booking through one service's Slot search of
+		// another's session would be cancellable only through that one).
+		if handled, err := s.read(c, func(v *cluster.View) error { return slotOfTarget(v, bk) }); handled || err != nil {
+			var ce *cluster.CommandError
+			if errors.As(err, &ce) {
+				return commandProblem(ce)
+			}
+			return err
+		}
 	}
 	res, handled, err := s.proposeMessage(c, msg, kind, payload)
 	if handled || err != nil {
@@ -170,6 +181,20 @@ func (s *server) fhirBooking(c *fiber.Ctx, msg *bars.Message, target string) err
 	}
 	c.Location(fhirBase + "/Appointment/" + out.Appointment.ID)
 	return sendFHIR(c, http.StatusOK, resp)
+}
+
+// slotOfTarget refuses a booking whose Slot belongs to another service
+// than the one NHSD-Target-Identifier names (by id or ODS code).
+func slotOfTarget(v *cluster.View, bk *bars.Booking) error {
+	target, err := care.ResolveTarget(v, bk.Target)
+	if err != nil {
+		return err
+	}
+	if target != bk.Create.Target {
+		return &bars.Error{Status: http.StatusUnprocessableEntity, Issues: []bars.Issue{{Code: fhir.IssueTypeBusinessRule,
+			Expression: bk.SlotPath, Diagnostics: "the Slot is a session of " + bk.Create.Target + ", not of " + target + ", the service this message is sent to"}}}
+	}
+	return nil
 }
 
 // decodeReferralResult decodes what referral.receive and referral.cancel

@@ -341,6 +341,9 @@ func TestBaRSBadMessagesChangeNothing(t *testing.T) {
 			bookingEdit("m9", "ap9", "gp-ucc-stream.1796565600", "booked")(b)
 			resources(b, "Appointment")[0]["participant"] = []any{}
 		}), barsTarget, "", 400, "REC_BAD_REQUEST", "participant"},
+		{"a Slot of another service", example(t, "BookingRequest.json",
+			bookingEdit("m10", "ap10", fmt.Sprintf("dental-urgent.%d", time.Now().Add(24*time.Hour).Unix()), "booked")),
+			barsTarget, "", 422, "REC_UNPROCESSABLE_ENTITY", "slot[0]"},
 	}
 	before := lead.N.Store().Status().LastIndex
 	for _, tt := range tests {

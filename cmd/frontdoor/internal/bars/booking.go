@@ -91,6 +91,12 @@ type Booking struct {
 	Cancel  bool
 	Create  care.BookingCreate
 	Cancels care.BookingCancel
+	// Target is the service NHSD-Target-Identifier names; a booking by
+	// Slot books the Slot's service (Create.Target), which must be it.
+	Target string
+	// SlotPath is the element naming the Slot, for the refusal when its
+	// service is not Target.
+	SlotPath string
 }
 
 // ToBooking maps a booking-request: the focus Appointment (status booked:
@@ -121,13 +127,15 @@ func ToBooking(m *Message, target string) (*Booking, *Error) {
 	}
 	c := &bk.Create
 	c.MessageID, c.AppointmentID, c.Target = m.ID, apID, target
-	for _, sl := range ap.Slot {
+	bk.Target = target
+	for i, sl := range ap.Slot {
 		if sl.Reference == nil {
 			continue
 		}
 		ref := strings.TrimPrefix(*sl.Reference, "Slot/")
 		if svc, start, ok := ParseSlotID(ref); ok {
 			c.Target, c.At = svc, start
+			bk.SlotPath = e.path(fmt.Sprintf("slot[%d].reference", i))
 		}
 	}
 	if c.At.IsZero() {
