@@ -77,7 +77,9 @@ type Kind string
 //	   its place freed when the attendance leaves or is handed over, noshow
 //	   when an expected patient is marked left; a booking can no longer be
 //	   cancelled once its patient is checked in (care/booking.go
-//	   bookingFollows, notArrived)
+//	   bookingFollows, notArrived); a referral or booking linked by NHS
+//	   number to a patient recorded with another date of birth or family
+//	   name raises an identity_check alert (care/referral.go identityCheck)
 const LogicVersion = 10
 
 // Actor is who asked for a change.

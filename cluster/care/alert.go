@@ -38,6 +38,11 @@ const (
 	// AlertRapidResponseFallback: a rapid response need was routed to ED
 	// because no team could take the patient.
 	AlertRapidResponseFallback = "rapid_response_fallback"
+	// AlertIdentityCheck: NHS 111 sent an NHS number recorded here for a
+	// patient with another date of birth or family name (from logic
+	// version 10); the attendance is linked to that record by the number,
+	// and reception must check who this is (identityCheck).
+	AlertIdentityCheck = "identity_check"
 )
 
 // Alert is one thing a person must see and acknowledge.

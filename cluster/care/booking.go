@@ -210,6 +210,9 @@ func applyBookingCreate(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 		return nil, err
 	}
 	ap.AttendanceID = a.ID
+	if err := identityCheck(tx, a, matched, in.Patient); err != nil {
+		return nil, err
+	}
 	alloc := routing.Allocation{ServiceID: s.ServiceID, Kind: routing.CapacitySlots, SessionStart: s.Start, SessionEnd: s.End}
 	if err := directory.AllocateSlot(tx, a.ID, alloc); err != nil {
 		return nil, err

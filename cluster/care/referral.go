@@ -255,6 +255,9 @@ func applyReferralReceive(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 		return nil, err
 	}
 	ref.AttendanceID = a.ID
+	if err := identityCheck(tx, a, ref.PatientMatched, in.Patient); err != nil {
+		return nil, err
+	}
 	if err := putReferral(tx, ref); err != nil {
 		return nil, err
 	}
@@ -292,6 +295,34 @@ func matchOrCreatePatient(tx *cluster.Tx, in *PatientCreate) (id string, matched
 	}
 	tx.Audit("patient.create", "patient/"+rec.ID, map[string]any{"via": "bars"})
 	return rec.ID, false, nil
+}
+
+// logicIdentityCheck is the logic version from which a referral or
+// booking matched to a patient by NHS number alone raises an alert when
+// the demographics differ (identityCheck).
+const logicIdentityCheck = 10
+
+// identityCheck raises an identity_check alert on attendance a when NHS
+// 111 sent in, matched by its NHS number to the patient a is linked to,
+// whose recorded date of birth or family name differs: the number is the
+// national identifier, so the link stands, but a mistyped number would
+// put this visit in another person's record; reception checks at check-in.
+func identityCheck(tx *cluster.Tx, a *Attendance, matched bool, in *PatientCreate) error {
+	if !matched || in == nil || tx.LogicVersion() < logicIdentityCheck {
+		return nil
+	}
+	p, err := In(tx).Patient(a.PatientID)
+	if err != nil {
+		return fmt.Errorf("identity check of %s: %w", a.ID, err)
+	}
+	dobDiffers := in.DateOfBirth != "" && p.DateOfBirth != "" && in.DateOfBirth != p.DateOfBirth
+	nameDiffers := strings.TrimSpace(in.FamilyName) != "" && p.FamilyName != "" && !strings.EqualFold(strings.TrimSpace(in.FamilyName), p.FamilyName)
+	if !dobDiffers && !nameDiffers {
+		return nil
+	}
+	msg := fmt.Sprintf("NHS 111 sent NHS number %s for %s %s (born %s), which is recorded here for %s %s (born %s): check who this is at check-in",
+		p.NHSNumber, strings.TrimSpace(in.GivenName), strings.TrimSpace(in.FamilyName), in.DateOfBirth, p.GivenName, p.FamilyName, p.DateOfBirth)
+	return raiseAttendanceAlert(tx, a, AlertIdentityCheck, msg)
 }
 
 func putReferral(tx *cluster.Tx, r *Referral) error {

@@ -223,3 +223,54 @@ func freePlaces(t *testing.T, f *testFSM, demo *routing.Directory, at time.Time)
 	})
 	return n
 }
+
+// TestIdentityCheckWhenTheNumberMatchesAnotherPerson: from logic version
+// 10, a referral whose NHS number is recorded for a patient with another
+// date of birth is linked by the number and raises an identity_check alert
+// on its attendance; the same person again (a name in other case) raises
+// none; version 9 linked silently.
+func TestIdentityCheckWhenTheNumberMatchesAnotherPerson(t *testing.T) {
+	demo, err := routing.DemoDirectory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pat := Patient{GivenName: "Julie", FamilyName: "Jones", DateOfBirth: "1959-03-02", NHSNumber: "9434765919"}
+	referral := func(msg string, p Patient) ReferralReceive {
+		pc := &PatientCreate{GivenName: p.GivenName, FamilyName: p.FamilyName, DateOfBirth: p.DateOfBirth, NHSNumber: p.NHSNumber}
+		return ReferralReceive{MessageID: msg, ServiceRequestID: "sr-" + msg, Target: "gp-ucc-stream", Patient: pc,
+			Attendance: AttendanceCreate{Complaint: "referred", Channel: ChannelNHS111, Expected: true, Dx: &DxReferral{Code: "Dx05"}, Patient: p}}
+	}
+	other := pat
+	other.GivenName, other.FamilyName, other.DateOfBirth = "Julie", "Smith", "1990-07-01"
+	same := pat
+	same.FamilyName = "JONES"
+	for _, lv := range []int{9, 10} {
+		t.Run(fmt.Sprintf("logic %d", lv), func(t *testing.T) {
+			r := &retentionRun{t: t, f: newTestFSM(t), lv: lv}
+			r.ok(testEpoch, directory.KindDirectoryLoad, cluster.SystemActor, demo)
+			r.ok(testEpoch, KindReferralReceive, testAdmin, referral("m1", pat), "R1", "P1", "A1")
+			r.ok(testEpoch, KindReferralReceive, testAdmin, referral("m2", same), "R2", "A2")
+			r.ok(testEpoch, KindReferralReceive, testAdmin, referral("m3", other), "R3", "A3")
+			alerts := map[string]string{}
+			for k, v := range r.keys() {
+				if strings.HasPrefix(k, prefixAlert) {
+					var al Alert
+					if err := json.Unmarshal([]byte(v), &al); err != nil {
+						t.Fatal(err)
+					}
+					alerts[al.AttendanceID] = al.Kind + ": " + al.Message
+				}
+			}
+			if lv < 10 {
+				if len(alerts) != 0 {
+					t.Fatalf("version 9 raised %v", alerts)
+				}
+				return
+			}
+			if len(alerts) != 1 || !strings.HasPrefix(alerts["A3"], AlertIdentityCheck+": ") ||
+				!strings.Contains(alerts["A3"], "Smith") || !strings.Contains(alerts["A3"], "1959-03-02") {
+				t.Fatalf("alerts %v, want one identity check on A3 naming both people", alerts)
+			}
+		})
+	}
+}
