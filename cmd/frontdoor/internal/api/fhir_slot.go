@@ -20,9 +20,10 @@ import (
 const maxSlotWindow = 14 * 24 * time.Hour
 
 // fhirSlots: GET /fhir/R4/Slot?status=free[,busy]&start=geT1&start=leT2
-// with NHSD-Target-Identifier naming the service: its sessions starting
-// in the window, each free while a place is left, from the directory and
-// the slots taken in state.
+// (gt and lt leave the bound itself out) with NHSD-Target-Identifier
+// naming the service: its sessions starting in the window and not yet
+// over, each free while a place is left, from the directory and the slots
+// taken in state.
 func (s *server) fhirSlots(c *fiber.Ctx) error {
 	if err := requireBaRSHeaders(c, headerTargetIdentifier); err != nil {
 		return err
@@ -41,6 +42,7 @@ func (s *server) fhirSlots(c *fiber.Ctx) error {
 		}
 	}
 	var from, to time.Time
+	var afterFrom, beforeTo bool // gt, lt: the bound itself is out
 	for _, v := range c.Context().QueryArgs().PeekMulti("start") {
 		p := string(v)
 		if len(p) < 3 {
@@ -52,9 +54,9 @@ func (s *server) fhirSlots(c *fiber.Ctx) error {
 		}
 		switch p[:2] {
 		case "ge", "gt":
-			from = t
+			from, afterFrom = t, p[:2] == "gt"
 		case "le", "lt":
-			to = t
+			to, beforeTo = t, p[:2] == "lt"
 		default:
 			return bars.BadRequest(fhir.IssueTypeValue, "start", "start takes the prefix ge, gt, le or lt")
 		}
@@ -98,7 +100,11 @@ func (s *server) fhirSlots(c *fiber.Ctx) error {
 		return err
 	}
 	var list []any
+	now := time.Now()
 	for _, ss := range sessions {
+		if (afterFrom && ss.Start.Equal(from)) || (beforeTo && ss.Start.Equal(to)) || !ss.End.After(now) {
+			continue // outside a strict bound, or over: nobody can be booked into it
+		}
 		if st := map[bool]string{true: "free", false: "busy"}[ss.Free() > 0]; want[st] {
 			list = append(list, bars.Slot(ss, name))
 		}

@@ -791,3 +791,59 @@ func TestBaRSInputLimits(t *testing.T) {
 		t.Fatalf("within the limits: %d %s", resp.StatusCode, b)
 	}
 }
+
+// TestBaRSSlotSearchBounds: ge and le take a session starting at the
+// bound, gt and lt leave it out, and a session that is over is never
+// offered.
+func TestBaRSSlotSearchBounds(t *testing.T) {
+	tc := nodetest.New(t, 1)
+	key := tc.Key(t, access.RoleNHS111, "NHS 111 slots")
+	search := func(q string) []map[string]any {
+		t.Helper()
+		resp, b := tc.Do(t, tc.Leader(t), http.MethodGet, fhirBase+"/Slot?status=free,busy&"+q, "", barsHeaders(key, barsTarget, "req-slots"))
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("Slot search %s: %d %s", q, resp.StatusCode, b)
+		}
+		set := decodeMap(t, b)
+		if set["entry"] == nil {
+			return nil // an empty searchset has no entry
+		}
+		return resources(set, "Slot")
+	}
+	at := func(prefix string, tm time.Time) string { return "start=" + prefix + url.QueryEscape(tm.UTC().Format(time.RFC3339)) }
+	now := time.Now()
+	upcoming := search(at("ge", now) + "&" + at("le", now.Add(48*time.Hour)))
+	if len(upcoming) == 0 {
+		t.Fatal("no sessions in the next two days")
+	}
+	s0, err := time.Parse(time.RFC3339, upcoming[0]["start"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	has := func(slots []map[string]any) bool {
+		for _, s := range slots {
+			if st, _ := time.Parse(time.RFC3339, s["start"].(string)); st.Equal(s0) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, tt := range []struct {
+		q    string
+		want bool
+	}{
+		{at("ge", s0) + "&" + at("le", s0.Add(time.Hour)), true},
+		{at("gt", s0) + "&" + at("le", s0.Add(time.Hour)), false},
+		{at("ge", s0.Add(-time.Hour)) + "&" + at("le", s0), true},
+		{at("ge", s0.Add(-time.Hour)) + "&" + at("lt", s0), false},
+	} {
+		if got := has(search(tt.q)); got != tt.want {
+			t.Errorf("%s: session at %s listed %v, want %v", tt.q, s0, got, tt.want)
+		}
+	}
+	for _, s := range search(at("ge", now.Add(-13*24*time.Hour)) + "&" + at("le", now)) {
+		if end, _ := time.Parse(time.RFC3339, s["end"].(string)); !end.After(now) {
+			t.Errorf("a session that is over is offered: %v", s)
+		}
+	}
+}
