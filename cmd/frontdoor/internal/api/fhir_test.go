@@ -810,7 +810,9 @@ func TestBaRSSlotSearchBounds(t *testing.T) {
 		}
 		return resources(set, "Slot")
 	}
-	at := func(prefix string, tm time.Time) string { return "start=" + prefix + url.QueryEscape(tm.UTC().Format(time.RFC3339)) }
+	at := func(prefix string, tm time.Time) string {
+		return "start=" + prefix + url.QueryEscape(tm.UTC().Format(time.RFC3339))
+	}
 	now := time.Now()
 	upcoming := search(at("ge", now) + "&" + at("le", now.Add(48*time.Hour)))
 	if len(upcoming) == 0 {
