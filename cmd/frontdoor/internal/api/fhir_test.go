@@ -637,8 +637,8 @@ func TestBaRSBookingFromExample(t *testing.T) {
 		t.Fatalf("Appointment %s: %d %s", booked0, resp.StatusCode, b)
 	}
 	var encounter string
-	for _, p := range decodeMap(t, b)["participant"].([]any) {
-		if ref, _ := p.(map[string]any)["actor"].(map[string]any)["reference"].(string); strings.HasPrefix(ref, "Encounter/") {
+	for _, p := range decodeMap(t, b)["supportingInformation"].([]any) {
+		if ref, _ := p.(map[string]any)["reference"].(string); strings.HasPrefix(ref, "Encounter/") {
 			encounter = strings.TrimPrefix(ref, "Encounter/")
 		}
 	}

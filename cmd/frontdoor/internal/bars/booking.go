@@ -72,9 +72,13 @@ func Appointment(ap *care.Appointment) fhir.Appointment {
 		Start:      ptr(ap.SessionStart.UTC().Format(time.RFC3339)),
 		End:        ptr(ap.SessionEnd.UTC().Format(time.RFC3339)),
 		Slot:       []fhir.Reference{{Reference: ptr("Slot/" + SlotID(ap.ServiceID, ap.SessionStart))}},
+		// The service that holds the place takes part; the attendance
+		// (an Encounter, which is not a participant type in R4) is
+		// supporting information.
 		Participant: []fhir.AppointmentParticipant{
-			{Actor: &fhir.Reference{Reference: ptr("Encounter/" + ap.AttendanceID)}, Status: fhir.ParticipationStatusAccepted},
+			{Actor: &fhir.Reference{Reference: ptr("HealthcareService/" + ap.ServiceID)}, Status: fhir.ParticipationStatusAccepted},
 		},
+		SupportingInformation: []fhir.Reference{{Reference: ptr("Encounter/" + ap.AttendanceID)}},
 	}
 	if ap.PatientID != "" {
 		out.Participant = append(out.Participant, fhir.AppointmentParticipant{
