@@ -41,6 +41,8 @@ type ECDSRecord struct {
 	// The disposition in NHS 111 terms.
 	Dx        string `json:"dx,omitempty"`
 	DxMeaning string `json:"dx_meaning,omitempty"`
+	// DxLocal: Dx is a frontdoor local code (Dx9xxx), not NHS Pathways'.
+	DxLocal bool `json:"dx_local,omitempty"`
 	Tier      string `json:"tier,omitempty"`
 	Timeframe string `json:"timeframe,omitempty"`
 	// LocalCodes names the columns holding a frontdoor LOCAL code.
@@ -128,7 +130,7 @@ func ECDSRecordOf(a *Attendance, lists *coding.Lists, loc *time.Location) ECDSRe
 	d := a.Triage.Disposition
 	r.Dx, r.Tier, r.Timeframe = d.Dx, string(d.Tier), string(d.Timeframe)
 	if dx, ok := lists.Dx(d.Dx); ok {
-		r.DxMeaning = dx.Meaning
+		r.DxMeaning, r.DxLocal = dx.Meaning, dx.Local
 	}
 	e := d.ECDS
 	if e == nil {
@@ -155,6 +157,9 @@ func ECDSRecordOf(a *Attendance, lists *coding.Lists, loc *time.Location) ECDSRe
 	r.Acuity = term(coding.ListAcuity, "acuity", e.Acuity)
 	r.DischargeDestination = term(coding.ListDestination, "discharge_destination", e.DischargeDestination)
 	r.DischargeFollowUp = term(coding.ListFollowUp, "discharge_follow_up", e.DischargeFollowUp)
+	if r.DxLocal {
+		r.LocalCodes = append(r.LocalCodes, "dx")
+	}
 	return r
 }
 

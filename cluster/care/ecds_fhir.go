@@ -110,7 +110,11 @@ func ecdsEncounter(r *ECDSRecord) *fhirEncounter {
 		e.Extension = append(e.Extension, fhirExtension{URL: ExtFollowUp, ValueCodeableConcept: c})
 	}
 	if r.Dx != "" {
-		e.Extension = append(e.Extension, fhirExtension{URL: ExtDisposition, ValueCoding: &fhirCoding{System: SystemDx, Code: r.Dx, Display: r.DxMeaning}})
+		sys := SystemDx
+		if r.DxLocal {
+			sys = SystemLocal // a frontdoor Dx9xxx, not an NHS Pathways code
+		}
+		e.Extension = append(e.Extension, fhirExtension{URL: ExtDisposition, ValueCoding: &fhirCoding{System: sys, Code: r.Dx, Display: r.DxMeaning}})
 	}
 	return e
 }
