@@ -42,7 +42,7 @@ type ECDSRecord struct {
 	Dx        string `json:"dx,omitempty"`
 	DxMeaning string `json:"dx_meaning,omitempty"`
 	// DxLocal: Dx is a frontdoor local code (Dx9xxx), not NHS Pathways'.
-	DxLocal bool `json:"dx_local,omitempty"`
+	DxLocal   bool   `json:"dx_local,omitempty"`
 	Tier      string `json:"tier,omitempty"`
 	Timeframe string `json:"timeframe,omitempty"`
 	// LocalCodes names the columns holding a frontdoor LOCAL code.
