@@ -53,16 +53,14 @@ func Slot(s routing.SessionSlots, name string) fhir.Slot {
 
 // Appointment renders an appointment as a UK Core Appointment.
 func Appointment(ap *care.Appointment) fhir.Appointment {
-	status := fhir.AppointmentStatusBooked
-	switch ap.Status {
-	case care.AppointmentCancelled:
-		status = fhir.AppointmentStatusCancelled
-	case care.AppointmentNoShow:
-		status = fhir.AppointmentStatusNoshow
-	case care.AppointmentArrived:
-		status = fhir.AppointmentStatusArrived
-	case care.AppointmentFulfilled:
-		status = fhir.AppointmentStatusFulfilled
+	status, ok := map[string]fhir.AppointmentStatus{
+		care.AppointmentCancelled: fhir.AppointmentStatusCancelled,
+		care.AppointmentNoShow:    fhir.AppointmentStatusNoshow,
+		care.AppointmentArrived:   fhir.AppointmentStatusArrived,
+		care.AppointmentFulfilled: fhir.AppointmentStatusFulfilled,
+	}[ap.Status]
+	if !ok {
+		status = fhir.AppointmentStatusBooked
 	}
 	out := fhir.Appointment{
 		Id:         ptr(ap.ID),
