@@ -142,6 +142,19 @@ type QueueEntry struct {
 	Interim *QueueInterim `json:"interim,omitempty"`
 	// AskingFor: what the attendance waits for (awaiting_address).
 	AskingFor []string `json:"asking_for,omitempty"`
+	// Appointment: the session an NHS 111 booking holds a place in (the
+	// expected list shows when the patient is due, not only when 111 sent
+	// them).
+	Appointment *QueueAppointment `json:"appointment,omitempty"`
+}
+
+// QueueAppointment is the booked session of an expected patient.
+type QueueAppointment struct {
+	ID        string    `json:"id"`
+	ServiceID string    `json:"service_id"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
+	Status    string    `json:"status"`
 }
 
 // QueueInterim is the queue's view of triage.Interim.
@@ -187,7 +200,28 @@ func (v State) QueueFiltered(now time.Time, q QueueQuery) ([]QueueEntry, error) 
 // Expected lists the patients NHS 111 has announced who have not arrived
 // yet, by priority then announcement.
 func (v State) Expected(now time.Time) ([]QueueEntry, error) {
-	return v.queueOf(now, []string{AttendanceExpected})
+	out, err := v.queueOf(now, []string{AttendanceExpected})
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		ref, found, err := v.r.GetRaw(prefixAppointmentByAtt + out[i].AttendanceID)
+		if err != nil {
+			return nil, err
+		}
+		if !found {
+			continue
+		}
+		ap, err := v.Appointment(string(ref))
+		if err != nil {
+			return nil, fmt.Errorf("appointment of %s: %w", out[i].AttendanceID, err)
+		}
+		out[i].Appointment = &QueueAppointment{ID: ap.ID, ServiceID: ap.ServiceID, Start: ap.SessionStart, End: ap.SessionEnd, Status: ap.Status}
+		if out[i].ServiceID == "" {
+			out[i].ServiceID = ap.ServiceID
+		}
+	}
+	return out, nil
 }
 
 func (v State) queueOf(now time.Time, statuses []string) ([]QueueEntry, error) {

@@ -623,6 +623,31 @@ func TestBaRSBookingFromExample(t *testing.T) {
 		t.Fatalf("after the cancellation the session is %v", again)
 	}
 
+	// Reception's expected list says when each booked patient is due.
+	desk := tc.Key(t, access.RoleReception, "Desk")
+	resp, b = tc.Do(t, tc.Leader(t), http.MethodGet, "/v1/queue", "", nodetest.BearerHeader(desk))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("queue: %d %s", resp.StatusCode, b)
+	}
+	var queue struct {
+		Expected []struct {
+			Appointment *struct {
+				Start time.Time `json:"start"`
+			} `json:"appointment"`
+		} `json:"expected"`
+	}
+	nodetest.DecodeJSON(t, b, &queue)
+	due := 0
+	slotStart, _ := time.Parse(time.RFC3339, slot["start"].(string))
+	for _, e := range queue.Expected {
+		if e.Appointment != nil && e.Appointment.Start.Equal(slotStart) {
+			due++
+		}
+	}
+	if due != left {
+		t.Fatalf("%d expected patients shown due at %s, want the %d booked (%s)", due, slotStart, left, b)
+	}
+
 	// Reception marks a booked patient who never came as left: the place
 	// is free again and the Appointment is noshow (logic version 10).
 	var booked0 string
@@ -642,7 +667,6 @@ func TestBaRSBookingFromExample(t *testing.T) {
 			encounter = strings.TrimPrefix(ref, "Encounter/")
 		}
 	}
-	desk := tc.Key(t, access.RoleReception, "Desk")
 	resp, b = tc.DoRetry(t, tc.Follower(t), http.MethodPost, "/v1/attendances/"+encounter+"/status", `{"status":"left"}`, nodetest.BearerHeader(desk))
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("marking %s left: %d %s", encounter, resp.StatusCode, b)

@@ -45,7 +45,14 @@ function entryOf(e, fetchedAt) {
     stream: e.stream || (e.dx === 'Dx9002' ? 'clinician_now' : ''), reasons: e.reasons || [], clinicianDue: e.clinician_due || '', then: e.then || null, lapsed: !!e.clinician_lapsed,
     // What a session still asking questions already demands.
     interim: e.interim || null, askingFor: e.asking_for || [],
+    // An NHS 111 booking: the session the patient is due in.
+    appointment: e.appointment || null,
   };
+}
+
+// fmtDayTime is a date and time at the centre, e.g. "Mon 7 Dec, 14:00".
+function fmtDayTime(iso) {
+  return new Date(iso).toLocaleString('en-GB', { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', timeZone: 'Europe/London' });
 }
 
 export class Queue {
@@ -250,7 +257,8 @@ export class Queue {
         h('td', {}, h('span', { class: 'tag tag-' + (a.tier || 'none') }, tierWord(a.tier)), a.timeframe && a.timeframe !== 'none' ? h('div', { class: 'muted' }, 'within ' + a.timeframe) : null),
         h('td', {}, h('strong', {}, a.name || 'Not yet named')),
         h('td', {}, a.complaint),
-        h('td', {}, a.service_name || a.service_id),
+        h('td', {}, a.service_name || a.service_id,
+          a.appointment ? h('div', { class: 'appointment' }, 'Booked ' + fmtDayTime(a.appointment.start) + '–' + fmtTime(a.appointment.end)) : null),
         h('td', {}, fmtTime(a.arrived_at)),
         box);
     }));
