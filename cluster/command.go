@@ -79,7 +79,9 @@ type Kind string
 //	   cancelled once its patient is checked in (care/booking.go
 //	   bookingFollows, notArrived); a referral or booking linked by NHS
 //	   number to a patient recorded with another date of birth or family
-//	   name raises an identity_check alert (care/referral.go identityCheck)
+//	   name raises an identity_check alert (care/referral.go identityCheck);
+//	   a booked patient is checked in only on their session's day and
+//	   before it ends (care/booking.go notDueNow)
 const LogicVersion = 10
 
 // Actor is who asked for a change.

@@ -379,6 +379,32 @@ func bookingFollows(tx *cluster.Tx, a *Attendance, from, to string) error {
 	return nil
 }
 
+// notDueNow refuses to check in a booked patient outside their booked
+// session's day (from logic version 10): a patient booked for tomorrow, or
+// whose session is over, is not this attendance; reception records them
+// as a walk-in if they need care now. A patient early on the day is
+// checked in.
+func notDueNow(r cluster.Reader, a *Attendance, now time.Time) error {
+	ref, found, err := r.GetRaw(prefixAppointmentByAtt + a.ID)
+	if err != nil || !found {
+		return err
+	}
+	ap, err := In(r).Appointment(string(ref))
+	if err != nil {
+		return fmt.Errorf("appointment of attendance %s: %w", a.ID, err)
+	}
+	if ap.Status != AppointmentBooked {
+		return nil
+	}
+	day := func(t time.Time) string { return t.In(routing.London).Format("2006-01-02") }
+	if day(now) == day(ap.SessionStart) && now.Before(ap.SessionEnd) {
+		return nil
+	}
+	when := ap.SessionStart.In(routing.London).Format("Mon 2 Jan 15:04") + "–" + ap.SessionEnd.In(routing.London).Format("15:04")
+	return &cluster.CommandError{Code: cluster.CodeConflict,
+		Message: "this patient is booked for " + when + " at " + ap.ServiceID + ", not now: record them as a walk-in if they need care now"}
+}
+
 // Appointment returns one appointment by frontdoor's id (ErrNotFound).
 func (v State) Appointment(id string) (*Appointment, error) {
 	var ap Appointment

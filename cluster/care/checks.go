@@ -144,13 +144,16 @@ func checkAttendanceConfirm(r cluster.Reader, _ cluster.Actor, _ time.Time, raw 
 	return c, nil
 }
 
-func checkAttendanceCheckIn(r cluster.Reader, _ cluster.Actor, _ time.Time, raw json.RawMessage) (any, error) {
+func checkAttendanceCheckIn(r cluster.Reader, _ cluster.Actor, now time.Time, raw json.RawMessage) (any, error) {
 	c, err := attendanceOf(r, raw)
 	if err != nil {
 		return nil, err
 	}
 	if c.a.Status != AttendanceExpected {
 		return nil, &cluster.CommandError{Code: cluster.CodeConflict, Message: "only an expected attendance can be checked in; this one is " + c.a.Status}
+	}
+	if err := notDueNow(r, c.a, now); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

@@ -111,7 +111,8 @@ func TestReferralsAndBookingsInTheFSM(t *testing.T) {
 // expected 111 booking marked left frees its place and the Appointment is
 // noshow; one that arrived (Appointment arrived) and is then handed over
 // frees its place too; a booking whose attendance was seen keeps it and is
-// fulfilled; once the patient has arrived the booking cannot be cancelled.
+// fulfilled; once the patient has arrived the booking cannot be cancelled,
+// and a booked patient cannot be checked in the day before their session.
 // Entries of version 9 replay as they were applied then: the place stays
 // taken, the Appointments stay booked and a late cancellation is taken.
 func TestBookedPlaceFreedWhenTheAttendanceLeaves(t *testing.T) {
@@ -158,12 +159,20 @@ func TestBookedPlaceFreedWhenTheAttendanceLeaves(t *testing.T) {
 			if n := free(r); n != 9 {
 				t.Fatalf("%d places free after three bookings, want 9", n)
 			}
-			// A1 never comes; A2 arrives and is handed over; A3 is seen.
-			r.ok(testEpoch.Add(time.Minute), KindAttendanceStatus, testDesk, AttendanceStatusChange{AttendanceID: "A1", Status: AttendanceLeft})
-			r.ok(testEpoch.Add(time.Minute), KindAttendanceCheckIn, testDesk, AttendanceCheckIn{AttendanceID: "A2"})
-			r.ok(testEpoch.Add(time.Minute), KindAttendanceStatus, testDesk, AttendanceStatusChange{AttendanceID: "A2", Status: AttendanceHandedOver})
-			r.ok(testEpoch.Add(time.Minute), KindAttendanceCheckIn, testDesk, AttendanceCheckIn{AttendanceID: "A3"})
-			r.ok(testEpoch.Add(time.Minute), KindAttendanceStatus, testDesk, AttendanceStatusChange{AttendanceID: "A3", Status: AttendanceSeen})
+			if tc.lv >= 10 {
+				// The day before the session, a booked patient is not due.
+				res := r.apply(testEpoch.Add(time.Minute), KindAttendanceCheckIn, testDesk, AttendanceCheckIn{AttendanceID: "A3"})
+				if res.Err == nil || res.Err.Code != cluster.CodeConflict || !strings.Contains(res.Err.Message, "walk-in") {
+					t.Fatalf("checking in a day early: %+v, want a conflict", res.Err)
+				}
+			}
+			// On the day, A1 never comes; A2 arrives and is handed over; A3
+			// is seen.
+			r.ok(at, KindAttendanceStatus, testDesk, AttendanceStatusChange{AttendanceID: "A1", Status: AttendanceLeft})
+			r.ok(at, KindAttendanceCheckIn, testDesk, AttendanceCheckIn{AttendanceID: "A2"})
+			r.ok(at, KindAttendanceStatus, testDesk, AttendanceStatusChange{AttendanceID: "A2", Status: AttendanceHandedOver})
+			r.ok(at, KindAttendanceCheckIn, testDesk, AttendanceCheckIn{AttendanceID: "A3"})
+			r.ok(at, KindAttendanceStatus, testDesk, AttendanceStatusChange{AttendanceID: "A3", Status: AttendanceSeen})
 			if n := free(r); n != tc.wantFree {
 				t.Errorf("%d places free, want %d", n, tc.wantFree)
 			}

@@ -93,6 +93,11 @@ func applyAttendanceCheckIn(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 	if a.Status != AttendanceExpected {
 		return nil, &cluster.CommandError{Code: cluster.CodeConflict, Message: "only an expected attendance can be checked in; this one is " + a.Status}
 	}
+	if tx.LogicVersion() >= logicBookingFollows {
+		if err := notDueNow(tx, a, tx.Now()); err != nil {
+			return nil, err
+		}
+	}
 	old := a.Status
 	now := tx.Now()
 	a.CheckedInAt = &now
