@@ -219,7 +219,9 @@ func (s *Store) CheckJoinToken(ctx context.Context, token string) error {
 // is refused (ErrNodeKey), so a token holder cannot take over a member's
 // ID or addresses. The answer carries the node's new certificate. The same
 // id refreshes its registry entry; a new id at a raft address the cluster
-// already knows replaces the old server.
+// already knows replaces the old server, unless that server still answers
+// there (a rebuilt node's predecessor is gone; a live member's address is
+// not for taking).
 func (s *Store) Join(ctx context.Context, r JoinRequest) (JoinAnswer, error) {
 	rn, err := s.leaderRaft()
 	if err != nil {
@@ -249,8 +251,15 @@ func (s *Store) Join(ctx context.Context, r JoinRequest) (JoinAnswer, error) {
 		case srv.ID == raft.ServerID(r.ID) && srv.Address == raft.ServerAddress(r.RaftAddr):
 			member = true
 		case srv.ID == raft.ServerID(r.ID) || srv.Address == raft.ServerAddress(r.RaftAddr):
-			// Same id at a new address, or a new id at a known address:
-			// the old entry goes.
+			// Same id at a new address (its key was checked above), or a
+			// new id at a known address: a node rebuilt with an empty data
+			// dir. The old entry goes, unless the member registered there
+			// still answers as itself: then this is a token holder taking
+			// over a live member's address.
+			if srv.ID != raft.ServerID(r.ID) && s.answersAs(string(srv.Address), string(srv.ID)) {
+				return JoinAnswer{}, fmt.Errorf("join: %w: %s is the address of member %s, which is up; remove it first (DELETE /v1/cluster/nodes/%s) if it is being rebuilt",
+					ErrNodeKey, srv.Address, srv.ID, srv.ID)
+			}
 			if err := rn.RemoveServer(srv.ID, 0, s.tuning.ApplyTimeout).Error(); err != nil {
 				return JoinAnswer{}, fmt.Errorf("join: remove old server %s: %w", srv.ID, mapRaftError(err))
 			}
@@ -282,6 +291,23 @@ func (s *Store) Join(ctx context.Context, r JoinRequest) (JoinAnswer, error) {
 	}
 	s.log.Info("node joined", "id", r.ID, "raft_addr", r.RaftAddr, "http_addr", r.HTTPAddr, "already_member", member)
 	return ans, nil
+}
+
+// answersAs reports whether the member id answers at raft address addr:
+// a mutual-TLS handshake with the node there, whose certificate names id
+// (peerMux.dial checks it is the member registered at addr). False
+// without a TCP transport.
+func (s *Store) answersAs(addr, id string) bool {
+	if s.mux == nil {
+		return false
+	}
+	c, err := s.mux.dial(addr, channelHTTP, 2*time.Second)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	pc, ok := c.(*PeerConn)
+	return ok && pc.Peer.ID == id
 }
 
 // Promote makes a non-voter a voter (leader only). The caller decides when

@@ -85,6 +85,30 @@ func TestJoinNeedsTheToken(t *testing.T) {
 	if !strings.Contains(string(body), "another key") {
 		t.Fatalf("refusal does not say why: %s", body)
 	}
+	// Nor take over a live member's raft address with a new id (a node
+	// rebuilt with an empty data dir does that, but its predecessor is
+	// gone): refused, and node2 stays a voter.
+	takeKey, err := trust.NewNodeKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	takeCSR, err := trust.NewCSR(takeKey, trust.Request{ID: "evil-takeover", RaftAddr: n2.RaftAddr, HTTPAddr: "127.0.0.1:4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	take := fmt.Sprintf(`{"id":"evil-takeover","raft_addr":%q,"http_addr":"127.0.0.1:4","version":"dev","token":%q,"csr":%s}`,
+		n2.RaftAddr, tc.Token, strconv.Quote(string(takeCSR)))
+	resp, body = tc.Do(t, lead, http.MethodPost, "/v1/cluster/join", take, nil)
+	expectProblem(t, resp, body, http.StatusConflict, api.ProblemConflict, "")
+	if !strings.Contains(string(body), "which is up") {
+		t.Fatalf("refusal does not say why: %s", body)
+	}
+	if got := suffrageOf(t, tc, lead, n2.ID); got != "voter" {
+		t.Fatalf("node2 is %q after the takeover attempt, want voter", got)
+	}
+	if got := suffrageOf(t, tc, lead, "evil-takeover"); got != "" {
+		t.Fatalf("the takeover joined as %q", got)
+	}
 	// Promotion needs the token too.
 	resp, body = tc.Do(t, f, http.MethodPost, "/v1/cluster/nodes/ghost/promote", strings.Replace(ghost, "%s", `,"token":"guess"`, 1), nil)
 	expectProblem(t, resp, body, http.StatusForbidden, api.ProblemForbidden, "")
@@ -352,4 +376,32 @@ func TestTrustPKI(t *testing.T) {
 	if _, err := node.Start(context.Background(), bad, io.Discard); err == nil || !strings.Contains(err.Error(), "names node") {
 		t.Fatalf("start with another node's certificate: %v", err)
 	}
+}
+
+// TestRebuiltNodeTakesItsPredecessorsAddress: a member lost with its disk
+// and rebuilt with an empty data dir comes back with a new id at the same
+// raft address; its predecessor no longer answers there, so the join
+// replaces it and the new node becomes a voter (a live member's address
+// is refused: TestJoinNeedsTheToken).
+func TestRebuiltNodeTakesItsPredecessorsAddress(t *testing.T) {
+	tc := nodetest.New(t, 3)
+	lost := tc.Nodes[2]
+	oldID := lost.ID
+	tc.Kill(t, 2)
+	if err := os.RemoveAll(lost.Dir); err != nil {
+		t.Fatal(err)
+	}
+	cfg := tc.Config(2)
+	cfg.NodeID = oldID + "-rebuilt"
+	tc.StartWith(t, 2, cfg)
+	nodetest.Eventually(t, "the rebuilt node is a voter in its predecessor's place", func() error {
+		lead := tc.Leader(t)
+		if got := suffrageOf(t, tc, lead, cfg.NodeID); got != "voter" {
+			return fmt.Errorf("rebuilt node is %q", got)
+		}
+		if got := suffrageOf(t, tc, lead, oldID); got != "" {
+			return fmt.Errorf("predecessor still %q", got)
+		}
+		return nil
+	})
 }
