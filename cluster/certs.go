@@ -37,6 +37,32 @@ func (s *Store) PeerListener() net.Listener {
 	return &httpListener{m: s.mux, closed: make(chan struct{})}
 }
 
+// memberIPs is the IPs of the members' raft addresses in the node
+// registry (the raft port's accept loop keeps handshake places for them).
+func (s *Store) memberIPs() []string {
+	var nodes []Node
+	if err := s.Read(context.Background(), ConsistencyStale, func(v *View) error {
+		var err error
+		nodes, err = v.Nodes()
+		return err
+	}); err != nil {
+		return nil
+	}
+	out := make([]string, 0, len(nodes))
+	for _, n := range nodes {
+		host, _, err := net.SplitHostPort(n.RaftAddr)
+		if err != nil {
+			continue
+		}
+		// An IP literal; a member registered by host name shares the
+		// others' places (no DNS lookup in the accept loop).
+		if ip := net.ParseIP(host); ip != nil {
+			out = append(out, ip.String())
+		}
+	}
+	return out
+}
+
 // checkPeer decides whether a peer with a CA certificate may talk to this
 // node: it must be in the node registry with the key it registered, and a
 // node dialled at addr must be the member registered there. A node whose

@@ -111,7 +111,7 @@ func (s *Store) Open(ctx context.Context) (err error) {
 		if err != nil {
 			return fmt.Errorf("open: raft advertise %q: %w", s.cfg.RaftAdvertise, err)
 		}
-		mux, err := newPeerMux(s.cfg.RaftBind, addr, s.identity, s.checkPeer, s.log)
+		mux, err := newPeerMux(s.cfg.RaftBind, addr, s.identity, s.checkPeer, s.memberIPs, s.log)
 		if err != nil {
 			return fmt.Errorf("open: raft port %s: %w", s.cfg.RaftBind, err)
 		}

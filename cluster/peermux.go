@@ -28,8 +28,16 @@ const (
 	handshakeTimeout = 10 * time.Second
 	// maxHandshakes bounds handshakes in progress: connections beyond it
 	// are closed at once, so a flood of idle connections to the raft port
-	// cannot hold the node's file descriptors.
+	// cannot hold the node's file descriptors. Connections from a
+	// member's address have a bound of their own, so a flood from
+	// elsewhere cannot crowd out the members' (an election, a restarted
+	// node, forwarded writes all open new connections).
 	maxHandshakes = 64
+	// maxHandshakesPerAddr bounds one non-member address's handshakes in
+	// progress.
+	maxHandshakesPerAddr = 8
+	// memberAddrsTTL is how long the members' addresses are cached.
+	memberAddrsTTL = time.Second
 )
 
 // PeerConn is a connection from a verified member: the node its
@@ -50,13 +58,22 @@ type peerMux struct {
 	log    *slog.Logger
 	raft   chan net.Conn
 	http   chan net.Conn
-	sem    chan struct{}
+	sem    chan struct{} // handshakes in progress from other addresses
+	member chan struct{} // handshakes in progress from members' addresses
 	closed chan struct{}
 	once   sync.Once
 	wg     sync.WaitGroup
+
+	// memberIPs lists the IPs of the members' raft addresses (from the
+	// node registry); cached for memberAddrsTTL.
+	memberIPs func() []string
+	mu        sync.Mutex
+	known     map[string]bool // cached memberIPs
+	knownAt   time.Time
+	perAddr   map[string]int // non-member handshakes in progress by IP
 }
 
-func newPeerMux(bind string, advertise net.Addr, id *trust.Identity, check trust.PeerCheck, log *slog.Logger) (*peerMux, error) {
+func newPeerMux(bind string, advertise net.Addr, id *trust.Identity, check trust.PeerCheck, memberIPs func() []string, log *slog.Logger) (*peerMux, error) {
 	ln, err := net.Listen("tcp", bind)
 	if err != nil {
 		return nil, err
@@ -67,7 +84,8 @@ func newPeerMux(bind string, advertise net.Addr, id *trust.Identity, check trust
 	m := &peerMux{
 		ln: ln, addr: advertise, id: id, check: check, log: log,
 		raft: make(chan net.Conn), http: make(chan net.Conn),
-		sem: make(chan struct{}, maxHandshakes), closed: make(chan struct{}),
+		sem: make(chan struct{}, maxHandshakes), member: make(chan struct{}, maxHandshakes), closed: make(chan struct{}),
+		memberIPs: memberIPs, perAddr: map[string]int{},
 	}
 	m.wg.Add(1)
 	go m.serve()
@@ -100,18 +118,73 @@ func (m *peerMux) serve() {
 			continue
 		}
 		pause = 0
-		select {
-		case m.sem <- struct{}{}:
-		default:
+		release, ok := m.admit(conn)
+		if !ok {
 			conn.Close() // too many handshakes at once
 			continue
 		}
-		go m.handshake(conn)
+		go m.handshake(conn, release)
 	}
 }
 
-func (m *peerMux) handshake(conn net.Conn) {
-	release := func() { <-m.sem }
+// admit takes a handshake place for conn: from a member's address, one of
+// the members' places; from elsewhere, one of the others' and at most
+// maxHandshakesPerAddr for its address. ok is false when there is none
+// free; release gives the place back.
+func (m *peerMux) admit(conn net.Conn) (release func(), ok bool) {
+	ip := ""
+	if a, isTCP := conn.RemoteAddr().(*net.TCPAddr); isTCP {
+		ip = a.IP.String()
+	}
+	if m.isMember(ip) {
+		select {
+		case m.member <- struct{}{}:
+			return func() { <-m.member }, true
+		default:
+			return nil, false
+		}
+	}
+	m.mu.Lock()
+	if m.perAddr[ip] >= maxHandshakesPerAddr {
+		m.mu.Unlock()
+		return nil, false
+	}
+	select {
+	case m.sem <- struct{}{}:
+	default:
+		m.mu.Unlock()
+		return nil, false
+	}
+	m.perAddr[ip]++
+	m.mu.Unlock()
+	return func() {
+		m.mu.Lock()
+		if m.perAddr[ip]--; m.perAddr[ip] <= 0 {
+			delete(m.perAddr, ip)
+		}
+		m.mu.Unlock()
+		<-m.sem
+	}, true
+}
+
+// isMember reports whether ip is the address of a member's raft port.
+func (m *peerMux) isMember(ip string) bool {
+	if m.memberIPs == nil || ip == "" {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.known == nil || time.Since(m.knownAt) > memberAddrsTTL {
+		m.known = map[string]bool{}
+		for _, a := range m.memberIPs() {
+			m.known[a] = true
+		}
+		m.knownAt = time.Now()
+	}
+	return m.known[ip]
+}
+
+func (m *peerMux) handshake(conn net.Conn, release func()) {
 	_ = conn.SetDeadline(time.Now().Add(handshakeTimeout))
 	tc := tls.Server(conn, m.id.ServerConfig(m.check))
 	if err := tc.Handshake(); err != nil {

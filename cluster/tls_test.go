@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -299,5 +300,61 @@ func TestRenewOwnCertificate(t *testing.T) {
 	}
 	if err := c.WaitConverged(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRaftPortFloodLeavesMembersTheirPlaces: a flood of idle connections
+// from a non-member address (each sitting in its TLS handshake) takes at
+// most maxHandshakesPerAddr of the raft port's handshake places, and never
+// the members': a member still opens new connections (as an election, a
+// restarted node or a forwarded write does) while the flood holds.
+func TestRaftPortFloodLeavesMembersTheirPlaces(t *testing.T) {
+	c := clustertest.New(t, 3, clustertest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	leader := c.Leader(ctx)
+	var follower *clustertest.Node
+	for _, nd := range c.Nodes {
+		if nd != leader {
+			follower = nd
+			break
+		}
+	}
+	// 200 idle connections from 127.0.0.9, never sending a ClientHello.
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 9)}, Timeout: time.Second}
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for range 200 {
+		conn, err := d.Dial("tcp", follower.RaftAddr)
+		if err != nil {
+			t.Fatalf("flood dial: %v", err)
+		}
+		held = append(held, conn)
+	}
+	const perAddr, places = 8, 64 // peermux.go: maxHandshakesPerAddr, maxHandshakes
+	// A member opens new connections to the flooded node: every one is
+	// taken.
+	for i := range 2 * places {
+		conn, err := leader.Store.DialPeer(follower.RaftAddr)
+		if err != nil {
+			t.Fatalf("member connection %d refused during the flood: %v", i, err)
+		}
+		conn.Close()
+	}
+	// The port closes all but maxHandshakesPerAddr of them at once.
+	open := 0
+	for _, conn := range held {
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Millisecond))
+		var b [1]byte
+		if _, err := conn.Read(b[:]); errors.Is(err, os.ErrDeadlineExceeded) {
+			open++ // still waiting for our ClientHello
+		}
+	}
+	if open > perAddr {
+		t.Errorf("%d flood connections held in handshake, want at most %d", open, perAddr)
 	}
 }
