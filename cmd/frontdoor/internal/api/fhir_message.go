@@ -123,6 +123,12 @@ func (s *server) proposeMessage(c *fiber.Ctx, msg *bars.Message, kind cluster.Ki
 	if err != nil {
 		return nil, false, err
 	}
+	// The limits Apply holds every payload to, checked here too, so a
+	// message Apply would refuse never reaches the log (as for the JSON
+	// API's bodies, decode.go).
+	if f := inputlimit.Check(b, time.Now()); f != nil {
+		return nil, false, fhirInvalid(f)
+	}
 	sum := sha256.Sum256(b)
 	p := cluster.Proposal{Kind: kind, Actor: actorFor(c), Payload: b,
 		Idempotency: &cluster.Idempotency{Key: "bars/" + msg.ID, Route: processMessageRoute, BodyHash: hex.EncodeToString(sum[:])}}

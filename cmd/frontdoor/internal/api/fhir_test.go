@@ -341,6 +341,10 @@ func TestBaRSBadMessagesChangeNothing(t *testing.T) {
 			bookingEdit("m9", "ap9", "gp-ucc-stream.1796565600", "booked")(b)
 			resources(b, "Appointment")[0]["participant"] = []any{}
 		}), barsTarget, "", 400, "REC_BAD_REQUEST", "participant"},
+		{"a Patient born in 1800", example(t, "111-to-ED-ServiceRequest.json", func(b map[string]any) {
+			referralEdit("m11", "s11", validNHS)(b)
+			resources(b, "Patient")[0]["birthDate"] = "1800-01-01"
+		}), barsTarget, "", 400, "REC_BAD_REQUEST", "date_of_birth"},
 		{"a Slot of another service", example(t, "BookingRequest.json",
 			bookingEdit("m10", "ap10", fmt.Sprintf("dental-urgent.%d", time.Now().Add(24*time.Hour).Unix()), "booked")),
 			barsTarget, "", 422, "REC_UNPROCESSABLE_ENTITY", "slot[0]"},
