@@ -377,31 +377,3 @@ func TestTrustPKI(t *testing.T) {
 		t.Fatalf("start with another node's certificate: %v", err)
 	}
 }
-
-// TestRebuiltNodeTakesItsPredecessorsAddress: a member lost with its disk
-// and rebuilt with an empty data dir comes back with a new id at the same
-// raft address; its predecessor no longer answers there, so the join
-// replaces it and the new node becomes a voter (a live member's address
-// is refused: TestJoinNeedsTheToken).
-func TestRebuiltNodeTakesItsPredecessorsAddress(t *testing.T) {
-	tc := nodetest.New(t, 3)
-	lost := tc.Nodes[2]
-	oldID := lost.ID
-	tc.Kill(t, 2)
-	if err := os.RemoveAll(lost.Dir); err != nil {
-		t.Fatal(err)
-	}
-	cfg := tc.Config(2)
-	cfg.NodeID = oldID + "-rebuilt"
-	tc.StartWith(t, 2, cfg)
-	nodetest.Eventually(t, "the rebuilt node is a voter in its predecessor's place", func() error {
-		lead := tc.Leader(t)
-		if got := suffrageOf(t, tc, lead, cfg.NodeID); got != "voter" {
-			return fmt.Errorf("rebuilt node is %q", got)
-		}
-		if got := suffrageOf(t, tc, lead, oldID); got != "" {
-			return fmt.Errorf("predecessor still %q", got)
-		}
-		return nil
-	})
-}
