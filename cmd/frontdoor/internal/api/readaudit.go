@@ -36,7 +36,7 @@ import (
 const (
 	readAuditQueue   = 8192
 	readAuditFlush   = 200 * time.Millisecond
-	readAuditRetries = 25 // flushes (about 5 s) before a batch is dropped
+	readAuditRetries = 150 // flushes (about 30 s: an election or two) before a batch is dropped
 	readAuditPath    = "/v1/cluster/read-audit"
 )
 

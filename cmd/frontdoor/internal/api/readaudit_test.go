@@ -56,7 +56,7 @@ func TestPatientReadsAreAudited(t *testing.T) {
 	}
 	want := map[string]int{"Desk 4 (Sam Lee)|GET /v1/patients/:id": 2, "Dr Ng|GET /v1/patients": 1}
 	var got map[string]int
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(40 * time.Second) // the auditor retries a batch for about 30 s
 	for {
 		got = map[string]int{}
 		_, b := tc.Do(t, tc.Follower(t), http.MethodGet, "/v1/audit?consistency=stale&entity=patient/"+p.ID, "", nil)
