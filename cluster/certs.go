@@ -37,15 +37,22 @@ func (s *Store) PeerListener() net.Listener {
 	return &httpListener{m: s.mux, closed: make(chan struct{})}
 }
 
-// memberIPs is the IPs of the members' raft addresses in the node
-// registry (the raft port's accept loop keeps handshake places for them).
-func (s *Store) memberIPs() []string {
+// registeredNodes is the node registry as this node has applied it.
+func (s *Store) registeredNodes() ([]Node, error) {
 	var nodes []Node
-	if err := s.Read(context.Background(), ConsistencyStale, func(v *View) error {
+	err := s.Read(context.Background(), ConsistencyStale, func(v *View) error {
 		var err error
 		nodes, err = v.Nodes()
 		return err
-	}); err != nil {
+	})
+	return nodes, err
+}
+
+// memberIPs is the IPs of the members' raft addresses in the node
+// registry (the raft port's accept loop keeps handshake places for them).
+func (s *Store) memberIPs() []string {
+	nodes, err := s.registeredNodes()
+	if err != nil {
 		return nil
 	}
 	out := make([]string, 0, len(nodes))
@@ -69,12 +76,8 @@ func (s *Store) memberIPs() []string {
 // registry is still empty (a joiner before its first entries) accepts any
 // certificate from the CA its join token named.
 func (s *Store) checkPeer(p trust.Peer, addr string) error {
-	var nodes []Node
-	if err := s.Read(context.Background(), ConsistencyStale, func(v *View) error {
-		var err error
-		nodes, err = v.Nodes()
-		return err
-	}); err != nil {
+	nodes, err := s.registeredNodes()
+	if err != nil {
 		return fmt.Errorf("peer check: %w", err)
 	}
 	if len(nodes) == 0 {
