@@ -22,19 +22,8 @@ import (
 // state and takes the slot. Reported per attendance (two commands, two
 // Badger commits with fsync).
 func BenchmarkWorkflowTriageAndRoute(b *testing.B) {
-	dir, err := routing.DemoDirectory()
-	if err != nil {
-		b.Fatal(err)
-	}
-	f := newTestFSM(b)
-	f.ApplyBatch([]*raft.Log{
-		cmdLog(1, kindEnv(b, protocolset.KindProtocolsLoad, 1, bootstrap, protocolsLoadPayload())),
-		cmdLog(2, kindEnv(b, directory.KindDirectoryLoad, 2, bootstrap, dir)),
-	})
-	answers := screenNo(b)
-	for _, k := range []string{"very_unwell", "retention", "catheter", "upper_tract", "visible_blood", "ask_pregnant", "recurrent", "vaginal"} {
-		answers = append(answers, triage.Reply{Question: k, Value: "no"})
-	}
+	f := demoFSM(b)
+	answers := urinaryAllNo(b)
 	age := 30
 	idx := uint64(3)
 	b.ResetTimer()
@@ -59,19 +48,8 @@ func BenchmarkWorkflowTriageAndRoute(b *testing.B) {
 func BenchmarkApplyAnswer(b *testing.B) {
 	for _, prior := range []int{0, 2000} {
 		b.Run(fmt.Sprintf("prior=%d", prior), func(b *testing.B) {
-			dir, err := routing.DemoDirectory()
-			if err != nil {
-				b.Fatal(err)
-			}
-			f := newTestFSM(b)
-			f.ApplyBatch([]*raft.Log{
-				cmdLog(1, kindEnv(b, protocolset.KindProtocolsLoad, 1, bootstrap, protocolsLoadPayload())),
-				cmdLog(2, kindEnv(b, directory.KindDirectoryLoad, 2, bootstrap, dir)),
-			})
-			answers := screenNo(b)
-			for _, k := range []string{"very_unwell", "retention", "catheter", "upper_tract", "visible_blood", "ask_pregnant", "recurrent", "vaginal"} {
-				answers = append(answers, triage.Reply{Question: k, Value: "no"})
-			}
+			f := demoFSM(b)
+			answers := urinaryAllNo(b)
 			age := 30
 			idx := uint64(3)
 			n := 0
@@ -129,19 +107,8 @@ func benchNHSNumber(n int) string {
 // view) and then applied with what the check computed (Tx.Checked), both
 // timed.
 func BenchmarkCheckAndApplyAnswer(b *testing.B) {
-	dir, err := routing.DemoDirectory()
-	if err != nil {
-		b.Fatal(err)
-	}
-	f := newTestFSM(b)
-	f.ApplyBatch([]*raft.Log{
-		cmdLog(1, kindEnv(b, protocolset.KindProtocolsLoad, 1, bootstrap, protocolsLoadPayload())),
-		cmdLog(2, kindEnv(b, directory.KindDirectoryLoad, 2, bootstrap, dir)),
-	})
-	answers := screenNo(b)
-	for _, k := range []string{"very_unwell", "retention", "catheter", "upper_tract", "visible_blood", "ask_pregnant", "recurrent", "vaginal"} {
-		answers = append(answers, triage.Reply{Question: k, Value: "no"})
-	}
+	f := demoFSM(b)
+	answers := urinaryAllNo(b)
 	age := 30
 	idx := uint64(3)
 	b.ReportAllocs()
@@ -171,15 +138,7 @@ func BenchmarkCheckAndApplyAnswer(b *testing.B) {
 // first as on the leader (Check, then Apply with what it computed).
 // Reported per walk-in.
 func BenchmarkWalkInOneAtATime(b *testing.B) {
-	dir, err := routing.DemoDirectory()
-	if err != nil {
-		b.Fatal(err)
-	}
-	f := newTestFSM(b)
-	f.ApplyBatch([]*raft.Log{
-		cmdLog(1, kindEnv(b, protocolset.KindProtocolsLoad, 1, bootstrap, protocolsLoadPayload())),
-		cmdLog(2, kindEnv(b, directory.KindDirectoryLoad, 2, bootstrap, dir)),
-	})
+	f := demoFSM(b)
 	age := 30
 	idx := uint64(3)
 	apply := func(env []byte) *cluster.Result {
@@ -223,4 +182,30 @@ func BenchmarkWalkInOneAtATime(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(answers)/float64(b.N), "answers/walk-in")
+}
+
+// demoFSM is a replica with the protocols and the demo directory loaded
+// (entries 1 and 2).
+func demoFSM(tb testing.TB) *testFSM {
+	tb.Helper()
+	dir, err := routing.DemoDirectory()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f := newTestFSM(tb)
+	f.ApplyBatch([]*raft.Log{
+		cmdLog(1, kindEnv(tb, protocolset.KindProtocolsLoad, 1, bootstrap, protocolsLoadPayload())),
+		cmdLog(2, kindEnv(tb, directory.KindDirectoryLoad, 2, bootstrap, dir)),
+	})
+	return f
+}
+
+// urinaryAllNo answers the screen and the urinary-symptoms protocol "no"
+// throughout.
+func urinaryAllNo(tb testing.TB) []triage.Reply {
+	answers := screenNo(tb)
+	for _, k := range []string{"very_unwell", "retention", "catheter", "upper_tract", "visible_blood", "ask_pregnant", "recurrent", "vaginal"} {
+		answers = append(answers, triage.Reply{Question: k, Value: "no"})
+	}
+	return answers
 }
