@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -77,12 +79,41 @@ func requireBaRSHeaders(c *fiber.Ctx, names ...string) error {
 			return bars.BadRequest(fhir.IssueTypeValue, h, "the "+h+" header is too long")
 		}
 	}
+	if err := requireJSONBody(c); err != nil {
+		return err
+	}
 	if acc := c.Get(fiber.HeaderAccept); acc != "" && !strings.Contains(acc, "*/*") &&
 		!strings.Contains(acc, "application/fhir+json") && !strings.Contains(acc, "application/json") {
 		return &bars.Error{Status: http.StatusNotAcceptable, Issues: []bars.Issue{{Code: fhir.IssueTypeProcessing, Expression: "Accept",
 			Diagnostics: "this receiver answers application/fhir+json only"}}}
 	}
 	return nil
+}
+
+// requireJSONBody refuses a request body in another format than JSON (FHIR
+// XML, a form) with 415 before it is read: this receiver speaks
+// application/fhir+json (and JSON Patch for PATCH). No Content-Type is
+// taken as JSON.
+func requireJSONBody(c *fiber.Ctx) error {
+	switch c.Method() {
+	case fiber.MethodPost, fiber.MethodPut, fiber.MethodPatch:
+	default:
+		return nil
+	}
+	ct := c.Get(fiber.HeaderContentType)
+	if ct == "" {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	switch {
+	case err != nil:
+	case mt == "application/fhir+json", mt == "application/json":
+		return nil
+	case mt == "application/json-patch+json" && c.Method() == fiber.MethodPatch:
+		return nil
+	}
+	return &bars.Error{Status: http.StatusUnsupportedMediaType, Issues: []bars.Issue{{Code: fhir.IssueTypeNotSupported, Expression: "Content-Type",
+		Diagnostics: "this receiver reads application/fhir+json only (application/json-patch+json for PATCH), not " + strconv.Quote(ct)}}}
 }
 
 // targetIdentifier decodes NHSD-Target-Identifier: base64 of a JSON

@@ -367,6 +367,13 @@ func TestBaRSBadMessagesChangeNothing(t *testing.T) {
 	h["NHSD-Target-Identifier"] = "not base64!"
 	resp, body := tc.Do(t, lead, http.MethodPost, processRoute, good("m9"), h)
 	expectOutcome(t, resp, body, 400, "REC_BAD_REQUEST", "NHSD-Target-Identifier")
+	// FHIR XML (or any body but JSON) is refused before it is read.
+	for _, ct := range []string{"application/fhir+xml", "application/xml; charset=utf-8", "text/plain"} {
+		h = barsHeaders(key, barsTarget, "req-xml")
+		h["Content-Type"] = ct
+		resp, body = tc.Do(t, lead, http.MethodPost, processRoute, `<Bundle xmlns="http://hl7.org/fhir"><type value="message"/></Bundle>`, h)
+		expectOutcome(t, resp, body, 415, "REC_BAD_REQUEST", "Content-Type")
+	}
 	// Auth failures on FHIR routes are OperationOutcomes too.
 	resp, body = tc.Do(t, lead, http.MethodPost, processRoute, good("m10"), map[string]string{"Authorization": "Bearer fdk_not-a-key"})
 	expectOutcome(t, resp, body, 401, "REC_UNAUTHORIZED", "")
