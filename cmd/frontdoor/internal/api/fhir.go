@@ -193,9 +193,49 @@ func outcomeOf(err error, p *Problem) *bars.Error {
 	}
 	sort.Strings(fields)
 	for _, f := range fields {
-		out.Issues = append(out.Issues, bars.Issue{Code: code, Expression: f, Diagnostics: fmt.Sprintf("%s: %s", f, p.Errors[f])})
+		out.Issues = append(out.Issues, bars.Issue{Code: code, Expression: fhirElement(f), Diagnostics: fmt.Sprintf("%s: %s", f, p.Errors[f])})
 	}
 	return out
+}
+
+// fhirElements names, for a field of frontdoor's commands, the element of
+// the BaRS message it was read from, so an OperationOutcome's expression
+// points a sender at its own bundle (the diagnostics keep the field).
+var fhirElements = map[string]string{
+	"message_id":         "MessageHeader.id",
+	"service_request_id": "ServiceRequest.id",
+	"appointment_id":     "Appointment.id",
+	"target":             headerTargetIdentifier,
+	"at":                 "Appointment.slot",
+	"given_name":         "Patient.name.given",
+	"family_name":        "Patient.name.family",
+	"date_of_birth":      "Patient.birthDate",
+	"nhs_number":         "Patient.identifier",
+	"postcode":           "Patient.address.postalCode",
+	"sex":                "Patient.gender",
+	"phone":              "Patient.telecom",
+	"gp_practice":        "Patient.generalPractitioner",
+	"complaint":          "ServiceRequest.reasonCode",
+	"dx":                 "ServiceRequest.reasonCode",
+	"case_ref":           "ServiceRequest.identifier",
+	"channel":            "MessageHeader.eventCoding",
+	"expected":           "MessageHeader.eventCoding",
+	"observations":       "Observation",
+	"code":               "Observation.code",
+}
+
+// fhirElement is the message element of a command field ("patient.date_of_birth"
+// is Patient.birthDate, "observations[2].code" Observation.code): its last
+// part without an index, or the field itself when it has no element.
+func fhirElement(field string) string {
+	last := field[strings.LastIndexByte(field, '.')+1:]
+	if i := strings.IndexByte(last, '['); i >= 0 {
+		last = last[:i]
+	}
+	if e, ok := fhirElements[last]; ok {
+		return e
+	}
+	return field
 }
 
 func (s *server) fhirMetadata(c *fiber.Ctx) error {

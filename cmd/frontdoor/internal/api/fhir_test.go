@@ -327,7 +327,7 @@ func TestBaRSBadMessagesChangeNothing(t *testing.T) {
 		{"bad NHS number (the example's own)", example(t, "111-to-ED-ServiceRequest.json", referralEdit("m4", "s4", "")), barsTarget, "", 400, "REC_BAD_REQUEST", "identifier[0].value"},
 		{"not a Bundle", `{"resourceType":"Patient"}`, barsTarget, "", 400, "REC_BAD_REQUEST", "Bundle"},
 		{"not JSON", `{"resourceType":`, barsTarget, "", 400, "REC_BAD_REQUEST", "Bundle"},
-		{"unknown target", good("m5"), "nowhere-ucc", "", 404, "REC_NOT_FOUND", "target"},
+		{"unknown target", good("m5"), "nowhere-ucc", "", 404, "REC_NOT_FOUND", "NHSD-Target-Identifier"},
 		{"no X-Request-Id", good("m6"), barsTarget, "X-Request-Id", 400, "REC_BAD_REQUEST", "X-Request-Id"},
 		{"no target header", good("m7"), barsTarget, "NHSD-Target-Identifier", 400, "REC_BAD_REQUEST", "NHSD-Target-Identifier"},
 		{"unknown Dx", example(t, "111-to-ED-ServiceRequest.json", func(b map[string]any) {
@@ -344,7 +344,7 @@ func TestBaRSBadMessagesChangeNothing(t *testing.T) {
 		{"a Patient born in 1800", example(t, "111-to-ED-ServiceRequest.json", func(b map[string]any) {
 			referralEdit("m11", "s11", validNHS)(b)
 			resources(b, "Patient")[0]["birthDate"] = "1800-01-01"
-		}), barsTarget, "", 400, "REC_BAD_REQUEST", "date_of_birth"},
+		}), barsTarget, "", 400, "REC_BAD_REQUEST", "Patient.birthDate"},
 		{"a Slot of another service", example(t, "BookingRequest.json",
 			bookingEdit("m10", "ap10", fmt.Sprintf("dental-urgent.%d", time.Now().Add(24*time.Hour).Unix()), "booked")),
 			barsTarget, "", 422, "REC_UNPROCESSABLE_ENTITY", "slot[0]"},
