@@ -221,7 +221,6 @@ var fhirElements = map[string]string{
 	"channel":            "MessageHeader.eventCoding",
 	"expected":           "MessageHeader.eventCoding",
 	"observations":       "Observation",
-	"code":               "Observation.code",
 }
 
 // fhirElement is the message element of a command field ("patient.date_of_birth"
@@ -231,6 +230,9 @@ func fhirElement(field string) string {
 	last := field[strings.LastIndexByte(field, '.')+1:]
 	if i := strings.IndexByte(last, '['); i >= 0 {
 		last = last[:i]
+	}
+	if strings.HasPrefix(field, "observations[") && last == "code" {
+		return "Observation.code"
 	}
 	if e, ok := fhirElements[last]; ok {
 		return e
