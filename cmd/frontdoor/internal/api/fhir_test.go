@@ -330,13 +330,9 @@ func TestBaRSBadMessagesChangeNothing(t *testing.T) {
 		{"unknown target", good("m5"), "nowhere-ucc", "", 404, "REC_NOT_FOUND", "NHSD-Target-Identifier"},
 		{"no X-Request-Id", good("m6"), barsTarget, "X-Request-Id", 400, "REC_BAD_REQUEST", "X-Request-Id"},
 		{"no target header", good("m7"), barsTarget, "NHSD-Target-Identifier", 400, "REC_BAD_REQUEST", "NHSD-Target-Identifier"},
-		{"unknown Dx", example(t, "111-to-ED-ServiceRequest.json", func(b map[string]any) {
-			referralEdit("m8", "s8", validNHS)(b)
-			s, _ := json.Marshal(resources(b, "ServiceRequest")[0]["reasonCode"])
-			var rc any
-			_ = json.Unmarshal([]byte(strings.Replace(string(s), `"DX02"`, `"DX99999"`, 1)), &rc)
-			resources(b, "ServiceRequest")[0]["reasonCode"] = rc
-		}), barsTarget, "", 400, "REC_BAD_REQUEST", "reasonCode"},
+		{"a Dx this centre cannot take", example(t, "111-to-ED-ServiceRequest.json", dxEdit("m8", "DX99999")), barsTarget, "", 422, "REC_UNPROCESSABLE_ENTITY", "reasonCode"},
+		{"frontdoor's own local Dx", example(t, "111-to-ED-ServiceRequest.json", dxEdit("m12", "Dx9001")), barsTarget, "", 400, "REC_BAD_REQUEST", "reasonCode"},
+		{"not a Dx code", example(t, "111-to-ED-ServiceRequest.json", dxEdit("m13", "DXabc")), barsTarget, "", 400, "REC_BAD_REQUEST", "reasonCode"},
 		{"a booking with no Patient", example(t, "BookingRequest.json", func(b map[string]any) {
 			bookingEdit("m9", "ap9", "gp-ucc-stream.1796565600", "booked")(b)
 			resources(b, "Appointment")[0]["participant"] = []any{}
@@ -475,6 +471,40 @@ func expectRefusal(t testing.TB, path string, resp *http.Response, body []byte, 
 	}
 	rec := map[int]string{http.StatusUnauthorized: "REC_UNAUTHORIZED", http.StatusForbidden: "REC_FORBIDDEN"}[status]
 	expectOutcome(t, resp, body, status, rec, "")
+}
+
+// dxEdit makes the 111-to-ED referral (message id) carry another Pathways
+// Dx code.
+func dxEdit(id, dx string) func(b map[string]any) {
+	return func(b map[string]any) {
+		referralEdit(id, "sr-"+id, validNHS)(b)
+		s, _ := json.Marshal(resources(b, "ServiceRequest")[0]["reasonCode"])
+		var rc any
+		_ = json.Unmarshal([]byte(strings.Replace(string(s), `"DX02"`, `"`+dx+`"`, 1)), &rc)
+		resources(b, "ServiceRequest")[0]["reasonCode"] = rc
+	}
+}
+
+// TestBaRSReferralNationalDx: every national code of the vendored NHS
+// Pathways list is taken, including those frontdoor does not map to a
+// level of care (dental Dx17 and Dx22, repeat prescription Dx80 and Dx81),
+// which wait for a clinician's review instead of a route.
+func TestBaRSReferralNationalDx(t *testing.T) {
+	tc := nodetest.New(t, 1)
+	key := tc.Key(t, access.RoleNHS111, "NHS 111")
+	for _, dx := range []string{"DX17", "Dx22", "Dx80", "Dx81", "Dx05"} {
+		t.Run(dx, func(t *testing.T) {
+			id := "dx-" + dx
+			resp, b := tc.Do(t, tc.Leader(t), http.MethodPost, processRoute, example(t, "111-to-ED-ServiceRequest.json", dxEdit(id, dx)), barsHeaders(key, barsTarget, id))
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("referral with %s: %d %s", dx, resp.StatusCode, b)
+			}
+			want := "Dx" + dx[2:]
+			if !strings.Contains(string(b), `"code":"`+want+`"`) {
+				t.Fatalf("the referral's Dx %s is not in the answer: %s", want, b)
+			}
+		})
+	}
 }
 
 // bookingEdit makes the published booking example book slot (a Slot id
@@ -743,17 +773,21 @@ func TestBaRSUpdatesCancel(t *testing.T) {
 	for _, tt := range []struct {
 		name, method, path, body string
 		status                   int
-		rec                      string
+		rec, expression          string
 	}{
-		{"PATCH another field", http.MethodPatch, "/ServiceRequest/" + srID, `[{"op":"replace","path":"/intent","value":"order"}]`, 422, "REC_UNPROCESSABLE_ENTITY"},
-		{"PUT another status", http.MethodPut, "/Appointment/" + apID, `{"resourceType":"Appointment","status":"noshow"}`, 422, "REC_UNPROCESSABLE_ENTITY"},
-		{"PUT the wrong resource", http.MethodPut, "/Appointment/" + apID, `{"resourceType":"Patient","status":"cancelled"}`, 400, "REC_BAD_REQUEST"},
-		{"PATCH not a patch", http.MethodPatch, "/ServiceRequest/" + srID, `{"status":"revoked"}`, 400, "REC_BAD_REQUEST"},
-		{"unknown ServiceRequest", http.MethodPatch, "/ServiceRequest/nope", `[{"op":"replace","path":"/status","value":"revoked"}]`, 404, "REC_NOT_FOUND"},
+		{"PATCH another field", http.MethodPatch, "/ServiceRequest/" + srID, `[{"op":"replace","path":"/intent","value":"order"}]`, 422, "REC_UNPROCESSABLE_ENTITY", "PATCH[0]"},
+		{"PUT another status", http.MethodPut, "/Appointment/" + apID, `{"resourceType":"Appointment","id":"` + apID + `","status":"noshow"}`, 422, "REC_UNPROCESSABLE_ENTITY", "Appointment.status"},
+		{"PUT a new start, status as it was", http.MethodPut, "/Appointment/" + apID, `{"resourceType":"Appointment","id":"` + apID + `","status":"booked","start":"2031-01-01T09:00:00Z"}`, 422, "REC_UNPROCESSABLE_ENTITY", "Appointment"},
+		{"PUT the wrong resource", http.MethodPut, "/Appointment/" + apID, `{"resourceType":"Patient","id":"` + apID + `","status":"cancelled"}`, 400, "REC_BAD_REQUEST", "Appointment"},
+		{"PUT without the id", http.MethodPut, "/Appointment/" + apID, `{"resourceType":"Appointment","status":"cancelled"}`, 400, "REC_BAD_REQUEST", "Appointment.id"},
+		{"PUT another id", http.MethodPut, "/Appointment/" + apID, `{"resourceType":"Appointment","id":"someone-else","status":"cancelled"}`, 400, "REC_BAD_REQUEST", "Appointment.id"},
+		{"PUT a ServiceRequest with another id", http.MethodPut, "/ServiceRequest/" + srID, `{"resourceType":"ServiceRequest","id":"someone-else","status":"revoked"}`, 400, "REC_BAD_REQUEST", "ServiceRequest.id"},
+		{"PATCH not a patch", http.MethodPatch, "/ServiceRequest/" + srID, `{"status":"revoked"}`, 400, "REC_BAD_REQUEST", "PATCH"},
+		{"unknown ServiceRequest", http.MethodPatch, "/ServiceRequest/nope", `[{"op":"replace","path":"/status","value":"revoked"}]`, 404, "REC_NOT_FOUND", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, b := tc.Do(t, tc.Follower(t), tt.method, fhirBase+tt.path, tt.body, barsHeaders(key, barsTarget, "upd-bad"))
-			expectOutcome(t, resp, b, tt.status, tt.rec, "")
+			expectOutcome(t, resp, b, tt.status, tt.rec, tt.expression)
 		})
 	}
 	if after := lead.N.Store().Status().LastIndex; after != before {
@@ -768,12 +802,12 @@ func TestBaRSUpdatesCancel(t *testing.T) {
 	if resp2.StatusCode != http.StatusOK || string(b2) != string(b1) {
 		t.Fatalf("retried PATCH: %d %s", resp2.StatusCode, b2)
 	}
-	resp, b := tc.Do(t, tc.Follower(t), http.MethodPut, fhirBase+"/Appointment/"+apID, `{"resourceType":"Appointment","status":"cancelled"}`, barsHeaders(key, barsTarget, "upd-2"))
+	resp, b := tc.Do(t, tc.Follower(t), http.MethodPut, fhirBase+"/Appointment/"+apID, `{"resourceType":"Appointment","id":"`+apID+`","status":"cancelled"}`, barsHeaders(key, barsTarget, "upd-2"))
 	if resp.StatusCode != http.StatusOK || decodeMap(t, b)["status"] != "cancelled" {
 		t.Fatalf("PUT cancelled: %d %s", resp.StatusCode, b)
 	}
 	// Cancelled already: a new request to cancel again is a conflict.
-	resp, b = tc.Do(t, tc.Follower(t), http.MethodPut, fhirBase+"/Appointment/"+apID, `{"resourceType":"Appointment","status":"cancelled"}`, barsHeaders(key, barsTarget, "upd-3"))
+	resp, b = tc.Do(t, tc.Follower(t), http.MethodPut, fhirBase+"/Appointment/"+apID, `{"resourceType":"Appointment","id":"`+apID+`","status":"cancelled"}`, barsHeaders(key, barsTarget, "upd-3"))
 	expectOutcome(t, resp, b, http.StatusConflict, "REC_CONFLICT", "")
 }
 

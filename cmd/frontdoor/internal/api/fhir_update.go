@@ -56,10 +56,19 @@ func fhirUpdateStatus(c *fiber.Ctx, resourceType string) (string, error) {
 	}
 	var r struct {
 		ResourceType string `json:"resourceType"`
+		ID           string `json:"id"`
 		Status       string `json:"status"`
 	}
 	if err := json.Unmarshal(body, &r); err != nil || r.ResourceType != resourceType {
 		return "", bars.BadRequest(fhir.IssueTypeStructure, resourceType, "a PUT body is the whole "+resourceType)
+	}
+	// FHIR's update: the body's id is the one in the URL, never absent.
+	if id := c.Params("id"); r.ID != id {
+		why := fmt.Sprintf("the body's id %q is not the id in the URL (%q)", r.ID, id)
+		if r.ID == "" {
+			why = "a PUT body carries the resource's id, the one in the URL (" + id + ")"
+		}
+		return "", bars.BadRequest(fhir.IssueTypeValue, resourceType+".id", why)
 	}
 	return r.Status, nil
 }
@@ -95,8 +104,16 @@ func updateMessageID(c *fiber.Ctx) (string, error) {
 	return "update/" + strings.Clone(rid), nil
 }
 
-func notSupportedChange(what string) error {
-	return &bars.Error{Status: http.StatusUnprocessableEntity, Issues: []bars.Issue{{Code: fhir.IssueTypeNotSupported, Expression: "status",
+// notSupportedChange refuses an update that does not cancel. A status
+// left as it was means something else changed: the whole resource is
+// named, not its status.
+func notSupportedChange(resourceType, status, current, what string) error {
+	expr := resourceType + ".status"
+	if status == current {
+		expr = resourceType
+		what = "only a change of status is taken, other elements cannot be changed: " + what
+	}
+	return &bars.Error{Status: http.StatusUnprocessableEntity, Issues: []bars.Issue{{Code: fhir.IssueTypeNotSupported, Expression: expr,
 		Diagnostics: what}}}
 }
 
@@ -114,15 +131,15 @@ func (s *server) fhirUpdateAppointment(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if status != care.AppointmentCancelled {
-		return notSupportedChange("the only change taken is status cancelled (re-book with a booking-request)")
-	}
 	id := strings.Clone(c.Params("id"))
 	ap, done, err := readFHIR(s, c, "Appointment "+id, func(v *cluster.View) (*care.Appointment, error) {
 		return appointmentByAnyID(v, id)
 	})
 	if done {
 		return err
+	}
+	if status != care.AppointmentCancelled {
+		return notSupportedChange("Appointment", status, ap.Status, "the only change taken is status cancelled (re-book with a booking-request)")
 	}
 	mid, err := updateMessageID(c)
 	if err != nil {
@@ -153,15 +170,15 @@ func (s *server) fhirUpdateServiceRequest(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if status != care.ReferralRevoked {
-		return notSupportedChange("the only change taken is status revoked (re-refer with a servicerequest-request)")
-	}
 	id := strings.Clone(c.Params("id"))
 	r, done, err := readFHIR(s, c, "ServiceRequest "+id, func(v *cluster.View) (*care.Referral, error) {
 		return referralByAnyID(v, id)
 	})
 	if done {
 		return err
+	}
+	if status != care.ReferralRevoked {
+		return notSupportedChange("ServiceRequest", status, r.Status, "the only change taken is status revoked (re-refer with a servicerequest-request)")
 	}
 	mid, err := updateMessageID(c)
 	if err != nil {

@@ -3,6 +3,8 @@ package bars
 import (
 	"fmt"
 	"math"
+	"net/http"
+	"regexp"
 	"strings"
 
 	"github.com/samply/golang-fhir-models/fhir-models/fhir"
@@ -10,6 +12,7 @@ import (
 	"github.com/frontdoor-ucc/frontdoor/cluster/care"
 	"github.com/frontdoor-ucc/frontdoor/routing"
 	"github.com/frontdoor-ucc/frontdoor/triage"
+	"github.com/frontdoor-ucc/frontdoor/triage/coding"
 )
 
 // UK Core and NHS Pathways identifier and code systems.
@@ -21,6 +24,29 @@ const (
 	systemTemplate     = "https://fhir.nhs.uk/Id/pathways-template"
 	categoryValidation = "validation"
 )
+
+// checkDx takes an NHS Pathways Dx code a referral's reason carries: one
+// of the national codes in the vendored Pathways list (those frontdoor
+// does not map to a level of care, such as the dental Dx17, go to a
+// clinician's review in the FSM). A code that is not well formed, or one
+// of frontdoor's own local codes (Dx9xxx, which mean nothing to a sender),
+// is 400; a well-formed code this centre has no meaning for is 422.
+func checkDx(code, expression string) *Error {
+	d, listed := coding.MustDefault().Dx(code)
+	_, mapped := triage.DxOutcome(code)
+	switch {
+	case !dxCode.MatchString(code):
+		return BadRequest(fhir.IssueTypeCodeInvalid, expression, "Dx code "+code+" is not an NHS Pathways disposition code (Dx followed by digits)")
+	case listed && d.Local:
+		return BadRequest(fhir.IssueTypeCodeInvalid, expression, "Dx code "+code+" is local to frontdoor, not an NHS Pathways disposition code")
+	case listed || mapped:
+		return nil
+	}
+	return &Error{Status: http.StatusUnprocessableEntity, Issues: []Issue{{Code: fhir.IssueTypeCodeInvalid, Expression: expression,
+		Diagnostics: "Dx code " + code + " is not one this centre can take (see the Pathways Dx list in its README); refer with the case's disposition by another route"}}}
+}
+
+var dxCode = regexp.MustCompile(`^Dx[0-9]{2,5}$`)
 
 // serviceRequestProfiles are the ServiceRequest profiles a referral may
 // claim (meta.profile, when given).
@@ -234,8 +260,8 @@ func mapReasons(e *entry, sr *fhir.ServiceRequest, a *care.AttendanceCreate) *Er
 					a.Dx = &care.DxReferral{}
 				}
 				a.Dx.Code = code
-				if _, ok := triage.DxOutcome(code); !ok {
-					return BadRequest(fhir.IssueTypeCodeInvalid, e.path(fmt.Sprintf("reasonCode[%d].coding", i)), "Dx code "+*c.Code+" is not one this centre knows")
+				if err := checkDx(code, e.path(fmt.Sprintf("reasonCode[%d].coding", i))); err != nil {
+					return err
 				}
 			case systemSG:
 				sg = *c.Code
