@@ -155,12 +155,23 @@ func ECDSRecordOf(a *Attendance, lists *coding.Lists, loc *time.Location) ECDSRe
 		r.ChiefComplaint = term(coding.ListChiefComplaint, "chief_complaint", e.ChiefComplaint[0])
 	}
 	r.Acuity = term(coding.ListAcuity, "acuity", e.Acuity)
-	r.DischargeDestination = term(coding.ListDestination, "discharge_destination", e.DischargeDestination)
-	r.DischargeFollowUp = term(coding.ListFollowUp, "discharge_follow_up", e.DischargeFollowUp)
+	if Discharged(a.Status) {
+		r.DischargeDestination = term(coding.ListDestination, "discharge_destination", e.DischargeDestination)
+		r.DischargeFollowUp = term(coding.ListFollowUp, "discharge_follow_up", e.DischargeFollowUp)
+	}
 	if r.DxLocal {
 		r.LocalCodes = append(r.LocalCodes, "dx")
 	}
 	return r
+}
+
+// Discharged reports whether an attendance of this status has been
+// discharged from the centre: seen, or handed over. Only then does the
+// extract give the outcome's discharge destination and follow-up; one
+// still waiting has none yet, and one who left without being seen was
+// not discharged to where the outcome would have sent them.
+func Discharged(status string) bool {
+	return status == AttendanceSeen || status == AttendanceHandedOver
 }
 
 // ECDSCSVHeader is the extract's CSV header.

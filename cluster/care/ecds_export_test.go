@@ -20,7 +20,8 @@ var updateECDS = flag.Bool("update-ecds", false, "rewrite testdata/ecds-export.*
 // 111 referrals by Dx02 with an NHS number (D1) and Dx28 (D2), the same
 // Dx28 under logic version 9 (D3: the low acuity local fallback version 9
 // coded), one decided under logic version 8 (O1, uncoded), one announced that never arrived
-// (E1, not an attendance) and one after the period (L1).
+// (E1, not an attendance) and one after the period (L1); then D1 handed
+// over, D3 seen and H1 left.
 func ecdsExportLog(t *testing.T) [][]byte {
 	nhs111 := cluster.Actor{ID: "k-111", Name: "111", Role: access.RoleNHS111}
 	age := 40
@@ -38,6 +39,12 @@ func ecdsExportLog(t *testing.T) [][]byte {
 		ref(8, 7, "O1", "Dx05", Patient{}, false),
 		ref(lv, 8, "E1", "Dx03", Patient{}, true),
 		ref(lv, 9, "L1", "Dx02", Patient{}, false),
+		// Only a discharged attendance has a discharge destination: D1 is
+		// handed over to the ED, D3 seen, D2 still waits (routed) and H1
+		// left without being seen.
+		kindEnv(t, KindAttendanceStatus, 10, testDesk, AttendanceStatusChange{AttendanceID: "D1", Status: AttendanceHandedOver}),
+		kindEnv(t, KindAttendanceStatus, 10, testDesk, AttendanceStatusChange{AttendanceID: "D3", Status: AttendanceSeen}),
+		kindEnv(t, KindAttendanceStatus, 11, testDesk, AttendanceStatusChange{AttendanceID: "H1", Status: AttendanceLeft}),
 	)
 }
 

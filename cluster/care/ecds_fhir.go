@@ -19,7 +19,7 @@ const (
 	SystemSNOMED     = "http://snomed.info/sct"
 	SystemNHSNumber  = "https://fhir.nhs.uk/Id/nhs-number"
 	SystemLocal      = "urn:frontdoor-ucc:codesystem:local"
-	SystemDx         = "urn:frontdoor-ucc:codesystem:nhs-pathways-dx"
+	SystemDx         = "https://fhir.nhs.uk/Id/pathways-dx-code"
 	SystemAttendance = "urn:frontdoor-ucc:attendance"
 	ExtFollowUp      = "urn:frontdoor-ucc:extension:ecds-discharge-follow-up"
 	ExtDisposition   = "urn:frontdoor-ucc:extension:nhs111-disposition"
@@ -65,11 +65,17 @@ type (
 	}
 )
 
-// fhirStatus is the Encounter status of an attendance's status.
+// fhirStatus is the Encounter status of an attendance's status: finished
+// once it has left the queue (seen, handed over, or left without being
+// seen); a routed patient still waits for the service they were sent to.
 func fhirStatus(status string) string {
 	switch status {
-	case AttendanceRouted, AttendanceSeen, AttendanceHandedOver, AttendanceLeft:
+	case AttendanceSeen, AttendanceHandedOver, AttendanceLeft:
 		return "finished"
+	case AttendanceArrived:
+		return "arrived"
+	case AttendanceTriaged:
+		return "triaged"
 	default:
 		return "in-progress"
 	}

@@ -37,6 +37,10 @@ func TestECDSExportRoute(t *testing.T) {
 	}
 	referred := post(`{"complaint":"chest pain","channel":"nhs111","dx":{"code":"Dx02"},"patient":{"nhs_number":"9434765919","postcode":"DY1 1AA"},"context":{"age_years":50}}`, nhs111)
 	walkIn := post(`{"complaint":"cut finger"}`, reception)
+	// Handed over to the ED: discharged, so the extract gives where to.
+	if resp, b := tc.Do(t, lead, http.MethodPost, "/v1/attendances/"+referred+"/status", `{"status":"handed_over"}`, reception); resp.StatusCode != http.StatusOK {
+		t.Fatalf("hand over: %d %s", resp.StatusCode, b)
+	}
 	today := time.Now().In(api.London).Format("2006-01-02")
 	period := "from=" + today + "&to=" + today
 
