@@ -37,7 +37,7 @@ func fhirRoutes() []routeRow {
 	desk, senders := rolesDesk, []string{access.RoleNHS111}
 	return []routeRow{
 		{Method: "GET", Path: fhirBase + "/metadata", Roles: rolesAll, Summary: "FHIR CapabilityStatement of the BaRS receiver", Handler: (*server).fhirMetadata},
-		{Method: "GET", Path: fhirBase + "/MessageDefinition", Roles: rolesAll, Summary: "BaRS MessageDefinitions this receiver takes (searchset)", Handler: (*server).fhirMessageDefinitions},
+		{Method: "GET", Path: fhirBase + "/MessageDefinition", Roles: rolesAll, Summary: "BaRS MessageDefinitions this receiver takes (searchset; ?url= the one with that canonical url)", Query: []string{"url"}, Handler: (*server).fhirMessageDefinitions},
 		{Method: "POST", Path: fhirBase + "/$process-message", Roles: senders, Summary: "BaRS $process-message: a servicerequest-request referral (new, validation, cancellation) or a booking-request (book, cancel)", Body: bars.MessageBody{}, Kinds: []cluster.Kind{care.KindReferralReceive, care.KindReferralCancel, care.KindBookingCreate, care.KindBookingCancel}, Handler: (*server).fhirProcessMessage},
 		{Method: "GET", Path: fhirBase + "/Slot", Roles: rolesDesk, Summary: "Free (and busy) slots of the target service: its sessions with places left, from the directory", Query: []string{"status", "start"}, Handler: (*server).fhirSlots},
 		{Method: "GET", Path: fhirBase + "/Appointment/:id", Roles: desk, Summary: "A BaRS booking as a UK Core Appointment", Query: []string{consistencyQuery}, Handler: (*server).fhirAppointment},
@@ -255,7 +255,7 @@ func (s *server) fhirMessageDefinitions(c *fiber.Ctx) error {
 	if err := requireBaRSHeaders(c); err != nil {
 		return err
 	}
-	b, err := bars.MessageDefinitions(c.BaseURL() + fhirBase)
+	b, err := bars.MessageDefinitions(c.BaseURL()+fhirBase, c.Query("url"))
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster/access"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/bars"
 	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node/nodetest"
 )
 
@@ -158,9 +159,30 @@ func TestBaRSReferralFromExamples(t *testing.T) {
 		!strings.Contains(string(b), `"process-message"`) {
 		t.Fatalf("metadata: %s", b)
 	}
+	// FHIR messaging: the endpoint and each message it receives.
+	var cs struct {
+		Messaging []struct {
+			Endpoint         []struct{ Address string }
+			SupportedMessage []struct{ Mode, Definition string }
+		}
+	}
+	_ = json.Unmarshal(b, &cs)
+	if len(cs.Messaging) != 1 || len(cs.Messaging[0].Endpoint) != 1 || !strings.HasSuffix(cs.Messaging[0].Endpoint[0].Address, fhirBase+"/$process-message") ||
+		len(cs.Messaging[0].SupportedMessage) != 2 || cs.Messaging[0].SupportedMessage[1].Mode != "receiver" ||
+		cs.Messaging[0].SupportedMessage[1].Definition != bars.MessageDefinitionBooking {
+		t.Fatalf("metadata messaging: %+v", cs.Messaging)
+	}
 	resp, b = tc.Do(t, fol, http.MethodGet, fhirBase+"/MessageDefinition", "", barsHeaders(key, barsTarget, "req-md"))
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"code":"servicerequest-request"`) || !strings.Contains(string(b), `"searchset"`) {
 		t.Fatalf("MessageDefinition: %d %s", resp.StatusCode, b)
+	}
+	// ?url= finds the one definition, or none.
+	for canon, want := range map[string]int{bars.MessageDefinitionBooking: 1, "https://example.org/MessageDefinition/other": 0} {
+		resp, b = tc.Do(t, fol, http.MethodGet, fhirBase+"/MessageDefinition?url="+url.QueryEscape(canon), "", barsHeaders(key, barsTarget, "req-md-url"))
+		m := decodeMap(t, b)
+		if resp.StatusCode != http.StatusOK || m["total"] != float64(want) || (want == 1 && resources(m, "MessageDefinition")[0]["url"] != canon) {
+			t.Fatalf("MessageDefinition?url=%s: %d %s", canon, resp.StatusCode, b)
+		}
 	}
 
 	// The referral, through a follower.

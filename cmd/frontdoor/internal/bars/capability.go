@@ -2,6 +2,7 @@ package bars
 
 import (
 	"encoding/json"
+	neturl "net/url"
 
 	"github.com/samply/golang-fhir-models/fhir-models/fhir"
 )
@@ -50,18 +51,38 @@ func CapabilityStatement(base, version string) ([]byte, error) {
 				Name: "process-message", Definition: "http://hl7.org/fhir/OperationDefinition/MessageHeader-process-message",
 			}},
 		}},
+		// FHIR messaging: the messages taken at $process-message, each by
+		// its MessageDefinition (GET /MessageDefinition).
+		Messaging: []fhir.CapabilityStatementMessaging{{
+			Endpoint: []fhir.CapabilityStatementMessagingEndpoint{{
+				Protocol: fhir.Coding{System: ptr("http://terminology.hl7.org/CodeSystem/message-transport"), Code: ptr("http"), Display: ptr("HTTP")},
+				Address:  base + "/$process-message",
+			}},
+			Documentation: ptr("synchronous: the response Bundle is the answer to the POST"),
+			SupportedMessage: []fhir.CapabilityStatementMessagingSupportedMessage{
+				{Mode: fhir.EventCapabilityModeReceiver, Definition: MessageDefinitionServiceRequest},
+				{Mode: fhir.EventCapabilityModeReceiver, Definition: MessageDefinitionBooking},
+			},
+		}},
 	}
 	return json.Marshal(cs)
 }
 
-// MessageDefinitions is the searchset of the messages this receiver takes:
-// servicerequest-request with its required focus resources.
-func MessageDefinitions(base string) ([]byte, error) {
+// The canonical URLs of the MessageDefinitions this receiver takes.
+const (
+	MessageDefinitionServiceRequest = "https://fhir.nhs.uk/MessageDefinition/bars-message-servicerequest-request"
+	MessageDefinitionBooking        = "https://fhir.nhs.uk/MessageDefinition/bars-message-booking-request"
+)
+
+// MessageDefinitions is the searchset of the messages this receiver takes
+// (servicerequest-request and booking-request with their focus
+// resources), or of the one whose canonical url is url when url is given.
+func MessageDefinitions(base, url string) ([]byte, error) {
 	max1, many := "1", "*"
 	md := fhir.MessageDefinition{
 		Id:          ptr("frontdoor-servicerequest-request"),
 		Meta:        &fhir.Meta{Profile: []string{"https://fhir.nhs.uk/StructureDefinition/BARSMessageDefinition-ServiceRequest-Request"}},
-		Url:         ptr("https://fhir.nhs.uk/MessageDefinition/bars-message-servicerequest-request"),
+		Url:         ptr(MessageDefinitionServiceRequest),
 		Name:        ptr("FrontdoorServiceRequestRequest"),
 		Title:       ptr("BaRS ServiceRequest - Request (referral from NHS 111 into an urgent care centre)"),
 		Status:      fhir.PublicationStatusActive,
@@ -79,7 +100,7 @@ func MessageDefinitions(base string) ([]byte, error) {
 	booking := fhir.MessageDefinition{
 		Id:          ptr("frontdoor-booking-request"),
 		Meta:        &fhir.Meta{Profile: []string{"https://fhir.nhs.uk/StructureDefinition/BARSMessageDefinition-Booking-Request"}},
-		Url:         ptr("https://fhir.nhs.uk/MessageDefinition/bars-message-booking-request"),
+		Url:         ptr(MessageDefinitionBooking),
 		Name:        ptr("FrontdoorBookingRequest"),
 		Title:       ptr("BaRS Booking - Request (a place in a session found with GET /Slot)"),
 		Status:      fhir.PublicationStatusActive,
@@ -92,5 +113,15 @@ func MessageDefinitions(base string) ([]byte, error) {
 			{Code: fhir.ResourceTypePatient, Profile: ptr(profilePatient), Min: 1, Max: &max1},
 		},
 	}
-	return SearchSet(base+"/MessageDefinition", []any{md, booking})
+	self := base + "/MessageDefinition"
+	if url == "" {
+		return SearchSet(self, []any{md, booking})
+	}
+	var found []any
+	for _, d := range []fhir.MessageDefinition{md, booking} {
+		if *d.Url == url {
+			found = append(found, d)
+		}
+	}
+	return SearchSet(self+"?url="+neturl.QueryEscape(url), found)
 }
