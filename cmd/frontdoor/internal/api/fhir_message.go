@@ -15,8 +15,10 @@ import (
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
 	"github.com/frontdoor-ucc/frontdoor/cluster/care"
+	"github.com/frontdoor-ucc/frontdoor/cluster/directory"
 	"github.com/frontdoor-ucc/frontdoor/cluster/inputlimit"
 	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/bars"
+	"github.com/frontdoor-ucc/frontdoor/routing"
 )
 
 // processMessageRoute names the route in idempotency records.
@@ -157,10 +159,11 @@ func (s *server) fhirBooking(c *fiber.Ctx, msg *bars.Message, target string) err
 		kind, payload = care.KindBookingCancel, &bk.Cancels
 	} else if f := bk.Create.Validate(time.Now()); f != nil {
 		return fhirInvalid(f)
-	} else if bk.Create.Target != bk.Target {
+	} else if bk.SlotPath != "" {
 		// A Slot names its service; it must be the service the message
 		// is sent to (a booking through one service's Slot search of
-		// another's session would be cancellable only through that one).
+		// another's session would be cancellable only through that one),
+		// and one of its sessions must start when the Slot id says.
 		if handled, err := s.read(c, func(v *cluster.View) error { return slotOfTarget(v, bk) }); handled || err != nil {
 			var ce *cluster.CommandError
 			if errors.As(err, &ce) {
@@ -200,7 +203,26 @@ func slotOfTarget(v *cluster.View, bk *bars.Booking) error {
 		return &bars.Error{Status: http.StatusUnprocessableEntity, Issues: []bars.Issue{{Code: fhir.IssueTypeBusinessRule,
 			Expression: bk.SlotPath, Diagnostics: "the Slot is a session of " + bk.Create.Target + ", not of " + target + ", the service this message is sent to"}}}
 	}
-	return nil
+	dir, err := directory.In(v).Directory()
+	if err != nil || dir == nil {
+		return err
+	}
+	at := bk.Create.At
+	load, err := directory.LoadAt(v, at)
+	if err != nil {
+		return err
+	}
+	sessions, err := routing.Sessions(dir, load, target, at, at.Add(time.Second))
+	if err != nil {
+		return err
+	}
+	for _, ss := range sessions {
+		if ss.Start.Equal(at) {
+			return nil
+		}
+	}
+	return &bars.Error{Status: http.StatusUnprocessableEntity, Issues: []bars.Issue{{Code: fhir.IssueTypeNotFound,
+		Expression: bk.SlotPath, Diagnostics: "no Slot " + bars.SlotID(target, at) + ": no session of " + target + " starts then (GET /Slot lists them)"}}}
 }
 
 // decodeReferralResult decodes what referral.receive and referral.cancel

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -324,6 +325,10 @@ func TestBaRSBadMessagesChangeNothing(t *testing.T) {
 	good := func(id string) string {
 		return example(t, "111-to-ED-ServiceRequest.json", referralEdit(id, "sr-"+id, validNHS))
 	}
+	// A real Slot's id a minute late: inside its session, but no Slot.
+	svc, start, _ := strings.Cut(freeSlots(t, tc, lead, key)[0]["id"].(string), ".")
+	unix, _ := strconv.ParseInt(start, 10, 64)
+	shiftedSlot := fmt.Sprintf("%s.%d", svc, unix+60)
 	tests := []struct {
 		name       string
 		body       string
@@ -363,6 +368,8 @@ func TestBaRSBadMessagesChangeNothing(t *testing.T) {
 			referralEdit("m11", "s11", validNHS)(b)
 			resources(b, "Patient")[0]["birthDate"] = "1800-01-01"
 		}), barsTarget, "", 400, "REC_BAD_REQUEST", "Patient.birthDate"},
+		{"a Slot no session starts at", example(t, "BookingRequest.json", bookingEdit("m14", "ap14", shiftedSlot, "booked")),
+			barsTarget, "", 422, "REC_UNPROCESSABLE_ENTITY", "slot[0]"},
 		{"a Slot of another service", example(t, "BookingRequest.json",
 			bookingEdit("m10", "ap10", fmt.Sprintf("dental-urgent.%d", time.Now().Add(24*time.Hour).Unix()), "booked")),
 			barsTarget, "", 422, "REC_UNPROCESSABLE_ENTITY", "slot[0]"},
