@@ -82,7 +82,10 @@ type Kind string
 //	   name raises an identity_check alert (care/referral.go identityCheck);
 //	   a booked patient is checked in only on their session's day and
 //	   before it ends (care/booking.go notDueNow)
-const LogicVersion = 10
+//	11: an NHS 111 key cancels (booking.cancel, referral.cancel) only the
+//	   bookings and referrals it sent; another's are not found
+//	   (care/booking.go sentBy)
+const LogicVersion = 11
 
 // Actor is who asked for a change.
 type Actor struct {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/access"
 	"github.com/frontdoor-ucc/frontdoor/cluster/directory"
 	"github.com/frontdoor-ucc/frontdoor/routing"
 )
@@ -264,7 +265,7 @@ func cancellableBooking(r cluster.Reader, in *BookingCancel) (*Appointment, erro
 	return ap, nil
 }
 
-func checkBookingCancel(r cluster.Reader, _ cluster.Actor, _ time.Time, raw json.RawMessage) error {
+func checkBookingCancel(r cluster.Reader, actor cluster.Actor, _ time.Time, raw json.RawMessage) error {
 	var in BookingCancel
 	if err := json.Unmarshal(raw, &in); err != nil {
 		return cluster.PayloadError(err)
@@ -277,7 +278,26 @@ func checkBookingCancel(r cluster.Reader, _ cluster.Actor, _ time.Time, raw json
 	if err != nil {
 		return err
 	}
+	if err := sentBy(actor, a, "no appointment "+in.AppointmentID+" booked by "+actor.Name); err != nil {
+		return err
+	}
 	return notArrived(a)
+}
+
+// logicSenderOnly is the logic version from which an NHS 111 key cancels
+// only the bookings and referrals it sent (sentBy).
+const logicSenderOnly = 11
+
+// sentBy refuses an NHS 111 key's cancellation of an attendance another
+// NHS 111 key announced: one 111 provider cannot cancel another's
+// patients. It is told the booking or referral is not found (its
+// existence is not theirs to know). An admin cancels any, and what an
+// admin sent any NHS 111 key may cancel.
+func sentBy(actor cluster.Actor, a *Attendance, notFound string) error {
+	if actor.Role != access.RoleNHS111 || a.CreatedBy.Role != access.RoleNHS111 || a.CreatedBy.ID == actor.ID {
+		return nil
+	}
+	return &cluster.CommandError{Code: cluster.CodeNotFound, Message: notFound}
 }
 
 // notArrived refuses to cancel the booking of a patient who has arrived
@@ -306,6 +326,11 @@ func applyBookingCancel(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 	}
 	if tx.LogicVersion() >= logicBookingFollows {
 		if err := notArrived(a); err != nil {
+			return nil, err
+		}
+	}
+	if tx.LogicVersion() >= logicSenderOnly {
+		if err := sentBy(tx.Actor(), a, "no appointment "+in.AppointmentID+" booked by "+tx.Actor().Name); err != nil {
 			return nil, err
 		}
 	}

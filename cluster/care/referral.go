@@ -153,13 +153,16 @@ func checkReferralReceive(r cluster.Reader, _ cluster.Actor, _ time.Time, raw js
 }
 
 // checkReferralCancel refuses, before proposing, what Apply would.
-func checkReferralCancel(r cluster.Reader, _ cluster.Actor, _ time.Time, raw json.RawMessage) error {
+func checkReferralCancel(r cluster.Reader, actor cluster.Actor, _ time.Time, raw json.RawMessage) error {
 	var in ReferralCancel
 	if err := json.Unmarshal(raw, &in); err != nil {
 		return cluster.PayloadError(err)
 	}
-	_, _, err := cancellable(r, &in)
-	return err
+	_, a, err := cancellable(r, &in)
+	if err != nil {
+		return err
+	}
+	return sentBy(actor, a, "no referral with ServiceRequest "+in.ServiceRequestID+" sent by "+actor.Name)
 }
 
 // notReceived refuses a ServiceRequest id already received.
@@ -347,6 +350,11 @@ func applyReferralCancel(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 	a, err := loadAttendance(tx, ref.AttendanceID)
 	if err != nil {
 		return nil, err
+	}
+	if tx.LogicVersion() >= logicSenderOnly {
+		if err := sentBy(tx.Actor(), a, "no referral with ServiceRequest "+in.ServiceRequestID+" sent by "+tx.Actor().Name); err != nil {
+			return nil, err
+		}
 	}
 	old := a.Status
 	setStatus(tx, a, AttendanceLeft)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/access"
 	"github.com/frontdoor-ucc/frontdoor/cluster/directory"
 	"github.com/frontdoor-ucc/frontdoor/routing"
 )
@@ -280,6 +281,49 @@ func TestIdentityCheckWhenTheNumberMatchesAnotherPerson(t *testing.T) {
 				!strings.Contains(alerts["A3"], "Smith") || !strings.Contains(alerts["A3"], "1959-03-02") {
 				t.Fatalf("alerts %v, want one identity check on A3 naming both people", alerts)
 			}
+		})
+	}
+}
+
+// TestOnlyTheSenderCancels: from logic version 11 an NHS 111 key cannot
+// cancel a booking or revoke a referral another NHS 111 key sent (not
+// found); the sender can, and an admin can. Version 10 entries replay as
+// they were applied: any NHS 111 key's cancellation was taken.
+func TestOnlyTheSenderCancels(t *testing.T) {
+	demo, err := routing.DemoDirectory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	north := cluster.Actor{ID: "k-north", Name: "NHS 111 North", Role: access.RoleNHS111}
+	south := cluster.Actor{ID: "k-south", Name: "NHS 111 South", Role: access.RoleNHS111}
+	day := testEpoch.In(routing.London).AddDate(0, 0, 1)
+	at := time.Date(day.Year(), day.Month(), day.Day(), 9, 0, 0, 0, routing.London)
+	pat := Patient{GivenName: "Ada", FamilyName: "Lovelace", DateOfBirth: "1990-12-10"}
+	for _, lv := range []int{10, 11} {
+		t.Run(fmt.Sprintf("logic %d", lv), func(t *testing.T) {
+			r := &retentionRun{t: t, f: newTestFSM(t), lv: lv}
+			r.ok(testEpoch, directory.KindDirectoryLoad, cluster.SystemActor, demo)
+			r.ok(testEpoch, KindBookingCreate, north, BookingCreate{MessageID: "m1", AppointmentID: "ap1", Target: "gp-ucc-stream", At: at,
+				Attendance: AttendanceCreate{Complaint: "booked", Channel: ChannelNHS111, Expected: true, Patient: pat}}, "B1", "A1")
+			r.ok(testEpoch, KindReferralReceive, north, ReferralReceive{MessageID: "m2", ServiceRequestID: "sr1", Target: "gp-ucc-stream",
+				Attendance: AttendanceCreate{Complaint: "referred", Channel: ChannelNHS111, Expected: true, Dx: &DxReferral{Code: "Dx05"}, CaseRef: "sr1", Patient: pat}}, "R1", "A2")
+			cancelBooking := BookingCancel{MessageID: "m3", AppointmentID: "ap1", Target: "gp-ucc-stream"}
+			revoke := ReferralCancel{MessageID: "m4", ServiceRequestID: "sr1", Target: "gp-ucc-stream"}
+			rb := r.apply(testEpoch.Add(time.Minute), KindBookingCancel, south, cancelBooking)
+			rr := r.apply(testEpoch.Add(time.Minute), KindReferralCancel, south, revoke)
+			if lv < 11 {
+				if rb.Err != nil || rr.Err != nil {
+					t.Fatalf("version 10 replay: another sender's cancellations %v %v, want taken", rb.Err, rr.Err)
+				}
+				return
+			}
+			for name, res := range map[string]*cluster.Result{"booking": rb, "referral": rr} {
+				if res.Err == nil || res.Err.Code != cluster.CodeNotFound {
+					t.Errorf("another sender cancels the %s: %+v, want not found", name, res.Err)
+				}
+			}
+			r.ok(testEpoch.Add(time.Minute), KindBookingCancel, north, cancelBooking)
+			r.ok(testEpoch.Add(time.Minute), KindReferralCancel, testAdmin, revoke)
 		})
 	}
 }

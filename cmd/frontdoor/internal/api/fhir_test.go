@@ -459,13 +459,15 @@ func fhirRouteSamples(t *testing.T, tc *nodetest.Cluster) map[string]sampleFunc 
 		"GET " + fhirBase + "/Appointment/:id": static(fhirBase + "/Appointment/" + apID),
 		// Updates cancel: each call cancels a booking or referral made for it.
 		"PUT " + fhirBase + "/Appointment/:id": func(t *testing.T) (string, string) {
-			return fhirBase + "/Appointment/" + sampleBooking(t, tc), `{"resourceType":"Appointment","status":"cancelled"}`
+			id := sampleBooking(t, tc)
+			return fhirBase + "/Appointment/" + id, `{"resourceType":"Appointment","id":"` + id + `","status":"cancelled"}`
 		},
 		"PATCH " + fhirBase + "/Appointment/:id": func(t *testing.T) (string, string) {
 			return fhirBase + "/Appointment/" + sampleBooking(t, tc), `[{"op":"replace","path":"/status","value":"cancelled"}]`
 		},
 		"PUT " + fhirBase + "/ServiceRequest/:id": func(t *testing.T) (string, string) {
-			return fhirBase + "/ServiceRequest/" + sampleReferral(t, tc), `{"resourceType":"ServiceRequest","status":"revoked"}`
+			id := sampleReferral(t, tc)
+			return fhirBase + "/ServiceRequest/" + id, `{"resourceType":"ServiceRequest","id":"` + id + `","status":"revoked"}`
 		},
 		"PATCH " + fhirBase + "/ServiceRequest/:id": func(t *testing.T) (string, string) {
 			return fhirBase + "/ServiceRequest/" + sampleReferral(t, tc), `[{"op":"replace","path":"/status","value":"revoked"}]`
@@ -945,5 +947,61 @@ func TestBaRSSlotSearchBounds(t *testing.T) {
 		if end, _ := time.Parse(time.RFC3339, s["end"].(string)); !end.After(now) {
 			t.Errorf("a session that is over is offered: %v", s)
 		}
+	}
+}
+
+// TestBaRSCancelOnlyBySender: one NHS 111 provider cannot cancel another's
+// booking or revoke another's referral, by PATCH, PUT or a cancellation
+// message: it is told there is none, and nothing changes (logic version
+// 11); the sender itself can.
+func TestBaRSCancelOnlyBySender(t *testing.T) {
+	tc := nodetest.New(t, 3)
+	sender := tc.Key(t, access.RoleNHS111, "NHS 111 (North)")
+	other := tc.Key(t, access.RoleNHS111, "NHS 111 (South)")
+	lead := tc.Leader(t)
+	slot := freeSlots(t, tc, lead, sender)[0]["id"].(string)
+	resp, b := tc.Do(t, lead, http.MethodPost, processRoute, example(t, "BookingRequest.json", bookingEdit("own-book", "own-ap", slot, "booked")), barsHeaders(sender, barsTarget, "own-book"))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("booking: %d %s", resp.StatusCode, b)
+	}
+	apID := resources(decodeMap(t, b), "Appointment")[0]["id"].(string)
+	resp, b = tc.Do(t, lead, http.MethodPost, processRoute, example(t, "111-to-ED-ServiceRequest.json", referralEdit("own-ref", "own-sr", validNHS)), barsHeaders(sender, barsTarget, "own-ref"))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("referral: %d %s", resp.StatusCode, b)
+	}
+	srID := resources(decodeMap(t, b), "ServiceRequest")[0]["id"].(string)
+
+	before := lead.N.Store().Status().LastIndex
+	hashBefore := stateHashes(t, tc)
+	for _, tt := range []struct{ name, method, path, body string }{
+		{"PATCH the Appointment", http.MethodPatch, fhirBase + "/Appointment/" + apID, `[{"op":"replace","path":"/status","value":"cancelled"}]`},
+		{"PUT the Appointment", http.MethodPut, fhirBase + "/Appointment/" + apID, `{"resourceType":"Appointment","id":"` + apID + `","status":"cancelled"}`},
+		{"a cancellation message", http.MethodPost, processRoute, example(t, "BookingRequest.json", bookingEdit("other-cancel", "own-ap", slot, "cancelled"))},
+		{"PATCH the ServiceRequest", http.MethodPatch, fhirBase + "/ServiceRequest/" + srID, `[{"op":"replace","path":"/status","value":"revoked"}]`},
+		{"a revoking referral", http.MethodPost, processRoute, example(t, "111-to-ED-ServiceRequest.json", func(b map[string]any) {
+			referralEdit("other-revoke", "own-sr", validNHS)(b)
+			resources(b, "ServiceRequest")[0]["status"] = "revoked"
+		})},
+	} {
+		for _, tn := range []*nodetest.Node{lead, tc.Follower(t)} {
+			t.Run(tt.name+" via "+tn.ID, func(t *testing.T) {
+				resp, b := tc.Do(t, tn, tt.method, tt.path, tt.body, barsHeaders(other, barsTarget, "other-"+tt.name))
+				expectOutcome(t, resp, b, http.StatusNotFound, "REC_NOT_FOUND", "")
+			})
+		}
+	}
+	if after := lead.N.Store().Status().LastIndex; after != before {
+		t.Fatalf("refused cancellations moved the raft index %d -> %d", before, after)
+	}
+	if after := stateHashes(t, tc); after != hashBefore {
+		t.Fatalf("refused cancellations changed the state:\n%s\n%s", hashBefore, after)
+	}
+	resp, b = tc.Do(t, tc.Follower(t), http.MethodPatch, fhirBase+"/Appointment/"+apID, `[{"op":"replace","path":"/status","value":"cancelled"}]`, barsHeaders(sender, barsTarget, "own-cancel"))
+	if resp.StatusCode != http.StatusOK || decodeMap(t, b)["status"] != "cancelled" {
+		t.Fatalf("the sender's own cancellation: %d %s", resp.StatusCode, b)
+	}
+	resp, b = tc.Do(t, tc.Follower(t), http.MethodPatch, fhirBase+"/ServiceRequest/"+srID, `[{"op":"replace","path":"/status","value":"revoked"}]`, barsHeaders(sender, barsTarget, "own-revoke"))
+	if resp.StatusCode != http.StatusOK || decodeMap(t, b)["status"] != "revoked" {
+		t.Fatalf("the sender's own revocation: %d %s", resp.StatusCode, b)
 	}
 }
