@@ -364,6 +364,10 @@ func TestBaRSBadMessagesChangeNothing(t *testing.T) {
 			bookingEdit("m9", "ap9", "gp-ucc-stream.1796565600", "booked")(b)
 			resources(b, "Appointment")[0]["participant"] = []any{}
 		}), barsTarget, "", 400, "REC_BAD_REQUEST", "participant"},
+		{"an NHS number under the old system", example(t, "111-to-ED-ServiceRequest.json", func(b map[string]any) {
+			referralEdit("m15", "s15", validNHS)(b)
+			resources(b, "Patient")[0]["identifier"].([]any)[0].(map[string]any)["system"] = "http://fhir.nhs.net/Id/nhs-number"
+		}), barsTarget, "", 400, "REC_BAD_REQUEST", "identifier[0].system"},
 		{"a Patient born in 1800", example(t, "111-to-ED-ServiceRequest.json", func(b map[string]any) {
 			referralEdit("m11", "s11", validNHS)(b)
 			resources(b, "Patient")[0]["birthDate"] = "1800-01-01"

@@ -185,6 +185,13 @@ func readPatient(pe *entry) (*care.PatientCreate, care.Patient, *Error) {
 	}
 	pc := &care.PatientCreate{}
 	for i, id := range p.Identifier {
+		if id.System != nil && *id.System != SystemNHSNumber && looksLikeNHSNumberSystem(*id.System) {
+			// An NHS number under another system (the old
+			// http://fhir.nhs.net/Id/nhs-number, a typo) would make a
+			// patient without one: say so instead.
+			return nil, care.Patient{}, BadRequest(fhir.IssueTypeValue, pe.path(fmt.Sprintf("identifier[%d].system", i)),
+				*id.System+" is not UK Core's NHS number system: use "+SystemNHSNumber)
+		}
 		if id.System == nil || *id.System != SystemNHSNumber {
 			continue
 		}
@@ -225,6 +232,13 @@ func readPatient(pe *entry) (*care.PatientCreate, care.Patient, *Error) {
 	}
 	pat := care.Patient{GivenName: pc.GivenName, FamilyName: pc.FamilyName, DateOfBirth: pc.DateOfBirth, NHSNumber: pc.NHSNumber, Postcode: pc.Postcode}
 	return pc, pat, nil
+}
+
+// looksLikeNHSNumberSystem: an identifier system meant as the NHS
+// number's: it names an NHS number.
+func looksLikeNHSNumberSystem(system string) bool {
+	s := strings.ToLower(system)
+	return strings.Contains(s, "nhs-number") || strings.Contains(s, "nhsnumber") || strings.Contains(s, "nhs_number")
 }
 
 func officialName(ns []fhir.HumanName) *fhir.HumanName {
