@@ -13,7 +13,8 @@ import (
 // protocols package's lint test and `frontdoor protocols lint`).
 const (
 	// RuleECDSCode: a presentation names no ECDS chief complaint, or a code
-	// that is not in the vendored list (triage/coding/codes), or an outcome
+	// that is not in the vendored list (triage/coding/codes, whose SNOMED
+	// codes coding checks against the ECDS refset members), or an outcome
 	// does not map to an ECDS acuity, discharge destination and follow-up.
 	RuleECDSCode = "ecds_code"
 	// RuleDxMeaning: an outcome's Dx is not in the vendored NHS Pathways Dx
@@ -23,7 +24,9 @@ const (
 	RuleDxMeaning = "dx_meaning"
 	// RuleLocalCode is a note, not an error: a chief complaint or an
 	// outcome's ECDS code is a documented local fallback (LOCAL:...), or a
-	// Dx is a frontdoor local code, not an NHS Pathways one.
+	// Dx is a frontdoor local code, not an NHS Pathways one. A local chief
+	// complaint is one no member of the ECDS refset fits; a local follow-up
+	// is one of a list with no member source to check it against.
 	RuleLocalCode = "local_code"
 )
 
@@ -60,10 +63,10 @@ func codingOf(l, n *linter, p *Protocol, lists *coding.Lists) {
 		for _, c := range p.ChiefComplaint {
 			switch cc, ok := lists.Lookup(coding.ListChiefComplaint, c); {
 			case !ok:
-				l.add(p.ChiefComplaintLine, RuleECDSCode, "use a code from ecds-chief-complaint.csv or local-codes.csv (never a guessed SNOMED id)",
+				l.add(p.ChiefComplaintLine, RuleECDSCode, "use a code from ecds-chief-complaint.csv (or add a member of the refset, from ecds-refset-members.csv, with its term) or a LOCAL:cc-... from local-codes.csv; never a guessed SNOMED id",
 					"protocol %s: chief complaint %q is not in the vendored ECDS list", p.ID, c)
 			case cc.Local:
-				n.add(p.ChiefComplaintLine, RuleLocalCode, "replace with the ECDS chief complaint once checked against the ETOS release",
+				n.add(p.ChiefComplaintLine, RuleLocalCode, "no member of the ECDS chief complaint refset fits (local-codes.csv says why): replace it if a later refset release adds one",
 					"protocol %s: chief complaint is the local fallback %s (%s)", p.ID, c, cc.Term)
 			}
 		}
@@ -81,7 +84,7 @@ func codingOf(l, n *linter, p *Protocol, lists *coding.Lists) {
 				}
 			}
 			if len(local) > 0 {
-				n.add(o.Line, RuleLocalCode, "replace with the ECDS codes once checked against the ETOS release", "outcome %s: ECDS local fallbacks %v", o.ID, local)
+				n.add(o.Line, RuleLocalCode, "a local follow-up: the discharge follow-up list has no vendored refset members to check codes against, replace it once checked against the ETOS release; a local acuity or destination: use a member from ecds-refset-members.csv", "outcome %s: ECDS local fallbacks %v", o.ID, local)
 			}
 		}
 		dxMeaning(l, n, o, lists)

@@ -22,7 +22,7 @@ func TestDispositionCarriesECDSCoding(t *testing.T) {
 		want *ECDSCoding
 	}{
 		{"protocol, clinician first", 9, func(lv int) [][]byte { return clinicianFirstLog(t, lv) },
-			&ECDSCoding{ChiefComplaint: []string{"49727002", "162397003"}, Acuity: "1064911000000105", DischargeDestination: "306689006", DischargeFollowUp: "LOCAL:fu-gp"}},
+			&ECDSCoding{ChiefComplaint: []string{"49727002", "267102003"}, Acuity: "1064911000000105", DischargeDestination: "306689006", DischargeFollowUp: "LOCAL:fu-gp"}},
 		{"protocol, logic 8", 8, func(lv int) [][]byte { return clinicianFirstLog(t, lv) }, nil},
 		{"NHS 111 Dx02 only", 9, func(lv int) [][]byte {
 			envs := clinicianFirstLog(t, lv)[:2]

@@ -8,6 +8,9 @@
 // to its ECDS acuity, discharge destination and follow-up (outcome-map.csv).
 //
 // Every list is a subset: see each file's header for the release it cites.
+// The chief complaint, acuity and discharge destination lists are checked
+// when parsed against the members of their ECDS reference sets
+// (ecds-refset-members.csv): a code that is not a member is refused.
 // The package is pure: it imports nothing from the project.
 package coding
 
@@ -17,6 +20,8 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"io/fs"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -99,7 +104,20 @@ var listFiles = map[string]string{
 	ListFollowUp:       "ecds-discharge-follow-up.csv",
 }
 
-func parse(fsys embed.FS) (*Lists, error) {
+// membersFile holds the members of the ECDS reference sets the lists are
+// checked against, one row per member: refset id, list name, code.
+const membersFile = "ecds-refset-members.csv"
+
+// refsets is the ECDS reference set each checked list's codes must be
+// members of. The discharge follow-up list has no vendored member source
+// and is not checked.
+var refsets = map[string]string{
+	ListChiefComplaint: "991401000000107",    // EMERGENCY CARE CHIEF COMPLAINT
+	ListAcuity:         "999003061000000107", // EMERGENCY CARE ACUITY
+	ListDestination:    "999003011000000105", // EMERGENCY CARE DISCHARGE DESTINATION
+}
+
+func parse(fsys fs.FS) (*Lists, error) {
 	l := &Lists{lists: map[string]map[string]Code{}, dx: map[string]Dx{}, Versions: map[string]string{}}
 	for list, name := range listFiles {
 		rows, err := readCSV(fsys, name, l, "code", "term")
@@ -114,6 +132,9 @@ func parse(fsys embed.FS) (*Lists, error) {
 			m[r[0]] = Code{Code: r[0], Term: r[1]}
 		}
 		l.lists[list] = m
+	}
+	if err := checkMembers(fsys, l); err != nil {
+		return nil, err
 	}
 	rows, err := readCSV(fsys, "local-codes.csv", l, "code", "list", "meaning")
 	if err != nil {
@@ -152,10 +173,51 @@ func parse(fsys embed.FS) (*Lists, error) {
 	return l, nil
 }
 
+// checkMembers refuses a code of a checked list (chief complaint, acuity,
+// discharge destination) that is not a member of the list's ECDS reference
+// set in ecds-refset-members.csv. It runs before the local fallbacks are
+// added, so LOCAL: codes are exempt.
+func checkMembers(fsys fs.FS, l *Lists) error {
+	rows, err := readCSV(fsys, membersFile, l, "refset", "list", "code")
+	if err != nil {
+		return err
+	}
+	members := map[string]map[string]bool{}
+	for _, r := range rows {
+		refset, list, code := r[0], r[1], r[2]
+		want, ok := refsets[list]
+		if !ok {
+			return fmt.Errorf("%s: %s: list %q has no ECDS refset to check", membersFile, code, list)
+		}
+		if refset != want {
+			return fmt.Errorf("%s: %s: refset %s, but the %s refset is %s", membersFile, code, refset, list, want)
+		}
+		if !snomedID(code) {
+			return fmt.Errorf("%s: %q is not a SNOMED CT concept id", membersFile, code)
+		}
+		if members[list] == nil {
+			members[list] = map[string]bool{}
+		}
+		members[list][code] = true
+	}
+	for _, list := range slices.Sorted(maps.Keys(refsets)) {
+		if len(members[list]) == 0 {
+			return fmt.Errorf("%s: no members of the %s refset %s", membersFile, list, refsets[list])
+		}
+		for _, code := range slices.Sorted(maps.Keys(l.lists[list])) {
+			if !members[list][code] {
+				return fmt.Errorf("%s: %s (%s) is not a member of the ECDS %s refset %s (%s %s)",
+					listFiles[list], code, l.lists[list][code].Term, list, refsets[list], membersFile, l.Versions[membersFile])
+			}
+		}
+	}
+	return nil
+}
+
 // readCSV reads a vendored file: '#' comment lines (one may be
 // "list_version: X"), then a header that must equal cols, then rows.
-func readCSV(fsys embed.FS, name string, l *Lists, cols ...string) ([][]string, error) {
-	b, err := fsys.ReadFile("codes/" + name)
+func readCSV(fsys fs.FS, name string, l *Lists, cols ...string) ([][]string, error) {
+	b, err := fs.ReadFile(fsys, "codes/"+name)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
