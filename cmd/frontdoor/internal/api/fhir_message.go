@@ -132,8 +132,9 @@ func (s *server) proposeMessage(c *fiber.Ctx, msg *bars.Message, kind cluster.Ki
 		return nil, false, fhirInvalid(f)
 	}
 	sum := sha256.Sum256(b)
-	p := cluster.Proposal{Kind: kind, Actor: actorFor(c), Payload: b,
-		Idempotency: &cluster.Idempotency{Key: "bars/" + msg.ID, Route: processMessageRoute, BodyHash: hex.EncodeToString(sum[:])}}
+	actor := actorFor(c)
+	p := cluster.Proposal{Kind: kind, Actor: actor, Payload: b,
+		Idempotency: &cluster.Idempotency{Key: keyOf(actor, "bars/"+msg.ID), Route: processMessageRoute, BodyHash: hex.EncodeToString(sum[:])}}
 	res, handled, err := s.propose(c, p)
 	if err != nil {
 		var pr *Problem

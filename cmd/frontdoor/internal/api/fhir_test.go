@@ -975,6 +975,13 @@ func TestBaRSCancelOnlyBySender(t *testing.T) {
 	}
 	srID := resources(decodeMap(t, b), "ServiceRequest")[0]["id"].(string)
 
+	// Another sender replaying the sender's message (its message id) is
+	// not given the sender's answer, with its patient and ids.
+	resp, b = tc.Do(t, lead, http.MethodPost, processRoute, example(t, "BookingRequest.json", bookingEdit("own-book", "own-ap", slot, "booked")), barsHeaders(other, barsTarget, "own-book"))
+	if resp.StatusCode == http.StatusOK || strings.Contains(string(b), apID) {
+		t.Fatalf("another sender replaying the booking: %d %s", resp.StatusCode, b)
+	}
+
 	before := lead.N.Store().Status().LastIndex
 	hashBefore := stateHashes(t, tc)
 	for _, tt := range []struct{ name, method, path, body string }{

@@ -84,8 +84,9 @@ func (s *server) fhirUpdate(c *fiber.Ctx, kind cluster.Kind, payload any) (*clus
 	}
 	route := c.Method() + " " + routeOf(c).Path
 	sum := sha256.Sum256(b)
-	p := cluster.Proposal{Kind: kind, Actor: actorFor(c), Payload: b,
-		Idempotency: &cluster.Idempotency{Key: "bars-update/" + strings.Clone(c.Get(headerRequestID)), Route: route, BodyHash: hex.EncodeToString(sum[:])}}
+	actor := actorFor(c)
+	p := cluster.Proposal{Kind: kind, Actor: actor, Payload: b,
+		Idempotency: &cluster.Idempotency{Key: keyOf(actor, "bars-update/"+c.Get(headerRequestID)), Route: route, BodyHash: hex.EncodeToString(sum[:])}}
 	res, handled, err := s.propose(c, p)
 	var pr *Problem
 	if errors.As(err, &pr) && pr.Type == problemIdempotency {

@@ -29,9 +29,17 @@ func proposal(c *fiber.Ctx, kind cluster.Kind, route string, body []byte) (clust
 			return p, invalid("Idempotency-Key too long", map[string]string{headerIdempotencyKey: "at most 255 characters"})
 		}
 		sum := sha256.Sum256(body)
-		p.Idempotency = &cluster.Idempotency{Key: strings.Clone(key), Route: route, BodyHash: hex.EncodeToString(sum[:])}
+		p.Idempotency = &cluster.Idempotency{Key: keyOf(p.Actor, key), Route: route, BodyHash: hex.EncodeToString(sum[:])}
 	}
 	return p, nil
+}
+
+// keyOf scopes a client's retry key (an Idempotency-Key, a BaRS message
+// id or X-Request-Id) to the API key that sent it: another key using the
+// same value makes its own write, and never gets the first key's answer
+// (which would show it another sender's patients and ids).
+func keyOf(actor cluster.Actor, key string) string {
+	return fmt.Sprintf("%d:%s/%s", len(actor.ID), actor.ID, key)
 }
 
 // proposeJSON proposes payload, encoded as JSON, as a command of kind made

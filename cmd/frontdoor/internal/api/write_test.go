@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/access"
 	"github.com/frontdoor-ucc/frontdoor/cluster/care"
 	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/api"
 
@@ -227,6 +228,18 @@ func TestIdempotencyKey(t *testing.T) {
 	nodetest.DecodeJSON(t, body, &list)
 	if resp.StatusCode != http.StatusOK || len(list.Attendances) != 1 {
 		t.Fatalf("want exactly one attendance, got %d: %s", len(list.Attendances), body)
+	}
+
+	// Another API key with the same Idempotency-Key makes its own write:
+	// a key is scoped to the API key that sent it, never answered with
+	// another's record.
+	desk := nodetest.BearerHeader(tc.Key(t, access.RoleReception, "Another desk"))
+	desk[api.HeaderIdempotencyKey] = "visit-123"
+	resp, body = tc.Do(t, tc.Follower(t), http.MethodPost, "/v1/attendances", adaBody, desk)
+	var other created
+	nodetest.DecodeJSON(t, body, &other)
+	if resp.StatusCode != http.StatusCreated || other.ID == "" || other.ID == list.Attendances[0].ID {
+		t.Fatalf("the same Idempotency-Key from another API key: %d %s, want a new attendance (not %s)", resp.StatusCode, body, list.Attendances[0].ID)
 	}
 }
 
