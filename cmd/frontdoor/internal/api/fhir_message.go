@@ -218,9 +218,16 @@ func slotOfTarget(v *cluster.View, bk *bars.Booking) error {
 		return err
 	}
 	for _, ss := range sessions {
-		if ss.Start.Equal(at) {
-			return nil
+		if !ss.Start.Equal(at) {
+			continue
 		}
+		if !bk.Start.IsZero() && (bk.Start.Before(ss.Start) || !bk.Start.Before(ss.End)) {
+			// The patient would be told one time and booked at another.
+			return &bars.Error{Status: http.StatusUnprocessableEntity, Issues: []bars.Issue{{Code: fhir.IssueTypeBusinessRule,
+				Expression: bk.StartPath, Diagnostics: fmt.Sprintf("start %s is not in the session of the Slot %s (%s to %s)",
+					bk.Start.Format(time.RFC3339), bars.SlotID(target, at), ss.Start.UTC().Format(time.RFC3339), ss.End.UTC().Format(time.RFC3339))}}}
+		}
+		return nil
 	}
 	return &bars.Error{Status: http.StatusUnprocessableEntity, Issues: []bars.Issue{{Code: fhir.IssueTypeNotFound,
 		Expression: bk.SlotPath, Diagnostics: "no Slot " + bars.SlotID(target, at) + ": no session of " + target + " starts then (GET /Slot lists them)"}}}

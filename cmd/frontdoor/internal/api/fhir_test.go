@@ -326,7 +326,8 @@ func TestBaRSBadMessagesChangeNothing(t *testing.T) {
 		return example(t, "111-to-ED-ServiceRequest.json", referralEdit(id, "sr-"+id, validNHS))
 	}
 	// A real Slot's id a minute late: inside its session, but no Slot.
-	svc, start, _ := strings.Cut(freeSlots(t, tc, lead, key)[0]["id"].(string), ".")
+	realSlot := freeSlots(t, tc, lead, key)[0]["id"].(string)
+	svc, start, _ := strings.Cut(realSlot, ".")
 	unix, _ := strconv.ParseInt(start, 10, 64)
 	shiftedSlot := fmt.Sprintf("%s.%d", svc, unix+60)
 	tests := []struct {
@@ -374,6 +375,20 @@ func TestBaRSBadMessagesChangeNothing(t *testing.T) {
 		}), barsTarget, "", 400, "REC_BAD_REQUEST", "Patient.birthDate"},
 		{"a Slot no session starts at", example(t, "BookingRequest.json", bookingEdit("m14", "ap14", shiftedSlot, "booked")),
 			barsTarget, "", 422, "REC_UNPROCESSABLE_ENTITY", "slot[0]"},
+		{"a start a day after the Slot's session", example(t, "BookingRequest.json", func(b map[string]any) {
+			bookingEdit("m16", "ap16", realSlot, "booked")(b)
+			resources(b, "Appointment")[0]["start"] = time.Unix(unix+24*3600, 0).UTC().Format(time.RFC3339)
+		}), barsTarget, "", 422, "REC_UNPROCESSABLE_ENTITY", "resource.start"},
+		{"two Slots", example(t, "BookingRequest.json", func(b map[string]any) {
+			bookingEdit("m17", "ap17", realSlot, "booked")(b)
+			ap := resources(b, "Appointment")[0]
+			ap["slot"] = append(ap["slot"].([]any), map[string]any{"reference": "Slot/" + shiftedSlot})
+		}), barsTarget, "", 400, "REC_BAD_REQUEST", "slot[1]"},
+		{"two NHS numbers", example(t, "111-to-ED-ServiceRequest.json", func(b map[string]any) {
+			referralEdit("m18", "s18", validNHS)(b)
+			p := resources(b, "Patient")[0]
+			p["identifier"] = append(p["identifier"].([]any), map[string]any{"system": nhsNumberSys, "value": "9000000009"})
+		}), barsTarget, "", 400, "REC_BAD_REQUEST", "identifier[1].value"},
 		{"a Slot of another service", example(t, "BookingRequest.json",
 			bookingEdit("m10", "ap10", fmt.Sprintf("dental-urgent.%d", time.Now().Add(24*time.Hour).Unix()), "booked")),
 			barsTarget, "", 422, "REC_UNPROCESSABLE_ENTITY", "slot[0]"},
@@ -556,6 +571,12 @@ func bookingEdit(msgID, apID, slot, status string) func(b map[string]any) {
 				en["fullUrl"] = "urn:uuid:" + apID
 				r["slot"] = []any{map[string]any{"reference": "Slot/" + slot}}
 				r["status"] = status
+				// The start a sender shows the patient: the Slot's.
+				if _, unix, ok := strings.Cut(slot, "."); ok {
+					if n, err := strconv.ParseInt(unix, 10, 64); err == nil {
+						r["start"] = time.Unix(n, 0).UTC().Format(time.RFC3339)
+					}
+				}
 			}
 		}
 	}

@@ -99,6 +99,10 @@ type Booking struct {
 	// SlotPath is the element naming the Slot, for the refusal when its
 	// service is not Target.
 	SlotPath string
+	// Start is the Appointment's start beside a Slot (zero when none),
+	// which must fall in the Slot's session; StartPath names it.
+	Start     time.Time
+	StartPath string
 }
 
 // ToBooking maps a booking-request: the focus Appointment (status booked:
@@ -130,6 +134,10 @@ func ToBooking(m *Message, target string) (*Booking, *Error) {
 	c := &bk.Create
 	c.MessageID, c.AppointmentID, c.Target = m.ID, apID, target
 	bk.Target = target
+	if len(ap.Slot) > 1 {
+		// A place is one Slot: which would be booked?
+		return nil, BadRequest(fhir.IssueTypeBusinessRule, e.path("slot[1]"), "an Appointment books one Slot, not several")
+	}
 	for i, sl := range ap.Slot {
 		if sl.Reference == nil {
 			continue
@@ -140,15 +148,19 @@ func ToBooking(m *Message, target string) (*Booking, *Error) {
 			bk.SlotPath = e.path(fmt.Sprintf("slot[%d].reference", i))
 		}
 	}
-	if c.At.IsZero() {
-		if ap.Start == nil {
-			return nil, BadRequest(fhir.IssueTypeRequired, e.path("start"), "the Appointment needs a start (or a Slot from GET /Slot)")
-		}
+	if ap.Start != nil {
 		t, err := time.Parse(time.RFC3339, *ap.Start)
 		if err != nil {
 			return nil, BadRequest(fhir.IssueTypeValue, e.path("start"), "start is not a FHIR dateTime with an offset")
 		}
-		c.At = t.UTC()
+		if c.At.IsZero() {
+			c.At = t.UTC()
+		} else {
+			bk.Start, bk.StartPath = t.UTC(), e.path("start")
+		}
+	}
+	if c.At.IsZero() {
+		return nil, BadRequest(fhir.IssueTypeRequired, e.path("start"), "the Appointment needs a start (or a Slot from GET /Slot)")
 	}
 	a := &c.Attendance
 	a.Channel, a.Expected = care.ChannelNHS111, true

@@ -199,7 +199,13 @@ func readPatient(pe *entry) (*care.PatientCreate, care.Patient, *Error) {
 			return nil, care.Patient{}, BadRequest(fhir.IssueTypeValue, pe.path(fmt.Sprintf("identifier[%d].value", i)),
 				"not a valid NHS number (10 digits, Modulus 11 check digit) in the "+SystemNHSNumber+" identifier")
 		}
-		pc.NHSNumber, _ = routing.NormaliseNHSNumber(*id.Value)
+		n, _ := routing.NormaliseNHSNumber(*id.Value)
+		if pc.NHSNumber != "" && pc.NHSNumber != n {
+			// Which of two people is this? Never guess.
+			return nil, care.Patient{}, BadRequest(fhir.IssueTypeBusinessRule, pe.path(fmt.Sprintf("identifier[%d].value", i)),
+				"a Patient has one NHS number: this is a second, different one ("+pc.NHSNumber+" came first)")
+		}
+		pc.NHSNumber = n
 	}
 	if name := officialName(p.Name); name != nil {
 		if name.Family != nil {
