@@ -27,11 +27,20 @@ type ECDSRecord struct {
 	ArrivalDate string    `json:"arrival_date"`
 	ArrivalTime string    `json:"arrival_time"`
 	ArrivedAt   time.Time `json:"arrived_at"`
-	Channel     string    `json:"channel"`
-	NHSNumber   string    `json:"nhs_number,omitempty"`
-	DateOfBirth string    `json:"date_of_birth,omitempty"`
-	Status      string    `json:"status"`
-	Coded       bool      `json:"coded"`
+	// DepartureDate and DepartureTime (UK local time) and DepartedAt
+	// (UTC) are when the attendance ended: seen, handed over or left (for
+	// one seen, when it was concluded: frontdoor does not record when the
+	// person walked out after). Empty while still in the department.
+	DepartureDate string     `json:"departure_date,omitempty"`
+	DepartureTime string     `json:"departure_time,omitempty"`
+	DepartedAt    *time.Time `json:"departed_at,omitempty"`
+	Channel       string     `json:"channel"`
+	NHSNumber     string     `json:"nhs_number,omitempty"`
+	DateOfBirth   string     `json:"date_of_birth,omitempty"`
+	Status        string     `json:"status"`
+	// EncounterStatus is FHIR's Encounter.status of it (EncounterStatus).
+	EncounterStatus string `json:"encounter_status"`
+	Coded           bool   `json:"coded"`
 	// The ECDS codes with their terms (the first chief complaint of the
 	// protocol is the primary one).
 	ChiefComplaint       coding.Code `json:"chief_complaint"`
@@ -123,7 +132,11 @@ func ECDSRecordOf(a *Attendance, lists *coding.Lists, loc *time.Location) ECDSRe
 	at := arrived.In(loc)
 	r := ECDSRecord{AttendanceID: a.ID, ArrivalDate: at.Format("2006-01-02"), ArrivalTime: at.Format("15:04:05"),
 		ArrivedAt: arrived.UTC(), Channel: a.Channel, NHSNumber: a.Patient.NHSNumber, DateOfBirth: a.Patient.DateOfBirth,
-		Status: a.Status, LocalCodes: []string{}}
+		Status: a.Status, EncounterStatus: EncounterStatus(a), LocalCodes: []string{}}
+	if at, ok := departure(a); ok {
+		utc, local := at.UTC(), at.In(loc)
+		r.DepartedAt, r.DepartureDate, r.DepartureTime = &utc, local.Format("2006-01-02"), local.Format("15:04:05")
+	}
 	if a.Triage == nil || a.Triage.Disposition == nil {
 		return r
 	}
@@ -165,6 +178,20 @@ func ECDSRecordOf(a *Attendance, lists *coding.Lists, loc *time.Location) ECDSRe
 	return r
 }
 
+// departure is when an attendance left the queue for good (seen, handed
+// over or left): its last such status change.
+func departure(a *Attendance) (time.Time, bool) {
+	if a.Status != AttendanceSeen && a.Status != AttendanceHandedOver && a.Status != AttendanceLeft {
+		return time.Time{}, false
+	}
+	for i := len(a.Timeline) - 1; i >= 0; i-- {
+		if a.Timeline[i].Status == a.Status {
+			return a.Timeline[i].At, true
+		}
+	}
+	return time.Time{}, false
+}
+
 // Discharged reports whether an attendance of this status has been
 // discharged from the centre: seen, or handed over. Only then does the
 // extract give the outcome's discharge destination and follow-up; one
@@ -175,7 +202,8 @@ func Discharged(status string) bool {
 }
 
 // ECDSCSVHeader is the extract's CSV header.
-var ECDSCSVHeader = []string{"attendance_id", "arrival_date", "arrival_time", "arrived_at_utc", "channel", "nhs_number",
+var ECDSCSVHeader = []string{"attendance_id", "arrival_date", "arrival_time", "arrived_at_utc",
+	"departure_date", "departure_time", "departed_at_utc", "channel", "nhs_number",
 	"date_of_birth", "status", "coded", "chief_complaint", "chief_complaint_term", "acuity", "acuity_term",
 	"discharge_destination", "discharge_destination_term", "discharge_follow_up", "discharge_follow_up_term",
 	"dx", "dx_meaning", "tier", "timeframe", "local_codes"}
@@ -198,7 +226,12 @@ func (x *ECDSCSVWriter) Write(r *ECDSRecord) error {
 	if r.Coded {
 		coded = "true"
 	}
-	return x.w.Write([]string{r.AttendanceID, r.ArrivalDate, r.ArrivalTime, r.ArrivedAt.Format(time.RFC3339), r.Channel,
+	departed := ""
+	if r.DepartedAt != nil {
+		departed = r.DepartedAt.Format(time.RFC3339)
+	}
+	return x.w.Write([]string{r.AttendanceID, r.ArrivalDate, r.ArrivalTime, r.ArrivedAt.Format(time.RFC3339),
+		r.DepartureDate, r.DepartureTime, departed, r.Channel,
 		r.NHSNumber, r.DateOfBirth, r.Status, coded, r.ChiefComplaint.Code, r.ChiefComplaint.Term, r.Acuity.Code, r.Acuity.Term,
 		r.DischargeDestination.Code, r.DischargeDestination.Term, r.DischargeFollowUp.Code, r.DischargeFollowUp.Term,
 		r.Dx, r.DxMeaning, r.Tier, r.Timeframe, strings.Join(r.LocalCodes, " ")})

@@ -57,6 +57,7 @@ type (
 		} `json:"subject,omitempty"`
 		Period struct {
 			Start string `json:"start"`
+			End   string `json:"end,omitempty"`
 		} `json:"period"`
 		ReasonCode      []fhirConcept `json:"reasonCode,omitempty"`
 		Hospitalization *struct {
@@ -65,20 +66,32 @@ type (
 	}
 )
 
-// fhirStatus is the Encounter status of an attendance's status: finished
-// once it has left the queue (seen, handed over, or left without being
-// seen); a routed patient still waits for the service they were sent to.
-func fhirStatus(status string) string {
-	switch status {
-	case AttendanceSeen, AttendanceHandedOver, AttendanceLeft:
-		return "finished"
+// EncounterStatus is FHIR's Encounter.status of an attendance, the same
+// in the ECDS extract and the UK Core Encounter read: planned while NHS
+// 111's patient is expected; arrived; triaged while it waits (triaged,
+// routed to a service, awaiting a clinician, a confirmation or an
+// address); in-progress once called; finished once seen, handed over, or
+// left after arriving; cancelled when an expected patient never came.
+func EncounterStatus(a *Attendance) string {
+	switch a.Status {
+	case AttendanceExpected:
+		return "planned"
 	case AttendanceArrived:
 		return "arrived"
-	case AttendanceTriaged:
+	case AttendanceTriaged, AttendanceRouted, AttendanceAwaitingConfirmation, AttendanceClinicianReview,
+		AttendanceAwaitingClinician, AttendanceAwaitingAddress:
 		return "triaged"
-	default:
+	case AttendanceCalled:
 		return "in-progress"
+	case AttendanceSeen, AttendanceHandedOver:
+		return "finished"
+	case AttendanceLeft:
+		if a.CheckedInAt == nil && a.CheckInStatus != "" {
+			return "cancelled" // expected, never came (or the referral was revoked)
+		}
+		return "finished"
 	}
+	return "unknown"
 }
 
 func codingOf(c coding.Code) *fhirConcept {
@@ -96,8 +109,11 @@ func codingOf(c coding.Code) *fhirConcept {
 func ecdsEncounter(r *ECDSRecord) *fhirEncounter {
 	e := &fhirEncounter{ResourceType: "Encounter", ID: r.AttendanceID,
 		Identifier: []fhirIdentifier{{System: SystemAttendance, Value: r.AttendanceID}},
-		Status:     fhirStatus(r.Status), Class: fhirCoding{System: systemActCode, Code: "EMER", Display: "emergency"}}
+		Status:     r.EncounterStatus, Class: fhirCoding{System: systemActCode, Code: "EMER", Display: "emergency"}}
 	e.Period.Start = r.ArrivedAt.Format(time.RFC3339)
+	if r.DepartedAt != nil {
+		e.Period.End = r.DepartedAt.Format(time.RFC3339)
+	}
 	if r.NHSNumber != "" {
 		e.Subject = &struct {
 			Identifier fhirIdentifier `json:"identifier"`

@@ -68,24 +68,22 @@ func Patient(p *care.PatientRecord) fhir.Patient {
 	return out
 }
 
-// encounterStatus maps an attendance status to FHIR's Encounter.status.
+// encounterStatus is FHIR's Encounter.status of an attendance
+// (care.EncounterStatus: the same as in the ECDS extract).
 func encounterStatus(a *care.Attendance) fhir.EncounterStatus {
-	switch a.Status {
-	case care.AttendanceExpected:
+	switch care.EncounterStatus(a) {
+	case "planned":
 		return fhir.EncounterStatusPlanned
-	case care.AttendanceArrived:
+	case "arrived":
 		return fhir.EncounterStatusArrived
-	case care.AttendanceTriaged, care.AttendanceRouted, care.AttendanceAwaitingConfirmation, care.AttendanceClinicianReview:
+	case "triaged":
 		return fhir.EncounterStatusTriaged
-	case care.AttendanceCalled:
+	case "in-progress":
 		return fhir.EncounterStatusInProgress
-	case care.AttendanceSeen, care.AttendanceHandedOver:
+	case "finished":
 		return fhir.EncounterStatusFinished
-	case care.AttendanceLeft:
-		if a.CheckedInAt == nil && a.CheckInStatus != "" {
-			return fhir.EncounterStatusCancelled // expected, never came (or the referral was revoked)
-		}
-		return fhir.EncounterStatusFinished
+	case "cancelled":
+		return fhir.EncounterStatusCancelled
 	}
 	return fhir.EncounterStatusUnknown
 }
