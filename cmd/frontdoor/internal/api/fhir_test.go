@@ -379,6 +379,8 @@ func TestBaRSBadMessagesChangeNothing(t *testing.T) {
 			bookingEdit("m16", "ap16", realSlot, "booked")(b)
 			resources(b, "Appointment")[0]["start"] = time.Unix(unix+24*3600, 0).UTC().Format(time.RFC3339)
 		}), barsTarget, "", 422, "REC_UNPROCESSABLE_ENTITY", "resource.start"},
+		{"a Slot id that is not one", example(t, "BookingRequest.json", bookingEdit("m19", "ap19", "gp-ucc-stream.abc", "booked")),
+			barsTarget, "", 422, "REC_UNPROCESSABLE_ENTITY", "slot[0].reference"},
 		{"two Slots", example(t, "BookingRequest.json", func(b map[string]any) {
 			bookingEdit("m17", "ap17", realSlot, "booked")(b)
 			ap := resources(b, "Appointment")[0]

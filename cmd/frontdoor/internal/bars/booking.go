@@ -2,6 +2,7 @@ package bars
 
 import (
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -142,10 +143,16 @@ func ToBooking(m *Message, target string) (*Booking, *Error) {
 		if sl.Reference == nil {
 			continue
 		}
-		ref := strings.TrimPrefix(*sl.Reference, "Slot/")
-		if svc, start, ok := ParseSlotID(ref); ok {
+		ref, local := strings.CutPrefix(*sl.Reference, "Slot/")
+		svc, start, ok := ParseSlotID(ref)
+		if ok {
 			c.Target, c.At = svc, start
 			bk.SlotPath = e.path(fmt.Sprintf("slot[%d].reference", i))
+		} else if local {
+			// A Slot of this server that GET /Slot never gave: say so,
+			// not what booking by the start would make of it.
+			return nil, &Error{Status: http.StatusUnprocessableEntity, Issues: []Issue{{Code: fhir.IssueTypeNotFound,
+				Expression: e.path(fmt.Sprintf("slot[%d].reference", i)), Diagnostics: "no Slot " + ref + " here: GET /Slot lists them (ids are <service>.<start>)"}}}
 		}
 	}
 	if ap.Start != nil {
