@@ -381,6 +381,15 @@ func TestBaRSBadMessagesChangeNothing(t *testing.T) {
 		}), barsTarget, "", 422, "REC_UNPROCESSABLE_ENTITY", "resource.start"},
 		{"a Slot id that is not one", example(t, "BookingRequest.json", bookingEdit("m19", "ap19", "gp-ucc-stream.abc", "booked")),
 			barsTarget, "", 422, "REC_UNPROCESSABLE_ENTITY", "slot[0].reference"},
+		{"the event under another system", example(t, "111-to-ED-ServiceRequest.json", func(b map[string]any) {
+			referralEdit("m20", "s20", validNHS)(b)
+			resources(b, "MessageHeader")[0]["eventCoding"].(map[string]any)["system"] = "https://fhir.nhs.uk/CodeSystem/message-event"
+		}), barsTarget, "", 400, "REC_BAD_REQUEST", "eventCoding.system"},
+		{"two Patients", example(t, "111-to-ED-ServiceRequest.json", func(b map[string]any) {
+			referralEdit("m21", "s21", validNHS)(b)
+			b["entry"] = append(b["entry"].([]any), map[string]any{"fullUrl": "urn:uuid:another-patient",
+				"resource": map[string]any{"resourceType": "Patient", "id": "another-patient"}})
+		}), barsTarget, "", 400, "REC_BAD_REQUEST", "resource"},
 		{"two Slots", example(t, "BookingRequest.json", func(b map[string]any) {
 			bookingEdit("m17", "ap17", realSlot, "booked")(b)
 			ap := resources(b, "Appointment")[0]

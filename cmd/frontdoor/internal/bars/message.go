@@ -113,6 +113,9 @@ func ParseMessage(body []byte) (*Message, *Error) {
 		return nil, &Error{Status: 422, Issues: []Issue{{Code: fhir.IssueTypeNotSupported, Expression: "MessageHeader.eventCoding.code",
 			Diagnostics: "event " + m.Event + " is not supported by this receiver (servicerequest-request, booking-request)"}}}
 	}
+	if sys := h.EventCoding.System; sys != nil && *sys != systemEvents {
+		return nil, BadRequest(fhir.IssueTypeCodeInvalid, "MessageHeader.eventCoding.system", "a BaRS event's system is "+systemEvents+", not "+*sys)
+	}
 	if h.Meta != nil && len(h.Meta.Profile) > 0 && !anyIn(h.Meta.Profile, headerProfiles(m.Event)) {
 		return nil, BadRequest(fhir.IssueTypeInvalid, "MessageHeader.meta.profile",
 			"the MessageHeader's profile does not fit event "+m.Event+" (expected "+headerProfiles(m.Event)[0]+")")
@@ -135,6 +138,17 @@ func ParseMessage(body []byte) (*Message, *Error) {
 	if len(m.ID) > 64 {
 		return nil, BadRequest(fhir.IssueTypeValue, "MessageHeader.id", "a FHIR id is at most 64 characters")
 	}
+	// The MessageDefinitions' max 1: which patient, which referral?
+	for _, typ := range oneOf[m.Event] {
+		n := 0
+		for _, e := range m.entries {
+			if e.rtype == typ {
+				if n++; n > 1 {
+					return nil, BadRequest(fhir.IssueTypeBusinessRule, e.path(""), "a "+m.Event+" message carries one "+typ+" (MessageDefinition max 1), not several")
+				}
+			}
+		}
+	}
 	if len(h.Focus) == 0 || h.Focus[0].Reference == nil {
 		return nil, BadRequest(fhir.IssueTypeRequired, "MessageHeader.focus", "the MessageHeader has no focus")
 	}
@@ -143,6 +157,16 @@ func ParseMessage(body []byte) (*Message, *Error) {
 		return nil, BadRequest(fhir.IssueTypeNotFound, "MessageHeader.focus[0].reference", "the focus "+*h.Focus[0].Reference+" is not in the Bundle")
 	}
 	return m, nil
+}
+
+// systemEvents is the code system of BaRS message events.
+const systemEvents = "https://fhir.nhs.uk/CodeSystem/message-events-bars"
+
+// oneOf are the resources each message carries at most once (the
+// MessageDefinitions' max 1, GET /MessageDefinition).
+var oneOf = map[string][]string{
+	EventServiceRequest: {"ServiceRequest", "Patient", "Encounter"},
+	EventBooking:        {"Appointment", "Patient"},
 }
 
 // resolve finds the entry a reference names: a fullUrl (urn:uuid:...), a
