@@ -49,14 +49,30 @@ func (s *server) fhirSlots(c *fiber.Ctx) error {
 			return bars.BadRequest(fhir.IssueTypeValue, "start", "start is ge<dateTime> or le<dateTime> (and gt, lt)")
 		}
 		t, err := time.Parse(time.RFC3339, p[2:])
+		day := false
 		if err != nil {
-			return bars.BadRequest(fhir.IssueTypeValue, "start", "start needs a FHIR dateTime with an offset, e.g. ge2026-12-06T08:00:00+00:00")
+			// A FHIR date (no time) is the whole UK day: ge from its
+			// start, le to its end, gt after its end, lt before its start.
+			if t, err = time.ParseInLocation(time.DateOnly, p[2:], routing.London); err != nil {
+				return bars.BadRequest(fhir.IssueTypeValue, "start", "start needs a FHIR date or a dateTime with an offset, e.g. ge2026-12-06 or ge2026-12-06T08:00:00+00:00")
+			}
+			day = true
 		}
-		switch p[:2] {
-		case "ge", "gt":
-			from, afterFrom = t, p[:2] == "gt"
-		case "le", "lt":
-			to, beforeTo = t, p[:2] == "lt"
+		switch op := p[:2]; {
+		case day && (op == "ge" || op == "gt"):
+			if op == "gt" {
+				t = t.AddDate(0, 0, 1)
+			}
+			from, afterFrom = t, false
+		case day && (op == "le" || op == "lt"):
+			if op == "le" {
+				t = t.AddDate(0, 0, 1)
+			}
+			to, beforeTo = t, true
+		case op == "ge" || op == "gt":
+			from, afterFrom = t, op == "gt"
+		case op == "le" || op == "lt":
+			to, beforeTo = t, op == "lt"
 		default:
 			return bars.BadRequest(fhir.IssueTypeValue, "start", "start takes the prefix ge, gt, le or lt")
 		}
@@ -64,8 +80,13 @@ func (s *server) fhirSlots(c *fiber.Ctx) error {
 	if from.IsZero() || to.IsZero() {
 		return bars.BadRequest(fhir.IssueTypeRequired, "start", "give the window twice: start=ge<dateTime>&start=le<dateTime>")
 	}
-	if !to.After(from) || to.Sub(from) > maxSlotWindow {
-		return bars.BadRequest(fhir.IssueTypeValue, "start", "the window must end after it starts and last at most 14 days")
+	if !to.After(from) {
+		return bars.BadRequest(fhir.IssueTypeValue, "start", "the window must end after it starts")
+	}
+	if to.Sub(from) > maxSlotWindow {
+		// BaRS: a search too costly to answer is 422 too-costly.
+		return &bars.Error{Status: http.StatusUnprocessableEntity, Issues: []bars.Issue{{Code: fhir.IssueTypeTooCostly, Expression: "start",
+			Diagnostics: "the window lasts at most 14 days"}}}
 	}
 	var sessions []routing.SessionSlots
 	var name string

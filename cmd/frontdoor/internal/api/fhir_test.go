@@ -17,6 +17,7 @@ import (
 	"github.com/frontdoor-ucc/frontdoor/cluster/access"
 	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/bars"
 	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/node/nodetest"
+	"github.com/frontdoor-ucc/frontdoor/routing"
 )
 
 // The published BaRS examples (testdata/bars, see NOTICE) sent to a
@@ -178,10 +179,11 @@ func TestBaRSReferralFromExamples(t *testing.T) {
 		t.Fatalf("MessageDefinition: %d %s", resp.StatusCode, b)
 	}
 	// ?url= finds the one definition, or none.
-	for canon, want := range map[string]int{bars.MessageDefinitionBooking: 1, "https://example.org/MessageDefinition/other": 0} {
+	for canon, want := range map[string]int{bars.MessageDefinitionBooking: 1, bars.MessageDefinitionBooking + "|1.4.0": 1,
+		bars.MessageDefinitionBooking + "|1.0.0": 0, "https://example.org/MessageDefinition/other": 0} {
 		resp, b = tc.Do(t, fol, http.MethodGet, fhirBase+"/MessageDefinition?url="+url.QueryEscape(canon), "", barsHeaders(key, barsTarget, "req-md-url"))
 		m := decodeMap(t, b)
-		if resp.StatusCode != http.StatusOK || m["total"] != float64(want) || (want == 1 && resources(m, "MessageDefinition")[0]["url"] != canon) {
+		if resp.StatusCode != http.StatusOK || m["total"] != float64(want) || (want == 1 && resources(m, "MessageDefinition")[0]["url"] != bars.MessageDefinitionBooking) {
 			t.Fatalf("MessageDefinition?url=%s: %d %s", canon, resp.StatusCode, b)
 		}
 	}
@@ -983,6 +985,29 @@ func TestBaRSSlotSearchBounds(t *testing.T) {
 		if end, _ := time.Parse(time.RFC3339, s["end"].(string)); !end.After(now) {
 			t.Errorf("a session that is over is offered: %v", s)
 		}
+	}
+	// A FHIR date is the whole UK day: the session's day holds it, the
+	// day before and gt the day itself do not.
+	day := s0.In(routing.London).Format(time.DateOnly)
+	before := s0.In(routing.London).AddDate(0, 0, -1).Format(time.DateOnly)
+	for _, tt := range []struct {
+		q    string
+		want bool
+	}{
+		{"start=ge" + day + "&start=le" + day, true},
+		{"start=ge" + before + "&start=le" + before, false},
+		{"start=gt" + day + "&start=le" + s0.AddDate(0, 0, 3).Format(time.DateOnly), false},
+		{"start=ge" + before + "&start=lt" + day, false},
+	} {
+		if got := has(search(tt.q)); got != tt.want {
+			t.Errorf("%s: session at %s listed %v, want %v", tt.q, s0, got, tt.want)
+		}
+	}
+	// Over 14 days is too costly (BaRS: 422).
+	resp, b := tc.Do(t, tc.Leader(t), http.MethodGet, fhirBase+"/Slot?"+at("ge", now)+"&"+at("le", now.Add(15*24*time.Hour)), "", barsHeaders(key, barsTarget, "req-slots"))
+	expectOutcome(t, resp, b, http.StatusUnprocessableEntity, "REC_UNPROCESSABLE_ENTITY", "start")
+	if !strings.Contains(string(b), `"too-costly"`) {
+		t.Errorf("a 15-day window: %s, want code too-costly", b)
 	}
 }
 

@@ -3,6 +3,7 @@ package bars
 import (
 	"encoding/json"
 	neturl "net/url"
+	"strings"
 
 	"github.com/samply/golang-fhir-models/fhir-models/fhir"
 )
@@ -35,11 +36,12 @@ func CapabilityStatement(base, version string) ([]byte, error) {
 		Rest: []fhir.CapabilityStatementRest{{
 			Mode: fhir.RestfulCapabilityModeServer,
 			Resource: []fhir.CapabilityStatementRestResource{
-				{Type: fhir.ResourceTypeMessageDefinition, Interaction: []fhir.CapabilityStatementRestResourceInteraction{{Code: fhir.TypeRestfulInteractionSearchType}}},
+				{Type: fhir.ResourceTypeMessageDefinition, Interaction: []fhir.CapabilityStatementRestResourceInteraction{{Code: fhir.TypeRestfulInteractionSearchType}},
+					SearchParam: []fhir.CapabilityStatementRestResourceSearchParam{{Name: "url", Type: fhir.SearchParamTypeUri}}},
 				{Type: fhir.ResourceTypePatient, SupportedProfile: []string{profilePatient}, Interaction: read},
 				{Type: fhir.ResourceTypeEncounter, SupportedProfile: []string{profileEncounter}, Interaction: read},
 				{Type: fhir.ResourceTypeServiceRequest, SupportedProfile: []string{profileServiceRequest}, Interaction: readUpdate},
-				{Type: fhir.ResourceTypeSlot, Interaction: []fhir.CapabilityStatementRestResourceInteraction{{Code: fhir.TypeRestfulInteractionSearchType}},
+				{Type: fhir.ResourceTypeSlot, SupportedProfile: []string{"https://fhir.hl7.org.uk/StructureDefinition/UKCore-Slot"}, Interaction: []fhir.CapabilityStatementRestResourceInteraction{{Code: fhir.TypeRestfulInteractionSearchType}},
 					SearchParam: []fhir.CapabilityStatementRestResourceSearchParam{{Name: "status", Type: fhir.SearchParamTypeToken}, {Name: "start", Type: fhir.SearchParamTypeDate}}},
 				{Type: fhir.ResourceTypeAppointment, SupportedProfile: []string{"https://fhir.hl7.org.uk/StructureDefinition/UKCore-Appointment"}, Interaction: readUpdate,
 					Documentation: ptr("update and patch take status cancelled only (the place is freed)")},
@@ -68,8 +70,10 @@ func CapabilityStatement(base, version string) ([]byte, error) {
 	return json.Marshal(cs)
 }
 
-// The canonical URLs of the MessageDefinitions this receiver takes.
+// The canonical URLs of the MessageDefinitions this receiver takes, and
+// the BaRS version they are of.
 const (
+	BaRSVersion                     = "1.4.0"
 	MessageDefinitionServiceRequest = "https://fhir.nhs.uk/MessageDefinition/bars-message-servicerequest-request"
 	MessageDefinitionBooking        = "https://fhir.nhs.uk/MessageDefinition/bars-message-booking-request"
 )
@@ -83,6 +87,7 @@ func MessageDefinitions(base, url string) ([]byte, error) {
 		Id:          ptr("frontdoor-servicerequest-request"),
 		Meta:        &fhir.Meta{Profile: []string{"https://fhir.nhs.uk/StructureDefinition/BARSMessageDefinition-ServiceRequest-Request"}},
 		Url:         ptr(MessageDefinitionServiceRequest),
+		Version:     ptr(BaRSVersion),
 		Name:        ptr("FrontdoorServiceRequestRequest"),
 		Title:       ptr("BaRS ServiceRequest - Request (referral from NHS 111 into an urgent care centre)"),
 		Status:      fhir.PublicationStatusActive,
@@ -101,6 +106,7 @@ func MessageDefinitions(base, url string) ([]byte, error) {
 		Id:          ptr("frontdoor-booking-request"),
 		Meta:        &fhir.Meta{Profile: []string{"https://fhir.nhs.uk/StructureDefinition/BARSMessageDefinition-Booking-Request"}},
 		Url:         ptr(MessageDefinitionBooking),
+		Version:     ptr(BaRSVersion),
 		Name:        ptr("FrontdoorBookingRequest"),
 		Title:       ptr("BaRS Booking - Request (a place in a session found with GET /Slot)"),
 		Status:      fhir.PublicationStatusActive,
@@ -117,9 +123,11 @@ func MessageDefinitions(base, url string) ([]byte, error) {
 	if url == "" {
 		return SearchSet(self, []any{md, booking})
 	}
+	// A canonical may carry its version: url|1.4.0.
+	canon, version, versioned := strings.Cut(url, "|")
 	var found []any
 	for _, d := range []fhir.MessageDefinition{md, booking} {
-		if *d.Url == url {
+		if *d.Url == canon && (!versioned || version == *d.Version) {
 			found = append(found, d)
 		}
 	}

@@ -3,6 +3,7 @@ package bars
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -65,13 +66,18 @@ func ParseMessage(body []byte) (*Message, *Error) {
 		ResourceType string `json:"resourceType"`
 	}
 	if err := json.Unmarshal(body, &probe); err != nil {
-		return nil, BadRequest(fhir.IssueTypeStructure, "Bundle", "the body is not a FHIR JSON resource: "+err.Error())
+		why := "the body is not a FHIR JSON resource (a JSON object with a resourceType)"
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			why = fmt.Sprintf("the body is not JSON (at byte %d)", se.Offset)
+		}
+		return nil, BadRequest(fhir.IssueTypeStructure, "Bundle", why)
 	}
 	if probe.ResourceType != "Bundle" {
 		return nil, BadRequest(fhir.IssueTypeStructure, "Bundle", fmt.Sprintf("expected a Bundle, got resourceType %q", probe.ResourceType))
 	}
 	if err := json.Unmarshal(body, &b); err != nil {
-		return nil, BadRequest(fhir.IssueTypeStructure, "Bundle", "the Bundle does not decode as FHIR R4: "+err.Error())
+		return nil, BadRequest(fhir.IssueTypeStructure, "Bundle", "the Bundle does not decode as FHIR R4: "+decodeWhy(err))
 	}
 	if b.Type != fhir.BundleTypeMessage {
 		return nil, BadRequest(fhir.IssueTypeInvalid, "Bundle.type", "Bundle.type must be message, not "+b.Type.Code())
@@ -102,7 +108,7 @@ func ParseMessage(body []byte) (*Message, *Error) {
 	}
 	h, err := fhir.UnmarshalMessageHeader(m.entries[0].raw)
 	if err != nil {
-		return nil, BadRequest(fhir.IssueTypeStructure, "Bundle.entry[0].resource", "the MessageHeader does not decode as FHIR R4: "+err.Error())
+		return nil, BadRequest(fhir.IssueTypeStructure, "Bundle.entry[0].resource", "the MessageHeader does not decode as FHIR R4: "+decodeWhy(err))
 	}
 	m.Header = h
 	if h.EventCoding.Code == nil || *h.EventCoding.Code == "" {
@@ -157,6 +163,22 @@ func ParseMessage(body []byte) (*Message, *Error) {
 		return nil, BadRequest(fhir.IssueTypeNotFound, "MessageHeader.focus[0].reference", "the focus "+*h.Focus[0].Reference+" is not in the Bundle")
 	}
 	return m, nil
+}
+
+// decodeWhy says why a resource did not decode in FHIR's terms (the
+// element and the JSON type it has), not the Go decoder's.
+func decodeWhy(err error) string {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te) && te.Field != "":
+		return fmt.Sprintf("%s cannot be a JSON %s", te.Field, te.Value)
+	case errors.As(err, &te):
+		return "an element cannot be a JSON " + te.Value
+	case errors.As(err, &se):
+		return fmt.Sprintf("not JSON at byte %d", se.Offset)
+	}
+	return "an element has a value FHIR R4 does not allow"
 }
 
 // systemEvents is the code system of BaRS message events.
@@ -220,7 +242,7 @@ func decode[T any](e *entry, out *T) *Error {
 		}
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
-		return BadRequest(fhir.IssueTypeStructure, e.path(""), "the "+e.rtype+" does not decode as FHIR R4: "+err.Error())
+		return BadRequest(fhir.IssueTypeStructure, e.path(""), "the "+e.rtype+" does not decode as FHIR R4: "+decodeWhy(err))
 	}
 	return nil
 }
