@@ -213,3 +213,40 @@ func TestDirectoryImport(t *testing.T) {
 		t.Errorf("want two directory.import audit events (postcodes, organisations) of the first import only: %s", b)
 	}
 }
+
+// TestDirectoryImportThroughAFollower: the import's batches (postcodes
+// first, then the practices at them) sent to a follower are checked on the
+// leader's state, so practices at postcodes the first batch added are
+// taken at once, and every member ends with them.
+func TestDirectoryImportThroughAFollower(t *testing.T) {
+	tc := nodetest.New(t, 3)
+	fol := tc.Follower(t)
+	cmd := newRootCmd()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs([]string{"directory", "import", "--epraccur", nationalData + "epraccur.csv", "--edispensary", nationalData + "edispensary.csv",
+		"--onspd", nationalData + "onspd.csv", "--pharmacy-sessions", "daily 08:00-20:00 6", "--addr", fol.HTTPAddr, "--key", tc.AdminKey})
+	if err := cmd.Execute(); err != nil {
+		t.Fatalf("import through a follower: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "practices:  3 added") {
+		t.Fatalf("import through a follower:\n%s", out.String())
+	}
+	for _, n := range tc.Nodes {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			found := false
+			for _, p := range stateDirectory(t, n).Practices {
+				found = found || p.ODSCode == "Y12345"
+			}
+			if found {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s has not the imported practice Y12345", n.ID)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}

@@ -2,7 +2,9 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -102,8 +104,11 @@ func (s *server) putBankHolidays(c *fiber.Ctx) error {
 }
 
 // importDirectory: POST /v1/directory/import. The handler checks the
-// import against a local copy of the directory (422, nothing proposed);
-// Apply plans it again on the current state.
+// import against the directory (422, nothing proposed); Apply plans it
+// again on the current state. The check reads on the leader after a
+// barrier (a follower forwards the request): an import comes in batches,
+// postcodes first, and a follower's copy may not yet hold the batch just
+// acknowledged.
 func (s *server) importDirectory(c *fiber.Ctx) error {
 	body := bytes.Clone(c.Body())
 	var req directory.Import
@@ -114,11 +119,16 @@ func (s *server) importDirectory(c *fiber.Ctx) error {
 		return invalid("the import is not valid", f)
 	}
 	var dir *routing.Directory
-	if err := s.store.Read(c.UserContext(), cluster.ConsistencyStale, func(v *cluster.View) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), s.reqTO)
+	defer cancel()
+	err := s.store.Read(ctx, cluster.ConsistencyLinearizable, func(v *cluster.View) error {
 		var err error
 		dir, err = directory.In(v).Directory()
 		return err
-	}); err != nil {
+	})
+	if errors.Is(err, cluster.ErrNotLeader) {
+		return s.forward(c, false)
+	} else if err != nil {
 		return err
 	}
 	if dir == nil {
