@@ -1,6 +1,7 @@
 package nationaldata
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -128,4 +129,33 @@ func orgCodes(list []directory.ImportedOrg) string {
 		c = append(c, o.ODSCode)
 	}
 	return strings.Join(c, " ")
+}
+
+// TestSpreadsheetFiles: a file saved from a spreadsheet starts with a
+// UTF-8 byte order mark, which is dropped (the same records as without
+// it); an empty ODS file is an error, not an area with no practices; a
+// quoting error is an error naming its line, never a panic.
+func TestSpreadsheetFiles(t *testing.T) {
+	raw, err := os.ReadFile("testdata/epraccur.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := ReadODS(bytes.NewReader(raw), "epraccur.csv", Epraccur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := ReadODS(bytes.NewReader(append([]byte("\ufeff"), raw...)), "epraccur.csv", Epraccur)
+	if err != nil || len(got) != len(want) || got[0].ODSCode != want[0].ODSCode {
+		t.Fatalf("with a byte order mark: %v, %d records (want %d)", err, len(got), len(want))
+	}
+	for _, tt := range []struct{ name, body, want string }{
+		{"empty", "", "x.csv:1: empty file"},
+		{"a bare quote", "\"Y12345\",\"NAME\"x,\n", "x.csv:1:"},
+	} {
+		_, _, err := ReadODS(strings.NewReader(tt.body), "x.csv", Epraccur)
+		var le *LineError
+		if !errors.As(err, &le) || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want an error starting %q", tt.name, err, tt.want)
+		}
+	}
 }

@@ -7,6 +7,7 @@
 package nationaldata
 
 import (
+	"bufio"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -91,7 +92,7 @@ var odsCodeShape = regexp.MustCompile(`^[A-Z0-9]{3,10}$`)
 // record the layout cannot hold (too few columns, an unknown status, no
 // name or postcode) is a *LineError.
 func ReadODS(r io.Reader, name string, kind FileKind) ([]Org, []Skip, error) {
-	cr := csv.NewReader(r)
+	cr := csv.NewReader(skipBOM(r))
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 	codeRule, shape := directory.PracticeCodePattern, "a GP practice code is a letter and five digits"
@@ -101,12 +102,12 @@ func ReadODS(r io.Reader, name string, kind FileKind) ([]Org, []Skip, error) {
 	var orgs []Org
 	var skips []Skip
 	seen := map[string]int{}
+	records := 0
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
@@ -114,6 +115,8 @@ func ReadODS(r io.Reader, name string, kind FileKind) ([]Org, []Skip, error) {
 			}
 			return nil, nil, fmt.Errorf("read %s: %w", name, err)
 		}
+		records++
+		line, _ := cr.FieldPos(0)
 		bad := func(format string, a ...any) error {
 			return &LineError{File: name, Line: line, Err: fmt.Errorf(format, a...)}
 		}
@@ -170,5 +173,20 @@ func ReadODS(r io.Reader, name string, kind FileKind) ([]Org, []Skip, error) {
 		orgs = append(orgs, Org{File: name, Line: line, ImportedOrg: directory.ImportedOrg{ODSCode: code, Name: orgName,
 			Address: strings.Join(lines, ", "), Postcode: routing.NormalisePostcode(pc)}})
 	}
+	if records == 0 {
+		// A truncated download must not pass for an area with nothing in it.
+		return nil, nil, &LineError{File: name, Line: 1, Err: errors.New("empty file: no records")}
+	}
 	return orgs, skips, nil
+}
+
+// skipBOM drops a UTF-8 byte order mark at the start of r (a file saved
+// from a spreadsheet), which would otherwise be read as part of the first
+// field.
+func skipBOM(r io.Reader) io.Reader {
+	br := bufio.NewReader(r)
+	if b, err := br.Peek(3); err == nil && string(b) == "\ufeff" {
+		_, _ = br.Discard(3)
+	}
+	return br
 }

@@ -43,7 +43,7 @@ func (p *Postcode) Why() string {
 // calls fn with each record, in file order. A file without those columns,
 // or a record whose coordinates are not numbers, is a *LineError.
 func ScanONSPD(r io.Reader, name string, fn func(*Postcode) error) error {
-	cr := csv.NewReader(r)
+	cr := csv.NewReader(skipBOM(r))
 	cr.ReuseRecord = true
 	head, err := cr.Read()
 	if err != nil {
