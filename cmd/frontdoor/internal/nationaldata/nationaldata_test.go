@@ -134,7 +134,8 @@ func orgCodes(list []directory.ImportedOrg) string {
 // TestSpreadsheetFiles: a file saved from a spreadsheet starts with a
 // UTF-8 byte order mark, which is dropped (the same records as without
 // it); an empty ODS file is an error, not an area with no practices; a
-// quoting error is an error naming its line, never a panic.
+// quoting error is an error naming its line, never a panic; a record the
+// cluster's input limits would refuse is an error naming its line.
 func TestSpreadsheetFiles(t *testing.T) {
 	raw, err := os.ReadFile("testdata/epraccur.csv")
 	if err != nil {
@@ -153,6 +154,22 @@ func TestSpreadsheetFiles(t *testing.T) {
 		{"a bare quote", "\"Y12345\",\"NAME\"x,\n", "x.csv:1:"},
 	} {
 		_, _, err := ReadODS(strings.NewReader(tt.body), "x.csv", Epraccur)
+		var le *LineError
+		if !errors.As(err, &le) || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want an error starting %q", tt.name, err, tt.want)
+		}
+	}
+	// A name the cluster would refuse is refused here, naming the line.
+	first := strings.SplitN(string(raw), "\n", 2)[0]
+	name := strings.Split(first, ",")[1]
+	for _, tt := range []struct{ name, repl, want string }{
+		{"a name of 300 bytes", `"` + strings.Repeat("A", 300) + `"`, "epraccur.csv:1: column 2 (name)"},
+		{"a control character", "\"ST\u0001OURTON\"", "epraccur.csv:1: column 2 (name)"},
+		{"a direction override", "\"ST\u202eOURTON\"", "epraccur.csv:1: column 2 (name)"},
+		{"not UTF-8", "\"ST\xffOURTON\"", "epraccur.csv:1: column 2 (name) is not UTF-8"},
+	} {
+		body := strings.Replace(first, name, tt.repl, 1) + "\n"
+		_, _, err := ReadODS(strings.NewReader(body), "epraccur.csv", Epraccur)
 		var le *LineError
 		if !errors.As(err, &le) || !strings.HasPrefix(err.Error(), tt.want) {
 			t.Errorf("%s: %v, want an error starting %q", tt.name, err, tt.want)

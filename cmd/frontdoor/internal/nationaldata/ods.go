@@ -9,13 +9,17 @@ package nationaldata
 import (
 	"bufio"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"regexp"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster/directory"
+	"github.com/frontdoor-ucc/frontdoor/cluster/inputlimit"
 	"github.com/frontdoor-ucc/frontdoor/routing"
 )
 
@@ -170,14 +174,40 @@ func ReadODS(r io.Reader, name string, kind FileKind) ([]Org, []Skip, error) {
 				lines = append(lines, l)
 			}
 		}
-		orgs = append(orgs, Org{File: name, Line: line, ImportedOrg: directory.ImportedOrg{ODSCode: code, Name: orgName,
-			Address: strings.Join(lines, ", "), Postcode: routing.NormalisePostcode(pc)}})
+		org := directory.ImportedOrg{ODSCode: code, Name: orgName, Address: strings.Join(lines, ", "), Postcode: routing.NormalisePostcode(pc)}
+		if err := withinLimits(&org); err != nil {
+			return nil, nil, bad("%v", err)
+		}
+		orgs = append(orgs, Org{File: name, Line: line, ImportedOrg: org})
 	}
 	if records == 0 {
 		// A truncated download must not pass for an area with nothing in it.
 		return nil, nil, &LineError{File: name, Line: 1, Err: errors.New("empty file: no records")}
 	}
 	return orgs, skips, nil
+}
+
+// withinLimits holds a record to the input limits the cluster holds every
+// import to (cluster/inputlimit), so a record it would refuse is an error
+// naming its line here, before anything is sent.
+func withinLimits(org *directory.ImportedOrg) error {
+	for _, f := range []struct{ col, v string }{{"column 2 (name)", org.Name}, {"columns 5-9 (address)", org.Address}, {"column 10 (postcode)", org.Postcode}} {
+		if !utf8.ValidString(f.v) {
+			return fmt.Errorf("%s is not UTF-8 text (save the file as UTF-8)", f.col)
+		}
+	}
+	b, err := json.Marshal(org)
+	if err != nil {
+		return err
+	}
+	cols := map[string]string{"name": "column 2 (name)", "address": "columns 5-9 (address)", "postcode": "column 10 (postcode)"}
+	for field, why := range inputlimit.Check(b, time.Now()) {
+		if c, ok := cols[field]; ok {
+			field = c
+		}
+		return fmt.Errorf("%s: %s", field, why)
+	}
+	return nil
 }
 
 // skipBOM drops a UTF-8 byte order mark at the start of r (a file saved
