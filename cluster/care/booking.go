@@ -244,8 +244,10 @@ func putAppointment(tx *cluster.Tx, ap *Appointment) error {
 	return nil
 }
 
-// cancellableBooking finds the appointment a cancellation names.
-func cancellableBooking(r cluster.Reader, in *BookingCancel) (*Appointment, error) {
+// cancellableBooking finds the appointment a cancellation names. With a
+// sender (logic version 11), one another NHS 111 key booked is not found,
+// cancelled or not (sentBy).
+func cancellableBooking(r cluster.Reader, in *BookingCancel, sender *cluster.Actor) (*Appointment, error) {
 	if in.AppointmentID == "" || in.MessageID == "" {
 		return nil, cluster.Invalid(map[string]string{"appointment_id": "required", "message_id": "required"})
 	}
@@ -259,6 +261,15 @@ func cancellableBooking(r cluster.Reader, in *BookingCancel) (*Appointment, erro
 	} else if err != nil {
 		return nil, err
 	}
+	if sender != nil {
+		a, err := In(r).attendanceState(ap.AttendanceID)
+		if err != nil {
+			return nil, err
+		}
+		if err := sentBy(*sender, a, "no appointment "+in.AppointmentID+" booked by "+sender.Name); err != nil {
+			return nil, err
+		}
+	}
 	if ap.Status == AppointmentCancelled {
 		return nil, &cluster.CommandError{Code: cluster.CodeConflict, Message: "the appointment is already cancelled"}
 	}
@@ -270,15 +281,12 @@ func checkBookingCancel(r cluster.Reader, actor cluster.Actor, _ time.Time, raw 
 	if err := json.Unmarshal(raw, &in); err != nil {
 		return cluster.PayloadError(err)
 	}
-	ap, err := cancellableBooking(r, &in)
+	ap, err := cancellableBooking(r, &in, &actor)
 	if err != nil {
 		return err
 	}
 	a, err := In(r).attendanceState(ap.AttendanceID)
 	if err != nil {
-		return err
-	}
-	if err := sentBy(actor, a, "no appointment "+in.AppointmentID+" booked by "+actor.Name); err != nil {
 		return err
 	}
 	return notArrived(a)
@@ -316,7 +324,12 @@ func applyBookingCancel(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 	if err := cluster.DecodeStrict(raw, &in); err != nil {
 		return nil, cluster.PayloadError(err)
 	}
-	ap, err := cancellableBooking(tx, &in)
+	var sender *cluster.Actor
+	if tx.LogicVersion() >= logicSenderOnly {
+		actor := tx.Actor()
+		sender = &actor
+	}
+	ap, err := cancellableBooking(tx, &in, sender)
 	if err != nil {
 		return nil, err
 	}
@@ -326,11 +339,6 @@ func applyBookingCancel(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 	}
 	if tx.LogicVersion() >= logicBookingFollows {
 		if err := notArrived(a); err != nil {
-			return nil, err
-		}
-	}
-	if tx.LogicVersion() >= logicSenderOnly {
-		if err := sentBy(tx.Actor(), a, "no appointment "+in.AppointmentID+" booked by "+tx.Actor().Name); err != nil {
 			return nil, err
 		}
 	}

@@ -158,11 +158,8 @@ func checkReferralCancel(r cluster.Reader, actor cluster.Actor, _ time.Time, raw
 	if err := json.Unmarshal(raw, &in); err != nil {
 		return cluster.PayloadError(err)
 	}
-	_, a, err := cancellable(r, &in)
-	if err != nil {
-		return err
-	}
-	return sentBy(actor, a, "no referral with ServiceRequest "+in.ServiceRequestID+" sent by "+actor.Name)
+	_, _, err := cancellable(r, &in, &actor)
+	return err
 }
 
 // notReceived refuses a ServiceRequest id already received.
@@ -177,8 +174,9 @@ func notReceived(r cluster.Reader, srID string) error {
 }
 
 // cancellable finds the referral a cancellation names and its attendance,
-// or says why it cannot be cancelled.
-func cancellable(r cluster.Reader, in *ReferralCancel) (*Referral, *Attendance, error) {
+// or says why it cannot be cancelled. With a sender (logic version 11),
+// one another NHS 111 key sent is not found, revoked or not (sentBy).
+func cancellable(r cluster.Reader, in *ReferralCancel, sender *cluster.Actor) (*Referral, *Attendance, error) {
 	if in.ServiceRequestID == "" || in.MessageID == "" {
 		return nil, nil, cluster.Invalid(map[string]string{"service_request_id": "required", "message_id": "required"})
 	}
@@ -195,12 +193,17 @@ func cancellable(r cluster.Reader, in *ReferralCancel) (*Referral, *Attendance, 
 	if ref.Target != target {
 		return nil, nil, &cluster.CommandError{Code: cluster.CodeNotFound, Message: "ServiceRequest " + in.ServiceRequestID + " was not sent to " + in.Target}
 	}
-	if ref.Status == ReferralRevoked {
-		return nil, nil, &cluster.CommandError{Code: cluster.CodeConflict, Message: "the referral is already revoked"}
-	}
 	a, err := In(r).attendanceState(ref.AttendanceID)
 	if err != nil {
 		return nil, nil, err
+	}
+	if sender != nil {
+		if err := sentBy(*sender, a, "no referral with ServiceRequest "+in.ServiceRequestID+" sent by "+sender.Name); err != nil {
+			return nil, nil, err
+		}
+	}
+	if ref.Status == ReferralRevoked {
+		return nil, nil, &cluster.CommandError{Code: cluster.CodeConflict, Message: "the referral is already revoked"}
 	}
 	if a.Status != AttendanceExpected {
 		return nil, nil, &cluster.CommandError{Code: cluster.CodeConflict,
@@ -343,18 +346,18 @@ func applyReferralCancel(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 	if err := cluster.DecodeStrict(raw, &in); err != nil {
 		return nil, cluster.PayloadError(err)
 	}
-	ref, _, err := cancellable(tx, &in)
+	var sender *cluster.Actor
+	if tx.LogicVersion() >= logicSenderOnly {
+		actor := tx.Actor()
+		sender = &actor
+	}
+	ref, _, err := cancellable(tx, &in, sender)
 	if err != nil {
 		return nil, err
 	}
 	a, err := loadAttendance(tx, ref.AttendanceID)
 	if err != nil {
 		return nil, err
-	}
-	if tx.LogicVersion() >= logicSenderOnly {
-		if err := sentBy(tx.Actor(), a, "no referral with ServiceRequest "+in.ServiceRequestID+" sent by "+tx.Actor().Name); err != nil {
-			return nil, err
-		}
 	}
 	old := a.Status
 	setStatus(tx, a, AttendanceLeft)

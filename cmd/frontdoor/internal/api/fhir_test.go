@@ -1072,4 +1072,14 @@ func TestBaRSCancelOnlyBySender(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || decodeMap(t, b)["status"] != "revoked" {
 		t.Fatalf("the sender's own revocation: %d %s", resp.StatusCode, b)
 	}
+	// Cancelled or not, another sender's booking and referral are not
+	// found (an "already cancelled" would say they exist).
+	for _, path := range []string{fhirBase + "/Appointment/" + apID, fhirBase + "/ServiceRequest/" + srID} {
+		status := "cancelled"
+		if strings.Contains(path, "ServiceRequest") {
+			status = "revoked"
+		}
+		resp, b = tc.Do(t, tc.Follower(t), http.MethodPatch, path, `[{"op":"replace","path":"/status","value":"`+status+`"}]`, barsHeaders(other, barsTarget, "other-after-"+status))
+		expectOutcome(t, resp, b, http.StatusNotFound, "REC_NOT_FOUND", "")
+	}
 }
