@@ -120,7 +120,15 @@ func (s *server) clusterStatus(c *fiber.Ctx) error {
 		case !ok:
 			view.Nodes[i].Error = "not measured yet"
 		default:
-			f.Suffrage, f.Leader, f.State = base.Suffrage, base.Leader, base.State
+			// The member's own state (follower, candidate) as it
+			// reported it; this node's raft knows only who leads.
+			f.Suffrage, f.Leader = base.Suffrage, base.Leader
+			switch {
+			case base.State != "":
+				f.State = base.State
+			case f.State == "leader":
+				f.State = "" // a stale claim: this node's raft knows who leads
+			}
 			view.Nodes[i] = f
 		}
 	}

@@ -377,3 +377,39 @@ func TestTrustPKI(t *testing.T) {
 		t.Fatalf("start with another node's certificate: %v", err)
 	}
 }
+
+// TestClusterViewNamesEveryRole: GET /v1/cluster, asked of a follower,
+// names the leader and every other member's own state (follower), once it
+// has measured them: `frontdoor status` prints no "?" for a healthy member.
+func TestClusterViewNamesEveryRole(t *testing.T) {
+	tc := nodetest.New(t, 3)
+	lead, fol := tc.Leader(t), tc.Follower(t)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, body := tc.Do(t, fol, http.MethodGet, "/v1/cluster", "", nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /v1/cluster: %d %s", resp.StatusCode, body)
+		}
+		var v api.ClusterView
+		nodetest.DecodeJSON(t, body, &v)
+		got := map[string]string{}
+		for _, n := range v.Nodes {
+			got[n.ID] = n.State
+		}
+		ok := len(got) == 3
+		for _, n := range tc.Nodes {
+			want := "follower"
+			if n.ID == lead.ID {
+				want = "leader"
+			}
+			ok = ok && got[n.ID] == want
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("states %v, want the leader %s and two followers", got, lead.ID)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
