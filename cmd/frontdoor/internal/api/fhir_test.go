@@ -608,6 +608,14 @@ func freeSlots(t *testing.T, tc *nodetest.Cluster, tn *nodetest.Node, key string
 	if out["type"] != "searchset" {
 		t.Fatalf("Slot search: %s", b)
 	}
+	// Every search result names its own URL (FHIR: fullUrl).
+	for _, e := range out["entry"].([]any) {
+		en := e.(map[string]any)
+		r := en["resource"].(map[string]any)
+		if url, _ := en["fullUrl"].(string); !strings.HasSuffix(url, fhirBase+"/Slot/"+r["id"].(string)) {
+			t.Fatalf("Slot search entry fullUrl %q for Slot %v", url, r["id"])
+		}
+	}
 	var slots []map[string]any
 	for _, e := range out["entry"].([]any) {
 		slots = append(slots, e.(map[string]any)["resource"].(map[string]any))

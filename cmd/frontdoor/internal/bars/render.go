@@ -3,6 +3,7 @@ package bars
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/samply/golang-fhir-models/fhir-models/fhir"
@@ -226,13 +227,27 @@ func messageBundle(id string, at time.Time, resources []any) ([]byte, error) {
 func SearchSet(self string, resources []any) ([]byte, error) {
 	b := fhir.Bundle{Type: fhir.BundleTypeSearchset, Total: ptr(len(resources)),
 		Link: []fhir.BundleLink{{Relation: "self", Url: self}}}
+	// The FHIR base: self without its query and its resource type.
+	base, _, _ := strings.Cut(self, "?")
+	if i := strings.LastIndexByte(base, '/'); i >= 0 {
+		base = base[:i]
+	}
 	for _, r := range resources {
 		raw, err := resourceJSON(r)
 		if err != nil {
 			return nil, err
 		}
 		mode := fhir.SearchEntryModeMatch
-		b.Entry = append(b.Entry, fhir.BundleEntry{Resource: raw, Search: &fhir.BundleEntrySearch{Mode: &mode}})
+		e := fhir.BundleEntry{Resource: raw, Search: &fhir.BundleEntrySearch{Mode: &mode}}
+		var id struct {
+			ResourceType string `json:"resourceType"`
+			ID           string `json:"id"`
+		}
+		if json.Unmarshal(raw, &id) == nil && id.ID != "" {
+			// A search result's entry names the resource's own URL.
+			e.FullUrl = ptr(base + "/" + id.ResourceType + "/" + id.ID)
+		}
+		b.Entry = append(b.Entry, e)
 	}
 	return json.Marshal(b)
 }
