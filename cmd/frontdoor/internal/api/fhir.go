@@ -244,7 +244,7 @@ func (s *server) fhirMetadata(c *fiber.Ctx) error {
 	if err := requireBaRSHeaders(c); err != nil {
 		return err
 	}
-	b, err := bars.CapabilityStatement(c.BaseURL()+fhirBase, s.version)
+	b, err := bars.CapabilityStatement(clientBaseURL(c)+fhirBase, s.version)
 	if err != nil {
 		return err
 	}
@@ -255,7 +255,7 @@ func (s *server) fhirMessageDefinitions(c *fiber.Ctx) error {
 	if err := requireBaRSHeaders(c); err != nil {
 		return err
 	}
-	b, err := bars.MessageDefinitions(c.BaseURL()+fhirBase, c.Query("url"))
+	b, err := bars.MessageDefinitions(clientBaseURL(c)+fhirBase, c.Query("url"))
 	if err != nil {
 		return err
 	}

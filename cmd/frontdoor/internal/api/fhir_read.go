@@ -156,7 +156,7 @@ func (s *server) fhirObservations(c *fiber.Ctx) error {
 			list = append(list, o)
 		}
 	}
-	b, err := bars.SearchSet(c.BaseURL()+fhirBase+"/Observation?encounter="+enc, list)
+	b, err := bars.SearchSet(clientBaseURL(c)+fhirBase+"/Observation?encounter="+enc, list)
 	if err != nil {
 		return err
 	}

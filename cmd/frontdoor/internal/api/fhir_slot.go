@@ -130,7 +130,7 @@ func (s *server) fhirSlots(c *fiber.Ctx) error {
 			list = append(list, bars.Slot(ss, name))
 		}
 	}
-	b, err := bars.SearchSet(c.BaseURL()+c.OriginalURL(), list)
+	b, err := bars.SearchSet(clientBaseURL(c)+c.OriginalURL(), list)
 	if err != nil {
 		return err
 	}

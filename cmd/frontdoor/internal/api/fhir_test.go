@@ -263,6 +263,10 @@ func TestBaRSReferralFromExamples(t *testing.T) {
 		!strings.Contains(string(b), "Chest pain on and off for several days") {
 		t.Fatalf("Observation: %d %s", resp.StatusCode, b)
 	}
+	// Answered by the leader, the search's links name the node asked.
+	if link := decodeMap(t, b)["link"].([]any)[0].(map[string]any)["url"].(string); !strings.Contains(link, "//"+fol.HTTPAddr+fhirBase+"/Observation?") {
+		t.Fatalf("self link %q, want the follower asked (%s)", link, fol.HTTPAddr)
+	}
 	// The FHIR reads are audited as reads of the patient's record, by the
 	// 111 key's holder; the referral itself as referral.receive.
 	waitAudit(t, tc, "patient/"+att.PatientID, `"record.read"`)

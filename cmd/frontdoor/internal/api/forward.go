@@ -19,6 +19,23 @@ import (
 // leader view can never make a loop.
 const headerForwarded = "X-Frontdoor-Forwarded"
 
+// headerForwardedBase carries the base URL the client asked (scheme and
+// host of the node it reached) with a forwarded request, so the links a
+// leader writes into its answer (a FHIR searchset's self) name the node
+// the client used.
+const headerForwardedBase = "X-Frontdoor-Forwarded-Base"
+
+// clientBaseURL is the base URL the client asked: this node's, or for a
+// request a follower forwarded, the follower's.
+func clientBaseURL(c *fiber.Ctx) string {
+	if c.Get(headerForwarded) != "" {
+		if b := c.Get(headerForwardedBase); strings.HasPrefix(b, "http://") || strings.HasPrefix(b, "https://") {
+			return strings.Clone(b)
+		}
+	}
+	return c.BaseURL()
+}
+
 // forward reverse-proxies the request to the leader's HTTP address and
 // answers exactly as the leader answered: reads, cluster membership, a key
 // this follower does not know yet, and proposals to a leader that does not
@@ -31,6 +48,7 @@ func (s *server) forward(c *fiber.Ctx, mutating bool) error {
 		return err
 	}
 	c.Request().Header.Set(headerForwarded, "1")
+	c.Request().Header.Set(headerForwardedBase, c.BaseURL())
 	url := "http://" + li.HTTPAddr + c.OriginalURL()
 	err = proxy.DoTimeout(c, url, s.fwdTO, s.forwarder)
 	if err == nil {
