@@ -221,17 +221,10 @@ func TestDirectoryImport(t *testing.T) {
 func TestDirectoryImportThroughAFollower(t *testing.T) {
 	tc := nodetest.New(t, 3)
 	fol := tc.Follower(t)
-	cmd := newRootCmd()
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	cmd.SetArgs([]string{"directory", "import", "--epraccur", nationalData + "epraccur.csv", "--edispensary", nationalData + "edispensary.csv",
-		"--onspd", nationalData + "onspd.csv", "--pharmacy-sessions", "daily 08:00-20:00 6", "--addr", fol.HTTPAddr, "--key", tc.AdminKey})
-	if err := cmd.Execute(); err != nil {
-		t.Fatalf("import through a follower: %v\n%s", err, out.String())
-	}
-	if !strings.Contains(out.String(), "practices:  3 added") {
-		t.Fatalf("import through a follower:\n%s", out.String())
+	out, err := runCmd(t, "directory", "import", "--epraccur", nationalData+"epraccur.csv", "--edispensary", nationalData+"edispensary.csv",
+		"--onspd", nationalData+"onspd.csv", "--pharmacy-sessions", "daily 08:00-20:00 6", "--addr", fol.HTTPAddr, "--key", tc.AdminKey)
+	if err != nil || !strings.Contains(out, "practices:  3 added") {
+		t.Fatalf("import through a follower: %v\n%s", err, out)
 	}
 	for _, n := range tc.Nodes {
 		deadline := time.Now().Add(10 * time.Second)
