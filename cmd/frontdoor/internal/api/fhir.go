@@ -192,8 +192,20 @@ func outcomeOf(err error, p *Problem) *bars.Error {
 		fields = append(fields, f)
 	}
 	sort.Strings(fields)
+	// One issue per element: two fields read from the same element (the
+	// patient's birth date checked as the patient's and the attendance's)
+	// are one fault of the sender's.
+	at := map[string]int{}
 	for _, f := range fields {
-		out.Issues = append(out.Issues, bars.Issue{Code: code, Expression: fhirElement(f), Diagnostics: fmt.Sprintf("%s: %s", f, p.Errors[f])})
+		el, why := fhirElement(f), fmt.Sprintf("%s: %s", f, p.Errors[f])
+		if i, ok := at[el]; ok {
+			if !strings.HasSuffix(out.Issues[i].Diagnostics, ": "+p.Errors[f]) {
+				out.Issues[i].Diagnostics += "; " + why
+			}
+			continue
+		}
+		at[el] = len(out.Issues)
+		out.Issues = append(out.Issues, bars.Issue{Code: code, Expression: el, Diagnostics: why})
 	}
 	return out
 }
@@ -207,6 +219,7 @@ var fhirElements = map[string]string{
 	"appointment_id":     "Appointment.id",
 	"target":             headerTargetIdentifier,
 	"at":                 "Appointment.slot",
+	"slot":               "Appointment.slot",
 	"given_name":         "Patient.name.given",
 	"family_name":        "Patient.name.family",
 	"date_of_birth":      "Patient.birthDate",
