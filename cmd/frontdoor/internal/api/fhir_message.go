@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -41,6 +42,7 @@ func (s *server) fhirProcessMessage(c *fiber.Ctx) error {
 	}
 	body := bytes.Clone(c.Body())
 	if f := inputlimit.CheckFHIR(body, time.Now()); f != nil {
+		f = inDocument("Bundle", f)
 		return fhirInvalid(f)
 	}
 	msg, berr := bars.ParseMessage(body)
@@ -91,6 +93,24 @@ func fhirInvalid(fields map[string]string) error {
 		}
 	}
 	return e
+}
+
+// inDocument names the input limits' fields (paths within the body, such
+// as entry[3].resource.name[0].family) from the document's root
+// (Bundle.entry[3]...), as FHIR expressions are.
+func inDocument(root string, f map[string]string) map[string]string {
+	out := make(map[string]string, len(f))
+	for k, v := range f {
+		switch {
+		case k == inputlimit.BodyField:
+		case strings.HasPrefix(k, "["):
+			k = root + k
+		default:
+			k = root + "." + k
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // fhirValidate answers a validation request: everything a referral would

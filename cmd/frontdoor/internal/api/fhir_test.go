@@ -910,13 +910,13 @@ func TestBaRSInputLimits(t *testing.T) {
 	}
 	ok := example(t, "111-to-ED-ServiceRequest.json", patientEdit(name("Jones")))
 	tests := []struct{ name, body, expression string }{
-		{"right-to-left override in a family name", example(t, "111-to-ED-ServiceRequest.json", patientEdit(name("Jones\u202E"))), "family"},
+		{"right-to-left override in a family name", example(t, "111-to-ED-ServiceRequest.json", patientEdit(name("Jones\u202E"))), "Bundle.entry["},
 		{"NUL in a family name", example(t, "111-to-ED-ServiceRequest.json", patientEdit(name("Jo\u0000nes"))), "family"},
 		{"family name over 200 bytes", example(t, "111-to-ED-ServiceRequest.json", patientEdit(name(strings.Repeat("J", 201)))), "family"},
 		{"a display over 1000 bytes", example(t, "111-to-ED-ServiceRequest.json", patientEdit(func(p map[string]any) {
 			p["maritalStatus"] = map[string]any{"coding": []any{map[string]any{"display": strings.Repeat("d", 1001)}}}
 		})), "display"},
-		{"duplicate key", strings.Replace(ok, `"resourceType":"Bundle"`, `"resourceType":"Bundle","type":"message","type":"message"`, 1), "type"},
+		{"duplicate key", strings.Replace(ok, `"resourceType":"Bundle"`, `"resourceType":"Bundle","type":"message","type":"message"`, 1), "Bundle.type"},
 		{"invalid UTF-8", strings.Replace(ok, "Jones", "Jo\xffnes", 1), "Bundle"},
 	}
 	lead := tc.Leader(t)

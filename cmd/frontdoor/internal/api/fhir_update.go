@@ -32,7 +32,11 @@ import (
 func fhirUpdateStatus(c *fiber.Ctx, resourceType string) (string, error) {
 	body := bytes.Clone(c.Body())
 	if f := inputlimit.CheckFHIR(body, time.Now()); f != nil {
-		return "", fhirInvalid(f)
+		root := resourceType
+		if c.Method() == http.MethodPatch {
+			root = "PATCH"
+		}
+		return "", fhirInvalid(inDocument(root, f))
 	}
 	if c.Method() == http.MethodPatch {
 		var ops []struct {
