@@ -246,34 +246,36 @@ func putAppointment(tx *cluster.Tx, ap *Appointment) error {
 
 // cancellableBooking finds the appointment a cancellation names. With a
 // sender (logic version 11), one another NHS 111 key booked is not found,
-// cancelled or not (sentBy).
-func cancellableBooking(r cluster.Reader, in *BookingCancel, sender *cluster.Actor) (*Appointment, error) {
+// cancelled or not (sentBy); the attendance state it read for that is
+// returned too (nil without a sender).
+func cancellableBooking(r cluster.Reader, in *BookingCancel, sender *cluster.Actor) (*Appointment, *Attendance, error) {
 	if in.AppointmentID == "" || in.MessageID == "" {
-		return nil, cluster.Invalid(map[string]string{"appointment_id": "required", "message_id": "required"})
+		return nil, nil, cluster.Invalid(map[string]string{"appointment_id": "required", "message_id": "required"})
 	}
 	svcID, err := ResolveTarget(r, in.Target)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ap, err := In(r).AppointmentBySender(in.AppointmentID)
 	if errors.Is(err, cluster.ErrNotFound) || (err == nil && ap.ServiceID != svcID) {
-		return nil, &cluster.CommandError{Code: cluster.CodeNotFound, Message: "no appointment " + in.AppointmentID + " at " + in.Target}
+		return nil, nil, &cluster.CommandError{Code: cluster.CodeNotFound, Message: "no appointment " + in.AppointmentID + " at " + in.Target}
 	} else if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var a *Attendance
 	if sender != nil {
-		a, err := In(r).attendanceState(ap.AttendanceID)
+		a, err = In(r).attendanceState(ap.AttendanceID)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := sentBy(*sender, a, "no appointment "+in.AppointmentID+" booked by "+sender.Name); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if ap.Status == AppointmentCancelled {
-		return nil, &cluster.CommandError{Code: cluster.CodeConflict, Message: "the appointment is already cancelled"}
+		return nil, nil, &cluster.CommandError{Code: cluster.CodeConflict, Message: "the appointment is already cancelled"}
 	}
-	return ap, nil
+	return ap, a, nil
 }
 
 func checkBookingCancel(r cluster.Reader, actor cluster.Actor, _ time.Time, raw json.RawMessage) error {
@@ -281,11 +283,7 @@ func checkBookingCancel(r cluster.Reader, actor cluster.Actor, _ time.Time, raw 
 	if err := json.Unmarshal(raw, &in); err != nil {
 		return cluster.PayloadError(err)
 	}
-	ap, err := cancellableBooking(r, &in, &actor)
-	if err != nil {
-		return err
-	}
-	a, err := In(r).attendanceState(ap.AttendanceID)
+	_, a, err := cancellableBooking(r, &in, &actor)
 	if err != nil {
 		return err
 	}
@@ -329,7 +327,7 @@ func applyBookingCancel(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 		actor := tx.Actor()
 		sender = &actor
 	}
-	ap, err := cancellableBooking(tx, &in, sender)
+	ap, _, err := cancellableBooking(tx, &in, sender)
 	if err != nil {
 		return nil, err
 	}
