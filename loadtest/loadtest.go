@@ -33,6 +33,9 @@ type Env struct {
 	Log      io.Writer    // progress and notices (stderr)
 	TTY      bool         // Log is a terminal: redraw one progress line
 	Baseline BaselineFunc // nil: --baseline is refused
+	// BaselineHTTP is the baseline with an HTTP hop in front (a floor
+	// for any write path behind an HTTP API); nil: not run.
+	BaselineHTTP BaselineFunc
 }
 
 // Run does one load test: optional baseline, optional spawned cluster,
@@ -76,6 +79,14 @@ func Run(ctx context.Context, o Options, env Env) (*Report, error) {
 			return nil, fmt.Errorf("baseline: %w", err)
 		}
 		rep.Baseline = bl
+		if env.BaselineHTTP != nil {
+			fmt.Fprintf(env.Log, "loadtest: baseline over HTTP: the same behind one fiber endpoint on the leader\n")
+			bh, err := runBaseline(ctx, env.BaselineHTTP, o, wl.CommandBytes())
+			if err != nil {
+				return nil, fmt.Errorf("baseline over HTTP: %w", err)
+			}
+			rep.BaselineHTTP = bh
+		}
 	}
 
 	targets, key := o.Targets, o.Key
@@ -202,7 +213,10 @@ func Run(ctx context.Context, o Options, env Env) (*Report, error) {
 		rep.Problem = "interrupted"
 	}
 	if rep.Baseline != nil {
-		rep.Ratios = ratios(rep)
+		rep.Ratios = ratios(rep, rep.Baseline)
+	}
+	if rep.BaselineHTTP != nil {
+		rep.RatiosHTTP = ratios(rep, rep.BaselineHTTP)
 	}
 
 	// The checks read from every node: each must be up and caught up.
@@ -254,20 +268,23 @@ func runBaseline(ctx context.Context, fn BaselineFunc, o Options, cmdBytes int) 
 		PerSecond: float64(h.Count()) / elapsed.Seconds(), P50MS: ms(h.Quantile(0.5)), P99MS: ms(h.Quantile(0.99)), MaxMS: ms(h.Max())}, nil
 }
 
-// ratios compares the run's busiest write operation with the baseline.
-func ratios(r *Report) *BaselineRatios {
+// ratios compares the run's busiest write operation with a baseline.
+func ratios(r *Report, bl *BaselineResult) *BaselineRatios {
 	var best *OpReport
 	for i := range r.Ops {
 		if best == nil || r.Ops[i].OK > best.OK {
 			best = &r.Ops[i]
 		}
 	}
-	if best == nil || r.Baseline.PerSecond == 0 || r.Baseline.P99MS == 0 {
+	if best == nil || bl.PerSecond == 0 || bl.P99MS == 0 {
 		return nil
 	}
-	ratios := &BaselineRatios{Op: best.Op, Throughput: best.PerSecond / r.Baseline.PerSecond, P99: best.P99MS / r.Baseline.P99MS}
+	ratios := &BaselineRatios{Op: best.Op, Throughput: best.PerSecond / bl.PerSecond, P99: best.P99MS / bl.P99MS}
+	if bl.P50MS > 0 {
+		ratios.P50 = best.P50MS / bl.P50MS
+	}
 	if r.Elapsed > 0 {
-		ratios.Writes = float64(r.Acked) / r.Elapsed.Seconds() / r.Baseline.PerSecond
+		ratios.Writes = float64(r.Acked) / r.Elapsed.Seconds() / bl.PerSecond
 	}
 	return ratios
 }

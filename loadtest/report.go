@@ -24,15 +24,18 @@ type Report struct {
 	// WorkloadSummary is what the workload says it did ("" for create).
 	WorkloadSummary string `json:"workload_summary,omitempty"`
 
-	Ops       []OpReport         `json:"operations"`
-	Nodes     []NodeUsage        `json:"nodes,omitempty"`
-	Chaos     *ChaosReport       `json:"chaos,omitempty"`
-	Streams   *StreamFloodReport `json:"streams,omitempty"`
-	Baseline  *BaselineResult    `json:"baseline,omitempty"`
-	Ratios    *BaselineRatios    `json:"ratio_to_baseline,omitempty"`
-	Checks    []CheckResult      `json:"checks"`
-	Acked     int                `json:"acknowledged_writes"`
-	Abandoned map[string]uint64  `json:"-"`
+	Ops      []OpReport         `json:"operations"`
+	Nodes    []NodeUsage        `json:"nodes,omitempty"`
+	Chaos    *ChaosReport       `json:"chaos,omitempty"`
+	Streams  *StreamFloodReport `json:"streams,omitempty"`
+	Baseline *BaselineResult    `json:"baseline,omitempty"`
+	Ratios   *BaselineRatios    `json:"ratio_to_baseline,omitempty"`
+	// The baseline with an HTTP hop in front, and the ratios to it.
+	BaselineHTTP *BaselineResult   `json:"baseline_http,omitempty"`
+	RatiosHTTP   *BaselineRatios   `json:"ratio_to_baseline_http,omitempty"`
+	Checks       []CheckResult     `json:"checks"`
+	Acked        int               `json:"acknowledged_writes"`
+	Abandoned    map[string]uint64 `json:"-"`
 
 	// Profiles are the pprof files written (--profile), ProfileErrors the
 	// profiles that could not be taken.
@@ -61,6 +64,7 @@ type BaselineResult struct {
 type BaselineRatios struct {
 	Op         string  `json:"op"`
 	Throughput float64 `json:"throughput"`
+	P50        float64 `json:"p50"`
 	P99        float64 `json:"p99"`
 	// Writes is every acknowledged write per second (all operations)
 	// over the baseline's commands per second: the fair figure for a
@@ -161,8 +165,23 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "  %d commands (%d failed), %.1f/s, p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
 			bl.Commands, bl.Failed, bl.PerSecond, bl.P50MS, bl.P99MS, bl.MaxMS)
 		if r.Ratios != nil {
-			fmt.Fprintf(&b, "  frontdoor %s / baseline: throughput x%.2f, p99 x%.2f; all acknowledged writes: throughput x%.2f\n",
-				r.Ratios.Op, r.Ratios.Throughput, r.Ratios.P99, r.Ratios.Writes)
+			fmt.Fprintf(&b, "  frontdoor %s / baseline: throughput x%.2f, p50 x%.2f, p99 x%.2f; all acknowledged writes: throughput x%.2f\n",
+				r.Ratios.Op, r.Ratios.Throughput, r.Ratios.P50, r.Ratios.P99, r.Ratios.Writes)
+		}
+	}
+	if r.BaselineHTTP != nil {
+		bl := r.BaselineHTTP
+		fmt.Fprintf(&b, "\nbaseline over HTTP: the same behind one fiber endpoint on the leader (net/http client, keep-alive), concurrency %d\n",
+			bl.Concurrency)
+		fmt.Fprintf(&b, "  %d commands (%d failed), %.1f/s, p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+			bl.Commands, bl.Failed, bl.PerSecond, bl.P50MS, bl.P99MS, bl.MaxMS)
+		if r.Baseline != nil && r.Baseline.PerSecond > 0 && r.Baseline.P50MS > 0 {
+			fmt.Fprintf(&b, "  baseline over HTTP / baseline: throughput x%.2f, p50 x%.2f, p99 x%.2f\n",
+				bl.PerSecond/r.Baseline.PerSecond, bl.P50MS/r.Baseline.P50MS, bl.P99MS/max(r.Baseline.P99MS, 1e-9))
+		}
+		if r.RatiosHTTP != nil {
+			fmt.Fprintf(&b, "  frontdoor %s / baseline over HTTP: throughput x%.2f, p50 x%.2f, p99 x%.2f; all acknowledged writes: throughput x%.2f\n",
+				r.RatiosHTTP.Op, r.RatiosHTTP.Throughput, r.RatiosHTTP.P50, r.RatiosHTTP.P99, r.RatiosHTTP.Writes)
 		}
 	}
 	if r.Problem != "" {

@@ -42,8 +42,9 @@ non-zero when anything was lost or could not be verified.
 With --spawn, --chaos kill-leader|kill-random|restart-all kills nodes with
 kill -9 every --chaos-every and restarts them, and reports each failover.
 --baseline first runs a bare 3-node raft + raft-boltdb + Badger cluster in
-this process with the same command size and concurrency, and reports
-frontdoor's throughput and p99 as a ratio to it.`,
+this process with the same command size and concurrency, and then the same
+behind one HTTP endpoint on its leader, and reports frontdoor's throughput,
+p50 and p99 as ratios to both.`,
 		Example: `  frontdoor loadtest --spawn 3 --requests 200 --concurrency 4
   frontdoor loadtest --spawn 3 --chaos kill-leader --chaos-every 2s --duration 20s
   frontdoor loadtest --target http://10.0.0.1:8080,http://10.0.0.2:8080 --key "$(cat admin.key)" --rate 50 --duration 1m --json`,
@@ -64,10 +65,11 @@ frontdoor's throughput and p99 as a ratio to it.`,
 				tty = fi.Mode()&os.ModeCharDevice != 0
 			}
 			env := loadtest.Env{
-				Command:  "frontdoor " + strings.Join(os.Args[1:], " "),
-				Log:      cmd.ErrOrStderr(),
-				TTY:      tty,
-				Baseline: baseline.Run,
+				Command:      "frontdoor " + strings.Join(os.Args[1:], " "),
+				Log:          cmd.ErrOrStderr(),
+				TTY:          tty,
+				Baseline:     baseline.Run,
+				BaselineHTTP: baseline.RunHTTP,
 			}
 			rep, err := loadtest.Run(cmd.Context(), o, env)
 			if rep != nil {
@@ -104,7 +106,7 @@ frontdoor's throughput and p99 as a ratio to it.`,
 	f.StringVar(&o.Chaos, "chaos", "", "with --spawn: kill-leader, kill-random or restart-all (kill -9, then restart), or partition (the leader cut off by fault proxies, then healed)")
 	f.DurationVar(&o.ChaosEvery, "chaos-every", 10*time.Second, "time between chaos kills")
 	f.IntVar(&o.Streams, "streams", 0, "also open this many event streams on the run's key against the first node while the load runs (a flood), holding those accepted")
-	f.BoolVar(&o.Baseline, "baseline", false, "first run a bare 3-node raft + Badger cluster in process, and report the ratio to it")
+	f.BoolVar(&o.Baseline, "baseline", false, "first run a bare 3-node raft + Badger cluster in process, bare and behind one HTTP endpoint, and report the ratios to it")
 	f.StringVar(&o.ProfileDir, "profile", "", "write each node's CPU profile of the run (at most 25 s) and its heap and allocation profiles to this folder (pprof; needs an admin key)")
 	f.BoolVar(&o.Progress, "progress", true, "show progress on stderr")
 	f.BoolVar(&asJSON, "json", false, "write the report as JSON")

@@ -40,6 +40,29 @@ import (
 // with neither bound it runs for 30s.
 func Run(ctx context.Context, nodes, cmdBytes, concurrency int, duration time.Duration, requests int,
 	dir string, record func(d time.Duration, ok bool)) (elapsed time.Duration, err error) {
+	return run(ctx, nodes, cmdBytes, concurrency, duration, requests, dir, record, nil)
+}
+
+// RunHTTP is Run with one HTTP hop in front of raft: the leader's process
+// serves POST /apply on loopback TCP with fiber (as frontdoor serves its
+// API), the handler applies the request body as one command and answers
+// 201 with the entry's index, and the callers send the commands through a
+// net/http client with keep-alive connections, as the load tool's client
+// does. There is nothing else in the handler: no authorisation, decoding,
+// validation or forwarding (every request goes to the leader). It is a
+// floor for any write path behind an HTTP API on this machine: what the
+// hop alone costs on top of the bare stack.
+func RunHTTP(ctx context.Context, nodes, cmdBytes, concurrency int, duration time.Duration, requests int,
+	dir string, record func(d time.Duration, ok bool)) (elapsed time.Duration, err error) {
+	return run(ctx, nodes, cmdBytes, concurrency, duration, requests, dir, record, serveHTTP)
+}
+
+// front puts a transport in front of the leader: it returns how a caller
+// sends one command, and how to stop.
+type front func(lead *raft.Raft, concurrency int) (send func(ctx context.Context, cmd []byte) error, stop func() error, err error)
+
+func run(ctx context.Context, nodes, cmdBytes, concurrency int, duration time.Duration, requests int,
+	dir string, record func(d time.Duration, ok bool), via front) (elapsed time.Duration, err error) {
 	if nodes < 1 || concurrency < 1 {
 		return 0, fmt.Errorf("baseline: %d nodes, concurrency %d", nodes, concurrency)
 	}
@@ -54,6 +77,15 @@ func Run(ctx context.Context, nodes, cmdBytes, concurrency int, duration time.Du
 	lead, err := c.leader(ctx)
 	if err != nil {
 		return 0, err
+	}
+	send := func(_ context.Context, cmd []byte) error { _, err := apply(lead, cmd); return err }
+	if via != nil {
+		s, stop, err := via(lead, concurrency)
+		if err != nil {
+			return 0, err
+		}
+		defer func() { err = errors.Join(err, stop()) }()
+		send = s
 	}
 	t0 := time.Now()
 
@@ -79,12 +111,9 @@ func Run(ctx context.Context, nodes, cmdBytes, concurrency int, duration time.Du
 				binary.BigEndian.PutUint32(cmd[0:4], uint32(w))
 				binary.BigEndian.PutUint64(cmd[4:12], uint64(started.Load()))
 				t0 := time.Now()
-				f := lead.Apply(append([]byte(nil), cmd...), 10*time.Second)
-				err := f.Error()
-				if err == nil {
-					if e, ok := f.Response().(error); ok {
-						err = e
-					}
+				err := send(stop, append([]byte(nil), cmd...))
+				if err != nil && stop.Err() != nil {
+					break // cut off by the end of the run, not a failure
 				}
 				record(time.Since(t0), err == nil)
 			}
@@ -92,6 +121,19 @@ func Run(ctx context.Context, nodes, cmdBytes, concurrency int, duration time.Du
 	}
 	wg.Wait()
 	return time.Since(t0), ctx.Err()
+}
+
+// apply applies one command on the leader and waits for the FSM; it
+// returns the command's log index.
+func apply(lead *raft.Raft, cmd []byte) (uint64, error) {
+	f := lead.Apply(cmd, 10*time.Second)
+	err := f.Error()
+	if err == nil {
+		if e, ok := f.Response().(error); ok {
+			err = e
+		}
+	}
+	return f.Index(), err
 }
 
 type node struct {

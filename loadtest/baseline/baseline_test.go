@@ -2,18 +2,30 @@ package baseline
 
 import (
 	"context"
+	"encoding/binary"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dgraph-io/badger/v4"
 )
 
 // TestRunAppliesEveryCommand: a short bounded run applies exactly the
-// requested commands, each acknowledged, on a real 3-node cluster.
+// requested commands, each acknowledged, on a real 3-node cluster, bare
+// and over HTTP.
 func TestRunAppliesEveryCommand(t *testing.T) {
+	for name, run := range map[string]func(context.Context, int, int, int, time.Duration, int, string, func(time.Duration, bool)) (time.Duration, error){
+		"bare": Run, "http": RunHTTP,
+	} {
+		t.Run(name, func(t *testing.T) { testRunAppliesEveryCommand(t, run) })
+	}
+}
+
+func testRunAppliesEveryCommand(t *testing.T, run func(context.Context, int, int, int, time.Duration, int, string, func(time.Duration, bool)) (time.Duration, error)) {
 	var mu sync.Mutex
 	ok, failed := 0, 0
 	var slowest time.Duration
-	elapsed, err := Run(context.Background(), 3, 150, 4, 20*time.Second, 60, t.TempDir(), func(d time.Duration, good bool) {
+	elapsed, err := run(context.Background(), 3, 150, 4, 20*time.Second, 60, t.TempDir(), func(d time.Duration, good bool) {
 		mu.Lock()
 		defer mu.Unlock()
 		if good {
@@ -31,6 +43,60 @@ func TestRunAppliesEveryCommand(t *testing.T) {
 	}
 	if slowest <= 0 || elapsed < slowest {
 		t.Fatalf("latencies not measured: slowest %v of a run of %v", slowest, elapsed)
+	}
+}
+
+// TestHTTPFrontApplies: a command sent through the HTTP front is applied
+// on the leader (stored under its index) and answered with that index.
+func TestHTTPFrontApplies(t *testing.T) {
+	c, err := start(context.Background(), 1, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := c.close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	lead, err := c.leader(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	send, stop, err := serveHTTP(lead, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := lead.AppliedIndex()
+	if err := send(context.Background(), []byte("over-http-command")); err != nil {
+		t.Fatal(err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	idx := lead.AppliedIndex()
+	if idx <= before {
+		t.Fatalf("applied index %d after the send, %d before", idx, before)
+	}
+	k := make([]byte, 10)
+	copy(k, "c/")
+	binary.BigEndian.PutUint64(k[2:], idx)
+	err = c.nodes[0].fsm.db.View(func(txn *badger.Txn) error {
+		it, err := txn.Get(k)
+		if err != nil {
+			return err
+		}
+		return it.Value(func(v []byte) error {
+			if string(v) != "over-http-command" {
+				t.Errorf("stored %q at %d", v, idx)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatalf("command at index %d: %v", idx, err)
+	}
+	if err := send(context.Background(), []byte("after stop")); err == nil {
+		t.Fatal("a send after stop succeeded")
 	}
 }
 
