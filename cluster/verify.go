@@ -19,6 +19,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/dgraph-io/badger/v4/fb"
+	"github.com/dgraph-io/badger/v4/options"
 	"github.com/dgraph-io/badger/v4/pb"
 	"github.com/dgraph-io/badger/v4/y"
 	"github.com/klauspost/compress/snappy"
@@ -31,9 +32,10 @@ var ErrCorruptState = errors.New("state store file corrupt")
 // verifyTables checks every block of every Badger table in dir against its
 // checksum. Badger can do this itself (options.OnTableRead), but in v4.9.6
 // a block it cannot read makes it dereference nil in a goroutine of its own
-// and the process dies; this reads the files (BadgerOptions: Snappy; with
-// key, each table decrypted with its data key from Badger's key registry)
-// and returns an error naming the table and block instead.
+// and the process dies; this reads the files (each table as its manifest
+// entry says it was written: compressed with Snappy or not, and with key
+// decrypted with its data key from Badger's key registry) and returns an
+// error naming the table and block instead.
 func verifyTables(dir string, key []byte) (tables int, err error) {
 	paths, err := filepath.Glob(filepath.Join(dir, "*.sst"))
 	if err != nil {
@@ -49,11 +51,11 @@ func verifyTables(dir string, key []byte) (tables int, err error) {
 	sort.Strings(paths)
 	for _, p := range paths {
 		id, perr := strconv.ParseUint(strings.TrimSuffix(filepath.Base(p), ".sst"), 10, 64)
-		dk, listed := keys[id]
+		tm, listed := keys[id]
 		if perr != nil || !listed {
 			continue // not in the manifest: Badger deletes it at open
 		}
-		if err := verifyTable(p, dk); err != nil {
+		if err := verifyTable(p, tm); err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				continue // compacted away meanwhile
 			}
@@ -64,10 +66,18 @@ func verifyTables(dir string, key []byte) (tables int, err error) {
 	return tables, nil
 }
 
-// tableKeys maps every table in dir's manifest to the data key it was
-// written with (nil: in clear), read from Badger's key registry with its
-// master key (nil: none).
-func tableKeys(dir string, key []byte) (map[uint64][]byte, error) {
+// tableFormat is how a table was written, as its manifest entry says:
+// the data key it was encrypted with (nil: in clear) and its block
+// compression (a store keeps the compression each table was written with,
+// so one written before a change of BadgerOptions still reads).
+type tableFormat struct {
+	dk          []byte
+	compression options.CompressionType
+}
+
+// tableKeys maps every table in dir's manifest to how it was written, its
+// data key read from Badger's key registry with the master key (nil: none).
+func tableKeys(dir string, key []byte) (map[uint64]tableFormat, error) {
 	kr, err := badger.OpenKeyRegistry(badger.KeyRegistryOptions{Dir: dir, ReadOnly: true, EncryptionKey: key})
 	if err != nil {
 		return nil, fmt.Errorf("state store %s: %w", dir, badgerKeyErr(err, key))
@@ -82,10 +92,10 @@ func tableKeys(dir string, key []byte) (map[uint64][]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: manifest: %v", ErrCorruptState, fp.Name(), err)
 	}
-	out := make(map[uint64][]byte, len(mf.Tables))
+	out := make(map[uint64]tableFormat, len(mf.Tables))
 	for id, tm := range mf.Tables {
 		if tm.KeyID == 0 {
-			out[id] = nil
+			out[id] = tableFormat{compression: tm.Compression}
 			continue
 		}
 		if key == nil {
@@ -95,7 +105,7 @@ func tableKeys(dir string, key []byte) (map[uint64][]byte, error) {
 		if err != nil || dk == nil {
 			return nil, fmt.Errorf("%w: %s: table %d: data key %d: %v", ErrCorruptState, dir, id, tm.KeyID, err)
 		}
-		out[id] = dk.Data
+		out[id] = tableFormat{dk: dk.Data, compression: tm.Compression}
 	}
 	return out, nil
 }
@@ -125,7 +135,8 @@ func decryptPart(b, dk []byte) ([]byte, error) {
 }
 
 // verifyTable checks one table's index and blocks.
-func verifyTable(path string, dk []byte) (err error) {
+func verifyTable(path string, tf tableFormat) (err error) {
+	dk := tf.dk
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: %s: unreadable (%v)", ErrCorruptState, path, r)
@@ -177,9 +188,18 @@ func verifyTable(path string, dk []byte) (err error) {
 		if err != nil {
 			return bad("block %d at offset %d: %v", i, off, err)
 		}
-		data, err := snappy.Decode(nil, block)
-		if err != nil {
-			return bad("block %d at offset %d: %v", i, off, err)
+		data := block
+		switch tf.compression {
+		case options.None:
+		case options.Snappy:
+			if data, err = snappy.Decode(nil, block); err != nil {
+				return bad("block %d at offset %d: %v", i, off, err)
+			}
+		default:
+			return bad("block compression %d, which frontdoor never writes", tf.compression)
+		}
+		if len(data) < 4 {
+			return bad("block %d at offset %d: too short", i, off)
 		}
 		end := len(data) - 4
 		cl := int(binary.BigEndian.Uint32(data[end:]))
@@ -205,19 +225,17 @@ func (f *fsm) verifyLiveTables() (int, error) {
 		return 0, err
 	}
 	defer h.release()
-	var keys map[uint64][]byte
-	if f.key != nil {
-		if keys, err = tableKeys(h.dir, f.key); err != nil {
-			return 0, err
-		}
+	keys, err := tableKeys(h.dir, f.key)
+	if err != nil {
+		return 0, err
 	}
 	n := 0
 	for _, ti := range h.db.Tables() {
-		dk, listed := keys[ti.ID]
-		if f.key != nil && !listed {
+		tf, listed := keys[ti.ID]
+		if !listed {
 			continue // newer than the manifest read above
 		}
-		err := verifyTable(filepath.Join(h.dir, fmt.Sprintf("%06d.sst", ti.ID)), dk)
+		err := verifyTable(filepath.Join(h.dir, fmt.Sprintf("%06d.sst", ti.ID)), tf)
 		if errors.Is(err, os.ErrNotExist) {
 			continue // compacted away meanwhile
 		}
