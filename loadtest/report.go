@@ -171,7 +171,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if r.BaselineHTTP != nil {
 		bl := r.BaselineHTTP
-		fmt.Fprintf(&b, "\nbaseline over HTTP: the same behind one fiber endpoint on the leader (net/http client, keep-alive), concurrency %d\n",
+		fmt.Fprintf(&b, "\nbaseline over HTTP: the same behind one fiber endpoint on the leader (the load tool's client), concurrency %d\n",
 			bl.Concurrency)
 		fmt.Fprintf(&b, "  %d commands (%d failed), %.1f/s, p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
 			bl.Commands, bl.Failed, bl.PerSecond, bl.P50MS, bl.P99MS, bl.MaxMS)

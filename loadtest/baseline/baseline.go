@@ -10,7 +10,7 @@
 //
 // It links raft and Badger directly and, of the project's cluster package,
 // only its Badger options, so it measures the libraries, not our use of
-// them.
+// them (RunHTTP also uses fiber and the load tool's own HTTP client).
 package baseline
 
 import (

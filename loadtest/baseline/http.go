@@ -5,11 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/frontdoor-ucc/frontdoor/loadtest"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/hashicorp/raft"
@@ -34,38 +35,20 @@ func serveHTTP(lead *raft.Raft, concurrency int) (func(context.Context, []byte) 
 	served := make(chan error, 1)
 	go func() { served <- app.Listener(ln) }()
 
-	// The load tool's client settings (loadtest.NewClient).
-	tr := &http.Transport{
-		Proxy:               nil,
-		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        concurrency,
-		MaxIdleConnsPerHost: concurrency,
-		IdleConnTimeout:     60 * time.Second,
-	}
-	hc := &http.Client{Transport: tr}
-	url := "http://" + ln.Addr().String() + "/apply"
+	// The load tool's own client, so the hop costs what it costs frontdoor.
+	client := loadtest.NewClient([]string{"http://" + ln.Addr().String()}, "", concurrency)
 	send := func(ctx context.Context, cmd []byte) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(cmd))
+		resp, err := client.Do(ctx, loadtest.Request{Method: http.MethodPost, Path: "/apply", Body: cmd, Node: 0})
 		if err != nil {
 			return err
 		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := hc.Do(req)
-		if err != nil {
-			return err
-		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return err
-		}
-		if resp.StatusCode != http.StatusCreated {
-			return fmt.Errorf("baseline: http: %s: %s", resp.Status, body)
+		if resp.Status != http.StatusCreated {
+			return fmt.Errorf("baseline: http: status %d: %s", resp.Status, resp.Body)
 		}
 		return nil
 	}
 	stop := func() error {
-		hc.CloseIdleConnections()
+		client.Close()
 		err := app.ShutdownWithTimeout(5 * time.Second)
 		if serr := <-served; serr != nil && !errors.Is(serr, net.ErrClosed) {
 			err = errors.Join(err, serr)
