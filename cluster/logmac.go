@@ -39,6 +39,9 @@ type macLogStore struct {
 	// diskLow, when it says why, makes StoreLogs refuse entries (the node
 	// is short of disk space: diskspace.go).
 	diskLow func() string
+	// recent, in a running node's store, holds the newest entries
+	// (logcache.go); nil in a stopped node's (verify, migrate, rotate).
+	recent *recentLogs
 }
 
 const (
@@ -65,6 +68,7 @@ func newMACLogStore(inner raft.LogStore, stable raft.StableStore, raftDir string
 		return nil, err
 	}
 	m.diskLow = diskLow
+	m.recent = newRecentLogs()
 	return m, nil
 }
 
@@ -196,6 +200,9 @@ func (m *macLogStore) seal(l *raft.Log) (*raft.Log, error) {
 
 // GetLog reads and checks an entry; the MAC or seal is not handed on.
 func (m *macLogStore) GetLog(index uint64, l *raft.Log) error {
+	if m.recent != nil && m.recent.get(index, l) {
+		return nil
+	}
 	if err := m.LogStore.GetLog(index, l); err != nil {
 		return err
 	}
@@ -260,7 +267,22 @@ func (m *macLogStore) StoreLogs(logs []*raft.Log) error {
 		c.Extensions = m.mac(l)
 		out[i] = &c
 	}
-	return m.LogStore.StoreLogs(out)
+	if err := m.LogStore.StoreLogs(out); err != nil {
+		return err
+	}
+	if m.recent != nil {
+		m.recent.add(logs)
+	}
+	return nil
+}
+
+// DeleteRange removes entries (raft compacting its log, or a follower
+// dropping entries a new leader replaces) and forgets the recent ones.
+func (m *macLogStore) DeleteRange(lo, hi uint64) error {
+	if m.recent != nil {
+		m.recent.clear()
+	}
+	return m.LogStore.DeleteRange(lo, hi)
 }
 
 // verifyAll checks every entry in the log (at open: a corrupt log is
