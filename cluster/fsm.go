@@ -51,6 +51,8 @@ type fsm struct {
 	// checked holds what the leader's checks computed (Tx.Checked); nil
 	// in a Replica, which only replays.
 	checked *checkedTable
+	// derived holds values built from whole key ranges for Tx.Derived.
+	derived *derivedCache
 
 	notifyMu sync.Mutex
 	notifyCh chan struct{} // closed and replaced whenever applied advances or the FSM stops
@@ -176,7 +178,7 @@ func openFSM(dir string, key []byte, cmds commandTable, log *slog.Logger, m *met
 		}
 	}
 	f := &fsm{dir: dir, key: key, cmds: cmds, log: log, metrics: m, onFatal: onFatal, h: h, notifyCh: make(chan struct{}), gcKick: make(chan struct{}, 1),
-		compactKick: make(chan struct{}, 1)}
+		compactKick: make(chan struct{}, 1), derived: newDerivedCache()}
 	if err := f.loadMeta(h); err != nil {
 		_ = h.db.Close()
 		return nil, err
@@ -440,6 +442,7 @@ func (f *fsm) applyPart(h *dbHandle, logs []*raft.Log, res []any) (n, cmds int, 
 		lastIdx := applied
 		part := newPartTxn(h.db)
 		part.hash, part.hashes = f.hashes.begin(), &f.hashes
+		part.derived = f.derived
 		kinds = kinds[:0]
 		cmds = 0
 		n = 0
@@ -476,6 +479,10 @@ func (f *fsm) applyPart(h *dbHandle, logs []*raft.Log, res []any) (n, cmds int, 
 		if lastIdx > applied {
 			err := part.commit(lastIdx, clock)
 			part.discard()
+			if err != nil || fe != nil {
+				// What was derived from the part's writes is not the state.
+				f.derived.reset()
+			}
 			if errors.Is(err, badger.ErrTxnTooBig) && n > 1 {
 				// Start again with half the entries; the rest go in the
 				// next part. Applying is deterministic, so the results are
@@ -492,6 +499,9 @@ func (f *fsm) applyPart(h *dbHandle, logs []*raft.Log, res []any) (n, cmds int, 
 			f.applied.Store(lastIdx)
 		} else {
 			part.discard()
+			if fe != nil {
+				f.derived.reset()
+			}
 		}
 		break
 	}

@@ -33,6 +33,8 @@ type partTxn struct {
 	// (statehash.go); hashes, when set, commits it with the part.
 	hash   stateHash
 	hashes *hashState
+	// derived, when set, is told of every write (Tx.Derived).
+	derived *derivedCache
 }
 
 func newPartTxn(db *badger.DB) *partTxn {
@@ -49,6 +51,7 @@ func (p *partTxn) set(key string, v *[]byte) {
 		p.keys = slices.Insert(p.keys, i, key)
 	}
 	p.vals[key] = v
+	p.derived.touch(key)
 	p.bytes += len(key)
 	if v != nil {
 		p.bytes += len(*v)

@@ -135,7 +135,8 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		f.log.Info("snapshot not restored: state already past it", "snapshot_index", index, "applied", applied)
 		return nil
 	}
-	f.gcMu.Lock() // no value-log GC step while the database is replaced
+	defer f.derived.reset() // built from the state being replaced
+	f.gcMu.Lock()           // no value-log GC step while the database is replaced
 	defer f.gcMu.Unlock()
 	f.mu.RLock()
 	gen := f.h.gen + 1
