@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -18,6 +19,7 @@ import (
 const (
 	kindBook    cluster.Kind = "test.book"
 	kindRelease cluster.Kind = "test.release"
+	kindLoad    cluster.Kind = "test.load" // answers directory.LoadAt at the FSM time
 )
 
 type testBooking struct {
@@ -55,6 +57,8 @@ func bookingCommands() []cluster.Command {
 			return nil, cluster.PayloadError(err)
 		}
 		return nil, directory.ReleaseSlot(tx, in.AttendanceID, in.Allocation)
+	}}, {Kind: kindLoad, Since: 1, Apply: func(tx *cluster.Tx, _ json.RawMessage) (any, error) {
+		return directory.LoadAt(tx, tx.Now())
 	}}}
 }
 
@@ -155,5 +159,76 @@ func TestSlotsAreAllocatedSeriallyInApply(t *testing.T) {
 	}
 	if fmt.Sprint(atts) != "[A1 A2 A5]" {
 		t.Fatalf("allocations %v", atts)
+	}
+}
+
+// TestLoadInApplyIsTheStatesLoad: inside Apply LoadAt keeps the slot keys
+// it read between commands (Tx.Derived); what it answers must be what
+// reading the keys afresh gives. Bookings on three days, a release, and a
+// load asked after each, at times that move the 48-hour lookback past the
+// first day's sessions: every Apply answer equals LoadAt on a view of the
+// same state at the same time, whether the entries come one at a time or
+// in one batch.
+func TestLoadInApplyIsTheStatesLoad(t *testing.T) {
+	const day = 24 * 3600
+	var logs []*raft.Log
+	idx := uint64(1)
+	var loadsAt []int // the entry (index) and time of each load
+	var times []int
+	add := func(kind cluster.Kind, sec int, payload any) {
+		logs = append(logs, cmdLog(idx, kindEnv(t, kind, sec, testAdmin, payload)))
+		if kind == kindLoad {
+			loadsAt = append(loadsAt, int(idx))
+			times = append(times, sec)
+		}
+		idx++
+	}
+	add(directory.KindDirectoryLoad, 3600, smallDirectory())
+	add(kindLoad, 3600, nil)
+	for d := 0; d < 3; d++ {
+		if d == 2 {
+			// Half an hour past 48 hours after day 0's 08:00 session
+			// began: the lookback starts inside the hour that session
+			// starts in, and leaves it out.
+			add(kindLoad, 2*day-1800, nil)
+		}
+		for i := 0; i < 4; i++ {
+			sec := d*day + 3600 + i
+			add(kindBook, sec, testBooking{AttendanceID: fmt.Sprintf("A%d-%d", d, i)})
+			add(kindLoad, sec, nil)
+		}
+		add(kindLoad, d*day+20*3600, nil) // the evening: no new booking
+	}
+	add(kindLoad, 3*day+12*3600, nil) // day 1's sessions out of the lookback
+	add(kindLoad, 5*day, nil)         // every session out of it
+
+	one, batch := newTestFSM(t), newTestFSM(t)
+	rb := applyInBatches(batch, logs, len(logs))[0]
+	k := 0
+	for i, l := range logs {
+		r := one.ApplyBatch([]*raft.Log{l})[0]
+		if k == len(loadsAt) || int(l.Index) != loadsAt[k] {
+			continue
+		}
+		got := string(resultValue(t, r).Value)
+		view := one.OpenView(t)
+		want, err := directory.LoadAt(view, testEpoch.Add(time.Duration(times[k])*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wb, _ := json.Marshal(want)
+		if got != string(wb) {
+			t.Fatalf("load %d (t+%ds): Apply answered %s, the state's is %s", k, times[k], got, wb)
+		}
+		if inBatch := string(resultValue(t, rb[i]).Value); inBatch != got {
+			t.Fatalf("load %d in one batch: %s, one at a time: %s", k, inBatch, got)
+		}
+		k++
+	}
+	if k != len(loadsAt) {
+		t.Fatalf("checked %d loads of %d", k, len(loadsAt))
+	}
+	if last := string(resultValue(t, rb[len(rb)-1]).Value); last != "{}" {
+		t.Fatalf("five days on, load %s: want nothing booked", last)
 	}
 }

@@ -508,11 +508,29 @@ var dirCache = struct {
 
 const dirCacheSize = 8
 
+// directoryPrefixes are the keys the directory is built from.
+var directoryPrefixes = []string{keyDirectory, keyPostcodes, PrefixService, prefixPractice}
+
 // ReadDirectory builds the directory from one Badger transaction (the
 // batch transaction inside Apply, a read transaction in a View). It
 // returns nil without error when no directory has been loaded. The result
-// is shared: callers must not modify it.
+// is shared: callers must not modify it. Inside Apply it is built once and
+// reused until a command changes the directory (Tx.Derived): reading and
+// hashing every service record for every routing decision was a twelfth
+// of a walk-in's Apply.
 func ReadDirectory(txn cluster.Reader) (*routing.Directory, error) {
+	tx, ok := txn.(*cluster.Tx)
+	if !ok {
+		return readDirectory(txn)
+	}
+	v, err := tx.Derived("directory", directoryPrefixes, func() (any, error) { return readDirectory(tx) })
+	if err != nil {
+		return nil, err
+	}
+	return v.(*routing.Directory), nil
+}
+
+func readDirectory(txn cluster.Reader) (*routing.Directory, error) {
 	hb, found, err := txn.GetRaw(keyDirectory)
 	if err != nil || !found {
 		return nil, err
@@ -617,10 +635,44 @@ const slotLookback = 48 * time.Hour
 // occupied concurrent place. It sees every earlier command of the batch.
 // It reads keys only: a slot's key (sl/t/<start>/<service>/<attendance>)
 // and a place's (sl/p/<service>/<attendance>) say all Load needs, so no
-// record is fetched or decoded (LoadAt runs in every routing Apply).
-func LoadAt(tx cluster.Reader, now time.Time) (*routing.Load, error) {
-	load := &routing.Load{}
-	err := tx.Keys(prefixSlotTime, cluster.SortableTime(now.Add(-slotLookback)), func(key string) error {
+// record is fetched or decoded. Inside Apply, where every routing decision
+// calls it, the keys are read once (from the start of the hour the
+// lookback begins in) and kept until a command books or frees capacity
+// (Tx.Derived); the Load is built afresh from them for each caller, who
+// may change it.
+func LoadAt(r cluster.Reader, now time.Time) (*routing.Load, error) {
+	cutoff := now.Add(-slotLookback)
+	tx, ok := r.(*cluster.Tx)
+	if !ok {
+		idx, err := readSlotIndex(r, cutoff)
+		if err != nil {
+			return nil, err
+		}
+		return idx.load(cutoff), nil
+	}
+	from := cutoff.Truncate(time.Hour)
+	v, err := tx.Derived("slot-load/"+cluster.SortableTime(from), []string{prefixSlotTime, prefixSlotPlace},
+		func() (any, error) { return readSlotIndex(tx, from) })
+	if err != nil {
+		return nil, err
+	}
+	return v.(*slotIndex).load(cutoff), nil
+}
+
+// slotIndex is what the slot and place keys say, from a time on.
+type slotIndex struct {
+	slots  []slotEntry // booked slots, in key (session start) order
+	places []string    // the service of each occupied place
+}
+
+type slotEntry struct {
+	start   int64 // session start, unix nanoseconds
+	service string
+}
+
+func readSlotIndex(r cluster.Reader, from time.Time) (*slotIndex, error) {
+	idx := &slotIndex{}
+	err := r.Keys(prefixSlotTime, cluster.SortableTime(from), func(key string) error {
 		rest := key[len(prefixSlotTime):]
 		i := strings.IndexByte(rest, '/')
 		j := strings.LastIndexByte(rest, '/')
@@ -628,22 +680,37 @@ func LoadAt(tx cluster.Reader, now time.Time) (*routing.Load, error) {
 		if i <= 0 || j <= i || err != nil {
 			return fmt.Errorf("slot key %q: malformed", key)
 		}
-		load.Add(routing.Allocation{ServiceID: rest[i+1 : j], Kind: routing.CapacitySlots, SessionStart: time.Unix(0, nanos).UTC()})
+		idx.slots = append(idx.slots, slotEntry{start: nanos, service: rest[i+1 : j]})
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	err = tx.Keys(prefixSlotPlace, "", func(key string) error {
+	err = r.Keys(prefixSlotPlace, "", func(key string) error {
 		rest := key[len(prefixSlotPlace):]
 		j := strings.LastIndexByte(rest, '/')
 		if j <= 0 {
 			return fmt.Errorf("place key %q: malformed", key)
 		}
-		load.Add(routing.Allocation{ServiceID: rest[:j], Kind: routing.CapacityPlaces})
+		idx.places = append(idx.places, rest[:j])
 		return nil
 	})
-	return load, err
+	return idx, err
+}
+
+// load is the Load of the slots of sessions starting at cutoff or later
+// and of every place.
+func (idx *slotIndex) load(cutoff time.Time) *routing.Load {
+	load := &routing.Load{}
+	c := cutoff.UnixNano()
+	first := sort.Search(len(idx.slots), func(i int) bool { return idx.slots[i].start >= c })
+	for _, s := range idx.slots[first:] {
+		load.Add(routing.Allocation{ServiceID: s.service, Kind: routing.CapacitySlots, SessionStart: time.Unix(0, s.start).UTC()})
+	}
+	for _, svc := range idx.places {
+		load.Add(routing.Allocation{ServiceID: svc, Kind: routing.CapacityPlaces})
+	}
+	return load
 }
 
 func slotKeys(attendanceID string, a routing.Allocation) (primary, byService string) {
