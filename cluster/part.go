@@ -86,7 +86,11 @@ func (p *partTxn) getRaw(key string) ([]byte, bool, error) {
 func (p *partTxn) scan(prefix, from string, values bool, fn func(key string, val []byte) error) error {
 	start := prefix + from
 	opts := badger.DefaultIteratorOptions
-	opts.PrefetchValues = values
+	// Values are copied one at a time as fn takes them: prefetching
+	// parses and copies the next hundred items' values on every Seek,
+	// though most scans are short or stop early, and then each was
+	// copied again.
+	opts.PrefetchValues = false
 	opts.Prefix = []byte(prefix)
 	it := p.read.NewIterator(opts)
 	defer it.Close()

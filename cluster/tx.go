@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -217,6 +218,65 @@ func (tx *Tx) Scan(prefix, from string, fn func(key string, val []byte) error) e
 	return tx.part.scan(prefix, from, true, fn)
 }
 
+// ScanOwn is Scan that also sees what this command itself has written
+// (Scan sees the earlier commands' writes only): a command that appends
+// to a log and then reads the log back whole.
+func (tx *Tx) ScanOwn(prefix, from string, fn func(key string, val []byte) error) error {
+	start := prefix + from
+	var own []string
+	for _, k := range tx.order {
+		if strings.HasPrefix(k, prefix) && k >= start {
+			own = append(own, k)
+		}
+	}
+	if len(own) == 0 {
+		return tx.Scan(prefix, from, fn)
+	}
+	slices.Sort(own)
+	own = slices.Compact(own)
+	stopped := false
+	user := fn
+	fn = func(key string, val []byte) error {
+		err := user(key, val)
+		if errors.Is(err, ErrStop) {
+			stopped = true
+		}
+		return err
+	}
+	i := 0
+	// emit hands fn the command's own keys before key ("" for all).
+	emit := func(key string) error {
+		for ; i < len(own) && (key == "" || own[i] < key); i++ {
+			if v := tx.pending[own[i]]; v != nil {
+				if err := fn(own[i], slices.Clone(*v)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	err := tx.part.scan(prefix, from, true, func(key string, val []byte) error {
+		if err := emit(key); err != nil {
+			return err
+		}
+		if i < len(own) && own[i] == key {
+			i++
+			if v := tx.pending[key]; v != nil {
+				return fn(key, slices.Clone(*v))
+			}
+			return nil // deleted by this command
+		}
+		return fn(key, val)
+	})
+	if err == nil && !stopped {
+		err = emit("")
+	}
+	if errors.Is(err, ErrStop) {
+		return nil
+	}
+	return err
+}
+
 // Keys is Scan without values.
 func (tx *Tx) Keys(prefix, from string, fn func(key string) error) error {
 	return tx.part.scan(prefix, from, false, func(key string, _ []byte) error { return fn(key) })
@@ -286,6 +346,7 @@ func ScanValues[T any](r Reader, prefix string, out []T) ([]T, error) {
 
 func scanTxn(txn *badger.Txn, prefix, from string, fn func(key string, val []byte) error) error {
 	opts := badger.DefaultIteratorOptions
+	opts.PrefetchValues = false // as partTxn.scan: each value is copied once, when reached
 	opts.Prefix = []byte(prefix)
 	it := txn.NewIterator(opts)
 	defer it.Close()

@@ -373,18 +373,13 @@ func (j *jsonPieces) addFields(v any) error {
 // are, then the fresh ones (item(i), i < fresh) encoded.
 func (j *jsonPieces) addLog(r partReader, id, log string, stored, fresh int, item func(i int) any) error {
 	j.addString("[")
-	for i := range stored {
-		b, found, err := r.GetRaw(keyAttendanceLog(id, log, i))
-		if err != nil {
-			return err
-		}
-		if !found {
-			return fmt.Errorf("attendance %s: %s entry %d missing", id, log, i)
-		}
+	if err := readLog(r, id, log, stored, func(i int, b []byte) {
 		if i > 0 {
 			j.addString(",")
 		}
 		j.add(b)
+	}); err != nil {
+		return err
 	}
 	for i := range fresh {
 		b, err := json.Marshal(item(i))
@@ -398,6 +393,52 @@ func (j *jsonPieces) addLog(r partReader, id, log string, stored, fresh int, ite
 	}
 	j.addString("]")
 	return nil
+}
+
+// readLog hands fn the stored entries 0..n-1 of an attendance's log in
+// order. A Tx or a View reads them in one pass (a Tx with what its command
+// has just appended); one point read per entry cost a lookup through
+// every memtable and table for each of the dozens of answers a walk-in
+// gives, on every answer.
+func readLog(r partReader, id, log string, n int, fn func(i int, b []byte)) error {
+	if n == 0 {
+		return nil
+	}
+	var scan func(prefix, from string, fn func(key string, val []byte) error) error
+	switch x := r.(type) {
+	case *cluster.Tx:
+		scan = x.ScanOwn
+	case *cluster.View:
+		scan = x.Scan
+	default:
+		for i := range n {
+			b, found, err := r.GetRaw(keyAttendanceLog(id, log, i))
+			if err != nil {
+				return err
+			}
+			if !found {
+				return fmt.Errorf("attendance %s: %s entry %d missing", id, log, i)
+			}
+			fn(i, b)
+		}
+		return nil
+	}
+	i := 0
+	err := scan(prefixAttendanceParts+id+"/"+log+"/", "", func(key string, val []byte) error {
+		if key != keyAttendanceLog(id, log, i) {
+			return fmt.Errorf("attendance %s: %s entry %d missing (found %s)", id, log, i, key)
+		}
+		fn(i, val)
+		i++
+		if i == n {
+			return cluster.ErrStop
+		}
+		return nil
+	})
+	if err == nil && i < n {
+		err = fmt.Errorf("attendance %s: %s entry %d missing", id, log, i)
+	}
+	return err
 }
 
 // The attendance's JSON is assembled (attendanceJSON) from these and the
