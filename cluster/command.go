@@ -207,7 +207,7 @@ func DecodeEntry(data []byte) ([]Envelope, error) {
 	}
 	out := make([]Envelope, len(raws))
 	for i, raw := range raws {
-		if err := json.Unmarshal(raw, &out[i]); err != nil {
+		if err := DecodeRecord(raw, &out[i]); err != nil {
 			return nil, fmt.Errorf("command %d: %w: %v", i, errBadEntry, err)
 		}
 	}

@@ -547,7 +547,7 @@ func (f *fsm) applyEntry(part *partTxn, l *raft.Log, clock int64) ([]*Result, []
 	var env Envelope
 	for i, raw := range raws {
 		env = Envelope{}
-		if err := json.Unmarshal(raw, &env); err != nil {
+		if err := DecodeRecord(raw, &env); err != nil {
 			return nil, nil, clock, fmt.Errorf("command %d: %w: %v", i, errBadEntry, err)
 		}
 		r, rk, newClock, err := applyCommand(f.cmds, part, &env, l.Index, clock, f.checked.take(raw))

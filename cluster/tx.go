@@ -179,7 +179,7 @@ func (tx *Tx) Get(key string, v any) (ok bool, err error) {
 	if err != nil || !ok {
 		return ok, err
 	}
-	if err := json.Unmarshal(b, v); err != nil {
+	if err := DecodeRecord(b, v); err != nil {
 		return false, fmt.Errorf("decode %s: %w", key, err)
 	}
 	return true, nil
@@ -335,7 +335,7 @@ func (tx *Tx) flush() error {
 func ScanValues[T any](r Reader, prefix string, out []T) ([]T, error) {
 	err := r.Scan(prefix, "", func(key string, val []byte) error {
 		var x T
-		if err := json.Unmarshal(val, &x); err != nil {
+		if err := DecodeRecord(val, &x); err != nil {
 			return fmt.Errorf("decode %s: %w", key, err)
 		}
 		out = append(out, x)

@@ -156,7 +156,7 @@ func (v *View) Get(key string, out any) (bool, error) {
 		return false, fmt.Errorf("read %s: %w", key, err)
 	}
 	err = item.Value(func(b []byte) error {
-		if err := json.Unmarshal(b, out); err != nil {
+		if err := DecodeRecord(b, out); err != nil {
 			return fmt.Errorf("decode %s: %w", key, err)
 		}
 		return nil
@@ -183,7 +183,7 @@ func (v *View) get(key string, out any) error {
 		return fmt.Errorf("read %s: %w", key, err)
 	}
 	return item.Value(func(b []byte) error {
-		if err := json.Unmarshal(b, out); err != nil {
+		if err := DecodeRecord(b, out); err != nil {
 			return fmt.Errorf("decode %s: %w", key, err)
 		}
 		return nil

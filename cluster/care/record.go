@@ -102,7 +102,7 @@ type partReader interface {
 func decodeStored(r partReader, id string, raw []byte) (*Attendance, error) {
 	var a Attendance
 	st := storedAttendance{Attendance: &a}
-	if err := json.Unmarshal(raw, &st); err != nil {
+	if err := cluster.DecodeRecord(raw, &st); err != nil {
 		return nil, fmt.Errorf("decode attendance %s: %w", id, err)
 	}
 	if st.Parts == nil {
@@ -118,7 +118,7 @@ func decodeStored(r partReader, id string, raw []byte) (*Attendance, error) {
 			return nil, fmt.Errorf("attendance %s: session part missing", id)
 		}
 		var sp sessionPart
-		if err := json.Unmarshal(b, &sp); err != nil {
+		if err := cluster.DecodeRecord(b, &sp); err != nil {
 			return nil, fmt.Errorf("decode attendance %s session: %w", id, err)
 		}
 		if a.Triage == nil {
@@ -139,7 +139,7 @@ func decodeStored(r partReader, id string, raw []byte) (*Attendance, error) {
 			return nil, fmt.Errorf("attendance %s: routing part missing", id)
 		}
 		var rr RoutingRecord
-		if err := json.Unmarshal(b, &rr); err != nil {
+		if err := cluster.DecodeRecord(b, &rr); err != nil {
 			return nil, fmt.Errorf("decode attendance %s routing: %w", id, err)
 		}
 		a.Routing, ld.routingRaw = &rr, b
