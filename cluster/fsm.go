@@ -100,14 +100,21 @@ var _ raft.BatchingFSM = (*fsm)(nil)
 //     and 8; walk-in 35,893 / 35,361).
 //   - 16 MiB block cache, 8 MiB index cache: bounded read memory, enough
 //     for the working set of a day's attendances.
-//   - Values over 1 KiB go to the value log: an attendance's small records
-//     stay in the LSM tree, while a command's whole answer kept for its
-//     Idempotency-Key (up to about 20 KB for a late triage answer) is
-//     written once to the log instead of being rewritten by every
-//     compaction. With Badger's 1 MiB default everything went through the
-//     tree and a walk-in run at C=64 answered less than half as fast (415
-//     against 198 answers/s, one run each, 5 December 2026). Value-log GC
-//     (vloggc.go) reclaims files as idempotency records expire.
+//   - Values over 512 bytes go to the value log: index keys, audit events
+//     and answers stay in the LSM tree, while a command's whole answer
+//     kept for its Idempotency-Key (from about 700 bytes for a new
+//     attendance to 20 KB for a late triage answer) and an attendance's
+//     current state are written once to the log instead of being
+//     rewritten by every compaction. With Badger's 1 MiB default
+//     everything went through the tree and a walk-in run at C=64 answered
+//     less than half as fast (415 against 198 answers/s, one run each, 5
+//     December 2026); at 1 KiB a new attendance's idempotency record
+//     still did, and 40 s create runs at C=128 made 80,321 and 80,524
+//     creates (p99 454 and 429 ms) against 103,388 and 100,751 (p99 248
+//     and 222 ms) at 512 bytes, run in pairs (7 December 2026; walk-in
+//     the same within noise, 256 bytes no better). Value-log GC
+//     (vloggc.go) reclaims files as records are replaced and idempotency
+//     records expire.
 //   - 64 MiB value-log files.
 //   - NumVersionsToKeep 1: the FSM needs no history (audit is explicit).
 //   - DetectConflicts off: the FSM goroutine is the only writer.
@@ -134,7 +141,7 @@ func BadgerOptions(dir string, log *slog.Logger) badger.Options {
 		l = badgerLogger{log}
 	}
 	return badger.DefaultOptions(dir).
-		WithValueThreshold(1 << 10).
+		WithValueThreshold(512).
 		WithLogger(l).
 		WithSyncWrites(false).
 		WithNumVersionsToKeep(1).

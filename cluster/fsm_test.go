@@ -545,9 +545,9 @@ func TestIdempotencyInFSM(t *testing.T) {
 }
 
 func TestLargeBatchSplitsOnTxnTooBig(t *testing.T) {
-	// 3,000 commands of ~1.2 KB of writes each (values under the 1 KiB value
-	// threshold stay in the LSM and count fully) overflow one Badger
-	// transaction (16 MiB memtable -> ~2.4 MiB batch limit).
+	// 3,000 commands of ~1.2 KB of writes each overflow one Badger
+	// transaction (its limit follows the memtable size; values over the
+	// value threshold count as pointers, the rest in full).
 	var logs []*raft.Log
 	n := 0
 	long := strings.Repeat("x", 300)
