@@ -160,24 +160,11 @@ func BenchmarkWalkInOneAtATime(b *testing.B) {
 		r := apply(kindEnv(b, KindAttendanceCreate, 10+i/100, testReception, AttendanceCreate{Complaint: "burning pee", Protocol: "urinary-symptoms",
 			Patient: Patient{Postcode: "DY1 1AA", NHSNumber: benchNHSNumber(i)}, Context: &TriageContext{AgeYears: &age, Sex: "female", Pregnant: "no"}}, id))
 		for step := 0; step < 60; step++ {
-			var a Attendance
-			if err := json.Unmarshal(r.Value, &a); err != nil {
-				b.Fatal(err)
-			}
-			if a.Triage == nil || len(a.Triage.Questions) == 0 {
+			reply, ok := firstQuestionReply(b, r.Value)
+			if !ok {
 				break
 			}
-			q := a.Triage.Questions[0]
-			v := "no"
-			if q.Type == triage.Number {
-				v = "1"
-				if q.Min != nil {
-					v = strconv.FormatFloat(*q.Min, 'f', -1, 64)
-				}
-			} else if len(q.Allowed) > 0 && !contains(q.Allowed, v) {
-				v = q.Allowed[0]
-			}
-			r = apply(kindEnv(b, KindAttendanceAnswer, 10+i/100, testReception, AttendanceAnswers{AttendanceID: id, Answers: []triage.Reply{{Question: q.ID, Value: v}}}))
+			r = apply(kindEnv(b, KindAttendanceAnswer, 10+i/100, testReception, AttendanceAnswers{AttendanceID: id, Answers: []triage.Reply{reply}}))
 			answers++
 		}
 	}
@@ -208,4 +195,29 @@ func urinaryAllNo(tb testing.TB) []triage.Reply {
 		answers = append(answers, triage.Reply{Question: k, Value: "no"})
 	}
 	return answers
+}
+
+// firstQuestionReply is what a person who says "no" wherever they can
+// answers to the first question the attendance in value (a command's
+// Result) waits for; ok is false once triage has ended.
+func firstQuestionReply(tb testing.TB, value json.RawMessage) (reply triage.Reply, ok bool) {
+	tb.Helper()
+	var a Attendance
+	if err := json.Unmarshal(value, &a); err != nil {
+		tb.Fatal(err)
+	}
+	if a.Triage == nil || len(a.Triage.Questions) == 0 {
+		return triage.Reply{}, false
+	}
+	q := a.Triage.Questions[0]
+	v := "no"
+	if q.Type == triage.Number {
+		v = "1"
+		if q.Min != nil {
+			v = strconv.FormatFloat(*q.Min, 'f', -1, 64)
+		}
+	} else if len(q.Allowed) > 0 && !contains(q.Allowed, v) {
+		v = q.Allowed[0]
+	}
+	return triage.Reply{Question: q.ID, Value: v}, true
 }
