@@ -68,14 +68,7 @@ func newDerivedFSM(t testing.TB) *derivedFSM {
 			return read(tx)
 		}},
 	}
-	tf := &testFSM{}
-	f, err := openFSM(t.TempDir(), nil, mustCommandTable(cmds), testLogger(), nil, func(err error) { t.Errorf("fatal: %v", err) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	tf.fsm = f
-	t.Cleanup(func() { _ = f.close() })
-	d.testFSM = tf
+	d.testFSM = newTestFSMWith(t, cmds)
 	return d
 }
 

@@ -34,10 +34,13 @@ type testFSM struct {
 	fatals []error
 }
 
-func newTestFSM(t testing.TB) *testFSM {
+func newTestFSM(t testing.TB) *testFSM { return newTestFSMWith(t, testCommands()) }
+
+// newTestFSMWith is newTestFSM with the test's own commands.
+func newTestFSMWith(t testing.TB, cmds []Command) *testFSM {
 	t.Helper()
 	tf := &testFSM{}
-	f, err := openFSM(t.TempDir(), nil, mustCommandTable(testCommands()), testLogger(), nil, func(err error) {
+	f, err := openFSM(t.TempDir(), nil, mustCommandTable(cmds), testLogger(), nil, func(err error) {
 		tf.mu.Lock()
 		tf.fatals = append(tf.fatals, err)
 		tf.mu.Unlock()

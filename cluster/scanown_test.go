@@ -59,14 +59,13 @@ func TestScanOwnSeesTheCommandsOwnWrites(t *testing.T) {
 		{"stop on the last own key", op{Put: map[string]string{"l/8": "h", "l/9": "i"}, Stop: 4}, "[l/1=a l/3=c l/5=e l/8=h]"},
 	}
 	for _, c := range cases {
-		f, err := openFSM(t.TempDir(), nil, mustCommandTable([]Command{cmd}), testLogger(), nil, func(err error) { t.Errorf("fatal: %v", err) })
-		if err != nil {
-			t.Fatal(err)
-		}
+		f := newTestFSMWith(t, []Command{cmd})
 		// Stored: l/1, l/3, l/5 (and m/1 outside the prefix).
 		f.ApplyBatch([]*raft.Log{cmdLog(1, env(op{Put: map[string]string{"l/1": "a", "l/3": "c", "l/5": "e", "m/1": "x"}}))})
 		res := f.ApplyBatch([]*raft.Log{cmdLog(2, env(c.op))})[0].([]*Result)[0]
-		_ = f.close()
+		if f.fatalCount() != 0 {
+			t.Fatalf("%s: the FSM stopped", c.name)
+		}
 		if res.Err != nil {
 			t.Fatalf("%s: %v", c.name, res.Err)
 		}
