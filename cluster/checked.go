@@ -10,6 +10,8 @@ import "sync"
 // most checkedMax entries (oldest dropped: a proposal that never commits,
 // say because leadership moved, is forgotten), and every entry is taken at
 // most once. Followers never have entries: they decide from the log alone.
+// An entry, even without a memo, also marks the command as proposed here:
+// someone waits for its Result (resource.go).
 type checkedTable struct {
 	mu    sync.Mutex
 	memos map[string]any
@@ -22,9 +24,10 @@ func newCheckedTable() *checkedTable {
 	return &checkedTable{memos: make(map[string]any)}
 }
 
-// put remembers memo for the envelope env (nil memo: nothing to keep).
+// put remembers memo (nil: nothing computed) for the envelope env, and
+// that this node proposed it.
 func (t *checkedTable) put(env []byte, memo any) {
-	if t == nil || memo == nil {
+	if t == nil {
 		return
 	}
 	t.mu.Lock()
@@ -38,21 +41,22 @@ func (t *checkedTable) put(env []byte, memo any) {
 	t.order = append(t.order, k)
 }
 
-// take returns and forgets the memo kept for env (nil when none).
-func (t *checkedTable) take(env []byte) any {
+// take returns and forgets the memo kept for env; mine is false when
+// env was not put (not proposed here, or dropped as the oldest).
+func (t *checkedTable) take(env []byte) (memo any, mine bool) {
 	if t == nil {
-		return nil
+		return nil, false
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	m, ok := t.memos[string(env)]
 	if !ok {
-		return nil
+		return nil, false
 	}
 	delete(t.memos, string(env))
 	// order keeps the key until it reaches the front; put skips keys
 	// already gone (delete of a missing key is a no-op).
-	return m
+	return m, true
 }
 
 // forget drops the memo of a proposal that will not be applied here.

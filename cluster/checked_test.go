@@ -69,18 +69,19 @@ func TestCheckedTableIsBoundedAndTakenOnce(t *testing.T) {
 	if len(tab.memos) != checkedMax || len(tab.order) != checkedMax {
 		t.Fatalf("kept %d notes in order of %d, want %d", len(tab.memos), len(tab.order), checkedMax)
 	}
-	if got := tab.take([]byte("env0")); got != nil {
-		t.Fatalf("oldest note still there: %v", got)
+	if got, mine := tab.take([]byte("env0")); got != nil || mine {
+		t.Fatalf("oldest note still there: %v %v", got, mine)
 	}
 	last := []byte(fmt.Sprint("env", checkedMax+9))
-	if got := tab.take(last); got != checkedMax+9 {
-		t.Fatalf("newest note = %v", got)
+	if got, mine := tab.take(last); got != checkedMax+9 || !mine {
+		t.Fatalf("newest note = %v %v", got, mine)
 	}
-	if got := tab.take(last); got != nil {
-		t.Fatalf("note handed out twice: %v", got)
+	if got, mine := tab.take(last); got != nil || mine {
+		t.Fatalf("note handed out twice: %v %v", got, mine)
 	}
+	// A proposal without a note is still marked as proposed here.
 	tab.put([]byte("nothing"), nil)
-	if _, ok := tab.memos["nothing"]; ok {
-		t.Fatal("a nil note was kept")
+	if got, mine := tab.take([]byte("nothing")); got != nil || !mine {
+		t.Fatalf("proposal without a note: %v %v", got, mine)
 	}
 }

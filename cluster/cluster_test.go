@@ -1,9 +1,12 @@
 package cluster_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -218,4 +221,60 @@ func TestStepDownHandsLeadershipOver(t *testing.T) {
 	if err := old.Store.StepDown(ctx); err != nil {
 		t.Fatalf("step down as follower: %v", err)
 	}
+}
+
+// TestRetryAfterLeaderChangeReadsTheAttendance: an attendance command's
+// idempotency record names the attendance instead of holding it (logic
+// version 12), on every node; a retry, on the leader that applied it or on
+// the next one, gets the same bytes as the first answer.
+func TestRetryAfterLeaderChangeReadsTheAttendance(t *testing.T) {
+	c := clustertest.New(t, 3, clustertest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	idem := &cluster.Idempotency{Key: "retry-me", Route: "POST /v1/attendances", BodyHash: "b1"}
+	a, first, err := clustertest.CreateAttendance(ctx, c.Leader(ctx), "sore throat for three days", idem)
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	if err := c.WaitConverged(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, nd := range c.Live() {
+		err := nd.Store.Read(ctx, cluster.ConsistencyStale, func(v *cluster.View) error {
+			b, ok, err := v.GetRaw("i/" + idem.Key)
+			if err != nil || !ok {
+				return fmt.Errorf("idempotency record: %v %v", ok, err)
+			}
+			if len(b) > 1024 || !strings.Contains(string(b), `"ref":{"kind":"attendance.create","id":"`+a.ID+`"}`) || strings.Contains(string(b), "sore throat") {
+				return fmt.Errorf("idempotency record holds the attendance or no name of it (%d bytes): %s", len(b), b)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", nd.ID, err)
+		}
+	}
+	retry := func(nd *clustertest.Node) {
+		t.Helper()
+		_, res, err := clustertest.CreateAttendance(ctx, nd, "sore throat for three days", idem)
+		if err != nil {
+			t.Fatalf("retry on %s: %v", nd.ID, err)
+		}
+		if !res.Replayed || res.Index != first.Index || !bytes.Equal(res.Value, first.Value) {
+			t.Fatalf("retry on %s: replayed %v index %d (want %d)\n got %s\nwant %s", nd.ID, res.Replayed, res.Index, first.Index, res.Value, first.Value)
+		}
+	}
+	old := c.Leader(ctx)
+	retry(old)
+	c.Kill(old)
+	var next *clustertest.Node
+	if err := clustertest.Retry(ctx, func() error {
+		if next = c.Leader(ctx); next == nil || next == old {
+			return errors.New("no new leader yet")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	retry(next)
 }

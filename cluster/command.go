@@ -85,7 +85,11 @@ type Kind string
 //	11: an NHS 111 key cancels (booking.cancel, referral.cancel) only the
 //	   bookings and referrals it sent; another's are not found
 //	   (care/booking.go sentBy)
-const LogicVersion = 11
+//	12: a command whose result is a stored resource it can read again
+//	   (Apply returns a *Resource: an attendance) keeps in its idempotency
+//	   record the resource's name, not its bytes (resource.go); only the
+//	   node that proposed the command builds the bytes, for its caller
+const LogicVersion = 12
 
 // Actor is who asked for a change.
 type Actor struct {
@@ -119,12 +123,18 @@ type Idempotency struct {
 	BodyHash string `json:"body_hash"` // hex sha256 of the raw body
 }
 
-// Result is what FSM.Apply produced for one command; identical on every node.
+// Result is what FSM.Apply produced for one command; identical on every
+// node, except that a Value named by Ref is built only on the node that
+// proposed the command (resource.go).
 type Result struct {
 	Index    uint64          `json:"index"`           // raft index of the entry that carried the command
 	Value    json.RawMessage `json:"value,omitempty"` // the resource as written
 	Err      *CommandError   `json:"err,omitempty"`   // business failure: nothing changed
 	Replayed bool            `json:"replayed,omitempty"`
+	// Ref names the resource of a command that returned a *Resource
+	// (logic version 12 on): what its idempotency record keeps instead
+	// of Value (resource.go).
+	Ref *ResourceRef `json:"ref,omitempty"`
 }
 
 // Envelope is one command as it travels in the raft log.

@@ -51,6 +51,10 @@ type fsm struct {
 	// checked holds what the leader's checks computed (Tx.Checked); nil
 	// in a Replica, which only replays.
 	checked *checkedTable
+	// proposerValuesOnly: build the bytes of a Result that names its
+	// resource only for commands this node proposed (a Store's FSM); a
+	// Replica and tests build every Result whole.
+	proposerValuesOnly bool
 	// derived holds values built from whole key ranges for Tx.Derived.
 	derived *derivedCache
 
@@ -557,7 +561,8 @@ func (f *fsm) applyEntry(part *partTxn, l *raft.Log, clock int64) ([]*Result, []
 		if err := DecodeRecord(raw, &env); err != nil {
 			return nil, nil, clock, fmt.Errorf("command %d: %w: %v", i, errBadEntry, err)
 		}
-		r, rk, newClock, err := applyCommand(f.cmds, part, &env, l.Index, clock, f.checked.take(raw))
+		memo, mine := f.checked.take(raw)
+		r, rk, newClock, err := applyCommand(f.cmds, part, &env, l.Index, clock, memo, mine || !f.proposerValuesOnly)
 		if err != nil {
 			return nil, nil, clock, fmt.Errorf("apply %s: %w", env.Kind, err)
 		}
@@ -587,7 +592,11 @@ var (
 
 // applyCommand is the command processor: stateless apart from the
 // transaction, so tests and replay can reuse it.
-func applyCommand(cmds commandTable, part *partTxn, env *Envelope, index uint64, clock int64, checked any) (*Result, string, int64, error) {
+//
+// want says whether a caller waits for the Result (the node proposed the
+// command): a Result that names its resource (resource.go) gets its bytes
+// only then.
+func applyCommand(cmds commandTable, part *partTxn, env *Envelope, index uint64, clock int64, checked any, want bool) (*Result, string, int64, error) {
 	h, ok := cmds[env.Kind]
 	if !ok {
 		return nil, "", clock, fmt.Errorf("%w %q", errUnknownKind, env.Kind)
@@ -617,6 +626,11 @@ func applyCommand(cmds commandTable, part *partTxn, env *Envelope, index uint64,
 		if found {
 			r := idemAnswer(&rec, env.Idempotency, index)
 			if r.Replayed {
+				if want {
+					if err := cmds.reread(tx, r); err != nil {
+						return nil, "", clock, err
+					}
+				}
 				return r, "replayed", clock, nil
 			}
 			return r, "error", clock, nil
@@ -635,6 +649,10 @@ func applyCommand(cmds commandTable, part *partTxn, env *Envelope, index uint64,
 	r := &Result{Index: index}
 	if raw, ok := v.(json.RawMessage); ok {
 		r.Value = raw
+	} else if res, ok := v.(*Resource); ok {
+		if err := resourceResult(r, h, env.LogicVersion, res, want); err != nil {
+			return nil, "", clock, err
+		}
 	} else if v != nil {
 		b, err := json.Marshal(v)
 		if err != nil {

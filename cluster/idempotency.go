@@ -45,7 +45,9 @@ type idemRecord struct {
 }
 
 // idemAnswer is what a request with a key already recorded gets: the first
-// Result (Replayed) for the same route and body, else the mismatch error
+// Result (Replayed; one that names its resource without its bytes is read
+// again by the caller: commandTable.reread) for the same route and body,
+// else the mismatch error
 // (at index, the entry that carried the retry; 0 when refused before
 // proposing).
 func idemAnswer(rec *idemRecord, idem *Idempotency, index uint64) *Result {
@@ -70,6 +72,9 @@ func idemExpired(rec *idemRecord, now time.Time) bool {
 // key replaces (prev, nil when there was none).
 func putIdem(tx *Tx, idem *Idempotency, r *Result, prev *idemRecord) error {
 	rec := idemRecord{Route: idem.Route, BodyHash: idem.BodyHash, Result: *r}
+	if r.Ref != nil {
+		rec.Result.Value = nil // the resource is named, not kept (resource.go)
+	}
 	if tx.LogicVersion() >= idemExpirySince {
 		rec.At = tx.Now()
 		if prev != nil && !prev.At.IsZero() {

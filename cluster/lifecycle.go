@@ -67,6 +67,7 @@ func (s *Store) Open(ctx context.Context) (err error) {
 	}
 	closers = append(closers, f.close)
 	f.checked = s.checked
+	f.proposerValuesOnly = true
 	f.hashes.setEvery(s.tuning.CheckpointEvery)
 	s.fsmPtr.Store(f)
 

@@ -67,6 +67,14 @@ func (s *Store) Propose(ctx context.Context, p Proposal) (*Result, error) {
 	}
 	select {
 	case resp := <-req.done:
+		if res := resp.res; resp.err == nil && res != nil && res.Ref != nil && res.Value == nil && res.Err == nil {
+			// Applied here without its bytes: the checked table had
+			// dropped the proposal (full), or leadership moved while it
+			// was applied. Read the resource as it is now.
+			if err := s.Read(ctx, ConsistencyStale, func(v *View) error { return s.cmds.reread(v, res) }); err != nil {
+				return nil, fmt.Errorf("propose %s: %w", p.Kind, err)
+			}
+		}
 		return resp.res, resp.err
 	case <-ctx.Done():
 		if req.state.CompareAndSwap(reqQueued, reqCancelled) {
@@ -98,7 +106,7 @@ func (s *Store) precheck(ctx context.Context, c Command, p Proposal, lv int, now
 			}
 			if found && !(lv >= idemExpirySince && idemExpired(&rec, now)) {
 				res = idemAnswer(&rec, p.Idempotency, 0)
-				return nil
+				return s.cmds.reread(v, res)
 			}
 		}
 		if c.Check == nil {

@@ -44,6 +44,11 @@ type Command struct {
 	// wrote is kept), or any other error, which stops the node: an internal
 	// failure that another replica might not share must not be skipped.
 	Apply func(tx *Tx, payload json.RawMessage) (any, error)
+	// Reread, for a command whose Apply returns a *Resource, reads that
+	// resource again by its id as it is now (ok false: it is gone): what
+	// a retry of the command gets once its idempotency record names the
+	// resource rather than holding its bytes (resource.go).
+	Reread func(r Reader, id string) (value json.RawMessage, ok bool, err error)
 	// CompactAfter: once the command has applied without a business
 	// failure, every node takes a raft snapshot and drops its older ones
 	// (compact.go), so what the command deleted leaves the raft log and

@@ -59,7 +59,7 @@ func (p *AttendanceAddress) Validate() map[string]string {
 
 func addressCommands() []cluster.Command {
 	return []cluster.Command{
-		{Kind: KindAttendanceAddress, Since: logicTriageRules1, Check: checkAttendanceOpen, Apply: applyAttendanceAddress},
+		{Kind: KindAttendanceAddress, Since: logicTriageRules1, Check: checkAttendanceOpen, Apply: applyAttendanceAddress, Reread: rereadAttendance},
 	}
 }
 
@@ -138,11 +138,10 @@ func applyAttendanceAddress(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 	if err := routeWhenAddressed(tx, a, "address given"); err != nil {
 		return nil, err
 	}
-	b, err := putAttendance(tx, a, old)
-	if err != nil {
+	if err := storeAttendance(tx, a, old); err != nil {
 		return nil, err
 	}
 	tx.Audit("attendance.address", "attendance/"+a.ID, map[string]any{"postcode": a.Patient.Postcode, "address_given": in.Address != "",
 		"status": a.Status})
-	return b, nil
+	return attendanceResult(tx, a), nil
 }

@@ -190,7 +190,7 @@ func (a *AttendanceCreate) Validate(now time.Time) map[string]string {
 
 func attendanceCommands() []cluster.Command {
 	return []cluster.Command{
-		{Kind: KindAttendanceCreate, Since: 1, IDs: 1, Check: cluster.CheckOnly(checkAttendanceCreate), Apply: applyAttendanceCreate},
+		{Kind: KindAttendanceCreate, Since: 1, IDs: 1, Check: cluster.CheckOnly(checkAttendanceCreate), Apply: applyAttendanceCreate, Reread: rereadAttendance},
 	}
 }
 
@@ -211,21 +211,21 @@ func applyAttendanceCreate(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 	if err := resolveContextPractice(tx, req.Context); err != nil {
 		return nil, err
 	}
-	a, b, err := createAttendance(tx, &req, "")
+	a, err := createAttendance(tx, &req, "")
 	if err != nil {
 		return nil, err
 	}
 	tx.Audit("attendance.create", "attendance/"+a.ID, map[string]string{"channel": a.Channel, "status": a.Status})
-	return b, nil
+	return attendanceResult(tx, a), nil
 }
 
 // createAttendance writes a new attendance from a validated request
 // (linked to patientID when not ""), triaged and routed as the request
 // asks; applyAttendanceCreate and a BaRS referral (referral.go) share it.
-func createAttendance(tx *cluster.Tx, req *AttendanceCreate, patientID string) (*Attendance, json.RawMessage, error) {
+func createAttendance(tx *cluster.Tx, req *AttendanceCreate, patientID string) (*Attendance, error) {
 	id, err := tx.NewID()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if req.Channel == "" {
 		req.Channel = ChannelWalkIn
@@ -257,26 +257,54 @@ func createAttendance(tx *cluster.Tx, req *AttendanceCreate, patientID string) (
 		a.Timeline[0].Status = AttendanceExpected
 	}
 	if err := startTriage(tx, a, req); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	b, err := putAttendance(tx, a, "")
-	if err != nil {
-		return nil, nil, err
+	if err := storeAttendance(tx, a, ""); err != nil {
+		return nil, err
 	}
-	return a, b, nil
+	return a, nil
 }
 
-// putAttendance writes an attendance and keeps its secondary indexes in
-// step; oldStatus is the status it had before ("" for a new record). It
-// returns the stored JSON.
+// putAttendance is storeAttendance returning the attendance's JSON as the
+// API shows it, for a result that holds it beside other things.
 func putAttendance(tx *cluster.Tx, a *Attendance, oldStatus string) (json.RawMessage, error) {
+	if err := storeAttendance(tx, a, oldStatus); err != nil {
+		return nil, err
+	}
+	return attendanceJSON(tx, a)
+}
+
+// attendanceResult is a command's result when it is the attendance a
+// command stored: its JSON is built only where the command was proposed,
+// and a retry reads the attendance again (cluster/resource.go).
+func attendanceResult(tx *cluster.Tx, a *Attendance) *cluster.Resource {
+	return &cluster.Resource{ID: a.ID, Build: func() (json.RawMessage, error) { return attendanceJSON(tx, a) }}
+}
+
+// rereadAttendance is the Reread of the commands that return
+// attendanceResult: the attendance as the API shows it now.
+func rereadAttendance(r cluster.Reader, id string) (json.RawMessage, bool, error) {
+	raw, ok, err := r.GetRaw(keyAttendance(id))
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	a, err := decodeStored(r, id, raw)
+	if err != nil {
+		return nil, false, err
+	}
+	b, err := attendanceJSON(r, a)
+	return b, err == nil, err
+}
+
+// storeAttendance writes an attendance and keeps its secondary indexes in
+// step; oldStatus is the status it had before ("" for a new record).
+func storeAttendance(tx *cluster.Tx, a *Attendance, oldStatus string) error {
 	a.UpdatedIndex = tx.Index()
 	if oldStatus != "" && oldStatus != a.Status {
 		tx.Delete(keyAttendanceByStatus(oldStatus, a.ArrivedAt, a.ID))
 	}
-	b, err := putRecord(tx, a)
-	if err != nil {
-		return nil, err
+	if err := putRecord(tx, a); err != nil {
+		return err
 	}
 	tx.PutRaw(keyAttendanceByStatus(a.Status, a.ArrivedAt, a.ID), nil)
 	if oldStatus == "" {
@@ -289,10 +317,7 @@ func putAttendance(tx *cluster.Tx, a *Attendance, oldStatus string) (json.RawMes
 	if a.PatientID != "" {
 		tx.PutRaw(keyAttendanceByPerson(prefixByPatientID, a.PatientID, a.ArrivedAt, a.ID), nil)
 	}
-	if err := queueEvent(tx, a); err != nil {
-		return nil, err
-	}
-	return b, nil
+	return queueEvent(tx, a)
 }
 
 // nhsNumberProblem is the field message for a refused NHS number: the

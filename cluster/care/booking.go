@@ -206,7 +206,11 @@ func applyBookingCreate(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 			return nil, err
 		}
 	}
-	a, b, err := createAttendance(tx, &in.Attendance, ap.PatientID)
+	a, err := createAttendance(tx, &in.Attendance, ap.PatientID)
+	if err != nil {
+		return nil, err
+	}
+	b, err := attendanceJSON(tx, a)
 	if err != nil {
 		return nil, err
 	}

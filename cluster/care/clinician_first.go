@@ -272,8 +272,7 @@ func confirmClinicianFirst(tx *cluster.Tx, a *Attendance, note string) (any, err
 	if err := settleClinicianFirst(tx, a, note); err != nil {
 		return nil, err
 	}
-	b, err := putAttendance(tx, a, old)
-	if err != nil {
+	if err := storeAttendance(tx, a, old); err != nil {
 		return nil, err
 	}
 	details := map[string]any{"note": note, "status": a.Status, "tier": a.Triage.Disposition.Tier, "timeframe": a.Triage.Disposition.Timeframe}
@@ -284,7 +283,7 @@ func confirmClinicianFirst(tx *cluster.Tx, a *Attendance, note string) (any, err
 		details["service_id"] = a.Routing.Decision.ServiceID
 	}
 	tx.Audit("attendance.confirm", "attendance/"+a.ID, details)
-	return b, nil
+	return attendanceResult(tx, a), nil
 }
 
 // clinicianThen is what follows the floor: the session's latest outcome
@@ -306,7 +305,7 @@ type AttendanceClinicianLapsed struct {
 
 func clinicianFirstCommands() []cluster.Command {
 	return []cluster.Command{
-		{Kind: KindAttendanceClinicianLapsed, Since: logicTriageRules1, Apply: applyAttendanceClinicianLapsed},
+		{Kind: KindAttendanceClinicianLapsed, Since: logicTriageRules1, Apply: applyAttendanceClinicianLapsed, Reread: rereadAttendance},
 	}
 }
 
@@ -345,12 +344,11 @@ func applyAttendanceClinicianLapsed(tx *cluster.Tx, raw json.RawMessage) (any, e
 		return nil, err
 	}
 	a.ClinicianLapsed = true
-	b, err := putAttendance(tx, a, a.Status)
-	if err != nil {
+	if err := storeAttendance(tx, a, a.Status); err != nil {
 		return nil, err
 	}
 	tx.Audit("attendance.clinician_lapsed", "attendance/"+a.ID, map[string]any{"due": a.ClinicianDue, "stream": stream})
-	return b, nil
+	return attendanceResult(tx, a), nil
 }
 
 // describeAttendance names an attendance in an alert: the patient's name

@@ -1018,7 +1018,7 @@ func escalate(tx *cluster.Tx, d *Dispatch, status, why, note string) error {
 			fmt.Sprintf("dispatch %s %s", d.ID, why)); err != nil {
 			return err
 		}
-		if _, err := putAttendance(tx, a, attOld); err != nil {
+		if err := storeAttendance(tx, a, attOld); err != nil {
 			return err
 		}
 	}

@@ -160,7 +160,7 @@ func (p *PatientCreate) Validate(now time.Time) map[string]string {
 func patientCommands() []cluster.Command {
 	return []cluster.Command{
 		{Kind: KindPatientCreate, Since: 1, IDs: 1, Apply: applyPatientCreate},
-		{Kind: KindAttendancePatient, Since: 1, Apply: applyAttendancePatient},
+		{Kind: KindAttendancePatient, Since: 1, Apply: applyAttendancePatient, Reread: rereadAttendance},
 	}
 }
 
@@ -440,13 +440,12 @@ func applyAttendancePatient(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 	if err := routeWhenAddressed(tx, a, "patient linked: postcode known"); err != nil {
 		return nil, err
 	}
-	b, err := putAttendance(tx, a, old)
-	if err != nil {
+	if err := storeAttendance(tx, a, old); err != nil {
 		return nil, err
 	}
 	tx.Audit("attendance.patient", "attendance/"+a.ID, map[string]any{"patient_id": p.ID, "named_later": named})
 	tx.Audit("attendance.patient", "patient/"+p.ID, map[string]any{"attendance_id": a.ID})
-	return b, nil
+	return attendanceResult(tx, a), nil
 }
 
 // Patient returns one patient record (ErrNotFound).

@@ -149,21 +149,23 @@ func decodeStored(r partReader, id string, raw []byte) (*Attendance, error) {
 }
 
 // putRecord writes a to the store: whole under logic version 4, as parts
-// from version 5 (only what changed since it was loaded). It returns the
-// attendance's JSON as the API shows it (the command's Result value).
-func putRecord(tx *cluster.Tx, a *Attendance) (json.RawMessage, error) {
+// from version 5 (only what changed since it was loaded). It leaves a as
+// stored, so attendanceJSON(tx, a) is then the attendance's JSON as the API
+// shows it (the command's Result value).
+func putRecord(tx *cluster.Tx, a *Attendance) error {
 	if tx.LogicVersion() < logicSmallRecords {
 		if a.loaded != nil {
 			// Stored as parts, written by a version 4 command (a node of an
 			// older binary joined): write it whole, as that binary would.
 			whole, err := attendanceJSON(tx, a)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			tx.PutRaw(keyAttendance(a.ID), whole)
-			return whole, nil
+			return nil
 		}
-		return tx.PutJSON(keyAttendance(a.ID), a)
+		_, err := tx.PutJSON(keyAttendance(a.ID), a)
+		return err
 	}
 	ld := a.loaded
 	if ld == nil {
@@ -177,14 +179,14 @@ func putRecord(tx *cluster.Tx, a *Attendance) (json.RawMessage, error) {
 	if tr := a.Triage; tr != nil {
 		for i := range tr.Answers {
 			if _, err := tx.PutJSON(keyAttendanceLog(id, logAnswers, parts.Answers), &tr.Answers[i]); err != nil {
-				return nil, fmt.Errorf("encode answer of %s: %w", id, err)
+				return fmt.Errorf("encode answer of %s: %w", id, err)
 			}
 			parts.Answers++
 		}
 		if tr.Session != ld.session || !sameQuestions(tr.Questions, ld.questions) || !parts.Session {
 			b, err := tx.PutJSON(keyAttendancePart(id, partSession), &sessionPart{Session: tr.Session, Questions: tr.Questions})
 			if err != nil {
-				return nil, err
+				return err
 			}
 			parts.Session, sessionRaw = true, b
 		}
@@ -195,7 +197,7 @@ func putRecord(tx *cluster.Tx, a *Attendance) (json.RawMessage, error) {
 	if rr := a.Routing; rr != nil {
 		for _, h := range rr.History {
 			if _, err := tx.PutJSON(keyAttendanceLog(id, logHistory, parts.History), &h); err != nil {
-				return nil, err
+				return err
 			}
 			parts.History++
 		}
@@ -203,7 +205,7 @@ func putRecord(tx *cluster.Tx, a *Attendance) (json.RawMessage, error) {
 		cur.History = nil
 		b, err := json.Marshal(&cur)
 		if err != nil {
-			return nil, fmt.Errorf("encode routing of %s: %w", id, err)
+			return fmt.Errorf("encode routing of %s: %w", id, err)
 		}
 		if !bytes.Equal(b, ld.routingRaw) {
 			tx.PutRaw(keyAttendancePart(id, partRouting), b)
@@ -214,7 +216,7 @@ func putRecord(tx *cluster.Tx, a *Attendance) (json.RawMessage, error) {
 	}
 	core.loaded = nil
 	if _, err := tx.PutJSON(keyAttendance(id), &storedAttendance{Attendance: &core, Parts: &parts}); err != nil {
-		return nil, err
+		return err
 	}
 	// What is stored now is the new baseline (a command may write twice).
 	ld2 := &loadedParts{parts: parts, sessionRaw: sessionRaw}
@@ -227,7 +229,7 @@ func putRecord(tx *cluster.Tx, a *Attendance) (json.RawMessage, error) {
 		ld2.routingRaw = routingRaw
 	}
 	a.loaded = ld2
-	return attendanceJSON(tx, a)
+	return nil
 }
 
 // sameQuestions reports whether q is the very slice the command loaded

@@ -256,7 +256,11 @@ func applyReferralReceive(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 			return nil, err
 		}
 	}
-	a, b, err := createAttendance(tx, &in.Attendance, ref.PatientID)
+	a, err := createAttendance(tx, &in.Attendance, ref.PatientID)
+	if err != nil {
+		return nil, err
+	}
+	b, err := attendanceJSON(tx, a)
 	if err != nil {
 		return nil, err
 	}

@@ -196,7 +196,7 @@ func applyRegistrationCreate(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 		return nil, err
 	}
 	a.RegistrationID = id
-	if _, err := putAttendance(tx, a, a.Status); err != nil {
+	if err := storeAttendance(tx, a, a.Status); err != nil {
 		return nil, err
 	}
 	details := map[string]any{"ods_code": rec.ODSCode, "type": typ, "consent": in.Consent, "no_fixed_abode": req.NoFixedAbode, "reason": alloc.Reason}

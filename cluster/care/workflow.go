@@ -69,12 +69,12 @@ type AttendanceStatusChange struct {
 
 func workflowCommands() []cluster.Command {
 	return []cluster.Command{
-		{Kind: KindAttendanceAnswer, Since: 1, Check: checkAttendanceAnswer, Apply: applyAttendanceAnswer},
-		{Kind: KindAttendanceObserve, Since: 1, Check: checkAttendanceOpen, Apply: applyAttendanceObserve},
-		{Kind: KindAttendanceConfirm, Since: 1, Check: checkAttendanceConfirm, Apply: applyAttendanceConfirm},
-		{Kind: KindAttendanceOverride, Since: 1, Check: checkAttendanceOpen, Apply: applyAttendanceOverride},
-		{Kind: KindAttendanceStatus, Since: 1, Check: checkAttendanceOpen, Apply: applyAttendanceStatus},
-		{Kind: KindAttendanceCheckIn, Since: 1, Check: checkAttendanceCheckIn, Apply: applyAttendanceCheckIn},
+		{Kind: KindAttendanceAnswer, Since: 1, Check: checkAttendanceAnswer, Apply: applyAttendanceAnswer, Reread: rereadAttendance},
+		{Kind: KindAttendanceObserve, Since: 1, Check: checkAttendanceOpen, Apply: applyAttendanceObserve, Reread: rereadAttendance},
+		{Kind: KindAttendanceConfirm, Since: 1, Check: checkAttendanceConfirm, Apply: applyAttendanceConfirm, Reread: rereadAttendance},
+		{Kind: KindAttendanceOverride, Since: 1, Check: checkAttendanceOpen, Apply: applyAttendanceOverride, Reread: rereadAttendance},
+		{Kind: KindAttendanceStatus, Since: 1, Check: checkAttendanceOpen, Apply: applyAttendanceStatus, Reread: rereadAttendance},
+		{Kind: KindAttendanceCheckIn, Since: 1, Check: checkAttendanceCheckIn, Apply: applyAttendanceCheckIn, Reread: rereadAttendance},
 	}
 }
 
@@ -111,12 +111,11 @@ func applyAttendanceCheckIn(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 	if err := bookingFollows(tx, a, old, a.Status); err != nil {
 		return nil, err
 	}
-	b, err := putAttendance(tx, a, old)
-	if err != nil {
+	if err := storeAttendance(tx, a, old); err != nil {
 		return nil, err
 	}
 	tx.Audit("attendance.check_in", "attendance/"+a.ID, map[string]any{"status": a.Status})
-	return b, nil
+	return attendanceResult(tx, a), nil
 }
 
 // Validate checks the shape of answers (pure).
@@ -374,12 +373,11 @@ func applyAttendanceAnswer(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 			return nil, err
 		}
 	}
-	b, err := putAttendance(tx, a, old)
-	if err != nil {
+	if err := storeAttendance(tx, a, old); err != nil {
 		return nil, err
 	}
 	tx.Audit("attendance.answer", "attendance/"+a.ID, map[string]any{"answers": in.Answers, "done": step.Done, "status": a.Status})
-	return b, nil
+	return attendanceResult(tx, a), nil
 }
 
 func applyAttendanceObserve(tx *cluster.Tx, raw json.RawMessage) (any, error) {
@@ -462,12 +460,11 @@ func applyAttendanceObserve(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 		}
 	}
 	tr.Observations = append(tr.Observations, rec)
-	b, err := putAttendance(tx, a, old)
-	if err != nil {
+	if err := storeAttendance(tx, a, old); err != nil {
 		return nil, err
 	}
 	tx.Audit("attendance.observe", "attendance/"+a.ID, map[string]any{"observations": in.Observations, "raised": rec.Raised, "status": a.Status})
-	return b, nil
+	return attendanceResult(tx, a), nil
 }
 
 // raiseTo makes fresh the attendance's disposition and routes it (a
@@ -601,13 +598,12 @@ func applyAttendanceConfirm(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 	old := a.Status
 	a.Confirmations = append(a.Confirmations, Confirmation{Note: in.Note, By: tx.Actor(), At: tx.Now(), Index: tx.Index()})
 	setStatus(tx, a, AttendanceRouted)
-	b, err := putAttendance(tx, a, old)
-	if err != nil {
+	if err := storeAttendance(tx, a, old); err != nil {
 		return nil, err
 	}
 	tx.Audit("attendance.confirm", "attendance/"+a.ID, map[string]any{"service_id": a.Routing.Decision.ServiceID,
 		"tier": a.Routing.Decision.Tier, "note": in.Note})
-	return b, nil
+	return attendanceResult(tx, a), nil
 }
 
 // overrideRetierSince: the LogicVersion from which a clinician's override
@@ -702,13 +698,12 @@ func applyAttendanceOverride(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 	if err := afterRouting(tx, a, d, &dec); err != nil { // address.go: nothing asked for any more; a rapid response fallback alerts
 		return nil, err
 	}
-	b, err := putAttendance(tx, a, old)
-	if err != nil {
+	if err := storeAttendance(tx, a, old); err != nil {
 		return nil, err
 	}
 	tx.Audit("attendance.override", "attendance/"+a.ID, map[string]any{"tier": d.Tier, "timeframe": d.Timeframe,
 		"service_id": dec.ServiceID, "reason": in.Reason})
-	return b, nil
+	return attendanceResult(tx, a), nil
 }
 
 func applyAttendanceStatus(tx *cluster.Tx, raw json.RawMessage) (any, error) {
@@ -737,10 +732,9 @@ func applyAttendanceStatus(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 	if err := bookingFollows(tx, a, old, in.Status); err != nil {
 		return nil, err
 	}
-	b, err := putAttendance(tx, a, old)
-	if err != nil {
+	if err := storeAttendance(tx, a, old); err != nil {
 		return nil, err
 	}
 	tx.Audit("attendance.status", "attendance/"+a.ID, map[string]any{"from": old, "to": in.Status})
-	return b, nil
+	return attendanceResult(tx, a), nil
 }
