@@ -19,7 +19,10 @@
 //     decodes strictly, validates, reads and writes through tx (Get/Put/
 //     Delete/Scan), takes IDs with tx.NewID, reads time with tx.Now and
 //     records tx.Audit; a business failure returns a *CommandError and
-//     nothing it wrote is kept; any other error stops the node;
+//     nothing it wrote is kept; any other error stops the node; a handler
+//     whose result is a resource it stored (an attendance) returns a
+//     *Resource and its Command declares Reread, so that idempotency
+//     records name the resource instead of holding it (resource.go);
 //   - registerHandler(kind, handlerSpec{Since: <logic version>, IDs: n}, fn)
 //     in init. Since is the LogicVersion that introduced the kind; a leader
 //     proposes it only once every registered node runs at least that version.
