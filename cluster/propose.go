@@ -67,11 +67,8 @@ func (s *Store) Propose(ctx context.Context, p Proposal) (*Result, error) {
 	}
 	select {
 	case resp := <-req.done:
-		if res := resp.res; resp.err == nil && res != nil && res.Ref != nil && res.Value == nil && res.Err == nil {
-			// Applied here without its bytes: the checked table had
-			// dropped the proposal (full), or leadership moved while it
-			// was applied. Read the resource as it is now.
-			if err := s.Read(ctx, ConsistencyStale, func(v *View) error { return s.cmds.reread(v, res) }); err != nil {
+		if resp.err == nil {
+			if err := s.withValue(ctx, resp.res); err != nil {
 				return nil, fmt.Errorf("propose %s: %w", p.Kind, err)
 			}
 		}
@@ -82,6 +79,16 @@ func (s *Store) Propose(ctx context.Context, p Proposal) (*Result, error) {
 		}
 		return nil, fmt.Errorf("%w: %v", ErrOutcomeUnknown, ctx.Err())
 	}
+}
+
+// withValue gives a Result that names its resource but was applied here
+// without its bytes (the checked table had dropped the proposal, being
+// full) the resource as it is now.
+func (s *Store) withValue(ctx context.Context, res *Result) error {
+	if res == nil || res.Ref == nil || res.Value != nil || res.Err != nil {
+		return nil
+	}
+	return s.Read(ctx, ConsistencyStale, func(v *View) error { return s.cmds.reread(v, res) })
 }
 
 // precheck runs, on the leader's state before proposing, first the

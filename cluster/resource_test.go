@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -206,5 +207,42 @@ func TestRetryReadsTheResourceAgain(t *testing.T) {
 		if r.Err == nil || r.Err.Code != CodeNotFound || r.Value != nil {
 			t.Fatalf("after deletion: retry got %+v, want not_found", r)
 		}
+	}
+}
+
+// TestProposerGetsTheResource: on a Store, a command proposed through
+// Propose answers with the resource's bytes; one that reached the FSM
+// without this node's Propose (as from an earlier leader) is applied
+// without them, and withValue, Propose's fallback, reads them again.
+func TestProposerGetsTheResource(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s := soloStore(ctx, t, resourceCommands(), nil)
+	res, err := s.Propose(ctx, Proposal{Kind: kindResCreate, Actor: Actor{ID: "r1"}, Payload: []byte(`"a"`)})
+	if err != nil || res.Err != nil || res.Ref == nil {
+		t.Fatalf("propose: %v %+v", err, res)
+	}
+	if !bytes.Contains(res.Value, []byte(`"id":"`+res.Ref.ID+`"`)) {
+		t.Fatalf("proposer's result %.80s", res.Value)
+	}
+
+	env := resourceEnv(t, kindResCreate, LogicVersion, 7, `"b"`, "")
+	f := s.raft.Apply(encodeEntry([][]byte{env}), 5*time.Second)
+	if err := f.Error(); err != nil {
+		t.Fatal(err)
+	}
+	rs, ok := f.Response().([]*Result)
+	if !ok || len(rs) != 1 {
+		t.Fatalf("response %#v", f.Response())
+	}
+	other := rs[0]
+	if other.Ref == nil || other.Ref.ID != "RES000007" || other.Value != nil {
+		t.Fatalf("applied without a local proposal: ref %+v, value %d bytes", other.Ref, len(other.Value))
+	}
+	if err := s.withValue(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(other.Value, []byte(`"id":"RES000007"`)) {
+		t.Fatalf("read again: %.80s", other.Value)
 	}
 }
