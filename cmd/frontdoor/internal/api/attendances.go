@@ -106,7 +106,24 @@ func (s *server) createAttendance(c *fiber.Ctx) error {
 	}
 	c.Location("/v1/attendances/" + id)
 	// The index of a new attendance is its created_index: the entry's.
-	return sendAttendance(c.Status(http.StatusCreated), res.Value, res.Index)
+	return s.sendWritten(c.Status(http.StatusCreated), res)
+}
+
+// sendWritten answers a write with the attendance its command returned. A
+// retry (Replayed) gets the attendance as it is now (cluster/resource.go),
+// which may hold what others have written since: like a GET, it is
+// recorded as a read of the attendance and of its patient's record.
+func (s *server) sendWritten(c *fiber.Ctx, res *cluster.Result) error {
+	if res.Replayed {
+		var a struct {
+			ID        string `json:"id"`
+			PatientID string `json:"patient_id"`
+		}
+		if err := json.Unmarshal(res.Value, &a); err == nil && a.ID != "" {
+			s.reads.noteAttendance(c, a.ID, a.PatientID)
+		}
+	}
+	return sendAttendance(c, res.Value, res.Index)
 }
 
 func (s *server) getAttendance(c *fiber.Ctx) error {

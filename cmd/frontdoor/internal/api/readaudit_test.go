@@ -133,3 +133,36 @@ func TestForgedReadAuditsAreRefused(t *testing.T) {
 		t.Fatalf("key lease: %d %s", resp.StatusCode, b)
 	}
 }
+
+// TestRetriedWriteIsARead: a write retried with its Idempotency-Key gets
+// the attendance as it is now, which may hold what others wrote since, so
+// the retry is recorded as a read of it (on the node that answered, with
+// the write's route and the retrying key); the first write is not.
+func TestRetriedWriteIsARead(t *testing.T) {
+	tc := nodetest.New(t, 3)
+	desk := nodetest.BearerHeader(tc.Key(t, access.RoleReception, "Desk 9"))
+	hdr := withKey(desk, "arrival-once")
+	body := `{"complaint":"cut on the hand","patient":{"given_name":"Ann","family_name":"Ley","postcode":"DY1 1AA"}}`
+	resp, first := tc.Do(t, tc.Leader(t), http.MethodPost, "/v1/attendances", body, hdr)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %d %s", resp.StatusCode, first)
+	}
+	var a care.Attendance
+	nodetest.DecodeJSON(t, first, &a)
+	// The write alone leaves no read: a read batch would have arrived by
+	// the time a later write (here, a second attendance) is applied.
+	waitAudit(t, tc, "attendance/"+a.ID, `"action":"attendance.create"`)
+	time.Sleep(500 * time.Millisecond) // more than two read-batch intervals
+	if _, b := tc.Do(t, tc.Leader(t), http.MethodGet, "/v1/audit?entity=attendance/"+a.ID, "", nil); strings.Contains(string(b), "record.read") {
+		t.Fatalf("the first write was recorded as a read: %s", b)
+	}
+	resp, again := tc.Do(t, tc.Follower(t), http.MethodPost, "/v1/attendances", body, hdr)
+	if resp.StatusCode != http.StatusCreated || string(again) != string(first) {
+		t.Fatalf("retry: %d %s\nfirst: %s", resp.StatusCode, again, first)
+	}
+	waitAudit(t, tc, "attendance/"+a.ID, `"route":"POST /v1/attendances"`)
+	_, b := tc.Do(t, tc.Leader(t), http.MethodGet, "/v1/audit?entity=attendance/"+a.ID, "", nil)
+	if !strings.Contains(string(b), `"name":"Desk 9"`) || strings.Count(string(b), `"action":"record.read"`) != 1 {
+		t.Fatalf("trail after the retry: %s", b)
+	}
+}

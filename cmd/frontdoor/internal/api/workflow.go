@@ -66,7 +66,7 @@ func (s *server) attendanceCommand(c *fiber.Ctx, kind cluster.Kind, route string
 	if handled || err != nil {
 		return err
 	}
-	return sendAttendance(c, res.Value, res.Index)
+	return s.sendWritten(c, res)
 }
 
 func (s *server) answerAttendance(c *fiber.Ctx) error {
