@@ -46,7 +46,10 @@ type fsm struct {
 	applyCount atomic.Uint64 // commands applied since open (tests: proves no replay)
 	commits    atomic.Uint64 // Badger transactions committed by ApplyBatch
 	restores   atomic.Uint64 // snapshots restored since open
-	fatalErr   atomic.Pointer[fatalError]
+	// nodesGen counts commits and restores that changed the node
+	// registry, each counted once it is visible to reads (Store.Leader).
+	nodesGen atomic.Uint64
+	fatalErr atomic.Pointer[fatalError]
 
 	// checked holds what the leader's checks computed (Tx.Checked); nil
 	// in a Replica, which only replays.
@@ -505,6 +508,9 @@ func (f *fsm) applyPart(h *dbHandle, logs []*raft.Log, res []any) (n, cmds int, 
 				return n, 0, &fatalError{index: lastIdx, err: fmt.Errorf("commit: %w", err)}
 			}
 			f.commits.Add(1)
+			if part.nodesWritten {
+				f.nodesGen.Add(1) // after the commit: see Store.Leader
+			}
 			f.hashes.committed(&part.hash)
 			f.clockNanos.Store(clock)
 			f.applied.Store(lastIdx)

@@ -35,6 +35,9 @@ type partTxn struct {
 	hashes *hashState
 	// derived, when set, is told of every write (Tx.Derived).
 	derived *derivedCache
+	// nodesWritten: the part writes the node registry (Store.Leader's
+	// cache of the leader's HTTP address is then stale once it commits).
+	nodesWritten bool
 }
 
 func newPartTxn(db *badger.DB) *partTxn {
@@ -52,6 +55,9 @@ func (p *partTxn) set(key string, v *[]byte) {
 	}
 	p.vals[key] = v
 	p.derived.touch(key)
+	if strings.HasPrefix(key, prefixNode) {
+		p.nodesWritten = true
+	}
 	p.bytes += len(key)
 	if v != nil {
 		p.bytes += len(*v)

@@ -136,6 +136,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		return nil
 	}
 	defer f.derived.reset() // built from the state being replaced
+	defer f.nodesGen.Add(1) // the restored registry may differ
 	f.gcMu.Lock()           // no value-log GC step while the database is replaced
 	defer f.gcMu.Unlock()
 	f.mu.RLock()

@@ -106,14 +106,40 @@ func (s *Store) Leader() (LeaderInfo, bool) {
 		return LeaderInfo{}, false
 	}
 	li := LeaderInfo{ID: string(id), RaftAddr: string(addr)}
-	_ = s.Read(context.Background(), ConsistencyStale, func(v *View) error {
+	// The HTTP address, from the registry, is kept until a commit or a
+	// restore changes the registry: a follower asks for it on every
+	// request it forwards. The generation is read before the registry, and
+	// moves only once a change is visible, so a kept address is never
+	// older than its generation.
+	f := s.fsmPtr.Load()
+	var gen uint64
+	if f != nil {
+		gen = f.nodesGen.Load()
+		if c := s.leaderHTTP.Load(); c != nil && c.fsm == f && c.gen == gen && c.id == li.ID {
+			li.HTTPAddr = c.addr
+			return li, true
+		}
+	}
+	err := s.Read(context.Background(), ConsistencyStale, func(v *View) error {
 		var n Node
 		if err := v.get(keyNode(string(id)), &n); err == nil {
 			li.HTTPAddr = n.HTTPAddr
 		}
 		return nil
 	})
+	if f != nil && err == nil && li.HTTPAddr != "" {
+		s.leaderHTTP.Store(&leaderHTTP{fsm: f, gen: gen, id: li.ID, addr: li.HTTPAddr})
+	}
 	return li, true
+}
+
+// leaderHTTP is a leader's HTTP address as the registry held it at a
+// generation of one FSM (Store.Leader).
+type leaderHTTP struct {
+	fsm  *fsm
+	gen  uint64
+	id   string
+	addr string
 }
 
 // Status reports this node's view of the cluster: raft configuration merged

@@ -36,10 +36,12 @@ type Store struct {
 	snaps     raft.SnapshotStore
 	raftDir   string
 
-	fsmPtr  atomic.Pointer[fsm] // set by Open; read by metrics scrapes at any time
-	batcher *batcher
-	reads   *readIndex
-	metrics *metrics
+	fsmPtr atomic.Pointer[fsm] // set by Open; read by metrics scrapes at any time
+	// leaderHTTP is the leader's HTTP address as last read (Leader).
+	leaderHTTP atomic.Pointer[leaderHTTP]
+	batcher    *batcher
+	reads      *readIndex
+	metrics    *metrics
 
 	leaderReady chan struct{} // closed once this leader term's first command applied; guarded by mu
 	stop        chan struct{}

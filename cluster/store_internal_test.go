@@ -75,3 +75,29 @@ func soloStore(ctx context.Context, t *testing.T, cmds []Command, onFatal func(e
 	}
 	return s
 }
+
+// TestLeaderAddressFollowsTheRegistry: the leader's HTTP address, which a
+// follower looks up for every request it forwards, is kept between
+// lookups, and a registry change (the leader registering again with
+// another address) is seen by the next lookup.
+func TestLeaderAddressFollowsTheRegistry(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s := soloStore(ctx, t, testCommands(), nil)
+	for _, addr := range []string{"127.0.0.1:1111", "127.0.0.1:2222"} {
+		n := s.selfNode()
+		n.HTTPAddr = addr
+		if _, err := s.ProposeSystem(ctx, KindNodeRegister, n); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // read, then kept
+			li, ok := s.Leader()
+			if !ok || li.ID != "n1" || li.HTTPAddr != addr {
+				t.Fatalf("leader %+v %v, want n1 at %s", li, ok, addr)
+			}
+		}
+		if c := s.leaderHTTP.Load(); c == nil || c.addr != addr {
+			t.Fatalf("kept %+v, want %s", c, addr)
+		}
+	}
+}

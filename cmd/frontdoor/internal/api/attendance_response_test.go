@@ -45,3 +45,27 @@ func TestAttendanceResponseIsTheEncodedBody(t *testing.T) {
 		}
 	}
 }
+
+// TestAttendanceID: the id of a command's attendance JSON, read from its
+// first field without decoding the rest, and decoded when it is written
+// any other way.
+func TestAttendanceID(t *testing.T) {
+	tests := []struct {
+		value, want string
+		bad         bool
+	}{
+		{value: `{"id":"01M9748KKM0KY981D404WFZ9V0","status":"arrived","triage":{"id":"not this"}}`, want: "01M9748KKM0KY981D404WFZ9V0"},
+		{value: `{ "id" : "A1", "status":"arrived"}`, want: "A1"},
+		{value: `{"status":"arrived","id":"B2"}`, want: "B2"},
+		{value: `{"id":"a\"b","status":"arrived"}`, want: `a"b`},
+		{value: `{"id":"","status":"arrived"}`, bad: true},
+		{value: `{"status":"arrived"}`, bad: true},
+		{value: `{"id":"unterminated`, bad: true},
+	}
+	for _, tt := range tests {
+		got, err := attendanceID([]byte(tt.value))
+		if (err != nil) != tt.bad || got != tt.want {
+			t.Errorf("attendanceID(%s) = %q, %v; want %q (error %v)", tt.value, got, err, tt.want, tt.bad)
+		}
+	}
+}

@@ -66,7 +66,15 @@ func sendAttendance(c *fiber.Ctx, value []byte, index uint64) error {
 }
 
 // attendanceID reads the id of an attendance's JSON as a command returned it.
+// The id is its first field, which the commands write as a plain ULID:
+// read there, without decoding the kilobytes after it; anything else is
+// decoded.
 func attendanceID(value []byte) (string, error) {
+	if rest, ok := bytes.CutPrefix(value, []byte(`{"id":"`)); ok {
+		if i := bytes.IndexByte(rest, '"'); i > 0 && bytes.IndexByte(rest[:i], '\\') < 0 {
+			return string(rest[:i]), nil
+		}
+	}
 	var a struct {
 		ID string `json:"id"`
 	}
