@@ -284,11 +284,10 @@ func attendanceResult(tx *cluster.Tx, a *Attendance) *cluster.Resource {
 // rereadAttendance is the Reread of the commands that return
 // attendanceResult: the attendance as the API shows it now.
 func rereadAttendance(r cluster.Reader, id string) (json.RawMessage, bool, error) {
-	raw, ok, err := r.GetRaw(keyAttendance(id))
-	if err != nil || !ok {
-		return nil, false, err
+	a, err := In(r).attendanceState(id)
+	if errors.Is(err, cluster.ErrNotFound) {
+		return nil, false, nil
 	}
-	a, err := decodeStored(r, id, raw)
 	if err != nil {
 		return nil, false, err
 	}

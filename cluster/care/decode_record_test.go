@@ -127,3 +127,14 @@ func TestDecodeRecordMatchesEncodingJSON(t *testing.T) {
 		compare("envelope "+strconv.Itoa(i), env, func() any { return &cluster.Envelope{} })
 	}
 }
+
+// TestRereadAttendanceOfNoAttendance: a retry naming an attendance that is
+// gone (purged) is told it is not found, not given an error or bytes.
+func TestRereadAttendanceOfNoAttendance(t *testing.T) {
+	f := newTestFSM(t)
+	v := f.OpenView(t)
+	b, ok, err := rereadAttendance(v, "01NOSUCHATTENDANCE0000000")
+	if ok || err != nil || b != nil {
+		t.Fatalf("reread of a missing attendance: %q %v %v", b, ok, err)
+	}
+}
