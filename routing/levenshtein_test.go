@@ -58,3 +58,37 @@ func TestLevenshteinMatchesReference(t *testing.T) {
 		t.Errorf("an ASCII name allocates %v times", n)
 	}
 }
+
+// TestOneSubstitutionIsDistanceOne: for strings of the same length in
+// bytes (dates of birth, and any other), oneSubstitution agrees with the
+// reference distance being 1.
+func TestOneSubstitutionIsDistanceOne(t *testing.T) {
+	cases := [][2]string{{"1990-12-10", "1990-12-01"}, {"1990-12-10", "1990-12-11"}, {"1990-12-10", "1990-12-10"},
+		{"1990-12-10", "1991-12-11"}, {"é", "e!"}, {"ab", "ba"}, {"", ""}}
+	r := rand.New(rand.NewPCG(3, 4))
+	alphabet := []rune("0123456789-é")
+	for range 5000 {
+		w := make([]rune, 1+r.IntN(10))
+		for i := range w {
+			w[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		v := append([]rune(nil), w...)
+		for range r.IntN(3) {
+			v[r.IntN(len(v))] = alphabet[r.IntN(len(alphabet))]
+		}
+		cases = append(cases, [2]string{string(w), string(v)})
+	}
+	same := 0
+	for _, c := range cases {
+		if len(c[0]) != len(c[1]) {
+			continue
+		}
+		same++
+		if got, want := oneSubstitution(c[0], c[1]), levenshteinRef(c[0], c[1]) == 1; got != want {
+			t.Fatalf("oneSubstitution(%q, %q) = %v, reference distance %d", c[0], c[1], got, levenshteinRef(c[0], c[1]))
+		}
+	}
+	if same < 1000 {
+		t.Fatalf("only %d pairs of the same length", same)
+	}
+}

@@ -60,6 +60,23 @@ func levenshtein(a, b string) int {
 	return editDistance([]rune(a), []rune(b))
 }
 
+// oneSubstitution reports whether levenshtein(a, b) == 1 for strings of
+// the same length in bytes: for ASCII strings, exactly one position
+// differs (an insertion or a deletion would change the length, so the one
+// edit is a substitution); otherwise it asks levenshtein.
+func oneSubstitution(a, b string) bool {
+	if !isASCII(a) || !isASCII(b) {
+		return levenshtein(a, b) == 1
+	}
+	diff := 0
+	for i := 0; i < len(a) && diff < 2; i++ {
+		if a[i] != b[i] {
+			diff++
+		}
+	}
+	return diff == 1
+}
+
 // editDistance is the Levenshtein distance of two sequences, with the two
 // rows on the stack for the short strings names and dates are.
 func editDistance[E byte | rune](ra, rb []E) int {
@@ -102,6 +119,35 @@ func isASCII(s string) bool {
 // with a reason for each point. Records scoring under 40 are left out.
 // Ties are broken by id. Match only proposes: it never merges.
 func Match(q Person, records []Person) []MatchCandidate {
+	return MatchAtLeast(q, records, matchFloor)
+}
+
+// matchFloor is the lowest score Match reports.
+const matchFloor = 40
+
+// Most points each remaining field can add (scored in this order: date of
+// birth, surname, given name, postcode).
+const (
+	maxSurnamePoints  = 30
+	maxGivenPoints    = 20
+	maxPostcodePoints = 15
+)
+
+// MatchAtLeast is Match keeping only the candidates scoring min or more
+// (never fewer than Match's floor): exactly Match's result without those
+// under min, in the same order with the same reasons. It stops scoring a
+// record as soon as the points still to come cannot reach min, so a
+// caller that only acts on likely matches (a new record refused for a
+// near-duplicate) compares a large block (a common surname, a shared
+// postcode) for little more than its dates of birth.
+func MatchAtLeast(q Person, records []Person, min int) []MatchCandidate {
+	return match(q, records, max(min, matchFloor), true)
+}
+
+// match scores records against q and keeps those scoring min or more;
+// with prune it gives up on a record once the points still to come cannot
+// reach min (a test compares the two ways).
+func match(q Person, records []Person, min int, prune bool) []MatchCandidate {
 	qNHS, qErr := NormaliseNHSNumber(q.NHSNumber)
 	qf, qg := NormaliseName(q.FamilyName), NormaliseName(q.GivenName)
 	qp := NormalisePostcode(q.Postcode) // the query's, once: not per record
@@ -118,10 +164,13 @@ func Match(q Person, records []Person) []MatchCandidate {
 		add := func(points int, why string) { c.Score += points; c.Reasons = append(c.Reasons, why) }
 		if q.DateOfBirth != "" && q.DateOfBirth == r.DateOfBirth {
 			add(40, "same date of birth")
-		} else if q.DateOfBirth != "" && len(r.DateOfBirth) == len(q.DateOfBirth) && levenshtein(q.DateOfBirth, r.DateOfBirth) == 1 {
+		} else if q.DateOfBirth != "" && len(r.DateOfBirth) == len(q.DateOfBirth) && oneSubstitution(q.DateOfBirth, r.DateOfBirth) {
 			add(15, "date of birth differs by one digit")
 		}
-		rf, rg := NormaliseName(r.FamilyName), NormaliseName(r.GivenName)
+		if prune && c.Score+maxSurnamePoints+maxGivenPoints+maxPostcodePoints < min {
+			continue
+		}
+		rf := NormaliseName(r.FamilyName)
 		switch d := levenshtein(qf, rf); {
 		case qf != "" && d == 0:
 			add(30, "same surname")
@@ -130,6 +179,10 @@ func Match(q Person, records []Person) []MatchCandidate {
 		case qf != "" && d == 2:
 			add(12, "surname differs by two letters")
 		}
+		if prune && c.Score+maxGivenPoints+maxPostcodePoints < min {
+			continue
+		}
+		rg := NormaliseName(r.GivenName)
 		switch d := levenshtein(qg, rg); {
 		case qg != "" && d == 0:
 			add(20, "same given name")
@@ -137,6 +190,9 @@ func Match(q Person, records []Person) []MatchCandidate {
 			add(14, "given name differs by one letter")
 		case qg != "" && len(qg) > 0 && len(rg) > 0 && qg[0] == rg[0]:
 			add(5, "same given name initial")
+		}
+		if prune && c.Score+maxPostcodePoints < min {
+			continue
 		}
 		rp := NormalisePostcode(r.Postcode)
 		switch {
@@ -147,7 +203,7 @@ func Match(q Person, records []Person) []MatchCandidate {
 		case qp != "" && qDistrict == PostcodeDistrict(rp):
 			add(6, "same postcode district")
 		}
-		if c.Score >= 40 {
+		if c.Score >= min {
 			out = append(out, c)
 		}
 	}

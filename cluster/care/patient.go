@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
@@ -193,7 +192,7 @@ func applyPatientCreate(tx *cluster.Tx, raw json.RawMessage) (any, error) {
 				Fields: map[string]string{"nhs_number": "already recorded for patient " + existing}}
 		}
 	}
-	cands, err := matchPatients(tx, rec.person())
+	cands, err := matchPatients(tx, rec.person(), likelyMatchScore)
 	if err != nil {
 		return nil, err
 	}
@@ -312,10 +311,12 @@ type PatientCandidate struct {
 }
 
 // matchPatients ranks the records sharing the query's NHS number, date of
-// birth, surname or postcode (blocking keys) with routing.Match: highest
-// score first, ties by id. Deterministic: candidate ids are gathered in key
-// order and Match sorts.
-func matchPatients(txn cluster.Reader, q routing.Person) ([]PatientCandidate, error) {
+// birth, surname or postcode (blocking keys) with routing.MatchAtLeast,
+// keeping those scoring min or more (a search: any Match keeps; a new
+// record: the likely matches that refuse it): highest score first, ties by
+// id. Deterministic: candidate ids are gathered in key order, and
+// MatchAtLeast's order (score, then id) is total over distinct ids.
+func matchPatients(txn cluster.Reader, q routing.Person, min int) ([]PatientCandidate, error) {
 	var prefixes []string
 	if n, err := routing.NormaliseNHSNumber(q.NHSNumber); err == nil {
 		prefixes = append(prefixes, prefixPatNHS+n+"/")
@@ -368,9 +369,10 @@ func matchPatients(txn cluster.Reader, q routing.Person) ([]PatientCandidate, er
 			return nil, err
 		}
 	}
-	sort.Slice(persons, func(i, j int) bool { return persons[i].ID < persons[j].ID })
+	// No sort here: MatchAtLeast orders by score, then id, and every
+	// person is another id, so the order they were read in does not show.
 	var out []PatientCandidate
-	for _, m := range routing.Match(q, persons) {
+	for _, m := range routing.MatchAtLeast(q, persons, min) {
 		b, ok, err := txn.GetRaw(prefixPatient + m.ID)
 		if err != nil {
 			return nil, err
@@ -464,5 +466,5 @@ func (v State) MatchPatients(q routing.Person) ([]PatientCandidate, error) {
 	if q.Postcode != "" {
 		q.Postcode = routing.NormalisePostcode(q.Postcode)
 	}
-	return matchPatients(v.r, q)
+	return matchPatients(v.r, q, 0)
 }

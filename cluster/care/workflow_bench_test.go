@@ -221,3 +221,36 @@ func firstQuestionReply(tb testing.TB, value json.RawMessage) (reply triage.Repl
 	}
 	return triage.Reply{Question: q.ID, Value: v}, true
 }
+
+// BenchmarkApplyPatientCreate: one patient.create applied on a state that
+// already holds 2,000 patients sharing 20 surnames and 14 postcodes (the
+// load tool's synthetic people), so each new record's surname and
+// postcode blocks hold a hundred or more records to compare. Dates of
+// birth are spread, so almost none is a likely match.
+func BenchmarkApplyPatientCreate(b *testing.B) {
+	f := demoFSM(b)
+	surnames := []string{"Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Patel", "Robinson",
+		"Wright", "Thompson", "Evans", "Walker", "White", "Roberts", "Green", "Hall", "Khan", "Lewis"}
+	givens := []string{"Olivia", "Amelia", "Isla", "Ava", "Mia", "Noah", "Oliver", "George", "Arthur", "Leo", "Harry", "Muhammad"}
+	idx := uint64(3)
+	n := 0
+	one := func() {
+		p := PatientCreate{GivenName: givens[n%len(givens)], FamilyName: surnames[n%len(surnames)],
+			DateOfBirth: fmt.Sprintf("%04d-%02d-%02d", 1930+n%90, 1+n/90%12, 1+n/1080%28), Postcode: fmt.Sprintf("DY%d %dAA", 1+n%14, 1+n/14%9),
+			ConfirmNew: true}
+		r := f.ApplyBatch([]*raft.Log{cmdLog(idx, kindEnv(b, KindPatientCreate, 10+n/100, testReception, p, fmt.Sprintf("P%08d", n)))})
+		idx++
+		n++
+		if err := resultValue(b, r[0]).Err; err != nil {
+			b.Fatalf("refused: %v", err)
+		}
+	}
+	for range 2000 {
+		one()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		one()
+	}
+}
