@@ -128,6 +128,30 @@ type Question struct {
 	FollowUp bool   `json:"follow_up,omitempty"`
 }
 
+// Equal reports whether q and o are the same question, field for field
+// (nil and empty Allowed told apart: they encode differently).
+func (q *Question) Equal(o *Question) bool {
+	if q.ID != o.ID || q.Text != o.Text || q.Help != o.Help || q.Type != o.Type || q.Unit != o.Unit ||
+		q.Group != o.Group || q.Observed != o.Observed || q.FollowUp != o.FollowUp ||
+		!sameFloat(q.Min, o.Min) || !sameFloat(q.Max, o.Max) ||
+		len(q.Choices) != len(o.Choices) || len(q.Allowed) != len(o.Allowed) || (q.Allowed == nil) != (o.Allowed == nil) {
+		return false
+	}
+	for i := range q.Choices {
+		if q.Choices[i] != o.Choices[i] {
+			return false
+		}
+	}
+	for i := range q.Allowed {
+		if q.Allowed[i] != o.Allowed[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func sameFloat(a, b *float64) bool { return a == b || (a != nil && b != nil && *a == *b) }
+
 // QuestionChoice is one option offered for a choice question.
 type QuestionChoice struct {
 	Value string `json:"value"`
@@ -561,6 +585,39 @@ func validateAnswer(screen, pr *Protocol, a Reply) (string, error) {
 		return strconv.FormatFloat(f, 'g', -1, 64), nil
 	}
 	return "", &AnswerError{Question: a.Question, Value: a.Value, Reason: "question has no answer type"}
+}
+
+// QuestionFor is the question a session of presentation asks under id
+// (a presentation node's id, or ScreenPrefix and a screen node's id),
+// worded as the engine words it: a stored session can keep the ids of
+// the questions it waits for and have them back from its pinned set.
+func (s *Set) QuestionFor(presentation, id string) (Question, bool) {
+	p, node := s.Screen, strings.TrimPrefix(id, ScreenPrefix)
+	if node == id {
+		var ok bool
+		if p, ok = s.Protocol(presentation); !ok {
+			return Question{}, false
+		}
+	}
+	n, ok := p.NodeByID(node)
+	if !ok || n.NodeKind() != "question" {
+		return Question{}, false
+	}
+	return questionOf(n, id), true
+}
+
+// NodeQuestion is the question node of protocol asks: the text a question
+// step of a session's path holds (PathStep.Question).
+func (s *Set) NodeQuestion(protocol, node string) (string, bool) {
+	p, ok := s.Protocol(protocol)
+	if !ok {
+		return "", false
+	}
+	n, ok := p.NodeByID(node)
+	if !ok {
+		return "", false
+	}
+	return n.Question, true
 }
 
 func questionOf(n *Node, id string) Question {
