@@ -89,7 +89,11 @@ type Kind string
 //	   (Apply returns a *Resource: an attendance) keeps in its idempotency
 //	   record the resource's name, not its bytes (resource.go); only the
 //	   node that proposed the command builds the bytes, for its caller
-const LogicVersion = 12
+//	13: a triage session is stored compact: the ids of the questions
+//	   waiting, and its outcome's path without the questions' wording, both
+//	   read back from the pinned protocol set (care/record.go
+//	   logicCompactSession)
+const LogicVersion = 13
 
 // Actor is who asked for a change.
 type Actor struct {

@@ -3,11 +3,13 @@ package care
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/protocolset"
 	"github.com/frontdoor-ucc/frontdoor/triage"
 )
 
@@ -74,9 +76,107 @@ type storedAttendance struct {
 }
 
 // sessionPart is ap/<id>/s.
+//
+// From logic version 13 (logicCompactSession) it is stored compact: the
+// ids of the questions waiting instead of the questions (their wording,
+// help, choices and allowed answers: two kilobytes for the screen's desk
+// form), and the outcome's path without the question each step asked
+// (a third of a finished session's nine kilobytes), and without the
+// hashes of its protocol and screen. All are the pinned protocol set's,
+// word for word, so they come back from it when the part is read
+// (expandSession); a part is stored compact only when they do
+// (compactSession), so it reads back as the very session and questions a
+// version 12 command stored, and the API shows them byte for byte as
+// before.
 type sessionPart struct {
-	Session   *triage.Session   `json:"session,omitempty"`
-	Questions []triage.Question `json:"questions,omitempty"`
+	Session     *triage.Session   `json:"session,omitempty"`
+	Questions   []triage.Question `json:"questions,omitempty"`
+	QuestionIDs []string          `json:"question_ids,omitempty"`
+	Compact     bool              `json:"compact,omitempty"`
+}
+
+const logicCompactSession = 13
+
+// compactSession is the session part of s waiting for qs, compact, or
+// false when the set does not give them back exactly (then the part is
+// stored whole).
+func compactSession(set *triage.Set, s *triage.Session, qs []triage.Question) (*sessionPart, bool) {
+	if s == nil {
+		return nil, false
+	}
+	pr, ok := set.Protocol(s.Protocol)
+	if !ok || s.Hash != pr.Hash || s.ScreenHash != set.Screen.Hash || s.Hash == "" || s.ScreenHash == "" {
+		return nil, false
+	}
+	cs := *s
+	cs.Hash, cs.ScreenHash = "", "" // the pinned set's: put back when read
+	out := &sessionPart{Session: &cs, Compact: true}
+	if len(qs) > 0 {
+		out.QuestionIDs = make([]string, len(qs))
+	}
+	for i := range qs {
+		q, ok := set.QuestionFor(s.Protocol, qs[i].ID)
+		if !ok || !q.Equal(&qs[i]) {
+			return nil, false
+		}
+		out.QuestionIDs[i] = qs[i].ID
+	}
+	if o := s.Outcome; o != nil && len(o.Path) > 0 {
+		path := make([]triage.PathStep, len(o.Path))
+		for i, st := range o.Path {
+			if st.Kind == "question" {
+				text, ok := set.NodeQuestion(st.Protocol, st.Node)
+				if !ok || text != st.Question {
+					return nil, false
+				}
+				st.Question = ""
+			}
+			path[i] = st
+		}
+		co := *o
+		co.Path = path
+		cs.Outcome = &co
+	}
+	return out, true
+}
+
+// expandSession puts back what compactSession left out of sp.
+func expandSession(set *triage.Set, sp *sessionPart) error {
+	if !sp.Compact {
+		return nil
+	}
+	s := sp.Session
+	if s == nil {
+		return errors.New("a compact session part without a session")
+	}
+	pr, ok := set.Protocol(s.Protocol)
+	if !ok {
+		return fmt.Errorf("protocol %s is not in its set", s.Protocol)
+	}
+	s.Hash, s.ScreenHash = pr.Hash, set.Screen.Hash
+	if len(sp.QuestionIDs) > 0 {
+		sp.Questions = make([]triage.Question, len(sp.QuestionIDs))
+		for i, id := range sp.QuestionIDs {
+			q, ok := set.QuestionFor(s.Protocol, id)
+			if !ok {
+				return fmt.Errorf("question %s of protocol %s is not in its set", id, s.Protocol)
+			}
+			sp.Questions[i] = q
+		}
+	}
+	if o := s.Outcome; o != nil {
+		for i := range o.Path {
+			if st := &o.Path[i]; st.Kind == "question" {
+				text, ok := set.NodeQuestion(st.Protocol, st.Node)
+				if !ok {
+					return fmt.Errorf("node %s/%s is not in its set", st.Protocol, st.Node)
+				}
+				st.Question = text
+			}
+		}
+	}
+	sp.QuestionIDs, sp.Compact = nil, false
+	return nil
 }
 
 // loadedParts is what a command loaded of an attendance stored as parts,
@@ -99,7 +199,7 @@ type partReader interface {
 // to decide. The answer and routing history logs are left unread; the
 // record remembers what was loaded (Attendance.loaded) so that
 // putAttendance writes only what changed.
-func decodeStored(r partReader, id string, raw []byte) (*Attendance, error) {
+func decodeStored(r cluster.Reader, id string, raw []byte) (*Attendance, error) {
 	var a Attendance
 	st := storedAttendance{Attendance: &a}
 	if err := cluster.DecodeRecord(raw, &st); err != nil {
@@ -123,6 +223,16 @@ func decodeStored(r partReader, id string, raw []byte) (*Attendance, error) {
 		}
 		if a.Triage == nil {
 			return nil, fmt.Errorf("attendance %s: a session part but no triage", id)
+		}
+		if sp.Compact {
+			set, err := protocolset.ReadSet(r, a.Triage.SetKey)
+			if err != nil {
+				return nil, fmt.Errorf("attendance %s session: %w", id, err)
+			}
+			if err := expandSession(set, &sp); err != nil {
+				return nil, fmt.Errorf("attendance %s session: %w", id, err)
+			}
+			b = nil // not the JSON the API shows: attendanceJSON encodes it
 		}
 		a.Triage.Session, a.Triage.Questions = sp.Session, sp.Questions
 		ld.session, ld.questions, ld.sessionRaw = sp.Session, sp.Questions, b
@@ -184,11 +294,24 @@ func putRecord(tx *cluster.Tx, a *Attendance) error {
 			parts.Answers++
 		}
 		if tr.Session != ld.session || !sameQuestions(tr.Questions, ld.questions) || !parts.Session {
-			b, err := tx.PutJSON(keyAttendancePart(id, partSession), &sessionPart{Session: tr.Session, Questions: tr.Questions})
+			part := &sessionPart{Session: tr.Session, Questions: tr.Questions}
+			if tx.LogicVersion() >= logicCompactSession && tr.Session != nil {
+				set, err := protocolset.ReadSet(tx, tr.SetKey)
+				if err != nil {
+					return fmt.Errorf("session of %s: %w", id, err)
+				}
+				if c, ok := compactSession(set, tr.Session, tr.Questions); ok {
+					part = c
+				}
+			}
+			b, err := tx.PutJSON(keyAttendancePart(id, partSession), part)
 			if err != nil {
 				return err
 			}
 			parts.Session, sessionRaw = true, b
+			if part.Compact {
+				sessionRaw = nil // attendanceJSON encodes the session whole
+			}
 		}
 		t := *tr
 		t.Session, t.Questions, t.Answers = nil, nil, nil
@@ -276,9 +399,17 @@ func attendanceJSON(r partReader, a *Attendance) (json.RawMessage, error) {
 		// The session as stored (the command's own write, or as loaded:
 		// putRecord leaves a as stored): its fields are the record's
 		// "session" and "questions", in that order.
-		if len(ld.sessionRaw) > 2 {
+		raw := ld.sessionRaw
+		if len(raw) == 0 && ld.parts.Session {
+			// Stored compact: the session and questions as a whole part
+			// holds them (its JSON is what the API has always shown).
+			if raw, err = json.Marshal(&sessionPart{Session: tr.Session, Questions: tr.Questions}); err != nil {
+				return nil, fmt.Errorf("encode session of %s: %w", a.ID, err)
+			}
+		}
+		if len(raw) > 2 {
 			j.addString(",")
-			j.add(ld.sessionRaw[1 : len(ld.sessionRaw)-1])
+			j.add(raw[1 : len(raw)-1])
 		}
 		j.addString(`,"answers":`)
 		if err := j.addLog(r, a.ID, logAnswers, ld.parts.Answers, len(tr.Answers), func(i int) any { return &tr.Answers[i] }); err != nil {

@@ -27,12 +27,18 @@ func TestWholeRecordMirrorsAttendance(t *testing.T) {
 		}
 		return out
 	}
+	// The session part's first fields are what the API shows; the rest
+	// say how a compact part is stored (never shown).
+	sp := fields(sessionPart{})
+	if want := []string{`QuestionIDs json:"question_ids,omitempty"`, `Compact json:"compact,omitempty"`}; !reflect.DeepEqual(sp[2:], want) {
+		t.Fatalf("sessionPart's fields after the shown ones: %q, want %q", sp[2:], want)
+	}
 	for _, c := range []struct {
 		real   any
 		mirror []any
 	}{
 		{Attendance{}, []any{wholeAttendanceHead{}, `Triage json:"triage,omitempty"`, `Routing json:"routing,omitempty"`, wholeAttendanceTail{}}},
-		{TriageRecord{}, []any{`SetKey json:"set_key"`, sessionPart{}, `Answers json:"answers"`, wholeTriageRest{}}},
+		{TriageRecord{}, []any{`SetKey json:"set_key"`, sp[0], sp[1], `Answers json:"answers"`, wholeTriageRest{}}},
 		// the stored routing part is RoutingRecord itself, with the
 		// history log put back as its last field
 		{RoutingRecord{}, []any{RoutingRecord{}}},

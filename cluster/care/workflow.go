@@ -213,7 +213,7 @@ func loadAttendance(tx *cluster.Tx, id string) (*Attendance, error) {
 // its session and routing parts, read through r), or takes the one a check
 // decoded from the same bytes (checked): a command rewrites a/<id> whenever
 // it writes any part, so the same bytes mean the same parts.
-func decodeAttendance(r partReader, id string, raw []byte, checked any) (*Attendance, error) {
+func decodeAttendance(r cluster.Reader, id string, raw []byte, checked any) (*Attendance, error) {
 	if c, ok := checked.(*checkedAttendance); ok && c.a != nil && c.a.ID == id && bytes.Equal(c.raw, raw) {
 		a := c.a
 		c.a = nil // Apply changes it: never hand it out twice

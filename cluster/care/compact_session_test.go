@@ -1,0 +1,136 @@
+package care
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/triage"
+)
+
+// atLogicVersion is env proposed under logic version lv instead.
+func atLogicVersion(t *testing.T, env []byte, lv int) []byte {
+	t.Helper()
+	var e cluster.Envelope
+	if err := json.Unmarshal(env, &e); err != nil {
+		t.Fatal(err)
+	}
+	e.LogicVersion = lv
+	b, err := json.Marshal(&e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestCompactSessionShowsTheSame: from logic version 13 a triage session
+// is stored compact (the ids of the questions waiting, the path without
+// the questions' wording). The same commands applied on one replica as
+// proposed now and on another rewritten to logic version 12 (sessions
+// stored whole) give every command the same answer byte for byte, and
+// every attendance reads back the same, on walk-ins answered one question
+// at a time to their outcome (observations, a patient linked, a status
+// change after the outcome) and on an NHS 111 fall call, also when the
+// two versions take turns on one attendance; and the session
+// parts stored while questions wait are under 60% of the bytes of the
+// whole ones, the finished sessions under 80%.
+func TestCompactSessionShowsTheSame(t *testing.T) {
+	now, old := demoFSM(t), demoFSM(t)
+	idx := uint64(3)
+	// mixed: on the first walk-in every third answer reaches the compact
+	// replica as a version 12 command too (a cluster moving between
+	// versions): each version reads what the other stored.
+	mixed := false
+	apply := func(env []byte) *cluster.Result {
+		t.Helper()
+		envNow := env
+		if mixed && idx%3 == 0 {
+			envNow = atLogicVersion(t, env, 12)
+		}
+		r := resultValue(t, now.ApplyBatch([]*raft.Log{cmdLog(idx, envNow)})[0])
+		r12 := resultValue(t, old.ApplyBatch([]*raft.Log{cmdLog(idx, atLogicVersion(t, env, 12))})[0])
+		idx++
+		if r.Err != nil || r12.Err != nil {
+			t.Fatalf("entry %d: %v / at 12: %v", idx-1, r.Err, r12.Err)
+		}
+		if !bytes.Equal(r.Value, r12.Value) {
+			t.Fatalf("entry %d answered\n%s\nat logic version 12\n%s", idx-1, r.Value, r12.Value)
+		}
+		return r
+	}
+	// sizes are the session parts in state, while questions wait and done.
+	sizes := func(f *testFSM) (waiting, done []int) {
+		f.ReadState(t, func(v *cluster.View) error {
+			return v.Scan(prefixAttendanceParts, "", func(key string, val []byte) error {
+				switch {
+				case !strings.HasSuffix(key, "/"+partSession) || len(val) <= 2:
+				case bytes.Contains(val, []byte(`"done":true`)):
+					done = append(done, len(val))
+				default:
+					waiting = append(waiting, len(val))
+				}
+				return nil
+			})
+		})
+		return waiting, done
+	}
+	sum := func(xs []int) (n int) {
+		for _, x := range xs {
+			n += x
+		}
+		return n
+	}
+	age := 30
+	var ids []string
+	var waiting13, waiting12 int // bytes of the waiting parts, step by step
+	for i, c := range []struct{ complaint, protocol string }{{"burning pee", "urinary-symptoms"}, {"sore throat and a cough", "cough-cold-sore-throat"}, {"fell and hurt my wrist", "limb-injury-falls"}} {
+		id := "C0000000" + strconv.Itoa(i)
+		ids = append(ids, id)
+		mixed = i == 0
+		r := apply(kindEnv(t, KindAttendanceCreate, 10+i, testReception, AttendanceCreate{Complaint: c.complaint, Protocol: c.protocol,
+			Patient: Patient{Postcode: "DY1 1AA", GivenName: "Ada", FamilyName: "Smith <&>", DateOfBirth: "1990-01-01"},
+			Context: &TriageContext{AgeYears: &age, Sex: "female", Pregnant: "no"}}, id))
+		rr, temp := 16, 37.9
+		apply(kindEnv(t, KindAttendanceObserve, 10+i, testReception, AttendanceObservations{AttendanceID: id,
+			Observations: triage.Observations{RespiratoryRate: &rr, TemperatureC: &temp}}))
+		for step := 0; step < 80; step++ {
+			w13, _ := sizes(now)
+			w12, _ := sizes(old)
+			waiting13, waiting12 = waiting13+sum(w13), waiting12+sum(w12)
+			reply, ok := firstQuestionReply(t, r.Value)
+			if !ok {
+				break
+			}
+			r = apply(kindEnv(t, KindAttendanceAnswer, 10+i, testReception, AttendanceAnswers{AttendanceID: id, Answers: []triage.Reply{reply}}))
+		}
+		apply(kindEnv(t, KindAttendanceStatus, 10+i, testReception, AttendanceStatusChange{AttendanceID: id, Status: AttendanceLeft}))
+	}
+	apply(kindEnv(t, KindAttendanceCreate, 20, testDesk, fallCall(), "F1"))
+	ids = append(ids, "F1")
+
+	for _, id := range ids {
+		var a, b json.RawMessage
+		now.ReadState(t, func(v *cluster.View) (err error) { a, _, err = rereadAttendance(v, id); return err })
+		old.ReadState(t, func(v *cluster.View) (err error) { b, _, err = rereadAttendance(v, id); return err })
+		if len(a) == 0 || !bytes.Equal(a, b) {
+			t.Fatalf("attendance %s reads\n%s\nstored whole\n%s", id, a, b)
+		}
+	}
+	w13, d13 := sizes(now)
+	w12, d12 := sizes(old)
+	if len(d13) != 3 || len(d12) != 3 || len(w13) != 0 || len(w12) != 0 {
+		t.Fatalf("sessions finished: %d compact, %d whole; waiting %d, %d; want 3, 3, 0, 0", len(d13), len(d12), len(w13), len(w12))
+	}
+	if waiting13 == 0 || waiting13*10 > waiting12*6 {
+		t.Errorf("session parts while questions wait: %d bytes compact, %d whole", waiting13, waiting12)
+	}
+	if sum(d13)*10 > sum(d12)*8 {
+		t.Errorf("finished sessions: %v bytes compact, %v whole", d13, d12)
+	}
+	t.Logf("while questions wait %d bytes compact, %d whole; finished %v compact, %v whole", waiting13, waiting12, d13, d12)
+}
