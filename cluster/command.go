@@ -92,7 +92,9 @@ type Kind string
 //	13: a triage session is stored compact: the ids of the questions
 //	   waiting, and its outcome's path without the questions' wording, both
 //	   read back from the pinned protocol set (care/record.go
-//	   logicCompactSession)
+//	   logicCompactSession); an attendance's index keys are written only
+//	   when its stored record does not have them yet (care/attendance.go
+//	   logicIndexOnce)
 const LogicVersion = 13
 
 // Actor is who asked for a change.

@@ -217,6 +217,13 @@ func (tx *Tx) PutJSON(key string, v any) (json.RawMessage, error) {
 // Delete buffers a deletion.
 func (tx *Tx) Delete(key string) { tx.setPending(key, nil) }
 
+// Deleted reports whether this command has deleted key (and not written
+// it again since).
+func (tx *Tx) Deleted(key string) bool {
+	v, ok := tx.pending[key]
+	return ok && v == nil
+}
+
 // Scan calls fn for each key with prefix in key order from prefix+from, as
 // the batch transaction sees it before this command's own pending writes.
 func (tx *Tx) Scan(prefix, from string, fn func(key string, val []byte) error) error {

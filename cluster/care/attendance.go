@@ -299,25 +299,47 @@ func rereadAttendance(r cluster.Reader, id string) (json.RawMessage, bool, error
 // step; oldStatus is the status it had before ("" for a new record).
 func storeAttendance(tx *cluster.Tx, a *Attendance, oldStatus string) error {
 	a.UpdatedIndex = tx.Index()
+	// From logic version 13 an index key the stored record already has is
+	// not written again: a record stored as parts was stored with its
+	// index keys (below), and only this function deletes one (a status
+	// left) or purge deletes them all with the record. A key this command
+	// deleted itself is written again.
+	var was *indexedAs
+	if a.loaded != nil && tx.LogicVersion() >= logicIndexOnce {
+		w := a.loaded.indexed
+		was = &w
+	}
+	index := func(key string, stored bool) {
+		if !stored || tx.Deleted(key) {
+			tx.PutRaw(key, nil)
+		}
+	}
 	if oldStatus != "" && oldStatus != a.Status {
 		tx.Delete(keyAttendanceByStatus(oldStatus, a.ArrivedAt, a.ID))
 	}
 	if err := putRecord(tx, a); err != nil {
 		return err
 	}
-	tx.PutRaw(keyAttendanceByStatus(a.Status, a.ArrivedAt, a.ID), nil)
+	index(keyAttendanceByStatus(a.Status, a.ArrivedAt, a.ID), was != nil && was.status == a.Status)
 	if oldStatus == "" {
 		tx.PutRaw(keyAttendanceByArrival(a.ArrivedAt, a.ID), nil)
 	}
 	// Earlier contacts of the same person (triage.go previousContacts).
 	if a.Patient.NHSNumber != "" {
-		tx.PutRaw(keyAttendanceByPerson(prefixByNHS, a.Patient.NHSNumber, a.ArrivedAt, a.ID), nil)
+		index(keyAttendanceByPerson(prefixByNHS, a.Patient.NHSNumber, a.ArrivedAt, a.ID), was != nil && was.nhs == a.Patient.NHSNumber)
 	}
 	if a.PatientID != "" {
-		tx.PutRaw(keyAttendanceByPerson(prefixByPatientID, a.PatientID, a.ArrivedAt, a.ID), nil)
+		index(keyAttendanceByPerson(prefixByPatientID, a.PatientID, a.ArrivedAt, a.ID), was != nil && was.patientID == a.PatientID)
+	}
+	if a.loaded != nil {
+		a.loaded.indexed = indexedAs{a.Status, a.Patient.NHSNumber, a.PatientID}
 	}
 	return queueEvent(tx, a)
 }
+
+// logicIndexOnce: from logic version 13 storeAttendance writes only the
+// index keys the stored record does not have yet.
+const logicIndexOnce = 13
 
 // nhsNumberProblem is the field message for a refused NHS number: the
 // reason, without echoing the number back.

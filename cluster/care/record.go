@@ -187,6 +187,14 @@ type loadedParts struct {
 	questions  []triage.Question
 	sessionRaw []byte // ap/<id>/s as stored: the session's JSON for the whole record
 	routingRaw []byte
+	// indexed is what the stored record's index keys name (storeAttendance
+	// writes them with every record it stores as parts).
+	indexed indexedAs
+}
+
+// indexedAs is who and what status an attendance's index keys name.
+type indexedAs struct {
+	status, nhs, patientID string
 }
 
 // partReader is what reading parts needs: a command's Tx or a View.
@@ -208,7 +216,7 @@ func decodeStored(r cluster.Reader, id string, raw []byte) (*Attendance, error) 
 	if st.Parts == nil {
 		return &a, nil
 	}
-	ld := &loadedParts{parts: *st.Parts}
+	ld := &loadedParts{parts: *st.Parts, indexed: indexedAs{a.Status, a.Patient.NHSNumber, a.PatientID}}
 	if st.Parts.Session {
 		b, found, err := r.GetRaw(keyAttendancePart(id, partSession))
 		if err != nil {
