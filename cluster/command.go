@@ -95,7 +95,11 @@ type Kind string
 //	   logicCompactSession); an attendance's index keys are written only
 //	   when its stored record does not have them yet (care/attendance.go
 //	   logicIndexOnce)
-const LogicVersion = 13
+//	14: an audit event's sequence number counts every event its raft entry
+//	   wrote for the same entity, not only its command's: two commands
+//	   for one attendance grouped into one entry each keep their event
+//	   (tx.go auditSeqPerEntry)
+const LogicVersion = 14
 
 // Actor is who asked for a change.
 type Actor struct {

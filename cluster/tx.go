@@ -124,7 +124,12 @@ type Tx struct {
 	pending map[string]*[]byte // nil value pointer target = delete
 	order   []string
 	audits  int
-	checked any // what the leader's Check computed for this command (Checked)
+	// entryAudits, from logic version 14 (auditSeqPerEntry), counts the
+	// audit events the entry's earlier commands wrote for each entity, and
+	// myAudits this command's: an event's sequence number continues from
+	// them, so that two commands of one entry never write the same key.
+	entryAudits, myAudits map[string]int
+	checked               any // what the leader's Check computed for this command (Checked)
 }
 
 // Checked is what this command's Check computed on this node before it was
@@ -319,10 +324,27 @@ func (tx *Tx) AuditBy(actor Actor, action, entity string, details any) {
 		Kind:    tx.env.Kind,
 		Details: raw,
 	}
+	seq := tx.audits
+	if tx.env.LogicVersion >= auditSeqPerEntry {
+		if tx.myAudits == nil {
+			tx.myAudits = map[string]int{}
+		}
+		seq = tx.entryAudits[entity] + tx.myAudits[entity]
+		tx.myAudits[entity]++
+	}
 	// Ignore the encode error: AuditEvent always encodes.
-	_ = tx.Put(keyAudit(entity, tx.index, tx.audits), ev)
+	_ = tx.Put(keyAudit(entity, tx.index, seq), ev)
 	tx.audits++
 }
+
+// auditSeqPerEntry: up to logic version 13 an audit event's sequence
+// number counted the events of its command only, so when one raft entry
+// carried two commands for one entity (the batcher groups concurrent
+// proposals: two answers, or an answer and observations, for one
+// attendance) the later command's event overwrote the earlier's, and the
+// first change went unaudited. From version 14 it counts every event of
+// the entry for that entity. Older entries replay as they were applied.
+const auditSeqPerEntry = 14
 
 // flush moves the command's pending writes into the batch transaction.
 func (tx *Tx) flush() error {
