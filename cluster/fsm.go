@@ -561,7 +561,6 @@ func (f *fsm) applyEntry(part *partTxn, l *raft.Log, clock int64) ([]*Result, []
 	}
 	results := make([]*Result, 0, len(raws))
 	kinds := make([]resultKind, 0, len(raws))
-	audits := map[string]int{} // per entity, written by the entry's commands so far
 	var env Envelope
 	for i, raw := range raws {
 		env = Envelope{}
@@ -569,7 +568,7 @@ func (f *fsm) applyEntry(part *partTxn, l *raft.Log, clock int64) ([]*Result, []
 			return nil, nil, clock, fmt.Errorf("command %d: %w: %v", i, errBadEntry, err)
 		}
 		memo, mine := f.checked.take(raw)
-		r, rk, newClock, err := applyCommand(f.cmds, part, &env, l.Index, clock, memo, mine || !f.proposerValuesOnly, audits)
+		r, rk, newClock, err := applyCommand(f.cmds, part, &env, l.Index, clock, memo, mine || !f.proposerValuesOnly)
 		if err != nil {
 			return nil, nil, clock, fmt.Errorf("apply %s: %w", env.Kind, err)
 		}
@@ -581,7 +580,7 @@ func (f *fsm) applyEntry(part *partTxn, l *raft.Log, clock int64) ([]*Result, []
 	// would re-sort the batch's pending writes each time): deterministic,
 	// since entries are the log's units whatever the batching.
 	if len(raws) > 0 {
-		tx := &Tx{part: part, env: &env, index: l.Index, now: time.Unix(0, clock).UTC(), pending: map[string]*[]byte{}, entryAudits: audits}
+		tx := &Tx{part: part, env: &env, index: l.Index, now: time.Unix(0, clock).UTC(), pending: map[string]*[]byte{}}
 		if err := pruneIdem(tx, idemPruneMax*len(raws)); err != nil {
 			return nil, nil, clock, err
 		}
@@ -603,10 +602,7 @@ var (
 // want says whether a caller waits for the Result (the node proposed the
 // command): a Result that names its resource (resource.go) gets its bytes
 // only then.
-//
-// audits counts, per entity, the audit events the entry's earlier commands
-// wrote (Tx.entryAudits); a command that succeeds adds its own.
-func applyCommand(cmds commandTable, part *partTxn, env *Envelope, index uint64, clock int64, checked any, want bool, audits map[string]int) (*Result, string, int64, error) {
+func applyCommand(cmds commandTable, part *partTxn, env *Envelope, index uint64, clock int64, checked any, want bool) (*Result, string, int64, error) {
 	h, ok := cmds[env.Kind]
 	if !ok {
 		return nil, "", clock, fmt.Errorf("%w %q", errUnknownKind, env.Kind)
@@ -617,7 +613,7 @@ func applyCommand(cmds commandTable, part *partTxn, env *Envelope, index uint64,
 	if t := env.Time.UnixNano(); t > clock {
 		clock = t
 	}
-	tx := &Tx{part: part, env: env, index: index, now: time.Unix(0, clock).UTC(), pending: map[string]*[]byte{}, checked: checked, entryAudits: audits}
+	tx := &Tx{part: part, env: env, index: index, now: time.Unix(0, clock).UTC(), pending: map[string]*[]byte{}, checked: checked}
 	part.hash.on = env.LogicVersion >= stateHashSince
 
 	// prevIdem is an expired record the command's key replaces (idempotency.go).
@@ -680,9 +676,6 @@ func applyCommand(cmds commandTable, part *partTxn, env *Envelope, index uint64,
 	}
 	if err := tx.flush(); err != nil {
 		return nil, "", clock, err
-	}
-	for entity, n := range tx.myAudits {
-		audits[entity] += n
 	}
 	return r, "ok", clock, nil
 }

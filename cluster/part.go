@@ -64,6 +64,12 @@ func (p *partTxn) set(key string, v *[]byte) {
 	}
 }
 
+// has reports whether this part has written (or deleted) key.
+func (p *partTxn) has(key string) bool {
+	_, ok := p.vals[key]
+	return ok
+}
+
 // getRaw reads key: this part's writes first, then the committed state.
 // The bytes are the caller's.
 func (p *partTxn) getRaw(key string) ([]byte, bool, error) {

@@ -124,12 +124,7 @@ type Tx struct {
 	pending map[string]*[]byte // nil value pointer target = delete
 	order   []string
 	audits  int
-	// entryAudits, from logic version 14 (auditSeqPerEntry), counts the
-	// audit events the entry's earlier commands wrote for each entity, and
-	// myAudits this command's: an event's sequence number continues from
-	// them, so that two commands of one entry never write the same key.
-	entryAudits, myAudits map[string]int
-	checked               any // what the leader's Check computed for this command (Checked)
+	checked any // what the leader's Check computed for this command (Checked)
 }
 
 // Checked is what this command's Check computed on this node before it was
@@ -324,16 +319,22 @@ func (tx *Tx) AuditBy(actor Actor, action, entity string, details any) {
 		Kind:    tx.env.Kind,
 		Details: raw,
 	}
-	seq := tx.audits
+	var key string
 	if tx.env.LogicVersion >= auditSeqPerEntry {
-		if tx.myAudits == nil {
-			tx.myAudits = map[string]int{}
+		// The first sequence number under this entry's index that neither
+		// this command nor an earlier one of the entry has written (their
+		// writes are the part's; an earlier entry has another index).
+		for seq := 0; ; seq++ {
+			key = keyAudit(entity, tx.index, seq)
+			if _, mine := tx.pending[key]; !mine && !tx.part.has(key) {
+				break
+			}
 		}
-		seq = tx.entryAudits[entity] + tx.myAudits[entity]
-		tx.myAudits[entity]++
+	} else {
+		key = keyAudit(entity, tx.index, tx.audits)
 	}
 	// Ignore the encode error: AuditEvent always encodes.
-	_ = tx.Put(keyAudit(entity, tx.index, seq), ev)
+	_ = tx.Put(key, ev)
 	tx.audits++
 }
 
@@ -342,8 +343,9 @@ func (tx *Tx) AuditBy(actor Actor, action, entity string, details any) {
 // carried two commands for one entity (the batcher groups concurrent
 // proposals: two answers, or an answer and observations, for one
 // attendance) the later command's event overwrote the earlier's, and the
-// first change went unaudited. From version 14 it counts every event of
-// the entry for that entity. Older entries replay as they were applied.
+// first change went unaudited. From version 14 it is the entity's next
+// free one under the entry's index. Older entries replay as they were
+// applied.
 const auditSeqPerEntry = 14
 
 // flush moves the command's pending writes into the batch transaction.
