@@ -38,6 +38,13 @@ type partTxn struct {
 	// nodesWritten: the part writes the node registry (Store.Leader's
 	// cache of the leader's HTTP address is then stale once it commits).
 	nodesWritten bool
+	// auditIndex is the entry whose audit events are being numbered:
+	// auditCount of auditEntity's while it is the only entity, then
+	// auditNext's counts.
+	auditIndex  uint64
+	auditEntity string
+	auditCount  int
+	auditNext   map[string]int
 }
 
 func newPartTxn(db *badger.DB) *partTxn {
@@ -64,10 +71,29 @@ func (p *partTxn) set(key string, v *[]byte) {
 	}
 }
 
-// has reports whether this part has written (or deleted) key.
-func (p *partTxn) has(key string) bool {
-	_, ok := p.vals[key]
-	return ok
+// nextAuditSeq numbers an audit event of entity under entry index
+// (auditSeqPerEntry): 0 for the entry's first event of that entity, then
+// 1, 2... whichever of the entry's commands writes it. One count per
+// entity, kept for the entry being applied (a part holds whole entries,
+// in order), so numbering costs a map lookup however many events an entry
+// has: a record.read command audits up to 256 reads, several of them of
+// one record.
+func (p *partTxn) nextAuditSeq(index uint64, entity string) int {
+	if p.auditIndex != index {
+		p.auditIndex, p.auditEntity, p.auditCount = index, entity, 0
+		clear(p.auditNext)
+	}
+	if p.auditNext == nil {
+		// One entity so far (most entries): no map.
+		if entity == p.auditEntity {
+			p.auditCount++
+			return p.auditCount - 1
+		}
+		p.auditNext = map[string]int{p.auditEntity: p.auditCount}
+	}
+	n := p.auditNext[entity]
+	p.auditNext[entity] = n + 1
+	return n
 }
 
 // getRaw reads key: this part's writes first, then the committed state.

@@ -319,22 +319,12 @@ func (tx *Tx) AuditBy(actor Actor, action, entity string, details any) {
 		Kind:    tx.env.Kind,
 		Details: raw,
 	}
-	var key string
+	seq := tx.audits
 	if tx.env.LogicVersion >= auditSeqPerEntry {
-		// The first sequence number under this entry's index that neither
-		// this command nor an earlier one of the entry has written (their
-		// writes are the part's; an earlier entry has another index).
-		for seq := 0; ; seq++ {
-			key = keyAudit(entity, tx.index, seq)
-			if _, mine := tx.pending[key]; !mine && !tx.part.has(key) {
-				break
-			}
-		}
-	} else {
-		key = keyAudit(entity, tx.index, tx.audits)
+		seq = tx.part.nextAuditSeq(tx.index, entity)
 	}
 	// Ignore the encode error: AuditEvent always encodes.
-	_ = tx.Put(key, ev)
+	_ = tx.Put(keyAudit(entity, tx.index, seq), ev)
 	tx.audits++
 }
 
@@ -343,9 +333,10 @@ func (tx *Tx) AuditBy(actor Actor, action, entity string, details any) {
 // carried two commands for one entity (the batcher groups concurrent
 // proposals: two answers, or an answer and observations, for one
 // attendance) the later command's event overwrote the earlier's, and the
-// first change went unaudited. From version 14 it is the entity's next
-// free one under the entry's index. Older entries replay as they were
-// applied.
+// first change went unaudited. From version 14 it counts the events of
+// every command of the entry for that entity (partTxn.nextAuditSeq; a
+// command refused after auditing leaves a gap). Older entries replay as
+// they were applied.
 const auditSeqPerEntry = 14
 
 // flush moves the command's pending writes into the batch transaction.

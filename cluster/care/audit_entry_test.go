@@ -1,11 +1,16 @@
 package care
 
 import (
+	"encoding/json"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cluster/access"
 	"github.com/frontdoor-ucc/frontdoor/triage"
 )
 
@@ -79,4 +84,61 @@ func TestEveryChangeInOneEntryIsAudited(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestEveryReadInOneEntryIsAudited: each node proposes the reads it served
+// as record.read commands of up to 256 reads, and the leader may group
+// those of three nodes into one raft entry; a receptionist's page polling
+// one attendance puts many reads of one record in each. Every read keeps
+// its own event, interleaved with another record's, in order.
+func TestEveryReadInOneEntryIsAudited(t *testing.T) {
+	f := newTestFSM(t)
+	desk := cluster.Actor{ID: "k-desk", Name: "Desk 1", Role: access.RoleReception}
+	at := testEpoch.Add(time.Hour)
+	var envs [][]byte
+	for node := 0; node < 3; node++ {
+		in := RecordReads{Node: "node" + strconv.Itoa(node)}
+		for i := range MaxReadsPerBatch {
+			entity := "attendance/A1"
+			if i%5 == 4 {
+				entity = "patient/P1"
+			}
+			in.Reads = append(in.Reads, RecordRead{Actor: desk, Entity: entity, Route: "GET /v1/attendances/:id?n=" + strconv.Itoa(node*1000+i), At: at})
+		}
+		envs = append(envs, kindEnv(t, KindRecordRead, 60, cluster.SystemActor, in))
+	}
+	res, ok := f.ApplyBatch([]*raft.Log{cmdLog(3, envs...)})[0].([]*cluster.Result)
+	if !ok || len(res) != 3 {
+		t.Fatalf("entry results: %#v", res)
+	}
+	for i, r := range res {
+		if r.Err != nil {
+			t.Fatalf("command %d refused: %v", i, r.Err)
+		}
+	}
+	f.ReadState(t, func(v *cluster.View) error {
+		for entity, want := range map[string]int{"attendance/A1": 3 * 205, "patient/P1": 3 * 51} {
+			evs, err := v.Audit(entity)
+			if err != nil {
+				return err
+			}
+			if len(evs) != want {
+				t.Fatalf("%s: %d events, want %d", entity, len(evs), want)
+			}
+			// In the order applied: node 0's reads, then node 1's, then node 2's.
+			last := -1
+			for _, ev := range evs {
+				var d struct{ Route string }
+				if err := json.Unmarshal(ev.Details, &d); err != nil {
+					return err
+				}
+				n, err := strconv.Atoi(d.Route[strings.LastIndexByte(d.Route, '=')+1:])
+				if err != nil || n <= last {
+					t.Fatalf("%s: event %q after read %d", entity, d.Route, last)
+				}
+				last = n
+			}
+		}
+		return nil
+	})
 }
