@@ -71,27 +71,28 @@ func (p *partTxn) set(key string, v *[]byte) {
 	}
 }
 
-// nextAuditSeq numbers an audit event of entity under entry index
-// (auditSeqPerEntry): 0 for the entry's first event of that entity, then
-// 1, 2... whichever of the entry's commands writes it. One count per
-// entity, kept for the entry being applied (a part holds whole entries,
-// in order), so numbering costs a map lookup however many events an entry
-// has: a record.read command audits up to 256 reads, several of them of
-// one record.
-func (p *partTxn) nextAuditSeq(index uint64, entity string) int {
+// takeAuditSeq numbers an audit event of entity under entry index
+// (auditSeqPerEntry): the entry's next number for that entity, at least
+// min, whichever of the entry's commands writes it; the numbers up to the
+// one returned are taken. One count per entity, kept for the entry being
+// applied (a part holds whole entries, in order), so numbering costs a
+// map lookup however many events an entry has (a record.read command
+// audits up to 256 reads, several of them of one record), and no map
+// while an entry's events are of one entity.
+func (p *partTxn) takeAuditSeq(index uint64, entity string, min int) int {
 	if p.auditIndex != index {
 		p.auditIndex, p.auditEntity, p.auditCount = index, entity, 0
 		clear(p.auditNext)
 	}
 	if p.auditNext == nil {
-		// One entity so far (most entries): no map.
 		if entity == p.auditEntity {
-			p.auditCount++
-			return p.auditCount - 1
+			n := max(p.auditCount, min)
+			p.auditCount = n + 1
+			return n
 		}
 		p.auditNext = map[string]int{p.auditEntity: p.auditCount}
 	}
-	n := p.auditNext[entity]
+	n := max(p.auditNext[entity], min)
 	p.auditNext[entity] = n + 1
 	return n
 }

@@ -321,7 +321,12 @@ func (tx *Tx) AuditBy(actor Actor, action, entity string, details any) {
 	}
 	seq := tx.audits
 	if tx.env.LogicVersion >= auditSeqPerEntry {
-		seq = tx.part.nextAuditSeq(tx.index, entity)
+		seq = tx.part.takeAuditSeq(tx.index, entity, 0)
+	} else {
+		// Numbered as version 13 numbers it; a version 14 command later
+		// in the same entry (the cluster's version rose between two
+		// proposals grouped together) numbers its events after it.
+		tx.part.takeAuditSeq(tx.index, entity, seq)
 	}
 	// Ignore the encode error: AuditEvent always encodes.
 	_ = tx.Put(keyAudit(entity, tx.index, seq), ev)
@@ -334,7 +339,7 @@ func (tx *Tx) AuditBy(actor Actor, action, entity string, details any) {
 // proposals: two answers, or an answer and observations, for one
 // attendance) the later command's event overwrote the earlier's, and the
 // first change went unaudited. From version 14 it counts the events of
-// every command of the entry for that entity (partTxn.nextAuditSeq; a
+// every command of the entry for that entity (partTxn.takeAuditSeq; a
 // command refused after auditing leaves a gap). Older entries replay as
 // they were applied.
 const auditSeqPerEntry = 14

@@ -18,19 +18,25 @@ import (
 // proposals into one raft entry, so two changes to one attendance (an
 // answer and observations sent together from two screens, or two answers)
 // can share an entry index. Each keeps its audit event, in order, from
-// logic version 14; an entry proposed at 13 replays as it was applied then
-// (each event replaced the one before: only the last remained), so old
-// logs give the same state.
+// logic version 14, also after a version 13 command of the same entry;
+// an entry proposed at 13 replays as it was applied then (each event
+// replaced the one before: only the last remained), so old logs give the
+// same state.
 func TestEveryChangeInOneEntryIsAudited(t *testing.T) {
+	all := []string{"attendance.create", "attendance.answer", "attendance.answer", "attendance.observe", "attendance.status"}
 	for _, tc := range []struct {
-		lv   int
-		want []string
+		lv, first int // first: the entry's first command's version
+		want      []string
 	}{
-		{cluster.LogicVersion, []string{"attendance.create", "attendance.answer", "attendance.answer", "attendance.observe", "attendance.status"}},
-		{13, []string{"attendance.create", "attendance.status"}},
+		{cluster.LogicVersion, cluster.LogicVersion, all},
+		{13, 13, []string{"attendance.create", "attendance.status"}},
+		// The cluster's version rose between two proposals grouped into
+		// one entry: the version 13 command's event is kept too.
+		{cluster.LogicVersion, 13, all},
 	} {
 		f := demoFSM(t)
 		at := func(env []byte) []byte { return atLogicVersion(t, env, tc.lv) }
+		atFirst := func(env []byte) []byte { return atLogicVersion(t, env, tc.first) }
 		age := 30
 		r := resultValue(t, f.ApplyBatch([]*raft.Log{cmdLog(3, at(kindEnv(t, KindAttendanceCreate, 10, testReception, AttendanceCreate{
 			Complaint: "burning pee", Protocol: "urinary-symptoms", Patient: Patient{Postcode: "DY1 1AA"},
@@ -44,7 +50,7 @@ func TestEveryChangeInOneEntryIsAudited(t *testing.T) {
 		// status change, all for X1.
 		rr := 18
 		entry := cmdLog(4,
-			at(kindEnv(t, KindAttendanceAnswer, 11, testReception, AttendanceAnswers{AttendanceID: "X1", Answers: []triage.Reply{first}})),
+			atFirst(kindEnv(t, KindAttendanceAnswer, 11, testReception, AttendanceAnswers{AttendanceID: "X1", Answers: []triage.Reply{first}})),
 			at(kindEnv(t, KindAttendanceAnswer, 11, testDesk, AttendanceAnswers{AttendanceID: "X1", Answers: []triage.Reply{first}})),
 			at(kindEnv(t, KindAttendanceObserve, 11, testReception, AttendanceObservations{AttendanceID: "X1",
 				Observations: triage.Observations{RespiratoryRate: &rr}})),
@@ -77,7 +83,7 @@ func TestEveryChangeInOneEntryIsAudited(t *testing.T) {
 				t.Fatalf("logic version %d: audit trail %q, want %q", tc.lv, got, tc.want)
 			}
 		}
-		if tc.lv == cluster.LogicVersion {
+		if len(tc.want) == len(all) {
 			// Who did what stays with its event: the second answer was the desk's.
 			if seen[1].Actor.ID != testReception.ID || seen[2].Actor.ID != testDesk.ID || seen[1].Index != 4 || seen[2].Index != 4 {
 				t.Fatalf("events of the entry: %+v, %+v", seen[1], seen[2])
