@@ -40,8 +40,12 @@ func (c *recentLogs) get(index uint64, l *raft.Log) bool {
 	return true
 }
 
-// add holds logs, just stored. Raft treats an entry as immutable once
-// handed over, so it is kept as it is.
+// add holds logs, just stored. Raft treats an entry's data as immutable
+// once handed over, so the bytes are shared; the Log itself is copied,
+// because on the leader raft hands over a pointer into its future for the
+// entry, which also holds the FSM's response (every command's Result,
+// with the resource JSON built for its proposer): holding that pointer
+// kept all of it alive until the slot was reused.
 func (c *recentLogs) add(logs []*raft.Log) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -55,7 +59,8 @@ func (c *recentLogs) add(logs []*raft.Log) {
 		if n > recentLogMax || c.bytes+n > recentLogBytes {
 			continue
 		}
-		c.slots[i] = l
+		cp := *l
+		c.slots[i] = &cp
 		c.bytes += n
 	}
 }

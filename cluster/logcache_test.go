@@ -3,7 +3,9 @@ package cluster
 import (
 	"bytes"
 	"errors"
+	"runtime"
 	"testing"
+	"weak"
 
 	"github.com/hashicorp/raft"
 )
@@ -50,5 +52,34 @@ func TestRecentLogsServeWhatWasStored(t *testing.T) {
 	}
 	if err := m.GetLog(2, &got); !errors.Is(err, ErrCorruptLog) {
 		t.Fatalf("entry 2 after DeleteRange: %q, %v; want it read from disk and refused", got.Data, err)
+	}
+}
+
+// leaderFuture is how hashicorp/raft holds an entry on the leader: the
+// *raft.Log handed to StoreLogs points into the future that also holds
+// the entry's FSM response (logFuture: log, response).
+type leaderFuture struct {
+	log      raft.Log
+	response []byte
+}
+
+// TestRecentLogsDoNotHoldTheLeadersFutures: the recent entries must not
+// keep raft's futures, and so the Results of every command in them, alive
+// after raft has let go of them: on the leader they held the attendance
+// JSON built for each proposer, megabytes of it.
+func TestRecentLogsDoNotHoldTheLeadersFutures(t *testing.T) {
+	c := newRecentLogs()
+	f := &leaderFuture{log: raft.Log{Index: 7, Term: 1, Type: raft.LogCommand, Data: []byte("entry")},
+		response: make([]byte, 1<<20)}
+	gone := weak.Make(f)
+	c.add([]*raft.Log{&f.log})
+	f = nil
+	runtime.GC()
+	if gone.Value() != nil {
+		t.Fatal("the future (and its response) is still reachable through the recent entries")
+	}
+	var got raft.Log
+	if !c.get(7, &got) || string(got.Data) != "entry" || got.Index != 7 {
+		t.Fatalf("entry 7: %+v; want it held", got)
 	}
 }
