@@ -34,7 +34,17 @@ func (s *Store) PeerListener() net.Listener {
 	if s.mux == nil {
 		return nil
 	}
-	return &httpListener{m: s.mux, closed: make(chan struct{})}
+	return &channelListener{m: s.mux, ch: s.mux.http, closed: make(chan struct{})}
+}
+
+// PipeListener is the raft port's channel for pipes (many node-to-node
+// requests at once on one connection): each connection is a *PeerConn
+// from a verified member. nil without a TCP transport.
+func (s *Store) PipeListener() net.Listener {
+	if s.mux == nil {
+		return nil
+	}
+	return &channelListener{m: s.mux, ch: s.mux.pipe, closed: make(chan struct{})}
 }
 
 // registeredNodes is the node registry as this node has applied it.
@@ -202,6 +212,20 @@ func (s *Store) AcceptJoin(token string, a JoinAnswer) error {
 // httpAddr: node-to-node requests name a member by its HTTP address, and
 // go to its raft port over mutual TLS instead.
 func (s *Store) DialPeerHTTP(httpAddr string) (net.Conn, error) {
+	return s.dialMember(httpAddr, channelHTTP)
+}
+
+// DialPeerPipe is DialPeerHTTP on the pipe channel.
+func (s *Store) DialPeerPipe(httpAddr string) (net.Conn, error) {
+	return s.dialMember(httpAddr, channelPipe)
+}
+
+// dialMember opens channel ch to the member registered with HTTP address
+// httpAddr.
+func (s *Store) dialMember(httpAddr string, ch byte) (net.Conn, error) {
+	if s.mux == nil {
+		return nil, errors.New("no raft port: this store has no TCP transport")
+	}
 	var raftAddr string
 	err := s.Read(context.Background(), ConsistencyStale, func(v *View) error {
 		nodes, err := v.Nodes()
@@ -225,7 +249,7 @@ func (s *Store) DialPeerHTTP(httpAddr string) (net.Conn, error) {
 	if raftAddr == "" {
 		return nil, fmt.Errorf("dial member at %s: no member is registered there", httpAddr)
 	}
-	return s.DialPeer(raftAddr)
+	return s.mux.dial(raftAddr, ch, peerDialTimeout)
 }
 
 // RenewOwnCertificate gives this node a new certificate signed by the

@@ -14,13 +14,17 @@ import (
 	"github.com/frontdoor-ucc/frontdoor/cluster/trust"
 )
 
-// The raft port carries two channels, both over mutual TLS with node
-// certificates from the cluster CA: raft's own RPCs and node-to-node HTTP
-// (forwarded writes, a member's figures). The dialler names the channel in
-// the first byte after the handshake.
+// The raft port carries three channels, all over mutual TLS with node
+// certificates from the cluster CA: raft's own RPCs, node-to-node HTTP (a
+// member's figures, whole requests proxied to the leader) and pipes
+// (forwarded writes, many at once on one connection: the API's peerpipe).
+// The dialler names the channel in the first byte after the handshake; a
+// node of an earlier release closes a connection whose channel it does
+// not know.
 const (
 	channelRaft byte = 'R'
 	channelHTTP byte = 'H'
+	channelPipe byte = 'P'
 )
 
 const (
@@ -58,6 +62,7 @@ type peerMux struct {
 	log    *slog.Logger
 	raft   chan net.Conn
 	http   chan net.Conn
+	pipe   chan net.Conn
 	sem    chan struct{} // handshakes in progress from other addresses
 	member chan struct{} // handshakes in progress from members' addresses
 	closed chan struct{}
@@ -83,7 +88,7 @@ func newPeerMux(bind string, advertise net.Addr, id *trust.Identity, check trust
 	}
 	m := &peerMux{
 		ln: ln, addr: advertise, id: id, check: check, log: log,
-		raft: make(chan net.Conn), http: make(chan net.Conn),
+		raft: make(chan net.Conn), http: make(chan net.Conn), pipe: make(chan net.Conn),
 		sem: make(chan struct{}, maxHandshakes), member: make(chan struct{}, maxHandshakes), closed: make(chan struct{}),
 		memberIPs: memberIPs, perAddr: map[string]int{},
 	}
@@ -213,6 +218,8 @@ func (m *peerMux) handshake(conn net.Conn, release func()) {
 		ch = m.raft
 	case channelHTTP:
 		ch = m.http
+	case channelPipe:
+		ch = m.pipe
 	default:
 		tc.Close()
 		return
@@ -304,17 +311,19 @@ func (l raftLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Con
 	return l.m.dial(string(addr), channelRaft, timeout)
 }
 
-// httpListener is the mux's node-to-node HTTP channel as a listener.
-// Closing it stops handing out connections; raft goes on.
-type httpListener struct {
+// channelListener is one of the mux's node-to-node channels (HTTP or
+// pipes) as a listener. Closing it stops handing out connections; raft
+// goes on.
+type channelListener struct {
 	m      *peerMux
+	ch     chan net.Conn
 	closed chan struct{}
 	once   sync.Once
 }
 
-func (l *httpListener) Accept() (net.Conn, error) {
+func (l *channelListener) Accept() (net.Conn, error) {
 	select {
-	case c := <-l.m.http:
+	case c := <-l.ch:
 		return c, nil
 	case <-l.closed:
 		return nil, net.ErrClosed
@@ -323,9 +332,9 @@ func (l *httpListener) Accept() (net.Conn, error) {
 	}
 }
 
-func (l *httpListener) Close() error {
+func (l *channelListener) Close() error {
 	l.once.Do(func() { close(l.closed) })
 	return nil
 }
 
-func (l *httpListener) Addr() net.Addr { return l.m.addr }
+func (l *channelListener) Addr() net.Addr { return l.m.addr }

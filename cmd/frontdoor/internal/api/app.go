@@ -18,6 +18,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/peerpipe"
 )
 
 // Store is what the HTTP layer needs from the replicated store
@@ -64,6 +65,12 @@ type Config struct {
 	// *cluster.Store's DialPeerHTTP, mutual TLS over the raft port. nil ->
 	// plain TCP to that address.
 	PeerDial func(httpAddr string) (net.Conn, error)
+	// PeerPipeDial opens a pipe (peerpipe: many requests at once on one
+	// connection) to the member serving the given HTTP address: a
+	// follower forwards its writes to the leader over one. Its
+	// *cluster.Store's DialPeerPipe; nil -> writes are forwarded over
+	// PeerDial's HTTP.
+	PeerPipeDial func(httpAddr string) (net.Conn, error)
 	// WebhookDevLoopback is serve --webhook-dev-loopback: PUT
 	// /v1/services accepts http and loopback webhook URLs only with it.
 	WebhookDevLoopback bool
@@ -78,6 +85,8 @@ type Server struct {
 	peers      *peerWatch
 	lease      *keyLease
 	reads      *readAuditor
+	pipes      *peerpipe.Server
+	pipeClient *peerpipe.Client
 }
 
 // Run keeps this node's key lease fresh (keylease.go), has the record
@@ -105,6 +114,7 @@ type server struct {
 	reqTO      time.Duration
 	fwdTO      time.Duration
 	forwarder  *fasthttp.Client     // leader forwarding
+	pipeClient *peerpipe.Client     // leader forwarding of proposals; nil: over forwarder
 	peers      *http.Client         // short-timeout calls to other members
 	keys       *keyCache            // API key hashes from local state (auth.go)
 	lease      *keyLease            // whether the local key state may be trusted (keylease.go)
@@ -142,18 +152,19 @@ func New(cfg Config) *Server {
 		cfg.Version = "dev"
 	}
 	s := &server{
-		store:     cfg.Store,
-		selfID:    cfg.Store.Status().NodeID,
-		log:       cfg.Logger,
-		clock:     cfg.clock,
-		reqTO:     cfg.RequestTimeout,
-		fwdTO:     cfg.ForwardTimeout,
-		forwarder: newForwarder(cfg.ForwardTimeout, cfg.PeerDial),
-		peers:     newPeerClient(cfg.PeerDial),
-		keys:      newKeyCache(cfg.Store),
-		unknown:   newUnknownKeys(),
-		peerOnly:  cfg.PeerDial != nil,
-		version:   cfg.Version,
+		store:      cfg.Store,
+		selfID:     cfg.Store.Status().NodeID,
+		log:        cfg.Logger,
+		clock:      cfg.clock,
+		reqTO:      cfg.RequestTimeout,
+		fwdTO:      cfg.ForwardTimeout,
+		forwarder:  newForwarder(cfg.ForwardTimeout, cfg.PeerDial),
+		pipeClient: newPipeClient(cfg.PeerPipeDial),
+		peers:      newPeerClient(cfg.PeerDial),
+		keys:       newKeyCache(cfg.Store),
+		unknown:    newUnknownKeys(),
+		peerOnly:   cfg.PeerDial != nil,
+		version:    cfg.Version,
 
 		retentionExtra: cfg.RetentionExtraYears,
 		retention:      newRetentionMetrics(cfg.Registry),
@@ -202,7 +213,8 @@ func New(cfg Config) *Server {
 			app.Add(rt.Method, rt.Path, handlers...)
 		}
 	}
-	return &Server{App: app, clock: s.clock, divergence: &divergenceChecker{s: s, log: cfg.Logger}, peers: s.peerWatch, lease: s.lease, reads: s.reads}
+	return &Server{App: app, clock: s.clock, divergence: &divergenceChecker{s: s, log: cfg.Logger}, peers: s.peerWatch, lease: s.lease, reads: s.reads,
+		pipes: &peerpipe.Server{Handler: app.Handler()}, pipeClient: s.pipeClient}
 }
 
 // newForwarder is the kept-alive client a follower forwards to the leader
@@ -231,6 +243,29 @@ func newForwarder(timeout time.Duration, dial func(string) (net.Conn, error)) *f
 		// A forwarded POST must not be re-sent by the client library:
 		// only the caller may retry, with its Idempotency-Key.
 		RetryIf: func(*fasthttp.Request) bool { return false },
+	}
+}
+
+// newPipeClient is the client of the pipes a follower forwards proposals
+// to the leader over (nil without dial).
+func newPipeClient(dial func(string) (net.Conn, error)) *peerpipe.Client {
+	if dial == nil {
+		return nil
+	}
+	return &peerpipe.Client{Dial: dial, HelloTimeout: 5 * time.Second}
+}
+
+// ServePipes answers the pipes accepted on ln (the raft port's pipe
+// channel) with the API, as it answers the node-to-node HTTP channel,
+// until ShutdownPipes.
+func (s *Server) ServePipes(ln net.Listener) error { return s.pipes.Serve(ln) }
+
+// ShutdownPipes stops serving pipes (requests in flight get up to timeout
+// to answer) and closes this node's own pipes to the leader.
+func (s *Server) ShutdownPipes(timeout time.Duration) {
+	s.pipes.Shutdown(timeout)
+	if s.pipeClient != nil {
+		s.pipeClient.Close()
 	}
 }
 

@@ -14,8 +14,11 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/frontdoor-ucc/frontdoor/cluster"
+	"github.com/frontdoor-ucc/frontdoor/cmd/frontdoor/internal/peerpipe"
 )
 
 // followerStore is a follower's Store: every proposal is ErrNotLeader, and
@@ -29,8 +32,12 @@ func (f *followerStore) Propose(context.Context, cluster.Proposal) (*cluster.Res
 }
 
 // followerApp serves one write route whose handler proposes through
-// propose, as a follower with its leader at leaderAddr.
-func followerApp(leaderAddr string) *fiber.App {
+// propose, as a follower with its leader at leaderAddr, reached over HTTP.
+func followerApp(leaderAddr string) *fiber.App { return followerAppWithPipes(leaderAddr, nil) }
+
+// followerAppWithPipes is followerApp that forwards over pipes dialled
+// with pipeDial (nil: HTTP only).
+func followerAppWithPipes(leaderAddr string, pipeDial func(string) (net.Conn, error)) *fiber.App {
 	s := &server{
 		store:     &followerStore{fakeStore{leader: &cluster.LeaderInfo{ID: "lead", HTTPAddr: leaderAddr}}},
 		selfID:    "me",
@@ -38,6 +45,9 @@ func followerApp(leaderAddr string) *fiber.App {
 		reqTO:     time.Second,
 		fwdTO:     2 * time.Second,
 		forwarder: newForwarder(2*time.Second, nil),
+	}
+	if pipeDial != nil {
+		s.pipeClient = &peerpipe.Client{Dial: pipeDial, HelloTimeout: time.Second}
 	}
 	row := &routeRow{Method: "POST", Path: "/v1/attendances", Access: accessKey, Kinds: []cluster.Kind{"attendance.create"}}
 	app := fiber.New(fiber.Config{ErrorHandler: errorHandler(s.log)})
@@ -151,6 +161,127 @@ func TestFollowerForwardingOutcomes(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			app := followerApp(tt.leader(t))
+			req := httptest.NewRequest(http.MethodPost, "/v1/attendances", strings.NewReader(`{}`))
+			req.Header.Set("Authorization", "Bearer fdk_caller")
+			resp, err := app.Test(req, 10_000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.status, b)
+			}
+			if tt.problem != "" {
+				var p Problem
+				if err := json.Unmarshal(b, &p); err != nil || p.Type != tt.problem {
+					t.Fatalf("problem %s, want type %s", b, tt.problem)
+				}
+			} else if string(b) != tt.body {
+				t.Fatalf("body %q, want %q", b, tt.body)
+			}
+			if k := tt.wantHeader[0]; k != "" && resp.Header.Get(k) != tt.wantHeader[1] {
+				t.Fatalf("%s %q, want %q", k, resp.Header.Get(k), tt.wantHeader[1])
+			}
+		})
+	}
+}
+
+// pipeLeader serves pipes on a loopback port: each connection is handed
+// to serve. It returns the dialler for followerAppWithPipes.
+func pipeLeader(t *testing.T, serve func(net.Conn)) func(string) (net.Conn, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go serve(conn)
+		}
+	}()
+	addr := ln.Addr().String()
+	return func(string) (net.Conn, error) { return net.Dial("tcp", addr) }
+}
+
+// answeringPipes is a leader serving pipes whose forwarded proposals h
+// answers (as leaderAnswering does over HTTP).
+func answeringPipes(t *testing.T, h http.HandlerFunc) func(string) (net.Conn, error) {
+	srv := &peerpipe.Server{Handler: fasthttpadaptor.NewFastHTTPHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != forwardPath || r.Header.Get(headerForwarded) != "1" || r.Header.Get("Authorization") != "Bearer fdk_caller" {
+			t.Errorf("forwarded over a pipe to %s without the loop mark or the caller's key: %v", r.URL.Path, r.Header)
+		}
+		h(w, r)
+	}))}
+	t.Cleanup(func() { srv.Shutdown(time.Second) })
+	return pipeLeader(t, func(c net.Conn) { _ = srv.ServeConn(c) })
+}
+
+// TestFollowerForwardingOutcomesOverAPipe: the same outcomes over a pipe,
+// and a leader of an earlier release, which serves no pipes, still gets
+// the proposal over HTTP (nothing was sent on the pipe).
+func TestFollowerForwardingOutcomesOverAPipe(t *testing.T) {
+	result := func(res *cluster.Result) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			b, _ := encodeResult(res)
+			w.Header().Set(headerForwardProtocol, forwardProtocolV1)
+			_, _ = w.Write(b)
+		}
+	}
+	for _, tt := range []struct {
+		name       string
+		pipes      func(t *testing.T) func(string) (net.Conn, error)
+		httpLeader func(t *testing.T) string // closedAddr: HTTP must not be used
+		status     int
+		problem    string
+		body       string
+		wantHeader [2]string
+	}{
+		{name: "leader's Result", pipes: func(t *testing.T) func(string) (net.Conn, error) {
+			return answeringPipes(t, result(&cluster.Result{Index: 9, Value: json.RawMessage(`{"id":"a1"}`)}))
+		}, httpLeader: closedAddr, status: 201, body: `{"id":"a1"}`},
+		{name: "leader's command refusal", pipes: func(t *testing.T) func(string) (net.Conn, error) {
+			return answeringPipes(t, result(&cluster.Result{Index: 9, Err: &cluster.CommandError{Code: cluster.CodeConflict, Message: "taken"}}))
+		}, httpLeader: closedAddr, status: 409, problem: problemConflict},
+		{name: "leader's problem, with its headers", pipes: func(t *testing.T) func(string) (net.Conn, error) {
+			return answeringPipes(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set(headerForwardProtocol, forwardProtocolV1)
+				w.Header().Set("WWW-Authenticate", `Bearer realm="frontdoor", error="invalid_token"`)
+				w.Header().Set("Retry-After", "3")
+				w.Header().Set("Content-Type", "application/problem+json")
+				w.WriteHeader(http.StatusUnauthorized)
+				_ = json.NewEncoder(w).Encode(unauthorized("unknown or revoked API key"))
+			})
+		}, httpLeader: closedAddr, status: 401, problem: problemUnauthorized, wantHeader: [2]string{"WWW-Authenticate", `Bearer realm="frontdoor", error="invalid_token"`}},
+		{name: "leader's unreadable answer", pipes: func(t *testing.T) func(string) (net.Conn, error) {
+			return answeringPipes(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set(headerForwardProtocol, forwardProtocolV1)
+				_, _ = io.WriteString(w, "\x07")
+			})
+		}, httpLeader: closedAddr, status: 503, problem: problemOutcomeUnkown},
+		{name: "leader hung up after the request was sent", pipes: func(t *testing.T) func(string) (net.Conn, error) {
+			return pipeLeader(t, func(c net.Conn) {
+				_, _ = c.Write([]byte{peerpipe.Hello})
+				var req fasthttp.Request
+				_ = req.Read(bufio.NewReader(c))
+				c.Close()
+			})
+		}, httpLeader: closedAddr, status: 503, problem: problemOutcomeUnkown, wantHeader: [2]string{"Retry-After", "1"}},
+		{name: "pipe refused (leader stopped): nothing was sent", pipes: func(t *testing.T) func(string) (net.Conn, error) {
+			addr := closedAddr(t)
+			return func(string) (net.Conn, error) { return net.Dial("tcp", addr) }
+		}, httpLeader: closedAddr, status: 503, problem: problemNotAccepted, wantHeader: [2]string{"Retry-After", "1"}},
+		{name: "leader of an earlier release (no pipes): forwarded over HTTP", pipes: func(t *testing.T) func(string) (net.Conn, error) {
+			return pipeLeader(t, func(c net.Conn) { c.Close() }) // an unknown channel is closed at once
+		}, httpLeader: func(t *testing.T) string {
+			return leaderAnswering(t, result(&cluster.Result{Index: 9, Value: json.RawMessage(`{"id":"over-http"}`)}))
+		}, status: 201, body: `{"id":"over-http"}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			app := followerAppWithPipes(tt.httpLeader(t), tt.pipes(t))
 			req := httptest.NewRequest(http.MethodPost, "/v1/attendances", strings.NewReader(`{}`))
 			req.Header.Set("Authorization", "Bearer fdk_caller")
 			resp, err := app.Test(req, 10_000)

@@ -275,7 +275,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Node, err error) 
 	fresh := !st.HasExistingState()
 
 	n.app = api.New(api.Config{Store: st, Logger: log, Registry: n.reg, Gatherer: n.reg, Version: version,
-		RequestTimeout: cfg.RequestTimeout, KeyLease: cfg.KeyLease, PeerDial: st.DialPeerHTTP, RetentionExtraYears: cfg.RetentionExtraYears, WebhookDevLoopback: cfg.WebhookDevLoopback})
+		RequestTimeout: cfg.RequestTimeout, KeyLease: cfg.KeyLease, PeerDial: st.DialPeerHTTP, PeerPipeDial: st.DialPeerPipe, RetentionExtraYears: cfg.RetentionExtraYears, WebhookDevLoopback: cfg.WebhookDevLoopback})
 	// One server for the public listener and the raft port's node-to-node
 	// channel (mutual TLS: forwarded writes, members' figures).
 	serveLn := n.ln
@@ -287,6 +287,14 @@ func Start(ctx context.Context, cfg Config, out io.Writer) (_ *Node, err error) 
 		serveLn = mergeListeners(serveLn, pl)
 	}
 	go func() { n.served <- n.app.Listener(serveLn) }()
+	if pl := st.PipeListener(); pl != nil {
+		// Followers' forwarded writes, many at once per connection.
+		go func() {
+			if err := n.app.ServePipes(pl); err != nil {
+				log.Warn("raft port: pipes", "err", err)
+			}
+		}()
+	}
 	workCtx, cancel := context.WithCancel(ctx)
 	n.stopWork = cancel
 	go n.app.Run(workCtx) // the clock check of the peers
@@ -560,6 +568,7 @@ func (n *Node) Shutdown() error {
 		}
 		cancel()
 	}
+	n.app.ShutdownPipes(timeout)
 	if err := n.app.ShutdownWithTimeout(timeout); err != nil {
 		// Requests still running (or kept-alive client connections, which
 		// fasthttp waits for) after the grace period are cut off: worth a
@@ -589,6 +598,7 @@ func (n *Node) App() *fiber.App { return n.app.App }
 // to reuse. Tests use it to crash a node.
 func (n *Node) Kill() error {
 	n.stopWork()
+	n.app.ShutdownPipes(0)
 	_ = n.app.ShutdownWithTimeout(0)
 	return n.store.Kill()
 }
@@ -596,6 +606,7 @@ func (n *Node) Kill() error {
 // closeAll is shutdown for a node that failed half-way through starting.
 func (n *Node) closeAll() {
 	n.stopWork()
+	n.app.ShutdownPipes(0)
 	_ = n.app.Shutdown()
 	_ = n.store.Close(context.Background())
 }
