@@ -252,7 +252,7 @@ func newPipeClient(dial func(string) (net.Conn, error)) *peerpipe.Client {
 	if dial == nil {
 		return nil
 	}
-	return &peerpipe.Client{Dial: dial, HelloTimeout: 5 * time.Second}
+	return &peerpipe.Client{Dial: dial}
 }
 
 // ServePipes answers the pipes accepted on ln (the raft port's pipe

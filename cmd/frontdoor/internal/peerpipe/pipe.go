@@ -275,11 +275,15 @@ func isClosed(err error) bool {
 type Client struct {
 	// Dial opens a connection to the member at addr.
 	Dial func(addr string) (net.Conn, error)
-	// HelloTimeout bounds the wait for the member's Hello after dialling.
+	// HelloTimeout bounds the wait for the member's Hello after dialling
+	// (default 2s: a serving member writes it at once; one that is
+	// starting may not serve pipes yet, and the request then fails as not
+	// sent rather than waiting for it).
 	HelloTimeout time.Duration
 
-	mu    sync.Mutex
-	pipes map[string]*pipe
+	mu      sync.Mutex
+	pipes   map[string]*pipe
+	dialing map[string]*dialing
 }
 
 // Do sends req to the member at addr and waits up to timeout for its
@@ -337,25 +341,63 @@ func (c *Client) Close() {
 	}
 }
 
-// pipe returns the live pipe to addr, dialling one if there is none.
+// pipe returns the live pipe to addr, dialling one if there is none. One
+// dial per address is in progress at a time, and the callers to that
+// address wait for it; nothing is held while it runs, so a member that is
+// slow to answer (starting, or gone) holds up only the requests for it.
 func (c *Client) pipe(addr string) (*pipe, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if p := c.pipes[addr]; p != nil {
 		select {
 		case <-p.dead:
 			delete(c.pipes, addr)
 		default:
+			c.mu.Unlock()
 			return p, nil
 		}
 	}
+	if d := c.dialing[addr]; d != nil {
+		c.mu.Unlock()
+		<-d.done
+		return d.p, d.err
+	}
+	d := &dialing{done: make(chan struct{})}
+	if c.dialing == nil {
+		c.dialing = map[string]*dialing{}
+	}
+	c.dialing[addr] = d
+	c.mu.Unlock()
+
+	d.p, d.err = c.dial(addr)
+	c.mu.Lock()
+	delete(c.dialing, addr)
+	if d.p != nil {
+		if c.pipes == nil {
+			c.pipes = map[string]*pipe{}
+		}
+		c.pipes[addr] = d.p
+	}
+	c.mu.Unlock()
+	close(d.done)
+	return d.p, d.err
+}
+
+// dialing is a dial in progress, and then its outcome.
+type dialing struct {
+	done chan struct{}
+	p    *pipe
+	err  error
+}
+
+// dial opens a pipe to addr and waits for the member's hello.
+func (c *Client) dial(addr string) (*pipe, error) {
 	conn, err := c.Dial(addr)
 	if err != nil {
 		return nil, fmt.Errorf("peerpipe: dial %s: %w", addr, err)
 	}
 	wait := c.HelloTimeout
 	if wait <= 0 {
-		wait = 5 * time.Second
+		wait = 2 * time.Second
 	}
 	_ = conn.SetReadDeadline(time.Now().Add(wait))
 	var b [1]byte
@@ -369,10 +411,6 @@ func (c *Client) pipe(addr string) (*pipe, error) {
 	_ = conn.SetReadDeadline(time.Time{})
 	p := &pipe{conn: conn, w: newCombiner(conn), pending: map[uint64]*call{}, dead: make(chan struct{})}
 	go p.read()
-	if c.pipes == nil {
-		c.pipes = map[string]*pipe{}
-	}
-	c.pipes[addr] = p
 	return p, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -351,5 +352,66 @@ func TestShutdownLetsRequestsInFlightAnswer(t *testing.T) {
 	}
 	if err := c.Do(addr, post("late"), fasthttp.AcquireResponse(), 2*time.Second); err == nil {
 		t.Error("a request after shutdown was answered")
+	}
+}
+
+// A member that does not say hello (starting, not serving pipes yet)
+// holds up only the requests for it: they fail as not sent once the
+// hello is overdue, sharing one dial, while requests to another member go
+// on.
+func TestSilentMemberHoldsUpOnlyItsOwnRequests(t *testing.T) {
+	var silentDials atomic.Int32
+	var wg sync.WaitGroup
+	var silentEnds []net.Conn
+	var mu sync.Mutex
+	c := &Client{HelloTimeout: time.Second, Dial: func(addr string) (net.Conn, error) {
+		a, b := net.Pipe()
+		if addr == "silent" {
+			silentDials.Add(1)
+			mu.Lock()
+			silentEnds = append(silentEnds, b) // never says hello
+			mu.Unlock()
+			return a, nil
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = (&Server{Handler: func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok") }}).ServeConn(b)
+		}()
+		return a, nil
+	}}
+	defer func() {
+		c.Close()
+		mu.Lock()
+		for _, b := range silentEnds {
+			b.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	}()
+	silent := make(chan error, 3)
+	for range 3 {
+		go func() { silent <- c.Do("silent", post("x"), fasthttp.AcquireResponse(), 10*time.Second) }()
+	}
+	for silentDials.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	resp := fasthttp.AcquireResponse()
+	if err := c.Do("live", post("y"), resp, 5*time.Second); err != nil || string(resp.Body()) != "ok" {
+		t.Fatalf("request to a live member while another is silent: %v %q", err, resp.Body())
+	}
+	select {
+	case err := <-silent:
+		t.Fatalf("a request to the silent member ended (%v) before the live member's answer came", err)
+	default:
+	}
+	for range 3 {
+		err := <-silent
+		if err == nil || !strings.Contains(err.Error(), "dial") {
+			t.Errorf("request to the silent member: %v, want a dial error (not sent)", err)
+		}
+	}
+	if n := silentDials.Load(); n != 1 {
+		t.Errorf("%d dials to the silent member for 3 requests at once, want 1", n)
 	}
 }
