@@ -76,6 +76,15 @@ func closedAddr(t *testing.T) string {
 // hangUpAddr is a leader that reads a request and closes the connection
 // without answering: the proposal may have been made.
 func hangUpAddr(t *testing.T) string {
+	return loopbackServer(t, func(conn net.Conn) {
+		_, _ = http.ReadRequest(bufio.NewReader(conn))
+		conn.Close()
+	})
+}
+
+// loopbackServer hands each connection to a loopback port to serve (in a
+// goroutine of its own) until the test ends, and returns the address.
+func loopbackServer(t *testing.T, serve func(net.Conn)) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -87,8 +96,7 @@ func hangUpAddr(t *testing.T) string {
 			if err != nil {
 				return
 			}
-			_, _ = http.ReadRequest(bufio.NewReader(conn))
-			conn.Close()
+			go serve(conn)
 		}
 	}()
 	return ln.Addr().String()
@@ -112,16 +120,18 @@ func leaderAnswering(t *testing.T, h http.HandlerFunc) string {
 	return strings.TrimPrefix(srv.URL, "http://")
 }
 
+// result is a leader's answer to a forwarded proposal: res.
+func result(res *cluster.Result) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		b, _ := encodeResult(res)
+		w.Header().Set(headerForwardProtocol, forwardProtocolV1)
+		_, _ = w.Write(b)
+	}
+}
+
 // TestFollowerForwardingOutcomes: what a follower answers for each way its
 // forwarded proposal can end.
 func TestFollowerForwardingOutcomes(t *testing.T) {
-	result := func(res *cluster.Result) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			b, _ := encodeResult(res)
-			w.Header().Set(headerForwardProtocol, forwardProtocolV1)
-			_, _ = w.Write(b)
-		}
-	}
 	for _, tt := range []struct {
 		name       string
 		leader     func(t *testing.T) string
@@ -160,28 +170,7 @@ func TestFollowerForwardingOutcomes(t *testing.T) {
 		}, status: 503, problem: problemOutcomeUnkown},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			app := followerApp(tt.leader(t))
-			req := httptest.NewRequest(http.MethodPost, "/v1/attendances", strings.NewReader(`{}`))
-			req.Header.Set("Authorization", "Bearer fdk_caller")
-			resp, err := app.Test(req, 10_000)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != tt.status {
-				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.status, b)
-			}
-			if tt.problem != "" {
-				var p Problem
-				if err := json.Unmarshal(b, &p); err != nil || p.Type != tt.problem {
-					t.Fatalf("problem %s, want type %s", b, tt.problem)
-				}
-			} else if string(b) != tt.body {
-				t.Fatalf("body %q, want %q", b, tt.body)
-			}
-			if k := tt.wantHeader[0]; k != "" && resp.Header.Get(k) != tt.wantHeader[1] {
-				t.Fatalf("%s %q, want %q", k, resp.Header.Get(k), tt.wantHeader[1])
-			}
+			checkForwardedWrite(t, followerApp(tt.leader(t)), tt.status, tt.problem, tt.body, tt.wantHeader)
 		})
 	}
 }
@@ -189,21 +178,7 @@ func TestFollowerForwardingOutcomes(t *testing.T) {
 // pipeLeader serves pipes on a loopback port: each connection is handed
 // to serve. It returns the dialler for followerAppWithPipes.
 func pipeLeader(t *testing.T, serve func(net.Conn)) func(string) (net.Conn, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go serve(conn)
-		}
-	}()
-	addr := ln.Addr().String()
+	addr := loopbackServer(t, serve)
 	return func(string) (net.Conn, error) { return net.Dial("tcp", addr) }
 }
 
@@ -224,13 +199,6 @@ func answeringPipes(t *testing.T, h http.HandlerFunc) func(string) (net.Conn, er
 // and a leader of an earlier release, which serves no pipes, still gets
 // the proposal over HTTP (nothing was sent on the pipe).
 func TestFollowerForwardingOutcomesOverAPipe(t *testing.T) {
-	result := func(res *cluster.Result) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			b, _ := encodeResult(res)
-			w.Header().Set(headerForwardProtocol, forwardProtocolV1)
-			_, _ = w.Write(b)
-		}
-	}
 	for _, tt := range []struct {
 		name       string
 		pipes      func(t *testing.T) func(string) (net.Conn, error)
@@ -281,29 +249,36 @@ func TestFollowerForwardingOutcomesOverAPipe(t *testing.T) {
 		}, status: 201, body: `{"id":"over-http"}`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			app := followerAppWithPipes(tt.httpLeader(t), tt.pipes(t))
-			req := httptest.NewRequest(http.MethodPost, "/v1/attendances", strings.NewReader(`{}`))
-			req.Header.Set("Authorization", "Bearer fdk_caller")
-			resp, err := app.Test(req, 10_000)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != tt.status {
-				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.status, b)
-			}
-			if tt.problem != "" {
-				var p Problem
-				if err := json.Unmarshal(b, &p); err != nil || p.Type != tt.problem {
-					t.Fatalf("problem %s, want type %s", b, tt.problem)
-				}
-			} else if string(b) != tt.body {
-				t.Fatalf("body %q, want %q", b, tt.body)
-			}
-			if k := tt.wantHeader[0]; k != "" && resp.Header.Get(k) != tt.wantHeader[1] {
-				t.Fatalf("%s %q, want %q", k, resp.Header.Get(k), tt.wantHeader[1])
-			}
+			checkForwardedWrite(t, followerAppWithPipes(tt.httpLeader(t), tt.pipes(t)), tt.status, tt.problem, tt.body, tt.wantHeader)
 		})
+	}
+}
+
+// checkForwardedWrite posts a write with the caller's key to a follower's
+// app and checks its answer: the status, then the problem type (problem
+// given) or the body, and a header when wantHeader names one.
+func checkForwardedWrite(t *testing.T, app *fiber.App, status int, problem, body string, wantHeader [2]string) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, "/v1/attendances", strings.NewReader(`{}`))
+	req.Header.Set("Authorization", "Bearer fdk_caller")
+	resp, err := app.Test(req, 10_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != status {
+		t.Fatalf("status %d, want %d: %s", resp.StatusCode, status, b)
+	}
+	if problem != "" {
+		var p Problem
+		if err := json.Unmarshal(b, &p); err != nil || p.Type != problem {
+			t.Fatalf("problem %s, want type %s", b, problem)
+		}
+	} else if string(b) != body {
+		t.Fatalf("body %q, want %q", b, body)
+	}
+	if k := wantHeader[0]; k != "" && resp.Header.Get(k) != wantHeader[1] {
+		t.Fatalf("%s %q, want %q", k, resp.Header.Get(k), wantHeader[1])
 	}
 }
 
