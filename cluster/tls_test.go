@@ -21,8 +21,9 @@ import (
 // tlsLayer dials a node's raft port with a given client certificate (or
 // none), as a process outside the cluster would.
 type tlsLayer struct {
-	cert  *tls.Certificate
-	plain bool
+	cert    *tls.Certificate
+	plain   bool
+	channel byte // the channel named after the handshake: 0 is raft's
 }
 
 func (l tlsLayer) Accept() (net.Conn, error) { select {} }
@@ -42,7 +43,11 @@ func (l tlsLayer) Dial(a raft.ServerAddress, d time.Duration) (net.Conn, error) 
 		conn.Close()
 		return nil, err
 	}
-	if _, err := tc.Write([]byte{'R'}); err != nil {
+	ch := l.channel
+	if ch == 0 {
+		ch = 'R'
+	}
+	if _, err := tc.Write([]byte{ch}); err != nil {
 		return nil, err
 	}
 	return tc, nil
@@ -181,6 +186,76 @@ func TestRaftPortRefusesNonMembers(t *testing.T) {
 			t.Fatal("a removed node's certificate is still accepted")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestPipeChannelRefusesNonMembers: the pipe channel (forwarded writes)
+// hands the API only connections from members: a process without a
+// member certificate, or with one from another CA, never reaches it, and
+// a member's connection arrives naming that member.
+func TestPipeChannelRefusesNonMembers(t *testing.T) {
+	c := clustertest.New(t, 3, clustertest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	leader := c.Leader(ctx)
+	var member *clustertest.Node
+	for _, nd := range c.Nodes {
+		if nd != leader {
+			member = nd
+		}
+	}
+	ln := leader.Store.PipeListener()
+	defer ln.Close()
+	accepted := make(chan net.Conn, 8)
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- conn
+		}
+	}()
+	rogueCA, err := trust.NewCA(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rogue, _ := issue(t, rogueCA, member.ID, member.RaftAddr)
+	for _, tc := range []struct {
+		name  string
+		layer tlsLayer
+	}{
+		{"TLS without a certificate", tlsLayer{channel: 'P'}},
+		{"certificate from another CA for a member's id", tlsLayer{cert: &rogue, channel: 'P'}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := tc.layer.Dial(raft.ServerAddress(leader.RaftAddr), 2*time.Second)
+			if err == nil {
+				_, _ = conn.Write([]byte("POST /v1/cluster/forward HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"))
+				defer conn.Close()
+			}
+			select {
+			case got := <-accepted:
+				t.Fatalf("the pipe channel handed out a connection from %v", got.RemoteAddr())
+			case <-time.After(500 * time.Millisecond):
+			}
+		})
+	}
+	own := nodeCert(t, member)
+	conn, err := tlsLayer{cert: &own, channel: 'P'}.Dial(raft.ServerAddress(leader.RaftAddr), 2*time.Second)
+	if err != nil {
+		t.Fatalf("a member's pipe was refused: %v", err)
+	}
+	defer conn.Close()
+	select {
+	case got := <-accepted:
+		pc, ok := got.(*cluster.PeerConn)
+		if !ok || pc.Peer.ID != member.ID {
+			t.Fatalf("pipe connection %T %+v, want the member %s's", got, got, member.ID)
+		}
+		got.Close()
+	case <-time.After(5 * time.Second):
+		t.Fatal("a member's pipe never reached the channel")
 	}
 }
 

@@ -15,6 +15,12 @@
 // its node-to-node HTTP channel: what a request may do does not depend on
 // the way it came.
 //
+// Why not a library: HTTP/2 would multiplex the same way, but fasthttp (and
+// so fiber, which serves the API) does not serve it, and fasthttp's
+// PipelineClient pipelines onto a server that answers one connection's
+// requests one at a time, in order, which would hold every forwarded write
+// behind the one before it while it waits for its raft commit.
+//
 // The connections are the caller's (the raft port's mutual-TLS channel in
 // frontdoor). The serving side says it speaks the protocol by writing
 // Hello first; a dialler that does not read it (a member of an older
