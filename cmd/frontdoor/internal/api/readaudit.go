@@ -21,8 +21,9 @@ import (
 // slowing the read: the handler queues who read what (never blocking: a
 // full queue drops the note, counts it in
 // frontdoor_read_audit_dropped_total and logs it), and a worker proposes
-// the queue in batches of up to care.MaxReadsPerBatch every
-// readAuditFlush: as a system command on the leader, or, on a follower,
+// the queue every readAuditFlush, in batches of up to
+// care.MaxReadsPerBatch one after another while full batches wait: as a
+// system command on the leader, or, on a follower,
 // through the leader's POST /v1/cluster/read-audit (members only). A batch
 // the leader cannot take is tried again for readAuditRetries flushes, then
 // dropped and counted.
@@ -99,37 +100,59 @@ func (a *readAuditor) drop(n int, why string) {
 func (a *readAuditor) run(ctx context.Context) {
 	t := time.NewTicker(readAuditFlush)
 	defer t.Stop()
-	var batch []care.RecordRead
-	tries := 0
+	var p pendingReads
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		for len(batch) < care.MaxReadsPerBatch {
+		a.flush(ctx, &p, a.propose)
+	}
+}
+
+// pendingReads is the batch being proposed and how many flushes have
+// failed to propose it.
+type pendingReads struct {
+	batch []care.RecordRead
+	tries int
+}
+
+// flush proposes the queue in batches of up to care.MaxReadsPerBatch
+// while full batches wait, so a burst of reads (a clinic's morning list,
+// a read-back after an outage) drains at the speed of commits instead of
+// one batch a flush. It stops when the queue is drained or a proposal
+// fails; a failed batch is kept for the next flush, and dropped after
+// readAuditRetries of them.
+func (a *readAuditor) flush(ctx context.Context, p *pendingReads, propose func(context.Context, []care.RecordRead) error) {
+	for {
+		for len(p.batch) < care.MaxReadsPerBatch {
 			select {
 			case rd := <-a.ch:
-				batch = append(batch, rd)
+				p.batch = append(p.batch, rd)
 				continue
 			default:
 			}
 			break
 		}
-		if len(batch) == 0 {
-			continue
+		if len(p.batch) == 0 {
+			return
 		}
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		err := a.propose(cctx, batch)
+		err := propose(cctx, p.batch)
 		cancel()
-		if err == nil {
-			a.recorded.Add(float64(len(batch)))
-			batch, tries = batch[:0], 0
-			continue
+		if err != nil {
+			if p.tries++; p.tries >= readAuditRetries {
+				a.drop(len(p.batch), "the leader did not take them: "+err.Error())
+				p.batch, p.tries = p.batch[:0], 0
+			}
+			return
 		}
-		if tries++; tries >= readAuditRetries {
-			a.drop(len(batch), "the leader did not take them: "+err.Error())
-			batch, tries = batch[:0], 0
+		a.recorded.Add(float64(len(p.batch)))
+		full := len(p.batch) == care.MaxReadsPerBatch
+		p.batch, p.tries = p.batch[:0], 0
+		if !full || ctx.Err() != nil {
+			return
 		}
 	}
 }
