@@ -87,7 +87,7 @@ func StartDispatch(ctx context.Context, s *cluster.Store, reg prometheus.Registe
 	}
 	log := s.Logger().With("worker", "dispatch")
 	return s.WhileLeader(ctx, cfg.LeaderPoll, func(ctx context.Context) {
-		w := &outboxWorker{s: s, log: log, cfg: cfg, m: dm, inflight: map[string]bool{}, retryAt: map[string]time.Time{}}
+		w := &outboxWorker{s: s, log: log, cfg: cfg, m: dm, inflight: map[string]uint64{}, retryAt: map[string]time.Time{}}
 		w.run(ctx)
 	})
 }
@@ -98,8 +98,14 @@ type outboxWorker struct {
 	cfg DispatchConfig
 	m   *dispatchMetrics
 
-	mu       sync.Mutex
-	inflight map[string]bool      // webhook ids being delivered
+	mu sync.Mutex
+	// inflight holds the webhook ids this worker has claimed: 0 while the
+	// delivery runs, then the raft index of the command that recorded its
+	// outcome, until a scan reads a view that includes that index. A scan
+	// whose view was read before the record was applied still lists the
+	// entry as pending; without the index it saw the claim gone and sent
+	// the webhook again.
+	inflight map[string]uint64
 	retryAt  map[string]time.Time // dispatch or attendance id -> earliest next escalation or lapse proposal
 	wg       sync.WaitGroup
 
@@ -131,9 +137,13 @@ func (w *outboxWorker) scan(ctx context.Context) error {
 	var pending []*OutboxEntry
 	var open []*Dispatch
 	var awaiting []*Attendance
+	var seen uint64 // the view's applied index
 	deadlines := time.Since(w.deadlinesAt) >= w.cfg.Poll
 	err := w.s.Read(ctx, cluster.ConsistencyStale, func(v *cluster.View) error {
 		var err error
+		if seen, err = v.AppliedIndex(); err != nil {
+			return err
+		}
 		if pending, err = In(v).PendingOutbox(); err != nil || !deadlines {
 			return err
 		}
@@ -146,22 +156,17 @@ func (w *outboxWorker) scan(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, e := range pending {
-		w.mu.Lock()
-		busy := w.inflight[e.ID] || len(w.inflight) >= w.cfg.MaxInFlight
-		if !busy {
-			w.inflight[e.ID] = true
-		}
-		w.mu.Unlock()
-		if busy {
-			continue
-		}
+	for _, e := range w.claim(seen, pending) {
 		w.wg.Add(1)
 		go func(e *OutboxEntry) {
 			defer w.wg.Done()
-			w.deliver(ctx, e)
+			recorded := w.deliver(ctx, e)
 			w.mu.Lock()
-			delete(w.inflight, e.ID)
+			if recorded > 0 {
+				w.inflight[e.ID] = recorded
+			} else {
+				delete(w.inflight, e.ID)
+			}
 			w.mu.Unlock()
 		}(e)
 	}
@@ -199,6 +204,35 @@ func (w *outboxWorker) scan(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// claim returns the pending entries (read in a view at applied index
+// seen) to deliver now, and marks them in flight: not those being
+// delivered, not those whose outcome was recorded after seen, and no more
+// than MaxInFlight deliveries at once. It forgets the records seen
+// includes.
+func (w *outboxWorker) claim(seen uint64, pending []*OutboxEntry) []*OutboxEntry {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	running := 0
+	for id, recorded := range w.inflight {
+		switch {
+		case recorded == 0:
+			running++
+		case recorded <= seen:
+			delete(w.inflight, id)
+		}
+	}
+	var out []*OutboxEntry
+	for _, e := range pending {
+		if _, claimed := w.inflight[e.ID]; claimed || running >= w.cfg.MaxInFlight {
+			continue
+		}
+		w.inflight[e.ID] = 0
+		running++
+		out = append(out, e)
+	}
+	return out
 }
 
 // forgetPassedRetries drops the retry times that have passed (a passed
@@ -246,10 +280,11 @@ func (w *outboxWorker) lapses(ctx context.Context, awaiting []*Attendance, now t
 	return nil
 }
 
-// deliver sends one outbox entry and records the outcome with a command.
-// A cancelled delivery (leadership lost) records nothing: the next leader
+// deliver sends one outbox entry and records the outcome with a command,
+// and returns the raft index of that command (0: nothing recorded). A
+// cancelled delivery (leadership lost) records nothing: the next leader
 // resumes it with the same webhook-id.
-func (w *outboxWorker) deliver(ctx context.Context, e *OutboxEntry) {
+func (w *outboxWorker) deliver(ctx context.Context, e *OutboxEntry) uint64 {
 	var svc *routing.Service
 	var allow *routing.WebhookAllowList
 	err := w.s.Read(ctx, cluster.ConsistencyStale, func(v *cluster.View) error {
@@ -265,12 +300,12 @@ func (w *outboxWorker) deliver(ctx context.Context, e *OutboxEntry) {
 	case errors.Is(err, cluster.ErrNotFound) || (err == nil && (svc.Webhook == nil || svc.Webhook.URL == "")):
 		res = DeliveryResult{Status: NotifyPermanent, LastError: "service " + e.ServiceID + " has no dispatch webhook"}
 	case err != nil:
-		return
+		return 0
 	default:
 		res, _ = w.cfg.Notifier.Notify(ctx, *svc.Webhook, allow, e.ID, e.Body)
 	}
 	if res.Status == NotifyCancelled || ctx.Err() != nil {
-		return
+		return 0
 	}
 	w.m.deliveries.WithLabelValues(res.Status).Inc()
 	kind := KindDispatchDeliveryFailed
@@ -283,11 +318,13 @@ func (w *outboxWorker) deliver(ctx context.Context, e *OutboxEntry) {
 	// The error text is the node's own, but it quotes what a receiver
 	// sent: keep it within the input limits Apply holds it to.
 	rep.Error = inputlimit.Clean(rep.Error, 2000)
-	if _, err := w.s.ProposeSystem(ctx, kind, rep); err != nil {
+	recorded, err := w.s.ProposeSystem(ctx, kind, rep)
+	if err != nil {
 		w.log.Warn("dispatch worker: record delivery", "webhook_id", e.ID, "kind", kind, "err", err)
-		return
+		return 0
 	}
 	w.log.Info("dispatch webhook", "webhook_id", e.ID, "result", res.Status, "attempts", res.Attempts)
+	return recorded.Index
 }
 
 // dispatchMetrics exports the two-hour clock and time to accept, computed
