@@ -85,6 +85,54 @@ func parseStatusKB(b []byte, name string) uint64 {
 	return 0
 }
 
+// What a node's resident set is made of (parseSmaps), in the order the
+// report lists them: its own memory, then the files it maps, which grow
+// with the data it writes (Badger maps its value log, tables and memtable
+// logs, bbolt the raft log).
+var rssKinds = []string{"anonymous", "value log", "tables", "memtables", "raft log", "binary and libraries"}
+
+// parseSmaps sums the Rss of each mapping in /proc/<pid>/smaps by what it
+// maps (rssKinds), in kB.
+func parseSmaps(b []byte) map[string]uint64 {
+	out := map[string]uint64{}
+	kind := ""
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if v, ok := strings.CutPrefix(line, "Rss:"); ok {
+			if f := strings.Fields(v); len(f) > 0 && kind != "" {
+				n, _ := strconv.ParseUint(f[0], 10, 64)
+				out[kind] += n
+			}
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) < 5 || !strings.Contains(f[0], "-") || strings.HasSuffix(f[0], ":") {
+			continue // a field line of the mapping above
+		}
+		path := ""
+		if len(f) >= 6 {
+			path = strings.Join(f[5:], " ")
+		}
+		switch {
+		case path == "" || strings.HasPrefix(path, "["):
+			kind = "anonymous"
+		case strings.HasSuffix(path, ".vlog"):
+			kind = "value log"
+		case strings.HasSuffix(path, ".sst"):
+			kind = "tables"
+		case strings.HasSuffix(path, ".mem"):
+			kind = "memtables"
+		case strings.HasSuffix(path, "/raft.db"):
+			kind = "raft log"
+		default:
+			kind = "binary and libraries"
+		}
+	}
+	return out
+}
+
 // procUsage is a node's CPU and memory across its processes (a chaos
 // restart makes a new one). Safe for concurrent use.
 type procUsage struct {
@@ -98,6 +146,11 @@ type procUsage struct {
 	peakKB    uint64 // highest VmHWM / VmRSS seen since mark
 	anonKB    uint64 // last sampled RssAnon
 	peakAnon  uint64 // highest RssAnon sampled since mark
+	// peakSampled is the highest VmRSS sampled since mark, and peakKinds
+	// what it was made of (parseSmaps, read only when a sample sets a new
+	// high).
+	peakSampled uint64
+	peakKinds   map[string]uint64
 }
 
 func (u *procUsage) startProcess(pid int) {
@@ -123,6 +176,11 @@ func (u *procUsage) sample(pid int) {
 	u.rssKB, u.anonKB = mem.rssKB, mem.anonKB
 	u.peakKB = max(u.peakKB, mem.rssKB, mem.hwmKB)
 	u.peakAnon = max(u.peakAnon, mem.anonKB)
+	if mem.rssKB > u.peakSampled {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", pid)); err == nil {
+			u.peakSampled, u.peakKinds = mem.rssKB, parseSmaps(b)
+		}
+	}
 }
 
 // mark starts the measured interval (the load run): CPU counts from here.
@@ -133,6 +191,7 @@ func (u *procUsage) mark(now time.Time) {
 	u.markAt = now
 	u.peakKB = u.rssKB
 	u.peakAnon = u.anonKB
+	u.peakSampled, u.peakKinds = 0, nil
 }
 
 // NodeUsage is one spawned node's figures in the report.
@@ -143,6 +202,10 @@ type NodeUsage struct {
 	// PeakAnonMB is the highest anonymous part of RSS sampled (heap and
 	// stacks, without mapped files).
 	PeakAnonMB float64 `json:"peak_anon_mb"`
+	// PeakSampledMB is the highest RSS of the samples taken every second,
+	// and PeakByKindMB what it was made of (rssKinds; /proc/<pid>/smaps).
+	PeakSampledMB float64            `json:"peak_sampled_rss_mb,omitempty"`
+	PeakByKindMB  map[string]float64 `json:"peak_rss_by_kind_mb,omitempty"`
 	CPUSeconds float64 `json:"cpu_seconds"` // user+system during the run
 	CPUPercent float64 `json:"cpu_percent"` // of one core, averaged over the run
 	Restarts   int     `json:"restarts"`
@@ -154,6 +217,13 @@ func (u *procUsage) report(name string, restarts int, now time.Time) NodeUsage {
 	cpu := float64(u.doneTicks+u.ticks-u.markTicks) / userHZ
 	r := NodeUsage{Node: name, RSSMB: float64(u.rssKB) / 1024, PeakRSSMB: float64(u.peakKB) / 1024, PeakAnonMB: float64(u.peakAnon) / 1024,
 		CPUSeconds: cpu, Restarts: restarts}
+	if len(u.peakKinds) > 0 {
+		r.PeakSampledMB = float64(u.peakSampled) / 1024
+		r.PeakByKindMB = make(map[string]float64, len(u.peakKinds))
+		for k, kb := range u.peakKinds {
+			r.PeakByKindMB[k] = float64(kb) / 1024
+		}
+	}
 	if wall := now.Sub(u.markAt).Seconds(); wall > 0 {
 		r.CPUPercent = 100 * cpu / wall
 	}

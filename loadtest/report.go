@@ -151,6 +151,18 @@ func (r *Report) WriteText(w io.Writer) error {
 		for _, n := range r.Nodes {
 			fmt.Fprintf(&b, "%-6s %9.1f %9.1f %9.1f %9.2f %9.1f %9d\n", n.Node, n.RSSMB, n.PeakRSSMB, n.PeakAnonMB, n.CPUSeconds, n.CPUPercent, n.Restarts)
 		}
+		for _, n := range r.Nodes {
+			if len(n.PeakByKindMB) == 0 {
+				continue
+			}
+			var parts []string
+			for _, k := range rssKinds {
+				if mb, ok := n.PeakByKindMB[k]; ok && mb >= 0.05 {
+					parts = append(parts, fmt.Sprintf("%s %.1f", k, mb))
+				}
+			}
+			fmt.Fprintf(&b, "%-6s highest sampled RSS %.1f MB: %s\n", n.Node, n.PeakSampledMB, strings.Join(parts, ", "))
+		}
 	}
 	if r.Chaos != nil {
 		r.Chaos.writeText(&b)

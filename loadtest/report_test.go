@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -26,7 +27,8 @@ func sampleReport() *Report {
 			Errors:     map[string]uint64{"503 /problems/not-accepted": 30, "connection refused": 12},
 			FailedWith: map[string]uint64{"422 /problems/invalid": 2},
 			Examples:   map[string]string{"422 /problems/invalid": `POST /v1/attendances: {"type":"/problems/invalid","detail":"the command is not valid"}`}}},
-		Nodes: []NodeUsage{{Node: "n1", RSSMB: 60.5, PeakRSSMB: 70, PeakAnonMB: 48.2, CPUSeconds: 9.5, CPUPercent: 47.5, Restarts: 1}},
+		Nodes: []NodeUsage{{Node: "n1", RSSMB: 60.5, PeakRSSMB: 70, PeakAnonMB: 48.2, CPUSeconds: 9.5, CPUPercent: 47.5, Restarts: 1,
+			PeakSampledMB: 68.4, PeakByKindMB: map[string]float64{"anonymous": 47.9, "value log": 9.5, "tables": 4.25, "raft log": 2.0, "binary and libraries": 4.75}}},
 		Chaos: &ChaosReport{Mode: ChaosKillLeader, EveryMS: 10000, MeanRecoverMS: 1500, MaxRecoverMS: 1800, MaxGapMS: 1900, UnavailableMS: 3400,
 			Failovers: []Failover{
 				{At: at.Add(10 * time.Second), Killed: []string{"n1"}, WasLeader: true, RecoveredMS: 1800, GapMS: 1900, NewLeader: "n2", RejoinedMS: 4100},
@@ -136,7 +138,40 @@ func TestProcParsing(t *testing.T) {
 		t.Fatalf("VmRSS %d VmHWM %d", rss, hwm)
 	}
 	// This process's own figures are readable and plausible.
-	if ticks, mem, err := procStat(os.Getpid()); err != nil || mem.rssKB == 0 || mem.anonKB == 0 || mem.anonKB > mem.rssKB || ticks > 1<<40 {
+	ticks, mem, err := procStat(os.Getpid())
+	if err != nil || mem.rssKB == 0 || mem.anonKB == 0 || mem.anonKB > mem.rssKB || ticks > 1<<40 {
 		t.Fatalf("own /proc: ticks %d memory %+v err %v", ticks, mem, err)
+	}
+
+	// What the resident set is made of: each mapping's Rss by what it maps.
+	smaps, err := os.ReadFile(filepath.Join("testdata", "proc-smaps.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]uint64{"anonymous": 120500 + 40 + 8, "value log": 61000 + 4000, "tables": 1024,
+		"memtables": 2048, "raft log": 9000, "binary and libraries": 22160 + 1200}
+	if got := parseSmaps(smaps); !maps.Equal(got, want) {
+		t.Fatalf("parseSmaps = %v, want %v", got, want)
+	}
+	own, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := parseSmaps(own)
+	var sum uint64
+	for _, kb := range kinds {
+		sum += kb
+	}
+	if kinds["anonymous"] == 0 || kinds["binary and libraries"] == 0 || sum < mem.rssKB/2 || sum > 2*mem.rssKB {
+		t.Fatalf("own smaps %v (sum %d kB), VmRSS %d kB", kinds, sum, mem.rssKB)
+	}
+	// A node's usage keeps the breakdown of its highest sampled RSS.
+	var u procUsage
+	u.startProcess(os.Getpid())
+	u.sample(os.Getpid())
+	u.mark(time.Now())
+	u.sample(os.Getpid())
+	if r := u.report("n1", 0, time.Now()); r.PeakSampledMB <= 0 || r.PeakByKindMB["anonymous"] <= 0 {
+		t.Fatalf("usage report %+v", r)
 	}
 }
