@@ -206,9 +206,9 @@ type NodeUsage struct {
 	// and PeakByKindMB what it was made of (rssKinds; /proc/<pid>/smaps).
 	PeakSampledMB float64            `json:"peak_sampled_rss_mb,omitempty"`
 	PeakByKindMB  map[string]float64 `json:"peak_rss_by_kind_mb,omitempty"`
-	CPUSeconds float64 `json:"cpu_seconds"` // user+system during the run
-	CPUPercent float64 `json:"cpu_percent"` // of one core, averaged over the run
-	Restarts   int     `json:"restarts"`
+	CPUSeconds    float64            `json:"cpu_seconds"` // user+system during the run
+	CPUPercent    float64            `json:"cpu_percent"` // of one core, averaged over the run
+	Restarts      int                `json:"restarts"`
 }
 
 func (u *procUsage) report(name string, restarts int, now time.Time) NodeUsage {
