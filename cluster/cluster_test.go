@@ -158,13 +158,7 @@ func TestQuorumLossRefusesInsteadOfHanging(t *testing.T) {
 		}
 	}
 	// Lose two of three: the survivor (the old leader) cannot commit.
-	var others []*clustertest.Node
-	for _, nd := range c.Live() {
-		if nd != leader {
-			others = append(others, nd)
-		}
-	}
-	for _, nd := range others {
+	for _, nd := range c.Others(leader) {
 		c.Kill(nd)
 	}
 	pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)

@@ -258,12 +258,7 @@ func runPartition(t *testing.T, sc partitionScenario) {
 	waitFor(t, ctx, "writes before the partition", func() bool { return acks.n.Load() >= 30 })
 
 	leader := c.Leader(ctx)
-	var followers []*clustertest.Node
-	for _, nd := range c.Live() {
-		if nd != leader {
-			followers = append(followers, nd)
-		}
-	}
+	followers := c.Others(leader)
 	cutAt := time.Now()
 	minority, err := sc.cut(nw, leader, followers)
 	if err != nil {

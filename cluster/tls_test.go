@@ -118,16 +118,8 @@ func TestRaftPortRefusesNonMembers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	leader := c.Leader(ctx)
-	var follower, other *clustertest.Node
-	for _, nd := range c.Nodes {
-		if nd != leader {
-			if follower == nil {
-				follower = nd
-			} else {
-				other = nd
-			}
-		}
-	}
+	followers := c.Others(leader)
+	follower, other := followers[0], followers[1]
 	// The real CA, opened with the join token as a member would.
 	caPEM, sealed, err := leader.Store.ClusterCA(ctx)
 	if err != nil || caPEM == "" {
@@ -198,12 +190,7 @@ func TestPipeChannelRefusesNonMembers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	leader := c.Leader(ctx)
-	var member *clustertest.Node
-	for _, nd := range c.Nodes {
-		if nd != leader {
-			member = nd
-		}
-	}
+	member := c.Others(leader)[1]
 	ln := leader.Store.PipeListener()
 	defer ln.Close()
 	accepted := make(chan net.Conn, 8)
@@ -388,13 +375,7 @@ func TestRaftPortFloodLeavesMembersTheirPlaces(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	leader := c.Leader(ctx)
-	var follower *clustertest.Node
-	for _, nd := range c.Nodes {
-		if nd != leader {
-			follower = nd
-			break
-		}
-	}
+	follower := c.Others(leader)[0]
 	// 200 idle connections from 127.0.0.9, never sending a ClientHello.
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 9)}, Timeout: time.Second}
 	var held []net.Conn

@@ -278,6 +278,18 @@ func (c *Cluster) Live() []*Node {
 	return out
 }
 
+// Others returns the running nodes other than nd (a leader's followers),
+// in node order.
+func (c *Cluster) Others(nd *Node) []*Node {
+	var out []*Node
+	for _, o := range c.Live() {
+		if o != nd {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
 // Kill stops nd abruptly (no leadership transfer).
 func (c *Cluster) Kill(nd *Node) {
 	c.mu.Lock()
