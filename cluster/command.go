@@ -99,7 +99,11 @@ type Kind string
 //	   wrote for the same entity, not only its command's: two commands
 //	   for one attendance grouped into one entry each keep their event
 //	   (tx.go auditSeqPerEntry)
-const LogicVersion = 14
+//	15: an attendance's triage decision (observations, disposition,
+//	   interim, floors) is stored in a part of its own, ap/<id>/t, written
+//	   only when it changes; the current state a/<id> keeps the set key
+//	   (care/record.go logicTriagePart)
+const LogicVersion = 15
 
 // Actor is who asked for a change.
 type Actor struct {

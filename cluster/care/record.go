@@ -22,9 +22,15 @@ import (
 // decoded and re-encoded all of it. From logic version 5
 // (logicSmallRecords) it is stored as small records:
 //
-//	a/<id>              the current state (status, patient, disposition,
-//	                    interim, observations, timeline...) and how many
-//	                    parts lie beside it (recordParts)
+//	a/<id>              the current state (status, patient, context...)
+//	                    and how many parts lie beside it (recordParts)
+//	ap/<id>/t           from logic version 15 (logicTriagePart): the
+//	                    triage decision in force (observations,
+//	                    disposition, interim, floors), rewritten only when
+//	                    it changes; before, a/<id> held it
+//	ap/<id>/tl/<seq>    from logic version 15: one status change each
+//	                    (the timeline), append-only; before, a/<id>
+//	                    held the timeline
 //	ap/<id>/s           the triage session and the questions waiting,
 //	                    rewritten only when the session moves on
 //	ap/<id>/r           the routing decision in force, with the services it
@@ -32,8 +38,8 @@ import (
 //	ap/<id>/an/<seq>    one answer each, with who gave it: append-only
 //	ap/<id>/rh/<seq>    one replaced routing decision each: append-only
 //
-// A command loads a/<id>, the session and the routing decision (what its
-// decisions read), adds to the logs without reading them, and writes only
+// A command loads a/<id>, the triage decision, the session and the routing
+// decision (what its decisions read), adds to the logs without reading them, and writes only
 // what changed. The attendance as the API shows it, and as commands return
 // it, is assembled from the stored JSON of the parts without decoding the
 // logs (attendanceJSON): byte for byte the record a version 4 command
@@ -53,10 +59,20 @@ func keyAttendanceLog(id, log string, seq int) string {
 	return prefixAttendanceParts + id + "/" + log + "/" + s
 }
 
+// logicTriagePart is the logic version from which the triage decision is
+// stored in ap/<id>/t, apart from the current state: it changes in about
+// one command of three (an answer mostly moves only the session on); and
+// the timeline in the log ap/<id>/tl, which grew the state by 150 bytes
+// with every status change. The state a/<id> that every command rewrites
+// stays under 1 KiB.
+const logicTriagePart = 15
+
 const (
+	partTriage  = "t"
 	partSession = "s"
 	partRouting = "r"
 	logAnswers  = "an"
+	logTimeline = "tl"
 	logHistory  = "rh"
 )
 
@@ -66,6 +82,13 @@ type recordParts struct {
 	History int  `json:"history"` // ap/<id>/rh/0..History-1
 	Session bool `json:"session"` // ap/<id>/s
 	Routing bool `json:"routing"` // ap/<id>/r
+	// Triage: ap/<id>/t holds the triage record's decision (wholeTriageRest);
+	// omitted when false, so records before logic version 15 are stored
+	// byte for byte as they were.
+	Triage bool `json:"triage,omitempty"`
+	// Timeline: ap/<id>/tl/0..Timeline-1 hold the status changes, and the
+	// record's own timeline only those not yet stored (logic version 15).
+	Timeline int `json:"timeline,omitempty"`
 }
 
 // storedAttendance is the record under a/<id>: the attendance without its
@@ -187,6 +210,7 @@ type loadedParts struct {
 	questions  []triage.Question
 	sessionRaw []byte // ap/<id>/s as stored: the session's JSON for the whole record
 	routingRaw []byte
+	triageRaw  []byte // ap/<id>/t as stored (nil when a/<id> holds the decision)
 	// indexed is what the stored record's index keys name (storeAttendance
 	// writes them with every record it stores as parts).
 	indexed indexedAs
@@ -217,6 +241,27 @@ func decodeStored(r cluster.Reader, id string, raw []byte) (*Attendance, error) 
 		return &a, nil
 	}
 	ld := &loadedParts{parts: *st.Parts, indexed: indexedAs{a.Status, a.Patient.NHSNumber, a.PatientID}}
+	if st.Parts.Timeline > 0 {
+		a.Timeline = []StatusChange{} // the log's new status changes only
+	}
+	if st.Parts.Triage {
+		if a.Triage == nil {
+			return nil, fmt.Errorf("attendance %s: a triage part but no triage", id)
+		}
+		b, found, err := r.GetRaw(keyAttendancePart(id, partTriage))
+		if err != nil {
+			return nil, err
+		}
+		if !found {
+			return nil, fmt.Errorf("attendance %s: triage part missing", id)
+		}
+		var rest wholeTriageRest
+		if err := cluster.DecodeRecord(b, &rest); err != nil {
+			return nil, fmt.Errorf("decode attendance %s triage: %w", id, err)
+		}
+		rest.into(a.Triage)
+		ld.triageRaw = b
+	}
 	if st.Parts.Session {
 		b, found, err := r.GetRaw(keyAttendancePart(id, partSession))
 		if err != nil {
@@ -291,9 +336,37 @@ func putRecord(tx *cluster.Tx, a *Attendance) error {
 	}
 	parts := ld.parts
 	sessionRaw := ld.sessionRaw
-	var routingRaw []byte
+	var routingRaw, triageRaw []byte
+	parts.Triage = false
 	id := a.ID
 	core := *a
+	if tx.LogicVersion() >= logicTriagePart {
+		for i := range a.Timeline {
+			if _, err := tx.PutJSON(keyAttendanceLog(id, logTimeline, parts.Timeline), &a.Timeline[i]); err != nil {
+				return fmt.Errorf("encode status change of %s: %w", id, err)
+			}
+			parts.Timeline++
+		}
+		core.Timeline = nil
+	} else if parts.Timeline > 0 {
+		// A version 14 command (a node of an older binary joined): the
+		// timeline back in the record, whole.
+		var stored []StatusChange
+		var decodeErr error
+		err := readLog(tx, id, logTimeline, parts.Timeline, func(i int, b []byte) {
+			var c StatusChange
+			if err := cluster.DecodeRecord(b, &c); err != nil && decodeErr == nil {
+				decodeErr = err
+			}
+			stored = append(stored, c)
+		})
+		if err = errors.Join(err, decodeErr); err != nil {
+			return fmt.Errorf("attendance %s timeline: %w", id, err)
+		}
+		a.Timeline = append(stored, a.Timeline...)
+		core.Timeline = a.Timeline
+		parts.Timeline = 0
+	}
 	if tr := a.Triage; tr != nil {
 		for i := range tr.Answers {
 			if _, err := tx.PutJSON(keyAttendanceLog(id, logAnswers, parts.Answers), &tr.Answers[i]); err != nil {
@@ -323,6 +396,17 @@ func putRecord(tx *cluster.Tx, a *Attendance) error {
 		}
 		t := *tr
 		t.Session, t.Questions, t.Answers = nil, nil, nil
+		if tx.LogicVersion() >= logicTriagePart {
+			b, err := json.Marshal(restOf(tr))
+			if err != nil {
+				return fmt.Errorf("encode triage of %s: %w", id, err)
+			}
+			if !bytes.Equal(b, ld.triageRaw) {
+				tx.PutRaw(keyAttendancePart(id, partTriage), b)
+			}
+			parts.Triage, triageRaw = true, b
+			t = TriageRecord{SetKey: tr.SetKey}
+		}
 		core.Triage = &t
 	}
 	if rr := a.Routing; rr != nil {
@@ -350,7 +434,10 @@ func putRecord(tx *cluster.Tx, a *Attendance) error {
 		return err
 	}
 	// What is stored now is the new baseline (a command may write twice).
-	ld2 := &loadedParts{parts: parts, sessionRaw: sessionRaw}
+	ld2 := &loadedParts{parts: parts, sessionRaw: sessionRaw, triageRaw: triageRaw}
+	if parts.Timeline > 0 {
+		a.Timeline = []StatusChange{}
+	}
 	if tr := a.Triage; tr != nil {
 		ld2.session, ld2.questions = tr.Session, tr.Questions
 		tr.Answers = []AnswerRecord{}
@@ -391,12 +478,27 @@ func attendanceJSON(r partReader, a *Attendance) (json.RawMessage, error) {
 	var j jsonPieces
 	head, err := json.Marshal(&wholeAttendanceHead{ID: a.ID, ArrivedAt: a.ArrivedAt, Status: a.Status, Channel: a.Channel,
 		Patient: a.Patient, Complaint: a.Complaint, CreatedBy: a.CreatedBy, CreatedIndex: a.CreatedIndex,
-		UpdatedIndex: a.UpdatedIndex, Timeline: a.Timeline, PatientID: a.PatientID, RegistrationID: a.RegistrationID,
-		CaseRef: a.CaseRef, Context: a.Context})
+		UpdatedIndex: a.UpdatedIndex})
 	if err != nil {
 		return nil, fmt.Errorf("encode attendance %s: %w", a.ID, err)
 	}
 	j.add(head[:len(head)-1]) // always has fields: id is never omitted
+	j.addString(`,"timeline":`)
+	if ld.parts.Timeline > 0 {
+		if err := j.addLog(r, a.ID, logTimeline, ld.parts.Timeline, len(a.Timeline), func(i int) any { return &a.Timeline[i] }); err != nil {
+			return nil, err
+		}
+	} else {
+		tl, err := json.Marshal(a.Timeline)
+		if err != nil {
+			return nil, fmt.Errorf("encode attendance %s: %w", a.ID, err)
+		}
+		j.add(tl)
+	}
+	if err := j.addFields(&wholeAttendanceMiddle{PatientID: a.PatientID, RegistrationID: a.RegistrationID,
+		CaseRef: a.CaseRef, Context: a.Context}); err != nil {
+		return nil, fmt.Errorf("encode attendance %s: %w", a.ID, err)
+	}
 	if tr := a.Triage; tr != nil {
 		j.addString(`,"triage":{"set_key":`)
 		setKey, err := json.Marshal(tr.SetKey)
@@ -423,9 +525,13 @@ func attendanceJSON(r partReader, a *Attendance) (json.RawMessage, error) {
 		if err := j.addLog(r, a.ID, logAnswers, ld.parts.Answers, len(tr.Answers), func(i int) any { return &tr.Answers[i] }); err != nil {
 			return nil, err
 		}
-		if err := j.addFields(&wholeTriageRest{Observations: tr.Observations, Dx: tr.Dx, DxInfo: tr.DxInfo,
-			NEWS2: tr.NEWS2, Disposition: tr.Disposition, Review: tr.Review, Interim: tr.Interim,
-			SettledClinicianFirst: tr.SettledClinicianFirst, ClinicianNow: tr.ClinicianNow, FloorWaived: tr.FloorWaived}); err != nil {
+		if raw := ld.triageRaw; len(raw) > 0 {
+			// ap/<id>/t as stored: wholeTriageRest's JSON.
+			if len(raw) > 2 {
+				j.addString(",")
+				j.add(raw[1 : len(raw)-1])
+			}
+		} else if err := j.addFields(restOf(tr)); err != nil {
 			return nil, fmt.Errorf("encode attendance %s: %w", a.ID, err)
 		}
 		j.addString("}")
@@ -592,16 +698,18 @@ func readLog(r partReader, id, log string, n int, fn func(i int, b []byte)) erro
 // for field (names, tags, order).
 type (
 	wholeAttendanceHead struct {
-		ID             string         `json:"id"`
-		ArrivedAt      time.Time      `json:"arrived_at"`
-		Status         string         `json:"status"`
-		Channel        string         `json:"channel"`
-		Patient        Patient        `json:"patient"`
-		Complaint      string         `json:"complaint"`
-		CreatedBy      cluster.Actor  `json:"created_by"`
-		CreatedIndex   uint64         `json:"created_index"`
-		UpdatedIndex   uint64         `json:"updated_index"`
-		Timeline       []StatusChange `json:"timeline"`
+		ID           string        `json:"id"`
+		ArrivedAt    time.Time     `json:"arrived_at"`
+		Status       string        `json:"status"`
+		Channel      string        `json:"channel"`
+		Patient      Patient       `json:"patient"`
+		Complaint    string        `json:"complaint"`
+		CreatedBy    cluster.Actor `json:"created_by"`
+		CreatedIndex uint64        `json:"created_index"`
+		UpdatedIndex uint64        `json:"updated_index"`
+	}
+	// then "timeline", from the log or the record
+	wholeAttendanceMiddle struct {
 		PatientID      string         `json:"patient_id,omitempty"`
 		RegistrationID string         `json:"registration_id,omitempty"`
 		CaseRef        string         `json:"case_ref,omitempty"`
@@ -630,3 +738,18 @@ type (
 		FloorWaived           bool                `json:"floor_waived,omitempty"`
 	}
 )
+
+// restOf is tr's decision: what ap/<id>/t holds from logic version 15, and
+// what follows the answers in the attendance's JSON.
+func restOf(tr *TriageRecord) *wholeTriageRest {
+	return &wholeTriageRest{Observations: tr.Observations, Dx: tr.Dx, DxInfo: tr.DxInfo,
+		NEWS2: tr.NEWS2, Disposition: tr.Disposition, Review: tr.Review, Interim: tr.Interim,
+		SettledClinicianFirst: tr.SettledClinicianFirst, ClinicianNow: tr.ClinicianNow, FloorWaived: tr.FloorWaived}
+}
+
+// into puts the decision r back into tr.
+func (r *wholeTriageRest) into(tr *TriageRecord) {
+	tr.Observations, tr.Dx, tr.DxInfo, tr.NEWS2 = r.Observations, r.Dx, r.DxInfo, r.NEWS2
+	tr.Disposition, tr.Review, tr.Interim = r.Disposition, r.Review, r.Interim
+	tr.SettledClinicianFirst, tr.ClinicianNow, tr.FloorWaived = r.SettledClinicianFirst, r.ClinicianNow, r.FloorWaived
+}

@@ -37,7 +37,7 @@ func TestWholeRecordMirrorsAttendance(t *testing.T) {
 		real   any
 		mirror []any
 	}{
-		{Attendance{}, []any{wholeAttendanceHead{}, `Triage json:"triage,omitempty"`, `Routing json:"routing,omitempty"`, wholeAttendanceTail{}}},
+		{Attendance{}, []any{wholeAttendanceHead{}, `Timeline json:"timeline"`, wholeAttendanceMiddle{}, `Triage json:"triage,omitempty"`, `Routing json:"routing,omitempty"`, wholeAttendanceTail{}}},
 		{TriageRecord{}, []any{`SetKey json:"set_key"`, sp[0], sp[1], `Answers json:"answers"`, wholeTriageRest{}}},
 		// the stored routing part is RoutingRecord itself, with the
 		// history log put back as its last field

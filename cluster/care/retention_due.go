@@ -2,6 +2,7 @@ package care
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -20,7 +21,9 @@ type dueAttendance struct {
 }
 
 // retentionView is what deciding an attendance's retention reads of its
-// stored record a/<id> (the parts beside it are not needed).
+// stored record a/<id>, and of its triage part ap/<id>/t and timeline log
+// ap/<id>/tl when the record has them (logic version 15): the times of the
+// observations and status changes.
 type retentionView struct {
 	ID        string    `json:"id"`
 	ArrivedAt time.Time `json:"arrived_at"`
@@ -41,6 +44,10 @@ type retentionView struct {
 	} `json:"triage"`
 	Overrides     []struct{ At time.Time } `json:"overrides"`
 	Confirmations []struct{ At time.Time } `json:"confirmations"`
+	Parts         *struct {
+		Triage   bool `json:"triage"`
+		Timeline int  `json:"timeline"`
+	} `json:"parts"`
 }
 
 // dueAttendances lists, in order of arrival, the attendances due for
@@ -94,11 +101,36 @@ func attendanceDue(r cluster.Reader, id string, asOf time.Time, extraYears int) 
 	for _, c := range a.Timeline {
 		later(c.At)
 	}
+	if a.Parts != nil && a.Parts.Timeline > 0 {
+		var decodeErr error
+		err := readLog(r, id, logTimeline, a.Parts.Timeline, func(_ int, b []byte) {
+			var c struct{ At time.Time }
+			if err := json.Unmarshal(b, &c); err != nil && decodeErr == nil {
+				decodeErr = err
+			}
+			later(c.At)
+		})
+		if err = errors.Join(err, decodeErr); err != nil {
+			return dueAttendance{}, false, fmt.Errorf("attendance %s timeline: %w", id, err)
+		}
+	}
 	for _, c := range a.Overrides {
 		later(c.At)
 	}
 	for _, c := range a.Confirmations {
 		later(c.At)
+	}
+	if a.Triage != nil && a.Parts != nil && a.Parts.Triage {
+		b, found, err := r.GetRaw(keyAttendancePart(id, partTriage))
+		if err != nil {
+			return dueAttendance{}, false, err
+		}
+		if !found {
+			return dueAttendance{}, false, fmt.Errorf("attendance %s: triage part missing", id)
+		}
+		if err := json.Unmarshal(b, a.Triage); err != nil {
+			return dueAttendance{}, false, fmt.Errorf("decode attendance %s triage: %w", id, err)
+		}
 	}
 	if a.Triage != nil {
 		for _, o := range a.Triage.Observations {

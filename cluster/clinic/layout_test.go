@@ -16,18 +16,34 @@ import (
 	"github.com/frontdoor-ucc/frontdoor/cluster/fsmtest"
 )
 
-// TestSmallRecordsReadAsTheWholeRecord replays the golden log twice: as
-// recorded (logic version 4: every attendance one record, rewritten whole)
-// and with every command stamped logic version 5 (small records). Every
-// command must answer byte for byte the same (the Result is the HTTP
-// answer and what an Idempotency-Key retry gets), every attendance must
-// read the same, and every record other than the attendances' must be the
-// same. It also reports the largest values each layout writes.
+// TestSmallRecordsReadAsTheWholeRecord replays the golden log under two
+// layouts of an attendance: as recorded (logic version 4: every attendance
+// one record, rewritten whole) and with every command stamped logic
+// version 5 (small records); and stamped 14 and 15 (from 15 the triage
+// decision and the timeline beside the current state, which stays under
+// 1 KiB). Every command must answer byte for byte the same (the Result is
+// the HTTP answer and what an Idempotency-Key retry gets), every
+// attendance must read the same, and every record other than the
+// attendances' must be the same. It also reports the largest values each
+// layout writes.
 func TestSmallRecordsReadAsTheWholeRecord(t *testing.T) {
 	dir := t.TempDir()
 	untarGz(t, goldenArchive, dir)
-	logs, _ := goldenLog(t, filepath.Join(dir, "raft", "raft.db"))
-	v5 := restamp(t, logs, 5)
+	recorded, _ := goldenLog(t, filepath.Join(dir, "raft", "raft.db"))
+	for _, c := range []struct{ before, after int }{{4, 5}, {14, 15}} {
+		t.Run(itoa(c.before)+"-"+itoa(c.after), func(t *testing.T) {
+			logs := recorded
+			if c.before != 4 {
+				logs = restamp(t, recorded, c.before)
+			}
+			sameRecords(t, logs, restamp(t, recorded, c.after), c.after)
+		})
+	}
+}
+
+// sameRecords applies logs and v5 (the same commands under a later logic
+// version, lv) to two replicas and compares what they answer and store.
+func sameRecords(t *testing.T, logs, v5 []*raft.Log, lv int) {
 
 	f4, f5 := fsmtest.Open(t, clinic.Commands()), fsmtest.Open(t, clinic.Commands())
 	r4, r5 := fsmtest.ApplyInBatches(f4, logs, 1), fsmtest.ApplyInBatches(f5, v5, 1)
@@ -90,8 +106,15 @@ func TestSmallRecordsReadAsTheWholeRecord(t *testing.T) {
 		t.Fatalf("only %d commands and %d attendances compared", commands, attendances)
 	}
 	t.Logf("%d commands answered alike, %d attendances read alike", commands, attendances)
-	t.Logf("largest attendance values, logic version 4: %s", largest(s4, "a/"))
-	t.Logf("largest attendance values, logic version 5: %s; parts %s", largest(s5, "a/"), largest(s5, "ap/"))
+	t.Logf("largest attendance values before: %s", largest(s4, "a/"))
+	t.Logf("largest attendance values, logic version %d: %s; parts %s", lv, largest(s5, "a/"), largest(s5, "ap/"))
+	if lv >= 15 {
+		for k, v := range s5 {
+			if strings.HasPrefix(k, "a/") && len(v) > 1024 {
+				t.Errorf("%s is %d bytes at logic version %d:\n%s", k, len(v), lv, v)
+			}
+		}
+	}
 }
 
 // restamp returns logs with every command's logic version set to lv.
