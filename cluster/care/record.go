@@ -401,11 +401,15 @@ func putRecord(tx *cluster.Tx, a *Attendance) error {
 			if err != nil {
 				return fmt.Errorf("encode triage of %s: %w", id, err)
 			}
-			if !bytes.Equal(b, ld.triageRaw) {
-				tx.PutRaw(keyAttendancePart(id, partTriage), b)
+			// Nothing decided yet (a new attendance waiting for its
+			// answers): no part, until there is something to keep.
+			if len(b) > 2 || ld.triageRaw != nil {
+				if !bytes.Equal(b, ld.triageRaw) {
+					tx.PutRaw(keyAttendancePart(id, partTriage), b)
+				}
+				parts.Triage, triageRaw = true, b
+				t = TriageRecord{SetKey: tr.SetKey}
 			}
-			parts.Triage, triageRaw = true, b
-			t = TriageRecord{SetKey: tr.SetKey}
 		}
 		core.Triage = &t
 	}
