@@ -107,30 +107,31 @@ var _ raft.BatchingFSM = (*fsm)(nil)
 //     and 8; walk-in 35,893 / 35,361).
 //   - 16 MiB block cache, 8 MiB index cache: bounded read memory, enough
 //     for the working set of a day's attendances.
-//   - Values over 256 bytes go to the value log: index keys, single
-//     answers, status changes and queue events stay in the LSM tree, while
-//     a command's whole answer
-//     kept for its Idempotency-Key (from about 700 bytes for a new
-//     attendance to 20 KB for a late triage answer) and an attendance's
-//     current state are written once to the log instead of being
+//   - Values over 384 bytes go to the value log: index keys, single
+//     answers, status changes, queue events, audit events and most
+//     idempotency records of attendance writes stay in the LSM tree, while
+//     a command's whole answer kept for its Idempotency-Key (from about
+//     700 bytes for a new attendance to 20 KB for a late triage answer)
+//     and an attendance's current state, triage decision, session and
+//     routing decision are written once to the log instead of being
 //     rewritten by every compaction. With Badger's 1 MiB default
 //     everything went through the tree and a walk-in run at C=64 answered
 //     less than half as fast (415 against 198 answers/s, one run each, 5
 //     December 2026); at 1 KiB a new attendance's idempotency record
 //     still did, and 40 s create runs at C=128 made 80,321 and 80,524
 //     creates (p99 454 and 429 ms) against 103,388 and 100,751 (p99 248
-//     and 222 ms) at 512 bytes, run in pairs (7 December 2026; walk-in
-//     the same within noise, 256 bytes no better). From logic version
-//     15 an attendance's current state is 450-750 bytes, under 512, and
-//     every command rewrites it: at 512 it went through the tree and
-//     creates at C=128 fell by about a tenth (15,298-21,427 in 10 s
-//     against 18,516-29,125, three rounds with the order alternating),
-//     at 256 it goes to the log again: 19,049, 19,844 and 23,576 against
-//     18,516, 20,061 and 29,125 with logic version 14 at 512 (the same
-//     in two pairs, a fifth fewer in the third; the machine varies by
-//     that much); walk-in at C=64 20,221 and 23,448 writes against
-//     19,561 and 22,409 (two pairs). The baseline's 165-byte commands
-//     stay in the tree either way. Value-log GC
+//     and 222 ms) at 512 bytes, run in pairs (7 December 2026). From
+//     logic version 15 the current state is 450-750 bytes and every
+//     command rewrites it: at 512 a new attendance's state went through
+//     the tree and creates at C=128 fell by about a tenth (15,298-21,427
+//     in 10 s against 18,516-29,125 with version 14, three rounds with
+//     the order alternating). At 256 audit events (about 340 bytes, kept
+//     for good) filled the value log too: a 5-minute mix peaked at
+//     845-879 MB per node, 469-494 MB of it value log. At 384, in pairs
+//     against 256: creates 22,700 and 23,402 against 20,304 and 21,782,
+//     walk-in 21,649 and 20,504 against 23,008 and 17,452; a 5-minute
+//     mix peaked at 697-730 MB (value log 275). The baseline's 165-byte
+//     commands stay in the tree at any of these. Value-log GC
 //     (vloggc.go) reclaims files as records are replaced and idempotency
 //     records expire.
 //   - 64 MiB value-log files.
@@ -159,7 +160,7 @@ func BadgerOptions(dir string, log *slog.Logger) badger.Options {
 		l = badgerLogger{log}
 	}
 	return badger.DefaultOptions(dir).
-		WithValueThreshold(256).
+		WithValueThreshold(384).
 		WithLogger(l).
 		WithSyncWrites(false).
 		WithNumVersionsToKeep(1).
