@@ -248,31 +248,19 @@ func decodeStored(r cluster.Reader, id string, raw []byte) (*Attendance, error) 
 		if a.Triage == nil {
 			return nil, fmt.Errorf("attendance %s: a triage part but no triage", id)
 		}
-		b, found, err := r.GetRaw(keyAttendancePart(id, partTriage))
+		var rest wholeTriageRest
+		b, err := decodePart(r, id, partTriage, "triage", &rest)
 		if err != nil {
 			return nil, err
-		}
-		if !found {
-			return nil, fmt.Errorf("attendance %s: triage part missing", id)
-		}
-		var rest wholeTriageRest
-		if err := cluster.DecodeRecord(b, &rest); err != nil {
-			return nil, fmt.Errorf("decode attendance %s triage: %w", id, err)
 		}
 		rest.into(a.Triage)
 		ld.triageRaw = b
 	}
 	if st.Parts.Session {
-		b, found, err := r.GetRaw(keyAttendancePart(id, partSession))
+		var sp sessionPart
+		b, err := decodePart(r, id, partSession, "session", &sp)
 		if err != nil {
 			return nil, err
-		}
-		if !found {
-			return nil, fmt.Errorf("attendance %s: session part missing", id)
-		}
-		var sp sessionPart
-		if err := cluster.DecodeRecord(b, &sp); err != nil {
-			return nil, fmt.Errorf("decode attendance %s session: %w", id, err)
 		}
 		if a.Triage == nil {
 			return nil, fmt.Errorf("attendance %s: a session part but no triage", id)
@@ -294,16 +282,10 @@ func decodeStored(r cluster.Reader, id string, raw []byte) (*Attendance, error) 
 		a.Triage.Answers = []AnswerRecord{} // the log's new answers only
 	}
 	if st.Parts.Routing {
-		b, found, err := r.GetRaw(keyAttendancePart(id, partRouting))
+		var rr RoutingRecord
+		b, err := decodePart(r, id, partRouting, "routing", &rr)
 		if err != nil {
 			return nil, err
-		}
-		if !found {
-			return nil, fmt.Errorf("attendance %s: routing part missing", id)
-		}
-		var rr RoutingRecord
-		if err := cluster.DecodeRecord(b, &rr); err != nil {
-			return nil, fmt.Errorf("decode attendance %s routing: %w", id, err)
 		}
 		a.Routing, ld.routingRaw = &rr, b
 	}
@@ -452,6 +434,22 @@ func putRecord(tx *cluster.Tx, a *Attendance) error {
 	}
 	a.loaded = ld2
 	return nil
+}
+
+// decodePart reads part of attendance id (named what in errors) into v and
+// returns its stored bytes.
+func decodePart(r cluster.Reader, id, part, what string, v any) ([]byte, error) {
+	b, found, err := r.GetRaw(keyAttendancePart(id, part))
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, fmt.Errorf("attendance %s: %s part missing", id, what)
+	}
+	if err := cluster.DecodeRecord(b, v); err != nil {
+		return nil, fmt.Errorf("decode attendance %s %s: %w", id, what, err)
+	}
+	return b, nil
 }
 
 // sameQuestions reports whether q is the very slice the command loaded
