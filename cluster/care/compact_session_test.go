@@ -28,6 +28,50 @@ func atLogicVersion(t *testing.T, env []byte, lv int) []byte {
 	return b
 }
 
+// replicaPair applies each command to two replicas, as proposed on now
+// and at logic version oldLV on old, and fails the test unless both answer
+// byte for byte the same. With mixed, every third command reaches now at
+// oldLV too.
+type replicaPair struct {
+	t        *testing.T
+	now, old *testFSM
+	oldLV    int
+	idx      uint64
+	mixed    bool
+}
+
+func (p *replicaPair) apply(env []byte) *cluster.Result {
+	p.t.Helper()
+	envNow := env
+	if p.mixed && p.idx%3 == 0 {
+		envNow = atLogicVersion(p.t, env, p.oldLV)
+	}
+	r := resultValue(p.t, p.now.ApplyBatch([]*raft.Log{cmdLog(p.idx, envNow)})[0])
+	rOld := resultValue(p.t, p.old.ApplyBatch([]*raft.Log{cmdLog(p.idx, atLogicVersion(p.t, env, p.oldLV))})[0])
+	p.idx++
+	if r.Err != nil || rOld.Err != nil {
+		p.t.Fatalf("entry %d: %v / at %d: %v", p.idx-1, r.Err, p.oldLV, rOld.Err)
+	}
+	if !bytes.Equal(r.Value, rOld.Value) {
+		p.t.Fatalf("entry %d answered\n%s\nat logic version %d\n%s", p.idx-1, r.Value, p.oldLV, rOld.Value)
+	}
+	return r
+}
+
+// readAlike fails the test unless each attendance reads back the same on
+// both replicas.
+func (p *replicaPair) readAlike(ids ...string) {
+	p.t.Helper()
+	for _, id := range ids {
+		var a, b json.RawMessage
+		p.now.ReadState(p.t, func(v *cluster.View) (err error) { a, _, err = rereadAttendance(v, id); return err })
+		p.old.ReadState(p.t, func(v *cluster.View) (err error) { b, _, err = rereadAttendance(v, id); return err })
+		if len(a) == 0 || !bytes.Equal(a, b) {
+			p.t.Fatalf("attendance %s reads\n%s\nat logic version %d\n%s", id, a, p.oldLV, b)
+		}
+	}
+}
+
 // TestCompactSessionShowsTheSame: from logic version 13 a triage session
 // is stored compact (the ids of the questions waiting, the path without
 // the questions' wording). The same commands applied on one replica as
@@ -45,28 +89,11 @@ func atLogicVersion(t *testing.T, env []byte, lv int) []byte {
 // record).
 func TestCompactSessionShowsTheSame(t *testing.T) {
 	now, old := demoFSM(t), demoFSM(t)
-	idx := uint64(3)
 	// mixed: on the first walk-in every third answer reaches the compact
 	// replica as a version 12 command too (a cluster moving between
 	// versions): each version reads what the other stored.
-	mixed := false
-	apply := func(env []byte) *cluster.Result {
-		t.Helper()
-		envNow := env
-		if mixed && idx%3 == 0 {
-			envNow = atLogicVersion(t, env, 12)
-		}
-		r := resultValue(t, now.ApplyBatch([]*raft.Log{cmdLog(idx, envNow)})[0])
-		r12 := resultValue(t, old.ApplyBatch([]*raft.Log{cmdLog(idx, atLogicVersion(t, env, 12))})[0])
-		idx++
-		if r.Err != nil || r12.Err != nil {
-			t.Fatalf("entry %d: %v / at 12: %v", idx-1, r.Err, r12.Err)
-		}
-		if !bytes.Equal(r.Value, r12.Value) {
-			t.Fatalf("entry %d answered\n%s\nat logic version 12\n%s", idx-1, r.Value, r12.Value)
-		}
-		return r
-	}
+	pair := &replicaPair{t: t, now: now, old: old, oldLV: 12, idx: 3}
+	apply := pair.apply
 	// sizes are the session parts in state, while questions wait and done.
 	sizes := func(f *testFSM) (waiting, done []int) {
 		f.ReadState(t, func(v *cluster.View) error {
@@ -95,7 +122,7 @@ func TestCompactSessionShowsTheSame(t *testing.T) {
 	for i, c := range []struct{ complaint, protocol string }{{"burning pee", "urinary-symptoms"}, {"sore throat and a cough", "cough-cold-sore-throat"}, {"fell and hurt my wrist", "limb-injury-falls"}} {
 		id := "C0000000" + strconv.Itoa(i)
 		ids = append(ids, id)
-		mixed = i == 0
+		pair.mixed = i == 0
 		r := apply(kindEnv(t, KindAttendanceCreate, 10+i, testReception, AttendanceCreate{Complaint: c.complaint, Protocol: c.protocol,
 			Patient: Patient{Postcode: "DY1 1AA", GivenName: "Ada", FamilyName: "Smith <&>", DateOfBirth: "1990-01-01", NHSNumber: benchNHSNumber(i)},
 			Context: &TriageContext{AgeYears: &age, Sex: "female", Pregnant: "no"}}, id))
@@ -158,14 +185,7 @@ func TestCompactSessionShowsTheSame(t *testing.T) {
 		t.Fatalf("only %d questions answered not sure", unsure)
 	}
 
-	for _, id := range ids {
-		var a, b json.RawMessage
-		now.ReadState(t, func(v *cluster.View) (err error) { a, _, err = rereadAttendance(v, id); return err })
-		old.ReadState(t, func(v *cluster.View) (err error) { b, _, err = rereadAttendance(v, id); return err })
-		if len(a) == 0 || !bytes.Equal(a, b) {
-			t.Fatalf("attendance %s reads\n%s\nstored whole\n%s", id, a, b)
-		}
-	}
+	pair.readAlike(ids...)
 	// The index keys are the same though version 13 writes each once.
 	keys := func(f *testFSM) (out []string) {
 		f.ReadState(t, func(v *cluster.View) error {

@@ -333,17 +333,9 @@ func putRecord(tx *cluster.Tx, a *Attendance) error {
 	} else if parts.Timeline > 0 {
 		// A version 14 command (a node of an older binary joined): the
 		// timeline back in the record, whole.
-		var stored []StatusChange
-		var decodeErr error
-		err := readLog(tx, id, logTimeline, parts.Timeline, func(i int, b []byte) {
-			var c StatusChange
-			if err := cluster.DecodeRecord(b, &c); err != nil && decodeErr == nil {
-				decodeErr = err
-			}
-			stored = append(stored, c)
-		})
-		if err = errors.Join(err, decodeErr); err != nil {
-			return fmt.Errorf("attendance %s timeline: %w", id, err)
+		stored, err := readTimeline(tx, id, parts.Timeline)
+		if err != nil {
+			return err
 		}
 		a.Timeline = append(stored, a.Timeline...)
 		core.Timeline = a.Timeline
@@ -450,6 +442,23 @@ func decodePart(r cluster.Reader, id, part, what string, v any) ([]byte, error) 
 		return nil, fmt.Errorf("decode attendance %s %s: %w", id, what, err)
 	}
 	return b, nil
+}
+
+// readTimeline decodes the n status changes of attendance id's timeline log.
+func readTimeline(r partReader, id string, n int) ([]StatusChange, error) {
+	out := make([]StatusChange, 0, n)
+	var decodeErr error
+	err := readLog(r, id, logTimeline, n, func(_ int, b []byte) {
+		var c StatusChange
+		if err := cluster.DecodeRecord(b, &c); err != nil && decodeErr == nil {
+			decodeErr = err
+		}
+		out = append(out, c)
+	})
+	if err = errors.Join(err, decodeErr); err != nil {
+		return nil, fmt.Errorf("attendance %s timeline: %w", id, err)
+	}
+	return out, nil
 }
 
 // sameQuestions reports whether q is the very slice the command loaded

@@ -2,7 +2,6 @@ package care
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -102,16 +101,12 @@ func attendanceDue(r cluster.Reader, id string, asOf time.Time, extraYears int) 
 		later(c.At)
 	}
 	if a.Parts != nil && a.Parts.Timeline > 0 {
-		var decodeErr error
-		err := readLog(r, id, logTimeline, a.Parts.Timeline, func(_ int, b []byte) {
-			var c struct{ At time.Time }
-			if err := json.Unmarshal(b, &c); err != nil && decodeErr == nil {
-				decodeErr = err
-			}
+		logged, err := readTimeline(r, id, a.Parts.Timeline)
+		if err != nil {
+			return dueAttendance{}, false, err
+		}
+		for _, c := range logged {
 			later(c.At)
-		})
-		if err = errors.Join(err, decodeErr); err != nil {
-			return dueAttendance{}, false, fmt.Errorf("attendance %s timeline: %w", id, err)
 		}
 	}
 	for _, c := range a.Overrides {
@@ -121,15 +116,8 @@ func attendanceDue(r cluster.Reader, id string, asOf time.Time, extraYears int) 
 		later(c.At)
 	}
 	if a.Triage != nil && a.Parts != nil && a.Parts.Triage {
-		b, found, err := r.GetRaw(keyAttendancePart(id, partTriage))
-		if err != nil {
+		if _, err := decodePart(r, id, partTriage, "triage", a.Triage); err != nil {
 			return dueAttendance{}, false, err
-		}
-		if !found {
-			return dueAttendance{}, false, fmt.Errorf("attendance %s: triage part missing", id)
-		}
-		if err := json.Unmarshal(b, a.Triage); err != nil {
-			return dueAttendance{}, false, fmt.Errorf("decode attendance %s triage: %w", id, err)
 		}
 	}
 	if a.Triage != nil {

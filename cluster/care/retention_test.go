@@ -2,6 +2,7 @@ package care
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -358,5 +359,42 @@ func TestRetentionPurgeLimit(t *testing.T) {
 	}
 	if rv := r.review(later, 0); rv.Attendances != 0 || rv.Patients != 0 {
 		t.Fatalf("review after: %+v", rv)
+	}
+}
+
+// TestRetentionCountsTheStoredTimeline: treatment concludes at the last
+// status change, wherever the timeline is stored (in a/<id> up to logic
+// version 14, in the log ap/<id>/tl from 15). An adult who arrived and
+// left 20 days later is due 8 years after they left, not after they came.
+func TestRetentionCountsTheStoredTimeline(t *testing.T) {
+	for _, lv := range []int{14, cluster.LogicVersion} {
+		t.Run("logic version "+strconv.Itoa(lv), func(t *testing.T) {
+			r := &retentionRun{t: t, f: newTestFSM(t), lv: lv}
+			demo, err := routing.DemoDirectory()
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.ok(testEpoch, directory.KindDirectoryLoad, cluster.SystemActor, demo)
+			r.ok(testEpoch, KindAttendanceCreate, testDesk, AttendanceCreate{Complaint: "my ankle has been swollen since the weekend",
+				Patient: Patient{GivenName: "Ada", FamilyName: "Smith", DateOfBirth: "1980-05-05"}}, "A1")
+			left := testEpoch.AddDate(0, 0, 20)
+			r.ok(left, KindAttendanceStatus, testDesk, AttendanceStatusChange{AttendanceID: "A1", Status: AttendanceLeft})
+			logged := 0
+			for k := range r.keys() {
+				if strings.HasPrefix(k, prefixAttendanceParts+"A1/"+logTimeline+"/") {
+					logged++
+				}
+			}
+			if want := map[bool]int{true: 2, false: 0}[lv >= logicTriagePart]; logged != want {
+				t.Fatalf("%d status changes in the timeline log, want %d", logged, want)
+			}
+			due := left.AddDate(RetentionAdultYears, 0, 0)
+			if rv := r.review(due.Add(-time.Hour), 0); rv.Attendances != 0 {
+				t.Fatalf("an hour before 8 years from leaving: %+v", rv)
+			}
+			if rv := r.review(due, 0); rv.Attendances != 1 || rv.Due[0].ID != "A1" {
+				t.Fatalf("8 years from leaving: %+v", rv)
+			}
+		})
 	}
 }

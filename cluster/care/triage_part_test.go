@@ -49,20 +49,8 @@ func TestTriagePartWrittenOnlyWhenItChanges(t *testing.T) {
 		cmdLog(1, kindEnv(t, protocolset.KindProtocolsLoad, 1, bootstrap, protocolsLoadPayload())),
 		cmdLog(2, kindEnv(t, directory.KindDirectoryLoad, 2, bootstrap, demo)),
 	})
-	idx := uint64(3)
-	apply := func(env []byte) *cluster.Result {
-		t.Helper()
-		r := resultValue(t, now.ApplyBatch([]*raft.Log{cmdLog(idx, env)})[0])
-		r14 := resultValue(t, old.ApplyBatch([]*raft.Log{cmdLog(idx, atLogicVersion(t, env, 14))})[0])
-		idx++
-		if r.Err != nil || r14.Err != nil {
-			t.Fatalf("entry %d: %v / at 14: %v", idx-1, r.Err, r14.Err)
-		}
-		if !bytes.Equal(r.Value, r14.Value) {
-			t.Fatalf("entry %d answered\n%s\nat logic version 14\n%s", idx-1, r.Value, r14.Value)
-		}
-		return r
-	}
+	pair := &replicaPair{t: t, now: now, old: old, oldLV: 14, idx: 3}
+	apply := pair.apply
 	answerToTheEnd := func(id string, n int, r *cluster.Result, unsure bool) {
 		for step := 0; step < 80; step++ {
 			var a Attendance
@@ -105,14 +93,7 @@ func TestTriagePartWrittenOnlyWhenItChanges(t *testing.T) {
 	apply(kindEnv(t, KindAttendanceStatus, 20, testReception, AttendanceStatusChange{AttendanceID: "T2", Status: AttendanceLeft}))
 
 	ids := []string{"T1", "T2"}
-	for _, id := range ids {
-		var a, b json.RawMessage
-		now.ReadState(t, func(v *cluster.View) (err error) { a, _, err = rereadAttendance(v, id); return err })
-		old.ReadState(t, func(v *cluster.View) (err error) { b, _, err = rereadAttendance(v, id); return err })
-		if len(a) == 0 || !bytes.Equal(a, b) {
-			t.Fatalf("attendance %s reads\n%s\nat logic version 14\n%s", id, a, b)
-		}
-	}
+	pair.readAlike(ids...)
 	if err := rep.Close(); err != nil {
 		t.Fatal(err)
 	}
