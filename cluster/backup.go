@@ -60,7 +60,7 @@ func (s *Store) OpenBackup(ctx context.Context) (*Backup, error) {
 // WriteTo streams the copy to w in the snapshot format.
 func (b *Backup) WriteTo(w io.Writer) (int64, error) {
 	cw := &countingWriter{w: w}
-	if err := writeSnapshot(cw, b.txn, b.Index); err != nil {
+	if err := writeSnapshot(cw, b.txn, b.Index, b.h.releasePages); err != nil {
 		return cw.n, fmt.Errorf("backup at %d: %w", b.Index, err)
 	}
 	return cw.n, nil

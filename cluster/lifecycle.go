@@ -137,8 +137,9 @@ func (s *Store) Open(ctx context.Context) (err error) {
 	s.opened = true
 	s.checkDisk() // before raft takes any entry
 	s.snaps, s.raftDir = snaps, raftDir
-	s.wg.Add(5)
+	s.wg.Add(6)
 	go s.watchDisk()
+	go s.releaseMappedPages()
 	go s.watchLeadership()
 	go s.valueLogGC(f)
 	go s.verifyState(f)

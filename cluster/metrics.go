@@ -18,6 +18,7 @@ type metrics struct {
 	commands      *prometheus.CounterVec
 	vlogGCRuns    *prometheus.CounterVec
 	vlogRewrites  prometheus.Counter
+	pageOuts      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, s *Store) *metrics {
@@ -49,11 +50,15 @@ func newMetrics(reg prometheus.Registerer, s *Store) *metrics {
 			Name: "frontdoor_badger_vlog_gc_files_rewritten_total",
 			Help: "Badger value-log files rewritten by GC (their dead values reclaimed).",
 		}),
+		pageOuts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "frontdoor_mapped_files_paged_out_total",
+			Help: "Mappings of cold data files (tables, older value-log files, the raft log) whose pages the node handed back to the kernel (pageout.go).",
+		}),
 	}
 	if reg == nil {
 		return m
 	}
-	reg.MustRegister(m.applyDuration, m.batchCommands, m.proposalBatch, m.commands, m.vlogGCRuns, m.vlogRewrites)
+	reg.MustRegister(m.applyDuration, m.batchCommands, m.proposalBatch, m.commands, m.vlogGCRuns, m.vlogRewrites, m.pageOuts)
 	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "frontdoor_node_quarantined",

@@ -57,7 +57,7 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 // Persist streams the transaction's view to sink; it runs concurrently with
 // ApplyBatch.
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
-	if err := writeSnapshot(sink, s.txn, s.index); err != nil {
+	if err := writeSnapshot(sink, s.txn, s.index, s.h.releasePages); err != nil {
 		_ = sink.Cancel()
 		return fmt.Errorf("persist snapshot at %d: %w", s.index, err)
 	}
@@ -72,7 +72,10 @@ func (s *fsmSnapshot) Release() {
 	s.f.kickValueLogGC()
 }
 
-func writeSnapshot(w io.Writer, txn *badger.Txn, index uint64) error {
+// writeSnapshot streams txn's view, tagged with index, to w, calling
+// pageOut after every pageOutEveryBytes of keys and values (the read maps
+// in every value-log file and table).
+func writeSnapshot(w io.Writer, txn *badger.Txn, index uint64, pageOut func()) error {
 	bw := bufio.NewWriterSize(w, 256<<10)
 	if _, err := bw.WriteString(snapshotMagic); err != nil {
 		return err
@@ -84,11 +87,16 @@ func writeSnapshot(w io.Writer, txn *badger.Txn, index uint64) error {
 	}
 	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 100})
 	defer it.Close()
+	streamed := 0
 	for it.Rewind(); it.Valid(); it.Next() {
 		item := it.Item()
 		k := item.Key()
 		if len(k) == 0 {
 			continue
+		}
+		if streamed += len(k) + int(item.ValueSize()); streamed >= pageOutEveryBytes {
+			pageOut()
+			streamed = 0
 		}
 		n := binary.PutUvarint(buf[:], uint64(len(k)))
 		bw.Write(buf[:n])
