@@ -163,7 +163,31 @@ func (h *dbHandle) releasePages() { _, _ = pageOutDataFiles(realDir(h.dir)) }
 func (s *Store) releaseMappedPages() {
 	defer s.wg.Done()
 	dir := realDir(s.cfg.Dir)
-	t := time.NewTicker(pageOutEvery)
+	s.every(pageOutEvery, func() bool {
+		status, err := os.ReadFile("/proc/self/status")
+		if err != nil {
+			return false // not Linux
+		}
+		if statusKB(status, "RssFile")<<10 <= mappedBudget {
+			return true
+		}
+		n, err := pageOutDataFiles(dir)
+		if errors.Is(err, errPageOutUnsupported) {
+			s.log.Info("mapped data-file pages stay resident: the kernel has no MADV_PAGEOUT (Linux 5.4)")
+			return false
+		}
+		if err != nil {
+			s.log.Warn("page out data files", "err", err)
+			return true
+		}
+		s.metrics.pageOuts.Add(float64(n))
+		return true
+	})
+}
+
+// every calls fn every d until the store stops or fn returns false.
+func (s *Store) every(d time.Duration, fn func() (more bool)) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
@@ -171,22 +195,8 @@ func (s *Store) releaseMappedPages() {
 			return
 		case <-t.C:
 		}
-		status, err := os.ReadFile("/proc/self/status")
-		if err != nil {
-			return // not Linux
-		}
-		if statusKB(status, "RssFile")<<10 <= mappedBudget {
-			continue
-		}
-		n, err := pageOutDataFiles(dir)
-		if errors.Is(err, errPageOutUnsupported) {
-			s.log.Info("mapped data-file pages stay resident: the kernel has no MADV_PAGEOUT (Linux 5.4)")
+		if !fn() {
 			return
 		}
-		if err != nil {
-			s.log.Warn("page out data files", "err", err)
-			continue
-		}
-		s.metrics.pageOuts.Add(float64(n))
 	}
 }

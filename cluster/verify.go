@@ -255,25 +255,19 @@ const verifyEvery = time.Hour
 // otherwise serve, or replicate in a snapshot, what it can no longer read).
 func (s *Store) verifyState(f *fsm) {
 	defer s.wg.Done()
-	t := time.NewTicker(verifyEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-		}
+	s.every(verifyEvery, func() bool {
 		n, err := f.verifyLiveTables()
 		switch {
 		case errors.Is(err, ErrCorruptState):
 			s.Quarantine(err.Error())
-			return
+			return false
 		case err != nil:
 			s.log.Warn("state table check", "err", err)
 		default:
 			s.log.Debug("state tables checked", "tables", n)
 		}
-	}
+		return true
+	})
 }
 
 // VerifyReport is what VerifyDataDir checked.
