@@ -52,7 +52,7 @@ func newMetrics(reg prometheus.Registerer, s *Store) *metrics {
 		}),
 		pageOuts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "frontdoor_mapped_files_paged_out_total",
-			Help: "Mappings of cold data files (tables, older value-log files, the raft log) whose pages the node handed back to the kernel (pageout.go).",
+			Help: "Mappings of data files (tables, value-log files, the raft log) whose pages the node's periodic check handed back to the kernel (pageout.go; GC steps and snapshots also do, uncounted).",
 		}),
 	}
 	if reg == nil {
